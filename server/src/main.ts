@@ -1,0 +1,73 @@
+/**
+ * The `egresslab` command: `serve`, `sim`, `validate`, `policy check`, `clusters`. Errors from every command are
+ * printed here, once, in the user's terms.
+ */
+import { EgresslabError, ValidationError, exitCodeFor, formatProblems } from "./shared/errors.ts";
+import type { Command } from "./cli/command.ts";
+
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import("./cli/serve.ts")).serveCommand,
+  sim: async () => (await import("./cli/sim.ts")).simCommand,
+  validate: async () => (await import("./cli/validate.ts")).validateCommand,
+  policy: async () => (await import("./cli/policy.ts")).policyCommand,
+  clusters: async () => (await import("./cli/clusters.ts")).clustersCommand,
+};
+
+const summaries: Record<string, string> = {
+  serve: "Run the workshop server (web page, terminals, grading)",
+  sim: "Start a simulated Kubernetes cluster with Calico and write a kubeconfig for kubectl",
+  validate: "Prove a lab works: every check fails before its solution, wrong solutions fail, solutions pass",
+  policy: "Test Calico and Kubernetes network policies offline (`policy check`)",
+  clusters: "Manage real clusters for workshops (kind, kubeconfig pools)",
+};
+
+function topHelp(): string {
+  const w = Math.max(...Object.keys(commands).map((c) => c.length)) + 2;
+  return [
+    "Usage: egresslab <command> [options]",
+    "",
+    "Commands:",
+    ...Object.keys(commands).map((c) => `  ${c.padEnd(w)}${summaries[c] ?? ""}`),
+    "",
+    "Run `egresslab <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "-h" || name === "--help" || name === "help") {
+    process.stdout.write(topHelp() + "\n");
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`egresslab: unknown command "${name}"\n\n${topHelp()}\n`);
+    return 2;
+  }
+  try {
+    const command = await load();
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      process.stderr.write(`egresslab ${name}: ${err.problems.length > 1 ? "problems found:\n" : ""}${formatProblems(err.problems)}\n`);
+    } else if (err instanceof EgresslabError) {
+      process.stderr.write(`egresslab ${name}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`egresslab ${name}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    return exitCodeFor(err);
+  }
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(String(err) + "\n");
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,51 @@
+/**
+ * Where attendees' clusters come from. Every provider hands the rest of the server the same `ClusterConnection`, so
+ * grading, the terminal and the flow views never ask which provider they are talking to.
+ */
+import type { CalicoEdition } from "../sim/types.ts";
+
+export type ProviderName = "sim" | "kind" | "kubeconfig";
+
+export interface ProviderCapabilities {
+  /** Clusters are created on demand (sim, kind) rather than leased from a fixed pool (kubeconfig). */
+  canCreate: boolean;
+  /** Real packets on a real dataplane (kind, kubeconfig), as opposed to the simulator. */
+  realDataplane: boolean;
+  calicoEdition: CalicoEdition;
+  /** The cluster serves egresslab's flow API (`/egresslab/v1/flows`). */
+  flowApi: boolean;
+  /** Typical seconds to get a cluster ready, for progress displays. */
+  typicalReadySeconds: number;
+}
+
+/** A cluster ready for use: a kubeconfig that `kubectl` and `@kubernetes/client-node` accept as is. */
+export interface ClusterConnection {
+  id: string;
+  provider: ProviderName;
+  /** The kubeconfig, as YAML text. */
+  kubeconfig: string;
+  edition: CalicoEdition;
+}
+
+export interface AcquireOptions {
+  /** A stable id (e.g. the attendee's session); acquiring the same id again returns the same cluster. */
+  id: string;
+  /** A cluster profile from `clusters/` (e.g. `bare`, or a lab's profile). */
+  profile?: string;
+  edition?: CalicoEdition;
+  seed?: number;
+  signal?: AbortSignal;
+  /** Progress reports for long operations (creating a kind cluster takes minutes). */
+  onProgress?: (step: string) => void;
+}
+
+export interface ClusterProvider {
+  readonly name: ProviderName;
+  readonly capabilities: ProviderCapabilities;
+  /** Creates (or leases) the cluster for `opts.id`, or returns the one it already has. */
+  acquire(opts: AcquireOptions): Promise<ClusterConnection>;
+  /** Deletes (or returns to the pool) the cluster for `id`; a no-op for an unknown id. */
+  release(id: string): Promise<void>;
+  /** Releases everything this provider holds open (servers, watchers); clusters persist where the provider persists. */
+  close(): Promise<void>;
+}

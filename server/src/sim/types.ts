@@ -1,0 +1,80 @@
+/**
+ * The contract between the simulated cluster (store, controllers, dataplane) and its edges (the HTTPS API server,
+ * `kubectl exec`, the flow API). The HTTP layer sees a cluster only through `SimClusterHandle`.
+ */
+import type { ClusterApi, ObjectStore } from "../store/types.ts";
+import type { Clock } from "../shared/clock.ts";
+
+export type CalicoEdition = "enterprise" | "oss";
+
+export interface ExecRequest {
+  namespace: string;
+  pod: string;
+  container?: string;
+  command: string[];
+  tty: boolean;
+  stdin: boolean;
+}
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+/** The streams of one exec session, as the HTTP layer wires them to the WebSocket. */
+export interface ExecIO {
+  /** Output to the client's stdout. Under a TTY, write what would go to stderr here as well. */
+  stdout(data: string | Uint8Array): void;
+  stderr(data: string | Uint8Array): void;
+  /** Registers the consumer of stdin; bytes arrive as the client sends them. */
+  onStdin(cb: (data: Buffer) => void): void;
+  /** Called when the client closes stdin. */
+  onStdinEnd(cb: () => void): void;
+  onResize(cb: (size: TerminalSize) => void): void;
+  /** Aborted when the client goes away; a running command must stop. */
+  signal: AbortSignal;
+}
+
+export interface LogOptions {
+  container?: string;
+  tailLines?: number;
+  sinceSeconds?: number;
+  timestamps?: boolean;
+  previous?: boolean;
+}
+
+/** What runs inside pods: `kubectl exec` and `kubectl logs`. */
+export interface PodRuntime {
+  /**
+   * Runs a command in a pod and resolves with its exit code. Rejects with an `ApiError` (404) if the pod or container
+   * does not exist, or (400) if the pod is not running.
+   */
+  exec(req: ExecRequest, io: ExecIO): Promise<number>;
+  /** What the pod's container has written, as `kubectl logs` shows it. Rejects with an `ApiError` like `exec`. */
+  logs(namespace: string, pod: string, opts: LogOptions): string;
+  /** Follows the log: calls `cb` with each new chunk until the returned function is called. */
+  followLogs?(namespace: string, pod: string, opts: LogOptions, cb: (chunk: string) => void): () => void;
+}
+
+/** The flow log and the virtual internet, as the HTTP layer serves them under `/egresslab/v1/`. */
+export interface DataplaneApi {
+  /** `GET /egresslab/v1/flows?…`: the aggregated flow records matching the query (filters parsed by the dataplane). */
+  queryFlows(query: URLSearchParams): unknown;
+  /** `GET /egresslab/v1/flows?watch=true&…`: calls `cb` with each new or updated record; returns an unsubscribe function. */
+  watchFlows(query: URLSearchParams, cb: (record: unknown) => void): () => void;
+  /** `POST /egresslab/v1/internet/rotate` with a JSON body such as `{"domain": "api.payments.example"}`. */
+  rotate(body: unknown): unknown;
+}
+
+/** One simulated cluster, as its edges see it. */
+export interface SimClusterHandle {
+  readonly id: string;
+  readonly edition: CalicoEdition;
+  readonly api: ClusterApi;
+  readonly store: ObjectStore;
+  readonly runtime: PodRuntime;
+  readonly dataplane: DataplaneApi;
+  readonly clock: Clock;
+  /** Stops controllers and background traffic and flushes state to disk (when persistent). */
+  close(): Promise<void>;
+}
