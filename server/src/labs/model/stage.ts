@@ -1,0 +1,165 @@
+/**
+ * Rendering a stage for one session: templates filled with the session's parameters, then parsed into manifests,
+ * checks, setup commands and wrong solutions. Every problem is collected with its file and line.
+ */
+import { ValidationError, type Problem } from "../../shared/errors.ts";
+import type { LabParams } from "../api.ts";
+import { renderTemplate } from "./template.ts";
+import {
+  answersFileSchema,
+  checksFileSchema,
+  commandsFileSchema,
+  wrongFileSchema,
+  type CheckFile,
+} from "./schema.ts";
+import { parseOne, parseYaml } from "./yaml.ts";
+import type { Check, Lab, Manifest, RenderedStage, SetupCommand, SourceFile, WrongSolution } from "./types.ts";
+
+function manifests(files: readonly SourceFile[], params: LabParams, problems: Problem[]): Manifest[] {
+  const out: Manifest[] = [];
+  for (const f of files) {
+    const { docs, problems: yp } = parseYaml(renderTemplate(f.text, params), f.path);
+    problems.push(...yp);
+    for (const d of docs) {
+      const o = d.value as Record<string, unknown> | null;
+      const line = d.lineOf([]);
+      const meta = o && typeof o === "object" ? (o.metadata as Record<string, unknown> | undefined) : undefined;
+      const missing = [
+        typeof o?.apiVersion !== "string" && "apiVersion",
+        typeof o?.kind !== "string" && "kind",
+        typeof meta?.name !== "string" && "metadata.name",
+      ].filter(Boolean);
+      if (missing.length) {
+        problems.push({ where: f.path, line, message: `a Kubernetes object needs ${missing.join(", ")}` });
+        continue;
+      }
+      out.push({ object: o as Manifest["object"], file: f.path, line });
+    }
+  }
+  return out;
+}
+
+function answers(file: SourceFile | undefined, params: LabParams, problems: Problem[]): Record<string, string> {
+  if (!file) return {};
+  const r = parseOne(renderTemplate(file.text, params), file.path, answersFileSchema);
+  problems.push(...r.problems);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.value ?? {})) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
+
+function toCheck(c: CheckFile): Check {
+  const base = { id: c.id, title: c.title, hint: c.hint, guard: c.guard };
+  switch (c.kind) {
+    case "probe": {
+      const e = c.expect;
+      const expect =
+        typeof e === "string"
+          ? { outcome: e }
+          : "status" in e
+            ? { outcome: "status" as const, status: e.status }
+            : { outcome: "source-ip" as const, ...e.sourceIP };
+      return { ...base, kind: "probe", from: c.from, to: c.to, expect };
+    }
+    case "resource":
+      return { ...base, kind: "resource", target: c.target, expect: c.expect, where: c.where };
+    case "flows": {
+      const e = c.expect;
+      const expect = e === "present" ? { present: true as const } : e === "absent" ? { absent: true as const } : e;
+      return { ...base, kind: "flows", query: c.query, match: c.match, windowSeconds: c.windowSeconds, expect };
+    }
+    case "answer": {
+      const t = c.truth;
+      const truth = t.flows ? { flows: t.flows } : { values: t.values ?? (t.value !== undefined ? [t.value] : []) };
+      return { ...base, kind: "answer", question: c.question, normalize: c.normalize, truth };
+    }
+  }
+}
+
+function commands(file: SourceFile | undefined, params: LabParams, problems: Problem[]): SetupCommand[] {
+  if (!file) return [];
+  const r = parseOne(renderTemplate(file.text, params), file.path, commandsFileSchema);
+  problems.push(...r.problems);
+  return (r.value ?? []).map((c): SetupCommand => {
+    if ("post" in c) return { kind: "post", path: c.post, body: c.body };
+    if ("exec" in c) return { kind: "exec", from: c.exec.from, command: c.exec.command, ignoreFailure: c.ignoreFailure };
+    return { kind: "wait", seconds: c.wait };
+  });
+}
+
+/** Renders stage `index` of `lab` with `params`, or throws a ValidationError listing every problem. */
+export function renderStage(lab: Lab, index: number, params: LabParams): RenderedStage {
+  const src = lab.stages[index];
+  if (!src) throw new ValidationError([{ message: `lab ${lab.id} has no stage ${index}` }]);
+  const problems: Problem[] = [];
+
+  const cf = parseOne(renderTemplate(src.checks.text, params), src.checks.path, checksFileSchema);
+  problems.push(...cf.problems);
+  const checks = (cf.value?.checks ?? []).map(toCheck);
+  const questions = (cf.value?.questions ?? []).map((q) => ({
+    id: q.id,
+    prompt: q.prompt,
+    ...(q.placeholder !== undefined ? { placeholder: q.placeholder } : {}),
+  }));
+
+  // Cross-references inside checks.yaml.
+  if (cf.value && cf.doc) {
+    const seen = new Set<string>();
+    const qids = new Set(questions.map((q) => q.id));
+    cf.value.checks.forEach((c, i) => {
+      if (seen.has(c.id))
+        problems.push({ where: src.checks.path, line: cf.doc!.lineOf(["checks", i, "id"]), message: `duplicate check id "${c.id}"` });
+      seen.add(c.id);
+      if (c.kind === "answer" && !qids.has(c.question))
+        problems.push({
+          where: src.checks.path,
+          line: cf.doc!.lineOf(["checks", i, "question"]),
+          message: `checks[${i}].question: no question "${c.question}" in this file's questions`,
+        });
+    });
+    if (checks.every((c) => c.guard))
+      problems.push({ where: src.checks.path, line: 1, message: "every check is a guard: a stage needs a check that fails before its solution" });
+  }
+
+  const solutionAnswers = answers(src.solutionAnswers, params, problems);
+  const answered = checks.filter((c) => c.kind === "answer").map((c) => (c.kind === "answer" ? c.question : ""));
+  for (const q of new Set(answered))
+    if (!(q in solutionAnswers))
+      problems.push({
+        where: src.solutionAnswers?.path ?? `${src.id}/solution/answers.yaml`,
+        line: 1,
+        message: `the reference solution does not answer "${q}"`,
+      });
+
+  const checkIds = new Set(checks.map((c) => c.id));
+  const wrong: WrongSolution[] = [];
+  for (const w of src.wrong) {
+    const r = parseOne(renderTemplate(w.meta.text, params), w.meta.path, wrongFileSchema);
+    problems.push(...r.problems);
+    r.value?.fails.forEach((id, i) => {
+      if (cf.value && !checkIds.has(id))
+        problems.push({ where: w.meta.path, line: r.doc?.lineOf(["fails", i]), message: `no check "${id}" in ${src.checks.path}` });
+    });
+    const m = manifests(w.manifests, params, problems);
+    const a = answers(w.answers, params, problems);
+    if (!m.length && !Object.keys(a).length)
+      problems.push({ where: w.meta.path, line: 1, message: "a wrong solution needs manifests or answers.yaml" });
+    wrong.push({ name: w.name, why: r.value?.why ?? "", fails: r.value?.fails ?? [], manifests: m, answers: a });
+  }
+
+  const stage: RenderedStage = {
+    index,
+    id: src.id,
+    title: src.title,
+    questions,
+    setup: manifests(src.setup, params, problems),
+    commands: commands(src.commands, params, problems),
+    checks,
+    solution: manifests(src.solution, params, problems),
+    solutionAnswers,
+    wrong,
+    cleanup: manifests(src.cleanup, params, problems),
+  };
+  if (problems.length) throw new ValidationError(problems);
+  return stage;
+}

@@ -1,0 +1,197 @@
+/**
+ * The lab model: what a lab is once its files are read. Pure data: the loader (`../loader.ts`) does the I/O, the
+ * functions in this folder parse, template and render without touching the file system or the network.
+ */
+import type { LabQuestion } from "../api.ts";
+
+/** A file as read from the lab directory: its path relative to the lab root and its text (a template). */
+export interface SourceFile {
+  path: string;
+  text: string;
+}
+
+/** A per-session parameter: one of a list of choices; a choice may carry named fields (`name.field`). */
+export interface ParamSpec {
+  name: string;
+  choices: ParamChoice[];
+}
+
+/** One choice: its value (`{{ name }}`) and optional fields (`{{ name.field }}`). */
+export interface ParamChoice {
+  value: string;
+  fields: Record<string, string>;
+}
+
+export interface LabRequirements {
+  /** The Calico edition the lab needs (`enterprise` for DNS policy and egress gateways). */
+  edition: "enterprise" | "oss";
+  /** Providers the lab is known to run on. */
+  providers: string[];
+}
+
+export interface Lab {
+  id: string;
+  title: string;
+  description: string;
+  durationMinutes: number;
+  /** The cluster profile (`clusters/<profile>.yaml`). */
+  profile: string;
+  requirements: LabRequirements;
+  params: ParamSpec[];
+  stages: StageSource[];
+}
+
+/** One stage as written: templates that are rendered with the session's parameters. */
+export interface StageSource {
+  index: number;
+  /** The stage directory name, e.g. `01-default-deny`. */
+  id: string;
+  title: string;
+  guide: SourceFile;
+  setup: SourceFile[];
+  commands?: SourceFile;
+  checks: SourceFile;
+  solution: SourceFile[];
+  solutionAnswers?: SourceFile;
+  wrong: WrongSource[];
+  cleanup: SourceFile[];
+}
+
+export interface WrongSource {
+  name: string;
+  /** `wrong.yaml`: which checks it must fail and why. */
+  meta: SourceFile;
+  manifests: SourceFile[];
+  answers?: SourceFile;
+}
+
+/** A Kubernetes object from a lab file, with where it came from. */
+export interface Manifest {
+  object: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; [k: string]: unknown };
+    [k: string]: unknown;
+  };
+  file: string;
+  line: number;
+}
+
+/** Where a check's probe starts: a pod by name or by label selector. */
+export interface PodRef {
+  namespace: string;
+  pod?: string;
+  selector?: string;
+  container?: string;
+}
+
+/** Where a probe goes. Exactly one of domain, ip, service. */
+export interface ProbeTarget {
+  domain?: string;
+  ip?: string;
+  service?: { name: string; namespace: string };
+  port: number;
+  protocol: "TCP" | "UDP";
+  /** For HTTP(S) probes: the URL path (default `/`). */
+  path?: string;
+  /** `https` (default for 443), `http`, `tcp` (connect only), `dns` (resolve only). */
+  scheme?: "https" | "http" | "tcp" | "dns";
+}
+
+export type ProbeExpectation =
+  | { outcome: "allowed" | "denied" | "dns-failure" | "blocked" | "resolves" | "refused" }
+  | { outcome: "status"; status: number }
+  | { outcome: "source-ip"; equals?: string; in?: string; notIn?: string };
+
+export interface CheckBase {
+  id: string;
+  title: string;
+  hint: string;
+  /** A regression guard: it passes before the solution, and a wrong solution proves it can fail. */
+  guard: boolean;
+}
+
+export interface ProbeCheck extends CheckBase {
+  kind: "probe";
+  from: PodRef;
+  to: ProbeTarget;
+  expect: ProbeExpectation;
+}
+
+export interface FieldCondition {
+  path: string;
+  equals?: unknown;
+  in?: unknown[];
+  contains?: unknown;
+  matches?: string;
+  exists?: boolean;
+}
+
+export interface ResourceCheck extends CheckBase {
+  kind: "resource";
+  target: { apiVersion: string; kind: string; namespace?: string; name?: string; labelSelector?: string };
+  expect: "exists" | "absent";
+  where: FieldCondition[];
+}
+
+export interface FlowMatch {
+  [field: string]: string | number | string[];
+}
+
+export interface FlowsCheck extends CheckBase {
+  kind: "flows";
+  /** Query parameters passed to `/egresslab/v1/flows`. */
+  query: Record<string, string>;
+  /** Fields every counted record must have (snake_case flow-log names); a list means any of. */
+  match: FlowMatch;
+  /** Only records that ended within this many seconds before the newest record. */
+  windowSeconds?: number;
+  expect: { present: true } | { absent: true } | { atLeast?: number; atMost?: number };
+}
+
+export type AnswerNormalizer = "text" | "workload" | "domain" | "list" | "workloads" | "domains";
+
+export interface AnswerTruth {
+  /** Fixed truth (usually a session parameter). */
+  values?: string[];
+  /** Truth computed from the flow log: the distinct values of `field` over matching records. */
+  flows?: { query: Record<string, string>; match: FlowMatch; field: string };
+}
+
+export interface AnswerCheck extends CheckBase {
+  kind: "answer";
+  question: string;
+  normalize: AnswerNormalizer;
+  truth: AnswerTruth;
+}
+
+export type Check = ProbeCheck | ResourceCheck | FlowsCheck | AnswerCheck;
+
+/** A step run at stage setup after the manifests: an API call, a command in pods, or a pause. */
+export type SetupCommand =
+  | { kind: "post"; path: string; body: unknown }
+  | { kind: "exec"; from: PodRef; command: string[]; ignoreFailure: boolean }
+  | { kind: "wait"; seconds: number };
+
+export interface WrongSolution {
+  name: string;
+  why: string;
+  fails: string[];
+  manifests: Manifest[];
+  answers: Record<string, string>;
+}
+
+/** A stage rendered with one session's parameters: ready to apply and grade. */
+export interface RenderedStage {
+  index: number;
+  id: string;
+  title: string;
+  questions: LabQuestion[];
+  setup: Manifest[];
+  commands: SetupCommand[];
+  checks: Check[];
+  solution: Manifest[];
+  solutionAnswers: Record<string, string>;
+  wrong: WrongSolution[];
+  cleanup: Manifest[];
+}
