@@ -1,5 +1,11 @@
 /**
  * The pure Calico policy engine: selectors, the policy model, evaluation with traces, DNS-learned IPs. No I/O here.
- * Exports are filled in by the modules of this folder.
  */
-export {};
+export {
+  parseSelector,
+  tryParseSelector,
+  SelectorParseError,
+  type Selector,
+  type ParsedSelector,
+} from "./selector.ts";
+export { validateCalicoObject, type ValidateOptions } from "./validate.ts";

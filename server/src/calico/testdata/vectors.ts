@@ -1,0 +1,23 @@
+/**
+ * Test fixtures: the shared Calico vectors, read from `../shared/vectors` beside the repository when present, else from
+ * the copy committed in this folder. Tests only; the engine itself does no I/O.
+ */
+// eslint-disable-next-line no-restricted-imports -- test fixture loading, not engine code
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "..", "..", "..", "..");
+
+/** Parses one vector file, preferring the shared copy. */
+export function loadVectors<T>(file: string): T {
+  const shared = path.join(repoRoot, "..", "shared", "vectors", file);
+  const p = existsSync(shared) ? shared : path.join(here, file);
+  return JSON.parse(readFileSync(p, "utf8")) as T;
+}
+
+/** The repository root (for tests that need fixture paths). */
+export function repositoryRoot(): string {
+  return repoRoot;
+}
