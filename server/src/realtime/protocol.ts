@@ -1,0 +1,125 @@
+/**
+ * The socket.io protocol between the learner's page and the server, declared once: the event maps (shared with
+ * `web/`) and the zod schemas that every inbound payload is validated against on the server.
+ *
+ * Terminal output is numbered by character offset: `term:output` carries `end`, the offset just past its last
+ * character. The page acknowledges what it has written (`term:ack`) so the server can pause a flooding shell, and on
+ * reconnecting asks only for what comes after the last offset it saw (`term:attach.since`).
+ */
+import { z } from "zod";
+
+/** Limits shared by both sides. */
+export const limits = {
+  /** Largest keyboard/paste chunk accepted in one `term:input`. */
+  inputChars: 64 * 1024,
+  minCols: 2,
+  maxCols: 500,
+  minRows: 1,
+  maxRows: 200,
+} as const;
+
+export const termAttachSchema = z.object({
+  cols: z.number().int().min(limits.minCols).max(limits.maxCols),
+  rows: z.number().int().min(limits.minRows).max(limits.maxRows),
+  /** Offset of the last output character the page has; absent on a fresh page. */
+  since: z.number().int().min(0).optional(),
+});
+export const termInputSchema = z.object({ data: z.string().min(1).max(limits.inputChars) });
+export const termResizeSchema = termAttachSchema.pick({ cols: true, rows: true });
+export const termAckSchema = z.object({ end: z.number().int().min(0) });
+export const flowsSubscribeSchema = z.object({ limit: z.number().int().min(1).max(5000).optional() }).optional();
+
+export type TermAttach = z.infer<typeof termAttachSchema>;
+export type TermInput = z.infer<typeof termInputSchema>;
+export type TermResize = z.infer<typeof termResizeSchema>;
+export type TermAck = z.infer<typeof termAckSchema>;
+export type FlowsSubscribe = z.infer<typeof flowsSubscribeSchema>;
+
+/** One flow as the page shows it: who talked to what, and what Calico decided. */
+export interface FlowView {
+  /** Stable key of the aggregated flow (source, destination, port, proto, action, reporter). */
+  key: string;
+  sourceNamespace: string;
+  sourceName: string;
+  destNamespace: string;
+  /** A workload name, a domain, a network set or an IP. */
+  destName: string;
+  destType: "wep" | "hep" | "ns" | "net" | "domain" | "unknown";
+  destPort: number;
+  proto: string;
+  action: "allow" | "deny" | "pass" | "unknown";
+  reporter: string;
+  /** The enforced policy trace, in Calico's `tier|policy|rule|action` form where known. */
+  policies: string[];
+  connections: number;
+  /** ISO time the flow was last seen. */
+  lastSeen: string;
+}
+
+export interface TermOutput {
+  data: string;
+  /** Offset just past the last character of `data`. */
+  end: number;
+}
+
+/** The page's copy of a learner's progress through the lab. */
+export interface StageProgress {
+  index: number;
+  status: "not-started" | "started" | "passed";
+  checks: number;
+}
+
+/** A typed error, as the socket `error` event and the HTTP API both carry it. */
+export interface WireError {
+  code: string;
+  message: string;
+  problems?: { where?: string; line?: number; message: string }[];
+}
+
+export interface CheckOutcome {
+  stageIndex: number;
+  passed: boolean;
+  at: string;
+  checks: { id: string; title: string; passed: boolean; seen: string; hint?: string }[];
+}
+
+/** One cell of the instructor's board. */
+export interface BoardRow {
+  learnerId: string;
+  name: string;
+  currentStage: number;
+  stages: StageProgress[];
+  online: boolean;
+  lastSeen: string;
+}
+
+export interface ServerToClientEvents {
+  /** Shell output; `replay` is set on the output sent in answer to `term:attach`. */
+  "term:output": (out: TermOutput & { replay?: boolean }) => void;
+  /** The page's offset is older than the scrollback kept: clear the screen before the replay that follows. */
+  "term:reset": () => void;
+  /** Another tab took this terminal over; this page is detached. */
+  "term:replaced": () => void;
+  /** The shell ended; `term:attach` starts a new one. */
+  "term:exit": (info: { code: number }) => void;
+  "flows:snapshot": (flows: FlowView[]) => void;
+  "flows:update": (flows: FlowView[]) => void;
+  /** The flow stream failed; it is retried. */
+  "flows:error": (err: WireError) => void;
+  /** A check finished (from this tab or another). */
+  "check:result": (result: CheckOutcome) => void;
+  /** The learner's progress changed (stage started, passed, reset). */
+  progress: (p: { currentStage: number; stages: StageProgress[] }) => void;
+  /** The instructor's board, whole, whenever something on it changes. */
+  "board:update": (rows: BoardRow[]) => void;
+  error: (err: WireError) => void;
+}
+
+export interface ClientToServerEvents {
+  "term:attach": (req: TermAttach) => void;
+  "term:input": (req: TermInput) => void;
+  "term:resize": (req: TermResize) => void;
+  "term:ack": (req: TermAck) => void;
+  "flows:subscribe": (req?: FlowsSubscribe) => void;
+  "flows:unsubscribe": () => void;
+}

@@ -1,0 +1,236 @@
+/**
+ * Learners, sessions, stage progress, check history and answers, in SQLite. Every method is one statement or one
+ * transaction, so a crash never leaves a half-written learner.
+ */
+import type { Db } from "./db.ts";
+import { hashToken, matchesHash, newId, newToken } from "./tokens.ts";
+import type { StageProgress } from "../realtime/protocol.ts";
+
+export interface Learner {
+  id: string;
+  workshopId: string;
+  name: string;
+  seed: number;
+  clusterId: string;
+  currentStage: number;
+  createdAt: string;
+  lastSeenAt: string;
+}
+
+export interface Workshop {
+  id: string;
+  labId: string;
+  joinCodeHash: string | null;
+}
+
+export interface CheckRecord {
+  stageIndex: number;
+  passed: boolean;
+  result: unknown;
+  at: string;
+}
+
+interface LearnerRow {
+  id: string;
+  workshop_id: string;
+  name: string;
+  seed: number;
+  cluster_id: string;
+  current_stage: number;
+  created_at: string;
+  last_seen_at: string;
+}
+
+const toLearner = (r: LearnerRow): Learner => ({
+  id: r.id,
+  workshopId: r.workshop_id,
+  name: r.name,
+  seed: r.seed,
+  clusterId: r.cluster_id,
+  currentStage: r.current_stage,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+});
+
+export class SessionStore {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private iso(): string {
+    return this.now().toISOString();
+  }
+
+  /** Returns the workshop for `labId`, creating it on first start; the join code is replaced when one is given. */
+  ensureWorkshop(labId: string, joinCode: string | undefined): Workshop {
+    const found = this.db.prepare("SELECT id, lab_id, join_code_hash FROM workshop WHERE lab_id = ?").get(labId) as
+      | { id: string; lab_id: string; join_code_hash: string | null }
+      | undefined;
+    const codeHash = joinCode ? hashToken(joinCode) : null;
+    if (found) {
+      if (found.join_code_hash !== codeHash)
+        this.db.prepare("UPDATE workshop SET join_code_hash = ? WHERE id = ?").run(codeHash, found.id);
+      return { id: found.id, labId, joinCodeHash: codeHash };
+    }
+    const id = newId("ws");
+    this.db
+      .prepare("INSERT INTO workshop (id, lab_id, join_code_hash, created_at) VALUES (?, ?, ?, ?)")
+      .run(id, labId, codeHash, this.iso());
+    return { id, labId, joinCodeHash: codeHash };
+  }
+
+  /** True when the workshop needs no code, or `code` is its code. */
+  joinCodeAccepts(workshop: Workshop, code: string | undefined): boolean {
+    if (!workshop.joinCodeHash) return true;
+    return code !== undefined && matchesHash(code, workshop.joinCodeHash);
+  }
+
+  /** Creates a learner with their first session; returns the learner and the session token (shown once). */
+  createLearner(input: { workshopId: string; name: string; seed: number; clusterId: string }): {
+    learner: Learner;
+    token: string;
+  } {
+    const id = newId("l");
+    const token = newToken();
+    const at = this.iso();
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO learners (id, workshop_id, name, seed, cluster_id, current_stage, created_at, last_seen_at)
+           VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+        )
+        .run(id, input.workshopId, input.name, input.seed, input.clusterId, at, at);
+      this.db
+        .prepare("INSERT INTO sessions (token_hash, learner_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)")
+        .run(hashToken(token), id, at, at);
+    })();
+    return { learner: this.learner(id)!, token };
+  }
+
+  /** The learner a session token belongs to, or undefined for an unknown token. Marks both as seen. */
+  learnerForToken(token: string): Learner | undefined {
+    const h = hashToken(token);
+    const row = this.db
+      .prepare("SELECT l.* FROM sessions s JOIN learners l ON l.id = s.learner_id WHERE s.token_hash = ?")
+      .get(h) as LearnerRow | undefined;
+    if (!row) return undefined;
+    const at = this.iso();
+    this.db.prepare("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").run(at, h);
+    this.db.prepare("UPDATE learners SET last_seen_at = ? WHERE id = ?").run(at, row.id);
+    return toLearner({ ...row, last_seen_at: at });
+  }
+
+  /** Ends one session (logout); the learner and their progress stay. */
+  endSession(token: string): void {
+    this.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(hashToken(token));
+  }
+
+  learner(id: string): Learner | undefined {
+    const row = this.db.prepare("SELECT * FROM learners WHERE id = ?").get(id) as LearnerRow | undefined;
+    return row ? toLearner(row) : undefined;
+  }
+
+  learners(workshopId: string): Learner[] {
+    return (
+      this.db.prepare("SELECT * FROM learners WHERE workshop_id = ? ORDER BY created_at").all(workshopId) as LearnerRow[]
+    ).map(toLearner);
+  }
+
+  setCurrentStage(learnerId: string, stageIndex: number): void {
+    this.db.prepare("UPDATE learners SET current_stage = ? WHERE id = ?").run(stageIndex, learnerId);
+  }
+
+  /** Records that a stage's setup ran; returns false when it had already started (or passed). */
+  markStarted(learnerId: string, stageIndex: number): boolean {
+    const r = this.db
+      .prepare(
+        "INSERT OR IGNORE INTO progress (learner_id, stage_index, status, started_at) VALUES (?, ?, 'started', ?)",
+      )
+      .run(learnerId, stageIndex, this.iso());
+    return r.changes > 0;
+  }
+
+  isStarted(learnerId: string, stageIndex: number): boolean {
+    return (
+      this.db.prepare("SELECT 1 FROM progress WHERE learner_id = ? AND stage_index = ?").get(learnerId, stageIndex) !==
+      undefined
+    );
+  }
+
+  /** Forgets a stage's start and pass (used by reset, before setup runs again). */
+  clearStage(learnerId: string, stageIndex: number): void {
+    this.db.prepare("DELETE FROM progress WHERE learner_id = ? AND stage_index = ?").run(learnerId, stageIndex);
+  }
+
+  /** Stores a check's outcome; a pass marks the stage passed (and a pass is never undone by a later failure). */
+  recordCheck(learnerId: string, stageIndex: number, passed: boolean, result: unknown): void {
+    const at = this.iso();
+    this.db.transaction(() => {
+      this.db
+        .prepare("INSERT INTO checks (learner_id, stage_index, passed, result_json, at) VALUES (?, ?, ?, ?, ?)")
+        .run(learnerId, stageIndex, passed ? 1 : 0, JSON.stringify(result), at);
+      this.db
+        .prepare(
+          "INSERT OR IGNORE INTO progress (learner_id, stage_index, status, started_at) VALUES (?, ?, 'started', ?)",
+        )
+        .run(learnerId, stageIndex, at);
+      if (passed)
+        this.db
+          .prepare(
+            "UPDATE progress SET status = 'passed', passed_at = ? WHERE learner_id = ? AND stage_index = ? AND status <> 'passed'",
+          )
+          .run(at, learnerId, stageIndex);
+    })();
+  }
+
+  /** Check history of one stage, newest first. */
+  checks(learnerId: string, stageIndex: number, limit = 20): CheckRecord[] {
+    const rows = this.db
+      .prepare(
+        "SELECT stage_index, passed, result_json, at FROM checks WHERE learner_id = ? AND stage_index = ? ORDER BY id DESC LIMIT ?",
+      )
+      .all(learnerId, stageIndex, limit) as { stage_index: number; passed: number; result_json: string; at: string }[];
+    return rows.map((r) => ({
+      stageIndex: r.stage_index,
+      passed: r.passed === 1,
+      result: JSON.parse(r.result_json) as unknown,
+      at: r.at,
+    }));
+  }
+
+  /** Progress for stages `0..stageCount-1`. */
+  progress(learnerId: string, stageCount: number): StageProgress[] {
+    const rows = this.db
+      .prepare("SELECT stage_index, status FROM progress WHERE learner_id = ?")
+      .all(learnerId) as { stage_index: number; status: "started" | "passed" }[];
+    const counts = this.db
+      .prepare("SELECT stage_index, COUNT(*) AS n FROM checks WHERE learner_id = ? GROUP BY stage_index")
+      .all(learnerId) as { stage_index: number; n: number }[];
+    const status = new Map(rows.map((r) => [r.stage_index, r.status]));
+    const n = new Map(counts.map((c) => [c.stage_index, c.n]));
+    return Array.from({ length: stageCount }, (_, index) => ({
+      index,
+      status: status.get(index) ?? "not-started",
+      checks: n.get(index) ?? 0,
+    }));
+  }
+
+  saveAnswers(learnerId: string, stageIndex: number, answers: Record<string, string>): void {
+    const at = this.iso();
+    const put = this.db.prepare(
+      `INSERT INTO answers (learner_id, stage_index, question_id, value, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (learner_id, stage_index, question_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    );
+    this.db.transaction(() => {
+      for (const [q, v] of Object.entries(answers)) put.run(learnerId, stageIndex, q, v, at);
+    })();
+  }
+
+  answers(learnerId: string, stageIndex: number): Record<string, string> {
+    const rows = this.db
+      .prepare("SELECT question_id, value FROM answers WHERE learner_id = ? AND stage_index = ?")
+      .all(learnerId, stageIndex) as { question_id: string; value: string }[];
+    return Object.fromEntries(rows.map((r) => [r.question_id, r.value]));
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * One learner's shell: a pty that outlives dropped connections. Output is recorded in a bounded scrollback with
+ * character offsets; at most one page is attached at a time (a newer tab takes over and the older one is told); the
+ * attached page acknowledges output, and the pty is paused while too much is unacknowledged, so a flood of output
+ * cannot grow memory.
+ */
+import * as pty from "node-pty";
+import { Scrollback } from "./scrollback.ts";
+import type { ShellLaunch } from "./sandbox.ts";
+import type { TermOutput } from "../realtime/protocol.ts";
+
+/** The attached page, as the terminal sees it. */
+export interface TerminalClient {
+  /** Sends output (or, with `replay`, what the page missed). */
+  output(out: TermOutput & { replay?: boolean }): void;
+  /** Tells the page to clear its screen: what follows is the whole scrollback. */
+  reset(): void;
+  /** Tells the page another tab took over. */
+  replaced(): void;
+  /** Tells the page the shell ended with `code`. */
+  exited(code: number): void;
+}
+
+export interface TerminalOptions {
+  launch: ShellLaunch;
+  cols: number;
+  rows: number;
+  /** Characters of output kept for replay. */
+  scrollbackChars?: number;
+  /** Unacknowledged characters at which the pty is paused. */
+  highWater?: number;
+  /** Unacknowledged characters below which a paused pty resumes. */
+  lowWater?: number;
+  now?: () => number;
+}
+
+export class TerminalSession {
+  private readonly proc: pty.IPty;
+  private readonly scrollback: Scrollback;
+  private client: TerminalClient | undefined;
+  private pending = "";
+  private flushScheduled = false;
+  private sentEnd = 0;
+  private ackedEnd = 0;
+  private paused = false;
+  private exitCode: number | undefined;
+  private readonly exitListeners: ((code: number) => void)[] = [];
+  private readonly high: number;
+  private readonly low: number;
+  private readonly now: () => number;
+  /** Time of the last input or attach, for the idle timeout. */
+  lastActivity: number;
+
+  constructor(opts: TerminalOptions) {
+    this.scrollback = new Scrollback(opts.scrollbackChars ?? 256 * 1024);
+    this.high = opts.highWater ?? 128 * 1024;
+    this.low = opts.lowWater ?? 16 * 1024;
+    this.now = opts.now ?? Date.now;
+    this.lastActivity = this.now();
+    this.proc = pty.spawn(opts.launch.file, opts.launch.args, {
+      name: "xterm-256color",
+      cols: opts.cols,
+      rows: opts.rows,
+      cwd: opts.launch.cwd,
+      env: opts.launch.env,
+    });
+    this.proc.onData((data) => this.onData(data));
+    this.proc.onExit(({ exitCode }) => {
+      this.flush();
+      this.exitCode = exitCode;
+      this.client?.exited(exitCode);
+      for (const l of this.exitListeners) l(exitCode);
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  get exited(): boolean {
+    return this.exitCode !== undefined;
+  }
+
+  get attached(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** True while the pty is paused waiting for the page to catch up. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Characters sent to the attached page and not yet acknowledged. */
+  get unacknowledged(): number {
+    return this.sentEnd - this.ackedEnd;
+  }
+
+  onExit(cb: (code: number) => void): void {
+    this.exitListeners.push(cb);
+  }
+
+  /** Attaches a page, detaching (and telling) any other; replays what the page missed since `since`. */
+  attach(client: TerminalClient, since: number | undefined, size: { cols: number; rows: number }): void {
+    this.flush();
+    if (this.client && this.client !== client) this.client.replaced();
+    this.client = client;
+    this.lastActivity = this.now();
+    const replay = this.scrollback.since(since);
+    if (replay.reset) client.reset();
+    this.ackedEnd = replay.reset || since === undefined ? replay.end - replay.data.length : since;
+    this.sentEnd = replay.end;
+    client.output({ data: replay.data, end: replay.end, replay: true });
+    this.resize(size.cols, size.rows);
+    this.applyFlowControl();
+    if (this.exitCode !== undefined) client.exited(this.exitCode);
+  }
+
+  /** Detaches `client` if it is the one attached; the shell keeps running. */
+  detach(client: TerminalClient): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.ackedEnd = this.sentEnd;
+    this.applyFlowControl();
+  }
+
+  /** True when `client` is the page currently attached. */
+  isAttached(client: TerminalClient): boolean {
+    return this.client === client;
+  }
+
+  input(data: string): void {
+    if (this.exitCode !== undefined) return;
+    this.lastActivity = this.now();
+    this.proc.write(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.exitCode !== undefined) return;
+    if (this.proc.cols === cols && this.proc.rows === rows) return;
+    this.proc.resize(cols, rows);
+  }
+
+  /** The attached page has written everything up to `end`. */
+  ack(client: TerminalClient, end: number): void {
+    if (this.client !== client) return;
+    if (end > this.ackedEnd && end <= this.sentEnd) this.ackedEnd = end;
+    this.applyFlowControl();
+  }
+
+  kill(): void {
+    if (this.exitCode !== undefined) return;
+    try {
+      this.proc.kill("SIGHUP");
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private onData(data: string): void {
+    this.scrollback.push(data);
+    if (!this.client) return;
+    this.pending += data;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.pending) return;
+    const data = this.pending;
+    this.pending = "";
+    if (!this.client) return;
+    this.sentEnd = this.scrollback.end;
+    this.client.output({ data, end: this.sentEnd });
+    this.applyFlowControl();
+  }
+
+  private applyFlowControl(): void {
+    if (this.exitCode !== undefined) return;
+    const unacked = this.client ? this.sentEnd - this.ackedEnd : 0;
+    if (!this.paused && unacked > this.high) {
+      this.paused = true;
+      this.proc.pause();
+    } else if (this.paused && unacked < this.low) {
+      this.paused = false;
+      this.proc.resume();
+    }
+  }
+}
