@@ -1,0 +1,248 @@
+/**
+ * The kind provider: a real kind cluster per attendee (1 control plane, 2 workers) with Calico installed by the
+ * tigera-operator. Clusters live in Docker, so they outlive the server: acquiring an id whose cluster exists returns it.
+ */
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { stringify } from "yaml";
+import type { Cmder } from "../cmd.ts";
+import type {
+  AcquireOptions,
+  ClusterConnection,
+  ClusterProvider,
+  ProviderCapabilities,
+} from "../provider.ts";
+import type { ClusterSummary } from "../summary.ts";
+import { EgresslabError } from "../../shared/errors.ts";
+import { realClock, type Clock } from "../../shared/clock.ts";
+import { noopLogger, type Logger } from "../../shared/logger.ts";
+import { installCalico, waitForCalico, type EnterpriseFiles } from "./install.ts";
+import { kindClusterName, kindNamePrefix } from "./names.ts";
+import { loadKindSettings, renderKindConfig, type KindSettings } from "./settings.ts";
+import { checkKindTools, dockerError, kindCreateError } from "./tools.ts";
+
+export interface KindProviderOptions {
+  cmder: Cmder;
+  /** Where kind configs and kubeconfigs are written (`<dataDir>/kind/`). */
+  dataDir: string;
+  /** Settings from `clusters/kind/` (loaded from the repository when absent). */
+  settings?: KindSettings;
+  /** A local directory holding the Calico manifests, instead of downloading them. */
+  mirrorDir?: string;
+  /** Licence and pull secret: install Calico Enterprise instead of Calico Open Source. */
+  enterprise?: EnterpriseFiles;
+  /** Manifests (multi-document YAML) for a profile's workloads on a real cluster, or undefined when it has none. */
+  profileManifests?: (profile: string) => Promise<string | undefined>;
+  clock?: Clock;
+  /** Overrides of the timings in `calico.yaml` (tests use short ones). */
+  pollMs?: number;
+  readyTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** Creates a kind provider, reading `clusters/kind/` unless settings are given. */
+export async function createKindProvider(opts: KindProviderOptions): Promise<KindProvider> {
+  return new KindProvider({ ...opts, settings: opts.settings ?? (await loadKindSettings()) });
+}
+
+export class KindProvider implements ClusterProvider {
+  readonly name = "kind" as const;
+  readonly capabilities: ProviderCapabilities;
+  private readonly o: KindProviderOptions & { settings: KindSettings };
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly inFlight = new Map<string, Promise<ClusterConnection>>();
+  private toolsChecked: Promise<unknown> | undefined;
+  private warnedEdition = false;
+
+  constructor(opts: KindProviderOptions & { settings: KindSettings }) {
+    this.o = opts;
+    this.log = (opts.logger ?? noopLogger).child({ provider: "kind" });
+    this.clock = opts.clock ?? realClock;
+    this.capabilities = {
+      canCreate: true,
+      realDataplane: true,
+      calicoEdition: opts.enterprise ? "enterprise" : "oss",
+      flowApi: false,
+      typicalReadySeconds: opts.enterprise ? 900 : 180,
+    };
+  }
+
+  /** The kind cluster name for an attendee id. */
+  clusterName(id: string): string {
+    return kindClusterName(id);
+  }
+
+  /** Where the kubeconfig of `id`'s cluster is written. */
+  kubeconfigPath(id: string): string {
+    return path.join(this.o.dataDir, "kind", `${this.clusterName(id)}.kubeconfig`);
+  }
+
+  acquire(opts: AcquireOptions): Promise<ClusterConnection> {
+    const running = this.inFlight.get(opts.id);
+    if (running) return running;
+    const p = this.acquireOnce(opts).finally(() => this.inFlight.delete(opts.id));
+    this.inFlight.set(opts.id, p);
+    return p;
+  }
+
+  private async acquireOnce(opts: AcquireOptions): Promise<ClusterConnection> {
+    const progress = (step: string): void => {
+      this.log.info(step, { id: opts.id });
+      opts.onProgress?.(step);
+    };
+    const { settings } = this.o;
+    const edition = this.capabilities.calicoEdition;
+    if (opts.edition === "enterprise" && edition === "oss" && !this.warnedEdition) {
+      this.warnedEdition = true;
+      this.log.warn(
+        "kind clusters run Calico Open Source: DNS policy (destination.domains) and egress gateways need Calico Enterprise; give --enterprise-license and --enterprise-pull-secret, or use the simulated cluster for those stages",
+      );
+    }
+    progress("checking docker, kind and kubectl");
+    this.toolsChecked ??= checkKindTools(this.o.cmder, settings.calico.kind.minVersion, opts.signal).catch(
+      (err: unknown) => {
+        this.toolsChecked = undefined;
+        throw err;
+      },
+    );
+    await this.toolsChecked;
+
+    const name = this.clusterName(opts.id);
+    const kubeconfig = this.kubeconfigPath(opts.id);
+    await mkdir(path.dirname(kubeconfig), { recursive: true });
+
+    if ((await this.clusterNames(opts.signal)).includes(name)) {
+      progress(`kind cluster ${name} already exists; reusing it`);
+      const r = await this.o.cmder.run("kind", ["get", "kubeconfig", "--name", name], {
+        signal: opts.signal,
+      });
+      await writeFile(kubeconfig, r.stdout, { mode: 0o600 });
+      return { id: opts.id, provider: "kind", kubeconfig: r.stdout, edition };
+    }
+
+    const configFile = path.join(path.dirname(kubeconfig), `${name}.kind.yaml`);
+    await writeFile(
+      configFile,
+      stringify(renderKindConfig(settings.clusterConfig, settings.calico.kind.nodeImage)),
+    );
+    const nodes = Array.isArray(settings.clusterConfig.nodes) ? settings.clusterConfig.nodes.length : 0;
+    progress(`creating kind cluster ${name} (${nodes} nodes); this takes a few minutes`);
+    try {
+      await this.o.cmder.run(
+        "kind",
+        ["create", "cluster", "--name", name, "--config", configFile, "--kubeconfig", kubeconfig],
+        {
+          signal: opts.signal,
+          timeoutMs: settings.calico.timeouts.createSeconds * 1000,
+        },
+      );
+    } catch (err) {
+      await rm(configFile, { force: true });
+      throw kindCreateError(err, name);
+    }
+
+    try {
+      const install = this.o.enterprise ? settings.calico.enterprise : settings.calico.oss;
+      if (!install)
+        throw new EgresslabError(
+          "invalid",
+          "clusters/kind/calico.yaml has no `enterprise` section, but an Enterprise licence was given",
+        );
+      await installCalico({
+        cmder: this.o.cmder,
+        kubeconfig,
+        install,
+        dataDir: settings.dir,
+        mirrorDir: this.o.mirrorDir,
+        enterprise: this.o.enterprise,
+        onProgress: progress,
+        signal: opts.signal,
+      });
+      await waitForCalico({
+        cmder: this.o.cmder,
+        kubeconfig,
+        components: install.components,
+        clock: this.clock,
+        pollMs: this.o.pollMs ?? settings.calico.timeouts.pollSeconds * 1000,
+        timeoutMs: this.o.readyTimeoutMs ?? settings.calico.timeouts.readySeconds * 1000,
+        onProgress: progress,
+        signal: opts.signal,
+      });
+      if (opts.profile) await this.applyProfile(opts.profile, kubeconfig, progress, opts.signal);
+      progress(`kind cluster ${name} is ready`);
+      return { id: opts.id, provider: "kind", kubeconfig: await readFile(kubeconfig, "utf8"), edition };
+    } catch (err) {
+      progress(`cleaning up: deleting kind cluster ${name}`);
+      await this.deleteCluster(name).catch((e: unknown) =>
+        this.log.error("could not delete kind cluster after a failure", { name, error: String(e) }),
+      );
+      throw err;
+    }
+  }
+
+  private async applyProfile(
+    profile: string,
+    kubeconfig: string,
+    progress: (s: string) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const manifests = await this.o.profileManifests?.(profile);
+    if (!manifests) {
+      this.log.info("profile has no manifests for real clusters; the cluster starts with Calico only", {
+        profile,
+      });
+      return;
+    }
+    progress(`applying the ${profile} profile's workloads`);
+    try {
+      await this.o.cmder.run("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+        input: manifests,
+        signal,
+      });
+    } catch (err) {
+      throw new EgresslabError(
+        "unavailable",
+        `applying the ${profile} profile's workloads failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  async release(id: string): Promise<void> {
+    const name = this.clusterName(id);
+    await this.deleteCluster(name);
+  }
+
+  private async deleteCluster(name: string): Promise<void> {
+    try {
+      await this.o.cmder.run("kind", ["delete", "cluster", "--name", name], { timeoutMs: 5 * 60_000 });
+    } catch (err) {
+      throw dockerError(err);
+    }
+    const dir = path.join(this.o.dataDir, "kind");
+    await rm(path.join(dir, `${name}.kubeconfig`), { force: true });
+    await rm(path.join(dir, `${name}.kind.yaml`), { force: true });
+  }
+
+  private async clusterNames(signal?: AbortSignal): Promise<string[]> {
+    const r = await this.o.cmder.run("kind", ["get", "clusters"], { signal, timeoutMs: 60_000 });
+    return r.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+  }
+
+  /** The egresslab kind clusters on this machine. */
+  async list(): Promise<ClusterSummary[]> {
+    const names = (await this.clusterNames()).filter((n) => n.startsWith(kindNamePrefix));
+    return names.map((name) => ({
+      id: name.slice(kindNamePrefix.length),
+      provider: "kind" as const,
+      detail: `kind cluster ${name}`,
+      kubeconfigPath: path.join(this.o.dataDir, "kind", `${name}.kubeconfig`),
+    }));
+  }
+
+  async close(): Promise<void> {}
+}
