@@ -1,0 +1,466 @@
+/**
+ * `ClusterApi` for one simulated cluster: the semantics of the Kubernetes API server behind the HTTP layer — decode,
+ * default, validate, admission hooks (IP allocation), optimistic concurrency, generation, namespaces that must exist
+ * and may be terminating, dry runs, garbage collection on delete, selectors, and watches from a resourceVersion.
+ */
+import type { Clock } from "../shared/clock.ts";
+import type { Logger } from "../shared/logger.ts";
+import { noopLogger } from "../shared/logger.ts";
+import type { CalicoEdition } from "../sim/types.ts";
+import { decodeBody, defaultAndValidate, type CalicoValidator } from "./admission.ts";
+import { fromEventsV1, toEventsV1 } from "./events-v1.ts";
+import type { MemoryStore } from "./object-store.ts";
+import { stableStringify, type Random } from "./random.ts";
+import type { Registry } from "./registry/index.ts";
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
+import {
+  ApiError,
+  resourceKey,
+  type ClusterApi,
+  type KubeObject,
+  type ListOptions,
+  type ResourceKey,
+  type ResourceType,
+  type WatchEvent,
+  type WriteOptions,
+  type WriteResult,
+} from "./types.ts";
+import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, type FieldError } from "./validation/errors.ts";
+
+/** What an admission hook sees: it may mutate `object` and return field errors to reject the write. */
+export interface AdmissionContext {
+  key: ResourceKey;
+  operation: "CREATE" | "UPDATE";
+  object: KubeObject;
+  old?: KubeObject;
+  dryRun: boolean;
+}
+export type AdmissionHook = (ctx: AdmissionContext) => FieldError[] | void;
+
+export interface SimApiOptions {
+  store: MemoryStore;
+  registry: Registry;
+  edition: CalicoEdition;
+  clock: Clock;
+  random: Random;
+  logger?: Logger;
+  validateCalico?: CalicoValidator;
+}
+
+const GENERATION_GROUPS = new Set(["apps", "networking.k8s.io", "projectcalico.org", "operator.tigera.io"]);
+const UNDELETABLE_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
+const EVENTS_V1 = "events.k8s.io/events";
+
+/** RFC 3339 with seconds, as Kubernetes timestamps are written. */
+export function timestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+const stripVolatile = (o: KubeObject): unknown => {
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = o.metadata;
+  void _rv;
+  void _mf;
+  return { ...o, metadata: meta };
+};
+const specPart = (o: KubeObject): string => {
+  const { metadata: _m, status: _s, ...rest } = o;
+  void _m;
+  void _s;
+  return stableStringify(rest);
+};
+
+export class SimClusterApi implements ClusterApi {
+  private readonly hooks: AdmissionHook[] = [];
+  private readonly settlers: (() => void)[] = [];
+  private depth = 0;
+  private settling = false;
+  private readonly logger: Logger;
+
+  constructor(private readonly o: SimApiOptions) {
+    this.logger = o.logger ?? noopLogger;
+  }
+
+  /** Registers an admission hook (mutating and validating), run on create and update after validation. */
+  addAdmission(hook: AdmissionHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** Registers work to run after each outermost write (controllers converge there, synchronously). */
+  onSettle(fn: () => void): void {
+    this.settlers.push(fn);
+  }
+
+  types(): ResourceType[] {
+    return this.o.registry.types;
+  }
+
+  findType(nameOrKind: string, group?: string): ResourceType | undefined {
+    return this.o.registry.find(nameOrKind, group);
+  }
+
+  private storageKey(type: ResourceType): ResourceKey {
+    const k = resourceKey(type);
+    return k === EVENTS_V1 ? "core/events" : k;
+  }
+
+  private view(type: ResourceType, o: KubeObject): KubeObject {
+    return resourceKey(type) === EVENTS_V1 ? toEventsV1(o) : o;
+  }
+
+  private ns(type: ResourceType, namespace: string | undefined): string | undefined {
+    if (!type.namespaced) return undefined;
+    if (!namespace) throw badRequest("an empty namespace may not be set during creation");
+    return namespace;
+  }
+
+  private write<T>(fn: () => T): T {
+    this.depth++;
+    try {
+      return fn();
+    } finally {
+      this.depth--;
+      if (this.depth === 0 && !this.settling) {
+        this.settling = true;
+        try {
+          for (const s of this.settlers) s();
+        } catch (err) {
+          this.logger.error("controller failed", { error: err instanceof Error ? err.message : String(err) });
+        } finally {
+          this.settling = false;
+        }
+      }
+    }
+  }
+
+  get(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    const o = this.o.store.get(this.storageKey(type), type.namespaced ? namespace : undefined, name);
+    if (!o) throw notFound(type, name);
+    return structuredClone(this.view(type, o));
+  }
+
+  list(type: ResourceType, opts: ListOptions): { items: KubeObject[]; resourceVersion: string } {
+    const filter = this.filter(type, opts);
+    const items = this.o.store
+      .list(this.storageKey(type), type.namespaced ? opts.namespace || undefined : undefined)
+      .filter(filter)
+      .map((o) => structuredClone(this.view(type, o)));
+    return { items, resourceVersion: String(this.o.store.resourceVersion) };
+  }
+
+  private filter(type: ResourceType, opts: ListOptions): (o: KubeObject) => boolean {
+    const labels = parseLabelSelector(opts.labelSelector);
+    let fields;
+    try {
+      fields = parseFieldSelector(opts.fieldSelector, this.storageKey(type), type.kind, type.version);
+    } catch (err) {
+      if (err instanceof ApiError)
+        throw badRequest(
+          `Unable to find {"${type.group}" "${type.version}" "${type.plural}"} that match label selector "${opts.labelSelector ?? ""}", field selector "${opts.fieldSelector ?? ""}": ${err.message}`,
+        );
+      throw err;
+    }
+    const ns = type.namespaced ? opts.namespace || undefined : undefined;
+    return (o) =>
+      (ns === undefined || o.metadata.namespace === ns) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
+  }
+
+  watch(type: ResourceType, opts: ListOptions & { resourceVersion?: string }, onEvent: (e: WatchEvent) => void): () => void {
+    const matches = this.filter(type, opts);
+    return this.o.store.watch({ key: this.storageKey(type), matches }, opts.resourceVersion, (e) =>
+      onEvent({ type: e.type, object: structuredClone(this.view(type, e.object)) }),
+    );
+  }
+
+  private requireNamespace(type: ResourceType, ns: string | undefined, name: string, creating: boolean): void {
+    if (!type.namespaced || ns === undefined) return;
+    const nsObj = this.o.store.get("core/namespaces", undefined, ns);
+    if (!nsObj) throw new ApiError(404, "NotFound", `namespaces "${ns}" not found`, { name: ns, kind: "namespaces" });
+    if (creating && (nsObj.status as { phase?: string } | undefined)?.phase === "Terminating")
+      throw forbidden(type, name, `unable to create new content in namespace ${ns} because it is being terminated`);
+  }
+
+  private admit(ctx: AdmissionContext, type: ResourceType): void {
+    const errs: FieldError[] = [];
+    for (const h of this.hooks) errs.push(...(h(ctx) ?? []));
+    if (errs.length) throw invalid(type, ctx.object.metadata.name, errs);
+  }
+
+  create(type: ResourceType, namespace: string | undefined, body: unknown, opts?: WriteOptions): WriteResult {
+    return this.write(() => {
+      const { obj, warnings } = decodeBody(type, body, opts);
+      const ns = this.ns(type, namespace);
+      const isV1Event = resourceKey(type) === EVENTS_V1;
+      const bodyNs = obj.metadata.namespace;
+      if (type.namespaced && bodyNs && bodyNs !== ns)
+        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+      if (type.namespaced) obj.metadata.namespace = ns;
+      else delete obj.metadata.namespace;
+      if (!obj.metadata.name && obj.metadata.generateName) {
+        let name = "";
+        for (let i = 0; i < 8; i++) {
+          name = `${obj.metadata.generateName}${this.o.random.string(5)}`;
+          if (!this.o.store.get(this.storageKey(type), ns, name)) break;
+        }
+        obj.metadata.name = name;
+      }
+      defaultAndValidate(type, obj, { random: this.o.random, edition: this.o.edition, validateCalico: this.o.validateCalico });
+      const name = obj.metadata.name;
+      this.requireNamespace(type, ns, name, true);
+      if (this.o.store.get(this.storageKey(type), ns, name)) throw alreadyExists(type, name);
+      this.checkTier(type, obj);
+      this.admit({ key: resourceKey(type), operation: "CREATE", object: obj, dryRun: !!opts?.dryRun }, type);
+      delete obj.metadata.resourceVersion;
+      delete obj.metadata.deletionTimestamp;
+      obj.metadata.uid = this.o.random.uuid();
+      obj.metadata.creationTimestamp = timestamp(this.o.clock.now());
+      if (GENERATION_GROUPS.has(type.group)) obj.metadata.generation = 1;
+      else delete obj.metadata.generation;
+      const stored = isV1Event ? fromEventsV1(obj) : obj;
+      if (opts?.dryRun) return { object: structuredClone(this.view(type, stored)), warnings };
+      stored.metadata.resourceVersion = this.o.store.nextVersion();
+      this.o.store.commit(this.storageKey(type), "ADDED", stored);
+      return { object: structuredClone(this.view(type, stored)), warnings };
+    });
+  }
+
+  /** The tier of a Calico policy must exist (`spec.tier`, default `default`). */
+  private checkTier(type: ResourceType, obj: KubeObject): void {
+    if (type.group !== "projectcalico.org" || !/networkpolicies$/.test(type.plural) || type.plural.includes("kubernetes"))
+      return;
+    const tier = String((obj.spec as { tier?: string } | undefined)?.tier || "default");
+    if (!this.o.store.get("projectcalico.org/tiers", undefined, tier))
+      throw new ApiError(404, "NotFound", `tiers.projectcalico.org "${tier}" not found`, {
+        name: tier,
+        group: "projectcalico.org",
+        kind: "tiers",
+      });
+  }
+
+  update(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    opts?: WriteOptions & { subresource?: "status" | "scale" },
+  ): WriteResult {
+    return this.write(() => {
+      const ns = type.namespaced ? namespace : undefined;
+      const key = this.storageKey(type);
+      const existing = this.o.store.get(key, ns, name);
+      if (!existing) throw notFound(type, name);
+      if (opts?.subresource === "scale") return this.updateScale(type, existing, body, opts);
+      const { obj, warnings } = decodeBody(type, body, opts);
+      if (obj.metadata.name && obj.metadata.name !== name)
+        throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+      if (type.namespaced && obj.metadata.namespace && obj.metadata.namespace !== ns)
+        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+      const rv = obj.metadata.resourceVersion;
+      if (rv !== undefined && rv !== "" && rv !== existing.metadata.resourceVersion) throw conflict(type, name);
+      const current = resourceKey(type) === EVENTS_V1 ? toEventsV1(existing) : existing;
+      let next: KubeObject;
+      if (opts?.subresource === "status") {
+        next = { ...structuredClone(current), status: obj.status };
+      } else {
+        next = obj;
+        next.metadata = {
+          ...obj.metadata,
+          name,
+          uid: current.metadata.uid,
+          creationTimestamp: current.metadata.creationTimestamp,
+          ...(current.metadata.deletionTimestamp ? { deletionTimestamp: current.metadata.deletionTimestamp } : {}),
+        };
+        if (type.namespaced) next.metadata.namespace = ns;
+        else delete next.metadata.namespace;
+        if (type.subresources.includes("status")) {
+          if (current.status === undefined) delete next.status;
+          else next.status = structuredClone(current.status);
+        }
+      }
+      defaultAndValidate(type, next, {
+        random: this.o.random,
+        edition: this.o.edition,
+        validateCalico: this.o.validateCalico,
+        extra: this.immutable(type, current, next),
+      });
+      this.checkTier(type, next);
+      this.admit({ key: resourceKey(type), operation: "UPDATE", object: next, old: current, dryRun: !!opts?.dryRun }, type);
+      if (GENERATION_GROUPS.has(type.group)) {
+        const gen = current.metadata.generation ?? 1;
+        next.metadata.generation = specPart(next) !== specPart(current) ? gen + 1 : gen;
+      }
+      next.metadata.resourceVersion = current.metadata.resourceVersion;
+      const stored = resourceKey(type) === EVENTS_V1 ? fromEventsV1(next) : next;
+      if (stableStringify(stripVolatile(stored)) === stableStringify(stripVolatile(existing)))
+        return { object: structuredClone(this.view(type, existing)), warnings };
+      if (opts?.dryRun) return { object: structuredClone(this.view(type, stored)), warnings };
+      stored.metadata.resourceVersion = this.o.store.nextVersion();
+      this.o.store.commit(key, "MODIFIED", stored);
+      return { object: structuredClone(this.view(type, stored)), warnings };
+    });
+  }
+
+  private updateScale(type: ResourceType, existing: KubeObject, body: unknown, opts: WriteOptions): WriteResult {
+    const replicas = (body as { spec?: { replicas?: unknown } } | null)?.spec?.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas))
+      throw badRequest(`Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal ${typeof replicas} into Go struct field ScaleSpec.spec.replicas of type int32`);
+    if (replicas < 0)
+      throw new ApiError(422, "Invalid", `Scale.autoscaling "${existing.metadata.name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`, {
+        name: existing.metadata.name,
+        group: "autoscaling",
+        kind: "Scale",
+        causes: [{ reason: "FieldValueInvalid", message: `Invalid value: ${replicas}: must be greater than or equal to 0`, field: "spec.replicas" }],
+      });
+    const rv = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+    if (rv && rv !== existing.metadata.resourceVersion) throw conflict(type, existing.metadata.name);
+    const next = structuredClone(existing);
+    (next.spec as { replicas?: number }).replicas = replicas;
+    const res = this.update(type, existing.metadata.namespace, existing.metadata.name, next, { ...opts });
+    return { object: toScale(res.object), warnings: res.warnings };
+  }
+
+  /** Fields that may not change after creation. */
+  private immutable(type: ResourceType, old: KubeObject, next: KubeObject): FieldError[] {
+    const errs: FieldError[] = [];
+    const k = resourceKey(type);
+    const o = old as Record<string, any>;
+    const n = next as Record<string, any>;
+    if (k === "apps/deployments" || k === "apps/replicasets" || k === "apps/daemonsets") {
+      if (k !== "apps/replicasets" && stableStringify(o.spec?.selector) !== stableStringify(n.spec?.selector))
+        errs.push({ field: "spec.selector", type: "Invalid", value: n.spec?.selector, detail: "field is immutable" });
+    }
+    if (k === "core/services") {
+      const oldIP = o.spec?.clusterIP;
+      const newIP = n.spec?.clusterIP;
+      if (oldIP && newIP !== undefined && newIP !== "" && newIP !== oldIP)
+        errs.push({ field: "spec.clusterIPs[0]", type: "Invalid", value: [newIP], detail: "may not change once set" });
+      if (oldIP && (newIP === undefined || newIP === "")) {
+        n.spec.clusterIP = oldIP;
+        n.spec.clusterIPs = o.spec?.clusterIPs ?? [oldIP];
+      }
+    }
+    if (k === "core/pods") {
+      const strip = (s: any) => {
+        const c = structuredClone(s ?? {});
+        for (const ct of c.containers ?? []) delete ct.image;
+        for (const ct of c.initContainers ?? []) delete ct.image;
+        delete c.activeDeadlineSeconds;
+        delete c.tolerations;
+        delete c.terminationGracePeriodSeconds;
+        return stableStringify(c);
+      };
+      if (strip(o.spec) !== strip(n.spec))
+        errs.push({
+          field: "spec",
+          type: "Forbidden",
+          detail:
+            "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+        });
+    }
+    return errs;
+  }
+
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: { dryRun?: boolean; propagationPolicy?: string },
+  ): KubeObject {
+    return this.write(() => {
+      const ns = type.namespaced ? namespace : undefined;
+      const key = this.storageKey(type);
+      const existing = this.o.store.get(key, ns, name);
+      if (!existing) throw notFound(type, name);
+      if (key === "core/namespaces" && UNDELETABLE_NAMESPACES.has(name))
+        throw forbidden(type, name, "this namespace may not be deleted");
+      if (opts?.dryRun) return structuredClone(this.view(type, existing));
+      if (key === "core/namespaces") return structuredClone(this.terminateNamespace(existing));
+      this.remove(key, existing, opts?.propagationPolicy ?? "Background");
+      return structuredClone(this.view(type, existing));
+    });
+  }
+
+  /** Removes an object now and garbage-collects its dependents (`Orphan` strips their owner references instead). */
+  removeObject(key: ResourceKey, obj: KubeObject, propagation = "Background"): void {
+    this.write(() => this.remove(key, obj, propagation));
+  }
+
+  private remove(key: ResourceKey, obj: KubeObject, propagation: string): void {
+    if (!this.o.store.get(key, obj.metadata.namespace, obj.metadata.name)) return;
+    const gone: KubeObject = {
+      ...obj,
+      metadata: { ...obj.metadata, resourceVersion: this.o.store.nextVersion() },
+    };
+    this.o.store.commit(key, "DELETED", gone);
+    const uid = obj.metadata.uid;
+    if (!uid) return;
+    for (const k of this.o.store.keys()) {
+      for (const dep of this.o.store.list(k, obj.metadata.namespace)) {
+        const refs = dep.metadata.ownerReferences ?? [];
+        if (!refs.some((r) => r.uid === uid)) continue;
+        if (propagation === "Orphan") {
+          const next = structuredClone(dep);
+          next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid);
+          if (!next.metadata.ownerReferences.length) delete next.metadata.ownerReferences;
+          next.metadata.resourceVersion = this.o.store.nextVersion();
+          this.o.store.commit(k, "MODIFIED", next);
+        } else {
+          this.remove(k, dep, "Background");
+        }
+      }
+    }
+  }
+
+  /** Marks a namespace Terminating and removes its contents; the namespace itself goes on the next tick. */
+  private terminateNamespace(nsObj: KubeObject): KubeObject {
+    const name = nsObj.metadata.name;
+    let current = nsObj;
+    if ((nsObj.status as { phase?: string } | undefined)?.phase !== "Terminating") {
+      current = structuredClone(nsObj);
+      current.metadata.deletionTimestamp = timestamp(this.o.clock.now());
+      current.status = { ...(current.status as object), phase: "Terminating" };
+      current.metadata.resourceVersion = this.o.store.nextVersion();
+      this.o.store.commit("core/namespaces", "MODIFIED", current);
+    }
+    for (const k of this.o.store.keys()) {
+      if (k === "core/namespaces") continue;
+      for (const o of this.o.store.list(k, name)) if (o.metadata.namespace === name) this.remove(k, o, "Background");
+    }
+    const finalize = () => {
+      this.write(() => {
+        for (const k of this.o.store.keys()) {
+          if (k === "core/namespaces") continue;
+          for (const o of this.o.store.list(k, name)) if (o.metadata.namespace === name) this.remove(k, o, "Background");
+        }
+        const latest = this.o.store.get("core/namespaces", undefined, name);
+        if (latest && latest.metadata.uid === nsObj.metadata.uid) this.remove("core/namespaces", latest, "Background");
+      });
+    };
+    setImmediate(finalize);
+    return current;
+  }
+}
+
+/** The `autoscaling/v1` Scale of a workload. */
+export function toScale(o: KubeObject): KubeObject {
+  const spec = (o.spec ?? {}) as { replicas?: number; selector?: unknown };
+  const status = (o.status ?? {}) as { replicas?: number };
+  const sel = spec.selector as { matchLabels?: Record<string, string> } | undefined;
+  return {
+    apiVersion: "autoscaling/v1",
+    kind: "Scale",
+    metadata: {
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+      uid: o.metadata.uid,
+      resourceVersion: o.metadata.resourceVersion,
+      creationTimestamp: o.metadata.creationTimestamp,
+    },
+    spec: { replicas: spec.replicas ?? 0 },
+    status: {
+      replicas: status.replicas ?? 0,
+      selector: Object.entries(sel?.matchLabels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The in-memory object store of one cluster: objects per resource key, one cluster-wide monotonically increasing
+ * resourceVersion, a bounded history of changes for watches (a watch from a version older than the history is 410
+ * Gone), and synchronous in-process subscribers.
+ */
+import {
+  ApiError,
+  type KubeObject,
+  type ObjectStore,
+  type ResourceKey,
+  type StoreChange,
+  type WatchEvent,
+  type WatchEventType,
+} from "./types.ts";
+
+interface HistoryEntry {
+  rv: number;
+  key: ResourceKey;
+  type: WatchEventType;
+  object: KubeObject;
+  /** The object before a MODIFIED, for watchers whose filter the change enters or leaves. */
+  previous?: KubeObject;
+}
+
+/** What a watcher wants to see: a resource key and a predicate over objects (namespace, label and field selectors). */
+export interface WatchFilter {
+  key: ResourceKey;
+  matches(obj: KubeObject): boolean;
+}
+
+interface Watcher {
+  filter: WatchFilter;
+  cb: (e: WatchEvent) => void;
+}
+
+const nsName = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
+
+export class MemoryStore implements ObjectStore {
+  private readonly buckets = new Map<ResourceKey, Map<string, KubeObject>>();
+  private rv: number;
+  private readonly history: HistoryEntry[] = [];
+  private readonly subscribers = new Set<(c: StoreChange) => void>();
+  private readonly watchers = new Set<Watcher>();
+
+  constructor(
+    private readonly historyLimit = 1000,
+    startRv = 1,
+  ) {
+    this.rv = startRv;
+  }
+
+  /** The current (latest) resourceVersion. */
+  get resourceVersion(): number {
+    return this.rv;
+  }
+
+  get(key: ResourceKey, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.buckets.get(key)?.get(nsName(namespace, name));
+  }
+
+  list(key: ResourceKey, namespace?: string): KubeObject[] {
+    const b = this.buckets.get(key);
+    if (!b) return [];
+    const all = [...b.values()];
+    const items = namespace === undefined ? all : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
+    return items.sort((a, b2) =>
+      nsName(a.metadata.namespace, a.metadata.name) < nsName(b2.metadata.namespace, b2.metadata.name) ? -1 : 1,
+    );
+  }
+
+  /** Every resource key that holds objects. */
+  keys(): ResourceKey[] {
+    return [...this.buckets.keys()].filter((k) => (this.buckets.get(k)?.size ?? 0) > 0);
+  }
+
+  subscribe(cb: (change: StoreChange) => void): () => void {
+    this.subscribers.add(cb);
+    return () => this.subscribers.delete(cb);
+  }
+
+  /** Allocates the next resourceVersion. */
+  nextVersion(): string {
+    this.rv += 1;
+    return String(this.rv);
+  }
+
+  /**
+   * Stores an object whose `metadata.resourceVersion` was set from `nextVersion()`, records the change and notifies
+   * watchers and subscribers. `DELETED` removes it.
+   */
+  commit(key: ResourceKey, type: "ADDED" | "MODIFIED" | "DELETED", obj: KubeObject): void {
+    let b = this.buckets.get(key);
+    if (!b) this.buckets.set(key, (b = new Map()));
+    const id = nsName(obj.metadata.namespace, obj.metadata.name);
+    const previous = b.get(id);
+    if (type === "DELETED") b.delete(id);
+    else b.set(id, obj);
+    const rv = Number(obj.metadata.resourceVersion ?? this.rv);
+    const entry: HistoryEntry = { rv, key, type, object: obj, ...(previous && type === "MODIFIED" ? { previous } : {}) };
+    this.history.push(entry);
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    for (const w of [...this.watchers]) this.deliver(w, entry);
+    for (const s of [...this.subscribers]) s({ key, type, object: obj });
+  }
+
+  private deliver(w: Watcher, e: HistoryEntry): void {
+    if (e.key !== w.filter.key) return;
+    const now = w.filter.matches(e.object);
+    if (e.type === "MODIFIED" && e.previous) {
+      const before = w.filter.matches(e.previous);
+      if (before && now) w.cb({ type: "MODIFIED", object: e.object });
+      else if (!before && now) w.cb({ type: "ADDED", object: e.object });
+      else if (before && !now) w.cb({ type: "DELETED", object: e.object });
+      return;
+    }
+    if (now) w.cb({ type: e.type, object: e.object });
+  }
+
+  /**
+   * Starts a watch. With `fromRv` (a resourceVersion other than "0"), replays the changes after it from the history
+   * (410 Gone if the history no longer reaches back that far); without it, sends the current objects as ADDED first,
+   * as the Kubernetes API server does. Returns the function that stops the watch.
+   */
+  watch(filter: WatchFilter, fromRv: string | undefined, cb: (e: WatchEvent) => void): () => void {
+    const w: Watcher = { filter, cb };
+    if (fromRv === undefined || fromRv === "" || fromRv === "0") {
+      for (const o of this.list(filter.key)) if (filter.matches(o)) cb({ type: "ADDED", object: o });
+    } else {
+      const from = Number(fromRv);
+      if (!Number.isInteger(from) || from < 0)
+        throw new ApiError(400, "BadRequest", `invalid resource version: ${fromRv}`);
+      const oldest = this.history[0]?.rv ?? this.rv + 1;
+      if (from < oldest - 1 && from < this.rv)
+        throw new ApiError(410, "Expired", `too old resource version: ${from} (${oldest - 1})`);
+      for (const e of this.history) if (e.rv > from) this.deliver(w, e);
+    }
+    this.watchers.add(w);
+    return () => {
+      this.watchers.delete(w);
+    };
+  }
+
+  /** Everything stored, for persistence. */
+  snapshot(): { resourceVersion: number; objects: Record<ResourceKey, KubeObject[]> } {
+    const objects: Record<ResourceKey, KubeObject[]> = {};
+    for (const [k, b] of this.buckets) if (b.size) objects[k] = [...b.values()];
+    return { resourceVersion: this.rv, objects };
+  }
+
+  /** Loads a snapshot into an empty store (no events). */
+  restore(snap: { resourceVersion: number; objects: Record<ResourceKey, KubeObject[]> }): void {
+    this.buckets.clear();
+    this.history.length = 0;
+    for (const [k, items] of Object.entries(snap.objects)) {
+      const b = new Map<string, KubeObject>();
+      for (const o of items) b.set(nsName(o.metadata.namespace, o.metadata.name), o);
+      this.buckets.set(k, b);
+    }
+    this.rv = Math.max(this.rv, snap.resourceVersion);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Deterministic randomness for one cluster (uids, generated names), and the Kubernetes name alphabet.
+ */
+
+/** `k8s.io/apimachinery/pkg/util/rand` alphabet: no vowels, no confusable characters. */
+export const ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789";
+
+export interface Random {
+  /** A float in [0, 1). */
+  next(): number;
+  /** `n` characters from the Kubernetes name alphabet (`rand.String`). */
+  string(n: number): string;
+  /** A random (version 4) UUID. */
+  uuid(): string;
+  /** An integer in [0, n). */
+  int(n: number): number;
+}
+
+/** mulberry32: small, fast and good enough for names. */
+export function createRandom(seed: number): Random {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  return {
+    next,
+    int,
+    string: (n) => Array.from({ length: n }, () => ALPHANUMS[int(ALPHANUMS.length)]).join(""),
+    uuid() {
+      const hex = Array.from({ length: 32 }, () => int(16).toString(16));
+      hex[12] = "4";
+      hex[16] = (8 + int(4)).toString(16);
+      const h = hex.join("");
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    },
+  };
+}
+
+/** `rand.SafeEncodeString`: maps every character onto the name alphabet. */
+export function safeEncodeString(s: string): string {
+  return Array.from(s, (c) => ALPHANUMS[c.charCodeAt(0) % ALPHANUMS.length]).join("");
+}
+
+/** FNV-1a 32-bit hash of a string (as `controller.ComputeHash` feeds the pod template to it). */
+export function fnv32a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The `pod-template-hash` of a pod template. */
+export function podTemplateHash(template: unknown, collisionCount = 0): string {
+  return safeEncodeString(String(fnv32a(stableStringify(template) + (collisionCount ? String(collisionCount) : ""))));
+}
+
+/** JSON with object keys sorted, so equal objects hash equally. */
+export function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
+    .join(",")}}`;
+}

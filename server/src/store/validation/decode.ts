@@ -1,0 +1,122 @@
+/**
+ * Decoding a request body against a kind's OpenAPI schema, as the API server's strict JSON decoder does: the first
+ * type mismatch is fatal (`json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type
+ * string`), and every field the schema does not know is collected (`unknown field "spec.foo"`), to be rejected
+ * (`Strict`), returned as warnings (`Warn`) or dropped (`Ignore`).
+ */
+import type { JsonSchema } from "../types.ts";
+
+export interface DecodeResult {
+  /** Unknown fields, in document order, as `spec.containers[0].foo`. */
+  unknown: string[];
+  /** The first type mismatch, in the Go decoder's words. */
+  typeError?: string;
+  /** Where the type mismatch is, as a JSON path (for validation-style messages). */
+  typeErrorPath?: string;
+  /** The expected JSON type at `typeErrorPath`. */
+  typeErrorExpected?: string;
+}
+
+const jsonKind = (v: unknown): string =>
+  v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v;
+
+function goType(s: JsonSchema, structName: string): string {
+  if (s["x-kubernetes-int-or-string"]) return "intstr.IntOrString";
+  switch (s.type) {
+    case "string":
+      return "string";
+    case "boolean":
+      return "bool";
+    case "integer":
+      return s.format === "int64" ? "int64" : "int32";
+    case "number":
+      return "float64";
+    case "array":
+      return `[]${goType((s.items as JsonSchema) ?? {}, structName)}`;
+    case "object":
+      if (s.additionalProperties && !s.properties) return `map[string]${goType(s.additionalProperties as JsonSchema, structName)}`;
+      return `v1.${structName}`;
+    default:
+      return "interface {}";
+  }
+}
+
+/** The Go struct a field of `path` belongs to, from the schema's description when we know it, else from the path. */
+function structOf(parentPath: string[], topKind: string): string {
+  const last = parentPath[parentPath.length - 1];
+  if (!last) return topKind;
+  if (last === "metadata") return "ObjectMeta";
+  if (last === "spec") return `${topKind}Spec`;
+  if (last === "status") return `${topKind}Status`;
+  return last.charAt(0).toUpperCase() + last.slice(1).replace(/s$/, "");
+}
+
+/**
+ * Walks `value` against `schema`. `kind` names the top-level Go struct for type errors; `prune` removes unknown
+ * fields in place.
+ */
+export function decodeAgainstSchema(value: unknown, schema: JsonSchema, kind: string, prune = false): DecodeResult {
+  const out: DecodeResult = { unknown: [] };
+  const walk = (v: unknown, s: JsonSchema, path: string, goPath: string[]): void => {
+    if (out.typeError) return;
+    if (v === null || v === undefined) return;
+    if (s["x-kubernetes-preserve-unknown-fields"] && !s.properties) return;
+    const fail = (expected: string) => {
+      const fieldPath = goPath.join(".");
+      const struct = structOf(goPath.slice(0, -1), kind);
+      const shown = jsonKind(v) === "number" && !Number.isInteger(v) ? `number ${String(v)}` : jsonKind(v);
+      out.typeError = fieldPath
+        ? `json: cannot unmarshal ${shown} into Go struct field ${struct}.${fieldPath} of type ${goType(s, structOf(goPath, kind))}`
+        : `json: cannot unmarshal ${shown} into Go value of type ${goType(s, kind)}`;
+      out.typeErrorPath = path;
+      out.typeErrorExpected = expected;
+    };
+    if (s["x-kubernetes-int-or-string"]) {
+      if (typeof v !== "string" && typeof v !== "number") fail("integer-or-string");
+      return;
+    }
+    switch (s.type) {
+      case "string":
+        if (typeof v !== "string") fail("string");
+        return;
+      case "boolean":
+        if (typeof v !== "boolean") fail("boolean");
+        return;
+      case "integer":
+        if (typeof v !== "number" || !Number.isInteger(v)) fail("integer");
+        return;
+      case "number":
+        if (typeof v !== "number") fail("number");
+        return;
+      case "array": {
+        if (!Array.isArray(v)) return fail("array");
+        const items = (s.items as JsonSchema | undefined) ?? {};
+        v.forEach((item, i) => walk(item, items, `${path}[${i}]`, goPath));
+        return;
+      }
+      case "object": {
+        if (typeof v !== "object" || Array.isArray(v)) return fail("object");
+        const rec = v as Record<string, unknown>;
+        const props = s.properties as Record<string, JsonSchema> | undefined;
+        const additional = s.additionalProperties as JsonSchema | boolean | undefined;
+        for (const k of Object.keys(rec)) {
+          const child = props?.[k] ?? (typeof additional === "object" ? additional : undefined);
+          const childPath = path ? `${path}.${k}` : k;
+          if (!child) {
+            if (additional === true || s["x-kubernetes-preserve-unknown-fields"]) continue;
+            out.unknown.push(childPath);
+            if (prune) delete rec[k];
+            continue;
+          }
+          walk(rec[k], child, childPath, props?.[k] ? [...goPath, k] : goPath);
+          if (out.typeError) return;
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  walk(value, schema, "", []);
+  return out;
+}
