@@ -1,0 +1,68 @@
+/** Reading and decoding request bodies, with the real API server's 3 MiB limit and its error wording. */
+import type { IncomingMessage } from "node:http";
+import { parse as parseYaml } from "yaml";
+import { ApiError } from "../store/types.ts";
+
+/** The real API server's limit on request bodies (`MaxRequestBodyBytes`, 3 MiB). */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export function tooLarge(limit = MAX_BODY_BYTES): ApiError {
+  return new ApiError(413, "RequestEntityTooLarge", `Request entity too large: limit is ${limit}`);
+}
+
+/** Reads the whole body; rejects with 413 as soon as it passes the limit. */
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > limit) {
+      req.resume();
+      reject(tooLarge(limit));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on("error", (e) => {
+      if (!failed) reject(e);
+    });
+  });
+}
+
+/** The media type of a Content-Type header, lower-case, without parameters. */
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/** Decodes a JSON (or, for YAML media types, YAML) body, with the real server's wording for bad input. */
+export function decodeBody(buf: Buffer, contentType: string | undefined): unknown {
+  const text = buf.toString("utf8");
+  const type = mediaType(contentType);
+  if (text.trim() === "") throw new ApiError(400, "BadRequest", "the request body is empty");
+  if (type.endsWith("yaml")) {
+    try {
+      return parseYaml(text, { strict: true, uniqueKeys: true }) as unknown;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+      throw new ApiError(400, "BadRequest", `error converting YAML to JSON: yaml: ${msg}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ApiError(400, "BadRequest", `couldn't get version/kind; json parse error: ${msg}`);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * egresslab's own API next to the Kubernetes one: `GET /egresslab/v1/flows` (the flow log, `?watch=true` streams
+ * NDJSON) and `POST /egresslab/v1/internet/rotate` (IP rotation of a virtual-internet domain).
+ */
+import { ApiError } from "../store/types.ts";
+import type { RequestContext } from "./context.ts";
+import { decodeBody, readBody } from "./body.ts";
+import { sendJson } from "./respond.ts";
+
+export async function serveEgresslab(ctx: RequestContext, path: string): Promise<void> {
+  const { req, res, url, cluster } = ctx;
+  const method = req.method ?? "GET";
+  if (path === "/egresslab/v1/flows") {
+    if (method !== "GET")
+      throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    const q = new URLSearchParams(url.searchParams);
+    const watch = q.get("watch");
+    if (watch === "true" || watch === "1") {
+      q.delete("watch");
+      res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache, private" });
+      res.flushHeaders();
+      const stop = cluster.dataplane.watchFlows(q, (record) => {
+        if (!res.writableEnded) res.write(JSON.stringify(record) + "\n");
+      });
+      let done = false;
+      const end = (): void => {
+        if (done) return;
+        done = true;
+        stop();
+        unregister();
+        if (!res.writableEnded) res.end();
+      };
+      const unregister = ctx.onClose(end);
+      res.on("close", end);
+      return;
+    }
+    sendJson(res, 200, cluster.dataplane.queryFlows(q));
+    return;
+  }
+  if (path === "/egresslab/v1/internet/rotate") {
+    if (method !== "POST")
+      throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    const raw = await readBody(req);
+    const body = raw.length ? decodeBody(raw, "application/json") : {};
+    sendJson(res, 200, cluster.dataplane.rotate(body));
+    return;
+  }
+  throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+}

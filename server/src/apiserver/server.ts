@@ -1,0 +1,226 @@
+/**
+ * The HTTPS Kubernetes API of the simulated clusters: one port, many clusters; the bearer token picks the cluster.
+ * Plain `node:https` so that watches, log streams and exec upgrades are under our control.
+ */
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { SimClusterHandle } from "../sim/types.ts";
+import { noopLogger, type Logger } from "../shared/logger.ts";
+import { ApiError } from "../store/types.ts";
+import type { TlsMaterial } from "./tls.ts";
+import type { RequestContext } from "./context.ts";
+import { parseRoute, type ResourceRoute } from "./route.ts";
+import { sendJson, sendStatus, sendText } from "./respond.ts";
+import { toApiError, unauthorized } from "./status.ts";
+import { KUBERNETES_VERSION } from "./version.ts";
+import {
+  aggregatedContentType,
+  aggregatedDiscovery,
+  apiGroupDoc,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  wantsAggregated,
+} from "./discovery.ts";
+import { openApiRoot, renderedDocument } from "./openapi.ts";
+import { resolveType, serveResource } from "./rest.ts";
+import { serveLogs } from "./logs.ts";
+import { serveEgresslab } from "./flows.ts";
+import { createExecServer, execRequest, refuseUpgrade, runExec } from "./exec.ts";
+
+export interface ApiServerOptions {
+  tls: TlsMaterial;
+  /** The cluster a bearer token belongs to, or undefined for an unknown token. */
+  clusterForToken(token: string): SimClusterHandle | undefined;
+  logger?: Logger;
+}
+
+export interface ApiServer {
+  /** Starts listening; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number>;
+  /** Ends every stream and connection and stops listening. */
+  close(): Promise<void>;
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+export function createApiServer(opts: ApiServerOptions): ApiServer {
+  const logger = opts.logger ?? noopLogger;
+  const closers = new Set<() => void>();
+  const sockets = new Set<Socket>();
+  const wss = createExecServer();
+
+  const onClose = (stop: () => void): (() => void) => {
+    closers.add(stop);
+    return () => closers.delete(stop);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = Date.now();
+    const url = new URL(req.url ?? "/", "https://localhost");
+    res.on("finish", () =>
+      logger.debug("request", {
+        method: req.method,
+        path: url.pathname,
+        query: url.search,
+        status: res.statusCode,
+        ms: Date.now() - started,
+      }),
+    );
+    try {
+      const route = parseRoute(url.pathname);
+      if (route.kind === "version") return sendJson(res, 200, KUBERNETES_VERSION);
+      if (route.kind === "health") return sendText(res, 200, "ok");
+      const token = bearer(req);
+      const cluster = token ? opts.clusterForToken(token) : undefined;
+      if (!cluster) throw unauthorized();
+      const ctx: RequestContext = { req, res, url, cluster, logger, onClose };
+      const types = cluster.api.types();
+      const host = req.headers.host ?? "127.0.0.1";
+      switch (route.kind) {
+        case "api-root": {
+          const agg = wantsAggregated(req.headers.accept);
+          if (agg) return sendJson(res, 200, aggregatedDiscovery(types, true, agg), { contentType: aggregatedContentType(agg) });
+          return sendJson(res, 200, apiVersions(host));
+        }
+        case "apis-root": {
+          const agg = wantsAggregated(req.headers.accept);
+          if (agg) return sendJson(res, 200, aggregatedDiscovery(types, false, agg), { contentType: aggregatedContentType(agg) });
+          return sendJson(res, 200, apiGroupList(types));
+        }
+        case "group": {
+          const doc = apiGroupDoc(types, route.group);
+          if (!doc) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+          return sendJson(res, 200, doc);
+        }
+        case "group-version": {
+          const doc = apiResourceList(types, route.group, route.version);
+          if (!doc) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+          return sendJson(res, 200, doc);
+        }
+        case "openapi-v3-root":
+          return sendJson(res, 200, openApiRoot(types));
+        case "openapi-v3-gv": {
+          const doc = renderedDocument(types, route.group, route.version);
+          if (!doc) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+          res.writeHead(200, {
+            "Content-Type": "application/json",
+            "Content-Length": String(Buffer.byteLength(doc.text)),
+            ETag: `"${doc.hash}"`,
+            "Cache-Control": url.searchParams.get("hash") === doc.hash ? "public, immutable" : "no-cache, private",
+          });
+          res.end(doc.text);
+          return;
+        }
+        case "openapi-v2":
+          throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+        case "egresslab":
+          return await serveEgresslab(ctx, route.path);
+        case "resource":
+          return await serveResourceRoute(ctx, route);
+        default:
+          throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+      }
+    } catch (err) {
+      const api = toApiError(err);
+      if (api.code >= 500) logger.error("request failed", { path: url.pathname, error: err instanceof Error ? err.stack : String(err) });
+      // Drain what the client is still sending so the response is not cut off by a reset.
+      if (!req.readableEnded) req.resume();
+      sendStatus(res, api);
+    }
+  };
+
+  const serveResourceRoute = async (ctx: RequestContext, route: ResourceRoute): Promise<void> => {
+    const t = resolveType(ctx, route);
+    if (t.group === "" && t.plural === "pods" && route.name && route.namespace !== undefined) {
+      if (route.subresource === "log") {
+        if (ctx.req.method !== "GET")
+          throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        ctx.cluster.api.get(t, route.namespace, route.name);
+        return serveLogs(ctx, route.namespace, route.name);
+      }
+      if (route.subresource === "exec" || route.subresource === "attach")
+        throw new ApiError(400, "BadRequest", "Upgrade request required");
+      if (route.subresource === "portforward")
+        throw new ApiError(400, "BadRequest", "port forwarding is not supported by egresslab's simulated cluster; use kubectl exec instead");
+    }
+    return serveResource(ctx, route, t);
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? "/", "https://localhost");
+    try {
+      const token = bearer(req);
+      const cluster = token ? opts.clusterForToken(token) : undefined;
+      if (!cluster) throw unauthorized();
+      const route = parseRoute(url.pathname);
+      if (route.kind !== "resource" || route.group !== "" || route.plural !== "pods" || !route.name || !route.namespace)
+        throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+      const sub = route.subresource;
+      if (sub !== "exec" && sub !== "attach") {
+        throw new ApiError(400, "BadRequest", `upgrade is not supported on ${url.pathname}`);
+      }
+      if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")
+        throw new ApiError(
+          400,
+          "BadRequest",
+          "egresslab's simulated cluster serves exec over WebSocket (v5.channel.k8s.io) only; use kubectl 1.30 or newer",
+        );
+      const podType = cluster.api.types().find((t) => t.group === "" && t.plural === "pods");
+      if (!podType) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+      cluster.api.get(podType, route.namespace, route.name);
+      const execReq = execRequest(url.searchParams, route.namespace, route.name, sub === "attach");
+      const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
+      if (!offered.some((p) => p === "v5.channel.k8s.io" || p === "v4.channel.k8s.io"))
+        throw new ApiError(400, "BadRequest", "the exec stream needs the v5.channel.k8s.io or v4.channel.k8s.io subprotocol");
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        logger.debug("exec", { pod: `${route.namespace}/${route.name}`, command: execReq.command, tty: execReq.tty });
+        const stop = (): void => ws.terminate();
+        closers.add(stop);
+        ws.on("close", () => closers.delete(stop));
+        runExec(ws, cluster, execReq, logger);
+      });
+    } catch (err) {
+      refuseUpgrade(socket, toApiError(err));
+    }
+  };
+
+  const server = https.createServer({ cert: opts.tls.cert, key: opts.tls.key, keepAliveTimeout: 30_000 }, (req, res) => {
+    void handle(req, res);
+  });
+  server.on("upgrade", upgrade);
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  server.on("tlsClientError", (err) => logger.debug("tls client error", { error: err.message }));
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const addr = server.address();
+          resolve(typeof addr === "object" && addr ? addr.port : port);
+        });
+      });
+    },
+    close() {
+      for (const stop of [...closers]) stop();
+      closers.clear();
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        wss.close();
+      });
+    },
+  };
+}
