@@ -9,3 +9,14 @@ export {
   type ParsedSelector,
 } from "./selector.ts";
 export { validateCalicoObject, type ValidateOptions } from "./validate.ts";
+export {
+  PolicyEngine,
+  type ConnectionAttempt,
+  type DnsAnswer,
+  type EngineOptions,
+  type PolicyHit,
+  type SideVerdict,
+  type Verdict,
+} from "./engine.ts";
+export { compileDomain, domainPatternProblem } from "./domains.ts";
+export { policySelectorString, entitySelectorString, k8sSelectorToCalico } from "./convert.ts";

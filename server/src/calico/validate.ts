@@ -155,7 +155,7 @@ function checkEntity(
     e.namespaceSelector.includes("global(") &&
     e.namespaceSelector.trim() !== "global()"
   ) {
-    let onlyGlobal = false;
+    let onlyGlobal: boolean;
     try {
       onlyGlobal =
         parseSelector(e.namespaceSelector).toString() === "global()" &&

@@ -1,0 +1,146 @@
+/**
+ * Pods and network sets as selectors see them (specification §A.5): own labels, Calico's namespace / orchestrator /
+ * service-account labels, and labels inherited from the `kns.` and `ksa.` profiles (`pcns.*`, `pcsa.*`).
+ */
+import {
+  LABEL_NAME,
+  LABEL_NAMESPACE,
+  LABEL_ORCHESTRATOR,
+  LABEL_SERVICE_ACCOUNT,
+  protocolNumber,
+  type Entity,
+} from "./model.ts";
+import { ipKey, parseCidr, type Cidr } from "./nets.ts";
+import { compileDomain } from "./domains.ts";
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+export function stringLabels(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObj(v)) return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === "string") out[k] = val;
+  return out;
+}
+
+/** The labels a namespace profile `kns.<ns>` gives its endpoints. */
+export function namespaceProfileLabels(
+  ns: string,
+  labels: Record<string, string> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const all = { "kubernetes.io/metadata.name": ns, ...(labels ?? {}) };
+  for (const [k, v] of Object.entries(all)) out[`pcns.${k}`] = v;
+  out[`pcns.${LABEL_NAME}`] = ns;
+  return out;
+}
+
+/** The labels a service-account profile `ksa.<ns>.<sa>` gives its endpoints. */
+export function serviceAccountProfileLabels(
+  sa: string,
+  labels: Record<string, string> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels ?? {})) out[`pcsa.${k}`] = v;
+  out[`pcsa.${LABEL_NAME}`] = sa;
+  return out;
+}
+
+export interface ProfileLabels {
+  namespace(ns: string): Record<string, string>;
+  serviceAccount(ns: string, sa: string): Record<string, string>;
+}
+
+/** A pod's workload endpoint, or undefined for host-networked and finished pods. */
+export function podEntity(
+  pod: { metadata: Obj; spec?: unknown; status?: unknown },
+  profiles: ProfileLabels,
+): Entity | undefined {
+  const spec = isObj(pod.spec) ? pod.spec : {};
+  const status = isObj(pod.status) ? pod.status : {};
+  if (spec.hostNetwork === true) return undefined;
+  if (status.phase === "Succeeded" || status.phase === "Failed") return undefined;
+  const ns = typeof pod.metadata.namespace === "string" ? pod.metadata.namespace : "default";
+  const name = String(pod.metadata.name);
+  const sa =
+    typeof spec.serviceAccountName === "string" && spec.serviceAccountName
+      ? spec.serviceAccountName
+      : typeof spec.serviceAccount === "string" && spec.serviceAccount
+        ? spec.serviceAccount
+        : "default";
+  const own: Record<string, string> = {
+    ...stringLabels(pod.metadata.labels),
+    [LABEL_NAMESPACE]: ns,
+    [LABEL_ORCHESTRATOR]: "k8s",
+  };
+  if (sa.length < 63) own[LABEL_SERVICE_ACCOUNT] = sa;
+  const ips = new Set<string>();
+  for (const p of arr(status.podIPs)) if (isObj(p) && typeof p.ip === "string") ips.add(p.ip);
+  if (typeof status.podIP === "string" && status.podIP) ips.add(status.podIP);
+  const ports: Entity["ports"] = [];
+  for (const c of [...arr(spec.containers), ...arr(spec.initContainers)]) {
+    if (!isObj(c)) continue;
+    for (const p of arr(c.ports)) {
+      if (!isObj(p) || typeof p.containerPort !== "number") continue;
+      const port: Entity["ports"][number] = {
+        protocol: protocolNumber(p.protocol ?? "TCP") ?? 6,
+        port: p.containerPort,
+      };
+      if (typeof p.name === "string") port.name = p.name;
+      ports.push(port);
+    }
+  }
+  return {
+    key: `pod/${ns}/${name}`,
+    type: "pod",
+    namespace: ns,
+    name,
+    labels: { ...profiles.serviceAccount(ns, sa), ...profiles.namespace(ns), ...own },
+    ownLabels: own,
+    ips: [...ips].map((ip) => ipKey(ip)).filter((ip): ip is string => ip !== undefined),
+    nets: [],
+    domains: [],
+    ports,
+    serviceAccount: sa,
+  };
+}
+
+/** A NetworkSet or GlobalNetworkSet; domains only count on Enterprise. */
+export function networkSetEntity(
+  obj: { kind: string; metadata: Obj; spec?: unknown },
+  profiles: ProfileLabels,
+  enterprise: boolean,
+): Entity {
+  const spec = isObj(obj.spec) ? obj.spec : {};
+  const global = obj.kind === "GlobalNetworkSet";
+  const ns = global
+    ? undefined
+    : typeof obj.metadata.namespace === "string"
+      ? obj.metadata.namespace
+      : "default";
+  const name = String(obj.metadata.name);
+  const own = stringLabels(obj.metadata.labels);
+  if (ns !== undefined) own[LABEL_NAMESPACE] = ns;
+  const nets = arr(spec.nets)
+    .map((n) => (typeof n === "string" ? parseCidr(n) : undefined))
+    .filter((c): c is Cidr => c !== undefined);
+  const domains = enterprise
+    ? arr(spec.allowedEgressDomains)
+        .filter((d): d is string => typeof d === "string")
+        .map(compileDomain)
+    : [];
+  const e: Entity = {
+    key: `${global ? "globalnetworkset" : "networkset"}/${ns ?? ""}/${name}`,
+    type: global ? "globalnetworkset" : "networkset",
+    name,
+    labels: ns !== undefined ? { ...profiles.namespace(ns), ...own } : own,
+    ownLabels: own,
+    ips: [],
+    nets,
+    domains,
+    ports: [],
+  };
+  if (ns !== undefined) e.namespace = ns;
+  return e;
+}
