@@ -1,9 +1,148 @@
+/**
+ * `egresslab validate [LAB…]`: proves labs work. For every stage, carrying state forward: setup; every check fails
+ * before the solution; every wrong solution fails the checks it names; the reference solution passes every check.
+ * Prints a table per stage, optionally writes JUnit XML, and exits 0 only if all of that holds.
+ */
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { formatHelp, parseOptions } from "../config/options.ts";
+import { NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
+import { createLogger } from "../shared/logger.ts";
+import { loadLab, sessionParams, type Lab } from "../labs/index.ts";
+import { createKubeClient } from "../grading/kube-client.ts";
+import { formatReport, formatStage, junitXml } from "../grading/report.ts";
+import { validateLab, type ValidateReport } from "../grading/validate-lab.ts";
 import type { Command } from "./command.ts";
-import { EgresslabError } from "../shared/errors.ts";
+
+const specs = {
+  provider: {
+    type: "string",
+    description:
+      "Where the cluster comes from: an in-process simulated cluster, or an existing cluster's kubeconfig",
+    choices: ["sim", "kubeconfig"],
+    default: "sim",
+  },
+  kubeconfig: {
+    type: "string",
+    arg: "FILE",
+    description: "With --provider kubeconfig: the cluster to validate on",
+  },
+  junit: { type: "string", arg: "FILE", description: "Also write the results as JUnit XML" },
+  seed: {
+    type: "number",
+    arg: "N",
+    description: "The session seed that picks the lab's randomised values",
+    default: 1,
+  },
+  settle: {
+    type: "number",
+    arg: "MS",
+    description: "Pause after applying objects before grading (real clusters need time to program policy)",
+  },
+  verbose: { type: "boolean", short: "v", description: "Log progress to stderr" },
+} as const;
+
+const usage =
+  "egresslab validate [LAB…] [--provider sim|kubeconfig] [--kubeconfig FILE] [--junit FILE] [--seed N]";
+
+/** The shipped labs: `labs/` at the repository root. */
+export const labsRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../labs");
+
+/** A lab argument: a directory with a lab.yaml, or the name of a shipped lab. */
+export function resolveLabDir(arg: string): string {
+  if (existsSync(path.join(arg, "lab.yaml"))) return arg;
+  const shipped = path.join(labsRoot, arg);
+  if (existsSync(path.join(shipped, "lab.yaml"))) return shipped;
+  throw new NotFoundError(
+    `no lab "${arg}": neither ${arg}/lab.yaml nor ${path.relative(process.cwd(), shipped)}/lab.yaml exists`,
+  );
+}
+
+async function shippedLabs(): Promise<string[]> {
+  const { readdir } = await import("node:fs/promises");
+  if (!existsSync(labsRoot)) return [];
+  return (await readdir(labsRoot))
+    .filter((d) => existsSync(path.join(labsRoot, d, "lab.yaml")))
+    .map((d) => path.join(labsRoot, d));
+}
+
+async function loadAll(dirs: string[]): Promise<Lab[]> {
+  const problems: Problem[] = [];
+  const labs: Lab[] = [];
+  for (const d of dirs) {
+    try {
+      labs.push(await loadLab(d));
+    } catch (err) {
+      if (err instanceof ValidationError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ValidationError(problems);
+  return labs;
+}
 
 export const validateCommand: Command = {
-  summary: "",
-  run() {
-    return Promise.reject(new EgresslabError("unavailable", "the validate command is not built yet"));
+  summary: "Prove a lab works: every check fails before its solution, wrong solutions fail, solutions pass",
+  async run(argv) {
+    const opts = parseOptions(specs, argv);
+    if (opts.help) {
+      process.stdout.write(formatHelp(usage, specs) + "\n");
+      return 0;
+    }
+    const dirs = opts._.length ? opts._.map(resolveLabDir) : await shippedLabs();
+    if (!dirs.length) throw new NotFoundError(`no labs found in ${labsRoot}`);
+    const labs = await loadAll(dirs);
+    const logger = opts.verbose ? createLogger({ level: "info" }) : undefined;
+    const reports: ValidateReport[] = [];
+    const out = (s: string): boolean => process.stdout.write(s + "\n");
+
+    if (opts.provider === "kubeconfig") {
+      if (!opts.kubeconfig)
+        throw new ValidationError([
+          { where: "--kubeconfig", message: "--provider kubeconfig needs --kubeconfig FILE" },
+        ]);
+      const client = createKubeClient(await readFile(opts.kubeconfig, "utf8"));
+      for (const lab of labs) {
+        out(`lab ${lab.id}`);
+        reports.push(
+          await validateLab(client, lab, sessionParams(lab, opts.seed), {
+            settleMs: opts.settle ?? 3000,
+            ...(logger ? { logger } : {}),
+            onStage: (s) => out(formatStage(s)),
+          }),
+        );
+      }
+    } else {
+      const { SimHost } = await import("../sim/host.ts");
+      const host = await SimHost.start({ port: 0, ...(logger ? { logger } : {}) });
+      try {
+        for (const lab of labs) {
+          const cluster = await host.createCluster({
+            profile: lab.profile,
+            edition: lab.requirements.edition,
+            seed: opts.seed,
+          });
+          try {
+            out(`lab ${lab.id}`);
+            reports.push(
+              await validateLab(createKubeClient(cluster.kubeconfig), lab, sessionParams(lab, opts.seed), {
+                settleMs: opts.settle ?? 0,
+                ...(logger ? { logger } : {}),
+                onStage: (s) => out(formatStage(s)),
+              }),
+            );
+          } finally {
+            await host.deleteCluster(cluster.id);
+          }
+        }
+      } finally {
+        await host.close();
+      }
+    }
+    for (const r of reports) out(formatReport(r).split("\n").pop()!);
+    if (opts.junit) await writeFile(opts.junit, junitXml(reports));
+    return reports.every((r) => r.passed) ? 0 : 1;
   },
 };

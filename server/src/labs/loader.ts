@@ -36,7 +36,12 @@ async function optional(file: string): Promise<SourceFile | undefined> {
   return (await exists(file)) ? readSource(file) : undefined;
 }
 
-async function readStage(root: string, id: string, index: number, problems: Problem[]): Promise<StageSource | undefined> {
+async function readStage(
+  root: string,
+  id: string,
+  index: number,
+  problems: Problem[],
+): Promise<StageSource | undefined> {
   const dir = path.join(root, id);
   if (!(await exists(dir))) {
     problems.push({ where: path.join(root, "lab.yaml"), message: `stage directory ${id}/ does not exist` });
@@ -53,7 +58,10 @@ async function readStage(root: string, id: string, index: number, problems: Prob
   const solution = await yamlFiles(path.join(dir, "solution"), ["answers.yaml"]);
   const solutionAnswers = await optional(path.join(dir, "solution", "answers.yaml"));
   if (!solution.length && !solutionAnswers)
-    problems.push({ where: path.join(dir, "solution"), message: "missing: a reference solution (manifests or answers.yaml)" });
+    problems.push({
+      where: path.join(dir, "solution"),
+      message: "missing: a reference solution (manifests or answers.yaml)",
+    });
 
   const wrong: WrongSource[] = [];
   const wrongDir = path.join(dir, "wrong");
@@ -63,7 +71,10 @@ async function readStage(root: string, id: string, index: number, problems: Prob
       if (!(await stat(wdir)).isDirectory()) continue;
       const meta = path.join(wdir, "wrong.yaml");
       if (!(await exists(meta))) {
-        problems.push({ where: meta, message: "missing: a wrong solution explains itself in wrong.yaml (why, fails)" });
+        problems.push({
+          where: meta,
+          message: "missing: a wrong solution explains itself in wrong.yaml (why, fails)",
+        });
         continue;
       }
       const answers = await optional(path.join(wdir, "answers.yaml"));
@@ -134,7 +145,12 @@ export async function loadLab(dir: string): Promise<Lab> {
   const stages: StageSource[] = [];
   const seen = new Set<string>();
   for (const [i, id] of m.stages.entries()) {
-    if (seen.has(id)) problems.push({ where: labFile, line: meta.doc?.lineOf(["stages", i]), message: `stage ${id} is listed twice` });
+    if (seen.has(id))
+      problems.push({
+        where: labFile,
+        line: meta.doc?.lineOf(["stages", i]),
+        message: `stage ${id} is listed twice`,
+      });
     seen.add(id);
     const s = await readStage(dir, id, stages.length, problems);
     if (s) stages.push(s);

@@ -63,7 +63,9 @@ describe("classifyFence", () => {
 describe("guideProblems", () => {
   it("lists every problem with its line", () => {
     const text = "no title\n\n```runn\nx\n```\n\n```apply\nkey: [\n```\n\n```copy\n```\n";
-    const lines = guideProblems(text, "README.md").map((p) => `${p.line}: ${p.message.slice(0, 22)}`.trimEnd());
+    const lines = guideProblems(text, "README.md").map((p) =>
+      `${p.line}: ${p.message.slice(0, 22)}`.trimEnd(),
+    );
     expect(lines).toEqual([
       "1: a guide starts with a",
       '3: unknown action "runn"',

@@ -14,9 +14,44 @@ type ActionKind = (typeof actionKinds)[number];
 
 /** Languages that are code, never actions, even when they are close to an action's name. */
 const languages = new Set([
-  "sh", "bash", "shell", "console", "text", "txt", "plain", "yaml", "yml", "json", "jsonc", "diff", "ini", "toml",
-  "go", "ts", "js", "typescript", "javascript", "python", "py", "cpp", "c", "rust", "html", "css", "sql", "http",
-  "log", "output", "none", "md", "markdown", "xml", "dockerfile", "make", "csv", "promql",
+  "sh",
+  "bash",
+  "shell",
+  "console",
+  "text",
+  "txt",
+  "plain",
+  "yaml",
+  "yml",
+  "json",
+  "jsonc",
+  "diff",
+  "ini",
+  "toml",
+  "go",
+  "ts",
+  "js",
+  "typescript",
+  "javascript",
+  "python",
+  "py",
+  "cpp",
+  "c",
+  "rust",
+  "html",
+  "css",
+  "sql",
+  "http",
+  "log",
+  "output",
+  "none",
+  "md",
+  "markdown",
+  "xml",
+  "dockerfile",
+  "make",
+  "csv",
+  "promql",
 ]);
 
 function distance(a: string, b: string): number {
@@ -24,19 +59,37 @@ function distance(a: string, b: string): number {
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
     for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      d[i]![j] = Math.min(
+        d[i - 1]![j]! + 1,
+        d[i]![j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
   return d[a.length]![b.length]!;
 }
 
-const actionLike = new Set(["exec", "execute", "terminal", "click", "button", "paste", "verify", "grade", "submit", "kubectl-apply"]);
+const actionLike = new Set([
+  "exec",
+  "execute",
+  "terminal",
+  "click",
+  "button",
+  "paste",
+  "verify",
+  "grade",
+  "submit",
+  "kubectl-apply",
+]);
 
 /** What a fence's info string means: an action, code, or a mistyped action (the reason says why). */
-export function classifyFence(info: string): { action: ActionKind } | { code: true } | { unknownAction: string } {
+export function classifyFence(
+  info: string,
+): { action: ActionKind } | { code: true } | { unknownAction: string } {
   const word = info.trim().split(/\s+/)[0] ?? "";
   if ((actionKinds as readonly string[]).includes(word)) return { action: word as ActionKind };
   if (word === "" || languages.has(word.toLowerCase())) return { code: true };
   const lower = word.toLowerCase();
-  if ((actionKinds as readonly string[]).includes(lower)) return { unknownAction: `"${word}": actions are lower-case ("${lower}")` };
+  if ((actionKinds as readonly string[]).includes(lower))
+    return { unknownAction: `"${word}": actions are lower-case ("${lower}")` };
   if (/^[a-z-]+:/.test(lower) || actionLike.has(lower))
     return { unknownAction: `"${word}" is not an action; use one of ${actionKinds.join(", ")}` };
   const near = actionKinds.find((a) => lower.length >= 3 && distance(lower, a) <= 1);
@@ -66,15 +119,20 @@ function fences(text: string): Token[] {
 /** Problems in a guide: mistyped actions, `apply` blocks that are not YAML objects, a missing `# Title`. */
 export function guideProblems(text: string, file: string): Problem[] {
   const problems: Problem[] = [];
-  if (!guideTitle(text)) problems.push({ where: file, line: 1, message: 'a guide starts with a "# Title" heading' });
+  if (!guideTitle(text))
+    problems.push({ where: file, line: 1, message: 'a guide starts with a "# Title" heading' });
   for (const t of fences(text)) {
     const line = (t.map?.[0] ?? 0) + 1;
     const c = classifyFence(t.info);
-    if ("unknownAction" in c) problems.push({ where: file, line, message: `unknown action ${c.unknownAction}` });
+    if ("unknownAction" in c)
+      problems.push({ where: file, line, message: `unknown action ${c.unknownAction}` });
     else if ("action" in c && c.action === "apply") {
       const { docs, problems: yp } = parseYaml(t.content, file);
       for (const p of yp) problems.push({ ...p, line: line + (p.line ?? 1) });
-      if (!yp.length && (docs.length === 0 || docs.some((d) => typeof d.value !== "object" || d.value === null)))
+      if (
+        !yp.length &&
+        (docs.length === 0 || docs.some((d) => typeof d.value !== "object" || d.value === null))
+      )
         problems.push({ where: file, line, message: "an apply block holds Kubernetes objects in YAML" });
     } else if ("action" in c && c.action !== "check" && !t.content.trim())
       problems.push({ where: file, line, message: `an empty ${c.action} block` });

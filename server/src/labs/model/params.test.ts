@@ -10,7 +10,10 @@ const params: ParamSpec[] = [
       { value: "ops/backup", fields: { ns: "ops", app: "backup" } },
     ],
   },
-  { name: "c2Domain", choices: ["a.example", "b.example", "c.example"].map((value) => ({ value, fields: {} })) },
+  {
+    name: "c2Domain",
+    choices: ["a.example", "b.example", "c.example"].map((value) => ({ value, fields: {} })),
+  },
 ];
 const lab = { id: "t", params };
 
@@ -33,6 +36,11 @@ describe("paramVariants", () => {
     expect(new Set(v.map((x) => x.compromised))).toEqual(new Set(["shop/catalog", "ops/backup"]));
   });
   it("lists the names templates may use", () => {
-    expect([...paramNames(params)].sort()).toEqual(["c2Domain", "compromised", "compromised.app", "compromised.ns"]);
+    expect([...paramNames(params)].sort()).toEqual([
+      "c2Domain",
+      "compromised",
+      "compromised.app",
+      "compromised.ns",
+    ]);
   });
 });

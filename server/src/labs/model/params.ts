@@ -32,7 +32,9 @@ function assign(out: LabParams, spec: ParamSpec, choice: ParamChoice): void {
 export function sessionParams(lab: Pick<Lab, "id" | "params">, seed: number): LabParams {
   const out: LabParams = {};
   for (const spec of lab.params) {
-    const i = Math.floor(unit((hash(`${lab.id}/${spec.name}`) ^ Math.trunc(seed)) >>> 0) * spec.choices.length);
+    const i = Math.floor(
+      unit((hash(`${lab.id}/${spec.name}`) ^ Math.trunc(seed)) >>> 0) * spec.choices.length,
+    );
     const choice = spec.choices[Math.min(i, spec.choices.length - 1)];
     if (choice) assign(out, spec, choice);
   }

@@ -4,7 +4,9 @@
  */
 import { z } from "zod";
 
-const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be lower-case letters, digits and '-'");
+const name = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be lower-case letters, digits and '-'");
 const nonEmpty = z.string().trim().min(1, "must not be empty");
 
 const duration = z.union([
@@ -63,7 +65,10 @@ const podRef = z
 const target = z
   .strictObject({
     domain: z.string().optional(),
-    ip: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, "must be an IPv4 address").optional(),
+    ip: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,3}){3}$/, "must be an IPv4 address")
+      .optional(),
     service: z.strictObject({ name, namespace: name }).optional(),
     port: z.number().int().min(1).max(65535),
     protocol: z.enum(["TCP", "UDP"]).default("TCP"),
@@ -75,21 +80,29 @@ const target = z
     "give exactly one of domain, ip or service",
   );
 
-const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR such as 10.10.10.0/30");
+const cidr = z
+  .string()
+  .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR such as 10.10.10.0/30");
 
-const probeExpect = z.union([
-  z.enum(["allowed", "denied", "dns-failure", "blocked", "resolves", "refused"]),
-  z.strictObject({ status: z.number().int().min(100).max(599) }),
-  z.strictObject({
-    sourceIP: z
-      .strictObject({
-        equals: z.string().optional(),
-        in: cidr.optional(),
-        notIn: cidr.optional(),
-      })
-      .refine((s) => s.equals ?? s.in ?? s.notIn, "give equals, in or notIn"),
-  }),
-]);
+const probeExpect = z.union(
+  [
+    z.enum(["allowed", "denied", "dns-failure", "blocked", "resolves", "refused"]),
+    z.strictObject({ status: z.number().int().min(100).max(599) }),
+    z.strictObject({
+      sourceIP: z
+        .strictObject({
+          equals: z.string().optional(),
+          in: cidr.optional(),
+          notIn: cidr.optional(),
+        })
+        .refine((s) => s.equals ?? s.in ?? s.notIn, "give equals, in or notIn"),
+    }),
+  ],
+  {
+    error: () =>
+      "expect is one of allowed, denied, blocked, dns-failure, resolves, refused, {status: N}, {sourceIP: {equals|in|notIn}}",
+  },
+);
 
 const common = {
   id: name,
@@ -141,7 +154,10 @@ export const checkSchema = z.discriminatedUnion(
       expect: z.union([
         z.enum(["present", "absent"]),
         z
-          .strictObject({ atLeast: z.number().int().min(0).optional(), atMost: z.number().int().min(0).optional() })
+          .strictObject({
+            atLeast: z.number().int().min(0).optional(),
+            atMost: z.number().int().min(0).optional(),
+          })
           .refine((c) => c.atLeast !== undefined || c.atMost !== undefined, "give atLeast or atMost"),
       ]),
     }),

@@ -13,7 +13,15 @@ import {
   type CheckFile,
 } from "./schema.ts";
 import { parseOne, parseYaml } from "./yaml.ts";
-import type { Check, Lab, Manifest, RenderedStage, SetupCommand, SourceFile, WrongSolution } from "./types.ts";
+import type {
+  Check,
+  Lab,
+  Manifest,
+  RenderedStage,
+  SetupCommand,
+  SourceFile,
+  WrongSolution,
+} from "./types.ts";
 
 function manifests(files: readonly SourceFile[], params: LabParams, problems: Problem[]): Manifest[] {
   const out: Manifest[] = [];
@@ -23,7 +31,8 @@ function manifests(files: readonly SourceFile[], params: LabParams, problems: Pr
     for (const d of docs) {
       const o = d.value as Record<string, unknown> | null;
       const line = d.lineOf([]);
-      const meta = o && typeof o === "object" ? (o.metadata as Record<string, unknown> | undefined) : undefined;
+      const meta =
+        o && typeof o === "object" ? (o.metadata as Record<string, unknown> | undefined) : undefined;
       const missing = [
         typeof o?.apiVersion !== "string" && "apiVersion",
         typeof o?.kind !== "string" && "kind",
@@ -39,7 +48,11 @@ function manifests(files: readonly SourceFile[], params: LabParams, problems: Pr
   return out;
 }
 
-function answers(file: SourceFile | undefined, params: LabParams, problems: Problem[]): Record<string, string> {
+function answers(
+  file: SourceFile | undefined,
+  params: LabParams,
+  problems: Problem[],
+): Record<string, string> {
   if (!file) return {};
   const r = parseOne(renderTemplate(file.text, params), file.path, answersFileSchema);
   problems.push(...r.problems);
@@ -65,12 +78,22 @@ function toCheck(c: CheckFile): Check {
       return { ...base, kind: "resource", target: c.target, expect: c.expect, where: c.where };
     case "flows": {
       const e = c.expect;
-      const expect = e === "present" ? { present: true as const } : e === "absent" ? { absent: true as const } : e;
-      return { ...base, kind: "flows", query: c.query, match: c.match, windowSeconds: c.windowSeconds, expect };
+      const expect =
+        e === "present" ? { present: true as const } : e === "absent" ? { absent: true as const } : e;
+      return {
+        ...base,
+        kind: "flows",
+        query: c.query,
+        match: c.match,
+        windowSeconds: c.windowSeconds,
+        expect,
+      };
     }
     case "answer": {
       const t = c.truth;
-      const truth = t.flows ? { flows: t.flows } : { values: t.values ?? (t.value !== undefined ? [t.value] : []) };
+      const truth = t.flows
+        ? { flows: t.flows }
+        : { values: t.values ?? (t.value !== undefined ? [t.value] : []) };
       return { ...base, kind: "answer", question: c.question, normalize: c.normalize, truth };
     }
   }
@@ -82,7 +105,8 @@ function commands(file: SourceFile | undefined, params: LabParams, problems: Pro
   problems.push(...r.problems);
   return (r.value ?? []).map((c): SetupCommand => {
     if ("post" in c) return { kind: "post", path: c.post, body: c.body };
-    if ("exec" in c) return { kind: "exec", from: c.exec.from, command: c.exec.command, ignoreFailure: c.ignoreFailure };
+    if ("exec" in c)
+      return { kind: "exec", from: c.exec.from, command: c.exec.command, ignoreFailure: c.ignoreFailure };
     return { kind: "wait", seconds: c.wait };
   });
 }
@@ -108,7 +132,11 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
     const qids = new Set(questions.map((q) => q.id));
     cf.value.checks.forEach((c, i) => {
       if (seen.has(c.id))
-        problems.push({ where: src.checks.path, line: cf.doc!.lineOf(["checks", i, "id"]), message: `duplicate check id "${c.id}"` });
+        problems.push({
+          where: src.checks.path,
+          line: cf.doc!.lineOf(["checks", i, "id"]),
+          message: `duplicate check id "${c.id}"`,
+        });
       seen.add(c.id);
       if (c.kind === "answer" && !qids.has(c.question))
         problems.push({
@@ -118,11 +146,17 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
         });
     });
     if (checks.every((c) => c.guard))
-      problems.push({ where: src.checks.path, line: 1, message: "every check is a guard: a stage needs a check that fails before its solution" });
+      problems.push({
+        where: src.checks.path,
+        line: 1,
+        message: "every check is a guard: a stage needs a check that fails before its solution",
+      });
   }
 
   const solutionAnswers = answers(src.solutionAnswers, params, problems);
-  const answered = checks.filter((c) => c.kind === "answer").map((c) => (c.kind === "answer" ? c.question : ""));
+  const answered = checks
+    .filter((c) => c.kind === "answer")
+    .map((c) => (c.kind === "answer" ? c.question : ""));
   for (const q of new Set(answered))
     if (!(q in solutionAnswers))
       problems.push({
@@ -131,20 +165,36 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
         message: `the reference solution does not answer "${q}"`,
       });
 
-  const checkIds = new Set(checks.map((c) => c.id));
+  // Ids as written, even when a check does not parse, so references are checked in the same pass.
+  const rawChecks = (cf.doc?.value as { checks?: { id?: unknown }[] } | undefined)?.checks;
+  const checkIds = new Set(Array.isArray(rawChecks) ? rawChecks.map((c) => String(c?.id)) : []);
   const wrong: WrongSolution[] = [];
   for (const w of src.wrong) {
     const r = parseOne(renderTemplate(w.meta.text, params), w.meta.path, wrongFileSchema);
     problems.push(...r.problems);
     r.value?.fails.forEach((id, i) => {
-      if (cf.value && !checkIds.has(id))
-        problems.push({ where: w.meta.path, line: r.doc?.lineOf(["fails", i]), message: `no check "${id}" in ${src.checks.path}` });
+      if (cf.doc && !checkIds.has(id))
+        problems.push({
+          where: w.meta.path,
+          line: r.doc?.lineOf(["fails", i]),
+          message: `no check "${id}" in ${src.checks.path}`,
+        });
     });
     const m = manifests(w.manifests, params, problems);
     const a = answers(w.answers, params, problems);
-    if (!m.length && !Object.keys(a).length)
-      problems.push({ where: w.meta.path, line: 1, message: "a wrong solution needs manifests or answers.yaml" });
-    wrong.push({ name: w.name, why: r.value?.why ?? "", fails: r.value?.fails ?? [], manifests: m, answers: a });
+    if (!w.manifests.length && !w.answers)
+      problems.push({
+        where: w.meta.path,
+        line: 1,
+        message: "a wrong solution needs manifests or answers.yaml",
+      });
+    wrong.push({
+      name: w.name,
+      why: r.value?.why ?? "",
+      fails: r.value?.fails ?? [],
+      manifests: m,
+      answers: a,
+    });
   }
 
   const stage: RenderedStage = {

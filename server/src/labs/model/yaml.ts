@@ -19,7 +19,11 @@ export function parseYaml(text: string, file: string): { docs: LocatedDoc[]; pro
   const docs: LocatedDoc[] = [];
   for (const doc of parseAllDocuments(text, { lineCounter: lc, prettyErrors: false }) as Document.Parsed[]) {
     for (const e of doc.errors)
-      problems.push({ where: file, line: lc.linePos(e.pos[0]).line, message: `YAML: ${e.message.split("\n")[0]}` });
+      problems.push({
+        where: file,
+        line: lc.linePos(e.pos[0]).line,
+        message: `YAML: ${e.message.split("\n")[0]}`,
+      });
     if (doc.errors.length) continue;
     if (doc.contents === null) continue;
     const docLine = lc.linePos(doc.contents.range?.[0] ?? 0).line;
@@ -48,8 +52,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /** Every issue of a failed schema parse, located. */
 export function schemaProblems(error: z.ZodError, doc: LocatedDoc, file: string): Problem[] {
   return error.issues.map((issue) => {
-    const path = issue.path as PropertyKey[];
-    const at = formatPath(path);
+    const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
+    const path = [...(issue.path as PropertyKey[]), ...keys.slice(0, 1)];
+    const at = formatPath(issue.path as PropertyKey[]);
     return { where: file, line: doc.lineOf(path), message: at ? `${at}: ${issue.message}` : issue.message };
   });
 }
@@ -62,7 +67,8 @@ export function parseOne<T>(
 ): { value?: T; problems: Problem[]; doc?: LocatedDoc } {
   const { docs, problems } = parseYaml(text, file);
   if (problems.length) return { problems };
-  if (docs.length !== 1) return { problems: [{ where: file, line: 1, message: "expected exactly one YAML document" }] };
+  if (docs.length !== 1)
+    return { problems: [{ where: file, line: 1, message: "expected exactly one YAML document" }] };
   const doc = docs[0]!;
   const r = schema.safeParse(doc.value);
   if (!r.success) return { problems: schemaProblems(r.error, doc, file), doc };

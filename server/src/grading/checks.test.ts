@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import type { FlowsCheck, ProbeCheck, ResourceCheck } from "../labs/model/types.ts";
+import { FakeClient, pod } from "./fake-client.ts";
+import { runFlowsCheck, withinWindow } from "./flows.ts";
+import { selectPath } from "./path.ts";
+import { runResourceCheck } from "./resource-check.ts";
+import { runCheck } from "./run-check.ts";
+
+const gnp = (name: string, spec: unknown) => ({
+  apiVersion: "projectcalico.org/v3",
+  kind: "GlobalNetworkPolicy",
+  metadata: { name },
+  spec,
+});
+
+describe("selectPath", () => {
+  const o = {
+    spec: { egress: [{ destination: { domains: ["a.com", "b.com"] } }, { destination: {} }] },
+    metadata: { annotations: { "x.io/y": "z" } },
+  };
+  it.each([
+    ["spec.egress[*].destination.domains", [["a.com", "b.com"]]],
+    ["spec.egress.destination.domains", [["a.com", "b.com"]]],
+    ["spec.egress[1].destination", [{}]],
+    ['metadata.annotations["x.io/y"]', ["z"]],
+    ["spec.nothing", []],
+  ])("%s", (path, want) => {
+    expect(selectPath(o, path)).toEqual(want);
+  });
+  it("rejects malformed paths", () => {
+    expect(() => selectPath(o, "spec..x[")).toThrow(/cannot read the path/);
+  });
+});
+
+describe("runResourceCheck", () => {
+  const check: ResourceCheck = {
+    id: "dns-tcp",
+    title: "a policy allows DNS over TCP",
+    hint: "add TCP 53",
+    guard: false,
+    kind: "resource",
+    target: { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy" },
+    expect: "exists",
+    where: [{ path: "spec.egress[*].protocol", equals: "TCP" }],
+  };
+  it("passes only when an object meets every condition, and says what it saw", async () => {
+    const c = new FakeClient();
+    expect(await runResourceCheck(c, check)).toMatchObject({
+      passed: false,
+      seen: "no GlobalNetworkPolicy exists",
+      hint: "add TCP 53",
+    });
+    await c.apply(gnp("dd", { egress: [{ action: "Allow", protocol: "UDP" }] }));
+    const r = await runResourceCheck(c, check);
+    expect(r.passed).toBe(false);
+    expect(r.seen).toContain('dd does not have spec.egress[*].protocol = "TCP"');
+    await c.apply(
+      gnp("dd", {
+        egress: [
+          { action: "Allow", protocol: "UDP" },
+          { action: "Allow", protocol: "TCP" },
+        ],
+      }),
+    );
+    expect((await runResourceCheck(c, check)).passed).toBe(true);
+    expect((await runResourceCheck(c, { ...check, expect: "absent" })).passed).toBe(false);
+  });
+});
+
+describe("runFlowsCheck", () => {
+  const check: FlowsCheck = {
+    id: "denied",
+    title: "denied attempts to the C2 domain are logged",
+    hint: "generate traffic",
+    guard: false,
+    kind: "flows",
+    query: { action: "deny" },
+    match: { dest_domains: "*.c2.example", source_namespace: ["ops", "shop"] },
+    expect: { atLeast: 2 },
+  };
+  it("counts matching records", async () => {
+    const c = new FakeClient();
+    c.flows = [
+      { source_namespace: "ops", dest_domains: ["x.c2.example"], action: "deny", end_time: 100 },
+      { source_namespace: "shop", dest_domains: ["y.c2.example"], action: "deny", end_time: 200 },
+      { source_namespace: "kube-system", dest_domains: ["y.c2.example"], action: "deny", end_time: 200 },
+    ];
+    expect((await runFlowsCheck(c, check)).passed).toBe(true);
+    expect((await runFlowsCheck(c, { ...check, windowSeconds: 50 })).passed).toBe(false);
+    expect((await runFlowsCheck(c, { ...check, expect: { absent: true } })).passed).toBe(false);
+    c.flows = undefined;
+    expect((await runFlowsCheck(c, { ...check, expect: { absent: true } })).seen).toMatch(/not available/);
+  });
+  it("keeps records near the newest", () => {
+    expect(withinWindow([{ end_time: 10 }, { end_time: 100 }], 30)).toEqual([{ end_time: 100 }]);
+  });
+});
+
+describe("runCheck (probe)", () => {
+  const check: ProbeCheck = {
+    id: "c2",
+    title: "the C2 domain is blocked",
+    hint: "allow by domain",
+    guard: false,
+    kind: "probe",
+    from: { namespace: "ops", selector: "app=backup" },
+    to: { domain: "c2.example", port: 443, protocol: "TCP" },
+    expect: { outcome: "blocked" },
+  };
+  it("execs the probe in a running pod chosen by selector, and judges what curl saw", async () => {
+    const seen: string[] = [];
+    const c = new FakeClient((objects, at, cmd) => {
+      seen.push(`${at.namespace}/${at.pod}/${at.container}: ${cmd[0]}`);
+      const denied = objects.some((o) => o.kind === "GlobalNetworkPolicy");
+      return denied ? { code: 28, stdout: "\n000", stderr: "" } : { code: 0, stdout: "hi\n200", stderr: "" };
+    });
+    expect(await runCheck(c, check, {})).toMatchObject({
+      passed: false,
+      seen: "no pod matching app=backup in namespace ops exists",
+    });
+    await c.apply(pod("ops", "backup-1", { app: "backup" }));
+    expect(await runCheck(c, check, {})).toMatchObject({ passed: false, seen: "it connected (HTTP 200)" });
+    await c.apply(gnp("default-deny", {}));
+    expect((await runCheck(c, check, {})).passed).toBe(true);
+    expect(seen[0]).toBe("ops/backup-1/main: curl");
+  });
+});

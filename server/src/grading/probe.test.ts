@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import type { ProbeExpectation, ProbeTarget } from "../labs/model/types.ts";
+import { inCidr, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
+
+const https: ProbeTarget = { domain: "api.stripe.com", port: 443, protocol: "TCP" };
+const dns: ProbeTarget = { domain: "api.stripe.com", port: 53, protocol: "UDP" };
+const tcp: ProbeTarget = { ip: "10.0.0.1", port: 5432, protocol: "TCP" };
+
+describe("probeCommand", () => {
+  it("builds curl, nslookup and nc commands", () => {
+    expect(probeCommand(https)).toEqual([
+      "curl",
+      "-sS",
+      "-k",
+      "-m",
+      "2",
+      "-w",
+      "\n%{http_code}",
+      "https://api.stripe.com/",
+    ]);
+    expect(probeCommand(dns)).toEqual(["nslookup", "api.stripe.com"]);
+    expect(probeCommand(tcp)).toEqual(["nc", "-z", "-w", "2", "10.0.0.1", "5432"]);
+    expect(
+      probeCommand({ service: { name: "catalog", namespace: "shop" }, port: 8080, protocol: "TCP" }),
+    ).toEqual([
+      "curl",
+      "-sS",
+      "-k",
+      "-m",
+      "2",
+      "-w",
+      "\n%{http_code}",
+      "http://catalog.shop.svc.cluster.local:8080/",
+    ]);
+  });
+});
+
+describe("interpretProbe", () => {
+  it.each([
+    [https, 0, "ok\n200", "", "allowed"],
+    [https, 6, "\n000", "curl: (6) Could not resolve host: api.stripe.com", "dns-failure"],
+    [https, 7, "\n000", "curl: (7) Failed to connect", "refused"],
+    [https, 28, "\n000", "curl: (28) Connection timed out after 2001 milliseconds", "denied"],
+    [https, 35, "\n000", "curl: (35) TLS", "allowed"],
+    [https, 127, "", "sh: curl: not found", "error"],
+    [
+      dns,
+      0,
+      "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tapi.stripe.com\nAddress: 52.1.2.3\n",
+      "",
+      "resolves",
+    ],
+    [
+      dns,
+      1,
+      "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n** server can't find x: NXDOMAIN\n",
+      "",
+      "dns-failure",
+    ],
+    [dns, 1, ";; connection timed out; no servers could be reached\n", "", "dns-failure"],
+    [tcp, 0, "", "", "allowed"],
+    [tcp, 1, "", "nc: bad address 'db.example'", "dns-failure"],
+    [tcp, 1, "", "nc: 10.0.0.1 (10.0.0.1:5432): Connection refused", "refused"],
+    [tcp, 1, "", "", "denied"],
+  ])("%o exit %i → %s", (t, code, stdout, stderr, want) => {
+    expect(interpretProbe(t, { code, stdout, stderr }).outcome).toBe(want);
+  });
+  it("reads the HTTP status and the source IP an echo service reports", () => {
+    const o = interpretProbe(https, { code: 0, stdout: '{"ip":"10.10.10.1"}\n200', stderr: "" });
+    expect(o).toMatchObject({ outcome: "allowed", status: 200, sourceIp: "10.10.10.1" });
+  });
+});
+
+describe("judgeProbe", () => {
+  const allowed = { outcome: "allowed" as const, status: 403, sourceIp: "172.18.0.3", detail: "" };
+  const denied = { outcome: "denied" as const, detail: "" };
+  const nx = { outcome: "dns-failure" as const, detail: "" };
+  it.each<[ProbeExpectation, typeof allowed | typeof denied | typeof nx, boolean]>([
+    [{ outcome: "allowed" }, allowed, true],
+    [{ outcome: "allowed" }, denied, false],
+    [{ outcome: "denied" }, denied, true],
+    [{ outcome: "denied" }, nx, false],
+    [{ outcome: "blocked" }, nx, true],
+    [{ outcome: "blocked" }, denied, true],
+    [{ outcome: "blocked" }, allowed, false],
+    [{ outcome: "status", status: 200 }, allowed, false],
+    [{ outcome: "status", status: 403 }, allowed, true],
+    [{ outcome: "source-ip", in: "10.10.10.0/30" }, allowed, false],
+    [{ outcome: "source-ip", in: "172.18.0.0/16" }, allowed, true],
+    [{ outcome: "source-ip", notIn: "172.18.0.0/16" }, allowed, false],
+    [{ outcome: "source-ip", equals: "172.18.0.3" }, allowed, true],
+    [{ outcome: "source-ip", in: "172.18.0.0/16" }, denied, false],
+  ])("%o vs %o → %s", (e, o, want) => {
+    expect(judgeProbe(e, o)).toBe(want);
+  });
+  it("tests CIDR membership", () => {
+    expect(inCidr("10.10.10.3", "10.10.10.0/30")).toBe(true);
+    expect(inCidr("10.10.10.4", "10.10.10.0/30")).toBe(false);
+    expect(inCidr("1.2.3.4", "0.0.0.0/0")).toBe(true);
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * Probes: a real command run in a pod (curl, nc, nslookup), and its exit code and output read the way they read on a
+ * real cluster: curl 6 = the name did not resolve, 7 = refused, 28 = timed out (a Calico deny drops packets, so a
+ * denied connection times out); nslookup's "can't resolve"/"timed out" = DNS failed.
+ */
+import type { ProbeCheck, ProbeExpectation, ProbeTarget } from "../labs/model/types.ts";
+import type { ExecResult } from "./cluster.ts";
+
+/** Seconds a connection attempt may take; a probe that exceeds it reads as denied. */
+export const connectTimeoutSeconds = 2;
+
+export type ProbeOutcome = "allowed" | "denied" | "dns-failure" | "refused" | "resolves" | "error";
+
+/** What a probe saw. */
+export interface Observation {
+  outcome: ProbeOutcome;
+  /** The HTTP status, for HTTP(S) probes that connected. */
+  status?: number;
+  /** The first IPv4 address in the response body (the source IP an echo service reports). */
+  sourceIp?: string;
+  /** The addresses a DNS probe resolved. */
+  addresses?: string[];
+  /** A short account of the command's result, for the learner. */
+  detail: string;
+}
+
+export function hostOf(t: ProbeTarget): string {
+  if (t.domain) return t.domain;
+  if (t.ip) return t.ip;
+  return `${t.service!.name}.${t.service!.namespace}.svc.cluster.local`;
+}
+
+export function schemeOf(t: ProbeTarget): NonNullable<ProbeTarget["scheme"]> {
+  if (t.scheme) return t.scheme;
+  if (t.protocol === "UDP" && t.port === 53) return "dns";
+  if (t.protocol === "UDP") return "tcp";
+  if (t.port === 443) return "https";
+  if (t.port === 80 || t.port === 8080) return "http";
+  return "tcp";
+}
+
+/** The command a probe runs in the source pod. */
+export function probeCommand(t: ProbeTarget): string[] {
+  const host = hostOf(t);
+  const scheme = schemeOf(t);
+  const m = String(connectTimeoutSeconds);
+  switch (scheme) {
+    case "dns":
+      return ["nslookup", host];
+    case "tcp":
+      return t.protocol === "UDP"
+        ? ["nc", "-z", "-u", "-w", m, host, String(t.port)]
+        : ["nc", "-z", "-w", m, host, String(t.port)];
+    default: {
+      const port =
+        (scheme === "https" && t.port === 443) || (scheme === "http" && t.port === 80) ? "" : `:${t.port}`;
+      return [
+        "curl",
+        "-sS",
+        "-k",
+        "-m",
+        m,
+        "-w",
+        "\n%{http_code}",
+        `${scheme}://${host}${port}${t.path ?? "/"}`,
+      ];
+    }
+  }
+}
+
+const ipv4 = /\b(\d{1,3}(?:\.\d{1,3}){3})\b/;
+const dnsFailureText =
+  /bad address|could not resolve|can't resolve|name does not resolve|name or service not known|getaddrinfo|nxdomain|no servers could be reached|temporary failure in name resolution/i;
+
+function firstLine(s: string): string {
+  return s.trim().split("\n")[0]?.slice(0, 160) ?? "";
+}
+
+/** Reads a probe's exit code and output. */
+export function interpretProbe(t: ProbeTarget, r: ExecResult): Observation {
+  const scheme = schemeOf(t);
+  const host = hostOf(t);
+  if (r.code === 126 || r.code === 127)
+    return {
+      outcome: "error",
+      detail: `the pod cannot run the probe (${firstLine(r.stderr) || `exit ${r.code}`})`,
+    };
+  if (scheme === "dns") {
+    const answer = r.stdout
+      .split(/\n\s*\n/)
+      .slice(1)
+      .join("\n");
+    const addresses = [...answer.matchAll(/Address(?:es)?:?\s+(\d{1,3}(?:\.\d{1,3}){3})/g)].map((m) => m[1]!);
+    if (r.code === 0 && addresses.length)
+      return { outcome: "resolves", addresses, detail: `${host} resolved to ${addresses.join(", ")}` };
+    const why = /timed out|no servers could be reached/i.test(r.stdout + r.stderr)
+      ? "DNS timed out"
+      : "the name did not resolve";
+    return { outcome: "dns-failure", detail: `${why} (nslookup exit ${r.code})` };
+  }
+  if (scheme === "tcp") {
+    const text = r.stdout + r.stderr;
+    if (r.code === 0) return { outcome: "allowed", detail: `connected to ${host}:${t.port}` };
+    if (dnsFailureText.test(text))
+      return { outcome: "dns-failure", detail: `${host} did not resolve (${firstLine(text)})` };
+    if (/refused/i.test(text))
+      return { outcome: "refused", detail: `the connection was refused (${firstLine(text)})` };
+    return { outcome: "denied", detail: `the connection timed out (nc exit ${r.code})` };
+  }
+  // curl
+  const lines = r.stdout.replace(/\n$/, "").split("\n");
+  const code = Number(lines.pop());
+  const body = lines.join("\n");
+  switch (r.code) {
+    case 0:
+    case 22: {
+      const ip = ipv4.exec(body)?.[1];
+      return {
+        outcome: "allowed",
+        ...(Number.isInteger(code) && code > 0 ? { status: code } : {}),
+        ...(ip ? { sourceIp: ip } : {}),
+        detail: `it connected (HTTP ${Number.isInteger(code) && code > 0 ? code : "?"}${ip ? `, the far end saw ${ip}` : ""})`,
+      };
+    }
+    case 6:
+      return { outcome: "dns-failure", detail: `curl could not resolve ${host} (exit 6)` };
+    case 7:
+      return { outcome: "refused", detail: `the connection was refused (curl exit 7)` };
+    case 28:
+      return {
+        outcome: "denied",
+        detail: `the connection timed out after ${connectTimeoutSeconds}s (curl exit 28)`,
+      };
+    case 35:
+    case 51:
+    case 52:
+    case 60:
+      return { outcome: "allowed", detail: `it connected; TLS or HTTP then failed (curl exit ${r.code})` };
+    case 56:
+      return { outcome: "refused", detail: `the connection was reset (curl exit 56)` };
+    default:
+      return { outcome: "error", detail: `curl exit ${r.code}: ${firstLine(r.stderr) || "no output"}` };
+  }
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const [base, bitsText] = cidr.split("/");
+  const toInt = (s: string): number => s.split(".").reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
+  const bits = Number(bitsText);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return (toInt(ip) & mask) >>> 0 === (toInt(base ?? "") & mask) >>> 0;
+}
+
+/** The learner-facing description of what a probe checks. */
+export function describeExpectation(e: ProbeExpectation): string {
+  switch (e.outcome) {
+    case "allowed":
+      return "is allowed";
+    case "denied":
+      return "is denied (times out)";
+    case "blocked":
+      return "is blocked";
+    case "dns-failure":
+      return "fails to resolve";
+    case "resolves":
+      return "resolves";
+    case "refused":
+      return "is refused";
+    case "status":
+      return `answers HTTP ${e.status}`;
+    case "source-ip":
+      return `arrives from ${e.equals ?? (e.in ? `an address in ${e.in}` : `an address outside ${e.notIn}`)}`;
+  }
+}
+
+/** Whether an observation meets the expectation. */
+export function judgeProbe(e: ProbeExpectation, o: Observation): boolean {
+  switch (e.outcome) {
+    case "allowed":
+      return o.outcome === "allowed";
+    case "blocked":
+      return o.outcome === "denied" || o.outcome === "dns-failure";
+    case "status":
+      return o.outcome === "allowed" && o.status === e.status;
+    case "source-ip": {
+      const ip = o.sourceIp;
+      if (o.outcome !== "allowed" || !ip) return false;
+      return (
+        (e.equals === undefined || ip === e.equals) &&
+        (e.in === undefined || inCidr(ip, e.in)) &&
+        (e.notIn === undefined || !inCidr(ip, e.notIn))
+      );
+    }
+    default:
+      return o.outcome === e.outcome;
+  }
+}
+
+/** "curl from shop/checkout to api.payments.example:443 is denied". */
+export function probeTitle(c: ProbeCheck): string {
+  const src = `${c.from.namespace}/${c.from.pod ?? c.from.selector}`;
+  return `${schemeOf(c.to)} from ${src} to ${hostOf(c.to)}:${c.to.port} ${describeExpectation(c.expect)}`;
+}
+
+export { inCidr };

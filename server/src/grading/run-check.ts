@@ -1,0 +1,85 @@
+/**
+ * Runs one check of any kind. A failing check is a result, not an error; only a broken cluster connection throws.
+ */
+import type { CheckResult } from "../labs/api.ts";
+import type { Check, PodRef, ProbeCheck } from "../labs/model/types.ts";
+import { EgresslabError } from "../shared/errors.ts";
+import { runAnswerCheck } from "./answers.ts";
+import type { ClusterClient } from "./cluster.ts";
+import { runFlowsCheck } from "./flows.ts";
+import { connectTimeoutSeconds, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
+import { runResourceCheck } from "./resource-check.ts";
+
+export interface PodChoice {
+  name: string;
+  container: string;
+}
+
+/** The running pod a reference names (by name, or the first running pod its selector matches), or why there is none. */
+export async function choosePod(client: ClusterClient, ref: PodRef): Promise<PodChoice | string> {
+  const pods = await client.list("v1", "Pod", {
+    namespace: ref.namespace,
+    ...(ref.selector ? { labelSelector: ref.selector } : {}),
+  });
+  const candidates = pods
+    .filter((p) => (ref.pod ? p.metadata.name === ref.pod : true))
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const running = candidates.filter((p) => (p.status as { phase?: string } | undefined)?.phase === "Running");
+  const what = ref.pod
+    ? `pod ${ref.namespace}/${ref.pod}`
+    : `pod matching ${ref.selector} in namespace ${ref.namespace}`;
+  const pod = running[0];
+  if (!pod) return candidates.length ? `no ${what} is running yet` : `no ${what} exists`;
+  const containers = ((pod.spec as { containers?: { name: string }[] } | undefined)?.containers ?? []).map(
+    (c) => c.name,
+  );
+  const container = ref.container ?? containers[0];
+  if (!container) return `${what} has no containers`;
+  return { name: pod.metadata.name, container };
+}
+
+async function runProbeCheck(client: ClusterClient, c: ProbeCheck): Promise<CheckResult> {
+  const base = { id: c.id, title: c.title };
+  const pod = await choosePod(client, c.from);
+  if (typeof pod === "string") return { ...base, passed: false, seen: pod, hint: c.hint };
+  const r = await client.exec(
+    c.from.namespace,
+    pod.name,
+    pod.container,
+    probeCommand(c.to),
+    (connectTimeoutSeconds + 8) * 1000,
+  );
+  const o = interpretProbe(c.to, r);
+  const passed = judgeProbe(c.expect, o);
+  return { ...base, passed, seen: o.detail, ...(passed ? {} : { hint: c.hint }) };
+}
+
+/** Runs one check; `answers` are the learner's (question id → text). */
+export async function runCheck(
+  client: ClusterClient,
+  c: Check,
+  answers: Record<string, string>,
+): Promise<CheckResult> {
+  try {
+    switch (c.kind) {
+      case "probe":
+        return await runProbeCheck(client, c);
+      case "resource":
+        return await runResourceCheck(client, c);
+      case "flows":
+        return await runFlowsCheck(client, c);
+      case "answer":
+        return await runAnswerCheck(client, c, answers);
+    }
+  } catch (err) {
+    if (!(err instanceof EgresslabError)) throw err;
+    return {
+      id: c.id,
+      title: c.title,
+      passed: false,
+      seen: `could not run the check: ${err.message}`,
+      hint: c.hint,
+    };
+  }
+}

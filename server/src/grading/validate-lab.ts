@@ -1,0 +1,192 @@
+/**
+ * Proves a lab works on a cluster: for every stage, carrying state forward, setup; every check fails before the
+ * solution (a guard check instead needs a wrong solution that fails it); every wrong solution fails the checks it
+ * names (applied on top of the stage, graded, then undone); the reference solution passes every check.
+ */
+import type { CheckResult } from "../labs/api.ts";
+import { renderStage } from "../labs/model/stage.ts";
+import type { Lab, Manifest } from "../labs/model/types.ts";
+import type { LabParams } from "../labs/api.ts";
+import { noopLogger, type Logger } from "../shared/logger.ts";
+import { refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
+import { runCheck } from "./run-check.ts";
+import { applyManifests, setupRendered, waitReady } from "./stage.ts";
+
+export interface Expectation {
+  /** `before`, `wrong:<name>` or `solution`. */
+  phase: string;
+  checkId: string;
+  expected: "fail" | "pass";
+  result: CheckResult;
+  ok: boolean;
+  /** Why this expectation exists (the wrong solution's mistake). */
+  why?: string;
+}
+
+export interface StageReport {
+  index: number;
+  id: string;
+  title: string;
+  checks: string[];
+  phases: string[];
+  expectations: Expectation[];
+  /** Every way the stage falls short, in the author's terms. */
+  problems: string[];
+  seconds: number;
+}
+
+export interface ValidateReport {
+  lab: string;
+  params: LabParams;
+  stages: StageReport[];
+  passed: boolean;
+  seconds: number;
+}
+
+export interface ValidateOptions {
+  /** Pause after applying objects before grading (a real dataplane needs a moment; the simulator none). */
+  settleMs?: number;
+  readyTimeoutMs?: number;
+  logger?: Logger;
+  /** Called after each stage, for progress output. */
+  onStage?: (r: StageReport) => void;
+}
+
+const volatile = ["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink"];
+
+function restorable(o: ClusterObject): ClusterObject {
+  const metadata: Record<string, unknown> = { ...o.metadata };
+  for (const k of volatile) delete metadata[k];
+  const { status: _status, ...rest } = o;
+  return { ...rest, metadata } as ClusterObject;
+}
+
+async function grade(
+  client: ClusterClient,
+  lab: Lab,
+  index: number,
+  params: LabParams,
+  answers: Record<string, string>,
+) {
+  const stage = renderStage(lab, index, params);
+  return Promise.all(stage.checks.map((c) => runCheck(client, c, answers)));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Validates every stage of `lab` on the cluster behind `client` with one session's parameters. */
+export async function validateLab(
+  client: ClusterClient,
+  lab: Lab,
+  params: LabParams,
+  opts: ValidateOptions = {},
+): Promise<ValidateReport> {
+  const t0 = Date.now();
+  const log = opts.logger ?? noopLogger;
+  const settle = (): Promise<void> => (opts.settleMs ? sleep(opts.settleMs) : Promise.resolve());
+  const stages: StageReport[] = [];
+  for (const src of lab.stages) {
+    const s0 = Date.now();
+    const stage = renderStage(lab, src.index, params);
+    const problems: string[] = [];
+    const expectations: Expectation[] = [];
+    const phases = ["before", ...stage.wrong.map((w) => `wrong:${w.name}`), "solution"];
+    const report = (): StageReport => ({
+      index: stage.index,
+      id: stage.id,
+      title: stage.title,
+      checks: stage.checks.map((c) => c.id),
+      phases,
+      expectations,
+      problems,
+      seconds: (Date.now() - s0) / 1000,
+    });
+    try {
+      await setupRendered(client, stage, log, opts.readyTimeoutMs);
+      await settle();
+
+      // Before the solution: every check fails, except guards.
+      const before = await grade(client, lab, src.index, params, {});
+      for (const [i, c] of stage.checks.entries()) {
+        const r = before[i]!;
+        if (c.guard) {
+          expectations.push({ phase: "before", checkId: c.id, expected: "pass", result: r, ok: r.passed });
+          if (!r.passed) problems.push(`guard ${c.id} fails before the solution: ${r.seen}`);
+        } else {
+          expectations.push({ phase: "before", checkId: c.id, expected: "fail", result: r, ok: !r.passed });
+          if (r.passed)
+            problems.push(`${c.id}: this check can never fail: it passes before the solution (${r.seen})`);
+        }
+      }
+
+      // Wrong solutions: each fails the checks it names.
+      const failedByWrong = new Set<string>();
+      for (const w of stage.wrong) {
+        const snapshot = await Promise.all(
+          w.manifests.map((m) => client.get(refOf(m.object as ClusterObject))),
+        );
+        try {
+          await applyManifests(client, w.manifests);
+          await waitReady(client, w.manifests, opts.readyTimeoutMs ?? 120_000);
+          await settle();
+          const results = await grade(client, lab, src.index, params, w.answers);
+          for (const [i, c] of stage.checks.entries()) {
+            if (!w.fails.includes(c.id)) continue;
+            const r = results[i]!;
+            expectations.push({
+              phase: `wrong:${w.name}`,
+              checkId: c.id,
+              expected: "fail",
+              result: r,
+              ok: !r.passed,
+              why: w.why,
+            });
+            if (r.passed) problems.push(`wrong solution ${w.name} (${w.why}) passes ${c.id}: ${r.seen}`);
+            else failedByWrong.add(c.id);
+          }
+        } finally {
+          await undo(client, w.manifests, snapshot);
+        }
+      }
+      for (const c of stage.checks)
+        if (c.guard && !failedByWrong.has(c.id))
+          problems.push(`${c.id}: this check can never fail: it is a guard and no wrong solution fails it`);
+
+      // The reference solution passes everything.
+      await applyManifests(client, stage.solution);
+      await waitReady(client, stage.solution, opts.readyTimeoutMs ?? 120_000);
+      await settle();
+      const after = await grade(client, lab, src.index, params, stage.solutionAnswers);
+      for (const [i, c] of stage.checks.entries()) {
+        const r = after[i]!;
+        expectations.push({ phase: "solution", checkId: c.id, expected: "pass", result: r, ok: r.passed });
+        if (!r.passed) problems.push(`the reference solution fails ${c.id}: ${r.seen}`);
+      }
+    } catch (err) {
+      problems.push(`stage could not run: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const r = report();
+    log.info("stage validated", { stage: r.id, problems: r.problems.length, seconds: r.seconds });
+    opts.onStage?.(r);
+    stages.push(r);
+  }
+  return {
+    lab: lab.id,
+    params,
+    stages,
+    passed: stages.every((s) => s.problems.length === 0),
+    seconds: (Date.now() - t0) / 1000,
+  };
+}
+
+async function undo(
+  client: ClusterClient,
+  manifests: readonly Manifest[],
+  snapshot: (ClusterObject | undefined)[],
+): Promise<void> {
+  for (const [i, m] of [...manifests.entries()].reverse()) {
+    const before = snapshot[i];
+    if (before) await client.apply(restorable(before));
+    else await client.delete(refOf(m.object as ClusterObject));
+  }
+}

@@ -1,0 +1,110 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ValidationError } from "../shared/errors.ts";
+import { loadLab, listLabs } from "./loader.ts";
+import { renderStage } from "./model/stage.ts";
+import { renderGuide, sessionParams } from "./index.ts";
+
+const root = mkdtempSync(path.join(tmpdir(), "egresslab-labs-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function write(dir: string, files: Record<string, string>): string {
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), text);
+  }
+  return dir;
+}
+
+const good = {
+  "lab.yaml": [
+    "id: tiny",
+    "title: Tiny",
+    "description: A tiny lab",
+    "duration: 1h30m",
+    "profile: bare",
+    "params:",
+    "  c2Domain: {oneOf: [a.evil.test, b.evil.test]}",
+    "stages: [s0]",
+  ].join("\n"),
+  "s0/README.md": "# Block {{ c2Domain }}\n\n```run\ncurl https://{{ c2Domain }}\n```\n",
+  "s0/checks.yaml": [
+    "checks:",
+    "  - id: c2-blocked",
+    "    kind: probe",
+    "    title: the C2 domain is blocked",
+    "    hint: deny it",
+    "    from: {namespace: ops, selector: app=backup}",
+    "    to: {domain: '{{ c2Domain }}', port: 443}",
+    "    expect: blocked",
+  ].join("\n"),
+  "s0/solution/policy.yaml":
+    "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny}\nspec: {}\n",
+  "s0/wrong/nothing/wrong.yaml": "why: allowing everything blocks nothing\nfails: [c2-blocked]\n",
+  "s0/wrong/nothing/policy.yaml":
+    "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: allow}\nspec: {egress: [{action: Allow}]}\n",
+};
+
+describe("loadLab", () => {
+  it("loads a lab and renders it per session", async () => {
+    const lab = await loadLab(write(path.join(root, "good"), good));
+    expect(lab).toMatchObject({
+      id: "tiny",
+      durationMinutes: 90,
+      profile: "bare",
+      requirements: { edition: "oss" },
+    });
+    const params = sessionParams(lab, 7);
+    const stage = renderStage(lab, 0, params);
+    expect(stage.title).toBe("Block {{ c2Domain }}");
+    expect(stage.checks[0]).toMatchObject({
+      kind: "probe",
+      to: { domain: params.c2Domain, protocol: "TCP" },
+      expect: { outcome: "blocked" },
+    });
+    expect(stage.wrong[0]).toMatchObject({ name: "nothing", fails: ["c2-blocked"] });
+    expect(renderGuide(lab, 0, params).actions[0]!.text).toBe(`curl https://${params.c2Domain}\n`);
+    expect(await listLabs(root)).toEqual([expect.objectContaining({ id: "tiny", stageCount: 1 })]);
+  });
+
+  it("lists every problem with file and line", async () => {
+    const dir = write(path.join(root, "bad"), {
+      ...good,
+      "lab.yaml": good["lab.yaml"].replace("stages: [s0]", "stages: [s0, s1]"),
+      "s0/README.md": "# Block\n\n```runn\ncurl https://{{ c2domain }}\n```\n",
+      "s0/checks.yaml": good["s0/checks.yaml"]
+        .replace("expect: blocked", "expect: blockd")
+        .replace("hint: deny it", "hint: deny it\n    colour: red"),
+      "s0/wrong/nothing/wrong.yaml": "why: x\nfails: [c2-blocked, nope]\n",
+      "s0/wrong/nothing/policy.yaml": "kind: GlobalNetworkPolicy\nmetadata: {name: allow}\n",
+    });
+    const err = await loadLab(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    const lines = (err as ValidationError).problems.map(
+      (p) => `${path.relative(dir, p.where ?? "")}:${p.line ?? ""}: ${p.message}`,
+    );
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        "lab.yaml:: stage directory s1/ does not exist",
+        expect.stringMatching(/^s0\/README.md:4: unknown parameter "\{\{ c2domain \}\}"/),
+        expect.stringMatching(/^s0\/README.md:3: unknown action "runn"/),
+      ]),
+    );
+    // Template problems are reported first; once they are fixed, the rendered files are checked.
+    write(dir, { "s0/README.md": "# Block\n", "lab.yaml": good["lab.yaml"] });
+    const err2 = (await loadLab(dir).catch((e: unknown) => e)) as ValidationError;
+    const lines2 = err2.problems.map(
+      (p) => `${path.relative(dir, p.where ?? "")}:${p.line ?? ""}: ${p.message}`,
+    );
+    expect(lines2).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^s0\/checks.yaml:9: checks\[0\].expect: expect is one of allowed/),
+        expect.stringMatching(/^s0\/checks.yaml:6: checks\[0\]: Unrecognized key: "colour"/),
+        's0/wrong/nothing/wrong.yaml:2: no check "nope" in ' + path.join(dir, "s0/checks.yaml"),
+        "s0/wrong/nothing/policy.yaml:1: a Kubernetes object needs apiVersion",
+      ]),
+    );
+  });
+});
