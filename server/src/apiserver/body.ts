@@ -2,6 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { ApiError } from "../store/types.ts";
+import { decodeKubeProtobuf, isProtobuf } from "./protobuf.ts";
 
 /** The real API server's limit on request bodies (`MaxRequestBodyBytes`, 3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -46,8 +47,9 @@ export function mediaType(contentType: string | undefined): string {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-/** Decodes a JSON (or, for YAML media types, YAML) body, with the real server's wording for bad input. */
+/** Decodes a JSON (YAML for YAML media types, protobuf for Kubernetes protobuf) body, with the real server's wording for bad input. */
 export function decodeBody(buf: Buffer, contentType: string | undefined): unknown {
+  if (isProtobuf(contentType)) return decodeKubeProtobuf(buf);
   const text = buf.toString("utf8");
   const type = mediaType(contentType);
   if (text.trim() === "") throw new ApiError(400, "BadRequest", "the request body is empty");

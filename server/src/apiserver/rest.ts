@@ -324,7 +324,7 @@ async function deleteOptions(ctx: RequestContext): Promise<{ dryRun?: boolean; p
   const out: { dryRun?: boolean; propagationPolicy?: string } = {};
   const raw = await readBody(ctx.req);
   if (raw.length) {
-    const body = decodeBody(raw, "application/json");
+    const body = decodeBody(raw, ctx.req.headers["content-type"]);
     if (isObject(body)) {
       if (typeof body.propagationPolicy === "string") out.propagationPolicy = body.propagationPolicy;
       if (Array.isArray(body.dryRun) && body.dryRun.includes("All")) out.dryRun = true;
