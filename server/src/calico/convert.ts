@@ -285,7 +285,7 @@ function simplifyPorts(ports: (number | string | [number, number])[]): (number |
   const named = ports.filter((p): p is string => typeof p === "string");
   const ranges = ports
     .filter((p): p is number | [number, number] => typeof p !== "string")
-    .map((p) => (typeof p === "number" ? [p, p] : p))
+    .map((p): [number, number] => (typeof p === "number" ? [p, p] : p))
     .sort((a, b) => a[0] - b[0]);
   const merged: [number, number][] = [];
   for (const [a, b] of ranges) {

@@ -54,15 +54,16 @@ export interface ProfileLabels {
 
 /** A pod's workload endpoint, or undefined for host-networked and finished pods. */
 export function podEntity(
-  pod: { metadata: Obj; spec?: unknown; status?: unknown },
+  pod: { metadata: object; spec?: unknown; status?: unknown },
   profiles: ProfileLabels,
 ): Entity | undefined {
+  const meta = pod.metadata as Obj;
   const spec = isObj(pod.spec) ? pod.spec : {};
   const status = isObj(pod.status) ? pod.status : {};
   if (spec.hostNetwork === true) return undefined;
   if (status.phase === "Succeeded" || status.phase === "Failed") return undefined;
-  const ns = typeof pod.metadata.namespace === "string" ? pod.metadata.namespace : "default";
-  const name = String(pod.metadata.name);
+  const ns = typeof meta.namespace === "string" ? meta.namespace : "default";
+  const name = String(meta.name);
   const sa =
     typeof spec.serviceAccountName === "string" && spec.serviceAccountName
       ? spec.serviceAccountName
@@ -70,7 +71,7 @@ export function podEntity(
         ? spec.serviceAccount
         : "default";
   const own: Record<string, string> = {
-    ...stringLabels(pod.metadata.labels),
+    ...stringLabels(meta.labels),
     [LABEL_NAMESPACE]: ns,
     [LABEL_ORCHESTRATOR]: "k8s",
   };
@@ -108,19 +109,16 @@ export function podEntity(
 
 /** A NetworkSet or GlobalNetworkSet; domains only count on Enterprise. */
 export function networkSetEntity(
-  obj: { kind: string; metadata: Obj; spec?: unknown },
+  obj: { kind: string; metadata: object; spec?: unknown },
   profiles: ProfileLabels,
   enterprise: boolean,
 ): Entity {
   const spec = isObj(obj.spec) ? obj.spec : {};
+  const meta = obj.metadata as Obj;
   const global = obj.kind === "GlobalNetworkSet";
-  const ns = global
-    ? undefined
-    : typeof obj.metadata.namespace === "string"
-      ? obj.metadata.namespace
-      : "default";
-  const name = String(obj.metadata.name);
-  const own = stringLabels(obj.metadata.labels);
+  const ns = global ? undefined : typeof meta.namespace === "string" ? meta.namespace : "default";
+  const name = String(meta.name);
+  const own = stringLabels(meta.labels);
   if (ns !== undefined) own[LABEL_NAMESPACE] = ns;
   const nets = arr(spec.nets)
     .map((n) => (typeof n === "string" ? parseCidr(n) : undefined))
