@@ -53,4 +53,10 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (learner_id, stage_index, question_id)
   );
   `,
+  `
+  CREATE TABLE pool_clusters (
+    cluster_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];

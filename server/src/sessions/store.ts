@@ -80,6 +80,13 @@ export class SessionStore {
     return { id, labId, joinCodeHash: codeHash };
   }
 
+  workshopById(id: string): Workshop | undefined {
+    const r = this.db.prepare("SELECT id, lab_id, join_code_hash FROM workshop WHERE id = ?").get(id) as
+      | { id: string; lab_id: string; join_code_hash: string | null }
+      | undefined;
+    return r ? { id: r.id, labId: r.lab_id, joinCodeHash: r.join_code_hash } : undefined;
+  }
+
   /** True when the workshop needs no code, or `code` is its code. */
   joinCodeAccepts(workshop: Workshop, code: string | undefined): boolean {
     if (!workshop.joinCodeHash) return true;

@@ -1,0 +1,169 @@
+/**
+ * The workshop server, composed: SQLite sessions, the cluster pool, terminals, flows, the JSON API, the socket layer
+ * and the page. `startWorkshopServer` is what `egresslab serve` and the tests run.
+ */
+import express from "express";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import type { ClusterProvider } from "../providers/provider.ts";
+import type { LabRunner } from "../sessions/lab-runner.ts";
+import { openDb } from "../sessions/db.ts";
+import { SessionStore } from "../sessions/store.ts";
+import { ClusterPool } from "../sessions/pool.ts";
+import { Workshop } from "../sessions/workshop.ts";
+import { TerminalManager } from "../terminal/manager.ts";
+import { assertSandboxWorks, type ShellMode } from "../terminal/sandbox.ts";
+import { FlowHub, type FlowSource } from "../realtime/flows.ts";
+import { attachRealtime, type LabServer } from "../realtime/socket.ts";
+import { apiRouter } from "./api.ts";
+import { errorHandler } from "./errors.ts";
+import { securityHeaders } from "./security.ts";
+import { environment } from "../config/options.ts";
+import type { Logger } from "../shared/logger.ts";
+import { noopLogger } from "../shared/logger.ts";
+import { EgresslabError } from "../shared/errors.ts";
+
+export interface WorkshopServerOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  provider: ClusterProvider;
+  lab: LabRunner;
+  joinCode?: string;
+  /** Single-user mode: a plain shell instead of a sandbox. */
+  local: boolean;
+  idleTimeoutSeconds: number;
+  /** Pre-warmed clusters. */
+  pool: number;
+  instructorToken?: string;
+  /** Overrides the shell mode that `local` implies. */
+  shellMode?: ShellMode;
+  /** Builds the page at start when it is missing or stale (default true). */
+  buildWeb?: boolean;
+  checkRate?: { burst: number; perMinute: number };
+  flowSource?: (kubeconfig: string) => FlowSource;
+  logger?: Logger;
+}
+
+export interface WorkshopServer {
+  url: string;
+  port: number;
+  instructorToken: string;
+  workshop: Workshop;
+  terminals: TerminalManager;
+  io: LabServer;
+  /** Stops accepting connections, ends shells and streams, closes the provider and the database. */
+  close(): Promise<void>;
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<WorkshopServer> {
+  const log = opts.logger ?? noopLogger;
+  const env = environment();
+  const hostPath = env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  const mode: ShellMode = opts.shellMode ?? (opts.local ? "local" : "bwrap");
+  if (mode === "bwrap") assertSandboxWorks(hostPath);
+
+  let webDist = path.join(repoRoot, "web", "dist");
+  if (opts.buildWeb !== false) {
+    const web = (await import("../../../scripts/build-web.mjs")) as typeof import("../../../scripts/build-web.mjs");
+    if (await web.buildWeb()) log.info("built the web page", { dir: web.webDist });
+    webDist = web.webDist;
+  }
+
+  const db = openDb(path.join(opts.dataDir, "egresslab.db"));
+  const store = new SessionStore(db);
+  const ws = store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
+  const pool = new ClusterPool(opts.provider, db, {
+    size: opts.pool,
+    profile: opts.lab.profile,
+    edition: opts.lab.edition,
+    logger: log,
+  });
+  const terminals = new TerminalManager({
+    root: path.join(opts.dataDir, "learners"),
+    mode,
+    hostPath,
+    idleTimeoutMs: opts.idleTimeoutSeconds * 1000,
+    logger: log,
+  });
+  const workshop = new Workshop({
+    store,
+    workshopId: ws.id,
+    lab: opts.lab,
+    pool,
+    prepareHome: (id, spec) => terminals.prepare(id, spec),
+    checkRate: opts.checkRate,
+    logger: log,
+  });
+  const flows = new FlowHub({ logger: log });
+  const instructorToken = opts.instructorToken ?? randomBytes(18).toString("base64url");
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  app.use(securityHeaders);
+  app.get("/healthz", (_req, res) => {
+    res.json({ ok: true, pool: pool.available, terminals: terminals.size });
+  });
+  app.use("/api", apiRouter({ workshop, instructorToken }));
+  app.get("/instructor", (_req, res) => res.sendFile(path.join(webDist, "instructor.html")));
+  app.use(express.static(webDist, { index: "index.html", maxAge: 0, dotfiles: "ignore" }));
+  app.use(() => {
+    throw new EgresslabError("not-found", "no such page");
+  });
+  app.use(errorHandler(log));
+
+  const server = http.createServer(app);
+  const io = attachRealtime(server, {
+    workshop,
+    terminals,
+    flows,
+    instructorToken,
+    logger: log,
+    ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new EgresslabError("unavailable", `port ${opts.port} is in use; choose another with --port`)
+          : err,
+      ),
+    );
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  void pool.fill();
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = opts.host === "0.0.0.0" || opts.host === "::" ? "localhost" : opts.host;
+  const url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    instructorToken,
+    workshop,
+    terminals,
+    io,
+    close() {
+      closing ??= (async () => {
+        pool.close();
+        flows.close();
+        terminals.close();
+        await new Promise<void>((resolve) => {
+          void io.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await opts.provider.close();
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}

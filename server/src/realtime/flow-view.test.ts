@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { toFlowView } from "./flow-view.ts";
+import { endpointOf } from "./kubeconfig.ts";
+
+describe("toFlowView", () => {
+  it.each([
+    {
+      name: "an Enterprise flow-log record to a domain",
+      rec: {
+        source_namespace: "shop", source_name: "checkout-*", source_name_aggr: "checkout-*", dest_type: "net",
+        dest_namespace: "-", dest_name: "pub", dest_domains: ["api.payments.example"], dest_port: 443, proto: "tcp",
+        action: "deny", reporter: "src", num_flows_started: 3, end_time: 1767225600,
+        policies: { enforced_policies: ["0|default|default.default-deny|deny|-1"] },
+      },
+      want: { sourceNamespace: "shop", sourceName: "checkout-*", destName: "api.payments.example", destType: "domain", destPort: 443, action: "deny", connections: 3, lastSeen: "2026-01-01T00:00:00.000Z", policies: ["0|default|default.default-deny|deny|-1"] },
+    },
+    {
+      name: "a Goldmane Flow with a nested key",
+      rec: { Key: { source_namespace: "kube-system", source_name: "coredns-*", dest_type: "WorkloadEndpoint", dest_namespace: "shop", dest_name: "api-*", dest_port: 8080, proto: "TCP", action: "Allow", reporter: "Dst" }, num_connections_started: 2, end_time: 1767225615 },
+      want: { sourceNamespace: "kube-system", destNamespace: "shop", destName: "api-*", destType: "wep", proto: "tcp", action: "allow", reporter: "dst", connections: 2 },
+    },
+  ])("reads $name", ({ rec, want }) => {
+    expect(toFlowView(rec)).toMatchObject(want);
+  });
+
+  it("gives distinct keys to allowed and denied flows of the same pair", () => {
+    const base = { source_namespace: "a", source_name: "x", dest_name: "y", dest_port: 80 };
+    expect(toFlowView({ ...base, action: "allow" })!.key).not.toBe(toFlowView({ ...base, action: "deny" })!.key);
+  });
+
+  it.each([null, 3, "x", {}])("ignores %j", (v) => {
+    expect(toFlowView(v)).toBeUndefined();
+  });
+});
+
+describe("endpointOf", () => {
+  it("reads server, CA and token of the current context", () => {
+    const kc = `apiVersion: v1
+kind: Config
+current-context: b
+clusters:
+- name: one
+  cluster: { server: "https://127.0.0.1:1/" }
+- name: two
+  cluster: { server: "https://127.0.0.1:2", certificate-authority-data: ${Buffer.from("CA").toString("base64")} }
+contexts:
+- name: a
+  context: { cluster: one, user: u1 }
+- name: b
+  context: { cluster: two, user: u2 }
+users:
+- name: u1
+  user: { token: t1 }
+- name: u2
+  user: { token: t2 }
+`;
+    expect(endpointOf(kc)).toEqual({ server: "https://127.0.0.1:2", ca: "CA", token: "t2", insecure: false });
+  });
+
+  it("rejects a kubeconfig with no server", () => {
+    expect(() => endpointOf("apiVersion: v1\nkind: Config\n")).toThrow(/no cluster server/);
+  });
+});

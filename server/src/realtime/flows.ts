@@ -1,0 +1,210 @@
+/**
+ * Live flows for the page. One stream per cluster, whatever the number of tabs watching it: a query of
+ * `/egresslab/v1/flows` for the current table, then `?watch=true` (NDJSON) for what changes, through the cluster's own
+ * server and token (as `kubectl` reaches it). Updates are batched and the table per cluster is bounded.
+ */
+import https from "node:https";
+import http from "node:http";
+import type { FlowView } from "./protocol.ts";
+import { toFlowView } from "./flow-view.ts";
+import { endpointOf, type ClusterEndpoint } from "./kubeconfig.ts";
+import type { Logger } from "../shared/logger.ts";
+import { noopLogger } from "../shared/logger.ts";
+
+/** Where flow records come from for one cluster. */
+export interface FlowSource {
+  /** The current flow records. */
+  list(signal: AbortSignal): Promise<unknown[]>;
+  /** Streams new or updated records until `signal` aborts; resolves when the stream ends, rejects on failure. */
+  watch(onRecord: (record: unknown) => void, signal: AbortSignal): Promise<void>;
+}
+
+function request(ep: ClusterEndpoint, pathAndQuery: string, signal: AbortSignal): Promise<http.IncomingMessage> {
+  const url = new URL(ep.server + pathAndQuery);
+  const lib = url.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = lib.request(
+      url,
+      {
+        method: "GET",
+        headers: { Accept: "application/json", ...(ep.token ? { Authorization: `Bearer ${ep.token}` } : {}) },
+        ...(url.protocol === "https:" ? { ca: ep.ca, rejectUnauthorized: !ep.insecure } : {}),
+        signal,
+      },
+      (res) => {
+        if ((res.statusCode ?? 500) >= 400) {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => (body += c.length + body.length < 4096 ? c : ""));
+          res.on("end", () => reject(new Error(`flow API answered ${res.statusCode}: ${body.slice(0, 300)}`)));
+          return;
+        }
+        resolve(res);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The flow API of the cluster a kubeconfig reaches. */
+export function kubeFlowSource(kubeconfig: string): FlowSource {
+  const ep = endpointOf(kubeconfig);
+  return {
+    async list(signal) {
+      const res = await request(ep, "/egresslab/v1/flows", signal);
+      let body = "";
+      res.setEncoding("utf8");
+      for await (const c of res) body += c as string;
+      const parsed = JSON.parse(body) as unknown;
+      if (Array.isArray(parsed)) return parsed;
+      const items = (parsed as { items?: unknown }).items;
+      return Array.isArray(items) ? items : [];
+    },
+    async watch(onRecord, signal) {
+      const res = await request(ep, "/egresslab/v1/flows?watch=true", signal);
+      res.setEncoding("utf8");
+      let buf = "";
+      try {
+        for await (const c of res) {
+          buf += c as string;
+          let nl: number;
+          while ((nl = buf.indexOf("\n")) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line) as { type?: unknown; object?: unknown };
+            onRecord(typeof ev.type === "string" && ev.object !== undefined ? ev.object : ev);
+          }
+        }
+      } catch (err) {
+        if (!signal.aborted) throw err;
+      }
+    },
+  };
+}
+
+export interface FlowListener {
+  snapshot(flows: FlowView[]): void;
+  update(flows: FlowView[]): void;
+  error(message: string): void;
+}
+
+interface Stream {
+  listeners: Set<FlowListener>;
+  flows: Map<string, FlowView>;
+  pending: Map<string, FlowView>;
+  abort: AbortController;
+  ready: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+export interface FlowHubOptions {
+  /** Most flows kept (and sent) per cluster. */
+  maxFlows?: number;
+  /** Milliseconds between batched updates. */
+  batchMs?: number;
+  /** Milliseconds before a failed stream is retried. */
+  retryMs?: number;
+  logger?: Logger;
+}
+
+/** Shares one flow stream per cluster among every page that watches it. */
+export class FlowHub {
+  private readonly streams = new Map<string, Stream>();
+  private readonly max: number;
+  private readonly batchMs: number;
+  private readonly retryMs: number;
+  private readonly log: Logger;
+
+  constructor(opts: FlowHubOptions = {}) {
+    this.max = opts.maxFlows ?? 2000;
+    this.batchMs = opts.batchMs ?? 250;
+    this.retryMs = opts.retryMs ?? 3000;
+    this.log = opts.logger ?? noopLogger;
+  }
+
+  /** Starts (or joins) the stream of `clusterId`; returns the function that leaves it. */
+  subscribe(clusterId: string, source: () => FlowSource, listener: FlowListener): () => void {
+    let s = this.streams.get(clusterId);
+    if (!s) {
+      s = { listeners: new Set(), flows: new Map(), pending: new Map(), abort: new AbortController(), ready: false };
+      this.streams.set(clusterId, s);
+      void this.run(clusterId, s, source);
+    }
+    s.listeners.add(listener);
+    if (s.ready) listener.snapshot(this.rows(s));
+    const stream = s;
+    return () => {
+      stream.listeners.delete(listener);
+      if (stream.listeners.size === 0) this.stop(clusterId, stream);
+    };
+  }
+
+  /** How many cluster streams are open. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  private stop(clusterId: string, s: Stream): void {
+    s.abort.abort();
+    if (s.timer) clearTimeout(s.timer);
+    if (this.streams.get(clusterId) === s) this.streams.delete(clusterId);
+  }
+
+  private rows(s: Stream): FlowView[] {
+    return [...s.flows.values()].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen));
+  }
+
+  private add(s: Stream, record: unknown): FlowView | undefined {
+    const v = toFlowView(record);
+    if (!v) return undefined;
+    s.flows.delete(v.key);
+    s.flows.set(v.key, v);
+    if (s.flows.size > this.max) {
+      const oldest = s.flows.keys().next().value;
+      if (oldest !== undefined) s.flows.delete(oldest);
+    }
+    return v;
+  }
+
+  private async run(clusterId: string, s: Stream, makeSource: () => FlowSource): Promise<void> {
+    const signal = s.abort.signal;
+    while (!signal.aborted) {
+      try {
+        const src = makeSource();
+        const listed = await src.list(signal);
+        s.flows.clear();
+        for (const r of listed) this.add(s, r);
+        s.ready = true;
+        const rows = this.rows(s);
+        for (const l of s.listeners) l.snapshot(rows);
+        await src.watch((rec) => {
+          const v = this.add(s, rec);
+          if (!v) return;
+          s.pending.set(v.key, v);
+          s.timer ??= setTimeout(() => {
+            s.timer = undefined;
+            const batch = [...s.pending.values()];
+            s.pending.clear();
+            for (const l of s.listeners) l.update(batch);
+          }, this.batchMs);
+        }, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        const message = err instanceof Error ? err.message : String(err);
+        this.log.warn("flow stream failed; retrying", { cluster: clusterId, error: message });
+        for (const l of s.listeners) l.error(`the flow stream failed (${message}); retrying`);
+      }
+      if (signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.retryMs);
+        signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  }
+
+  close(): void {
+    for (const [id, s] of [...this.streams]) this.stop(id, s);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The socket.io side of the page: authenticated by the session cookie (or, for the board, the instructor token),
+ * every inbound payload validated against `protocol.ts`. A learner's socket only ever reaches that learner's
+ * terminal, flows and progress: the learner id comes from the cookie, never from the payload.
+ */
+import type http from "node:http";
+import { Server, type Socket } from "socket.io";
+import type { z } from "zod";
+import {
+  flowsSubscribeSchema,
+  termAckSchema,
+  termAttachSchema,
+  termInputSchema,
+  termResizeSchema,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+} from "./protocol.ts";
+import { FlowHub, kubeFlowSource, type FlowSource } from "./flows.ts";
+import type { Workshop } from "../sessions/workshop.ts";
+import { stageDir } from "../sessions/workshop.ts";
+import type { Learner } from "../sessions/store.ts";
+import type { TerminalManager } from "../terminal/manager.ts";
+import type { TerminalClient } from "../terminal/session.ts";
+import { ValidationError } from "../shared/errors.ts";
+import { EgresslabError } from "../shared/errors.ts";
+import { toWire } from "../http/errors.ts";
+import { isInstructor, learnerOf } from "../http/api.ts";
+import { sameOrigin } from "../http/security.ts";
+import type { Logger } from "../shared/logger.ts";
+
+interface SocketData {
+  learner?: Learner;
+  instructor?: boolean;
+}
+
+type LabSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type LabServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface RealtimeOptions {
+  workshop: Workshop;
+  terminals: TerminalManager;
+  flows: FlowHub;
+  instructorToken: string;
+  logger: Logger;
+  /** The flow source of a cluster (tests replace it). */
+  flowSource?: (kubeconfig: string) => FlowSource;
+}
+
+function parse<S extends z.ZodType>(schema: S, payload: unknown, what: string): z.infer<S> {
+  const r = schema.safeParse(payload);
+  if (!r.success)
+    throw new ValidationError(
+      r.error.issues.map((i) => ({ where: [what, ...i.path.map(String)].join("."), message: i.message })),
+    );
+  return r.data;
+}
+
+export function attachRealtime(server: http.Server, opts: RealtimeOptions): LabServer {
+  const { workshop, terminals, flows, logger } = opts;
+  const makeSource = opts.flowSource ?? kubeFlowSource;
+  const io: LabServer = new Server(server, {
+    serveClient: false,
+    maxHttpBufferSize: 128 * 1024,
+    pingInterval: 10_000,
+    pingTimeout: 8_000,
+    allowRequest: (req, cb) => cb(null, sameOrigin(req.headers.origin, req.headers.host)),
+  });
+
+  io.use((socket, next) => {
+    const auth = socket.handshake.auth as { instructor?: unknown } | undefined;
+    if (typeof auth?.instructor === "string") {
+      if (!isInstructor(auth.instructor, opts.instructorToken))
+        return next(Object.assign(new Error("the instructor token is wrong"), { data: { code: "unauthorized" } }));
+      socket.data.instructor = true;
+      return next();
+    }
+    const learner = learnerOf(workshop, socket.request.headers.cookie);
+    if (!learner) return next(Object.assign(new Error("your session has ended; join again"), { data: { code: "unauthorized" } }));
+    socket.data.learner = learner;
+    next();
+  });
+
+  let boardTimer: NodeJS.Timeout | undefined;
+  workshop.on("board", () => {
+    boardTimer ??= setTimeout(() => {
+      boardTimer = undefined;
+      io.to("board").emit("board:update", workshop.board());
+    }, 300);
+  });
+  workshop.on("progress", (id, p) => io.to(`learner:${id}`).emit("progress", p));
+  workshop.on("check", (id, r) => io.to(`learner:${id}`).emit("check:result", r));
+
+  io.on("connection", (socket: LabSocket) => {
+    if (socket.data.instructor) {
+      void socket.join("board");
+      socket.emit("board:update", workshop.board());
+      return;
+    }
+    const learner = socket.data.learner!;
+    void socket.join(`learner:${learner.id}`);
+    workshop.setOnline(learner.id, 1);
+    const fail = (err: unknown): void => {
+      const { status, body } = toWire(err);
+      if (status >= 500) logger.error("socket handler failed", { learner: learner.id, error: err instanceof Error ? err.message : String(err) });
+      socket.emit("error", body);
+    };
+    const on = <E extends keyof ClientToServerEvents>(event: E, fn: (payload: unknown) => unknown): void => {
+      (socket.on as (e: string, l: (p: unknown) => void) => void)(event, (payload: unknown) => {
+        try {
+          const r = fn(payload);
+          if (r instanceof Promise) r.catch(fail);
+        } catch (err) {
+          fail(err);
+        }
+      });
+    };
+
+    const client: TerminalClient = {
+      output: (out) => socket.emit("term:output", out),
+      reset: () => socket.emit("term:reset"),
+      replaced: () => socket.emit("term:replaced"),
+      exited: (code) => socket.emit("term:exit", { code }),
+    };
+    const attached = () => {
+      const s = terminals.get(learner.id);
+      return s && s.isAttached(client) ? s : undefined;
+    };
+
+    on("term:attach", async (p) => {
+      const req = parse(termAttachSchema, p, "term:attach");
+      const fresh = workshop.learnerForId(learner.id) ?? learner;
+      if (!terminals.get(learner.id)) await workshop.ensureHome(fresh);
+      if (socket.disconnected) return;
+      terminals.attach(learner.id, client, { ...req, startDir: stageDir(fresh.currentStage) });
+    });
+    on("term:input", (p) => {
+      const { data } = parse(termInputSchema, p, "term:input");
+      const s = attached();
+      if (!s) throw new EgresslabError("conflict", "this tab is not attached to the terminal; reload to take it over");
+      s.input(data);
+    });
+    on("term:resize", (p) => {
+      const { cols, rows } = parse(termResizeSchema, p, "term:resize");
+      attached()?.resize(cols, rows);
+    });
+    on("term:ack", (p) => {
+      const { end } = parse(termAckSchema, p, "term:ack");
+      attached()?.ack(client, end);
+    });
+
+    let leaveFlows: (() => void) | undefined;
+    on("flows:subscribe", async (p) => {
+      parse(flowsSubscribeSchema, p, "flows:subscribe");
+      if (leaveFlows) return;
+      const conn = await workshop.connection(learner);
+      if (socket.disconnected || leaveFlows) return;
+      leaveFlows = flows.subscribe(conn.id, () => makeSource(conn.kubeconfig), {
+        snapshot: (rows) => socket.emit("flows:snapshot", rows),
+        update: (rows) => socket.emit("flows:update", rows),
+        error: (message) => socket.emit("flows:error", { code: "unavailable", message }),
+      });
+    });
+    on("flows:unsubscribe", () => {
+      leaveFlows?.();
+      leaveFlows = undefined;
+    });
+
+    socket.on("disconnect", () => {
+      terminals.get(learner.id)?.detach(client);
+      leaveFlows?.();
+      leaveFlows = undefined;
+      workshop.setOnline(learner.id, -1);
+    });
+  });
+  return io;
+}

@@ -1,0 +1,58 @@
+/**
+ * What the workshop needs of a lab: its stages, guides, per-session values, and setup/grade/reset against a cluster.
+ * `labRunner` builds one from a loaded lab and the grading functions (`labs/api.ts` names them).
+ */
+import type { ClusterConnection } from "../providers/provider.ts";
+import type { LabParams, LabSummary, RenderedGuide, StageResult, StageSummary } from "../labs/api.ts";
+import { renderGuide, sessionParams, stageSummaries, type Lab } from "../labs/index.ts";
+
+export interface LabRunner {
+  readonly summary: LabSummary;
+  /** The cluster profile the lab runs on. */
+  readonly profile: string;
+  readonly edition: "enterprise" | "oss";
+  /** The per-session randomised values for a learner's seed. */
+  params(seed: number): LabParams;
+  /** The stages, with their questions rendered for these values. */
+  stages(params: LabParams): StageSummary[];
+  guide(stageIndex: number, params: LabParams): RenderedGuide;
+  /** Applies the stage's setup to the cluster. */
+  setup(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
+  /** Runs the stage's checks; never throws for a failing check, only for a broken cluster. */
+  grade(conn: ClusterConnection, stageIndex: number, params: LabParams, answers: Record<string, string>): Promise<StageResult>;
+  /** Cleans the stage up and sets it up again. */
+  reset(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
+}
+
+/** The grading functions of `grading/index.ts`, as `labs/api.ts` declares them. */
+export interface GradingFunctions {
+  setupStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
+  gradeStage(
+    conn: ClusterConnection,
+    lab: Lab,
+    stageIndex: number,
+    params: LabParams,
+    answers: Record<string, string>,
+  ): Promise<StageResult>;
+  resetStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
+}
+
+export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
+  return {
+    summary: {
+      id: lab.id,
+      title: lab.title,
+      description: lab.description,
+      durationMinutes: lab.durationMinutes,
+      stageCount: lab.stages.length,
+    },
+    profile: lab.profile,
+    edition: lab.requirements.edition,
+    params: (seed) => sessionParams(lab, seed),
+    stages: (params) => stageSummaries(lab, params),
+    guide: (i, params) => renderGuide(lab, i, params),
+    setup: (conn, i, params) => grading.setupStage(conn, lab, i, params),
+    grade: (conn, i, params, answers) => grading.gradeStage(conn, lab, i, params, answers),
+    reset: (conn, i, params) => grading.resetStage(conn, lab, i, params),
+  };
+}

@@ -1,0 +1,294 @@
+/**
+ * The workshop: learners join, get a cluster and the lab, move between stages, check, answer and reset. The HTTP API
+ * and the socket layer call this; it owns no transport. Operations on one learner run one at a time.
+ */
+import { EventEmitter } from "node:events";
+import { randomInt } from "node:crypto";
+import type { ClusterConnection } from "../providers/provider.ts";
+import type { LabParams, RenderedGuide, StageSummary } from "../labs/api.ts";
+import { EgresslabError, NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
+import type { Logger } from "../shared/logger.ts";
+import { noopLogger } from "../shared/logger.ts";
+import type { BoardRow, CheckOutcome, StageProgress } from "../realtime/protocol.ts";
+import type { LabRunner } from "./lab-runner.ts";
+import type { ClusterPool } from "./pool.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import type { Learner, SessionStore } from "./store.ts";
+import type { HomeSpec } from "../terminal/home.ts";
+
+export interface WorkshopEvents {
+  progress: [learnerId: string, p: { currentStage: number; stages: StageProgress[] }];
+  check: [learnerId: string, result: CheckOutcome];
+  /** Something on the instructor's board changed. */
+  board: [];
+}
+
+export interface LearnerState {
+  learner: { id: string; name: string };
+  lab: { id: string; title: string; description: string; durationMinutes: number };
+  stages: StageSummary[];
+  progress: StageProgress[];
+  currentStage: number;
+}
+
+export interface WorkshopOptions {
+  store: SessionStore;
+  workshopId: string;
+  lab: LabRunner;
+  pool: ClusterPool;
+  /** Writes the learner's home (kubeconfig, rc, stage directories). */
+  prepareHome(learnerId: string, spec: HomeSpec): void;
+  /** Checks per learner: `burst` at once, `perMinute` sustained. */
+  checkRate?: { burst: number; perMinute: number };
+  logger?: Logger;
+}
+
+const nameProblem = (name: unknown): Problem | undefined => {
+  if (typeof name !== "string" || !name.trim()) return { where: "name", message: "enter your name" };
+  if (name.trim().length > 40) return { where: "name", message: "a name has at most 40 characters" };
+  if (/[\p{Cc}<>]/u.test(name)) return { where: "name", message: "a name cannot hold control characters or < >" };
+  return undefined;
+};
+
+/** The directory a stage's files live in, inside the learner's HOME. */
+export const stageDir = (index: number): string => `stage-${index}`;
+
+export class Workshop extends EventEmitter<WorkshopEvents> {
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly checkLimiter: RateLimiter;
+  private readonly log: Logger;
+  private readonly online = new Map<string, number>();
+
+  constructor(private readonly opts: WorkshopOptions) {
+    super();
+    this.log = opts.logger ?? noopLogger;
+    this.checkLimiter = new RateLimiter(opts.checkRate?.burst ?? 5, opts.checkRate?.perMinute ?? 12);
+  }
+
+  get lab(): LabRunner {
+    return this.opts.lab;
+  }
+
+  /** Runs `fn` after every earlier operation on the same learner has finished. */
+  private serial<T>(learnerId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(learnerId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(learnerId, tail);
+    void tail.then(() => {
+      if (this.locks.get(learnerId) === tail) this.locks.delete(learnerId);
+    });
+    return next;
+  }
+
+  /** Joins a learner: validates name and code, assigns a cluster, prepares HOME and sets up the first stage. */
+  async join(input: { name?: unknown; code?: unknown }): Promise<{ learner: Learner; token: string }> {
+    const problems: Problem[] = [];
+    const np = nameProblem(input.name);
+    if (np) problems.push(np);
+    const ws = { id: this.opts.workshopId, ...this.workshopCode() };
+    const code = typeof input.code === "string" ? input.code.trim() : undefined;
+    if (!this.opts.store.joinCodeAccepts(ws, code))
+      problems.push({ where: "code", message: code ? "this join code is not the workshop's" : "enter the workshop's join code" });
+    if (problems.length) throw new ValidationError(problems);
+    const name = String(input.name).trim();
+    const conn = await this.opts.pool.take();
+    const seed = randomInt(1, 2 ** 31 - 1);
+    const created = this.opts.store.createLearner({ workshopId: this.opts.workshopId, name, seed, clusterId: conn.id });
+    const learner = created.learner;
+    this.log.info("learner joined", { learner: learner.id, cluster: conn.id });
+    await this.serial(learner.id, async () => {
+      this.writeHome(learner, conn);
+      await this.startStage(learner, 0, conn);
+    });
+    this.emit("board");
+    return created;
+  }
+
+  private workshopCode(): { labId: string; joinCodeHash: string | null } {
+    const row = this.opts.store.workshopById(this.opts.workshopId);
+    if (!row) throw new EgresslabError("internal", "the workshop is missing from the database");
+    return row;
+  }
+
+  /** True when joining needs the workshop's code. */
+  needsJoinCode(): boolean {
+    return this.workshopCode().joinCodeHash !== null;
+  }
+
+  /** Ends one session (logout). */
+  endSession(token: string): void {
+    this.opts.store.endSession(token);
+  }
+
+  /** The learner a session token belongs to. */
+  learnerForToken(token: string | undefined): Learner | undefined {
+    return token ? this.opts.store.learnerForToken(token) : undefined;
+  }
+
+  /** The learner's current row. */
+  learnerForId(id: string): Learner | undefined {
+    return this.opts.store.learner(id);
+  }
+
+  /** The learner's cluster connection (re-acquired after a restart). */
+  connection(learner: Learner): Promise<ClusterConnection> {
+    return this.opts.pool.connect(learner.clusterId);
+  }
+
+  params(learner: Learner): LabParams {
+    return this.opts.lab.params(learner.seed);
+  }
+
+  /** Makes sure the learner's HOME exists (after a restart, or for a learner whose home was removed). */
+  async ensureHome(learner: Learner): Promise<void> {
+    this.writeHome(learner, await this.connection(learner));
+  }
+
+  private writeHome(learner: Learner, conn: ClusterConnection): void {
+    const count = this.opts.lab.summary.stageCount;
+    this.opts.prepareHome(learner.id, {
+      kubeconfig: conn.kubeconfig,
+      dirs: Array.from({ length: count }, (_, i) => stageDir(i)),
+      files: [],
+    });
+  }
+
+  state(learner: Learner): LearnerState {
+    const fresh = this.opts.store.learner(learner.id) ?? learner;
+    const s = this.opts.lab.summary;
+    return {
+      learner: { id: fresh.id, name: fresh.name },
+      lab: { id: s.id, title: s.title, description: s.description, durationMinutes: s.durationMinutes },
+      stages: this.opts.lab.stages(this.params(fresh)),
+      progress: this.opts.store.progress(fresh.id, s.stageCount),
+      currentStage: fresh.currentStage,
+    };
+  }
+
+  private stageIndex(i: unknown): number {
+    const n = typeof i === "string" && /^\d+$/.test(i) ? Number(i) : i;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= this.opts.lab.summary.stageCount)
+      throw new NotFoundError(`there is no stage ${String(i)} (stages are 0 to ${this.opts.lab.summary.stageCount - 1})`);
+    return n;
+  }
+
+  guide(learner: Learner, stage: unknown): RenderedGuide & { answers: Record<string, string>; lastCheck?: CheckOutcome } {
+    const i = this.stageIndex(stage);
+    const last = this.opts.store.checks(learner.id, i, 1)[0];
+    return {
+      ...this.opts.lab.guide(i, this.params(learner)),
+      answers: this.opts.store.answers(learner.id, i),
+      ...(last ? { lastCheck: last.result as CheckOutcome } : {}),
+    };
+  }
+
+  /** Moves the learner to a stage, running its setup the first time. */
+  goTo(learner: Learner, stage: unknown): Promise<LearnerState> {
+    const i = this.stageIndex(stage);
+    return this.serial(learner.id, async () => {
+      if (!this.opts.store.isStarted(learner.id, i)) await this.startStage(learner, i, await this.connection(learner));
+      this.opts.store.setCurrentStage(learner.id, i);
+      this.publishProgress(learner.id);
+      return this.state(learner);
+    });
+  }
+
+  private async startStage(learner: Learner, i: number, conn: ClusterConnection): Promise<void> {
+    await this.opts.lab.setup(conn, i, this.params(learner));
+    this.opts.store.markStarted(learner.id, i);
+  }
+
+  saveAnswers(learner: Learner, stage: unknown, answers: unknown): void {
+    const i = this.stageIndex(stage);
+    this.opts.store.saveAnswers(learner.id, i, this.validAnswers(i, learner, answers));
+  }
+
+  private validAnswers(i: number, learner: Learner, answers: unknown): Record<string, string> {
+    if (answers === undefined) return {};
+    const questions = this.opts.lab.stages(this.params(learner))[i]?.questions ?? [];
+    const ids = new Set(questions.map((q) => q.id));
+    const problems: Problem[] = [];
+    if (typeof answers !== "object" || answers === null || Array.isArray(answers))
+      throw new ValidationError([{ where: "answers", message: "answers are an object of question id to text" }]);
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(answers)) {
+      if (!ids.has(k)) problems.push({ where: `answers.${k}`, message: "this stage has no such question" });
+      else if (typeof v !== "string") problems.push({ where: `answers.${k}`, message: "an answer is text" });
+      else if (v.length > 2000) problems.push({ where: `answers.${k}`, message: "an answer has at most 2000 characters" });
+      else out[k] = v;
+    }
+    if (problems.length) throw new ValidationError(problems);
+    return out;
+  }
+
+  /** Runs the stage's checks (rate-limited per learner), records and publishes the outcome. */
+  check(learner: Learner, stage: unknown, answers?: unknown): Promise<CheckOutcome> {
+    const i = this.stageIndex(stage);
+    const given = this.validAnswers(i, learner, answers);
+    const wait = this.checkLimiter.take(learner.id);
+    if (wait > 0)
+      return Promise.reject(new EgresslabError("rate-limited", `checks are limited; try again in ${wait} s`));
+    return this.serial(learner.id, async () => {
+      if (Object.keys(given).length) this.opts.store.saveAnswers(learner.id, i, given);
+      const conn = await this.connection(learner);
+      if (!this.opts.store.isStarted(learner.id, i)) await this.startStage(learner, i, conn);
+      const r = await this.opts.lab.grade(conn, i, this.params(learner), this.opts.store.answers(learner.id, i));
+      const outcome: CheckOutcome = {
+        stageIndex: i,
+        passed: r.passed,
+        at: r.at,
+        checks: r.checks.map((c) => ({ id: c.id, title: c.title, passed: c.passed, seen: c.seen, ...(c.hint ? { hint: c.hint } : {}) })),
+      };
+      this.opts.store.recordCheck(learner.id, i, r.passed, outcome);
+      this.log.info("stage checked", { learner: learner.id, stage: i, passed: r.passed });
+      this.emit("check", learner.id, outcome);
+      this.publishProgress(learner.id);
+      return outcome;
+    });
+  }
+
+  /** Cleans the stage up and sets it up again; its pass (if any) is forgotten. */
+  reset(learner: Learner, stage: unknown): Promise<LearnerState> {
+    const i = this.stageIndex(stage);
+    return this.serial(learner.id, async () => {
+      const conn = await this.connection(learner);
+      await this.opts.lab.reset(conn, i, this.params(learner));
+      this.opts.store.clearStage(learner.id, i);
+      this.opts.store.markStarted(learner.id, i);
+      this.publishProgress(learner.id);
+      return this.state(learner);
+    });
+  }
+
+  private publishProgress(learnerId: string): void {
+    const l = this.opts.store.learner(learnerId);
+    if (!l) return;
+    this.emit("progress", learnerId, {
+      currentStage: l.currentStage,
+      stages: this.opts.store.progress(learnerId, this.opts.lab.summary.stageCount),
+    });
+    this.emit("board");
+  }
+
+  /** Counts a learner's open connections, for the board's online column. */
+  setOnline(learnerId: string, delta: 1 | -1): void {
+    const n = (this.online.get(learnerId) ?? 0) + delta;
+    if (n <= 0) this.online.delete(learnerId);
+    else this.online.set(learnerId, n);
+    this.emit("board");
+  }
+
+  /** The instructor's board: every learner × every stage. */
+  board(): BoardRow[] {
+    const count = this.opts.lab.summary.stageCount;
+    return this.opts.store.learners(this.opts.workshopId).map((l) => ({
+      learnerId: l.id,
+      name: l.name,
+      currentStage: l.currentStage,
+      stages: this.opts.store.progress(l.id, count),
+      online: this.online.has(l.id),
+      lastSeen: l.lastSeenAt,
+    }));
+  }
+}

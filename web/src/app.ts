@@ -1,0 +1,214 @@
+/**
+ * The learner's page once joined: stage navigation with progress on top, the guide and check panel on the left, the
+ * terminal and the flow view on the right. Keyboard: Alt+1 terminal, Alt+2 flows, Alt+Enter check, Alt+←/→ stages.
+ */
+import type { CheckOutcome, StageProgress } from "../../server/src/realtime/protocol.ts";
+import { api, ApiError, type LearnerState } from "./api.ts";
+import { CheckPanel } from "./checks.ts";
+import { clear, h, toast } from "./dom.ts";
+import { FlowsPane } from "./flows.ts";
+import { renderGuide } from "./guide.ts";
+import { connect } from "./socket.ts";
+import { TerminalPane } from "./terminal.ts";
+
+export function showError(err: unknown): void {
+  toast(err instanceof Error ? err.message : String(err), "error");
+}
+
+export class LearnerApp {
+  private state: LearnerState;
+  private viewing: number;
+  private readonly nav: HTMLElement;
+  private readonly guideEl: HTMLElement;
+  private readonly stageTitle: HTMLElement;
+  private readonly checks: CheckPanel;
+  private readonly terminal: TerminalPane;
+  private readonly flows: FlowsPane;
+  private readonly tabs: Record<"terminal" | "flows", { button: HTMLButtonElement; panel: HTMLElement }>;
+  private readonly connection: HTMLElement;
+
+  constructor(root: HTMLElement, state: LearnerState) {
+    this.state = state;
+    this.viewing = state.currentStage;
+    const socket = connect();
+    this.nav = h("nav", { class: "stages", "aria-label": "Stages" });
+    this.connection = h("span", { class: "conn", id: "connection", title: "Connection to the workshop server" }, "connecting…");
+    const header = h(
+      "header",
+      { class: "topbar" },
+      h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "⇥"), h("span", {}, state.lab.title)),
+      this.nav,
+      h("div", { class: "who" }, this.connection, h("span", { class: "name" }, state.learner.name)),
+    );
+    this.stageTitle = h("h2", { class: "stage-title", id: "stage-title" });
+    this.guideEl = h("article", { class: "guide", id: "guide", tabindex: "0" });
+    const checkEl = h("section", { class: "check-panel", "aria-label": "Check your work" });
+    const stepper = h(
+      "div",
+      { class: "stepper" },
+      h("button", { class: "btn btn-ghost", type: "button", id: "prev-stage", title: "Previous stage (Alt+←)", onclick: () => void this.go(this.viewing - 1) }, "← Previous"),
+      h("button", { class: "btn btn-ghost", type: "button", id: "next-stage", title: "Next stage (Alt+→)", onclick: () => void this.go(this.viewing + 1) }, "Next →"),
+    );
+    const left = h("section", { class: "pane left", "aria-label": "Lab guide" }, h("div", { class: "stage-head" }, this.stageTitle, stepper), this.guideEl, checkEl);
+
+    const termHost = h("div", { class: "term-host", id: "terminal" });
+    const termPanel = h("div", { class: "tab-panel term-panel", id: "panel-terminal", role: "tabpanel" }, termHost);
+    const flowsPanel = h("div", { class: "tab-panel flows-panel", id: "panel-flows", role: "tabpanel", hidden: true });
+    const tabButton = (id: "terminal" | "flows", label: string, key: string) =>
+      h("button", { class: "tab", role: "tab", type: "button", id: `tab-${id}`, "aria-controls": `panel-${id}`, title: `${label} (Alt+${key})`, onclick: () => this.showTab(id) }, label);
+    this.tabs = {
+      terminal: { button: tabButton("terminal", "Terminal", "1"), panel: termPanel },
+      flows: { button: tabButton("flows", "Flows", "2"), panel: flowsPanel },
+    };
+    const right = h(
+      "section",
+      { class: "pane right", "aria-label": "Workspace" },
+      h("div", { class: "tabs", role: "tablist" }, this.tabs.terminal.button, this.tabs.flows.button),
+      termPanel,
+      flowsPanel,
+    );
+    root.replaceChildren(header, h("main", { class: "workspace" }, left, right));
+
+    this.terminal = new TerminalPane(termHost, socket);
+    this.flows = new FlowsPane(flowsPanel, socket);
+    this.checks = new CheckPanel(checkEl, {
+      check: (answers) => this.check(answers),
+      reset: () => this.reset(),
+      saveAnswers: (answers) => void api.saveAnswers(this.viewing, answers).catch(showError),
+    });
+    this.showTab("terminal");
+
+    socket.on("connect", () => this.setConnection("live"));
+    socket.on("disconnect", () => this.setConnection("reconnecting…"));
+    socket.on("connect_error", (err) => {
+      const code = (err as Error & { data?: { code?: string } }).data?.code;
+      if (code === "unauthorized") window.location.reload();
+      this.setConnection("reconnecting…");
+    });
+    socket.on("error", (e) => toast(e.message, "error"));
+    socket.on("progress", (p) => this.setProgress(p.stages, p.currentStage));
+    socket.on("check:result", (r) => {
+      if (r.stageIndex === this.viewing) this.checks.showResult(r);
+    });
+    document.addEventListener("keydown", (e) => this.keys(e), true);
+    this.renderNav();
+    void this.load(this.viewing);
+  }
+
+  private setConnection(text: string): void {
+    this.connection.textContent = text;
+    this.connection.classList.toggle("live", text === "live");
+  }
+
+  private keys(e: KeyboardEvent): void {
+    if (!e.altKey || e.ctrlKey || e.metaKey) return;
+    const k = e.key;
+    const handled = (): void => {
+      e.preventDefault();
+      e.stopPropagation();
+    };
+    if (k === "1") (handled(), this.showTab("terminal"));
+    else if (k === "2") (handled(), this.showTab("flows"));
+    else if (k === "Enter") (handled(), void this.checks.runCheck());
+    else if (k === "ArrowLeft") (handled(), void this.go(this.viewing - 1));
+    else if (k === "ArrowRight") (handled(), void this.go(this.viewing + 1));
+  }
+
+  private showTab(id: "terminal" | "flows"): void {
+    for (const [k, t] of Object.entries(this.tabs)) {
+      const on = k === id;
+      t.panel.hidden = !on;
+      t.button.setAttribute("aria-selected", String(on));
+      t.button.classList.toggle("active", on);
+    }
+    this.flows.show(id === "flows");
+    if (id === "terminal") {
+      this.terminal.refit();
+      this.terminal.focus();
+    }
+  }
+
+  private renderNav(): void {
+    clear(this.nav);
+    const ol = h("ol", {});
+    for (const s of this.state.stages) {
+      const p = this.state.progress[s.index];
+      const status = p?.status ?? "not-started";
+      ol.append(
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: `stage-pill ${status} ${s.index === this.viewing ? "viewing" : ""}`,
+              "data-stage": s.index,
+              "data-status": status,
+              "aria-current": s.index === this.viewing ? "step" : undefined,
+              title: `${s.title}${status === "passed" ? " — passed" : ""}`,
+              onclick: () => void this.go(s.index),
+            },
+            h("span", { class: "num" }, status === "passed" ? "✓" : String(s.index)),
+            h("span", { class: "label" }, s.title),
+          ),
+        ),
+      );
+    }
+    const passed = this.state.progress.filter((p) => p.status === "passed").length;
+    this.nav.append(ol, h("span", { class: "progress-count", id: "progress-count" }, `${passed}/${this.state.stages.length} passed`));
+  }
+
+  private setProgress(stages: StageProgress[], current: number): void {
+    this.state = { ...this.state, progress: stages, currentStage: current };
+    this.renderNav();
+  }
+
+  private async go(i: number): Promise<void> {
+    if (i < 0 || i >= this.state.stages.length || i === this.viewing) return;
+    try {
+      this.state = await api.go(i);
+      this.viewing = i;
+      this.renderNav();
+      await this.load(i);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  private async load(i: number): Promise<void> {
+    const stage = this.state.stages[i];
+    if (!stage) return;
+    this.stageTitle.textContent = `${i}. ${stage.title}`;
+    (document.getElementById("prev-stage") as HTMLButtonElement).disabled = i === 0;
+    (document.getElementById("next-stage") as HTMLButtonElement).disabled = i === this.state.stages.length - 1;
+    try {
+      const g = await api.guide(i);
+      renderGuide(this.guideEl, g, { run: (t) => (this.showTab("terminal"), this.terminal.run(t)), check: () => void this.checks.runCheck() });
+      this.checks.show(stage, g.answers, g.lastCheck);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  private async check(answers: Record<string, string>): Promise<void> {
+    try {
+      const r: CheckOutcome = await api.check(this.viewing, answers);
+      this.checks.showResult(r);
+      if (r.passed) toast(`Stage ${r.stageIndex} passed`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) window.location.reload();
+      showError(err);
+    }
+  }
+
+  private async reset(): Promise<void> {
+    try {
+      this.state = await api.reset(this.viewing);
+      this.renderNav();
+      toast("The stage was set up again");
+    } catch (err) {
+      showError(err);
+    }
+  }
+}

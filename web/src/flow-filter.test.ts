@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import type { FlowView } from "../../server/src/realtime/protocol.ts";
+import { egressEdges, emptyFilter, matches, mergeFlows } from "./flow-filter.ts";
+
+const flow = (over: Partial<FlowView>): FlowView => ({
+  key: Math.random().toString(36),
+  sourceNamespace: "shop",
+  sourceName: "checkout-*",
+  destNamespace: "-",
+  destName: "api.payments.example",
+  destType: "domain",
+  destPort: 443,
+  proto: "tcp",
+  action: "allow",
+  reporter: "src",
+  policies: [],
+  connections: 1,
+  lastSeen: "2026-01-01T00:00:00.000Z",
+  ...over,
+});
+
+describe("flow filters", () => {
+  it.each([
+    { filter: { namespace: "shop" }, want: true },
+    { filter: { namespace: "blog" }, want: false },
+    { filter: { workload: "CHECK" }, want: true },
+    { filter: { action: "deny" as const }, want: false },
+    { filter: { destination: "payments" }, want: true },
+    { filter: { destination: ":80" }, want: false },
+  ])("$filter → $want", ({ filter, want }) => {
+    expect(matches(flow({}), { ...emptyFilter, ...filter })).toBe(want);
+  });
+});
+
+describe("egressEdges", () => {
+  it("sums allowed and denied per workload and destination, ignoring destination-side reports", () => {
+    const edges = egressEdges([
+      flow({ action: "allow", connections: 2 }),
+      flow({ action: "deny", connections: 3 }),
+      flow({ action: "allow", reporter: "dst", connections: 50 }),
+      flow({ sourceName: "web-*", destNamespace: "shop", destName: "api-*", destType: "wep", destPort: 8080 }),
+    ]);
+    expect(edges).toEqual([
+      { source: "shop/checkout-*", dest: "api.payments.example:443", allowed: 2, denied: 3, external: true },
+      { source: "shop/web-*", dest: "shop/api-*:8080", allowed: 1, denied: 0, external: false },
+    ]);
+  });
+});
+
+describe("mergeFlows", () => {
+  it("replaces by key and keeps the newest max rows", () => {
+    const m = new Map<string, FlowView>();
+    mergeFlows(m, [flow({ key: "a" }), flow({ key: "b" }), flow({ key: "c" })], 2);
+    expect([...m.keys()]).toEqual(["b", "c"]);
+    mergeFlows(m, [flow({ key: "b", connections: 9 })], 2);
+    expect([...m.keys()]).toEqual(["c", "b"]);
+    expect(m.get("b")!.connections).toBe(9);
+  });
+});

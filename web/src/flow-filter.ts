@@ -1,0 +1,67 @@
+/** Filtering and summarising flows for the table and the egress map (pure; tested without a browser). */
+import type { FlowView } from "../../server/src/realtime/protocol.ts";
+
+export interface FlowFilter {
+  namespace: string;
+  workload: string;
+  action: "" | "allow" | "deny";
+  destination: string;
+}
+
+export const emptyFilter: FlowFilter = { namespace: "", workload: "", action: "", destination: "" };
+
+export function matches(f: FlowView, filter: FlowFilter): boolean {
+  if (filter.namespace && f.sourceNamespace !== filter.namespace) return false;
+  if (filter.workload && !f.sourceName.toLowerCase().includes(filter.workload.toLowerCase())) return false;
+  if (filter.action && f.action !== filter.action) return false;
+  if (filter.destination) {
+    const d = `${f.destNamespace}/${f.destName}:${f.destPort}`.toLowerCase();
+    if (!d.includes(filter.destination.toLowerCase())) return false;
+  }
+  return true;
+}
+
+/** Source-reported flows are the egress decisions; destination-reported ones duplicate in-cluster traffic. */
+export function egressOnly(flows: FlowView[]): FlowView[] {
+  return flows.filter((f) => f.reporter !== "dst");
+}
+
+export interface MapEdge {
+  source: string;
+  dest: string;
+  allowed: number;
+  denied: number;
+  external: boolean;
+}
+
+export const workloadOf = (f: FlowView): string => `${f.sourceNamespace}/${f.sourceName}`;
+export const destinationOf = (f: FlowView): string =>
+  f.destType === "domain" || f.destType === "net" || f.destNamespace === "-" ? `${f.destName}:${f.destPort}` : `${f.destNamespace}/${f.destName}:${f.destPort}`;
+
+/** Workload → destination edges with allowed and denied connection counts. */
+export function egressEdges(flows: FlowView[]): MapEdge[] {
+  const edges = new Map<string, MapEdge>();
+  for (const f of egressOnly(flows)) {
+    const source = workloadOf(f);
+    const dest = destinationOf(f);
+    const key = `${source}→${dest}`;
+    const e = edges.get(key) ?? { source, dest, allowed: 0, denied: 0, external: f.destType === "domain" || f.destType === "net" || f.destNamespace === "-" };
+    if (f.action === "deny") e.denied += f.connections;
+    else if (f.action === "allow") e.allowed += f.connections;
+    edges.set(key, e);
+  }
+  return [...edges.values()].sort((a, b) => a.source.localeCompare(b.source) || a.dest.localeCompare(b.dest));
+}
+
+/** Merges updates into the table (by key), newest first, at most `max` rows. */
+export function mergeFlows(current: Map<string, FlowView>, updates: FlowView[], max = 2000): void {
+  for (const u of updates) {
+    current.delete(u.key);
+    current.set(u.key, u);
+  }
+  while (current.size > max) {
+    const k = current.keys().next().value;
+    if (k === undefined) break;
+    current.delete(k);
+  }
+}

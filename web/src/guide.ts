@@ -1,0 +1,62 @@
+/**
+ * The guide pane: the stage's rendered markdown (safe HTML from the server), with a button on each fenced action:
+ * "Run" types the command into the terminal, "Copy" copies, "Apply" applies the YAML through the terminal,
+ * "Check" runs the stage's checks.
+ */
+import type { Guide } from "./api.ts";
+import { h, toast } from "./dom.ts";
+
+export interface GuideHandlers {
+  run(text: string): void;
+  check(): void;
+}
+
+/** The shell command that applies a YAML block, shown in the terminal so the learner sees what happens. */
+export function applyCommand(yaml: string): string {
+  const body = yaml.endsWith("\n") ? yaml : yaml + "\n";
+  return `kubectl apply -f - <<'EOF'\n${body}EOF`;
+}
+
+async function copy(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast("Copied to the clipboard");
+  } catch {
+    toast("The browser did not allow copying; select the text instead", "error");
+  }
+}
+
+export function renderGuide(host: HTMLElement, guide: Guide, handlers: GuideHandlers): void {
+  const doc = new DOMParser().parseFromString(`<div>${guide.html}</div>`, "text/html");
+  const root = doc.body.firstElementChild as HTMLElement;
+  // The server renders markdown without raw HTML; links still open outside the page.
+  for (const a of root.querySelectorAll("a")) {
+    a.setAttribute("target", "_blank");
+    a.setAttribute("rel", "noopener noreferrer");
+  }
+  const byId = new Map(guide.actions.map((a) => [a.id, a]));
+  for (const el of root.querySelectorAll<HTMLElement>("[data-action-id]")) {
+    const action = byId.get(el.dataset.actionId ?? "");
+    if (!action) continue;
+    const bar = h("div", { class: "action-bar" });
+    const label = { run: "Run", copy: "Copy", apply: "Apply", check: "Check" }[action.kind];
+    const title = {
+      run: "Type this command into the terminal and run it",
+      copy: "Copy to the clipboard",
+      apply: "Apply this YAML with kubectl in the terminal",
+      check: "Run this stage's checks",
+    }[action.kind];
+    const onclick = (): void => {
+      if (action.kind === "run") handlers.run(action.text);
+      else if (action.kind === "apply") handlers.run(applyCommand(action.text));
+      else if (action.kind === "check") handlers.check();
+      else void copy(action.text);
+    };
+    bar.append(h("button", { class: `btn btn-action btn-${action.kind}`, type: "button", title, "data-action": action.kind, onclick }, label));
+    if (action.kind !== "copy" && action.kind !== "check")
+      bar.append(h("button", { class: "btn btn-ghost", type: "button", title: "Copy to the clipboard", onclick: () => void copy(action.kind === "apply" ? applyCommand(action.text) : action.text) }, "Copy"));
+    el.prepend(bar);
+  }
+  host.replaceChildren(...Array.from(root.childNodes).map((n) => document.importNode(n, true)));
+  host.scrollTop = 0;
+}
