@@ -4,6 +4,7 @@
  * (kubectl needs it for `explain`, `apply` and to know that the server validates fields itself).
  */
 import { createHash } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import type { JsonSchema, ResourceType } from "../store/types.ts";
 import { groupsOf, subresourceInfo } from "./discovery.ts";
 import { KUBERNETES_VERSION } from "./version.ts";
@@ -158,4 +159,21 @@ export function openApiRoot(types: readonly ResourceType[]): Record<string, unkn
     }
   }
   return { paths };
+}
+
+/**
+ * `/openapi/v2`: an empty Swagger 2.0 document. kubectl 1.32 reads OpenAPI v3; it only falls back to v2 to validate a
+ * kind the server does not serve, where an empty document lets it reach the real "no matches for kind" error.
+ */
+export function serveOpenApiV2(res: ServerResponse, accept: string | undefined): void {
+  const protobuf = (accept ?? "").includes("protobuf");
+  // A gnostic openapi_v2.Document with only `swagger: "2.0"` (field 1).
+  const body = protobuf
+    ? Buffer.from([0x0a, 0x03, 0x32, 0x2e, 0x30])
+    : Buffer.from(JSON.stringify({ swagger: "2.0", info: { title: "Kubernetes", version: KUBERNETES_VERSION.gitVersion }, paths: {}, definitions: {} }));
+  res.writeHead(200, {
+    "Content-Type": protobuf ? "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" : "application/json",
+    "Content-Length": String(body.length),
+  });
+  res.end(body);
 }

@@ -24,7 +24,7 @@ import {
   apiVersions,
   wantsAggregated,
 } from "./discovery.ts";
-import { openApiRoot, renderedDocument } from "./openapi.ts";
+import { openApiRoot, renderedDocument, serveOpenApiV2 } from "./openapi.ts";
 import { resolveType, serveResource } from "./rest.ts";
 import { serveLogs } from "./logs.ts";
 import { serveEgresslab } from "./flows.ts";
@@ -120,7 +120,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
           return;
         }
         case "openapi-v2":
-          throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+          return serveOpenApiV2(res, req.headers.accept);
         case "egresslab":
           return await serveEgresslab(ctx, route.path);
         case "resource":
