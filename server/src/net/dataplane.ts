@@ -3,11 +3,30 @@
  * shell inside pods, flow logs and background traffic. `createDataplane` is called once per cluster by the cluster
  * composition (`sim/cluster.ts`).
  */
-import type { ClusterApi, ObjectStore } from "../store/types.ts";
-import type { CalicoEdition, DataplaneApi, PodRuntime } from "../sim/types.ts";
+import type { ClusterApi, KubeObject, ObjectStore } from "../store/types.ts";
+import { resourceKey } from "../store/types.ts";
+import type { CalicoEdition, DataplaneApi, ExecIO, ExecRequest, PodRuntime } from "../sim/types.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Logger } from "../shared/logger.ts";
 import { ApiError } from "../store/types.ts";
+import { containerEnv } from "../shell/environment.ts";
+import { PodFileSystem } from "../shell/files.ts";
+import { imageProfile } from "../shell/images.ts";
+import { execSession } from "../shell/session.ts";
+import type { ShellEnv } from "../shell/types.ts";
+import { startTraffic } from "../traffic/generator.ts";
+import type { Catalogue } from "./catalogue.ts";
+import { defaultCatalogue } from "./catalogue-file.ts";
+import { Dns, hostsFileFor, resolvConfFor } from "./dns.ts";
+import { createPolicyEngine } from "./engine.ts";
+import { syncEngine } from "./engine-sync.ts";
+import { FlowLog, parseFlowQuery } from "./flows.ts";
+import { Internet } from "./internet.ts";
+import { PodLogs, startupLines } from "./logs.ts";
+import { Network } from "./network.ts";
+import { createPodNet } from "./pod-view.ts";
+import type { PolicyDecider } from "./policy.ts";
+import { podSpec, podStatus, Topology } from "./topology.ts";
 
 export interface DataplaneContext {
   clusterId: string;
@@ -19,6 +38,14 @@ export interface DataplaneContext {
   /** The profile the cluster was created from (e.g. `bare`), for profile-specific data such as traffic. */
   profile: string;
   logger: Logger;
+  /** The policy decisions; default: a `PolicyEngine` of the cluster's edition fed from the store. */
+  policy?: PolicyDecider;
+  /** The virtual internet; default: `clusters/internet.yaml`. */
+  catalogue?: Catalogue;
+  /** Flow records kept per cluster (a ring); default 5000. */
+  flowCapacity?: number;
+  /** Generate the traffic workloads declare (`egresslab.io/traffic`); default true. */
+  backgroundTraffic?: boolean;
 }
 
 export interface Dataplane {
@@ -28,29 +55,143 @@ export interface Dataplane {
   close(): void;
 }
 
+function writeStartup(logs: PodLogs, pod: KubeObject, now: number): void {
+  const ns = pod.metadata.namespace ?? "default";
+  if (logs.has(ns, pod.metadata.name) || podStatus(pod).phase !== "Running") return;
+  const started = Date.parse((pod.status as { startTime?: string } | undefined)?.startTime ?? "") || now;
+  for (const l of startupLines(podSpec(pod).containers?.[0]?.image ?? "", podStatus(pod).podIP ?? "")) logs.write(ns, pod.metadata.name, started, l);
+}
+
 export function createDataplane(ctx: DataplaneContext): Dataplane {
-  const pod = (ns: string, name: string) => {
+  const log = ctx.logger.child({ cluster: ctx.clusterId, component: "dataplane" });
+  const catalogue = ctx.catalogue ?? defaultCatalogue();
+  const topo = new Topology(ctx.store);
+  const internet = new Internet(catalogue, ctx.seed, ctx.clock.now());
+  const policy = ctx.policy ?? createPolicyEngine(ctx.edition);
+  const flows = new FlowLog(ctx.flowCapacity ?? 5000);
+  const logs = new PodLogs();
+  const net = new Network({ store: ctx.store, topo, internet, policy, flows, logs, clock: ctx.clock, seed: ctx.seed });
+  const dns = new Dns(net);
+  const files = new Map<string, PodFileSystem>();
+
+  const keys = ctx.api.types().map(resourceKey);
+  const unsyncEngine = ctx.policy ? () => {} : syncEngine(ctx.store, policy, keys);
+  for (const p of ctx.store.list("core/pods")) writeStartup(logs, p, ctx.clock.now());
+  const unsubscribe = ctx.store.subscribe((c) => {
+    topo.changed(c.key);
+    if (c.key !== "core/pods") return;
+    const ns = c.object.metadata.namespace ?? "default";
+    if (c.type === "DELETED") {
+      logs.forget(ns, c.object.metadata.name);
+      files.delete(`${ns}/${c.object.metadata.name}`);
+      net.forgetPod(ns, c.object.metadata.name);
+    } else writeStartup(logs, c.object, ctx.clock.now());
+  });
+
+  const podOr404 = (ns: string, name: string): KubeObject => {
     const p = ctx.store.get("core/pods", ns, name);
     if (!p) throw new ApiError(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
     return p;
   };
+  const checkContainer = (pod: KubeObject, container: string | undefined): void => {
+    const names = (podSpec(pod).containers ?? []).map((c) => c.name);
+    if (container !== undefined && !names.includes(container))
+      throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${pod.metadata.name}`);
+  };
+
+  const filesFor = (pod: KubeObject): PodFileSystem => {
+    const ns = pod.metadata.namespace ?? "default";
+    const k = `${ns}/${pod.metadata.name}`;
+    let f = files.get(k);
+    if (!f) {
+      const image = podSpec(pod).containers?.[0]?.image ?? "";
+      const sa = (pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? "default";
+      const fixed = (): Record<string, string> => {
+        const current = ctx.store.get("core/pods", ns, pod.metadata.name) ?? pod;
+        const rc = resolvConfFor(current, catalogue.upstream);
+        const hostname = (podSpec(current).hostname ?? current.metadata.name) + "\n";
+        return {
+          "/etc/resolv.conf":
+            (rc.search.length ? `search ${rc.search.join(" ")}\n` : "") +
+            rc.nameservers.map((n) => `nameserver ${n}\n`).join("") +
+            (rc.ndots !== 1 ? `options ndots:${rc.ndots}\n` : ""),
+          "/etc/hosts": hostsFileFor(current),
+          "/etc/hostname": hostname,
+          "/etc/os-release": `PRETTY_NAME="${imageProfile(image).os}"\n`,
+          "/var/run/secrets/kubernetes.io/serviceaccount/namespace": ns,
+          "/var/run/secrets/kubernetes.io/serviceaccount/token": `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${ns}:${sa}` })).toString("base64url")}.c2ln`,
+          "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+          "/proc/1/cmdline": image,
+        };
+      };
+      f = new PodFileSystem(fixed);
+      files.set(k, f);
+    }
+    return f;
+  };
+
+  /** A shell environment for one exec (or one background request) in a pod. */
+  const shellEnv = (pod: KubeObject, signal: AbortSignal, tty: boolean): ShellEnv => {
+    const vars = containerEnv(pod, ctx.store.list("core/services", pod.metadata.namespace), ctx.store.get("core/services", "default", "kubernetes"));
+    const image = imageProfile(podSpec(pod).containers?.[0]?.image ?? "");
+    const env = new Map(Object.entries(vars));
+    env.set("PWD", "/");
+    return {
+      vars: env,
+      exported: new Set(env.keys()),
+      lastStatus: 0,
+      clock: ctx.clock,
+      signal,
+      net: createPodNet(net, dns, pod),
+      files: filesFor(pod),
+      tools: new Set(image.tools),
+      image,
+      tty,
+    };
+  };
+
+  const runtime: PodRuntime = {
+    async exec(req: ExecRequest, io: ExecIO) {
+      const pod = podOr404(req.namespace, req.pod);
+      checkContainer(pod, req.container);
+      if (podStatus(pod).phase !== "Running" || !podStatus(pod).podIP)
+        throw new ApiError(400, "BadRequest", `unable to upgrade connection: container not found ("${req.container ?? podSpec(pod).containers?.[0]?.name ?? ""}")`);
+      return execSession(req, io, shellEnv(pod, io.signal, req.tty));
+    },
+    logs(ns, name, opts) {
+      const pod = podOr404(ns, name);
+      checkContainer(pod, opts.container);
+      if (opts.previous) throw new ApiError(400, "BadRequest", `previous terminated container "${opts.container ?? podSpec(pod).containers?.[0]?.name ?? ""}" in pod "${name}" not found`);
+      writeStartup(logs, pod, ctx.clock.now());
+      return logs.read(ns, name, opts, ctx.clock.now());
+    },
+    followLogs(ns, name, opts, cb) {
+      const pod = podOr404(ns, name);
+      checkContainer(pod, opts.container);
+      return logs.follow(ns, name, opts, cb);
+    },
+  };
+
+  const stopTraffic =
+    ctx.backgroundTraffic === false
+      ? () => {}
+      : startTraffic({ store: ctx.store, clock: ctx.clock, seed: ctx.seed, logger: log, logs, podNet: (pod) => createPodNet(net, dns, pod) });
+
   return {
-    runtime: {
-      async exec(req, io) {
-        pod(req.namespace, req.pod);
-        io.stderr(`sh: ${req.command[0] ?? ""}: not found\n`);
-        return 127;
-      },
-      logs(ns, name) {
-        pod(ns, name);
-        return "";
-      },
-    },
+    runtime,
     api: {
-      queryFlows: () => ({ items: [] }),
-      watchFlows: () => () => {},
-      rotate: () => ({}),
+      queryFlows: (q) => ({ items: flows.query(parseFlowQuery(q)) }),
+      watchFlows: (q, cb) => flows.watch(parseFlowQuery(q), cb),
+      rotate: (body) => {
+        const r = internet.rotate(body, ctx.clock.now());
+        log.info("internet: rotated", { domain: r.domain, ips: r.ips });
+        return r;
+      },
     },
-    close() {},
+    close() {
+      stopTraffic();
+      unsubscribe();
+      unsyncEngine();
+    },
   };
 }

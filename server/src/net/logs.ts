@@ -1,0 +1,91 @@
+/**
+ * What pods write to their logs: startup lines by image (CoreDNS, nginx, egress gateways), access logs for requests
+ * they served, and whatever background traffic reports. Bounded per pod.
+ */
+import type { LogOptions } from "../sim/types.ts";
+
+interface Line {
+  t: number;
+  text: string;
+}
+
+interface PodLog {
+  lines: Line[];
+  followers: Set<(chunk: string, line: Line) => void>;
+}
+
+const MAX_LINES = 1000;
+
+/** The first lines a container of this image prints when it starts. */
+export function startupLines(image: string, podIp: string): string[] {
+  const img = image.toLowerCase();
+  if (img.includes("coredns"))
+    return [
+      ".:53",
+      "[INFO] plugin/reload: Running configuration SHA512 = 591cf328cccc12bc490481273e738df59329c62c0b729d94e8b61db9961c2fa5f046dd37f1cf888b953814040d180f52594972691cd6ff41be96639138a43908",
+      "CoreDNS-1.11.3",
+      "linux/amd64, go1.21.11, a6338e9",
+    ];
+  if (img.includes("nginx"))
+    return [
+      "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration",
+      "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/",
+      "/docker-entrypoint.sh: Configuration complete; ready for start up",
+    ];
+  if (img.includes("egress-gateway"))
+    return [`Egress gateway starting: source address ${podIp}`, "Waiting for calico-node to report ready", "Egress gateway ready"];
+  return [];
+}
+
+export class PodLogs {
+  private readonly logs = new Map<string, PodLog>();
+
+  private log(ns: string, name: string): PodLog {
+    const k = `${ns}/${name}`;
+    let l = this.logs.get(k);
+    if (!l) {
+      l = { lines: [], followers: new Set() };
+      this.logs.set(k, l);
+    }
+    return l;
+  }
+
+  /** Whether the pod has a log yet. */
+  has(ns: string, name: string): boolean {
+    return this.logs.has(`${ns}/${name}`);
+  }
+
+  /** Appends a line (without the trailing newline). */
+  write(ns: string, name: string, t: number, text: string): void {
+    const l = this.log(ns, name);
+    const line = { t, text };
+    l.lines.push(line);
+    if (l.lines.length > MAX_LINES) l.lines.splice(0, l.lines.length - MAX_LINES);
+    for (const f of l.followers) f(text + "\n", line);
+  }
+
+  /** The log text with `kubectl logs` options applied. */
+  read(ns: string, name: string, opts: LogOptions, now: number): string {
+    let lines = this.log(ns, name).lines;
+    if (opts.sinceSeconds !== undefined) lines = lines.filter((l) => l.t >= now - opts.sinceSeconds! * 1000);
+    if (opts.tailLines !== undefined) lines = opts.tailLines <= 0 ? [] : lines.slice(-opts.tailLines);
+    return lines.map((l) => format(l, opts.timestamps)).join("");
+  }
+
+  /** Follows new lines; returns the stop function. */
+  follow(ns: string, name: string, opts: LogOptions, cb: (chunk: string) => void): () => void {
+    const l = this.log(ns, name);
+    const f = (_chunk: string, line: Line): void => cb(format(line, opts.timestamps));
+    l.followers.add(f);
+    return () => l.followers.delete(f);
+  }
+
+  /** Drops a deleted pod's log. */
+  forget(ns: string, name: string): void {
+    this.logs.delete(`${ns}/${name}`);
+  }
+}
+
+function format(l: Line, timestamps?: boolean): string {
+  return (timestamps ? new Date(l.t).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z") + " " : "") + l.text + "\n";
+}

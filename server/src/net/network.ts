@@ -1,0 +1,336 @@
+/**
+ * The packet path of the simulated cluster: Service DNAT, routing (pods, nodes, egress gateways, the internet),
+ * policy at the source's egress and the destination's ingress, SNAT, and a flow record for every attempt.
+ */
+import type { Clock } from "../shared/clock.ts";
+import type { KubeObject, ObjectStore } from "../store/types.ts";
+import { egressRoute } from "./egress.ts";
+import type { EndpointType, FlowEvent, FlowLog } from "./flows.ts";
+import type { Internet } from "./internet.ts";
+import { hash32, isIp, isPrivate } from "./ip.ts";
+import type { PodLogs } from "./logs.ts";
+import type { PolicyDecider, SideVerdict, Verdict } from "./policy.ts";
+import type { ConnectOutcome, ConnectRequest, HttpRequest, HttpResponse, Peer, Protocol } from "./podnet.ts";
+import { podIp, podReady, podSpec, svcSpec, targetPortOn, type Topology } from "./topology.ts";
+
+export interface NetworkDeps {
+  store: ObjectStore;
+  topo: Topology;
+  internet: Internet;
+  policy: PolicyDecider;
+  flows: FlowLog;
+  logs: PodLogs;
+  clock: Clock;
+  seed: number;
+}
+
+/** Where a connection ended up after DNAT and routing. */
+export interface Delivery {
+  outcome: ConnectOutcome;
+  /** The backend pod when the destination was a pod (directly or through a Service). */
+  dstPod?: KubeObject;
+  /** The address after DNAT. */
+  dstIp: string;
+  dstPort: number;
+  verdict?: Verdict;
+}
+
+interface EndpointInfo {
+  name: string;
+  namespace: string;
+  type: EndpointType;
+  labels: string[];
+}
+
+const NGINX_PAGE = `<!DOCTYPE html>
+<html>
+<head>
+<title>Welcome to nginx!</title>
+<style>
+html { color-scheme: light dark; }
+body { width: 35em; margin: 0 auto;
+font-family: Tahoma, Verdana, Arial, sans-serif; }
+</style>
+</head>
+<body>
+<h1>Welcome to nginx!</h1>
+<p>If you see this page, the nginx web server is successfully installed and
+working. Further configuration is required.</p>
+
+<p>For online documentation and support please refer to
+<a href="http://nginx.org/">nginx.org</a>.<br/>
+Commercial support is available at
+<a href="http://nginx.com/">nginx.com</a>.</p>
+
+<p><em>Thank you for using nginx.</em></p>
+</body>
+</html>
+`;
+
+const NON_HTTP_PORTS = new Set([22, 53, 3306, 5432, 6379, 9153, 11211, 27017]);
+
+function imageOf(pod: KubeObject): string {
+  return (podSpec(pod).containers?.[0]?.image ?? "").toLowerCase();
+}
+
+/** The ports a pod listens on: declared container ports plus what its image serves anyway. */
+export function listens(pod: KubeObject, port: number, protocol: Protocol): boolean {
+  for (const c of podSpec(pod).containers ?? [])
+    for (const p of c.ports ?? []) if (p.containerPort === port && (p.protocol ?? "TCP") === protocol) return true;
+  const img = imageOf(pod);
+  if (img.includes("nginx") && protocol === "TCP" && port === 80) return true;
+  if (img.includes("coredns") && (port === 53 || (port === 9153 && protocol === "TCP"))) return true;
+  if (isCoreDns(pod) && port === 53) return true;
+  return false;
+}
+
+export function isCoreDns(pod: KubeObject): boolean {
+  return pod.metadata.labels?.["k8s-app"] === "kube-dns" || imageOf(pod).includes("coredns");
+}
+
+function aggregatedName(pod: KubeObject): string {
+  return pod.metadata.generateName ? `${pod.metadata.generateName}*` : pod.metadata.name;
+}
+
+function labelList(l: Record<string, string> | undefined): string[] {
+  return Object.entries(l ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .sort();
+}
+
+export class Network {
+  private counter = 0;
+  /** Per source pod: address → names it resolved to it, for `dest_domains`. */
+  private readonly learned = new Map<string, Map<string, Set<string>>>();
+
+  constructor(readonly d: NetworkDeps) {}
+
+  podEndpoint(pod: KubeObject): EndpointInfo {
+    return { name: aggregatedName(pod), namespace: pod.metadata.namespace ?? "", type: "wep", labels: labelList(pod.metadata.labels) };
+  }
+
+  /** A destination outside the pods: a network set containing it (as Calico names it), else `pub`/`pvt`. */
+  private netEndpoint(ip: string): EndpointInfo {
+    const set = this.d.policy.networkSetsForIp?.(ip)[0];
+    if (set) return { name: set.name, namespace: set.namespace ?? "-", type: "ns", labels: labelList(set.labels) };
+    return { name: isPrivate(ip) ? "pvt" : "pub", namespace: "-", type: "net", labels: [] };
+  }
+
+  /** Remembers that a pod resolved `name` to these addresses (what Enterprise flow logs show as `dest_domains`). */
+  rememberDomain(pod: KubeObject, name: string, ips: string[]): void {
+    const k = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    let m = this.learned.get(k);
+    if (!m) {
+      m = new Map();
+      this.learned.set(k, m);
+    }
+    for (const ip of ips) {
+      let s = m.get(ip);
+      if (!s) m.set(ip, (s = new Set()));
+      s.add(name);
+      if (s.size > 8) s.delete(s.values().next().value!);
+    }
+    if (m.size > 256) m.delete(m.keys().next().value!);
+  }
+
+  forgetPod(ns: string, name: string): void {
+    this.learned.delete(`${ns}/${name}`);
+  }
+
+  private domainsFor(pod: KubeObject, ip: string, hint?: string): string[] {
+    const s = new Set<string>();
+    if (hint && !isIp(hint)) s.add(hint.toLowerCase().replace(/\.$/, ""));
+    for (const n of this.learned.get(`${pod.metadata.namespace}/${pod.metadata.name}`)?.get(ip) ?? []) s.add(n);
+    return [...s];
+  }
+
+  private flow(
+    reporter: "src" | "dst",
+    side: SideVerdict,
+    src: EndpointInfo,
+    dst: EndpointInfo,
+    port: number,
+    protocol: Protocol,
+    extra: { svc?: KubeObject; svcPort?: number; domains: string[]; allowedEnd: boolean; bytesOut: number },
+  ): void {
+    const denied = side.action === "deny";
+    const e: FlowEvent = {
+      time: this.d.clock.now(),
+      source_name: src.name,
+      source_namespace: src.namespace,
+      source_type: src.type,
+      source_labels: src.labels,
+      dest_name: dst.name,
+      dest_namespace: dst.namespace,
+      dest_type: dst.type,
+      dest_labels: dst.labels,
+      dest_port: port,
+      dest_service_name: extra.svc?.metadata.name ?? "",
+      dest_service_namespace: extra.svc?.metadata.namespace ?? "",
+      dest_service_port: extra.svcPort ?? 0,
+      dest_domains: extra.domains,
+      proto: protocol === "TCP" ? "tcp" : protocol === "UDP" ? "udp" : "icmp",
+      reporter,
+      action: denied ? "deny" : "allow",
+      policies: { enforced_policies: [...side.policies], pending_policies: [...side.pendingPolicies] },
+      packets_out: denied || !extra.allowedEnd ? (protocol === "TCP" ? 3 : 1) : protocol === "TCP" ? 6 : 1,
+      packets_in: denied || !extra.allowedEnd ? 0 : protocol === "TCP" ? 5 : 1,
+      bytes_out: denied || !extra.allowedEnd ? 60 : 300 + extra.bytesOut,
+      bytes_in: denied || !extra.allowedEnd ? 0 : 1200,
+    };
+    this.d.flows.record(e);
+  }
+
+  /**
+   * Opens a connection from `pod`: DNAT, routing, policy (client egress, destination ingress, gateway egress),
+   * delivery. Every attempt is recorded in the flow log.
+   */
+  connect(pod: KubeObject, req: ConnectRequest): Delivery {
+    const now = this.d.clock.now();
+    const srcIp = podIp(pod) ?? "";
+    const topo = this.d.topo;
+    let dstIp = req.dstIp;
+    let dstPort = req.dstPort;
+    const protocol = req.protocol;
+
+    // Loopback and the pod's own address never leave the pod.
+    if (dstIp.startsWith("127.") || dstIp === srcIp) {
+      if (listens(pod, dstPort, protocol)) return { outcome: { kind: "established", peer: this.podPeer(pod, dstPort, srcIp), sourceIp: "127.0.0.1" }, dstIp, dstPort };
+      return { outcome: { kind: "refused" }, dstIp, dstPort };
+    }
+
+    // Service DNAT (kube-proxy).
+    const svc = topo.serviceByIp(dstIp);
+    let svcPort: number | undefined;
+    if (svc) {
+      const sp = (svcSpec(svc).ports ?? []).find((p) => p.port === dstPort && (p.protocol ?? "TCP") === protocol);
+      if (!sp) return { outcome: { kind: "dropped" }, dstIp, dstPort };
+      const backends = topo.backends(svc);
+      if (backends.length === 0) return { outcome: { kind: "refused" }, dstIp, dstPort };
+      backends.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+      const be = backends[hash32(`${this.d.seed}/${srcIp}/${this.counter++}`) % backends.length]!;
+      const tp = targetPortOn(sp, be);
+      if (tp === undefined) return { outcome: { kind: "refused" }, dstIp, dstPort };
+      svcPort = sp.port;
+      dstIp = podIp(be)!;
+      dstPort = tp;
+    }
+
+    const dstPod = topo.podByIp(dstIp);
+    const dstNode = dstPod ? undefined : topo.nodeByIp(dstIp);
+    const external = !dstPod && !dstNode && !topo.inCluster(dstIp);
+    const srcEp = this.podEndpoint(pod);
+    const dstEp = dstPod ? this.podEndpoint(dstPod) : this.netEndpoint(dstIp);
+    const domains = external ? this.domainsFor(pod, dstIp, req.domain) : [];
+    const bytesOut = req.bytesOut ?? 0;
+
+    const verdict = this.d.policy.evaluate({ srcIp, dstIp, protocol, dstPort, now });
+    const route = external ? egressRoute(this.d.store, pod, dstIp) : { kind: "direct" as const };
+    const reachesDst = verdict.egress.action !== "deny" && route.kind !== "blocked";
+    this.flow("src", verdict.egress, srcEp, dstEp, dstPort, protocol, { svc, svcPort, domains, allowedEnd: verdict.allowed && route.kind !== "blocked", bytesOut });
+    if (dstPod && reachesDst)
+      this.flow("dst", verdict.ingress, srcEp, dstEp, dstPort, protocol, { svc, svcPort, domains, allowedEnd: verdict.allowed, bytesOut });
+    const base = { dstPod, dstIp, dstPort, verdict };
+    if (!verdict.allowed) return { ...base, outcome: { kind: "dropped" } };
+    if (route.kind === "blocked") return { ...base, outcome: { kind: "unreachable" } };
+
+    if (dstPod) {
+      if (!podReady(dstPod)) return { ...base, outcome: { kind: "dropped" } };
+      if (!listens(dstPod, dstPort, protocol)) return { ...base, outcome: { kind: "refused" } };
+      return { ...base, outcome: { kind: "established", peer: this.podPeer(dstPod, dstPort, srcIp), sourceIp: srcIp } };
+    }
+    if (!external) return { ...base, outcome: dstNode ? { kind: "refused" } : { kind: "dropped" } };
+
+    // Leaving the cluster: through a gateway (policy again at the gateway's egress), then SNAT.
+    let sourceIp = topo.natOutgoing(srcIp) ? (topo.nodeIp(podSpec(pod).nodeName) ?? srcIp) : srcIp;
+    if (route.kind === "gateway") {
+      const gw = route.gateway;
+      const gwIp = podIp(gw)!;
+      const v2 = this.d.policy.evaluate({ srcIp: gwIp, dstIp, protocol, dstPort, now });
+      this.flow("src", v2.egress, this.podEndpoint(gw), dstEp, dstPort, protocol, { domains, allowedEnd: v2.allowed, bytesOut });
+      if (!v2.allowed) return { ...base, verdict: v2, outcome: { kind: "dropped" } };
+      sourceIp = topo.natOutgoing(gwIp) ? (topo.nodeIp(podSpec(gw).nodeName) ?? gwIp) : gwIp;
+    }
+    if (dstPort === 53 && this.d.internet.isResolver(dstIp))
+      return { ...base, outcome: { kind: "established", peer: dnsPeer(dstIp), sourceIp } };
+    const peer = protocol === "TCP" ? this.d.internet.peer(dstIp, dstPort, sourceIp, now) : undefined;
+    if (!peer) return { ...base, outcome: { kind: "dropped" } };
+    return { ...base, outcome: { kind: "established", peer, sourceIp } };
+  }
+
+  /** One ICMP echo from a pod; true when the reply comes back. */
+  ping(pod: KubeObject, dstIp: string, domain?: string): boolean {
+    const now = this.d.clock.now();
+    const srcIp = podIp(pod) ?? "";
+    if (dstIp.startsWith("127.") || dstIp === srcIp) return true;
+    const topo = this.d.topo;
+    if (topo.serviceByIp(dstIp)) return false; // ClusterIPs do not answer ICMP
+    const dstPod = topo.podByIp(dstIp);
+    const external = !dstPod && !topo.nodeByIp(dstIp) && !topo.inCluster(dstIp);
+    const verdict = this.d.policy.evaluate({ srcIp, dstIp, protocol: "ICMP", icmp: { type: 8, code: 0 }, now });
+    const route = external ? egressRoute(this.d.store, pod, dstIp) : { kind: "direct" as const };
+    const srcEp = this.podEndpoint(pod);
+    const dstEp = dstPod ? this.podEndpoint(dstPod) : this.netEndpoint(dstIp);
+    const domains = external ? this.domainsFor(pod, dstIp, domain) : [];
+    this.flow("src", verdict.egress, srcEp, dstEp, 0, "ICMP", { domains, allowedEnd: verdict.allowed, bytesOut: 64 });
+    if (dstPod && verdict.egress.action !== "deny")
+      this.flow("dst", verdict.ingress, srcEp, dstEp, 0, "ICMP", { domains, allowedEnd: verdict.allowed, bytesOut: 64 });
+    if (!verdict.allowed || route.kind === "blocked") return false;
+    if (dstPod) return podReady(dstPod);
+    if (!external) return Boolean(topo.nodeByIp(dstIp));
+    if (route.kind === "gateway") {
+      const gwIp = podIp(route.gateway)!;
+      const v2 = this.d.policy.evaluate({ srcIp: gwIp, dstIp, protocol: "ICMP", icmp: { type: 8, code: 0 }, now });
+      this.flow("src", v2.egress, this.podEndpoint(route.gateway), dstEp, 0, "ICMP", { domains, allowedEnd: v2.allowed, bytesOut: 64 });
+      if (!v2.allowed) return false;
+    }
+    return this.d.internet.isResolver(dstIp) || Boolean(this.d.internet.peer(dstIp, 443, srcIp, now) ?? this.d.internet.peer(dstIp, 80, srcIp, now));
+  }
+
+  /** What answers on a pod's port: an HTTP server (nginx's page, or a small page naming the pod). */
+  private podPeer(pod: KubeObject, port: number, clientIp: string): Peer {
+    const img = imageOf(pod);
+    const nginx = img.includes("nginx");
+    return {
+      description: pod.metadata.name,
+      speaksHttp: !NON_HTTP_PORTS.has(port),
+      certificateValidFor: () => false,
+      http: (req: HttpRequest): HttpResponse => {
+        let status = 200;
+        let body = nginx ? NGINX_PAGE : `${pod.metadata.name}\n`;
+        if (nginx && req.path !== "/" && req.path !== "/index.html") {
+          status = 404;
+          body = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.27.3</center>\r\n</body>\r\n</html>\r\n";
+        }
+        if (nginx) {
+          const t = new Date(this.d.clock.now());
+          const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+          const p2 = (n: number): string => String(n).padStart(2, "0");
+          const stamp = `${p2(t.getUTCDate())}/${months[t.getUTCMonth()]}/${t.getUTCFullYear()}:${p2(t.getUTCHours())}:${p2(t.getUTCMinutes())}:${p2(t.getUTCSeconds())} +0000`;
+          const ua = req.headers["user-agent"] ?? req.headers["User-Agent"] ?? "-";
+          const size = req.method === "HEAD" ? 0 : Buffer.byteLength(body);
+          this.d.logs.write(pod.metadata.namespace ?? "", pod.metadata.name, this.d.clock.now(), `${clientIp} - - [${stamp}] "${req.method} ${req.path} HTTP/1.1" ${status} ${size} "-" "${ua}" "-"`);
+        }
+        return {
+          status,
+          reason: status === 200 ? "OK" : "Not Found",
+          headers: {
+            ...(nginx ? { server: "nginx/1.27.3" } : {}),
+            "content-type": nginx ? "text/html" : "text/plain; charset=utf-8",
+            "content-length": String(Buffer.byteLength(body)),
+          },
+          body,
+        };
+      },
+    };
+  }
+}
+
+function dnsPeer(ip: string): Peer {
+  return {
+    description: ip,
+    speaksHttp: false,
+    certificateValidFor: () => false,
+    http: () => ({ status: 400, reason: "Bad Request", headers: {}, body: "" }),
+  };
+}

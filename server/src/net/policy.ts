@@ -1,0 +1,74 @@
+/**
+ * The dataplane's view of the policy engine (`calico/`): the decisions it asks for on every connection attempt and
+ * the DNS answers it reports. `allowAll` stands in where no policy applies (tests of the network alone).
+ */
+import type { KubeObject } from "../store/types.ts";
+
+export type PolicyAction = "allow" | "deny" | "none";
+
+export interface SideVerdict {
+  action: PolicyAction;
+  /** Enforced policy trace, in Felix's string form (`<index>|<tier>|<kind>:<ns>/<name>|<action>|<rule>`). */
+  policies: string[];
+  /** Trace with staged policies treated as enforced. */
+  pendingPolicies: string[];
+  pendingAction: PolicyAction;
+  endpoint?: { namespace: string; name: string };
+  decidedBy?: unknown;
+  explanation: string;
+}
+
+export interface Verdict {
+  allowed: boolean;
+  egress: SideVerdict;
+  ingress: SideVerdict;
+}
+
+export interface ConnectionAttempt {
+  srcIp: string;
+  dstIp: string;
+  protocol: "TCP" | "UDP" | "ICMP" | "SCTP" | number;
+  dstPort?: number;
+  icmp?: { type: number; code?: number };
+  now: number;
+}
+
+export interface DnsAnswer {
+  name: string;
+  ips: string[];
+  ttlSeconds: number;
+  now: number;
+  server: { ip: string; port: number };
+}
+
+/** What the dataplane needs from the policy engine (the engine's `PolicyEngine` satisfies it). */
+export interface PolicyDecider {
+  /** Adds or replaces an object the engine cares about (policies, sets, pods, namespaces, …). */
+  upsert(obj: KubeObject): void;
+  /** Forgets an object. */
+  remove(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): void;
+  /** Reports a DNS answer; true if the engine learned from it (a trusted server). */
+  learnDns(a: DnsAnswer): boolean;
+  /** Decides a connection: the source's egress and the destination's ingress, with traces. */
+  evaluate(c: ConnectionAttempt): Verdict;
+  /** Network sets whose nets contain an address (flow logs name such destinations after the set). */
+  networkSetsForIp?(ip: string): { namespace?: string; name: string; labels: Record<string, string> }[];
+}
+
+const open = (): SideVerdict => ({
+  action: "none",
+  policies: [],
+  pendingPolicies: [],
+  pendingAction: "none",
+  explanation: "no policy applies",
+});
+
+/** A decider that allows everything and learns nothing. */
+export function allowAll(): PolicyDecider {
+  return {
+    upsert() {},
+    remove() {},
+    learnDns: () => false,
+    evaluate: () => ({ allowed: true, egress: open(), ingress: open() }),
+  };
+}

@@ -1,0 +1,387 @@
+/** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
+import { runText } from "../interp.ts";
+import type { CmdIO, ShellEnv, Tool } from "../types.ts";
+
+const ok = Promise.resolve(0);
+
+function echo(args: string[], io: CmdIO): Promise<number> {
+  let newline = true;
+  let escapes = false;
+  while (args[0] && /^-[neE]+$/.test(args[0])) {
+    const f = args.shift()!;
+    if (f.includes("n")) newline = false;
+    if (f.includes("e")) escapes = true;
+    if (f.includes("E")) escapes = false;
+  }
+  let s = args.join(" ");
+  if (escapes) s = unescape(s);
+  io.out(s + (newline ? "\n" : ""));
+  return ok;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\([nt\\r0abfv]|x[0-9a-fA-F]{1,2})/g, (_m, c: string) => {
+    if (c.startsWith("x")) return String.fromCharCode(parseInt(c.slice(1), 16));
+    return ({ n: "\n", t: "\t", "\\": "\\", r: "\r", "0": "\0", a: "\x07", b: "\b", f: "\f", v: "\v" } as Record<string, string>)[c] ?? c;
+  });
+}
+
+function printf(args: string[], io: CmdIO): Promise<number> {
+  const fmt = args[0];
+  if (fmt === undefined) {
+    io.err("printf: usage: printf FORMAT [ARGUMENT...]\n");
+    return Promise.resolve(2);
+  }
+  let rest = args.slice(1);
+  let out = "";
+  do {
+    let used = 0;
+    out += unescape(fmt).replace(/%(-?\d*)([sdbc%])/g, (_m, width: string, conv: string) => {
+      if (conv === "%") return "%";
+      const a = rest[used++] ?? "";
+      let v = conv === "d" ? String(parseInt(a, 10) || 0) : conv === "b" ? unescape(a) : conv === "c" ? a.slice(0, 1) : a;
+      const w = Number(width);
+      if (w) v = w < 0 ? v.padEnd(-w) : v.padStart(w);
+      return v;
+    });
+    rest = rest.slice(used);
+    if (used === 0) break;
+  } while (rest.length > 0);
+  io.out(out);
+  return ok;
+}
+
+/** Parses `sleep`'s argument: seconds with an optional s/m/h suffix. */
+export function parseSleep(a: string): number | undefined {
+  const m = /^(\d+(?:\.\d*)?|\.\d+)([smhd]?)$/.exec(a);
+  if (!m) return undefined;
+  const mult = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
+  return Number(m[1]) * mult * 1000;
+}
+
+async function sleep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  if (args.length === 0) {
+    io.err("sleep: missing operand\n");
+    return 1;
+  }
+  let total = 0;
+  for (const a of args) {
+    const ms = parseSleep(a);
+    if (ms === undefined) {
+      io.err(`sleep: invalid number '${a}'\n`);
+      return 1;
+    }
+    total += ms;
+  }
+  await env.clock.sleep(total, env.signal);
+  return 0;
+}
+
+function readInputs(args: string[], io: CmdIO, env: ShellEnv, cmd: string): { text: string; status: number } {
+  if (args.length === 0 || (args.length === 1 && args[0] === "-")) return { text: io.stdin, status: 0 };
+  let text = "";
+  let status = 0;
+  for (const f of args) {
+    if (f === "-") {
+      text += io.stdin;
+      continue;
+    }
+    const data = env.files.read(f);
+    if (data === undefined) {
+      if (env.files.list(f)) io.err(`${cmd}: read error: Is a directory\n`);
+      else io.err(`${cmd}: can't open '${f}': No such file or directory\n`);
+      status = 1;
+    } else text += data;
+  }
+  return { text, status };
+}
+
+function lines(text: string): string[] {
+  if (text === "") return [];
+  const l = text.split("\n");
+  if (l[l.length - 1] === "") l.pop();
+  return l;
+}
+
+function cat(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  const { text, status } = readInputs(args.filter((a) => a !== "-n" && a !== "-v"), io, env, "cat");
+  io.out(args.includes("-n") ? lines(text).map((l, i) => `${String(i + 1).padStart(6)}\t${l}\n`).join("") : text);
+  return Promise.resolve(status);
+}
+
+function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  const flags = new Set<string>();
+  const rest: string[] = [];
+  let pattern: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "-e") {
+      pattern = args[++i];
+      continue;
+    }
+    if (/^-[ivcqEFonwlsh]+$/.test(a)) for (const c of a.slice(1)) flags.add(c);
+    else if (a.startsWith("-") && a.length > 1) {
+      io.err(`grep: unrecognized option: ${a.replace(/^-+/, "")}\nBusyBox v1.36.1 multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n`);
+      return Promise.resolve(2);
+    } else rest.push(a);
+  }
+  if (pattern === undefined) pattern = rest.shift();
+  if (pattern === undefined) {
+    io.err("Usage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n");
+    return Promise.resolve(2);
+  }
+  let src = flags.has("F") ? pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : pattern;
+  if (!flags.has("E") && !flags.has("F")) src = src.replace(/\\([|(){}+?])/g, "$1");
+  if (flags.has("w")) src = `\\b(?:${src})\\b`;
+  let re: RegExp;
+  try {
+    re = new RegExp(src, flags.has("i") ? "gi" : "g");
+  } catch {
+    io.err(`grep: bad regex '${pattern}'\n`);
+    return Promise.resolve(2);
+  }
+  const { text, status } = readInputs(rest, io, env, "grep");
+  let count = 0;
+  const out: string[] = [];
+  lines(text).forEach((l, i) => {
+    re.lastIndex = 0;
+    const hit = re.test(l) !== flags.has("v");
+    if (!hit) return;
+    count++;
+    if (flags.has("o") && !flags.has("v")) {
+      re.lastIndex = 0;
+      for (const m of l.matchAll(re)) out.push((flags.has("n") ? `${i + 1}:` : "") + m[0]);
+    } else out.push((flags.has("n") ? `${i + 1}:` : "") + l);
+  });
+  if (!flags.has("q")) io.out(flags.has("c") ? `${count}\n` : out.map((l) => l + "\n").join(""));
+  return Promise.resolve(status !== 0 ? 2 : count > 0 ? 0 : 1);
+}
+
+function headTail(which: "head" | "tail"): Tool {
+  return (args, io, env) => {
+    let n = 10;
+    const files: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a === "-n") n = Number(args[++i]);
+      else if (/^-n\d+$/.test(a)) n = Number(a.slice(2));
+      else if (/^-\d+$/.test(a)) n = Number(a.slice(1));
+      else if (a.startsWith("-") && a !== "-") {
+        io.err(`${which}: unrecognized option: ${a.slice(1)}\n`);
+        return Promise.resolve(1);
+      } else files.push(a);
+    }
+    if (!Number.isFinite(n)) {
+      io.err(`${which}: invalid number '${args.join(" ")}'\n`);
+      return Promise.resolve(1);
+    }
+    const { text, status } = readInputs(files, io, env, which);
+    const l = lines(text);
+    const pick = which === "head" ? l.slice(0, n) : n === 0 ? [] : l.slice(-n);
+    io.out(pick.map((x) => x + "\n").join(""));
+    return Promise.resolve(status);
+  };
+}
+
+function wc(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  const opts = args.filter((a) => a.startsWith("-") && a !== "-").join("").replace(/-/g, "");
+  const files = args.filter((a) => !a.startsWith("-") || a === "-");
+  const { text, status } = readInputs(files, io, env, "wc");
+  const l = (text.match(/\n/g) ?? []).length;
+  const w = text.split(/\s+/).filter(Boolean).length;
+  const c = Buffer.byteLength(text);
+  const parts = opts ? [...opts].map((o) => (o === "l" ? l : o === "w" ? w : c)) : [l, w, c];
+  io.out(parts.map((p) => String(p).padStart(opts.length === 1 ? 0 : 7)).join(" ").trimStart() + (files.length === 1 ? ` ${files[0]}` : "") + "\n");
+  return Promise.resolve(status);
+}
+
+function env_(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  if (args.length > 0 && !args.every((a) => a.includes("="))) {
+    io.err(`env: can't execute '${args.find((a) => !a.includes("="))}': No such file or directory\n`);
+    return Promise.resolve(127);
+  }
+  const vars = new Map([...env.exported].filter((k) => env.vars.has(k)).map((k) => [k, env.vars.get(k)!] as const));
+  for (const a of args) vars.set(a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1));
+  io.out([...vars].map(([k, v]) => `${k}=${v}\n`).join(""));
+  return ok;
+}
+
+function test(args: string[], env: ShellEnv): number {
+  const t = (a: string[]): boolean => {
+    if (a[0] === "!") return !t(a.slice(1));
+    if (a.length === 0) return false;
+    if (a.length === 1) return a[0] !== "";
+    if (a.length === 2) {
+      const [op, v] = a as [string, string];
+      if (op === "-z") return v === "";
+      if (op === "-n") return v !== "";
+      if (op === "-e" || op === "-f") return env.files.read(v) !== undefined || (op === "-e" && env.files.list(v) !== undefined);
+      if (op === "-d") return env.files.list(v) !== undefined;
+      return false;
+    }
+    const [x, op, y] = a as [string, string, string];
+    const nx = Number(x);
+    const ny = Number(y);
+    switch (op) {
+      case "=":
+      case "==":
+        return x === y;
+      case "!=":
+        return x !== y;
+      case "-eq":
+        return nx === ny;
+      case "-ne":
+        return nx !== ny;
+      case "-lt":
+        return nx < ny;
+      case "-le":
+        return nx <= ny;
+      case "-gt":
+        return nx > ny;
+      case "-ge":
+        return nx >= ny;
+    }
+    return false;
+  };
+  return t(args) ? 0 : 1;
+}
+
+function formatDate(ms: number): string {
+  const d = new Date(ms);
+  const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const p = (n: number): string => String(n).padStart(2, "0");
+  return `${days[d.getUTCDay()]} ${months[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2)} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
+}
+
+export const coreCommands: Record<string, Tool> = {
+  echo: (a, io) => echo([...a], io),
+  printf: (a, io) => printf(a, io),
+  true: () => ok,
+  false: () => Promise.resolve(1),
+  ":": () => ok,
+  exit: (a, io, env) => {
+    const n = a[0] === undefined ? env.lastStatus : Number(a[0]);
+    if (!Number.isInteger(n)) {
+      io.err(`sh: exit: Illegal number: ${a[0]}\n`);
+      env.exitCode = 2;
+      return Promise.resolve(2);
+    }
+    env.exitCode = ((n % 256) + 256) % 256;
+    return Promise.resolve(env.exitCode);
+  },
+  sleep,
+  env: env_,
+  printenv: (a, io, env) => {
+    if (a.length === 0) return env_([], io, env);
+    const v = env.vars.get(a[0]!);
+    if (v === undefined || !env.exported.has(a[0]!)) return Promise.resolve(1);
+    io.out(v + "\n");
+    return ok;
+  },
+  hostname: (_a, io, env) => {
+    io.out(env.net.pod.hostname + "\n");
+    return ok;
+  },
+  cat,
+  grep,
+  head: headTail("head"),
+  tail: headTail("tail"),
+  wc,
+  ls: (a, io, env) => {
+    const paths = a.filter((x) => !x.startsWith("-"));
+    let status = 0;
+    for (const p of paths.length ? paths : [env.vars.get("PWD") ?? "/"]) {
+      const l = env.files.list(p);
+      if (l) io.out(l.join("\n") + (l.length ? "\n" : ""));
+      else if (env.files.read(p) !== undefined) io.out(p + "\n");
+      else {
+        io.err(`ls: ${p}: No such file or directory\n`);
+        status = 1;
+      }
+    }
+    return Promise.resolve(status);
+  },
+  id: (_a, io) => {
+    io.out("uid=0(root) gid=0(root) groups=0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),11(floppy),20(dialout),26(tape),27(video)\n");
+    return ok;
+  },
+  whoami: (_a, io) => {
+    io.out("root\n");
+    return ok;
+  },
+  date: (a, io, env) => {
+    if (a[0] === "+%s") io.out(`${Math.floor(env.clock.now() / 1000)}\n`);
+    else io.out(formatDate(env.clock.now()) + "\n");
+    return ok;
+  },
+  pwd: (_a, io, env) => {
+    io.out((env.vars.get("PWD") ?? "/") + "\n");
+    return ok;
+  },
+  cd: (a, io, env) => {
+    const dir = a[0] ?? env.vars.get("HOME") ?? "/";
+    const abs = dir.startsWith("/") ? dir : `${(env.vars.get("PWD") ?? "/").replace(/\/$/, "")}/${dir}`;
+    if (!env.files.list(abs)) {
+      io.err(`sh: cd: can't cd to ${dir}: No such file or directory\n`);
+      return Promise.resolve(2);
+    }
+    env.vars.set("PWD", abs);
+    return ok;
+  },
+  export: (a, _io, env) => {
+    for (const x of a) {
+      const i = x.indexOf("=");
+      const k = i < 0 ? x : x.slice(0, i);
+      if (i >= 0) env.vars.set(k, x.slice(i + 1));
+      env.exported.add(k);
+    }
+    return ok;
+  },
+  unset: (a, _io, env) => {
+    for (const k of a) {
+      env.vars.delete(k);
+      env.exported.delete(k);
+    }
+    return ok;
+  },
+  test: (a, _io, env) => Promise.resolve(test(a, env)),
+  "[": (a, io, env) => {
+    if (a[a.length - 1] !== "]") {
+      io.err("sh: missing ]\n");
+      return Promise.resolve(2);
+    }
+    return Promise.resolve(test(a.slice(0, -1), env));
+  },
+  which: (a, io, env) => {
+    let status = 0;
+    for (const n of a) {
+      if (coreCommands[n] || env.tools.has(n)) io.out(`/usr/bin/${n}\n`);
+      else status = 1;
+    }
+    return Promise.resolve(status);
+  },
+  sh: shTool,
+  ash: shTool,
+  bash: shTool,
+};
+
+async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  const sub: ShellEnv = { ...env, vars: new Map(env.vars), exported: new Set(env.exported), exitCode: undefined };
+  if (args[0] === "-c") {
+    if (args[1] === undefined) {
+      io.err("sh: -c requires an argument\n");
+      return 2;
+    }
+    return runText(args[1], sub, io);
+  }
+  if (args[0] !== undefined && !args[0].startsWith("-")) {
+    const text = env.files.read(args[0]);
+    if (text === undefined) {
+      io.err(`sh: can't open '${args[0]}': No such file or directory\n`);
+      return 2;
+    }
+    return runText(text, sub, io);
+  }
+  return runText(io.stdin, sub, io);
+}
