@@ -18,6 +18,8 @@ describe("normalizeWorkload", () => {
     ["shop/deploy/catalog", "shop/catalog"],
     ["shop/catalog-7d9f8b6c5-x2x4z", "shop/catalog"],
     ["catalog-7d9f8b6c5-*", "catalog"],
+    ["catalog-bcdfghjk-*", "catalog"],
+    ["shop/web-backend", "shop/web-backend"],
     ["shop/api-gateway", "shop/api-gateway"],
     ["catalog", "catalog"],
   ])("%s → %s", (text, want) => {

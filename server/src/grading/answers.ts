@@ -8,7 +8,8 @@ import type { ClusterClient } from "./cluster.ts";
 import { fetchFlows, fieldValues, FlowsUnavailable, recordMatches } from "./flows.ts";
 
 const hashChars = "[bcdfghjklmnpqrstvwxz2456789]";
-const podSuffix = new RegExp(`-${hashChars}{6,10}(-${hashChars}{5})?$`);
+const podSuffix = new RegExp(`-${hashChars}{6,10}-${hashChars}{5}$`);
+const rsSuffix = new RegExp(`-${hashChars}{6,10}$`);
 
 /** `shop/catalog`, from `catalog.shop`, `shop/catalog-7d9f8b6c5-x2x4z`, `deployment/catalog -n shop`, `catalog-*`. */
 export function normalizeWorkload(text: string): string {
@@ -32,8 +33,10 @@ export function normalizeWorkload(text: string): string {
     name = n ?? t;
     ns = s;
   }
-  name = name.replace(/-\*$/, "").replace(/\*$/, "");
-  if (/\d/.test(name.slice(name.lastIndexOf("-")))) name = name.replace(podSuffix, "");
+  if (/-\*$/.test(name)) {
+    // A flow log's aggregated name: `<replicaset>-*`, where the replica set is `<deployment>-<hash>`.
+    name = name.replace(/-\*$/, "").replace(rsSuffix, "");
+  } else name = name.replace(/\*$/, "").replace(podSuffix, "");
   return ns ? `${ns}/${name}` : name;
 }
 

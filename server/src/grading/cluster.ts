@@ -25,8 +25,11 @@ export interface ExecResult {
 }
 
 export interface ClusterClient {
-  /** Creates the object, or replaces it when it exists (like `kubectl create` then `kubectl replace`). */
-  apply(obj: ClusterObject): Promise<void>;
+  /**
+   * Creates the object or, when it exists, updates it: a merge patch for shared objects that carry other settings
+   * (Namespaces, FelixConfiguration), a replace for the rest, or a replace always with `replace: true`.
+   */
+  apply(obj: ClusterObject, opts?: { replace?: boolean }): Promise<void>;
   /** Reads one object; `undefined` when it does not exist. */
   get(ref: ObjectRef): Promise<ClusterObject | undefined>;
   /** Lists objects of a kind; an empty list when the cluster does not serve the kind. */
@@ -63,3 +66,6 @@ export function refOf(obj: ClusterObject): ObjectRef {
 export function describeRef(ref: ObjectRef): string {
   return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
 }
+
+/** Kinds whose existing objects are merged into rather than replaced (they hold settings a lab does not own). */
+export const mergedKinds: ReadonlySet<string> = new Set(["Namespace", "FelixConfiguration"]);

@@ -21,7 +21,7 @@ export class FakeClient implements ClusterClient {
   all(): ClusterObject[] {
     return [...this.objects.values()];
   }
-  async apply(obj: ClusterObject): Promise<void> {
+  async apply(obj: ClusterObject, _opts?: { replace?: boolean }): Promise<void> {
     this.calls.push(`apply ${obj.kind}/${obj.metadata.name}`);
     const o = structuredClone(obj);
     if (o.kind === "Deployment")

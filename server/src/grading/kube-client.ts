@@ -3,9 +3,22 @@
  */
 import https from "node:https";
 import { PassThrough } from "node:stream";
-import { ApiException, Exec, KubeConfig, KubernetesObjectApi, type V1Status } from "@kubernetes/client-node";
+import {
+  ApiException,
+  Exec,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type V1Status,
+} from "@kubernetes/client-node";
 import { EgresslabError } from "../shared/errors.ts";
-import type { ClusterClient, ClusterObject, ExecResult, ObjectRef } from "./cluster.ts";
+import {
+  mergedKinds,
+  type ClusterClient,
+  type ClusterObject,
+  type ExecResult,
+  type ObjectRef,
+} from "./cluster.ts";
 
 function status(err: unknown): number | undefined {
   return err instanceof ApiException ? err.code : undefined;
@@ -59,13 +72,21 @@ export function createKubeClient(kubeconfig: string): ClusterClient {
     );
 
   return {
-    async apply(obj) {
+    async apply(obj, opts) {
       const what = `applying ${obj.kind} ${obj.metadata.namespace ? obj.metadata.namespace + "/" : ""}${obj.metadata.name}`;
       try {
         await objects.create(obj);
         return;
       } catch (err) {
         if (status(err) !== 409) throw wrap(what, err);
+      }
+      if (!opts?.replace && mergedKinds.has(obj.kind)) {
+        try {
+          await objects.patch(obj, undefined, undefined, "egresslab", undefined, PatchStrategy.MergePatch);
+          return;
+        } catch (err) {
+          throw wrap(what, err);
+        }
       }
       try {
         const current = (await objects.read(

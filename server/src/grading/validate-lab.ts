@@ -186,7 +186,7 @@ async function undo(
 ): Promise<void> {
   for (const [i, m] of [...manifests.entries()].reverse()) {
     const before = snapshot[i];
-    if (before) await client.apply(restorable(before));
+    if (before) await client.apply(restorable(before), { replace: true });
     else await client.delete(refOf(m.object as ClusterObject));
   }
 }

@@ -131,7 +131,14 @@ const condition = z
 export const checkSchema = z.discriminatedUnion(
   "kind",
   [
-    z.strictObject({ ...common, kind: z.literal("probe"), from: podRef, to: target, expect: probeExpect }),
+    z.strictObject({
+      ...common,
+      kind: z.literal("probe"),
+      from: podRef,
+      to: target,
+      expect: probeExpect,
+      before: z.strictObject({ post: z.string().startsWith("/"), body: z.unknown().default({}) }).optional(),
+    }),
     z.strictObject({
       ...common,
       kind: z.literal("resource"),

@@ -72,7 +72,8 @@ function toCheck(c: CheckFile): Check {
           : "status" in e
             ? { outcome: "status" as const, status: e.status }
             : { outcome: "source-ip" as const, ...e.sourceIP };
-      return { ...base, kind: "probe", from: c.from, to: c.to, expect };
+      const before = c.before ? { before: { path: c.before.post, body: c.before.body } } : {};
+      return { ...base, kind: "probe", from: c.from, to: c.to, expect, ...before };
     }
     case "resource":
       return { ...base, kind: "resource", target: c.target, expect: c.expect, where: c.where };

@@ -113,6 +113,8 @@ export interface CheckBase {
 
 export interface ProbeCheck extends CheckBase {
   kind: "probe";
+  /** An API call made just before the probe, e.g. rotating a domain's addresses; ignored where the API is absent. */
+  before?: { path: string; body: unknown };
   from: PodRef;
   to: ProbeTarget;
   expect: ProbeExpectation;
