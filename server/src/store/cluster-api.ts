@@ -379,6 +379,29 @@ export class SimClusterApi implements ClusterApi {
     });
   }
 
+  /**
+   * Writes a change the cluster's own components make (binding, status, IP allocation) without the user-facing
+   * validation: clones the stored object, lets `mutate` change it, bumps the resourceVersion and notifies. No-op when
+   * the object is gone or unchanged. Returns the stored result.
+   */
+  patchInternal(key: ResourceKey, namespace: string | undefined, name: string, mutate: (o: KubeObject) => void): KubeObject | undefined {
+    return this.write(() => {
+      const existing = this.o.store.get(key, namespace, name);
+      if (!existing) return undefined;
+      const next = structuredClone(existing);
+      mutate(next);
+      if (stableStringify(stripVolatile(next)) === stableStringify(stripVolatile(existing))) return existing;
+      next.metadata.resourceVersion = this.o.store.nextVersion();
+      this.o.store.commit(key, "MODIFIED", next);
+      return next;
+    });
+  }
+
+  /** Runs `fn` as one write: controllers settle once, when it returns. */
+  batch<T>(fn: () => T): T {
+    return this.write(fn);
+  }
+
   /** Removes an object now and garbage-collects its dependents (`Orphan` strips their owner references instead). */
   removeObject(key: ResourceKey, obj: KubeObject, propagation = "Background"): void {
     this.write(() => this.remove(key, obj, propagation));

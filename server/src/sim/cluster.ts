@@ -1,0 +1,186 @@
+/**
+ * The composition of one simulated cluster: the store, the resource registry, `ClusterApi`, the controllers, the
+ * profile (or the saved state) and the dataplane, behind `SimClusterHandle`.
+ */
+import { validateCalicoObject } from "../calico/validate.ts";
+import { createDataplane, type Dataplane } from "../net/dataplane.ts";
+import { realClock, type Clock } from "../shared/clock.ts";
+import { EgresslabError, ValidationError, type Problem } from "../shared/errors.ts";
+import { noopLogger, type Logger } from "../shared/logger.ts";
+import { SimClusterApi } from "../store/cluster-api.ts";
+import { MemoryStore } from "../store/object-store.ts";
+import { createRandom } from "../store/random.ts";
+import { createRegistry, type Registry } from "../store/registry/index.ts";
+import { ApiError, type KubeObject } from "../store/types.ts";
+import { ControllerManager, createControllers, createEventRecorder, serviceAllocator, tunnelAddress } from "./controllers/index.ts";
+import type { ControllerContext } from "./controllers/context.ts";
+import { DebouncedSaver, readState, writeState, type ClusterState } from "./persistence.ts";
+import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
+import type { CalicoEdition, DataplaneApi, PodRuntime, SimClusterHandle } from "./types.ts";
+
+export { deleteSimClusterState } from "./persistence.ts";
+
+export interface SimClusterOptions {
+  id: string;
+  /** A profile from `clusters/` (default `bare`). Ignored when saved state is restored. */
+  profile?: string;
+  edition?: CalicoEdition;
+  seed?: number;
+  clock?: Clock;
+  /** With a data directory, the cluster's state is saved there and restored on the next start with the same id. */
+  dataDir?: string;
+  logger?: Logger;
+  /** Where profiles live (default: the repository's `clusters/`). */
+  profilesDir?: string;
+  /** Start the dataplane (default true). */
+  dataplane?: boolean;
+}
+
+/** One simulated cluster. */
+export class SimCluster implements SimClusterHandle {
+  readonly runtime: PodRuntime;
+  readonly dataplane: DataplaneApi;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly edition: CalicoEdition,
+    readonly profile: string,
+    readonly seed: number,
+    readonly api: SimClusterApi,
+    readonly store: MemoryStore,
+    readonly registry: Registry,
+    readonly clock: Clock,
+    private readonly manager: ControllerManager,
+    private readonly dp: Dataplane | undefined,
+    private readonly saver: DebouncedSaver | undefined,
+    private readonly unsubscribe: () => void,
+  ) {
+    this.runtime = dp?.runtime ?? noRuntime;
+    this.dataplane = dp?.api ?? noDataplane;
+  }
+
+  /** Stops the controllers and the dataplane and writes the state (when persistent). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.dp?.close();
+    this.unsubscribe();
+    this.saver?.flush();
+    this.manager.stop();
+  }
+}
+
+const noRuntime: PodRuntime = {
+  exec: () => Promise.reject(new ApiError(400, "BadRequest", "this simulated cluster runs without a dataplane")),
+  logs: () => "",
+};
+const noDataplane: DataplaneApi = { queryFlows: () => ({ items: [] }), watchFlows: () => () => {}, rotate: () => ({}) };
+
+/** Creates every object of `profile` through the API (validated and defaulted like user input). */
+export function applyProfile(api: SimClusterApi, registry: Registry, profile: ClusterProfile, logger: Logger): void {
+  const problems: Problem[] = [];
+  api.batch(() => {
+    for (const { object, where, line } of sortForCreation(profile.objects)) {
+      const type = registry.byKind(object.apiVersion, object.kind);
+      if (!type) {
+        logger.debug("profile object not served on this cluster", { kind: object.kind, name: object.metadata.name });
+        continue;
+      }
+      const { status, ...rest } = object;
+      try {
+        const created = api.create(type, object.metadata.namespace ?? (type.namespaced ? "default" : undefined), structuredClone(rest));
+        if (status !== undefined && type.kind !== "Pod")
+          api.patchInternal(`${type.group || "core"}/${type.plural}`, created.object.metadata.namespace, created.object.metadata.name, (o) => {
+            o.status = structuredClone(status);
+          });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        problems.push({ where, ...(line !== undefined ? { line } : {}), message: `${object.kind} "${object.metadata.name}": ${message}` });
+      }
+    }
+  });
+  if (problems.length) throw new ValidationError(problems, `cluster profile "${profile.name}" is invalid:\n${problems.map((p) => `${p.where}:${p.line ?? ""}: ${p.message}`).join("\n")}`);
+}
+
+/** Sets each node's Calico VXLAN tunnel address (the first address of its IPAM block). */
+function annotateNodes(ctx: ControllerContext): void {
+  for (const n of ctx.store.list("core/nodes")) {
+    const addr = tunnelAddress(ctx, n.metadata.name);
+    if (!addr) continue;
+    ctx.api.patchInternal("core/nodes", undefined, n.metadata.name, (o) => {
+      o.metadata.annotations = { ...o.metadata.annotations, "projectcalico.org/IPv4VXLANTunnelAddr": addr };
+    });
+  }
+}
+
+/** Builds (or restores) a simulated cluster and starts its controllers and dataplane. */
+export async function createSimCluster(opts: SimClusterOptions): Promise<SimCluster> {
+  const logger = (opts.logger ?? noopLogger).child({ cluster: opts.id });
+  const clock = opts.clock ?? realClock;
+  const saved = opts.dataDir ? readState(opts.dataDir, opts.id) : undefined;
+  const edition: CalicoEdition = saved?.edition ?? opts.edition ?? "enterprise";
+  if (edition !== "enterprise" && edition !== "oss")
+    throw new EgresslabError("invalid", `unknown Calico edition "${String(edition)}": use enterprise or oss`);
+  const seed = saved?.seed ?? opts.seed ?? 1;
+  const profileName = saved?.profile ?? opts.profile ?? "bare";
+  const profile = saved ? undefined : loadProfile(profileName, opts.profilesDir);
+
+  const registry = createRegistry(edition, () => clock.now());
+  const store = new MemoryStore();
+  const random = createRandom(seed ^ (saved ? saved.resourceVersion : 0));
+  const api = new SimClusterApi({ store, registry, edition, clock, random, logger, validateCalico: validateCalicoObject });
+  const ctx: ControllerContext = {
+    api,
+    store,
+    registry,
+    clock,
+    random,
+    seed,
+    events: createEventRecorder(api, registry, clock),
+    logger,
+  };
+  api.addAdmission(serviceAllocator(store, random));
+  const manager = new ControllerManager(store, createControllers(ctx), logger);
+  api.onSettle(() => manager.settle());
+
+  if (saved) {
+    store.restore({ resourceVersion: saved.resourceVersion, objects: saved.objects });
+    manager.syncAll();
+  } else if (profile) {
+    ctx.events.enabled = false;
+    try {
+      applyProfile(api, registry, profile, logger);
+      api.batch(() => annotateNodes(ctx));
+    } finally {
+      ctx.events.enabled = true;
+    }
+  }
+
+  let saver: DebouncedSaver | undefined;
+  let unsubscribe = () => {};
+  if (opts.dataDir) {
+    const dataDir = opts.dataDir;
+    const snapshot = (): ClusterState => {
+      const s = store.snapshot();
+      return { version: 1, id: opts.id, profile: profileName, edition, seed, resourceVersion: s.resourceVersion, objects: s.objects };
+    };
+    saver = new DebouncedSaver(() => writeState(dataDir, snapshot()), 250, (err) =>
+      logger.error("saving cluster state failed", { error: err instanceof Error ? err.message : String(err) }),
+    );
+    if (!saved) writeState(dataDir, snapshot());
+    const s = saver;
+    unsubscribe = store.subscribe(() => s.touch());
+  }
+
+  const dp =
+    opts.dataplane === false
+      ? undefined
+      : createDataplane({ clusterId: opts.id, store, api, clock, seed, edition, profile: profileName, logger });
+  return new SimCluster(opts.id, edition, profileName, seed, api, store, registry, clock, manager, dp, saver, unsubscribe);
+}
+
+/** Every object of a cluster, for tests and debugging. */
+export function allObjects(c: SimCluster): KubeObject[] {
+  return c.store.keys().flatMap((k) => c.store.list(k));
+}

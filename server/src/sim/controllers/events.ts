@@ -1,0 +1,62 @@
+/**
+ * Records core/v1 Events the way the real components write them (`<object>.<hex nanoseconds>`, source, counts).
+ */
+import type { SimClusterApi } from "../../store/cluster-api.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Registry } from "../../store/registry/index.ts";
+import type { KubeObject } from "../../store/types.ts";
+
+export interface EventSource {
+  component: string;
+  host?: string;
+}
+
+export interface EventRecorder {
+  /** While false, nothing is recorded (a profile's boot-time history is not replayed as events). */
+  enabled: boolean;
+  /** Records an event about `obj`; never throws (events are best effort, as in Kubernetes). */
+  record(obj: KubeObject, type: "Normal" | "Warning", reason: string, message: string, source: EventSource, fieldPath?: string): void;
+}
+
+export function createEventRecorder(api: SimClusterApi, registry: Registry, clock: Clock): EventRecorder {
+  let seq = 0n;
+  const events = registry.byKey("core/events");
+  return {
+    enabled: true,
+    record(obj, type, reason, message, source, fieldPath) {
+      if (!events || !this.enabled) return;
+      const ms = clock.now();
+      const ts = new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+      const nanos = BigInt(ms) * 1_000_000n + seq++;
+      const ns = obj.metadata.namespace || "default";
+      try {
+        api.create(events, ns, {
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { name: `${obj.metadata.name}.${nanos.toString(16)}`, namespace: ns },
+          involvedObject: {
+            apiVersion: obj.apiVersion,
+            kind: obj.kind,
+            name: obj.metadata.name,
+            ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+            uid: obj.metadata.uid,
+            resourceVersion: obj.metadata.resourceVersion,
+            ...(fieldPath ? { fieldPath } : {}),
+          },
+          reason,
+          message,
+          source: { component: source.component, ...(source.host ? { host: source.host } : {}) },
+          firstTimestamp: ts,
+          lastTimestamp: ts,
+          count: 1,
+          type,
+          eventTime: null,
+          reportingComponent: source.component,
+          reportingInstance: source.host ?? "",
+        });
+      } catch {
+        // Events are best effort: a terminating namespace refuses them.
+      }
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The scheduler and the kubelets: pods without a node are bound to the least loaded eligible node (node selector,
+ * node affinity on `metadata.name`, taints; ties broken by the cluster's seed); bound pods get an IP (the node's for
+ * hostNetwork pods, Calico IPAM otherwise) and start: Running and Ready, with conditions, container statuses and the
+ * Scheduled/Pulling/Pulled/Created/Started events; deleted running pods get Killing events.
+ */
+import { fnv32a } from "../../store/random.ts";
+import type { KubeObject, StoreChange } from "../../store/types.ts";
+import { arr, isTerminating, nowTimestamp, rec, type Controller, type ControllerContext, type Rec } from "./context.ts";
+import { nodeMatchesSelector } from "./daemonsets.ts";
+import { allocatePodIP } from "./ipam.ts";
+
+export function podIsReady(p: KubeObject): boolean {
+  return arr(rec(p.status).conditions).some((c) => rec(c).type === "Ready" && rec(c).status === "True");
+}
+
+/** Whether `tolerations` tolerate every taint of the given effects. */
+export function toleratesTaints(tolerations: unknown[], taints: unknown[], effects: string[]): boolean {
+  return taints.map(rec).every((t) => {
+    if (!effects.includes(String(t.effect))) return true;
+    return tolerations.map(rec).some((tol) => {
+      if (tol.effect && tol.effect !== t.effect) return false;
+      if (tol.operator === "Exists") return !tol.key || tol.key === t.key;
+      return tol.key === t.key && (tol.value ?? "") === (t.value ?? "");
+    });
+  });
+}
+
+export function nodeIP(node: KubeObject | undefined): string | undefined {
+  const a = arr(rec(node?.status).addresses).map(rec).find((x) => x.type === "InternalIP");
+  return a ? String(a.address) : undefined;
+}
+
+/** `docker.io/library/nginx:latest` from `nginx`, as containerd reports images. */
+export function normalizeImage(image: string): string {
+  let ref = image;
+  const firstSlash = ref.indexOf("/");
+  const first = firstSlash >= 0 ? ref.slice(0, firstSlash) : "";
+  if (firstSlash < 0) ref = `docker.io/library/${ref}`;
+  else if (!first.includes(".") && !first.includes(":") && first !== "localhost") ref = `docker.io/${ref}`;
+  const last = ref.slice(ref.lastIndexOf("/") + 1);
+  if (!last.includes(":") && !last.includes("@")) ref += ":latest";
+  return ref;
+}
+
+const hex64 = (s: string) => Array.from({ length: 8 }, (_, i) => fnv32a(`${s}/${i}`).toString(16).padStart(8, "0")).join("");
+
+function affinityNodes(spec: Rec): string[] | undefined {
+  const terms = arr(rec(rec(rec(spec.affinity).nodeAffinity).requiredDuringSchedulingIgnoredDuringExecution).nodeSelectorTerms);
+  for (const t of terms) {
+    for (const f of arr(rec(t).matchFields).map(rec)) if (f.key === "metadata.name" && f.operator === "In") return arr(f.values).map(String);
+  }
+  return undefined;
+}
+
+function qosClass(spec: Rec): string {
+  const cs = arr(spec.containers).map(rec);
+  const res = cs.map((c) => rec(c.resources));
+  if (res.every((r) => !Object.keys(rec(r.requests)).length && !Object.keys(rec(r.limits)).length)) return "BestEffort";
+  const guaranteed = res.every((r) => {
+    const l = rec(r.limits);
+    const q = rec(r.requests);
+    return l.cpu !== undefined && l.memory !== undefined && (q.cpu === undefined || q.cpu === l.cpu) && (q.memory === undefined || q.memory === l.memory);
+  });
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+export function podController(ctx: ControllerContext): Controller {
+  const schedule = (pod: KubeObject): void => {
+    const spec = rec(pod.spec);
+    const nodes = ctx.store.list("core/nodes");
+    const allowed = affinityNodes(spec);
+    const eligible = nodes.filter(
+      (n) =>
+        !rec(n.spec).unschedulable &&
+        nodeMatchesSelector(n, spec.nodeSelector) &&
+        (!allowed || allowed.includes(n.metadata.name)) &&
+        toleratesTaints(arr(spec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]),
+    );
+    const now = nowTimestamp(ctx);
+    if (!eligible.length) {
+      const tainted = nodes.filter((n) => !toleratesTaints(arr(spec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]));
+      const reasons: string[] = [];
+      for (const n of tainted) {
+        const t = arr(rec(n.spec).taints).map(rec)[0] ?? {};
+        reasons.push(`1 node(s) had untolerated taint {${String(t.key)}: ${String(t.value ?? "")}}`);
+      }
+      const others = nodes.length - tainted.length;
+      if (others) reasons.push(`${others} node(s) didn't match Pod's node affinity/selector`);
+      const msg = `0/${nodes.length} nodes are available: ${reasons.sort().join(", ")}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
+      const already = arr(rec(pod.status).conditions).some((c) => rec(c).type === "PodScheduled" && rec(c).message === msg);
+      if (already) return;
+      ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
+        o.status = { ...rec(o.status), phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", lastProbeTime: null, lastTransitionTime: now, reason: "Unschedulable", message: msg }] };
+      });
+      ctx.events.record(pod, "Warning", "FailedScheduling", msg, { component: "default-scheduler" });
+      return;
+    }
+    const load = (n: KubeObject) => ctx.store.list("core/pods").filter((p) => rec(p.spec).nodeName === n.metadata.name).length;
+    const min = Math.min(...eligible.map(load));
+    const best = eligible.filter((n) => load(n) === min);
+    const chosen = best[fnv32a(`${ctx.seed}/${pod.metadata.namespace}/${pod.metadata.name}`) % best.length]!;
+    const bound = ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
+      (o.spec as Rec).nodeName = chosen.metadata.name;
+    });
+    if (bound)
+      ctx.events.record(bound, "Normal", "Scheduled", `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${chosen.metadata.name}`, { component: "default-scheduler" });
+  };
+
+  const start = (pod: KubeObject): void => {
+    const spec = rec(pod.spec);
+    const nodeName = String(spec.nodeName);
+    const node = ctx.store.get("core/nodes", undefined, nodeName);
+    const hostIP = nodeIP(node) ?? "";
+    const ip = spec.hostNetwork ? hostIP : allocatePodIP(ctx, pod, nodeName);
+    const now = nowTimestamp(ctx);
+    const kubelet = { component: "kubelet", host: nodeName };
+    if (!ip) {
+      ctx.events.record(pod, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: plugin type=\"calico\" failed (add): failed to request IPv4 addresses: no IP addresses available in the IP pool(s)", kubelet);
+      return;
+    }
+    const containers = arr(spec.containers).map(rec);
+    const started = ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
+      if (!spec.hostNetwork)
+        o.metadata.annotations = {
+          ...o.metadata.annotations,
+          "cni.projectcalico.org/containerID": hex64(`${o.metadata.uid}/sandbox`),
+          "cni.projectcalico.org/podIP": `${ip}/32`,
+          "cni.projectcalico.org/podIPs": `${ip}/32`,
+        };
+      const cond = (type: string) => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: now });
+      o.status = {
+        phase: "Running",
+        conditions: [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
+        hostIP,
+        hostIPs: [{ ip: hostIP }],
+        podIP: ip,
+        podIPs: [{ ip }],
+        startTime: now,
+        containerStatuses: containers.map((c) => {
+          const image = normalizeImage(String(c.image));
+          return {
+            containerID: `containerd://${hex64(`${o.metadata.uid}/${String(c.name)}`)}`,
+            image,
+            imageID: `${image.replace(/:[^:/@]+$/, "")}@sha256:${hex64(image)}`,
+            lastState: {},
+            name: c.name,
+            ready: true,
+            restartCount: 0,
+            started: true,
+            state: { running: { startedAt: now } },
+          };
+        }),
+        qosClass: qosClass(spec),
+      };
+    });
+    if (!started) return;
+    containers.forEach((c, i) => {
+      const fieldPath = `spec.containers{${String(c.name)}}`;
+      const image = String(c.image);
+      if (c.imagePullPolicy === "Always") {
+        const secs = (0.5 + (fnv32a(`${ctx.seed}/${image}/${i}`) % 3000) / 1000).toFixed(3);
+        ctx.events.record(started, "Normal", "Pulling", `Pulling image "${image}"`, kubelet, fieldPath);
+        ctx.events.record(started, "Normal", "Pulled", `Successfully pulled image "${image}" in ${secs}s (${secs}s including waiting). Image size: ${10_000_000 + (fnv32a(image) % 90_000_000)} bytes.`, kubelet, fieldPath);
+      } else {
+        ctx.events.record(started, "Normal", "Pulled", `Container image "${image}" already present on machine`, kubelet, fieldPath);
+      }
+      ctx.events.record(started, "Normal", "Created", `Created container: ${String(c.name)}`, kubelet, fieldPath);
+      ctx.events.record(started, "Normal", "Started", `Started container ${String(c.name)}`, kubelet, fieldPath);
+    });
+  };
+
+  return {
+    name: "pods",
+    watches: ["core/pods", "core/nodes"],
+    sync(changes: StoreChange[]) {
+      for (const ch of changes) {
+        if (ch.key !== "core/pods" || ch.type !== "DELETED") continue;
+        const p = ch.object;
+        if (rec(p.status).phase !== "Running" || !p.metadata.namespace) continue;
+        const nsObj = ctx.store.get("core/namespaces", undefined, p.metadata.namespace);
+        if (!nsObj || rec(nsObj.status).phase === "Terminating") continue;
+        for (const c of arr(rec(p.spec).containers).map(rec))
+          ctx.events.record(p, "Normal", "Killing", `Stopping container ${String(c.name)}`, { component: "kubelet", host: String(rec(p.spec).nodeName ?? "") }, `spec.containers{${String(c.name)}}`);
+      }
+      for (const pod of ctx.store.list("core/pods")) {
+        if (isTerminating(pod)) continue;
+        const spec = rec(pod.spec);
+        if (!spec.nodeName) schedule(pod);
+        const latest = ctx.store.get("core/pods", pod.metadata.namespace, pod.metadata.name);
+        if (latest && rec(latest.spec).nodeName && rec(latest.status).phase === "Pending" && !rec(latest.status).podIP) start(latest);
+      }
+    },
+  };
+}
