@@ -1,9 +1,89 @@
+/**
+ * `egresslab serve`: the workshop server. Loads the lab, chooses the cluster provider, starts the web server and
+ * prints where to open it; runs until interrupted.
+ */
+import path from "node:path";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { Command } from "./command.ts";
-import { EgresslabError } from "../shared/errors.ts";
+import { formatHelp, parseOptions, type OptionSpecs } from "../config/options.ts";
+import { createLogger, type LogLevel } from "../shared/logger.ts";
+import { NotFoundError } from "../shared/errors.ts";
+import { providerOptionSpecs, providerSettings, createProvider } from "../providers/select.ts";
+import { loadLab } from "../labs/index.ts";
+import * as grading from "../grading/index.ts";
+import { labRunner } from "../sessions/lab-runner.ts";
+import { startWorkshopServer, type WorkshopServer } from "../http/server.ts";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export const serveOptionSpecs = {
+  port: { type: "number", default: 3000, env: "EGRESSLAB_PORT", short: "p", arg: "PORT", description: "Port of the web server" },
+  host: { type: "string", default: "127.0.0.1", env: "EGRESSLAB_HOST", arg: "ADDR", description: "Interface to listen on (0.0.0.0 for a room of attendees)" },
+  data: { type: "string", default: ".egresslab", env: "EGRESSLAB_DATA", arg: "DIR", description: "Where sessions, progress, homes and cluster state are kept" },
+  lab: { type: "string", default: "egress-workshop", env: "EGRESSLAB_LAB", arg: "ID", description: "The lab to run: an id under labs/, or a lab directory" },
+  "join-code": { type: "string", env: "EGRESSLAB_JOIN_CODE", arg: "CODE", description: "A code attendees must enter to join" },
+  local: { type: "boolean", default: false, env: "EGRESSLAB_LOCAL", description: "Single-user mode on your own machine: a plain shell instead of a bubblewrap sandbox" },
+  "idle-timeout": { type: "number", default: 1800, env: "EGRESSLAB_IDLE_TIMEOUT", arg: "SECONDS", description: "End a terminal nobody has used or watched for this long" },
+  pool: { type: "number", default: 2, env: "EGRESSLAB_POOL", arg: "N", description: "Clusters to keep pre-warmed for attendees who join" },
+  "instructor-token": { type: "string", env: "EGRESSLAB_INSTRUCTOR_TOKEN", arg: "TOKEN", description: "Token for the instructor board (default: a random one, printed at start)" },
+  "log-level": { type: "string", default: "info", env: "EGRESSLAB_LOG_LEVEL", choices: ["debug", "info", "warn", "error"], arg: "LEVEL", description: "Least severe log lines shown" },
+  ...providerOptionSpecs,
+} as const satisfies OptionSpecs;
+
+/** The lab directory for `--lab`: a path when it names a directory, else `labs/<id>` in the repository. */
+export function labDir(lab: string, cwd = process.cwd()): string {
+  const asPath = path.resolve(cwd, lab);
+  if ((lab.includes("/") || lab.startsWith(".")) && existsSync(asPath)) return asPath;
+  const inRepo = path.join(repoRoot, "labs", lab);
+  if (existsSync(inRepo)) return inRepo;
+  throw new NotFoundError(`there is no lab "${lab}": give an id under labs/ or a lab directory`);
+}
 
 export const serveCommand: Command = {
-  summary: "",
-  run() {
-    return Promise.reject(new EgresslabError("unavailable", "the serve command is not built yet"));
+  summary: "Run the workshop server (web page, terminals, grading)",
+  async run(argv) {
+    const o = parseOptions(serveOptionSpecs, argv);
+    if (o.help) {
+      process.stdout.write(formatHelp("egresslab serve [options]", serveOptionSpecs) + "\n");
+      return 0;
+    }
+    const logger = createLogger({ level: o["log-level"] as LogLevel });
+    const dataDir = path.resolve(o.data);
+    const lab = await loadLab(labDir(o.lab));
+    const provider = await createProvider({ ...providerSettings(o), dataDir, logger: logger.child({ component: "provider" }) });
+    let server: WorkshopServer;
+    try {
+      server = await startWorkshopServer({
+        port: o.port,
+        host: o.host,
+        dataDir,
+        provider,
+        lab: labRunner(lab, grading),
+        ...(o["join-code"] ? { joinCode: o["join-code"] } : {}),
+        local: o.local,
+        idleTimeoutSeconds: o["idle-timeout"],
+        pool: o.pool,
+        ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
+        logger,
+      });
+    } catch (err) {
+      await provider.close();
+      throw err;
+    }
+    process.stdout.write(`egresslab: open ${server.url}\n`);
+    process.stdout.write(`egresslab: instructor board ${server.url}/instructor (token ${server.instructorToken})\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        resolve();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    logger.info("stopping");
+    await server.close();
+    return 0;
   },
 };

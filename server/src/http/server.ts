@@ -119,7 +119,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   app.use(errorHandler(log));
 
   const server = http.createServer(app);
-  const io = attachRealtime(server, {
+  const realtime = attachRealtime(server, {
     workshop,
     terminals,
     flows,
@@ -150,16 +150,15 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     instructorToken,
     workshop,
     terminals,
-    io,
+    io: realtime.io,
     close() {
       closing ??= (async () => {
         pool.close();
         flows.close();
         terminals.close();
-        await new Promise<void>((resolve) => {
-          void io.close(() => resolve());
-          server.closeAllConnections();
-        });
+        const closed = realtime.close();
+        server.closeAllConnections();
+        await closed;
         await opts.provider.close();
         db.close();
       })();

@@ -15,8 +15,11 @@ import { noopLogger } from "../shared/logger.ts";
 export interface FlowSource {
   /** The current flow records. */
   list(signal: AbortSignal): Promise<unknown[]>;
-  /** Streams new or updated records until `signal` aborts; resolves when the stream ends, rejects on failure. */
-  watch(onRecord: (record: unknown) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Streams new or updated records until `signal` aborts; calls `onOpen` once the stream is established. Resolves
+   * when the stream ends, rejects on failure.
+   */
+  watch(onRecord: (record: unknown) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
 function request(ep: ClusterEndpoint, pathAndQuery: string, signal: AbortSignal): Promise<http.IncomingMessage> {
@@ -61,8 +64,9 @@ export function kubeFlowSource(kubeconfig: string): FlowSource {
       const items = (parsed as { items?: unknown }).items;
       return Array.isArray(items) ? items : [];
     },
-    async watch(onRecord, signal) {
+    async watch(onRecord, signal, onOpen) {
       const res = await request(ep, "/egresslab/v1/flows?watch=true", signal);
+      onOpen?.();
       res.setEncoding("utf8");
       let buf = "";
       try {
@@ -168,33 +172,56 @@ export class FlowHub {
     return v;
   }
 
+  private queue(s: Stream, rec: unknown): void {
+    const v = this.add(s, rec);
+    if (!v) return;
+    s.pending.set(v.key, v);
+    s.timer ??= setTimeout(() => {
+      s.timer = undefined;
+      const batch = [...s.pending.values()];
+      s.pending.clear();
+      for (const l of s.listeners) l.update(batch);
+    }, this.batchMs);
+  }
+
   private async run(clusterId: string, s: Stream, makeSource: () => FlowSource): Promise<void> {
     const signal = s.abort.signal;
     while (!signal.aborted) {
+      const attempt = new AbortController();
+      const stopAttempt = (): void => attempt.abort();
+      signal.addEventListener("abort", stopAttempt, { once: true });
       try {
         const src = makeSource();
-        const listed = await src.list(signal);
+        // Watch first and hold what arrives until the list is in, so nothing between the two is lost.
+        let held: unknown[] | undefined = [];
+        let opened!: () => void;
+        const open = new Promise<void>((resolve) => (opened = resolve));
+        const watching = src.watch(
+          (rec) => {
+            if (held) return void held.push(rec);
+            this.queue(s, rec);
+          },
+          attempt.signal,
+          () => opened(),
+        );
+        watching.catch(() => undefined);
+        await Promise.race([open, watching]);
+        const listed = await src.list(attempt.signal);
         s.flows.clear();
-        for (const r of listed) this.add(s, r);
+        for (const r of [...listed, ...held]) this.add(s, r);
+        held = undefined;
         s.ready = true;
         const rows = this.rows(s);
         for (const l of s.listeners) l.snapshot(rows);
-        await src.watch((rec) => {
-          const v = this.add(s, rec);
-          if (!v) return;
-          s.pending.set(v.key, v);
-          s.timer ??= setTimeout(() => {
-            s.timer = undefined;
-            const batch = [...s.pending.values()];
-            s.pending.clear();
-            for (const l of s.listeners) l.update(batch);
-          }, this.batchMs);
-        }, signal);
+        await watching;
       } catch (err) {
         if (signal.aborted) return;
         const message = err instanceof Error ? err.message : String(err);
         this.log.warn("flow stream failed; retrying", { cluster: clusterId, error: message });
         for (const l of s.listeners) l.error(`the flow stream failed (${message}); retrying`);
+      } finally {
+        attempt.abort();
+        signal.removeEventListener("abort", stopAttempt);
       }
       if (signal.aborted) return;
       await new Promise<void>((resolve) => {

@@ -16,7 +16,7 @@ import {
   type ServerToClientEvents,
 } from "./protocol.ts";
 import { FlowHub, kubeFlowSource, type FlowSource } from "./flows.ts";
-import type { Workshop } from "../sessions/workshop.ts";
+import type { Workshop, WorkshopEvents } from "../sessions/workshop.ts";
 import { stageDir } from "../sessions/workshop.ts";
 import type { Learner } from "../sessions/store.ts";
 import type { TerminalManager } from "../terminal/manager.ts";
@@ -55,7 +55,13 @@ function parse<S extends z.ZodType>(schema: S, payload: unknown, what: string): 
   return r.data;
 }
 
-export function attachRealtime(server: http.Server, opts: RealtimeOptions): LabServer {
+export interface Realtime {
+  io: LabServer;
+  /** Stops publishing and closes every socket. */
+  close(): Promise<void>;
+}
+
+export function attachRealtime(server: http.Server, opts: RealtimeOptions): Realtime {
   const { workshop, terminals, flows, logger } = opts;
   const makeSource = opts.flowSource ?? kubeFlowSource;
   const io: LabServer = new Server(server, {
@@ -81,14 +87,19 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): LabS
   });
 
   let boardTimer: NodeJS.Timeout | undefined;
-  workshop.on("board", () => {
+  let closed = false;
+  const onBoard = (): void => {
+    if (closed) return;
     boardTimer ??= setTimeout(() => {
       boardTimer = undefined;
-      io.to("board").emit("board:update", workshop.board());
+      if (!closed) io.to("board").emit("board:update", workshop.board());
     }, 300);
-  });
-  workshop.on("progress", (id, p) => io.to(`learner:${id}`).emit("progress", p));
-  workshop.on("check", (id, r) => io.to(`learner:${id}`).emit("check:result", r));
+  };
+  const onProgress: (...a: WorkshopEvents["progress"]) => void = (id, p) => io.to(`learner:${id}`).emit("progress", p);
+  const onCheck: (...a: WorkshopEvents["check"]) => void = (id, r) => io.to(`learner:${id}`).emit("check:result", r);
+  workshop.on("board", onBoard);
+  workshop.on("progress", onProgress);
+  workshop.on("check", onCheck);
 
   io.on("connection", (socket: LabSocket) => {
     if (socket.data.instructor) {
@@ -169,8 +180,18 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): LabS
       terminals.get(learner.id)?.detach(client);
       leaveFlows?.();
       leaveFlows = undefined;
-      workshop.setOnline(learner.id, -1);
+      if (!closed) workshop.setOnline(learner.id, -1);
     });
   });
-  return io;
+  return {
+    io,
+    close() {
+      closed = true;
+      if (boardTimer) clearTimeout(boardTimer);
+      workshop.off("board", onBoard);
+      workshop.off("progress", onProgress);
+      workshop.off("check", onCheck);
+      return new Promise<void>((resolve) => void io.close(() => resolve()));
+    },
+  };
 }

@@ -1,0 +1,130 @@
+/**
+ * Test doubles for the web server's integration tests: a provider whose clusters serve only the flow API (one HTTP
+ * port, the bearer token picks the cluster, as on the simulator), and a two-stage lab whose checks read the test's
+ * own state.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomBytes } from "node:crypto";
+import type { AcquireOptions, ClusterConnection, ClusterProvider } from "../../server/src/providers/provider.ts";
+import type { LabRunner } from "../../server/src/sessions/lab-runner.ts";
+import type { StageResult } from "../../server/src/labs/api.ts";
+
+export interface FakeCluster {
+  id: string;
+  token: string;
+  records: unknown[];
+  watchers: Set<http.ServerResponse>;
+  /** Set by tests: the "solution" of stage 1 is in place. */
+  solved: boolean;
+  setups: number[];
+}
+
+export class FakeProvider implements ClusterProvider {
+  readonly name = "sim" as const;
+  readonly capabilities = { canCreate: true, realDataplane: false, calicoEdition: "enterprise" as const, flowApi: true, typicalReadySeconds: 0 };
+  readonly clusters = new Map<string, FakeCluster>();
+  private readonly byToken = new Map<string, FakeCluster>();
+  private server: http.Server | undefined;
+  private port = 0;
+  acquired: string[] = [];
+
+  private async listen(): Promise<void> {
+    if (this.server) return;
+    this.server = http.createServer((req, res) => {
+      const token = req.headers.authorization?.replace(/^Bearer /, "") ?? "";
+      const c = this.byToken.get(token);
+      if (!c) return void res.writeHead(401).end('{"kind":"Status","code":401}');
+      const url = new URL(req.url ?? "/", "http://x");
+      if (url.pathname !== "/egresslab/v1/flows") return void res.writeHead(404).end();
+      if (url.searchParams.get("watch") === "true") {
+        res.writeHead(200, { "Content-Type": "application/x-ndjson" });
+        res.flushHeaders();
+        c.watchers.add(res);
+        req.on("close", () => c.watchers.delete(res));
+        return;
+      }
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ items: c.records }));
+    });
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async acquire(opts: AcquireOptions): Promise<ClusterConnection> {
+    await this.listen();
+    this.acquired.push(opts.id);
+    let c = this.clusters.get(opts.id);
+    if (!c) {
+      c = { id: opts.id, token: randomBytes(12).toString("hex"), records: [], watchers: new Set(), solved: false, setups: [] };
+      this.clusters.set(opts.id, c);
+      this.byToken.set(c.token, c);
+    }
+    const kubeconfig = `apiVersion: v1
+kind: Config
+current-context: ${c.id}
+clusters:
+- name: ${c.id}
+  cluster:
+    server: http://127.0.0.1:${this.port}
+contexts:
+- name: ${c.id}
+  context: { cluster: ${c.id}, user: ${c.id} }
+users:
+- name: ${c.id}
+  user: { token: ${c.token} }
+`;
+    return { id: c.id, provider: "sim", kubeconfig, edition: "enterprise" };
+  }
+
+  /** Adds a flow record to a cluster and streams it to its watchers. */
+  push(clusterId: string, record: unknown): void {
+    const c = this.clusters.get(clusterId)!;
+    c.records.push(record);
+    for (const w of c.watchers) w.write(JSON.stringify({ type: "ADDED", object: record }) + "\n");
+  }
+
+  async release(): Promise<void> {}
+
+  async close(): Promise<void> {
+    for (const c of this.clusters.values()) for (const w of c.watchers) w.end();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server = undefined;
+  }
+}
+
+/** A two-stage lab: stage 0 asks which workload is compromised (truth: a per-seed value); stage 1 passes once `solved`. */
+export function fakeLab(provider: FakeProvider): LabRunner {
+  const workloads = ["shop/checkout", "blog/wordpress", "crm/sync"];
+  return {
+    summary: { id: "test-lab", title: "Test lab", description: "A lab for tests", durationMinutes: 10, stageCount: 2 },
+    profile: "bare",
+    edition: "enterprise",
+    params: (seed) => ({ compromised: workloads[seed % workloads.length]! }),
+    stages: () => [
+      { index: 0, id: "00-map", title: "Map exposure", questions: [{ id: "compromised", prompt: "Which workload?", placeholder: "namespace/workload" }] },
+      { index: 1, id: "01-deny", title: "Default deny", questions: [] },
+    ],
+    guide: (i) => ({
+      html: `<h1>Stage ${i}</h1><div class="action action-run" data-action-id="s${i}-1" data-action-kind="run"><pre><code>echo guide-${i}</code></pre></div>`,
+      actions: [{ id: `s${i}-1`, kind: "run", text: `echo guide-${i}\n` }],
+    }),
+    async setup(conn, i) {
+      provider.clusters.get(conn.id)!.setups.push(i);
+    },
+    async grade(conn, i, params, answers): Promise<StageResult> {
+      const c = provider.clusters.get(conn.id)!;
+      const passed = i === 0 ? answers.compromised === params.compromised : c.solved;
+      return {
+        stageIndex: i,
+        passed,
+        at: new Date().toISOString(),
+        checks: [{ id: `c${i}`, title: i === 0 ? "the compromised workload is named" : "external egress is denied", passed, seen: passed ? "as expected" : "not yet", hint: "look again" }],
+      };
+    },
+    async reset(conn, i) {
+      const c = provider.clusters.get(conn.id)!;
+      c.solved = false;
+      c.setups.push(i);
+    },
+  };
+}
