@@ -233,7 +233,8 @@ function update(
       ...(subresource ? { subresource } : {}),
     });
   }
-  return ctx.cluster.api.update(t, ns, name, obj, { ...opts, ...(subresource ? { subresource } : {}) });
+  // A scale change is stored as an update of the whole object (its replicas); managedFields still name the subresource.
+  return ctx.cluster.api.update(t, ns, name, obj, { ...opts, ...(subresource === "status" ? { subresource } : {}) });
 }
 
 async function patch(
