@@ -146,11 +146,12 @@ export function assertSandboxWorks(hostPath: string, bwrapPath = "bwrap"): void 
     mkdirSync(path.join(home, "probe"), { recursive: true });
     writeIdentity(dir);
     const launch = shellLaunch("bwrap", { home, etcDir: dir, startDir: "probe", hostPath, bwrapPath });
-    const args = [...launch.args.slice(0, launch.args.indexOf("/bin/bash")), "/bin/sh", "-c", "test ! -e /work && echo ok"];
+    const args = [...launch.args.slice(0, launch.args.lastIndexOf("/bin/bash")), "/bin/sh", "-c", "test ! -e /work && echo ok"];
     const out = execFileSync(launch.file, args, { env: launch.env, encoding: "utf8", timeout: 10_000, stdio: "pipe" });
     if (out.trim() !== "ok") throw new Error(`unexpected output: ${out.trim()}`);
   } catch (err) {
-    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    const stderr = String((err as { stderr?: unknown }).stderr ?? "").trim();
+    const why = stderr || (err instanceof Error ? err.message.split("\n")[0] : String(err));
     const missing = !existsSync(bwrapPath) && (err as NodeJS.ErrnoException).code === "ENOENT";
     throw new EgresslabError(
       "unavailable",
