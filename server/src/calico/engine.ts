@@ -572,6 +572,13 @@ export class PolicyEngine {
     return true;
   }
 
+  /** Records an answer known to come from a trusted server (e.g. `policy check --dns`). False on Open Source. */
+  recordTrustedAnswer(a: { name: string; ips: string[]; ttlSeconds: number; now: number }): boolean {
+    if (this.edition !== "enterprise") return false;
+    this.dns.learn(a.name, a.ips, a.now + (Math.max(0, a.ttlSeconds) + this.extraTtlSeconds) * 1000);
+    return true;
+  }
+
   /** Names an IP currently stands for (for flow logs' `dest_domains`). */
   domainsForIp(ip: string, now: number): string[] {
     return this.dns.namesFor(ip, now);
