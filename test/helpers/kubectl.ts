@@ -33,7 +33,7 @@ export type Kubectl = ((args: string[], opts?: { input?: string; env?: Record<st
 export async function startKubectlEnv(opts: { clusterFactory?: ClusterFactory; dataDir?: string } = {}): Promise<KubectlEnv> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-kubectl-"));
   const host = await SimHost.start({
-    port: 0,
+    ...(opts.dataDir ? {} : { port: 0 }),
     ...(opts.clusterFactory ? { clusterFactory: opts.clusterFactory } : {}),
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
   });

@@ -108,7 +108,19 @@ export class SimHost {
       clusterForToken: (token) => host?.byToken.get(token)?.handle,
     });
     const bindHost = opts.host ?? "127.0.0.1";
-    const port = await server.listen(opts.port ?? saved.port ?? 0, bindHost);
+    let port: number;
+    if (opts.port === undefined && saved.port) {
+      // The port of the last run keeps earlier kubeconfigs working; if it is taken now, any free port will do.
+      try {
+        port = await server.listen(saved.port, bindHost);
+      } catch (err) {
+        logger.warn("the port used last time is taken; kubeconfigs written before need the new address", {
+          port: saved.port,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        port = await server.listen(0, bindHost);
+      }
+    } else port = await server.listen(opts.port ?? 0, bindHost);
     const urlHost = bindHost === "0.0.0.0" || bindHost === "::" ? "127.0.0.1" : bindHost.includes(":") ? `[${bindHost}]` : bindHost;
     host = new SimHost(server, tls, opts.clusterFactory ?? defaultFactory, logger, dataDir, `https://${urlHost}:${port}`, port);
     try {

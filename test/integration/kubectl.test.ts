@@ -1,0 +1,116 @@
+/**
+ * A new user's session with the real kubectl against `SimHost` and the real simulated cluster (store, controllers,
+ * dataplane): what they see must be what a kind cluster with Calico shows them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeFileSync, readFileSync, existsSync } from "node:fs";
+import path from "node:path";
+import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
+
+const SHARED = path.join(import.meta.dirname, "..", "..", "..", "shared", "realworld-yaml");
+
+let env: KubectlEnv;
+let k: Kubectl;
+
+beforeAll(async () => {
+  env = await startKubectlEnv();
+  k = await env.cluster({ id: "learner" });
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+describe("kubectl against a simulated cluster", () => {
+  it("shows the kind-like system namespaces and pods", async () => {
+    const ns = await k(["get", "ns"]);
+    expect(ns.stdout).toMatch(/^NAME\s+STATUS\s+AGE\n/);
+    for (const n of ["calico-system", "kube-system", "default"]) expect(ns.stdout).toMatch(new RegExp(`\\n${n}\\s+Active\\s`));
+    const pods = await k(["get", "pods", "-A"]);
+    expect(pods.stdout).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n/);
+    expect(pods.stdout).toMatch(/kube-system\s+coredns-[a-z0-9]+-[a-z0-9]{5}\s+1\/1\s+Running/);
+  });
+
+  it("applies Calico policy from the docs, lists it with the short name, and deletes it", async () => {
+    const file = path.join(SHARED, "tigera-docs__calico-kubernetes-default-deny__deny-app-policy.yaml");
+    const doc = existsSync(file)
+      ? readFileSync(file, "utf8")
+      : "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: deny-app-policy\nspec:\n  selector: all()\n  types: [Egress]\n";
+    const local = path.join(env.dir, "gnp.yaml");
+    writeFileSync(local, doc);
+    expect((await k(["apply", "-f", local])).stdout.trim()).toBe("globalnetworkpolicy.projectcalico.org/deny-app-policy created");
+    expect((await k(["apply", "-f", local])).stdout.trim()).toBe("globalnetworkpolicy.projectcalico.org/deny-app-policy unchanged");
+    expect((await k(["get", "gnp"])).stdout).toMatch(/\ndeny-app-policy\s/);
+    expect((await k(["delete", "-f", local])).stdout.trim()).toBe('globalnetworkpolicy.projectcalico.org "deny-app-policy" deleted');
+    expect((await k(["get", "gnp", "deny-app-policy"])).stderr.trim()).toBe(
+      'Error from server (NotFound): globalnetworkpolicies.projectcalico.org "deny-app-policy" not found',
+    );
+  });
+
+  it("rejects what a real cluster rejects: unknown fields, invalid names, unserved kinds", async () => {
+    const unknown = await k(["apply", "-f", "-"], {
+      input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nspec:\n  foo: 1\n",
+    });
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.stderr).toContain('unknown field "spec"');
+    const badName = await k(["create", "ns", "Bad_Name"]);
+    expect(badName.exitCode).toBe(1);
+    expect(badName.stderr).toContain("a lowercase RFC 1123 label must consist of lower case alphanumeric characters");
+    const alert = await k(["apply", "-f", "-"], {
+      input: "apiVersion: projectcalico.org/v3\nkind: GlobalAlert\nmetadata:\n  name: a\nspec: {}\n",
+    });
+    expect(alert.stderr).toContain('no matches for kind "GlobalAlert" in version "projectcalico.org/v3"');
+    const malformed = await k(["apply", "-f", "-"], { input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n" });
+    expect(malformed.exitCode).toBe(1);
+    expect(malformed.stderr).toContain("error converting YAML to JSON");
+  });
+
+  it("runs a deployment to completion, scales it and describes its pods with events", async () => {
+    expect((await k(["create", "deployment", "web", "--image=nginx", "--replicas=2"])).stdout.trim()).toBe("deployment.apps/web created");
+    const rollout = await k(["rollout", "status", "deploy/web", "--timeout=20s"]);
+    expect(rollout.stdout).toContain('deployment "web" successfully rolled out');
+    expect((await k(["scale", "deploy/web", "--replicas=3"])).stdout.trim()).toBe("deployment.apps/web scaled");
+    await k(["rollout", "status", "deploy/web", "--timeout=20s"]);
+    expect((await k(["get", "deploy", "web"])).stdout).toMatch(/\nweb\s+3\/3\s+3\s+3\s/);
+    const pod = (await k(["get", "pods", "-l", "app=web", "-o", "name"])).stdout.split("\n")[0]!;
+    const desc = await k(["describe", pod]);
+    expect(desc.stdout).toMatch(/Status:\s+Running/);
+    expect(desc.stdout).toMatch(/Normal\s+Scheduled/);
+  });
+
+  it("execs into a CoreDNS pod and passes exit codes through", async () => {
+    const pod = (await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])).stdout.split("\n")[0]!;
+    expect(pod).toMatch(/^pod\/coredns-/);
+    const host = await k(["-n", "kube-system", "exec", pod, "--", "hostname"]);
+    expect(host.stdout.trim()).toBe(pod.slice("pod/".length));
+    const fail = await k(["-n", "kube-system", "exec", pod, "--", "sh", "-c", "exit 3"]);
+    expect(fail.exitCode).toBe(3);
+    expect(fail.stderr).toContain("command terminated with exit code 3");
+  });
+
+  it("watches changes with get -w", async () => {
+    const watching = k(["get", "cm", "-w", "--request-timeout=3s"], { timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await k(["create", "cm", "watched", "--from-literal=a=b"]);
+    const r = await watching;
+    expect(r.stdout).toMatch(/\nwatched\s+1\s/);
+  });
+});
+
+describe("SimHost persistence", () => {
+  it("keeps the cluster and its kubeconfig working across a restart", async () => {
+    const dataDir = path.join(env.dir, "data");
+    const first = await startKubectlEnv({ dataDir });
+    const kc = await first.cluster({ id: "kept" });
+    await kc(["create", "cm", "survivor", "--from-literal=x=y"]);
+    await first.host.close();
+    const second = await startKubectlEnv({ dataDir });
+    try {
+      expect(second.host.url).toBe(first.host.url);
+      const r = await kc(["get", "cm", "survivor", "-o", "jsonpath={.data.x}"]);
+      expect(r.stdout).toBe("y");
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+});
