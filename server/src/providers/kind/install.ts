@@ -82,6 +82,7 @@ export interface WaitOptions {
   /** tigerastatus names that must be Available. */
   components: readonly string[];
   clock: Clock;
+  /** The longest wait between polls; the first waits are shorter (from a quarter second, doubling). */
   pollMs: number;
   timeoutMs: number;
   onProgress: (step: string) => void;
@@ -100,6 +101,7 @@ export interface Readiness {
 export async function waitForCalico(o: WaitOptions): Promise<Readiness> {
   const deadline = o.clock.now() + o.timeoutMs;
   let last = "";
+  let wait = Math.min(250, o.pollMs);
   for (;;) {
     const state = await readReadiness(o);
     const line = describeReadiness(state);
@@ -115,7 +117,8 @@ export async function waitForCalico(o: WaitOptions): Promise<Readiness> {
           (why ? `; not Available: ${why}` : ""),
       );
     }
-    await o.clock.sleep(o.pollMs, o.signal);
+    await o.clock.sleep(wait, o.signal);
+    wait = Math.min(wait * 2, o.pollMs);
   }
 }
 

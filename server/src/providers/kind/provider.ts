@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "yaml";
-import type { Cmder } from "../cmd.ts";
+import { CommandError, type Cmder } from "../cmd.ts";
 import type {
   AcquireOptions,
   ClusterConnection,
@@ -19,7 +19,7 @@ import { noopLogger, type Logger } from "../../shared/logger.ts";
 import { installCalico, waitForCalico, type EnterpriseFiles } from "./install.ts";
 import { kindClusterName, kindNamePrefix } from "./names.ts";
 import { loadKindSettings, renderKindConfig, type KindSettings } from "./settings.ts";
-import { checkKindTools, dockerError, kindCreateError } from "./tools.ts";
+import { checkKindTools, dockerError, kindCreateError, kindMissing } from "./tools.ts";
 
 export interface KindProviderOptions {
   cmder: Cmder;
@@ -226,7 +226,13 @@ export class KindProvider implements ClusterProvider {
   }
 
   private async clusterNames(signal?: AbortSignal): Promise<string[]> {
-    const r = await this.o.cmder.run("kind", ["get", "clusters"], { signal, timeoutMs: 60_000 });
+    const r = await this.o.cmder
+      .run("kind", ["get", "clusters"], { signal, timeoutMs: 60_000 })
+      .catch((err: unknown) => {
+        if (err instanceof CommandError && err.failure === "not-found")
+          throw new EgresslabError("unavailable", kindMissing(this.o.settings.calico.kind.minVersion));
+        throw err;
+      });
     return r.stdout
       .split("\n")
       .map((l) => l.trim())

@@ -26,10 +26,7 @@ export async function checkKindTools(
     throw dockerError(err);
   }
   if (!cmder.which("kind")) {
-    throw new EgresslabError(
-      "unavailable",
-      `the kind provider needs the \`kind\` command, which is not on PATH: ${installKind} (${minKindVersion} or newer).`,
-    );
+    throw new EgresslabError("unavailable", kindMissing(minKindVersion));
   }
   const out = await cmder.run("kind", ["version"], { signal, timeoutMs: 30_000 });
   const version = /v\d+\.\d+\.\d+/.exec(out.stdout)?.[0];
@@ -51,6 +48,11 @@ export async function checkKindTools(
     );
   }
   return { kindVersion: version };
+}
+
+/** The message for a missing `kind` command. */
+export function kindMissing(minKindVersion: string): string {
+  return `the kind provider needs the \`kind\` command, which is not on PATH: ${installKind} (${minKindVersion} or newer).`;
 }
 
 /** Maps a failed docker command to what to do about it. */
