@@ -30,7 +30,16 @@ export function unknownPlaceholders(text: string, known: ReadonlySet<string>, fi
   return problems;
 }
 
-/** Replaces every placeholder with its value. A name without a value is left as written (the loader rejects those). */
+/**
+ * Replaces every placeholder with its value; a value may itself hold placeholders (a choice's field that names
+ * another parameter), rendered in turn. A name without a value is left as written (the loader rejects those).
+ */
 export function renderTemplate(text: string, params: LabParams): string {
-  return text.replace(placeholder, (all, name: string) => params[name] ?? all);
+  let out = text;
+  for (let pass = 0; pass < 4; pass++) {
+    const next = out.replace(placeholder, (all, name: string) => params[name] ?? all);
+    if (next === out) break;
+    out = next;
+  }
+  return out;
 }
