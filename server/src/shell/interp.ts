@@ -1,7 +1,7 @@
 /** Runs a parsed script: expansion, redirections, pipes (buffered), `&&`/`||`/`;`, `for`, subshells and `exit`. */
 import { coreCommands } from "./commands/core.ts";
 import { netCommands } from "./commands/index.ts";
-import { parseScript, ShellSyntaxError, type Command, type Pipeline, type Script, type SimpleCommand, type Word } from "./parse.ts";
+import { parseScript, ShellSyntaxError, type Command, type Pipeline, type Redirect, type Script, type SimpleCommand, type Word } from "./parse.ts";
 import type { CmdIO, ShellEnv, Tool } from "./types.ts";
 
 export interface Streams {
@@ -64,13 +64,12 @@ function lookup(name: string, env: ShellEnv): Tool | undefined {
   return undefined;
 }
 
-async function runSimple(cmd: SimpleCommand, env: ShellEnv, io: CmdIO): Promise<number> {
-  const argv = cmd.words.flatMap((w) => expandWord(w, env));
-  const assigns = cmd.assigns.map((a) => [a.name, expandWord(a.value, env).join(" ")] as const);
+/** Applies redirections in order; returns the resulting streams, or an exit status when one fails. */
+function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO): CmdIO | number {
   let out = io.out;
   let err = io.err;
   let stdin = io.stdin;
-  for (const r of cmd.redirects) {
+  for (const r of redirects) {
     const target = expandWord(r.target, env).join(" ");
     if (r.op === ">&") {
       const dest = target === "1" ? out : target === "2" ? err : undefined;
@@ -105,6 +104,15 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io: CmdIO): Promise<
     if (r.fd === 2) err = sink;
     else out = sink;
   }
+  return { stdin, out, err };
+}
+
+async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise<number> {
+  const argv = cmd.words.flatMap((w) => expandWord(w, env));
+  const assigns = cmd.assigns.map((a) => [a.name, expandWord(a.value, env).join(" ")] as const);
+  const io = redirect(cmd.redirects, env, io0);
+  if (typeof io === "number") return io;
+  const { out, err, stdin } = io;
   if (argv.length === 0) {
     for (const [k, v] of assigns) env.vars.set(k, v);
     return 0;
@@ -132,7 +140,10 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
       return runSimple(cmd, env, io);
     case "subshell": {
       const sub: ShellEnv = { ...env, vars: new Map(env.vars), exported: new Set(env.exported), exitCode: undefined };
-      return runList(cmd.body, sub, io);
+      const rio = redirect(cmd.redirects, env, io);
+      if (typeof rio === "number") return rio;
+      const status = await runList(cmd.body, sub, rio);
+      return sub.exitCode ?? status;
     }
     case "for": {
       let status = 0;

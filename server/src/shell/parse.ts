@@ -30,6 +30,7 @@ export interface ForLoop {
 export interface Subshell {
   kind: "subshell";
   body: Script;
+  redirects: Redirect[];
 }
 export type Command = SimpleCommand | ForLoop | Subshell;
 
@@ -52,7 +53,7 @@ export class ShellSyntaxError extends Error {
 
 type Token = { t: "word"; word: Word; raw: string } | { t: "op"; op: string } | { t: "eof" };
 
-const OPS = ["&&", "||", ">>", "2>&1", ";;", "|", ";", "&", "(", ")", "<", ">", "\n"];
+const OPS = ["&&", "||", ">>", ">&", ";;", "|", ";", "&", "(", ")", "<", ">", "\n"];
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
@@ -106,7 +107,7 @@ function tokenize(src: string): Token[] {
     };
     while (i < src.length) {
       const ch = src[i]!;
-      if (ch === " " || ch === "\t" || ch === "\n" || OPS.some((o) => o !== "2>&1" && src.startsWith(o, i))) break;
+      if (ch === " " || ch === "\t" || ch === "\n" || OPS.some((o) => src.startsWith(o, i))) break;
       if (ch === "'") {
         flush(false);
         const end = src.indexOf("'", i + 1);
@@ -245,7 +246,7 @@ export function parseScript(src: string): Script {
       if (!isOp(")")) unexpected();
       p++;
       if (body.length === 0) unexpected();
-      return { kind: "subshell", body };
+      return { kind: "subshell", body, redirects: parseRedirects() };
     }
     if (isWord("for")) {
       p++;
@@ -271,39 +272,45 @@ export function parseScript(src: string): Script {
     }
     const cmd: SimpleCommand = { kind: "cmd", assigns: [], words: [], redirects: [] };
     for (;;) {
+      const before = p;
+      cmd.redirects.push(...parseRedirects());
       const t = peek();
-      if (t.t === "word") {
-        if (cmd.words.length === 0 && RESERVED.has(t.raw)) unexpected();
-        const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(t.raw);
-        const head = t.word[0];
-        if (cmd.words.length === 0 && m && head?.kind === "lit" && !head.quoted && head.text.startsWith(m[0])) {
-          const value: Word = [{ ...head, text: head.text.slice(m[0].length) }, ...t.word.slice(1)];
-          cmd.assigns.push({ name: m[1]!, value });
-        } else cmd.words.push(t.word);
-        p++;
+      if (t.t !== "word") {
+        if (p === before) break;
         continue;
       }
-      if (t.t === "op") {
-        const r = /^([0-9]?)(>>|>&|>|<)$/.exec(t.op);
-        if (t.op === "2>&1") {
-          cmd.redirects.push({ fd: 2, op: ">&", target: [{ kind: "lit", text: "1", quoted: false }] });
-          p++;
-          continue;
-        }
-        if (r) {
-          p++;
-          const target = peek();
-          if (target.t !== "word") return unexpected();
-          p++;
-          const op = r[2] as Redirect["op"];
-          cmd.redirects.push({ fd: r[1] ? Number(r[1]) : op === "<" ? 0 : 1, op, target: target.word });
-          continue;
-        }
-      }
-      break;
+      if (cmd.words.length === 0 && RESERVED.has(t.raw)) unexpected();
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(t.raw);
+      const head = t.word[0];
+      if (cmd.words.length === 0 && m && head?.kind === "lit" && !head.quoted && head.text.startsWith(m[0])) {
+        const value: Word = [{ ...head, text: head.text.slice(m[0].length) }, ...t.word.slice(1)];
+        cmd.assigns.push({ name: m[1]!, value });
+      } else cmd.words.push(t.word);
+      p++;
     }
     if (cmd.words.length === 0 && cmd.assigns.length === 0 && cmd.redirects.length === 0) unexpected();
     return cmd;
+  };
+
+  const parseRedirects = (): Redirect[] => {
+    const out: Redirect[] = [];
+    for (;;) {
+      const t = peek();
+      if (t.t !== "op") return out;
+      if (t.op === "2>&1") {
+        out.push({ fd: 2, op: ">&", target: [{ kind: "lit", text: "1", quoted: false }] });
+        p++;
+        continue;
+      }
+      const r = /^([0-9]?)(>>|>&|>|<)$/.exec(t.op);
+      if (!r) return out;
+      p++;
+      const target = peek();
+      if (target.t !== "word") return unexpected();
+      p++;
+      const op = r[2] as Redirect["op"];
+      out.push({ fd: r[1] ? Number(r[1]) : op === "<" ? 0 : 1, op, target: target.word });
+    }
   };
 
   const script = parseList([]);
