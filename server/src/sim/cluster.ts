@@ -2,6 +2,7 @@
  * The composition of one simulated cluster: the store, the resource registry, `ClusterApi`, the controllers, the
  * profile (or the saved state) and the dataplane, behind `SimClusterHandle`.
  */
+import { cloneJson } from "../store/equal.ts";
 import { validateCalicoObject } from "../calico/validate.ts";
 import { createDataplane, type Dataplane } from "../net/dataplane.ts";
 import { realClock, type Clock } from "../shared/clock.ts";
@@ -89,10 +90,10 @@ export function applyProfile(api: SimClusterApi, registry: Registry, profile: Cl
       }
       const { status, ...rest } = object;
       try {
-        const created = api.create(type, object.metadata.namespace ?? (type.namespaced ? "default" : undefined), structuredClone(rest));
+        const created = api.create(type, object.metadata.namespace ?? (type.namespaced ? "default" : undefined), cloneJson(rest));
         if (status !== undefined && type.kind !== "Pod")
           api.patchInternal(`${type.group || "core"}/${type.plural}`, created.object.metadata.namespace, created.object.metadata.name, (o) => {
-            o.status = structuredClone(status);
+            o.status = cloneJson(status);
           });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);

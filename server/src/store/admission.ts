@@ -8,6 +8,7 @@ import type { Problem } from "../shared/errors.ts";
 import { applyDefaults } from "./defaults.ts";
 import type { Random } from "./random.ts";
 import { ApiError, resourceKey, type KubeObject, type ResourceType, type WriteOptions } from "./types.ts";
+import { cloneJson } from "./equal.ts";
 import { decodeAgainstSchema } from "./validation/decode.ts";
 import { badRequest, invalid, renderValue, type FieldError } from "./validation/errors.ts";
 import { validateKind } from "./validation/kinds.ts";
@@ -29,7 +30,7 @@ const isCrd = (t: ResourceType) => t.group === "operator.tigera.io";
 export function decodeBody(type: ResourceType, body: unknown, opts: WriteOptions | undefined): { obj: KubeObject; warnings: string[] } {
   if (!body || typeof body !== "object" || Array.isArray(body))
     throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body ?? null)}'`);
-  const obj = structuredClone(body) as KubeObject;
+  const obj = cloneJson(body) as KubeObject;
   const apiVersion = type.group ? `${type.group}/${type.version}` : type.version;
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion)
     throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${apiVersion})`);

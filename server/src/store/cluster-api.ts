@@ -10,6 +10,7 @@ import type { CalicoEdition } from "../sim/types.ts";
 import { decodeBody, defaultAndValidate, type CalicoValidator } from "./admission.ts";
 import { fromEventsV1, toEventsV1 } from "./events-v1.ts";
 import type { MemoryStore } from "./object-store.ts";
+import { cloneJson, sameObject, jsonEqual } from "./equal.ts";
 import { stableStringify, type Random } from "./random.ts";
 import type { Registry } from "./registry/index.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -56,17 +57,11 @@ export function timestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-const stripVolatile = (o: KubeObject): unknown => {
-  const { resourceVersion: _rv, managedFields: _mf, ...meta } = o.metadata;
-  void _rv;
-  void _mf;
-  return { ...o, metadata: meta };
-};
-const specPart = (o: KubeObject): string => {
+const specPart = (o: KubeObject): Record<string, unknown> => {
   const { metadata: _m, status: _s, ...rest } = o;
   void _m;
   void _s;
-  return stableStringify(rest);
+  return rest;
 };
 
 export class SimClusterApi implements ClusterApi {
@@ -135,7 +130,7 @@ export class SimClusterApi implements ClusterApi {
   get(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
     const o = this.o.store.get(this.storageKey(type), type.namespaced ? namespace : undefined, name);
     if (!o) throw notFound(type, name);
-    return structuredClone(this.view(type, o));
+    return cloneJson(this.view(type, o));
   }
 
   list(type: ResourceType, opts: ListOptions): { items: KubeObject[]; resourceVersion: string } {
@@ -143,7 +138,7 @@ export class SimClusterApi implements ClusterApi {
     const items = this.o.store
       .list(this.storageKey(type), type.namespaced ? opts.namespace || undefined : undefined)
       .filter(filter)
-      .map((o) => structuredClone(this.view(type, o)));
+      .map((o) => cloneJson(this.view(type, o)));
     return { items, resourceVersion: String(this.o.store.resourceVersion) };
   }
 
@@ -167,7 +162,7 @@ export class SimClusterApi implements ClusterApi {
   watch(type: ResourceType, opts: ListOptions & { resourceVersion?: string }, onEvent: (e: WatchEvent) => void): () => void {
     const matches = this.filter(type, opts);
     return this.o.store.watch({ key: this.storageKey(type), matches }, opts.resourceVersion, (e) =>
-      onEvent({ type: e.type, object: structuredClone(this.view(type, e.object)) }),
+      onEvent({ type: e.type, object: cloneJson(this.view(type, e.object)) }),
     );
   }
 
@@ -216,10 +211,10 @@ export class SimClusterApi implements ClusterApi {
       if (GENERATION_GROUPS.has(type.group)) obj.metadata.generation = 1;
       else delete obj.metadata.generation;
       const stored = isV1Event ? fromEventsV1(obj) : obj;
-      if (opts?.dryRun) return { object: structuredClone(this.view(type, stored)), warnings };
+      if (opts?.dryRun) return { object: cloneJson(this.view(type, stored)), warnings };
       stored.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(this.storageKey(type), "ADDED", stored);
-      return { object: structuredClone(this.view(type, stored)), warnings };
+      return { object: cloneJson(this.view(type, stored)), warnings };
     });
   }
 
@@ -259,7 +254,7 @@ export class SimClusterApi implements ClusterApi {
       const current = resourceKey(type) === EVENTS_V1 ? toEventsV1(existing) : existing;
       let next: KubeObject;
       if (opts?.subresource === "status") {
-        next = { ...structuredClone(current), status: obj.status };
+        next = { ...cloneJson(current), status: obj.status };
       } else {
         next = obj;
         next.metadata = {
@@ -273,7 +268,7 @@ export class SimClusterApi implements ClusterApi {
         else delete next.metadata.namespace;
         if (type.subresources.includes("status")) {
           if (current.status === undefined) delete next.status;
-          else next.status = structuredClone(current.status);
+          else next.status = cloneJson(current.status);
         }
       }
       defaultAndValidate(type, next, {
@@ -286,16 +281,16 @@ export class SimClusterApi implements ClusterApi {
       this.admit({ key: resourceKey(type), operation: "UPDATE", object: next, old: current, dryRun: !!opts?.dryRun }, type);
       if (GENERATION_GROUPS.has(type.group)) {
         const gen = current.metadata.generation ?? 1;
-        next.metadata.generation = specPart(next) !== specPart(current) ? gen + 1 : gen;
+        next.metadata.generation = jsonEqual(specPart(next), specPart(current)) ? gen : gen + 1;
       }
       next.metadata.resourceVersion = current.metadata.resourceVersion;
       const stored = resourceKey(type) === EVENTS_V1 ? fromEventsV1(next) : next;
-      if (stableStringify(stripVolatile(stored)) === stableStringify(stripVolatile(existing)))
-        return { object: structuredClone(this.view(type, existing)), warnings };
-      if (opts?.dryRun) return { object: structuredClone(this.view(type, stored)), warnings };
+      if (sameObject(stored, existing))
+        return { object: cloneJson(this.view(type, existing)), warnings };
+      if (opts?.dryRun) return { object: cloneJson(this.view(type, stored)), warnings };
       stored.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(key, "MODIFIED", stored);
-      return { object: structuredClone(this.view(type, stored)), warnings };
+      return { object: cloneJson(this.view(type, stored)), warnings };
     });
   }
 
@@ -312,7 +307,7 @@ export class SimClusterApi implements ClusterApi {
       });
     const rv = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
     if (rv && rv !== existing.metadata.resourceVersion) throw conflict(type, existing.metadata.name);
-    const next = structuredClone(existing);
+    const next = cloneJson(existing);
     (next.spec as { replicas?: number }).replicas = replicas;
     const res = this.update(type, existing.metadata.namespace, existing.metadata.name, next, { ...opts });
     return { object: toScale(res.object), warnings: res.warnings };
@@ -340,7 +335,7 @@ export class SimClusterApi implements ClusterApi {
     }
     if (k === "core/pods") {
       const strip = (s: any) => {
-        const c = structuredClone(s ?? {});
+        const c = cloneJson(s ?? {});
         for (const ct of c.containers ?? []) delete ct.image;
         for (const ct of c.initContainers ?? []) delete ct.image;
         delete c.activeDeadlineSeconds;
@@ -372,10 +367,10 @@ export class SimClusterApi implements ClusterApi {
       if (!existing) throw notFound(type, name);
       if (key === "core/namespaces" && UNDELETABLE_NAMESPACES.has(name))
         throw forbidden(type, name, "this namespace may not be deleted");
-      if (opts?.dryRun) return structuredClone(this.view(type, existing));
-      if (key === "core/namespaces") return structuredClone(this.terminateNamespace(existing));
+      if (opts?.dryRun) return cloneJson(this.view(type, existing));
+      if (key === "core/namespaces") return cloneJson(this.terminateNamespace(existing));
       this.remove(key, existing, opts?.propagationPolicy ?? "Background");
-      return structuredClone(this.view(type, existing));
+      return cloneJson(this.view(type, existing));
     });
   }
 
@@ -388,9 +383,9 @@ export class SimClusterApi implements ClusterApi {
     return this.write(() => {
       const existing = this.o.store.get(key, namespace, name);
       if (!existing) return undefined;
-      const next = structuredClone(existing);
+      const next = cloneJson(existing);
       mutate(next);
-      if (stableStringify(stripVolatile(next)) === stableStringify(stripVolatile(existing))) return existing;
+      if (sameObject(next, existing)) return existing;
       next.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(key, "MODIFIED", next);
       return next;
@@ -421,7 +416,7 @@ export class SimClusterApi implements ClusterApi {
         const refs = dep.metadata.ownerReferences ?? [];
         if (!refs.some((r) => r.uid === uid)) continue;
         if (propagation === "Orphan") {
-          const next = structuredClone(dep);
+          const next = cloneJson(dep);
           next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid);
           if (!next.metadata.ownerReferences.length) delete next.metadata.ownerReferences;
           next.metadata.resourceVersion = this.o.store.nextVersion();
@@ -438,7 +433,7 @@ export class SimClusterApi implements ClusterApi {
     const name = nsObj.metadata.name;
     let current = nsObj;
     if ((nsObj.status as { phase?: string } | undefined)?.phase !== "Terminating") {
-      current = structuredClone(nsObj);
+      current = cloneJson(nsObj);
       current.metadata.deletionTimestamp = timestamp(this.o.clock.now());
       current.status = { ...(current.status as object), phase: "Terminating" };
       current.metadata.resourceVersion = this.o.store.nextVersion();

@@ -37,6 +37,7 @@ const nsName = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
 
 export class MemoryStore implements ObjectStore {
   private readonly buckets = new Map<ResourceKey, Map<string, KubeObject>>();
+  private readonly sorted = new Map<ResourceKey, KubeObject[]>();
   private rv: number;
   private readonly history: HistoryEntry[] = [];
   private readonly subscribers = new Set<(c: StoreChange) => void>();
@@ -61,11 +62,12 @@ export class MemoryStore implements ObjectStore {
   list(key: ResourceKey, namespace?: string): KubeObject[] {
     const b = this.buckets.get(key);
     if (!b) return [];
-    const all = [...b.values()];
-    const items = namespace === undefined ? all : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
-    return items.sort((a, b2) =>
-      nsName(a.metadata.namespace, a.metadata.name) < nsName(b2.metadata.namespace, b2.metadata.name) ? -1 : 1,
-    );
+    let all = this.sorted.get(key);
+    if (!all) {
+      all = [...b.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map((e) => e[1]);
+      this.sorted.set(key, all);
+    }
+    return namespace === undefined ? [...all] : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
   }
 
   /** Every resource key that holds objects. */
@@ -95,6 +97,7 @@ export class MemoryStore implements ObjectStore {
     const previous = b.get(id);
     if (type === "DELETED") b.delete(id);
     else b.set(id, obj);
+    this.sorted.delete(key);
     const rv = Number(obj.metadata.resourceVersion ?? this.rv);
     const entry: HistoryEntry = { rv, key, type, object: obj, ...(previous && type === "MODIFIED" ? { previous } : {}) };
     this.history.push(entry);
@@ -150,6 +153,7 @@ export class MemoryStore implements ObjectStore {
   /** Loads a snapshot into an empty store (no events). */
   restore(snap: { resourceVersion: number; objects: Record<ResourceKey, KubeObject[]> }): void {
     this.buckets.clear();
+    this.sorted.clear();
     this.history.length = 0;
     for (const [k, items] of Object.entries(snap.objects)) {
       const b = new Map<string, KubeObject>();

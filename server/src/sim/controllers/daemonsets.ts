@@ -1,6 +1,7 @@
 /**
  * The DaemonSet controller: one pod per eligible node (node selector and NoSchedule taints), and its status.
  */
+import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
 import { arr, isTerminating, namespaceActive, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
 import { podIsReady, toleratesTaints } from "./pods.ts";
@@ -29,7 +30,7 @@ export function daemonSetController(ctx: ControllerContext): Controller {
         for (const n of eligible) {
           if (pods.some((p) => rec(p.spec).nodeName === n.metadata.name)) continue;
           if (!namespaceActive(ctx, ds.metadata.namespace)) break;
-          const spec = structuredClone(tspec);
+          const spec = cloneJson(tspec);
           spec.nodeName = n.metadata.name;
           spec.affinity = {
             nodeAffinity: {

@@ -3,6 +3,7 @@
  * `spec.replicas` and older ones to zero (a rollout completes at once), revisions, ScalingReplicaSet events, and the
  * status `kubectl rollout status` reads (observedGeneration, replica counts, Available/Progressing conditions).
  */
+import { cloneJson } from "../../store/equal.ts";
 import { podTemplateHash } from "../../store/random.ts";
 import type { KubeObject } from "../../store/types.ts";
 import { controllerOf, isTerminating, namespaceActive, nowTimestamp, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
@@ -10,7 +11,7 @@ import { controllerOf, isTerminating, namespaceActive, nowTimestamp, rec, typeOf
 const REVISION = "deployment.kubernetes.io/revision";
 
 function templateWithoutHash(template: unknown): unknown {
-  const t = structuredClone(rec(template));
+  const t = cloneJson(rec(template));
   const meta = rec(t.metadata);
   if (meta.labels) {
     const labels = { ...rec(meta.labels) };
@@ -33,6 +34,15 @@ function condition(type: string, reason: string, message: string, now: string, p
 }
 
 export function deploymentController(ctx: ControllerContext): Controller {
+  const hashes = new Map<string, { generation: number; hash: string }>();
+  const hashOf = (d: KubeObject): string => {
+    const gen = d.metadata.generation ?? 1;
+    const hit = hashes.get(d.metadata.uid ?? "");
+    if (hit && hit.generation === gen) return hit.hash;
+    const hash = podTemplateHash(templateWithoutHash(rec(d.spec).template));
+    hashes.set(d.metadata.uid ?? "", { generation: gen, hash });
+    return hash;
+  };
   return {
     name: "deployment",
     watches: ["apps/deployments", "apps/replicasets"],
@@ -43,7 +53,7 @@ export function deploymentController(ctx: ControllerContext): Controller {
         const ns = d.metadata.namespace;
         const spec = rec(d.spec);
         const want = typeof spec.replicas === "number" ? spec.replicas : 1;
-        const hash = podTemplateHash(templateWithoutHash(spec.template));
+        const hash = hashOf(d);
         const owned = () => ctx.store.list("apps/replicasets", ns).filter((rs) => controllerOf(rs, "Deployment") === d.metadata.uid);
         let sets = owned();
         const name = `${d.metadata.name}-${hash}`;
@@ -51,11 +61,11 @@ export function deploymentController(ctx: ControllerContext): Controller {
         const source = { component: "deployment-controller" };
         const maxRev = Math.max(0, ...sets.map((rs) => Number(rs.metadata.annotations?.[REVISION] ?? 0)));
         if (!current && namespaceActive(ctx, ns)) {
-          const template = structuredClone(rec(spec.template));
+          const template = cloneJson(rec(spec.template));
           const tmeta = rec(template.metadata);
           tmeta.labels = { ...rec(tmeta.labels), "pod-template-hash": hash };
           template.metadata = tmeta;
-          const sel = structuredClone(rec(spec.selector));
+          const sel = cloneJson(rec(spec.selector));
           sel.matchLabels = { ...rec(sel.matchLabels), "pod-template-hash": hash };
           const res = ctx.api.create(rsType, ns, {
             apiVersion: "apps/v1",

@@ -4,6 +4,7 @@
  * `projectcalico.org/egw: <name>`), whose pods take their IPs from the IPPools it names (`ipPools[].name|cidr`), and the
  * gateway's status reports whether they are ready.
  */
+import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
 import { arr, controllerOf, isTerminating, namespaceActive, nowTimestamp, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
 
@@ -95,7 +96,7 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
         } else if (controllerOf(existing, "EgressGateway") === egw.metadata.uid) {
           const cur = rec(existing.spec);
           if (cur.replicas !== desired.replicas || JSON.stringify(rec(rec(cur.template).metadata).labels) !== JSON.stringify(labels) || rec(rec(rec(cur.template).metadata).annotations)["cni.projectcalico.org/ipv4pools"] !== JSON.stringify(names)) {
-            const next = structuredClone(existing);
+            const next = cloneJson(existing);
             next.spec = { ...cur, ...desired, selector: cur.selector };
             try {
               ctx.api.update(deployType, ns, existing.metadata.name, next);

@@ -1,6 +1,7 @@
 /**
  * The ReplicaSet controller: keeps `spec.replicas` pods (`<rs>-<5 chars>`) owned by each ReplicaSet, and its status.
  */
+import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
 import { controllerOf, isTerminating, namespaceActive, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
 import { podIsReady } from "./pods.ts";
@@ -38,7 +39,7 @@ export function replicaSetController(ctx: ControllerContext): Controller {
                   { apiVersion: "apps/v1", kind: "ReplicaSet", name: rs.metadata.name, uid: rs.metadata.uid!, controller: true, blockOwnerDeletion: true },
                 ],
               },
-              spec: structuredClone(template.spec),
+              spec: cloneJson(template.spec),
             });
             ctx.events.record(rs, "Normal", "SuccessfulCreate", `Created pod: ${res.object.metadata.name}`, source);
           }
