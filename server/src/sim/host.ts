@@ -8,6 +8,7 @@ import path from "node:path";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import type { CalicoEdition, SimClusterHandle } from "./types.ts";
+import { createSimCluster, deleteSimClusterState } from "./cluster.ts";
 import { createApiServer, type ApiServer } from "../apiserver/server.ts";
 import { loadOrCreateTls, type TlsMaterial } from "../apiserver/tls.ts";
 import { renderKubeconfig } from "../apiserver/kubeconfig.ts";
@@ -53,23 +54,8 @@ interface SavedHost {
 
 const ID_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-interface ClusterModule {
-  createSimCluster(opts: {
-    id: string;
-    profile?: string;
-    edition?: CalicoEdition;
-    seed?: number;
-    dataDir?: string;
-    logger?: Logger;
-  }): Promise<SimClusterHandle>;
-  deleteSimClusterState(dataDir: string, id: string): void | Promise<void>;
-}
-
-const CLUSTER_MODULE = "./cluster.ts";
-const clusterModule = async (): Promise<ClusterModule> => (await import(CLUSTER_MODULE)) as ClusterModule;
-
-const defaultFactory: ClusterFactory = async (spec) =>
-  (await clusterModule()).createSimCluster({
+const defaultFactory: ClusterFactory = (spec) =>
+  createSimCluster({
     id: spec.id,
     ...(spec.profile !== undefined ? { profile: spec.profile } : {}),
     ...(spec.edition !== undefined ? { edition: spec.edition } : {}),
@@ -203,7 +189,7 @@ export class SimHost {
     this.byToken.delete(e.token);
     this.save();
     await e.handle.close();
-    if (this.dataDir && this.factory === defaultFactory) await (await clusterModule()).deleteSimClusterState(this.dataDir, id);
+    if (this.dataDir && this.factory === defaultFactory) deleteSimClusterState(this.dataDir, id);
   }
 
   /** Stops serving, ends open streams and closes every cluster (flushing its state). */
