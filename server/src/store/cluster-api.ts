@@ -309,7 +309,9 @@ export class SimClusterApi implements ClusterApi {
     if (rv && rv !== existing.metadata.resourceVersion) throw conflict(type, existing.metadata.name);
     const next = cloneJson(existing);
     (next.spec as { replicas?: number }).replicas = replicas;
-    const res = this.update(type, existing.metadata.namespace, existing.metadata.name, next, { ...opts });
+    const { subresource: _sub, ...rest } = opts as WriteOptions & { subresource?: string };
+    void _sub;
+    const res = this.update(type, existing.metadata.namespace, existing.metadata.name, next, rest);
     return { object: toScale(res.object), warnings: res.warnings };
   }
 
