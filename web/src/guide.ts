@@ -27,8 +27,12 @@ async function copy(text: string): Promise<void> {
 }
 
 export function renderGuide(host: HTMLElement, guide: Guide, handlers: GuideHandlers): void {
-  const doc = new DOMParser().parseFromString(`<div>${guide.html}</div>`, "text/html");
-  const root = doc.body.firstElementChild as HTMLElement;
+  // The HTML is the server's rendering of the lab's markdown (no raw HTML passes through it); a template keeps it inert
+  // until it is in place.
+  const tpl = document.createElement("template");
+  tpl.innerHTML = guide.html;
+  host.replaceChildren(tpl.content);
+  const root = host;
   // The server renders markdown without raw HTML; links still open outside the page.
   for (const a of root.querySelectorAll("a")) {
     a.setAttribute("target", "_blank");
@@ -57,6 +61,5 @@ export function renderGuide(host: HTMLElement, guide: Guide, handlers: GuideHand
       bar.append(h("button", { class: "btn btn-ghost", type: "button", title: "Copy to the clipboard", onclick: () => void copy(action.kind === "apply" ? applyCommand(action.text) : action.text) }, "Copy"));
     el.prepend(bar);
   }
-  host.replaceChildren(...Array.from(root.childNodes).map((n) => document.importNode(n, true)));
   host.scrollTop = 0;
 }

@@ -140,7 +140,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   });
   void pool.fill();
   const port = (server.address() as AddressInfo).port;
-  const shownHost = opts.host === "0.0.0.0" || opts.host === "::" ? "localhost" : opts.host;
+  const shownHost = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(opts.host) ? "localhost" : opts.host;
   const url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
 
   let closing: Promise<void> | undefined;

@@ -1,0 +1,65 @@
+/** The learner's page, as the end-to-end tests drive it. */
+import type { Page } from "playwright-core";
+import path from "node:path";
+import { artifacts } from "./browser.ts";
+
+export class LearnerPage {
+  constructor(readonly page: Page) {}
+
+  async join(name: string, code?: string): Promise<void> {
+    await this.page.fill("#join-name", name);
+    if (code) await this.page.fill("#join-code", code);
+    await this.page.click("#join-button");
+    await this.page.waitForSelector(".xterm-rows");
+  }
+
+  /** The terminal's visible text. */
+  terminalText(): Promise<string> {
+    return this.page.locator(".xterm-rows").innerText();
+  }
+
+  async waitForTerminal(re: RegExp, timeout = 20_000): Promise<void> {
+    const t0 = Date.now();
+    for (;;) {
+      const text = await this.terminalText();
+      if (re.test(text)) return;
+      if (Date.now() - t0 > timeout) throw new Error(`the terminal never showed ${re}; it shows:\n${text.slice(-1500)}`);
+      await this.page.waitForTimeout(100);
+    }
+  }
+
+  /** Clicks the guide's "Run" button on the block holding `text`. */
+  async runGuideAction(text: string): Promise<void> {
+    const block = this.page.locator(".guide .action", { hasText: text }).first();
+    await block.locator("button[data-action=run]").click();
+  }
+
+  /** Types into the terminal as a learner would. */
+  async type(text: string): Promise<void> {
+    await this.page.locator(".xterm").click();
+    for (const line of text.split("\n")) {
+      await this.page.keyboard.insertText(line);
+      await this.page.keyboard.press("Enter");
+    }
+  }
+
+  async goToStage(i: number): Promise<void> {
+    await this.page.click(`.stage-pill[data-stage="${i}"]`);
+    await this.page.waitForFunction((n) => document.getElementById("stage-title")?.textContent?.startsWith(`${n}.`), i);
+  }
+
+  async check(): Promise<{ passed: boolean; text: string }> {
+    await this.page.click("#check-button");
+    const summary = this.page.locator("#check-results .summary");
+    await summary.waitFor({ timeout: 60_000 });
+    return { passed: (await summary.getAttribute("data-passed")) === "true", text: await this.page.locator("#check-results").innerText() };
+  }
+
+  stageStatus(i: number): Promise<string | null> {
+    return this.page.locator(`.stage-pill[data-stage="${i}"]`).getAttribute("data-status");
+  }
+
+  async screenshot(name: string): Promise<void> {
+    await this.page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The learner's page in headless Chromium, on the simulated cluster: join, run a guide action, apply a solution in
+ * the terminal and pass the check, survive a dropped connection and a server restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import type { WorkshopServer } from "../../server/src/http/server.ts";
+import { launchBrowser } from "./browser.ts";
+import { LearnerPage } from "./learner-page.ts";
+import { startServer } from "./server.ts";
+
+const labDir = path.join(import.meta.dirname, "fixtures", "mini-lab");
+let dataDir: string;
+let server: WorkshopServer;
+let browser: Browser;
+let page: Page;
+let lp: LearnerPage;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), "egl-e2e-"));
+  server = await startServer({ labDir, dataDir });
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  lp = new LearnerPage(page);
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the learner's page", () => {
+  it("joins and runs a guide action in the terminal", async () => {
+    await page.goto(server.url);
+    await lp.join("Grace");
+    await lp.waitForTerminal(/learner@egresslab:~\/stage-0\$/);
+    await lp.runGuideAction("kubectl get pods -A");
+    await lp.waitForTerminal(/coredns-[a-z0-9-]+\s+1\/1\s+Running/);
+    await lp.screenshot("01-joined-get-pods");
+  });
+
+  it("applies the stage-1 solution in the terminal and passes the check", async () => {
+    await lp.goToStage(1);
+    const before = await lp.check();
+    expect(before.passed).toBe(false);
+    expect(before.text).toContain("Apply the default-deny from the guide.");
+    await lp.type(
+      [
+        "kubectl apply -f - <<'EOF'",
+        "apiVersion: projectcalico.org/v3",
+        "kind: GlobalNetworkPolicy",
+        "metadata:",
+        "  name: default-deny",
+        "spec:",
+        '  namespaceSelector: projectcalico.org/name not in {"kube-system", "calico-system"}',
+        "  types: [Egress]",
+        "EOF",
+      ].join("\n"),
+    );
+    await lp.waitForTerminal(/globalnetworkpolicy.projectcalico.org\/default-deny created/);
+    const after = await lp.check();
+    expect(after.passed).toBe(true);
+    expect(await lp.stageStatus(1)).toBe("passed");
+    await lp.screenshot("02-stage-1-passed");
+  });
+
+  it("reattaches the terminal with what it missed after the connection drops", async () => {
+    await lp.type("echo before-drop-$((20+1))");
+    await lp.waitForTerminal(/before-drop-21/);
+    const learnerId = server.workshop.board().find((r) => r.name === "Grace")!.learnerId;
+    for (const s of server.io.sockets.sockets.values()) s.conn.close();
+    await page.waitForSelector("#connection:not(.live)");
+    server.terminals.get(learnerId)!.input("echo while-away-$((40+2))\r");
+    await page.waitForSelector("#connection.live", { timeout: 20_000 });
+    await lp.waitForTerminal(/while-away-42/);
+    expect(await lp.terminalText()).toMatch(/before-drop-21/);
+    await page.reload();
+    await lp.waitForTerminal(/while-away-42/);
+    expect(await lp.terminalText()).toMatch(/before-drop-21/);
+    await lp.screenshot("03-reattached");
+  });
+
+  it("keeps progress and cluster state across a server restart", async () => {
+    const port = server.port;
+    await server.close();
+    server = await startServer({ labDir, dataDir, port });
+    await page.reload();
+    await page.waitForSelector(".xterm-rows");
+    expect(await lp.stageStatus(0)).not.toBe("not-started");
+    expect(await lp.stageStatus(1)).toBe("passed");
+    expect(await page.locator("#stage-title").innerText()).toMatch(/^1\./);
+    await lp.waitForTerminal(/learner@egresslab:~\/stage-1\$/);
+    await lp.type("kubectl get globalnetworkpolicies.projectcalico.org");
+    await lp.waitForTerminal(/default-deny/);
+    await lp.screenshot("04-after-restart");
+  });
+});
