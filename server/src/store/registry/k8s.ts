@@ -63,11 +63,18 @@ const quantityScalars = new Set(["V1EmptyDirVolumeSource.sizeLimit"]);
 
 const cache = new Map<string, JsonSchema>();
 
+/** The Go struct behind a resolved schema (`ObjectMeta`, `LabelSelector`, …), for the decoder's error messages. */
+export const goStructNames = new WeakMap<JsonSchema, string>();
+const structName = (model: string) => model.replace(/^(V\d+(alpha\d+|beta\d+)?|CoreV1|EventsV1|DiscoveryV1)/, "");
+
 function resolve(schema: JsonSchema, owner: string, field: string, stack: string[]): JsonSchema {
   const ref = schema.$ref as string | undefined;
   if (ref) {
     const resolved = k8sSchema(ref, stack);
-    return schema.description ? { ...resolved, description: schema.description } : resolved;
+    if (!schema.description) return resolved;
+    const described = { ...resolved, description: schema.description };
+    goStructNames.set(described, structName(ref));
+    return described;
   }
   let out: JsonSchema = { ...schema };
   if (out.type === "array" && out.items) out.items = resolve(out.items as JsonSchema, owner, "", stack);
@@ -99,11 +106,14 @@ export function k8sSchema(model: string, stack: string[] = []): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const [name, s] of Object.entries(props)) properties[name] = resolve(s, model, name, next);
   const out: JsonSchema = { ...def, properties };
+  goStructNames.set(out, structName(model));
   cache.set(model, out);
   return out;
 }
 
 /** A top-level kind's schema with its group/version/kind marker. */
 export function k8sKindSchema(model: string, group: string, version: string, kind: string): JsonSchema {
-  return { ...k8sSchema(model), "x-kubernetes-group-version-kind": [{ group, version, kind }] };
+  const out = { ...k8sSchema(model), "x-kubernetes-group-version-kind": [{ group, version, kind }] };
+  goStructNames.set(out, kind);
+  return out;
 }

@@ -4,6 +4,7 @@
  * string`), and every field the schema does not know is collected (`unknown field "spec.foo"`), to be rejected
  * (`Strict`), returned as warnings (`Warn`) or dropped (`Ignore`).
  */
+import { goStructNames } from "../registry/k8s.ts";
 import type { JsonSchema } from "../types.ts";
 
 export interface DecodeResult {
@@ -57,16 +58,16 @@ function structOf(parentPath: string[], topKind: string): string {
  */
 export function decodeAgainstSchema(value: unknown, schema: JsonSchema, kind: string, prune = false): DecodeResult {
   const out: DecodeResult = { unknown: [] };
-  const walk = (v: unknown, s: JsonSchema, path: string, goPath: string[]): void => {
+  const walk = (v: unknown, s: JsonSchema, path: string, goPath: string[], struct?: string): void => {
     if (out.typeError) return;
     if (v === null || v === undefined) return;
     if (s["x-kubernetes-preserve-unknown-fields"] && !s.properties) return;
     const fail = (expected: string) => {
       const fieldPath = goPath.join(".");
-      const struct = structOf(goPath.slice(0, -1), kind);
+      const owner = struct ?? structOf(goPath.slice(0, -1), kind);
       const shown = jsonKind(v) === "number" && !Number.isInteger(v) ? `number ${String(v)}` : jsonKind(v);
       out.typeError = fieldPath
-        ? `json: cannot unmarshal ${shown} into Go struct field ${struct}.${fieldPath} of type ${goType(s, structOf(goPath, kind))}`
+        ? `json: cannot unmarshal ${shown} into Go struct field ${owner}.${fieldPath} of type ${goType(s, goStructNames.get(s) ?? structOf(goPath, kind))}`
         : `json: cannot unmarshal ${shown} into Go value of type ${goType(s, kind)}`;
       out.typeErrorPath = path;
       out.typeErrorExpected = expected;
@@ -91,13 +92,14 @@ export function decodeAgainstSchema(value: unknown, schema: JsonSchema, kind: st
       case "array": {
         if (!Array.isArray(v)) return fail("array");
         const items = (s.items as JsonSchema | undefined) ?? {};
-        v.forEach((item, i) => walk(item, items, `${path}[${i}]`, goPath));
+        v.forEach((item, i) => walk(item, items, `${path}[${i}]`, goPath, struct));
         return;
       }
       case "object": {
         if (typeof v !== "object" || Array.isArray(v)) return fail("object");
         const rec = v as Record<string, unknown>;
         const props = s.properties as Record<string, JsonSchema> | undefined;
+        const here = props ? (goStructNames.get(s) ?? (goPath.length ? undefined : kind)) : struct;
         const additional = s.additionalProperties as JsonSchema | boolean | undefined;
         for (const k of Object.keys(rec)) {
           const child = props?.[k] ?? (typeof additional === "object" ? additional : undefined);
@@ -108,7 +110,7 @@ export function decodeAgainstSchema(value: unknown, schema: JsonSchema, kind: st
             if (prune) delete rec[k];
             continue;
           }
-          walk(rec[k], child, childPath, props?.[k] ? [...goPath, k] : goPath);
+          walk(rec[k], child, childPath, props?.[k] ? [...goPath, k] : goPath, props?.[k] ? here : struct);
           if (out.typeError) return;
         }
         return;
