@@ -132,19 +132,32 @@ interface Rendered {
   hash: string;
 }
 
-const cache = new WeakMap<readonly ResourceType[], Map<string, Rendered>>();
+/** Rendered documents by the content of the types (clusters of one edition share them), and that key per types list. */
+const documents = new Map<string, Map<string, Rendered>>();
+const signatures = new WeakMap<readonly ResourceType[], string>();
 
-/** The serialized document and its hash, cached per set of types (clusters of one edition share them). */
+function signature(types: readonly ResourceType[]): string {
+  let sig = signatures.get(types);
+  if (!sig) {
+    const content = JSON.stringify(types.map((t) => [t.group, t.version, t.kind, t.plural, t.namespaced, t.subresources, t.schema]));
+    sig = createHash("sha256").update(content).digest("hex");
+    signatures.set(types, sig);
+  }
+  return sig;
+}
+
+/** The serialized document of one group-version and its hash, cached by the content of the types. */
 export function renderedDocument(types: readonly ResourceType[], group: string, version: string): Rendered | undefined {
-  let perTypes = cache.get(types);
-  if (!perTypes) cache.set(types, (perTypes = new Map()));
+  const sig = signature(types);
+  let perTypes = documents.get(sig);
+  if (!perTypes) documents.set(sig, (perTypes = new Map()));
   const key = `${group}/${version}`;
   const hit = perTypes.get(key);
   if (hit) return hit;
   const doc = openApiDocument(types, group, version);
   if (!doc) return undefined;
   const text = JSON.stringify(doc);
-  const out = { text, hash: createHash("sha512").update(text).digest("hex").toUpperCase().slice(0, 128) };
+  const out = { text, hash: createHash("sha512").update(text).digest("hex").toUpperCase() };
   perTypes.set(key, out);
   return out;
 }

@@ -164,9 +164,14 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (route.kind !== "resource" || route.group !== "" || route.plural !== "pods" || !route.name || !route.namespace)
         throw new ApiError(404, "NotFound", "the server could not find the requested resource");
       const sub = route.subresource;
-      if (sub !== "exec" && sub !== "attach") {
+      if (sub === "portforward")
+        throw new ApiError(
+          400,
+          "BadRequest",
+          "port forwarding is not supported by egresslab's simulated cluster; use kubectl exec (curl, nc) from a pod instead",
+        );
+      if (sub !== "exec" && sub !== "attach")
         throw new ApiError(400, "BadRequest", `upgrade is not supported on ${url.pathname}`);
-      }
       if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")
         throw new ApiError(
           400,
