@@ -29,7 +29,12 @@ export class DnsCache {
   /** The names `ip` currently stands for (unexpired at `now`). */
   namesFor(ip: string, now: number): string[] {
     const key = ipKey(ip);
-    const names = key ? this.byIp.get(key) : undefined;
+    return key ? this.namesForKey(key, now) : [];
+  }
+
+  /** As `namesFor`, for an IP already in canonical form. */
+  namesForKey(key: string, now: number): string[] {
+    const names = this.byIp.get(key);
     if (!names) return [];
     const out: string[] = [];
     for (const [n, exp] of names) {

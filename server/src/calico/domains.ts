@@ -31,25 +31,31 @@ export function domainPatternProblem(pattern: unknown): string | undefined {
 /** A compiled matcher for one pattern. */
 export interface DomainMatcher {
   pattern: string;
+  /** True when `name` matches; `name` may be in any case, with or without a trailing dot. */
   matches(name: string): boolean;
 }
 
+const isNormal = (n: string): boolean => !n.endsWith(".") && n === n.toLowerCase() && n.trim() === n;
+
 export function compileDomain(pattern: string): DomainMatcher {
   const p = normaliseDomain(pattern);
-  const star = p.split(".").indexOf("*");
-  if (star < 0) return { pattern: p, matches: (n) => normaliseDomain(n) === p };
   const labels = p.split(".");
-  const before = labels.slice(0, star);
-  const after = labels.slice(star + 1);
+  const star = labels.indexOf("*");
+  if (star < 0) return { pattern: p, matches: (n) => (isNormal(n) ? n : normaliseDomain(n)) === p };
+  const before = labels
+    .slice(0, star)
+    .map((l) => l + ".")
+    .join("");
+  const after = labels
+    .slice(star + 1)
+    .map((l) => "." + l)
+    .join("");
   return {
     pattern: p,
-    matches(n) {
-      const got = normaliseDomain(n).split(".");
-      if (got.length < before.length + after.length + 1) return false;
-      for (let i = 0; i < before.length; i++) if (got[i] !== before[i]) return false;
-      for (let i = 0; i < after.length; i++)
-        if (got[got.length - after.length + i] !== after[i]) return false;
-      return true;
+    matches(raw) {
+      const n = isNormal(raw) ? raw : normaliseDomain(raw);
+      // The wildcard stands for one or more whole labels: a non-empty middle between the fixed parts.
+      return n.length > before.length + after.length && n.startsWith(before) && n.endsWith(after);
     },
   };
 }

@@ -161,6 +161,11 @@ export class PolicyEngine {
   private readonly backendCache = new Map<string, Backend[]>();
   private readonly dns = new DnsCache();
   private readonly profiles: ProfileLabels;
+  /** Parsed IPs by their text, and network sets by canonical IP (cleared when network sets change). */
+  private readonly ipCache = new Map<string, { ip: Ip; key: string }>();
+  private readonly setsCache = new Map<string, Entity[]>();
+  private readonly domainSetCache = new Map<string, Entity[]>();
+  private readonly backendLookup = (ns: string, name: string): Backend[] => this.serviceBackends(ns, name);
 
   constructor(opts: EngineOptions = {}) {
     this.edition = opts.edition ?? "enterprise";
@@ -321,6 +326,8 @@ export class PolicyEngine {
   }
 
   private refreshNetset(key: string): void {
+    this.setsCache.clear();
+    this.domainSetCache.clear();
     const old = this.entities.get(key);
     if (old) {
       for (const c of old.nets) {
@@ -605,8 +612,22 @@ export class PolicyEngine {
 
   // ----- decisions -----
 
-  private setsContaining(ip: Ip): Entity[] {
+  private ipInfo(text: string): { ip: Ip; key: string } | undefined {
+    let info = this.ipCache.get(text);
+    if (!info) {
+      const ip = parseIp(text);
+      if (!ip) return undefined;
+      info = { ip, key: formatIp(ip) };
+      if (this.ipCache.size >= 100_000) this.ipCache.clear();
+      this.ipCache.set(text, info);
+    }
+    return info;
+  }
+
+  private setsContaining(ip: Ip, key = formatIp(ip)): Entity[] {
     if (!this.prefixesInUse.size) return [];
+    const cached = this.setsCache.get(key);
+    if (cached) return cached;
     const out: Entity[] = [];
     const width = ip.version === 4 ? 32 : 128;
     for (const k of this.prefixesInUse.keys()) {
@@ -614,41 +635,68 @@ export class PolicyEngine {
       if (Number(v) !== ip.version) continue;
       const host = BigInt(width - Number(p));
       const base = (ip.value >> host) << host;
-      for (const key of this.netIndex.get(k)?.get(base) ?? []) {
-        const e = this.entities.get(key);
+      for (const k2 of this.netIndex.get(k)?.get(base) ?? []) {
+        const e = this.entities.get(k2);
         if (e) out.push(e);
       }
     }
+    if (this.setsCache.size >= 100_000) this.setsCache.clear();
+    this.setsCache.set(key, out);
     return out;
   }
 
   private peerView(
-    ip: Ip,
+    info: { ip: Ip; key: string },
     endpoint: Entity | undefined,
     port: number | undefined,
     now: number,
     withDomains: boolean,
   ): PeerView {
-    const names = withDomains && this.edition === "enterprise" ? this.dns.namesFor(formatIp(ip), now) : [];
+    const ip = info.ip;
+    const names = withDomains && this.edition === "enterprise" ? this.dns.namesForKey(info.key, now) : [];
     const domainSets: Entity[] = [];
-    if (names.length)
-      for (const key of this.domainSets) {
-        const e = this.entities.get(key);
-        if (e && names.some((n) => e.domains.some((d) => d.matches(n)))) domainSets.push(e);
-      }
-    const view: PeerView = { ip, ipText: formatIp(ip), sets: this.setsContaining(ip), domainSets, names };
+    for (const n of names)
+      for (const e of this.domainSetsFor(n)) if (!domainSets.includes(e)) domainSets.push(e);
+    const view: PeerView = {
+      ip,
+      ipText: info.key,
+      sets: this.setsContaining(ip, info.key),
+      domainSets,
+      names,
+    };
     if (endpoint) view.endpoint = endpoint;
     if (port !== undefined) view.port = port;
     return view;
   }
 
+  /** Network sets whose `allowedEgressDomains` match a name (cached until network sets change). */
+  private domainSetsFor(name: string): Entity[] {
+    let out = this.domainSetCache.get(name);
+    if (!out) {
+      out = [];
+      for (const key of this.domainSets) {
+        const e = this.entities.get(key);
+        if (e && e.domains.some((d) => d.matches(name))) out.push(e);
+      }
+      if (this.domainSetCache.size >= 100_000) this.domainSetCache.clear();
+      this.domainSetCache.set(name, out);
+    }
+    return out;
+  }
+
+  /** Whether the pending view can differ: a staged policy, or the twin of a staged delete, is among the groups. */
+  private touchesStaged(groups: readonly TierGroup[]): boolean {
+    for (const g of groups)
+      for (const p of g.policies) if (p.staged || this.deletedByStaged.has(p.key)) return true;
+    return false;
+  }
+
   private side(e: Entity, direction: Direction, pkt: PacketView): SideVerdict {
     const groups = this.groupsFor(e.key, direction);
-    const services = (ns: string, n: string): Backend[] => this.serviceBackends(ns, n);
-    const enforced = evaluateSide(e, direction, groups, pkt, services, false, this.deletedByStaged);
+    const enforced = evaluateSide(e, direction, groups, pkt, this.backendLookup, false, this.deletedByStaged);
     const pending: SideResult =
-      this.stagedCount > 0
-        ? evaluateSide(e, direction, groups, pkt, services, true, this.deletedByStaged)
+      this.stagedCount > 0 && this.touchesStaged(groups)
+        ? evaluateSide(e, direction, groups, pkt, this.backendLookup, true, this.deletedByStaged)
         : enforced;
     const who = `pod ${e.namespace}/${e.name}`;
     return {
@@ -664,19 +712,21 @@ export class PolicyEngine {
 
   /** Decides one connection attempt (post-DNAT destination): the source's egress and the destination's ingress. */
   evaluate(c: ConnectionAttempt): Verdict {
-    const src = parseIp(c.srcIp);
-    const dst = parseIp(c.dstIp);
+    const srcInfo = typeof c.srcIp === "string" ? this.ipInfo(c.srcIp) : undefined;
+    const dstInfo = typeof c.dstIp === "string" ? this.ipInfo(c.dstIp) : undefined;
+    const src = srcInfo?.ip;
+    const dst = dstInfo?.ip;
     const protocol = protocolNumber(c.protocol);
-    const problems = [
-      ...(src ? [] : [{ where: "srcIp", message: `not an IP address: ${JSON.stringify(c.srcIp)}` }]),
-      ...(dst ? [] : [{ where: "dstIp", message: `not an IP address: ${JSON.stringify(c.dstIp)}` }]),
-      ...(protocol !== undefined
-        ? []
-        : [{ where: "protocol", message: `unknown protocol ${JSON.stringify(c.protocol)}` }]),
-    ];
-    if (!src || !dst || protocol === undefined) throw new ValidationError(problems);
-    const srcEp = this.entities.get(this.ipToPod.get(formatIp(src)) ?? "");
-    const dstEp = this.entities.get(this.ipToPod.get(formatIp(dst)) ?? "");
+    if (!srcInfo || !dstInfo || protocol === undefined)
+      throw new ValidationError([
+        ...(src ? [] : [{ where: "srcIp", message: `not an IP address: ${JSON.stringify(c.srcIp)}` }]),
+        ...(dst ? [] : [{ where: "dstIp", message: `not an IP address: ${JSON.stringify(c.dstIp)}` }]),
+        ...(protocol !== undefined
+          ? []
+          : [{ where: "protocol", message: `unknown protocol ${String(c.protocol)}` }]),
+      ]);
+    const srcEp = this.entities.get(this.ipToPod.get(srcInfo.key) ?? "");
+    const dstEp = this.entities.get(this.ipToPod.get(dstInfo.key) ?? "");
     if (srcEp && srcEp === dstEp) {
       const self = (d: string): SideVerdict => ({
         action: "none",
@@ -690,8 +740,8 @@ export class PolicyEngine {
     }
     const pkt: PacketView = {
       protocol,
-      source: this.peerView(src, srcEp, c.srcPort, c.now, false),
-      destination: this.peerView(dst, dstEp, c.dstPort, c.now, srcEp !== undefined),
+      source: this.peerView(srcInfo, srcEp, c.srcPort, c.now, false),
+      destination: this.peerView(dstInfo, dstEp, c.dstPort, c.now, srcEp !== undefined),
     };
     if (c.icmp) pkt.icmp = c.icmp;
     const none = (ip: string, d: Direction): SideVerdict => ({

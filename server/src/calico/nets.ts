@@ -9,11 +9,16 @@ export interface Cidr {
   text: string;
   /** True when the written address had host bits set (Calico masks them). */
   hadHostBits: boolean;
+  /** IPv4 only: base and mask as unsigned 32-bit numbers (fast containment). */
+  n?: number;
+  mask?: number;
 }
 
 export interface Ip {
   version: 4 | 6;
   value: bigint;
+  /** IPv4 only: the address as an unsigned 32-bit number. */
+  n?: number;
 }
 
 function parseV4(s: string): bigint | undefined {
@@ -59,7 +64,7 @@ function parseV6(s: string): bigint | undefined {
 export function parseIp(s: string): Ip | undefined {
   if (typeof s !== "string") return undefined;
   const v4 = parseV4(s);
-  if (v4 !== undefined) return { version: 4, value: v4 };
+  if (v4 !== undefined) return { version: 4, value: v4, n: Number(v4) };
   if (s.includes(":")) {
     const v6 = parseV6(s);
     if (v6 !== undefined) return { version: 6, value: v6 };
@@ -95,18 +100,24 @@ export function parseCidr(s: string, opts: { requireMask?: boolean } = {}): Cidr
   }
   const hostBits = BigInt(width - prefix);
   const base = (ip.value >> hostBits) << hostBits;
-  return {
+  const cidr: Cidr = {
     version: ip.version,
     base,
     prefix,
     text: `${formatIp({ version: ip.version, value: base })}/${prefix}`,
     hadHostBits: base !== ip.value,
   };
+  if (ip.version === 4) {
+    cidr.n = Number(base);
+    cidr.mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  }
+  return cidr;
 }
 
 /** True when `ip` is inside `cidr`. */
 export function cidrContains(cidr: Cidr, ip: Ip): boolean {
   if (cidr.version !== ip.version) return false;
+  if (cidr.n !== undefined && ip.n !== undefined) return (ip.n & cidr.mask!) >>> 0 === cidr.n;
   const width = ip.version === 4 ? 32 : 128;
   const hostBits = BigInt(width - cidr.prefix);
   return ip.value >> hostBits === cidr.base >> hostBits;
