@@ -16,6 +16,7 @@ import type { ClusterSummary } from "../summary.ts";
 import { EgresslabError } from "../../shared/errors.ts";
 import { realClock, type Clock } from "../../shared/clock.ts";
 import { noopLogger, type Logger } from "../../shared/logger.ts";
+import { realProfileManifests } from "./profile.ts";
 import { installCalico, waitForCalico, type EnterpriseFiles } from "./install.ts";
 import { kindClusterName, kindNamePrefix } from "./names.ts";
 import { loadKindSettings, renderKindConfig, type KindSettings } from "./settings.ts";
@@ -31,7 +32,10 @@ export interface KindProviderOptions {
   mirrorDir?: string;
   /** Licence and pull secret: install Calico Enterprise instead of Calico Open Source. */
   enterprise?: EnterpriseFiles;
-  /** Manifests (multi-document YAML) for a profile's workloads on a real cluster, or undefined when it has none. */
+  /**
+   * Manifests (multi-document YAML) for a profile's workloads on a real cluster, or undefined when it has none
+   * (default: the profile's own objects from `clusters/<profile>.yaml`, see `realProfileManifests`).
+   */
   profileManifests?: (profile: string) => Promise<string | undefined>;
   clock?: Clock;
   /** Overrides of the timings in `calico.yaml` (tests use short ones). */
@@ -42,7 +46,11 @@ export interface KindProviderOptions {
 
 /** Creates a kind provider, reading `clusters/kind/` unless settings are given. */
 export async function createKindProvider(opts: KindProviderOptions): Promise<KindProvider> {
-  return new KindProvider({ ...opts, settings: opts.settings ?? (await loadKindSettings()) });
+  return new KindProvider({
+    profileManifests: realProfileManifests,
+    ...opts,
+    settings: opts.settings ?? (await loadKindSettings()),
+  });
 }
 
 export class KindProvider implements ClusterProvider {
