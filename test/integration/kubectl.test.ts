@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync, readFileSync, existsSync } from "node:fs";
 import path from "node:path";
+import pty from "node-pty";
 import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
+import { environment } from "../../server/src/config/options.ts";
 
 const SHARED = path.join(import.meta.dirname, "..", "..", "..", "shared", "realworld-yaml");
 
@@ -85,6 +87,29 @@ describe("kubectl against a simulated cluster", () => {
     const fail = await k(["-n", "kube-system", "exec", pod, "--", "sh", "-c", "exit 3"]);
     expect(fail.exitCode).toBe(3);
     expect(fail.stderr).toContain("command terminated with exit code 3");
+  });
+
+  it("runs an interactive shell with -it in a terminal, and exits with its code", async () => {
+    const pod = (await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])).stdout.split("\n")[0]!;
+    const term = pty.spawn("kubectl", ["-n", "kube-system", "exec", "-it", pod, "--", "sh"], {
+      cols: 100,
+      rows: 30,
+      cwd: env.dir,
+      env: { ...environment(), KUBECONFIG: k.kubeconfigPath, HOME: path.join(env.dir, "home") } as Record<string, string>,
+    });
+    let out = "";
+    term.onData((d) => (out += d));
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    const waitFor = async (re: RegExp): Promise<void> => {
+      for (let i = 0; i < 100 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toMatch(re);
+    };
+    await waitFor(/# $/m);
+    term.write("hostname\r");
+    await waitFor(new RegExp(pod.slice("pod/".length)));
+    term.write("exit 5\r");
+    expect(await exited).toBe(5);
+    expect(out).toContain("command terminated with exit code 5");
   });
 
   it("watches changes with get -w", async () => {
