@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { validateCalicoObject } from "./validate.ts";
+import { loadRealworld } from "./testdata/vectors.ts";
 
 const gnp = (spec: Record<string, unknown>, name = "p") => ({
   apiVersion: "projectcalico.org/v3",
@@ -458,5 +459,18 @@ describe("validateCalicoObject: valid objects", () => {
   ];
   it.each(table)("%s", (_name, obj) => {
     expect(validateCalicoObject(obj, ee)).toEqual([]);
+  });
+});
+
+const realworld = loadRealworld();
+describe.runIf(realworld !== undefined)("validateCalicoObject on the real-world documents", () => {
+  const docs = [...(realworld ?? new Map<string, unknown[]>())].flatMap(([file, list]) =>
+    list.map((d, i) => [`${file} #${i + 1}`, d] as const),
+  );
+  it("has the documents", () => expect(docs.length).toBeGreaterThanOrEqual(42));
+  it.each(docs)("%s", (name, doc) => {
+    const problems = validateCalicoObject(doc, ee);
+    if (name.includes("log-everything")) expect(problems.map((p) => p.where)).toEqual(["metadata.name"]);
+    else expect(problems).toEqual([]);
   });
 });

@@ -3,9 +3,10 @@
  * the copy committed in this folder. Tests only; the engine itself does no I/O.
  */
 // eslint-disable-next-line no-restricted-imports -- test fixture loading, not engine code
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "..", "..", "..", "..");
@@ -20,4 +21,21 @@ export function loadVectors<T>(file: string): T {
 /** The repository root (for tests that need fixture paths). */
 export function repositoryRoot(): string {
   return repoRoot;
+}
+
+/** The real-world YAML documents of `../shared/realworld-yaml`, when present: file name → parsed documents. */
+export function loadRealworld(): Map<string, unknown[]> | undefined {
+  const dir = path.join(repoRoot, "..", "shared", "realworld-yaml");
+  if (!existsSync(dir)) return undefined;
+  const out = new Map<string, unknown[]>();
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith(".yaml"))
+    .sort())
+    out.set(
+      f,
+      parseAllDocuments(readFileSync(path.join(dir, f), "utf8"))
+        .map((d) => d.toJS() as unknown)
+        .filter((d) => d !== null && d !== undefined),
+    );
+  return out;
 }
