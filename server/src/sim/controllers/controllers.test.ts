@@ -50,6 +50,7 @@ describe("deployment controller", () => {
       expect(status(p).containerStatuses[0]).toMatchObject({ name: "web", ready: true, image: "docker.io/library/nginx:1.27", restartCount: 0 });
     }
     expect(new Set(pods.map((p) => status(p).podIP)).size).toBe(3);
+    expect(new Set(pods.map((p) => (p.spec as any).nodeName))).toEqual(new Set(["egresslab-worker", "egresslab-worker2"]));
     const d = c.api.get(t(c, "deploy"), "default", "web");
     expect(status(d)).toMatchObject({ observedGeneration: 1, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 });
     expect(status(d).conditions.map((x: any) => `${x.type}=${x.status}/${x.reason}`)).toEqual([

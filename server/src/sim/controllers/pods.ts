@@ -4,7 +4,7 @@
  * hostNetwork pods, Calico IPAM otherwise) and start: Running and Ready, with conditions, container statuses and the
  * Scheduled/Pulling/Pulled/Created/Started events; deleted running pods get Killing events.
  */
-import { fnv32a } from "../../store/random.ts";
+import { createRandom, fnv32a } from "../../store/random.ts";
 import type { KubeObject, StoreChange } from "../../store/types.ts";
 import { arr, isTerminating, nowTimestamp, rec, type Controller, type ControllerContext, type Rec } from "./context.ts";
 import { nodeMatchesSelector } from "./daemonsets.ts";
@@ -43,7 +43,11 @@ export function normalizeImage(image: string): string {
   return ref;
 }
 
-const hex64 = (s: string) => Array.from({ length: 8 }, (_, i) => fnv32a(`${s}/${i}`).toString(16).padStart(8, "0")).join("");
+/** 64 hex digits derived from `s` (container and image ids). */
+const hex64 = (s: string) => {
+  const r = createRandom(fnv32a(s));
+  return Array.from({ length: 8 }, () => Math.floor(r.next() * 2 ** 32).toString(16).padStart(8, "0")).join("");
+};
 
 function affinityNodes(spec: Rec): string[] | undefined {
   const terms = arr(rec(rec(rec(spec.affinity).nodeAffinity).requiredDuringSchedulingIgnoredDuringExecution).nodeSelectorTerms);
@@ -96,7 +100,14 @@ export function podController(ctx: ControllerContext): Controller {
       ctx.events.record(pod, "Warning", "FailedScheduling", msg, { component: "default-scheduler" });
       return;
     }
-    const load = (n: KubeObject) => ctx.store.list("core/pods").filter((p) => rec(p.spec).nodeName === n.metadata.name).length;
+    // Spread pods of the same owner first (the default topology spread), then the least loaded node.
+    const owner = pod.metadata.ownerReferences?.find((r) => r.controller)?.uid;
+    const all = ctx.store.list("core/pods");
+    const load = (n: KubeObject) =>
+      all.reduce((a, p) => {
+        if (rec(p.spec).nodeName !== n.metadata.name) return a;
+        return a + 1 + (owner && p.metadata.ownerReferences?.some((r) => r.uid === owner) ? 1000 : 0);
+      }, 0);
     const min = Math.min(...eligible.map(load));
     const best = eligible.filter((n) => load(n) === min);
     const chosen = best[fnv32a(`${ctx.seed}/${pod.metadata.namespace}/${pod.metadata.name}`) % best.length]!;
@@ -159,7 +170,7 @@ export function podController(ctx: ControllerContext): Controller {
       const fieldPath = `spec.containers{${String(c.name)}}`;
       const image = String(c.image);
       if (c.imagePullPolicy === "Always") {
-        const secs = (0.5 + (fnv32a(`${ctx.seed}/${image}/${i}`) % 3000) / 1000).toFixed(3);
+        const secs = (0.5 + (fnv32a(`${ctx.seed}/${started.metadata.uid}/${i}`) % 3000) / 1000).toFixed(3);
         ctx.events.record(started, "Normal", "Pulling", `Pulling image "${image}"`, kubelet, fieldPath);
         ctx.events.record(started, "Normal", "Pulled", `Successfully pulled image "${image}" in ${secs}s (${secs}s including waiting). Image size: ${10_000_000 + (fnv32a(image) % 90_000_000)} bytes.`, kubelet, fieldPath);
       } else {
