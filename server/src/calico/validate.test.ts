@@ -193,19 +193,19 @@ describe("validateCalicoObject: invalid objects, every problem with its path", (
       "A.8: protocol name",
       gnp({ egress: [{ action: "Allow", protocol: "HTTP" }] }),
       "spec.egress[0].protocol",
-      /protocol must be/,
+      /protocol name invalid/,
     ],
     [
       "A.8: protocol number",
       gnp({ egress: [{ action: "Allow", protocol: 256 }] }),
       "spec.egress[0].protocol",
-      /protocol must be/,
+      /protocol number invalid/,
     ],
     [
       "A.8: port range order",
       gnp({ egress: [{ action: "Allow", protocol: "TCP", destination: { ports: ["90:80"] } }] }),
       "spec.egress[0].destination.ports[0]",
-      /greater than the maximum/,
+      /port range invalid/,
     ],
     [
       "A.2: tier name with a dot",

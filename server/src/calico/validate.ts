@@ -90,7 +90,8 @@ function supportsPorts(p: string | number | undefined | "invalid"): boolean {
 
 function checkPort(c: Collector, where: string, p: unknown): void {
   if (typeof p === "number") {
-    if (!Number.isInteger(p) || p < 0 || p > 65535) c.add(where, `port ${p} is out of range (0-65535)`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      c.add(where, `port range invalid, port number must be between 0 and 65536 (got ${p})`);
     return;
   }
   if (typeof p !== "string") return c.add(where, 'must be a port number, a range "start:end" or a port name');
@@ -98,9 +99,9 @@ function checkPort(c: Collector, where: string, p: unknown): void {
   if (m) {
     const a = Number(m[1]);
     const b = Number(m[2]);
-    if (a > 65535 || b > 65535) c.add(where, `port range "${p}" is out of range (0-65535)`);
-    else if (a > b)
-      c.add(where, `port range "${p}" is invalid: the minimum port is greater than the maximum`);
+    if (a < 1 || a > 65535 || b > 65535)
+      c.add(where, `port range invalid, port number must be between 0 and 65536 (got "${p}")`);
+    else if (a > b) c.add(where, `port range invalid: "${p}" starts after it ends`);
     return;
   }
   if (/^\d+$/.test(p)) return checkPort(c, where, Number(p));
@@ -241,7 +242,9 @@ function checkRule(c: Collector, where: string, v: unknown, ctx: RuleContext): v
     if (protocolOf(r[f]) === "invalid")
       c.add(
         `${where}.${f}`,
-        "protocol must be an integer (1-255) or one of: TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite",
+        typeof r[f] === "number" || /^\d+$/.test(String(r[f]))
+          ? "protocol number invalid (must be 1-255)"
+          : "protocol name invalid (one of TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite, or a number 1-255)",
       );
   }
   if (r.ipVersion !== undefined && r.ipVersion !== 4 && r.ipVersion !== 6)
