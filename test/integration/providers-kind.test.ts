@@ -103,8 +103,23 @@ describe("kind provider", () => {
       "kind version",
       "kind get clusters",
       "kind get kubeconfig --name egresslab-bob",
+      expect.stringMatching(/^kubectl --kubeconfig \S+egresslab-bob.kubeconfig get nodes -o json$/),
+      expect.stringMatching(/^kubectl --kubeconfig \S+egresslab-bob.kubeconfig get tigerastatus -o json$/),
     ]);
     expect(again.kubeconfig).toContain("kind-egresslab-bob");
+  });
+
+  it("reuses an existing cluster that is not ready, with a warning instead of deleting it", async () => {
+    await (await provider()).acquire({ id: "bea" });
+    const steps: string[] = [];
+    const conn = await (
+      await provider({ FAKE_CALICO: "never" })
+    ).acquire({ id: "bea", onProgress: (s) => steps.push(s) });
+    expect(conn.kubeconfig).toContain("kind-egresslab-bea");
+    expect(steps.at(-1)).toBe(
+      "warning: the existing cluster is not ready yet (3/3 nodes Ready; not Available: goldmane (Error creating goldmane deployment: quota exceeded))",
+    );
+    expect(await calls()).not.toContain("kind delete cluster --name egresslab-bea");
   });
 
   it("shares one creation between concurrent acquires of the same id", async () => {

@@ -129,7 +129,7 @@ export const clustersCommand: Command = {
       }
       if (provider.name === "sim") {
         process.stderr.write(
-          `simulated clusters are served while \`egresslab serve\` or \`egresslab sim\` runs with --data ${o.data}\n`,
+          `simulated clusters are served while \`egresslab serve --data ${o.data}\` runs\n`,
         );
       }
       return failed ? 1 : 0;

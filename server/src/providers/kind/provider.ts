@@ -126,6 +126,7 @@ export class KindProvider implements ClusterProvider {
         signal: opts.signal,
       });
       await writeFile(kubeconfig, r.stdout, { mode: 0o600 });
+      await this.checkOnce(kubeconfig, progress, opts.signal);
       return { id: opts.id, provider: "kind", kubeconfig: r.stdout, edition };
     }
 
@@ -222,10 +223,41 @@ export class KindProvider implements ClusterProvider {
     await this.deleteCluster(name);
   }
 
+  /** One readiness look at a cluster that already existed; a problem is reported, never fatal (it may be mid-install). */
+  private async checkOnce(
+    kubeconfig: string,
+    progress: (s: string) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const install = this.o.enterprise ? this.o.settings.calico.enterprise : this.o.settings.calico.oss;
+    try {
+      await waitForCalico({
+        cmder: this.o.cmder,
+        kubeconfig,
+        components: install?.components ?? [],
+        clock: this.clock,
+        pollMs: 0,
+        timeoutMs: 0,
+        onProgress: () => {},
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      this.log.warn("an existing kind cluster is not ready", { kubeconfig, why });
+      progress(
+        `warning: the existing cluster is not ready yet (${why.replace(/^Calico did not become ready within 0s: /, "")})`,
+      );
+    }
+  }
+
   private async deleteCluster(name: string): Promise<void> {
     try {
       await this.o.cmder.run("kind", ["delete", "cluster", "--name", name], { timeoutMs: 5 * 60_000 });
     } catch (err) {
+      if (err instanceof CommandError && err.failure === "not-found") {
+        throw new EgresslabError("unavailable", kindMissing(this.o.settings.calico.kind.minVersion));
+      }
       throw dockerError(err);
     }
     const dir = path.join(this.o.dataDir, "kind");
