@@ -51,7 +51,9 @@ spec:
 beforeAll(async () => {
   env = await startKubectlEnv();
   k = await env.cluster({ id: "dataplane" });
-  const created = await k(["apply", "-f", "-"], { input: `${pod("shoot", "nicolaka/netshoot", { app: "shoot" })}---\n${pod("access", "busybox:1.36", { run: "access" })}` });
+  const created = await k(["apply", "-f", "-"], {
+    input: `${pod("shoot", "nicolaka/netshoot", { app: "shoot" })}---\n${pod("access", "busybox:1.36", { run: "access" })}`,
+  });
   expect(created.exitCode).toBe(0);
   const ready = await k(["wait", "--for=condition=Ready", "pod/shoot", "pod/access", "--timeout=30s"]);
   expect(ready.exitCode).toBe(0);
@@ -92,7 +94,20 @@ describe("kubectl exec in a simulated pod", () => {
     expect(timedOut.stderr).toMatch(/curl: \(28\) Connection timed out after 10\d\d milliseconds/);
 
     expect((await k(["apply", "-f", "-"], { input: ALLOW_STRIPE })).exitCode).toBe(0);
-    const ok = await k(["exec", "shoot", "--", "curl", "-s", "-m", "1", "-o", "/dev/null", "-w", "%{http_code}", "https://api.stripe.com"]);
+    const ok = await k([
+      "exec",
+      "shoot",
+      "--",
+      "curl",
+      "-s",
+      "-m",
+      "1",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "https://api.stripe.com",
+    ]);
     expect(ok.stdout).toBe("200");
     const other = await k(["exec", "shoot", "--", "curl", "-s", "-m", "1", "https://www.google.com"]);
     expect(other.exitCode).toBe(28);

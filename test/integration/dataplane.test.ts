@@ -26,18 +26,37 @@ const ALLOW_DNS = gnp("allow-dns", {
   selector: APPS,
   types: ["Egress"],
   egress: [
-    { action: "Allow", protocol: "UDP", destination: { selector: "k8s-app == 'kube-dns'", namespaceSelector: "all()", ports: [53] } },
-    { action: "Allow", protocol: "TCP", destination: { selector: "k8s-app == 'kube-dns'", namespaceSelector: "all()", ports: [53] } },
+    {
+      action: "Allow",
+      protocol: "UDP",
+      destination: { selector: "k8s-app == 'kube-dns'", namespaceSelector: "all()", ports: [53] },
+    },
+    {
+      action: "Allow",
+      protocol: "TCP",
+      destination: { selector: "k8s-app == 'kube-dns'", namespaceSelector: "all()", ports: [53] },
+    },
   ],
 });
 const ALLOW_DNS_UDP_ONLY = gnp("allow-dns", {
   order: 10,
   selector: APPS,
   types: ["Egress"],
-  egress: [{ action: "Allow", protocol: "UDP", destination: { selector: "k8s-app == 'kube-dns'", namespaceSelector: "all()", ports: [53] } }],
+  egress: [
+    {
+      action: "Allow",
+      protocol: "UDP",
+      destination: { selector: "k8s-app == 'kube-dns'", namespaceSelector: "all()", ports: [53] },
+    },
+  ],
 });
 const allowDomains = (domains: string[]): KubeObject =>
-  gnp("allow-domains", { order: 20, selector: "app == 'client'", types: ["Egress"], egress: [{ action: "Allow", destination: { domains } }] });
+  gnp("allow-domains", {
+    order: 20,
+    selector: "app == 'client'",
+    types: ["Egress"],
+    egress: [{ action: "Allow", destination: { domains } }],
+  });
 
 let c: TestCluster;
 
@@ -49,8 +68,24 @@ beforeEach(() => {
   c = createTestCluster();
   c.addPod({ name: "client", ip: "192.168.1.10", labels: { app: "client" }, image: "nicolaka/netshoot" });
   c.addPod({ name: "access", ip: "192.168.1.11", labels: { run: "access" }, image: "busybox:1.36" });
-  c.addPod({ name: "nginx-5d8f7c9b4-abcde", ip: "192.168.1.20", labels: { app: "nginx" }, image: "nginx:1.27", generateName: "nginx-5d8f7c9b4-", ports: [{ containerPort: 80 }] });
-  c.apply({ apiVersion: "v1", kind: "Service", metadata: { name: "nginx", namespace: "default" }, spec: { clusterIP: "10.96.20.20", selector: { app: "nginx" }, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }] } });
+  c.addPod({
+    name: "nginx-5d8f7c9b4-abcde",
+    ip: "192.168.1.20",
+    labels: { app: "nginx" },
+    image: "nginx:1.27",
+    generateName: "nginx-5d8f7c9b4-",
+    ports: [{ containerPort: 80 }],
+  });
+  c.apply({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "nginx", namespace: "default" },
+    spec: {
+      clusterIP: "10.96.20.20",
+      selector: { app: "nginx" },
+      ports: [{ port: 80, targetPort: 80, protocol: "TCP" }],
+    },
+  });
 });
 afterEach(() => c.close());
 
@@ -67,7 +102,9 @@ describe("DNS is traffic subject to policy", () => {
     const nsl = await c.exec("default", "access", ["nslookup", "nginx"]);
     expect(nsl.stdout).toContain(";; connection timed out; no servers could be reached");
     const denied = flows("action=deny&reporter=src&namespace=default");
-    expect(denied.some((f) => f.dest_name === "coredns-7db6d8ff4d-*" && f.dest_port === 53 && f.proto === "udp")).toBe(true);
+    expect(
+      denied.some((f) => f.dest_name === "coredns-7db6d8ff4d-*" && f.dest_port === 53 && f.proto === "udp"),
+    ).toBe(true);
   });
 
   it("with DNS allowed, a denied connection times out (curl 28, wget download timed out)", async () => {
@@ -89,8 +126,12 @@ describe("DNS is traffic subject to policy", () => {
     expect(cluster.stdout).toContain("Address: 10.96.20.20");
     const ext = await c.exec("default", "client", "curl -sS https://api.stripe.com");
     expect(ext.code).toBe(6);
-    const logs = c.dataplane.runtime.logs("kube-system", "coredns-7db6d8ff4d-4xk2p", {}) + c.dataplane.runtime.logs("kube-system", "coredns-7db6d8ff4d-9zq7m", {});
-    expect(logs).toMatch(/\[ERROR\] plugin\/errors: 2 api\.stripe\.com\. A: read udp .*->172\.18\.0\.1:53: i\/o timeout/);
+    const logs =
+      c.dataplane.runtime.logs("kube-system", "coredns-7db6d8ff4d-4xk2p", {}) +
+      c.dataplane.runtime.logs("kube-system", "coredns-7db6d8ff4d-9zq7m", {});
+    expect(logs).toMatch(
+      /\[ERROR\] plugin\/errors: 2 api\.stripe\.com\. A: read udp .*->172\.18\.0\.1:53: i\/o timeout/,
+    );
   });
 
   it("UDP-only DNS rules fail for answers too large for UDP (TCP fallback), and work with TCP allowed", async () => {
@@ -107,12 +148,20 @@ describe("DNS is traffic subject to policy", () => {
 
   it("answers from a resolver that is not trusted teach the engine nothing", async () => {
     c.apply(DEFAULT_DENY);
-    c.apply(gnp("allow-dns-anywhere", { order: 10, selector: "all()", types: ["Egress"], egress: [{ action: "Allow", protocol: "UDP", destination: { ports: [53] } }] }));
+    c.apply(
+      gnp("allow-dns-anywhere", {
+        order: 10,
+        selector: "all()",
+        types: ["Egress"],
+        egress: [{ action: "Allow", protocol: "UDP", destination: { ports: [53] } }],
+      }),
+    );
     c.apply(allowDomains(["api.stripe.com"]));
     const direct = await c.exec("default", "client", "nslookup api.stripe.com 8.8.8.8");
     expect(direct.code).toBe(0);
     expect(direct.stdout).toContain("Address:\t8.8.8.8#53");
-    const pinned = "curl -sS -m 2 -o /dev/null -w '%{http_code}' --resolve api.stripe.com:443:54.187.174.169 https://api.stripe.com";
+    const pinned =
+      "curl -sS -m 2 -o /dev/null -w '%{http_code}' --resolve api.stripe.com:443:54.187.174.169 https://api.stripe.com";
     const before = await c.exec("default", "client", pinned);
     expect(before.code).toBe(28);
     await c.exec("default", "client", "nslookup api.stripe.com");
@@ -128,7 +177,20 @@ describe("domains versus addresses", () => {
     c.apply(DEFAULT_DENY);
     c.apply(ALLOW_DNS);
     c.apply(allowDomains(["api.stripe.com"]));
-    c.apply(gnp("allow-stripe-ips", { order: 20, selector: "app == 'other'", types: ["Egress"], egress: [{ action: "Allow", protocol: "TCP", destination: { nets: ["54.187.174.169/32", "54.187.205.235/32", "54.187.216.72/32"] } }] }));
+    c.apply(
+      gnp("allow-stripe-ips", {
+        order: 20,
+        selector: "app == 'other'",
+        types: ["Egress"],
+        egress: [
+          {
+            action: "Allow",
+            protocol: "TCP",
+            destination: { nets: ["54.187.174.169/32", "54.187.205.235/32", "54.187.216.72/32"] },
+          },
+        ],
+      }),
+    );
     const cmd = "curl -s -m 3 -o /dev/null -w '%{http_code}' https://api.stripe.com";
     expect((await c.exec("default", "client", cmd)).stdout).toBe("200");
     expect((await c.exec("default", "other", cmd)).stdout).toBe("200");
@@ -145,17 +207,26 @@ describe("domains versus addresses", () => {
     c.apply(DEFAULT_DENY);
     c.apply(ALLOW_DNS);
     c.apply(allowDomains(["raw.githubusercontent.com"]));
-    expect((await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://raw.githubusercontent.com")).code).toBe(0);
+    expect(
+      (await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://raw.githubusercontent.com")).code,
+    ).toBe(0);
     expect((await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://pypi.org")).code).toBe(0);
-    expect((await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://example.com")).code).toBe(28);
+    expect((await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://example.com")).code).toBe(
+      28,
+    );
   });
 
   it("a wildcard does not match the apex; names outside the catalogue resolve to stable public addresses", async () => {
     c.apply(DEFAULT_DENY);
     c.apply(ALLOW_DNS);
     c.apply(allowDomains(["*.s3.amazonaws.com"]));
-    expect((await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://shop-assets.s3.amazonaws.com")).code).toBe(0);
-    expect((await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://s3.amazonaws.com")).code).toBe(28);
+    expect(
+      (await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://shop-assets.s3.amazonaws.com"))
+        .code,
+    ).toBe(0);
+    expect(
+      (await c.exec("default", "client", "curl -s -m 2 -o /dev/null https://s3.amazonaws.com")).code,
+    ).toBe(28);
     const a = await c.exec("default", "client", "dig +short www.some-blog-nobody-lists.org");
     const b = await c.exec("default", "client", "dig +short www.some-blog-nobody-lists.org");
     expect(a.stdout).toMatch(/^\d+\.\d+\.\d+\.\d+\n$/);
@@ -167,15 +238,57 @@ describe("domains versus addresses", () => {
 
 describe("the source address the outside sees", () => {
   const egressSetup = (natOutgoing: boolean): void => {
-    c.apply({ apiVersion: "projectcalico.org/v3", kind: "IPPool", metadata: { name: "egress-ippool-1" }, spec: { cidr: "10.10.10.0/30", blockSize: 32, nodeSelector: "!all()", natOutgoing } });
-    c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop", labels: { "kubernetes.io/metadata.name": "shop" } } });
-    c.addPod({ namespace: "shop", name: "checkout", ip: "192.168.2.10", labels: { app: "checkout" }, image: "curlimages/curl:8.11.1" });
-    c.apply({ apiVersion: "operator.tigera.io/v1", kind: "EgressGateway", metadata: { name: "egress-gateway", namespace: "shop" }, spec: { replicas: 1, ipPools: [{ name: "egress-ippool-1" }], template: { metadata: { labels: { "egress-code": "red" } } } } });
-    c.addPod({ namespace: "shop", name: "egress-gateway-6f9c-x1", ip: "10.10.10.1", node: "kind-worker2", labels: { "egress-code": "red" }, image: "quay.io/tigera/egress-gateway:v3.21", ownerKind: "EgressGateway" });
+    c.apply({
+      apiVersion: "projectcalico.org/v3",
+      kind: "IPPool",
+      metadata: { name: "egress-ippool-1" },
+      spec: { cidr: "10.10.10.0/30", blockSize: 32, nodeSelector: "!all()", natOutgoing },
+    });
+    c.apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "shop", labels: { "kubernetes.io/metadata.name": "shop" } },
+    });
+    c.addPod({
+      namespace: "shop",
+      name: "checkout",
+      ip: "192.168.2.10",
+      labels: { app: "checkout" },
+      image: "curlimages/curl:8.11.1",
+    });
+    c.apply({
+      apiVersion: "operator.tigera.io/v1",
+      kind: "EgressGateway",
+      metadata: { name: "egress-gateway", namespace: "shop" },
+      spec: {
+        replicas: 1,
+        ipPools: [{ name: "egress-ippool-1" }],
+        template: { metadata: { labels: { "egress-code": "red" } } },
+      },
+    });
+    c.addPod({
+      namespace: "shop",
+      name: "egress-gateway-6f9c-x1",
+      ip: "10.10.10.1",
+      node: "kind-worker2",
+      labels: { "egress-code": "red" },
+      image: "quay.io/tigera/egress-gateway:v3.21",
+      ownerKind: "EgressGateway",
+    });
   };
   const annotate = (annotations: Record<string, string>): void =>
-    c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop", labels: { "kubernetes.io/metadata.name": "shop" }, annotations } });
-  const felix = (mode: string): void => c.apply({ apiVersion: "projectcalico.org/v3", kind: "FelixConfiguration", metadata: { name: "default" }, spec: { egressIPSupport: mode } });
+    c.apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "shop", labels: { "kubernetes.io/metadata.name": "shop" }, annotations },
+    });
+  const felix = (mode: string): void =>
+    c.apply({
+      apiVersion: "projectcalico.org/v3",
+      kind: "FelixConfiguration",
+      metadata: { name: "default" },
+      spec: { egressIPSupport: mode },
+    });
 
   it("without a gateway the echo service sees the node address (natOutgoing pool)", async () => {
     const r = await c.exec("default", "client", "curl -s ifconfig.me");
@@ -186,10 +299,26 @@ describe("the source address the outside sees", () => {
     egressSetup(false);
     annotate({ "egress.projectcalico.org/selector": "egress-code == 'red'" });
     expect((await c.exec("shop", "checkout", "curl -s ifconfig.me")).stdout).toBe("172.18.0.3\n");
-    expect((await c.exec("shop", "checkout", "curl -s -o /dev/null -w '%{http_code}' https://api.fabrikam-logistics.net")).stdout).toBe("403");
+    expect(
+      (
+        await c.exec(
+          "shop",
+          "checkout",
+          "curl -s -o /dev/null -w '%{http_code}' https://api.fabrikam-logistics.net",
+        )
+      ).stdout,
+    ).toBe("403");
     felix("EnabledPerNamespace");
     expect((await c.exec("shop", "checkout", "curl -s ifconfig.me")).stdout).toBe("10.10.10.1\n");
-    expect((await c.exec("shop", "checkout", "curl -s -o /dev/null -w '%{http_code}' https://api.fabrikam-logistics.net")).stdout).toBe("200");
+    expect(
+      (
+        await c.exec(
+          "shop",
+          "checkout",
+          "curl -s -o /dev/null -w '%{http_code}' https://api.fabrikam-logistics.net",
+        )
+      ).stdout,
+    ).toBe("200");
     // Another namespace without the annotation still leaves through its node.
     expect((await c.exec("default", "client", "curl -s ifconfig.me")).stdout).toBe("172.18.0.3\n");
   });
@@ -209,7 +338,17 @@ describe("the source address the outside sees", () => {
     expect(r.code).toBe(7);
     annotate({ "egress.projectcalico.org/egressGatewayPolicy": "egw-policy1" });
     expect((await c.exec("shop", "checkout", "curl -sS -m 3 ifconfig.me")).code).toBe(7);
-    c.apply({ apiVersion: "projectcalico.org/v3", kind: "EgressGatewayPolicy", metadata: { name: "egw-policy1" }, spec: { rules: [{ destination: { cidr: "104.26.0.0/16" } }, { gateway: { selector: "egress-code == 'red'" } }] } });
+    c.apply({
+      apiVersion: "projectcalico.org/v3",
+      kind: "EgressGatewayPolicy",
+      metadata: { name: "egw-policy1" },
+      spec: {
+        rules: [
+          { destination: { cidr: "104.26.0.0/16" } },
+          { gateway: { selector: "egress-code == 'red'" } },
+        ],
+      },
+    });
     expect((await c.exec("shop", "checkout", "curl -s ifconfig.me")).stdout).toBe("10.10.10.1\n");
     // Longest prefix: api.ipify.org (104.26.12.205) matches the rule without a gateway and exits through the node.
     expect((await c.exec("shop", "checkout", "curl -s api.ipify.org")).stdout).toBe("172.18.0.3\n");
@@ -219,11 +358,23 @@ describe("the source address the outside sees", () => {
     egressSetup(false);
     felix("EnabledPerNamespace");
     annotate({ "egress.projectcalico.org/selector": "egress-code == 'red'" });
-    c.apply(gnp("gateway-deny", { selector: "egress-code == 'red'", types: ["Egress"], egress: [{ action: "Deny" }] }));
+    c.apply(
+      gnp("gateway-deny", {
+        selector: "egress-code == 'red'",
+        types: ["Egress"],
+        egress: [{ action: "Deny" }],
+      }),
+    );
     const r = await c.exec("shop", "checkout", "curl -sS -m 2 ifconfig.me");
     expect(r.code).toBe(28);
     const gwFlows = flows("namespace=shop&action=deny&reporter=src");
-    expect(gwFlows.some((f) => f.source_name === "egress-gateway-6f9c-x1" && f.policies.enforced_policies.some((p) => p.includes("gateway-deny")))).toBe(true);
+    expect(
+      gwFlows.some(
+        (f) =>
+          f.source_name === "egress-gateway-6f9c-x1" &&
+          f.policies.enforced_policies.some((p) => p.includes("gateway-deny")),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -235,10 +386,21 @@ describe("flow log", () => {
     const denied = flows("action=deny&domain=beacon.darkhollow-c2.net");
     expect(denied).toHaveLength(1);
     const f = denied[0]!;
-    expect(f).toMatchObject({ source_name: "client", source_namespace: "default", dest_name: "pub", dest_type: "net", dest_port: 443, proto: "tcp", reporter: "src", action: "deny" });
+    expect(f).toMatchObject({
+      source_name: "client",
+      source_namespace: "default",
+      dest_name: "pub",
+      dest_type: "net",
+      dest_port: 443,
+      proto: "tcp",
+      reporter: "src",
+      action: "deny",
+    });
     expect(f.policies.enforced_policies.join(" ")).toContain("default-deny");
     const allowedDns = flows("action=allow&port=53&workload=client&reporter=src");
-    expect(allowedDns.every((x) => x.policies.enforced_policies.some((p) => p.includes("allow-dns")))).toBe(true);
+    expect(allowedDns.every((x) => x.policies.enforced_policies.some((p) => p.includes("allow-dns")))).toBe(
+      true,
+    );
     expect(allowedDns.length).toBeGreaterThan(0);
   });
 
@@ -246,7 +408,12 @@ describe("flow log", () => {
     for (let i = 0; i < 3; i++) await c.exec("default", "client", "curl -s -o /dev/null http://nginx");
     const dst = flows("reporter=dst&dest=nginx-5d8f7c9b4-*");
     expect(dst).toHaveLength(1);
-    expect(dst[0]).toMatchObject({ dest_name: "nginx-5d8f7c9b4-*", dest_service_name: "nginx", dest_port: 80, num_flows: 3 });
+    expect(dst[0]).toMatchObject({
+      dest_name: "nginx-5d8f7c9b4-*",
+      dest_service_name: "nginx",
+      dest_port: 80,
+      num_flows: 3,
+    });
     const log = c.dataplane.runtime.logs("default", "nginx-5d8f7c9b4-abcde", {});
     expect(log.match(/"GET \/ HTTP\/1\.1" 200 615 "-" "curl\/8\.11\.1"/g)).toHaveLength(3);
     await c.advance(15_000);
@@ -255,12 +422,16 @@ describe("flow log", () => {
   });
 
   it("bad filters are rejected with every problem at once", () => {
-    expect(() => c.dataplane.api.queryFlows(new URLSearchParams("action=maybe&limit=-1&colour=red"))).toThrow(/action[\s\S]*limit|limit[\s\S]*action/);
+    expect(() => c.dataplane.api.queryFlows(new URLSearchParams("action=maybe&limit=-1&colour=red"))).toThrow(
+      /action[\s\S]*limit|limit[\s\S]*action/,
+    );
   });
 
   it("watchers see new records as they happen", async () => {
     const seen: FlowRecord[] = [];
-    const stop = c.dataplane.api.watchFlows(new URLSearchParams("namespace=default&port=443"), (r) => seen.push(r as FlowRecord));
+    const stop = c.dataplane.api.watchFlows(new URLSearchParams("namespace=default&port=443"), (r) =>
+      seen.push(r as FlowRecord),
+    );
     await c.exec("default", "client", "curl -s -o /dev/null https://api.github.com");
     stop();
     await c.exec("default", "client", "curl -s -o /dev/null https://api.github.com");
@@ -274,19 +445,40 @@ describe("background traffic", () => {
     c.apply({
       apiVersion: "apps/v1",
       kind: "Deployment",
-      metadata: { name: "payments", namespace: "default", annotations: { "egresslab.io/traffic": "[{to: api.stripe.com, every: 20s, log: true}, {to: 'http://nginx', every: 5s}]" } },
+      metadata: {
+        name: "payments",
+        namespace: "default",
+        annotations: {
+          "egresslab.io/traffic":
+            "[{to: api.stripe.com, every: 20s, log: true}, {to: 'http://nginx', every: 5s}]",
+        },
+      },
       spec: { selector: { matchLabels: { app: "payments" } } },
     });
-    c.addPod({ name: "payments-7c9d-aaaaa", ip: "192.168.1.30", labels: { app: "payments" }, generateName: "payments-7c9d-" });
+    c.addPod({
+      name: "payments-7c9d-aaaaa",
+      ip: "192.168.1.30",
+      labels: { app: "payments" },
+      generateName: "payments-7c9d-",
+    });
     await c.advance(60_000);
     const ext = flows("workload=payments-7c9d-*&domain=api.stripe.com");
     expect(ext.reduce((n, f) => n + f.num_flows, 0)).toBeGreaterThanOrEqual(2);
-    expect(flows("workload=payments-7c9d-*&dest=nginx-5d8f7c9b4-*&reporter=src").reduce((n, f) => n + f.num_flows, 0)).toBeGreaterThanOrEqual(10);
-    expect(c.dataplane.runtime.logs("default", "payments-7c9d-aaaaa", {})).toMatch(/GET https:\/\/api\.stripe\.com\/ 200/);
+    expect(
+      flows("workload=payments-7c9d-*&dest=nginx-5d8f7c9b4-*&reporter=src").reduce(
+        (n, f) => n + f.num_flows,
+        0,
+      ),
+    ).toBeGreaterThanOrEqual(10);
+    expect(c.dataplane.runtime.logs("default", "payments-7c9d-aaaaa", {})).toMatch(
+      /GET https:\/\/api\.stripe\.com\/ 200/,
+    );
     c.apply(DEFAULT_DENY);
     c.apply(ALLOW_DNS);
     await c.advance(40_000);
     expect(flows("workload=payments-7c9d-*&domain=api.stripe.com&action=deny").length).toBeGreaterThan(0);
-    expect(c.dataplane.runtime.logs("default", "payments-7c9d-aaaaa", { tailLines: 1 })).toMatch(/connection timed out/);
+    expect(c.dataplane.runtime.logs("default", "payments-7c9d-aaaaa", { tailLines: 1 })).toMatch(
+      /connection timed out/,
+    );
   });
 });

@@ -98,7 +98,9 @@ describe("Internet", () => {
 
   it("rejects rotation of unknown or fixed domains in the user's terms", () => {
     const i = new Internet(cat, 1, 0);
-    expect(() => i.rotate({ domain: "nope.net" }, 0)).toThrow('domain "nope.net" is not in the internet catalogue');
+    expect(() => i.rotate({ domain: "nope.net" }, 0)).toThrow(
+      'domain "nope.net" is not in the internet catalogue',
+    );
     expect(() => i.rotate({ domain: "a.cdn.net" }, 0)).toThrow(/fixed addresses/);
     expect(() => i.rotate({}, 0)).toThrow(/expected a JSON body/);
   });
@@ -111,11 +113,14 @@ describe("Internet", () => {
     expect(peer.http({ ...req, host: "a.cdn.net" }).status).toBe(200);
     expect(peer.certificateValidFor("a.cdn.net")).toBe(true);
     expect(peer.certificateValidFor("151.1.1.1")).toBe(false);
-    expect(i.peer("34.1.1.1", 80, "172.18.0.3", 0)!.http({ ...req, host: "echo.me" }).body).toBe("172.18.0.3\n");
+    expect(i.peer("34.1.1.1", 80, "172.18.0.3", 0)!.http({ ...req, host: "echo.me" }).body).toBe(
+      "172.18.0.3\n",
+    );
     expect(i.lookup("gone.pay.net", 0).kind).toBe("nxdomain");
     expect(i.lookup("x.bucket.net", 0)).toMatchObject({ ips: ["52.1.1.1"] });
     expect(i.lookup("bucket.net", 0)).toMatchObject({ kind: "answer" });
-    for (const n of ["a.test", "b.invalid", "c.example", "printer.local", "localhost"]) expect(i.lookup(n, 0).kind).toBe("nxdomain");
+    for (const n of ["a.test", "b.invalid", "c.example", "printer.local", "localhost"])
+      expect(i.lookup(n, 0).kind).toBe("nxdomain");
   });
 
   it.each([

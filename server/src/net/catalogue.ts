@@ -82,16 +82,19 @@ export function parseCatalogue(text: string, file: string): Catalogue {
   const problems: Problem[] = [];
   const lineOf = (n: Node | null | undefined): number | undefined =>
     n?.range ? lc.linePos(n.range[0]).line : undefined;
-  for (const e of doc.errors) problems.push({ where: file, line: lc.linePos(e.pos[0]).line, message: e.message });
+  for (const e of doc.errors)
+    problems.push({ where: file, line: lc.linePos(e.pos[0]).line, message: e.message });
   if (problems.length) throw new ValidationError(problems);
   const root = doc.contents;
-  if (!isMap(root)) throw new ValidationError([{ where: file, line: 1, message: "expected a mapping at the top" }]);
+  if (!isMap(root))
+    throw new ValidationError([{ where: file, line: 1, message: "expected a mapping at the top" }]);
   const js = doc.toJS() as Record<string, unknown>;
 
   const resolvers: string[] = [];
   const rNode = root.get("resolvers", true) as Node | undefined;
   if (js.resolvers !== undefined) {
-    if (!Array.isArray(js.resolvers)) problems.push({ where: file, line: lineOf(rNode), message: "resolvers: expected a list of addresses" });
+    if (!Array.isArray(js.resolvers))
+      problems.push({ where: file, line: lineOf(rNode), message: "resolvers: expected a list of addresses" });
     else
       js.resolvers.forEach((r, i) => {
         if (typeof r === "string" && isIp(r)) resolvers.push(r);
@@ -105,12 +108,20 @@ export function parseCatalogue(text: string, file: string): Catalogue {
   }
   const upstream = typeof js.upstream === "string" ? js.upstream : "172.18.0.1";
   if (!isIp(upstream))
-    problems.push({ where: file, line: lineOf(root.get("upstream", true) as Node), message: `upstream: "${upstream}" is not an IPv4 address` });
+    problems.push({
+      where: file,
+      line: lineOf(root.get("upstream", true) as Node),
+      message: `upstream: "${upstream}" is not an IPv4 address`,
+    });
 
   const domains: DomainEntry[] = [];
   const dNode = root.get("domains", true) as Node | undefined;
   if (!isMap(dNode)) {
-    problems.push({ where: file, line: lineOf(dNode) ?? 1, message: "domains: expected a mapping of domain name to entry" });
+    problems.push({
+      where: file,
+      line: lineOf(dNode) ?? 1,
+      message: "domains: expected a mapping of domain name to entry",
+    });
     throw new ValidationError(problems);
   }
   const seen = new Set<string>();
@@ -141,11 +152,17 @@ export function parseCatalogue(text: string, file: string): Catalogue {
     const ips: string[] = [];
     if (v.ips !== undefined) {
       if (!Array.isArray(v.ips)) at("ips: expected a list of IPv4 addresses", field("ips"));
-      else for (const ip of v.ips) typeof ip === "string" && isIp(ip) ? ips.push(ip) : at(`ips: "${String(ip)}" is not an IPv4 address`, field("ips"));
+      else
+        for (const ip of v.ips) {
+          if (typeof ip === "string" && isIp(ip)) ips.push(ip);
+          else at(`ips: "${String(ip)}" is not an IPv4 address`, field("ips"));
+        }
     }
     const cname = typeof v.cname === "string" ? v.cname.toLowerCase() : undefined;
-    if (v.cname !== undefined && (!cname || !DOMAIN_RE.test(cname))) at("cname: expected a domain name", field("cname"));
-    if (!nxdomain && ips.length === 0 && !cname && v.ips === undefined) at("needs ips (or cname, or nxdomain: true)");
+    if (v.cname !== undefined && (!cname || !DOMAIN_RE.test(cname)))
+      at("cname: expected a domain name", field("cname"));
+    if (!nxdomain && ips.length === 0 && !cname && v.ips === undefined)
+      at("needs ips (or cname, or nxdomain: true)");
     const ttl = v.ttl === undefined ? 300 : v.ttl;
     if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0 || ttl > 86400)
       at("ttl: expected whole seconds between 0 and 86400", field("ttl"));
@@ -155,12 +172,15 @@ export function parseCatalogue(text: string, file: string): Catalogue {
     const rawPorts = v.ports ?? [80, 443];
     if (!Array.isArray(rawPorts)) at("ports: expected a list of port numbers", field("ports"));
     else
-      for (const p of rawPorts)
-        Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536 ? ports.push(p as number) : at(`ports: ${String(p)} is not a port`, field("ports"));
+      for (const p of rawPorts) {
+        if (Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536) ports.push(p as number);
+        else at(`ports: ${String(p)} is not a port`, field("ports"));
+      }
     const http: HttpSpec = { status: 200, body: "", headers: {} };
     if (v.http !== undefined) {
       const h = v.http as Record<string, unknown>;
-      if (typeof h !== "object" || h === null) at("http: expected a mapping (status, body, headers)", field("http"));
+      if (typeof h !== "object" || h === null)
+        at("http: expected a mapping (status, body, headers)", field("http"));
       else {
         if (h.status !== undefined) {
           if (typeof h.status === "number" && h.status >= 100 && h.status <= 599) http.status = h.status;
@@ -180,14 +200,19 @@ export function parseCatalogue(text: string, file: string): Catalogue {
     const allowSources: string[] = [];
     if (v.allowSources !== undefined) {
       if (!Array.isArray(v.allowSources)) at("allowSources: expected a list of CIDRs", field("allowSources"));
-      else for (const c of v.allowSources) typeof c === "string" && parseCidr(c) ? allowSources.push(c) : at(`allowSources: "${String(c)}" is not a CIDR`, field("allowSources"));
+      else
+        for (const c of v.allowSources) {
+          if (typeof c === "string" && parseCidr(c)) allowSources.push(c);
+          else at(`allowSources: "${String(c)}" is not a CIDR`, field("allowSources"));
+        }
     }
     if (kind === "partner" && allowSources.length === 0) at("kind partner needs allowSources");
     let rotate: DomainEntry["rotate"];
     if (v.rotate !== undefined) {
       const r = v.rotate as Record<string, unknown>;
       const everyMs = r.every === undefined ? 0 : parseDuration(r.every);
-      if (everyMs === undefined) at(`rotate.every: "${String(r.every)}" is not a duration like 30s, 5m or 1h`, field("rotate"));
+      if (everyMs === undefined)
+        at(`rotate.every: "${String(r.every)}" is not a duration like 30s, 5m or 1h`, field("rotate"));
       const pool = Array.isArray(r.pool) ? r.pool : [];
       if (pool.length === 0 || !pool.every((c) => typeof c === "string" && parseCidr(c)))
         at("rotate.pool: expected a list of CIDRs to draw new addresses from", field("rotate"));

@@ -25,6 +25,7 @@ import { Internet } from "./internet.ts";
 import { PodLogs, startupLines } from "./logs.ts";
 import { Network } from "./network.ts";
 import { createPodNet } from "./pod-view.ts";
+import type { PodNet } from "./podnet.ts";
 import type { PolicyDecider } from "./policy.ts";
 import { podSpec, podStatus, Topology } from "./topology.ts";
 
@@ -51,6 +52,8 @@ export interface DataplaneContext {
 export interface Dataplane {
   runtime: PodRuntime;
   api: DataplaneApi;
+  /** The network as seen from inside a pod (resolve, connect, ping), without a shell; undefined if no such pod. */
+  podNet(namespace: string, name: string): PodNet | undefined;
   /** Stops timers and subscriptions. */
   close(): void;
 }
@@ -59,7 +62,8 @@ function writeStartup(logs: PodLogs, pod: KubeObject, now: number): void {
   const ns = pod.metadata.namespace ?? "default";
   if (logs.has(ns, pod.metadata.name) || podStatus(pod).phase !== "Running") return;
   const started = Date.parse((pod.status as { startTime?: string } | undefined)?.startTime ?? "") || now;
-  for (const l of startupLines(podSpec(pod).containers?.[0]?.image ?? "", podStatus(pod).podIP ?? "")) logs.write(ns, pod.metadata.name, started, l);
+  for (const l of startupLines(podSpec(pod).containers?.[0]?.image ?? "", podStatus(pod).podIP ?? ""))
+    logs.write(ns, pod.metadata.name, started, l);
 }
 
 export function createDataplane(ctx: DataplaneContext): Dataplane {
@@ -70,7 +74,16 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
   const policy = ctx.policy ?? createPolicyEngine(ctx.edition);
   const flows = new FlowLog(ctx.flowCapacity ?? 5000);
   const logs = new PodLogs();
-  const net = new Network({ store: ctx.store, topo, internet, policy, flows, logs, clock: ctx.clock, seed: ctx.seed });
+  const net = new Network({
+    store: ctx.store,
+    topo,
+    internet,
+    policy,
+    flows,
+    logs,
+    clock: ctx.clock,
+    seed: ctx.seed,
+  });
   const dns = new Dns(net);
   const files = new Map<string, PodFileSystem>();
 
@@ -96,7 +109,11 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
   const checkContainer = (pod: KubeObject, container: string | undefined): void => {
     const names = (podSpec(pod).containers ?? []).map((c) => c.name);
     if (container !== undefined && !names.includes(container))
-      throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${pod.metadata.name}`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `container ${container} is not valid for pod ${pod.metadata.name}`,
+      );
   };
 
   const filesFor = (pod: KubeObject): PodFileSystem => {
@@ -120,7 +137,8 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
           "/etc/os-release": `PRETTY_NAME="${imageProfile(image).os}"\n`,
           "/var/run/secrets/kubernetes.io/serviceaccount/namespace": ns,
           "/var/run/secrets/kubernetes.io/serviceaccount/token": `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${ns}:${sa}` })).toString("base64url")}.c2ln`,
-          "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+          "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt":
+            "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
           "/proc/1/cmdline": image,
         };
       };
@@ -132,7 +150,11 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
 
   /** A shell environment for one exec (or one background request) in a pod. */
   const shellEnv = (pod: KubeObject, signal: AbortSignal, tty: boolean): ShellEnv => {
-    const vars = containerEnv(pod, ctx.store.list("core/services", pod.metadata.namespace), ctx.store.get("core/services", "default", "kubernetes"));
+    const vars = containerEnv(
+      pod,
+      ctx.store.list("core/services", pod.metadata.namespace),
+      ctx.store.get("core/services", "default", "kubernetes"),
+    );
     const image = imageProfile(podSpec(pod).containers?.[0]?.image ?? "");
     const env = new Map(Object.entries(vars));
     env.set("PWD", "/");
@@ -155,13 +177,22 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
       const pod = podOr404(req.namespace, req.pod);
       checkContainer(pod, req.container);
       if (podStatus(pod).phase !== "Running" || !podStatus(pod).podIP)
-        throw new ApiError(400, "BadRequest", `unable to upgrade connection: container not found ("${req.container ?? podSpec(pod).containers?.[0]?.name ?? ""}")`);
+        throw new ApiError(
+          400,
+          "BadRequest",
+          `unable to upgrade connection: container not found ("${req.container ?? podSpec(pod).containers?.[0]?.name ?? ""}")`,
+        );
       return execSession(req, io, shellEnv(pod, io.signal, req.tty));
     },
     logs(ns, name, opts) {
       const pod = podOr404(ns, name);
       checkContainer(pod, opts.container);
-      if (opts.previous) throw new ApiError(400, "BadRequest", `previous terminated container "${opts.container ?? podSpec(pod).containers?.[0]?.name ?? ""}" in pod "${name}" not found`);
+      if (opts.previous)
+        throw new ApiError(
+          400,
+          "BadRequest",
+          `previous terminated container "${opts.container ?? podSpec(pod).containers?.[0]?.name ?? ""}" in pod "${name}" not found`,
+        );
       writeStartup(logs, pod, ctx.clock.now());
       return logs.read(ns, name, opts, ctx.clock.now());
     },
@@ -175,10 +206,21 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
   const stopTraffic =
     ctx.backgroundTraffic === false
       ? () => {}
-      : startTraffic({ store: ctx.store, clock: ctx.clock, seed: ctx.seed, logger: log, logs, podNet: (pod) => createPodNet(net, dns, pod) });
+      : startTraffic({
+          store: ctx.store,
+          clock: ctx.clock,
+          seed: ctx.seed,
+          logger: log,
+          logs,
+          podNet: (pod) => createPodNet(net, dns, pod),
+        });
 
   return {
     runtime,
+    podNet(namespace, name) {
+      const pod = ctx.store.get("core/pods", namespace, name);
+      return pod && podStatus(pod).podIP ? createPodNet(net, dns, pod) : undefined;
+    },
     api: {
       queryFlows: (q) => ({ items: flows.query(parseFlowQuery(q)) }),
       watchFlows: (q, cb) => flows.watch(parseFlowQuery(q), cb),

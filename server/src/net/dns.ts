@@ -86,7 +86,8 @@ export class Dns {
           const up = this.upstream(coredns, spec.externalName);
           return up.kind === "answer" ? { ...up, cnames: [spec.externalName, ...up.cnames] } : up;
         }
-        if (spec.clusterIP && spec.clusterIP !== "None") return { kind: "answer", cnames: [], ips: [spec.clusterIP], ttl: CLUSTER_TTL };
+        if (spec.clusterIP && spec.clusterIP !== "None")
+          return { kind: "answer", cnames: [], ips: [spec.clusterIP], ttl: CLUSTER_TTL };
         const ips = this.d.topo.backends(svc).map((p) => podIp(p)!);
         return ips.length ? { kind: "answer", cnames: [], ips, ttl: CLUSTER_TTL } : { kind: "nxdomain" };
       }
@@ -118,9 +119,20 @@ export class Dns {
   }
 
   /** One question to one server, as a stub resolver sends it: UDP, then TCP when the answer is truncated. */
-  query(pod: KubeObject, server: string, qname: string, rc: ResolvConf): { result: DnsLookup; elapsedMs: number } {
+  query(
+    pod: KubeObject,
+    server: string,
+    qname: string,
+    rc: ResolvConf,
+  ): { result: DnsLookup; elapsedMs: number } {
     const waitAll = rc.timeoutMs * rc.attempts;
-    const udp = this.net.connect(pod, { dstIp: server, dstPort: 53, protocol: "UDP", domain: qname, bytesOut: qname.length + 30 });
+    const udp = this.net.connect(pod, {
+      dstIp: server,
+      dstPort: 53,
+      protocol: "UDP",
+      domain: qname,
+      bytesOut: qname.length + 30,
+    });
     if (udp.outcome.kind === "dropped") return { result: { kind: "timeout", server }, elapsedMs: waitAll };
     if (udp.outcome.kind !== "established") return { result: { kind: "refused", server }, elapsedMs: 0 };
     let ans: Answer;
@@ -130,25 +142,47 @@ export class Dns {
       ans = this.coreDnsAnswer(viaPod, qname);
     } else {
       const a = this.d.internet.lookup(qname, this.d.clock.now());
-      ans = a.kind === "answer" ? { kind: "answer", cnames: a.cnames, ips: a.ips, ttl: a.ttl } : { kind: "nxdomain" };
+      ans =
+        a.kind === "answer"
+          ? { kind: "answer", cnames: a.cnames, ips: a.ips, ttl: a.ttl }
+          : { kind: "nxdomain" };
     }
     if (ans.kind === "servfail") {
-      return { result: { kind: "servfail", name: qname, server }, elapsedMs: Math.min(ans.elapsedMs, rc.timeoutMs) };
+      return {
+        result: { kind: "servfail", name: qname, server },
+        elapsedMs: Math.min(ans.elapsedMs, rc.timeoutMs),
+      };
     }
     if (ans.kind === "nxdomain") return { result: { kind: "nxdomain", name: qname, server }, elapsedMs: 0 };
     let tcp = false;
     if (answerSize(qname, ans.ips.length) > UDP_LIMIT) {
       tcp = true;
-      const t = this.net.connect(pod, { dstIp: server, dstPort: 53, protocol: "TCP", domain: qname, bytesOut: qname.length + 30 });
-      if (t.outcome.kind === "dropped") return { result: { kind: "timeout", server }, elapsedMs: rc.timeoutMs };
+      const t = this.net.connect(pod, {
+        dstIp: server,
+        dstPort: 53,
+        protocol: "TCP",
+        domain: qname,
+        bytesOut: qname.length + 30,
+      });
+      if (t.outcome.kind === "dropped")
+        return { result: { kind: "timeout", server }, elapsedMs: rc.timeoutMs };
       if (t.outcome.kind !== "established") return { result: { kind: "refused", server }, elapsedMs: 0 };
     }
     const now = this.d.clock.now();
     for (const name of [qname, ...ans.cnames]) {
-      this.d.policy.learnDns({ name, ips: ans.ips, ttlSeconds: ans.ttl, now, server: { ip: server, port: 53 } });
+      this.d.policy.learnDns({
+        name,
+        ips: ans.ips,
+        ttlSeconds: ans.ttl,
+        now,
+        server: { ip: server, port: 53 },
+      });
       this.net.rememberDomain(pod, name, ans.ips);
     }
-    return { result: { kind: "answer", name: qname, cnames: ans.cnames, ips: ans.ips, ttl: ans.ttl, server, tcp }, elapsedMs: 0 };
+    return {
+      result: { kind: "answer", name: qname, cnames: ans.cnames, ips: ans.ips, ttl: ans.ttl, server, tcp },
+      elapsedMs: 0,
+    };
   }
 
   /** Resolves a name from a pod as its stub resolver would (search list, then give up after the first timeout). */
@@ -167,7 +201,8 @@ export class Dns {
       const q = this.query(pod, server, c, rc);
       elapsed += q.elapsedMs;
       if (q.result.kind === "answer") return { result: q.result, elapsedMs: elapsed };
-      if (q.result.kind === "timeout" || q.result.kind === "refused") return { result: q.result, elapsedMs: elapsed };
+      if (q.result.kind === "timeout" || q.result.kind === "refused")
+        return { result: q.result, elapsedMs: elapsed };
       if (q.result.kind === "servfail") last = { ...q.result, name };
     }
     return { result: last, elapsedMs: elapsed };
@@ -179,7 +214,9 @@ export function hostsFileFor(pod: KubeObject): string {
   const ip = podIp(pod) ?? "";
   const spec = podSpec(pod);
   const host = spec.hostname ?? pod.metadata.name;
-  const fqdn = spec.subdomain ? `${host}.${spec.subdomain}.${pod.metadata.namespace}.svc.${CLUSTER_DOMAIN}\t` : "";
+  const fqdn = spec.subdomain
+    ? `${host}.${spec.subdomain}.${pod.metadata.namespace}.svc.${CLUSTER_DOMAIN}\t`
+    : "";
   return [
     "# Kubernetes-managed hosts file.",
     "127.0.0.1\tlocalhost",

@@ -28,7 +28,8 @@ export function isGatewayPod(store: ObjectStore, pod: KubeObject): boolean {
   if (pod.metadata.ownerReferences?.some((o) => o.kind === "EgressGateway")) return true;
   const ns = pod.metadata.namespace;
   return store.list("operator.tigera.io/egressgateways", ns).some((g) => {
-    const tpl = (g.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template;
+    const tpl = (g.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)
+      ?.template;
     const labels = tpl?.metadata?.labels ?? { "projectcalico.org/egw": g.metadata.name };
     return Object.entries(labels).every(([k, v]) => pod.metadata.labels?.[k] === v);
   });
@@ -64,10 +65,15 @@ function gatewaysFor(
 }
 
 /** The annotations that govern a pod's egress: the pod's own (per-pod mode, if it has any), else its namespace's. */
-function effectiveAnnotations(store: ObjectStore, pod: KubeObject, mode: EgressSupport): Record<string, string> {
+function effectiveAnnotations(
+  store: ObjectStore,
+  pod: KubeObject,
+  mode: EgressSupport,
+): Record<string, string> {
   const pick = (a: Record<string, string> | undefined): Record<string, string> => {
     const out: Record<string, string> = {};
-    for (const k of ["selector", "namespaceSelector", "egressGatewayPolicy"]) if (a?.[A + k] !== undefined) out[k] = a[A + k]!;
+    for (const k of ["selector", "namespaceSelector", "egressGatewayPolicy"])
+      if (a?.[A + k] !== undefined) out[k] = a[A + k]!;
     return out;
   };
   const own = pick(pod.metadata.annotations);
@@ -89,7 +95,8 @@ export function egressRoute(store: ObjectStore, pod: KubeObject, dstIp: string):
   let candidates: KubeObject[] | string;
   if (a.egressGatewayPolicy !== undefined) {
     const egp = store.get("projectcalico.org/egressgatewaypolicies", undefined, a.egressGatewayPolicy);
-    if (!egp) return { kind: "blocked", reason: `EgressGatewayPolicy "${a.egressGatewayPolicy}" does not exist` };
+    if (!egp)
+      return { kind: "blocked", reason: `EgressGatewayPolicy "${a.egressGatewayPolicy}" does not exist` };
     const rules = ((egp.spec as { rules?: GatewayPolicyRule[] } | undefined)?.rules ?? [])
       .map((r) => ({ r, cidr: parseCidr(r.destination?.cidr ?? "0.0.0.0/0") }))
       .filter((x) => x.cidr && cidrContains(x.cidr, dstIp))
@@ -101,7 +108,8 @@ export function egressRoute(store: ObjectStore, pod: KubeObject, dstIp: string):
     candidates = gatewaysFor(store, clientNs, a.selector, a.namespaceSelector);
   } else return { kind: "direct" };
   if (typeof candidates === "string") return { kind: "blocked", reason: candidates };
-  if (candidates.length === 0) return { kind: "blocked", reason: "no ready egress gateway matches (unreachable default route)" };
+  if (candidates.length === 0)
+    return { kind: "blocked", reason: "no ready egress gateway matches (unreachable default route)" };
   candidates.sort((x, y) => (x.metadata.name < y.metadata.name ? -1 : 1));
   const ip = (pod.status as { podIP?: string } | undefined)?.podIP ?? "";
   return { kind: "gateway", gateway: candidates[hash32(`${ip}>${dstIp}`) % candidates.length]! };

@@ -5,7 +5,14 @@
 import type { ObjectStore, StoreChange } from "../store/types.ts";
 import type { PolicyDecider } from "./policy.ts";
 
-const CORE = ["core/pods", "core/namespaces", "core/serviceaccounts", "core/services", "core/endpoints", "core/nodes"];
+const CORE = [
+  "core/pods",
+  "core/namespaces",
+  "core/serviceaccounts",
+  "core/services",
+  "core/endpoints",
+  "core/nodes",
+];
 const GROUPS = [
   "projectcalico.org/",
   "networking.k8s.io/",

@@ -36,7 +36,13 @@ describe("FlowLog", () => {
     log.record(ev({ time: 15_001, action: "deny" }));
     const all = log.query(parseFlowQuery(new URLSearchParams()));
     expect(all).toHaveLength(3);
-    expect(all[0]).toMatchObject({ start_time: 0, end_time: 15, num_flows: 2, bytes_out: 20, dest_domains: ["api.stripe.com", "other.stripe.com"] });
+    expect(all[0]).toMatchObject({
+      start_time: 0,
+      end_time: 15,
+      num_flows: 2,
+      bytes_out: 20,
+      dest_domains: ["api.stripe.com", "other.stripe.com"],
+    });
   });
 
   it("is a bounded ring: no growth once full, oldest records go first", () => {
@@ -76,7 +82,12 @@ describe("FlowLog", () => {
       parseFlowQuery(new URLSearchParams("action=block&reporter=x&since=yesterday-ish&color=1"));
       expect.unreachable();
     } catch (e) {
-      expect((e as { problems: { where: string }[] }).problems.map((p) => p.where).sort()).toEqual(["action", "color", "reporter", "since"]);
+      expect((e as { problems: { where: string }[] }).problems.map((p) => p.where).sort()).toEqual([
+        "action",
+        "color",
+        "reporter",
+        "since",
+      ]);
     }
   });
 });

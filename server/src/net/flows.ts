@@ -61,8 +61,23 @@ export interface FlowQuery {
 /** Parses the query string of `GET /egresslab/v1/flows`; every problem at once. */
 export function parseFlowQuery(q: URLSearchParams): FlowQuery {
   const problems: Problem[] = [];
-  const known = new Set(["namespace", "workload", "action", "reporter", "dest", "domain", "port", "proto", "since", "until", "limit", "watch"]);
-  for (const k of q.keys()) if (!known.has(k)) problems.push({ where: k, message: `unknown filter; known: ${[...known].join(", ")}` });
+  const known = new Set([
+    "namespace",
+    "workload",
+    "action",
+    "reporter",
+    "dest",
+    "domain",
+    "port",
+    "proto",
+    "since",
+    "until",
+    "limit",
+    "watch",
+  ]);
+  for (const k of q.keys())
+    if (!known.has(k))
+      problems.push({ where: k, message: `unknown filter; known: ${[...known].join(", ")}` });
   const out: FlowQuery = { limit: 1000 };
   const str = (k: string): string | undefined => q.get(k) ?? undefined;
   out.namespace = str("namespace");
@@ -110,14 +125,20 @@ export function parseFlowQuery(q: URLSearchParams): FlowQuery {
 }
 
 function matches(r: FlowRecord, q: FlowQuery): boolean {
-  if (q.namespace !== undefined && r.source_namespace !== q.namespace && r.dest_namespace !== q.namespace) return false;
+  if (q.namespace !== undefined && r.source_namespace !== q.namespace && r.dest_namespace !== q.namespace)
+    return false;
   if (q.workload !== undefined) {
     const w = q.workload.replace(/\*$/, "");
     if (!r.source_name.startsWith(w) && !r.dest_name.startsWith(w)) return false;
   }
   if (q.action && r.action !== q.action) return false;
   if (q.reporter && r.reporter !== q.reporter) return false;
-  if (q.dest !== undefined && r.dest_name !== q.dest && !r.dest_name.startsWith(q.dest.replace(/\*$/, "")) && r.dest_service_name !== q.dest)
+  if (
+    q.dest !== undefined &&
+    r.dest_name !== q.dest &&
+    !r.dest_name.startsWith(q.dest.replace(/\*$/, "")) &&
+    r.dest_service_name !== q.dest
+  )
     return false;
   if (q.domain !== undefined && !r.dest_domains.some((d) => d === q.domain)) return false;
   if (q.port !== undefined && r.dest_port !== q.port) return false;
@@ -175,7 +196,8 @@ export class FlowLog {
       r.num_flows += 1;
       r.num_flows_started += 1;
       r.num_flows_completed += 1;
-      for (const d of e.dest_domains) if (!r.dest_domains.includes(d) && r.dest_domains.length < 16) r.dest_domains.push(d);
+      for (const d of e.dest_domains)
+        if (!r.dest_domains.includes(d) && r.dest_domains.length < 16) r.dest_domains.push(d);
     } else {
       const { time: _t, ...rest } = e;
       r = {

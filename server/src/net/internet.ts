@@ -86,7 +86,14 @@ export class Internet {
         n = d.cname;
         continue;
       }
-      return { kind: "answer", name, cnames, ips: this.addressesOf(d, now), ttl: d.ttl, domains: [name, ...cnames] };
+      return {
+        kind: "answer",
+        name,
+        cnames,
+        ips: this.addressesOf(d, now),
+        ttl: d.ttl,
+        domains: [name, ...cnames],
+      };
     }
     return { kind: "nxdomain", name };
   }
@@ -97,11 +104,19 @@ export class Internet {
       body && typeof body === "object" && typeof (body as { domain?: unknown }).domain === "string"
         ? (body as { domain: string }).domain.toLowerCase()
         : undefined;
-    if (!domain) throw new ValidationError([{ where: "domain", message: 'expected a JSON body such as {"domain": "api.stripe.com"}' }]);
+    if (!domain)
+      throw new ValidationError([
+        { where: "domain", message: 'expected a JSON body such as {"domain": "api.stripe.com"}' },
+      ]);
     const d = this.exact.get(domain);
     if (!d) throw new NotFoundError(`domain "${domain}" is not in the internet catalogue`);
     if (!d.rotate)
-      throw new ValidationError([{ where: "domain", message: `domain "${domain}" has fixed addresses (no rotate.pool in the catalogue)` }]);
+      throw new ValidationError([
+        {
+          where: "domain",
+          message: `domain "${domain}" has fixed addresses (no rotate.pool in the catalogue)`,
+        },
+      ]);
     const previous = this.addressesOf(d, now);
     this.manual.set(d.name, (this.manual.get(d.name) ?? 0) + 1);
     return { domain: d.name, previous, ips: this.addressesOf(d, now) };
@@ -109,12 +124,16 @@ export class Internet {
 
   /** The catalogue entries currently served on an address. */
   entriesOn(ip: string, now: number): DomainEntry[] {
-    return this.catalogue.domains.filter((d) => !d.nxdomain && !d.cname && this.addressesOf(d, now).includes(ip));
+    return this.catalogue.domains.filter(
+      (d) => !d.nxdomain && !d.cname && this.addressesOf(d, now).includes(ip),
+    );
   }
 
   /** Whether an address is one of the addresses some catalogue entry had before a rotation (now unassigned). */
   private retired(ip: string, now: number): boolean {
-    return this.catalogue.domains.some((d) => d.rotate && d.ips.includes(ip) && !this.addressesOf(d, now).includes(ip));
+    return this.catalogue.domains.some(
+      (d) => d.rotate && d.ips.includes(ip) && !this.addressesOf(d, now).includes(ip),
+    );
   }
 
   isResolver(ip: string): boolean {
@@ -167,7 +186,11 @@ function response(status: number, body: string, headers: Record<string, string> 
   return {
     status,
     reason: statusText(status),
-    headers: { "content-type": "text/html; charset=utf-8", ...headers, "content-length": String(Buffer.byteLength(body)) },
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      ...headers,
+      "content-length": String(Buffer.byteLength(body)),
+    },
     body,
   };
 }
@@ -179,15 +202,24 @@ function serve(e: DomainEntry, req: HttpRequest, sourceIp: string): HttpResponse
     case "partner": {
       const ok = e.allowSources.some((c) => cidrContains(parseCidr(c)!, sourceIp));
       if (!ok)
-        return response(403, JSON.stringify({ error: "forbidden", message: `source address ${sourceIp} is not on the allow-list` }) + "\n", {
-          "content-type": "application/json",
-        });
+        return response(
+          403,
+          JSON.stringify({
+            error: "forbidden",
+            message: `source address ${sourceIp} is not on the allow-list`,
+          }) + "\n",
+          {
+            "content-type": "application/json",
+          },
+        );
       break;
     }
     default:
       break;
   }
-  const body = e.http.body || `<!doctype html>\n<html><head><title>${req.host}</title></head><body><h1>${req.host}</h1></body></html>\n`;
+  const body =
+    e.http.body ||
+    `<!doctype html>\n<html><head><title>${req.host}</title></head><body><h1>${req.host}</h1></body></html>\n`;
   return response(e.http.status, body, e.http.headers);
 }
 
@@ -197,6 +229,9 @@ function plainPeer(ip: string): Peer {
     speaksHttp: true,
     certificateValidFor: (host) => host.includes(".") && !/^[0-9.]+$/.test(host) && syntheticIp(host) === ip,
     http: (req) =>
-      response(200, `<!doctype html>\n<html><head><title>${req.host}</title></head><body><p>Welcome to ${req.host}.</p></body></html>\n`),
+      response(
+        200,
+        `<!doctype html>\n<html><head><title>${req.host}</title></head><body><p>Welcome to ${req.host}.</p></body></html>\n`,
+      ),
   };
 }

@@ -43,7 +43,7 @@ function mask(bits: number): number {
 export function cidrContains(c: Cidr, ip: string | number): boolean {
   const n = typeof ip === "number" ? ip : parseIp(ip);
   if (n === undefined) return false;
-  return ((n & mask(c.bits)) >>> 0) === c.base;
+  return (n & mask(c.bits)) >>> 0 === c.base;
 }
 
 /** True for RFC 1918 private addresses (flow logs call these `pvt`, everything else `pub`). */

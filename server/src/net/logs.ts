@@ -33,7 +33,11 @@ export function startupLines(image: string, podIp: string): string[] {
       "/docker-entrypoint.sh: Configuration complete; ready for start up",
     ];
   if (img.includes("egress-gateway"))
-    return [`Egress gateway starting: source address ${podIp}`, "Waiting for calico-node to report ready", "Egress gateway ready"];
+    return [
+      `Egress gateway starting: source address ${podIp}`,
+      "Waiting for calico-node to report ready",
+      "Egress gateway ready",
+    ];
   return [];
 }
 
@@ -87,5 +91,7 @@ export class PodLogs {
 }
 
 function format(l: Line, timestamps?: boolean): string {
-  return (timestamps ? new Date(l.t).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z") + " " : "") + l.text + "\n";
+  return (
+    (timestamps ? new Date(l.t).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z") + " " : "") + l.text + "\n"
+  );
 }

@@ -76,7 +76,8 @@ function imageOf(pod: KubeObject): string {
 /** The ports a pod listens on: declared container ports plus what its image serves anyway. */
 export function listens(pod: KubeObject, port: number, protocol: Protocol): boolean {
   for (const c of podSpec(pod).containers ?? [])
-    for (const p of c.ports ?? []) if (p.containerPort === port && (p.protocol ?? "TCP") === protocol) return true;
+    for (const p of c.ports ?? [])
+      if (p.containerPort === port && (p.protocol ?? "TCP") === protocol) return true;
   const img = imageOf(pod);
   if (img.includes("nginx") && protocol === "TCP" && port === 80) return true;
   if (img.includes("coredns") && (port === 53 || (port === 9153 && protocol === "TCP"))) return true;
@@ -106,13 +107,19 @@ export class Network {
   constructor(readonly d: NetworkDeps) {}
 
   podEndpoint(pod: KubeObject): EndpointInfo {
-    return { name: aggregatedName(pod), namespace: pod.metadata.namespace ?? "", type: "wep", labels: labelList(pod.metadata.labels) };
+    return {
+      name: aggregatedName(pod),
+      namespace: pod.metadata.namespace ?? "",
+      type: "wep",
+      labels: labelList(pod.metadata.labels),
+    };
   }
 
   /** A destination outside the pods: a network set containing it (as Calico names it), else `pub`/`pvt`. */
   private netEndpoint(ip: string): EndpointInfo {
     const set = this.d.policy.networkSetsForIp?.(ip)[0];
-    if (set) return { name: set.name, namespace: set.namespace ?? "-", type: "ns", labels: labelList(set.labels) };
+    if (set)
+      return { name: set.name, namespace: set.namespace ?? "-", type: "ns", labels: labelList(set.labels) };
     return { name: isPrivate(ip) ? "pvt" : "pub", namespace: "-", type: "net", labels: [] };
   }
 
@@ -140,7 +147,8 @@ export class Network {
   private domainsFor(pod: KubeObject, ip: string, hint?: string): string[] {
     const s = new Set<string>();
     if (hint && !isIp(hint)) s.add(hint.toLowerCase().replace(/\.$/, ""));
-    for (const n of this.learned.get(`${pod.metadata.namespace}/${pod.metadata.name}`)?.get(ip) ?? []) s.add(n);
+    for (const n of this.learned.get(`${pod.metadata.namespace}/${pod.metadata.name}`)?.get(ip) ?? [])
+      s.add(n);
     return [...s];
   }
 
@@ -195,7 +203,12 @@ export class Network {
 
     // Loopback and the pod's own address never leave the pod.
     if (dstIp.startsWith("127.") || dstIp === srcIp) {
-      if (listens(pod, dstPort, protocol)) return { outcome: { kind: "established", peer: this.podPeer(pod, dstPort, srcIp), sourceIp: "127.0.0.1" }, dstIp, dstPort };
+      if (listens(pod, dstPort, protocol))
+        return {
+          outcome: { kind: "established", peer: this.podPeer(pod, dstPort, srcIp), sourceIp: "127.0.0.1" },
+          dstIp,
+          dstPort,
+        };
       return { outcome: { kind: "refused" }, dstIp, dstPort };
     }
 
@@ -203,7 +216,9 @@ export class Network {
     const svc = topo.serviceByIp(dstIp);
     let svcPort: number | undefined;
     if (svc) {
-      const sp = (svcSpec(svc).ports ?? []).find((p) => p.port === dstPort && (p.protocol ?? "TCP") === protocol);
+      const sp = (svcSpec(svc).ports ?? []).find(
+        (p) => p.port === dstPort && (p.protocol ?? "TCP") === protocol,
+      );
       if (!sp) return { outcome: { kind: "dropped" }, dstIp, dstPort };
       const backends = topo.backends(svc);
       if (backends.length === 0) return { outcome: { kind: "refused" }, dstIp, dstPort };
@@ -227,9 +242,21 @@ export class Network {
     const verdict = this.d.policy.evaluate({ srcIp, dstIp, protocol, dstPort, now });
     const route = external ? egressRoute(this.d.store, pod, dstIp) : { kind: "direct" as const };
     const reachesDst = verdict.egress.action !== "deny" && route.kind !== "blocked";
-    this.flow("src", verdict.egress, srcEp, dstEp, dstPort, protocol, { svc, svcPort, domains, allowedEnd: verdict.allowed && route.kind !== "blocked", bytesOut });
+    this.flow("src", verdict.egress, srcEp, dstEp, dstPort, protocol, {
+      svc,
+      svcPort,
+      domains,
+      allowedEnd: verdict.allowed && route.kind !== "blocked",
+      bytesOut,
+    });
     if (dstPod && reachesDst)
-      this.flow("dst", verdict.ingress, srcEp, dstEp, dstPort, protocol, { svc, svcPort, domains, allowedEnd: verdict.allowed, bytesOut });
+      this.flow("dst", verdict.ingress, srcEp, dstEp, dstPort, protocol, {
+        svc,
+        svcPort,
+        domains,
+        allowedEnd: verdict.allowed,
+        bytesOut,
+      });
     const base = { dstPod, dstIp, dstPort, verdict };
     if (!verdict.allowed) return { ...base, outcome: { kind: "dropped" } };
     if (route.kind === "blocked") return { ...base, outcome: { kind: "unreachable" } };
@@ -237,7 +264,10 @@ export class Network {
     if (dstPod) {
       if (!podReady(dstPod)) return { ...base, outcome: { kind: "dropped" } };
       if (!listens(dstPod, dstPort, protocol)) return { ...base, outcome: { kind: "refused" } };
-      return { ...base, outcome: { kind: "established", peer: this.podPeer(dstPod, dstPort, srcIp), sourceIp: srcIp } };
+      return {
+        ...base,
+        outcome: { kind: "established", peer: this.podPeer(dstPod, dstPort, srcIp), sourceIp: srcIp },
+      };
     }
     if (!external) return { ...base, outcome: dstNode ? { kind: "refused" } : { kind: "dropped" } };
 
@@ -247,7 +277,11 @@ export class Network {
       const gw = route.gateway;
       const gwIp = podIp(gw)!;
       const v2 = this.d.policy.evaluate({ srcIp: gwIp, dstIp, protocol, dstPort, now });
-      this.flow("src", v2.egress, this.podEndpoint(gw), dstEp, dstPort, protocol, { domains, allowedEnd: v2.allowed, bytesOut });
+      this.flow("src", v2.egress, this.podEndpoint(gw), dstEp, dstPort, protocol, {
+        domains,
+        allowedEnd: v2.allowed,
+        bytesOut,
+      });
       if (!v2.allowed) return { ...base, verdict: v2, outcome: { kind: "dropped" } };
       sourceIp = topo.natOutgoing(gwIp) ? (topo.nodeIp(podSpec(gw).nodeName) ?? gwIp) : gwIp;
     }
@@ -267,24 +301,51 @@ export class Network {
     if (topo.serviceByIp(dstIp)) return false; // ClusterIPs do not answer ICMP
     const dstPod = topo.podByIp(dstIp);
     const external = !dstPod && !topo.nodeByIp(dstIp) && !topo.inCluster(dstIp);
-    const verdict = this.d.policy.evaluate({ srcIp, dstIp, protocol: "ICMP", icmp: { type: 8, code: 0 }, now });
+    const verdict = this.d.policy.evaluate({
+      srcIp,
+      dstIp,
+      protocol: "ICMP",
+      icmp: { type: 8, code: 0 },
+      now,
+    });
     const route = external ? egressRoute(this.d.store, pod, dstIp) : { kind: "direct" as const };
     const srcEp = this.podEndpoint(pod);
     const dstEp = dstPod ? this.podEndpoint(dstPod) : this.netEndpoint(dstIp);
     const domains = external ? this.domainsFor(pod, dstIp, domain) : [];
-    this.flow("src", verdict.egress, srcEp, dstEp, 0, "ICMP", { domains, allowedEnd: verdict.allowed, bytesOut: 64 });
+    this.flow("src", verdict.egress, srcEp, dstEp, 0, "ICMP", {
+      domains,
+      allowedEnd: verdict.allowed,
+      bytesOut: 64,
+    });
     if (dstPod && verdict.egress.action !== "deny")
-      this.flow("dst", verdict.ingress, srcEp, dstEp, 0, "ICMP", { domains, allowedEnd: verdict.allowed, bytesOut: 64 });
+      this.flow("dst", verdict.ingress, srcEp, dstEp, 0, "ICMP", {
+        domains,
+        allowedEnd: verdict.allowed,
+        bytesOut: 64,
+      });
     if (!verdict.allowed || route.kind === "blocked") return false;
     if (dstPod) return podReady(dstPod);
     if (!external) return Boolean(topo.nodeByIp(dstIp));
     if (route.kind === "gateway") {
       const gwIp = podIp(route.gateway)!;
-      const v2 = this.d.policy.evaluate({ srcIp: gwIp, dstIp, protocol: "ICMP", icmp: { type: 8, code: 0 }, now });
-      this.flow("src", v2.egress, this.podEndpoint(route.gateway), dstEp, 0, "ICMP", { domains, allowedEnd: v2.allowed, bytesOut: 64 });
+      const v2 = this.d.policy.evaluate({
+        srcIp: gwIp,
+        dstIp,
+        protocol: "ICMP",
+        icmp: { type: 8, code: 0 },
+        now,
+      });
+      this.flow("src", v2.egress, this.podEndpoint(route.gateway), dstEp, 0, "ICMP", {
+        domains,
+        allowedEnd: v2.allowed,
+        bytesOut: 64,
+      });
       if (!v2.allowed) return false;
     }
-    return this.d.internet.isResolver(dstIp) || Boolean(this.d.internet.peer(dstIp, 443, srcIp, now) ?? this.d.internet.peer(dstIp, 80, srcIp, now));
+    return (
+      this.d.internet.isResolver(dstIp) ||
+      Boolean(this.d.internet.peer(dstIp, 443, srcIp, now) ?? this.d.internet.peer(dstIp, 80, srcIp, now))
+    );
   }
 
   /** What answers on a pod's port: an HTTP server (nginx's page, or a small page naming the pod). */
@@ -300,7 +361,8 @@ export class Network {
         let body = nginx ? NGINX_PAGE : `${pod.metadata.name}\n`;
         if (nginx && req.path !== "/" && req.path !== "/index.html") {
           status = 404;
-          body = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.27.3</center>\r\n</body>\r\n</html>\r\n";
+          body =
+            "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.27.3</center>\r\n</body>\r\n</html>\r\n";
         }
         if (nginx) {
           const t = new Date(this.d.clock.now());
@@ -309,7 +371,12 @@ export class Network {
           const stamp = `${p2(t.getUTCDate())}/${months[t.getUTCMonth()]}/${t.getUTCFullYear()}:${p2(t.getUTCHours())}:${p2(t.getUTCMinutes())}:${p2(t.getUTCSeconds())} +0000`;
           const ua = req.headers["user-agent"] ?? req.headers["User-Agent"] ?? "-";
           const size = req.method === "HEAD" ? 0 : Buffer.byteLength(body);
-          this.d.logs.write(pod.metadata.namespace ?? "", pod.metadata.name, this.d.clock.now(), `${clientIp} - - [${stamp}] "${req.method} ${req.path} HTTP/1.1" ${status} ${size} "-" "${ua}" "-"`);
+          this.d.logs.write(
+            pod.metadata.namespace ?? "",
+            pod.metadata.name,
+            this.d.clock.now(),
+            `${clientIp} - - [${stamp}] "${req.method} ${req.path} HTTP/1.1" ${status} ${size} "-" "${ua}" "-"`,
+          );
         }
         return {
           status,

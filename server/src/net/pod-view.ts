@@ -33,7 +33,11 @@ export function createPodNet(net: Network, dns: Dns, pod: KubeObject): PodNet {
     hosts,
     resolve(name, opts = {}) {
       const h = hosts.get(name);
-      if (h && !opts.server) return { result: { kind: "answer", name, cnames: [], ips: [h], ttl: 0, server: "", tcp: false }, elapsedMs: 0 };
+      if (h && !opts.server)
+        return {
+          result: { kind: "answer", name, cnames: [], ips: [h], ttl: 0, server: "", tcp: false },
+          elapsedMs: 0,
+        };
       return dns.resolve(pod, name, rc, opts);
     },
     connect: (req) => net.connect(pod, req).outcome,

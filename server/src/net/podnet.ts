@@ -104,7 +104,10 @@ export interface PodNet {
    * nameserver (or `server` when given, without the search list when the name has a dot). Also returns the
    * virtual time the lookup took (the resolver's timeouts) so the caller can wait for it.
    */
-  resolve(name: string, opts?: { server?: string; useSearch?: boolean }): { result: DnsLookup; elapsedMs: number };
+  resolve(
+    name: string,
+    opts?: { server?: string; useSearch?: boolean },
+  ): { result: DnsLookup; elapsedMs: number };
   /** Opens a connection (TCP) or sends a datagram (UDP) and reports what happened. */
   connect(req: ConnectRequest): ConnectOutcome;
   /** Sends one ICMP echo; true if a reply comes back. */

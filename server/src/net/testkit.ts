@@ -35,7 +35,8 @@ const KEYS: Record<string, string> = {
 
 /** The store key of a kind (Calico `NetworkPolicy` when `apiVersion` is projectcalico.org/v3). */
 export function keyOf(obj: KubeObject): string {
-  if (obj.kind === "NetworkPolicy" && obj.apiVersion.startsWith("projectcalico.org")) return "projectcalico.org/networkpolicies";
+  if (obj.kind === "NetworkPolicy" && obj.apiVersion.startsWith("projectcalico.org"))
+    return "projectcalico.org/networkpolicies";
   const k = KEYS[obj.kind];
   if (!k) throw new Error(`testkit: unknown kind ${obj.kind}`);
   return k;
@@ -71,7 +72,12 @@ export interface TestCluster {
   remove(obj: KubeObject): void;
   addPod(p: PodSpecInput): KubeObject;
   /** Runs a command (`sh -c` for a string) in a pod, advancing the virtual clock until it finishes. */
-  exec(ns: string, pod: string, command: string | string[], opts?: { tty?: boolean; stdin?: string }): Promise<ExecResult & { elapsedMs: number }>;
+  exec(
+    ns: string,
+    pod: string,
+    command: string | string[],
+    opts?: { tty?: boolean; stdin?: string },
+  ): Promise<ExecResult & { elapsedMs: number }>;
   /** Moves the clock forward in steps so background work runs on time. */
   advance(ms: number, stepMs?: number): Promise<void>;
   close(): void;
@@ -96,7 +102,9 @@ export function podObject(p: PodSpecInput): KubeObject {
       labels: p.labels ?? {},
       ...(p.annotations ? { annotations: p.annotations } : {}),
       ...(p.generateName ? { generateName: p.generateName } : {}),
-      ...(p.ownerKind ? { ownerReferences: [{ apiVersion: "v1", kind: p.ownerKind, name: p.name, uid: "owner" }] } : {}),
+      ...(p.ownerKind
+        ? { ownerReferences: [{ apiVersion: "v1", kind: p.ownerKind, name: p.name, uid: "owner" }] }
+        : {}),
     },
     spec: {
       nodeName: p.node ?? "kind-worker",
@@ -114,17 +122,38 @@ export function podObject(p: PodSpecInput): KubeObject {
   };
 }
 
-export function serviceObject(ns: string, name: string, ip: string, selector: Record<string, string>, ports: { name?: string; port: number; targetPort?: number | string; protocol?: string }[]): KubeObject {
+export function serviceObject(
+  ns: string,
+  name: string,
+  ip: string,
+  selector: Record<string, string>,
+  ports: { name?: string; port: number; targetPort?: number | string; protocol?: string }[],
+): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name, namespace: ns, creationTimestamp: "2025-12-31T00:00:00Z" },
-    spec: { clusterIP: ip, clusterIPs: [ip], type: "ClusterIP", selector, ports: ports.map((p) => ({ protocol: "TCP", ...p })) },
+    spec: {
+      clusterIP: ip,
+      clusterIPs: [ip],
+      type: "ClusterIP",
+      selector,
+      ports: ports.map((p) => ({ protocol: "TCP", ...p })),
+    },
   };
 }
 
 /** A kind-like cluster: three nodes, the default IP pool (natOutgoing), CoreDNS behind kube-dns, `default/kubernetes`. */
-export function createTestCluster(opts: { policy?: PolicyDecider; edition?: "enterprise" | "oss"; catalogue?: Catalogue; seed?: number; flowCapacity?: number; traffic?: boolean } = {}): TestCluster {
+export function createTestCluster(
+  opts: {
+    policy?: PolicyDecider;
+    edition?: "enterprise" | "oss";
+    catalogue?: Catalogue;
+    seed?: number;
+    flowCapacity?: number;
+    traffic?: boolean;
+  } = {},
+): TestCluster {
   const store = new MemoryStore();
   const clock = new VirtualClock();
   const policy = opts.policy ?? new PolicyEngine({ edition: opts.edition ?? "enterprise" });
@@ -143,18 +172,50 @@ export function createTestCluster(opts: { policy?: PolicyDecider; edition?: "ent
     policy.remove(cur);
   };
   for (const ns of ["default", "kube-system", "calico-system", "local-path-storage"])
-    apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "kubernetes.io/metadata.name": ns } } });
+    apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: ns, labels: { "kubernetes.io/metadata.name": ns } },
+    });
   for (const [name, ip] of NODES)
-    apply({ apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name } }, status: { addresses: [{ type: "InternalIP", address: ip }, { type: "Hostname", address: name }] } });
-  apply({ apiVersion: "projectcalico.org/v3", kind: "IPPool", metadata: { name: "default-ipv4-ippool" }, spec: { cidr: "192.168.0.0/16", blockSize: 26, natOutgoing: true, nodeSelector: "all()" } });
-  apply(serviceObject("default", "kubernetes", "10.96.0.1", {}, [{ name: "https", port: 443, targetPort: 6443 }]));
+    apply({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, labels: { "kubernetes.io/hostname": name } },
+      status: {
+        addresses: [
+          { type: "InternalIP", address: ip },
+          { type: "Hostname", address: name },
+        ],
+      },
+    });
+  apply({
+    apiVersion: "projectcalico.org/v3",
+    kind: "IPPool",
+    metadata: { name: "default-ipv4-ippool" },
+    spec: { cidr: "192.168.0.0/16", blockSize: 26, natOutgoing: true, nodeSelector: "all()" },
+  });
+  apply(
+    serviceObject("default", "kubernetes", "10.96.0.1", {}, [{ name: "https", port: 443, targetPort: 6443 }]),
+  );
   const dnsPorts = [
     { name: "dns", containerPort: 53, protocol: "UDP" },
     { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
     { name: "metrics", containerPort: 9153, protocol: "TCP" },
   ];
   for (const [i, name] of ["coredns-7db6d8ff4d-4xk2p", "coredns-7db6d8ff4d-9zq7m"].entries())
-    apply(podObject({ namespace: "kube-system", name, ip: `192.168.${i === 0 ? 82 : 110}.${2 + i}`, node: "kind-control-plane", image: "registry.k8s.io/coredns/coredns:v1.11.3", labels: { "k8s-app": "kube-dns", "pod-template-hash": "7db6d8ff4d" }, ports: dnsPorts, generateName: "coredns-7db6d8ff4d-" }));
+    apply(
+      podObject({
+        namespace: "kube-system",
+        name,
+        ip: `192.168.${i === 0 ? 82 : 110}.${2 + i}`,
+        node: "kind-control-plane",
+        image: "registry.k8s.io/coredns/coredns:v1.11.3",
+        labels: { "k8s-app": "kube-dns", "pod-template-hash": "7db6d8ff4d" },
+        ports: dnsPorts,
+        generateName: "coredns-7db6d8ff4d-",
+      }),
+    );
   apply(
     serviceObject("kube-system", "kube-dns", "10.96.0.10", { "k8s-app": "kube-dns" }, [
       { name: "dns", port: 53, targetPort: 53, protocol: "UDP" },
@@ -219,7 +280,10 @@ export function createTestCluster(opts: { policy?: PolicyDecider; edition?: "ent
       };
       const argv = typeof command === "string" ? ["sh", "-c", command] : command;
       const start = clock.now();
-      const p = dataplane.runtime.exec({ namespace: ns, pod, command: argv, tty: o.tty ?? false, stdin: o.stdin !== undefined }, io);
+      const p = dataplane.runtime.exec(
+        { namespace: ns, pod, command: argv, tty: o.tty ?? false, stdin: o.stdin !== undefined },
+        io,
+      );
       if (o.stdin !== undefined) {
         const data = o.stdin;
         setImmediate(() => {

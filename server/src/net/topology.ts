@@ -22,7 +22,12 @@ interface PodSpecLike {
   hostname?: string;
   subdomain?: string;
   serviceAccountName?: string;
-  containers?: { name: string; image?: string; ports?: ContainerPort[]; env?: { name: string; value?: string }[] }[];
+  containers?: {
+    name: string;
+    image?: string;
+    ports?: ContainerPort[];
+    env?: { name: string; value?: string }[];
+  }[];
 }
 interface PodStatusLike {
   phase?: string;
@@ -60,12 +65,21 @@ export function podReady(p: KubeObject): boolean {
   return ready ? ready.status === "True" : true;
 }
 
-function labelsMatch(sel: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+function labelsMatch(
+  sel: Record<string, string> | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
   if (!sel || Object.keys(sel).length === 0) return false;
   return Object.entries(sel).every(([k, v]) => labels?.[k] === v);
 }
 
-const RELEVANT = new Set(["core/pods", "core/services", "core/nodes", "core/namespaces", "projectcalico.org/ippools"]);
+const RELEVANT = new Set([
+  "core/pods",
+  "core/services",
+  "core/nodes",
+  "core/namespaces",
+  "projectcalico.org/ippools",
+]);
 
 export class Topology {
   private dirty = true;
@@ -186,6 +200,7 @@ export function targetPortOn(sp: ServicePort, pod: KubeObject): number | undefin
   if (typeof tp === "number") return tp;
   if (/^\d+$/.test(tp)) return Number(tp);
   for (const c of podSpec(pod).containers ?? [])
-    for (const p of c.ports ?? []) if (p.name === tp && (p.protocol ?? "TCP") === (sp.protocol ?? "TCP")) return p.containerPort;
+    for (const p of c.ports ?? [])
+      if (p.name === tp && (p.protocol ?? "TCP") === (sp.protocol ?? "TCP")) return p.containerPort;
   return undefined;
 }

@@ -35,8 +35,16 @@ function serviceVars(svc: KubeObject): Record<string, string> {
  * The environment of the pod's first container. Service links cover the Services of the pod's namespace that existed
  * when the pod was created, and the `kubernetes` Service of `default`.
  */
-export function containerEnv(pod: KubeObject, services: KubeObject[], kubernetesSvc: KubeObject | undefined): Record<string, string> {
-  const spec = (pod.spec ?? {}) as { enableServiceLinks?: boolean; hostname?: string; containers?: { env?: { name: string; value?: string }[] }[] };
+export function containerEnv(
+  pod: KubeObject,
+  services: KubeObject[],
+  kubernetesSvc: KubeObject | undefined,
+): Record<string, string> {
+  const spec = (pod.spec ?? {}) as {
+    enableServiceLinks?: boolean;
+    hostname?: string;
+    containers?: { env?: { name: string; value?: string }[] }[];
+  };
   const created = pod.metadata.creationTimestamp ?? "";
   const env: Record<string, string> = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -45,7 +53,8 @@ export function containerEnv(pod: KubeObject, services: KubeObject[], kubernetes
   };
   if (spec.enableServiceLinks !== false)
     for (const s of services)
-      if (!created || !s.metadata.creationTimestamp || s.metadata.creationTimestamp <= created) Object.assign(env, serviceVars(s));
+      if (!created || !s.metadata.creationTimestamp || s.metadata.creationTimestamp <= created)
+        Object.assign(env, serviceVars(s));
   if (kubernetesSvc) Object.assign(env, serviceVars(kubernetesSvc));
   for (const e of spec.containers?.[0]?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
   return env;

@@ -42,7 +42,16 @@ export class PodFileSystem implements PodFiles {
     const p = this.norm(path);
     const prefix = p === "/" ? "/" : p + "/";
     const names = new Set<string>();
-    const all = [...Object.keys(this.system()), ...this.written.keys(), "/tmp/.keep", "/root/.keep", "/bin/sh", "/usr/bin/env", "/var/log/.keep", "/home/.keep"];
+    const all = [
+      ...Object.keys(this.system()),
+      ...this.written.keys(),
+      "/tmp/.keep",
+      "/root/.keep",
+      "/bin/sh",
+      "/usr/bin/env",
+      "/var/log/.keep",
+      "/home/.keep",
+    ];
     for (const f of all) if (f.startsWith(prefix)) names.add(f.slice(prefix.length).split("/")[0]!);
     if (names.size === 0) return undefined;
     names.delete(".keep");

@@ -1,7 +1,16 @@
 /** Runs a parsed script: expansion, redirections, pipes (buffered), `&&`/`||`/`;`, `for`, subshells and `exit`. */
 import { coreCommands } from "./commands/core.ts";
 import { netCommands } from "./commands/index.ts";
-import { parseScript, ShellSyntaxError, type Command, type Pipeline, type Redirect, type Script, type SimpleCommand, type Word } from "./parse.ts";
+import {
+  parseScript,
+  ShellSyntaxError,
+  type Command,
+  type Pipeline,
+  type Redirect,
+  type Script,
+  type SimpleCommand,
+  type Word,
+} from "./parse.ts";
 import type { CmdIO, ShellEnv, Tool } from "./types.ts";
 
 export interface Streams {
@@ -128,7 +137,8 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
   try {
     return await tool(argv.slice(1), { stdin, out, err }, env);
   } finally {
-    for (const [k, v] of saved) if (v === undefined) env.vars.delete(k);
+    for (const [k, v] of saved)
+      if (v === undefined) env.vars.delete(k);
       else env.vars.set(k, v);
   }
 }
@@ -139,7 +149,12 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
     case "cmd":
       return runSimple(cmd, env, io);
     case "subshell": {
-      const sub: ShellEnv = { ...env, vars: new Map(env.vars), exported: new Set(env.exported), exitCode: undefined };
+      const sub: ShellEnv = {
+        ...env,
+        vars: new Map(env.vars),
+        exported: new Set(env.exported),
+        exitCode: undefined,
+      };
       const rio = redirect(cmd.redirects, env, io);
       if (typeof rio === "number") return rio;
       const status = await runList(cmd.body, sub, rio);

@@ -14,14 +14,20 @@ function env(vars: Record<string, string> = {}): ShellEnv {
     clock: new VirtualClock(),
     signal: new AbortController().signal,
     net: { pod: { hostname: "pod-a" } } as ShellEnv["net"],
-    files: new PodFileSystem(() => ({ "/etc/hostname": "pod-a\n", "/etc/resolv.conf": "nameserver 10.96.0.10\n" })),
+    files: new PodFileSystem(() => ({
+      "/etc/hostname": "pod-a\n",
+      "/etc/resolv.conf": "nameserver 10.96.0.10\n",
+    })),
     tools: new Set(),
     image: imageProfile("busybox"),
     tty: false,
   };
 }
 
-async function run(text: string, vars: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+async function run(
+  text: string,
+  vars: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
   const code = await runText(text, env(vars), { stdin: "", out: (s) => (out += s), err: (s) => (err += s) });
@@ -41,7 +47,7 @@ describe("parseScript", () => {
 
   it.each([
     ["echo 'unterminated", "syntax error: unterminated quoted string"],
-    ["echo \"x", "syntax error: unterminated quoted string"],
+    ['echo "x', "syntax error: unterminated quoted string"],
     ["| echo", 'syntax error: unexpected "|"'],
     ["echo a &&", 'syntax error: unexpected "end of file"'],
     ["for i in 1; echo; done", 'syntax error: unexpected "echo"'],
@@ -116,7 +122,9 @@ describe("interpreter", () => {
     const e = env();
     const clock = e.clock as VirtualClock;
     let done = false;
-    const p = runText("sleep 2; echo done", e, { stdin: "", out: () => {}, err: () => {} }).then(() => (done = true));
+    const p = runText("sleep 2; echo done", e, { stdin: "", out: () => {}, err: () => {} }).then(
+      () => (done = true),
+    );
     await clock.advance(1999);
     expect(done).toBe(false);
     await clock.advance(1);

@@ -4,8 +4,7 @@
  */
 
 export type WordPart =
-  | { kind: "lit"; text: string; quoted: boolean }
-  | { kind: "var"; name: string; quoted: boolean };
+  { kind: "lit"; text: string; quoted: boolean } | { kind: "var"; name: string; quoted: boolean };
 export type Word = WordPart[];
 
 export interface Redirect {

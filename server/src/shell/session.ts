@@ -51,7 +51,9 @@ export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): 
   const cmdIo: CmdIO = { stdin, ...s };
   const status = await guarded(async () => (await runArgv(argv, env, cmdIo)) ?? -1, env);
   if (status === -1) {
-    s.err(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0] ?? ""}": executable file not found in $PATH: unknown\n`);
+    s.err(
+      `OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0] ?? ""}": executable file not found in $PATH: unknown\n`,
+    );
     return 126;
   }
   return status;
@@ -86,7 +88,8 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
       try {
         await runText(text, env, { stdin: "", ...s });
       } catch (e) {
-        if (!(e instanceof Interrupted) && !env.signal.aborted) s.err(`sh: ${e instanceof Error ? e.message : String(e)}\n`);
+        if (!(e instanceof Interrupted) && !env.signal.aborted)
+          s.err(`sh: ${e instanceof Error ? e.message : String(e)}\n`);
       }
       base.lastStatus = env.lastStatus;
       base.exitCode = env.exitCode;
@@ -159,10 +162,14 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
     io.onStdinEnd(() => {
       if (!running) finish(base.lastStatus);
     });
-    io.signal.addEventListener("abort", () => {
-      running?.abort(new Interrupted());
-      finish(130);
-    }, { once: true });
+    io.signal.addEventListener(
+      "abort",
+      () => {
+        running?.abort(new Interrupted());
+        finish(130);
+      },
+      { once: true },
+    );
     out(prompt());
   });
 }

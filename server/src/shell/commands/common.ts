@@ -10,13 +10,20 @@ export async function wait(ms: number, env: ShellEnv): Promise<void> {
   if (ms > 0) await env.clock.sleep(ms, env.signal);
 }
 
-export type Resolved = { ok: true; ips: string[]; lookup?: DnsLookup; elapsedMs: number } | { ok: false; lookup: DnsLookup; elapsedMs: number; timedOut: boolean };
+export type Resolved =
+  | { ok: true; ips: string[]; lookup?: DnsLookup; elapsedMs: number }
+  | { ok: false; lookup: DnsLookup; elapsedMs: number; timedOut: boolean };
 
 /**
  * Resolves `host` (an address is returned as is), waiting the resolver's time but at most `budgetMs`.
  * `timedOut` is true when the caller's budget ran out first.
  */
-export async function resolveHost(host: string, env: ShellEnv, budgetMs = Infinity, server?: string): Promise<Resolved> {
+export async function resolveHost(
+  host: string,
+  env: ShellEnv,
+  budgetMs = Infinity,
+  server?: string,
+): Promise<Resolved> {
   if (isIp(host)) return { ok: true, ips: [host], elapsedMs: 0 };
   const { result, elapsedMs } = env.net.resolve(host, server ? { server } : {});
   if (elapsedMs > budgetMs) {

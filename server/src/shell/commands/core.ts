@@ -22,7 +22,14 @@ function echo(args: string[], io: CmdIO): Promise<number> {
 function unescape(s: string): string {
   return s.replace(/\\([nt\\r0abfv]|x[0-9a-fA-F]{1,2})/g, (_m, c: string) => {
     if (c.startsWith("x")) return String.fromCharCode(parseInt(c.slice(1), 16));
-    return ({ n: "\n", t: "\t", "\\": "\\", r: "\r", "0": "\0", a: "\x07", b: "\b", f: "\f", v: "\v" } as Record<string, string>)[c] ?? c;
+    return (
+      (
+        { n: "\n", t: "\t", "\\": "\\", r: "\r", "0": "\0", a: "\x07", b: "\b", f: "\f", v: "\v" } as Record<
+          string,
+          string
+        >
+      )[c] ?? c
+    );
   });
 }
 
@@ -39,7 +46,14 @@ function printf(args: string[], io: CmdIO): Promise<number> {
     out += unescape(fmt).replace(/%(-?\d*)([sdbc%])/g, (_m, width: string, conv: string) => {
       if (conv === "%") return "%";
       const a = rest[used++] ?? "";
-      let v = conv === "d" ? String(parseInt(a, 10) || 0) : conv === "b" ? unescape(a) : conv === "c" ? a.slice(0, 1) : a;
+      let v =
+        conv === "d"
+          ? String(parseInt(a, 10) || 0)
+          : conv === "b"
+            ? unescape(a)
+            : conv === "c"
+              ? a.slice(0, 1)
+              : a;
       const w = Number(width);
       if (w) v = w < 0 ? v.padEnd(-w) : v.padStart(w);
       return v;
@@ -104,8 +118,19 @@ function lines(text: string): string[] {
 }
 
 function cat(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
-  const { text, status } = readInputs(args.filter((a) => a !== "-n" && a !== "-v"), io, env, "cat");
-  io.out(args.includes("-n") ? lines(text).map((l, i) => `${String(i + 1).padStart(6)}\t${l}\n`).join("") : text);
+  const { text, status } = readInputs(
+    args.filter((a) => a !== "-n" && a !== "-v"),
+    io,
+    env,
+    "cat",
+  );
+  io.out(
+    args.includes("-n")
+      ? lines(text)
+          .map((l, i) => `${String(i + 1).padStart(6)}\t${l}\n`)
+          .join("")
+      : text,
+  );
   return Promise.resolve(status);
 }
 
@@ -121,13 +146,17 @@ function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
     }
     if (/^-[ivcqEFonwlsh]+$/.test(a)) for (const c of a.slice(1)) flags.add(c);
     else if (a.startsWith("-") && a.length > 1) {
-      io.err(`grep: unrecognized option: ${a.replace(/^-+/, "")}\nBusyBox v1.36.1 multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n`);
+      io.err(
+        `grep: unrecognized option: ${a.replace(/^-+/, "")}\nBusyBox v1.36.1 multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n`,
+      );
       return Promise.resolve(2);
     } else rest.push(a);
   }
   if (pattern === undefined) pattern = rest.shift();
   if (pattern === undefined) {
-    io.err("Usage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n");
+    io.err(
+      "Usage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n",
+    );
     return Promise.resolve(2);
   }
   let src = flags.has("F") ? pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : pattern;
@@ -184,14 +213,24 @@ function headTail(which: "head" | "tail"): Tool {
 }
 
 function wc(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
-  const opts = args.filter((a) => a.startsWith("-") && a !== "-").join("").replace(/-/g, "");
+  const opts = args
+    .filter((a) => a.startsWith("-") && a !== "-")
+    .join("")
+    .replace(/-/g, "");
   const files = args.filter((a) => !a.startsWith("-") || a === "-");
   const { text, status } = readInputs(files, io, env, "wc");
   const l = (text.match(/\n/g) ?? []).length;
   const w = text.split(/\s+/).filter(Boolean).length;
   const c = Buffer.byteLength(text);
   const parts = opts ? [...opts].map((o) => (o === "l" ? l : o === "w" ? w : c)) : [l, w, c];
-  io.out(parts.map((p) => String(p).padStart(opts.length === 1 ? 0 : 7)).join(" ").trimStart() + (files.length === 1 ? ` ${files[0]}` : "") + "\n");
+  io.out(
+    parts
+      .map((p) => String(p).padStart(opts.length === 1 ? 0 : 7))
+      .join(" ")
+      .trimStart() +
+      (files.length === 1 ? ` ${files[0]}` : "") +
+      "\n",
+  );
   return Promise.resolve(status);
 }
 
@@ -200,7 +239,9 @@ function env_(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
     io.err(`env: can't execute '${args.find((a) => !a.includes("="))}': No such file or directory\n`);
     return Promise.resolve(127);
   }
-  const vars = new Map([...env.exported].filter((k) => env.vars.has(k)).map((k) => [k, env.vars.get(k)!] as const));
+  const vars = new Map(
+    [...env.exported].filter((k) => env.vars.has(k)).map((k) => [k, env.vars.get(k)!] as const),
+  );
   for (const a of args) vars.set(a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1));
   io.out([...vars].map(([k, v]) => `${k}=${v}\n`).join(""));
   return ok;
@@ -215,7 +256,8 @@ function test(args: string[], env: ShellEnv): number {
       const [op, v] = a as [string, string];
       if (op === "-z") return v === "";
       if (op === "-n") return v !== "";
-      if (op === "-e" || op === "-f") return env.files.read(v) !== undefined || (op === "-e" && env.files.list(v) !== undefined);
+      if (op === "-e" || op === "-f")
+        return env.files.read(v) !== undefined || (op === "-e" && env.files.list(v) !== undefined);
       if (op === "-d") return env.files.list(v) !== undefined;
       return false;
     }
@@ -303,7 +345,9 @@ export const coreCommands: Record<string, Tool> = {
     return Promise.resolve(status);
   },
   id: (_a, io) => {
-    io.out("uid=0(root) gid=0(root) groups=0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),11(floppy),20(dialout),26(tape),27(video)\n");
+    io.out(
+      "uid=0(root) gid=0(root) groups=0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),11(floppy),20(dialout),26(tape),27(video)\n",
+    );
     return ok;
   },
   whoami: (_a, io) => {
@@ -367,7 +411,12 @@ export const coreCommands: Record<string, Tool> = {
 };
 
 async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
-  const sub: ShellEnv = { ...env, vars: new Map(env.vars), exported: new Set(env.exported), exitCode: undefined };
+  const sub: ShellEnv = {
+    ...env,
+    vars: new Map(env.vars),
+    exported: new Set(env.exported),
+    exitCode: undefined,
+  };
   if (args[0] === "-c") {
     if (args[1] === undefined) {
       io.err("sh: -c requires an argument\n");

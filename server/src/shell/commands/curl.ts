@@ -45,16 +45,78 @@ const BOOL: Record<string, keyof Opts> = {
   f: "fail",
   fail: "fail",
 };
-const IGNORED_BOOL = new Set(["4", "6", "http1.1", "http2", "compressed", "no-progress-meter", "N", "no-buffer", "g", "globoff", "tlsv1.2", "ipv4"]);
-const WITH_ARG = new Set(["o", "output", "w", "write-out", "m", "max-time", "connect-timeout", "resolve", "H", "header", "X", "request", "d", "data", "data-raw", "data-binary", "A", "user-agent", "max-redirs", "retry", "e", "referer", "u", "user"]);
-const SHORT_LONG: Record<string, string> = { o: "output", w: "write-out", m: "max-time", H: "header", X: "request", d: "data", A: "user-agent", e: "referer", u: "user" };
+const IGNORED_BOOL = new Set([
+  "4",
+  "6",
+  "http1.1",
+  "http2",
+  "compressed",
+  "no-progress-meter",
+  "N",
+  "no-buffer",
+  "g",
+  "globoff",
+  "tlsv1.2",
+  "ipv4",
+]);
+const WITH_ARG = new Set([
+  "o",
+  "output",
+  "w",
+  "write-out",
+  "m",
+  "max-time",
+  "connect-timeout",
+  "resolve",
+  "H",
+  "header",
+  "X",
+  "request",
+  "d",
+  "data",
+  "data-raw",
+  "data-binary",
+  "A",
+  "user-agent",
+  "max-redirs",
+  "retry",
+  "e",
+  "referer",
+  "u",
+  "user",
+]);
+const SHORT_LONG: Record<string, string> = {
+  o: "output",
+  w: "write-out",
+  m: "max-time",
+  H: "header",
+  X: "request",
+  d: "data",
+  A: "user-agent",
+  e: "referer",
+  u: "user",
+};
 
 type Parsed = { opts: Opts } | { error: string; code: number };
 
 export function parseCurlArgs(args: string[]): Parsed {
-  const o: Opts = { silent: false, showError: false, verbose: false, head: false, include: false, resolve: new Map(), insecure: false, headers: [], location: false, fail: false, userAgent: `curl/${VERSION}`, urls: [] };
+  const o: Opts = {
+    silent: false,
+    showError: false,
+    verbose: false,
+    head: false,
+    include: false,
+    resolve: new Map(),
+    insecure: false,
+    headers: [],
+    location: false,
+    fail: false,
+    userAgent: `curl/${VERSION}`,
+    urls: [],
+  };
   const setArg = (name: string, v: string | undefined): string | undefined => {
-    if (v === undefined) return `curl: option ${name.length === 1 ? "-" : "--"}${name}: requires parameter\n${TRY}`;
+    if (v === undefined)
+      return `curl: option ${name.length === 1 ? "-" : "--"}${name}: requires parameter\n${TRY}`;
     const long = SHORT_LONG[name] ?? name;
     switch (long) {
       case "output":
@@ -157,7 +219,16 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
   const o = parsed.opts;
   const start = env.clock.now();
   const elapsed = (): number => env.clock.now() - start;
-  const vars: Record<string, string> = { http_code: "000", response_code: "000", remote_ip: "", remote_port: "", size_download: "0", time_total: "0.000000", url_effective: "", exitcode: "0" };
+  const vars: Record<string, string> = {
+    http_code: "000",
+    response_code: "000",
+    remote_ip: "",
+    remote_port: "",
+    size_download: "0",
+    time_total: "0.000000",
+    url_effective: "",
+    exitcode: "0",
+  };
   const say = (s: string): void => {
     if (!o.silent || o.showError) io.err(s);
   };
@@ -191,7 +262,9 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
       let ip: string;
       if (pinned) {
         ip = pinned;
-        verbose(`* Added ${url.host}:${url.port}:${pinned} to DNS cache\n* Hostname ${url.host} was found in DNS cache\n`);
+        verbose(
+          `* Added ${url.host}:${url.port}:${pinned} to DNS cache\n* Hostname ${url.host} was found in DNS cache\n`,
+        );
       } else {
         const r = await resolveHost(url.host, env, budget);
         if (!r.ok) {
@@ -204,20 +277,37 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
           return finish(6);
         }
         ip = r.ips[0]!;
-        if (r.lookup) verbose(`* Host ${url.host}:${url.port} was resolved.\n* IPv6: (none)\n* IPv4: ${r.ips.join(", ")}\n`);
+        if (r.lookup)
+          verbose(
+            `* Host ${url.host}:${url.port} was resolved.\n* IPv6: (none)\n* IPv4: ${r.ips.join(", ")}\n`,
+          );
       }
       verbose(`*   Trying ${ip}:${url.port}...\n`);
       vars.remote_ip = ip;
       vars.remote_port = String(url.port);
-      const res = env.net.connect({ dstIp: ip, dstPort: url.port, protocol: "TCP", domain: pinned ? url.host : url.host, bytesOut: 100 + (o.data?.length ?? 0) });
+      const res = env.net.connect({
+        dstIp: ip,
+        dstPort: url.port,
+        protocol: "TCP",
+        domain: pinned ? url.host : url.host,
+        bytesOut: 100 + (o.data?.length ?? 0),
+      });
       if (res.kind === "dropped") {
         const remaining = o.maxTimeMs !== undefined ? o.maxTimeMs - elapsed() : Infinity;
         const connectLimit = o.connectTimeoutMs ?? Infinity;
-        const waitMs = Math.min(remaining, connectLimit, o.maxTimeMs === undefined && o.connectTimeoutMs === undefined ? DEFAULT_CONNECT_CAP_MS : Infinity);
+        const waitMs = Math.min(
+          remaining,
+          connectLimit,
+          o.maxTimeMs === undefined && o.connectTimeoutMs === undefined ? DEFAULT_CONNECT_CAP_MS : Infinity,
+        );
         await wait(waitMs, env);
         if (o.maxTimeMs === undefined && o.connectTimeoutMs === undefined) {
-          verbose(`* connect to ${ip} port ${url.port} from ${env.net.pod.ip} port 41234 failed: Connection timed out\n`);
-          say(`curl: (28) Failed to connect to ${url.host} port ${url.port} after ${elapsed()} ms: Couldn't connect to server\n`);
+          verbose(
+            `* connect to ${ip} port ${url.port} from ${env.net.pod.ip} port 41234 failed: Connection timed out\n`,
+          );
+          say(
+            `curl: (28) Failed to connect to ${url.host} port ${url.port} after ${elapsed()} ms: Couldn't connect to server\n`,
+          );
         } else {
           const e = elapsed() + 1;
           verbose(`* Connection timed out after ${e} milliseconds\n`);
@@ -228,7 +318,9 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
       if (res.kind === "refused" || res.kind === "unreachable") {
         const why = res.kind === "refused" ? "Connection refused" : "No route to host";
         verbose(`* connect to ${ip} port ${url.port} from ${env.net.pod.ip} port 41234 failed: ${why}\n`);
-        say(`curl: (7) Failed to connect to ${url.host} port ${url.port} after ${elapsed()} ms: Couldn't connect to server\n`);
+        say(
+          `curl: (7) Failed to connect to ${url.host} port ${url.port} after ${elapsed()} ms: Couldn't connect to server\n`,
+        );
         return finish(7);
       }
       verbose(`* Connected to ${url.host} (${ip}) port ${url.port}\n`);
@@ -248,30 +340,58 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
           );
           return finish(60);
         }
-        verbose(`* ALPN: server accepted h2\n* Server certificate:\n*  subject: CN=${url.host}\n*  SSL certificate verify ok.\n`);
+        verbose(
+          `* ALPN: server accepted h2\n* Server certificate:\n*  subject: CN=${url.host}\n*  SSL certificate verify ok.\n`,
+        );
       }
       if (!peer.speaksHttp) {
         say(`curl: (52) Empty reply from server\n`);
         return finish(52);
       }
-      const headers: Record<string, string> = { Host: url.port === (url.scheme === "https" ? 443 : 80) ? url.host : `${url.host}:${url.port}`, "User-Agent": o.userAgent, Accept: "*/*" };
+      const headers: Record<string, string> = {
+        Host: url.port === (url.scheme === "https" ? 443 : 80) ? url.host : `${url.host}:${url.port}`,
+        "User-Agent": o.userAgent,
+        Accept: "*/*",
+      };
       for (const h of o.headers) {
         const i = h.indexOf(":");
         if (i > 0) headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
       }
       const method = o.method ?? (o.head ? "HEAD" : o.data !== undefined ? "POST" : "GET");
-      const req: HttpRequest = { method, scheme: url.scheme, host: url.host, port: url.port, path: url.path, headers: { ...headers, "user-agent": o.userAgent }, body: o.data ?? "" };
+      const req: HttpRequest = {
+        method,
+        scheme: url.scheme,
+        host: url.host,
+        port: url.port,
+        path: url.path,
+        headers: { ...headers, "user-agent": o.userAgent },
+        body: o.data ?? "",
+      };
       const version = url.scheme === "https" ? "HTTP/2" : "HTTP/1.1";
-      verbose(`> ${method} ${url.path} ${version}\n${Object.entries(headers).map(([k, v]) => `> ${k}: ${v}\n`).join("")}>\n`);
+      verbose(
+        `> ${method} ${url.path} ${version}\n${Object.entries(headers)
+          .map(([k, v]) => `> ${k}: ${v}\n`)
+          .join("")}>\n`,
+      );
       const resp: HttpResponse = peer.http(req);
       vars.http_code = vars.response_code = String(resp.status);
-      const statusLine = version === "HTTP/2" ? `HTTP/2 ${resp.status} ` : `HTTP/1.1 ${resp.status} ${resp.reason}`;
-      const headerText = [statusLine, ...Object.entries(resp.headers).map(([k, v]) => `${k}: ${v}`)].join("\r\n") + "\r\n\r\n";
-      verbose(headerText.split("\r\n").filter(Boolean).map((l) => `< ${l}\n`).join("") + "<\n");
+      const statusLine =
+        version === "HTTP/2" ? `HTTP/2 ${resp.status} ` : `HTTP/1.1 ${resp.status} ${resp.reason}`;
+      const headerText =
+        [statusLine, ...Object.entries(resp.headers).map(([k, v]) => `${k}: ${v}`)].join("\r\n") + "\r\n\r\n";
+      verbose(
+        headerText
+          .split("\r\n")
+          .filter(Boolean)
+          .map((l) => `< ${l}\n`)
+          .join("") + "<\n",
+      );
       const location = resp.headers.location ?? resp.headers.Location;
       if (o.location && resp.status >= 300 && resp.status < 400 && location && redirects < 50) {
         redirects++;
-        const next = parseUrl(location.startsWith("/") ? `${url.scheme}://${url.host}:${url.port}${location}` : location);
+        const next = parseUrl(
+          location.startsWith("/") ? `${url.scheme}://${url.host}:${url.port}${location}` : location,
+        );
         if (next && !("error" in next)) {
           if (o.include || o.head) io.out(headerText);
           url = next;

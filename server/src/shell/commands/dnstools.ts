@@ -13,7 +13,12 @@ Query DNS about HOST
 QUERY_TYPE: soa,ns,a,aaaa,cname,mx,txt,any,srv,ptr
 `;
 
-function lookupOnce(env: ShellEnv, name: string, server: string | undefined, useSearch: boolean): { result: DnsLookup; elapsedMs: number } {
+function lookupOnce(
+  env: ShellEnv,
+  name: string,
+  server: string | undefined,
+  useSearch: boolean,
+): { result: DnsLookup; elapsedMs: number } {
   return env.net.resolve(name, { ...(server ? { server } : {}), useSearch });
 }
 
@@ -27,7 +32,11 @@ export async function nslookup(args: string[], io: CmdIO, env: ShellEnv): Promis
   for (const a of args) {
     if (/^-(type|query|q|timeout|retry|port)=/i.test(a) || a === "-debug" || a === "-nodebug") continue;
     if (a.startsWith("-")) {
-      io.err(bind ? `*** Invalid option: ${a.slice(1)}\n` : `nslookup: unrecognized option: ${a.slice(1)}\n${BUSYBOX_NSLOOKUP_USAGE}`);
+      io.err(
+        bind
+          ? `*** Invalid option: ${a.slice(1)}\n`
+          : `nslookup: unrecognized option: ${a.slice(1)}\n${BUSYBOX_NSLOOKUP_USAGE}`,
+      );
       return 1;
     }
     pos.push(a);
@@ -38,11 +47,15 @@ export async function nslookup(args: string[], io: CmdIO, env: ShellEnv): Promis
     return 1;
   }
   if (server && !isIp(server)) {
-    io.err(bind ? `;; couldn't get address for '${server}': not found\n` : `nslookup: bad address '${server}'\n`);
+    io.err(
+      bind ? `;; couldn't get address for '${server}': not found\n` : `nslookup: bad address '${server}'\n`,
+    );
     return 1;
   }
   const srv = server ?? env.net.resolvConf.nameservers[0] ?? "127.0.0.1";
-  const header = bind ? `Server:\t\t${srv}\nAddress:\t${srv}#53\n\n` : `Server:\t\t${srv}\nAddress:\t${srv}:53\n\n`;
+  const header = bind
+    ? `Server:\t\t${srv}\nAddress:\t${srv}#53\n\n`
+    : `Server:\t\t${srv}\nAddress:\t${srv}:53\n\n`;
   if (isIp(name)) {
     io.out(`${header}** server can't find ${name.split(".").reverse().join(".")}.in-addr.arpa: NXDOMAIN\n\n`);
     return 1;
@@ -52,7 +65,11 @@ export async function nslookup(args: string[], io: CmdIO, env: ShellEnv): Promis
   switch (result.kind) {
     case "timeout":
     case "refused":
-      io.out(result.kind === "timeout" ? ";; connection timed out; no servers could be reached\n\n" : `;; communications error to ${srv}#53: connection refused\n`);
+      io.out(
+        result.kind === "timeout"
+          ? ";; connection timed out; no servers could be reached\n\n"
+          : `;; communications error to ${srv}#53: connection refused\n`,
+      );
       return 1;
     case "nxdomain":
       io.out(`${header}** server can't find ${name}: NXDOMAIN\n\n`);
@@ -90,11 +107,14 @@ export async function dig(args: string[], io: CmdIO, env: ShellEnv): Promise<num
     else if (a === "+search") search = true;
     else if (a === "+nosearch") search = false;
     else if (/^\+time=\d+$/.test(a)) timeMs = Number(a.slice(6)) * 1000;
-    else if (/^\+(tries|retry)=\d+$/.test(a)) tries = Number(a.split("=")[1]) + (a.startsWith("+retry") ? 1 : 0);
+    else if (/^\+(tries|retry)=\d+$/.test(a))
+      tries = Number(a.split("=")[1]) + (a.startsWith("+retry") ? 1 : 0);
     else if (a.startsWith("+")) continue;
     else if (/^(a|A|IN|in)$/.test(a)) continue;
     else if (a.startsWith("-")) {
-      io.err(`Invalid option: ${a}\nUsage:  dig [@global-server] [domain] [q-type] [q-class] {q-opt}\n            {global-d-opt} host [@local-server] {local-d-opt}\n            [ host [@local-server] {local-d-opt} [...]]\n`);
+      io.err(
+        `Invalid option: ${a}\nUsage:  dig [@global-server] [domain] [q-type] [q-class] {q-opt}\n            {global-d-opt} host [@local-server] {local-d-opt}\n            [ host [@local-server] {local-d-opt} [...]]\n`,
+      );
       return 1;
     } else name = a;
   }
@@ -111,12 +131,15 @@ export async function dig(args: string[], io: CmdIO, env: ShellEnv): Promise<num
       await wait(timeMs, env);
       if (!short && i < tries - 1) io.out(`;; communications error to ${srv}#53: timed out\n`);
     }
-    io.out(`${short ? "" : cmdLine};; communications error to ${srv}#53: timed out\n;; no servers could be reached\n`);
+    io.out(
+      `${short ? "" : cmdLine};; communications error to ${srv}#53: timed out\n;; no servers could be reached\n`,
+    );
     return 9;
   }
   const qname = (result.kind === "answer" ? result.name : name).replace(/\.?$/, ".");
   if (short) {
-    if (result.kind === "answer") io.out(result.cnames.map((c) => `${c}.\n`).join("") + result.ips.map((ip) => `${ip}\n`).join(""));
+    if (result.kind === "answer")
+      io.out(result.cnames.map((c) => `${c}.\n`).join("") + result.ips.map((ip) => `${ip}\n`).join(""));
     return 0;
   }
   const status = result.kind === "answer" ? "NOERROR" : result.kind === "nxdomain" ? "NXDOMAIN" : "SERVFAIL";
@@ -148,7 +171,11 @@ export async function dig(args: string[], io: CmdIO, env: ShellEnv): Promise<num
 export async function getent(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   const [db, ...keys] = args;
   if (db !== "hosts" && db !== "ahosts" && db !== "ahostsv4") {
-    io.err(db ? `Unknown database: ${db}\nTry \`getent --help' or \`getent --usage' for more information.\n` : "getent: wrong number of arguments\n");
+    io.err(
+      db
+        ? `Unknown database: ${db}\nTry \`getent --help' or \`getent --usage' for more information.\n`
+        : "getent: wrong number of arguments\n",
+    );
     return db ? 1 : 1;
   }
   if (keys.length === 0) {
@@ -169,7 +196,9 @@ export async function getent(args: string[], io: CmdIO, env: ShellEnv): Promise<
     }
     const names = [result.name, ...(result.name !== k ? [k] : [])].join(" ");
     if (db === "hosts") io.out(`${result.ips[0]!.padEnd(15)} ${names}\n`);
-    else for (const ip of result.ips) io.out(`${ip.padEnd(15)} STREAM ${names}\n${ip.padEnd(15)} DGRAM\n${ip.padEnd(15)} RAW\n`);
+    else
+      for (const ip of result.ips)
+        io.out(`${ip.padEnd(15)} STREAM ${names}\n${ip.padEnd(15)} DGRAM\n${ip.padEnd(15)} RAW\n`);
   }
   return status;
 }

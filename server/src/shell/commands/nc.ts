@@ -55,7 +55,11 @@ export async function nc(args: string[], io: CmdIO, env: ShellEnv): Promise<numb
           if (c === "w") timeoutMs = ms;
           break;
         } else {
-          io.err(bb ? `nc: unrecognized option: ${c}\n${BUSYBOX_USAGE}` : `nc: invalid option -- '${c}'\n${OPENBSD_USAGE}`);
+          io.err(
+            bb
+              ? `nc: unrecognized option: ${c}\n${BUSYBOX_USAGE}`
+              : `nc: invalid option -- '${c}'\n${OPENBSD_USAGE}`,
+          );
           return 1;
         }
       }
@@ -69,23 +73,46 @@ export async function nc(args: string[], io: CmdIO, env: ShellEnv): Promise<numb
   }
   const r = await resolveHost(host, env);
   if (!r.ok) {
-    io.err(bb ? `nc: bad address '${host}'\n` : `nc: getaddrinfo for host "${host}" port ${port}: Name or service not known\n`);
+    io.err(
+      bb
+        ? `nc: bad address '${host}'\n`
+        : `nc: getaddrinfo for host "${host}" port ${port}: Name or service not known\n`,
+    );
     return 1;
   }
   const ip = r.ips[0]!;
   const proto = udp ? "udp" : "tcp";
-  const res = env.net.connect({ dstIp: ip, dstPort: port, protocol: udp ? "UDP" : "TCP", domain: host, bytesOut: io.stdin.length });
+  const res = env.net.connect({
+    dstIp: ip,
+    dstPort: port,
+    protocol: udp ? "UDP" : "TCP",
+    domain: host,
+    bytesOut: io.stdin.length,
+  });
   const success = (): void => {
-    if (verbose) io.err(bb ? `${host} (${ip}:${port}) open\n` : `Connection to ${host} (${ip}) ${port} port [${proto}/*] succeeded!\n`);
+    if (verbose)
+      io.err(
+        bb
+          ? `${host} (${ip}:${port}) open\n`
+          : `Connection to ${host} (${ip}) ${port} port [${proto}/*] succeeded!\n`,
+      );
   };
   if (res.kind === "dropped" && !udp) {
     await wait(timeoutMs ?? DEFAULT_CONNECT_CAP_MS, env);
-    io.err(bb ? `nc: ${host} (${ip}:${port}): Connection timed out\n` : `nc: connect to ${host} (${ip}) port ${port} (${proto}) timed out: Operation now in progress\n`);
+    io.err(
+      bb
+        ? `nc: ${host} (${ip}:${port}): Connection timed out\n`
+        : `nc: connect to ${host} (${ip}) port ${port} (${proto}) timed out: Operation now in progress\n`,
+    );
     return 1;
   }
   if (res.kind === "refused" || res.kind === "unreachable") {
     const why = res.kind === "refused" ? "Connection refused" : "No route to host";
-    io.err(bb ? `nc: ${host} (${ip}:${port}): ${why}\n` : `nc: connect to ${host} (${ip}) port ${port} (${proto}) failed: ${why}\n`);
+    io.err(
+      bb
+        ? `nc: ${host} (${ip}:${port}): ${why}\n`
+        : `nc: connect to ${host} (${ip}) port ${port} (${proto}) failed: ${why}\n`,
+    );
     return 1;
   }
   success();
@@ -97,8 +124,20 @@ export async function nc(args: string[], io: CmdIO, env: ShellEnv): Promise<numb
       const i = line.indexOf(":");
       if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
     }
-    const resp = res.peer.http({ method: m[1]!, scheme: "http", host: headers.host ?? host, port, path: m[2]!, headers, body: "" });
-    io.out(`HTTP/1.1 ${resp.status} ${resp.reason}\r\n${Object.entries(resp.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n${m[1] === "HEAD" ? "" : resp.body}`);
+    const resp = res.peer.http({
+      method: m[1]!,
+      scheme: "http",
+      host: headers.host ?? host,
+      port,
+      path: m[2]!,
+      headers,
+      body: "",
+    });
+    io.out(
+      `HTTP/1.1 ${resp.status} ${resp.reason}\r\n${Object.entries(resp.headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join("")}\r\n${m[1] === "HEAD" ? "" : resp.body}`,
+    );
   }
   return 0;
 }

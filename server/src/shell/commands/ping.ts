@@ -26,7 +26,9 @@ export async function ping(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
     if (a === "-q") quiet = true;
     else if (a === "-4" || a === "-n") continue;
     else if (a.startsWith("-")) {
-      io.err(`ping: unrecognized option: ${a.slice(1)}\nBusyBox v1.36.1 (2024-06-10 07:11:47 UTC) multi-call binary.\n\nUsage: ping [OPTIONS] HOST\n`);
+      io.err(
+        `ping: unrecognized option: ${a.slice(1)}\nBusyBox v1.36.1 (2024-06-10 07:11:47 UTC) multi-call binary.\n\nUsage: ping [OPTIONS] HOST\n`,
+      );
       return 1;
     } else host = a;
   }
@@ -53,7 +55,10 @@ export async function ping(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
         received++;
         const t = 0.05 + ((seq * 37) % 100) / 1000;
         times.push(t);
-        if (!quiet) io.out(`64 bytes from ${ip}: seq=${seq} ttl=${ip.startsWith("192.168.") ? 63 : 117} time=${t.toFixed(3)} ms\n`);
+        if (!quiet)
+          io.out(
+            `64 bytes from ${ip}: seq=${seq} ttl=${ip.startsWith("192.168.") ? 63 : 117} time=${t.toFixed(3)} ms\n`,
+          );
         if (sent < count) await wait(1000, env);
       } else await wait(Math.max(replyWaitMs, sent < count ? 1000 : replyWaitMs), env);
     }

@@ -39,7 +39,14 @@ interface Opts {
 }
 
 function parse(args: string[]): Opts | string {
-  const o: Opts = { quiet: false, spider: false, serverResponse: false, userAgent: "Wget", headers: [], urls: [] };
+  const o: Opts = {
+    quiet: false,
+    spider: false,
+    serverResponse: false,
+    userAgent: "Wget",
+    headers: [],
+    urls: [],
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const eq = a.startsWith("--") ? a.indexOf("=") : -1;
@@ -101,19 +108,29 @@ export async function wget(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
     }
     const r = await resolveHost(url.host, env);
     if (!r.ok) {
-      io.err(`wget: bad address '${url.host}${url.port !== (url.scheme === "https" ? 443 : 80) ? `:${url.port}` : ""}'\n`);
+      io.err(
+        `wget: bad address '${url.host}${url.port !== (url.scheme === "https" ? 443 : 80) ? `:${url.port}` : ""}'\n`,
+      );
       return 1;
     }
     const ip = r.ips[0]!;
     info(`Connecting to ${url.host}${url.port !== 80 ? `:${url.port}` : ""} (${ip}:${url.port})\n`);
-    const res = env.net.connect({ dstIp: ip, dstPort: url.port, protocol: "TCP", domain: url.host, bytesOut: 120 });
+    const res = env.net.connect({
+      dstIp: ip,
+      dstPort: url.port,
+      protocol: "TCP",
+      domain: url.host,
+      bytesOut: 120,
+    });
     if (res.kind === "dropped") {
       await wait(o.timeoutMs ?? DEFAULT_CONNECT_CAP_MS, env);
       io.err("wget: download timed out\n");
       return 1;
     }
     if (res.kind !== "established") {
-      io.err(`wget: can't connect to remote host (${ip}): ${res.kind === "refused" ? "Connection refused" : "Host is unreachable"}\n`);
+      io.err(
+        `wget: can't connect to remote host (${ip}): ${res.kind === "refused" ? "Connection refused" : "Host is unreachable"}\n`,
+      );
       return 1;
     }
     if (!res.peer.speaksHttp) {
@@ -126,8 +143,21 @@ export async function wget(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
       const i = h.indexOf(":");
       if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
     }
-    const resp = res.peer.http({ method: o.spider ? "HEAD" : o.postData !== undefined ? "POST" : "GET", scheme: url.scheme, host: url.host, port: url.port, path: url.path, headers, body: o.postData ?? "" });
-    if (o.serverResponse) io.err(`  HTTP/1.1 ${resp.status} ${resp.reason}\n${Object.entries(resp.headers).map(([k, v]) => `  ${k}: ${v}\n`).join("")}`);
+    const resp = res.peer.http({
+      method: o.spider ? "HEAD" : o.postData !== undefined ? "POST" : "GET",
+      scheme: url.scheme,
+      host: url.host,
+      port: url.port,
+      path: url.path,
+      headers,
+      body: o.postData ?? "",
+    });
+    if (o.serverResponse)
+      io.err(
+        `  HTTP/1.1 ${resp.status} ${resp.reason}\n${Object.entries(resp.headers)
+          .map(([k, v]) => `  ${k}: ${v}\n`)
+          .join("")}`,
+      );
     if (resp.status >= 400) {
       io.err(`wget: server returned error: HTTP/1.1 ${resp.status} ${resp.reason}\n`);
       return 1;
@@ -148,7 +178,9 @@ export async function wget(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
         io.err(`wget: can't open '${target}': Read-only file system\n`);
         return 1;
       }
-      info(`saving to '${target}'\n${target.padEnd(20).slice(0, 20)} 100% |********************************| ${bar}\n'${target}' saved\n`);
+      info(
+        `saving to '${target}'\n${target.padEnd(20).slice(0, 20)} 100% |********************************| ${bar}\n'${target}' saved\n`,
+      );
     }
   }
   return 0;
