@@ -45,7 +45,7 @@ export class LearnerPage {
 
   async goToStage(i: number): Promise<void> {
     await this.page.click(`.stage-pill[data-stage="${i}"]`);
-    await this.page.waitForFunction((n) => document.getElementById("stage-title")?.textContent?.startsWith(`${n}.`), i);
+    await this.page.locator("#stage-title", { hasText: new RegExp(`^${i}\\.`) }).waitFor();
   }
 
   async check(): Promise<{ passed: boolean; text: string }> {

@@ -11,6 +11,8 @@ import { RateLimiter } from "../sessions/rate-limit.ts";
 export interface ApiOptions {
   workshop: Workshop;
   instructorToken: string;
+  /** Joins per client address; a room behind one NAT address shares it (default 100 at once, 600 a minute). */
+  joinRate?: { burst: number; perMinute: number };
   /** Largest JSON body accepted. */
   bodyLimit?: string;
 }
@@ -44,7 +46,7 @@ const wrap =
 export function apiRouter(opts: ApiOptions): express.Router {
   const { workshop } = opts;
   const r = express.Router();
-  const joins = new RateLimiter(20, 60);
+  const joins = new RateLimiter(opts.joinRate?.burst ?? 100, opts.joinRate?.perMinute ?? 600);
   r.use(express.json({ limit: opts.bodyLimit ?? "32kb" }));
   r.use(requireJson);
   r.use((_req, res, next) => {

@@ -44,6 +44,8 @@ export interface WorkshopServerOptions {
   /** Builds the page at start when it is missing or stale (default true). */
   buildWeb?: boolean;
   checkRate?: { burst: number; perMinute: number };
+  /** Joins per client address (a whole room may share one address behind NAT). */
+  joinRate?: { burst: number; perMinute: number };
   flowSource?: (kubeconfig: string) => FlowSource;
   logger?: Logger;
 }
@@ -91,6 +93,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     idleTimeoutMs: opts.idleTimeoutSeconds * 1000,
     logger: log,
   });
+  void terminals.kubectlCompletion();
   const workshop = new Workshop({
     store,
     workshopId: ws.id,
@@ -110,7 +113,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   app.get("/healthz", (_req, res) => {
     res.json({ ok: true, pool: pool.available, terminals: terminals.size });
   });
-  app.use("/api", apiRouter({ workshop, instructorToken }));
+  app.use("/api", apiRouter({ workshop, instructorToken, ...(opts.joinRate ? { joinRate: opts.joinRate } : {}) }));
   app.get("/instructor", (_req, res) => res.sendFile(path.join(webDist, "instructor.html")));
   app.use(express.static(webDist, { index: "index.html", maxAge: 0, dotfiles: "ignore" }));
   app.use(() => {

@@ -37,7 +37,7 @@ export interface WorkshopOptions {
   lab: LabRunner;
   pool: ClusterPool;
   /** Writes the learner's home (kubeconfig, rc, stage directories). */
-  prepareHome(learnerId: string, spec: HomeSpec): void;
+  prepareHome(learnerId: string, spec: HomeSpec): void | Promise<void>;
   /** Checks per learner: `burst` at once, `perMinute` sustained. */
   checkRate?: { burst: number; perMinute: number };
   logger?: Logger;
@@ -98,8 +98,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     const learner = created.learner;
     this.log.info("learner joined", { learner: learner.id, cluster: conn.id });
     await this.serial(learner.id, async () => {
-      this.writeHome(learner, conn);
-      await this.startStage(learner, 0, conn);
+      await Promise.all([this.writeHome(learner, conn), this.startStage(learner, 0, conn)]);
     });
     this.emit("board");
     return created;
@@ -142,12 +141,12 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
 
   /** Makes sure the learner's HOME exists (after a restart, or for a learner whose home was removed). */
   async ensureHome(learner: Learner): Promise<void> {
-    this.writeHome(learner, await this.connection(learner));
+    await this.writeHome(learner, await this.connection(learner));
   }
 
-  private writeHome(learner: Learner, conn: ClusterConnection): void {
+  private async writeHome(learner: Learner, conn: ClusterConnection): Promise<void> {
     const count = this.opts.lab.summary.stageCount;
-    this.opts.prepareHome(learner.id, {
+    await this.opts.prepareHome(learner.id, {
       kubeconfig: conn.kubeconfig,
       dirs: Array.from({ length: count }, (_, i) => stageDir(i)),
       files: [],

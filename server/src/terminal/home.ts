@@ -16,6 +16,8 @@ export interface HomeSpec {
   /** Directories to create (relative to HOME), e.g. `stage-0` … `stage-4`. */
   dirs: string[];
   files: HomeFile[];
+  /** kubectl's bash completion script, generated once per server, so a new shell need not run kubectl to get it. */
+  completion?: string;
 }
 
 export const bashrc = `# egresslab learner shell
@@ -29,7 +31,7 @@ alias ls='ls --color=auto'
 alias ll='ls -la'
 alias k=kubectl
 if [ -r /usr/share/bash-completion/bash_completion ]; then . /usr/share/bash-completion/bash_completion; fi
-source <(kubectl completion bash 2>/dev/null)
+if [ -s ~/.kube/completion.bash ]; then . ~/.kube/completion.bash; else source <(kubectl completion bash 2>/dev/null); fi
 complete -o default -F __start_kubectl k 2>/dev/null
 `;
 
@@ -40,6 +42,7 @@ export function prepareHome(home: string, spec: HomeSpec): void {
   writeFileSync(kubeconfig, spec.kubeconfig, { mode: 0o600 });
   chmodSync(kubeconfig, 0o600);
   writeFileSync(path.join(home, ".bashrc"), bashrc);
+  if (spec.completion) writeFileSync(path.join(home, ".kube", "completion.bash"), spec.completion);
   for (const d of spec.dirs) mkdirSync(path.join(home, safeRelative(d)), { recursive: true });
   for (const f of spec.files) {
     const target = path.join(home, safeRelative(f.path));

@@ -3,6 +3,7 @@
  * ended after the idle timeout (no page attached and no input for that long).
  */
 import path from "node:path";
+import { execFile } from "node:child_process";
 import { TerminalSession, type TerminalClient } from "./session.ts";
 import { shellLaunch, writeIdentity, type ShellMode } from "./sandbox.ts";
 import { prepareHome, type HomeSpec } from "./home.ts";
@@ -41,9 +42,22 @@ export class TerminalManager {
     return path.join(this.opts.root, learnerId, "home");
   }
 
+  private completion: Promise<string> | undefined;
+
+  /** kubectl's bash completion, generated once (empty when kubectl is not installed). */
+  kubectlCompletion(): Promise<string> {
+    this.completion ??= new Promise((resolve) =>
+      execFile("kubectl", ["completion", "bash"], { env: { PATH: this.opts.hostPath }, timeout: 20_000, maxBuffer: 4 << 20 }, (err, out) =>
+        resolve(err ? "" : out),
+      ),
+    );
+    return this.completion;
+  }
+
   /** Writes (or refreshes) the learner's home. */
-  prepare(learnerId: string, spec: HomeSpec): void {
-    prepareHome(this.homeOf(learnerId), spec);
+  async prepare(learnerId: string, spec: HomeSpec): Promise<void> {
+    const completion = spec.completion ?? (await this.kubectlCompletion());
+    prepareHome(this.homeOf(learnerId), { ...spec, completion });
     writeIdentity(path.join(this.opts.root, learnerId, "etc"));
   }
 
