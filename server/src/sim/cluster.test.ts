@@ -111,6 +111,18 @@ describe("persistence", () => {
     await fresh.close();
   });
 
+  it("finishes a namespace deletion that a restart interrupted", async () => {
+    const dataDir = tmp();
+    const a = await createSimCluster({ id: "ns", dataDir, dataplane: false });
+    a.api.create(t(a, "ns"), undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: "gone" } });
+    a.api.delete(t(a, "ns"), undefined, "gone");
+    await a.close();
+    const b = await createSimCluster({ id: "ns", dataDir, dataplane: false });
+    await new Promise((r) => setImmediate(r));
+    expect(() => b.api.get(t(b, "ns"), undefined, "gone")).toThrow(/namespaces "gone" not found/);
+    await b.close();
+  });
+
   it("refuses ids that are not file names", async () => {
     await expect(createSimCluster({ id: "../etc", dataDir: tmp(), dataplane: false })).rejects.toThrow(/invalid cluster id/);
   });

@@ -94,6 +94,7 @@ export function applyProfile(api: SimClusterApi, registry: Registry, profile: Cl
         if (status !== undefined && type.kind !== "Pod")
           api.patchInternal(`${type.group || "core"}/${type.plural}`, created.object.metadata.namespace, created.object.metadata.name, (o) => {
             o.status = cloneJson(status);
+            if (type.kind === "Node") stampConditions(o.status, created.object.metadata.creationTimestamp ?? "");
           });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -102,6 +103,15 @@ export function applyProfile(api: SimClusterApi, registry: Registry, profile: Cl
     }
   });
   if (problems.length) throw new ValidationError(problems, `cluster profile "${profile.name}" is invalid:\n${problems.map((p) => `${p.where}:${p.line ?? ""}: ${p.message}`).join("\n")}`);
+}
+
+/** Node conditions as the kubelet reports them: heartbeat and transition times. */
+function stampConditions(status: unknown, ts: string): void {
+  const conds = (status as { conditions?: Record<string, unknown>[] } | undefined)?.conditions;
+  for (const c of conds ?? []) {
+    c.lastHeartbeatTime ??= ts;
+    c.lastTransitionTime ??= ts;
+  }
 }
 
 /** Sets each node's Calico VXLAN tunnel address (the first address of its IPAM block). */

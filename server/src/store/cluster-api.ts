@@ -66,6 +66,7 @@ const specPart = (o: KubeObject): Record<string, unknown> => {
 
 export class SimClusterApi implements ClusterApi {
   private readonly hooks: AdmissionHook[] = [];
+  private readonly finalizing = new Set<string>();
   private readonly settlers: (() => void)[] = [];
   private depth = 0;
   private settling = false;
@@ -445,7 +446,10 @@ export class SimClusterApi implements ClusterApi {
       if (k === "core/namespaces") continue;
       for (const o of this.o.store.list(k, name)) if (o.metadata.namespace === name) this.remove(k, o, "Background");
     }
+    if (this.finalizing.has(name)) return current;
+    this.finalizing.add(name);
     const finalize = () => {
+      this.finalizing.delete(name);
       this.write(() => {
         for (const k of this.o.store.keys()) {
           if (k === "core/namespaces") continue;

@@ -18,8 +18,13 @@ export function namespaceController(ctx: ControllerContext): Controller {
     sync() {
       const sa = typeOf(ctx, "core/serviceaccounts");
       const cm = typeOf(ctx, "core/configmaps");
+      const nsType = typeOf(ctx, "core/namespaces");
       for (const ns of ctx.store.list("core/namespaces")) {
-        if (rec(ns.status).phase === "Terminating") continue;
+        if (rec(ns.status).phase === "Terminating") {
+          // Finishes a deletion that a restart interrupted (a no-op while one is under way).
+          ctx.api.delete(nsType, undefined, ns.metadata.name);
+          continue;
+        }
         const name = ns.metadata.name;
         if (!ctx.store.get("core/serviceaccounts", name, "default"))
           ctx.api.create(sa, name, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } });
