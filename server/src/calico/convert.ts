@@ -249,6 +249,8 @@ export function compileCalicoPolicy(obj: {
     policy.stagedDeleteOf = `${obj.kind.slice("Staged".length)}/${namespace ?? ""}/${name}`;
     policy.applies = { ingress: false, egress: false };
   }
+  // `Ignore` keeps a staged policy out of the pending view altogether.
+  if (staged && spec.stagedAction === "Ignore") policy.applies = { ingress: false, egress: false };
   return policy;
 }
 
@@ -393,6 +395,7 @@ export function compileK8sPolicy(obj: {
     policy.stagedDeleteOf = `KubernetesNetworkPolicy/${namespace}/${name}`;
     policy.applies = { ingress: false, egress: false };
   }
+  if (staged && spec.stagedAction === "Ignore") policy.applies = { ingress: false, egress: false };
   return policy;
 }
 

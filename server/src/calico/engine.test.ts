@@ -283,6 +283,26 @@ describe("A.9 staged policies", () => {
     expect(k.evaluate(conn(CLIENT, EXT)).allowed).toBe(true);
   });
 
+  it("A.9: a staged policy with stagedAction Ignore stays out of the pending view", () => {
+    const e = cluster();
+    e.upsert(
+      gnp(
+        "ignored",
+        { selector: "all()", types: ["Egress"], stagedAction: "Ignore" },
+        "StagedGlobalNetworkPolicy",
+      ),
+    );
+    expect(e.evaluate(conn(CLIENT, EXT)).egress.pendingAction).toBe("allow");
+    e.upsert(
+      gnp(
+        "ignored",
+        { selector: "all()", types: ["Egress"], stagedAction: "Set" },
+        "StagedGlobalNetworkPolicy",
+      ),
+    );
+    expect(e.evaluate(conn(CLIENT, EXT)).egress.pendingAction).toBe("deny");
+  });
+
   it("A.9: a staged Delete removes its enforced twin from the pending view only", () => {
     const e = cluster();
     e.upsert(np("default", "deny", { selector: "app == 'client'", types: ["Egress"] }));

@@ -347,6 +347,7 @@ describe("validateCalicoObject: invalid objects, every problem with its path", (
       "spec.podSelector.matchLabels.egress-node",
       /strings/,
     ],
+    ["C.1: podSelector is required", knp({ policyTypes: ["Egress"] }), "spec.podSelector", /Required value/],
     [
       "C.1: In needs values",
       knp({ podSelector: { matchExpressions: [{ key: "a", operator: "In" }] } }),

@@ -372,7 +372,9 @@ function checkLabelSelector(c: Collector, where: string, v: unknown): void {
 }
 
 /** The API server's checks of a networking.k8s.io/v1 NetworkPolicy spec (also used for StagedKubernetesNetworkPolicy). */
-function checkK8sPolicySpec(c: Collector, spec: Obj): void {
+function checkK8sPolicySpec(c: Collector, spec: Obj, staged = false): void {
+  if (!staged && (spec.podSelector === undefined || spec.podSelector === null))
+    c.add("spec.podSelector", "Required value");
   checkLabelSelector(c, "spec.podSelector", spec.podSelector);
   const types = c.list("spec.policyTypes", spec.policyTypes);
   types.forEach((t, i) => {
@@ -660,7 +662,7 @@ export function validateCalicoObject(obj: unknown, opts: ValidateOptions): Probl
         !["Set", "Delete", "Learn", "Ignore"].includes(spec.stagedAction as string)
       )
         c.add("spec.stagedAction", "stagedAction must be one of Set, Delete, Learn, Ignore");
-      if (spec.stagedAction !== "Delete") checkK8sPolicySpec(c, spec);
+      if (spec.stagedAction !== "Delete") checkK8sPolicySpec(c, spec, true);
       break;
     case "Tier":
       checkTier(c, obj, spec);
