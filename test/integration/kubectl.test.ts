@@ -112,6 +112,17 @@ describe("kubectl against a simulated cluster", () => {
     expect(out).toContain("command terminated with exit code 5");
   });
 
+  it("runs a throw-away pod with kubectl run --rm -i and returns its exit code", async () => {
+    const r = await k(["run", "tmp", "--rm", "-i", "--image=busybox", "--restart=Never", "--", "sh"], {
+      input: "hostname\nexit 3\n",
+      timeout: 30_000,
+    });
+    expect(r.stdout).toMatch(/^tmp$/m);
+    expect(r.stdout).toContain('pod "tmp" deleted');
+    expect(r.stderr).toContain("pod default/tmp terminated (Error)");
+    expect(r.exitCode).toBe(3);
+  });
+
   it("watches changes with get -w", async () => {
     const watching = k(["get", "cm", "-w", "--request-timeout=3s"], { timeout: 10_000 });
     await new Promise((r) => setTimeout(r, 1500));

@@ -12,6 +12,7 @@ import { ApiError } from "../store/types.ts";
 import type { TlsMaterial } from "./tls.ts";
 import type { RequestContext } from "./context.ts";
 import { parseRoute, type ResourceRoute } from "./route.ts";
+import { recordMainProcessExit } from "./attach.ts";
 import { sendJson, sendStatus, sendText } from "./respond.ts";
 import { toApiError, unauthorized } from "./status.ts";
 import { KUBERNETES_VERSION } from "./version.ts";
@@ -28,7 +29,7 @@ import { openApiRoot, renderedDocument, serveOpenApiV2 } from "./openapi.ts";
 import { resolveType, serveResource } from "./rest.ts";
 import { serveLogs } from "./logs.ts";
 import { serveEgresslab } from "./flows.ts";
-import { createExecServer, execRequest, refuseUpgrade, runExec } from "./exec.ts";
+import { attachCommand, createExecServer, execRequest, refuseUpgrade, runAttachOutput, runExec } from "./exec.ts";
 
 export interface ApiServerOptions {
   tls: TlsMaterial;
@@ -180,8 +181,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         );
       const podType = cluster.api.types().find((t) => t.group === "" && t.plural === "pods");
       if (!podType) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
-      cluster.api.get(podType, route.namespace, route.name);
+      const pod = cluster.api.get(podType, route.namespace, route.name);
       const execReq = execRequest(url.searchParams, route.namespace, route.name, sub === "attach");
+      const attachTo = sub === "attach" ? attachCommand(pod, execReq.container) : undefined;
+      if (attachTo) execReq.command = attachTo;
       const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
       if (!offered.some((p) => p === "v5.channel.k8s.io" || p === "v4.channel.k8s.io"))
         throw new ApiError(400, "BadRequest", "the exec stream needs the v5.channel.k8s.io or v4.channel.k8s.io subprotocol");
@@ -190,7 +193,12 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         const stop = (): void => ws.terminate();
         closers.add(stop);
         ws.on("close", () => closers.delete(stop));
-        runExec(ws, cluster, execReq, logger);
+        if (sub === "attach" && !attachTo) runAttachOutput(ws, cluster, execReq);
+        else
+          runExec(ws, cluster, execReq, logger, (code) => {
+            if (attachTo)
+              recordMainProcessExit(cluster.api, podType, execReq.namespace, execReq.pod, execReq.container, code, cluster.clock.now());
+          }, { attach: !!attachTo });
       });
     } catch (err) {
       refuseUpgrade(socket, toApiError(err));
