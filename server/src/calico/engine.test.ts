@@ -79,6 +79,23 @@ describe("A.4 evaluation order", () => {
     expect(v.ingress.action).toBe("none");
   });
 
+  it("explanations hint at the usual mistakes: DNS, and tiers without a trailing Pass", () => {
+    const e = cluster();
+    e.upsert(tier("security", 10));
+    e.upsert(
+      gnp("apis", {
+        tier: "security",
+        selector: "app == 'client'",
+        types: ["Egress"],
+        egress: [{ action: "Allow", protocol: "TCP", destination: { ports: [443] } }],
+      }),
+    );
+    const v = e.evaluate(conn(CLIENT, DNS_POD, 53, "UDP"));
+    expect(v.egress.explanation).toMatch(/No rule allows this DNS query/);
+    expect(v.egress.explanation).toMatch(/end the tier with a Pass rule/);
+    expect(e.evaluate(conn(CLIENT, EXT, 443)).egress.explanation).not.toMatch(/DNS|Pass rule/);
+  });
+
   it("A.4: Allow and Deny are final; the first matching rule wins", () => {
     const e = cluster();
     e.upsert(

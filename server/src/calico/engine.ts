@@ -706,7 +706,10 @@ export class PolicyEngine {
       pendingAction: pending.action,
       endpoint: { namespace: e.namespace!, name: e.name },
       decidedBy: enforced.hits[enforced.hits.length - 1]!,
-      explanation: explainSide(who, direction, enforced),
+      explanation: explainSide(who, direction, enforced, {
+        protocol: pkt.protocol,
+        ...(pkt.destination.port !== undefined ? { dstPort: pkt.destination.port } : {}),
+      }),
     };
   }
 

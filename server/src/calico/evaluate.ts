@@ -109,19 +109,38 @@ export function describePolicy(h: PolicyHit): string {
   return `${KIND_NAMES[h.kind]} ${h.namespace !== undefined ? `${h.namespace}/` : ""}${h.name}`;
 }
 
-/** One sentence a learner understands, saying what decided the side and why. */
-export function explainSide(who: string, direction: Direction, r: SideResult): string {
+/** What the explanation may mention about the packet. */
+export interface ExplainContext {
+  protocol: number;
+  dstPort?: number;
+}
+
+/** One sentence a learner understands, saying what decided the side and why (with a hint for common mistakes). */
+export function explainSide(who: string, direction: Direction, r: SideResult, ctx?: ExplainContext): string {
   const d = direction === "egress" ? "Egress from" : "Ingress to";
   const last = r.hits[r.hits.length - 1]!;
   if (last.kind === "pro") {
     if (!r.anyTierApplied)
       return `${d} ${who} was allowed: no policy in any tier selects ${who} for ${direction}, so the namespace profile ${last.name} allowed it.`;
-    const passed = [...new Set(r.passedTiers)].map((t) => `"${t}"`).join(", ");
-    return `${d} ${who} was allowed: tier ${passed} passed it on and no later tier applied, so the namespace profile ${last.name} allowed it (Pass is not Deny).`;
+    const passed = [...new Set(r.passedTiers)].map((t) => `"${t}"`);
+    const tiers =
+      passed.length > 1
+        ? `tiers ${passed.slice(0, -1).join(", ")} and ${passed[passed.length - 1]}`
+        : `tier ${passed[0]}`;
+    return `${d} ${who} was allowed: ${tiers} passed it on and no later tier applied, so the namespace profile ${last.name} allowed it (Pass is not Deny).`;
   }
   const tier = `tier "${last.tier}"`;
-  if (last.ruleIndex === -1)
-    return `${d} ${who} was denied at the end of ${tier}: ${describePolicy(last)} selects ${who} for ${direction} but none of the rules in that tier matched, so the tier's default action (Deny) dropped it.`;
+  const dns = direction === "egress" && ctx?.dstPort === 53 && (ctx.protocol === 17 || ctx.protocol === 6);
+  const dnsHint = dns
+    ? ` No rule allows this DNS query: allow ${ctx.protocol === 6 ? "TCP" : "UDP"} port 53 (both UDP and TCP) to k8s-app == "kube-dns".`
+    : "";
+  if (last.ruleIndex === -1) {
+    const tierHint =
+      last.tier !== "default"
+        ? ` A tier that selects a pod but takes no action drops the packet: end the tier with a Pass rule if later tiers should decide.`
+        : "";
+    return `${d} ${who} was denied at the end of ${tier}: ${describePolicy(last)} selects ${who} for ${direction} but none of the rules in that tier matched, so the tier's default action (Deny) dropped it.${dnsHint}${tierHint}`;
+  }
   const verb = last.action === "allow" ? "allowed" : "denied";
-  return `${d} ${who} was ${verb} by rule ${last.ruleIndex} (${last.action === "allow" ? "Allow" : "Deny"}) of ${describePolicy(last)} in ${tier}.`;
+  return `${d} ${who} was ${verb} by rule ${last.ruleIndex} (${last.action === "allow" ? "Allow" : "Deny"}) of ${describePolicy(last)} in ${tier}.${last.action === "deny" ? dnsHint : ""}`;
 }
