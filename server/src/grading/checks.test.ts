@@ -125,3 +125,23 @@ describe("runCheck (probe)", () => {
     expect(seen[0]).toBe("ops/backup-1/main: curl");
   });
 });
+
+describe("runCheck (probe with a pre-step)", () => {
+  it("makes the API call before probing, and tolerates clusters without that API", async () => {
+    const c = new FakeClient(() => ({ code: 0, stdout: "ok\n200", stderr: "" }));
+    await c.apply(pod("shop", "checkout-1", { app: "checkout" }));
+    const check: ProbeCheck = {
+      id: "rotated",
+      title: "t",
+      hint: "h",
+      guard: false,
+      kind: "probe",
+      from: { namespace: "shop", selector: "app=checkout" },
+      to: { domain: "api.stripe.com", port: 443, protocol: "TCP" },
+      expect: { outcome: "allowed" },
+      before: { path: "/egresslab/v1/internet/rotate", body: { domain: "api.stripe.com" } },
+    };
+    expect((await runCheck(c, check, {})).passed).toBe(true);
+    expect(c.calls).toContain("POST /egresslab/v1/internet/rotate");
+  });
+});

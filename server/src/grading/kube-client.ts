@@ -90,7 +90,12 @@ export function createKubeClient(kubeconfig: string): ClusterClient {
       }
       try {
         const current = (await objects.read(
-          header({ ...obj, name: obj.metadata.name }),
+          header({
+            apiVersion: obj.apiVersion,
+            kind: obj.kind,
+            name: obj.metadata.name,
+            ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+          }),
         )) as unknown as ClusterObject;
         const next: ClusterObject = {
           ...obj,

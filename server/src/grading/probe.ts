@@ -7,7 +7,7 @@ import type { ProbeCheck, ProbeExpectation, ProbeTarget } from "../labs/model/ty
 import type { ExecResult } from "./cluster.ts";
 
 /** Seconds a connection attempt may take; a probe that exceeds it reads as denied. */
-export const connectTimeoutSeconds = 2;
+export const connectTimeoutSeconds = 1;
 
 export type ProbeOutcome = "allowed" | "denied" | "dns-failure" | "refused" | "resolves" | "error";
 
@@ -46,7 +46,7 @@ export function probeCommand(t: ProbeTarget): string[] {
   const m = String(connectTimeoutSeconds);
   switch (scheme) {
     case "dns":
-      return ["nslookup", host];
+      return ["dig", "+short", `+time=${m}`, "+tries=1", host];
     case "tcp":
       return t.protocol === "UDP"
         ? ["nc", "-z", "-u", "-w", m, host, String(t.port)]
@@ -58,8 +58,10 @@ export function probeCommand(t: ProbeTarget): string[] {
         "curl",
         "-sS",
         "-k",
-        "-m",
+        "--connect-timeout",
         m,
+        "-m",
+        String(connectTimeoutSeconds + 2),
         "-w",
         "\n%{http_code}",
         `${scheme}://${host}${port}${t.path ?? "/"}`,
@@ -86,17 +88,16 @@ export function interpretProbe(t: ProbeTarget, r: ExecResult): Observation {
       detail: `the pod cannot run the probe (${firstLine(r.stderr) || `exit ${r.code}`})`,
     };
   if (scheme === "dns") {
-    const answer = r.stdout
-      .split(/\n\s*\n/)
-      .slice(1)
-      .join("\n");
-    const addresses = [...answer.matchAll(/Address(?:es)?:?\s+(\d{1,3}(?:\.\d{1,3}){3})/g)].map((m) => m[1]!);
+    // dig +short: one line per CNAME and address; nothing for NXDOMAIN; exit 9 when no server answered.
+    const addresses = [...r.stdout.matchAll(/^(\d{1,3}(?:\.\d{1,3}){3})\s*$/gm)].map((m) => m[1]!);
     if (r.code === 0 && addresses.length)
       return { outcome: "resolves", addresses, detail: `${host} resolved to ${addresses.join(", ")}` };
-    const why = /timed out|no servers could be reached/i.test(r.stdout + r.stderr)
-      ? "DNS timed out"
-      : "the name did not resolve";
-    return { outcome: "dns-failure", detail: `${why} (nslookup exit ${r.code})` };
+    if (r.code === 0) return { outcome: "dns-failure", detail: `${host} does not exist (NXDOMAIN)` };
+    const why =
+      r.code === 9 || /timed out|no servers could be reached/i.test(r.stdout + r.stderr)
+        ? "DNS timed out"
+        : "the lookup failed";
+    return { outcome: "dns-failure", detail: `${why} (dig exit ${r.code})` };
   }
   if (scheme === "tcp") {
     const text = r.stdout + r.stderr;

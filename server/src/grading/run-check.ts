@@ -43,6 +43,16 @@ async function runProbeCheck(client: ClusterClient, c: ProbeCheck): Promise<Chec
   const base = { id: c.id, title: c.title };
   const pod = await choosePod(client, c.from);
   if (typeof pod === "string") return { ...base, passed: false, seen: pod, hint: c.hint };
+  if (c.before) {
+    const b = await client.request("POST", c.before.path, c.before.body);
+    if (b.status >= 400 && b.status !== 404)
+      return {
+        ...base,
+        passed: false,
+        seen: `POST ${c.before.path} answered ${b.status}: ${b.body.slice(0, 160)}`,
+        hint: c.hint,
+      };
+  }
   const r = await client.exec(
     c.from.namespace,
     pod.name,

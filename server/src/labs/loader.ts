@@ -171,7 +171,11 @@ export async function loadLab(dir: string): Promise<Lab> {
     for (const c of spec.choices)
       for (const [field, v] of Object.entries({ value: c.value, ...c.fields }))
         for (const p of unknownPlaceholders(v, names, labFile))
-          problems.push({ ...p, line: meta.doc?.lineOf(["params", spec.name]), message: `params.${spec.name} (${field}): ${p.message}` });
+          problems.push({
+            ...p,
+            line: meta.doc?.lineOf(["params", spec.name]),
+            message: `params.${spec.name} (${field}): ${p.message}`,
+          });
   for (const s of stages) {
     for (const f of stageFiles(s)) problems.push(...unknownPlaceholders(f.text, names, f.path));
     problems.push(...guideProblems(s.guide.text, s.guide.path));

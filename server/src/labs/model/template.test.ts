@@ -15,7 +15,11 @@ describe("renderTemplate", () => {
       "kubectl get po -o go-template='{{ .metadata.name }}'",
     ],
     ["{{ missing }}", {}, "{{ missing }}"],
-    ["to: {{ compromised.beacon }}", { "compromised.beacon": "{{ c2Domain }}", c2Domain: "c2.test" }, "to: c2.test"],
+    [
+      "to: {{ compromised.beacon }}",
+      { "compromised.beacon": "{{ c2Domain }}", c2Domain: "c2.test" },
+      "to: c2.test",
+    ],
   ])("renders %s", (text, params, want) => {
     expect(renderTemplate(text, params)).toBe(want);
   });
