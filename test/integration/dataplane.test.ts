@@ -99,6 +99,15 @@ describe("DNS is traffic subject to policy", () => {
     const wget = await c.exec("default", "access", ["wget", "-qO-", "http://nginx"]);
     expect(wget.code).toBe(1);
     expect(wget.stderr).toBe("wget: bad address 'nginx'\n");
+    const capped = await c.exec("default", "client", [
+      "curl",
+      "-sS",
+      "--connect-timeout",
+      "1",
+      "https://api.stripe.com",
+    ]);
+    expect(capped.code).toBe(28);
+    expect(capped.stderr).toBe("curl: (28) Resolving timed out after 1000 milliseconds\n");
     const nsl = await c.exec("default", "access", ["nslookup", "nginx"]);
     expect(nsl.stdout).toContain(";; connection timed out; no servers could be reached");
     const denied = flows("action=deny&reporter=src&namespace=default");
@@ -419,6 +428,25 @@ describe("flow log", () => {
     await c.advance(15_000);
     await c.exec("default", "client", "curl -s -o /dev/null http://nginx");
     expect(flows("reporter=dst&dest=nginx-5d8f7c9b4-*")).toHaveLength(2);
+  });
+
+  it("a staged default-deny changes nothing but shows in the pending trace", async () => {
+    c.apply({
+      apiVersion: "projectcalico.org/v3",
+      kind: "StagedGlobalNetworkPolicy",
+      metadata: { name: "default-deny" },
+      spec: { selector: APPS, types: ["Egress"] },
+    });
+    const r = await c.exec(
+      "default",
+      "client",
+      "curl -s -o /dev/null -w '%{http_code}' https://api.github.com",
+    );
+    expect(r.stdout).toBe("200");
+    const [f] = flows("workload=client&port=443&reporter=src");
+    expect(f).toMatchObject({ action: "allow" });
+    expect(f!.policies.enforced_policies.join(" ")).toContain("__PROFILE__");
+    expect(f!.policies.pending_policies.join(" ")).toMatch(/sgnp:.*default-deny\|deny\|-1/);
   });
 
   it("bad filters are rejected with every problem at once", () => {

@@ -256,7 +256,12 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
     vars.url_effective = `${url.scheme}://${url.host}${(url.scheme === "http" && url.port === 80) || (url.scheme === "https" && url.port === 443) ? "" : `:${url.port}`}${url.path}`;
     let redirects = 0;
     for (;;) {
-      const budget = o.maxTimeMs !== undefined ? o.maxTimeMs - elapsed() : Infinity;
+      // --connect-timeout covers name resolution and the TCP connect (curl's "connection phase"); -m covers all.
+      const phaseStart = elapsed();
+      const budget = Math.min(
+        o.maxTimeMs !== undefined ? o.maxTimeMs - elapsed() : Infinity,
+        o.connectTimeoutMs ?? Infinity,
+      );
       // Name resolution.
       const pinned = o.resolve.get(`${url.host}:${url.port}`);
       let ip: string;
@@ -289,12 +294,13 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
         dstIp: ip,
         dstPort: url.port,
         protocol: "TCP",
-        domain: pinned ? url.host : url.host,
+        domain: url.host,
         bytesOut: 100 + (o.data?.length ?? 0),
       });
       if (res.kind === "dropped") {
         const remaining = o.maxTimeMs !== undefined ? o.maxTimeMs - elapsed() : Infinity;
-        const connectLimit = o.connectTimeoutMs ?? Infinity;
+        const connectLimit =
+          o.connectTimeoutMs !== undefined ? o.connectTimeoutMs - (elapsed() - phaseStart) : Infinity;
         const waitMs = Math.min(
           remaining,
           connectLimit,
