@@ -54,16 +54,22 @@ export async function run(): Promise<void> {
     const get = (p: string, accept: string) =>
       new Promise<void>((resolve, reject) => {
         https
-          .get(new URL(p, host.url), { agent, headers: { Authorization: `Bearer ${first.token}`, Accept: accept } }, (res) => {
-            res.resume();
-            res.on("end", () => resolve());
-          })
+          .get(
+            new URL(p, host.url),
+            { agent, headers: { Authorization: `Bearer ${first.token}`, Accept: accept } },
+            (res) => {
+              res.resume();
+              res.on("end", () => resolve());
+            },
+          )
           .on("error", reject);
       });
     const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
     await timeIt(20, () => get("/api/v1/pods", tableAccept));
     const perReq = await timeIt(200, () => get("/api/v1/pods", tableAccept));
-    const disc = await timeIt(100, () => get("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"));
+    const disc = await timeIt(100, () =>
+      get("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"),
+    );
     console.log(`GET /api/v1/pods as Table (keep-alive) median ${ms(median(perReq))}`);
     console.log(`GET /apis aggregated discovery         median ${ms(median(disc))}`);
     agent.destroy();
@@ -83,7 +89,9 @@ export async function run(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
     gc();
     const after = process.memoryUsage().heapUsed;
-    console.log(`idle clusters: ${String(n).padStart(3)}  heap per cluster ${((after - before) / n / 1024 / 1024).toFixed(2)} MB`);
+    console.log(
+      `idle clusters: ${String(n).padStart(3)}  heap per cluster ${((after - before) / n / 1024 / 1024).toFixed(2)} MB`,
+    );
     await h.close();
   }
   rmSync(dir, { recursive: true, force: true });

@@ -2,8 +2,20 @@
  * A small in-memory cluster for testing the API server's wire protocol without the real store: a handful of kinds,
  * equality label selectors, watches, and a pod runtime that knows `hostname`, `echo`, `cat` and `sh -c 'exit N'`.
  */
-import { ApiError, type ClusterApi, type KubeObject, type ResourceType, type WatchEvent } from "../../server/src/store/types.ts";
-import type { DataplaneApi, ExecIO, ExecRequest, PodRuntime, SimClusterHandle } from "../../server/src/sim/types.ts";
+import {
+  ApiError,
+  type ClusterApi,
+  type KubeObject,
+  type ResourceType,
+  type WatchEvent,
+} from "../../server/src/store/types.ts";
+import type {
+  DataplaneApi,
+  ExecIO,
+  ExecRequest,
+  PodRuntime,
+  SimClusterHandle,
+} from "../../server/src/sim/types.ts";
 import type { ClusterFactory } from "../../server/src/sim/host.ts";
 import { realClock } from "../../server/src/shared/clock.ts";
 
@@ -38,7 +50,10 @@ function kind(
     categories: [],
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
-    schema: { type: "object", properties: { apiVersion: str, kind: str, metadata: meta, spec: { type: "object" } } },
+    schema: {
+      type: "object",
+      properties: { apiVersion: str, kind: str, metadata: meta, spec: { type: "object" } },
+    },
     columns: [],
     ...extra,
   };
@@ -55,9 +70,18 @@ const containerSchema = {
 
 export function fakeTypes(): ResourceType[] {
   return [
-    kind("", "Namespace", "namespaces", false, { shortNames: ["ns"], subresources: ["status"], columns: [
-      { name: "Status", type: "string", priority: 0, value: (o) => (o.status as { phase?: string } | undefined)?.phase ?? "Active" },
-    ] }),
+    kind("", "Namespace", "namespaces", false, {
+      shortNames: ["ns"],
+      subresources: ["status"],
+      columns: [
+        {
+          name: "Status",
+          type: "string",
+          priority: 0,
+          value: (o) => (o.status as { phase?: string } | undefined)?.phase ?? "Active",
+        },
+      ],
+    }),
     kind("", "Pod", "pods", true, {
       shortNames: ["po"],
       categories: ["all"],
@@ -73,17 +97,39 @@ export function fakeTypes(): ResourceType[] {
         },
       },
       columns: [
-        { name: "Status", type: "string", priority: 0, value: (o) => (o.status as { phase?: string } | undefined)?.phase },
-        { name: "IP", type: "string", priority: 1, value: (o) => (o.status as { podIP?: string } | undefined)?.podIP },
+        {
+          name: "Status",
+          type: "string",
+          priority: 0,
+          value: (o) => (o.status as { phase?: string } | undefined)?.phase,
+        },
+        {
+          name: "IP",
+          type: "string",
+          priority: 1,
+          value: (o) => (o.status as { podIP?: string } | undefined)?.podIP,
+        },
       ],
     }),
     kind("", "ConfigMap", "configmaps", true, {
       shortNames: ["cm"],
       schema: {
         type: "object",
-        properties: { apiVersion: str, kind: str, metadata: meta, data: { type: "object", additionalProperties: str } },
+        properties: {
+          apiVersion: str,
+          kind: str,
+          metadata: meta,
+          data: { type: "object", additionalProperties: str },
+        },
       },
-      columns: [{ name: "Data", type: "integer", priority: 0, value: (o) => Object.keys((o.data as object) ?? {}).length }],
+      columns: [
+        {
+          name: "Data",
+          type: "integer",
+          priority: 0,
+          value: (o) => Object.keys((o.data as object) ?? {}).length,
+        },
+      ],
     }),
     kind("apps", "Deployment", "deployments", true, {
       shortNames: ["deploy"],
@@ -100,7 +146,10 @@ export function fakeTypes(): ResourceType[] {
             properties: {
               replicas: { type: "integer" },
               selector: { type: "object" },
-              template: { type: "object", properties: { spec: { type: "object", properties: { containers: containerSchema } } } },
+              template: {
+                type: "object",
+                properties: { spec: { type: "object", properties: { containers: containerSchema } } },
+              },
             },
           },
           status: { type: "object" },
@@ -124,7 +173,12 @@ function parseLabels(sel: string | undefined): Record<string, string> | undefine
   const out: Record<string, string> = {};
   for (const part of sel.split(",")) {
     const m = /^\s*([A-Za-z0-9./_-]+)\s*==?\s*([A-Za-z0-9._-]*)\s*$/.exec(part);
-    if (!m) throw new ApiError(400, "BadRequest", `unable to parse requirement: found '${part}', expected: '=', '!=', '==', 'in', notin'`);
+    if (!m)
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `unable to parse requirement: found '${part}', expected: '=', '!=', '==', 'in', notin'`,
+      );
     out[m[1]!] = m[2]!;
   }
   return out;
@@ -139,18 +193,32 @@ export function createFakeApi(): ClusterApi {
   const objects = new Map<string, KubeObject>();
   const watchers = new Set<Watcher>();
   let rv = 1;
-  const key = (t: ResourceType, ns: string | undefined, name: string): string => `${t.plural}/${ns ?? ""}/${name}`;
+  const key = (t: ResourceType, ns: string | undefined, name: string): string =>
+    `${t.plural}/${ns ?? ""}/${name}`;
   const notify = (t: ResourceType, e: WatchEvent): void => {
     for (const w of watchers)
-      if (w.type === t && (!w.namespace || w.namespace === e.object.metadata.namespace) && matches(e.object, w.labels))
+      if (
+        w.type === t &&
+        (!w.namespace || w.namespace === e.object.metadata.namespace) &&
+        matches(e.object, w.labels)
+      )
         w.cb(e);
   };
   const api: ClusterApi = {
     types: () => types,
-    findType: (n) => types.find((t) => t.plural === n || t.kind.toLowerCase() === n.toLowerCase() || t.shortNames.includes(n)),
+    findType: (n) =>
+      types.find(
+        (t) => t.plural === n || t.kind.toLowerCase() === n.toLowerCase() || t.shortNames.includes(n),
+      ),
     get(t, ns, name) {
       const o = objects.get(key(t, ns, name));
-      if (!o) throw new ApiError(404, "NotFound", `${t.plural}${t.group ? "." + t.group : ""} "${name}" not found`, { name, kind: t.plural, group: t.group });
+      if (!o)
+        throw new ApiError(
+          404,
+          "NotFound",
+          `${t.plural}${t.group ? "." + t.group : ""} "${name}" not found`,
+          { name, kind: t.plural, group: t.group },
+        );
       return structuredClone(o);
     },
     list(t, opts) {
@@ -160,22 +228,39 @@ export function createFakeApi(): ClusterApi {
         .map(([, o]) => o)
         .filter((o) => !opts.namespace || o.metadata.namespace === opts.namespace)
         .filter((o) => matches(o, labels))
-        .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+        .sort((a, b) =>
+          `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(
+            `${b.metadata.namespace}/${b.metadata.name}`,
+          ),
+        );
       return { items: structuredClone(items), resourceVersion: String(rv) };
     },
     create(t, ns, raw, opts) {
       const obj = structuredClone(raw) as KubeObject;
       const name = obj.metadata?.name;
-      if (!name) throw new ApiError(422, "Invalid", `${t.kind} "" is invalid: metadata.name: Required value: name or generateName is required`);
+      if (!name)
+        throw new ApiError(
+          422,
+          "Invalid",
+          `${t.kind} "" is invalid: metadata.name: Required value: name or generateName is required`,
+        );
       if (t.namespaced) {
         const nsName = ns ?? obj.metadata.namespace ?? "default";
         if (!objects.has(`namespaces//${nsName}`))
-          throw new ApiError(404, "NotFound", `namespaces "${nsName}" not found`, { name: nsName, kind: "namespaces" });
+          throw new ApiError(404, "NotFound", `namespaces "${nsName}" not found`, {
+            name: nsName,
+            kind: "namespaces",
+          });
         obj.metadata.namespace = nsName;
       }
       const k = key(t, obj.metadata.namespace, name);
       if (objects.has(k))
-        throw new ApiError(409, "AlreadyExists", `${t.plural}${t.group ? "." + t.group : ""} "${name}" already exists`, { name, kind: t.plural, group: t.group });
+        throw new ApiError(
+          409,
+          "AlreadyExists",
+          `${t.plural}${t.group ? "." + t.group : ""} "${name}" already exists`,
+          { name, kind: t.plural, group: t.group },
+        );
       obj.apiVersion = t.group ? `${t.group}/${t.version}` : t.version;
       obj.kind = t.kind;
       obj.metadata.uid = `uid-${rv + 1}`;
@@ -190,7 +275,8 @@ export function createFakeApi(): ClusterApi {
     update(t, ns, name, raw, opts) {
       const k = key(t, ns, name);
       const cur = objects.get(k);
-      if (!cur) throw new ApiError(404, "NotFound", `${t.plural} "${name}" not found`, { name, kind: t.plural });
+      if (!cur)
+        throw new ApiError(404, "NotFound", `${t.plural} "${name}" not found`, { name, kind: t.plural });
       const obj = structuredClone(raw) as KubeObject;
       if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== cur.metadata.resourceVersion)
         throw new ApiError(
@@ -198,11 +284,19 @@ export function createFakeApi(): ClusterApi {
           "Conflict",
           `Operation cannot be fulfilled on ${t.plural}${t.group ? "." + t.group : ""} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
         );
-      obj.metadata = { ...obj.metadata, uid: cur.metadata.uid, creationTimestamp: cur.metadata.creationTimestamp, namespace: cur.metadata.namespace };
+      obj.metadata = {
+        ...obj.metadata,
+        uid: cur.metadata.uid,
+        creationTimestamp: cur.metadata.creationTimestamp,
+        namespace: cur.metadata.namespace,
+      };
       obj.apiVersion = cur.apiVersion;
       obj.kind = cur.kind;
       if (opts?.subresource !== "status" && cur.status !== undefined) obj.status = cur.status;
-      if (JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: "" } }) === JSON.stringify({ ...cur, metadata: { ...cur.metadata, resourceVersion: "" } }))
+      if (
+        JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: "" } }) ===
+        JSON.stringify({ ...cur, metadata: { ...cur.metadata, resourceVersion: "" } })
+      )
         return { object: structuredClone(cur), warnings: [] };
       if (opts?.dryRun) return { object: obj, warnings: [] };
       obj.metadata.resourceVersion = String(++rv);
@@ -213,7 +307,13 @@ export function createFakeApi(): ClusterApi {
     delete(t, ns, name, opts) {
       const k = key(t, ns, name);
       const cur = objects.get(k);
-      if (!cur) throw new ApiError(404, "NotFound", `${t.plural}${t.group ? "." + t.group : ""} "${name}" not found`, { name, kind: t.plural, group: t.group });
+      if (!cur)
+        throw new ApiError(
+          404,
+          "NotFound",
+          `${t.plural}${t.group ? "." + t.group : ""} "${name}" not found`,
+          { name, kind: t.plural, group: t.group },
+        );
       if (opts?.dryRun) return structuredClone(cur);
       objects.delete(k);
       cur.metadata.resourceVersion = String(++rv);
@@ -230,7 +330,8 @@ export function createFakeApi(): ClusterApi {
       return () => watchers.delete(w);
     },
   };
-  for (const ns of ["default", "kube-system"]) api.create(types[0]!, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+  for (const ns of ["default", "kube-system"])
+    api.create(types[0]!, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
   return api;
 }
 

@@ -10,7 +10,13 @@ export interface RawResponse {
 export function rawRequest(
   baseUrl: string,
   ca: string,
-  opts: { method?: string; path: string; token?: string; body?: string | Buffer; headers?: Record<string, string> },
+  opts: {
+    method?: string;
+    path: string;
+    token?: string;
+    body?: string | Buffer;
+    headers?: Record<string, string>;
+  },
 ): Promise<RawResponse> {
   const url = new URL(opts.path, baseUrl);
   return new Promise((resolve, reject) => {
@@ -28,7 +34,13 @@ export function rawRequest(
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
         res.on("error", reject);
       },
     );

@@ -23,14 +23,19 @@ export interface KubectlEnv {
   close(): Promise<void>;
 }
 
-export type Kubectl = ((args: string[], opts?: { input?: string; env?: Record<string, string>; timeout?: number }) => Promise<KubectlResult>) & {
+export type Kubectl = ((
+  args: string[],
+  opts?: { input?: string; env?: Record<string, string>; timeout?: number },
+) => Promise<KubectlResult>) & {
   kubeconfig: string;
   kubeconfigPath: string;
   token: string;
   id: string;
 };
 
-export async function startKubectlEnv(opts: { clusterFactory?: ClusterFactory; dataDir?: string } = {}): Promise<KubectlEnv> {
+export async function startKubectlEnv(
+  opts: { clusterFactory?: ClusterFactory; dataDir?: string } = {},
+): Promise<KubectlEnv> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-kubectl-"));
   const host = await SimHost.start({
     ...(opts.dataDir ? {} : { port: 0 }),
@@ -73,5 +78,10 @@ export function kubectlFor(
     });
     return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
   };
-  return Object.assign(run, { kubeconfig: created.kubeconfig, kubeconfigPath, token: created.token, id: created.id });
+  return Object.assign(run, {
+    kubeconfig: created.kubeconfig,
+    kubeconfigPath,
+    token: created.token,
+    id: created.id,
+  });
 }

@@ -31,14 +31,20 @@ describe("client-node against the simulated cluster", () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const ns = await core.listNamespace();
     expect(ns.items.map((n) => n.metadata?.name)).toContain("kube-system");
-    const pods = await core.listNamespacedPod({ namespace: "kube-system", labelSelector: "k8s-app=kube-dns" });
+    const pods = await core.listNamespacedPod({
+      namespace: "kube-system",
+      labelSelector: "k8s-app=kube-dns",
+    });
     expect(pods.items.length).toBe(2);
     expect(pods.items.every((p) => p.status?.phase === "Running")).toBe(true);
   });
 
   it("creates and patches (merge and strategic) a config map", async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "cfg" }, data: { a: "1" } } });
+    await core.createNamespacedConfigMap({
+      namespace: "default",
+      body: { metadata: { name: "cfg" }, data: { a: "1" } },
+    });
     await core.patchNamespacedConfigMap(
       { name: "cfg", namespace: "default", body: { data: { b: "2" } } },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
@@ -49,7 +55,9 @@ describe("client-node against the simulated cluster", () => {
     );
     const cm = await core.readNamespacedConfigMap({ name: "cfg", namespace: "default" });
     expect(cm.data).toEqual({ b: "2" });
-    await expect(core.readNamespacedConfigMap({ name: "nope", namespace: "default" })).rejects.toMatchObject({ code: 404 });
+    await expect(core.readNamespacedConfigMap({ name: "nope", namespace: "default" })).rejects.toMatchObject({
+      code: 404,
+    });
   });
 
   it("server-side applies through KubernetesObjectApi", async () => {
@@ -60,8 +68,19 @@ describe("client-node against the simulated cluster", () => {
       metadata: { name: "partners", labels: { role: "partners" } },
       spec: { nets: ["203.0.113.0/24"] },
     };
-    await objects.patch(spec, undefined, undefined, "egresslab-test", true, k8s.PatchStrategy.ServerSideApply);
-    const got = await objects.read({ apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkSet", metadata: { name: "partners" } });
+    await objects.patch(
+      spec,
+      undefined,
+      undefined,
+      "egresslab-test",
+      true,
+      k8s.PatchStrategy.ServerSideApply,
+    );
+    const got = await objects.read({
+      apiVersion: "projectcalico.org/v3",
+      kind: "GlobalNetworkSet",
+      metadata: { name: "partners" },
+    });
     expect((got as unknown as { spec: { nets: string[] } }).spec.nets).toEqual(["203.0.113.0/24"]);
   });
 
@@ -82,14 +101,18 @@ describe("client-node against the simulated cluster", () => {
         .then((req) => setTimeout(() => req.abort(), 10_000).unref());
     });
     await new Promise((r) => setTimeout(r, 300));
-    await kc.makeApiClient(k8s.CoreV1Api).createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "watched" } } });
+    await kc
+      .makeApiClient(k8s.CoreV1Api)
+      .createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "watched" } } });
     await got;
     expect(seen).toContain("ADDED watched");
   });
 
   it("execs in a pod and reports the exit status", async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    const pod = (await core.listNamespacedPod({ namespace: "kube-system", labelSelector: "k8s-app=kube-dns" })).items[0]!;
+    const pod = (
+      await core.listNamespacedPod({ namespace: "kube-system", labelSelector: "k8s-app=kube-dns" })
+    ).items[0]!;
     const exec = new k8s.Exec(kc);
     const run = (command: string[]): Promise<{ out: string; status: k8s.V1Status }> =>
       new Promise((resolve, reject) => {
@@ -98,8 +121,16 @@ describe("client-node against the simulated cluster", () => {
         const out = collect(stdout);
         collect(stderr);
         exec
-          .exec("kube-system", pod.metadata!.name!, "coredns", command, stdout, stderr, Readable.from([]), false, (status) =>
-            setTimeout(() => resolve({ out: out(), status }), 50),
+          .exec(
+            "kube-system",
+            pod.metadata!.name!,
+            "coredns",
+            command,
+            stdout,
+            stderr,
+            Readable.from([]),
+            false,
+            (status) => setTimeout(() => resolve({ out: out(), status }), 50),
           )
           .catch(reject);
       });
@@ -107,6 +138,10 @@ describe("client-node against the simulated cluster", () => {
     expect(ok.out.trim()).toBe(pod.metadata!.name);
     expect(ok.status.status).toBe("Success");
     const fail = await run(["sh", "-c", "exit 3"]);
-    expect(fail.status).toMatchObject({ status: "Failure", reason: "NonZeroExitCode", details: { causes: [{ reason: "ExitCode", message: "3" }] } });
+    expect(fail.status).toMatchObject({
+      status: "Failure",
+      reason: "NonZeroExitCode",
+      details: { causes: [{ reason: "ExitCode", message: "3" }] },
+    });
   });
 });

@@ -32,7 +32,9 @@ describe("egresslab sim", () => {
       void child.then((r) => reject(new Error(`sim exited early: ${String(r.stderr)}`)));
     });
     expect(line).toMatch(
-      new RegExp(`^egresslab sim: cluster ready at https://127\\.0\\.0\\.1:\\d+ — export KUBECONFIG=${kubeconfig.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+      new RegExp(
+        `^egresslab sim: cluster ready at https://127\\.0\\.0\\.1:\\d+ — export KUBECONFIG=${kubeconfig.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`,
+      ),
     );
     expect(readFileSync(kubeconfig, "utf8")).toContain("current-context: egresslab-sim");
     const r = await execa("kubectl", ["get", "ns", "kube-system", "-o", "name"], {
@@ -49,7 +51,7 @@ describe("egresslab sim", () => {
   it("rejects bad options in the user's terms and never overwrites ~/.kube/config", async () => {
     const bad = await sim(["--edition", "free"]);
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toContain("--edition: must be one of enterprise, oss; got \"free\"");
+    expect(bad.stderr).toContain('--edition: must be one of enterprise, oss; got "free"');
     const home = path.join(dir, "home");
     mkdirSync(path.join(home, ".kube"), { recursive: true });
     writeFileSync(path.join(home, ".kube", "config"), "mine\n");

@@ -50,19 +50,33 @@ describe("kubectl over the simulated API (transport)", () => {
     const b = await k(["apply", "-f", "pod.yaml"]);
     expect(b.stdout.trim()).toBe("pod/web unchanged");
     expect((await k(["get", "po", "-l", "app=web", "-o", "name"])).stdout.trim()).toBe("pod/web");
-    expect((await k(["get", "po", "-l", "app=nope"])).stderr.trim()).toBe("No resources found in default namespace.");
+    expect((await k(["get", "po", "-l", "app=nope"])).stderr.trim()).toBe(
+      "No resources found in default namespace.",
+    );
     const wide = await k(["get", "pods", "-o", "wide"]);
-    expect(wide.stdout).toMatch(/NAME\s+STATUS\s+IP\n web\s+Running\s+192\.168\.0\.5/.source ? /NAME\s+STATUS\s+IP\nweb\s+Running\s+192\.168\.0\.5/ : /x/);
+    expect(wide.stdout).toMatch(
+      /NAME\s+STATUS\s+IP\n web\s+Running\s+192\.168\.0\.5/.source
+        ? /NAME\s+STATUS\s+IP\nweb\s+Running\s+192\.168\.0\.5/
+        : /x/,
+    );
     const all = await k(["get", "pods", "-A"]);
-    expect(all.stdout).toMatch(/^NAMESPACE\s+NAME\s+STATUS\n default\s+web\s+Running/.source ? /^NAMESPACE\s+NAME\s+STATUS\ndefault\s+web\s+Running/ : /x/);
-    expect((await k(["get", "pod", "web", "-o", "jsonpath={.spec.containers[0].image}"])).stdout).toBe("nginx");
+    expect(all.stdout).toMatch(
+      /^NAMESPACE\s+NAME\s+STATUS\n default\s+web\s+Running/.source
+        ? /^NAMESPACE\s+NAME\s+STATUS\ndefault\s+web\s+Running/
+        : /x/,
+    );
+    expect((await k(["get", "pod", "web", "-o", "jsonpath={.spec.containers[0].image}"])).stdout).toBe(
+      "nginx",
+    );
     const json = JSON.parse((await k(["get", "pod", "web", "-o", "json"])).stdout);
     expect(json.metadata.labels).toEqual({ app: "web" });
     expect((await k(["get", "pod", "web", "-o", "yaml"])).stdout).toContain("kind: Pod");
   });
 
   it("says so for unknown resource types and missing objects, as a real cluster does", async () => {
-    expect((await k(["get", "foo"])).stderr.trim()).toBe('error: the server doesn\'t have a resource type "foo"');
+    expect((await k(["get", "foo"])).stderr.trim()).toBe(
+      'error: the server doesn\'t have a resource type "foo"',
+    );
     const r = await k(["get", "pod", "nope"]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim()).toBe('Error from server (NotFound): pods "nope" not found');
@@ -76,20 +90,39 @@ describe("kubectl over the simulated API (transport)", () => {
 
   it("creates with kubectl create (protobuf bodies), labels, annotates and patches three ways", async () => {
     expect((await k(["create", "ns", "demo"])).stdout.trim()).toBe("namespace/demo created");
-    expect((await k(["create", "cm", "cfg", "--from-literal=a=1"])).stdout.trim()).toBe("configmap/cfg created");
+    expect((await k(["create", "cm", "cfg", "--from-literal=a=1"])).stdout.trim()).toBe(
+      "configmap/cfg created",
+    );
     expect((await k(["get", "cm", "cfg", "-o", "jsonpath={.data.a}"])).stdout).toBe("1");
-    expect((await k(["create", "deployment", "api", "--image=img", "--replicas=2"])).stdout.trim()).toBe("deployment.apps/api created");
+    expect((await k(["create", "deployment", "api", "--image=img", "--replicas=2"])).stdout.trim()).toBe(
+      "deployment.apps/api created",
+    );
     expect((await k(["get", "deploy", "api", "-o", "jsonpath={.spec.replicas}"])).stdout).toBe("2");
     expect((await k(["label", "cm", "cfg", "tier=fe"])).stdout.trim()).toBe("configmap/cfg labeled");
     expect((await k(["annotate", "cm", "cfg", "note=x"])).stdout.trim()).toBe("configmap/cfg annotated");
-    const smp = await k(["patch", "pod", "web", "-p", '{"spec":{"containers":[{"name":"app","image":"nginx:2"}]}}']);
+    const smp = await k([
+      "patch",
+      "pod",
+      "web",
+      "-p",
+      '{"spec":{"containers":[{"name":"app","image":"nginx:2"}]}}',
+    ]);
     expect(smp.stdout.trim()).toBe("pod/web patched");
-    const containers = JSON.parse((await k(["get", "pod", "web", "-o", "jsonpath={.spec.containers}"])).stdout);
+    const containers = JSON.parse(
+      (await k(["get", "pod", "web", "-o", "jsonpath={.spec.containers}"])).stdout,
+    );
     expect(containers).toEqual([{ name: "app", image: "nginx:2" }]);
     await k(["patch", "cm", "cfg", "--type=merge", "-p", '{"data":{"b":"2"}}']);
     await k(["patch", "cm", "cfg", "--type=json", "-p", '[{"op":"remove","path":"/data/a"}]']);
     expect(JSON.parse((await k(["get", "cm", "cfg", "-o", "jsonpath={.data}"])).stdout)).toEqual({ b: "2" });
-    const badJson = await k(["patch", "cm", "cfg", "--type=json", "-p", '[{"op":"remove","path":"/data/zzz"}]']);
+    const badJson = await k([
+      "patch",
+      "cm",
+      "cfg",
+      "--type=json",
+      "-p",
+      '[{"op":"remove","path":"/data/zzz"}]',
+    ]);
     expect(badJson.exitCode).toBe(1);
     expect(badJson.stderr).toContain('remove operation does not apply: doc is missing path: "/data/zzz"');
   });
@@ -103,27 +136,38 @@ describe("kubectl over the simulated API (transport)", () => {
     expect(r.stderr.trim()).toBe(
       "error: application/strategic-merge-patch+json is not supported by operator.tigera.io/v1, Kind=EgressGateway: the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
     );
-    expect((await k(["patch", "egressgateway", "gw", "--type=merge", "-p", '{"spec":{"replicas":2}}'])).exitCode).toBe(0);
+    expect(
+      (await k(["patch", "egressgateway", "gw", "--type=merge", "-p", '{"spec":{"replicas":2}}'])).exitCode,
+    ).toBe(0);
   });
 
   it("edits with KUBE_EDITOR, replaces, scales and server-side applies with conflicts", async () => {
     const editor = path.join(env.dir, "editor.sh");
     writeFileSync(editor, `#!/bin/sh\nsed -i 's/b: "2"/b: "3"/' "$1"\n`);
     chmodSync(editor, 0o755);
-    expect((await k(["edit", "cm", "cfg"], { env: { KUBE_EDITOR: editor } })).stdout.trim()).toBe("configmap/cfg edited");
+    expect((await k(["edit", "cm", "cfg"], { env: { KUBE_EDITOR: editor } })).stdout.trim()).toBe(
+      "configmap/cfg edited",
+    );
     expect((await k(["get", "cm", "cfg", "-o", "jsonpath={.data.b}"])).stdout).toBe("3");
     const yaml = (await k(["get", "cm", "cfg", "-o", "yaml"])).stdout;
     expect((await k(["replace", "-f", "-"], { input: yaml })).stdout.trim()).toBe("configmap/cfg replaced");
-    const dep = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ssa\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: ssa}}\n  template:\n    spec:\n      containers:\n      - name: c\n        image: img\n";
-    expect((await k(["apply", "--server-side", "-f", "-"], { input: dep })).stdout.trim()).toBe("deployment.apps/ssa serverside-applied");
-    expect((await k(["scale", "deploy", "ssa", "--replicas=3"])).stdout.trim()).toBe("deployment.apps/ssa scaled");
+    const dep =
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ssa\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: ssa}}\n  template:\n    spec:\n      containers:\n      - name: c\n        image: img\n";
+    expect((await k(["apply", "--server-side", "-f", "-"], { input: dep })).stdout.trim()).toBe(
+      "deployment.apps/ssa serverside-applied",
+    );
+    expect((await k(["scale", "deploy", "ssa", "--replicas=3"])).stdout.trim()).toBe(
+      "deployment.apps/ssa scaled",
+    );
     const conflict = await k(["apply", "--server-side", "-f", "-"], { input: dep });
     expect(conflict.exitCode).toBe(1);
     expect(conflict.stderr).toContain(
       'error: Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas',
     );
     expect((await k(["get", "deploy", "ssa", "-o", "jsonpath={.spec.replicas}"])).stdout).toBe("3");
-    expect((await k(["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: dep })).exitCode).toBe(0);
+    expect(
+      (await k(["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: dep })).exitCode,
+    ).toBe(0);
     expect((await k(["get", "deploy", "ssa", "-o", "jsonpath={.spec.replicas}"])).stdout).toBe("2");
   });
 
@@ -141,7 +185,9 @@ describe("kubectl over the simulated API (transport)", () => {
     const fail = await k(["exec", "web", "--", "sh", "-c", "exit 3"]);
     expect(fail.exitCode).toBe(3);
     expect(fail.stderr).toContain("command terminated with exit code 3");
-    expect((await k(["exec", "-i", "web", "--", "cat"], { input: "hello\nworld\n" })).stdout).toBe("hello\nworld");
+    expect((await k(["exec", "-i", "web", "--", "cat"], { input: "hello\nworld\n" })).stdout).toBe(
+      "hello\nworld",
+    );
     const tty = await k(["exec", "-i", "-t", "web", "--", "sh", "-c", "exit 2"], { input: "" });
     expect(tty.exitCode).toBe(2);
     expect((await k(["logs", "web", "--tail=1"])).stdout).toBe("web: ready");
@@ -157,7 +203,9 @@ describe("kubectl over the simulated API (transport)", () => {
   });
 
   it("deletes by file and by label", async () => {
-    expect((await k(["delete", "-f", path.join(env.dir, "pod.yaml")])).stdout.trim()).toBe('pod "web" deleted');
+    expect((await k(["delete", "-f", path.join(env.dir, "pod.yaml")])).stdout.trim()).toBe(
+      'pod "web" deleted',
+    );
     expect((await k(["delete", "cm", "-l", "tier=fe"])).stdout.trim()).toBe('configmap "cfg" deleted');
     expect((await k(["get", "cm", "cfg"])).exitCode).toBe(1);
   });
@@ -171,7 +219,10 @@ describe("kubectl over the simulated API (transport)", () => {
     const none = await rawRequest(env.host.url, env.host.caCert, { path: "/api/v1/namespaces" });
     expect(none.status).toBe(401);
     expect(JSON.parse(none.body)).toMatchObject({ kind: "Status", reason: "Unauthorized", code: 401 });
-    const wrong = await rawRequest(env.host.url, env.host.caCert, { path: "/api/v1/namespaces", token: "nope" });
+    const wrong = await rawRequest(env.host.url, env.host.caCert, {
+      path: "/api/v1/namespaces",
+      token: "nope",
+    });
     expect(wrong.status).toBe(401);
     const bad = k.kubeconfig.replace(k.token, "wrong-token");
     const badPath = path.join(env.dir, "bad.kubeconfig");
@@ -181,7 +232,12 @@ describe("kubectl over the simulated API (transport)", () => {
   });
 
   it("rejects huge and malformed bodies with the real server's errors", async () => {
-    const big = JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "big" }, data: { x: "a".repeat(3 * 1024 * 1024) } });
+    const big = JSON.stringify({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "big" },
+      data: { x: "a".repeat(3 * 1024 * 1024) },
+    });
     const r = await rawRequest(env.host.url, env.host.caCert, {
       method: "POST",
       path: "/api/v1/namespaces/default/configmaps",

@@ -26,7 +26,8 @@ describe("kubectl against a simulated cluster", () => {
   it("shows the kind-like system namespaces and pods", async () => {
     const ns = await k(["get", "ns"]);
     expect(ns.stdout).toMatch(/^NAME\s+STATUS\s+AGE\n/);
-    for (const n of ["calico-system", "kube-system", "default"]) expect(ns.stdout).toMatch(new RegExp(`\\n${n}\\s+Active\\s`));
+    for (const n of ["calico-system", "kube-system", "default"])
+      expect(ns.stdout).toMatch(new RegExp(`\\n${n}\\s+Active\\s`));
     const pods = await k(["get", "pods", "-A"]);
     expect(pods.stdout).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n/);
     expect(pods.stdout).toMatch(/kube-system\s+coredns-[a-z0-9]+-[a-z0-9]{5}\s+1\/1\s+Running/);
@@ -39,10 +40,16 @@ describe("kubectl against a simulated cluster", () => {
       : "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: deny-app-policy\nspec:\n  selector: all()\n  types: [Egress]\n";
     const local = path.join(env.dir, "gnp.yaml");
     writeFileSync(local, doc);
-    expect((await k(["apply", "-f", local])).stdout.trim()).toBe("globalnetworkpolicy.projectcalico.org/deny-app-policy created");
-    expect((await k(["apply", "-f", local])).stdout.trim()).toBe("globalnetworkpolicy.projectcalico.org/deny-app-policy unchanged");
+    expect((await k(["apply", "-f", local])).stdout.trim()).toBe(
+      "globalnetworkpolicy.projectcalico.org/deny-app-policy created",
+    );
+    expect((await k(["apply", "-f", local])).stdout.trim()).toBe(
+      "globalnetworkpolicy.projectcalico.org/deny-app-policy unchanged",
+    );
     expect((await k(["get", "gnp"])).stdout).toMatch(/\ndeny-app-policy\s/);
-    expect((await k(["delete", "-f", local])).stdout.trim()).toBe('globalnetworkpolicy.projectcalico.org "deny-app-policy" deleted');
+    expect((await k(["delete", "-f", local])).stdout.trim()).toBe(
+      'globalnetworkpolicy.projectcalico.org "deny-app-policy" deleted',
+    );
     expect((await k(["get", "gnp", "deny-app-policy"])).stderr.trim()).toBe(
       'Error from server (NotFound): globalnetworkpolicies.projectcalico.org "deny-app-policy" not found',
     );
@@ -56,21 +63,29 @@ describe("kubectl against a simulated cluster", () => {
     expect(unknown.stderr).toContain('unknown field "spec"');
     const badName = await k(["create", "ns", "Bad_Name"]);
     expect(badName.exitCode).toBe(1);
-    expect(badName.stderr).toContain("a lowercase RFC 1123 label must consist of lower case alphanumeric characters");
+    expect(badName.stderr).toContain(
+      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters",
+    );
     const alert = await k(["apply", "-f", "-"], {
       input: "apiVersion: projectcalico.org/v3\nkind: GlobalAlert\nmetadata:\n  name: a\nspec: {}\n",
     });
     expect(alert.stderr).toContain('no matches for kind "GlobalAlert" in version "projectcalico.org/v3"');
-    const malformed = await k(["apply", "-f", "-"], { input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n" });
+    const malformed = await k(["apply", "-f", "-"], {
+      input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n",
+    });
     expect(malformed.exitCode).toBe(1);
     expect(malformed.stderr).toContain("error converting YAML to JSON");
   });
 
   it("runs a deployment to completion, scales it and describes its pods with events", async () => {
-    expect((await k(["create", "deployment", "web", "--image=nginx", "--replicas=2"])).stdout.trim()).toBe("deployment.apps/web created");
+    expect((await k(["create", "deployment", "web", "--image=nginx", "--replicas=2"])).stdout.trim()).toBe(
+      "deployment.apps/web created",
+    );
     const rollout = await k(["rollout", "status", "deploy/web", "--timeout=20s"]);
     expect(rollout.stdout).toContain('deployment "web" successfully rolled out');
-    expect((await k(["scale", "deploy/web", "--replicas=3"])).stdout.trim()).toBe("deployment.apps/web scaled");
+    expect((await k(["scale", "deploy/web", "--replicas=3"])).stdout.trim()).toBe(
+      "deployment.apps/web scaled",
+    );
     await k(["rollout", "status", "deploy/web", "--timeout=20s"]);
     expect((await k(["get", "deploy", "web"])).stdout).toMatch(/\nweb\s+3\/3\s+3\s+3\s/);
     const pod = (await k(["get", "pods", "-l", "app=web", "-o", "name"])).stdout.split("\n")[0]!;
@@ -80,7 +95,9 @@ describe("kubectl against a simulated cluster", () => {
   });
 
   it("execs into a CoreDNS pod and passes exit codes through", async () => {
-    const pod = (await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])).stdout.split("\n")[0]!;
+    const pod = (
+      await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])
+    ).stdout.split("\n")[0]!;
     expect(pod).toMatch(/^pod\/coredns-/);
     const host = await k(["-n", "kube-system", "exec", pod, "--", "hostname"]);
     expect(host.stdout.trim()).toBe(pod.slice("pod/".length));
@@ -90,12 +107,17 @@ describe("kubectl against a simulated cluster", () => {
   });
 
   it("runs an interactive shell with -it in a terminal, and exits with its code", async () => {
-    const pod = (await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])).stdout.split("\n")[0]!;
+    const pod = (
+      await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])
+    ).stdout.split("\n")[0]!;
     const term = pty.spawn("kubectl", ["-n", "kube-system", "exec", "-it", pod, "--", "sh"], {
       cols: 100,
       rows: 30,
       cwd: env.dir,
-      env: { ...environment(), KUBECONFIG: k.kubeconfigPath, HOME: path.join(env.dir, "home") } as Record<string, string>,
+      env: { ...environment(), KUBECONFIG: k.kubeconfigPath, HOME: path.join(env.dir, "home") } as Record<
+        string,
+        string
+      >,
     });
     let out = "";
     term.onData((d) => (out += d));

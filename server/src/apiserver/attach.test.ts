@@ -10,7 +10,9 @@ const pod = (restartPolicy: string): KubeObject => ({
   status: {
     phase: "Running",
     conditions: [{ type: "Ready", status: "True" }],
-    containerStatuses: [{ name: "c", ready: true, restartCount: 0, state: { running: { startedAt: "2026-01-01T00:00:00Z" } } }],
+    containerStatuses: [
+      { name: "c", ready: true, restartCount: 0, state: { running: { startedAt: "2026-01-01T00:00:00Z" } } },
+    ],
   },
 });
 const now = Date.UTC(2026, 0, 1, 0, 1);

@@ -15,10 +15,16 @@ interface ContainerStatus {
   [k: string]: unknown;
 }
 
-const rfc3339 = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+const rfc3339 = (ms: number): string =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 /** The pod's status after its main process (in `container`) exited with `code`. */
-export function statusAfterExit(pod: KubeObject, container: string | undefined, code: number, now: number): Record<string, unknown> {
+export function statusAfterExit(
+  pod: KubeObject,
+  container: string | undefined,
+  code: number,
+  now: number,
+): Record<string, unknown> {
   const spec = (pod.spec ?? {}) as { restartPolicy?: string; containers?: { name?: string }[] };
   const status = structuredClone((pod.status ?? {}) as Record<string, unknown>);
   const policy = spec.restartPolicy ?? "Always";
@@ -47,7 +53,9 @@ export function statusAfterExit(pod: KubeObject, container: string | undefined, 
   }
   if (!restart) {
     status.phase = code === 0 ? "Succeeded" : "Failed";
-    const conditions = (status.conditions as { type?: string; status?: string; reason?: string; lastTransitionTime?: string }[] | undefined) ?? [];
+    const conditions =
+      (status.conditions as
+        { type?: string; status?: string; reason?: string; lastTransitionTime?: string }[] | undefined) ?? [];
     for (const c of conditions) {
       if (c.type === "Ready" || c.type === "ContainersReady") {
         c.status = "False";

@@ -74,7 +74,10 @@ export function apiGroupList(types: readonly ResourceType[]): Record<string, unk
   };
 }
 
-export function apiGroupDoc(types: readonly ResourceType[], group: string): Record<string, unknown> | undefined {
+export function apiGroupDoc(
+  types: readonly ResourceType[],
+  group: string,
+): Record<string, unknown> | undefined {
   const g = groupsOf(types).find((x) => x.group === group && group !== "");
   return g ? { kind: "APIGroup", apiVersion: "v1", ...apiGroup(g) } : undefined;
 }
@@ -103,7 +106,9 @@ export function apiResourceList(
         name: `${t.plural}/${sub}`,
         singularName: "",
         namespaced: t.namespaced,
-        ...(info.group !== t.group || info.version !== t.version ? { group: info.group, version: info.version } : {}),
+        ...(info.group !== t.group || info.version !== t.version
+          ? { group: info.group, version: info.version }
+          : {}),
         kind: info.kind,
         verbs: info.verbs,
       });
@@ -152,7 +157,12 @@ export function aggregatedDiscovery(
         freshness: "Current",
       })),
     }));
-  return { kind: "APIGroupDiscoveryList", apiVersion: `apidiscovery.k8s.io/${apiVersion}`, metadata: {}, items };
+  return {
+    kind: "APIGroupDiscoveryList",
+    apiVersion: `apidiscovery.k8s.io/${apiVersion}`,
+    metadata: {},
+    items,
+  };
 }
 
 /** Which aggregated discovery version the client accepts, if any (in the client's order of preference). */

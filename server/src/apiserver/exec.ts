@@ -3,7 +3,6 @@
  * with a channel byte — 0 stdin, 1 stdout, 2 stderr, 3 error/status, 4 resize, 255 close (v5). The command's exit
  * status travels on channel 3 as a `Status`, then the socket closes normally.
  */
-import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ApiError } from "../store/types.ts";
@@ -23,7 +22,12 @@ const CH_CLOSE = 255;
 const truthy = (v: string | null): boolean => v === "true" || v === "1";
 
 /** Parses the exec query (`command` repeated, `container`, `stdin`, `stdout`, `stderr`, `tty`). */
-export function execRequest(q: URLSearchParams, namespace: string, pod: string, attach: boolean): ExecRequest {
+export function execRequest(
+  q: URLSearchParams,
+  namespace: string,
+  pod: string,
+  attach: boolean,
+): ExecRequest {
   const command = q.getAll("command");
   if (!attach && command.length === 0)
     throw new ApiError(400, "BadRequest", "you must specify at least 1 command");
@@ -32,7 +36,13 @@ export function execRequest(q: URLSearchParams, namespace: string, pod: string, 
   const stderr = truthy(q.get("stderr"));
   if (!stdin && !stdout && !stderr)
     throw new ApiError(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr");
-  const req: ExecRequest = { namespace, pod, command: attach ? [] : command, tty: truthy(q.get("tty")), stdin };
+  const req: ExecRequest = {
+    namespace,
+    pod,
+    command: attach ? [] : command,
+    tty: truthy(q.get("tty")),
+    stdin,
+  };
   const container = q.get("container");
   if (container) req.container = container;
   return req;
@@ -53,7 +63,8 @@ export function exitStatus(code: number, command: readonly string[]): Record<str
 /** Writes a plain HTTP error (a `Status`) on a socket whose upgrade we refuse. */
 export function refuseUpgrade(socket: Duplex, err: ApiError): void {
   const body = JSON.stringify(err.toStatus());
-  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" }[err.code] ?? "Error";
+  const reason =
+    { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" }[err.code] ?? "Error";
   socket.end(
     `HTTP/1.1 ${err.code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
@@ -146,7 +157,9 @@ export function runExec(
   const finish = (status: Record<string, unknown>): void => {
     finished = true;
     if (ws.readyState === ws.OPEN) {
-      ws.send(Buffer.concat([Buffer.from([CH_ERROR]), Buffer.from(JSON.stringify(status))]), { binary: true });
+      ws.send(Buffer.concat([Buffer.from([CH_ERROR]), Buffer.from(JSON.stringify(status))]), {
+        binary: true,
+      });
       ws.close(1000);
     }
   };
@@ -158,7 +171,9 @@ export function runExec(
       try {
         onExit?.(code);
       } catch (err) {
-        logger.warn("could not record the end of an attached process", { error: err instanceof Error ? err.message : String(err) });
+        logger.warn("could not record the end of an attached process", {
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
     },
     (err: unknown) => {
@@ -182,7 +197,8 @@ interface ContainerSpec {
  * interactive process, so `undefined` means "stream its output only".
  */
 export function attachCommand(pod: { spec?: unknown }, container: string | undefined): string[] | undefined {
-  const containers = ((pod.spec as { containers?: ContainerSpec[] } | undefined)?.containers ?? []) as ContainerSpec[];
+  const containers = ((pod.spec as { containers?: ContainerSpec[] } | undefined)?.containers ??
+    []) as ContainerSpec[];
   const c = (container ? containers.find((x) => x.name === container) : undefined) ?? containers[0];
   if (!c?.stdin) return undefined;
   const cmd = [...(c.command ?? []), ...(c.args ?? [])];
@@ -191,7 +207,7 @@ export function attachCommand(pod: { spec?: unknown }, container: string | undef
 
 /** Attaching to a container without stdin: its log so far, then nothing until the client leaves. */
 export function runAttachOutput(ws: WebSocket, cluster: SimClusterHandle, req: ExecRequest): void {
-  let text = "";
+  let text: string;
   try {
     text = cluster.runtime.logs(req.namespace, req.pod, req.container ? { container: req.container } : {});
   } catch (err) {
@@ -201,8 +217,14 @@ export function runAttachOutput(ws: WebSocket, cluster: SimClusterHandle, req: E
     return;
   }
   if (text) ws.send(Buffer.concat([Buffer.from([CH_STDOUT]), Buffer.from(text)]), { binary: true });
-  const stop = cluster.runtime.followLogs?.(req.namespace, req.pod, { ...(req.container ? { container: req.container } : {}), tailLines: 0 }, (chunk) => {
-    if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([CH_STDOUT]), Buffer.from(chunk)]), { binary: true });
-  });
+  const stop = cluster.runtime.followLogs?.(
+    req.namespace,
+    req.pod,
+    { ...(req.container ? { container: req.container } : {}), tailLines: 0 },
+    (chunk) => {
+      if (ws.readyState === ws.OPEN)
+        ws.send(Buffer.concat([Buffer.from([CH_STDOUT]), Buffer.from(chunk)]), { binary: true });
+    },
+  );
   ws.on("close", () => stop?.());
 }

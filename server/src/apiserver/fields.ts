@@ -23,7 +23,8 @@ export function listKind(schema: JsonSchema | undefined): ListKind {
   if (lt === "atomic") return { kind: "atomic" };
   const strategy = String(schema?.["x-kubernetes-patch-strategy"] ?? "").split(",");
   const mk = schema?.["x-kubernetes-patch-merge-key"];
-  if (strategy.includes("merge")) return typeof mk === "string" ? { kind: "map", keys: [mk] } : { kind: "set" };
+  if (strategy.includes("merge"))
+    return typeof mk === "string" ? { kind: "map", keys: [mk] } : { kind: "set" };
   return { kind: "atomic" };
 }
 
@@ -50,14 +51,19 @@ export function itemKey(item: unknown, keys: string[]): string {
 }
 
 /** Every owned leaf path of `value` (as joined strings). `skipStatus` leaves out `status` at the top level. */
-export function fieldSet(value: unknown, schema: JsonSchema | undefined, opts: { skipStatus?: boolean } = {}): Set<string> {
+export function fieldSet(
+  value: unknown,
+  schema: JsonSchema | undefined,
+  opts: { skipStatus?: boolean } = {},
+): Set<string> {
   const out = new Set<string>();
   const walk = (v: unknown, s: JsonSchema | undefined, prefix: PathElement[], depth: number): void => {
     if (isObject(v)) {
       const entries = Object.entries(v);
       if (entries.length === 0 && prefix.length) out.add(prefix.join(SEP));
       for (const [k, x] of entries) {
-        if (depth === 0 && (k === "apiVersion" || k === "kind" || (opts.skipStatus && k === "status"))) continue;
+        if (depth === 0 && (k === "apiVersion" || k === "kind" || (opts.skipStatus && k === "status")))
+          continue;
         if (depth === 1 && prefix[0] === "f:metadata" && IGNORED_METADATA.has(k)) continue;
         walk(x, propertySchema(s, k), [...prefix, `f:${k}`], depth + 1);
       }

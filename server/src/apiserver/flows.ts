@@ -12,7 +12,11 @@ export async function serveEgresslab(ctx: RequestContext, path: string): Promise
   const method = req.method ?? "GET";
   if (path === "/egresslab/v1/flows") {
     if (method !== "GET")
-      throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+      throw new ApiError(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+      );
     const q = new URLSearchParams(url.searchParams);
     const watch = q.get("watch");
     if (watch === "true" || watch === "1") {
@@ -39,7 +43,11 @@ export async function serveEgresslab(ctx: RequestContext, path: string): Promise
   }
   if (path === "/egresslab/v1/internet/rotate") {
     if (method !== "POST")
-      throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+      throw new ApiError(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+      );
     const raw = await readBody(req);
     const body = raw.length ? decodeBody(raw, "application/json") : {};
     sendJson(res, 200, cluster.dataplane.rotate(body));

@@ -19,12 +19,22 @@ const schema = {
     },
   },
 };
-const obj = (spec: unknown): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d" }, spec });
+const obj = (spec: unknown): KubeObject => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "d" },
+  spec,
+});
 const opts = { apiVersion: "apps/v1", now: Date.UTC(2026, 0, 1) };
 
 describe("server-side apply", () => {
   it("records the applier's fields and merges keyed lists", () => {
-    const live = serverSideApply(undefined, obj({ replicas: 1, containers: [{ name: "a", image: "1" }] }), schema, { ...opts, manager: "m1", force: false });
+    const live = serverSideApply(
+      undefined,
+      obj({ replicas: 1, containers: [{ name: "a", image: "1" }] }),
+      schema,
+      { ...opts, manager: "m1", force: false },
+    );
     expect(live.metadata.managedFields).toEqual([
       {
         manager: "m1",
@@ -32,15 +42,33 @@ describe("server-side apply", () => {
         apiVersion: "apps/v1",
         time: "2026-01-01T00:00:00Z",
         fieldsType: "FieldsV1",
-        fieldsV1: { "f:spec": { "f:containers": { 'k:{"name":"a"}': { ".": {}, "f:image": {}, "f:name": {} } }, "f:replicas": {} } },
+        fieldsV1: {
+          "f:spec": {
+            "f:containers": { 'k:{"name":"a"}': { ".": {}, "f:image": {}, "f:name": {} } },
+            "f:replicas": {},
+          },
+        },
       },
     ]);
-    const two = serverSideApply(live, obj({ containers: [{ name: "b", image: "2" }] }), schema, { ...opts, manager: "m2", force: false });
-    expect((two.spec as { containers: unknown[] }).containers).toEqual([{ name: "a", image: "1" }, { name: "b", image: "2" }]);
+    const two = serverSideApply(live, obj({ containers: [{ name: "b", image: "2" }] }), schema, {
+      ...opts,
+      manager: "m2",
+      force: false,
+    });
+    expect((two.spec as { containers: unknown[] }).containers).toEqual([
+      { name: "a", image: "1" },
+      { name: "b", image: "2" },
+    ]);
   });
   it("conflicts with another manager's different value unless forced, and shares equal values", () => {
-    const live = serverSideApply(undefined, obj({ replicas: 1 }), schema, { ...opts, manager: "m1", force: false });
-    expect(() => serverSideApply(live, obj({ replicas: 1 }), schema, { ...opts, manager: "m2", force: false })).not.toThrow();
+    const live = serverSideApply(undefined, obj({ replicas: 1 }), schema, {
+      ...opts,
+      manager: "m1",
+      force: false,
+    });
+    expect(() =>
+      serverSideApply(live, obj({ replicas: 1 }), schema, { ...opts, manager: "m2", force: false }),
+    ).not.toThrow();
     let err: unknown;
     try {
       serverSideApply(live, obj({ replicas: 5 }), schema, { ...opts, manager: "m2", force: false });
@@ -49,20 +77,45 @@ describe("server-side apply", () => {
     }
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe(409);
-    expect((err as ApiError).message).toBe('Apply failed with 1 conflict: conflict with "m1": .spec.replicas');
-    const forced = serverSideApply(live, obj({ replicas: 5 }), schema, { ...opts, manager: "m2", force: true });
+    expect((err as ApiError).message).toBe(
+      'Apply failed with 1 conflict: conflict with "m1": .spec.replicas',
+    );
+    const forced = serverSideApply(live, obj({ replicas: 5 }), schema, {
+      ...opts,
+      manager: "m2",
+      force: true,
+    });
     expect((forced.spec as { replicas: number }).replicas).toBe(5);
   });
   it("removes fields the manager stopped applying, unless another manager owns them", () => {
-    const live = serverSideApply(undefined, obj({ replicas: 1, containers: [{ name: "a", image: "1" }] }), schema, { ...opts, manager: "m1", force: false });
-    const next = serverSideApply(live, obj({ containers: [{ name: "a", image: "1" }] }), schema, { ...opts, manager: "m1", force: false });
+    const live = serverSideApply(
+      undefined,
+      obj({ replicas: 1, containers: [{ name: "a", image: "1" }] }),
+      schema,
+      { ...opts, manager: "m1", force: false },
+    );
+    const next = serverSideApply(live, obj({ containers: [{ name: "a", image: "1" }] }), schema, {
+      ...opts,
+      manager: "m1",
+      force: false,
+    });
     expect(next.spec).toEqual({ containers: [{ name: "a", image: "1" }] });
   });
   it("names Update managers with their subresource and version in conflicts", () => {
-    const live = serverSideApply(undefined, obj({ replicas: 1 }), schema, { ...opts, manager: "kubectl", force: false });
+    const live = serverSideApply(undefined, obj({ replicas: 1 }), schema, {
+      ...opts,
+      manager: "kubectl",
+      force: false,
+    });
     const scaled = { ...obj({ replicas: 3 }), metadata: { ...live.metadata } };
-    scaled.metadata.managedFields = recordUpdate(live, scaled, schema, { ...opts, manager: "kubectl", subresource: "scale" }) as unknown[];
-    expect(() => serverSideApply(scaled, obj({ replicas: 1 }), schema, { ...opts, manager: "kubectl", force: false })).toThrow(
+    scaled.metadata.managedFields = recordUpdate(live, scaled, schema, {
+      ...opts,
+      manager: "kubectl",
+      subresource: "scale",
+    }) as unknown[];
+    expect(() =>
+      serverSideApply(scaled, obj({ replicas: 1 }), schema, { ...opts, manager: "kubectl", force: false }),
+    ).toThrow(
       'Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas',
     );
   });

@@ -4,7 +4,16 @@
  * applying when nobody else owns them.
  */
 import { ApiError, type JsonSchema, type KubeObject } from "../store/types.ts";
-import { displayPath, fieldSet, fromFieldsV1, itemKey, listKind, removeAt, toFieldsV1, valueAt } from "./fields.ts";
+import {
+  displayPath,
+  fieldSet,
+  fromFieldsV1,
+  itemKey,
+  listKind,
+  removeAt,
+  toFieldsV1,
+  valueAt,
+} from "./fields.ts";
 import { itemsSchema, propertySchema } from "./patch.ts";
 
 type JsonObject = Record<string, unknown>;
@@ -55,7 +64,8 @@ export function writeManaged(entries: ManagedEntry[]): unknown[] {
     }));
 }
 
-const rfc3339 = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+const rfc3339 = (ms: number): string =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 /**
  * Records an Update operation by `manager`: it takes over every field it changed (others lose them); fields that
@@ -68,22 +78,36 @@ export function recordUpdate(
   opts: { manager: string; apiVersion: string; now: number; subresource?: string },
 ): unknown[] {
   const sub = opts.subresource;
-  const scope = (o: unknown): unknown => (sub === "status" ? { status: (o as JsonObject | undefined)?.status } : o);
+  const scope = (o: unknown): unknown =>
+    sub === "status" ? { status: (o as JsonObject | undefined)?.status } : o;
   const skipStatus = sub !== "status";
   const afterSet = fieldSet(scope(after), schema, { skipStatus });
   const beforeSet = before ? fieldSet(scope(before), schema, { skipStatus }) : new Set<string>();
-  const changed = [...afterSet].filter((p) => !beforeSet.has(p) || !same(valueAt(before, p, schema), valueAt(after, p, schema)));
+  const changed = [...afterSet].filter(
+    (p) => !beforeSet.has(p) || !same(valueAt(before, p, schema), valueAt(after, p, schema)),
+  );
   const entries = readManaged(before);
   for (const e of entries) {
     for (const p of changed) e.fields.delete(p);
-    for (const p of [...e.fields]) if (!afterSet.has(p) && (sub === "status") === p.startsWith("f:status")) e.fields.delete(p);
+    for (const p of [...e.fields])
+      if (!afterSet.has(p) && (sub === "status") === p.startsWith("f:status")) e.fields.delete(p);
   }
   if (changed.length) {
     let mine = entries.find(
-      (e) => e.manager === opts.manager && e.operation === "Update" && e.apiVersion === opts.apiVersion && e.subresource === sub,
+      (e) =>
+        e.manager === opts.manager &&
+        e.operation === "Update" &&
+        e.apiVersion === opts.apiVersion &&
+        e.subresource === sub,
     );
     if (!mine) {
-      mine = { manager: opts.manager, operation: "Update", apiVersion: opts.apiVersion, time: "", fields: new Set() };
+      mine = {
+        manager: opts.manager,
+        operation: "Update",
+        apiVersion: opts.apiVersion,
+        time: "",
+        fields: new Set(),
+      };
       if (sub) mine.subresource = sub;
       entries.push(mine);
     }
@@ -97,7 +121,8 @@ export function recordUpdate(
 export function structuredMerge(live: unknown, applied: unknown, schema: JsonSchema | undefined): unknown {
   if (isObject(applied)) {
     const out: JsonObject = isObject(live) ? { ...live } : {};
-    for (const [k, v] of Object.entries(applied)) out[k] = structuredMerge(out[k], v, propertySchema(schema, k));
+    for (const [k, v] of Object.entries(applied))
+      out[k] = structuredMerge(out[k], v, propertySchema(schema, k));
     return out;
   }
   if (Array.isArray(applied)) {
@@ -193,7 +218,9 @@ function conflictError(conflicts: Map<ManagedEntry, string[]>): ApiError {
     message = `Apply failed with 1 conflict: conflict with ${printManager(e)}: ${displayPath(p)}`;
   } else {
     const lines: string[] = [];
-    for (const [e, paths] of [...conflicts].sort(([a], [b]) => printManager(a).localeCompare(printManager(b)))) {
+    for (const [e, paths] of [...conflicts].sort(([a], [b]) =>
+      printManager(a).localeCompare(printManager(b)),
+    )) {
       lines.push(`conflicts with ${printManager(e)}:`);
       for (const p of paths) lines.push(`- ${displayPath(p)}`);
     }

@@ -18,7 +18,8 @@ export function schemaName(group: string, version: string, kind: string): string
   return `${group.split(".").reverse().join(".")}.${version}.${kind}`;
 }
 
-const gvPath = (group: string, version: string): string => (group ? `apis/${group}/${version}` : `api/${version}`);
+const gvPath = (group: string, version: string): string =>
+  group ? `apis/${group}/${version}` : `api/${version}`;
 
 const qp = (name: string, description: string): Record<string, unknown> => ({
   name,
@@ -29,12 +30,33 @@ const qp = (name: string, description: string): Record<string, unknown> => ({
 
 const WRITE_PARAMS = [
   qp("dryRun", "When present, indicates that modifications should not be persisted. Valid values are: - All"),
-  qp("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes."),
-  qp("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields: Ignore, Warn or Strict."),
+  qp(
+    "fieldManager",
+    "fieldManager is a name associated with the actor or entity that is making these changes.",
+  ),
+  qp(
+    "fieldValidation",
+    "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields: Ignore, Warn or Strict.",
+  ),
 ];
-const LIST_PARAMS = ["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "timeoutSeconds", "watch", "allowWatchBookmarks", "sendInitialEvents"].map((n) => qp(n, n));
+const LIST_PARAMS = [
+  "labelSelector",
+  "fieldSelector",
+  "limit",
+  "continue",
+  "resourceVersion",
+  "timeoutSeconds",
+  "watch",
+  "allowWatchBookmarks",
+  "sendInitialEvents",
+].map((n) => qp(n, n));
 
-function op(t: ResourceType, action: string, ref: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function op(
+  t: ResourceType,
+  action: string,
+  ref: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     description: `${action} ${t.kind}`,
     operationId: `${action}${t.kind}`,
@@ -60,7 +82,11 @@ const PATCH_TYPES = [
 ];
 
 /** The OpenAPI v3 document of one group-version, or undefined when the cluster does not serve it. */
-export function openApiDocument(types: readonly ResourceType[], group: string, version: string): Record<string, unknown> | undefined {
+export function openApiDocument(
+  types: readonly ResourceType[],
+  group: string,
+  version: string,
+): Record<string, unknown> | undefined {
   const mine = types.filter((t) => t.group === group && t.version === version);
   if (mine.length === 0) return undefined;
   const schemas: Record<string, JsonSchema> = {};
@@ -69,7 +95,10 @@ export function openApiDocument(types: readonly ResourceType[], group: string, v
     const name = schemaName(t.group, t.version, t.kind);
     const ref = `#/components/schemas/${name}`;
     const listName = schemaName(t.group, t.version, t.listKind);
-    schemas[name] = { ...t.schema, "x-kubernetes-group-version-kind": [{ group: t.group, version: t.version, kind: t.kind }] };
+    schemas[name] = {
+      ...t.schema,
+      "x-kubernetes-group-version-kind": [{ group: t.group, version: t.version, kind: t.kind }],
+    };
     schemas[listName] = {
       description: `${t.listKind} is a list of ${t.kind}`,
       type: "object",
@@ -84,9 +113,16 @@ export function openApiDocument(types: readonly ResourceType[], group: string, v
     };
     const base = `/${gvPath(t.group, t.version)}${t.namespaced ? "/namespaces/{namespace}" : ""}/${t.plural}`;
     const pathParams = [
-      ...(t.namespaced ? [{ name: "namespace", in: "path", required: true, schema: { type: "string", uniqueItems: true } }] : []),
+      ...(t.namespaced
+        ? [{ name: "namespace", in: "path", required: true, schema: { type: "string", uniqueItems: true } }]
+        : []),
     ];
-    const nameParam = { name: "name", in: "path", required: true, schema: { type: "string", uniqueItems: true } };
+    const nameParam = {
+      name: "name",
+      in: "path",
+      required: true,
+      schema: { type: "string", uniqueItems: true },
+    };
     const listRef = `#/components/schemas/${listName}`;
     paths[base] = {
       get: op(t, "list", listRef, { parameters: LIST_PARAMS }),
@@ -97,24 +133,40 @@ export function openApiDocument(types: readonly ResourceType[], group: string, v
     paths[`${base}/{name}`] = {
       get: op(t, "get", ref),
       put: op(t, "put", ref, { parameters: WRITE_PARAMS, requestBody: body(ref) }),
-      patch: op(t, "patch", ref, { parameters: [...WRITE_PARAMS, qp("force", "Force is going to force Apply requests.")], requestBody: body(ref, PATCH_TYPES) }),
+      patch: op(t, "patch", ref, {
+        parameters: [...WRITE_PARAMS, qp("force", "Force is going to force Apply requests.")],
+        requestBody: body(ref, PATCH_TYPES),
+      }),
       delete: op(t, "delete", ref, { parameters: WRITE_PARAMS.slice(0, 1) }),
       parameters: [nameParam, ...pathParams],
     };
     for (const sub of t.subresources) {
       const info = subresourceInfo(t, sub);
       if (sub !== "status" && sub !== "scale") continue;
-      const subRef = sub === "status" ? ref : `#/components/schemas/${schemaName("autoscaling", "v1", "Scale")}`;
+      const subRef =
+        sub === "status" ? ref : `#/components/schemas/${schemaName("autoscaling", "v1", "Scale")}`;
       if (sub === "scale")
         schemas[schemaName("autoscaling", "v1", "Scale")] = {
           type: "object",
-          properties: { spec: { type: "object", properties: { replicas: { type: "integer", format: "int32" } } }, status: { type: "object" } },
+          properties: {
+            spec: { type: "object", properties: { replicas: { type: "integer", format: "int32" } } },
+            status: { type: "object" },
+          },
           "x-kubernetes-group-version-kind": [{ group: "autoscaling", version: "v1", kind: "Scale" }],
         };
       paths[`${base}/{name}/${sub}`] = {
-        get: { ...op(t, "get", subRef), "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind } },
-        put: { ...op(t, "put", subRef, { parameters: WRITE_PARAMS, requestBody: body(subRef) }), "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind } },
-        patch: { ...op(t, "patch", subRef, { parameters: WRITE_PARAMS, requestBody: body(subRef, PATCH_TYPES) }), "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind } },
+        get: {
+          ...op(t, "get", subRef),
+          "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind },
+        },
+        put: {
+          ...op(t, "put", subRef, { parameters: WRITE_PARAMS, requestBody: body(subRef) }),
+          "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind },
+        },
+        patch: {
+          ...op(t, "patch", subRef, { parameters: WRITE_PARAMS, requestBody: body(subRef, PATCH_TYPES) }),
+          "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind },
+        },
         parameters: [nameParam, ...pathParams],
       };
     }
@@ -139,7 +191,9 @@ const signatures = new WeakMap<readonly ResourceType[], string>();
 function signature(types: readonly ResourceType[]): string {
   let sig = signatures.get(types);
   if (!sig) {
-    const content = JSON.stringify(types.map((t) => [t.group, t.version, t.kind, t.plural, t.namespaced, t.subresources, t.schema]));
+    const content = JSON.stringify(
+      types.map((t) => [t.group, t.version, t.kind, t.plural, t.namespaced, t.subresources, t.schema]),
+    );
     sig = createHash("sha256").update(content).digest("hex");
     signatures.set(types, sig);
   }
@@ -147,7 +201,11 @@ function signature(types: readonly ResourceType[]): string {
 }
 
 /** The serialized document of one group-version and its hash, cached by the content of the types. */
-export function renderedDocument(types: readonly ResourceType[], group: string, version: string): Rendered | undefined {
+export function renderedDocument(
+  types: readonly ResourceType[],
+  group: string,
+  version: string,
+): Rendered | undefined {
   const sig = signature(types);
   let perTypes = documents.get(sig);
   if (!perTypes) documents.set(sig, (perTypes = new Map()));
@@ -168,7 +226,10 @@ export function openApiRoot(types: readonly ResourceType[]): Record<string, unkn
   for (const g of groupsOf(types)) {
     for (const v of g.versions) {
       const doc = renderedDocument(types, g.group, v);
-      if (doc) paths[gvPath(g.group, v)] = { serverRelativeURL: `/openapi/v3/${gvPath(g.group, v)}?hash=${doc.hash}` };
+      if (doc)
+        paths[gvPath(g.group, v)] = {
+          serverRelativeURL: `/openapi/v3/${gvPath(g.group, v)}?hash=${doc.hash}`,
+        };
     }
   }
   return { paths };
@@ -183,9 +244,18 @@ export function serveOpenApiV2(res: ServerResponse, accept: string | undefined):
   // A gnostic openapi_v2.Document with only `swagger: "2.0"` (field 1).
   const body = protobuf
     ? Buffer.from([0x0a, 0x03, 0x32, 0x2e, 0x30])
-    : Buffer.from(JSON.stringify({ swagger: "2.0", info: { title: "Kubernetes", version: KUBERNETES_VERSION.gitVersion }, paths: {}, definitions: {} }));
+    : Buffer.from(
+        JSON.stringify({
+          swagger: "2.0",
+          info: { title: "Kubernetes", version: KUBERNETES_VERSION.gitVersion },
+          paths: {},
+          definitions: {},
+        }),
+      );
   res.writeHead(200, {
-    "Content-Type": protobuf ? "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" : "application/json",
+    "Content-Type": protobuf
+      ? "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+      : "application/json",
     "Content-Length": String(body.length),
   });
   res.end(body);

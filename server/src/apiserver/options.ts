@@ -5,19 +5,32 @@ export function writeOptions(q: URLSearchParams, userAgent: string | undefined):
   const out: WriteOptions = {};
   const dry = q.getAll("dryRun");
   for (const d of dry) {
-    if (d !== "All") throw new ApiError(400, "BadRequest", `Invalid dry run value: ${JSON.stringify(d)}; supported values: All`);
+    if (d !== "All")
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `Invalid dry run value: ${JSON.stringify(d)}; supported values: All`,
+      );
   }
   if (dry.length) out.dryRun = true;
   const fv = q.get("fieldValidation");
   if (fv !== null && fv !== "") {
     if (fv !== "Strict" && fv !== "Warn" && fv !== "Ignore")
-      throw new ApiError(400, "BadRequest", `fieldValidation must be one of "Ignore", "Warn", or "Strict"; got ${JSON.stringify(fv)}`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `fieldValidation must be one of "Ignore", "Warn", or "Strict"; got ${JSON.stringify(fv)}`,
+      );
     out.fieldValidation = fv;
   } else out.fieldValidation = "Warn";
   const fm = q.get("fieldManager");
   if (fm !== null) {
     if (fm.length > 128 || !/^[\x20-\x7e]*$/.test(fm))
-      throw new ApiError(422, "Invalid", `fieldManager: Invalid value: ${JSON.stringify(fm)}: must be less than 128 printable characters`);
+      throw new ApiError(
+        422,
+        "Invalid",
+        `fieldManager: Invalid value: ${JSON.stringify(fm)}: must be less than 128 printable characters`,
+      );
     out.fieldManager = fm;
   } else out.fieldManager = defaultManager(userAgent);
   return out;
@@ -49,6 +62,10 @@ export function intParam(q: URLSearchParams, name: string): number | undefined {
   if (v === null || v === "") return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0)
-    throw new ApiError(400, "BadRequest", `invalid value for ${name}: ${JSON.stringify(v)}: must be a non-negative integer`);
+    throw new ApiError(
+      400,
+      "BadRequest",
+      `invalid value for ${name}: ${JSON.stringify(v)}: must be a non-negative integer`,
+    );
   return n;
 }

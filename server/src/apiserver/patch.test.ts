@@ -11,42 +11,122 @@ const containers = {
 const podSchema = {
   type: "object",
   properties: {
-    metadata: { type: "object", properties: { finalizers: { type: "array", "x-kubernetes-patch-strategy": "merge" } } },
+    metadata: {
+      type: "object",
+      properties: { finalizers: { type: "array", "x-kubernetes-patch-strategy": "merge" } },
+    },
     spec: { type: "object", properties: { containers, args: { type: "array" } } },
   },
 };
 const pod = {
   metadata: { name: "p", finalizers: ["a"] },
-  spec: { containers: [{ name: "a", image: "1" }, { name: "b", image: "2" }], args: ["x", "y"] },
+  spec: {
+    containers: [
+      { name: "a", image: "1" },
+      { name: "b", image: "2" },
+    ],
+    args: ["x", "y"],
+  },
 };
 
 describe("strategicMerge", () => {
   it.each([
-    ["merges keyed lists by merge key", { spec: { containers: [{ name: "b", image: "3" }] } }, { containers: [{ name: "a", image: "1" }, { name: "b", image: "3" }], args: ["x", "y"] }],
-    ["appends new keyed items", { spec: { containers: [{ name: "c", image: "4" }] } }, { containers: [{ name: "a", image: "1" }, { name: "b", image: "2" }, { name: "c", image: "4" }], args: ["x", "y"] }],
-    ["deletes items with $patch: delete", { spec: { containers: [{ name: "a", $patch: "delete" }] } }, { containers: [{ name: "b", image: "2" }], args: ["x", "y"] }],
-    ["replaces lists without a strategy", { spec: { args: ["z"] } }, { containers: [{ name: "a", image: "1" }, { name: "b", image: "2" }], args: ["z"] }],
-    ["replaces a list with $patch: replace", { spec: { containers: [{ name: "z", image: "9" }, { $patch: "replace" }] } }, { containers: [{ name: "z", image: "9" }], args: ["x", "y"] }],
-    ["deletes fields set to null", { spec: { args: null } }, { containers: [{ name: "a", image: "1" }, { name: "b", image: "2" }] }],
-    ["orders items with $setElementOrder", { spec: { "$setElementOrder/containers": [{ name: "b" }, { name: "a" }] } }, { containers: [{ name: "b", image: "2" }, { name: "a", image: "1" }], args: ["x", "y"] }],
+    [
+      "merges keyed lists by merge key",
+      { spec: { containers: [{ name: "b", image: "3" }] } },
+      {
+        containers: [
+          { name: "a", image: "1" },
+          { name: "b", image: "3" },
+        ],
+        args: ["x", "y"],
+      },
+    ],
+    [
+      "appends new keyed items",
+      { spec: { containers: [{ name: "c", image: "4" }] } },
+      {
+        containers: [
+          { name: "a", image: "1" },
+          { name: "b", image: "2" },
+          { name: "c", image: "4" },
+        ],
+        args: ["x", "y"],
+      },
+    ],
+    [
+      "deletes items with $patch: delete",
+      { spec: { containers: [{ name: "a", $patch: "delete" }] } },
+      { containers: [{ name: "b", image: "2" }], args: ["x", "y"] },
+    ],
+    [
+      "replaces lists without a strategy",
+      { spec: { args: ["z"] } },
+      {
+        containers: [
+          { name: "a", image: "1" },
+          { name: "b", image: "2" },
+        ],
+        args: ["z"],
+      },
+    ],
+    [
+      "replaces a list with $patch: replace",
+      { spec: { containers: [{ name: "z", image: "9" }, { $patch: "replace" }] } },
+      { containers: [{ name: "z", image: "9" }], args: ["x", "y"] },
+    ],
+    [
+      "deletes fields set to null",
+      { spec: { args: null } },
+      {
+        containers: [
+          { name: "a", image: "1" },
+          { name: "b", image: "2" },
+        ],
+      },
+    ],
+    [
+      "orders items with $setElementOrder",
+      { spec: { "$setElementOrder/containers": [{ name: "b" }, { name: "a" }] } },
+      {
+        containers: [
+          { name: "b", image: "2" },
+          { name: "a", image: "1" },
+        ],
+        args: ["x", "y"],
+      },
+    ],
   ])("%s", (_name, patch, spec) => {
     expect((strategicMerge(pod, patch, podSchema) as { spec: unknown }).spec).toEqual(spec);
   });
   it("unions merged primitive lists and honours $deleteFromPrimitiveList", () => {
-    const out = strategicMerge(pod, { metadata: { finalizers: ["b"], "$deleteFromPrimitiveList/finalizers": ["a"] } }, podSchema);
+    const out = strategicMerge(
+      pod,
+      { metadata: { finalizers: ["b"], "$deleteFromPrimitiveList/finalizers": ["a"] } },
+      podSchema,
+    );
     expect((out as { metadata: { finalizers: string[] } }).metadata.finalizers).toEqual(["b"]);
   });
   it("rejects keyed items without their merge key", () => {
-    expect(() => strategicMerge(pod, { spec: { containers: [{ image: "x" }] } }, podSchema)).toThrow(/does not contain declared merge key: name/);
+    expect(() => strategicMerge(pod, { spec: { containers: [{ image: "x" }] } }, podSchema)).toThrow(
+      /does not contain declared merge key: name/,
+    );
   });
   it("is only accepted for built-in and aggregated groups", () => {
-    expect(["", "apps", "networking.k8s.io", "projectcalico.org", "operator.tigera.io"].map(supportsStrategicMerge)).toEqual([true, true, true, true, false]);
+    expect(
+      ["", "apps", "networking.k8s.io", "projectcalico.org", "operator.tigera.io"].map(
+        supportsStrategicMerge,
+      ),
+    ).toEqual([true, true, true, true, false]);
   });
 });
 
 describe("applyMergePatch", () => {
   it("merges objects, replaces lists and deletes nulls", () => {
-    expect(applyMergePatch({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { b: null, d: 3 }, l: [3] })).toEqual({ a: { c: 2, d: 3 }, l: [3] });
+    expect(applyMergePatch({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { b: null, d: 3 }, l: [3] })).toEqual({
+      a: { c: 2, d: 3 },
+      l: [3],
+    });
   });
 });
 

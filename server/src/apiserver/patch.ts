@@ -62,7 +62,7 @@ function parentOf(doc: Json, tokens: string[], path: string): { parent: Json; la
   const last = tokens[tokens.length - 1];
   if (last === undefined) throw invalidPatch(`unable to operate on the document root at "${path}"`);
   const p = getAt(doc, tokens.slice(0, -1));
-  if (!p.found || (typeof p.value !== "object" || p.value === null))
+  if (!p.found || typeof p.value !== "object" || p.value === null)
     throw invalidPatch(`doc is missing path: "${path}": missing value`);
   return { parent: p.value, last };
 }
@@ -74,7 +74,8 @@ function addAt(doc: Json, path: string, value: Json): Json {
   if (Array.isArray(parent)) {
     const i = last === "-" ? parent.length : Number(last);
     if (!/^\d+$/.test(last) && last !== "-") throw invalidPatch(`invalid array index "${last}" in "${path}"`);
-    if (i > parent.length) throw invalidPatch(`add operation does not apply: doc is missing path: "${path}": missing value`);
+    if (i > parent.length)
+      throw invalidPatch(`add operation does not apply: doc is missing path: "${path}": missing value`);
     parent.splice(i, 0, clone(value));
   } else (parent as JsonObject)[last] = clone(value);
   return doc;
@@ -98,7 +99,8 @@ function removeAt(doc: Json, path: string): Json {
 
 function deepEqual(a: Json, b: Json): boolean {
   if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
   if (isObject(a) && isObject(b)) {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
@@ -109,13 +111,19 @@ function deepEqual(a: Json, b: Json): boolean {
 
 /** RFC 6902 operations, applied in order to a copy of `target`. */
 export function applyJsonPatch(target: Json, ops: Json): Json {
-  if (!Array.isArray(ops)) throw new ApiError(400, "BadRequest", "json: cannot unmarshal object into Go value of type jsonpatch.Patch");
+  if (!Array.isArray(ops))
+    throw new ApiError(
+      400,
+      "BadRequest",
+      "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+    );
   let doc = clone(target);
   for (const raw of ops) {
     if (!isObject(raw)) throw invalidPatch("JSON patch operations must be objects");
     const op = raw.op;
     const path = raw.path;
-    if (typeof path !== "string") throw invalidPatch(`the JSON patch operation "${String(op)}" is missing "path"`);
+    if (typeof path !== "string")
+      throw invalidPatch(`the JSON patch operation "${String(op)}" is missing "path"`);
     switch (op) {
       case "add":
         doc = addAt(doc, path, raw.value);
@@ -132,9 +140,13 @@ export function applyJsonPatch(target: Json, ops: Json): Json {
       case "move":
       case "copy": {
         const from = raw.from;
-        if (typeof from !== "string") throw invalidPatch(`the JSON patch operation "${op}" is missing "from"`);
+        if (typeof from !== "string")
+          throw invalidPatch(`the JSON patch operation "${op}" is missing "from"`);
         const src = getAt(doc, parsePointer(from));
-        if (!src.found) throw invalidPatch(`${op} operation does not apply: doc is missing from path: ${from}: missing value`);
+        if (!src.found)
+          throw invalidPatch(
+            `${op} operation does not apply: doc is missing from path: ${from}: missing value`,
+          );
         if (op === "move") doc = removeAt(doc, from);
         doc = addAt(doc, path, src.value);
         break;
@@ -177,7 +189,11 @@ function listStrategy(schema: JsonSchema | undefined): { merge: boolean; retainK
   const strategy = String(schema?.["x-kubernetes-patch-strategy"] ?? "");
   const parts = strategy.split(",");
   const key = schema?.["x-kubernetes-patch-merge-key"];
-  return { merge: parts.includes("merge"), retainKeys: parts.includes("retainKeys"), key: typeof key === "string" ? key : undefined };
+  return {
+    merge: parts.includes("merge"),
+    retainKeys: parts.includes("retainKeys"),
+    key: typeof key === "string" ? key : undefined,
+  };
 }
 
 function mergeList(orig: Json, patch: unknown[], schema: JsonSchema | undefined, field: string): Json[] {
@@ -194,9 +210,12 @@ function mergeList(orig: Json, patch: unknown[], schema: JsonSchema | undefined,
     return base;
   }
   for (const p of patch) {
-    if (!isObject(p)) throw invalidPatch(`unable to find api field in struct for list ${field}: elements must be objects`);
+    if (!isObject(p))
+      throw invalidPatch(`unable to find api field in struct for list ${field}: elements must be objects`);
     if (!(key in p))
-      throw invalidPatch(`map: ${JSON.stringify(stripDirectives(p))} does not contain declared merge key: ${key}`);
+      throw invalidPatch(
+        `map: ${JSON.stringify(stripDirectives(p))} does not contain declared merge key: ${key}`,
+      );
     const idx = base.findIndex((b) => isObject(b) && deepEqual(b[key], p[key]));
     if (p.$patch === "delete") {
       if (idx >= 0) base.splice(idx, 1);
@@ -221,7 +240,9 @@ function stripDirectives(v: Json): Json {
 
 function applyElementOrder(list: Json[], order: unknown[], key: string | undefined): Json[] {
   const pos = (el: Json): number =>
-    order.findIndex((o) => (key && isObject(o) && isObject(el) ? deepEqual(o[key], el[key]) : deepEqual(o, el)));
+    order.findIndex((o) =>
+      key && isObject(o) && isObject(el) ? deepEqual(o[key], el[key]) : deepEqual(o, el),
+    );
   const listed = list.filter((el) => pos(el) >= 0).sort((a, b) => pos(a) - pos(b));
   const rest = list.filter((el) => pos(el) < 0);
   return [...listed, ...rest];
@@ -244,7 +265,8 @@ export function strategicMerge(original: Json, patch: Json, schema: JsonSchema |
     if (k.startsWith("$deleteFromPrimitiveList/")) {
       const field = k.slice("$deleteFromPrimitiveList/".length);
       const cur = out[field];
-      if (Array.isArray(cur) && Array.isArray(v)) out[field] = cur.filter((x) => !v.some((d) => deepEqual(d, x)));
+      if (Array.isArray(cur) && Array.isArray(v))
+        out[field] = cur.filter((x) => !v.some((d) => deepEqual(d, x)));
       continue;
     }
     if (k.startsWith("$")) throw invalidPatch(`unknown patch directive "${k}"`);
@@ -262,7 +284,8 @@ export function strategicMerge(original: Json, patch: Json, schema: JsonSchema |
   }
   for (const [field, order] of orders) {
     const cur = out[field];
-    if (Array.isArray(cur)) out[field] = applyElementOrder(cur, order, listStrategy(propertySchema(schema, field)).key);
+    if (Array.isArray(cur))
+      out[field] = applyElementOrder(cur, order, listStrategy(propertySchema(schema, field)).key);
   }
   if (Array.isArray(retain)) {
     for (const k of Object.keys(out)) if (!retain.includes(k)) delete out[k];

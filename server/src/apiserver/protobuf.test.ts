@@ -20,12 +20,24 @@ const bytesField = (num: number, data: Buffer | string): Buffer => {
 const intField = (num: number, v: number): Buffer => Buffer.from([...varint(num << 3), ...varint(v)]);
 const msg = (...parts: Buffer[]): Buffer => Buffer.concat(parts);
 const envelope = (apiVersion: string, kind: string, raw: Buffer): Buffer =>
-  Buffer.concat([Buffer.from("k8s\0", "binary"), bytesField(1, msg(bytesField(1, apiVersion), bytesField(2, kind))), bytesField(2, raw)]);
+  Buffer.concat([
+    Buffer.from("k8s\0", "binary"),
+    bytesField(1, msg(bytesField(1, apiVersion), bytesField(2, kind))),
+    bytesField(2, raw),
+  ]);
 
 describe("decodeKubeProtobuf", () => {
   it("decodes a ConfigMap with metadata, labels and a data map", () => {
-    const meta = msg(bytesField(1, "cfg"), bytesField(3, "demo"), bytesField(11, msg(bytesField(1, "app"), bytesField(2, "web"))));
-    const cm = msg(bytesField(1, meta), bytesField(2, msg(bytesField(1, "a"), bytesField(2, "1"))), bytesField(2, msg(bytesField(1, "b"), bytesField(2, "2"))));
+    const meta = msg(
+      bytesField(1, "cfg"),
+      bytesField(3, "demo"),
+      bytesField(11, msg(bytesField(1, "app"), bytesField(2, "web"))),
+    );
+    const cm = msg(
+      bytesField(1, meta),
+      bytesField(2, msg(bytesField(1, "a"), bytesField(2, "1"))),
+      bytesField(2, msg(bytesField(1, "b"), bytesField(2, "2"))),
+    );
     expect(decodeKubeProtobuf(envelope("v1", "ConfigMap", cm))).toEqual({
       apiVersion: "v1",
       kind: "ConfigMap",
@@ -34,10 +46,17 @@ describe("decodeKubeProtobuf", () => {
     });
   });
   it("decodes a Deployment's replicas, int-or-string and nested containers", () => {
-    const container = msg(bytesField(1, "nginx"), bytesField(2, "nginx:1"), bytesField(6, msg(intField(3, 80))));
+    const container = msg(
+      bytesField(1, "nginx"),
+      bytesField(2, "nginx:1"),
+      bytesField(6, msg(intField(3, 80))),
+    );
     const podSpec = msg(bytesField(2, container));
     const template = msg(bytesField(2, podSpec));
-    const strategy = msg(bytesField(1, "RollingUpdate"), bytesField(2, msg(bytesField(1, msg(intField(1, 1), bytesField(3, "25%"))))));
+    const strategy = msg(
+      bytesField(1, "RollingUpdate"),
+      bytesField(2, msg(bytesField(1, msg(intField(1, 1), bytesField(3, "25%"))))),
+    );
     const spec = msg(intField(1, 0), bytesField(3, template), bytesField(4, strategy));
     const dep = msg(bytesField(1, msg(bytesField(1, "d"))), bytesField(2, spec));
     expect(decodeKubeProtobuf(envelope("apps/v1", "Deployment", dep))).toEqual({
@@ -46,14 +65,20 @@ describe("decodeKubeProtobuf", () => {
       metadata: { name: "d" },
       spec: {
         replicas: 0,
-        template: { spec: { containers: [{ name: "nginx", image: "nginx:1", ports: [{ containerPort: 80 }] }] } },
+        template: {
+          spec: { containers: [{ name: "nginx", image: "nginx:1", ports: [{ containerPort: 80 }] }] },
+        },
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "25%" } },
       },
     });
   });
   it.each([
     ["no magic", Buffer.from("{}"), /not a valid Kubernetes protobuf/],
-    ["truncated", Buffer.concat([Buffer.from("k8s\0", "binary"), Buffer.from([0x0a, 0x50])]), /not a valid Kubernetes protobuf/],
+    [
+      "truncated",
+      Buffer.concat([Buffer.from("k8s\0", "binary"), Buffer.from([0x0a, 0x50])]),
+      /not a valid Kubernetes protobuf/,
+    ],
     ["unknown kind", envelope("example.com/v1", "Widget", Buffer.alloc(0)), /not a valid|not supported/],
   ])("rejects %s with a clear error", (_n, buf, msgRe) => {
     let err: unknown;

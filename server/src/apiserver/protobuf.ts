@@ -18,7 +18,14 @@ const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 const META = "k8s.io.apimachinery.pkg.apis.meta.v1";
 
 /** Fields whose zero value means something (pointer fields in the Go types), kept when 0 or false. */
-const KEEP_ZERO = new Set(["replicas", "terminationGracePeriodSeconds", "parallelism", "completions", "backoffLimit", "gracePeriodSeconds"]);
+const KEEP_ZERO = new Set([
+  "replicas",
+  "terminationGracePeriodSeconds",
+  "parallelism",
+  "completions",
+  "backoffLimit",
+  "gracePeriodSeconds",
+]);
 
 class Reader {
   pos = 0;
@@ -118,7 +125,12 @@ function special(typeName: string, obj: Record<string, unknown>): unknown {
 
 function decodeMessage(buf: Buffer, typeName: string): unknown {
   const table = TYPES[typeName];
-  if (!table) throw new ApiError(415, "UnsupportedMediaType", `protobuf bodies of type ${typeName} are not supported; send JSON`);
+  if (!table)
+    throw new ApiError(
+      415,
+      "UnsupportedMediaType",
+      `protobuf bodies of type ${typeName} are not supported; send JSON`,
+    );
   const byNumber = new Map(table.f.map((f) => [f[0], f]));
   const out: Record<string, unknown> = {};
   const r = new Reader(buf);
@@ -166,7 +178,8 @@ function decodeMessage(buf: Buffer, typeName: string): unknown {
 function messageFor(apiVersion: string, kind: string): string {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/", 2) : ["", apiVersion];
   if (kind === "DeleteOptions" || group === "meta.k8s.io") return `${META}.${kind}`;
-  const pkg = group === "" ? "core" : group!.replace(/\.k8s\.io$/, "").replace(/^rbac\.authorization$/, "rbac");
+  const pkg =
+    group === "" ? "core" : group!.replace(/\.k8s\.io$/, "").replace(/^rbac\.authorization$/, "rbac");
   return `k8s.io.api.${pkg}.${version}.${kind}`;
 }
 

@@ -2,7 +2,13 @@
  * The REST verbs on resources: get, list, watch, create, update, patch (JSON, merge, strategic, apply), delete and
  * deletecollection, with the `status` and `scale` subresources, Table output, dry runs and managedFields.
  */
-import { ApiError, type KubeObject, type ResourceType, type WriteOptions, type WriteResult } from "../store/types.ts";
+import {
+  ApiError,
+  type KubeObject,
+  type ResourceType,
+  type WriteOptions,
+  type WriteResult,
+} from "../store/types.ts";
 import type { RequestContext } from "./context.ts";
 import type { ResourceRoute } from "./route.ts";
 import { decodeBody, mediaType, readBody } from "./body.ts";
@@ -10,7 +16,13 @@ import { boolParam, intParam, listOptions, writeOptions } from "./options.ts";
 import { sendJson } from "./respond.ts";
 import { toTable, wantsTable, type IncludeObject } from "./table.ts";
 import { serveWatch } from "./watch.ts";
-import { applyJsonPatch, applyMergePatch, strategicMerge, supportsStrategicMerge, PATCH_UNSUPPORTED_CRD } from "./patch.ts";
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  strategicMerge,
+  supportsStrategicMerge,
+  PATCH_UNSUPPORTED_CRD,
+} from "./patch.ts";
 import { fromScale, toScale } from "./scale.ts";
 import { recordUpdate, serverSideApply } from "./managed.ts";
 import { successStatus } from "./status.ts";
@@ -36,7 +48,9 @@ function notFound(t: ResourceType, name: string): ApiError {
 
 /** Finds the type a resource route addresses, or a 404 like the real server's for unknown paths. */
 export function resolveType(ctx: RequestContext, r: ResourceRoute): ResourceType {
-  const t = ctx.cluster.api.types().find((x) => x.group === r.group && x.version === r.version && x.plural === r.plural);
+  const t = ctx.cluster.api
+    .types()
+    .find((x) => x.group === r.group && x.version === r.version && x.plural === r.plural);
   if (!t) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
   if (r.namespace !== undefined && !t.namespaced)
     throw new ApiError(404, "NotFound", "the server could not find the requested resource");
@@ -57,9 +71,14 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
 
   const respondObject = (code: number, obj: KubeObject, warnings: readonly string[] = []): void => {
     if (table && method === "GET")
-      sendJson(res, code, toTable(t, [obj], { includeObject, resourceVersion: obj.metadata.resourceVersion }), {
-        contentType: "application/json;as=Table;v=v1;g=meta.k8s.io",
-      });
+      sendJson(
+        res,
+        code,
+        toTable(t, [obj], { includeObject, resourceVersion: obj.metadata.resourceVersion }),
+        {
+          contentType: "application/json;as=Table;v=v1;g=meta.k8s.io",
+        },
+      );
     else sendJson(res, code, obj, { warnings });
   };
 
@@ -106,7 +125,11 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
 
   if (r.name === undefined) {
     if (method === "DELETE") return deleteCollection(ctx, t, ns);
-    throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    throw new ApiError(
+      405,
+      "MethodNotAllowed",
+      "the server does not allow this method on the requested resource",
+    );
   }
   const name = r.name;
 
@@ -122,7 +145,11 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
     checkNamespace(body, ns);
     const bodyName = (body.metadata as JsonObject | undefined)?.name;
     if (typeof bodyName === "string" && bodyName !== name)
-      throw new ApiError(400, "BadRequest", `the name of the object (${bodyName}) does not match the name on the URL (${name})`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `the name of the object (${bodyName}) does not match the name on the URL (${name})`,
+      );
     const sub = r.subresource === "status" ? "status" : undefined;
     const out = update(ctx, t, ns, name, current, body as KubeObject, opts, sub);
     return respondObject(200, out.object, out.warnings);
@@ -133,7 +160,11 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
   if (method === "DELETE") {
     const opts = await deleteOptions(ctx);
     const deleted = api.delete(t, ns, name, opts);
-    if (deleted.metadata.deletionTimestamp || !supportsStrategicMerge(t.group) || t.group === "projectcalico.org")
+    if (
+      deleted.metadata.deletionTimestamp ||
+      !supportsStrategicMerge(t.group) ||
+      t.group === "projectcalico.org"
+    )
       return sendJson(res, 200, withTypeMeta(t, deleted));
     return sendJson(
       res,
@@ -142,7 +173,11 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
     );
   }
 
-  throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+  throw new ApiError(
+    405,
+    "MethodNotAllowed",
+    "the server does not allow this method on the requested resource",
+  );
 }
 
 function withTypeMeta(t: ResourceType, obj: KubeObject): KubeObject {
@@ -164,7 +199,11 @@ function paginate(
       if (typeof parsed.start !== "number") throw new Error("bad token");
       start = parsed.start;
     } catch {
-      throw new ApiError(400, "BadRequest", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+      throw new ApiError(
+        400,
+        "BadRequest",
+        "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+      );
     }
   }
   if (!limit) return { items: items.slice(start) };
@@ -189,7 +228,11 @@ function checkNamespace(body: JsonObject, ns: string | undefined): void {
   if (!isObject(meta)) return;
   const bodyNs = meta.namespace;
   if (ns !== undefined && typeof bodyNs === "string" && bodyNs !== "" && bodyNs !== ns)
-    throw new ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+    throw new ApiError(
+      400,
+      "BadRequest",
+      "the namespace of the provided object does not match the namespace sent on the request",
+    );
 }
 
 function managerOf(opts: WriteOptions): string {
@@ -234,7 +277,10 @@ function update(
     });
   }
   // A scale change is stored as an update of the whole object (its replicas); managedFields still name the subresource.
-  return ctx.cluster.api.update(t, ns, name, obj, { ...opts, ...(subresource === "status" ? { subresource } : {}) });
+  return ctx.cluster.api.update(t, ns, name, obj, {
+    ...opts,
+    ...(subresource === "status" ? { subresource } : {}),
+  });
 }
 
 async function patch(
@@ -259,15 +305,24 @@ async function patch(
       "UnsupportedMediaType",
       `the body of the request was in an unknown format - accepted media types include: ${known.filter((k) => supportsStrategicMerge(t.group) || !k.includes("strategic")).join(", ")}`,
     );
-  if (type === "application/strategic-merge-patch+json" && !supportsStrategicMerge(t.group)) throw PATCH_UNSUPPORTED_CRD;
+  if (type === "application/strategic-merge-patch+json" && !supportsStrategicMerge(t.group))
+    throw PATCH_UNSUPPORTED_CRD;
   const opts = writeOptions(q, req.headers["user-agent"]);
   const raw = await readBody(req);
-  const patchBody = decodeBody(raw, type === "application/apply-patch+yaml" ? "application/yaml" : "application/json");
+  const patchBody = decodeBody(
+    raw,
+    type === "application/apply-patch+yaml" ? "application/yaml" : "application/json",
+  );
 
   if (type === "application/apply-patch+yaml") {
     if (!q.get("fieldManager"))
-      throw new ApiError(400, "BadRequest", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
-    if (!isObject(patchBody)) throw new ApiError(400, "BadRequest", "the apply configuration must be an object");
+      throw new ApiError(
+        400,
+        "BadRequest",
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      );
+    if (!isObject(patchBody))
+      throw new ApiError(400, "BadRequest", "the apply configuration must be an object");
     const force = boolParam(q, "force");
     let live: KubeObject | undefined;
     try {
@@ -278,7 +333,11 @@ async function patch(
     const applied = patchBody as KubeObject;
     const meta = isObject(applied.metadata) ? applied.metadata : ({} as KubeObject["metadata"]);
     if (meta.name !== undefined && meta.name !== name)
-      throw new ApiError(400, "BadRequest", `the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`,
+      );
     const merged = serverSideApply(live, { ...applied, metadata: { ...meta, name } }, t.schema, {
       manager: opts.fieldManager!,
       apiVersion: gvOf(t),
@@ -303,7 +362,8 @@ async function patch(
     if (!isObject(patchBody)) throw new ApiError(400, "BadRequest", "the merge patch must be a JSON object");
     patched = applyMergePatch(base, patchBody);
   } else {
-    if (!isObject(patchBody)) throw new ApiError(400, "BadRequest", "the strategic merge patch must be a JSON object");
+    if (!isObject(patchBody))
+      throw new ApiError(400, "BadRequest", "the strategic merge patch must be a JSON object");
     patched = strategicMerge(base, patchBody, subresource === "scale" ? undefined : t.schema);
   }
   if (!isObject(patched) || !isObject(patched.metadata))
@@ -314,7 +374,11 @@ async function patch(
   }
   const next = patched as KubeObject;
   if (next.metadata.name !== name)
-    throw new ApiError(400, "BadRequest", `the name of the object (${String(next.metadata.name)}) does not match the name on the URL (${name})`);
+    throw new ApiError(
+      400,
+      "BadRequest",
+      `the name of the object (${String(next.metadata.name)}) does not match the name on the URL (${name})`,
+    );
   if (!next.metadata.resourceVersion) next.metadata.resourceVersion = current.metadata.resourceVersion;
   const out = update(ctx, t, ns, name, current, next, opts, subresource === "status" ? "status" : undefined);
   sendJson(res, 200, out.object, { warnings: out.warnings });
@@ -334,14 +398,22 @@ async function deleteOptions(ctx: RequestContext): Promise<{ dryRun?: boolean; p
   const pp = q.get("propagationPolicy");
   if (pp) out.propagationPolicy = pp;
   if (pp && !["Orphan", "Background", "Foreground"].includes(pp))
-    throw new ApiError(422, "Invalid", `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${pp}": supported values: "Foreground", "Background", "Orphan", "nil"`);
+    throw new ApiError(
+      422,
+      "Invalid",
+      `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${pp}": supported values: "Foreground", "Background", "Orphan", "nil"`,
+    );
   if (q.getAll("dryRun").includes("All")) out.dryRun = true;
   return out;
 }
 
 async function deleteCollection(ctx: RequestContext, t: ResourceType, ns: string | undefined): Promise<void> {
   if (!t.verbs.includes("deletecollection"))
-    throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    throw new ApiError(
+      405,
+      "MethodNotAllowed",
+      "the server does not allow this method on the requested resource",
+    );
   const opts = await deleteOptions(ctx);
   const api = ctx.cluster.api;
   const list = api.list(t, listOptions(ctx.url.searchParams, ns));

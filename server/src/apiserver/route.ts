@@ -25,7 +25,10 @@ export interface ResourceRoute {
 const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
 
 export function parseRoute(pathname: string): Route {
-  const parts = pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
+  const parts = pathname
+    .split("/")
+    .filter((p) => p !== "")
+    .map(decodeURIComponent);
   const p0 = parts[0];
   if (p0 === "version") return { kind: "version" };
   if (p0 === "healthz" || p0 === "readyz" || p0 === "livez") return { kind: "health" };
@@ -34,7 +37,8 @@ export function parseRoute(pathname: string): Route {
     if (parts[1] === "v2" && parts.length === 2) return { kind: "openapi-v2" };
     if (parts[1] === "v3") {
       if (parts.length === 2) return { kind: "openapi-v3-root" };
-      if (parts[2] === "api" && parts.length === 4) return { kind: "openapi-v3-gv", group: "", version: parts[3]! };
+      if (parts[2] === "api" && parts.length === 4)
+        return { kind: "openapi-v3-gv", group: "", version: parts[3]! };
       if (parts[2] === "apis" && parts.length === 5)
         return { kind: "openapi-v3-gv", group: parts[3]!, version: parts[4]! };
     }
@@ -65,7 +69,11 @@ export function parseRoute(pathname: string): Route {
     rest = rest.slice(1);
   }
   let namespace: string | undefined;
-  if (rest[0] === "namespaces" && rest.length >= 3 && !(rest.length === 3 && NAMESPACE_SUBRESOURCES.has(rest[2]!))) {
+  if (
+    rest[0] === "namespaces" &&
+    rest.length >= 3 &&
+    !(rest.length === 3 && NAMESPACE_SUBRESOURCES.has(rest[2]!))
+  ) {
     namespace = rest[1];
     rest = rest.slice(2);
   }

@@ -29,7 +29,14 @@ import { openApiRoot, renderedDocument, serveOpenApiV2 } from "./openapi.ts";
 import { resolveType, serveResource } from "./rest.ts";
 import { serveLogs } from "./logs.ts";
 import { serveEgresslab } from "./flows.ts";
-import { attachCommand, createExecServer, execRequest, refuseUpgrade, runAttachOutput, runExec } from "./exec.ts";
+import {
+  attachCommand,
+  createExecServer,
+  execRequest,
+  refuseUpgrade,
+  runAttachOutput,
+  runExec,
+} from "./exec.ts";
 
 export interface ApiServerOptions {
   tls: TlsMaterial;
@@ -88,12 +95,18 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       switch (route.kind) {
         case "api-root": {
           const agg = wantsAggregated(req.headers.accept);
-          if (agg) return sendJson(res, 200, aggregatedDiscovery(types, true, agg), { contentType: aggregatedContentType(agg) });
+          if (agg)
+            return sendJson(res, 200, aggregatedDiscovery(types, true, agg), {
+              contentType: aggregatedContentType(agg),
+            });
           return sendJson(res, 200, apiVersions(host));
         }
         case "apis-root": {
           const agg = wantsAggregated(req.headers.accept);
-          if (agg) return sendJson(res, 200, aggregatedDiscovery(types, false, agg), { contentType: aggregatedContentType(agg) });
+          if (agg)
+            return sendJson(res, 200, aggregatedDiscovery(types, false, agg), {
+              contentType: aggregatedContentType(agg),
+            });
           return sendJson(res, 200, apiGroupList(types));
         }
         case "group": {
@@ -115,7 +128,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
             "Content-Type": "application/json",
             "Content-Length": String(Buffer.byteLength(doc.text)),
             ETag: `"${doc.hash}"`,
-            "Cache-Control": url.searchParams.get("hash") === doc.hash ? "public, immutable" : "no-cache, private",
+            "Cache-Control":
+              url.searchParams.get("hash") === doc.hash ? "public, immutable" : "no-cache, private",
           });
           res.end(doc.text);
           return;
@@ -131,7 +145,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       }
     } catch (err) {
       const api = toApiError(err);
-      if (api.code >= 500) logger.error("request failed", { path: url.pathname, error: err instanceof Error ? err.stack : String(err) });
+      if (api.code >= 500)
+        logger.error("request failed", {
+          path: url.pathname,
+          error: err instanceof Error ? err.stack : String(err),
+        });
       // Drain what the client is still sending so the response is not cut off by a reset.
       if (!req.readableEnded) req.resume();
       sendStatus(res, api);
@@ -143,14 +161,22 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     if (t.group === "" && t.plural === "pods" && route.name && route.namespace !== undefined) {
       if (route.subresource === "log") {
         if (ctx.req.method !== "GET")
-          throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+          throw new ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+          );
         ctx.cluster.api.get(t, route.namespace, route.name);
         return serveLogs(ctx, route.namespace, route.name);
       }
       if (route.subresource === "exec" || route.subresource === "attach")
         throw new ApiError(400, "BadRequest", "Upgrade request required");
       if (route.subresource === "portforward")
-        throw new ApiError(400, "BadRequest", "port forwarding is not supported by egresslab's simulated cluster; use kubectl exec instead");
+        throw new ApiError(
+          400,
+          "BadRequest",
+          "port forwarding is not supported by egresslab's simulated cluster; use kubectl exec instead",
+        );
     }
     return serveResource(ctx, route, t);
   };
@@ -162,7 +188,13 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const cluster = token ? opts.clusterForToken(token) : undefined;
       if (!cluster) throw unauthorized();
       const route = parseRoute(url.pathname);
-      if (route.kind !== "resource" || route.group !== "" || route.plural !== "pods" || !route.name || !route.namespace)
+      if (
+        route.kind !== "resource" ||
+        route.group !== "" ||
+        route.plural !== "pods" ||
+        !route.name ||
+        !route.namespace
+      )
         throw new ApiError(404, "NotFound", "the server could not find the requested resource");
       const sub = route.subresource;
       if (sub === "portforward")
@@ -187,27 +219,53 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (attachTo) execReq.command = attachTo;
       const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
       if (!offered.some((p) => p === "v5.channel.k8s.io" || p === "v4.channel.k8s.io"))
-        throw new ApiError(400, "BadRequest", "the exec stream needs the v5.channel.k8s.io or v4.channel.k8s.io subprotocol");
+        throw new ApiError(
+          400,
+          "BadRequest",
+          "the exec stream needs the v5.channel.k8s.io or v4.channel.k8s.io subprotocol",
+        );
       wss.handleUpgrade(req, socket, head, (ws) => {
-        logger.debug("exec", { pod: `${route.namespace}/${route.name}`, command: execReq.command, tty: execReq.tty });
+        logger.debug("exec", {
+          pod: `${route.namespace}/${route.name}`,
+          command: execReq.command,
+          tty: execReq.tty,
+        });
         const stop = (): void => ws.terminate();
         closers.add(stop);
         ws.on("close", () => closers.delete(stop));
         if (sub === "attach" && !attachTo) runAttachOutput(ws, cluster, execReq);
         else
-          runExec(ws, cluster, execReq, logger, (code) => {
-            if (attachTo)
-              recordMainProcessExit(cluster.api, podType, execReq.namespace, execReq.pod, execReq.container, code, cluster.clock.now());
-          }, { attach: !!attachTo });
+          runExec(
+            ws,
+            cluster,
+            execReq,
+            logger,
+            (code) => {
+              if (attachTo)
+                recordMainProcessExit(
+                  cluster.api,
+                  podType,
+                  execReq.namespace,
+                  execReq.pod,
+                  execReq.container,
+                  code,
+                  cluster.clock.now(),
+                );
+            },
+            { attach: !!attachTo },
+          );
       });
     } catch (err) {
       refuseUpgrade(socket, toApiError(err));
     }
   };
 
-  const server = https.createServer({ cert: opts.tls.cert, key: opts.tls.key, keepAliveTimeout: 30_000 }, (req, res) => {
-    void handle(req, res);
-  });
+  const server = https.createServer(
+    { cert: opts.tls.cert, key: opts.tls.key, keepAliveTimeout: 30_000 },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
   server.on("upgrade", upgrade);
   server.on("connection", (s: Socket) => {
     sockets.add(s);

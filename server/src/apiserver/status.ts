@@ -31,20 +31,32 @@ export function toApiError(err: unknown): ApiError {
 
 export const unauthorized = (): ApiError => new ApiError(401, "Unauthorized", "Unauthorized");
 
-export const notFoundPath = (): ApiError => new ApiError(404, "NotFound", "the server could not find the requested resource");
+export const notFoundPath = (): ApiError =>
+  new ApiError(404, "NotFound", "the server could not find the requested resource");
 
 export function badRequest(message: string): ApiError {
   return new ApiError(400, "BadRequest", message);
 }
 
 export function methodNotAllowed(verb: string, resource: string): ApiError {
-  return new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`, {
-    kind: resource,
-    causes: [{ message: `${verb} is not supported` }],
-  });
+  return new ApiError(
+    405,
+    "MethodNotAllowed",
+    `the server does not allow this method on the requested resource`,
+    {
+      kind: resource,
+      causes: [{ message: `${verb} is not supported` }],
+    },
+  );
 }
 
 /** The body of a successful delete of a collection or a `Status` with `Success`. */
 export function successStatus(details?: Record<string, unknown>): Record<string, unknown> {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", ...(details ? { details } : {}) };
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Success",
+    ...(details ? { details } : {}),
+  };
 }

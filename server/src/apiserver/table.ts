@@ -78,7 +78,10 @@ export function wantsTable(accept: string | undefined): boolean {
   if (!accept) return false;
   for (const part of accept.split(",")) {
     const params = part.split(";").map((s) => s.trim());
-    if (params.includes("as=Table") && (params.includes("g=meta.k8s.io") || !params.some((p) => p.startsWith("g="))))
+    if (
+      params.includes("as=Table") &&
+      (params.includes("g=meta.k8s.io") || !params.some((p) => p.startsWith("g=")))
+    )
       return true;
   }
   return false;

@@ -102,7 +102,10 @@ export function serveWatch(
   timers.push(setTimeout(end, timeoutS * 1000));
   if (bookmarks) {
     const tick = (): void => {
-      write({ type: "BOOKMARK", object: { kind: t.kind, apiVersion: gv, metadata: { resourceVersion: lastRv } } });
+      write({
+        type: "BOOKMARK",
+        object: { kind: t.kind, apiVersion: gv, metadata: { resourceVersion: lastRv } },
+      });
       timers.push(setTimeout(tick, BOOKMARK_EVERY_MS).unref());
     };
     timers.push(setTimeout(tick, BOOKMARK_EVERY_MS).unref());

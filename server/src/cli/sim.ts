@@ -12,18 +12,46 @@ import { SimHost } from "../sim/host.ts";
 import type { CalicoEdition } from "../sim/types.ts";
 
 const specs = {
-  port: { type: "number", description: "HTTPS port of the Kubernetes API (0 = any free port)", default: 0, env: "EGRESSLAB_SIM_PORT", arg: "N" },
+  port: {
+    type: "number",
+    description: "HTTPS port of the Kubernetes API (0 = any free port)",
+    default: 0,
+    env: "EGRESSLAB_SIM_PORT",
+    arg: "N",
+  },
   host: { type: "string", description: "Interface to listen on", default: "127.0.0.1", arg: "ADDR" },
-  kubeconfig: { type: "string", description: "Where to write the kubeconfig", default: "egresslab.kubeconfig", arg: "FILE" },
-  data: { type: "string", description: "Keep the cluster (and its kubeconfig's CA and token) in DIR across restarts", env: "EGRESSLAB_SIM_DATA", arg: "DIR" },
+  kubeconfig: {
+    type: "string",
+    description: "Where to write the kubeconfig",
+    default: "egresslab.kubeconfig",
+    arg: "FILE",
+  },
+  data: {
+    type: "string",
+    description: "Keep the cluster (and its kubeconfig's CA and token) in DIR across restarts",
+    env: "EGRESSLAB_SIM_DATA",
+    arg: "DIR",
+  },
   profile: { type: "string", description: "Cluster profile from clusters/", default: "bare", arg: "NAME" },
-  edition: { type: "string", description: "Calico edition the cluster behaves as", default: "enterprise", choices: ["enterprise", "oss"], arg: "EDITION" },
+  edition: {
+    type: "string",
+    description: "Calico edition the cluster behaves as",
+    default: "enterprise",
+    choices: ["enterprise", "oss"],
+    arg: "EDITION",
+  },
   seed: { type: "number", description: "Seed for everything random in the simulation", arg: "N" },
-  id: { type: "string", description: "Cluster id (names the kubeconfig context egresslab-<id>)", default: "sim", arg: "ID" },
+  id: {
+    type: "string",
+    description: "Cluster id (names the kubeconfig context egresslab-<id>)",
+    default: "sim",
+    arg: "ID",
+  },
   verbose: { type: "boolean", description: "Log every API request", short: "v" },
 } satisfies OptionSpecs;
 
-const USAGE = "egresslab sim [--port N] [--kubeconfig FILE] [--data DIR] [--profile NAME] [--edition enterprise|oss] [--seed N]";
+const USAGE =
+  "egresslab sim [--port N] [--kubeconfig FILE] [--data DIR] [--profile NAME] [--edition enterprise|oss] [--seed N]";
 
 export const simCommand: Command = {
   summary: "Start a simulated Kubernetes cluster with Calico and write a kubeconfig for kubectl",
@@ -35,7 +63,9 @@ export const simCommand: Command = {
     }
     if (opts._.length) throw new ValidationError([{ message: `unexpected argument "${opts._[0]}"` }]);
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
-      throw new ValidationError([{ where: "--port", message: `must be a port number between 0 and 65535, got ${opts.port}` }]);
+      throw new ValidationError([
+        { where: "--port", message: `must be a port number between 0 and 65535, got ${opts.port}` },
+      ]);
     const kubeconfigPath = path.resolve(opts.kubeconfig);
     const defaultKube = path.join(os.homedir(), ".kube", "config");
     if (kubeconfigPath === defaultKube && existsSync(defaultKube))

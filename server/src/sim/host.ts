@@ -21,7 +21,9 @@ export interface ClusterSpec {
 }
 
 /** Builds one cluster; the default is `createSimCluster` (tests may pass a lighter one). */
-export type ClusterFactory = (spec: ClusterSpec & { dataDir?: string; logger: Logger }) => Promise<SimClusterHandle>;
+export type ClusterFactory = (
+  spec: ClusterSpec & { dataDir?: string; logger: Logger },
+) => Promise<SimClusterHandle>;
 
 export interface SimHostOptions {
   /** TCP port; 0 or absent picks a free one (or, with `dataDir`, the one used last time). */
@@ -66,11 +68,11 @@ const defaultFactory: ClusterFactory = (spec) =>
 
 export class SimHost {
   private readonly clusters = new Map<string, Entry>();
-  private readonly byToken = new Map<string, Entry>();
   private readonly pending = new Set<string>();
   private closed = false;
 
   private constructor(
+    private readonly byToken: Map<string, Entry>,
     private readonly server: ApiServer,
     private readonly tls: TlsMaterial,
     private readonly factory: ClusterFactory,
@@ -87,11 +89,11 @@ export class SimHost {
     const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : undefined;
     const saved = dataDir ? readSaved(dataDir) : { clusters: [] };
     const tls = loadOrCreateTls(dataDir);
-    let host: SimHost | undefined;
+    const byToken = new Map<string, Entry>();
     const server = createApiServer({
       tls,
       logger: logger.child({ component: "apiserver" }),
-      clusterForToken: (token) => host?.byToken.get(token)?.handle,
+      clusterForToken: (token) => byToken.get(token)?.handle,
     });
     const bindHost = opts.host ?? "127.0.0.1";
     let port: number;
@@ -107,11 +109,29 @@ export class SimHost {
         port = await server.listen(0, bindHost);
       }
     } else port = await server.listen(opts.port ?? 0, bindHost);
-    const urlHost = bindHost === "0.0.0.0" || bindHost === "::" ? "127.0.0.1" : bindHost.includes(":") ? `[${bindHost}]` : bindHost;
-    host = new SimHost(server, tls, opts.clusterFactory ?? defaultFactory, logger, dataDir, `https://${urlHost}:${port}`, port);
+    const urlHost =
+      bindHost === "0.0.0.0" || bindHost === "::"
+        ? "127.0.0.1"
+        : bindHost.includes(":")
+          ? `[${bindHost}]`
+          : bindHost;
+    const host = new SimHost(
+      byToken,
+      server,
+      tls,
+      opts.clusterFactory ?? defaultFactory,
+      logger,
+      dataDir,
+      `https://${urlHost}:${port}`,
+      port,
+    );
     try {
       for (const c of saved.clusters) {
-        const handle = await host.factory({ ...c.spec, ...(dataDir ? { dataDir } : {}), logger: host.clusterLogger(c.spec.id) });
+        const handle = await host.factory({
+          ...c.spec,
+          ...(dataDir ? { dataDir } : {}),
+          logger: host.clusterLogger(c.spec.id),
+        });
         const entry = { spec: c.spec, token: c.token, handle };
         host.clusters.set(c.spec.id, entry);
         host.byToken.set(c.token, entry);
@@ -131,7 +151,9 @@ export class SimHost {
   }
 
   /** Creates a cluster and returns its id, token and kubeconfig. Throws on a bad or duplicate id. */
-  async createCluster(opts: { id?: string; profile?: string; edition?: CalicoEdition; seed?: number } = {}): Promise<CreatedCluster> {
+  async createCluster(
+    opts: { id?: string; profile?: string; edition?: CalicoEdition; seed?: number } = {},
+  ): Promise<CreatedCluster> {
     if (this.closed) throw new ConflictError("the simulated cluster host is closed");
     const id = opts.id ?? `sim-${randomBytes(3).toString("hex")}`;
     const problems = [];
@@ -141,18 +163,26 @@ export class SimHost {
         message: `"${id}" is not a valid cluster id: use at most 40 lower-case letters, digits and '-', starting and ending with a letter or digit`,
       });
     if (opts.edition !== undefined && opts.edition !== "enterprise" && opts.edition !== "oss")
-      problems.push({ where: "edition", message: `must be "enterprise" or "oss", got "${String(opts.edition)}"` });
+      problems.push({
+        where: "edition",
+        message: `must be "enterprise" or "oss", got "${String(opts.edition)}"`,
+      });
     if (opts.seed !== undefined && !Number.isInteger(opts.seed))
       problems.push({ where: "seed", message: `must be an integer, got ${opts.seed}` });
     if (problems.length) throw new ValidationError(problems);
-    if (this.clusters.has(id) || this.pending.has(id)) throw new ConflictError(`a cluster named "${id}" already exists`);
+    if (this.clusters.has(id) || this.pending.has(id))
+      throw new ConflictError(`a cluster named "${id}" already exists`);
     this.pending.add(id);
     try {
       const spec: ClusterSpec = { id };
       if (opts.profile !== undefined) spec.profile = opts.profile;
       if (opts.edition !== undefined) spec.edition = opts.edition;
       if (opts.seed !== undefined) spec.seed = opts.seed;
-      const handle = await this.factory({ ...spec, ...(this.dataDir ? { dataDir: this.dataDir } : {}), logger: this.clusterLogger(id) });
+      const handle = await this.factory({
+        ...spec,
+        ...(this.dataDir ? { dataDir: this.dataDir } : {}),
+        logger: this.clusterLogger(id),
+      });
       const token = randomBytes(24).toString("base64url");
       const entry = { spec, token, handle };
       this.clusters.set(id, entry);
@@ -178,7 +208,12 @@ export class SimHost {
   kubeconfig(id: string): string {
     const e = this.clusters.get(id);
     if (!e) throw new NotFoundError(`no simulated cluster named "${id}"`);
-    return renderKubeconfig({ name: `egresslab-${id}`, server: this.url, caCert: this.tls.caCert, token: e.token });
+    return renderKubeconfig({
+      name: `egresslab-${id}`,
+      server: this.url,
+      caCert: this.tls.caCert,
+      token: e.token,
+    });
   }
 
   /** Stops a cluster, forgets its token and deletes its saved state. Unknown ids are a no-op. */
@@ -228,9 +263,12 @@ function readSaved(dataDir: string): SavedHost {
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new ValidationError([{ where: file, message: `is not valid JSON: ${e instanceof Error ? e.message : String(e)}` }]);
+    throw new ValidationError([
+      { where: file, message: `is not valid JSON: ${e instanceof Error ? e.message : String(e)}` },
+    ]);
   }
   const obj = raw as Partial<SavedHost>;
-  if (!obj || !Array.isArray(obj.clusters)) throw new ValidationError([{ where: file, message: "has no clusters list" }]);
+  if (!obj || !Array.isArray(obj.clusters))
+    throw new ValidationError([{ where: file, message: "has no clusters list" }]);
   return { ...(typeof obj.port === "number" ? { port: obj.port } : {}), clusters: obj.clusters };
 }
