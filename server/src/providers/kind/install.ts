@@ -95,6 +95,8 @@ export interface Readiness {
   available: string[];
   /** Components not yet Available, with the operator's message when it gives one. */
   waiting: { name: string; message?: string }[];
+  /** The last line of the last failed `kubectl get`, if one failed on this look. */
+  kubectlError?: string;
 }
 
 /** Polls nodes and tigerastatus until every node is Ready and every component Available; reports each change. */
@@ -114,7 +116,8 @@ export async function waitForCalico(o: WaitOptions): Promise<Readiness> {
       throw new EgresslabError(
         "unavailable",
         `Calico did not become ready within ${Math.round(o.timeoutMs / 1000)}s: ${state.nodesReady}/${state.nodesTotal} nodes Ready` +
-          (why ? `; not Available: ${why}` : ""),
+          (why ? `; not Available: ${why}` : "") +
+          (state.kubectlError ? `; last kubectl error: ${state.kubectlError}` : ""),
       );
     }
     await o.clock.sleep(wait, o.signal);
@@ -131,6 +134,7 @@ export function describeReadiness(s: Readiness): string {
 }
 
 async function readReadiness(o: WaitOptions): Promise<Readiness> {
+  let kubectlError: string | undefined;
   const get = async (resource: string): Promise<Item[]> => {
     try {
       const r = await o.cmder.run("kubectl", ["--kubeconfig", o.kubeconfig, "get", resource, "-o", "json"], {
@@ -141,7 +145,10 @@ async function readReadiness(o: WaitOptions): Promise<Readiness> {
       return parsed.items ?? [];
     } catch (err) {
       // Before the operator has created its CRDs (or while the API server starts) there is nothing to read yet.
-      if (err instanceof CommandError && (err.failure === "exit" || err.failure === "timeout")) return [];
+      if (err instanceof CommandError && (err.failure === "exit" || err.failure === "timeout")) {
+        kubectlError = err.stderr.trim().split("\n").filter(Boolean).at(-1) ?? err.message;
+        return [];
+      }
       if (err instanceof SyntaxError) return [];
       throw err;
     }
@@ -168,6 +175,7 @@ async function readReadiness(o: WaitOptions): Promise<Readiness> {
     nodesReady: nodes.filter((n) => condition(n, "Ready")?.status === "True").length,
     available,
     waiting,
+    ...(kubectlError ? { kubectlError } : {}),
   };
 }
 
