@@ -154,6 +154,20 @@ describe("kubectl against a simulated cluster", () => {
   });
 });
 
+describe("an oss cluster", () => {
+  it("serves fewer kinds: Enterprise-only kinds are unknown to kubectl, as on Calico Open Source", async () => {
+    const oss = await env.cluster({ id: "oss", edition: "oss" });
+    expect((await oss(["get", "egressgateways"])).stderr.trim()).toBe(
+      'error: the server doesn\'t have a resource type "egressgateways"',
+    );
+    const r = await oss(["apply", "-f", "-"], {
+      input: "apiVersion: projectcalico.org/v3\nkind: EgressGatewayPolicy\nmetadata:\n  name: p\nspec: {}\n",
+    });
+    expect(r.stderr).toContain('no matches for kind "EgressGatewayPolicy" in version "projectcalico.org/v3"');
+    expect((await oss(["get", "gnp"])).exitCode).toBe(0);
+  });
+});
+
 describe("SimHost persistence", () => {
   it("keeps the cluster and its kubeconfig working across a restart", async () => {
     const dataDir = path.join(env.dir, "data");
