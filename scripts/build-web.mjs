@@ -4,6 +4,7 @@
 import { build } from "esbuild";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -44,7 +45,8 @@ export async function buildWeb({ force = false } = {}) {
     legalComments: "none",
     logLevel: "warning",
   });
-  for (const f of readdirSync(path.join(root, "web", "public"))) copyFileSync(path.join(root, "web", "public", f), path.join(webDist, f));
+  for (const f of readdirSync(path.join(root, "web", "public")))
+    copyFileSync(path.join(root, "web", "public", f), path.join(webDist, f));
   writeFileSync(stamp, new Date().toISOString() + "\n");
   return true;
 }

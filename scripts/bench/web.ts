@@ -77,7 +77,15 @@ async function serverMain(mode: "sim" | "double", pool: number): Promise<void> {
   process.on("message", (m: ToChild) => {
     if (m.cmd === "stats") {
       const mem = process.memoryUsage();
-      send({ stats: { rss: mem.rss, heapUsed: mem.heapUsed, eldP50: Math.max(0, eld.percentile(50) / 1e6 - resolution), eldP99: Math.max(0, eld.percentile(99) / 1e6 - resolution), terminals: server.terminals.size } });
+      send({
+        stats: {
+          rss: mem.rss,
+          heapUsed: mem.heapUsed,
+          eldP50: Math.max(0, eld.percentile(50) / 1e6 - resolution),
+          eldP99: Math.max(0, eld.percentile(99) / 1e6 - resolution),
+          terminals: server.terminals.size,
+        },
+      });
     } else if (m.cmd === "reset-eld") {
       eld.reset();
       send({ ok: true });
@@ -99,7 +107,10 @@ class Child {
   private readonly proc: ChildProcess;
   private waiters: ((m: FromChild) => void)[] = [];
   constructor(mode: "sim" | "double", pool: number) {
-    this.proc = fork(self, ["--bench-server", mode, String(pool)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    this.proc = fork(self, ["--bench-server", mode, String(pool)], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
     this.proc.on("message", (m: FromChild) => this.waiters.shift()?.(m));
   }
   next(): Promise<FromChild> {
@@ -135,7 +146,7 @@ async function joinAndEcho(): Promise<void> {
   const joins = 8;
   const child = new Child("sim", joins);
   const { url } = (await child.next()) as { url: string };
-  for (let t0 = Date.now(); Date.now() - t0 < 120_000; ) {
+  for (let t0 = Date.now(); Date.now() - t0 < 120_000;) {
     const h = (await (await fetch(url + "/healthz")).json()) as { pool: number };
     if (h.pool >= joins) break;
     await new Promise((r) => setTimeout(r, 200));
@@ -153,10 +164,12 @@ async function joinAndEcho(): Promise<void> {
     joinMs.push(performance.now() - t);
     sockets.push(last.s);
   }
-  process.stdout.write(`join → terminal prompt (warm pool, simulated cluster, ${joins} joins): median ${ms(pct(joinMs, 50))}, p95 ${ms(pct(joinMs, 95))}  (target < 1000 ms); of which the join request: median ${ms(pct(apiMs, 50))}\n`);
+  process.stdout.write(
+    `join → terminal prompt (warm pool, simulated cluster, ${joins} joins): median ${ms(pct(joinMs, 50))}, p95 ${ms(pct(joinMs, 95))}  (target < 1000 ms); of which the join request: median ${ms(pct(apiMs, 50))}\n`,
+  );
 
   const echo: number[] = [];
-  const { s, w } = last!;
+  const { s } = last!;
   for (let i = 0; i < 200; i++) {
     const ch = String.fromCharCode(97 + (i % 26));
     const t = performance.now();
@@ -173,7 +186,9 @@ async function joinAndEcho(): Promise<void> {
     echo.push(performance.now() - t);
     if (i % 20 === 19) s.emit("term:input", { data: "\x15" });
   }
-  process.stdout.write(`keystroke echo round trip (200 keys): median ${ms(pct(echo, 50))}, p95 ${ms(pct(echo, 95))}  (target < 20 ms)\n`);
+  process.stdout.write(
+    `keystroke echo round trip (200 keys): median ${ms(pct(echo, 50))}, p95 ${ms(pct(echo, 95))}  (target < 20 ms)\n`,
+  );
   for (const x of sockets) x.close();
   await child.stop();
 }

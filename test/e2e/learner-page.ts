@@ -23,7 +23,8 @@ export class LearnerPage {
     for (;;) {
       const text = await this.terminalText();
       if (re.test(text)) return;
-      if (Date.now() - t0 > timeout) throw new Error(`the terminal never showed ${re}; it shows:\n${text.slice(-1500)}`);
+      if (Date.now() - t0 > timeout)
+        throw new Error(`the terminal never showed ${re}; it shows:\n${text.slice(-1500)}`);
       await this.page.waitForTimeout(100);
     }
   }
@@ -52,7 +53,10 @@ export class LearnerPage {
     await this.page.click("#check-button");
     const summary = this.page.locator("#check-results .summary");
     await summary.waitFor({ timeout: 60_000 });
-    return { passed: (await summary.getAttribute("data-passed")) === "true", text: await this.page.locator("#check-results").innerText() };
+    return {
+      passed: (await summary.getAttribute("data-passed")) === "true",
+      text: await this.page.locator("#check-results").innerText(),
+    };
   }
 
   stageStatus(i: number): Promise<string | null> {

@@ -6,7 +6,11 @@ import * as grading from "../../server/src/grading/index.ts";
 import { labRunner } from "../../server/src/sessions/lab-runner.ts";
 import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
 
-export async function startServer(opts: { labDir: string; dataDir: string; port?: number }): Promise<WorkshopServer> {
+export async function startServer(opts: {
+  labDir: string;
+  dataDir: string;
+  port?: number;
+}): Promise<WorkshopServer> {
   const lab = await loadLab(path.resolve(opts.labDir));
   const provider = await createProvider({ provider: "sim", dataDir: opts.dataDir });
   return startWorkshopServer({

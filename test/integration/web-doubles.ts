@@ -6,7 +6,11 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
-import type { AcquireOptions, ClusterConnection, ClusterProvider } from "../../server/src/providers/provider.ts";
+import type {
+  AcquireOptions,
+  ClusterConnection,
+  ClusterProvider,
+} from "../../server/src/providers/provider.ts";
 import type { LabRunner } from "../../server/src/sessions/lab-runner.ts";
 import type { StageResult } from "../../server/src/labs/api.ts";
 
@@ -22,7 +26,13 @@ export interface FakeCluster {
 
 export class FakeProvider implements ClusterProvider {
   readonly name = "sim" as const;
-  readonly capabilities = { canCreate: true, realDataplane: false, calicoEdition: "enterprise" as const, flowApi: true, typicalReadySeconds: 0 };
+  readonly capabilities = {
+    canCreate: true,
+    realDataplane: false,
+    calicoEdition: "enterprise" as const,
+    flowApi: true,
+    typicalReadySeconds: 0,
+  };
   readonly clusters = new Map<string, FakeCluster>();
   private readonly byToken = new Map<string, FakeCluster>();
   private server: http.Server | undefined;
@@ -55,7 +65,14 @@ export class FakeProvider implements ClusterProvider {
     this.acquired.push(opts.id);
     let c = this.clusters.get(opts.id);
     if (!c) {
-      c = { id: opts.id, token: randomBytes(12).toString("hex"), records: [], watchers: new Set(), solved: false, setups: [] };
+      c = {
+        id: opts.id,
+        token: randomBytes(12).toString("hex"),
+        records: [],
+        watchers: new Set(),
+        solved: false,
+        setups: [],
+      };
       this.clusters.set(opts.id, c);
       this.byToken.set(c.token, c);
     }
@@ -96,12 +113,23 @@ users:
 export function fakeLab(provider: FakeProvider): LabRunner {
   const workloads = ["shop/checkout", "blog/wordpress", "crm/sync"];
   return {
-    summary: { id: "test-lab", title: "Test lab", description: "A lab for tests", durationMinutes: 10, stageCount: 2 },
+    summary: {
+      id: "test-lab",
+      title: "Test lab",
+      description: "A lab for tests",
+      durationMinutes: 10,
+      stageCount: 2,
+    },
     profile: "bare",
     edition: "enterprise",
     params: (seed) => ({ compromised: workloads[seed % workloads.length]! }),
     stages: () => [
-      { index: 0, id: "00-map", title: "Map exposure", questions: [{ id: "compromised", prompt: "Which workload?", placeholder: "namespace/workload" }] },
+      {
+        index: 0,
+        id: "00-map",
+        title: "Map exposure",
+        questions: [{ id: "compromised", prompt: "Which workload?", placeholder: "namespace/workload" }],
+      },
       { index: 1, id: "01-deny", title: "Default deny", questions: [] },
     ],
     guide: (i) => ({
@@ -118,7 +146,15 @@ export function fakeLab(provider: FakeProvider): LabRunner {
         stageIndex: i,
         passed,
         at: new Date().toISOString(),
-        checks: [{ id: `c${i}`, title: i === 0 ? "the compromised workload is named" : "external egress is denied", passed, seen: passed ? "as expected" : "not yet", hint: "look again" }],
+        checks: [
+          {
+            id: `c${i}`,
+            title: i === 0 ? "the compromised workload is named" : "external egress is denied",
+            passed,
+            seen: passed ? "as expected" : "not yet",
+            hint: "look again",
+          },
+        ],
       };
     },
     async reset(conn, i) {

@@ -32,7 +32,10 @@ beforeAll(async () => {
     pool: 0,
     instructorToken: "teach-me",
   });
-  for (const [who, name] of [[ada, "Ada"], [bob, "Bob"]] as const) {
+  for (const [who, name] of [
+    [ada, "Ada"],
+    [bob, "Bob"],
+  ] as const) {
     who.l = new Learner(server.url);
     const st = await who.l.join(name);
     who.id = st.learner.id;
@@ -80,15 +83,33 @@ describe("isolation between learners", () => {
 
   it("gives each learner a kubeconfig for their own cluster only", async () => {
     const b = await terminal(bob.l);
-    b.s.emit("term:input", { data: "grep -c token ~/.kube/config; grep -o 'current-context: .*' ~/.kube/config; echo K-$((1+1))\r" });
+    b.s.emit("term:input", {
+      data: "grep -c token ~/.kube/config; grep -o 'current-context: .*' ~/.kube/config; echo K-$((1+1))\r",
+    });
     await b.w.waitText(/K-2/);
     expect(b.w.plain()).toContain(`current-context: ${bob.cluster}`);
     expect(b.w.plain()).not.toContain(ada.cluster);
   });
 
   it("streams each learner only their own cluster's flows", async () => {
-    provider.push(ada.cluster, { source_namespace: "ada", source_name: "a-*", dest_domains: ["ada.example"], dest_type: "net", dest_port: 443, action: "allow", reporter: "src" });
-    provider.push(bob.cluster, { source_namespace: "bob", source_name: "b-*", dest_domains: ["bob.example"], dest_type: "net", dest_port: 443, action: "deny", reporter: "src" });
+    provider.push(ada.cluster, {
+      source_namespace: "ada",
+      source_name: "a-*",
+      dest_domains: ["ada.example"],
+      dest_type: "net",
+      dest_port: 443,
+      action: "allow",
+      reporter: "src",
+    });
+    provider.push(bob.cluster, {
+      source_namespace: "bob",
+      source_name: "b-*",
+      dest_domains: ["bob.example"],
+      dest_type: "net",
+      dest_port: 443,
+      action: "deny",
+      reporter: "src",
+    });
     const s = bob.l.socket();
     sockets.push(s);
     await connected(s);
@@ -115,9 +136,13 @@ describe("isolation between learners", () => {
     expect((await forged.call("GET", "/api/session")).status).toBe(401);
     await expect(connected(forged.socket())).rejects.toThrow(/session/);
     const anon = new Learner(server.url);
-    expect((await anon.call("GET", "/api/instructor/board", undefined, { Authorization: "Bearer nope" })).status).toBe(401);
+    expect(
+      (await anon.call("GET", "/api/instructor/board", undefined, { Authorization: "Bearer nope" })).status,
+    ).toBe(401);
     await expect(connected(anon.socket({ instructor: "nope" }))).rejects.toThrow(/instructor/);
-    const board = await anon.call("GET", "/api/instructor/board", undefined, { Authorization: "Bearer teach-me" });
+    const board = await anon.call("GET", "/api/instructor/board", undefined, {
+      Authorization: "Bearer teach-me",
+    });
     expect(board.json.rows.map((r: { name: string }) => r.name)).toEqual(["Ada", "Bob"]);
     const teacher = anon.socket({ instructor: "teach-me" });
     sockets.push(teacher);
@@ -126,7 +151,12 @@ describe("isolation between learners", () => {
   });
 
   it("does not let a cross-site page open a socket with the learner's cookie", async () => {
-    const s: TestSocket = io(server.url, { transports: ["websocket"], forceNew: true, reconnection: false, extraHeaders: { Cookie: ada.l.cookie, Origin: "https://evil.example" } });
+    const s: TestSocket = io(server.url, {
+      transports: ["websocket"],
+      forceNew: true,
+      reconnection: false,
+      extraHeaders: { Cookie: ada.l.cookie, Origin: "https://evil.example" },
+    });
     sockets.push(s);
     await expect(connected(s)).rejects.toThrow();
   });

@@ -61,7 +61,11 @@ describe("joining", () => {
     expect(cookie).toMatch(/^egresslab_session=[A-Za-z0-9_-]{43};/);
     expect(cookie).toContain("HttpOnly");
     expect(cookie).toContain("SameSite=Lax");
-    expect(r.json).toMatchObject({ learner: { name: "Ada" }, currentStage: 0, progress: [{ status: "started" }, { status: "not-started" }] });
+    expect(r.json).toMatchObject({
+      learner: { name: "Ada" },
+      currentStage: 0,
+      progress: [{ status: "started" }, { status: "not-started" }],
+    });
     const session = await l.call("GET", "/api/session");
     expect(session.json.learner.id).toBe(r.json.learner.id);
     const clusterId = [...provider.clusters.values()].find((c) => c.setups.includes(0))?.id;
@@ -90,9 +94,21 @@ describe("HTTP hygiene", () => {
   });
 
   it.each([
-    { what: "a body over the limit", body: JSON.stringify({ name: "x".repeat(100_000) }), type: "application/json", status: 413, code: "too-large" },
+    {
+      what: "a body over the limit",
+      body: JSON.stringify({ name: "x".repeat(100_000) }),
+      type: "application/json",
+      status: 413,
+      code: "too-large",
+    },
     { what: "malformed JSON", body: "{", type: "application/json", status: 400, code: "invalid" },
-    { what: "a form post", body: "name=x", type: "application/x-www-form-urlencoded", status: 400, code: "invalid" },
+    {
+      what: "a form post",
+      body: "name=x",
+      type: "application/x-www-form-urlencoded",
+      status: 400,
+      code: "invalid",
+    },
   ])("rejects $what with a typed error", async ({ body, type, status, code }) => {
     const r = await new Learner(server.url).call("POST", "/api/join", body, { "Content-Type": type });
     expect(r.status).toBe(status);
@@ -119,7 +135,9 @@ describe("the socket", () => {
     const seen = w1.end;
     s1.close();
     // Output produced while no page is attached is kept.
-    server.terminals.get(JSON.parse(JSON.stringify((await l.call("GET", "/api/session")).json)).learner.id)!.input("echo two-$((1+1))\r");
+    server.terminals
+      .get(JSON.parse(JSON.stringify((await l.call("GET", "/api/session")).json)).learner.id)!
+      .input("echo two-$((1+1))\r");
     await new Promise((r) => setTimeout(r, 300));
     const s2 = track(l.socket());
     const w2 = new TermWatcher(s2);
@@ -148,14 +166,28 @@ describe("the socket", () => {
     (s.emit as (e: string, p: unknown) => void)("term:input", { data: 42 });
     await w.waitFor(() => w.errors.length >= 2, "two errors");
     expect(w.errors.map((e) => e.code)).toEqual(["invalid", "invalid"]);
-    expect(w.errors.flatMap((e) => e.problems!.map((p) => p.where)).sort()).toEqual(["term:attach.cols", "term:attach.rows", "term:input.data"]);
+    expect(w.errors.flatMap((e) => e.problems!.map((p) => p.where)).sort()).toEqual([
+      "term:attach.cols",
+      "term:attach.rows",
+      "term:input.data",
+    ]);
   });
 
   it("streams the learner's flows: a snapshot, then live updates", async () => {
     const l = new Learner(server.url);
     const state = await l.join("Ed", "kube-2026");
     const clusterId = server.workshop.learnerForId(state.learner.id)!.clusterId;
-    provider.push(clusterId, { source_namespace: "shop", source_name: "checkout-*", dest_name: "pub", dest_domains: ["api.example"], dest_type: "net", dest_port: 443, action: "allow", reporter: "src", end_time: 1 });
+    provider.push(clusterId, {
+      source_namespace: "shop",
+      source_name: "checkout-*",
+      dest_name: "pub",
+      dest_domains: ["api.example"],
+      dest_type: "net",
+      dest_port: 443,
+      action: "allow",
+      reporter: "src",
+      end_time: 1,
+    });
     const s = track(l.socket());
     await connected(s);
     const snap = nextEvent(s, "flows:snapshot");
@@ -164,7 +196,17 @@ describe("the socket", () => {
     expect(state.learner.name).toBe("Ed");
     expect(rows.map((r) => r.destName)).toEqual(["api.example"]);
     const upd = nextEvent(s, "flows:update");
-    provider.push(clusterId, { source_namespace: "shop", source_name: "checkout-*", dest_name: "pub", dest_domains: ["evil.example"], dest_type: "net", dest_port: 443, action: "deny", reporter: "src", end_time: 2 });
+    provider.push(clusterId, {
+      source_namespace: "shop",
+      source_name: "checkout-*",
+      dest_name: "pub",
+      dest_domains: ["evil.example"],
+      dest_type: "net",
+      dest_port: 443,
+      action: "deny",
+      reporter: "src",
+      end_time: 2,
+    });
     const [update] = await upd;
     expect(update).toEqual([expect.objectContaining({ destName: "evil.example", action: "deny" })]);
   });
@@ -176,11 +218,13 @@ describe("checks and progress", () => {
     const state = await l.join("Flo", "kube-2026");
     const s = track(l.socket());
     await connected(s);
-    const wrong = await l.call("POST", "/api/stages/0/check", { answers: { compromised: "default/nothing" } });
+    const wrong = await l.call("POST", "/api/stages/0/check", {
+      answers: { compromised: "default/nothing" },
+    });
     expect(wrong.status).toBe(200);
     expect(wrong.json).toMatchObject({ passed: false, checks: [{ passed: false, hint: "look again" }] });
     const lab = fakeLab(provider);
-    const truth = lab.params((server.workshop.learnerForId(state.learner.id)!).seed).compromised!;
+    const truth = lab.params(server.workshop.learnerForId(state.learner.id)!.seed).compromised!;
     const pushed = nextEvent(s, "check:result");
     const right = await l.call("POST", "/api/stages/0/check", { answers: { compromised: truth } });
     expect(right.json.passed).toBe(true);

@@ -41,18 +41,25 @@ async function call<T>(method: string, url: string, body?: unknown): Promise<T> 
   });
   if (res.status === 204) return undefined as T;
   const json = (await res.json().catch(() => ({}))) as { error?: WireError };
-  if (!res.ok) throw new ApiError(res.status, json.error ?? { code: "internal", message: `the server answered ${res.status}` });
+  if (!res.ok)
+    throw new ApiError(
+      res.status,
+      json.error ?? { code: "internal", message: `the server answered ${res.status}` },
+    );
   return json as T;
 }
 
 export const api = {
-  workshop: () => call<{ lab: { title: string; description: string }; joinCode: boolean }>("GET", "/api/workshop"),
+  workshop: () =>
+    call<{ lab: { title: string; description: string }; joinCode: boolean }>("GET", "/api/workshop"),
   session: () => call<LearnerState>("GET", "/api/session"),
   join: (name: string, code?: string) => call<LearnerState>("POST", "/api/join", { name, code }),
   logout: () => call<void>("POST", "/api/logout"),
   guide: (i: number) => call<Guide>("GET", `/api/stages/${i}/guide`),
   go: (i: number) => call<LearnerState>("POST", `/api/stages/${i}/go`),
-  saveAnswers: (i: number, answers: Record<string, string>) => call<void>("PUT", `/api/stages/${i}/answers`, { answers }),
-  check: (i: number, answers: Record<string, string>) => call<CheckOutcome>("POST", `/api/stages/${i}/check`, { answers }),
+  saveAnswers: (i: number, answers: Record<string, string>) =>
+    call<void>("PUT", `/api/stages/${i}/answers`, { answers }),
+  check: (i: number, answers: Record<string, string>) =>
+    call<CheckOutcome>("POST", `/api/stages/${i}/check`, { answers }),
   reset: (i: number) => call<LearnerState>("POST", `/api/stages/${i}/reset`),
 };

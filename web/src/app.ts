@@ -32,11 +32,20 @@ export class LearnerApp {
     this.viewing = state.currentStage;
     const socket = connect();
     this.nav = h("nav", { class: "stages", "aria-label": "Stages" });
-    this.connection = h("span", { class: "conn", id: "connection", title: "Connection to the workshop server" }, "connecting…");
+    this.connection = h(
+      "span",
+      { class: "conn", id: "connection", title: "Connection to the workshop server" },
+      "connecting…",
+    );
     const header = h(
       "header",
       { class: "topbar" },
-      h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "⇥"), h("span", {}, state.lab.title)),
+      h(
+        "div",
+        { class: "brand" },
+        h("span", { class: "logo", "aria-hidden": "true" }, "⇥"),
+        h("span", {}, state.lab.title),
+      ),
       this.nav,
       h("div", { class: "who" }, this.connection, h("span", { class: "name" }, state.learner.name)),
     );
@@ -46,16 +55,63 @@ export class LearnerApp {
     const stepper = h(
       "div",
       { class: "stepper" },
-      h("button", { class: "btn btn-ghost", type: "button", id: "prev-stage", title: "Previous stage (Alt+←)", onclick: () => void this.go(this.viewing - 1) }, "← Previous"),
-      h("button", { class: "btn btn-ghost", type: "button", id: "next-stage", title: "Next stage (Alt+→)", onclick: () => void this.go(this.viewing + 1) }, "Next →"),
+      h(
+        "button",
+        {
+          class: "btn btn-ghost",
+          type: "button",
+          id: "prev-stage",
+          title: "Previous stage (Alt+←)",
+          onclick: () => void this.go(this.viewing - 1),
+        },
+        "← Previous",
+      ),
+      h(
+        "button",
+        {
+          class: "btn btn-ghost",
+          type: "button",
+          id: "next-stage",
+          title: "Next stage (Alt+→)",
+          onclick: () => void this.go(this.viewing + 1),
+        },
+        "Next →",
+      ),
     );
-    const left = h("section", { class: "pane left", "aria-label": "Lab guide" }, h("div", { class: "stage-head" }, this.stageTitle, stepper), this.guideEl, checkEl);
+    const left = h(
+      "section",
+      { class: "pane left", "aria-label": "Lab guide" },
+      h("div", { class: "stage-head" }, this.stageTitle, stepper),
+      this.guideEl,
+      checkEl,
+    );
 
     const termHost = h("div", { class: "term-host", id: "terminal" });
-    const termPanel = h("div", { class: "tab-panel term-panel", id: "panel-terminal", role: "tabpanel" }, termHost);
-    const flowsPanel = h("div", { class: "tab-panel flows-panel", id: "panel-flows", role: "tabpanel", hidden: true });
+    const termPanel = h(
+      "div",
+      { class: "tab-panel term-panel", id: "panel-terminal", role: "tabpanel" },
+      termHost,
+    );
+    const flowsPanel = h("div", {
+      class: "tab-panel flows-panel",
+      id: "panel-flows",
+      role: "tabpanel",
+      hidden: true,
+    });
     const tabButton = (id: "terminal" | "flows", label: string, key: string) =>
-      h("button", { class: "tab", role: "tab", type: "button", id: `tab-${id}`, "aria-controls": `panel-${id}`, title: `${label} (Alt+${key})`, onclick: () => this.showTab(id) }, label);
+      h(
+        "button",
+        {
+          class: "tab",
+          role: "tab",
+          type: "button",
+          id: `tab-${id}`,
+          "aria-controls": `panel-${id}`,
+          title: `${label} (Alt+${key})`,
+          onclick: () => this.showTab(id),
+        },
+        label,
+      );
     this.tabs = {
       terminal: { button: tabButton("terminal", "Terminal", "1"), panel: termPanel },
       flows: { button: tabButton("flows", "Flows", "2"), panel: flowsPanel },
@@ -103,15 +159,18 @@ export class LearnerApp {
   private keys(e: KeyboardEvent): void {
     if (!e.altKey || e.ctrlKey || e.metaKey) return;
     const k = e.key;
-    const handled = (): void => {
-      e.preventDefault();
-      e.stopPropagation();
+    const actions: Record<string, () => void> = {
+      "1": () => this.showTab("terminal"),
+      "2": () => this.showTab("flows"),
+      Enter: () => void this.checks.runCheck(),
+      ArrowLeft: () => void this.go(this.viewing - 1),
+      ArrowRight: () => void this.go(this.viewing + 1),
     };
-    if (k === "1") (handled(), this.showTab("terminal"));
-    else if (k === "2") (handled(), this.showTab("flows"));
-    else if (k === "Enter") (handled(), void this.checks.runCheck());
-    else if (k === "ArrowLeft") (handled(), void this.go(this.viewing - 1));
-    else if (k === "ArrowRight") (handled(), void this.go(this.viewing + 1));
+    const act = actions[k];
+    if (!act) return;
+    e.preventDefault();
+    e.stopPropagation();
+    act();
   }
 
   private showTab(id: "terminal" | "flows"): void {
@@ -156,7 +215,14 @@ export class LearnerApp {
       );
     }
     const passed = this.state.progress.filter((p) => p.status === "passed").length;
-    this.nav.append(ol, h("span", { class: "progress-count", id: "progress-count" }, `${passed}/${this.state.stages.length} passed`));
+    this.nav.append(
+      ol,
+      h(
+        "span",
+        { class: "progress-count", id: "progress-count" },
+        `${passed}/${this.state.stages.length} passed`,
+      ),
+    );
   }
 
   private setProgress(stages: StageProgress[], current: number): void {
@@ -181,10 +247,14 @@ export class LearnerApp {
     if (!stage) return;
     this.stageTitle.textContent = `${i}. ${stage.title}`;
     (document.getElementById("prev-stage") as HTMLButtonElement).disabled = i === 0;
-    (document.getElementById("next-stage") as HTMLButtonElement).disabled = i === this.state.stages.length - 1;
+    (document.getElementById("next-stage") as HTMLButtonElement).disabled =
+      i === this.state.stages.length - 1;
     try {
       const g = await api.guide(i);
-      renderGuide(this.guideEl, g, { run: (t) => (this.showTab("terminal"), this.terminal.run(t)), check: () => void this.checks.runCheck() });
+      renderGuide(this.guideEl, g, {
+        run: (t) => (this.showTab("terminal"), this.terminal.run(t)),
+        check: () => void this.checks.runCheck(),
+      });
       this.checks.show(stage, g.answers, g.lastCheck);
     } catch (err) {
       showError(err);

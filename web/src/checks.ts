@@ -21,9 +21,32 @@ export class CheckPanel {
     readonly el: HTMLElement,
     private readonly handlers: CheckPanelHandlers,
   ) {
-    this.form = h("form", { class: "answers", onsubmit: (e: Event) => (e.preventDefault(), void this.runCheck()) });
-    this.checkBtn = h("button", { class: "btn btn-primary", type: "button", id: "check-button", title: "Run this stage's checks (Alt+Enter)", onclick: () => void this.runCheck() }, "Check");
-    this.resetBtn = h("button", { class: "btn btn-ghost", type: "button", id: "reset-button", title: "Undo your changes for this stage and set it up again", onclick: () => void this.runReset() }, "Reset stage");
+    this.form = h("form", {
+      class: "answers",
+      onsubmit: (e: Event) => (e.preventDefault(), void this.runCheck()),
+    });
+    this.checkBtn = h(
+      "button",
+      {
+        class: "btn btn-primary",
+        type: "button",
+        id: "check-button",
+        title: "Run this stage's checks (Alt+Enter)",
+        onclick: () => void this.runCheck(),
+      },
+      "Check",
+    );
+    this.resetBtn = h(
+      "button",
+      {
+        class: "btn btn-ghost",
+        type: "button",
+        id: "reset-button",
+        title: "Undo your changes for this stage and set it up again",
+        onclick: () => void this.runReset(),
+      },
+      "Reset stage",
+    );
     this.results = h("div", { class: "results", id: "check-results", "aria-live": "polite" });
     el.append(this.form, h("div", { class: "check-bar" }, this.checkBtn, this.resetBtn), this.results);
   }
@@ -31,7 +54,14 @@ export class CheckPanel {
   show(stage: StageInfo, answers: Record<string, string>, last: CheckOutcome | undefined): void {
     clear(this.form);
     this.inputs = stage.questions.map((q) => {
-      const input = h("input", { id: `answer-${q.id}`, name: q.id, type: "text", autocomplete: "off", spellcheck: "false", placeholder: q.placeholder ?? "" });
+      const input = h("input", {
+        id: `answer-${q.id}`,
+        name: q.id,
+        type: "text",
+        autocomplete: "off",
+        spellcheck: "false",
+        placeholder: q.placeholder ?? "",
+      });
       input.value = answers[q.id] ?? "";
       input.addEventListener("input", () => this.scheduleSave());
       this.form.append(h("label", { for: `answer-${q.id}` }, q.prompt), input);
@@ -62,7 +92,12 @@ export class CheckPanel {
   }
 
   private async runReset(): Promise<void> {
-    if (!window.confirm("Reset this stage? Its objects are removed and set up again; your files in the terminal stay.")) return;
+    if (
+      !window.confirm(
+        "Reset this stage? Its objects are removed and set up again; your files in the terminal stay.",
+      )
+    )
+      return;
     this.busy(true, "Resetting…");
     try {
       await this.handlers.reset();
@@ -96,7 +131,13 @@ export class CheckPanel {
             "li",
             { class: c.passed ? "pass" : "fail", "data-check-id": c.id },
             h("span", { class: "mark", "aria-label": c.passed ? "passed" : "failed" }, c.passed ? "✓" : "✗"),
-            h("div", {}, h("div", { class: "check-title" }, c.title), h("div", { class: "seen" }, c.seen), !c.passed && c.hint ? h("div", { class: "hint" }, "Hint: ", c.hint) : null),
+            h(
+              "div",
+              {},
+              h("div", { class: "check-title" }, c.title),
+              h("div", { class: "seen" }, c.seen),
+              !c.passed && c.hint ? h("div", { class: "hint" }, "Hint: ", c.hint) : null,
+            ),
           ),
         ),
       ),

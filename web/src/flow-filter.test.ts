@@ -38,7 +38,13 @@ describe("egressEdges", () => {
       flow({ action: "allow", connections: 2 }),
       flow({ action: "deny", connections: 3 }),
       flow({ action: "allow", reporter: "dst", connections: 50 }),
-      flow({ sourceName: "web-*", destNamespace: "shop", destName: "api-*", destType: "wep", destPort: 8080 }),
+      flow({
+        sourceName: "web-*",
+        destNamespace: "shop",
+        destName: "api-*",
+        destType: "wep",
+        destPort: 8080,
+      }),
     ]);
     expect(edges).toEqual([
       { source: "shop/checkout-*", dest: "api.payments.example:443", allowed: 2, denied: 3, external: true },

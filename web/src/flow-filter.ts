@@ -36,7 +36,9 @@ export interface MapEdge {
 
 export const workloadOf = (f: FlowView): string => `${f.sourceNamespace}/${f.sourceName}`;
 export const destinationOf = (f: FlowView): string =>
-  f.destType === "domain" || f.destType === "net" || f.destNamespace === "-" ? `${f.destName}:${f.destPort}` : `${f.destNamespace}/${f.destName}:${f.destPort}`;
+  f.destType === "domain" || f.destType === "net" || f.destNamespace === "-"
+    ? `${f.destName}:${f.destPort}`
+    : `${f.destNamespace}/${f.destName}:${f.destPort}`;
 
 /** Workload → destination edges with allowed and denied connection counts. */
 export function egressEdges(flows: FlowView[]): MapEdge[] {
@@ -45,7 +47,13 @@ export function egressEdges(flows: FlowView[]): MapEdge[] {
     const source = workloadOf(f);
     const dest = destinationOf(f);
     const key = `${source}→${dest}`;
-    const e = edges.get(key) ?? { source, dest, allowed: 0, denied: 0, external: f.destType === "domain" || f.destType === "net" || f.destNamespace === "-" };
+    const e = edges.get(key) ?? {
+      source,
+      dest,
+      allowed: 0,
+      denied: 0,
+      external: f.destType === "domain" || f.destType === "net" || f.destNamespace === "-",
+    };
     if (f.action === "deny") e.denied += f.connections;
     else if (f.action === "allow") e.allowed += f.connections;
     edges.set(key, e);

@@ -27,31 +27,83 @@ export class FlowsPane {
       this.filter = { ...this.filter, [k]: (e.target as HTMLInputElement).value } as FlowFilter;
       this.render();
     };
-    this.nsSelect = h("select", { id: "flow-ns", onchange: set("namespace") }, h("option", { value: "" }, "All namespaces"));
+    this.nsSelect = h(
+      "select",
+      { id: "flow-ns", onchange: set("namespace") },
+      h("option", { value: "" }, "All namespaces"),
+    );
     this.status = h("span", { class: "flow-status", id: "flow-status" }, "Waiting for flows…");
     const filters = h(
       "div",
       { class: "flow-filters", role: "search" },
       h("label", {}, "Namespace", this.nsSelect),
-      h("label", {}, "Workload", h("input", { id: "flow-workload", type: "search", placeholder: "e.g. checkout", oninput: set("workload") })),
+      h(
+        "label",
+        {},
+        "Workload",
+        h("input", {
+          id: "flow-workload",
+          type: "search",
+          placeholder: "e.g. checkout",
+          oninput: set("workload"),
+        }),
+      ),
       h(
         "label",
         {},
         "Action",
-        h("select", { id: "flow-action", onchange: set("action") }, h("option", { value: "" }, "Any"), h("option", { value: "allow" }, "Allowed"), h("option", { value: "deny" }, "Denied")),
+        h(
+          "select",
+          { id: "flow-action", onchange: set("action") },
+          h("option", { value: "" }, "Any"),
+          h("option", { value: "allow" }, "Allowed"),
+          h("option", { value: "deny" }, "Denied"),
+        ),
       ),
-      h("label", {}, "Destination", h("input", { id: "flow-dest", type: "search", placeholder: "e.g. example.com or :443", oninput: set("destination") })),
+      h(
+        "label",
+        {},
+        "Destination",
+        h("input", {
+          id: "flow-dest",
+          type: "search",
+          placeholder: "e.g. example.com or :443",
+          oninput: set("destination"),
+        }),
+      ),
       this.status,
     );
-    this.map = h("div", { class: "egress-map", id: "egress-map", "aria-label": "Egress map: workloads to destinations" });
+    this.map = h("div", {
+      class: "egress-map",
+      id: "egress-map",
+      "aria-label": "Egress map: workloads to destinations",
+    });
     this.tbody = h("tbody");
     const table = h(
       "table",
       { class: "flow-table", id: "flow-table" },
-      h("thead", {}, h("tr", {}, ...["Last seen", "Source", "Destination", "Port", "Action", "Policy", "Conns"].map((t) => h("th", { scope: "col" }, t)))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ...["Last seen", "Source", "Destination", "Port", "Action", "Policy", "Conns"].map((t) =>
+            h("th", { scope: "col" }, t),
+          ),
+        ),
+      ),
       this.tbody,
     );
-    el.append(filters, h("div", { class: "flow-body" }, h("section", { class: "map-wrap" }, h("h3", {}, "Egress map"), this.map), h("section", { class: "table-wrap" }, table)));
+    el.append(
+      filters,
+      h(
+        "div",
+        { class: "flow-body" },
+        h("section", { class: "map-wrap" }, h("h3", {}, "Egress map"), this.map),
+        h("section", { class: "table-wrap" }, table),
+      ),
+    );
 
     socket.on("flows:snapshot", (rows) => {
       this.flows.clear();
@@ -98,7 +150,13 @@ export class FlowsPane {
           { class: `flow-${f.action}` },
           h("td", { class: "time" }, new Date(f.lastSeen).toLocaleTimeString()),
           h("td", {}, `${f.sourceNamespace}/${f.sourceName}`),
-          h("td", {}, f.destType === "domain" || f.destNamespace === "-" ? f.destName : `${f.destNamespace}/${f.destName}`),
+          h(
+            "td",
+            {},
+            f.destType === "domain" || f.destNamespace === "-"
+              ? f.destName
+              : `${f.destNamespace}/${f.destName}`,
+          ),
           h("td", {}, `${f.destPort}/${f.proto}`),
           h("td", {}, h("span", { class: `badge badge-${f.action}` }, f.action)),
           h("td", { class: "policy", title: f.policies.join("\n") }, f.policies[0] ?? ""),
@@ -106,13 +164,25 @@ export class FlowsPane {
         ),
       );
     }
-    if (rows.length === 0) this.tbody.append(h("tr", {}, h("td", { colspan: 7, class: "empty" }, this.flows.size ? "No flows match the filters." : "No flows yet.")));
+    if (rows.length === 0)
+      this.tbody.append(
+        h(
+          "tr",
+          {},
+          h(
+            "td",
+            { colspan: 7, class: "empty" },
+            this.flows.size ? "No flows match the filters." : "No flows yet.",
+          ),
+        ),
+      );
     this.renderMap(rows);
   }
 
   private updateNamespaces(all: FlowView[]): void {
     const have = new Set(Array.from(this.nsSelect.options).map((o) => o.value));
-    for (const ns of [...new Set(all.map((f) => f.sourceNamespace))].sort()) if (!have.has(ns)) this.nsSelect.append(h("option", { value: ns }, ns));
+    for (const ns of [...new Set(all.map((f) => f.sourceNamespace))].sort())
+      if (!have.has(ns)) this.nsSelect.append(h("option", { value: ns }, ns));
   }
 
   private renderMap(rows: FlowView[]): void {
@@ -123,7 +193,9 @@ export class FlowsPane {
       return;
     }
     const sources = [...new Set(edges.map((e) => e.source))];
-    const dests = [...new Set(edges.map((e) => e.dest))].sort((a, b) => Number(a.includes("/")) - Number(b.includes("/")) || a.localeCompare(b));
+    const dests = [...new Set(edges.map((e) => e.dest))].sort(
+      (a, b) => Number(a.includes("/")) - Number(b.includes("/")) || a.localeCompare(b),
+    );
     const rowH = 26;
     const height = Math.max(sources.length, dests.length) * rowH + 16;
     const width = 640;
@@ -139,14 +211,35 @@ export class FlowsPane {
       const d = `M ${xs} ${y1} C ${(xs + xd) / 2} ${y1}, ${(xs + xd) / 2} ${y2}, ${xd} ${y2}`;
       const cls = e.denied && e.allowed ? "edge mixed" : e.denied ? "edge denied" : "edge allowed";
       const w = Math.min(6, 1.5 + Math.log2(1 + e.allowed + e.denied));
-      root.append(svg("path", { d, class: cls, "stroke-width": w }, svg("title", {}, `${e.source} → ${e.dest}: ${e.allowed} allowed, ${e.denied} denied`)));
+      root.append(
+        svg(
+          "path",
+          { d, class: cls, "stroke-width": w },
+          svg("title", {}, `${e.source} → ${e.dest}: ${e.allowed} allowed, ${e.denied} denied`),
+        ),
+      );
     }
-    for (const s of sources) root.append(svg("circle", { cx: xs, cy: sy.get(s)!, r: 4, class: "node-src" }), svg("text", { x: xs - 10, y: sy.get(s)! + 4, "text-anchor": "end", class: "label" }, s));
+    for (const s of sources)
+      root.append(
+        svg("circle", { cx: xs, cy: sy.get(s)!, r: 4, class: "node-src" }),
+        svg("text", { x: xs - 10, y: sy.get(s)! + 4, "text-anchor": "end", class: "label" }, s),
+      );
     for (const d of dests) {
       const ext = !d.includes("/");
-      root.append(svg("circle", { cx: xd, cy: dy.get(d)!, r: 4, class: ext ? "node-ext" : "node-int" }), svg("text", { x: xd + 10, y: dy.get(d)! + 4, class: "label" }, d));
+      root.append(
+        svg("circle", { cx: xd, cy: dy.get(d)!, r: 4, class: ext ? "node-ext" : "node-int" }),
+        svg("text", { x: xd + 10, y: dy.get(d)! + 4, class: "label" }, d),
+      );
     }
-    this.map.append(root, h("div", { class: "legend" }, h("span", { class: "lg allowed" }, "allowed"), h("span", { class: "lg denied" }, "denied"), h("span", { class: "lg mixed" }, "both")));
+    this.map.append(
+      root,
+      h(
+        "div",
+        { class: "legend" },
+        h("span", { class: "lg allowed" }, "allowed"),
+        h("span", { class: "lg denied" }, "denied"),
+        h("span", { class: "lg mixed" }, "both"),
+      ),
+    );
   }
 }
-

@@ -56,9 +56,32 @@ export function renderGuide(host: HTMLElement, guide: Guide, handlers: GuideHand
       else if (action.kind === "check") handlers.check();
       else void copy(action.text);
     };
-    bar.append(h("button", { class: `btn btn-action btn-${action.kind}`, type: "button", title, "data-action": action.kind, onclick }, label));
+    bar.append(
+      h(
+        "button",
+        {
+          class: `btn btn-action btn-${action.kind}`,
+          type: "button",
+          title,
+          "data-action": action.kind,
+          onclick,
+        },
+        label,
+      ),
+    );
     if (action.kind !== "copy" && action.kind !== "check")
-      bar.append(h("button", { class: "btn btn-ghost", type: "button", title: "Copy to the clipboard", onclick: () => void copy(action.kind === "apply" ? applyCommand(action.text) : action.text) }, "Copy"));
+      bar.append(
+        h(
+          "button",
+          {
+            class: "btn btn-ghost",
+            type: "button",
+            title: "Copy to the clipboard",
+            onclick: () => void copy(action.kind === "apply" ? applyCommand(action.text) : action.text),
+          },
+          "Copy",
+        ),
+      );
     el.prepend(bar);
   }
   host.scrollTop = 0;

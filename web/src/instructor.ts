@@ -6,14 +6,26 @@ import { connect } from "./socket.ts";
 const key = "egresslab-instructor";
 
 function ask(root: HTMLElement, message = ""): void {
-  const input = h("input", { id: "token", type: "password", autocomplete: "off", placeholder: "instructor token" });
+  const input = h("input", {
+    id: "token",
+    type: "password",
+    autocomplete: "off",
+    placeholder: "instructor token",
+  });
   root.replaceChildren(
     h(
       "main",
       { class: "join" },
       h(
         "form",
-        { class: "join-card", onsubmit: (e: Event) => (e.preventDefault(), sessionStorage.setItem(key, input.value.trim()), board(root)) },
+        {
+          class: "join-card",
+          onsubmit: (e: Event) => (
+            e.preventDefault(),
+            sessionStorage.setItem(key, input.value.trim()),
+            board(root)
+          ),
+        },
         h("h1", {}, "Instructor board"),
         h("label", { for: "token" }, "Instructor token (printed when the server started)"),
         input,
@@ -31,7 +43,10 @@ function board(root: HTMLElement): void {
   const socket = connect({ instructor: token });
   const table = h("table", { class: "board", id: "board" });
   const status = h("span", { class: "conn" }, "connecting…");
-  root.replaceChildren(h("header", { class: "topbar" }, h("div", { class: "brand" }, "Instructor board"), status), h("main", { class: "board-wrap" }, table));
+  root.replaceChildren(
+    h("header", { class: "topbar" }, h("div", { class: "brand" }, "Instructor board"), status),
+    h("main", { class: "board-wrap" }, table),
+  );
   socket.on("connect", () => ((status.textContent = "live"), status.classList.add("live")));
   socket.on("disconnect", () => ((status.textContent = "reconnecting…"), status.classList.remove("live")));
   socket.on("connect_error", (err) => {
@@ -45,7 +60,18 @@ function board(root: HTMLElement): void {
     const stages = rows[0]?.stages.length ?? 0;
     const done = (s: number) => rows.filter((r) => r.stages[s]?.status === "passed").length;
     table.replaceChildren(
-      h("thead", {}, h("tr", {}, h("th", {}, `Attendees (${rows.length})`), ...Array.from({ length: stages }, (_, i) => h("th", {}, `Stage ${i}`, h("div", { class: "fine" }, `${done(i)} passed`))))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, `Attendees (${rows.length})`),
+          ...Array.from({ length: stages }, (_, i) =>
+            h("th", {}, `Stage ${i}`, h("div", { class: "fine" }, `${done(i)} passed`)),
+          ),
+        ),
+      ),
       h(
         "tbody",
         {},
@@ -53,8 +79,22 @@ function board(root: HTMLElement): void {
           h(
             "tr",
             {},
-            h("th", { scope: "row" }, h("span", { class: `dot ${r.online ? "on" : "off"}`, title: r.online ? "online" : "offline" }), r.name),
-            ...r.stages.map((s) => h("td", { class: `cell ${s.status} ${s.index === r.currentStage ? "current" : ""}`, title: `${s.checks} checks` }, s.status === "passed" ? "✓" : s.status === "started" ? "…" : "")),
+            h(
+              "th",
+              { scope: "row" },
+              h("span", { class: `dot ${r.online ? "on" : "off"}`, title: r.online ? "online" : "offline" }),
+              r.name,
+            ),
+            ...r.stages.map((s) =>
+              h(
+                "td",
+                {
+                  class: `cell ${s.status} ${s.index === r.currentStage ? "current" : ""}`,
+                  title: `${s.checks} checks`,
+                },
+                s.status === "passed" ? "✓" : s.status === "started" ? "…" : "",
+              ),
+            ),
           ),
         ),
       ),

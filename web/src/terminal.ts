@@ -71,12 +71,18 @@ export class TerminalPane {
     });
     socket.on("term:replaced", () => {
       this.attached = false;
-      this.showOverlay("This terminal is open in another tab.", { label: "Use it here", run: () => this.attach() });
+      this.showOverlay("This terminal is open in another tab.", {
+        label: "Use it here",
+        run: () => this.attach(),
+      });
     });
     socket.on("term:exit", ({ code }) => {
       this.attached = false;
       this.end = undefined;
-      this.showOverlay(`The shell ended (exit code ${code}).`, { label: "Start a new shell", run: () => this.attach() });
+      this.showOverlay(`The shell ended (exit code ${code}).`, {
+        label: "Start a new shell",
+        run: () => this.attach(),
+      });
     });
     if (socket.connected) this.attach();
   }
@@ -85,7 +91,11 @@ export class TerminalPane {
     this.refit();
     this.hideOverlay();
     this.attached = true;
-    this.socket.emit("term:attach", { cols: this.term.cols, rows: this.term.rows, ...(this.end !== undefined ? { since: this.end } : {}) });
+    this.socket.emit("term:attach", {
+      cols: this.term.cols,
+      rows: this.term.rows,
+      ...(this.end !== undefined ? { since: this.end } : {}),
+    });
   }
 
   private scheduleAck(): void {

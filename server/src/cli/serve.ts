@@ -18,16 +18,75 @@ import { startWorkshopServer, type WorkshopServer } from "../http/server.ts";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 export const serveOptionSpecs = {
-  port: { type: "number", default: 3000, env: "EGRESSLAB_PORT", short: "p", arg: "PORT", description: "Port of the web server" },
-  host: { type: "string", default: "127.0.0.1", env: "EGRESSLAB_HOST", arg: "ADDR", description: "Interface to listen on (0.0.0.0 for a room of attendees)" },
-  data: { type: "string", default: ".egresslab", env: "EGRESSLAB_DATA", arg: "DIR", description: "Where sessions, progress, homes and cluster state are kept" },
-  lab: { type: "string", default: "egress-workshop", env: "EGRESSLAB_LAB", arg: "ID", description: "The lab to run: an id under labs/, or a lab directory" },
-  "join-code": { type: "string", env: "EGRESSLAB_JOIN_CODE", arg: "CODE", description: "A code attendees must enter to join" },
-  local: { type: "boolean", default: false, env: "EGRESSLAB_LOCAL", description: "Single-user mode on your own machine: a plain shell instead of a bubblewrap sandbox" },
-  "idle-timeout": { type: "number", default: 1800, env: "EGRESSLAB_IDLE_TIMEOUT", arg: "SECONDS", description: "End a terminal nobody has used or watched for this long" },
-  pool: { type: "number", default: 2, env: "EGRESSLAB_POOL", arg: "N", description: "Clusters to keep pre-warmed for attendees who join" },
-  "instructor-token": { type: "string", env: "EGRESSLAB_INSTRUCTOR_TOKEN", arg: "TOKEN", description: "Token for the instructor board (default: a random one, printed at start)" },
-  "log-level": { type: "string", default: "info", env: "EGRESSLAB_LOG_LEVEL", choices: ["debug", "info", "warn", "error"], arg: "LEVEL", description: "Least severe log lines shown" },
+  port: {
+    type: "number",
+    default: 3000,
+    env: "EGRESSLAB_PORT",
+    short: "p",
+    arg: "PORT",
+    description: "Port of the web server",
+  },
+  host: {
+    type: "string",
+    default: "127.0.0.1",
+    env: "EGRESSLAB_HOST",
+    arg: "ADDR",
+    description: "Interface to listen on (0.0.0.0 for a room of attendees)",
+  },
+  data: {
+    type: "string",
+    default: ".egresslab",
+    env: "EGRESSLAB_DATA",
+    arg: "DIR",
+    description: "Where sessions, progress, homes and cluster state are kept",
+  },
+  lab: {
+    type: "string",
+    default: "egress-workshop",
+    env: "EGRESSLAB_LAB",
+    arg: "ID",
+    description: "The lab to run: an id under labs/, or a lab directory",
+  },
+  "join-code": {
+    type: "string",
+    env: "EGRESSLAB_JOIN_CODE",
+    arg: "CODE",
+    description: "A code attendees must enter to join",
+  },
+  local: {
+    type: "boolean",
+    default: false,
+    env: "EGRESSLAB_LOCAL",
+    description: "Single-user mode on your own machine: a plain shell instead of a bubblewrap sandbox",
+  },
+  "idle-timeout": {
+    type: "number",
+    default: 1800,
+    env: "EGRESSLAB_IDLE_TIMEOUT",
+    arg: "SECONDS",
+    description: "End a terminal nobody has used or watched for this long",
+  },
+  pool: {
+    type: "number",
+    default: 2,
+    env: "EGRESSLAB_POOL",
+    arg: "N",
+    description: "Clusters to keep pre-warmed for attendees who join",
+  },
+  "instructor-token": {
+    type: "string",
+    env: "EGRESSLAB_INSTRUCTOR_TOKEN",
+    arg: "TOKEN",
+    description: "Token for the instructor board (default: a random one, printed at start)",
+  },
+  "log-level": {
+    type: "string",
+    default: "info",
+    env: "EGRESSLAB_LOG_LEVEL",
+    choices: ["debug", "info", "warn", "error"],
+    arg: "LEVEL",
+    description: "Least severe log lines shown",
+  },
   ...providerOptionSpecs,
 } as const satisfies OptionSpecs;
 
@@ -51,7 +110,11 @@ export const serveCommand: Command = {
     const logger = createLogger({ level: o["log-level"] as LogLevel });
     const dataDir = path.resolve(o.data);
     const lab = await loadLab(labDir(o.lab));
-    const provider = await createProvider({ ...providerSettings(o), dataDir, logger: logger.child({ component: "provider" }) });
+    const provider = await createProvider({
+      ...providerSettings(o),
+      dataDir,
+      logger: logger.child({ component: "provider" }),
+    });
     let server: WorkshopServer;
     try {
       server = await startWorkshopServer({
@@ -72,7 +135,9 @@ export const serveCommand: Command = {
       throw err;
     }
     process.stdout.write(`egresslab: open ${server.url}\n`);
-    process.stdout.write(`egresslab: instructor board ${server.url}/instructor (token ${server.instructorToken})\n`);
+    process.stdout.write(
+      `egresslab: instructor board ${server.url}/instructor (token ${server.instructorToken})\n`,
+    );
     await new Promise<void>((resolve) => {
       const stop = (): void => {
         process.off("SIGINT", stop);

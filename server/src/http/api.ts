@@ -68,7 +68,8 @@ export function apiRouter(opts: ApiOptions): express.Router {
     "/join",
     wrap(async (req, res) => {
       const wait = joins.take(req.ip ?? "?");
-      if (wait > 0) throw new EgresslabError("rate-limited", `too many joins from here; try again in ${wait} s`);
+      if (wait > 0)
+        throw new EgresslabError("rate-limited", `too many joins from here; try again in ${wait} s`);
       const body = (req.body ?? {}) as { name?: unknown; code?: unknown };
       const { learner: l, token } = await workshop.join(body);
       res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));
@@ -86,24 +87,45 @@ export function apiRouter(opts: ApiOptions): express.Router {
     }),
   );
 
-  r.get("/session", wrap((req) => workshop.state(learner(req))));
-  r.get("/stages/:stage/guide", wrap((req) => workshop.guide(learner(req), req.params.stage)));
-  r.post("/stages/:stage/go", wrap((req) => workshop.goTo(learner(req), req.params.stage)));
+  r.get(
+    "/session",
+    wrap((req) => workshop.state(learner(req))),
+  );
+  r.get(
+    "/stages/:stage/guide",
+    wrap((req) => workshop.guide(learner(req), req.params.stage)),
+  );
+  r.post(
+    "/stages/:stage/go",
+    wrap((req) => workshop.goTo(learner(req), req.params.stage)),
+  );
   r.put(
     "/stages/:stage/answers",
-    wrap((req) => workshop.saveAnswers(learner(req), req.params.stage, (req.body as { answers?: unknown })?.answers)),
+    wrap((req) =>
+      workshop.saveAnswers(learner(req), req.params.stage, (req.body as { answers?: unknown })?.answers),
+    ),
   );
   r.post(
     "/stages/:stage/check",
-    wrap((req) => workshop.check(learner(req), req.params.stage, (req.body as { answers?: unknown } | undefined)?.answers)),
+    wrap((req) =>
+      workshop.check(
+        learner(req),
+        req.params.stage,
+        (req.body as { answers?: unknown } | undefined)?.answers,
+      ),
+    ),
   );
-  r.post("/stages/:stage/reset", wrap((req) => workshop.reset(learner(req), req.params.stage)));
+  r.post(
+    "/stages/:stage/reset",
+    wrap((req) => workshop.reset(learner(req), req.params.stage)),
+  );
 
   r.get(
     "/instructor/board",
     wrap((req) => {
       const auth = req.headers.authorization?.replace(/^Bearer\s+/i, "");
-      if (!isInstructor(auth, opts.instructorToken)) throw new EgresslabError("unauthorized", "the instructor token is missing or wrong");
+      if (!isInstructor(auth, opts.instructorToken))
+        throw new EgresslabError("unauthorized", "the instructor token is missing or wrong");
       return { lab: workshop.lab.summary, rows: workshop.board() };
     }),
   );

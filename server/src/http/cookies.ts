@@ -10,7 +10,10 @@ export function parseCookies(header: string | undefined): Record<string, string>
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim();
     if (!name || name in out) continue;
-    const raw = part.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    const raw = part
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1");
     try {
       out[name] = decodeURIComponent(raw);
     } catch {
@@ -24,5 +27,7 @@ export function parseCookies(header: string | undefined): Record<string, string>
 export function sessionCookieHeader(token: string | undefined, secure: boolean): string {
   const attrs = ["Path=/", "HttpOnly", "SameSite=Lax", ...(secure ? ["Secure"] : [])];
   if (token === undefined) return [`${sessionCookie}=`, "Max-Age=0", ...attrs].join("; ");
-  return [`${sessionCookie}=${encodeURIComponent(token)}`, `Max-Age=${60 * 60 * 24 * 30}`, ...attrs].join("; ");
+  return [`${sessionCookie}=${encodeURIComponent(token)}`, `Max-Age=${60 * 60 * 24 * 30}`, ...attrs].join(
+    "; ",
+  );
 }

@@ -21,7 +21,8 @@ export function asTyped(err: unknown): EgresslabError {
   if (err instanceof EgresslabError) return err;
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === "entity.too.large") return new EgresslabError("too-large", "the request body is too large");
-  if (e?.type === "entity.parse.failed") return new EgresslabError("invalid", "the request body is not valid JSON");
+  if (e?.type === "entity.parse.failed")
+    return new EgresslabError("invalid", "the request body is not valid JSON");
   if (e?.status === 404) return new EgresslabError("not-found", "not found");
   return new EgresslabError("internal", "something went wrong on the server; try again", { cause: err });
 }
@@ -42,7 +43,12 @@ export function toWire(err: unknown): { status: number; body: WireError } {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const { status, body } = toWire(err);
-    if (status >= 500) log.error("request failed", { method: req.method, path: req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    if (status >= 500)
+      log.error("request failed", {
+        method: req.method,
+        path: req.path,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
     if (res.headersSent) return;
     res.status(status).json({ error: body });
   };

@@ -72,7 +72,8 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
 
   let webDist = path.join(repoRoot, "web", "dist");
   if (opts.buildWeb !== false) {
-    const web = (await import("../../../scripts/build-web.mjs")) as typeof import("../../../scripts/build-web.mjs");
+    const web =
+      (await import("../../../scripts/build-web.mjs")) as typeof import("../../../scripts/build-web.mjs");
     if (await web.buildWeb()) log.info("built the web page", { dir: web.webDist });
     webDist = web.webDist;
   }
@@ -113,7 +114,10 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   app.get("/healthz", (_req, res) => {
     res.json({ ok: true, pool: pool.available, terminals: terminals.size });
   });
-  app.use("/api", apiRouter({ workshop, instructorToken, ...(opts.joinRate ? { joinRate: opts.joinRate } : {}) }));
+  app.use(
+    "/api",
+    apiRouter({ workshop, instructorToken, ...(opts.joinRate ? { joinRate: opts.joinRate } : {}) }),
+  );
   app.get("/instructor", (_req, res) => res.sendFile(path.join(webDist, "instructor.html")));
   app.use(express.static(webDist, { index: "index.html", maxAge: 0, dotfiles: "ignore" }));
   app.use(() => {

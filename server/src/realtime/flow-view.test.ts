@@ -7,17 +7,60 @@ describe("toFlowView", () => {
     {
       name: "an Enterprise flow-log record to a domain",
       rec: {
-        source_namespace: "shop", source_name: "checkout-*", source_name_aggr: "checkout-*", dest_type: "net",
-        dest_namespace: "-", dest_name: "pub", dest_domains: ["api.payments.example"], dest_port: 443, proto: "tcp",
-        action: "deny", reporter: "src", num_flows_started: 3, end_time: 1767225600,
+        source_namespace: "shop",
+        source_name: "checkout-*",
+        source_name_aggr: "checkout-*",
+        dest_type: "net",
+        dest_namespace: "-",
+        dest_name: "pub",
+        dest_domains: ["api.payments.example"],
+        dest_port: 443,
+        proto: "tcp",
+        action: "deny",
+        reporter: "src",
+        num_flows_started: 3,
+        end_time: 1767225600,
         policies: { enforced_policies: ["0|default|default.default-deny|deny|-1"] },
       },
-      want: { sourceNamespace: "shop", sourceName: "checkout-*", destName: "api.payments.example", destType: "domain", destPort: 443, action: "deny", connections: 3, lastSeen: "2026-01-01T00:00:00.000Z", policies: ["0|default|default.default-deny|deny|-1"] },
+      want: {
+        sourceNamespace: "shop",
+        sourceName: "checkout-*",
+        destName: "api.payments.example",
+        destType: "domain",
+        destPort: 443,
+        action: "deny",
+        connections: 3,
+        lastSeen: "2026-01-01T00:00:00.000Z",
+        policies: ["0|default|default.default-deny|deny|-1"],
+      },
     },
     {
       name: "a Goldmane Flow with a nested key",
-      rec: { Key: { source_namespace: "kube-system", source_name: "coredns-*", dest_type: "WorkloadEndpoint", dest_namespace: "shop", dest_name: "api-*", dest_port: 8080, proto: "TCP", action: "Allow", reporter: "Dst" }, num_connections_started: 2, end_time: 1767225615 },
-      want: { sourceNamespace: "kube-system", destNamespace: "shop", destName: "api-*", destType: "wep", proto: "tcp", action: "allow", reporter: "dst", connections: 2 },
+      rec: {
+        Key: {
+          source_namespace: "kube-system",
+          source_name: "coredns-*",
+          dest_type: "WorkloadEndpoint",
+          dest_namespace: "shop",
+          dest_name: "api-*",
+          dest_port: 8080,
+          proto: "TCP",
+          action: "Allow",
+          reporter: "Dst",
+        },
+        num_connections_started: 2,
+        end_time: 1767225615,
+      },
+      want: {
+        sourceNamespace: "kube-system",
+        destNamespace: "shop",
+        destName: "api-*",
+        destType: "wep",
+        proto: "tcp",
+        action: "allow",
+        reporter: "dst",
+        connections: 2,
+      },
     },
   ])("reads $name", ({ rec, want }) => {
     expect(toFlowView(rec)).toMatchObject(want);
@@ -25,7 +68,9 @@ describe("toFlowView", () => {
 
   it("gives distinct keys to allowed and denied flows of the same pair", () => {
     const base = { source_namespace: "a", source_name: "x", dest_name: "y", dest_port: 80 };
-    expect(toFlowView({ ...base, action: "allow" })!.key).not.toBe(toFlowView({ ...base, action: "deny" })!.key);
+    expect(toFlowView({ ...base, action: "allow" })!.key).not.toBe(
+      toFlowView({ ...base, action: "deny" })!.key,
+    );
   });
 
   it.each([null, 3, "x", {}])("ignores %j", (v) => {

@@ -6,10 +6,19 @@ import type { FlowView } from "./protocol.ts";
 
 type Rec = Record<string, unknown>;
 
-const str = (v: unknown, dflt = ""): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : dflt);
-const num = (v: unknown): number => (typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) || 0 : 0);
+const str = (v: unknown, dflt = ""): string =>
+  typeof v === "string" ? v : typeof v === "number" ? String(v) : dflt;
+const num = (v: unknown): number =>
+  typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) || 0 : 0;
 
-const actions: Record<string, FlowView["action"]> = { allow: "allow", deny: "deny", pass: "pass", "1": "allow", "2": "deny", "3": "pass" };
+const actions: Record<string, FlowView["action"]> = {
+  allow: "allow",
+  deny: "deny",
+  pass: "pass",
+  "1": "allow",
+  "2": "deny",
+  "3": "pass",
+};
 const destTypes: Record<string, FlowView["destType"]> = {
   wep: "wep",
   workloadendpoint: "wep",
@@ -45,7 +54,12 @@ function policiesOf(p: unknown): string[] {
     if (typeof x === "string") return x;
     if (x && typeof x === "object") {
       const h = x as Rec;
-      return [str(h.tier), [str(h.namespace), str(h.name)].filter(Boolean).join("/"), str(h.action), str(pick(h, "rule_index", "ruleIndex"))].join("|");
+      return [
+        str(h.tier),
+        [str(h.namespace), str(h.name)].filter(Boolean).join("/"),
+        str(h.action),
+        str(pick(h, "rule_index", "ruleIndex")),
+      ].join("|");
     }
     return String(x);
   });
@@ -77,6 +91,15 @@ export function toFlowView(record: unknown): FlowView | undefined {
     connections: num(pick(r, "num_flows_started", "num_connections_started", "num_flows")) || 1,
     lastSeen: timeOf(pick(r, "end_time", "endTime", "start_time")),
   };
-  view.key = [view.sourceNamespace, view.sourceName, view.destNamespace, view.destName, view.destPort, view.proto, view.action, view.reporter].join("|");
+  view.key = [
+    view.sourceNamespace,
+    view.sourceName,
+    view.destNamespace,
+    view.destName,
+    view.destPort,
+    view.proto,
+    view.action,
+    view.reporter,
+  ].join("|");
   return view;
 }

@@ -22,7 +22,11 @@ export interface FlowSource {
   watch(onRecord: (record: unknown) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
-function request(ep: ClusterEndpoint, pathAndQuery: string, signal: AbortSignal): Promise<http.IncomingMessage> {
+function request(
+  ep: ClusterEndpoint,
+  pathAndQuery: string,
+  signal: AbortSignal,
+): Promise<http.IncomingMessage> {
   const url = new URL(ep.server + pathAndQuery);
   const lib = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
@@ -39,7 +43,9 @@ function request(ep: ClusterEndpoint, pathAndQuery: string, signal: AbortSignal)
           let body = "";
           res.setEncoding("utf8");
           res.on("data", (c: string) => (body += c.length + body.length < 4096 ? c : ""));
-          res.on("end", () => reject(new Error(`flow API answered ${res.statusCode}: ${body.slice(0, 300)}`)));
+          res.on("end", () =>
+            reject(new Error(`flow API answered ${res.statusCode}: ${body.slice(0, 300)}`)),
+          );
           return;
         }
         resolve(res);
@@ -132,7 +138,13 @@ export class FlowHub {
   subscribe(clusterId: string, source: () => FlowSource, listener: FlowListener): () => void {
     let s = this.streams.get(clusterId);
     if (!s) {
-      s = { listeners: new Set(), flows: new Map(), pending: new Map(), abort: new AbortController(), ready: false };
+      s = {
+        listeners: new Set(),
+        flows: new Map(),
+        pending: new Map(),
+        abort: new AbortController(),
+        ready: false,
+      };
       this.streams.set(clusterId, s);
       void this.run(clusterId, s, source);
     }

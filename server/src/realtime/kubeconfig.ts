@@ -13,7 +13,13 @@ type Named<T> = { name?: string } & T;
 interface KubeconfigDoc {
   "current-context"?: string;
   contexts?: Named<{ context?: { cluster?: string; user?: string } }>[];
-  clusters?: Named<{ cluster?: { server?: string; "certificate-authority-data"?: string; "insecure-skip-tls-verify"?: boolean } }>[];
+  clusters?: Named<{
+    cluster?: {
+      server?: string;
+      "certificate-authority-data"?: string;
+      "insecure-skip-tls-verify"?: boolean;
+    };
+  }>[];
   users?: Named<{ user?: { token?: string } }>[];
 }
 

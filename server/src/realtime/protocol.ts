@@ -27,7 +27,9 @@ export const termAttachSchema = z.object({
 export const termInputSchema = z.object({ data: z.string().min(1).max(limits.inputChars) });
 export const termResizeSchema = termAttachSchema.pick({ cols: true, rows: true });
 export const termAckSchema = z.object({ end: z.number().int().min(0) });
-export const flowsSubscribeSchema = z.object({ limit: z.number().int().min(1).max(5000).optional() }).optional();
+export const flowsSubscribeSchema = z
+  .object({ limit: z.number().int().min(1).max(5000).optional() })
+  .optional();
 
 export type TermAttach = z.infer<typeof termAttachSchema>;
 export type TermInput = z.infer<typeof termInputSchema>;

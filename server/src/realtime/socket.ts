@@ -76,12 +76,17 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     const auth = socket.handshake.auth as { instructor?: unknown } | undefined;
     if (typeof auth?.instructor === "string") {
       if (!isInstructor(auth.instructor, opts.instructorToken))
-        return next(Object.assign(new Error("the instructor token is wrong"), { data: { code: "unauthorized" } }));
+        return next(
+          Object.assign(new Error("the instructor token is wrong"), { data: { code: "unauthorized" } }),
+        );
       socket.data.instructor = true;
       return next();
     }
     const learner = learnerOf(workshop, socket.request.headers.cookie);
-    if (!learner) return next(Object.assign(new Error("your session has ended; join again"), { data: { code: "unauthorized" } }));
+    if (!learner)
+      return next(
+        Object.assign(new Error("your session has ended; join again"), { data: { code: "unauthorized" } }),
+      );
     socket.data.learner = learner;
     next();
   });
@@ -95,8 +100,10 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       if (!closed) io.to("board").emit("board:update", workshop.board());
     }, 300);
   };
-  const onProgress: (...a: WorkshopEvents["progress"]) => void = (id, p) => io.to(`learner:${id}`).emit("progress", p);
-  const onCheck: (...a: WorkshopEvents["check"]) => void = (id, r) => io.to(`learner:${id}`).emit("check:result", r);
+  const onProgress: (...a: WorkshopEvents["progress"]) => void = (id, p) =>
+    io.to(`learner:${id}`).emit("progress", p);
+  const onCheck: (...a: WorkshopEvents["check"]) => void = (id, r) =>
+    io.to(`learner:${id}`).emit("check:result", r);
   workshop.on("board", onBoard);
   workshop.on("progress", onProgress);
   workshop.on("check", onCheck);
@@ -112,7 +119,11 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     workshop.setOnline(learner.id, 1);
     const fail = (err: unknown): void => {
       const { status, body } = toWire(err);
-      if (status >= 500) logger.error("socket handler failed", { learner: learner.id, error: err instanceof Error ? err.message : String(err) });
+      if (status >= 500)
+        logger.error("socket handler failed", {
+          learner: learner.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
       socket.emit("error", body);
     };
     const on = <E extends keyof ClientToServerEvents>(event: E, fn: (payload: unknown) => unknown): void => {
@@ -147,7 +158,11 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     on("term:input", (p) => {
       const { data } = parse(termInputSchema, p, "term:input");
       const s = attached();
-      if (!s) throw new EgresslabError("conflict", "this tab is not attached to the terminal; reload to take it over");
+      if (!s)
+        throw new EgresslabError(
+          "conflict",
+          "this tab is not attached to the terminal; reload to take it over",
+        );
       s.input(data);
     });
     on("term:resize", (p) => {

@@ -22,7 +22,9 @@ export function openDb(file: string): Db {
 export function migrate(db: Db): number {
   const current = db.pragma("user_version", { simple: true }) as number;
   if (current > migrations.length)
-    throw new Error(`the database schema (version ${current}) is newer than this egresslab (version ${migrations.length})`);
+    throw new Error(
+      `the database schema (version ${current}) is newer than this egresslab (version ${migrations.length})`,
+    );
   let ran = 0;
   for (let v = current; v < migrations.length; v++) {
     db.transaction(() => {

@@ -19,7 +19,12 @@ export interface LabRunner {
   /** Applies the stage's setup to the cluster. */
   setup(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
   /** Runs the stage's checks; never throws for a failing check, only for a broken cluster. */
-  grade(conn: ClusterConnection, stageIndex: number, params: LabParams, answers: Record<string, string>): Promise<StageResult>;
+  grade(
+    conn: ClusterConnection,
+    stageIndex: number,
+    params: LabParams,
+    answers: Record<string, string>,
+  ): Promise<StageResult>;
   /** Cleans the stage up and sets it up again. */
   reset(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
 }

@@ -39,9 +39,11 @@ export class ClusterPool {
   }
 
   private async refill(): Promise<void> {
-    const stored = (this.db.prepare("SELECT cluster_id FROM pool_clusters ORDER BY created_at").all() as { cluster_id: string }[]).map(
-      (r) => r.cluster_id,
-    );
+    const stored = (
+      this.db.prepare("SELECT cluster_id FROM pool_clusters ORDER BY created_at").all() as {
+        cluster_id: string;
+      }[]
+    ).map((r) => r.cluster_id);
     const have = new Set(this.ready.map((c) => c.id));
     for (const id of stored) {
       if (this.closed) return;
@@ -51,12 +53,16 @@ export class ClusterPool {
     }
     while (!this.closed && this.ready.length < this.opts.size) {
       const id = newId("c");
-      this.db.prepare("INSERT INTO pool_clusters (cluster_id, created_at) VALUES (?, ?)").run(id, new Date().toISOString());
+      this.db
+        .prepare("INSERT INTO pool_clusters (cluster_id, created_at) VALUES (?, ?)")
+        .run(id, new Date().toISOString());
       try {
         this.ready.push(await this.connect(id));
       } catch (err) {
         this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(id);
-        this.log.error("could not pre-warm a cluster", { error: err instanceof Error ? err.message : String(err) });
+        this.log.error("could not pre-warm a cluster", {
+          error: err instanceof Error ? err.message : String(err),
+        });
         return;
       }
     }

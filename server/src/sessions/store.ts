@@ -64,9 +64,9 @@ export class SessionStore {
 
   /** Returns the workshop for `labId`, creating it on first start; the join code is replaced when one is given. */
   ensureWorkshop(labId: string, joinCode: string | undefined): Workshop {
-    const found = this.db.prepare("SELECT id, lab_id, join_code_hash FROM workshop WHERE lab_id = ?").get(labId) as
-      | { id: string; lab_id: string; join_code_hash: string | null }
-      | undefined;
+    const found = this.db
+      .prepare("SELECT id, lab_id, join_code_hash FROM workshop WHERE lab_id = ?")
+      .get(labId) as { id: string; lab_id: string; join_code_hash: string | null } | undefined;
     const codeHash = joinCode ? hashToken(joinCode) : null;
     if (found) {
       if (found.join_code_hash !== codeHash)
@@ -82,8 +82,7 @@ export class SessionStore {
 
   workshopById(id: string): Workshop | undefined {
     const r = this.db.prepare("SELECT id, lab_id, join_code_hash FROM workshop WHERE id = ?").get(id) as
-      | { id: string; lab_id: string; join_code_hash: string | null }
-      | undefined;
+      { id: string; lab_id: string; join_code_hash: string | null } | undefined;
     return r ? { id: r.id, labId: r.lab_id, joinCodeHash: r.join_code_hash } : undefined;
   }
 
@@ -109,7 +108,9 @@ export class SessionStore {
         )
         .run(id, input.workshopId, input.name, input.seed, input.clusterId, at, at);
       this.db
-        .prepare("INSERT INTO sessions (token_hash, learner_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO sessions (token_hash, learner_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
+        )
         .run(hashToken(token), id, at, at);
     })();
     return { learner: this.learner(id)!, token };
@@ -140,7 +141,9 @@ export class SessionStore {
 
   learners(workshopId: string): Learner[] {
     return (
-      this.db.prepare("SELECT * FROM learners WHERE workshop_id = ? ORDER BY created_at").all(workshopId) as LearnerRow[]
+      this.db
+        .prepare("SELECT * FROM learners WHERE workshop_id = ? ORDER BY created_at")
+        .all(workshopId) as LearnerRow[]
     ).map(toLearner);
   }
 
@@ -160,14 +163,17 @@ export class SessionStore {
 
   isStarted(learnerId: string, stageIndex: number): boolean {
     return (
-      this.db.prepare("SELECT 1 FROM progress WHERE learner_id = ? AND stage_index = ?").get(learnerId, stageIndex) !==
-      undefined
+      this.db
+        .prepare("SELECT 1 FROM progress WHERE learner_id = ? AND stage_index = ?")
+        .get(learnerId, stageIndex) !== undefined
     );
   }
 
   /** Forgets a stage's start and pass (used by reset, before setup runs again). */
   clearStage(learnerId: string, stageIndex: number): void {
-    this.db.prepare("DELETE FROM progress WHERE learner_id = ? AND stage_index = ?").run(learnerId, stageIndex);
+    this.db
+      .prepare("DELETE FROM progress WHERE learner_id = ? AND stage_index = ?")
+      .run(learnerId, stageIndex);
   }
 
   /** Stores a check's outcome; a pass marks the stage passed (and a pass is never undone by a later failure). */
@@ -175,7 +181,9 @@ export class SessionStore {
     const at = this.iso();
     this.db.transaction(() => {
       this.db
-        .prepare("INSERT INTO checks (learner_id, stage_index, passed, result_json, at) VALUES (?, ?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO checks (learner_id, stage_index, passed, result_json, at) VALUES (?, ?, ?, ?, ?)",
+        )
         .run(learnerId, stageIndex, passed ? 1 : 0, JSON.stringify(result), at);
       this.db
         .prepare(
@@ -197,7 +205,12 @@ export class SessionStore {
       .prepare(
         "SELECT stage_index, passed, result_json, at FROM checks WHERE learner_id = ? AND stage_index = ? ORDER BY id DESC LIMIT ?",
       )
-      .all(learnerId, stageIndex, limit) as { stage_index: number; passed: number; result_json: string; at: string }[];
+      .all(learnerId, stageIndex, limit) as {
+      stage_index: number;
+      passed: number;
+      result_json: string;
+      at: string;
+    }[];
     return rows.map((r) => ({
       stageIndex: r.stage_index,
       passed: r.passed === 1,

@@ -46,7 +46,8 @@ export interface WorkshopOptions {
 const nameProblem = (name: unknown): Problem | undefined => {
   if (typeof name !== "string" || !name.trim()) return { where: "name", message: "enter your name" };
   if (name.trim().length > 40) return { where: "name", message: "a name has at most 40 characters" };
-  if (/[\p{Cc}<>]/u.test(name)) return { where: "name", message: "a name cannot hold control characters or < >" };
+  if (/[\p{Cc}<>]/u.test(name))
+    return { where: "name", message: "a name cannot hold control characters or < >" };
   return undefined;
 };
 
@@ -89,12 +90,20 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     const ws = { id: this.opts.workshopId, ...this.workshopCode() };
     const code = typeof input.code === "string" ? input.code.trim() : undefined;
     if (!this.opts.store.joinCodeAccepts(ws, code))
-      problems.push({ where: "code", message: code ? "this join code is not the workshop's" : "enter the workshop's join code" });
+      problems.push({
+        where: "code",
+        message: code ? "this join code is not the workshop's" : "enter the workshop's join code",
+      });
     if (problems.length) throw new ValidationError(problems);
     const name = String(input.name).trim();
     const conn = await this.opts.pool.take();
     const seed = randomInt(1, 2 ** 31 - 1);
-    const created = this.opts.store.createLearner({ workshopId: this.opts.workshopId, name, seed, clusterId: conn.id });
+    const created = this.opts.store.createLearner({
+      workshopId: this.opts.workshopId,
+      name,
+      seed,
+      clusterId: conn.id,
+    });
     const learner = created.learner;
     this.log.info("learner joined", { learner: learner.id, cluster: conn.id });
     await this.serial(learner.id, async () => {
@@ -168,11 +177,16 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   private stageIndex(i: unknown): number {
     const n = typeof i === "string" && /^\d+$/.test(i) ? Number(i) : i;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n >= this.opts.lab.summary.stageCount)
-      throw new NotFoundError(`there is no stage ${String(i)} (stages are 0 to ${this.opts.lab.summary.stageCount - 1})`);
+      throw new NotFoundError(
+        `there is no stage ${String(i)} (stages are 0 to ${this.opts.lab.summary.stageCount - 1})`,
+      );
     return n;
   }
 
-  guide(learner: Learner, stage: unknown): RenderedGuide & { answers: Record<string, string>; lastCheck?: CheckOutcome } {
+  guide(
+    learner: Learner,
+    stage: unknown,
+  ): RenderedGuide & { answers: Record<string, string>; lastCheck?: CheckOutcome } {
     const i = this.stageIndex(stage);
     const last = this.opts.store.checks(learner.id, i, 1)[0];
     return {
@@ -186,7 +200,8 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   goTo(learner: Learner, stage: unknown): Promise<LearnerState> {
     const i = this.stageIndex(stage);
     return this.serial(learner.id, async () => {
-      if (!this.opts.store.isStarted(learner.id, i)) await this.startStage(learner, i, await this.connection(learner));
+      if (!this.opts.store.isStarted(learner.id, i))
+        await this.startStage(learner, i, await this.connection(learner));
       this.opts.store.setCurrentStage(learner.id, i);
       this.publishProgress(learner.id);
       return this.state(learner);
@@ -209,12 +224,15 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     const ids = new Set(questions.map((q) => q.id));
     const problems: Problem[] = [];
     if (typeof answers !== "object" || answers === null || Array.isArray(answers))
-      throw new ValidationError([{ where: "answers", message: "answers are an object of question id to text" }]);
+      throw new ValidationError([
+        { where: "answers", message: "answers are an object of question id to text" },
+      ]);
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(answers)) {
       if (!ids.has(k)) problems.push({ where: `answers.${k}`, message: "this stage has no such question" });
       else if (typeof v !== "string") problems.push({ where: `answers.${k}`, message: "an answer is text" });
-      else if (v.length > 2000) problems.push({ where: `answers.${k}`, message: "an answer has at most 2000 characters" });
+      else if (v.length > 2000)
+        problems.push({ where: `answers.${k}`, message: "an answer has at most 2000 characters" });
       else out[k] = v;
     }
     if (problems.length) throw new ValidationError(problems);
@@ -232,12 +250,23 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       if (Object.keys(given).length) this.opts.store.saveAnswers(learner.id, i, given);
       const conn = await this.connection(learner);
       if (!this.opts.store.isStarted(learner.id, i)) await this.startStage(learner, i, conn);
-      const r = await this.opts.lab.grade(conn, i, this.params(learner), this.opts.store.answers(learner.id, i));
+      const r = await this.opts.lab.grade(
+        conn,
+        i,
+        this.params(learner),
+        this.opts.store.answers(learner.id, i),
+      );
       const outcome: CheckOutcome = {
         stageIndex: i,
         passed: r.passed,
         at: r.at,
-        checks: r.checks.map((c) => ({ id: c.id, title: c.title, passed: c.passed, seen: c.seen, ...(c.hint ? { hint: c.hint } : {}) })),
+        checks: r.checks.map((c) => ({
+          id: c.id,
+          title: c.title,
+          passed: c.passed,
+          seen: c.seen,
+          ...(c.hint ? { hint: c.hint } : {}),
+        })),
       };
       this.opts.store.recordCheck(learner.id, i, r.passed, outcome);
       this.log.info("stage checked", { learner: learner.id, stage: i, passed: r.passed });

@@ -47,8 +47,11 @@ export class TerminalManager {
   /** kubectl's bash completion, generated once (empty when kubectl is not installed). */
   kubectlCompletion(): Promise<string> {
     this.completion ??= new Promise((resolve) =>
-      execFile("kubectl", ["completion", "bash"], { env: { PATH: this.opts.hostPath }, timeout: 20_000, maxBuffer: 4 << 20 }, (err, out) =>
-        resolve(err ? "" : out),
+      execFile(
+        "kubectl",
+        ["completion", "bash"],
+        { env: { PATH: this.opts.hostPath }, timeout: 20_000, maxBuffer: 4 << 20 },
+        (err, out) => resolve(err ? "" : out),
       ),
     );
     return this.completion;

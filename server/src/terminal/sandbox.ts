@@ -62,7 +62,10 @@ const etcEntries = [
 const sandboxPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 
 /** The bwrap arguments (everything before the command). Pure apart from looking at which host paths exist. */
-export function bwrapArgs(input: LaunchInput, exists: (p: string) => "dir" | "link" | "file" | undefined = probePath): string[] {
+export function bwrapArgs(
+  input: LaunchInput,
+  exists: (p: string) => "dir" | "link" | "file" | undefined = probePath,
+): string[] {
   const args = ["--ro-bind", "/usr", "/usr"];
   for (const top of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
     const kind = exists(top);
@@ -146,8 +149,18 @@ export function assertSandboxWorks(hostPath: string, bwrapPath = "bwrap"): void 
     mkdirSync(path.join(home, "probe"), { recursive: true });
     writeIdentity(dir);
     const launch = shellLaunch("bwrap", { home, etcDir: dir, startDir: "probe", hostPath, bwrapPath });
-    const args = [...launch.args.slice(0, launch.args.lastIndexOf("/bin/bash")), "/bin/sh", "-c", "test ! -e /work && echo ok"];
-    const out = execFileSync(launch.file, args, { env: launch.env, encoding: "utf8", timeout: 10_000, stdio: "pipe" });
+    const args = [
+      ...launch.args.slice(0, launch.args.lastIndexOf("/bin/bash")),
+      "/bin/sh",
+      "-c",
+      "test ! -e /work && echo ok",
+    ];
+    const out = execFileSync(launch.file, args, {
+      env: launch.env,
+      encoding: "utf8",
+      timeout: 10_000,
+      stdio: "pipe",
+    });
     if (out.trim() !== "ok") throw new Error(`unexpected output: ${out.trim()}`);
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? "").trim();

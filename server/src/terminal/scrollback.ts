@@ -53,7 +53,8 @@ export class Scrollback {
   since(since: number | undefined): Replay {
     const all = this.chunks.join("");
     if (since === undefined) return { reset: false, data: all, end: this.endOffset };
-    if (since < this.startOffset || since > this.endOffset) return { reset: true, data: all, end: this.endOffset };
+    if (since < this.startOffset || since > this.endOffset)
+      return { reset: true, data: all, end: this.endOffset };
     return { reset: false, data: all.slice(since - this.startOffset), end: this.endOffset };
   }
 }

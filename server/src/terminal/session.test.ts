@@ -37,24 +37,33 @@ class Page implements TerminalClient {
     this.exitCode = code;
   }
   plain(): string {
-    return this.text.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, "");
+    return this.text.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;?]*[a-zA-Z]", "g"), "");
   }
   async waitFor(re: RegExp, ms = 10_000): Promise<void> {
     const t0 = Date.now();
     while (!re.test(this.plain())) {
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}; saw: ${JSON.stringify(this.plain().slice(-500))}`);
+      if (Date.now() - t0 > ms)
+        throw new Error(`timed out waiting for ${re}; saw: ${JSON.stringify(this.plain().slice(-500))}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 }
 
-function start(mode: "local" | "bwrap", opts: { highWater?: number; lowWater?: number } = {}): TerminalSession {
+function start(
+  mode: "local" | "bwrap",
+  opts: { highWater?: number; lowWater?: number } = {},
+): TerminalSession {
   const dir = mkdtempSync(path.join(root, "l-"));
   const home = path.join(dir, "home");
   prepareHome(home, { kubeconfig: "apiVersion: v1\nkind: Config\n", dirs: ["stage-1"], files: [] });
   writeFileSync(path.join(home, "stage-1", "note.txt"), "lab file\n");
   writeIdentity(path.join(dir, "etc"));
-  const launch = shellLaunch(mode, { home, etcDir: path.join(dir, "etc"), startDir: "stage-1", hostPath: process.env.PATH ?? "/usr/bin:/bin" });
+  const launch = shellLaunch(mode, {
+    home,
+    etcDir: path.join(dir, "etc"),
+    startDir: "stage-1",
+    hostPath: process.env.PATH ?? "/usr/bin:/bin",
+  });
   // Completion needs a server for nothing, but keep the rc quick and quiet in tests.
   const s = new TerminalSession({ launch, cols: 100, rows: 30, ...opts });
   sessions.push(s);
@@ -124,7 +133,9 @@ describe("TerminalSession", () => {
     const page = new Page();
     s.attach(page, undefined, { cols: 120, rows: 30 });
     await page.waitFor(/learner@egresslab:~\/stage-1/);
-    s.input(`id -un; echo HOME=$HOME; ls ${JSON.stringify(root)} >/dev/null 2>&1 && echo SEES-HOST || echo NO-HOST; ls /work >/dev/null 2>&1 && echo SEES-WORK || echo NO-WORK; cat note.txt\r`);
+    s.input(
+      `id -un; echo HOME=$HOME; ls ${JSON.stringify(root)} >/dev/null 2>&1 && echo SEES-HOST || echo NO-HOST; ls /work >/dev/null 2>&1 && echo SEES-WORK || echo NO-WORK; cat note.txt\r`,
+    );
     await page.waitFor(/lab file/);
     expect(page.plain()).toMatch(/\n\r?learner\r?\n/);
     expect(page.text).toContain("HOME=/home/learner");
