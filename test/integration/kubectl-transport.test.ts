@@ -262,6 +262,16 @@ describe("kubectl over the simulated API (transport)", () => {
     expect(afterBig.exitCode).toBe(1);
   });
 
+  it("answers kubectl auth can-i and whoami as for kind's cluster admin", async () => {
+    expect((await k(["auth", "can-i", "create", "pods"])).stdout.trim()).toBe("yes");
+    const who = await k(["auth", "whoami"]);
+    expect(who.stdout).toMatch(/Username\s+kubernetes-admin/);
+    const list = await k(["get", "selfsubjectaccessreviews"]);
+    expect(list.stderr.trim()).toBe(
+      "Error from server (MethodNotAllowed): the server does not allow this method on the requested resource",
+    );
+  });
+
   it("serves egresslab's flow API to kubectl get --raw", async () => {
     const r = await k(["get", "--raw", "/egresslab/v1/flows?action=deny"]);
     expect(JSON.parse(r.stdout)).toEqual({ items: [{ action: "deny", dest_domains: ["example.com"] }] });

@@ -13,6 +13,7 @@ import type { TlsMaterial } from "./tls.ts";
 import type { RequestContext } from "./context.ts";
 import { parseRoute, type ResourceRoute } from "./route.ts";
 import { recordMainProcessExit } from "./attach.ts";
+import { REVIEW_TYPES, isReview, serveReview } from "./reviews.ts";
 import { sendJson, sendStatus, sendText } from "./respond.ts";
 import { toApiError, unauthorized } from "./status.ts";
 import { KUBERNETES_VERSION } from "./version.ts";
@@ -90,7 +91,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const cluster = token ? opts.clusterForToken(token) : undefined;
       if (!cluster) throw unauthorized();
       const ctx: RequestContext = { req, res, url, cluster, logger, onClose };
-      const types = cluster.api.types();
+      const types = [...cluster.api.types(), ...REVIEW_TYPES];
       const host = req.headers.host ?? "127.0.0.1";
       switch (route.kind) {
         case "api-root": {
@@ -120,9 +121,9 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
           return sendJson(res, 200, doc);
         }
         case "openapi-v3-root":
-          return sendJson(res, 200, openApiRoot(types));
+          return sendJson(res, 200, openApiRoot(cluster.api.types()));
         case "openapi-v3-gv": {
-          const doc = renderedDocument(types, route.group, route.version);
+          const doc = renderedDocument(cluster.api.types(), route.group, route.version);
           if (!doc) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
           res.writeHead(200, {
             "Content-Type": "application/json",
@@ -157,6 +158,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   };
 
   const serveResourceRoute = async (ctx: RequestContext, route: ResourceRoute): Promise<void> => {
+    if (isReview(route)) return serveReview(ctx, route);
     const t = resolveType(ctx, route);
     if (t.group === "" && t.plural === "pods" && route.name && route.namespace !== undefined) {
       if (route.subresource === "log") {
