@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -112,10 +112,21 @@ describe("createProvider", () => {
       expect(pool.name).toBe("kubeconfig");
       expect(logger.lines.filter((l) => l.includes("using the kubeconfig provider"))).toHaveLength(1);
 
+      await expect(
+        createProvider({
+          provider: "kind",
+          dataDir: path.join(dir, "data"),
+          cmder: createCmder({ env: { PATH: "/nonexistent" } }),
+        }),
+      ).rejects.toThrow(/^kind needs a Docker engine: `docker` was not found on PATH/);
+      const fakes = path.resolve(import.meta.dirname, "..", "..", "..", "test", "fixtures", "bin");
+      await mkdir(path.join(dir, "fake"));
       const kind = await createProvider({
         provider: "kind",
         dataDir: path.join(dir, "data"),
-        cmder: createCmder({ env: { PATH: "/nonexistent" } }),
+        cmder: createCmder({
+          env: { PATH: `${fakes}:/usr/bin:/bin`, EGRESSLAB_FAKE_DIR: path.join(dir, "fake") },
+        }),
       });
       expect(kind.name).toBe("kind");
       expect(kind.capabilities).toMatchObject({ realDataplane: true, calicoEdition: "oss", flowApi: false });

@@ -163,7 +163,10 @@ export interface CreateProviderOptions extends ProviderSettings {
   profileManifests?: (profile: string) => Promise<string | undefined>;
 }
 
-/** Chooses, checks and builds the provider; logs the choice once. */
+/**
+ * Chooses, checks and builds the provider; logs the choice once. For kind, also checks docker, kind and kubectl now,
+ * so a server started without them fails at once with what to install.
+ */
 export async function createProvider(opts: CreateProviderOptions): Promise<ListingProvider> {
   const logger = opts.logger ?? noopLogger;
   const cmder = opts.cmder ?? createCmder({ logger: logger.child({ component: "cmd" }) });
@@ -178,7 +181,7 @@ export async function createProvider(opts: CreateProviderOptions): Promise<Listi
   switch (choice.name) {
     case "kind": {
       const { createKindProvider } = await import("./kind/provider.ts");
-      return createKindProvider({
+      const kind = await createKindProvider({
         cmder,
         dataDir: opts.dataDir,
         logger,
@@ -193,6 +196,9 @@ export async function createProvider(opts: CreateProviderOptions): Promise<Listi
           : {}),
         ...(opts.profileManifests ? { profileManifests: opts.profileManifests } : {}),
       });
+      // Fail at start, not when the first attendee joins.
+      await kind.preflight();
+      return kind;
     }
     case "kubeconfig": {
       const { createKubeconfigProvider } = await import("./kubeconfig/provider.ts");

@@ -76,6 +76,21 @@ export class KindProvider implements ClusterProvider {
     };
   }
 
+  /**
+   * Checks once that docker (with a running engine), a recent kind and kubectl are there; later calls reuse a success.
+   * Rejects with an error saying what is missing and how to get it.
+   */
+  preflight(signal?: AbortSignal): Promise<void> {
+    this.toolsChecked ??= checkKindTools(this.o.cmder, this.o.settings.calico.kind.minVersion, signal).then(
+      () => undefined,
+      (err: unknown) => {
+        this.toolsChecked = undefined;
+        throw err;
+      },
+    );
+    return this.toolsChecked as Promise<void>;
+  }
+
   /** The kind cluster name for an attendee id. */
   clusterName(id: string): string {
     return kindClusterName(id);
@@ -108,13 +123,7 @@ export class KindProvider implements ClusterProvider {
       );
     }
     progress("checking docker, kind and kubectl");
-    this.toolsChecked ??= checkKindTools(this.o.cmder, settings.calico.kind.minVersion, opts.signal).catch(
-      (err: unknown) => {
-        this.toolsChecked = undefined;
-        throw err;
-      },
-    );
-    await this.toolsChecked;
+    await this.preflight(opts.signal);
 
     const name = this.clusterName(opts.id);
     const kubeconfig = this.kubeconfigPath(opts.id);
