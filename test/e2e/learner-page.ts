@@ -1,5 +1,5 @@
 /** The learner's page, as the end-to-end tests drive it. */
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import path from "node:path";
 import { artifacts } from "./browser.ts";
 
@@ -33,6 +33,16 @@ export class LearnerPage {
   async runGuideAction(text: string): Promise<void> {
     const block = this.page.locator(".guide .action", { hasText: text }).first();
     await block.locator("button[data-action=run]").click();
+  }
+
+  /** Clicks a guide action button and waits until the shell shows its prompt again. */
+  async runAndWait(button: Locator, timeout = 60_000): Promise<void> {
+    const marker = `done-${Math.random().toString(36).slice(2, 8)}`;
+    await button.click();
+    // A marker command queued behind the action shows when the shell is back at its prompt.
+    await this.page.keyboard.insertText(`echo ${marker}`);
+    await this.page.keyboard.press("Enter");
+    await this.waitForTerminal(new RegExp(`^${marker}$`, "m"), timeout);
   }
 
   /** Types into the terminal as a learner would. */

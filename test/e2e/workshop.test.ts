@@ -1,0 +1,66 @@
+/**
+ * The real workshop in headless Chromium, as a newcomer does it: join, go to stage 1 (default-deny), press every
+ * action of the guide in order (run, apply), then Check, and see the stage pass.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import type { WorkshopServer } from "../../server/src/http/server.ts";
+import { launchBrowser } from "./browser.ts";
+import { LearnerPage } from "./learner-page.ts";
+import { startServer } from "./server.ts";
+
+const labDir = path.resolve(import.meta.dirname, "..", "..", "labs", "egress-workshop");
+let dataDir: string;
+let server: WorkshopServer;
+let browser: Browser;
+let page: Page;
+let lp: LearnerPage;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), "egl-e2e-ws-"));
+  server = await startServer({ labDir, dataDir });
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  lp = new LearnerPage(page);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the egress workshop", () => {
+  it("completes stage 1 with nothing but the guide", async () => {
+    await page.goto(server.url);
+    await lp.join("Newcomer");
+    await lp.waitForTerminal(/learner@egresslab:~\/stage-0\$/);
+    await lp.goToStage(1);
+    const actions = page.locator(
+      ".guide .action button[data-action=run], .guide .action button[data-action=apply]",
+    );
+    const count = await actions.count();
+    expect(count).toBeGreaterThan(0);
+    for (let i = 0; i < count; i++) {
+      await lp.runAndWait(actions.nth(i));
+    }
+    await lp.screenshot("10-workshop-stage-1-applied");
+    const result = await lp.check();
+    await lp.screenshot("11-workshop-stage-1-checked");
+    expect(result.text).toContain("Stage passed");
+    expect(result.passed).toBe(true);
+  });
+
+  it("shows the cluster's flows in the flow view and the egress map", async () => {
+    await page.click("#tab-flows");
+    await page.locator("#flow-table tbody tr:not(:has(td.empty))").first().waitFor({ timeout: 60_000 });
+    await page.selectOption("#flow-action", "deny");
+    await page.locator("#flow-table .badge-deny").first().waitFor({ timeout: 60_000 });
+    expect(await page.locator("#flow-table .badge-allow").count()).toBe(0);
+    expect(await page.locator("#egress-map svg path").count()).toBeGreaterThan(0);
+    await lp.screenshot("12-workshop-flows");
+  });
+});
