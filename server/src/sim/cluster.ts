@@ -148,7 +148,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     clock,
     random,
     seed,
-    events: createEventRecorder(api, registry, clock),
+    events: createEventRecorder(api, store, registry, clock),
     logger,
   };
   api.addAdmission(serviceAllocator(store, random));

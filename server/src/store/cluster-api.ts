@@ -414,19 +414,16 @@ export class SimClusterApi implements ClusterApi {
     this.o.store.commit(key, "DELETED", gone);
     const uid = obj.metadata.uid;
     if (!uid) return;
-    for (const k of this.o.store.keys()) {
-      for (const dep of this.o.store.list(k, obj.metadata.namespace)) {
-        const refs = dep.metadata.ownerReferences ?? [];
-        if (!refs.some((r) => r.uid === uid)) continue;
-        if (propagation === "Orphan") {
-          const next = cloneJson(dep);
-          next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid);
-          if (!next.metadata.ownerReferences.length) delete next.metadata.ownerReferences;
-          next.metadata.resourceVersion = this.o.store.nextVersion();
-          this.o.store.commit(k, "MODIFIED", next);
-        } else {
-          this.remove(k, dep, "Background");
-        }
+    for (const { key: k, object: dep } of this.o.store.dependents(uid)) {
+      const refs = dep.metadata.ownerReferences ?? [];
+      if (propagation === "Orphan") {
+        const next = cloneJson(dep);
+        next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid);
+        if (!next.metadata.ownerReferences.length) delete next.metadata.ownerReferences;
+        next.metadata.resourceVersion = this.o.store.nextVersion();
+        this.o.store.commit(k, "MODIFIED", next);
+      } else {
+        this.remove(k, dep, "Background");
       }
     }
   }

@@ -49,7 +49,7 @@ describe("MemoryStore", () => {
     const s = new MemoryStore(3);
     put(s, "a");
     const old = s.resourceVersion;
-    for (let i = 0; i < 5; i++) put(s, `x${i}`);
+    for (let i = 0; i < 8; i++) put(s, `x${i}`);
     try {
       s.watch({ key: "core/configmaps", matches: () => true }, String(old - 1), () => {});
       expect.fail("expected 410");

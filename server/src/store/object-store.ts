@@ -38,6 +38,8 @@ const nsName = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
 export class MemoryStore implements ObjectStore {
   private readonly buckets = new Map<ResourceKey, Map<string, KubeObject>>();
   private readonly sorted = new Map<ResourceKey, KubeObject[]>();
+  /** owner uid → the dependents that reference it (`key` NUL `namespace/name`). */
+  private readonly owners = new Map<string, Set<string>>();
   private rv: number;
   private readonly history: HistoryEntry[] = [];
   private readonly subscribers = new Set<(c: StoreChange) => void>();
@@ -59,6 +61,7 @@ export class MemoryStore implements ObjectStore {
     return this.buckets.get(key)?.get(nsName(namespace, name));
   }
 
+  /** The objects of `key` (in one namespace), sorted by namespace and name (a new array of the stored objects). */
   list(key: ResourceKey, namespace?: string): KubeObject[] {
     const b = this.buckets.get(key);
     if (!b) return [];
@@ -67,12 +70,34 @@ export class MemoryStore implements ObjectStore {
       all = [...b.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map((e) => e[1]);
       this.sorted.set(key, all);
     }
-    return namespace === undefined ? [...all] : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
+    return namespace === undefined ? all.slice() : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
+  }
+
+  /** How many objects of `key` are stored. */
+  count(key: ResourceKey): number {
+    return this.buckets.get(key)?.size ?? 0;
   }
 
   /** Every resource key that holds objects. */
   keys(): ResourceKey[] {
     return [...this.buckets.keys()].filter((k) => (this.buckets.get(k)?.size ?? 0) > 0);
+  }
+
+  private index(uid: string, ref: string): void {
+    let set = this.owners.get(uid);
+    if (!set) this.owners.set(uid, (set = new Set()));
+    set.add(ref);
+  }
+
+  /** The objects whose ownerReferences name `uid`, with their resource keys. */
+  dependents(uid: string): { key: ResourceKey; object: KubeObject }[] {
+    const out: { key: ResourceKey; object: KubeObject }[] = [];
+    for (const ref of this.owners.get(uid) ?? []) {
+      const [key, id] = ref.split("\0") as [string, string];
+      const o = this.buckets.get(key)?.get(id);
+      if (o) out.push({ key, object: o });
+    }
+    return out;
   }
 
   subscribe(cb: (change: StoreChange) => void): () => void {
@@ -98,10 +123,14 @@ export class MemoryStore implements ObjectStore {
     if (type === "DELETED") b.delete(id);
     else b.set(id, obj);
     this.sorted.delete(key);
+    const ref = `${key}\0${id}`;
+    for (const r of previous?.metadata.ownerReferences ?? []) this.owners.get(r.uid)?.delete(ref);
+    if (type !== "DELETED") for (const r of obj.metadata.ownerReferences ?? []) this.index(r.uid, ref);
     const rv = Number(obj.metadata.resourceVersion ?? this.rv);
     const entry: HistoryEntry = { rv, key, type, object: obj, ...(previous && type === "MODIFIED" ? { previous } : {}) };
     this.history.push(entry);
-    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    // Trimmed in batches (amortised O(1)); between trims up to twice the limit is kept.
+    if (this.history.length >= this.historyLimit * 2) this.history.splice(0, this.history.length - this.historyLimit);
     for (const w of [...this.watchers]) this.deliver(w, entry);
     for (const s of [...this.subscribers]) s({ key, type, object: obj });
   }
@@ -155,9 +184,14 @@ export class MemoryStore implements ObjectStore {
     this.buckets.clear();
     this.sorted.clear();
     this.history.length = 0;
+    this.owners.clear();
     for (const [k, items] of Object.entries(snap.objects)) {
       const b = new Map<string, KubeObject>();
-      for (const o of items) b.set(nsName(o.metadata.namespace, o.metadata.name), o);
+      for (const o of items) {
+        const id = nsName(o.metadata.namespace, o.metadata.name);
+        b.set(id, o);
+        for (const r of o.metadata.ownerReferences ?? []) this.index(r.uid, `${k}\0${id}`);
+      }
       this.buckets.set(k, b);
     }
     this.rv = Math.max(this.rv, snap.resourceVersion);

@@ -31,6 +31,9 @@ export interface Controller {
   sync(changes: StoreChange[]): void;
 }
 
+/** The most pods one simulated cluster runs; controllers stop creating pods beyond it (a FailedCreate event says so). */
+export const MAX_PODS = 600;
+
 export type Rec = Record<string, unknown>;
 export const rec = (v: unknown): Rec => (v && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
 export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);

@@ -184,6 +184,25 @@ describe("egress gateways", () => {
   });
 });
 
+describe("limits", () => {
+  it("stops at the cluster's pod limit and leaves pods beyond node capacity Pending", async () => {
+    const c = await cluster();
+    c.api.create(t(c, "deploy"), "default", deployment("many", 700));
+    const pods = podsOf(c, "default", "many");
+    const all = c.api.list(t(c, "pods"), {}).items;
+    expect(all).toHaveLength(600);
+    const pending = pods.filter((p) => status(p).phase === "Pending");
+    expect(pending.length).toBeGreaterThan(300);
+    for (const node of ["egresslab-worker", "egresslab-worker2"])
+      expect(all.filter((p) => (p.spec as any).nodeName === node)).toHaveLength(110);
+    expect(status(pending[0]!).conditions[0].message).toContain("2 Too many pods");
+    const failed = c.api.list(t(c, "events", ""), { namespace: "default", fieldSelector: "reason=FailedCreate" }).items;
+    expect(failed[0]?.message).toMatch(/^Error creating: pods "many-\w+-" is forbidden: this simulated cluster runs at most 600 pods$/);
+    expect(c.api.list(t(c, "events", ""), {}).items.length).toBeLessThanOrEqual(1100);
+    await c.close();
+  });
+});
+
 describe("scheduling", () => {
   it("reports unschedulable pods with the scheduler's message", async () => {
     const c = await cluster();

@@ -4,6 +4,7 @@
 import type { SimClusterApi } from "../../store/cluster-api.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Registry } from "../../store/registry/index.ts";
+import type { MemoryStore } from "../../store/object-store.ts";
 import type { KubeObject } from "../../store/types.ts";
 
 export interface EventSource {
@@ -18,8 +19,18 @@ export interface EventRecorder {
   record(obj: KubeObject, type: "Normal" | "Warning", reason: string, message: string, source: EventSource, fieldPath?: string): void;
 }
 
-export function createEventRecorder(api: SimClusterApi, registry: Registry, clock: Clock): EventRecorder {
+export const MAX_EVENTS = 1000;
+
+export function createEventRecorder(api: SimClusterApi, store: MemoryStore, registry: Registry, clock: Clock): EventRecorder {
   let seq = 0n;
+  let recorded = 0;
+  /** Keeps the newest MAX_EVENTS events (a real cluster expires them after an hour). */
+  const trim = () => {
+    const all = store.list("core/events");
+    if (all.length <= MAX_EVENTS) return;
+    const oldest = [...all].sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion)).slice(0, all.length - MAX_EVENTS);
+    for (const e of oldest) api.removeObject("core/events", e);
+  };
   const events = registry.byKey("core/events");
   return {
     enabled: true,
@@ -57,6 +68,7 @@ export function createEventRecorder(api: SimClusterApi, registry: Registry, cloc
       } catch {
         // Events are best effort: a terminating namespace refuses them.
       }
+      if (++recorded % 100 === 0) trim();
     },
   };
 }

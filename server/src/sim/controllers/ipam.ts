@@ -35,7 +35,7 @@ export function inCidr(ip: string, cidr: string): boolean {
 }
 
 /** All pod IPs currently in use. */
-function usedIPs(ctx: ControllerContext): Set<string> {
+export function usedIPs(ctx: ControllerContext): Set<string> {
   const used = new Set<string>();
   for (const p of ctx.store.list("core/pods")) {
     const s = rec(p.status);
@@ -99,8 +99,7 @@ function poolsFromAnnotation(ctx: ControllerContext, pod: KubeObject): KubeObjec
 }
 
 /** Allocates an IP for `pod` on `node`; undefined when no address is free. */
-export function allocatePodIP(ctx: ControllerContext, pod: KubeObject, node: string): string | undefined {
-  const used = usedIPs(ctx);
+export function allocatePodIP(ctx: ControllerContext, pod: KubeObject, node: string, used = usedIPs(ctx)): string | undefined {
   const named = poolsFromAnnotation(ctx, pod);
   if (named) {
     for (const pool of named) {

@@ -8,7 +8,7 @@ import { createRandom, fnv32a } from "../../store/random.ts";
 import type { KubeObject, StoreChange } from "../../store/types.ts";
 import { arr, isTerminating, nowTimestamp, rec, type Controller, type ControllerContext, type Rec } from "./context.ts";
 import { nodeMatchesSelector } from "./daemonsets.ts";
-import { allocatePodIP } from "./ipam.ts";
+import { allocatePodIP, usedIPs } from "./ipam.ts";
 
 export function podIsReady(p: KubeObject): boolean {
   return arr(rec(p.status).conditions).some((c) => rec(c).type === "Ready" && rec(c).status === "True");
@@ -70,13 +70,34 @@ function qosClass(spec: Rec): string {
 }
 
 export function podController(ctx: ControllerContext): Controller {
-  const schedule = (pod: KubeObject): void => {
+  /** Pods per node and per (node, owner), counted once per sync and kept current as pods are bound. */
+  interface Load {
+    nodes: KubeObject[];
+    perNode: Map<string, number>;
+    perOwner: Map<string, number>;
+  }
+  const countLoad = (): Load => {
+    const perNode = new Map<string, number>();
+    const perOwner = new Map<string, number>();
+    for (const p of ctx.store.list("core/pods")) {
+      const n = String(rec(p.spec).nodeName ?? "");
+      if (!n) continue;
+      perNode.set(n, (perNode.get(n) ?? 0) + 1);
+      for (const r of p.metadata.ownerReferences ?? []) perOwner.set(`${n}\0${r.uid}`, (perOwner.get(`${n}\0${r.uid}`) ?? 0) + 1);
+    }
+    return { nodes: ctx.store.list("core/nodes"), perNode, perOwner };
+  };
+
+  const schedule = (pod: KubeObject, l: Load): void => {
     const spec = rec(pod.spec);
-    const nodes = ctx.store.list("core/nodes");
+    const nodes = l.nodes;
     const allowed = affinityNodes(spec);
+    const podCount = l.perNode;
+    const full = (n: KubeObject) => (podCount.get(n.metadata.name) ?? 0) >= Number(rec(rec(n.status).allocatable).pods ?? 110);
     const eligible = nodes.filter(
       (n) =>
         !rec(n.spec).unschedulable &&
+        !full(n) &&
         nodeMatchesSelector(n, spec.nodeSelector) &&
         (!allowed || allowed.includes(n.metadata.name)) &&
         toleratesTaints(arr(spec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]),
@@ -89,7 +110,9 @@ export function podController(ctx: ControllerContext): Controller {
         const t = arr(rec(n.spec).taints).map(rec)[0] ?? {};
         reasons.push(`1 node(s) had untolerated taint {${String(t.key)}: ${String(t.value ?? "")}}`);
       }
-      const others = nodes.length - tainted.length;
+      const fullNodes = nodes.filter((n) => !tainted.includes(n) && full(n));
+      if (fullNodes.length) reasons.push(`${fullNodes.length} Too many pods`);
+      const others = nodes.length - tainted.length - fullNodes.length;
       if (others) reasons.push(`${others} node(s) didn't match Pod's node affinity/selector`);
       const msg = `0/${nodes.length} nodes are available: ${reasons.sort().join(", ")}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
       const already = arr(rec(pod.status).conditions).some((c) => rec(c).type === "PodScheduled" && rec(c).message === msg);
@@ -102,34 +125,36 @@ export function podController(ctx: ControllerContext): Controller {
     }
     // Spread pods of the same owner first (the default topology spread), then the least loaded node.
     const owner = pod.metadata.ownerReferences?.find((r) => r.controller)?.uid;
-    const all = ctx.store.list("core/pods");
     const load = (n: KubeObject) =>
-      all.reduce((a, p) => {
-        if (rec(p.spec).nodeName !== n.metadata.name) return a;
-        return a + 1 + (owner && p.metadata.ownerReferences?.some((r) => r.uid === owner) ? 1000 : 0);
-      }, 0);
+      (podCount.get(n.metadata.name) ?? 0) + (owner ? (l.perOwner.get(`${n.metadata.name}\0${owner}`) ?? 0) * 1000 : 0);
     const min = Math.min(...eligible.map(load));
     const best = eligible.filter((n) => load(n) === min);
     const chosen = best[fnv32a(`${ctx.seed}/${pod.metadata.namespace}/${pod.metadata.name}`) % best.length]!;
     const bound = ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
       (o.spec as Rec).nodeName = chosen.metadata.name;
     });
+    podCount.set(chosen.metadata.name, (podCount.get(chosen.metadata.name) ?? 0) + 1);
+    for (const r of pod.metadata.ownerReferences ?? []) {
+      const k = `${chosen.metadata.name}\0${r.uid}`;
+      l.perOwner.set(k, (l.perOwner.get(k) ?? 0) + 1);
+    }
     if (bound)
       ctx.events.record(bound, "Normal", "Scheduled", `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${chosen.metadata.name}`, { component: "default-scheduler" });
   };
 
-  const start = (pod: KubeObject): void => {
+  const start = (pod: KubeObject, used: Set<string>): void => {
     const spec = rec(pod.spec);
     const nodeName = String(spec.nodeName);
     const node = ctx.store.get("core/nodes", undefined, nodeName);
     const hostIP = nodeIP(node) ?? "";
-    const ip = spec.hostNetwork ? hostIP : allocatePodIP(ctx, pod, nodeName);
+    const ip = spec.hostNetwork ? hostIP : allocatePodIP(ctx, pod, nodeName, used);
     const now = nowTimestamp(ctx);
     const kubelet = { component: "kubelet", host: nodeName };
     if (!ip) {
       ctx.events.record(pod, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: plugin type=\"calico\" failed (add): failed to request IPv4 addresses: no IP addresses available in the IP pool(s)", kubelet);
       return;
     }
+    if (!spec.hostNetwork) used.add(ip);
     const containers = arr(spec.containers).map(rec);
     const started = ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
       if (!spec.hostNetwork)
@@ -194,12 +219,15 @@ export function podController(ctx: ControllerContext): Controller {
         for (const c of arr(rec(p.spec).containers).map(rec))
           ctx.events.record(p, "Normal", "Killing", `Stopping container ${String(c.name)}`, { component: "kubelet", host: String(rec(p.spec).nodeName ?? "") }, `spec.containers{${String(c.name)}}`);
       }
+      let load: Load | undefined;
+      let used: Set<string> | undefined;
       for (const pod of ctx.store.list("core/pods")) {
         if (isTerminating(pod)) continue;
         const spec = rec(pod.spec);
-        if (!spec.nodeName) schedule(pod);
+        if (!spec.nodeName) schedule(pod, (load ??= countLoad()));
         const latest = ctx.store.get("core/pods", pod.metadata.namespace, pod.metadata.name);
-        if (latest && rec(latest.spec).nodeName && rec(latest.status).phase === "Pending" && !rec(latest.status).podIP) start(latest);
+        if (latest && rec(latest.spec).nodeName && rec(latest.status).phase === "Pending" && !rec(latest.status).podIP)
+          start(latest, (used ??= usedIPs(ctx)));
       }
     },
   };

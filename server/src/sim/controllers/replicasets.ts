@@ -3,7 +3,7 @@
  */
 import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
-import { controllerOf, isTerminating, namespaceActive, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
+import { MAX_PODS, controllerOf, isTerminating, namespaceActive, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
 import { podIsReady } from "./pods.ts";
 
 export function ownedPods(ctx: ControllerContext, owner: KubeObject, kind: string): KubeObject[] {
@@ -28,6 +28,10 @@ export function replicaSetController(ctx: ControllerContext): Controller {
           const template = rec(spec.template);
           const tmeta = rec(template.metadata);
           for (let i = pods.length; i < want; i++) {
+            if (ctx.store.count("core/pods") >= MAX_PODS) {
+              ctx.events.record(rs, "Warning", "FailedCreate", `Error creating: pods "${rs.metadata.name}-" is forbidden: this simulated cluster runs at most ${MAX_PODS} pods`, source);
+              break;
+            }
             const res = ctx.api.create(podType, rs.metadata.namespace, {
               apiVersion: "v1",
               kind: "Pod",
