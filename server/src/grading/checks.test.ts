@@ -75,14 +75,30 @@ describe("runFlowsCheck", () => {
     guard: false,
     kind: "flows",
     query: { action: "deny" },
-    match: { dest_domains: "*.c2.example", source_namespace: ["ops", "shop"] },
+    match: {
+      dest_domains: "*.c2.example",
+      source_namespace: ["ops", "shop"],
+      "policies.enforced_policies": "*|deny|*",
+    },
     expect: { atLeast: 2 },
   };
   it("counts matching records", async () => {
     const c = new FakeClient();
     c.flows = [
-      { source_namespace: "ops", dest_domains: ["x.c2.example"], action: "deny", end_time: 100 },
-      { source_namespace: "shop", dest_domains: ["y.c2.example"], action: "deny", end_time: 200 },
+      {
+        source_namespace: "ops",
+        dest_domains: ["x.c2.example"],
+        action: "deny",
+        end_time: 100,
+        policies: { enforced_policies: ["0|default|gnp:q|deny|0"] },
+      },
+      {
+        source_namespace: "shop",
+        dest_domains: ["y.c2.example"],
+        action: "deny",
+        end_time: 200,
+        policies: { enforced_policies: ["0|default|gnp:q|deny|-1"] },
+      },
       { source_namespace: "kube-system", dest_domains: ["y.c2.example"], action: "deny", end_time: 200 },
     ];
     expect((await runFlowsCheck(c, check)).passed).toBe(true);

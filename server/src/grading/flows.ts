@@ -42,6 +42,14 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i");
 }
 
+/** The value at a dotted path (`policies.enforced_policies`) of a record. */
+function at(r: FlowRecord, field: string): unknown {
+  let v: unknown = r;
+  for (const part of field.split("."))
+    v = v && typeof v === "object" ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
+}
+
 function valueMatches(actual: unknown, want: string | number): boolean {
   if (Array.isArray(actual)) return actual.some((a) => valueMatches(a, want));
   if (actual === undefined || actual === null) return false;
@@ -52,7 +60,7 @@ function valueMatches(actual: unknown, want: string | number): boolean {
 /** Whether a record has every field of `match` (a list means any of its values). */
 export function recordMatches(r: FlowRecord, match: FlowMatch): boolean {
   return Object.entries(match).every(([field, want]) =>
-    Array.isArray(want) ? want.some((w) => valueMatches(r[field], w)) : valueMatches(r[field], want),
+    Array.isArray(want) ? want.some((w) => valueMatches(at(r, field), w)) : valueMatches(at(r, field), want),
   );
 }
 

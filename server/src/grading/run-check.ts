@@ -65,6 +65,21 @@ async function runProbeCheck(client: ClusterClient, c: ProbeCheck): Promise<Chec
   return { ...base, passed, seen: o.detail, ...(passed ? {} : { hint: c.hint }) };
 }
 
+/**
+ * Runs a stage's checks: probes and resource checks first (in parallel), then the flow-log checks and answers, so
+ * those see the traffic the probes just made. Results come back in the checks' order.
+ */
+export async function runChecks(
+  client: ClusterClient,
+  checks: readonly Check[],
+  answers: Record<string, string>,
+): Promise<CheckResult[]> {
+  const late = (c: Check): boolean => c.kind === "flows" || c.kind === "answer";
+  const first = await Promise.all(checks.map((c) => (late(c) ? undefined : runCheck(client, c, answers))));
+  const second = await Promise.all(checks.map((c) => (late(c) ? runCheck(client, c, answers) : undefined)));
+  return checks.map((_, i) => (first[i] ?? second[i])!);
+}
+
 /** Runs one check; `answers` are the learner's (question id → text). */
 export async function runCheck(
   client: ClusterClient,

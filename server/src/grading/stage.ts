@@ -9,7 +9,7 @@ import { EgresslabError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
 import { createKubeClient } from "./kube-client.ts";
-import { choosePod, runCheck } from "./run-check.ts";
+import { choosePod, runChecks } from "./run-check.ts";
 
 export interface StageOptions {
   /** The client to use instead of one made from the connection's kubeconfig. */
@@ -169,7 +169,7 @@ export async function gradeStage(
 ): Promise<StageResult> {
   const client = clientFor(conn, opts);
   const stage = render(lab, stageIndex, params);
-  const checks = await Promise.all(stage.checks.map((c) => runCheck(client, c, answers)));
+  const checks = await runChecks(client, stage.checks, answers);
   return { stageIndex, passed: checks.every((c) => c.passed), checks, at: new Date().toISOString() };
 }
 

@@ -9,7 +9,7 @@ import type { Lab, Manifest } from "../labs/model/types.ts";
 import type { LabParams } from "../labs/api.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
-import { runCheck } from "./run-check.ts";
+import { runChecks } from "./run-check.ts";
 import { applyManifests, setupRendered, waitReady } from "./stage.ts";
 
 export interface Expectation {
@@ -69,7 +69,7 @@ async function grade(
   answers: Record<string, string>,
 ) {
   const stage = renderStage(lab, index, params);
-  return Promise.all(stage.checks.map((c) => runCheck(client, c, answers)));
+  return runChecks(client, stage.checks, answers);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
