@@ -39,6 +39,12 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     req.on("error", (e) => {
       if (!failed) reject(e);
     });
+    req.on("close", () => {
+      if (!req.complete && !failed) {
+        failed = true;
+        reject(new ApiError(400, "BadRequest", "the client closed the connection before sending the whole body"));
+      }
+    });
   });
 }
 
