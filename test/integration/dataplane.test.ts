@@ -363,6 +363,35 @@ describe("the source address the outside sees", () => {
     expect((await c.exec("shop", "checkout", "curl -s api.ipify.org")).stdout).toBe("172.18.0.3\n");
   });
 
+  it("a gateway whose failure-detection probes fail is taken out of use", async () => {
+    egressSetup(false);
+    felix("EnabledPerNamespace");
+    annotate({ "egress.projectcalico.org/selector": "egress-code == 'red'" });
+    const withProbe = (ips: string[]): void =>
+      c.apply({
+        apiVersion: "operator.tigera.io/v1",
+        kind: "EgressGateway",
+        metadata: { name: "egress-gateway", namespace: "shop" },
+        spec: {
+          replicas: 1,
+          ipPools: [{ name: "egress-ippool-1" }],
+          template: { metadata: { labels: { "egress-code": "red" } } },
+          egressGatewayFailureDetection: { icmpProbe: { ips, intervalSeconds: 5 } },
+        },
+      });
+    withProbe(["192.0.2.1"]);
+    expect((await c.exec("shop", "checkout", "curl -sS -m 2 ifconfig.me")).code).toBe(7);
+    expect(c.dataplane.runtime.logs("shop", "egress-gateway-6f9c-x1", {})).toContain(
+      "Health check failed: ICMP probe to 192.0.2.1 failed",
+    );
+    withProbe(["8.8.8.8"]);
+    await c.advance(6000);
+    expect((await c.exec("shop", "checkout", "curl -s ifconfig.me")).stdout).toBe("10.10.10.1\n");
+    expect(
+      flows("namespace=shop&proto=icmp&reporter=src").some((f) => f.source_name === "egress-gateway-6f9c-x1"),
+    ).toBe(true);
+  });
+
   it("policy applies at the gateway's egress too", async () => {
     egressSetup(false);
     felix("EnabledPerNamespace");

@@ -85,6 +85,10 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     seed: ctx.seed,
   });
   const dns = new Dns(net);
+  net.resolveFrom = (pod, name) => {
+    const r = dns.resolve(pod, name, resolvConfFor(pod, catalogue.upstream)).result;
+    return r.kind === "answer" ? r.ips : [];
+  };
   const files = new Map<string, PodFileSystem>();
 
   const keys = ctx.api.types().map(resourceKey);

@@ -23,11 +23,11 @@ export function egressSupport(store: ObjectStore): EgressSupport {
   return v === "EnabledPerNamespace" || v === "EnabledPerNamespaceOrPerPod" ? v : "Disabled";
 }
 
-/** Whether a pod is an egress gateway (made by the EgressGateway controller). */
-export function isGatewayPod(store: ObjectStore, pod: KubeObject): boolean {
-  if (pod.metadata.ownerReferences?.some((o) => o.kind === "EgressGateway")) return true;
-  const ns = pod.metadata.namespace;
-  return store.list("operator.tigera.io/egressgateways", ns).some((g) => {
+/** The EgressGateway a gateway pod belongs to (its template labels select the pod), if any. */
+export function gatewayOf(store: ObjectStore, pod: KubeObject): KubeObject | undefined {
+  return store.list("operator.tigera.io/egressgateways", pod.metadata.namespace).find((g) => {
+    if (pod.metadata.ownerReferences?.some((o) => o.kind === "EgressGateway" && o.name === g.metadata.name))
+      return true;
     const tpl = (g.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)
       ?.template;
     const labels = tpl?.metadata?.labels ?? { "projectcalico.org/egw": g.metadata.name };
@@ -35,12 +35,23 @@ export function isGatewayPod(store: ObjectStore, pod: KubeObject): boolean {
   });
 }
 
+/** Whether a pod is an egress gateway (made by the EgressGateway controller). */
+export function isGatewayPod(store: ObjectStore, pod: KubeObject): boolean {
+  return Boolean(
+    pod.metadata.ownerReferences?.some((o) => o.kind === "EgressGateway") || gatewayOf(store, pod),
+  );
+}
+
+/** Decides whether a gateway passes its failure-detection probes (ICMP/HTTP); gateways that fail are not used. */
+export type GatewayHealth = (gateway: KubeObject) => boolean;
+
 function nsLabels(ns: KubeObject | undefined, name: string): Record<string, string> {
   return { ...(ns?.metadata.labels ?? {}), "projectcalico.org/name": name };
 }
 
 /** Gateways matching a selector pair, for a client in `clientNs` (default: gateways in the client's namespace). */
 function gatewaysFor(
+  healthy: GatewayHealth,
   store: ObjectStore,
   clientNs: string,
   selector: string | undefined,
@@ -60,7 +71,8 @@ function gatewaysFor(
   const out: KubeObject[] = [];
   for (const ns of namespaces)
     for (const p of store.list("core/pods", ns))
-      if (podReady(p) && isGatewayPod(store, p) && sel.matches(p.metadata.labels ?? {})) out.push(p);
+      if (podReady(p) && isGatewayPod(store, p) && sel.matches(p.metadata.labels ?? {}) && healthy(p))
+        out.push(p);
   return out;
 }
 
@@ -87,7 +99,12 @@ interface GatewayPolicyRule {
 }
 
 /** The route for traffic from `pod` to a destination outside the cluster. */
-export function egressRoute(store: ObjectStore, pod: KubeObject, dstIp: string): EgressRoute {
+export function egressRoute(
+  store: ObjectStore,
+  pod: KubeObject,
+  dstIp: string,
+  healthy: GatewayHealth = () => true,
+): EgressRoute {
   const mode = egressSupport(store);
   if (mode === "Disabled" || isGatewayPod(store, pod)) return { kind: "direct" };
   const a = effectiveAnnotations(store, pod, mode);
@@ -103,9 +120,9 @@ export function egressRoute(store: ObjectStore, pod: KubeObject, dstIp: string):
       .sort((x, y) => y.cidr!.bits - x.cidr!.bits);
     const rule = rules[0]?.r;
     if (!rule || !rule.gateway) return { kind: "direct" };
-    candidates = gatewaysFor(store, clientNs, rule.gateway.selector, rule.gateway.namespaceSelector);
+    candidates = gatewaysFor(healthy, store, clientNs, rule.gateway.selector, rule.gateway.namespaceSelector);
   } else if (a.selector !== undefined || a.namespaceSelector !== undefined) {
-    candidates = gatewaysFor(store, clientNs, a.selector, a.namespaceSelector);
+    candidates = gatewaysFor(healthy, store, clientNs, a.selector, a.namespaceSelector);
   } else return { kind: "direct" };
   if (typeof candidates === "string") return { kind: "blocked", reason: candidates };
   if (candidates.length === 0)

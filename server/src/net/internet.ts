@@ -25,6 +25,9 @@ export function nameMatches(pattern: string, name: string): boolean {
   return name.endsWith(suffix) && name.length > suffix.length;
 }
 
+/** Documentation ranges (RFC 5737): nothing answers there unless the catalogue says so. */
+const DOCUMENTATION = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"].map((c) => parseCidr(c)!);
+
 export class Internet {
   private readonly manual = new Map<string, number>();
   private readonly exact = new Map<string, DomainEntry>();
@@ -148,7 +151,12 @@ export class Internet {
     if (isPrivate(ip)) return undefined;
     const entries = this.entriesOn(ip, now);
     if (entries.length === 0) {
-      if (this.retired(ip, now) || !(port === 80 || port === 443)) return undefined;
+      if (
+        this.retired(ip, now) ||
+        !(port === 80 || port === 443) ||
+        DOCUMENTATION.some((c) => cidrContains(c, ip))
+      )
+        return undefined;
       return plainPeer(ip);
     }
     const listening = entries.filter((e) => e.ports.includes(port));

@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../shared/clock.ts";
 import type { KubeObject, ObjectStore } from "../store/types.ts";
-import { egressRoute } from "./egress.ts";
+import { egressRoute, gatewayOf } from "./egress.ts";
 import type { EndpointType, FlowEvent, FlowLog } from "./flows.ts";
 import type { Internet } from "./internet.ts";
 import { hash32, isIp, isPrivate } from "./ip.ts";
@@ -103,8 +103,72 @@ export class Network {
   private counter = 0;
   /** Per source pod: address → names it resolved to it, for `dest_domains`. */
   private readonly learned = new Map<string, Map<string, Set<string>>>();
+  /** Per gateway pod: the result of its last failure-detection probes and until when it holds. */
+  private readonly health = new Map<string, { until: number; ok: boolean }>();
+  /** Resolves a name from a pod (set once cluster DNS exists), for HTTP probes given by name. */
+  resolveFrom?: (pod: KubeObject, name: string) => string[];
 
   constructor(readonly d: NetworkDeps) {}
+
+  /**
+   * Whether a gateway passes its EgressGateway's `egressGatewayFailureDetection` probes: one ICMP target must answer,
+   * and one HTTP URL (when given). Probes are real traffic from the gateway pod (policy applies, flows are recorded),
+   * repeated every `intervalSeconds` of cluster time. A gateway that fails is taken out of use.
+   */
+  readonly gatewayHealthy = (gw: KubeObject): boolean => {
+    const fd = (
+      (gatewayOf(this.d.store, gw)?.spec ?? {}) as {
+        egressGatewayFailureDetection?: {
+          icmpProbe?: { ips?: string[]; intervalSeconds?: number };
+          httpProbe?: { urls?: string[]; intervalSeconds?: number };
+        };
+      }
+    ).egressGatewayFailureDetection;
+    const ips = fd?.icmpProbe?.ips ?? [];
+    const urls = fd?.httpProbe?.urls ?? [];
+    if (ips.length === 0 && urls.length === 0) return true;
+    const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+    const now = this.d.clock.now();
+    const cached = this.health.get(key);
+    if (cached && cached.until > now) return cached.ok;
+    const failed: string[] = [];
+    if (ips.length && !ips.some((ip) => this.ping(gw, ip)))
+      failed.push(`ICMP probe to ${ips.join(", ")} failed`);
+    if (urls.length && !urls.some((u) => this.httpProbe(gw, u)))
+      failed.push(`HTTP probe to ${urls.join(", ")} failed`);
+    const ok = failed.length === 0;
+    const interval =
+      Math.min(fd?.icmpProbe?.intervalSeconds ?? 5, fd?.httpProbe?.intervalSeconds ?? 10) * 1000;
+    this.health.set(key, { until: now + Math.max(1000, interval), ok });
+    if (!ok && (cached?.ok ?? true))
+      this.d.logs.write(
+        gw.metadata.namespace ?? "",
+        gw.metadata.name,
+        now,
+        `Health check failed: ${failed.join("; ")}; egress gateway is not ready`,
+      );
+    if (ok && cached && !cached.ok)
+      this.d.logs.write(
+        gw.metadata.namespace ?? "",
+        gw.metadata.name,
+        now,
+        "Health checks pass; egress gateway is ready",
+      );
+    return ok;
+  };
+
+  private httpProbe(gw: KubeObject, url: string): boolean {
+    const m = /^(https?):\/\/([^/:]+)(?::(\d+))?/.exec(url);
+    if (!m) return false;
+    const host = m[2]!.toLowerCase();
+    const ip = isIp(host) ? host : this.resolveFrom?.(gw, host)[0];
+    if (!ip) return false;
+    const port = m[3] ? Number(m[3]) : m[1] === "https" ? 443 : 80;
+    return (
+      this.connect(gw, { dstIp: ip, dstPort: port, protocol: "TCP", domain: host }).outcome.kind ===
+      "established"
+    );
+  }
 
   podEndpoint(pod: KubeObject): EndpointInfo {
     return {
@@ -240,7 +304,9 @@ export class Network {
     const bytesOut = req.bytesOut ?? 0;
 
     const verdict = this.d.policy.evaluate({ srcIp, dstIp, protocol, dstPort, now });
-    const route = external ? egressRoute(this.d.store, pod, dstIp) : { kind: "direct" as const };
+    const route = external
+      ? egressRoute(this.d.store, pod, dstIp, this.gatewayHealthy)
+      : { kind: "direct" as const };
     const reachesDst = verdict.egress.action !== "deny" && route.kind !== "blocked";
     this.flow("src", verdict.egress, srcEp, dstEp, dstPort, protocol, {
       svc,
@@ -308,7 +374,9 @@ export class Network {
       icmp: { type: 8, code: 0 },
       now,
     });
-    const route = external ? egressRoute(this.d.store, pod, dstIp) : { kind: "direct" as const };
+    const route = external
+      ? egressRoute(this.d.store, pod, dstIp, this.gatewayHealthy)
+      : { kind: "direct" as const };
     const srcEp = this.podEndpoint(pod);
     const dstEp = dstPod ? this.podEndpoint(dstPod) : this.netEndpoint(dstIp);
     const domains = external ? this.domainsFor(pod, dstIp, domain) : [];
