@@ -123,7 +123,7 @@ describe("kubectl against a simulated cluster", () => {
     term.onData((d) => (out += d));
     const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
     const waitFor = async (re: RegExp): Promise<void> => {
-      for (let i = 0; i < 100 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
       expect(out).toMatch(re);
     };
     await waitFor(/# $/m);
