@@ -251,6 +251,9 @@ export function compileCalicoPolicy(obj: {
   }
   // `Ignore` keeps a staged policy out of the pending view altogether.
   if (staged && spec.stagedAction === "Ignore") policy.applies = { ingress: false, egress: false };
+  // preDNAT and doNotTrack policies are programmed for host endpoints only; pods never see them.
+  if (global && (spec.preDNAT === true || spec.doNotTrack === true))
+    policy.applies = { ingress: false, egress: false };
   return policy;
 }
 

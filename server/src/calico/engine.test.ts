@@ -374,6 +374,29 @@ describe("A.5/A.6 endpoints and selection", () => {
     expect(e.evaluate(conn(CLIENT, EXT)).allowed).toBe(true);
   });
 
+  it("A.1: preDNAT and doNotTrack policies apply to host endpoints only, never to pods", () => {
+    const e = cluster();
+    e.upsert(
+      gnp("raw", {
+        selector: "all()",
+        doNotTrack: true,
+        applyOnForward: true,
+        types: ["Ingress"],
+        ingress: [{ action: "Deny" }],
+      }),
+    );
+    e.upsert(
+      gnp("pre", {
+        selector: "all()",
+        preDNAT: true,
+        applyOnForward: true,
+        types: ["Ingress"],
+        ingress: [{ action: "Deny" }],
+      }),
+    );
+    expect(e.evaluate(conn(CLIENT, WEB)).allowed).toBe(true);
+  });
+
   it("A.5: host-networked pods are not endpoints", () => {
     const e = cluster();
     e.upsert(pod("default", "hostnet", { app: "client" }, "172.18.0.2", { hostNetwork: true }));

@@ -28,6 +28,7 @@ const specs = {
   port: { type: "number", arg: "N", description: "Destination port (for a service: the service port)" },
   protocol: {
     type: "string",
+    arg: "PROTO",
     choices: ["TCP", "UDP", "ICMP", "SCTP"],
     default: "TCP",
     description: "Protocol",
@@ -35,11 +36,18 @@ const specs = {
   dns: { type: "list", arg: "NAME=IP[,IP…]", description: "A DNS answer from a trusted server (repeatable)" },
   edition: {
     type: "string",
+    arg: "EDITION",
     choices: ["enterprise", "oss"],
     default: "enterprise",
     description: "Calico edition",
   },
-  output: { type: "string", choices: ["text", "json"], default: "text", description: "Output format" },
+  output: {
+    type: "string",
+    arg: "FORMAT",
+    choices: ["text", "json"],
+    default: "text",
+    description: "Output format",
+  },
   expect: {
     type: "string",
     choices: ["allow", "deny"],
@@ -47,6 +55,12 @@ const specs = {
     description: "Exit 1 unless the verdict is this",
   },
 } as const;
+
+const DESCRIPTION = [
+  "Decides one connection with the simulator's Calico engine and explains which tier, policy and rule decided it.",
+  "Pods need labels and (optionally) status.podIP; a namespace/service destination goes to one backend pod and its",
+  "target port. Exit codes: 0 done, 1 verdict differs from --expect, 2 bad input (every problem listed).",
+].join("\n");
 
 const USAGE =
   "egresslab policy check -f PATH [-f PATH …] --from SRC --to DST [--port N] [--protocol P] [options]";
@@ -355,14 +369,14 @@ export const policyCommand: Command = {
   async run(argv: string[]): Promise<number> {
     const [sub, ...rest] = argv;
     if (!sub || sub === "-h" || sub === "--help" || sub === "help") {
-      process.stdout.write(`Usage: egresslab policy check [options]\n\n${formatHelp(USAGE, specs)}\n`);
+      process.stdout.write(`${formatHelp(USAGE, specs)}\n\n${DESCRIPTION}\n`);
       return sub ? 0 : 2;
     }
     if (sub !== "check")
       throw new ValidationError([{ where: sub, message: 'unknown subcommand (try "check")' }]);
     const o = parseOptions(specs, rest, {});
     if (o.help) {
-      process.stdout.write(formatHelp(USAGE, specs) + "\n");
+      process.stdout.write(`${formatHelp(USAGE, specs)}\n\n${DESCRIPTION}\n`);
       return 0;
     }
     const missing: Problem[] = [];
