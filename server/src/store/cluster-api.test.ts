@@ -132,6 +132,22 @@ describe("ClusterApi: strict decoding", () => {
     expect(e.message).toBe('Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string');
   });
 
+  it("names the innermost Go struct and the full field path in type errors", () => {
+    const { api, t } = testApi();
+    const e = apiError(() =>
+      api.create(t("deploy"), "default", {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "w" },
+        spec: {
+          selector: { matchLabels: { app: "w" } },
+          template: { metadata: { labels: { app: "w" } }, spec: { containers: [{ name: "c", image: "i", env: [{ name: "X", value: true }] }] } },
+        },
+      }),
+    );
+    expect(e.message).toBe('Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal bool into Go struct field EnvVar.spec.template.spec.containers.env.value of type string');
+  });
+
   it("rejects Enterprise-only fields on an oss cluster as unknown, and does not serve Enterprise kinds", () => {
     const oss = testApi("oss");
     const e = apiError(() =>
@@ -329,5 +345,44 @@ describe("events.k8s.io", () => {
     });
     const v1 = api.list(t("events", "events.k8s.io"), { namespace: "default" }).items[0]!;
     expect(v1).toMatchObject({ apiVersion: "events.k8s.io/v1", regarding: { kind: "Pod", name: "web" }, note: "Started container c", reportingController: "kubelet" });
+  });
+});
+
+describe("malformed input", () => {
+  const bodies: unknown[] = [
+    null,
+    [],
+    "x",
+    5,
+    {},
+    { metadata: 5 },
+    { metadata: { name: 5 } },
+    { metadata: { name: "a" }, spec: [] },
+    { metadata: { name: "a" }, spec: "x" },
+    { metadata: { name: "a", labels: [] } },
+    { metadata: { name: "a", ownerReferences: [{}] } },
+    { metadata: { name: "a" }, spec: { containers: [null] } },
+    { metadata: { name: "a" }, spec: { containers: [{}], ports: [null] } },
+    { metadata: { name: "a" }, spec: { ports: [{ port: "x" }], selector: { a: 1 } } },
+    { metadata: { name: "a" }, spec: { egress: [null], ingress: [{ action: "Allow", destination: null }] } },
+    { metadata: { name: "a" }, spec: { ipPools: [null], template: null } },
+    { metadata: { name: "a" }, spec: { selector: null, template: { spec: null } } },
+    { metadata: { name: "", generateName: 5 } },
+  ];
+  it("gets an ApiError for every kind and never anything else", () => {
+    const { api, registry } = testApi();
+    let calls = 0;
+    for (const type of registry.types)
+      for (const b of bodies)
+        for (const op of ["create", "update"] as const) {
+          try {
+            if (op === "create") api.create(type, type.namespaced ? "default" : undefined, b);
+            else api.update(type, type.namespaced ? "default" : undefined, "a", b);
+          } catch (e) {
+            expect(e).toBeInstanceOf(ApiError);
+          }
+          calls++;
+        }
+    expect(calls).toBe(registry.types.length * bodies.length * 2);
   });
 });
