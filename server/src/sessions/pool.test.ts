@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { openDb } from "./db.ts";
+import { ClusterPool } from "./pool.ts";
+import type { AcquireOptions, ClusterConnection, ClusterProvider } from "../providers/provider.ts";
+
+class CountingProvider implements ClusterProvider {
+  readonly name = "sim" as const;
+  readonly capabilities = {
+    canCreate: true,
+    realDataplane: false,
+    calicoEdition: "enterprise" as const,
+    flowApi: true,
+    typicalReadySeconds: 0,
+  };
+  readonly created = new Set<string>();
+  calls: string[] = [];
+  async acquire(o: AcquireOptions): Promise<ClusterConnection> {
+    this.calls.push(o.id);
+    this.created.add(o.id);
+    return { id: o.id, provider: "sim", kubeconfig: `id: ${o.id}`, edition: "enterprise" };
+  }
+  async release(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+describe("ClusterPool", () => {
+  it("pre-warms clusters, hands them out, refills, and reuses the warm ones after a restart", async () => {
+    const db = openDb(":memory:");
+    const provider = new CountingProvider();
+    const pool = new ClusterPool(provider, db, { size: 2 });
+    await pool.fill();
+    expect(pool.available).toBe(2);
+    const warm = new Set(provider.created);
+    const a = await pool.take();
+    expect(warm.has(a.id)).toBe(true);
+    await pool.fill();
+    expect(pool.available).toBe(2);
+    expect(provider.created.size).toBe(3);
+    pool.close();
+
+    // A new server on the same database: the two clusters still waiting are re-acquired, none created.
+    const again = new CountingProvider();
+    const pool2 = new ClusterPool(again, db, { size: 2 });
+    await pool2.fill();
+    expect(pool2.available).toBe(2);
+    expect([...again.created].every((id) => provider.created.has(id) && id !== a.id)).toBe(true);
+  });
+
+  it("acquires a cluster on demand when the pool is empty, and connects to a known id once", async () => {
+    const provider = new CountingProvider();
+    const pool = new ClusterPool(provider, openDb(":memory:"), { size: 0 });
+    const c = await pool.take();
+    expect(provider.calls).toEqual([c.id]);
+    await Promise.all([pool.connect(c.id), pool.connect(c.id)]);
+    expect(provider.calls).toEqual([c.id]);
+  });
+});

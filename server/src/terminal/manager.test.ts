@@ -1,0 +1,61 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { TerminalManager } from "./manager.ts";
+import type { TerminalClient } from "./session.ts";
+
+const root = mkdtempSync(path.join(tmpdir(), "egl-mgr-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const client = (): TerminalClient & { text: string } => {
+  const c = {
+    text: "",
+    output: (o: { data: string }) => void (c.text += o.data),
+    reset() {},
+    replaced() {},
+    exited() {},
+  };
+  return c;
+};
+
+describe("TerminalManager", () => {
+  it("prepares a private home and ends a shell idle past the timeout, but not one a page watches", async () => {
+    let now = 1_000_000;
+    const m = new TerminalManager({
+      root,
+      mode: "local",
+      hostPath: process.env.PATH ?? "/usr/bin:/bin",
+      idleTimeoutMs: 60_000,
+      now: () => now,
+    });
+    await m.prepare("l-a", {
+      kubeconfig: "kind: Config\n",
+      dirs: ["stage-0"],
+      files: [{ path: "stage-0/hello.txt", content: "hi" }],
+      completion: "# none\n",
+    });
+    const home = m.homeOf("l-a");
+    expect(readFileSync(path.join(home, ".kube", "config"), "utf8")).toBe("kind: Config\n");
+    expect(statSync(path.join(home, ".kube", "config")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path.join(home, "stage-0", "hello.txt"), "utf8")).toBe("hi");
+    await m.prepare("l-b", {
+      kubeconfig: "kind: Config\n",
+      dirs: ["stage-0"],
+      files: [],
+      completion: "# none\n",
+    });
+
+    const a = client();
+    const b = client();
+    m.attach("l-a", a, { cols: 80, rows: 24, startDir: "stage-0" });
+    const sb = m.attach("l-b", b, { cols: 80, rows: 24, startDir: "stage-0" });
+    sb.detach(b);
+    now += 61_000;
+    expect(m.reapIdle()).toBe(1);
+    expect(m.get("l-b")).toBeUndefined();
+    expect(m.get("l-a")).toBeDefined();
+    m.close();
+    expect(m.size).toBe(0);
+  });
+});
