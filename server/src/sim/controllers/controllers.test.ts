@@ -197,6 +197,11 @@ describe("limits", () => {
       expect(all.filter((p) => (p.spec as any).nodeName === node)).toHaveLength(110);
     expect(status(pending[0]!).conditions[0].message).toContain("2 Too many pods");
     const failed = c.api.list(t(c, "events", ""), { namespace: "default", fieldSelector: "reason=FailedCreate" }).items;
+    expect(failed).toHaveLength(1);
+    c.api.delete(t(c, "pods"), "default", pods[0]!.metadata.name);
+    const again = c.api.list(t(c, "events", ""), { namespace: "default", fieldSelector: "reason=FailedCreate" }).items;
+    expect(again).toHaveLength(1);
+    expect(again[0]!.count).toBeGreaterThan(1);
     expect(failed[0]?.message).toMatch(/^Error creating: pods "many-\w+-" is forbidden: this simulated cluster runs at most 600 pods$/);
     expect(c.api.list(t(c, "events", ""), {}).items.length).toBeLessThanOrEqual(1100);
     await c.close();

@@ -23,6 +23,8 @@ export const MAX_EVENTS = 1000;
 
 export function createEventRecorder(api: SimClusterApi, store: MemoryStore, registry: Registry, clock: Clock): EventRecorder {
   let seq = 0n;
+  /** Identical events (object, reason, message, source) are counted on one Event, as the event correlator does. */
+  const recent = new Map<string, { ns: string; name: string }>();
   let recorded = 0;
   /** Keeps the newest MAX_EVENTS events (a real cluster expires them after an hour). */
   const trim = () => {
@@ -40,6 +42,15 @@ export function createEventRecorder(api: SimClusterApi, store: MemoryStore, regi
       const ts = new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
       const nanos = BigInt(ms) * 1_000_000n + seq++;
       const ns = obj.metadata.namespace || "default";
+      const key = [obj.metadata.uid, type, reason, message, source.component, source.host ?? "", fieldPath ?? ""].join("\0");
+      const seen = recent.get(key);
+      if (seen && store.get("core/events", seen.ns, seen.name)) {
+        api.patchInternal("core/events", seen.ns, seen.name, (e) => {
+          e.count = (typeof e.count === "number" ? e.count : 1) + 1;
+          e.lastTimestamp = ts;
+        });
+        return;
+      }
       try {
         api.create(events, ns, {
           apiVersion: "v1",
@@ -65,6 +76,8 @@ export function createEventRecorder(api: SimClusterApi, store: MemoryStore, regi
           reportingComponent: source.component,
           reportingInstance: source.host ?? "",
         });
+        recent.set(key, { ns, name: `${obj.metadata.name}.${nanos.toString(16)}` });
+        if (recent.size > MAX_EVENTS) recent.delete(recent.keys().next().value!);
       } catch {
         // Events are best effort: a terminating namespace refuses them.
       }
