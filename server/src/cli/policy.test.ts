@@ -140,6 +140,34 @@ spec:
     expect(r.out).toMatch(/0\|default\|knp:dev\/nginx-8080-only-from-nobody\|deny\|-1/);
   });
 
+  it("a Deployment stands for one pod named after it", async () => {
+    const d = write(
+      "deploy.yaml",
+      `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: dev}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: x}]}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: api-egress, namespace: dev}
+spec:
+  selector: app == 'api'
+  types: [Egress]
+  egress: [{action: Allow, protocol: TCP, destination: {ports: [443]}}]
+`,
+    );
+    const ok = await json("-f", cluster, "-f", d, "--from", "dev/api", "--to", "1.2.3.4", "--port", "443");
+    expect(ok.egress.policies).toEqual(["0|default|np:dev/api-egress|allow|0"]);
+    expect(
+      (await json("-f", cluster, "-f", d, "--from", "dev/api", "--to", "1.2.3.4", "--port", "80")).allowed,
+    ).toBe(false);
+  });
+
   it("--expect sets the exit code", async () => {
     expect(
       (

@@ -201,6 +201,38 @@ function loadObjects(files: string[], edition: "enterprise" | "oss"): Loaded[] {
   return loaded;
 }
 
+const WORKLOADS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"]);
+
+/** One pod per workload (Deployment, StatefulSet, …) without pods of its own, named after it, from its template. */
+function podsForWorkloads(objs: KubeObject[]): KubeObject[] {
+  const pods = new Set(
+    objs
+      .filter((o) => o.kind === "Pod")
+      .map((o) => `${o.metadata.namespace ?? "default"}/${o.metadata.name}`),
+  );
+  const out: KubeObject[] = [];
+  for (const w of objs) {
+    if (!WORKLOADS.has(w.kind) || (!w.apiVersion.startsWith("apps/") && !w.apiVersion.startsWith("batch/")))
+      continue;
+    const ns = w.metadata.namespace ?? "default";
+    if (pods.has(`${ns}/${w.metadata.name}`)) continue;
+    const spec = isObj(w.spec) ? w.spec : {};
+    const template = isObj(spec.template) ? spec.template : {};
+    const meta = isObj(template.metadata) ? template.metadata : {};
+    out.push({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: w.metadata.name,
+        namespace: ns,
+        labels: isObj(meta.labels) ? (meta.labels as Record<string, string>) : {},
+      },
+      spec: isObj(template.spec) ? template.spec : {},
+    });
+  }
+  return out;
+}
+
 /** Gives pods without an IP one from 192.168.0.0/16, as IPAM would, skipping addresses already used. */
 function assignPodIps(objs: KubeObject[]): void {
   const used = new Set<string>();
@@ -394,6 +426,7 @@ export const policyCommand: Command = {
     const dns = parseDns(o.dns ?? []);
     const loaded = loadObjects(o.file!, edition);
     const objs = loaded.map((l) => structuredClone(l.obj));
+    objs.push(...podsForWorkloads(objs));
     assignPodIps(objs);
     const engine = new PolicyEngine({ edition });
     for (const obj of objs) engine.upsert(obj);
