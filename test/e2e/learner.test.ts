@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import type { WorkshopServer } from "../../server/src/http/server.ts";
-import { launchBrowser } from "./browser.ts";
+import { artifacts, launchBrowser } from "./browser.ts";
 import { LearnerPage } from "./learner-page.ts";
 import { startServer } from "./server.ts";
 
@@ -83,6 +83,21 @@ describe("the learner's page", () => {
     await lp.waitForTerminal(/while-away-42/);
     expect(await lp.terminalText()).toMatch(/before-drop-21/);
     await lp.screenshot("03-reattached");
+  });
+
+  it("shows the learner's progress on the instructor's board, behind the token", async () => {
+    const board = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    await board.goto(server.url + "/instructor");
+    await board.fill("#token", "wrong");
+    await board.click("button[type=submit]");
+    await board.locator(".form-error", { hasText: "not this workshop's" }).waitFor();
+    await board.fill("#token", "e2e-instructor");
+    await board.click("button[type=submit]");
+    const row = board.locator("#board tbody tr", { hasText: "Grace" });
+    await row.waitFor();
+    expect(await row.locator("td.cell.passed").count()).toBeGreaterThanOrEqual(1);
+    await board.screenshot({ path: path.join(artifacts, "05-instructor-board.png") });
+    await board.close();
   });
 
   it("keeps progress and cluster state across a server restart", async () => {

@@ -38,6 +38,9 @@ describe("the egress workshop", () => {
     await page.goto(server.url);
     await lp.join("Newcomer");
     await lp.waitForTerminal(/learner@egresslab:~\/stage-0\$/);
+    // Stage 0 asks questions: the page shows a field for each.
+    expect(await page.locator(".answers input").count()).toBeGreaterThan(0);
+    await lp.screenshot("09-workshop-stage-0");
     await lp.goToStage(1);
     const actions = page.locator(
       ".guide .action button[data-action=run], .guide .action button[data-action=apply]",

@@ -132,6 +132,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     flows,
     instructorToken,
     logger: log,
+    flowApi: opts.provider.capabilities.flowApi,
     ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
   });
 

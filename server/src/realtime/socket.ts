@@ -42,6 +42,8 @@ export interface RealtimeOptions {
   flows: FlowHub;
   instructorToken: string;
   logger: Logger;
+  /** False when the provider's clusters have no flow API (`/egresslab/v1/flows`): the flow view says so once. */
+  flowApi?: boolean;
   /** The flow source of a cluster (tests replace it). */
   flowSource?: (kubeconfig: string) => FlowSource;
 }
@@ -178,6 +180,13 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     on("flows:subscribe", async (p) => {
       parse(flowsSubscribeSchema, p, "flows:subscribe");
       if (leaveFlows) return;
+      if (opts.flowApi === false) {
+        socket.emit("flows:error", {
+          code: "unavailable",
+          message: "these clusters have no flow log API, so there is no flow view",
+        });
+        return;
+      }
       const conn = await workshop.connection(learner);
       if (socket.disconnected || leaveFlows) return;
       leaveFlows = flows.subscribe(conn.id, () => makeSource(conn.kubeconfig), {
