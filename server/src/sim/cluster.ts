@@ -13,7 +13,13 @@ import { MemoryStore } from "../store/object-store.ts";
 import { createRandom } from "../store/random.ts";
 import { createRegistry, type Registry } from "../store/registry/index.ts";
 import { ApiError, type KubeObject } from "../store/types.ts";
-import { ControllerManager, createControllers, createEventRecorder, serviceAllocator, tunnelAddress } from "./controllers/index.ts";
+import {
+  ControllerManager,
+  createControllers,
+  createEventRecorder,
+  serviceAllocator,
+  tunnelAddress,
+} from "./controllers/index.ts";
 import type { ControllerContext } from "./controllers/context.ts";
 import { DebouncedSaver, readState, writeState, type ClusterState } from "./persistence.ts";
 import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
@@ -73,43 +79,78 @@ export class SimCluster implements SimClusterHandle {
 }
 
 const noRuntime: PodRuntime = {
-  exec: () => Promise.reject(new ApiError(400, "BadRequest", "this simulated cluster runs without a dataplane")),
+  exec: () =>
+    Promise.reject(new ApiError(400, "BadRequest", "this simulated cluster runs without a dataplane")),
   logs: () => "",
 };
-const noDataplane: DataplaneApi = { queryFlows: () => ({ items: [] }), watchFlows: () => () => {}, rotate: () => ({}) };
+const noDataplane: DataplaneApi = {
+  queryFlows: () => ({ items: [] }),
+  watchFlows: () => () => {},
+  rotate: () => ({}),
+};
 
 /** Creates every object of `profile` through the API (validated and defaulted like user input). */
-export function applyProfile(api: SimClusterApi, registry: Registry, profile: ClusterProfile, logger: Logger): void {
+export function applyProfile(
+  api: SimClusterApi,
+  registry: Registry,
+  profile: ClusterProfile,
+  logger: Logger,
+): void {
   const problems: Problem[] = [];
   api.batch(() => {
     for (const { object, where, line } of sortForCreation(profile.objects)) {
       const type = registry.byKind(object.apiVersion, object.kind);
       if (!type) {
-        logger.debug("profile object not served on this cluster", { kind: object.kind, name: object.metadata.name });
+        logger.debug("profile object not served on this cluster", {
+          kind: object.kind,
+          name: object.metadata.name,
+        });
         continue;
       }
       const { status, ...rest } = object;
       try {
-        const created = api.create(type, object.metadata.namespace ?? (type.namespaced ? "default" : undefined), cloneJson(rest));
+        const created = api.create(
+          type,
+          object.metadata.namespace ?? (type.namespaced ? "default" : undefined),
+          cloneJson(rest),
+        );
         if (status !== undefined && type.kind !== "Pod")
-          api.patchInternal(`${type.group || "core"}/${type.plural}`, created.object.metadata.namespace, created.object.metadata.name, (o) => {
-            o.status = cloneJson(status);
-            if (type.kind === "Node") stampConditions(o.status, created.object.metadata.creationTimestamp ?? "");
-          });
+          api.patchInternal(
+            `${type.group || "core"}/${type.plural}`,
+            created.object.metadata.namespace,
+            created.object.metadata.name,
+            (o) => {
+              o.status = cloneJson(status);
+              if (type.kind === "Node" || type.kind === "TigeraStatus")
+                stampConditions(
+                  o.status,
+                  created.object.metadata.creationTimestamp ?? "",
+                  type.kind === "Node",
+                );
+            },
+          );
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        problems.push({ where, ...(line !== undefined ? { line } : {}), message: `${object.kind} "${object.metadata.name}": ${message}` });
+        problems.push({
+          where,
+          ...(line !== undefined ? { line } : {}),
+          message: `${object.kind} "${object.metadata.name}": ${message}`,
+        });
       }
     }
   });
-  if (problems.length) throw new ValidationError(problems, `cluster profile "${profile.name}" is invalid:\n${problems.map((p) => `${p.where}:${p.line ?? ""}: ${p.message}`).join("\n")}`);
+  if (problems.length)
+    throw new ValidationError(
+      problems,
+      `cluster profile "${profile.name}" is invalid:\n${problems.map((p) => `${p.where}:${p.line ?? ""}: ${p.message}`).join("\n")}`,
+    );
 }
 
 /** Node conditions as the kubelet reports them: heartbeat and transition times. */
-function stampConditions(status: unknown, ts: string): void {
+function stampConditions(status: unknown, ts: string, heartbeat: boolean): void {
   const conds = (status as { conditions?: Record<string, unknown>[] } | undefined)?.conditions;
   for (const c of conds ?? []) {
-    c.lastHeartbeatTime ??= ts;
+    if (heartbeat) c.lastHeartbeatTime ??= ts;
     c.lastTransitionTime ??= ts;
   }
 }
@@ -140,7 +181,15 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   const registry = createRegistry(edition, () => clock.now());
   const store = new MemoryStore();
   const random = createRandom(seed ^ (saved ? saved.resourceVersion : 0));
-  const api = new SimClusterApi({ store, registry, edition, clock, random, logger, validateCalico: validateCalicoObject });
+  const api = new SimClusterApi({
+    store,
+    registry,
+    edition,
+    clock,
+    random,
+    logger,
+    validateCalico: validateCalicoObject,
+  });
   const ctx: ControllerContext = {
     api,
     store,
@@ -174,10 +223,23 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     const dataDir = opts.dataDir;
     const snapshot = (): ClusterState => {
       const s = store.snapshot();
-      return { version: 1, id: opts.id, profile: profileName, edition, seed, resourceVersion: s.resourceVersion, objects: s.objects };
+      return {
+        version: 1,
+        id: opts.id,
+        profile: profileName,
+        edition,
+        seed,
+        resourceVersion: s.resourceVersion,
+        objects: s.objects,
+      };
     };
-    saver = new DebouncedSaver(() => writeState(dataDir, snapshot()), 250, (err) =>
-      logger.error("saving cluster state failed", { error: err instanceof Error ? err.message : String(err) }),
+    saver = new DebouncedSaver(
+      () => writeState(dataDir, snapshot()),
+      250,
+      (err) =>
+        logger.error("saving cluster state failed", {
+          error: err instanceof Error ? err.message : String(err),
+        }),
     );
     if (!saved) writeState(dataDir, snapshot());
     const s = saver;
@@ -187,8 +249,30 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   const dp =
     opts.dataplane === false
       ? undefined
-      : createDataplane({ clusterId: opts.id, store, api, clock, seed, edition, profile: profileName, logger });
-  return new SimCluster(opts.id, edition, profileName, seed, api, store, registry, clock, manager, dp, saver, unsubscribe);
+      : createDataplane({
+          clusterId: opts.id,
+          store,
+          api,
+          clock,
+          seed,
+          edition,
+          profile: profileName,
+          logger,
+        });
+  return new SimCluster(
+    opts.id,
+    edition,
+    profileName,
+    seed,
+    api,
+    store,
+    registry,
+    clock,
+    manager,
+    dp,
+    saver,
+    unsubscribe,
+  );
 }
 
 /** Every object of a cluster, for tests and debugging. */

@@ -210,10 +210,15 @@ export class SimHost {
     if (!e) throw new NotFoundError(`no simulated cluster named "${id}"`);
     return renderKubeconfig({
       name: `egresslab-${id}`,
-      server: this.url,
+      server: this.clusterUrl(id),
       caCert: this.tls.caCert,
       token: e.token,
     });
+  }
+
+  /** The API URL of one cluster: the host's URL plus `/clusters/<id>` (its own URL, so kubectl caches per cluster). */
+  clusterUrl(id: string): string {
+    return `${this.url}/clusters/${encodeURIComponent(id)}`;
   }
 
   /** Stops a cluster, forgets its token and deletes its saved state. Unknown ids are a no-op. */

@@ -33,11 +33,17 @@ export function readState(dataDir: string, id: string): ClusterState | undefined
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    throw new EgresslabError("internal", `cannot read the saved state of cluster "${id}" (${file}): ${err instanceof Error ? err.message : String(err)}`);
+    throw new EgresslabError(
+      "internal",
+      `cannot read the saved state of cluster "${id}" (${file}): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const s = parsed as Partial<ClusterState>;
   if (s.version !== 1 || typeof s.resourceVersion !== "number" || !s.objects || typeof s.objects !== "object")
-    throw new EgresslabError("internal", `the saved state of cluster "${id}" (${file}) is not in a format this version understands`);
+    throw new EgresslabError(
+      "internal",
+      `the saved state of cluster "${id}" (${file}) is not in a format this version understands`,
+    );
   return s as ClusterState;
 }
 

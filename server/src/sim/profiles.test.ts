@@ -9,20 +9,38 @@ import { listProfiles, loadProfile } from "./profiles.ts";
 const dir = mkdtempSync(path.join(tmpdir(), "egresslab-profiles-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const write = (name: string, text: string) => writeFileSync(path.join(dir, `${name}.yaml`), text);
-const header = (name: string, include: string[] = []) => `apiVersion: egresslab.dev/v1\nkind: ClusterProfile\nmetadata: {name: ${name}}\ninclude: [${include.join(", ")}]\n`;
+const header = (name: string, include: string[] = []) =>
+  `apiVersion: egresslab.dev/v1\nkind: ClusterProfile\nmetadata: {name: ${name}}\ninclude: [${include.join(", ")}]\n`;
 
-write("base", `${header("base")}---\napiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: default}\nspec: {order: 1000000}\n`);
-write("app", `${header("app", ["base"])}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n`);
+write(
+  "base",
+  `${header("base")}---\napiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: default}\nspec: {order: 1000000}\n`,
+);
+write(
+  "app",
+  `${header("app", ["base"])}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n`,
+);
 write("loop-a", header("loop-a", ["loop-b"]));
 write("loop-b", header("loop-b", ["loop-a"]));
-write("broken", `${header("broken")}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n  bad: indent\n`);
-write("invalid", `${header("invalid", ["base"])}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: default}\n`);
+write(
+  "broken",
+  `${header("broken")}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n  bad: indent\n`,
+);
+write(
+  "invalid",
+  `${header("invalid", ["base"])}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: default}\n`,
+);
 
 describe("cluster profiles", () => {
   it("lists profiles and resolves includes, included objects first", () => {
     expect(listProfiles(dir)).toEqual(["app", "base", "broken", "invalid", "loop-a", "loop-b"]);
     const p = loadProfile("app", dir);
-    expect(p.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).toEqual(["Namespace/default", "Tier/default", "ConfigMap/cfg", "Namespace/shop"]);
+    expect(p.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).toEqual([
+      "Namespace/default",
+      "Tier/default",
+      "ConfigMap/cfg",
+      "Namespace/shop",
+    ]);
     expect(loadProfile("app", dir)).toBe(p);
   });
 
@@ -48,7 +66,9 @@ describe("cluster profiles", () => {
   });
 
   it("reports objects the API rejects with their file and line", async () => {
-    await expect(createSimCluster({ id: "i", profile: "invalid", profilesDir: dir, dataplane: false })).rejects.toThrow(
+    await expect(
+      createSimCluster({ id: "i", profile: "invalid", profilesDir: dir, dataplane: false }),
+    ).rejects.toThrow(
       /invalid\.yaml:5: ConfigMap "Bad_Name": ConfigMap "Bad_Name" is invalid: metadata\.name: Invalid value: "Bad_Name"/,
     );
   });

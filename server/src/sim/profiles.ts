@@ -51,7 +51,9 @@ export function listProfiles(dir = defaultProfilesDir()): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith(".yaml"))
-    .filter((f) => /^kind:\s*ClusterProfile\s*$/m.test(readFileSync(path.join(dir, f), "utf8").slice(0, 2000)))
+    .filter((f) =>
+      /^kind:\s*ClusterProfile\s*$/m.test(readFileSync(path.join(dir, f), "utf8").slice(0, 2000)),
+    )
     .map((f) => f.replace(/\.yaml$/, ""))
     .sort();
 }
@@ -70,7 +72,9 @@ function parseProfile(name: string, dir: string, stack: string[]): ClusterProfil
   const file = path.join(dir, `${name}.yaml`);
   const rel = path.relative(path.dirname(dir), file);
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))
-    throw new ValidationError([{ message: `invalid cluster profile name "${name}": use lower case letters, digits and '-'` }]);
+    throw new ValidationError([
+      { message: `invalid cluster profile name "${name}": use lower case letters, digits and '-'` },
+    ]);
   if (!existsSync(file)) {
     const known = listProfiles(dir);
     throw new ValidationError([
@@ -78,7 +82,9 @@ function parseProfile(name: string, dir: string, stack: string[]): ClusterProfil
     ]);
   }
   if (stack.includes(name))
-    throw new ValidationError([{ where: rel, message: `profile include cycle: ${[...stack, name].join(" -> ")}` }]);
+    throw new ValidationError([
+      { where: rel, message: `profile include cycle: ${[...stack, name].join(" -> ")}` },
+    ]);
   const text = readFileSync(file, "utf8");
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc });
@@ -88,7 +94,8 @@ function parseProfile(name: string, dir: string, stack: string[]): ClusterProfil
   const docList = Array.isArray(docs) ? docs : [docs];
   docList.forEach((doc, i) => {
     const line = doc.range ? lc.linePos(doc.range[0]).line : undefined;
-    for (const e of doc.errors) problems.push({ where: rel, line: e.linePos?.[0]?.line ?? line, message: e.message });
+    for (const e of doc.errors)
+      problems.push({ where: rel, line: e.linePos?.[0]?.line ?? line, message: e.message });
     if (doc.errors.length) return;
     const value = doc.toJS() as unknown;
     if (value === null || value === undefined) return;
@@ -99,7 +106,11 @@ function parseProfile(name: string, dir: string, stack: string[]): ClusterProfil
     const obj = value as Record<string, unknown>;
     if (i === 0) {
       if (obj.kind !== "ClusterProfile") {
-        problems.push({ where: rel, line, message: "the first document must be the ClusterProfile header (kind: ClusterProfile)" });
+        problems.push({
+          where: rel,
+          line,
+          message: "the first document must be the ClusterProfile header (kind: ClusterProfile)",
+        });
         return;
       }
       header = obj;
@@ -109,12 +120,24 @@ function parseProfile(name: string, dir: string, stack: string[]): ClusterProfil
       problems.push({ where: rel, line, message: `document ${i + 1} needs apiVersion and kind` });
     else if (!obj.metadata || typeof (obj.metadata as Record<string, unknown>).name !== "string")
       problems.push({ where: rel, line, message: `document ${i + 1} (${obj.kind}) needs metadata.name` });
-    else items.push({ object: obj as unknown as KubeObject, where: rel, ...(line !== undefined ? { line } : {}) });
+    else
+      items.push({
+        object: obj as unknown as KubeObject,
+        where: rel,
+        ...(line !== undefined ? { line } : {}),
+      });
   });
-  if (!header && !problems.length) problems.push({ where: rel, message: "the first document must be the ClusterProfile header (kind: ClusterProfile)" });
+  if (!header && !problems.length)
+    problems.push({
+      where: rel,
+      message: "the first document must be the ClusterProfile header (kind: ClusterProfile)",
+    });
   const meta = (header?.metadata ?? {}) as Record<string, unknown>;
   if (header && meta.name !== undefined && meta.name !== name)
-    problems.push({ where: rel, message: `metadata.name "${String(meta.name)}" does not match the file name "${name}"` });
+    problems.push({
+      where: rel,
+      message: `metadata.name "${String(meta.name)}" does not match the file name "${name}"`,
+    });
   const includes = header?.include ?? [];
   if (!Array.isArray(includes) || includes.some((x) => typeof x !== "string"))
     problems.push({ where: rel, message: "include must be a list of profile names" });

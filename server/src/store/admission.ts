@@ -27,15 +27,27 @@ export function nameRuleOf(t: ResourceType): NameRule {
 const isCrd = (t: ResourceType) => t.group === "operator.tigera.io";
 
 /** Decodes `body` for `type`: 400 on type errors and (Strict) unknown fields; returns warnings under Warn. */
-export function decodeBody(type: ResourceType, body: unknown, opts: WriteOptions | undefined): { obj: KubeObject; warnings: string[] } {
+export function decodeBody(
+  type: ResourceType,
+  body: unknown,
+  opts: WriteOptions | undefined,
+): { obj: KubeObject; warnings: string[] } {
   if (!body || typeof body !== "object" || Array.isArray(body))
     throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body ?? null)}'`);
   const obj = cloneJson(body) as KubeObject;
   const apiVersion = type.group ? `${type.group}/${type.version}` : type.version;
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion)
-    throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${apiVersion})`);
-  if (obj.kind !== undefined && obj.kind !== type.kind && !(type.subresources.includes("scale") && obj.kind === "Scale"))
-    throw badRequest(`${String(obj.kind)} in version "${type.version}" cannot be handled as a ${type.kind}: the kind in the data (${String(obj.kind)}) does not match the expected kind (${type.kind})`);
+    throw badRequest(
+      `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${apiVersion})`,
+    );
+  if (
+    obj.kind !== undefined &&
+    obj.kind !== type.kind &&
+    !(type.subresources.includes("scale") && obj.kind === "Scale")
+  )
+    throw badRequest(
+      `${String(obj.kind)} in version "${type.version}" cannot be handled as a ${type.kind}: the kind in the data (${String(obj.kind)}) does not match the expected kind (${type.kind})`,
+    );
   obj.apiVersion = apiVersion;
   obj.kind = type.kind;
   if (obj.metadata === undefined || obj.metadata === null) obj.metadata = { name: "" };
@@ -44,7 +56,10 @@ export function decodeBody(type: ResourceType, body: unknown, opts: WriteOptions
   const prefix = `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}`;
   if (res.typeError) {
     if (isCrd(type) && res.typeErrorPath) {
-      const v = res.typeErrorPath.split(/\.|\[|\]/).filter(Boolean).reduce<unknown>((a, k) => (a as Record<string, unknown>)?.[k], obj);
+      const v = res.typeErrorPath
+        .split(/\.|\[|\]/)
+        .filter(Boolean)
+        .reduce<unknown>((a, k) => (a as Record<string, unknown>)?.[k], obj);
       throw invalid(type, String(obj.metadata?.name ?? ""), [
         {
           field: res.typeErrorPath,
@@ -57,7 +72,8 @@ export function decodeBody(type: ResourceType, body: unknown, opts: WriteOptions
     throw badRequest(`${prefix}: ${res.typeError}`);
   }
   const unknown = res.unknown.map((f) => `unknown field "${f}"`);
-  if (unknown.length && mode === "Strict") throw badRequest(`${prefix}: strict decoding error: ${unknown.join(", ")}`);
+  if (unknown.length && mode === "Strict")
+    throw badRequest(`${prefix}: strict decoding error: ${unknown.join(", ")}`);
   return { obj, warnings: mode === "Warn" ? unknown : [] };
 }
 
@@ -78,8 +94,14 @@ export function defaultAndValidate(
 ): void {
   const key = resourceKey(type);
   applyDefaults(key, obj, deps.random);
-  const errs: FieldError[] = [...validateObjectMeta(obj.metadata as unknown as Record<string, unknown>, nameRuleOf(type)), ...validateKind(key, obj)];
-  if (deps.validateCalico && (type.group === "projectcalico.org" || key === "networking.k8s.io/networkpolicies")) {
+  const errs: FieldError[] = [
+    ...validateObjectMeta(obj.metadata as unknown as Record<string, unknown>, nameRuleOf(type)),
+    ...validateKind(key, obj),
+  ];
+  if (
+    deps.validateCalico &&
+    (type.group === "projectcalico.org" || key === "networking.k8s.io/networkpolicies")
+  ) {
     const flagged = new Set(errs.map((e) => e.field));
     for (const p of deps.validateCalico(obj, { edition: deps.edition })) {
       const where = (p.where ?? "").replace(/^\./, "");

@@ -50,7 +50,12 @@ describe("ClusterApi: create, get, list", () => {
     expect([nf.code, nf.reason, nf.message]).toEqual([404, "NotFound", 'pods "nope" not found']);
     const deploy = apiError(() => api.get(t("deploy"), "default", "nope"));
     expect(deploy.message).toBe('deployments.apps "nope" not found');
-    expect(deploy.toStatus()).toMatchObject({ kind: "Status", status: "Failure", code: 404, details: { name: "nope", group: "apps", kind: "deployments" } });
+    expect(deploy.toStatus()).toMatchObject({
+      kind: "Status",
+      status: "Failure",
+      code: 404,
+      details: { name: "nope", group: "apps", kind: "deployments" },
+    });
   });
 
   it("requires the namespace to exist and refuses new content in a terminating one", async () => {
@@ -70,19 +75,29 @@ describe("ClusterApi: create, get, list", () => {
     expect(api.list(t("pods"), { namespace: "doomed" }).items).toEqual([]);
     await new Promise((r) => setImmediate(r));
     expect(apiError(() => api.get(t("ns"), undefined, "doomed")).code).toBe(404);
-    expect(apiError(() => api.delete(t("ns"), undefined, "default")).message).toBe('namespaces "default" is forbidden: this namespace may not be deleted');
+    expect(apiError(() => api.delete(t("ns"), undefined, "default")).message).toBe(
+      'namespaces "default" is forbidden: this namespace may not be deleted',
+    );
   });
 
   it("filters lists by label and field selectors", () => {
     const { api, t } = testApi();
     api.create(t("pods"), "default", { ...pod("a"), metadata: { name: "a", labels: { app: "web" } } });
     api.create(t("pods"), "default", { ...pod("b"), metadata: { name: "b", labels: { app: "db" } } });
-    expect(api.list(t("pods"), { labelSelector: "app=web" }).items.map((o) => o.metadata.name)).toEqual(["a"]);
-    expect(api.list(t("pods"), { labelSelector: "app notin (web)" }).items.map((o) => o.metadata.name)).toEqual(["b"]);
-    expect(api.list(t("pods"), { fieldSelector: "metadata.name=b" }).items.map((o) => o.metadata.name)).toEqual(["b"]);
+    expect(api.list(t("pods"), { labelSelector: "app=web" }).items.map((o) => o.metadata.name)).toEqual([
+      "a",
+    ]);
+    expect(
+      api.list(t("pods"), { labelSelector: "app notin (web)" }).items.map((o) => o.metadata.name),
+    ).toEqual(["b"]);
+    expect(
+      api.list(t("pods"), { fieldSelector: "metadata.name=b" }).items.map((o) => o.metadata.name),
+    ).toEqual(["b"]);
     const bad = apiError(() => api.list(t("pods"), { fieldSelector: "spec.foo=x" }));
     expect(bad.code).toBe(400);
-    expect(bad.message).toBe('Unable to find {"" "v1" "pods"} that match label selector "", field selector "spec.foo=x": field label not supported: spec.foo');
+    expect(bad.message).toBe(
+      'Unable to find {"" "v1" "pods"} that match label selector "", field selector "spec.foo=x": field label not supported: spec.foo',
+    );
   });
 });
 
@@ -106,30 +121,61 @@ describe("ClusterApi: strict decoding", () => {
   it("words it the same way for Calico kinds and operator CRDs", () => {
     const { api, t } = testApi();
     const gnp = apiError(() =>
-      api.create(t("gnp"), undefined, { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "p" }, spec: { egress: [{ action: "Allow", destination: { domainz: ["x"] } }] } }),
+      api.create(t("gnp"), undefined, {
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkPolicy",
+        metadata: { name: "p" },
+        spec: { egress: [{ action: "Allow", destination: { domainz: ["x"] } }] },
+      }),
     );
-    expect(gnp.message).toBe('GlobalNetworkPolicy in version "v3" cannot be handled as a GlobalNetworkPolicy: strict decoding error: unknown field "spec.egress[0].destination.domainz"');
+    expect(gnp.message).toBe(
+      'GlobalNetworkPolicy in version "v3" cannot be handled as a GlobalNetworkPolicy: strict decoding error: unknown field "spec.egress[0].destination.domainz"',
+    );
     const egw = apiError(() =>
-      api.create(t("egressgateways"), "default", { apiVersion: "operator.tigera.io/v1", kind: "EgressGateway", metadata: { name: "g" }, spec: { ipPools: [{ name: "p" }], replicaz: 2 } }),
+      api.create(t("egressgateways"), "default", {
+        apiVersion: "operator.tigera.io/v1",
+        kind: "EgressGateway",
+        metadata: { name: "g" },
+        spec: { ipPools: [{ name: "p" }], replicaz: 2 },
+      }),
     );
-    expect(egw.message).toBe('EgressGateway in version "v1" cannot be handled as a EgressGateway: strict decoding error: unknown field "spec.replicaz"');
+    expect(egw.message).toBe(
+      'EgressGateway in version "v1" cannot be handled as a EgressGateway: strict decoding error: unknown field "spec.replicaz"',
+    );
   });
 
   it("returns unknown fields as warnings under Warn and drops them under Ignore", () => {
     const { api, t } = testApi();
-    const warn = api.create(t("configmaps"), "default", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a" }, dataz: {} }, { fieldValidation: "Warn" });
+    const warn = api.create(
+      t("configmaps"),
+      "default",
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a" }, dataz: {} },
+      { fieldValidation: "Warn" },
+    );
     expect(warn.warnings).toEqual(['unknown field "dataz"']);
     expect(warn.object.dataz).toBeUndefined();
-    const ignore = api.create(t("configmaps"), "default", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "b" }, dataz: {} }, { fieldValidation: "Ignore" });
+    const ignore = api.create(
+      t("configmaps"),
+      "default",
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "b" }, dataz: {} },
+      { fieldValidation: "Ignore" },
+    );
     expect(ignore.warnings).toEqual([]);
     expect(ignore.object.dataz).toBeUndefined();
   });
 
   it("rejects a boolean label value as the Go decoder does", () => {
     const { api, t } = testApi();
-    const e = apiError(() => api.create(t("pods"), "default", { ...pod("web"), metadata: { name: "web", labels: { "egress-node": true } } }));
+    const e = apiError(() =>
+      api.create(t("pods"), "default", {
+        ...pod("web"),
+        metadata: { name: "web", labels: { "egress-node": true } },
+      }),
+    );
     expect(e.code).toBe(400);
-    expect(e.message).toBe('Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string');
+    expect(e.message).toBe(
+      'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string',
+    );
   });
 
   it("names the innermost Go struct and the full field path in type errors", () => {
@@ -141,32 +187,61 @@ describe("ClusterApi: strict decoding", () => {
         metadata: { name: "w" },
         spec: {
           selector: { matchLabels: { app: "w" } },
-          template: { metadata: { labels: { app: "w" } }, spec: { containers: [{ name: "c", image: "i", env: [{ name: "X", value: true }] }] } },
+          template: {
+            metadata: { labels: { app: "w" } },
+            spec: { containers: [{ name: "c", image: "i", env: [{ name: "X", value: true }] }] },
+          },
         },
       }),
     );
-    expect(e.message).toBe('Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal bool into Go struct field EnvVar.spec.template.spec.containers.env.value of type string');
+    expect(e.message).toBe(
+      'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal bool into Go struct field EnvVar.spec.template.spec.containers.env.value of type string',
+    );
   });
 
   it("rejects Enterprise-only fields on an oss cluster as unknown, and does not serve Enterprise kinds", () => {
     const oss = testApi("oss");
     const e = apiError(() =>
-      oss.api.create(oss.t("globalnetworksets"), undefined, { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkSet", metadata: { name: "s" }, spec: { allowedEgressDomains: ["api.example.com"] } }),
+      oss.api.create(oss.t("globalnetworksets"), undefined, {
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkSet",
+        metadata: { name: "s" },
+        spec: { allowedEgressDomains: ["api.example.com"] },
+      }),
     );
-    expect(e.message).toBe('GlobalNetworkSet in version "v3" cannot be handled as a GlobalNetworkSet: strict decoding error: unknown field "spec.allowedEgressDomains"');
+    expect(e.message).toBe(
+      'GlobalNetworkSet in version "v3" cannot be handled as a GlobalNetworkSet: strict decoding error: unknown field "spec.allowedEgressDomains"',
+    );
     const d = apiError(() =>
-      oss.api.create(oss.t("gnp"), undefined, { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "p" }, spec: { egress: [{ action: "Allow", destination: { domains: ["a.com"] } }] } }),
+      oss.api.create(oss.t("gnp"), undefined, {
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkPolicy",
+        metadata: { name: "p" },
+        spec: { egress: [{ action: "Allow", destination: { domains: ["a.com"] } }] },
+      }),
     );
     expect(d.message).toContain('unknown field "spec.egress[0].destination.domains"');
     const f = apiError(() =>
-      oss.api.create(oss.t("felixconfigurations"), undefined, { apiVersion: "projectcalico.org/v3", kind: "FelixConfiguration", metadata: { name: "default" }, spec: { egressIPSupport: "EnabledPerNamespace" } }),
+      oss.api.create(oss.t("felixconfigurations"), undefined, {
+        apiVersion: "projectcalico.org/v3",
+        kind: "FelixConfiguration",
+        metadata: { name: "default" },
+        spec: { egressIPSupport: "EnabledPerNamespace" },
+      }),
     );
     expect(f.message).toContain('unknown field "spec.egressIPSupport"');
     expect(oss.api.findType("egressgateways")).toBeUndefined();
     expect(oss.api.findType("egressgatewaypolicies")).toBeUndefined();
     const ent = testApi("enterprise");
     expect(ent.api.findType("egressgateways")?.group).toBe("operator.tigera.io");
-    expect(() => ent.api.create(ent.t("globalnetworksets"), undefined, { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkSet", metadata: { name: "s" }, spec: { allowedEgressDomains: ["api.example.com"] } })).not.toThrow();
+    expect(() =>
+      ent.api.create(ent.t("globalnetworksets"), undefined, {
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkSet",
+        metadata: { name: "s" },
+        spec: { allowedEgressDomains: ["api.example.com"] },
+      }),
+    ).not.toThrow();
   });
 
   it("checks apiVersion and namespace against the request", () => {
@@ -174,25 +249,48 @@ describe("ClusterApi: strict decoding", () => {
     expect(apiError(() => api.create(t("pods"), "default", { ...pod("a"), apiVersion: "v2" })).message).toBe(
       "the API version in the data (v2) does not match the expected API version (v1)",
     );
-    expect(apiError(() => api.create(t("pods"), "default", { ...pod("a"), metadata: { name: "a", namespace: "other" } })).message).toBe(
-      "the namespace of the provided object does not match the namespace sent on the request",
-    );
+    expect(
+      apiError(() =>
+        api.create(t("pods"), "default", { ...pod("a"), metadata: { name: "a", namespace: "other" } }),
+      ).message,
+    ).toBe("the namespace of the provided object does not match the namespace sent on the request");
   });
 });
 
 describe("ClusterApi: validation", () => {
   it.each([
-    ["Pod", "pods", "Web_1", "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"],
-    ["Namespace", "namespaces", "my.ns", "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"],
-    ["Service", "services", "1svc", "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character"],
+    [
+      "Pod",
+      "pods",
+      "Web_1",
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+    ],
+    [
+      "Namespace",
+      "namespaces",
+      "my.ns",
+      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'",
+    ],
+    [
+      "Service",
+      "services",
+      "1svc",
+      "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character",
+    ],
   ])("%s names follow their rule (%s/%s)", (kind, plural, name, detail) => {
     const { api, t } = testApi();
     const body =
-      kind === "Pod" ? { ...pod(name), metadata: { name } } : kind === "Namespace" ? { apiVersion: "v1", kind, metadata: { name } } : { apiVersion: "v1", kind, metadata: { name }, spec: { ports: [{ port: 80 }] } };
+      kind === "Pod"
+        ? { ...pod(name), metadata: { name } }
+        : kind === "Namespace"
+          ? { apiVersion: "v1", kind, metadata: { name } }
+          : { apiVersion: "v1", kind, metadata: { name }, spec: { ports: [{ port: 80 }] } };
     const e = apiError(() => api.create(t(plural), kind === "Namespace" ? undefined : "default", body));
     expect(e.code).toBe(422);
     expect(e.reason).toBe("Invalid");
-    expect(e.message).toContain(`${kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": ${detail}`);
+    expect(e.message).toContain(
+      `${kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": ${detail}`,
+    );
     expect(e.details?.causes?.[0]).toMatchObject({ reason: "FieldValueInvalid", field: "metadata.name" });
   });
 
@@ -203,13 +301,19 @@ describe("ClusterApi: validation", () => {
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: { name: "web" },
-        spec: { selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "other" } }, spec: { containers: [{ name: "c" }] } } },
+        spec: {
+          selector: { matchLabels: { app: "web" } },
+          template: { metadata: { labels: { app: "other" } }, spec: { containers: [{ name: "c" }] } },
+        },
       }),
     );
     expect(e.message).toBe(
       'Deployment.apps "web" is invalid: [spec.template.metadata.labels: Invalid value: map[string]string{"app":"other"}: `selector` does not match template `labels`, spec.template.spec.containers[0].image: Required value]',
     );
-    expect(e.details?.causes?.map((c) => c.field)).toEqual(["spec.template.metadata.labels", "spec.template.spec.containers[0].image"]);
+    expect(e.details?.causes?.map((c) => c.field)).toEqual([
+      "spec.template.metadata.labels",
+      "spec.template.spec.containers[0].image",
+    ]);
   });
 
   it("turns the Calico validator's problems into a 422 with causes", () => {
@@ -223,17 +327,31 @@ describe("ClusterApi: validation", () => {
       }),
     );
     expect(e.code).toBe(422);
-    expect(e.message).toContain('GlobalNetworkPolicy.projectcalico.org "p" is invalid: spec.egress[0].destination.ports: Invalid value: [443]: rules that specify ports must set protocol to TCP or UDP or SCTP');
+    expect(e.message).toContain(
+      'GlobalNetworkPolicy.projectcalico.org "p" is invalid: spec.egress[0].destination.ports: Invalid value: [443]: rules that specify ports must set protocol to TCP or UDP or SCTP',
+    );
     expect(e.details).toMatchObject({ name: "p", group: "projectcalico.org", kind: "GlobalNetworkPolicy" });
   });
 
   it("requires the policy's tier to exist", () => {
     const { api, t } = testApi();
-    const body = { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "security.p" }, spec: { tier: "security", selector: "all()" } };
+    const body = {
+      apiVersion: "projectcalico.org/v3",
+      kind: "GlobalNetworkPolicy",
+      metadata: { name: "security.p" },
+      spec: { tier: "security", selector: "all()" },
+    };
     const e = apiError(() => api.create(t("gnp"), undefined, body));
     expect([e.code, e.message]).toEqual([404, 'tiers.projectcalico.org "security" not found']);
-    api.create(t("tiers"), undefined, { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name: "security" }, spec: { order: 100 } });
-    expect(api.create(t("gnp"), undefined, body).object.metadata.labels).toEqual({ "projectcalico.org/tier": "security" });
+    api.create(t("tiers"), undefined, {
+      apiVersion: "projectcalico.org/v3",
+      kind: "Tier",
+      metadata: { name: "security" },
+      spec: { order: 100 },
+    });
+    expect(api.create(t("gnp"), undefined, body).object.metadata.labels).toEqual({
+      "projectcalico.org/tier": "security",
+    });
   });
 });
 
@@ -246,7 +364,12 @@ describe("ClusterApi: defaulting", () => {
     [{ types: ["Egress"] }, ["Egress"]],
   ])("Calico types for %j → %j", (spec, types) => {
     const { api, t } = testApi();
-    const { object } = api.create(t("gnp"), undefined, { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "p" }, spec });
+    const { object } = api.create(t("gnp"), undefined, {
+      apiVersion: "projectcalico.org/v3",
+      kind: "GlobalNetworkPolicy",
+      metadata: { name: "p" },
+      spec,
+    });
     expect((object.spec as { types: string[]; tier: string }).types).toEqual(types);
     expect((object.spec as { tier: string }).tier).toBe("default");
   });
@@ -257,7 +380,12 @@ describe("ClusterApi: defaulting", () => {
     [{ podSelector: {}, policyTypes: ["Egress"] }, ["Egress"]],
   ])("Kubernetes policyTypes for %j → %j", (spec, types) => {
     const { api, t } = testApi();
-    const { object } = api.create(t("netpol"), "default", { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "p" }, spec });
+    const { object } = api.create(t("netpol"), "default", {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "p" },
+      spec,
+    });
     expect((object.spec as { policyTypes: string[] }).policyTypes).toEqual(types);
   });
 });
@@ -265,15 +393,25 @@ describe("ClusterApi: defaulting", () => {
 describe("ClusterApi: update, delete", () => {
   it("answers 409 Conflict for a stale resourceVersion and bumps generation on spec changes only", () => {
     const { api, t } = testApi();
-    const body = { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "p" }, spec: { selector: "all()" } };
+    const body = {
+      apiVersion: "projectcalico.org/v3",
+      kind: "GlobalNetworkPolicy",
+      metadata: { name: "p" },
+      spec: { selector: "all()" },
+    };
     const v1 = api.create(t("gnp"), undefined, body).object;
     expect(v1.metadata.generation).toBe(1);
     const v2 = api.update(t("gnp"), undefined, "p", { ...v1, spec: { selector: "app == 'x'" } }).object;
     expect(v2.metadata.generation).toBe(2);
     expect(Number(v2.metadata.resourceVersion)).toBeGreaterThan(Number(v1.metadata.resourceVersion));
-    const v3 = api.update(t("gnp"), undefined, "p", { ...v2, metadata: { ...v2.metadata, labels: { ...v2.metadata.labels, a: "b" } } }).object;
+    const v3 = api.update(t("gnp"), undefined, "p", {
+      ...v2,
+      metadata: { ...v2.metadata, labels: { ...v2.metadata.labels, a: "b" } },
+    }).object;
     expect(v3.metadata.generation).toBe(2);
-    const stale = apiError(() => api.update(t("gnp"), undefined, "p", { ...v1, spec: { selector: "all()" } }));
+    const stale = apiError(() =>
+      api.update(t("gnp"), undefined, "p", { ...v1, spec: { selector: "all()" } }),
+    );
     expect([stale.code, stale.reason, stale.message]).toEqual([
       409,
       "Conflict",
@@ -294,13 +432,29 @@ describe("ClusterApi: update, delete", () => {
 
   it("deletes dependents in the background and orphans them on request", () => {
     const { api, t } = testApi();
-    const owner = api.create(t("configmaps"), "default", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owner" } }).object;
-    const ref = [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata.uid!, controller: true }];
+    const owner = api.create(t("configmaps"), "default", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "owner" },
+    }).object;
+    const ref = [
+      { apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata.uid!, controller: true },
+    ];
     api.create(t("pods"), "default", { ...pod("child"), metadata: { name: "child", ownerReferences: ref } });
     api.delete(t("configmaps"), "default", "owner");
     expect(apiError(() => api.get(t("pods"), "default", "child")).code).toBe(404);
-    const owner2 = api.create(t("configmaps"), "default", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owner2" } }).object;
-    api.create(t("pods"), "default", { ...pod("kept"), metadata: { name: "kept", ownerReferences: [{ ...ref[0]!, name: "owner2", uid: owner2.metadata.uid! }] } });
+    const owner2 = api.create(t("configmaps"), "default", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "owner2" },
+    }).object;
+    api.create(t("pods"), "default", {
+      ...pod("kept"),
+      metadata: {
+        name: "kept",
+        ownerReferences: [{ ...ref[0]!, name: "owner2", uid: owner2.metadata.uid! }],
+      },
+    });
     api.delete(t("configmaps"), "default", "owner2", { propagationPolicy: "Orphan" });
     expect(api.get(t("pods"), "default", "kept").metadata.ownerReferences).toBeUndefined();
   });
@@ -311,9 +465,21 @@ describe("ClusterApi: update, delete", () => {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: { name: "web" },
-      spec: { selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "nginx" }] } } },
+      spec: {
+        selector: { matchLabels: { app: "web" } },
+        template: {
+          metadata: { labels: { app: "web" } },
+          spec: { containers: [{ name: "c", image: "nginx" }] },
+        },
+      },
     });
-    const res = api.update(t("deploy"), "default", "web", { apiVersion: "autoscaling/v1", kind: "Scale", metadata: { name: "web" }, spec: { replicas: 3 } }, { subresource: "scale" });
+    const res = api.update(
+      t("deploy"),
+      "default",
+      "web",
+      { apiVersion: "autoscaling/v1", kind: "Scale", metadata: { name: "web" }, spec: { replicas: 3 } },
+      { subresource: "scale" },
+    );
     expect(res.object.kind).toBe("Scale");
     expect((api.get(t("deploy"), "default", "web").spec as { replicas: number }).replicas).toBe(3);
   });
@@ -324,7 +490,9 @@ describe("ClusterApi: update, delete", () => {
     api.create(t("pods"), "default", { ...pod("a"), metadata: { name: "a", labels: { app: "web" } } });
     api.create(t("pods"), "default", { ...pod("b"), metadata: { name: "b", labels: { app: "db" } } });
     const seen: KubeObject[] = [];
-    const stop = api.watch(t("pods"), { labelSelector: "app=web", resourceVersion: rv }, (e) => seen.push(e.object));
+    const stop = api.watch(t("pods"), { labelSelector: "app=web", resourceVersion: rv }, (e) =>
+      seen.push(e.object),
+    );
     stop();
     expect(seen.map((o) => o.metadata.name)).toEqual(["a"]);
   });
@@ -344,7 +512,12 @@ describe("events.k8s.io", () => {
       source: { component: "kubelet", host: "n1" },
     });
     const v1 = api.list(t("events", "events.k8s.io"), { namespace: "default" }).items[0]!;
-    expect(v1).toMatchObject({ apiVersion: "events.k8s.io/v1", regarding: { kind: "Pod", name: "web" }, note: "Started container c", reportingController: "kubelet" });
+    expect(v1).toMatchObject({
+      apiVersion: "events.k8s.io/v1",
+      regarding: { kind: "Pod", name: "web" },
+      note: "Started container c",
+      reportingController: "kubelet",
+    });
   });
 });
 

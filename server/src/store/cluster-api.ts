@@ -26,7 +26,15 @@ import {
   type WriteOptions,
   type WriteResult,
 } from "./types.ts";
-import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, type FieldError } from "./validation/errors.ts";
+import {
+  alreadyExists,
+  badRequest,
+  conflict,
+  forbidden,
+  invalid,
+  notFound,
+  type FieldError,
+} from "./validation/errors.ts";
 
 /** What an admission hook sees: it may mutate `object` and return field errors to reject the write. */
 export interface AdmissionContext {
@@ -157,22 +165,38 @@ export class SimClusterApi implements ClusterApi {
     }
     const ns = type.namespaced ? opts.namespace || undefined : undefined;
     return (o) =>
-      (ns === undefined || o.metadata.namespace === ns) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
+      (ns === undefined || o.metadata.namespace === ns) &&
+      matchesLabels(labels, o.metadata.labels) &&
+      matchesFields(fields, o);
   }
 
-  watch(type: ResourceType, opts: ListOptions & { resourceVersion?: string }, onEvent: (e: WatchEvent) => void): () => void {
+  watch(
+    type: ResourceType,
+    opts: ListOptions & { resourceVersion?: string },
+    onEvent: (e: WatchEvent) => void,
+  ): () => void {
     const matches = this.filter(type, opts);
     return this.o.store.watch({ key: this.storageKey(type), matches }, opts.resourceVersion, (e) =>
       onEvent({ type: e.type, object: cloneJson(this.view(type, e.object)) }),
     );
   }
 
-  private requireNamespace(type: ResourceType, ns: string | undefined, name: string, creating: boolean): void {
+  private requireNamespace(
+    type: ResourceType,
+    ns: string | undefined,
+    name: string,
+    creating: boolean,
+  ): void {
     if (!type.namespaced || ns === undefined) return;
     const nsObj = this.o.store.get("core/namespaces", undefined, ns);
-    if (!nsObj) throw new ApiError(404, "NotFound", `namespaces "${ns}" not found`, { name: ns, kind: "namespaces" });
+    if (!nsObj)
+      throw new ApiError(404, "NotFound", `namespaces "${ns}" not found`, { name: ns, kind: "namespaces" });
     if (creating && (nsObj.status as { phase?: string } | undefined)?.phase === "Terminating")
-      throw forbidden(type, name, `unable to create new content in namespace ${ns} because it is being terminated`);
+      throw forbidden(
+        type,
+        name,
+        `unable to create new content in namespace ${ns} because it is being terminated`,
+      );
   }
 
   private admit(ctx: AdmissionContext, type: ResourceType): void {
@@ -188,7 +212,9 @@ export class SimClusterApi implements ClusterApi {
       const isV1Event = resourceKey(type) === EVENTS_V1;
       const bodyNs = obj.metadata.namespace;
       if (type.namespaced && bodyNs && bodyNs !== ns)
-        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+        throw badRequest(
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
       if (type.namespaced) obj.metadata.namespace = ns;
       else delete obj.metadata.namespace;
       if (!obj.metadata.name && obj.metadata.generateName) {
@@ -199,7 +225,11 @@ export class SimClusterApi implements ClusterApi {
         }
         obj.metadata.name = name;
       }
-      defaultAndValidate(type, obj, { random: this.o.random, edition: this.o.edition, validateCalico: this.o.validateCalico });
+      defaultAndValidate(type, obj, {
+        random: this.o.random,
+        edition: this.o.edition,
+        validateCalico: this.o.validateCalico,
+      });
       const name = obj.metadata.name;
       this.requireNamespace(type, ns, name, true);
       if (this.o.store.get(this.storageKey(type), ns, name)) throw alreadyExists(type, name);
@@ -221,7 +251,11 @@ export class SimClusterApi implements ClusterApi {
 
   /** The tier of a Calico policy must exist (`spec.tier`, default `default`). */
   private checkTier(type: ResourceType, obj: KubeObject): void {
-    if (type.group !== "projectcalico.org" || !/networkpolicies$/.test(type.plural) || type.plural.includes("kubernetes"))
+    if (
+      type.group !== "projectcalico.org" ||
+      !/networkpolicies$/.test(type.plural) ||
+      type.plural.includes("kubernetes")
+    )
       return;
     const tier = String((obj.spec as { tier?: string } | undefined)?.tier || "default");
     if (!this.o.store.get("projectcalico.org/tiers", undefined, tier))
@@ -247,11 +281,16 @@ export class SimClusterApi implements ClusterApi {
       if (opts?.subresource === "scale") return this.updateScale(type, existing, body, opts);
       const { obj, warnings } = decodeBody(type, body, opts);
       if (obj.metadata.name && obj.metadata.name !== name)
-        throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+        throw badRequest(
+          `the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`,
+        );
       if (type.namespaced && obj.metadata.namespace && obj.metadata.namespace !== ns)
-        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+        throw badRequest(
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
       const rv = obj.metadata.resourceVersion;
-      if (rv !== undefined && rv !== "" && rv !== existing.metadata.resourceVersion) throw conflict(type, name);
+      if (rv !== undefined && rv !== "" && rv !== existing.metadata.resourceVersion)
+        throw conflict(type, name);
       const current = resourceKey(type) === EVENTS_V1 ? toEventsV1(existing) : existing;
       let next: KubeObject;
       if (opts?.subresource === "status") {
@@ -263,7 +302,9 @@ export class SimClusterApi implements ClusterApi {
           name,
           uid: current.metadata.uid,
           creationTimestamp: current.metadata.creationTimestamp,
-          ...(current.metadata.deletionTimestamp ? { deletionTimestamp: current.metadata.deletionTimestamp } : {}),
+          ...(current.metadata.deletionTimestamp
+            ? { deletionTimestamp: current.metadata.deletionTimestamp }
+            : {}),
         };
         if (type.namespaced) next.metadata.namespace = ns;
         else delete next.metadata.namespace;
@@ -279,15 +320,17 @@ export class SimClusterApi implements ClusterApi {
         extra: this.immutable(type, current, next),
       });
       this.checkTier(type, next);
-      this.admit({ key: resourceKey(type), operation: "UPDATE", object: next, old: current, dryRun: !!opts?.dryRun }, type);
+      this.admit(
+        { key: resourceKey(type), operation: "UPDATE", object: next, old: current, dryRun: !!opts?.dryRun },
+        type,
+      );
       if (GENERATION_GROUPS.has(type.group)) {
         const gen = current.metadata.generation ?? 1;
         next.metadata.generation = jsonEqual(specPart(next), specPart(current)) ? gen : gen + 1;
       }
       next.metadata.resourceVersion = current.metadata.resourceVersion;
       const stored = resourceKey(type) === EVENTS_V1 ? fromEventsV1(next) : next;
-      if (sameObject(stored, existing))
-        return { object: cloneJson(this.view(type, existing)), warnings };
+      if (sameObject(stored, existing)) return { object: cloneJson(this.view(type, existing)), warnings };
       if (opts?.dryRun) return { object: cloneJson(this.view(type, stored)), warnings };
       stored.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(key, "MODIFIED", stored);
@@ -295,17 +338,35 @@ export class SimClusterApi implements ClusterApi {
     });
   }
 
-  private updateScale(type: ResourceType, existing: KubeObject, body: unknown, opts: WriteOptions): WriteResult {
+  private updateScale(
+    type: ResourceType,
+    existing: KubeObject,
+    body: unknown,
+    opts: WriteOptions,
+  ): WriteResult {
     const replicas = (body as { spec?: { replicas?: unknown } } | null)?.spec?.replicas;
     if (typeof replicas !== "number" || !Number.isInteger(replicas))
-      throw badRequest(`Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal ${typeof replicas} into Go struct field ScaleSpec.spec.replicas of type int32`);
+      throw badRequest(
+        `Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal ${typeof replicas} into Go struct field ScaleSpec.spec.replicas of type int32`,
+      );
     if (replicas < 0)
-      throw new ApiError(422, "Invalid", `Scale.autoscaling "${existing.metadata.name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`, {
-        name: existing.metadata.name,
-        group: "autoscaling",
-        kind: "Scale",
-        causes: [{ reason: "FieldValueInvalid", message: `Invalid value: ${replicas}: must be greater than or equal to 0`, field: "spec.replicas" }],
-      });
+      throw new ApiError(
+        422,
+        "Invalid",
+        `Scale.autoscaling "${existing.metadata.name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
+        {
+          name: existing.metadata.name,
+          group: "autoscaling",
+          kind: "Scale",
+          causes: [
+            {
+              reason: "FieldValueInvalid",
+              message: `Invalid value: ${replicas}: must be greater than or equal to 0`,
+              field: "spec.replicas",
+            },
+          ],
+        },
+      );
     const rv = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
     if (rv && rv !== existing.metadata.resourceVersion) throw conflict(type, existing.metadata.name);
     const next = cloneJson(existing);
@@ -324,13 +385,23 @@ export class SimClusterApi implements ClusterApi {
     const n = next as Record<string, any>;
     if (k === "apps/deployments" || k === "apps/replicasets" || k === "apps/daemonsets") {
       if (k !== "apps/replicasets" && stableStringify(o.spec?.selector) !== stableStringify(n.spec?.selector))
-        errs.push({ field: "spec.selector", type: "Invalid", value: n.spec?.selector, detail: "field is immutable" });
+        errs.push({
+          field: "spec.selector",
+          type: "Invalid",
+          value: n.spec?.selector,
+          detail: "field is immutable",
+        });
     }
     if (k === "core/services") {
       const oldIP = o.spec?.clusterIP;
       const newIP = n.spec?.clusterIP;
       if (oldIP && newIP !== undefined && newIP !== "" && newIP !== oldIP)
-        errs.push({ field: "spec.clusterIPs[0]", type: "Invalid", value: [newIP], detail: "may not change once set" });
+        errs.push({
+          field: "spec.clusterIPs[0]",
+          type: "Invalid",
+          value: [newIP],
+          detail: "may not change once set",
+        });
       if (oldIP && (newIP === undefined || newIP === "")) {
         n.spec.clusterIP = oldIP;
         n.spec.clusterIPs = o.spec?.clusterIPs ?? [oldIP];
@@ -382,7 +453,12 @@ export class SimClusterApi implements ClusterApi {
    * validation: clones the stored object, lets `mutate` change it, bumps the resourceVersion and notifies. No-op when
    * the object is gone or unchanged. Returns the stored result.
    */
-  patchInternal(key: ResourceKey, namespace: string | undefined, name: string, mutate: (o: KubeObject) => void): KubeObject | undefined {
+  patchInternal(
+    key: ResourceKey,
+    namespace: string | undefined,
+    name: string,
+    mutate: (o: KubeObject) => void,
+  ): KubeObject | undefined {
     return this.write(() => {
       const existing = this.o.store.get(key, namespace, name);
       if (!existing) return undefined;
@@ -441,7 +517,8 @@ export class SimClusterApi implements ClusterApi {
     }
     for (const k of this.o.store.keys()) {
       if (k === "core/namespaces") continue;
-      for (const o of this.o.store.list(k, name)) if (o.metadata.namespace === name) this.remove(k, o, "Background");
+      for (const o of this.o.store.list(k, name))
+        if (o.metadata.namespace === name) this.remove(k, o, "Background");
     }
     if (this.finalizing.has(name)) return current;
     this.finalizing.add(name);
@@ -450,10 +527,12 @@ export class SimClusterApi implements ClusterApi {
       this.write(() => {
         for (const k of this.o.store.keys()) {
           if (k === "core/namespaces") continue;
-          for (const o of this.o.store.list(k, name)) if (o.metadata.namespace === name) this.remove(k, o, "Background");
+          for (const o of this.o.store.list(k, name))
+            if (o.metadata.namespace === name) this.remove(k, o, "Background");
         }
         const latest = this.o.store.get("core/namespaces", undefined, name);
-        if (latest && latest.metadata.uid === nsObj.metadata.uid) this.remove("core/namespaces", latest, "Background");
+        if (latest && latest.metadata.uid === nsObj.metadata.uid)
+          this.remove("core/namespaces", latest, "Background");
       });
     };
     setImmediate(finalize);

@@ -82,7 +82,13 @@ function defaultPod(pod: KubeObject, rand: Random): void {
           sources: [
             { serviceAccountToken: { expirationSeconds: 3607, path: "token" } },
             { configMap: { items: [{ key: "ca.crt", path: "ca.crt" }], name: "kube-root-ca.crt" } },
-            { downwardAPI: { items: [{ fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" }, path: "namespace" }] } },
+            {
+              downwardAPI: {
+                items: [
+                  { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" }, path: "namespace" },
+                ],
+              },
+            },
           ],
         },
       });
@@ -121,7 +127,8 @@ function defaultService(svc: KubeObject): void {
     setDefault(spec, "ipFamilyPolicy", "SingleStack");
     setDefault(spec, "internalTrafficPolicy", "Cluster");
   }
-  if (spec.type === "NodePort" || spec.type === "LoadBalancer") setDefault(spec, "externalTrafficPolicy", "Cluster");
+  if (spec.type === "NodePort" || spec.type === "LoadBalancer")
+    setDefault(spec, "externalTrafficPolicy", "Cluster");
   if (spec.type === "LoadBalancer") setDefault(spec, "allocateLoadBalancerNodePorts", true);
   for (const p of arr(spec.ports).map(rec)) {
     setDefault(p, "protocol", "TCP");
@@ -204,7 +211,10 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
       defaultService(obj);
       return;
     case "core/namespaces": {
-      obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": obj.metadata.name };
+      obj.metadata.labels = {
+        ...(obj.metadata.labels ?? {}),
+        "kubernetes.io/metadata.name": obj.metadata.name,
+      };
       const spec = rec(obj.spec);
       obj.spec = spec;
       setDefault(spec, "finalizers", ["kubernetes"]);
@@ -221,7 +231,8 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
       const spec = rec(obj.spec);
       obj.spec = spec;
       defaultK8sNetworkPolicy(spec);
-      if (key === "projectcalico.org/stagedkubernetesnetworkpolicies") setDefault(spec, "stagedAction", "Set");
+      if (key === "projectcalico.org/stagedkubernetesnetworkpolicies")
+        setDefault(spec, "stagedAction", "Set");
       return;
     }
     case "projectcalico.org/tiers": {

@@ -2,7 +2,14 @@
  * The object store, resource registry and `ClusterApi` of the simulated cluster.
  */
 export { MemoryStore, type WatchFilter } from "./object-store.ts";
-export { SimClusterApi, toScale, timestamp, type AdmissionHook, type AdmissionContext, type SimApiOptions } from "./cluster-api.ts";
+export {
+  SimClusterApi,
+  toScale,
+  timestamp,
+  type AdmissionHook,
+  type AdmissionContext,
+  type SimApiOptions,
+} from "./cluster-api.ts";
 export { createRegistry, apiVersionOf, type Registry } from "./registry/index.ts";
 export { parseLabelSelector, matchesLabels, fromLabelSelectorObject, fromMap } from "./selectors.ts";
 export { createRandom, podTemplateHash, type Random } from "./random.ts";

@@ -2,8 +2,17 @@ import { describe, expect, it } from "vitest";
 import { MemoryStore } from "./object-store.ts";
 import { ApiError, type KubeObject, type WatchEvent } from "./types.ts";
 
-function put(s: MemoryStore, name: string, labels: Record<string, string> = {}, type: "ADDED" | "MODIFIED" | "DELETED" = "ADDED"): KubeObject {
-  const o: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "ns", labels, resourceVersion: s.nextVersion() } };
+function put(
+  s: MemoryStore,
+  name: string,
+  labels: Record<string, string> = {},
+  type: "ADDED" | "MODIFIED" | "DELETED" = "ADDED",
+): KubeObject {
+  const o: KubeObject = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: "ns", labels, resourceVersion: s.nextVersion() },
+  };
   s.commit("core/configmaps", type, o);
   return o;
 }
@@ -28,7 +37,9 @@ describe("MemoryStore", () => {
     put(s, "two");
     put(s, "one", { x: "1" }, "MODIFIED");
     const seen: string[] = [];
-    const stop = s.watch({ key: "core/configmaps", matches: () => true }, String(from), (e) => seen.push(`${e.type} ${e.object.metadata.name}`));
+    const stop = s.watch({ key: "core/configmaps", matches: () => true }, String(from), (e) =>
+      seen.push(`${e.type} ${e.object.metadata.name}`),
+    );
     expect(seen).toEqual(["ADDED two", "MODIFIED one"]);
     put(s, "three");
     stop();
@@ -59,14 +70,20 @@ describe("MemoryStore", () => {
       expect((e as ApiError).reason).toBe("Expired");
       expect((e as ApiError).message).toMatch(/^too old resource version: \d+ \(\d+\)$/);
     }
-    expect(() => s.watch({ key: "core/configmaps", matches: () => true }, String(s.resourceVersion), () => {})).not.toThrow();
+    expect(() =>
+      s.watch({ key: "core/configmaps", matches: () => true }, String(s.resourceVersion), () => {}),
+    ).not.toThrow();
   });
 
   it("turns label changes into ADDED/DELETED for a filtered watch", () => {
     const s = new MemoryStore();
     put(s, "a", { app: "web" });
     const seen: string[] = [];
-    s.watch({ key: "core/configmaps", matches: (o) => o.metadata.labels?.app === "web" }, String(s.resourceVersion), (e) => seen.push(e.type));
+    s.watch(
+      { key: "core/configmaps", matches: (o) => o.metadata.labels?.app === "web" },
+      String(s.resourceVersion),
+      (e) => seen.push(e.type),
+    );
     put(s, "a", { app: "db" }, "MODIFIED");
     put(s, "a", { app: "web" }, "MODIFIED");
     put(s, "a", { app: "web", v: "2" }, "MODIFIED");

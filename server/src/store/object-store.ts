@@ -70,7 +70,9 @@ export class MemoryStore implements ObjectStore {
       all = [...b.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map((e) => e[1]);
       this.sorted.set(key, all);
     }
-    return namespace === undefined ? all.slice() : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
+    return namespace === undefined
+      ? all.slice()
+      : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
   }
 
   /** How many objects of `key` are stored. */
@@ -127,10 +129,17 @@ export class MemoryStore implements ObjectStore {
     for (const r of previous?.metadata.ownerReferences ?? []) this.owners.get(r.uid)?.delete(ref);
     if (type !== "DELETED") for (const r of obj.metadata.ownerReferences ?? []) this.index(r.uid, ref);
     const rv = Number(obj.metadata.resourceVersion ?? this.rv);
-    const entry: HistoryEntry = { rv, key, type, object: obj, ...(previous && type === "MODIFIED" ? { previous } : {}) };
+    const entry: HistoryEntry = {
+      rv,
+      key,
+      type,
+      object: obj,
+      ...(previous && type === "MODIFIED" ? { previous } : {}),
+    };
     this.history.push(entry);
     // Trimmed in batches (amortised O(1)); between trims up to twice the limit is kept.
-    if (this.history.length >= this.historyLimit * 2) this.history.splice(0, this.history.length - this.historyLimit);
+    if (this.history.length >= this.historyLimit * 2)
+      this.history.splice(0, this.history.length - this.historyLimit);
     for (const w of [...this.watchers]) this.deliver(w, entry);
     for (const s of [...this.subscribers]) s({ key, type, object: obj });
   }

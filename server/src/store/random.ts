@@ -58,7 +58,9 @@ export function fnv32a(s: string): number {
 
 /** The `pod-template-hash` of a pod template. */
 export function podTemplateHash(template: unknown, collisionCount = 0): string {
-  return safeEncodeString(String(fnv32a(stableStringify(template) + (collisionCount ? String(collisionCount) : ""))));
+  return safeEncodeString(
+    String(fnv32a(stableStringify(template) + (collisionCount ? String(collisionCount) : ""))),
+  );
 }
 
 /** JSON with object keys sorted, so equal objects hash equally. */

@@ -16,17 +16,40 @@ const dir = path.join(repoRoot, "..", "shared", "realworld-yaml");
 const present = existsSync(dir);
 if (!present) console.warn(`realworld.test.ts: skipped, ${dir} is absent`);
 
-const NAMESPACES = ["default", "dev", "app2-ns", "rollout-test", "apps", "advanced-policy-demo", "hipstershop", "yaobank"];
-const TIERS: [string, number][] = [["security", 400], ["platform", 500], ["application", 600]];
+const NAMESPACES = [
+  "default",
+  "dev",
+  "app2-ns",
+  "rollout-test",
+  "apps",
+  "advanced-policy-demo",
+  "hipstershop",
+  "yaobank",
+];
+const TIERS: [string, number][] = [
+  ["security", 400],
+  ["platform", 500],
+  ["application", 600],
+];
 /** Rejected by the API server (EXPECTATIONS #1: a placeholder name). */
 const REJECTED = new Set(["tigera-docs__calico-policy-rules-log-rules__log-everything-gnp.yaml"]);
 /** Kinds no Calico cluster serves. */
-const NOT_SERVED = new Set(["CiliumNetworkPolicy", "CiliumEgressGatewayPolicy", "GlobalAlertTemplate", "GlobalAlert"]);
+const NOT_SERVED = new Set([
+  "CiliumNetworkPolicy",
+  "CiliumEgressGatewayPolicy",
+  "GlobalAlertTemplate",
+  "GlobalAlert",
+]);
 
 function cluster(): TestApi {
   const c = testApi("enterprise", NAMESPACES);
   for (const [name, order] of TIERS)
-    c.api.create(c.t("tiers"), undefined, { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name }, spec: { order } });
+    c.api.create(c.t("tiers"), undefined, {
+      apiVersion: "projectcalico.org/v3",
+      kind: "Tier",
+      metadata: { name },
+      spec: { order },
+    });
   return c;
 }
 
@@ -37,14 +60,21 @@ function apply(c: TestApi, doc: KubeObject): KubeObject {
   const ns = type.namespaced ? (doc.metadata.namespace ?? "default") : undefined;
   try {
     const live = c.api.get(type, ns, doc.metadata.name);
-    return c.api.update(type, ns, doc.metadata.name, { ...doc, metadata: { ...doc.metadata, resourceVersion: live.metadata.resourceVersion } }).object;
+    return c.api.update(type, ns, doc.metadata.name, {
+      ...doc,
+      metadata: { ...doc.metadata, resourceVersion: live.metadata.resourceVersion },
+    }).object;
   } catch (err) {
     if (!(err instanceof ApiError) || err.code !== 404) throw err;
     return c.api.create(type, ns, doc).object;
   }
 }
 
-const files = present ? readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort() : [];
+const files = present
+  ? readdirSync(dir)
+      .filter((f) => f.endsWith(".yaml"))
+      .sort()
+  : [];
 const docsOf = (f: string) =>
   parseAllDocuments(readFileSync(path.join(dir, f), "utf8"))
     .map((d) => d.toJS() as KubeObject | null)
@@ -72,7 +102,9 @@ describe.skipIf(!present)("real-world egress YAML on an enterprise cluster", () 
         }
         expect(err).toBeInstanceOf(ApiError);
         expect((err as ApiError).code).toBe(422);
-        expect((err as ApiError).message).toContain('metadata.name: Invalid value: "<log-everything-in-cluster>"');
+        expect((err as ApiError).message).toContain(
+          'metadata.name: Invalid value: "<log-everything-in-cluster>"',
+        );
         continue;
       }
       const stored = apply(c!, doc);
@@ -83,7 +115,9 @@ describe.skipIf(!present)("real-world egress YAML on an enterprise cluster", () 
 
   it("rejects #41's unquoted boolean matchLabels value where labels are strings", () => {
     const doc = docsOf("cilium-cilium__examples-kubernetes-egress-gateway-egress-gateway-policy.yaml")[0]!;
-    const nodeLabels = (doc.spec as { egressGateway: { nodeSelector: { matchLabels: Record<string, unknown> } } }).egressGateway.nodeSelector.matchLabels;
+    const nodeLabels = (
+      doc.spec as { egressGateway: { nodeSelector: { matchLabels: Record<string, unknown> } } }
+    ).egressGateway.nodeSelector.matchLabels;
     expect(nodeLabels["egress-node"]).toBe(true);
     const t = cluster();
     let err: unknown;
@@ -92,7 +126,13 @@ describe.skipIf(!present)("real-world egress YAML on an enterprise cluster", () 
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: { name: "gw" },
-        spec: { selector: { matchLabels: nodeLabels }, template: { metadata: { labels: nodeLabels }, spec: { containers: [{ name: "c", image: "nginx" }] } } },
+        spec: {
+          selector: { matchLabels: nodeLabels },
+          template: {
+            metadata: { labels: nodeLabels },
+            spec: { containers: [{ name: "c", image: "nginx" }] },
+          },
+        },
       });
     } catch (e) {
       err = e;
@@ -114,7 +154,12 @@ describe.skipIf(!present)("real-world egress YAML on an enterprise cluster", () 
   it("rejects the Enterprise documents on an oss cluster", () => {
     const oss = testApi("oss", NAMESPACES);
     for (const [name, order] of TIERS)
-      oss.api.create(oss.t("tiers"), undefined, { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name }, spec: { order } });
+      oss.api.create(oss.t("tiers"), undefined, {
+        apiVersion: "projectcalico.org/v3",
+        kind: "Tier",
+        metadata: { name },
+        spec: { order },
+      });
     const rejected = (f: string) =>
       docsOf(f).some((doc) => {
         if (!oss.registry.byKind(doc.apiVersion, doc.kind)) return true;
@@ -125,10 +170,18 @@ describe.skipIf(!present)("real-world egress YAML on an enterprise cluster", () 
           return e instanceof ApiError && e.code === 400 && e.message.includes("unknown field");
         }
       });
-    expect(rejected("tigera-docs__calico-enterprise-domain-based-policy__gns-allowed-domains-1.yaml")).toBe(true);
-    expect(rejected("tigera-docs__calico-enterprise-domain-based-policy__gnp-allow-egress-to-domains.yaml")).toBe(true);
-    expect(rejected("tigera-docs__use-cases-egress-gateways__egressgatewaypolicy-egw-policy1.yaml")).toBe(true);
-    expect(rejected("tigera-solutions-workshop-calicocloud-workload-access-controls__setup-felix.yaml")).toBe(true);
+    expect(rejected("tigera-docs__calico-enterprise-domain-based-policy__gns-allowed-domains-1.yaml")).toBe(
+      true,
+    );
+    expect(
+      rejected("tigera-docs__calico-enterprise-domain-based-policy__gnp-allow-egress-to-domains.yaml"),
+    ).toBe(true);
+    expect(rejected("tigera-docs__use-cases-egress-gateways__egressgatewaypolicy-egw-policy1.yaml")).toBe(
+      true,
+    );
+    expect(rejected("tigera-solutions-workshop-calicocloud-workload-access-controls__setup-felix.yaml")).toBe(
+      true,
+    );
     expect(rejected("tigera-docs__calico-kubernetes-default-deny__deny-app-policy.yaml")).toBe(false);
   });
 });

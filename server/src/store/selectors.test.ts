@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, fromLabelSelectorObject } from "./selectors.ts";
+import {
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  fromLabelSelectorObject,
+} from "./selectors.ts";
 import { ApiError, type KubeObject } from "./types.ts";
 
 describe("label selectors", () => {
@@ -64,8 +70,20 @@ describe("field selectors", () => {
     expect(matchesFields(parseFieldSelector(sel, "core/pods", "Pod", "v1"), pod)).toBe(want);
   });
   it("supports involvedObject fields on events only", () => {
-    const ev = { apiVersion: "v1", kind: "Event", metadata: { name: "e", namespace: "ns" }, involvedObject: { kind: "Pod", name: "a" } } as KubeObject;
-    expect(matchesFields(parseFieldSelector("involvedObject.kind=Pod,involvedObject.name=a", "core/events", "Event", "v1"), ev)).toBe(true);
-    expect(() => parseFieldSelector("involvedObject.kind=Pod", "core/pods", "Pod", "v1")).toThrow("field label not supported: involvedObject.kind");
+    const ev = {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: "e", namespace: "ns" },
+      involvedObject: { kind: "Pod", name: "a" },
+    } as KubeObject;
+    expect(
+      matchesFields(
+        parseFieldSelector("involvedObject.kind=Pod,involvedObject.name=a", "core/events", "Event", "v1"),
+        ev,
+      ),
+    ).toBe(true);
+    expect(() => parseFieldSelector("involvedObject.kind=Pod", "core/pods", "Pod", "v1")).toThrow(
+      "field label not supported: involvedObject.kind",
+    );
   });
 });

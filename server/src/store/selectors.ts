@@ -106,8 +106,29 @@ export interface FieldRequirement {
 
 /** Fields each kind supports in field selectors, besides `metadata.name` and `metadata.namespace`. */
 const supportedFields: Record<string, string[]> = {
-  "core/pods": ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
-  "core/events": ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
+  "core/pods": [
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+  ],
+  "core/events": [
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+  ],
   "core/namespaces": ["status.phase"],
   "core/nodes": ["spec.unschedulable"],
   "core/secrets": ["type"],
@@ -116,14 +137,26 @@ const supportedFields: Record<string, string[]> = {
 };
 
 /** Parses a field selector for the resource `key` (`core/pods`…); unsupported fields are a 400 as on a real server. */
-export function parseFieldSelector(s: string | undefined, key: string, kind: string, apiVersion: string): FieldRequirement[] {
+export function parseFieldSelector(
+  s: string | undefined,
+  key: string,
+  kind: string,
+  apiVersion: string,
+): FieldRequirement[] {
   if (!s || !s.trim()) return [];
   const out: FieldRequirement[] = [];
-  for (const part of s.split(",").map((x) => x.trim()).filter(Boolean)) {
+  for (const part of s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*)$/.exec(part);
     if (!m) throw new ApiError(400, "BadRequest", `invalid selector: '${s}'; can't understand '${part}'`);
     const field = m[1]!;
-    if (field !== "metadata.name" && field !== "metadata.namespace" && !(supportedFields[key] ?? []).includes(field))
+    if (
+      field !== "metadata.name" &&
+      field !== "metadata.namespace" &&
+      !(supportedFields[key] ?? []).includes(field)
+    )
       throw new ApiError(400, "BadRequest", `field label not supported: ${field}`, undefined);
     out.push({ field, op: m[2] === "!=" ? "!=" : "=", value: m[3]! });
   }
@@ -139,7 +172,8 @@ function fieldValue(obj: KubeObject, field: string): string {
     if (cur === null || typeof cur !== "object") return "";
     cur = (cur as Record<string, unknown>)[p];
   }
-  if (cur === undefined || cur === null) return field === "spec.hostNetwork" || field === "spec.unschedulable" ? "false" : "";
+  if (cur === undefined || cur === null)
+    return field === "spec.hostNetwork" || field === "spec.unschedulable" ? "false" : "";
   return String(cur);
 }
 

@@ -23,13 +23,26 @@ export function testApi(edition: CalicoEdition = "enterprise", namespaces: strin
   const clock = new VirtualClock(Date.UTC(2026, 0, 1));
   const registry = createRegistry(edition, () => clock.now());
   const store = new MemoryStore();
-  const api = new SimClusterApi({ store, registry, edition, clock, random: createRandom(7), validateCalico: validateCalicoObject });
+  const api = new SimClusterApi({
+    store,
+    registry,
+    edition,
+    clock,
+    random: createRandom(7),
+    validateCalico: validateCalicoObject,
+  });
   const t = (name: string, group?: string) => {
     const found = registry.find(name, group);
     if (!found) throw new Error(`${name} is not served`);
     return found;
   };
-  for (const ns of namespaces) api.create(t("namespaces"), undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-  api.create(t("tiers"), undefined, { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name: "default" }, spec: { order: 1000000 } });
+  for (const ns of namespaces)
+    api.create(t("namespaces"), undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+  api.create(t("tiers"), undefined, {
+    apiVersion: "projectcalico.org/v3",
+    kind: "Tier",
+    metadata: { name: "default" },
+    spec: { order: 1000000 },
+  });
   return { api, store, registry, clock, t };
 }

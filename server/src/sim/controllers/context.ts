@@ -8,7 +8,13 @@ import type { SimClusterApi } from "../../store/cluster-api.ts";
 import type { MemoryStore } from "../../store/object-store.ts";
 import type { Random } from "../../store/random.ts";
 import type { Registry } from "../../store/registry/index.ts";
-import { ApiError, type KubeObject, type ResourceKey, type ResourceType, type StoreChange } from "../../store/types.ts";
+import {
+  ApiError,
+  type KubeObject,
+  type ResourceKey,
+  type ResourceType,
+  type StoreChange,
+} from "../../store/types.ts";
 import type { EventRecorder } from "./events.ts";
 
 export interface ControllerContext {

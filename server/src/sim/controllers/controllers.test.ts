@@ -5,7 +5,13 @@ import { createSimCluster, type SimCluster } from "../cluster.ts";
 import { inCidr, parseCidr } from "./ipam.ts";
 
 async function cluster(edition: "enterprise" | "oss" = "enterprise"): Promise<SimCluster> {
-  return createSimCluster({ id: "ctl", edition, seed: 42, clock: new VirtualClock(Date.UTC(2026, 0, 1)), dataplane: false });
+  return createSimCluster({
+    id: "ctl",
+    edition,
+    seed: 42,
+    clock: new VirtualClock(Date.UTC(2026, 0, 1)),
+    dataplane: false,
+  });
 }
 
 const t = (c: SimCluster, n: string, g?: string) => c.api.findType(n, g)!;
@@ -18,11 +24,14 @@ const deployment = (name: string, replicas: number, image = "nginx:1.27", extraP
     selector: { matchLabels: { app: name } },
     template: {
       metadata: { labels: { app: name } },
-      spec: { containers: [{ name: "web", image, ports: [{ name: "http", containerPort: 8080 }, ...extraPorts] }] },
+      spec: {
+        containers: [{ name: "web", image, ports: [{ name: "http", containerPort: 8080 }, ...extraPorts] }],
+      },
     },
   },
 });
-const podsOf = (c: SimCluster, ns: string, app: string) => c.api.list(t(c, "pods"), { namespace: ns, labelSelector: `app=${app}` }).items;
+const podsOf = (c: SimCluster, ns: string, app: string) =>
+  c.api.list(t(c, "pods"), { namespace: ns, labelSelector: `app=${app}` }).items;
 const status = (o: KubeObject) => o.status as Record<string, any>;
 
 describe("deployment controller", () => {
@@ -47,37 +56,80 @@ describe("deployment controller", () => {
       expect(inCidr(status(p).podIP, block)).toBe(true);
       expect(status(p).podIP).not.toBe(tunnel);
       expect(status(p).hostIP).toMatch(/^172\.18\.0\.[34]$/);
-      expect(status(p).containerStatuses[0]).toMatchObject({ name: "web", ready: true, image: "docker.io/library/nginx:1.27", restartCount: 0 });
+      expect(status(p).containerStatuses[0]).toMatchObject({
+        name: "web",
+        ready: true,
+        image: "docker.io/library/nginx:1.27",
+        restartCount: 0,
+      });
     }
     expect(new Set(pods.map((p) => status(p).podIP)).size).toBe(3);
-    expect(new Set(pods.map((p) => (p.spec as any).nodeName))).toEqual(new Set(["egresslab-worker", "egresslab-worker2"]));
+    expect(new Set(pods.map((p) => (p.spec as any).nodeName))).toEqual(
+      new Set(["egresslab-worker", "egresslab-worker2"]),
+    );
     const d = c.api.get(t(c, "deploy"), "default", "web");
-    expect(status(d)).toMatchObject({ observedGeneration: 1, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 });
+    expect(status(d)).toMatchObject({
+      observedGeneration: 1,
+      replicas: 3,
+      updatedReplicas: 3,
+      readyReplicas: 3,
+      availableReplicas: 3,
+    });
     expect(status(d).conditions.map((x: any) => `${x.type}=${x.status}/${x.reason}`)).toEqual([
       "Available=True/MinimumReplicasAvailable",
       "Progressing=True/NewReplicaSetAvailable",
     ]);
     const reasons = c.api.list(t(c, "events", ""), { namespace: "default" }).items.map((e) => `${e.reason}`);
-    expect(reasons).toEqual(expect.arrayContaining(["ScalingReplicaSet", "SuccessfulCreate", "Scheduled", "Pulled", "Created", "Started"]));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        "ScalingReplicaSet",
+        "SuccessfulCreate",
+        "Scheduled",
+        "Pulled",
+        "Created",
+        "Started",
+      ]),
+    );
     await c.close();
   });
 
   it("scales up and down, and rolls a new template out to a new ReplicaSet", async () => {
     const c = await cluster();
     const created = c.api.create(t(c, "deploy"), "default", deployment("api", 2)).object;
-    c.api.update(t(c, "deploy"), "default", "api", { apiVersion: "autoscaling/v1", kind: "Scale", metadata: { name: "api" }, spec: { replicas: 4 } }, { subresource: "scale" });
+    c.api.update(
+      t(c, "deploy"),
+      "default",
+      "api",
+      { apiVersion: "autoscaling/v1", kind: "Scale", metadata: { name: "api" }, spec: { replicas: 4 } },
+      { subresource: "scale" },
+    );
     expect(podsOf(c, "default", "api")).toHaveLength(4);
     const cur = c.api.get(t(c, "deploy"), "default", "api");
-    c.api.update(t(c, "deploy"), "default", "api", { ...cur, spec: { ...(cur.spec as object), replicas: 1 } });
+    c.api.update(t(c, "deploy"), "default", "api", {
+      ...cur,
+      spec: { ...(cur.spec as object), replicas: 1 },
+    });
     expect(podsOf(c, "default", "api")).toHaveLength(1);
-    const scaled = c.api.list(t(c, "events", ""), { namespace: "default", fieldSelector: "reason=ScalingReplicaSet" }).items.map((e) => e.message);
-    expect(scaled).toEqual(expect.arrayContaining([expect.stringMatching(/^Scaled up replica set api-\w+ from 2 to 4$/), expect.stringMatching(/^Scaled down replica set api-\w+ from 4 to 1$/)]));
+    const scaled = c.api
+      .list(t(c, "events", ""), { namespace: "default", fieldSelector: "reason=ScalingReplicaSet" })
+      .items.map((e) => e.message);
+    expect(scaled).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Scaled up replica set api-\w+ from 2 to 4$/),
+        expect.stringMatching(/^Scaled down replica set api-\w+ from 4 to 1$/),
+      ]),
+    );
     const before = c.api.get(t(c, "deploy"), "default", "api");
     const next = deployment("api", 1, "nginx:1.28");
     c.api.update(t(c, "deploy"), "default", "api", { ...next, metadata: { ...before.metadata } });
     const sets = c.api.list(t(c, "rs"), { namespace: "default", labelSelector: "app=api" }).items;
     expect(sets).toHaveLength(2);
-    const byRev = Object.fromEntries(sets.map((rs) => [rs.metadata.annotations!["deployment.kubernetes.io/revision"], (rs.spec as any).replicas]));
+    const byRev = Object.fromEntries(
+      sets.map((rs) => [
+        rs.metadata.annotations!["deployment.kubernetes.io/revision"],
+        (rs.spec as any).replicas,
+      ]),
+    );
     expect(byRev).toEqual({ "1": 0, "2": 1 });
     const pods = podsOf(c, "default", "api");
     expect(pods.map((p) => (p.spec as any).containers[0].image)).toEqual(["nginx:1.28"]);
@@ -96,7 +148,10 @@ describe("deployment controller", () => {
     const after = podsOf(c, "default", "w");
     expect(after).toHaveLength(2);
     expect(after.map((p) => p.metadata.name)).not.toContain(victim.metadata.name);
-    const killing = c.api.list(t(c, "events", ""), { namespace: "default", fieldSelector: `involvedObject.name=${victim.metadata.name},reason=Killing` }).items;
+    const killing = c.api.list(t(c, "events", ""), {
+      namespace: "default",
+      fieldSelector: `involvedObject.name=${victim.metadata.name},reason=Killing`,
+    }).items;
     expect(killing.map((e) => e.message)).toEqual(["Stopping container web"]);
     c.api.delete(t(c, "deploy"), "default", "w");
     expect(podsOf(c, "default", "w")).toEqual([]);
@@ -112,10 +167,16 @@ describe("namespaces", () => {
     expect(c.api.get(t(c, "sa"), "shop", "default").metadata.namespace).toBe("shop");
     expect(Object.keys(c.api.get(t(c, "cm"), "shop", "kube-root-ca.crt").data as object)).toEqual(["ca.crt"]);
     c.api.create(t(c, "deploy"), "shop", deployment("cart", 2));
-    c.api.create(t(c, "svc"), "shop", { apiVersion: "v1", kind: "Service", metadata: { name: "cart" }, spec: { selector: { app: "cart" }, ports: [{ port: 80, targetPort: "http" }] } });
+    c.api.create(t(c, "svc"), "shop", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "cart" },
+      spec: { selector: { app: "cart" }, ports: [{ port: 80, targetPort: "http" }] },
+    });
     const ns = c.api.delete(t(c, "ns"), undefined, "shop");
     expect((ns.status as any).phase).toBe("Terminating");
-    for (const k of ["pods", "deploy", "rs", "svc", "ep", "sa", "cm"]) expect(c.api.list(t(c, k), { namespace: "shop" }).items).toEqual([]);
+    for (const k of ["pods", "deploy", "rs", "svc", "ep", "sa", "cm"])
+      expect(c.api.list(t(c, k), { namespace: "shop" }).items).toEqual([]);
     await new Promise((r) => setImmediate(r));
     expect(() => c.api.get(t(c, "ns"), undefined, "shop")).toThrow(ApiError);
     await c.close();
@@ -135,21 +196,33 @@ describe("services", () => {
     expect(inCidr((svc.spec as any).clusterIP, "10.96.0.0/12")).toBe(true);
     expect((svc.spec as any).clusterIPs).toEqual([(svc.spec as any).clusterIP]);
     const ep = c.api.get(t(c, "ep"), "default", "web") as any;
-    const ips = podsOf(c, "default", "web").map((p) => status(p).podIP).sort();
+    const ips = podsOf(c, "default", "web")
+      .map((p) => status(p).podIP)
+      .sort();
     expect(ep.subsets[0].addresses.map((a: any) => a.ip).sort()).toEqual(ips);
     expect(ep.subsets[0].ports).toEqual([{ name: "http", port: 8080, protocol: "TCP" }]);
-    const slices = c.api.list(t(c, "endpointslices"), { namespace: "default", labelSelector: "kubernetes.io/service-name=web" }).items as any[];
+    const slices = c.api.list(t(c, "endpointslices"), {
+      namespace: "default",
+      labelSelector: "kubernetes.io/service-name=web",
+    }).items as any[];
     expect(slices).toHaveLength(1);
     expect(slices[0].endpoints.map((e: any) => e.addresses[0]).sort()).toEqual(ips);
     expect(slices[0].ports).toEqual([{ name: "http", port: 8080, protocol: "TCP" }]);
     const taken = (() => {
       try {
-        c.api.create(t(c, "svc"), "default", { apiVersion: "v1", kind: "Service", metadata: { name: "dns2" }, spec: { clusterIP: "10.96.0.10", ports: [{ port: 53 }] } });
+        c.api.create(t(c, "svc"), "default", {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "dns2" },
+          spec: { clusterIP: "10.96.0.10", ports: [{ port: 53 }] },
+        });
       } catch (e) {
         return e as ApiError;
       }
     })();
-    expect(taken?.message).toBe('Service "dns2" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.10"}: failed to allocate IP 10.96.0.10: provided IP is already allocated');
+    expect(taken?.message).toBe(
+      'Service "dns2" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.10"}: failed to allocate IP 10.96.0.10: provided IP is already allocated',
+    );
     c.api.delete(t(c, "svc"), "default", "web");
     expect(() => c.api.get(t(c, "ep"), "default", "web")).toThrow(ApiError);
     await c.close();
@@ -159,12 +232,21 @@ describe("services", () => {
 describe("egress gateways", () => {
   it("run gateway pods with IPs from the pool they name", async () => {
     const c = await cluster();
-    c.api.create(t(c, "ippools"), undefined, { apiVersion: "projectcalico.org/v3", kind: "IPPool", metadata: { name: "egress-ippool-1" }, spec: { cidr: "10.10.10.0/30", blockSize: 32, nodeSelector: "!all()" } });
+    c.api.create(t(c, "ippools"), undefined, {
+      apiVersion: "projectcalico.org/v3",
+      kind: "IPPool",
+      metadata: { name: "egress-ippool-1" },
+      spec: { cidr: "10.10.10.0/30", blockSize: 32, nodeSelector: "!all()" },
+    });
     c.api.create(t(c, "egressgateways"), "default", {
       apiVersion: "operator.tigera.io/v1",
       kind: "EgressGateway",
       metadata: { name: "egress-gateway" },
-      spec: { replicas: 2, ipPools: [{ cidr: "10.10.10.0/30" }], template: { metadata: { labels: { "egress-code": "red" } } } },
+      spec: {
+        replicas: 2,
+        ipPools: [{ cidr: "10.10.10.0/30" }],
+        template: { metadata: { labels: { "egress-code": "red" } } },
+      },
     });
     const pods = c.api.list(t(c, "pods"), { namespace: "default", labelSelector: "egress-code=red" }).items;
     expect(pods).toHaveLength(2);
@@ -172,14 +254,24 @@ describe("egress gateways", () => {
     expect(pods.every((p) => status(p).phase === "Running")).toBe(true);
     const egw = c.api.get(t(c, "egressgateways"), "default", "egress-gateway");
     expect(status(egw)).toMatchObject({ state: "Ready", conditions: [{ type: "Ready", status: "True" }] });
-    c.api.create(t(c, "egressgateways"), "default", { apiVersion: "operator.tigera.io/v1", kind: "EgressGateway", metadata: { name: "plain" }, spec: { ipPools: [{ name: "egress-ippool-1" }] } });
-    const plain = c.api.list(t(c, "pods"), { namespace: "default", labelSelector: "projectcalico.org/egw=plain" }).items;
+    c.api.create(t(c, "egressgateways"), "default", {
+      apiVersion: "operator.tigera.io/v1",
+      kind: "EgressGateway",
+      metadata: { name: "plain" },
+      spec: { ipPools: [{ name: "egress-ippool-1" }] },
+    });
+    const plain = c.api.list(t(c, "pods"), {
+      namespace: "default",
+      labelSelector: "projectcalico.org/egw=plain",
+    }).items;
     expect(plain).toHaveLength(1);
     expect(status(plain[0]!).podIP).toBe("10.10.10.2");
     c.api.create(t(c, "deploy"), "default", deployment("app", 1));
     expect(inCidr(status(podsOf(c, "default", "app")[0]!).podIP, "192.168.0.0/16")).toBe(true);
     c.api.delete(t(c, "egressgateways"), "default", "egress-gateway");
-    expect(c.api.list(t(c, "pods"), { namespace: "default", labelSelector: "egress-code=red" }).items).toEqual([]);
+    expect(
+      c.api.list(t(c, "pods"), { namespace: "default", labelSelector: "egress-code=red" }).items,
+    ).toEqual([]);
     await c.close();
   });
 });
@@ -196,13 +288,21 @@ describe("limits", () => {
     for (const node of ["egresslab-worker", "egresslab-worker2"])
       expect(all.filter((p) => (p.spec as any).nodeName === node)).toHaveLength(110);
     expect(status(pending[0]!).conditions[0].message).toContain("2 Too many pods");
-    const failed = c.api.list(t(c, "events", ""), { namespace: "default", fieldSelector: "reason=FailedCreate" }).items;
+    const failed = c.api.list(t(c, "events", ""), {
+      namespace: "default",
+      fieldSelector: "reason=FailedCreate",
+    }).items;
     expect(failed).toHaveLength(1);
     c.api.delete(t(c, "pods"), "default", pods[0]!.metadata.name);
-    const again = c.api.list(t(c, "events", ""), { namespace: "default", fieldSelector: "reason=FailedCreate" }).items;
+    const again = c.api.list(t(c, "events", ""), {
+      namespace: "default",
+      fieldSelector: "reason=FailedCreate",
+    }).items;
     expect(again).toHaveLength(1);
     expect(again[0]!.count).toBeGreaterThan(1);
-    expect(failed[0]?.message).toMatch(/^Error creating: pods "many-\w+-" is forbidden: this simulated cluster runs at most 600 pods$/);
+    expect(failed[0]?.message).toMatch(
+      /^Error creating: pods "many-\w+-" is forbidden: this simulated cluster runs at most 600 pods$/,
+    );
     expect(c.api.list(t(c, "events", ""), {}).items.length).toBeLessThanOrEqual(1100);
     await c.close();
   });
@@ -211,10 +311,19 @@ describe("limits", () => {
 describe("scheduling", () => {
   it("reports unschedulable pods with the scheduler's message", async () => {
     const c = await cluster();
-    c.api.create(t(c, "pods"), "default", { apiVersion: "v1", kind: "Pod", metadata: { name: "picky" }, spec: { nodeSelector: { disk: "ssd" }, containers: [{ name: "c", image: "busybox" }] } });
+    c.api.create(t(c, "pods"), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "picky" },
+      spec: { nodeSelector: { disk: "ssd" }, containers: [{ name: "c", image: "busybox" }] },
+    });
     const p = c.api.get(t(c, "pods"), "default", "picky");
     expect(status(p).phase).toBe("Pending");
-    expect(status(p).conditions[0]).toMatchObject({ type: "PodScheduled", status: "False", reason: "Unschedulable" });
+    expect(status(p).conditions[0]).toMatchObject({
+      type: "PodScheduled",
+      status: "False",
+      reason: "Unschedulable",
+    });
     expect(status(p).conditions[0].message).toBe(
       "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
     );

@@ -3,7 +3,15 @@
  */
 import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
-import { arr, isTerminating, namespaceActive, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
+import {
+  arr,
+  isTerminating,
+  namespaceActive,
+  rec,
+  typeOf,
+  type Controller,
+  type ControllerContext,
+} from "./context.ts";
 import { podIsReady, toleratesTaints } from "./pods.ts";
 import { ownedPods } from "./replicasets.ts";
 
@@ -24,7 +32,11 @@ export function daemonSetController(ctx: ControllerContext): Controller {
         const template = rec(rec(ds.spec).template);
         const tspec = rec(template.spec);
         const tmeta = rec(template.metadata);
-        const eligible = nodes.filter((n) => nodeMatchesSelector(n, tspec.nodeSelector) && toleratesTaints(arr(tspec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]));
+        const eligible = nodes.filter(
+          (n) =>
+            nodeMatchesSelector(n, tspec.nodeSelector) &&
+            toleratesTaints(arr(tspec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]),
+        );
         let pods = ownedPods(ctx, ds, "DaemonSet");
         const source = { component: "daemonset-controller" };
         for (const n of eligible) {
@@ -35,7 +47,9 @@ export function daemonSetController(ctx: ControllerContext): Controller {
           spec.affinity = {
             nodeAffinity: {
               requiredDuringSchedulingIgnoredDuringExecution: {
-                nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [n.metadata.name] }] }],
+                nodeSelectorTerms: [
+                  { matchFields: [{ key: "metadata.name", operator: "In", values: [n.metadata.name] }] },
+                ],
               },
             },
           };
@@ -48,22 +62,51 @@ export function daemonSetController(ctx: ControllerContext): Controller {
             ["node.kubernetes.io/pid-pressure", "NoSchedule"],
             ["node.kubernetes.io/unschedulable", "NoSchedule"],
           ] as const)
-            if (!tolerations.some((t) => t.key === key)) tolerations.push({ key, operator: "Exists", effect });
-          if (spec.hostNetwork && !tolerations.some((t) => t.key === "node.kubernetes.io/network-unavailable"))
-            tolerations.push({ key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" });
+            if (!tolerations.some((t) => t.key === key))
+              tolerations.push({ key, operator: "Exists", effect });
+          if (
+            spec.hostNetwork &&
+            !tolerations.some((t) => t.key === "node.kubernetes.io/network-unavailable")
+          )
+            tolerations.push({
+              key: "node.kubernetes.io/network-unavailable",
+              operator: "Exists",
+              effect: "NoSchedule",
+            });
           spec.tolerations = tolerations;
           const res = ctx.api.create(podType, ds.metadata.namespace, {
             apiVersion: "v1",
             kind: "Pod",
             metadata: {
               generateName: `${ds.metadata.name}-`,
-              labels: { ...(rec(tmeta.labels) as Record<string, string>), "controller-revision-hash": ds.metadata.uid!.slice(0, 10).replace(/-/g, "") , "pod-template-generation": String(ds.metadata.generation ?? 1) },
-              ...(tmeta.annotations ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } } : {}),
-              ownerReferences: [{ apiVersion: "apps/v1", kind: "DaemonSet", name: ds.metadata.name, uid: ds.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+              labels: {
+                ...(rec(tmeta.labels) as Record<string, string>),
+                "controller-revision-hash": ds.metadata.uid!.slice(0, 10).replace(/-/g, ""),
+                "pod-template-generation": String(ds.metadata.generation ?? 1),
+              },
+              ...(tmeta.annotations
+                ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
+                : {}),
+              ownerReferences: [
+                {
+                  apiVersion: "apps/v1",
+                  kind: "DaemonSet",
+                  name: ds.metadata.name,
+                  uid: ds.metadata.uid!,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
+              ],
             },
             spec,
           });
-          ctx.events.record(ds, "Normal", "SuccessfulCreate", `Created pod: ${res.object.metadata.name}`, source);
+          ctx.events.record(
+            ds,
+            "Normal",
+            "SuccessfulCreate",
+            `Created pod: ${res.object.metadata.name}`,
+            source,
+          );
         }
         pods = ownedPods(ctx, ds, "DaemonSet");
         for (const p of pods) {

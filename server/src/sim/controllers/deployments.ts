@@ -6,7 +6,16 @@
 import { cloneJson } from "../../store/equal.ts";
 import { podTemplateHash } from "../../store/random.ts";
 import type { KubeObject } from "../../store/types.ts";
-import { controllerOf, isTerminating, namespaceActive, nowTimestamp, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
+import {
+  controllerOf,
+  isTerminating,
+  namespaceActive,
+  nowTimestamp,
+  rec,
+  typeOf,
+  type Controller,
+  type ControllerContext,
+} from "./context.ts";
 
 const REVISION = "deployment.kubernetes.io/revision";
 
@@ -21,7 +30,13 @@ function templateWithoutHash(template: unknown): unknown {
   return t;
 }
 
-function condition(type: string, reason: string, message: string, now: string, prev?: Record<string, unknown>) {
+function condition(
+  type: string,
+  reason: string,
+  message: string,
+  now: string,
+  prev?: Record<string, unknown>,
+) {
   const same = prev && prev.status === "True" && prev.reason === reason;
   return {
     type,
@@ -54,7 +69,10 @@ export function deploymentController(ctx: ControllerContext): Controller {
         const spec = rec(d.spec);
         const want = typeof spec.replicas === "number" ? spec.replicas : 1;
         const hash = hashOf(d);
-        const owned = () => ctx.store.list("apps/replicasets", ns).filter((rs) => controllerOf(rs, "Deployment") === d.metadata.uid);
+        const owned = () =>
+          ctx.store
+            .list("apps/replicasets", ns)
+            .filter((rs) => controllerOf(rs, "Deployment") === d.metadata.uid);
         let sets = owned();
         const name = `${d.metadata.name}-${hash}`;
         let current = sets.find((rs) => rs.metadata.name === name);
@@ -79,7 +97,14 @@ export function deploymentController(ctx: ControllerContext): Controller {
                 [REVISION]: String(maxRev + 1),
               },
               ownerReferences: [
-                { apiVersion: "apps/v1", kind: "Deployment", name: d.metadata.name, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true },
+                {
+                  apiVersion: "apps/v1",
+                  kind: "Deployment",
+                  name: d.metadata.name,
+                  uid: d.metadata.uid!,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
               ],
             },
             spec: { replicas: 0, selector: sel, template },
@@ -104,7 +129,13 @@ export function deploymentController(ctx: ControllerContext): Controller {
             };
             o.metadata.generation = (o.metadata.generation ?? 1) + 1;
           });
-          ctx.events.record(d, "Normal", "ScalingReplicaSet", `Scaled ${to > from ? "up" : "down"} replica set ${rs.metadata.name} from ${from} to ${to}`, source);
+          ctx.events.record(
+            d,
+            "Normal",
+            "ScalingReplicaSet",
+            `Scaled ${to > from ? "up" : "down"} replica set ${rs.metadata.name} from ${from} to ${to}`,
+            source,
+          );
         };
         for (const rs of sets) if (rs.metadata.name !== name) scale(rs, 0);
         scale(current, want);
@@ -119,16 +150,43 @@ export function deploymentController(ctx: ControllerContext): Controller {
         const rev = cur?.metadata.annotations?.[REVISION];
         ctx.api.patchInternal("apps/deployments", ns, d.metadata.name, (o) => {
           if (rev) o.metadata.annotations = { ...o.metadata.annotations, [REVISION]: rev };
-          const prev = ((rec(o.status).conditions as Record<string, unknown>[] | undefined) ?? []).reduce<Record<string, Record<string, unknown>>>((m, c) => ((m[String(c.type)] = c), m), {});
+          const prev = ((rec(o.status).conditions as Record<string, unknown>[] | undefined) ?? []).reduce<
+            Record<string, Record<string, unknown>>
+          >((m, c) => ((m[String(c.type)] = c), m), {});
           const availableOk = available >= want - Math.floor(want * 0.25);
           const done = updated === want && replicas === want && available === want;
           const conditions = [
             availableOk
-              ? condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability.", now, prev.Available)
-              : { type: "Available", status: "False", lastUpdateTime: now, lastTransitionTime: now, reason: "MinimumReplicasUnavailable", message: "Deployment does not have minimum availability." },
+              ? condition(
+                  "Available",
+                  "MinimumReplicasAvailable",
+                  "Deployment has minimum availability.",
+                  now,
+                  prev.Available,
+                )
+              : {
+                  type: "Available",
+                  status: "False",
+                  lastUpdateTime: now,
+                  lastTransitionTime: now,
+                  reason: "MinimumReplicasUnavailable",
+                  message: "Deployment does not have minimum availability.",
+                },
             done
-              ? condition("Progressing", "NewReplicaSetAvailable", `ReplicaSet "${name}" has successfully progressed.`, now, prev.Progressing)
-              : condition("Progressing", "ReplicaSetUpdated", `ReplicaSet "${name}" is progressing.`, now, prev.Progressing),
+              ? condition(
+                  "Progressing",
+                  "NewReplicaSetAvailable",
+                  `ReplicaSet "${name}" has successfully progressed.`,
+                  now,
+                  prev.Progressing,
+                )
+              : condition(
+                  "Progressing",
+                  "ReplicaSetUpdated",
+                  `ReplicaSet "${name}" is progressing.`,
+                  now,
+                  prev.Progressing,
+                ),
           ];
           const status: Record<string, unknown> = { observedGeneration: o.metadata.generation ?? 1 };
           if (replicas) status.replicas = replicas;

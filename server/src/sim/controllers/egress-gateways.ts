@@ -6,7 +6,17 @@
  */
 import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
-import { arr, controllerOf, isTerminating, namespaceActive, nowTimestamp, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
+import {
+  arr,
+  controllerOf,
+  isTerminating,
+  namespaceActive,
+  nowTimestamp,
+  rec,
+  typeOf,
+  type Controller,
+  type ControllerContext,
+} from "./context.ts";
 
 export const EGRESS_GATEWAY_IMAGE = "quay.io/tigera/egress-gateway:v3.22.0";
 
@@ -15,7 +25,9 @@ function poolNames(ctx: ControllerContext, egw: KubeObject): { names: string[]; 
   const names: string[] = [];
   const missing: string[] = [];
   for (const p of arr(rec(egw.spec).ipPools).map(rec)) {
-    const pool = pools.find((x) => (p.name && x.metadata.name === p.name) || (p.cidr && rec(x.spec).cidr === p.cidr));
+    const pool = pools.find(
+      (x) => (p.name && x.metadata.name === p.name) || (p.cidr && rec(x.spec).cidr === p.cidr),
+    );
     if (pool) names.push(pool.metadata.name);
     else missing.push(String(p.name ?? p.cidr));
   }
@@ -47,7 +59,10 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
                 { name: "EGRESS_VXLAN_VNI", value: "4097" },
                 { name: "EGRESS_VXLAN_PORT", value: "4790" },
                 { name: "LOG_SEVERITY", value: String(spec.logSeverity ?? "Info") },
-                { name: "HEALTH_TIMEOUT_DS", value: `${String(rec(spec.egressGatewayFailureDetection).healthTimeoutDataStoreSeconds ?? 90)}s` },
+                {
+                  name: "HEALTH_TIMEOUT_DS",
+                  value: `${String(rec(spec.egressGatewayFailureDetection).healthTimeoutDataStoreSeconds ?? 90)}s`,
+                },
                 { name: "EGRESS_POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
               ],
               ports: [{ name: "health", containerPort: 8080, protocol: "TCP" }],
@@ -58,7 +73,9 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
           ...(tspec.nodeSelector ? { nodeSelector: tspec.nodeSelector } : {}),
           ...(tspec.affinity ? { affinity: tspec.affinity } : {}),
           ...(tspec.tolerations ? { tolerations: tspec.tolerations } : {}),
-          ...(tspec.topologySpreadConstraints ? { topologySpreadConstraints: tspec.topologySpreadConstraints } : {}),
+          ...(tspec.topologySpreadConstraints
+            ? { topologySpreadConstraints: tspec.topologySpreadConstraints }
+            : {}),
           ...(tspec.priorityClassName ? { priorityClassName: tspec.priorityClassName } : {}),
         };
         const desired = {
@@ -78,7 +95,19 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
         const existing = ctx.store.get("apps/deployments", ns, egw.metadata.name);
         if (missing.length) {
           ctx.api.patchInternal("operator.tigera.io/egressgateways", ns, egw.metadata.name, (o) => {
-            o.status = { state: "Degraded", conditions: [{ type: "Degraded", status: "True", reason: "ResourceNotFound", message: `IPPool(s) not found: ${missing.join(", ")}`, lastTransitionTime: nowTimestamp(ctx), observedGeneration: o.metadata.generation ?? 1 }] };
+            o.status = {
+              state: "Degraded",
+              conditions: [
+                {
+                  type: "Degraded",
+                  status: "True",
+                  reason: "ResourceNotFound",
+                  message: `IPPool(s) not found: ${missing.join(", ")}`,
+                  lastTransitionTime: nowTimestamp(ctx),
+                  observedGeneration: o.metadata.generation ?? 1,
+                },
+              ],
+            };
           });
           continue;
         }
@@ -89,19 +118,36 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
             metadata: {
               name: egw.metadata.name,
               labels,
-              ownerReferences: [{ apiVersion: "operator.tigera.io/v1", kind: "EgressGateway", name: egw.metadata.name, uid: egw.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+              ownerReferences: [
+                {
+                  apiVersion: "operator.tigera.io/v1",
+                  kind: "EgressGateway",
+                  name: egw.metadata.name,
+                  uid: egw.metadata.uid!,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
+              ],
             },
             spec: desired,
           });
         } else if (controllerOf(existing, "EgressGateway") === egw.metadata.uid) {
           const cur = rec(existing.spec);
-          if (cur.replicas !== desired.replicas || JSON.stringify(rec(rec(cur.template).metadata).labels) !== JSON.stringify(labels) || rec(rec(rec(cur.template).metadata).annotations)["cni.projectcalico.org/ipv4pools"] !== JSON.stringify(names)) {
+          if (
+            cur.replicas !== desired.replicas ||
+            JSON.stringify(rec(rec(cur.template).metadata).labels) !== JSON.stringify(labels) ||
+            rec(rec(rec(cur.template).metadata).annotations)["cni.projectcalico.org/ipv4pools"] !==
+              JSON.stringify(names)
+          ) {
             const next = cloneJson(existing);
             next.spec = { ...cur, ...desired, selector: cur.selector };
             try {
               ctx.api.update(deployType, ns, existing.metadata.name, next);
             } catch (err) {
-              ctx.logger.warn("egress gateway deployment update rejected", { gateway: egw.metadata.name, error: err instanceof Error ? err.message : String(err) });
+              ctx.logger.warn("egress gateway deployment update rejected", {
+                gateway: egw.metadata.name,
+                error: err instanceof Error ? err.message : String(err),
+              });
             }
           }
         }
@@ -110,12 +156,22 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
         const want = desired.replicas;
         ctx.api.patchInternal("operator.tigera.io/egressgateways", ns, egw.metadata.name, (o) => {
           const ok = ready >= want;
-          const prev = arr(rec(o.status).conditions).map(rec).find((c) => c.type === "Ready");
-          const since = prev && prev.status === (ok ? "True" : "False") ? prev.lastTransitionTime : nowTimestamp(ctx);
+          const prev = arr(rec(o.status).conditions)
+            .map(rec)
+            .find((c) => c.type === "Ready");
+          const since =
+            prev && prev.status === (ok ? "True" : "False") ? prev.lastTransitionTime : nowTimestamp(ctx);
           o.status = {
             state: ok ? "Ready" : "Progressing",
             conditions: [
-              { type: "Ready", status: ok ? "True" : "False", reason: ok ? "AllObjectsAvailable" : "ResourceNotReady", message: ok ? "All objects are available" : `${ready}/${want} egress gateway pods are ready`, lastTransitionTime: since, observedGeneration: o.metadata.generation ?? 1 },
+              {
+                type: "Ready",
+                status: ok ? "True" : "False",
+                reason: ok ? "AllObjectsAvailable" : "ResourceNotReady",
+                message: ok ? "All objects are available" : `${ready}/${want} egress gateway pods are ready`,
+                lastTransitionTime: since,
+                observedGeneration: o.metadata.generation ?? 1,
+              },
             ],
           };
         });

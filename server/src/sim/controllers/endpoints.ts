@@ -4,7 +4,16 @@
  */
 import { fromMap, matchesLabels } from "../../store/selectors.ts";
 import type { KubeObject } from "../../store/types.ts";
-import { arr, isTerminating, namespaceActive, rec, typeOf, type Controller, type ControllerContext, type Rec } from "./context.ts";
+import {
+  arr,
+  isTerminating,
+  namespaceActive,
+  rec,
+  typeOf,
+  type Controller,
+  type ControllerContext,
+  type Rec,
+} from "./context.ts";
 import { podIsReady } from "./pods.ts";
 
 interface ResolvedPort {
@@ -20,7 +29,8 @@ function resolvePort(pod: KubeObject, sp: Rec): number | undefined {
   const proto = String(sp.protocol ?? "TCP");
   for (const c of arr(rec(pod.spec).containers).map(rec))
     for (const p of arr(c.ports).map(rec))
-      if (p.name === tp && String(p.protocol ?? "TCP") === proto && typeof p.containerPort === "number") return p.containerPort;
+      if (p.name === tp && String(p.protocol ?? "TCP") === proto && typeof p.containerPort === "number")
+        return p.containerPort;
   return undefined;
 }
 
@@ -34,7 +44,12 @@ function podPorts(pod: KubeObject, svc: KubeObject): ResolvedPort[] {
   return out;
 }
 
-const targetRef = (p: KubeObject) => ({ kind: "Pod", name: p.metadata.name, namespace: p.metadata.namespace, uid: p.metadata.uid });
+const targetRef = (p: KubeObject) => ({
+  kind: "Pod",
+  name: p.metadata.name,
+  namespace: p.metadata.namespace,
+  uid: p.metadata.uid,
+});
 
 export function endpointsController(ctx: ControllerContext): Controller {
   return {
@@ -51,8 +66,13 @@ export function endpointsController(ctx: ControllerContext): Controller {
         const selector = fromMap(sel);
         const pods = ctx.store
           .list("core/pods", ns)
-          .filter((p) => !isTerminating(p) && rec(p.status).podIP && matchesLabels(selector, p.metadata.labels));
-        const groups = new Map<string, { ports: ResolvedPort[]; ready: KubeObject[]; notReady: KubeObject[] }>();
+          .filter(
+            (p) => !isTerminating(p) && rec(p.status).podIP && matchesLabels(selector, p.metadata.labels),
+          );
+        const groups = new Map<
+          string,
+          { ports: ResolvedPort[]; ready: KubeObject[]; notReady: KubeObject[] }
+        >();
         for (const p of pods) {
           const ports = podPorts(p, svc);
           const key = JSON.stringify(ports);
@@ -60,7 +80,11 @@ export function endpointsController(ctx: ControllerContext): Controller {
           (podIsReady(p) ? g.ready : g.notReady).push(p);
           groups.set(key, g);
         }
-        const addr = (p: KubeObject) => ({ ip: String(rec(p.status).podIP), nodeName: String(rec(p.spec).nodeName), targetRef: targetRef(p) });
+        const addr = (p: KubeObject) => ({
+          ip: String(rec(p.status).podIP),
+          nodeName: String(rec(p.spec).nodeName),
+          targetRef: targetRef(p),
+        });
         const subsets = [...groups.values()]
           .filter((g) => g.ports.length || !arr(rec(svc.spec).ports).length)
           .map((g) => ({
@@ -73,7 +97,11 @@ export function endpointsController(ctx: ControllerContext): Controller {
         const body: KubeObject = {
           apiVersion: "v1",
           kind: "Endpoints",
-          metadata: { name: svc.metadata.name, namespace: ns, ...(Object.keys(labels).length ? { labels } : {}) },
+          metadata: {
+            name: svc.metadata.name,
+            namespace: ns,
+            ...(Object.keys(labels).length ? { labels } : {}),
+          },
           ...(subsets.length ? { subsets } : {}),
         };
         if (!existing) ctx.api.create(epType, ns, body);
@@ -98,7 +126,13 @@ export function endpointsController(ctx: ControllerContext): Controller {
             targetRef: targetRef(p),
           };
         });
-        const allPorts = [...groups.values()][0]?.ports ?? arr(rec(svc.spec).ports).map((sp) => ({ name: rec(sp).name ?? "", port: null, protocol: rec(sp).protocol ?? "TCP" }));
+        const allPorts =
+          [...groups.values()][0]?.ports ??
+          arr(rec(svc.spec).ports).map((sp) => ({
+            name: rec(sp).name ?? "",
+            port: null,
+            protocol: rec(sp).protocol ?? "TCP",
+          }));
         const slicePorts = allPorts.map((p) => ({ name: p.name ?? "", port: p.port, protocol: p.protocol }));
         const slice = ctx.store
           .list("discovery.k8s.io/endpointslices", ns)
@@ -110,7 +144,16 @@ export function endpointsController(ctx: ControllerContext): Controller {
             metadata: {
               generateName: `${svc.metadata.name}-`,
               labels: sliceLabels,
-              ownerReferences: [{ apiVersion: "v1", kind: "Service", name: svc.metadata.name, uid: svc.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+              ownerReferences: [
+                {
+                  apiVersion: "v1",
+                  kind: "Service",
+                  name: svc.metadata.name,
+                  uid: svc.metadata.uid!,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
+              ],
             },
             addressType: "IPv4",
             endpoints,

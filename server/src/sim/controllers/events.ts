@@ -16,12 +16,24 @@ export interface EventRecorder {
   /** While false, nothing is recorded (a profile's boot-time history is not replayed as events). */
   enabled: boolean;
   /** Records an event about `obj`; never throws (events are best effort, as in Kubernetes). */
-  record(obj: KubeObject, type: "Normal" | "Warning", reason: string, message: string, source: EventSource, fieldPath?: string): void;
+  record(
+    obj: KubeObject,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+    source: EventSource,
+    fieldPath?: string,
+  ): void;
 }
 
 export const MAX_EVENTS = 1000;
 
-export function createEventRecorder(api: SimClusterApi, store: MemoryStore, registry: Registry, clock: Clock): EventRecorder {
+export function createEventRecorder(
+  api: SimClusterApi,
+  store: MemoryStore,
+  registry: Registry,
+  clock: Clock,
+): EventRecorder {
   let seq = 0n;
   /** Identical events (object, reason, message, source) are counted on one Event, as the event correlator does. */
   const recent = new Map<string, { ns: string; name: string }>();
@@ -30,7 +42,9 @@ export function createEventRecorder(api: SimClusterApi, store: MemoryStore, regi
   const trim = () => {
     const all = store.list("core/events");
     if (all.length <= MAX_EVENTS) return;
-    const oldest = [...all].sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion)).slice(0, all.length - MAX_EVENTS);
+    const oldest = [...all]
+      .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion))
+      .slice(0, all.length - MAX_EVENTS);
     for (const e of oldest) api.removeObject("core/events", e);
   };
   const events = registry.byKey("core/events");
@@ -42,7 +56,15 @@ export function createEventRecorder(api: SimClusterApi, store: MemoryStore, regi
       const ts = new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
       const nanos = BigInt(ms) * 1_000_000n + seq++;
       const ns = obj.metadata.namespace || "default";
-      const key = [obj.metadata.uid, type, reason, message, source.component, source.host ?? "", fieldPath ?? ""].join("\0");
+      const key = [
+        obj.metadata.uid,
+        type,
+        reason,
+        message,
+        source.component,
+        source.host ?? "",
+        fieldPath ?? "",
+      ].join("\0");
       const seen = recent.get(key);
       if (seen && store.get("core/events", seen.ns, seen.name)) {
         api.patchInternal("core/events", seen.ns, seen.name, (e) => {

@@ -26,5 +26,7 @@ export function createControllers(ctx: ControllerContext): Controller[] {
     podController(ctx),
     endpointsController(ctx),
   ];
-  return ctx.registry.byKey("operator.tigera.io/egressgateways") ? list : list.filter((c) => c.name !== "egressgateway");
+  return ctx.registry.byKey("operator.tigera.io/egressgateways")
+    ? list
+    : list.filter((c) => c.name !== "egressgateway");
 }

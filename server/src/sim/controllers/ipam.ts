@@ -54,7 +54,11 @@ function defaultPool(ctx: ControllerContext): KubeObject | undefined {
 }
 
 /** The n-th /blockSize block of `pool` that belongs to `node` (stable under the cluster's seed). */
-export function nodeBlock(ctx: ControllerContext, node: string, n = 0): { base: number; size: number } | undefined {
+export function nodeBlock(
+  ctx: ControllerContext,
+  node: string,
+  n = 0,
+): { base: number; size: number } | undefined {
   const pool = defaultPool(ctx);
   if (!pool) return undefined;
   const spec = rec(pool.spec);
@@ -99,7 +103,12 @@ function poolsFromAnnotation(ctx: ControllerContext, pod: KubeObject): KubeObjec
 }
 
 /** Allocates an IP for `pod` on `node`; undefined when no address is free. */
-export function allocatePodIP(ctx: ControllerContext, pod: KubeObject, node: string, used = usedIPs(ctx)): string | undefined {
+export function allocatePodIP(
+  ctx: ControllerContext,
+  pod: KubeObject,
+  node: string,
+  used = usedIPs(ctx),
+): string | undefined {
   const named = poolsFromAnnotation(ctx, pod);
   if (named) {
     for (const pool of named) {

@@ -50,7 +50,10 @@ export class ControllerManager {
     try {
       c.sync(changes);
     } catch (err) {
-      this.logger.error("controller sync failed", { controller: c.name, error: err instanceof Error ? err.message : String(err) });
+      this.logger.error("controller sync failed", {
+        controller: c.name,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 

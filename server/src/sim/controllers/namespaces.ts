@@ -27,12 +27,19 @@ export function namespaceController(ctx: ControllerContext): Controller {
         }
         const name = ns.metadata.name;
         if (!ctx.store.get("core/serviceaccounts", name, "default"))
-          ctx.api.create(sa, name, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } });
+          ctx.api.create(sa, name, {
+            apiVersion: "v1",
+            kind: "ServiceAccount",
+            metadata: { name: "default" },
+          });
         if (!ctx.store.get("core/configmaps", name, "kube-root-ca.crt"))
           ctx.api.create(cm, name, {
             apiVersion: "v1",
             kind: "ConfigMap",
-            metadata: { name: "kube-root-ca.crt", annotations: { "kubernetes.io/description": CA_DESCRIPTION } },
+            metadata: {
+              name: "kube-root-ca.crt",
+              annotations: { "kubernetes.io/description": CA_DESCRIPTION },
+            },
             data: { "ca.crt": SIM_ROOT_CA },
           });
       }

@@ -6,7 +6,15 @@
  */
 import { createRandom, fnv32a } from "../../store/random.ts";
 import type { KubeObject, StoreChange } from "../../store/types.ts";
-import { arr, isTerminating, nowTimestamp, rec, type Controller, type ControllerContext, type Rec } from "./context.ts";
+import {
+  arr,
+  isTerminating,
+  nowTimestamp,
+  rec,
+  type Controller,
+  type ControllerContext,
+  type Rec,
+} from "./context.ts";
 import { nodeMatchesSelector } from "./daemonsets.ts";
 import { allocatePodIP, usedIPs } from "./ipam.ts";
 
@@ -27,7 +35,9 @@ export function toleratesTaints(tolerations: unknown[], taints: unknown[], effec
 }
 
 export function nodeIP(node: KubeObject | undefined): string | undefined {
-  const a = arr(rec(node?.status).addresses).map(rec).find((x) => x.type === "InternalIP");
+  const a = arr(rec(node?.status).addresses)
+    .map(rec)
+    .find((x) => x.type === "InternalIP");
   return a ? String(a.address) : undefined;
 }
 
@@ -46,13 +56,21 @@ export function normalizeImage(image: string): string {
 /** 64 hex digits derived from `s` (container and image ids). */
 const hex64 = (s: string) => {
   const r = createRandom(fnv32a(s));
-  return Array.from({ length: 8 }, () => Math.floor(r.next() * 2 ** 32).toString(16).padStart(8, "0")).join("");
+  return Array.from({ length: 8 }, () =>
+    Math.floor(r.next() * 2 ** 32)
+      .toString(16)
+      .padStart(8, "0"),
+  ).join("");
 };
 
 function affinityNodes(spec: Rec): string[] | undefined {
-  const terms = arr(rec(rec(rec(spec.affinity).nodeAffinity).requiredDuringSchedulingIgnoredDuringExecution).nodeSelectorTerms);
+  const terms = arr(
+    rec(rec(rec(spec.affinity).nodeAffinity).requiredDuringSchedulingIgnoredDuringExecution)
+      .nodeSelectorTerms,
+  );
   for (const t of terms) {
-    for (const f of arr(rec(t).matchFields).map(rec)) if (f.key === "metadata.name" && f.operator === "In") return arr(f.values).map(String);
+    for (const f of arr(rec(t).matchFields).map(rec))
+      if (f.key === "metadata.name" && f.operator === "In") return arr(f.values).map(String);
   }
   return undefined;
 }
@@ -60,11 +78,17 @@ function affinityNodes(spec: Rec): string[] | undefined {
 function qosClass(spec: Rec): string {
   const cs = arr(spec.containers).map(rec);
   const res = cs.map((c) => rec(c.resources));
-  if (res.every((r) => !Object.keys(rec(r.requests)).length && !Object.keys(rec(r.limits)).length)) return "BestEffort";
+  if (res.every((r) => !Object.keys(rec(r.requests)).length && !Object.keys(rec(r.limits)).length))
+    return "BestEffort";
   const guaranteed = res.every((r) => {
     const l = rec(r.limits);
     const q = rec(r.requests);
-    return l.cpu !== undefined && l.memory !== undefined && (q.cpu === undefined || q.cpu === l.cpu) && (q.memory === undefined || q.memory === l.memory);
+    return (
+      l.cpu !== undefined &&
+      l.memory !== undefined &&
+      (q.cpu === undefined || q.cpu === l.cpu) &&
+      (q.memory === undefined || q.memory === l.memory)
+    );
   });
   return guaranteed ? "Guaranteed" : "Burstable";
 }
@@ -83,7 +107,8 @@ export function podController(ctx: ControllerContext): Controller {
       const n = String(rec(p.spec).nodeName ?? "");
       if (!n) continue;
       perNode.set(n, (perNode.get(n) ?? 0) + 1);
-      for (const r of p.metadata.ownerReferences ?? []) perOwner.set(`${n}\0${r.uid}`, (perOwner.get(`${n}\0${r.uid}`) ?? 0) + 1);
+      for (const r of p.metadata.ownerReferences ?? [])
+        perOwner.set(`${n}\0${r.uid}`, (perOwner.get(`${n}\0${r.uid}`) ?? 0) + 1);
     }
     return { nodes: ctx.store.list("core/nodes"), perNode, perOwner };
   };
@@ -93,7 +118,8 @@ export function podController(ctx: ControllerContext): Controller {
     const nodes = l.nodes;
     const allowed = affinityNodes(spec);
     const podCount = l.perNode;
-    const full = (n: KubeObject) => (podCount.get(n.metadata.name) ?? 0) >= Number(rec(rec(n.status).allocatable).pods ?? 110);
+    const full = (n: KubeObject) =>
+      (podCount.get(n.metadata.name) ?? 0) >= Number(rec(rec(n.status).allocatable).pods ?? 110);
     const eligible = nodes.filter(
       (n) =>
         !rec(n.spec).unschedulable &&
@@ -104,7 +130,9 @@ export function podController(ctx: ControllerContext): Controller {
     );
     const now = nowTimestamp(ctx);
     if (!eligible.length) {
-      const tainted = nodes.filter((n) => !toleratesTaints(arr(spec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]));
+      const tainted = nodes.filter(
+        (n) => !toleratesTaints(arr(spec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]),
+      );
       const reasons: string[] = [];
       for (const n of tainted) {
         const t = arr(rec(n.spec).taints).map(rec)[0] ?? {};
@@ -115,10 +143,25 @@ export function podController(ctx: ControllerContext): Controller {
       const others = nodes.length - tainted.length - fullNodes.length;
       if (others) reasons.push(`${others} node(s) didn't match Pod's node affinity/selector`);
       const msg = `0/${nodes.length} nodes are available: ${reasons.sort().join(", ")}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
-      const already = arr(rec(pod.status).conditions).some((c) => rec(c).type === "PodScheduled" && rec(c).message === msg);
+      const already = arr(rec(pod.status).conditions).some(
+        (c) => rec(c).type === "PodScheduled" && rec(c).message === msg,
+      );
       if (already) return;
       ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
-        o.status = { ...rec(o.status), phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", lastProbeTime: null, lastTransitionTime: now, reason: "Unschedulable", message: msg }] };
+        o.status = {
+          ...rec(o.status),
+          phase: "Pending",
+          conditions: [
+            {
+              type: "PodScheduled",
+              status: "False",
+              lastProbeTime: null,
+              lastTransitionTime: now,
+              reason: "Unschedulable",
+              message: msg,
+            },
+          ],
+        };
       });
       ctx.events.record(pod, "Warning", "FailedScheduling", msg, { component: "default-scheduler" });
       return;
@@ -126,7 +169,8 @@ export function podController(ctx: ControllerContext): Controller {
     // Spread pods of the same owner first (the default topology spread), then the least loaded node.
     const owner = pod.metadata.ownerReferences?.find((r) => r.controller)?.uid;
     const load = (n: KubeObject) =>
-      (podCount.get(n.metadata.name) ?? 0) + (owner ? (l.perOwner.get(`${n.metadata.name}\0${owner}`) ?? 0) * 1000 : 0);
+      (podCount.get(n.metadata.name) ?? 0) +
+      (owner ? (l.perOwner.get(`${n.metadata.name}\0${owner}`) ?? 0) * 1000 : 0);
     const min = Math.min(...eligible.map(load));
     const best = eligible.filter((n) => load(n) === min);
     const chosen = best[fnv32a(`${ctx.seed}/${pod.metadata.namespace}/${pod.metadata.name}`) % best.length]!;
@@ -139,7 +183,13 @@ export function podController(ctx: ControllerContext): Controller {
       l.perOwner.set(k, (l.perOwner.get(k) ?? 0) + 1);
     }
     if (bound)
-      ctx.events.record(bound, "Normal", "Scheduled", `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${chosen.metadata.name}`, { component: "default-scheduler" });
+      ctx.events.record(
+        bound,
+        "Normal",
+        "Scheduled",
+        `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${chosen.metadata.name}`,
+        { component: "default-scheduler" },
+      );
   };
 
   const start = (pod: KubeObject, used: Set<string>): void => {
@@ -151,7 +201,13 @@ export function podController(ctx: ControllerContext): Controller {
     const now = nowTimestamp(ctx);
     const kubelet = { component: "kubelet", host: nodeName };
     if (!ip) {
-      ctx.events.record(pod, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: plugin type=\"calico\" failed (add): failed to request IPv4 addresses: no IP addresses available in the IP pool(s)", kubelet);
+      ctx.events.record(
+        pod,
+        "Warning",
+        "FailedCreatePodSandBox",
+        'Failed to create pod sandbox: plugin type="calico" failed (add): failed to request IPv4 addresses: no IP addresses available in the IP pool(s)',
+        kubelet,
+      );
       return;
     }
     if (!spec.hostNetwork) used.add(ip);
@@ -167,7 +223,13 @@ export function podController(ctx: ControllerContext): Controller {
       const cond = (type: string) => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: now });
       o.status = {
         phase: "Running",
-        conditions: [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
+        conditions: [
+          cond("PodReadyToStartContainers"),
+          cond("Initialized"),
+          cond("Ready"),
+          cond("ContainersReady"),
+          cond("PodScheduled"),
+        ],
         hostIP,
         hostIPs: [{ ip: hostIP }],
         podIP: ip,
@@ -197,12 +259,40 @@ export function podController(ctx: ControllerContext): Controller {
       if (c.imagePullPolicy === "Always") {
         const secs = (0.5 + (fnv32a(`${ctx.seed}/${started.metadata.uid}/${i}`) % 3000) / 1000).toFixed(3);
         ctx.events.record(started, "Normal", "Pulling", `Pulling image "${image}"`, kubelet, fieldPath);
-        ctx.events.record(started, "Normal", "Pulled", `Successfully pulled image "${image}" in ${secs}s (${secs}s including waiting). Image size: ${10_000_000 + (fnv32a(image) % 90_000_000)} bytes.`, kubelet, fieldPath);
+        ctx.events.record(
+          started,
+          "Normal",
+          "Pulled",
+          `Successfully pulled image "${image}" in ${secs}s (${secs}s including waiting). Image size: ${10_000_000 + (fnv32a(image) % 90_000_000)} bytes.`,
+          kubelet,
+          fieldPath,
+        );
       } else {
-        ctx.events.record(started, "Normal", "Pulled", `Container image "${image}" already present on machine`, kubelet, fieldPath);
+        ctx.events.record(
+          started,
+          "Normal",
+          "Pulled",
+          `Container image "${image}" already present on machine`,
+          kubelet,
+          fieldPath,
+        );
       }
-      ctx.events.record(started, "Normal", "Created", `Created container: ${String(c.name)}`, kubelet, fieldPath);
-      ctx.events.record(started, "Normal", "Started", `Started container ${String(c.name)}`, kubelet, fieldPath);
+      ctx.events.record(
+        started,
+        "Normal",
+        "Created",
+        `Created container: ${String(c.name)}`,
+        kubelet,
+        fieldPath,
+      );
+      ctx.events.record(
+        started,
+        "Normal",
+        "Started",
+        `Started container ${String(c.name)}`,
+        kubelet,
+        fieldPath,
+      );
     });
   };
 
@@ -217,7 +307,14 @@ export function podController(ctx: ControllerContext): Controller {
         const nsObj = ctx.store.get("core/namespaces", undefined, p.metadata.namespace);
         if (!nsObj || rec(nsObj.status).phase === "Terminating") continue;
         for (const c of arr(rec(p.spec).containers).map(rec))
-          ctx.events.record(p, "Normal", "Killing", `Stopping container ${String(c.name)}`, { component: "kubelet", host: String(rec(p.spec).nodeName ?? "") }, `spec.containers{${String(c.name)}}`);
+          ctx.events.record(
+            p,
+            "Normal",
+            "Killing",
+            `Stopping container ${String(c.name)}`,
+            { component: "kubelet", host: String(rec(p.spec).nodeName ?? "") },
+            `spec.containers{${String(c.name)}}`,
+          );
       }
       let load: Load | undefined;
       let used: Set<string> | undefined;
@@ -226,7 +323,12 @@ export function podController(ctx: ControllerContext): Controller {
         const spec = rec(pod.spec);
         if (!spec.nodeName) schedule(pod, (load ??= countLoad()));
         const latest = ctx.store.get("core/pods", pod.metadata.namespace, pod.metadata.name);
-        if (latest && rec(latest.spec).nodeName && rec(latest.status).phase === "Pending" && !rec(latest.status).podIP)
+        if (
+          latest &&
+          rec(latest.spec).nodeName &&
+          rec(latest.status).phase === "Pending" &&
+          !rec(latest.status).podIP
+        )
           start(latest, (used ??= usedIPs(ctx)));
       }
     },

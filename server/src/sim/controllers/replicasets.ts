@@ -3,7 +3,16 @@
  */
 import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
-import { MAX_PODS, controllerOf, isTerminating, namespaceActive, rec, typeOf, type Controller, type ControllerContext } from "./context.ts";
+import {
+  MAX_PODS,
+  controllerOf,
+  isTerminating,
+  namespaceActive,
+  rec,
+  typeOf,
+  type Controller,
+  type ControllerContext,
+} from "./context.ts";
 import { podIsReady } from "./pods.ts";
 
 export function ownedPods(ctx: ControllerContext, owner: KubeObject, kind: string): KubeObject[] {
@@ -29,7 +38,13 @@ export function replicaSetController(ctx: ControllerContext): Controller {
           const tmeta = rec(template.metadata);
           for (let i = pods.length; i < want; i++) {
             if (ctx.store.count("core/pods") >= MAX_PODS) {
-              ctx.events.record(rs, "Warning", "FailedCreate", `Error creating: pods "${rs.metadata.name}-" is forbidden: this simulated cluster runs at most ${MAX_PODS} pods`, source);
+              ctx.events.record(
+                rs,
+                "Warning",
+                "FailedCreate",
+                `Error creating: pods "${rs.metadata.name}-" is forbidden: this simulated cluster runs at most ${MAX_PODS} pods`,
+                source,
+              );
               break;
             }
             const res = ctx.api.create(podType, rs.metadata.namespace, {
@@ -38,18 +53,40 @@ export function replicaSetController(ctx: ControllerContext): Controller {
               metadata: {
                 generateName: `${rs.metadata.name}-`,
                 labels: { ...(rec(tmeta.labels) as Record<string, string>) },
-                ...(tmeta.annotations ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } } : {}),
+                ...(tmeta.annotations
+                  ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
+                  : {}),
                 ownerReferences: [
-                  { apiVersion: "apps/v1", kind: "ReplicaSet", name: rs.metadata.name, uid: rs.metadata.uid!, controller: true, blockOwnerDeletion: true },
+                  {
+                    apiVersion: "apps/v1",
+                    kind: "ReplicaSet",
+                    name: rs.metadata.name,
+                    uid: rs.metadata.uid!,
+                    controller: true,
+                    blockOwnerDeletion: true,
+                  },
                 ],
               },
               spec: cloneJson(template.spec),
             });
-            ctx.events.record(rs, "Normal", "SuccessfulCreate", `Created pod: ${res.object.metadata.name}`, source);
+            ctx.events.record(
+              rs,
+              "Normal",
+              "SuccessfulCreate",
+              `Created pod: ${res.object.metadata.name}`,
+              source,
+            );
           }
         } else if (pods.length > want) {
           const extra = [...pods]
-            .sort((a, b) => (podIsReady(a) === podIsReady(b) ? String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)) || b.metadata.name.localeCompare(a.metadata.name) : podIsReady(a) ? 1 : -1))
+            .sort((a, b) =>
+              podIsReady(a) === podIsReady(b)
+                ? String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)) ||
+                  b.metadata.name.localeCompare(a.metadata.name)
+                : podIsReady(a)
+                  ? 1
+                  : -1,
+            )
             .slice(0, pods.length - want);
           for (const p of extra) {
             ctx.api.delete(podType, p.metadata.namespace, p.metadata.name);

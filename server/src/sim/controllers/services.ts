@@ -19,18 +19,39 @@ export function serviceAllocator(store: MemoryStore, random: Random): AdmissionH
     if (ctx.key !== "core/services") return;
     const spec = rec(ctx.object.spec);
     const errs: FieldError[] = [];
-    const others = store.list("core/services").filter((s) => s.metadata.uid !== ctx.object.metadata.uid && !(s.metadata.namespace === ctx.object.metadata.namespace && s.metadata.name === ctx.object.metadata.name));
+    const others = store
+      .list("core/services")
+      .filter(
+        (s) =>
+          s.metadata.uid !== ctx.object.metadata.uid &&
+          !(
+            s.metadata.namespace === ctx.object.metadata.namespace &&
+            s.metadata.name === ctx.object.metadata.name
+          ),
+      );
     const usedIPs = new Set(others.map((s) => String(rec(s.spec).clusterIP ?? "")));
-    const usedPorts = new Set(others.flatMap((s) => arr(rec(s.spec).ports).map((p) => Number(rec(p).nodePort ?? 0))));
+    const usedPorts = new Set(
+      others.flatMap((s) => arr(rec(s.spec).ports).map((p) => Number(rec(p).nodePort ?? 0))),
+    );
     if (ctx.operation === "CREATE" && spec.type !== "ExternalName") {
       const requested = spec.clusterIP as string | undefined;
       if (requested === "None") {
         spec.clusterIPs = ["None"];
       } else if (requested) {
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(requested) || !inCidr(requested, SERVICE_CIDR))
-          errs.push({ field: "spec.clusterIPs", type: "Invalid", value: [requested], detail: `failed to allocate IP ${requested}: the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${SERVICE_CIDR}` });
+          errs.push({
+            field: "spec.clusterIPs",
+            type: "Invalid",
+            value: [requested],
+            detail: `failed to allocate IP ${requested}: the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${SERVICE_CIDR}`,
+          });
         else if (usedIPs.has(requested))
-          errs.push({ field: "spec.clusterIPs", type: "Invalid", value: [requested], detail: `failed to allocate IP ${requested}: provided IP is already allocated` });
+          errs.push({
+            field: "spec.clusterIPs",
+            type: "Invalid",
+            value: [requested],
+            detail: `failed to allocate IP ${requested}: provided IP is already allocated`,
+          });
         else spec.clusterIPs = [requested];
       } else {
         for (let i = 0; i < 1000; i++) {
@@ -59,9 +80,19 @@ export function serviceAllocator(store: MemoryStore, random: Random): AdmissionH
             }
           } else if (typeof p.nodePort === "number") {
             if (p.nodePort < 30000 || p.nodePort > 32767)
-              errs.push({ field: `spec.ports[${i}].nodePort`, type: "Invalid", value: p.nodePort, detail: "provided port is not in the valid range. The range of valid ports is 30000-32767" });
+              errs.push({
+                field: `spec.ports[${i}].nodePort`,
+                type: "Invalid",
+                value: p.nodePort,
+                detail: "provided port is not in the valid range. The range of valid ports is 30000-32767",
+              });
             else if (usedPorts.has(p.nodePort))
-              errs.push({ field: `spec.ports[${i}].nodePort`, type: "Invalid", value: p.nodePort, detail: "provided port is already allocated" });
+              errs.push({
+                field: `spec.ports[${i}].nodePort`,
+                type: "Invalid",
+                value: p.nodePort,
+                detail: "provided port is already allocated",
+              });
           }
         });
     }

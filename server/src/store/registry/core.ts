@@ -67,38 +67,84 @@ export function podStatusReason(o: KubeObject): string {
 
 function podColumns(now: Now): TableColumn[] {
   return [
-    col("Ready", "string", (o) => {
-      const total = asArray(field(o, "spec", "containers")).length;
-      const ready = containerStatuses(o).filter((c) => c.ready === true).length;
-      return `${ready}/${total}`;
-    }, { description: "The aggregate readiness state of this pod for accepting traffic." }),
-    col("Status", "string", podStatusReason, { description: "The aggregate status of the containers in this pod." }),
-    col("Restarts", "string", (o) => {
-      const n = containerStatuses(o).reduce((a, c) => a + (typeof c.restartCount === "number" ? c.restartCount : 0), 0);
-      return String(n);
-    }, { description: "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted." }),
+    col(
+      "Ready",
+      "string",
+      (o) => {
+        const total = asArray(field(o, "spec", "containers")).length;
+        const ready = containerStatuses(o).filter((c) => c.ready === true).length;
+        return `${ready}/${total}`;
+      },
+      { description: "The aggregate readiness state of this pod for accepting traffic." },
+    ),
+    col("Status", "string", podStatusReason, {
+      description: "The aggregate status of the containers in this pod.",
+    }),
+    col(
+      "Restarts",
+      "string",
+      (o) => {
+        const n = containerStatuses(o).reduce(
+          (a, c) => a + (typeof c.restartCount === "number" ? c.restartCount : 0),
+          0,
+        );
+        return String(n);
+      },
+      {
+        description:
+          "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+      },
+    ),
     ageColumn(now),
-    col("IP", "string", (o) => field(o, "status", "podIP") ?? "<none>", { priority: 1, description: "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated." }),
-    col("Node", "string", (o) => field(o, "spec", "nodeName") ?? "<none>", { priority: 1, description: "NodeName is a request to schedule this pod onto a specific node." }),
-    col("Nominated Node", "string", (o) => field(o, "status", "nominatedNodeName") ?? "<none>", { priority: 1, description: "nominatedNodeName is set only when this pod preempts other pods on the node." }),
-    col("Readiness Gates", "string", (o) => {
-      const gates = asArray(field(o, "spec", "readinessGates"));
-      return gates.length ? `0/${gates.length}` : "<none>";
-    }, { priority: 1, description: "If specified, all readiness gates will be evaluated for pod readiness." }),
+    col("IP", "string", (o) => field(o, "status", "podIP") ?? "<none>", {
+      priority: 1,
+      description:
+        "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
+    }),
+    col("Node", "string", (o) => field(o, "spec", "nodeName") ?? "<none>", {
+      priority: 1,
+      description: "NodeName is a request to schedule this pod onto a specific node.",
+    }),
+    col("Nominated Node", "string", (o) => field(o, "status", "nominatedNodeName") ?? "<none>", {
+      priority: 1,
+      description: "nominatedNodeName is set only when this pod preempts other pods on the node.",
+    }),
+    col(
+      "Readiness Gates",
+      "string",
+      (o) => {
+        const gates = asArray(field(o, "spec", "readinessGates"));
+        return gates.length ? `0/${gates.length}` : "<none>";
+      },
+      { priority: 1, description: "If specified, all readiness gates will be evaluated for pod readiness." },
+    ),
   ];
 }
 
 const containerNames = (o: KubeObject) =>
-  asArray(field(o, "spec", "template", "spec", "containers")).map((c) => String(asRecord(c).name)).join(",");
+  asArray(field(o, "spec", "template", "spec", "containers"))
+    .map((c) => String(asRecord(c).name))
+    .join(",");
 const containerImages = (o: KubeObject) =>
-  asArray(field(o, "spec", "template", "spec", "containers")).map((c) => String(asRecord(c).image)).join(",");
+  asArray(field(o, "spec", "template", "spec", "containers"))
+    .map((c) => String(asRecord(c).image))
+    .join(",");
 const num = (v: unknown) => (typeof v === "number" ? v : 0);
 
 function workloadWide(): TableColumn[] {
   return [
-    col("Containers", "string", containerNames, { priority: 1, description: "Names of each container in the template." }),
-    col("Images", "string", containerImages, { priority: 1, description: "Images referenced by each container in the template." }),
-    col("Selector", "string", (o) => formatLabelSelector(field(o, "spec", "selector")), { priority: 1, description: "Label selector for pods." }),
+    col("Containers", "string", containerNames, {
+      priority: 1,
+      description: "Names of each container in the template.",
+    }),
+    col("Images", "string", containerImages, {
+      priority: 1,
+      description: "Images referenced by each container in the template.",
+    }),
+    col("Selector", "string", (o) => formatLabelSelector(field(o, "spec", "selector")), {
+      priority: 1,
+      description: "Label selector for pods.",
+    }),
   ];
 }
 
@@ -106,7 +152,9 @@ function servicePorts(o: KubeObject): string {
   const ports = asArray(field(o, "spec", "ports")).map(asRecord);
   if (!ports.length) return "<none>";
   return ports
-    .map((p) => `${String(p.port)}${p.nodePort ? `:${String(p.nodePort)}` : ""}/${String(p.protocol ?? "TCP")}`)
+    .map(
+      (p) => `${String(p.port)}${p.nodePort ? `:${String(p.nodePort)}` : ""}/${String(p.protocol ?? "TCP")}`,
+    )
     .join(",");
 }
 
@@ -115,7 +163,9 @@ function externalIP(o: KubeObject): string {
   const ext = asArray(field(o, "spec", "externalIPs")).map(String);
   if (type === "ExternalName") return String(field(o, "spec", "externalName") ?? "<none>");
   if (type === "LoadBalancer") {
-    const ing = asArray(field(o, "status", "loadBalancer", "ingress")).map((i) => String(asRecord(i).ip ?? asRecord(i).hostname));
+    const ing = asArray(field(o, "status", "loadBalancer", "ingress")).map((i) =>
+      String(asRecord(i).ip ?? asRecord(i).hostname),
+    );
     const all = [...ing, ...ext];
     return all.length ? all.join(",") : "<pending>";
   }
@@ -140,7 +190,9 @@ function nodeRoles(o: KubeObject): string {
 }
 
 function nodeAddress(o: KubeObject, type: string): string {
-  const a = asArray(field(o, "status", "addresses")).map(asRecord).find((x) => x.type === type);
+  const a = asArray(field(o, "status", "addresses"))
+    .map(asRecord)
+    .find((x) => x.type === type);
   return a ? String(a.address) : "<none>";
 }
 
@@ -178,9 +230,10 @@ function eventObject(o: KubeObject): string {
 }
 
 function eventLastSeen(o: KubeObject, now: number): string {
-  const ts = (o.lastTimestamp ?? o.eventTime ?? asRecord(o.series).lastObservedTime ?? o.metadata.creationTimestamp) as
-    | string
-    | undefined;
+  const ts = (o.lastTimestamp ??
+    o.eventTime ??
+    asRecord(o.series).lastObservedTime ??
+    o.metadata.creationTimestamp) as string | undefined;
   return ageOf(ts, now);
 }
 
@@ -193,7 +246,9 @@ export function coreTypes(now: Now): ResourceType[] {
       subresources: ["status", "finalize"],
       verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
       columns: [
-        col("Status", "string", (o) => field(o, "status", "phase") ?? "Active", { description: "The status of the namespace" }),
+        col("Status", "string", (o) => field(o, "status", "phase") ?? "Active", {
+          description: "The status of the namespace",
+        }),
         age,
       ],
     }),
@@ -205,19 +260,59 @@ export function coreTypes(now: Now): ResourceType[] {
         col("Status", "string", nodeStatus, { description: "The status of the node" }),
         col("Roles", "string", nodeRoles, { description: "The roles of the node" }),
         age,
-        col("Version", "string", (o) => field(o, "status", "nodeInfo", "kubeletVersion") ?? "", { description: "Kubelet Version reported by the node." }),
-        col("Internal-IP", "string", (o) => nodeAddress(o, "InternalIP"), { priority: 1, description: "List of internal IPs for the node." }),
-        col("External-IP", "string", (o) => nodeAddress(o, "ExternalIP"), { priority: 1, description: "List of external IPs for the node." }),
-        col("OS-Image", "string", (o) => field(o, "status", "nodeInfo", "osImage") ?? "<unknown>", { priority: 1, description: "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))." }),
-        col("Kernel-Version", "string", (o) => field(o, "status", "nodeInfo", "kernelVersion") ?? "<unknown>", { priority: 1, description: "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)." }),
-        col("Container-Runtime", "string", (o) => field(o, "status", "nodeInfo", "containerRuntimeVersion") ?? "<unknown>", { priority: 1, description: "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)." }),
+        col("Version", "string", (o) => field(o, "status", "nodeInfo", "kubeletVersion") ?? "", {
+          description: "Kubelet Version reported by the node.",
+        }),
+        col("Internal-IP", "string", (o) => nodeAddress(o, "InternalIP"), {
+          priority: 1,
+          description: "List of internal IPs for the node.",
+        }),
+        col("External-IP", "string", (o) => nodeAddress(o, "ExternalIP"), {
+          priority: 1,
+          description: "List of external IPs for the node.",
+        }),
+        col("OS-Image", "string", (o) => field(o, "status", "nodeInfo", "osImage") ?? "<unknown>", {
+          priority: 1,
+          description:
+            "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+        }),
+        col(
+          "Kernel-Version",
+          "string",
+          (o) => field(o, "status", "nodeInfo", "kernelVersion") ?? "<unknown>",
+          {
+            priority: 1,
+            description: "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+          },
+        ),
+        col(
+          "Container-Runtime",
+          "string",
+          (o) => field(o, "status", "nodeInfo", "containerRuntimeVersion") ?? "<unknown>",
+          {
+            priority: 1,
+            description:
+              "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
+          },
+        ),
       ],
     }),
     kind("", "v1", "Pod", "pods", "V1Pod", {
       namespaced: true,
       shortNames: ["po"],
       categories: ["all"],
-      subresources: ["status", "exec", "log", "attach", "portforward", "proxy", "binding", "eviction", "ephemeralcontainers", "resize"],
+      subresources: [
+        "status",
+        "exec",
+        "log",
+        "attach",
+        "portforward",
+        "proxy",
+        "binding",
+        "eviction",
+        "ephemeralcontainers",
+        "resize",
+      ],
       columns: podColumns(now),
     }),
     kind("", "v1", "Service", "services", "V1Service", {
@@ -227,25 +322,48 @@ export function coreTypes(now: Now): ResourceType[] {
       subresources: ["status", "proxy"],
       verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
       columns: [
-        col("Type", "string", (o) => field(o, "spec", "type") ?? "ClusterIP", { description: "type determines how the Service is exposed." }),
-        col("Cluster-IP", "string", (o) => field(o, "spec", "clusterIP") ?? "<none>", { description: "clusterIP is the IP address of the service and is usually assigned randomly." }),
-        col("External-IP", "string", externalIP, { description: "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service." }),
-        col("Port(s)", "string", servicePorts, { description: "The list of ports that are exposed by this service." }),
+        col("Type", "string", (o) => field(o, "spec", "type") ?? "ClusterIP", {
+          description: "type determines how the Service is exposed.",
+        }),
+        col("Cluster-IP", "string", (o) => field(o, "spec", "clusterIP") ?? "<none>", {
+          description: "clusterIP is the IP address of the service and is usually assigned randomly.",
+        }),
+        col("External-IP", "string", externalIP, {
+          description:
+            "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.",
+        }),
+        col("Port(s)", "string", servicePorts, {
+          description: "The list of ports that are exposed by this service.",
+        }),
         age,
-        col("Selector", "string", (o) => formatMapSelector(field(o, "spec", "selector")), { priority: 1, description: "Route service traffic to pods with label keys and values matching this selector." }),
+        col("Selector", "string", (o) => formatMapSelector(field(o, "spec", "selector")), {
+          priority: 1,
+          description: "Route service traffic to pods with label keys and values matching this selector.",
+        }),
       ],
     }),
     kind("", "v1", "Endpoints", "endpoints", "V1Endpoints", {
       namespaced: true,
       shortNames: ["ep"],
-      columns: [col("Endpoints", "string", endpointsSummary, { description: "Endpoints is the list of endpoints in the subset." }), age],
+      columns: [
+        col("Endpoints", "string", endpointsSummary, {
+          description: "Endpoints is the list of endpoints in the subset.",
+        }),
+        age,
+      ],
     }),
     kind("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "V1EndpointSlice", {
       namespaced: true,
       columns: [
-        col("AddressType", "string", (o) => o.addressType ?? "", { description: "addressType specifies the type of address carried by this EndpointSlice." }),
-        col("Ports", "string", slicePorts, { description: "ports specifies the list of network ports exposed by each endpoint in this slice." }),
-        col("Endpoints", "string", sliceEndpoints, { description: "endpoints is a list of unique endpoints in this slice." }),
+        col("AddressType", "string", (o) => o.addressType ?? "", {
+          description: "addressType specifies the type of address carried by this EndpointSlice.",
+        }),
+        col("Ports", "string", slicePorts, {
+          description: "ports specifies the list of network ports exposed by each endpoint in this slice.",
+        }),
+        col("Endpoints", "string", sliceEndpoints, {
+          description: "endpoints is a list of unique endpoints in this slice.",
+        }),
         age,
       ],
     }),
@@ -255,9 +373,20 @@ export function coreTypes(now: Now): ResourceType[] {
       categories: ["all"],
       subresources: ["status", "scale"],
       columns: [
-        col("Ready", "string", (o) => `${num(field(o, "status", "readyReplicas"))}/${num(field(o, "spec", "replicas"))}`, { description: "Number of the pod with ready state" }),
-        col("Up-to-date", "integer", (o) => num(field(o, "status", "updatedReplicas")), { description: "Total number of non-terminated pods targeted by this deployment that have the desired template spec." }),
-        col("Available", "integer", (o) => num(field(o, "status", "availableReplicas")), { description: "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment." }),
+        col(
+          "Ready",
+          "string",
+          (o) => `${num(field(o, "status", "readyReplicas"))}/${num(field(o, "spec", "replicas"))}`,
+          { description: "Number of the pod with ready state" },
+        ),
+        col("Up-to-date", "integer", (o) => num(field(o, "status", "updatedReplicas")), {
+          description:
+            "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+        }),
+        col("Available", "integer", (o) => num(field(o, "status", "availableReplicas")), {
+          description:
+            "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+        }),
         age,
         ...workloadWide(),
       ],
@@ -268,9 +397,15 @@ export function coreTypes(now: Now): ResourceType[] {
       categories: ["all"],
       subresources: ["status", "scale"],
       columns: [
-        col("Desired", "integer", (o) => num(field(o, "spec", "replicas")), { description: "Replicas is the number of desired replicas." }),
-        col("Current", "integer", (o) => num(field(o, "status", "replicas")), { description: "Replicas is the most recently observed number of replicas." }),
-        col("Ready", "integer", (o) => num(field(o, "status", "readyReplicas")), { description: "The number of ready replicas for this replica set." }),
+        col("Desired", "integer", (o) => num(field(o, "spec", "replicas")), {
+          description: "Replicas is the number of desired replicas.",
+        }),
+        col("Current", "integer", (o) => num(field(o, "status", "replicas")), {
+          description: "Replicas is the most recently observed number of replicas.",
+        }),
+        col("Ready", "integer", (o) => num(field(o, "status", "readyReplicas")), {
+          description: "The number of ready replicas for this replica set.",
+        }),
         age,
         ...workloadWide(),
       ],
@@ -281,12 +416,30 @@ export function coreTypes(now: Now): ResourceType[] {
       categories: ["all"],
       subresources: ["status"],
       columns: [
-        col("Desired", "integer", (o) => num(field(o, "status", "desiredNumberScheduled")), { description: "The total number of nodes that should be running the daemon pod." }),
-        col("Current", "integer", (o) => num(field(o, "status", "currentNumberScheduled")), { description: "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod." }),
-        col("Ready", "integer", (o) => num(field(o, "status", "numberReady")), { description: "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition." }),
-        col("Up-to-date", "integer", (o) => num(field(o, "status", "updatedNumberScheduled")), { description: "The total number of nodes that are running updated daemon pod" }),
-        col("Available", "integer", (o) => num(field(o, "status", "numberAvailable")), { description: "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)" }),
-        col("Node Selector", "string", (o) => formatMapSelector(field(o, "spec", "template", "spec", "nodeSelector")), { description: "NodeSelector is a selector which must be true for the pod to fit on a node." }),
+        col("Desired", "integer", (o) => num(field(o, "status", "desiredNumberScheduled")), {
+          description: "The total number of nodes that should be running the daemon pod.",
+        }),
+        col("Current", "integer", (o) => num(field(o, "status", "currentNumberScheduled")), {
+          description:
+            "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+        }),
+        col("Ready", "integer", (o) => num(field(o, "status", "numberReady")), {
+          description:
+            "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.",
+        }),
+        col("Up-to-date", "integer", (o) => num(field(o, "status", "updatedNumberScheduled")), {
+          description: "The total number of nodes that are running updated daemon pod",
+        }),
+        col("Available", "integer", (o) => num(field(o, "status", "numberAvailable")), {
+          description:
+            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)",
+        }),
+        col(
+          "Node Selector",
+          "string",
+          (o) => formatMapSelector(field(o, "spec", "template", "spec", "nodeSelector")),
+          { description: "NodeSelector is a selector which must be true for the pod to fit on a node." },
+        ),
         age,
         ...workloadWide(),
       ],
@@ -295,21 +448,36 @@ export function coreTypes(now: Now): ResourceType[] {
       namespaced: true,
       shortNames: ["sa"],
       subresources: ["token"],
-      columns: [col("Secrets", "integer", (o) => asArray(o.secrets).length, { description: "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use." }), age],
+      columns: [
+        col("Secrets", "integer", (o) => asArray(o.secrets).length, {
+          description:
+            "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+        }),
+        age,
+      ],
     }),
     kind("", "v1", "ConfigMap", "configmaps", "V1ConfigMap", {
       namespaced: true,
       shortNames: ["cm"],
       columns: [
-        col("Data", "integer", (o) => Object.keys(asRecord(o.data)).length + Object.keys(asRecord(o.binaryData)).length, { description: "Data contains the configuration data." }),
+        col(
+          "Data",
+          "integer",
+          (o) => Object.keys(asRecord(o.data)).length + Object.keys(asRecord(o.binaryData)).length,
+          { description: "Data contains the configuration data." },
+        ),
         age,
       ],
     }),
     kind("", "v1", "Secret", "secrets", "V1Secret", {
       namespaced: true,
       columns: [
-        col("Type", "string", (o) => o.type ?? "Opaque", { description: "Used to facilitate programmatic handling of secret data." }),
-        col("Data", "integer", (o) => Object.keys(asRecord(o.data)).length, { description: "Data contains the secret data." }),
+        col("Type", "string", (o) => o.type ?? "Opaque", {
+          description: "Used to facilitate programmatic handling of secret data.",
+        }),
+        col("Data", "integer", (o) => Object.keys(asRecord(o.data)).length, {
+          description: "Data contains the secret data.",
+        }),
         age,
       ],
     }),
@@ -317,40 +485,79 @@ export function coreTypes(now: Now): ResourceType[] {
       namespaced: true,
       shortNames: ["ev"],
       columns: [
-        col("Last Seen", "string", (o) => eventLastSeen(o, now()), { description: "The time at which the most recent occurrence of this event was recorded." }),
-        col("Type", "string", (o) => o.type ?? "", { description: "Type of this event (Normal, Warning), new types could be added in the future" }),
-        col("Reason", "string", (o) => o.reason ?? "", { description: "This should be a short, machine understandable string that gives the reason for the transition into the object's current status." }),
+        col("Last Seen", "string", (o) => eventLastSeen(o, now()), {
+          description: "The time at which the most recent occurrence of this event was recorded.",
+        }),
+        col("Type", "string", (o) => o.type ?? "", {
+          description: "Type of this event (Normal, Warning), new types could be added in the future",
+        }),
+        col("Reason", "string", (o) => o.reason ?? "", {
+          description:
+            "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+        }),
         col("Object", "string", eventObject, { description: "The object that this event is about." }),
-        col("Subobject", "string", (o) => asRecord(o.involvedObject).fieldPath ?? "", { priority: 1, description: "The subobject that this event is about." }),
-        col("Source", "string", (o) => {
-          const s = asRecord(o.source);
-          return s.component ? `${String(s.component)}${s.host ? `, ${String(s.host)}` : ""}` : String(o.reportingComponent ?? "");
-        }, { priority: 1, description: "The component reporting this event." }),
-        col("Message", "string", (o) => o.message ?? "", { description: "A human-readable description of the status of this operation." }),
-        col("First Seen", "string", (o) => ageOf((o.firstTimestamp ?? o.eventTime) as string | undefined, now()), { priority: 1, description: "The time at which the event was first recorded." }),
-        col("Count", "integer", (o) => o.count ?? 1, { priority: 1, description: "The number of times this event has occurred." }),
-        col("Name", "string", (o) => o.metadata.name, { priority: 1, description: "Name must be unique within a namespace." }),
+        col("Subobject", "string", (o) => asRecord(o.involvedObject).fieldPath ?? "", {
+          priority: 1,
+          description: "The subobject that this event is about.",
+        }),
+        col(
+          "Source",
+          "string",
+          (o) => {
+            const s = asRecord(o.source);
+            return s.component
+              ? `${String(s.component)}${s.host ? `, ${String(s.host)}` : ""}`
+              : String(o.reportingComponent ?? "");
+          },
+          { priority: 1, description: "The component reporting this event." },
+        ),
+        col("Message", "string", (o) => o.message ?? "", {
+          description: "A human-readable description of the status of this operation.",
+        }),
+        col(
+          "First Seen",
+          "string",
+          (o) => ageOf((o.firstTimestamp ?? o.eventTime) as string | undefined, now()),
+          { priority: 1, description: "The time at which the event was first recorded." },
+        ),
+        col("Count", "integer", (o) => o.count ?? 1, {
+          priority: 1,
+          description: "The number of times this event has occurred.",
+        }),
+        col("Name", "string", (o) => o.metadata.name, {
+          priority: 1,
+          description: "Name must be unique within a namespace.",
+        }),
       ],
     }),
     kind("events.k8s.io", "v1", "Event", "events", "EventsV1Event", {
       namespaced: true,
       shortNames: ["ev"],
       columns: [
-        col("Last Seen", "string", (o) => eventLastSeen(o, now()), { description: "The time at which the most recent occurrence of this event was recorded." }),
+        col("Last Seen", "string", (o) => eventLastSeen(o, now()), {
+          description: "The time at which the most recent occurrence of this event was recorded.",
+        }),
         col("Type", "string", (o) => o.type ?? "", { description: "Type of this event (Normal, Warning)." }),
         col("Reason", "string", (o) => o.reason ?? "", { description: "Why the action was taken." }),
         col("Object", "string", eventObject, { description: "The object that this event is about." }),
-        col("Message", "string", (o) => o.note ?? "", { description: "A human-readable description of the status of this operation." }),
+        col("Message", "string", (o) => o.note ?? "", {
+          description: "A human-readable description of the status of this operation.",
+        }),
       ],
     }),
     kind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "V1NetworkPolicy", {
       namespaced: true,
       shortNames: ["netpol"],
       columns: [
-        col("Pod-Selector", "string", (o) => {
-          const s = formatLabelSelector(field(o, "spec", "podSelector"));
-          return s === "<none>" ? "<none>" : s;
-        }, { description: "podSelector selects the pods to which this NetworkPolicy object applies." }),
+        col(
+          "Pod-Selector",
+          "string",
+          (o) => {
+            const s = formatLabelSelector(field(o, "spec", "podSelector"));
+            return s === "<none>" ? "<none>" : s;
+          },
+          { description: "podSelector selects the pods to which this NetworkPolicy object applies." },
+        ),
         age,
       ],
     }),

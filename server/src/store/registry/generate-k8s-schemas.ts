@@ -49,7 +49,8 @@ function descriptions(model: string): { cls: string; fields: Record<string, stri
       .trim();
   const clsMatch = /\/\*\*\n\*([^]*?)\*\/\nexport declare class/.exec(text);
   const fields: Record<string, string> = {};
-  for (const m of text.matchAll(/\/\*\*\n((?:(?!\/\*\*)[^])*?)\*\/\n\s*'([^']+)'\??:/g)) fields[m[2]!] = clean(m[1]!);
+  for (const m of text.matchAll(/\/\*\*\n((?:(?!\/\*\*)[^])*?)\*\/\n\s*'([^']+)'\??:/g))
+    fields[m[2]!] = clean(m[1]!);
   return { cls: clsMatch ? clean(clsMatch[1]!) : "", fields };
 }
 
@@ -57,9 +58,11 @@ const defs: Record<string, Record<string, unknown>> = {};
 
 async function typeSchema(t: string, format: string): Promise<Record<string, unknown>> {
   if (t === "string") return { type: "string", ...(format ? { format } : {}) };
-  if (t === "Date" || t === "V1MicroTime") return { type: "string", format: t === "Date" ? "date-time" : "date-time-micro" };
+  if (t === "Date" || t === "V1MicroTime")
+    return { type: "string", format: t === "Date" ? "date-time" : "date-time-micro" };
   if (t === "boolean") return { type: "boolean" };
-  if (t === "number") return format === "double" ? { type: "number", format } : { type: "integer", format: format || "int32" };
+  if (t === "number")
+    return format === "double" ? { type: "number", format } : { type: "integer", format: format || "int32" };
   if (t === "IntOrString") return { "x-kubernetes-int-or-string": true };
   if (t === "any" || t === "object") return { type: "object", "x-kubernetes-preserve-unknown-fields": true };
   const arr = /^Array<(.+)>$/.exec(t);
@@ -73,7 +76,10 @@ async function typeSchema(t: string, format: string): Promise<Record<string, unk
 async function define(model: string): Promise<void> {
   if (defs[model]) return;
   defs[model] = {};
-  const mod = (await import(path.join(modelsDir, `${model}.js`))) as Record<string, { attributeTypeMap: Attr[] }>;
+  const mod = (await import(path.join(modelsDir, `${model}.js`))) as Record<
+    string,
+    { attributeTypeMap: Attr[] }
+  >;
   const cls = mod[model];
   if (!cls) throw new Error(`no model ${model}`);
   const d = descriptions(model);

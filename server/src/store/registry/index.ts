@@ -3,7 +3,7 @@
  */
 import type { CalicoEdition } from "../../sim/types.ts";
 import { resourceKey, type ResourceKey, type ResourceType } from "../types.ts";
-import { calicoTypes } from "./calico.ts";
+import { calicoTypes, operatorTypes } from "./calico.ts";
 import type { Now } from "./columns.ts";
 import { coreTypes } from "./core.ts";
 
@@ -18,7 +18,7 @@ export interface Registry {
 }
 
 export function createRegistry(edition: CalicoEdition, now: Now = Date.now): Registry {
-  const types = [...coreTypes(now), ...calicoTypes(edition, now)];
+  const types = [...coreTypes(now), ...calicoTypes(edition, now), ...operatorTypes(now)];
   const keyed = new Map<ResourceKey, ResourceType>();
   for (const t of types) if (!keyed.has(resourceKey(t))) keyed.set(resourceKey(t), t);
   return {

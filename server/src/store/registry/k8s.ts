@@ -27,7 +27,12 @@ const patchInfo: Record<string, PatchInfo> = {
     listType: "map",
     mapKeys: ["topologyKey", "whenUnsatisfiable"],
   },
-  "V1PodSpec.resourceClaims": { strategy: "merge,retainKeys", key: "name", listType: "map", mapKeys: ["name"] },
+  "V1PodSpec.resourceClaims": {
+    strategy: "merge,retainKeys",
+    key: "name",
+    listType: "map",
+    mapKeys: ["name"],
+  },
   "V1PodSpec.schedulingGates": { strategy: "merge", key: "name", listType: "map", mapKeys: ["name"] },
   "V1Container.ports": {
     strategy: "merge",
@@ -36,11 +41,31 @@ const patchInfo: Record<string, PatchInfo> = {
     mapKeys: ["containerPort", "protocol"],
   },
   "V1Container.env": { strategy: "merge", key: "name", listType: "map", mapKeys: ["name"] },
-  "V1Container.volumeMounts": { strategy: "merge", key: "mountPath", listType: "map", mapKeys: ["mountPath"] },
-  "V1Container.volumeDevices": { strategy: "merge", key: "devicePath", listType: "map", mapKeys: ["devicePath"] },
-  "V1EphemeralContainer.ports": { strategy: "merge", key: "containerPort", listType: "map", mapKeys: ["containerPort", "protocol"] },
+  "V1Container.volumeMounts": {
+    strategy: "merge",
+    key: "mountPath",
+    listType: "map",
+    mapKeys: ["mountPath"],
+  },
+  "V1Container.volumeDevices": {
+    strategy: "merge",
+    key: "devicePath",
+    listType: "map",
+    mapKeys: ["devicePath"],
+  },
+  "V1EphemeralContainer.ports": {
+    strategy: "merge",
+    key: "containerPort",
+    listType: "map",
+    mapKeys: ["containerPort", "protocol"],
+  },
   "V1EphemeralContainer.env": { strategy: "merge", key: "name", listType: "map", mapKeys: ["name"] },
-  "V1EphemeralContainer.volumeMounts": { strategy: "merge", key: "mountPath", listType: "map", mapKeys: ["mountPath"] },
+  "V1EphemeralContainer.volumeMounts": {
+    strategy: "merge",
+    key: "mountPath",
+    listType: "map",
+    mapKeys: ["mountPath"],
+  },
   "V1ServiceSpec.ports": { strategy: "merge", key: "port", listType: "map", mapKeys: ["port", "protocol"] },
   "V1PodStatus.conditions": { strategy: "merge", key: "type", listType: "map", mapKeys: ["type"] },
   "V1PodStatus.podIPs": { strategy: "merge", key: "ip", listType: "map", mapKeys: ["ip"] },
@@ -65,7 +90,8 @@ const cache = new Map<string, JsonSchema>();
 
 /** The Go struct behind a resolved schema (`ObjectMeta`, `LabelSelector`, …), for the decoder's error messages. */
 export const goStructNames = new WeakMap<JsonSchema, string>();
-const structName = (model: string) => model.replace(/^(V\d+(alpha\d+|beta\d+)?|CoreV1|EventsV1|DiscoveryV1)/, "");
+const structName = (model: string) =>
+  model.replace(/^(V\d+(alpha\d+|beta\d+)?|CoreV1|EventsV1|DiscoveryV1)/, "");
 
 function resolve(schema: JsonSchema, owner: string, field: string, stack: string[]): JsonSchema {
   const ref = schema.$ref as string | undefined;
@@ -83,7 +109,8 @@ function resolve(schema: JsonSchema, owner: string, field: string, stack: string
       ? { "x-kubernetes-int-or-string": true, format: "quantity" }
       : resolve(out.additionalProperties as JsonSchema, owner, "", stack);
   }
-  if (quantityScalars.has(`${owner}.${field}`)) out = { "x-kubernetes-int-or-string": true, format: "quantity" };
+  if (quantityScalars.has(`${owner}.${field}`))
+    out = { "x-kubernetes-int-or-string": true, format: "quantity" };
   const p = patchInfo[`${owner}.${field}`];
   if (p) {
     out["x-kubernetes-patch-strategy"] = p.strategy;

@@ -19,7 +19,15 @@ export interface DecodeResult {
 }
 
 const jsonKind = (v: unknown): string =>
-  v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v;
+  v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "array"
+      : typeof v === "object"
+        ? "object"
+        : typeof v === "boolean"
+          ? "bool"
+          : typeof v;
 
 function goType(s: JsonSchema, structName: string): string {
   if (s["x-kubernetes-int-or-string"]) return "intstr.IntOrString";
@@ -35,7 +43,8 @@ function goType(s: JsonSchema, structName: string): string {
     case "array":
       return `[]${goType((s.items as JsonSchema) ?? {}, structName)}`;
     case "object":
-      if (s.additionalProperties && !s.properties) return `map[string]${goType(s.additionalProperties as JsonSchema, structName)}`;
+      if (s.additionalProperties && !s.properties)
+        return `map[string]${goType(s.additionalProperties as JsonSchema, structName)}`;
       return `v1.${structName}`;
     default:
       return "interface {}";
@@ -56,7 +65,12 @@ function structOf(parentPath: string[], topKind: string): string {
  * Walks `value` against `schema`. `kind` names the top-level Go struct for type errors; `prune` removes unknown
  * fields in place.
  */
-export function decodeAgainstSchema(value: unknown, schema: JsonSchema, kind: string, prune = false): DecodeResult {
+export function decodeAgainstSchema(
+  value: unknown,
+  schema: JsonSchema,
+  kind: string,
+  prune = false,
+): DecodeResult {
   const out: DecodeResult = { unknown: [] };
   const walk = (v: unknown, s: JsonSchema, path: string, goPath: string[], struct?: string): void => {
     if (out.typeError) return;

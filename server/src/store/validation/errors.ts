@@ -51,7 +51,8 @@ export function badRequest(message: string): ApiError {
   return new ApiError(400, "BadRequest", message);
 }
 
-export type FieldErrorType = "Required" | "Invalid" | "Forbidden" | "NotSupported" | "Duplicate" | "NotFound" | "TooLong";
+export type FieldErrorType =
+  "Required" | "Invalid" | "Forbidden" | "NotSupported" | "Duplicate" | "NotFound" | "TooLong";
 
 /** One `field.Error`: where, what kind, the bad value and the detail. */
 export interface FieldError {
@@ -69,7 +70,8 @@ export function renderValue(v: unknown): string {
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (v === undefined || v === null) return "null";
   if (Array.isArray(v)) {
-    if (v.every((x) => typeof x === "string")) return `[]string{${v.map((x) => JSON.stringify(x)).join(", ")}}`;
+    if (v.every((x) => typeof x === "string"))
+      return `[]string{${v.map((x) => JSON.stringify(x)).join(", ")}}`;
     return JSON.stringify(v);
   }
   const entries = Object.entries(v as Record<string, unknown>);

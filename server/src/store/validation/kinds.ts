@@ -17,7 +17,8 @@ const IANA_SVC_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 function portNameProblems(name: string): string[] {
   const out: string[] = [];
   if (name.length > 15) out.push("must be no more than 15 characters");
-  if (!IANA_SVC_NAME_RE.test(name)) out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (!IANA_SVC_NAME_RE.test(name))
+    out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   else if (name.includes("--")) out.push("must not contain consecutive hyphens");
   if (!/[a-z]/.test(name)) out.push("must contain at least one letter (a-z)");
   return out;
@@ -36,7 +37,8 @@ function validateContainers(list: unknown, path: string, errs: FieldError[], req
     const p = `${path}[${i}]`;
     if (typeof c.name !== "string" || !c.name) errs.push({ field: `${p}.name`, type: "Required" });
     else {
-      for (const d of nameProblems(c.name, "label")) errs.push({ field: `${p}.name`, type: "Invalid", value: c.name, detail: d });
+      for (const d of nameProblems(c.name, "label"))
+        errs.push({ field: `${p}.name`, type: "Invalid", value: c.name, detail: d });
       if (seen.has(c.name)) errs.push({ field: `${p}.name`, type: "Duplicate", value: c.name });
       seen.add(c.name);
     }
@@ -49,12 +51,19 @@ function validateContainers(list: unknown, path: string, errs: FieldError[], req
         if (port.containerPort === undefined) errs.push({ field: `${pp}.containerPort`, type: "Required" });
         else validatePortNumber(port.containerPort, `${pp}.containerPort`, errs);
         if (typeof port.name === "string" && port.name) {
-          for (const d of portNameProblems(port.name)) errs.push({ field: `${pp}.name`, type: "Invalid", value: port.name, detail: d });
-          if (portNames.has(port.name)) errs.push({ field: `${pp}.name`, type: "Duplicate", value: port.name });
+          for (const d of portNameProblems(port.name))
+            errs.push({ field: `${pp}.name`, type: "Invalid", value: port.name, detail: d });
+          if (portNames.has(port.name))
+            errs.push({ field: `${pp}.name`, type: "Duplicate", value: port.name });
           portNames.add(port.name);
         }
         if (port.protocol !== undefined && !PROTOCOLS.includes(String(port.protocol)))
-          errs.push({ field: `${pp}.protocol`, type: "NotSupported", value: port.protocol, supported: PROTOCOLS });
+          errs.push({
+            field: `${pp}.protocol`,
+            type: "NotSupported",
+            value: port.protocol,
+            supported: PROTOCOLS,
+          });
       });
   });
 }
@@ -64,7 +73,12 @@ export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): vo
   validateContainers(spec.initContainers, `${path}.initContainers`, errs, false);
   const rp = spec.restartPolicy;
   if (rp !== undefined && !["Always", "OnFailure", "Never"].includes(String(rp)))
-    errs.push({ field: `${path}.restartPolicy`, type: "NotSupported", value: rp, supported: ["Always", "OnFailure", "Never"] });
+    errs.push({
+      field: `${path}.restartPolicy`,
+      type: "NotSupported",
+      value: rp,
+      supported: ["Always", "OnFailure", "Never"],
+    });
   const dp = spec.dnsPolicy;
   const dnsPolicies = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
   if (dp !== undefined && !dnsPolicies.includes(String(dp)))
@@ -73,9 +87,11 @@ export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): vo
   arr(spec.volumes)
     .map(rec)
     .forEach((v, i) => {
-      if (typeof v.name !== "string" || !v.name) errs.push({ field: `${path}.volumes[${i}].name`, type: "Required" });
+      if (typeof v.name !== "string" || !v.name)
+        errs.push({ field: `${path}.volumes[${i}].name`, type: "Required" });
       else {
-        if (vols.has(v.name)) errs.push({ field: `${path}.volumes[${i}].name`, type: "Duplicate", value: v.name });
+        if (vols.has(v.name))
+          errs.push({ field: `${path}.volumes[${i}].name`, type: "Duplicate", value: v.name });
         vols.add(v.name);
       }
     });
@@ -86,7 +102,11 @@ export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): vo
         .map(rec)
         .forEach((m, j) => {
           if (typeof m.name === "string" && !vols.has(m.name) && !m.name.startsWith("kube-api-access-"))
-            errs.push({ field: `${path}.containers[${i}].volumeMounts[${j}].name`, type: "NotFound", value: m.name });
+            errs.push({
+              field: `${path}.containers[${i}].volumeMounts[${j}].name`,
+              type: "NotFound",
+              value: m.name,
+            });
         }),
     );
 }
@@ -94,7 +114,12 @@ export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): vo
 function validateWorkload(o: KubeObject, errs: FieldError[], needsSelector: boolean): void {
   const spec = rec(o.spec);
   if (typeof spec.replicas === "number" && spec.replicas < 0)
-    errs.push({ field: "spec.replicas", type: "Invalid", value: spec.replicas, detail: "must be greater than or equal to 0" });
+    errs.push({
+      field: "spec.replicas",
+      type: "Invalid",
+      value: spec.replicas,
+      detail: "must be greater than or equal to 0",
+    });
   const template = rec(spec.template);
   const tmeta = rec(template.metadata);
   const labels = rec(tmeta.labels) as Record<string, string>;
@@ -102,9 +127,20 @@ function validateWorkload(o: KubeObject, errs: FieldError[], needsSelector: bool
   const sel = fromLabelSelectorObject(selector);
   if (needsSelector && (!selector || !sel.length)) {
     errs.push({ field: "spec.selector", type: "Required" });
-    if (!selector) errs.push({ field: "spec.template.metadata.labels", type: "Invalid", value: labels, detail: "`selector` does not match template `labels`" });
+    if (!selector)
+      errs.push({
+        field: "spec.template.metadata.labels",
+        type: "Invalid",
+        value: labels,
+        detail: "`selector` does not match template `labels`",
+      });
   } else if (selector && sel.length && !matchesLabels(sel, labels)) {
-    errs.push({ field: "spec.template.metadata.labels", type: "Invalid", value: labels, detail: "`selector` does not match template `labels`" });
+    errs.push({
+      field: "spec.template.metadata.labels",
+      type: "Invalid",
+      value: labels,
+      detail: "`selector` does not match template `labels`",
+    });
   }
   if (selector) errs.push(...validateLabels(rec(selector).matchLabels, "spec.selector.matchLabels"));
   errs.push(...validateLabels(tmeta.labels, "spec.template.metadata.labels"));
@@ -116,18 +152,22 @@ const SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 function validateService(o: KubeObject, errs: FieldError[]): void {
   const spec = rec(o.spec);
   const type = String(spec.type ?? "ClusterIP");
-  if (!SERVICE_TYPES.includes(type)) errs.push({ field: "spec.type", type: "NotSupported", value: type, supported: SERVICE_TYPES });
+  if (!SERVICE_TYPES.includes(type))
+    errs.push({ field: "spec.type", type: "NotSupported", value: type, supported: SERVICE_TYPES });
   const ports = arr(spec.ports).map(rec);
   if (type !== "ExternalName" && !ports.length && spec.clusterIP !== "None")
     errs.push({ field: "spec.ports", type: "Required" });
-  if (type === "ExternalName" && !spec.externalName) errs.push({ field: "spec.externalName", type: "Required" });
+  if (type === "ExternalName" && !spec.externalName)
+    errs.push({ field: "spec.externalName", type: "Required" });
   const names = new Set<string>();
   const seen = new Set<string>();
   ports.forEach((p, i) => {
     const pp = `spec.ports[${i}]`;
-    if (ports.length > 1 && (typeof p.name !== "string" || !p.name)) errs.push({ field: `${pp}.name`, type: "Required" });
+    if (ports.length > 1 && (typeof p.name !== "string" || !p.name))
+      errs.push({ field: `${pp}.name`, type: "Required" });
     if (typeof p.name === "string" && p.name) {
-      for (const d of nameProblems(p.name, "label")) errs.push({ field: `${pp}.name`, type: "Invalid", value: p.name, detail: d });
+      for (const d of nameProblems(p.name, "label"))
+        errs.push({ field: `${pp}.name`, type: "Invalid", value: p.name, detail: d });
       if (names.has(p.name)) errs.push({ field: `${pp}.name`, type: "Duplicate", value: p.name });
       names.add(p.name);
     }
@@ -135,7 +175,12 @@ function validateService(o: KubeObject, errs: FieldError[]): void {
     if (p.protocol !== undefined && !PROTOCOLS.includes(String(p.protocol)))
       errs.push({ field: `${pp}.protocol`, type: "NotSupported", value: p.protocol, supported: PROTOCOLS });
     const key = `${String(p.port)}/${String(p.protocol ?? "TCP")}`;
-    if (seen.has(key)) errs.push({ field: `${pp}`, type: "Duplicate", value: { port: p.port, protocol: p.protocol ?? "TCP" } });
+    if (seen.has(key))
+      errs.push({
+        field: `${pp}`,
+        type: "Duplicate",
+        value: { port: p.port, protocol: p.protocol ?? "TCP" },
+      });
     seen.add(key);
     if (typeof p.targetPort === "number") validatePortNumber(p.targetPort, `${pp}.targetPort`, errs);
     else if (typeof p.targetPort === "string")
@@ -150,11 +195,27 @@ function validateEgressGateway(o: KubeObject, errs: FieldError[]): void {
   const pools = arr(spec.ipPools).map(rec);
   if (!pools.length) errs.push({ field: "spec.ipPools", type: "Required" });
   pools.forEach((p, i) => {
-    if (!p.name && !p.cidr) errs.push({ field: `spec.ipPools[${i}]`, type: "Invalid", value: p, detail: "either name or cidr must be specified" });
+    if (!p.name && !p.cidr)
+      errs.push({
+        field: `spec.ipPools[${i}]`,
+        type: "Invalid",
+        value: p,
+        detail: "either name or cidr must be specified",
+      });
   });
   if (typeof spec.replicas === "number" && spec.replicas < 0)
-    errs.push({ field: "spec.replicas", type: "Invalid", value: spec.replicas, detail: "should be greater than or equal to 0" });
-  errs.push(...validateLabels(rec(spec.template).metadata ? rec(rec(spec.template).metadata).labels : undefined, "spec.template.metadata.labels"));
+    errs.push({
+      field: "spec.replicas",
+      type: "Invalid",
+      value: spec.replicas,
+      detail: "should be greater than or equal to 0",
+    });
+  errs.push(
+    ...validateLabels(
+      rec(spec.template).metadata ? rec(rec(spec.template).metadata).labels : undefined,
+      "spec.template.metadata.labels",
+    ),
+  );
 }
 
 /** The kind-specific field errors of `obj` (names and metadata are checked separately). */

@@ -75,10 +75,13 @@ export function validateLabels(labels: unknown, path: string): FieldError[] {
   const errs: FieldError[] = [];
   if (!labels || typeof labels !== "object") return errs;
   for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
-    for (const d of qualifiedNameProblems(k)) errs.push({ field: path, type: "Invalid", value: k, detail: d });
+    for (const d of qualifiedNameProblems(k))
+      errs.push({ field: path, type: "Invalid", value: k, detail: d });
     if (typeof v === "string") {
-      if (v.length > 63) errs.push({ field: path, type: "Invalid", value: v, detail: "must be no more than 63 characters" });
-      if (!LABEL_VALUE_RE.test(v)) errs.push({ field: path, type: "Invalid", value: v, detail: labelValueMessage });
+      if (v.length > 63)
+        errs.push({ field: path, type: "Invalid", value: v, detail: "must be no more than 63 characters" });
+      if (!LABEL_VALUE_RE.test(v))
+        errs.push({ field: path, type: "Invalid", value: v, detail: labelValueMessage });
     }
   }
   return errs;
@@ -90,7 +93,8 @@ export function validateAnnotations(ann: unknown, path: string): FieldError[] {
   if (!ann || typeof ann !== "object") return errs;
   let total = 0;
   for (const [k, v] of Object.entries(ann as Record<string, unknown>)) {
-    for (const d of qualifiedNameProblems(k.toLowerCase())) errs.push({ field: path, type: "Invalid", value: k, detail: d });
+    for (const d of qualifiedNameProblems(k.toLowerCase()))
+      errs.push({ field: path, type: "Invalid", value: k, detail: d });
     total += k.length + String(v).length;
   }
   if (total > 256 * 1024)
@@ -106,7 +110,8 @@ export function validateObjectMeta(meta: Record<string, unknown>, rule: NameRule
     if (typeof meta.generateName !== "string" || !meta.generateName)
       errs.push({ field: "metadata.name", type: "Required", detail: "name or generateName is required" });
   } else {
-    for (const d of nameProblems(name, rule)) errs.push({ field: "metadata.name", type: "Invalid", value: name, detail: d });
+    for (const d of nameProblems(name, rule))
+      errs.push({ field: "metadata.name", type: "Invalid", value: name, detail: d });
   }
   errs.push(...validateLabels(meta.labels, "metadata.labels"));
   errs.push(...validateAnnotations(meta.annotations, "metadata.annotations"));
