@@ -4,6 +4,8 @@ export interface ImageProfile {
   tools: string[];
   nslookup: "busybox" | "bind";
   nc: "busybox" | "openbsd";
+  /** busybox ping, or iputils (Debian, RHEL, netshoot). */
+  ping: "busybox" | "iputils";
   /** Interactive prompt for `kubectl exec -it … -- sh`. */
   prompt(hostname: string): string;
   os: string;
@@ -21,6 +23,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["curl", "wget", "nslookup", "dig", "nc", "ping", "getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: (h) => `${h}:~# `,
       os: "Alpine Linux v3.22",
     },
@@ -31,6 +34,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["nslookup", "dig", "ping", "getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
     },
@@ -41,6 +45,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["curl", ...NET_BUSYBOX, "getent"],
       nslookup: "busybox",
       nc: "busybox",
+      ping: "busybox",
       prompt: () => "~ $ ",
       os: "Alpine Linux v3.22",
     },
@@ -51,6 +56,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: NET_BUSYBOX,
       nslookup: "busybox",
       nc: "busybox",
+      ping: "busybox",
       prompt: BUSYBOX_PROMPT,
       os: "BusyBox v1.36.1",
     },
@@ -61,6 +67,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: [...NET_BUSYBOX, "getent"],
       nslookup: "busybox",
       nc: "busybox",
+      ping: "busybox",
       prompt: BUSYBOX_PROMPT,
       os: "Alpine Linux v3.22",
     },
@@ -71,6 +78,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["curl", "getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
     },
@@ -81,6 +89,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["curl", "ping", "getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: (h) => `[root@${h} /]# `,
       os: "CentOS Stream 9",
     },
@@ -91,6 +100,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["curl", "getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: (h) => `[root@${h} /]# `,
       os: "Red Hat Enterprise Linux 9",
     },
@@ -101,6 +111,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
     },
@@ -111,6 +122,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: DEBIAN_PROMPT,
       os: "Ubuntu 24.04.1 LTS",
     },
@@ -121,6 +133,7 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["curl", "wget", "getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
     },
@@ -131,13 +144,21 @@ const TABLE: { match: string; profile: ImageProfile }[] = [
       tools: ["curl", "wget", "getent"],
       nslookup: "bind",
       nc: "openbsd",
+      ping: "iputils",
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
     },
   },
   {
     match: "coredns",
-    profile: { tools: [], nslookup: "bind", nc: "openbsd", prompt: BUSYBOX_PROMPT, os: "Distroless" },
+    profile: {
+      tools: [],
+      nslookup: "bind",
+      nc: "openbsd",
+      ping: "iputils",
+      prompt: BUSYBOX_PROMPT,
+      os: "Distroless",
+    },
   },
 ];
 
@@ -146,6 +167,7 @@ const DEFAULT: ImageProfile = {
   tools: ["curl", ...NET_BUSYBOX, "getent"],
   nslookup: "busybox",
   nc: "busybox",
+  ping: "busybox",
   prompt: BUSYBOX_PROMPT,
   os: "Alpine Linux v3.22",
 };

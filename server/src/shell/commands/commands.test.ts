@@ -204,6 +204,16 @@ describe("nc and ping", () => {
     expect(r.stdout.startsWith("HTTP/1.1 200 OK\r\n")).toBe(true);
   });
 
+  it("netshoot's ping is iputils", async () => {
+    const r = await sh("shoot", "ping -c 1 8.8.8.8");
+    expect(r.stdout).toMatch(
+      /^PING 8\.8\.8\.8 \(8\.8\.8\.8\) 56\(84\) bytes of data\.\n64 bytes from 8\.8\.8\.8: icmp_seq=1 ttl=117 time=/,
+    );
+    expect(r.stdout).toContain("1 packets transmitted, 1 received, 0% packet loss");
+    const bad = await sh("shoot", "ping -c 1 nope.invalid");
+    expect(bad).toMatchObject({ code: 2, stderr: "ping: nope.invalid: Name or service not known\n" });
+  });
+
   it("ping counts replies", async () => {
     const r = await sh("bb", "ping -c 2 192.168.1.20");
     expect(r.code).toBe(0);
