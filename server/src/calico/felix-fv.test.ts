@@ -212,3 +212,58 @@ describe("F: Felix FV staged-policy flow logs, transcribed", () => {
     expect(side.pendingPolicies).toEqual(pending);
   });
 });
+
+describe("F: Felix FV staged end-of-tier (aggregation of flow logs with staged policy), transcribed", () => {
+  const setup = (tier2Pass: boolean): PolicyEngine => {
+    const e = new PolicyEngine();
+    e.upsert(ns("default"));
+    e.upsert(pod("default", "ep1-1", { name: "ep1-1" }, EP["ep1-1"]));
+    e.upsert(pod("default", "ep2-1", { name: "ep2-1" }, EP["ep2-1"]));
+    e.upsert(tier("tier1", 1));
+    e.upsert(tier("tier2", 2, tier2Pass ? "Pass" : undefined));
+    e.upsert(
+      np("default", "tier1.np1-1", {
+        order: 1,
+        tier: "tier1",
+        selector: "name in {'ep1-1', 'ep2-1'}",
+        types: ["Ingress", "Egress"],
+        egress: [{ action: "Pass" }],
+        ingress: [{ action: "Pass" }],
+      }),
+    );
+    e.upsert(
+      np(
+        "default",
+        "tier2.np2-1",
+        { order: 1, tier: "tier2", types: ["Ingress", "Egress"] },
+        "StagedNetworkPolicy",
+      ),
+    );
+    return e;
+  };
+  it.each([
+    [false, ["0|tier1|np:default/tier1.np1-1|pass|0", "1|tier2|snp:default/tier2.np2-1|deny|-1"]],
+    [
+      true,
+      [
+        "0|tier1|np:default/tier1.np1-1|pass|0",
+        "1|tier2|snp:default/tier2.np2-1|pass|-1",
+        "2|__PROFILE__|pro:kns.default|allow|0",
+      ],
+    ],
+  ])("tier2 defaultAction Pass: %s", (pass, pending) => {
+    const v = setup(pass).evaluate({
+      srcIp: EP["ep1-1"],
+      dstIp: EP["ep2-1"],
+      protocol: "TCP",
+      dstPort: 8055,
+      now: 0,
+    });
+    const enforced = ["0|tier1|np:default/tier1.np1-1|pass|0", "1|__PROFILE__|pro:kns.default|allow|0"];
+    expect(v.allowed).toBe(true);
+    for (const side of [v.egress, v.ingress]) {
+      expect(side.policies).toEqual(enforced);
+      expect(side.pendingPolicies).toEqual(pending);
+    }
+  });
+});
