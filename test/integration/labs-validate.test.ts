@@ -11,6 +11,7 @@ import { loadLab, sessionParams, type Lab } from "../../server/src/labs/index.ts
 import { createKubeClient } from "../../server/src/grading/kube-client.ts";
 import { gradeStage, resetStage, setupStage, solveStage } from "../../server/src/grading/index.ts";
 import { validateLab } from "../../server/src/grading/validate-lab.ts";
+import { simConnectTimeoutMs } from "../../server/src/grading/stage.ts";
 import { formatReport, junitXml } from "../../server/src/grading/report.ts";
 import type { ClusterConnection } from "../../server/src/providers/provider.ts";
 
@@ -36,7 +37,9 @@ describe("egress-workshop on the simulated cluster", () => {
   it("validates: every check can fail, every wrong solution is caught, every reference solution passes", async () => {
     const seed = 3; // ops/analytics compromised, drop.exfil-paste.xyz
     const conn = await connection("validate", seed);
-    const report = await validateLab(createKubeClient(conn.kubeconfig), lab, sessionParams(lab, seed));
+    const report = await validateLab(createKubeClient(conn.kubeconfig), lab, sessionParams(lab, seed), {
+      connectTimeoutMs: simConnectTimeoutMs,
+    });
     const text = formatReport(report);
     expect(
       report.stages.flatMap((s) => s.problems),

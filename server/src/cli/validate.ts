@@ -14,6 +14,7 @@ import { loadLab, sessionParams, type Lab } from "../labs/index.ts";
 import { createKubeClient } from "../grading/kube-client.ts";
 import { formatReport, formatStage, junitXml } from "../grading/report.ts";
 import { validateLab, type ValidateReport } from "../grading/validate-lab.ts";
+import { simConnectTimeoutMs } from "../grading/stage.ts";
 import type { Command } from "./command.ts";
 
 const specs = {
@@ -129,6 +130,7 @@ export const validateCommand: Command = {
             reports.push(
               await validateLab(createKubeClient(cluster.kubeconfig), lab, sessionParams(lab, opts.seed), {
                 settleMs: opts.settle ?? 0,
+                connectTimeoutMs: simConnectTimeoutMs,
                 ...(logger ? { logger } : {}),
                 onStage: (s) => out(formatStage(s)),
               }),

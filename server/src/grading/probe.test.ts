@@ -11,9 +11,20 @@ describe("probeCommand", () => {
     const curl = ["curl", "-sS", "-k", "--connect-timeout", "1", "-m", "3", "-w", "\n%{http_code}"];
     expect(probeCommand(https)).toEqual([...curl, "https://api.stripe.com/"]);
     expect(probeCommand(dns)).toEqual(["dig", "+short", "+time=1", "+tries=1", "api.stripe.com"]);
-    expect(probeCommand(tcp)).toEqual(["nc", "-z", "-w", "1", "10.0.0.1", "5432"]);
+    expect(probeCommand(tcp)).toEqual([...curl.filter((a) => a !== "-k"), "http://10.0.0.1:5432/"]);
+    expect(probeCommand({ ...tcp, protocol: "UDP" })).toEqual([
+      "nc",
+      "-z",
+      "-u",
+      "-w",
+      "1",
+      "10.0.0.1",
+      "5432",
+    ]);
     const svc: ProbeTarget = { service: { name: "catalog", namespace: "shop" }, port: 8080, protocol: "TCP" };
     expect(probeCommand(svc)).toEqual([...curl, "http://catalog.shop.svc.cluster.local:8080/"]);
+    expect(probeCommand(https, 500).slice(3, 7)).toEqual(["--connect-timeout", "0.5", "-m", "2.5"]);
+    expect(probeCommand(dns, 500)).toEqual(["dig", "+short", "+time=1", "+tries=1", "api.stripe.com"]);
   });
 });
 
@@ -34,10 +45,18 @@ describe("interpretProbe", () => {
       "",
       "dns-failure",
     ],
-    [tcp, 0, "", "", "allowed"],
-    [tcp, 1, "", "nc: bad address 'db.example'", "dns-failure"],
-    [tcp, 1, "", "nc: 10.0.0.1 (10.0.0.1:5432): Connection refused", "refused"],
-    [tcp, 1, "", "", "denied"],
+    [tcp, 52, "\n000", "curl: (52) Empty reply from server", "allowed"],
+    [tcp, 28, "\n000", "curl: (28) Connection timed out", "denied"],
+    [tcp, 7, "\n000", "curl: (7) Failed to connect to 10.0.0.1 port 5432: Connection refused", "refused"],
+    [{ ...tcp, protocol: "UDP" as const }, 0, "", "", "allowed"],
+    [
+      { ...tcp, protocol: "UDP" as const, domain: "db.example", ip: undefined },
+      1,
+      "",
+      "nc: bad address 'db.example'",
+      "dns-failure",
+    ],
+    [{ ...tcp, protocol: "UDP" as const }, 1, "", "", "denied"],
   ])("%o exit %i → %s", (t, code, stdout, stderr, want) => {
     expect(interpretProbe(t, { code, stdout, stderr }).outcome).toBe(want);
   });

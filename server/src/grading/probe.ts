@@ -6,8 +6,8 @@
 import type { ProbeCheck, ProbeExpectation, ProbeTarget } from "../labs/model/types.ts";
 import type { ExecResult } from "./cluster.ts";
 
-/** Seconds a connection attempt may take; a probe that exceeds it reads as denied. */
-export const connectTimeoutSeconds = 1;
+/** Milliseconds a connection attempt may take by default; a probe that exceeds it reads as denied. */
+export const defaultConnectTimeoutMs = 1000;
 
 export type ProbeOutcome = "allowed" | "denied" | "dns-failure" | "refused" | "resolves" | "error";
 
@@ -40,17 +40,29 @@ export function schemeOf(t: ProbeTarget): NonNullable<ProbeTarget["scheme"]> {
 }
 
 /** The command a probe runs in the source pod. */
-export function probeCommand(t: ProbeTarget): string[] {
+export function probeCommand(t: ProbeTarget, connectTimeoutMs = defaultConnectTimeoutMs): string[] {
   const host = hostOf(t);
   const scheme = schemeOf(t);
-  const m = String(connectTimeoutSeconds);
+  const m = String(Math.max(1, Math.ceil(connectTimeoutMs / 1000)));
+  const seconds = String(connectTimeoutMs / 1000);
   switch (scheme) {
     case "dns":
       return ["dig", "+short", `+time=${m}`, "+tries=1", host];
     case "tcp":
-      return t.protocol === "UDP"
-        ? ["nc", "-z", "-u", "-w", m, host, String(t.port)]
-        : ["nc", "-z", "-w", m, host, String(t.port)];
+      // A bare TCP connect is an HTTP request to the port: curl takes fractional timeouts and tells a dropped
+      // connection (28) from a refused one (7); a peer that does not speak HTTP still shows the connection worked.
+      if (t.protocol === "UDP") return ["nc", "-z", "-u", "-w", m, host, String(t.port)];
+      return [
+        "curl",
+        "-sS",
+        "--connect-timeout",
+        seconds,
+        "-m",
+        String(connectTimeoutMs / 1000 + 2),
+        "-w",
+        "\n%{http_code}",
+        `http://${host}:${t.port}/`,
+      ];
     default: {
       const port =
         (scheme === "https" && t.port === 443) || (scheme === "http" && t.port === 80) ? "" : `:${t.port}`;
@@ -59,9 +71,9 @@ export function probeCommand(t: ProbeTarget): string[] {
         "-sS",
         "-k",
         "--connect-timeout",
-        m,
+        seconds,
         "-m",
-        String(connectTimeoutSeconds + 2),
+        String(connectTimeoutMs / 1000 + 2),
         "-w",
         "\n%{http_code}",
         `${scheme}://${host}${port}${t.path ?? "/"}`,
@@ -99,7 +111,7 @@ export function interpretProbe(t: ProbeTarget, r: ExecResult): Observation {
         : "the lookup failed";
     return { outcome: "dns-failure", detail: `${why} (dig exit ${r.code})` };
   }
-  if (scheme === "tcp") {
+  if (scheme === "tcp" && t.protocol === "UDP") {
     const text = r.stdout + r.stderr;
     if (r.code === 0) return { outcome: "allowed", detail: `connected to ${host}:${t.port}` };
     if (dnsFailureText.test(text))
@@ -130,7 +142,7 @@ export function interpretProbe(t: ProbeTarget, r: ExecResult): Observation {
     case 28:
       return {
         outcome: "denied",
-        detail: `the connection timed out after ${connectTimeoutSeconds}s (curl exit 28)`,
+        detail: "the connection timed out (curl exit 28)",
       };
     case 35:
     case 51:
@@ -138,7 +150,10 @@ export function interpretProbe(t: ProbeTarget, r: ExecResult): Observation {
     case 60:
       return { outcome: "allowed", detail: `it connected; TLS or HTTP then failed (curl exit ${r.code})` };
     case 56:
-      return { outcome: "refused", detail: `the connection was reset (curl exit 56)` };
+      return {
+        outcome: "allowed",
+        detail: "it connected; the far end then reset the connection (curl exit 56)",
+      };
     default:
       return { outcome: "error", detail: `curl exit ${r.code}: ${firstLine(r.stderr) || "no output"}` };
   }

@@ -7,7 +7,7 @@ import { EgresslabError } from "../shared/errors.ts";
 import { runAnswerCheck } from "./answers.ts";
 import type { ClusterClient } from "./cluster.ts";
 import { runFlowsCheck } from "./flows.ts";
-import { connectTimeoutSeconds, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
+import { defaultConnectTimeoutMs, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
 import { runResourceCheck } from "./resource-check.ts";
 
 export interface PodChoice {
@@ -39,7 +39,14 @@ export async function choosePod(client: ClusterClient, ref: PodRef): Promise<Pod
   return { name: pod.metadata.name, container };
 }
 
-async function runProbeCheck(client: ClusterClient, c: ProbeCheck): Promise<CheckResult> {
+/** How checks run. */
+export interface CheckOptions {
+  /** How long a probe's connection attempt may take before it counts as denied (default 1 s). */
+  connectTimeoutMs?: number;
+}
+
+async function runProbeCheck(client: ClusterClient, c: ProbeCheck, opts: CheckOptions): Promise<CheckResult> {
+  const timeout = opts.connectTimeoutMs ?? defaultConnectTimeoutMs;
   const base = { id: c.id, title: c.title };
   const pod = await choosePod(client, c.from);
   if (typeof pod === "string") return { ...base, passed: false, seen: pod, hint: c.hint };
@@ -57,8 +64,8 @@ async function runProbeCheck(client: ClusterClient, c: ProbeCheck): Promise<Chec
     c.from.namespace,
     pod.name,
     pod.container,
-    probeCommand(c.to),
-    (connectTimeoutSeconds + 8) * 1000,
+    probeCommand(c.to, timeout),
+    timeout + 10_000,
   );
   const o = interpretProbe(c.to, r);
   const passed = judgeProbe(c.expect, o);
@@ -73,10 +80,15 @@ export async function runChecks(
   client: ClusterClient,
   checks: readonly Check[],
   answers: Record<string, string>,
+  opts: CheckOptions = {},
 ): Promise<CheckResult[]> {
   const late = (c: Check): boolean => c.kind === "flows" || c.kind === "answer";
-  const first = await Promise.all(checks.map((c) => (late(c) ? undefined : runCheck(client, c, answers))));
-  const second = await Promise.all(checks.map((c) => (late(c) ? runCheck(client, c, answers) : undefined)));
+  const first = await Promise.all(
+    checks.map((c) => (late(c) ? undefined : runCheck(client, c, answers, opts))),
+  );
+  const second = await Promise.all(
+    checks.map((c) => (late(c) ? runCheck(client, c, answers, opts) : undefined)),
+  );
   return checks.map((_, i) => (first[i] ?? second[i])!);
 }
 
@@ -85,11 +97,12 @@ export async function runCheck(
   client: ClusterClient,
   c: Check,
   answers: Record<string, string>,
+  opts: CheckOptions = {},
 ): Promise<CheckResult> {
   try {
     switch (c.kind) {
       case "probe":
-        return await runProbeCheck(client, c);
+        return await runProbeCheck(client, c, opts);
       case "resource":
         return await runResourceCheck(client, c);
       case "flows":

@@ -17,9 +17,14 @@ export interface StageOptions {
   logger?: Logger;
   /** How long setup waits for the stage's workloads to be ready (default 120 s). */
   readyTimeoutMs?: number;
+  /** How long a probe's connection may take before it counts as denied (default: 0.5 s on the simulator, else 1 s). */
+  connectTimeoutMs?: number;
 }
 
 const clients = new Map<string, ClusterClient>();
+
+/** The simulator answers instantly, so a dropped connection is certain after half a second of its clock. */
+export const simConnectTimeoutMs = 500;
 
 /** The client for a connection (cached per kubeconfig). */
 export function clientFor(conn: ClusterConnection, opts?: StageOptions): ClusterClient {
@@ -169,7 +174,9 @@ export async function gradeStage(
 ): Promise<StageResult> {
   const client = clientFor(conn, opts);
   const stage = render(lab, stageIndex, params);
-  const checks = await runChecks(client, stage.checks, answers);
+  const checks = await runChecks(client, stage.checks, answers, {
+    connectTimeoutMs: opts?.connectTimeoutMs ?? (conn.provider === "sim" ? simConnectTimeoutMs : 1000),
+  });
   return { stageIndex, passed: checks.every((c) => c.passed), checks, at: new Date().toISOString() };
 }
 

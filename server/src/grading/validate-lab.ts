@@ -48,6 +48,8 @@ export interface ValidateOptions {
   settleMs?: number;
   readyTimeoutMs?: number;
   logger?: Logger;
+  /** How long a probe's connection may take before it counts as denied (default 1 s). */
+  connectTimeoutMs?: number;
   /** Called after each stage, for progress output. */
   onStage?: (r: StageReport) => void;
 }
@@ -67,9 +69,12 @@ async function grade(
   index: number,
   params: LabParams,
   answers: Record<string, string>,
+  opts: ValidateOptions,
 ) {
   const stage = renderStage(lab, index, params);
-  return runChecks(client, stage.checks, answers);
+  return runChecks(client, stage.checks, answers, {
+    ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -106,7 +111,7 @@ export async function validateLab(
       await settle();
 
       // Before the solution: every check fails, except guards.
-      const before = await grade(client, lab, src.index, params, {});
+      const before = await grade(client, lab, src.index, params, {}, opts);
       for (const [i, c] of stage.checks.entries()) {
         const r = before[i]!;
         if (c.guard) {
@@ -129,7 +134,7 @@ export async function validateLab(
           await applyManifests(client, w.manifests);
           await waitReady(client, w.manifests, opts.readyTimeoutMs ?? 120_000);
           await settle();
-          const results = await grade(client, lab, src.index, params, w.answers);
+          const results = await grade(client, lab, src.index, params, w.answers, opts);
           for (const [i, c] of stage.checks.entries()) {
             if (!w.fails.includes(c.id)) continue;
             const r = results[i]!;
@@ -156,7 +161,7 @@ export async function validateLab(
       await applyManifests(client, stage.solution);
       await waitReady(client, stage.solution, opts.readyTimeoutMs ?? 120_000);
       await settle();
-      const after = await grade(client, lab, src.index, params, stage.solutionAnswers);
+      const after = await grade(client, lab, src.index, params, stage.solutionAnswers, opts);
       for (const [i, c] of stage.checks.entries()) {
         const r = after[i]!;
         expectations.push({ phase: "solution", checkId: c.id, expected: "pass", result: r, ok: r.passed });
