@@ -164,3 +164,13 @@ export function fakeLab(provider: FakeProvider): LabRunner {
     },
   };
 }
+
+/** A lab whose first stage cannot be set up (a broken cluster). */
+export function brokenLab(provider: FakeProvider): LabRunner {
+  return {
+    ...fakeLab(provider),
+    async setup() {
+      throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
-import { FakeProvider, fakeLab } from "./web-doubles.ts";
+import { FakeProvider, brokenLab, fakeLab } from "./web-doubles.ts";
 import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
 
 let server: WorkshopServer;
@@ -70,6 +70,34 @@ describe("joining", () => {
     expect(session.json.learner.id).toBe(r.json.learner.id);
     const clusterId = [...provider.clusters.values()].find((c) => c.setups.includes(0))?.id;
     expect(clusterId).toBeDefined();
+  });
+
+  it("says plainly when a cluster cannot be prepared, and leaves no half-joined learner", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "egl-web-broken-"));
+    const p = new FakeProvider();
+    const broken = await startWorkshopServer({
+      port: 0,
+      host: "127.0.0.1",
+      dataDir: dir,
+      provider: p,
+      lab: brokenLab(p),
+      local: true,
+      idleTimeoutSeconds: 60,
+      pool: 0,
+    });
+    try {
+      const r = await new Learner(broken.url).call("POST", "/api/join", { name: "Ivy" });
+      expect(r.status).toBe(503);
+      expect(r.json.error).toEqual({
+        code: "unavailable",
+        message: "your cluster could not be prepared; try again in a moment",
+      });
+      expect(r.headers.get("set-cookie")).toBeNull();
+      expect(broken.workshop.board()).toEqual([]);
+    } finally {
+      await broken.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("answers 401 without a session and 404 for an unknown stage", async () => {

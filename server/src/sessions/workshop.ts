@@ -96,8 +96,20 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       });
     if (problems.length) throw new ValidationError(problems);
     const name = String(input.name).trim();
-    const conn = await this.opts.pool.take();
     const seed = randomInt(1, 2 ** 31 - 1);
+    let conn: ClusterConnection;
+    try {
+      conn = await this.opts.pool.take();
+      // The first stage is set up before the learner exists, so a failure leaves no half-joined learner behind.
+      await this.opts.lab.setup(conn, 0, this.opts.lab.params(seed));
+    } catch (err) {
+      this.log.error("could not prepare a cluster for a joining learner", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw new EgresslabError("unavailable", "your cluster could not be prepared; try again in a moment", {
+        cause: err,
+      });
+    }
     const created = this.opts.store.createLearner({
       workshopId: this.opts.workshopId,
       name,
@@ -105,10 +117,9 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       clusterId: conn.id,
     });
     const learner = created.learner;
+    this.opts.store.markStarted(learner.id, 0);
+    await this.writeHome(learner, conn);
     this.log.info("learner joined", { learner: learner.id, cluster: conn.id });
-    await this.serial(learner.id, async () => {
-      await Promise.all([this.writeHome(learner, conn), this.startStage(learner, 0, conn)]);
-    });
     this.emit("board");
     return created;
   }
