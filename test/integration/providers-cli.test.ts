@@ -61,12 +61,14 @@ describe("egresslab clusters", () => {
       "ws",
       "--out-dir",
       pool,
+      "--parallel",
+      "2",
     );
     expect(created.stderr).toContain(
       "[ws-1] creating kind cluster egresslab-ws-1 (3 nodes); this takes a few minutes",
     );
     expect(created.stderr).toContain("[ws-2] waiting: nodes Ready 3/3; Calico components Available 5/5");
-    expect(created.stdout.split("\n")).toEqual([
+    expect(created.stdout.split("\n").sort()).toEqual([
       expect.stringMatching(
         new RegExp(`^ws-1\\tready \\(kind, Calico oss, \\d+s\\)\\t${path.join(pool, "ws-1.yaml")}$`),
       ),
@@ -90,10 +92,11 @@ describe("egresslab clusters", () => {
   });
 
   it("rejects bad invocations with every problem and exit code 2, changing nothing", async () => {
-    const r = await egresslab("create", "--count", "0", "--id", "a");
+    const r = await egresslab("create", "--count", "0", "--id", "a", "--parallel", "0");
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("--count: give either --id or --count, not both");
     expect(r.stderr).toContain("--count: must be a whole number from 1 to 500, got 0");
+    expect(r.stderr).toContain("--parallel: must be a whole number from 1 to 32, got 0");
     const d = await egresslab("frobnicate");
     expect(d.exitCode).toBe(2);
     expect(d.stderr).toContain("frobnicate: unknown action: use create, delete or list");

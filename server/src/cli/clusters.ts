@@ -20,6 +20,12 @@ export const clustersOptionSpecs = {
   },
   count: { type: "number", arg: "N", description: "create: make N clusters named PREFIX-1 … PREFIX-N" },
   prefix: { type: "string", default: "seat", arg: "PREFIX", description: "create --count: the id prefix" },
+  parallel: {
+    type: "number",
+    default: 1,
+    arg: "N",
+    description: "create: make up to N clusters at once (kind clusters take minutes each; each needs memory)",
+  },
   all: { type: "boolean", default: false, description: "delete: every cluster the provider lists" },
   profile: {
     type: "string",
@@ -78,6 +84,11 @@ export const clustersCommand: Command = {
       problems.push({ where: action, message: "unknown action: use create, delete or list" });
     if (extra.length) problems.push({ where: extra.join(" "), message: "unexpected arguments" });
     const ids = clusterIds(o.id ?? [], o.count, o.prefix, problems);
+    if (!Number.isInteger(o.parallel) || o.parallel < 1 || o.parallel > 32)
+      problems.push({
+        where: "--parallel",
+        message: `must be a whole number from 1 to 32, got ${o.parallel}`,
+      });
     if (action === "create" && ids.length === 0)
       problems.push({ where: "create", message: "needs --id ID or --count N" });
     if (action === "delete" && ids.length === 0 && !o.all)
@@ -104,7 +115,8 @@ export const clustersCommand: Command = {
       }
       if (o["out-dir"]) await mkdir(o["out-dir"], { recursive: true });
       let failed = 0;
-      for (const id of ids) {
+      let lastError: unknown;
+      const createOne = async (id: string): Promise<void> => {
         const started = Date.now();
         try {
           const conn = await provider.acquire({
@@ -123,10 +135,16 @@ export const clustersCommand: Command = {
           );
         } catch (err) {
           failed++;
+          lastError = err;
           process.stderr.write(`[${id}] failed: ${err instanceof Error ? err.message : String(err)}\n`);
-          if (failed === ids.length) throw err;
         }
-      }
+      };
+      const queue = [...ids];
+      const workers = Array.from({ length: Math.min(o.parallel, ids.length) }, async () => {
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await createOne(id);
+      });
+      await Promise.all(workers);
+      if (failed === ids.length) throw lastError;
       if (provider.name === "sim") {
         process.stderr.write(
           `simulated clusters are served while \`egresslab serve --data ${o.data}\` runs\n`,
