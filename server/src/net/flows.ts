@@ -148,7 +148,23 @@ function matches(r: FlowRecord, q: FlowQuery): boolean {
   return true;
 }
 
-function keyOf(e: FlowEvent, window: number): string {
+type KeyFields = Pick<
+  FlowRecord,
+  | "source_namespace"
+  | "source_name"
+  | "dest_namespace"
+  | "dest_name"
+  | "dest_type"
+  | "dest_port"
+  | "dest_service_namespace"
+  | "dest_service_name"
+  | "proto"
+  | "reporter"
+  | "action"
+  | "policies"
+>;
+
+function keyOf(e: KeyFields, window: number): string {
   return [
     window,
     e.source_namespace,
@@ -170,7 +186,8 @@ function keyOf(e: FlowEvent, window: number): string {
 /** A bounded, aggregating flow log. */
 export class FlowLog {
   private readonly ring: (FlowRecord | undefined)[];
-  private readonly keys: (string | undefined)[];
+  /** Identical label and trace lists are shared between records (they repeat in every window). */
+  private readonly interned = new Map<string, string[]>();
   private head = 0;
   private size = 0;
   private readonly index = new Map<string, FlowRecord>();
@@ -179,7 +196,6 @@ export class FlowLog {
 
   constructor(readonly capacity = 5000) {
     this.ring = new Array<FlowRecord | undefined>(capacity);
-    this.keys = new Array<string | undefined>(capacity);
   }
 
   /** Records one attempt: merged into its window's record, or a new record (evicting the oldest when full). */
@@ -199,28 +215,59 @@ export class FlowLog {
       for (const d of e.dest_domains)
         if (!r.dest_domains.includes(d) && r.dest_domains.length < 16) r.dest_domains.push(d);
     } else {
-      const { time: _t, ...rest } = e;
+      const start = (window * WINDOW_MS) / 1000;
       r = {
-        ...rest,
+        start_time: start,
+        end_time: start + WINDOW_MS / 1000,
+        source_name: e.source_name,
+        source_namespace: e.source_namespace,
+        source_type: e.source_type,
+        source_labels: this.intern(e.source_labels),
+        dest_name: e.dest_name,
+        dest_namespace: e.dest_namespace,
+        dest_type: e.dest_type,
+        dest_labels: this.intern(e.dest_labels),
+        dest_port: e.dest_port,
+        dest_service_name: e.dest_service_name,
+        dest_service_namespace: e.dest_service_namespace,
+        dest_service_port: e.dest_service_port,
         dest_domains: [...e.dest_domains],
-        start_time: (window * WINDOW_MS) / 1000,
-        end_time: ((window + 1) * WINDOW_MS) / 1000,
+        proto: e.proto,
+        reporter: e.reporter,
+        action: e.action,
+        policies: {
+          enforced_policies: this.intern(e.policies.enforced_policies),
+          pending_policies: this.intern(e.policies.pending_policies),
+        },
+        packets_in: e.packets_in,
+        packets_out: e.packets_out,
+        bytes_in: e.bytes_in,
+        bytes_out: e.bytes_out,
         num_flows: 1,
         num_flows_started: 1,
         num_flows_completed: 1,
       };
       const slot = (this.head + this.size) % this.capacity;
       if (this.size === this.capacity) {
-        const oldKey = this.keys[slot];
-        if (oldKey !== undefined) this.index.delete(oldKey);
+        const old = this.ring[slot];
+        if (old) this.index.delete(keyOf(old, (old.start_time * 1000) / WINDOW_MS));
         this.head = (this.head + 1) % this.capacity;
       } else this.size++;
       this.ring[slot] = r;
-      this.keys[slot] = key;
       this.index.set(key, r);
     }
     for (const w of this.watchers) if (matches(r, w.q)) w.cb(r);
     return r;
+  }
+
+  private intern(list: string[]): string[] {
+    const k = list.join("\u0000");
+    const hit = this.interned.get(k);
+    if (hit) return hit;
+    if (this.interned.size > 4096) this.interned.clear();
+    const copy = [...list];
+    this.interned.set(k, copy);
+    return copy;
   }
 
   /** Records matching the query, oldest first, at most `limit` (the newest ones). */
