@@ -32,6 +32,8 @@ import {
   type TierInfo,
 } from "./model.ts";
 import { formatIp, ipKey, parseIp, type Ip } from "./nets.ts";
+import { NetIndex } from "./netindex.ts";
+import { SelectionIndex, addTo, removeFrom } from "./selection.ts";
 
 export type { PolicyHit } from "./model.ts";
 
@@ -99,7 +101,6 @@ const POLICY_KINDS = new Set([
 ]);
 
 type Backend = { ip: string; port: number; protocol: number };
-type IndexEntry = { label: string; values?: string[] } | undefined;
 
 /** Felix's `TierLess`: valid first, ordered before unordered, lower order, then name. */
 function tierLess(a: TierInfo, b: TierInfo): number {
@@ -112,18 +113,6 @@ function tierLess(a: TierInfo, b: TierInfo): number {
 function policyLess(a: CompiledPolicy, b: CompiledPolicy): number {
   if (a.order !== b.order) return a.order < b.order ? -1 : 1;
   return a.tieBreak < b.tieBreak ? -1 : a.tieBreak > b.tieBreak ? 1 : 0;
-}
-
-function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
-  let s = m.get(k);
-  if (!s) m.set(k, (s = new Set()));
-  s.add(v);
-}
-function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
-  const s = m.get(k);
-  if (!s) return;
-  s.delete(v);
-  if (!s.size) m.delete(k);
 }
 
 export class PolicyEngine {
@@ -141,20 +130,10 @@ export class PolicyEngine {
 
   private readonly entities = new Map<string, Entity>();
   private readonly ipToPod = new Map<string, string>();
-  /** `<version>/<prefix>` → network base → network-set keys. */
-  private readonly netIndex = new Map<string, Map<bigint, Set<string>>>();
-  private readonly prefixesInUse = new Map<string, number>();
+  private readonly netIndex = new NetIndex();
+  private readonly selection = new SelectionIndex();
   private readonly domainSets = new Set<string>();
-  /** Pod label index: label → value → pod keys. */
-  private readonly labelIndex = new Map<string, Map<string, Set<string>>>();
   private readonly podsByNamespace = new Map<string, Set<string>>();
-  /** Policy index: label → value → policy keys, label → policy keys (presence only), and the rest. */
-  private readonly polByValue = new Map<string, Map<string, Set<string>>>();
-  private readonly polByLabel = new Map<string, Set<string>>();
-  private readonly polUnindexed = new Set<string>();
-  private readonly polIndexEntry = new Map<string, IndexEntry>();
-  private readonly selects = new Map<string, Set<string>>();
-  private readonly selectedBy = new Map<string, Set<string>>();
   private readonly groupsCache = new Map<string, { ingress: TierGroup[]; egress: TierGroup[] }>();
   private readonly deletedByStaged = new Set<string>();
   private stagedCount = 0;
@@ -163,7 +142,6 @@ export class PolicyEngine {
   private readonly profiles: ProfileLabels;
   /** Parsed IPs by their text, and network sets by canonical IP (cleared when network sets change). */
   private readonly ipCache = new Map<string, { ip: Ip; key: string }>();
-  private readonly setsCache = new Map<string, Entity[]>();
   private readonly domainSetCache = new Map<string, Entity[]>();
   private readonly backendLookup = (ns: string, name: string): Backend[] => this.serviceBackends(ns, name);
 
@@ -298,49 +276,23 @@ export class PolicyEngine {
     const next = obj ? podEntity(obj, this.profiles) : undefined;
     if (old) {
       for (const ip of old.ips) if (this.ipToPod.get(ip) === key) this.ipToPod.delete(ip);
-      for (const [k, v] of Object.entries(old.labels)) {
-        const byVal = this.labelIndex.get(k);
-        if (byVal) {
-          removeFrom(byVal, v, key);
-          if (!byVal.size) this.labelIndex.delete(k);
-        }
-      }
       removeFrom(this.podsByNamespace, old.namespace!, key);
       this.entities.delete(key);
     }
     if (next) {
       this.entities.set(key, next);
       for (const ip of next.ips) this.ipToPod.set(ip, key);
-      for (const [k, v] of Object.entries(next.labels)) {
-        let byVal = this.labelIndex.get(k);
-        if (!byVal) this.labelIndex.set(k, (byVal = new Map()));
-        addTo(byVal, v, key);
-      }
       addTo(this.podsByNamespace, next.namespace!, key);
     }
-    this.reselectEndpoint(key, next);
-  }
-
-  private netKey(version: number, prefix: number): string {
-    return `${version}/${prefix}`;
+    this.selection.setEndpoint(key, next?.labels);
+    this.groupsCache.delete(key);
   }
 
   private refreshNetset(key: string): void {
-    this.setsCache.clear();
     this.domainSetCache.clear();
     const old = this.entities.get(key);
     if (old) {
-      for (const c of old.nets) {
-        const k = this.netKey(c.version, c.prefix);
-        const m = this.netIndex.get(k);
-        if (m) {
-          removeFrom(m, c.base, key);
-          if (!m.size) this.netIndex.delete(k);
-        }
-        const n = (this.prefixesInUse.get(k) ?? 1) - 1;
-        if (n <= 0) this.prefixesInUse.delete(k);
-        else this.prefixesInUse.set(k, n);
-      }
+      this.netIndex.remove(key, old.nets);
       this.domainSets.delete(key);
       this.entities.delete(key);
     }
@@ -348,105 +300,18 @@ export class PolicyEngine {
     if (!obj) return;
     const e = networkSetEntity(obj, this.profiles, this.edition === "enterprise");
     this.entities.set(key, e);
-    for (const c of e.nets) {
-      const k = this.netKey(c.version, c.prefix);
-      let m = this.netIndex.get(k);
-      if (!m) this.netIndex.set(k, (m = new Map()));
-      addTo(m, c.base, key);
-      this.prefixesInUse.set(k, (this.prefixesInUse.get(k) ?? 0) + 1);
-    }
+    this.netIndex.add(key, e.nets);
     if (e.domains.length) this.domainSets.add(key);
   }
 
   // ----- policies and selection -----
 
-  private indexEntryFor(p: CompiledPolicy): IndexEntry {
-    let best: IndexEntry;
-    for (const [label, r] of p.selector.labelRestrictions()) {
-      if (!r.mustBePresent) continue;
-      if (r.oneOf) {
-        if (!best || best.values === undefined || r.oneOf.length < best.values.length)
-          best = { label, values: r.oneOf };
-      } else if (!best) best = { label };
-    }
-    return best;
-  }
-
-  private indexPolicy(p: CompiledPolicy): void {
-    const entry = this.indexEntryFor(p);
-    this.polIndexEntry.set(p.key, entry);
-    if (!entry) this.polUnindexed.add(p.key);
-    else if (entry.values) {
-      let byVal = this.polByValue.get(entry.label);
-      if (!byVal) this.polByValue.set(entry.label, (byVal = new Map()));
-      for (const v of entry.values) addTo(byVal, v, p.key);
-    } else addTo(this.polByLabel, entry.label, p.key);
-  }
-
-  private unindexPolicy(key: string): void {
-    const entry = this.polIndexEntry.get(key);
-    this.polIndexEntry.delete(key);
-    this.polUnindexed.delete(key);
-    if (!entry) return;
-    if (entry.values) {
-      const byVal = this.polByValue.get(entry.label);
-      if (byVal) {
-        for (const v of entry.values) removeFrom(byVal, v, key);
-        if (!byVal.size) this.polByValue.delete(entry.label);
-      }
-    } else removeFrom(this.polByLabel, entry.label, key);
-  }
-
-  private candidatePolicies(e: Entity): Set<string> {
-    const out = new Set(this.polUnindexed);
-    for (const [k, v] of Object.entries(e.labels)) {
-      for (const key of this.polByValue.get(k)?.get(v) ?? []) out.add(key);
-      for (const key of this.polByLabel.get(k) ?? []) out.add(key);
-    }
-    return out;
-  }
-
-  private candidateEndpoints(p: CompiledPolicy): Iterable<string> {
-    const entry = this.polIndexEntry.get(p.key);
-    if (!entry) return [...this.entities.values()].filter((e) => e.type === "pod").map((e) => e.key);
-    const byVal = this.labelIndex.get(entry.label);
-    if (!byVal) return [];
-    const out = new Set<string>();
-    const values = entry.values ?? [...byVal.keys()];
-    for (const v of values) for (const key of byVal.get(v) ?? []) out.add(key);
-    return out;
-  }
-
-  private reselectEndpoint(key: string, e: Entity | undefined): void {
-    const old = this.selectedBy.get(key) ?? new Set<string>();
-    const next = new Set<string>();
-    if (e)
-      for (const pk of this.candidatePolicies(e))
-        if (this.policies.get(pk)?.selector.matches(e.labels)) next.add(pk);
-    for (const pk of old) if (!next.has(pk)) removeFrom(this.selects, pk, key);
-    for (const pk of next) if (!old.has(pk)) addTo(this.selects, pk, key);
-    if (next.size) this.selectedBy.set(key, next);
-    else this.selectedBy.delete(key);
-    this.groupsCache.delete(key);
-  }
-
   private setPolicy(p: CompiledPolicy): void {
-    const old = this.policies.get(p.key);
-    if (old) this.removePolicy(p.key);
+    this.removePolicy(p.key);
     this.policies.set(p.key, p);
     if (p.staged) this.stagedCount++;
     if (p.stagedDeleteOf) this.deletedByStaged.add(p.stagedDeleteOf);
-    this.indexPolicy(p);
-    const selected = new Set<string>();
-    for (const ek of this.candidateEndpoints(p)) {
-      const e = this.entities.get(ek);
-      if (e && p.selector.matches(e.labels)) selected.add(ek);
-    }
-    if (selected.size) this.selects.set(p.key, selected);
-    for (const ek of selected) {
-      addTo(this.selectedBy, ek, p.key);
-      this.groupsCache.delete(ek);
-    }
+    for (const ek of this.selection.setPolicy(p.key, p.selector)) this.groupsCache.delete(ek);
   }
 
   private removePolicy(key: string): void {
@@ -455,12 +320,7 @@ export class PolicyEngine {
     this.policies.delete(key);
     if (p.staged) this.stagedCount--;
     if (p.stagedDeleteOf) this.deletedByStaged.delete(p.stagedDeleteOf);
-    this.unindexPolicy(key);
-    for (const ek of this.selects.get(key) ?? []) {
-      removeFrom(this.selectedBy, ek, key);
-      this.groupsCache.delete(ek);
-    }
-    this.selects.delete(key);
+    for (const ek of this.selection.setPolicy(key, undefined)) this.groupsCache.delete(ek);
   }
 
   private tierInfo(name: string): TierInfo {
@@ -476,7 +336,7 @@ export class PolicyEngine {
     if (!cached) {
       const build = (d: Direction): TierGroup[] => {
         const byTier = new Map<string, CompiledPolicy[]>();
-        for (const pk of this.selectedBy.get(key) ?? []) {
+        for (const pk of this.selection.policiesOf(key)) {
           const p = this.policies.get(pk);
           if (!p || !p.applies[d]) continue;
           const list = byTier.get(p.tier) ?? [];
@@ -625,23 +485,11 @@ export class PolicyEngine {
   }
 
   private setsContaining(ip: Ip, key = formatIp(ip)): Entity[] {
-    if (!this.prefixesInUse.size) return [];
-    const cached = this.setsCache.get(key);
-    if (cached) return cached;
     const out: Entity[] = [];
-    const width = ip.version === 4 ? 32 : 128;
-    for (const k of this.prefixesInUse.keys()) {
-      const [v, p] = k.split("/");
-      if (Number(v) !== ip.version) continue;
-      const host = BigInt(width - Number(p));
-      const base = (ip.value >> host) << host;
-      for (const k2 of this.netIndex.get(k)?.get(base) ?? []) {
-        const e = this.entities.get(k2);
-        if (e) out.push(e);
-      }
+    for (const k of this.netIndex.containing(ip, key)) {
+      const e = this.entities.get(k);
+      if (e) out.push(e);
     }
-    if (this.setsCache.size >= 100_000) this.setsCache.clear();
-    this.setsCache.set(key, out);
     return out;
   }
 
