@@ -381,8 +381,9 @@ export class SimClusterApi implements ClusterApi {
   private immutable(type: ResourceType, old: KubeObject, next: KubeObject): FieldError[] {
     const errs: FieldError[] = [];
     const k = resourceKey(type);
-    const o = old as Record<string, any>;
-    const n = next as Record<string, any>;
+    type Spec = { selector?: unknown; clusterIP?: string; clusterIPs?: string[] };
+    const o = old as { spec?: Spec };
+    const n = next as { spec?: Spec };
     if (k === "apps/deployments" || k === "apps/replicasets" || k === "apps/daemonsets") {
       if (k !== "apps/replicasets" && stableStringify(o.spec?.selector) !== stableStringify(n.spec?.selector))
         errs.push({
@@ -402,14 +403,18 @@ export class SimClusterApi implements ClusterApi {
           value: [newIP],
           detail: "may not change once set",
         });
-      if (oldIP && (newIP === undefined || newIP === "")) {
+      if (oldIP && n.spec && (newIP === undefined || newIP === "")) {
         n.spec.clusterIP = oldIP;
         n.spec.clusterIPs = o.spec?.clusterIPs ?? [oldIP];
       }
     }
     if (k === "core/pods") {
-      const strip = (s: any) => {
-        const c = cloneJson(s ?? {});
+      type PodSpec = Record<string, unknown> & {
+        containers?: { image?: unknown }[];
+        initContainers?: { image?: unknown }[];
+      };
+      const strip = (s: unknown) => {
+        const c = cloneJson((s ?? {}) as PodSpec);
         for (const ct of c.containers ?? []) delete ct.image;
         for (const ct of c.initContainers ?? []) delete ct.image;
         delete c.activeDeadlineSeconds;

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- assertions read deep into Kubernetes JSON */
 import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../../shared/clock.ts";
 import { ApiError, type KubeObject } from "../../store/types.ts";
