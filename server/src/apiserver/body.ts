@@ -42,7 +42,9 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     req.on("close", () => {
       if (!req.complete && !failed) {
         failed = true;
-        reject(new ApiError(400, "BadRequest", "the client closed the connection before sending the whole body"));
+        reject(
+          new ApiError(400, "BadRequest", "the client closed the connection before sending the whole body"),
+        );
       }
     });
   });

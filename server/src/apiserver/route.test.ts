@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRoute } from "./route.ts";
+import { parseRoute, splitClusterPrefix } from "./route.ts";
 
 describe("parseRoute", () => {
   it.each([
@@ -69,5 +69,16 @@ describe("parseRoute", () => {
     const got = parseRoute(p) as Record<string, unknown>;
     for (const k of Object.keys(got)) if (got[k] === undefined) delete got[k];
     expect(got).toEqual(want);
+  });
+});
+
+describe("splitClusterPrefix", () => {
+  it.each([
+    ["/clusters/a1/api/v1/pods", { clusterId: "a1", path: "/api/v1/pods" }],
+    ["/clusters/a1", { clusterId: "a1", path: "/" }],
+    ["/api/v1/pods", { path: "/api/v1/pods" }],
+    ["/clustersx/a/api", { path: "/clustersx/a/api" }],
+  ])("%s", (p, want) => {
+    expect(splitClusterPrefix(p)).toEqual(want);
   });
 });

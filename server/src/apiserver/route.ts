@@ -81,3 +81,13 @@ export function parseRoute(pathname: string): Route {
   if (!plural || more.length > 0) return { kind: "unknown" };
   return { kind: "resource", group, version, plural, namespace, name, subresource, watchPrefix };
 }
+
+/**
+ * Kubeconfigs point at `https://host:port/clusters/<id>` so that each cluster has its own URL (kubectl keeps its
+ * discovery cache per URL). Splits that prefix off; paths without it are served by the token's cluster alone.
+ */
+export function splitClusterPrefix(pathname: string): { clusterId?: string; path: string } {
+  const m = /^\/clusters\/([^/]+)(\/.*)?$/.exec(pathname);
+  if (!m) return { path: pathname };
+  return { clusterId: decodeURIComponent(m[1]!), path: m[2] ?? "/" };
+}

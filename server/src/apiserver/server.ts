@@ -11,7 +11,7 @@ import { noopLogger, type Logger } from "../shared/logger.ts";
 import { ApiError } from "../store/types.ts";
 import type { TlsMaterial } from "./tls.ts";
 import type { RequestContext } from "./context.ts";
-import { parseRoute, type ResourceRoute } from "./route.ts";
+import { parseRoute, splitClusterPrefix, type ResourceRoute } from "./route.ts";
 import { recordMainProcessExit } from "./attach.ts";
 import { REVIEW_TYPES, isReview, serveReview } from "./reviews.ts";
 import { sendJson, sendStatus, sendText } from "./respond.ts";
@@ -84,12 +84,13 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       }),
     );
     try {
-      const route = parseRoute(url.pathname);
+      const { clusterId, path } = splitClusterPrefix(url.pathname);
+      const route = parseRoute(path);
       if (route.kind === "version") return sendJson(res, 200, KUBERNETES_VERSION);
       if (route.kind === "health") return sendText(res, 200, "ok");
       const token = bearer(req);
       const cluster = token ? opts.clusterForToken(token) : undefined;
-      if (!cluster) throw unauthorized();
+      if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
       const ctx: RequestContext = { req, res, url, cluster, logger, onClose };
       const types = [...cluster.api.types(), ...REVIEW_TYPES];
       const host = req.headers.host ?? "127.0.0.1";
@@ -188,8 +189,9 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     try {
       const token = bearer(req);
       const cluster = token ? opts.clusterForToken(token) : undefined;
-      if (!cluster) throw unauthorized();
-      const route = parseRoute(url.pathname);
+      const { clusterId, path } = splitClusterPrefix(url.pathname);
+      if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
+      const route = parseRoute(path);
       if (
         route.kind !== "resource" ||
         route.group !== "" ||
