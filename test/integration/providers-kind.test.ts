@@ -201,10 +201,13 @@ describe("kind provider", () => {
   });
 
   it("gives up waiting with the operator's message, and cleans up", async () => {
-    const p = await provider({ FAKE_CALICO: "never" }, { readyTimeoutMs: 300, pollMs: 5 });
+    // A clock on which every pause passes at once: the deadline is reached after a fixed number of polls.
+    let t = 0;
+    const instant = { now: () => t, sleep: (ms: number) => Promise.resolve(void (t += ms)) };
+    const p = await provider({ FAKE_CALICO: "never" }, { readyTimeoutMs: 1000, pollMs: 400, clock: instant });
     const err = (await p.acquire({ id: "hal" }).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(
-      /^Calico did not become ready within 0s: 3\/3 nodes Ready; not Available: goldmane \(Error creating goldmane deployment: quota exceeded\)/,
+      /^Calico did not become ready within 1s: 3\/3 nodes Ready; not Available: goldmane \(Error creating goldmane deployment: quota exceeded\)/,
     );
     expect((await calls()).at(-1)).toBe("kind delete cluster --name egresslab-hal");
   });
