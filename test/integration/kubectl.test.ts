@@ -94,6 +94,21 @@ describe("kubectl against a simulated cluster", () => {
     expect(desc.stdout).toMatch(/Normal\s+Scheduled/);
   });
 
+  it("explains Calico fields, shows logs and rejects invalid selectors", async () => {
+    const explain = await k(["explain", "gnp.spec"]);
+    expect(explain.stdout).toMatch(/GROUP:\s+projectcalico.org\nKIND:\s+GlobalNetworkPolicy\nVERSION:\s+v3/);
+    expect(explain.stdout).toMatch(/\n {2}egress\t<\[\]Object>/);
+    const pod = (
+      await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])
+    ).stdout.split("\n")[0]!;
+    const logs = await k(["-n", "kube-system", "logs", pod, "--tail=2"]);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout.split("\n").length).toBeLessThanOrEqual(2);
+    const sel = await k(["get", "pods", "-l", "app in ("]);
+    expect(sel.exitCode).toBe(1);
+    expect(sel.stderr).toMatch(/^Error from server \(BadRequest\): .*unable to parse requirement/);
+  });
+
   it("execs into a CoreDNS pod and passes exit codes through", async () => {
     const pod = (
       await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])
