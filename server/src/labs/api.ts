@@ -6,10 +6,16 @@
  *                      listLabs(root): Promise<LabSummary[]>
  *                      sessionParams(lab, seed): LabParams     (the per-session randomised values)
  *                      renderGuide(lab, stageIndex, params): RenderedGuide
+ *                      stageSummaries(lab, params): StageSummary[]   (titles and questions, for navigation)
  *   grading/index.ts:  setupStage(conn, lab, stageIndex, params, opts?): Promise<void>
  *                      gradeStage(conn, lab, stageIndex, params, answers, opts?): Promise<StageResult>
- *                      solveStage(conn, lab, stageIndex, params): Promise<void>   (applies the reference solution)
- *                      resetStage(conn, lab, stageIndex, params): Promise<void>   (cleanup, then setup again)
+ *                      solveStage(conn, lab, stageIndex, params, opts?): Promise<void>   (applies the reference solution)
+ *                      resetStage(conn, lab, stageIndex, params, opts?): Promise<void>   (cleanup, then setup again)
+ *                      validateLab(client, lab, params, opts?): Promise<ValidateReport> (what `egresslab validate` runs)
+ *
+ * Stages build on each other: a learner who starts at stage N needs setupStage + solveStage of stages 0..N-1 first.
+ * gradeStage never throws for a failing check (a failure is a result with a hint); it throws only when the cluster
+ * cannot be reached.
  */
 
 export type LabParams = Record<string, string>;
