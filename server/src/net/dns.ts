@@ -103,7 +103,7 @@ export class Dns {
   /** CoreDNS forwards to the node's resolver: a UDP connection from the CoreDNS pod, subject to its egress policy. */
   private upstream(coredns: KubeObject, name: string): Answer {
     const up = this.d.internet.catalogue.upstream;
-    const c = this.net.connect(coredns, { dstIp: up, dstPort: 53, protocol: "UDP", domain: name });
+    const c = this.net.connect(coredns, { dstIp: up, dstPort: 53, protocol: "UDP" });
     if (c.outcome.kind !== "established") {
       this.d.logs.write(
         coredns.metadata.namespace ?? "kube-system",
@@ -130,7 +130,6 @@ export class Dns {
       dstIp: server,
       dstPort: 53,
       protocol: "UDP",
-      domain: qname,
       bytesOut: qname.length + 30,
     });
     if (udp.outcome.kind === "dropped") return { result: { kind: "timeout", server }, elapsedMs: waitAll };
@@ -161,7 +160,6 @@ export class Dns {
         dstIp: server,
         dstPort: 53,
         protocol: "TCP",
-        domain: qname,
         bytesOut: qname.length + 30,
       });
       if (t.outcome.kind === "dropped")
