@@ -199,6 +199,12 @@ export class SimHost {
     return this.clusters.get(id)?.handle;
   }
 
+  /** How a cluster was created (id, profile, edition, seed), if it exists. */
+  clusterSpec(id: string): ClusterSpec | undefined {
+    const spec = this.clusters.get(id)?.spec;
+    return spec ? { ...spec } : undefined;
+  }
+
   /** Ids of every cluster on this host. */
   clusterIds(): string[] {
     return [...this.clusters.keys()];

@@ -141,6 +141,40 @@ describe("deployment controller", () => {
     await c.close();
   });
 
+  it("does not roll out a new template while paused, and does on resume", async () => {
+    const c = await cluster();
+    c.api.create(t(c, "deploy"), "default", deployment("p", 2));
+    const paused = c.api.get(t(c, "deploy"), "default", "p");
+    c.api.update(t(c, "deploy"), "default", "p", {
+      ...paused,
+      spec: { ...(paused.spec as object), paused: true },
+    });
+    const next = c.api.get(t(c, "deploy"), "default", "p");
+    const spec = next.spec as any;
+    spec.template.spec.containers[0].image = "nginx:1.28";
+    spec.replicas = 3;
+    c.api.update(t(c, "deploy"), "default", "p", next);
+    expect(podsOf(c, "default", "p").map((p) => (p.spec as any).containers[0].image)).toEqual([
+      "nginx:1.27",
+      "nginx:1.27",
+      "nginx:1.27",
+    ]);
+    expect(status(c.api.get(t(c, "deploy"), "default", "p")).conditions[1]).toMatchObject({
+      reason: "DeploymentPaused",
+    });
+    const resumed = c.api.get(t(c, "deploy"), "default", "p");
+    c.api.update(t(c, "deploy"), "default", "p", {
+      ...resumed,
+      spec: { ...(resumed.spec as object), paused: false },
+    });
+    expect(podsOf(c, "default", "p").map((p) => (p.spec as any).containers[0].image)).toEqual([
+      "nginx:1.28",
+      "nginx:1.28",
+      "nginx:1.28",
+    ]);
+    await c.close();
+  });
+
   it("recreates a deleted pod and removes everything with the deployment", async () => {
     const c = await cluster();
     c.api.create(t(c, "deploy"), "default", deployment("w", 2));

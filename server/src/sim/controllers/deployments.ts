@@ -78,6 +78,15 @@ export function deploymentController(ctx: ControllerContext): Controller {
         let current = sets.find((rs) => rs.metadata.name === name);
         const source = { component: "deployment-controller" };
         const maxRev = Math.max(0, ...sets.map((rs) => Number(rs.metadata.annotations?.[REVISION] ?? 0)));
+        const paused = spec.paused === true;
+        if (!current && paused) {
+          // A paused rollout keeps the newest ReplicaSet and only scales it.
+          current = [...sets].sort(
+            (a, b) =>
+              Number(b.metadata.annotations?.[REVISION] ?? 0) -
+              Number(a.metadata.annotations?.[REVISION] ?? 0),
+          )[0];
+        }
         if (!current && namespaceActive(ctx, ns)) {
           const template = cloneJson(rec(spec.template));
           const tmeta = rec(template.metadata);
@@ -137,10 +146,11 @@ export function deploymentController(ctx: ControllerContext): Controller {
             source,
           );
         };
-        for (const rs of sets) if (rs.metadata.name !== name) scale(rs, 0);
+        const currentName = current.metadata.name;
+        for (const rs of sets) if (rs.metadata.name !== currentName) scale(rs, 0);
         scale(current, want);
         sets = owned();
-        const cur = sets.find((rs) => rs.metadata.name === name);
+        const cur = sets.find((rs) => rs.metadata.name === currentName);
         const sum = (f: string) => sets.reduce((a, rs) => a + Number(rec(rs.status)[f] ?? 0), 0);
         const replicas = sum("replicas");
         const ready = sum("readyReplicas");
@@ -172,21 +182,30 @@ export function deploymentController(ctx: ControllerContext): Controller {
                   reason: "MinimumReplicasUnavailable",
                   message: "Deployment does not have minimum availability.",
                 },
-            done
-              ? condition(
-                  "Progressing",
-                  "NewReplicaSetAvailable",
-                  `ReplicaSet "${name}" has successfully progressed.`,
-                  now,
-                  prev.Progressing,
-                )
-              : condition(
-                  "Progressing",
-                  "ReplicaSetUpdated",
-                  `ReplicaSet "${name}" is progressing.`,
-                  now,
-                  prev.Progressing,
-                ),
+            paused
+              ? {
+                  type: "Progressing",
+                  status: "Unknown",
+                  lastUpdateTime: now,
+                  lastTransitionTime: now,
+                  reason: "DeploymentPaused",
+                  message: "Deployment is paused",
+                }
+              : done
+                ? condition(
+                    "Progressing",
+                    "NewReplicaSetAvailable",
+                    `ReplicaSet "${currentName}" has successfully progressed.`,
+                    now,
+                    prev.Progressing,
+                  )
+                : condition(
+                    "Progressing",
+                    "ReplicaSetUpdated",
+                    `ReplicaSet "${currentName}" is progressing.`,
+                    now,
+                    prev.Progressing,
+                  ),
           ];
           const status: Record<string, unknown> = { observedGeneration: o.metadata.generation ?? 1 };
           if (replicas) status.replicas = replicas;
