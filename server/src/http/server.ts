@@ -85,6 +85,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     size: opts.pool,
     profile: opts.lab.profile,
     edition: opts.lab.edition,
+    prepare: (conn, seed) => opts.lab.setup(conn, 0, opts.lab.params(seed)),
     logger: log,
   });
   const terminals = new TerminalManager({

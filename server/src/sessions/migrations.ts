@@ -59,4 +59,8 @@ export const migrations: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  `
+  ALTER TABLE pool_clusters ADD COLUMN seed INTEGER;
+  ALTER TABLE pool_clusters ADD COLUMN prepared INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -24,6 +24,27 @@ class CountingProvider implements ClusterProvider {
 }
 
 describe("ClusterPool", () => {
+  it("prepares warm clusters for the seed their learner will get, once, also across a restart", async () => {
+    const db = openDb(":memory:");
+    const prepared: [string, number][] = [];
+    const prepare = async (c: ClusterConnection, seed: number): Promise<void> =>
+      void prepared.push([c.id, seed]);
+    const pool = new ClusterPool(new CountingProvider(), db, { size: 2, prepare });
+    await pool.fill();
+    expect(prepared).toHaveLength(2);
+    const got = await pool.take();
+    expect(got.prepared).toBe(true);
+    expect(prepared).toContainEqual([got.conn.id, got.seed]);
+    pool.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const before = prepared.length;
+    const pool2 = new ClusterPool(new CountingProvider(), db, { size: 2, prepare });
+    await pool2.fill();
+    const reused = await pool2.take();
+    expect(reused.prepared).toBe(true);
+    expect(prepared.slice(0, before)).toContainEqual([reused.conn.id, reused.seed]);
+  });
+
   it("pre-warms clusters, hands them out, refills, and reuses the warm ones after a restart", async () => {
     const db = openDb(":memory:");
     const provider = new CountingProvider();
@@ -32,7 +53,7 @@ describe("ClusterPool", () => {
     expect(pool.available).toBe(2);
     const warm = new Set(provider.created);
     const a = await pool.take();
-    expect(warm.has(a.id)).toBe(true);
+    expect(warm.has(a.conn.id)).toBe(true);
     await pool.fill();
     expect(pool.available).toBe(2);
     expect(provider.created.size).toBe(3);
@@ -43,15 +64,16 @@ describe("ClusterPool", () => {
     const pool2 = new ClusterPool(again, db, { size: 2 });
     await pool2.fill();
     expect(pool2.available).toBe(2);
-    expect([...again.created].every((id) => provider.created.has(id) && id !== a.id)).toBe(true);
+    expect([...again.created].every((id) => provider.created.has(id) && id !== a.conn.id)).toBe(true);
   });
 
   it("acquires a cluster on demand when the pool is empty, and connects to a known id once", async () => {
     const provider = new CountingProvider();
     const pool = new ClusterPool(provider, openDb(":memory:"), { size: 0 });
     const c = await pool.take();
-    expect(provider.calls).toEqual([c.id]);
-    await Promise.all([pool.connect(c.id), pool.connect(c.id)]);
-    expect(provider.calls).toEqual([c.id]);
+    expect(provider.calls).toEqual([c.conn.id]);
+    expect(c.prepared).toBe(false);
+    await Promise.all([pool.connect(c.conn.id), pool.connect(c.conn.id)]);
+    expect(provider.calls).toEqual([c.conn.id]);
   });
 });

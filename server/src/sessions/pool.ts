@@ -1,7 +1,9 @@
 /**
- * Pre-warmed clusters: `size` clusters are acquired ahead of time so a joining learner gets one at once. Their ids are
- * kept in the database, so a restart reuses them instead of creating new ones.
+ * Pre-warmed clusters: `size` clusters are acquired ahead of time, each with the seed of the learner who will get it
+ * and (with `prepare`) its first stage already set up, so joining takes no cluster work at all. The pool is kept in
+ * the database, so a restart reuses the clusters waiting in it instead of creating new ones.
  */
+import { randomInt } from "node:crypto";
 import type { AcquireOptions, ClusterConnection, ClusterProvider } from "../providers/provider.ts";
 import type { Db } from "./db.ts";
 import { newId } from "./tokens.ts";
@@ -12,11 +14,28 @@ export interface PoolOptions {
   size: number;
   profile?: string;
   edition?: AcquireOptions["edition"];
+  /** Readies a warm cluster for the learner who will get `seed` (sets up the first stage). */
+  prepare?: (conn: ClusterConnection, seed: number) => Promise<void>;
   logger?: Logger;
 }
 
+/** A cluster for a new learner: its seed, and whether `prepare` already ran on it. */
+export interface PooledCluster {
+  conn: ClusterConnection;
+  seed: number;
+  prepared: boolean;
+}
+
+interface Row {
+  cluster_id: string;
+  seed: number | null;
+  prepared: number;
+}
+
+export const newSeed = (): number => randomInt(1, 2 ** 31 - 1);
+
 export class ClusterPool {
-  private readonly ready: ClusterConnection[] = [];
+  private readonly ready: PooledCluster[] = [];
   private readonly connections = new Map<string, Promise<ClusterConnection>>();
   private filling: Promise<void> | undefined;
   private closed = false;
@@ -38,34 +57,54 @@ export class ClusterPool {
     return this.filling;
   }
 
+  private async warm(row: Row): Promise<void> {
+    const conn = await this.connect(row.cluster_id);
+    const seed = row.seed ?? newSeed();
+    let prepared = row.prepared === 1;
+    if (!prepared && this.opts.prepare) {
+      await this.opts.prepare(conn, seed);
+      prepared = true;
+    }
+    this.db
+      .prepare("UPDATE pool_clusters SET seed = ?, prepared = ? WHERE cluster_id = ?")
+      .run(seed, prepared ? 1 : 0, row.cluster_id);
+    if (this.closed) return;
+    this.ready.push({ conn, seed, prepared });
+  }
+
   private async refill(): Promise<void> {
-    const stored = (
-      this.db.prepare("SELECT cluster_id FROM pool_clusters ORDER BY created_at").all() as {
-        cluster_id: string;
-      }[]
-    ).map((r) => r.cluster_id);
-    const have = new Set(this.ready.map((c) => c.id));
-    for (const id of stored) {
-      if (this.closed) return;
-      if (have.has(id)) continue;
-      this.ready.push(await this.connect(id));
-      have.add(id);
+    const stored = this.db
+      .prepare("SELECT cluster_id, seed, prepared FROM pool_clusters ORDER BY created_at")
+      .all() as Row[];
+    const have = new Set(this.ready.map((c) => c.conn.id));
+    for (const row of stored) {
+      if (this.closed || have.has(row.cluster_id)) continue;
+      try {
+        await this.warm(row);
+      } catch (err) {
+        this.forget(row.cluster_id, err);
+      }
     }
     while (!this.closed && this.ready.length < this.opts.size) {
-      const id = newId("c");
+      const row: Row = { cluster_id: newId("c"), seed: null, prepared: 0 };
       this.db
         .prepare("INSERT INTO pool_clusters (cluster_id, created_at) VALUES (?, ?)")
-        .run(id, new Date().toISOString());
+        .run(row.cluster_id, new Date().toISOString());
       try {
-        this.ready.push(await this.connect(id));
+        await this.warm(row);
       } catch (err) {
-        this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(id);
-        this.log.error("could not pre-warm a cluster", {
-          error: err instanceof Error ? err.message : String(err),
-        });
+        this.forget(row.cluster_id, err);
         return;
       }
     }
+  }
+
+  private forget(id: string, err: unknown): void {
+    this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(id);
+    this.log.error("could not pre-warm a cluster", {
+      cluster: id,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 
   /** How many clusters wait in the pool. */
@@ -74,14 +113,14 @@ export class ClusterPool {
   }
 
   /** A cluster for a new learner: a pre-warmed one when there is one, else a new one. Refills in the background. */
-  async take(): Promise<ClusterConnection> {
-    const conn = this.ready.shift();
-    let result: ClusterConnection;
-    if (conn) {
-      this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(conn.id);
-      result = conn;
+  async take(): Promise<PooledCluster> {
+    const warm = this.ready.shift();
+    let result: PooledCluster;
+    if (warm) {
+      this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(warm.conn.id);
+      result = warm;
     } else {
-      result = await this.connect(newId("c"));
+      result = { conn: await this.connect(newId("c")), seed: newSeed(), prepared: false };
     }
     if (this.opts.size > 0) void this.fill();
     return result;

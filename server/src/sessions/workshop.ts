@@ -3,7 +3,6 @@
  * and the socket layer call this; it owns no transport. Operations on one learner run one at a time.
  */
 import { EventEmitter } from "node:events";
-import { randomInt } from "node:crypto";
 import type { ClusterConnection } from "../providers/provider.ts";
 import type { LabParams, RenderedGuide, StageSummary } from "../labs/api.ts";
 import { EgresslabError, NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
@@ -96,12 +95,15 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       });
     if (problems.length) throw new ValidationError(problems);
     const name = String(input.name).trim();
-    const seed = randomInt(1, 2 ** 31 - 1);
     let conn: ClusterConnection;
+    let seed: number;
     try {
-      conn = await this.opts.pool.take();
-      // The first stage is set up before the learner exists, so a failure leaves no half-joined learner behind.
-      await this.opts.lab.setup(conn, 0, this.opts.lab.params(seed));
+      const taken = await this.opts.pool.take();
+      conn = taken.conn;
+      seed = taken.seed;
+      // The first stage is set up before the learner exists (by the pool, or here), so a failure leaves no
+      // half-joined learner behind.
+      if (!taken.prepared) await this.opts.lab.setup(conn, 0, this.opts.lab.params(seed));
     } catch (err) {
       this.log.error("could not prepare a cluster for a joining learner", {
         error: err instanceof Error ? err.message : String(err),
