@@ -26,7 +26,10 @@ describe("the egress workshop", () => {
         expect(JSON.stringify(r)).not.toMatch(/\{\{/);
         expect(r.wrong.length, `${s.id} has wrong solutions`).toBeGreaterThan(0);
         const guide = renderGuide(lab, s.index, params);
-        expect(guide.actions.some((a) => a.kind === "check"), `${s.id} has a check button`).toBe(true);
+        expect(
+          guide.actions.some((a) => a.kind === "check"),
+          `${s.id} has a check button`,
+        ).toBe(true);
       }
     }
     const summaries = stageSummaries(lab, sessionParams(lab, 1));
