@@ -48,6 +48,23 @@ describe("egresslab sim", () => {
     expect(done.exitCode).toBe(0);
   });
 
+  it("keeps the saved cluster on restart and says so when the options ask for another", async () => {
+    const kubeconfig = path.join(dir, "sim.kubeconfig");
+    const child = sim(["--kubeconfig", kubeconfig, "--data", path.join(dir, "data"), "--edition", "oss"]);
+    let err = "";
+    child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (c: Buffer) => {
+        if (c.toString().includes("cluster ready")) resolve();
+      });
+      void child.then((r) => reject(new Error(`sim exited early: ${String(r.stderr)}`)));
+    });
+    child.kill("SIGINT");
+    expect((await child).exitCode).toBe(0);
+    expect(err).toContain('egresslab sim: keeping the cluster "sim" saved in');
+    expect(err).toContain("(profile bare, edition enterprise)");
+  });
+
   it("rejects bad options in the user's terms and never overwrites ~/.kube/config", async () => {
     const bad = await sim(["--edition", "free"]);
     expect(bad.exitCode).toBe(2);

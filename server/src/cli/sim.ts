@@ -83,7 +83,15 @@ export const simCommand: Command = {
       logger,
     });
     try {
-      const kubeconfig = host.clusterIds().includes(opts.id)
+      const existing = host.clusterSpec(opts.id);
+      if (
+        existing &&
+        ((existing.profile ?? "bare") !== opts.profile || (existing.edition ?? "enterprise") !== opts.edition)
+      )
+        process.stderr.write(
+          `egresslab sim: keeping the cluster "${opts.id}" saved in ${opts.data} (profile ${existing.profile ?? "bare"}, edition ${existing.edition ?? "enterprise"}); use another --data directory or --id for a new one\n`,
+        );
+      const kubeconfig = existing
         ? host.kubeconfig(opts.id)
         : (
             await host.createCluster({
@@ -98,10 +106,8 @@ export const simCommand: Command = {
       await host.close();
       throw err instanceof EgresslabError || err instanceof Error ? err : new Error(String(err));
     }
-    process.stdout.write(
-      `egresslab sim: cluster ready at ${host.url} — export KUBECONFIG=${kubeconfigPath} (Ctrl-C to stop)\n`,
-    );
-    await new Promise<void>((resolve) => {
+    // Listen for the stop signals before announcing readiness, so a Ctrl-C right after the line still closes cleanly.
+    const stopped = new Promise<void>((resolve) => {
       const stop = (): void => {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
@@ -110,6 +116,10 @@ export const simCommand: Command = {
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });
+    process.stdout.write(
+      `egresslab sim: cluster ready at ${host.url} — export KUBECONFIG=${kubeconfigPath} (Ctrl-C to stop)\n`,
+    );
+    await stopped;
     await host.close();
     return 0;
   },
