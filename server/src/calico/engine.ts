@@ -344,7 +344,10 @@ export class PolicyEngine {
           byTier.set(p.tier, list);
         }
         return [...byTier]
-          .map(([t, policies]) => ({ tier: this.tierInfo(t), policies: policies.sort(policyLess) }))
+          .map(([t, policies]) => {
+            const sorted = policies.sort(policyLess);
+            return { tier: this.tierInfo(t), policies: sorted, enforced: sorted.filter((p) => !p.staged) };
+          })
           .sort((a, b) => tierLess(a.tier, b.tier));
       };
       cached = { ingress: build("ingress"), egress: build("egress") };
@@ -546,18 +549,23 @@ export class PolicyEngine {
       this.stagedCount > 0 && this.touchesStaged(groups)
         ? evaluateSide(e, direction, groups, pkt, this.backendLookup, true, this.deletedByStaged)
         : enforced;
-    const who = `pod ${e.namespace}/${e.name}`;
+    const policies = formatTrace(enforced.hits);
+    const ctx = {
+      protocol: pkt.protocol,
+      ...(pkt.destination.port !== undefined ? { dstPort: pkt.destination.port } : {}),
+    };
+    let explanation: string | undefined;
     return {
       action: enforced.action,
-      policies: formatTrace(enforced.hits),
-      pendingPolicies: formatTrace(pending.hits),
+      policies,
+      pendingPolicies: pending === enforced ? [...policies] : formatTrace(pending.hits),
       pendingAction: pending.action,
       endpoint: { namespace: e.namespace!, name: e.name },
       decidedBy: enforced.hits[enforced.hits.length - 1]!,
-      explanation: explainSide(who, direction, enforced, {
-        protocol: pkt.protocol,
-        ...(pkt.destination.port !== undefined ? { dstPort: pkt.destination.port } : {}),
-      }),
+      // Built when read: most decisions (background traffic) never show it.
+      get explanation(): string {
+        return (explanation ??= explainSide(`pod ${e.namespace}/${e.name}`, direction, enforced, ctx));
+      },
     };
   }
 

@@ -10,6 +10,8 @@ import { ruleMatches, type PacketView, type ServiceLookup } from "./match.ts";
 export interface TierGroup {
   tier: TierInfo;
   policies: CompiledPolicy[];
+  /** The same without staged policies (what is enforced). */
+  enforced: CompiledPolicy[];
 }
 
 export interface SideResult {
@@ -43,9 +45,11 @@ export function evaluateSide(
   const passedTiers: string[] = [];
   let anyTierApplied = false;
   tiers: for (const g of groups) {
-    const active = pending
-      ? g.policies.filter((p) => !deletedByStaged.has(p.key))
-      : g.policies.filter((p) => !p.staged);
+    const active = !pending
+      ? g.enforced
+      : deletedByStaged.size
+        ? g.policies.filter((p) => !deletedByStaged.has(p.key))
+        : g.policies;
     if (!active.length) continue;
     anyTierApplied = true;
     for (const p of active) {

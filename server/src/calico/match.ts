@@ -35,10 +35,28 @@ export type ServiceLookup = (
   name: string,
 ) => { ip: string; port: number; protocol: number }[];
 
+/**
+ * Selector results per entity. An entity object is replaced whenever its labels change, and a compiled selector
+ * whenever its policy changes, so a cached result never goes stale.
+ */
+const memo = new WeakMap<Entity, Map<ParsedSelector, boolean>>();
+
+function matchesEntity(sel: ParsedSelector, e: Entity): boolean {
+  let m = memo.get(e);
+  if (!m) memo.set(e, (m = new Map()));
+  let r = m.get(sel);
+  if (r === undefined) {
+    if (m.size >= 4096) m.clear();
+    r = sel.matches(e.labels);
+    m.set(sel, r);
+  }
+  return r;
+}
+
 function selectorMatches(sel: ParsedSelector, peer: PeerView, withDomains: boolean): boolean {
-  if (peer.endpoint && sel.matches(peer.endpoint.labels)) return true;
-  for (const s of peer.sets) if (sel.matches(s.labels)) return true;
-  if (withDomains) for (const s of peer.domainSets) if (sel.matches(s.labels)) return true;
+  if (peer.endpoint && matchesEntity(sel, peer.endpoint)) return true;
+  for (const s of peer.sets) if (matchesEntity(sel, s)) return true;
+  if (withDomains) for (const s of peer.domainSets) if (matchesEntity(sel, s)) return true;
   return false;
 }
 
