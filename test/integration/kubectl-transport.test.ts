@@ -272,6 +272,38 @@ describe("kubectl over the simulated API (transport)", () => {
     );
   });
 
+  it("streams watches: initial ADDED events, the initial-events bookmark, 410 as an ERROR event, timeoutSeconds", async () => {
+    const get = (q: string) =>
+      rawRequest(env.host.url, env.host.caCert, {
+        path: `/clusters/one/api/v1/namespaces?${q}`,
+        token: k.token,
+      });
+    const initial = await get("watch=1&timeoutSeconds=1");
+    const events = initial.body
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+    expect(initial.headers["content-type"]).toBe("application/json");
+    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(
+      expect.arrayContaining(["ADDED default", "ADDED kube-system"]),
+    );
+    expect(events.every((e) => e.type === "ADDED")).toBe(true);
+    const withBookmark = await get(
+      "watch=1&timeoutSeconds=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan",
+    );
+    const last = JSON.parse(withBookmark.body.trim().split("\n").at(-1)!) as {
+      type: string;
+      object: { metadata: { annotations: Record<string, string> } };
+    };
+    expect(last.type).toBe("BOOKMARK");
+    expect(last.object.metadata.annotations["k8s.io/initial-events-end"]).toBe("true");
+    const expired = await get("watch=1&resourceVersion=-5000");
+    expect(JSON.parse(expired.body.trim())).toMatchObject({
+      type: "ERROR",
+      object: { kind: "Status", code: 410, reason: "Expired" },
+    });
+  });
+
   it("serves egresslab's flow API to kubectl get --raw", async () => {
     const r = await k(["get", "--raw", "/egresslab/v1/flows?action=deny"]);
     expect(JSON.parse(r.stdout)).toEqual({ items: [{ action: "deny", dest_domains: ["example.com"] }] });
