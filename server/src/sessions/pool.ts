@@ -14,6 +14,11 @@ export interface PoolOptions {
   size: number;
   profile?: string;
   edition?: AcquireOptions["edition"];
+  /**
+   * Milliseconds of quiet after a take before the pool refills (default 2000): creating a cluster competes for the
+   * CPU with the learner who just joined, and during a rush of joins with every one of them.
+   */
+  refillDelayMs?: number;
   /** Readies a warm cluster for the learner who will get `seed` (sets up the first stage). */
   prepare?: (conn: ClusterConnection, seed: number) => Promise<void>;
   logger?: Logger;
@@ -38,6 +43,7 @@ export class ClusterPool {
   private readonly ready: PooledCluster[] = [];
   private readonly connections = new Map<string, Promise<ClusterConnection>>();
   private filling: Promise<void> | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly log: Logger;
 
@@ -122,7 +128,14 @@ export class ClusterPool {
     } else {
       result = { conn: await this.connect(newId("c")), seed: newSeed(), prepared: false };
     }
-    if (this.opts.size > 0) void this.fill();
+    if (this.opts.size > 0) {
+      if (this.refillTimer) clearTimeout(this.refillTimer);
+      this.refillTimer = setTimeout(() => {
+        this.refillTimer = undefined;
+        void this.fill();
+      }, this.opts.refillDelayMs ?? 2000);
+      this.refillTimer.unref();
+    }
     return result;
   }
 
@@ -140,5 +153,6 @@ export class ClusterPool {
   /** Stops filling; the provider is closed by its owner. */
   close(): void {
     this.closed = true;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
   }
 }
