@@ -109,7 +109,7 @@ export function applyProfile(
       }
       const { status, ...rest } = object;
       try {
-        const created = api.create(
+        const created = api.createStored(
           type,
           object.metadata.namespace ?? (type.namespaced ? "default" : undefined),
           cloneJson(rest),

@@ -206,6 +206,20 @@ export class SimClusterApi implements ClusterApi {
   }
 
   create(type: ResourceType, namespace: string | undefined, body: unknown, opts?: WriteOptions): WriteResult {
+    const res = this.createStored(type, namespace, body, opts);
+    return { object: cloneJson(res.object), warnings: res.warnings };
+  }
+
+  /**
+   * `create` for the cluster's own components: the result is the stored object itself (not a copy), which the caller
+   * must not modify.
+   */
+  createStored(
+    type: ResourceType,
+    namespace: string | undefined,
+    body: unknown,
+    opts?: WriteOptions,
+  ): WriteResult {
     return this.write(() => {
       const { obj, warnings } = decodeBody(type, body, opts);
       const ns = this.ns(type, namespace);
@@ -242,10 +256,10 @@ export class SimClusterApi implements ClusterApi {
       if (GENERATION_GROUPS.has(type.group)) obj.metadata.generation = 1;
       else delete obj.metadata.generation;
       const stored = isV1Event ? fromEventsV1(obj) : obj;
-      if (opts?.dryRun) return { object: cloneJson(this.view(type, stored)), warnings };
+      if (opts?.dryRun) return { object: this.view(type, stored), warnings };
       stored.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(this.storageKey(type), "ADDED", stored);
-      return { object: cloneJson(this.view(type, stored)), warnings };
+      return { object: this.view(type, stored), warnings };
     });
   }
 

@@ -74,7 +74,7 @@ export function daemonSetController(ctx: ControllerContext): Controller {
               effect: "NoSchedule",
             });
           spec.tolerations = tolerations;
-          const res = ctx.api.create(podType, ds.metadata.namespace, {
+          const res = ctx.api.createStored(podType, ds.metadata.namespace, {
             apiVersion: "v1",
             kind: "Pod",
             metadata: {

@@ -94,7 +94,7 @@ export function deploymentController(ctx: ControllerContext): Controller {
           template.metadata = tmeta;
           const sel = cloneJson(rec(spec.selector));
           sel.matchLabels = { ...rec(sel.matchLabels), "pod-template-hash": hash };
-          const res = ctx.api.create(rsType, ns, {
+          const res = ctx.api.createStored(rsType, ns, {
             apiVersion: "apps/v1",
             kind: "ReplicaSet",
             metadata: {

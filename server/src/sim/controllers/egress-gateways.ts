@@ -112,7 +112,7 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
           continue;
         }
         if (!existing) {
-          ctx.api.create(deployType, ns, {
+          ctx.api.createStored(deployType, ns, {
             apiVersion: "apps/v1",
             kind: "Deployment",
             metadata: {

@@ -104,7 +104,7 @@ export function endpointsController(ctx: ControllerContext): Controller {
           },
           ...(subsets.length ? { subsets } : {}),
         };
-        if (!existing) ctx.api.create(epType, ns, body);
+        if (!existing) ctx.api.createStored(epType, ns, body);
         else
           ctx.api.patchInternal("core/endpoints", ns, svc.metadata.name, (o) => {
             o.metadata.labels = body.metadata.labels;
@@ -138,7 +138,7 @@ export function endpointsController(ctx: ControllerContext): Controller {
           .list("discovery.k8s.io/endpointslices", ns)
           .find((s) => s.metadata.labels?.["kubernetes.io/service-name"] === svc.metadata.name);
         if (!slice)
-          ctx.api.create(sliceType, ns, {
+          ctx.api.createStored(sliceType, ns, {
             apiVersion: "discovery.k8s.io/v1",
             kind: "EndpointSlice",
             metadata: {

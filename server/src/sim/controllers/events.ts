@@ -74,7 +74,7 @@ export function createEventRecorder(
         return;
       }
       try {
-        api.create(events, ns, {
+        api.createStored(events, ns, {
           apiVersion: "v1",
           kind: "Event",
           metadata: { name: `${obj.metadata.name}.${nanos.toString(16)}`, namespace: ns },

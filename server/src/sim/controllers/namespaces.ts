@@ -27,13 +27,13 @@ export function namespaceController(ctx: ControllerContext): Controller {
         }
         const name = ns.metadata.name;
         if (!ctx.store.get("core/serviceaccounts", name, "default"))
-          ctx.api.create(sa, name, {
+          ctx.api.createStored(sa, name, {
             apiVersion: "v1",
             kind: "ServiceAccount",
             metadata: { name: "default" },
           });
         if (!ctx.store.get("core/configmaps", name, "kube-root-ca.crt"))
-          ctx.api.create(cm, name, {
+          ctx.api.createStored(cm, name, {
             apiVersion: "v1",
             kind: "ConfigMap",
             metadata: {

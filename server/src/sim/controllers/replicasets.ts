@@ -47,7 +47,7 @@ export function replicaSetController(ctx: ControllerContext): Controller {
               );
               break;
             }
-            const res = ctx.api.create(podType, rs.metadata.namespace, {
+            const res = ctx.api.createStored(podType, rs.metadata.namespace, {
               apiVersion: "v1",
               kind: "Pod",
               metadata: {

@@ -61,6 +61,99 @@ function structOf(parentPath: string[], topKind: string): string {
   return last.charAt(0).toUpperCase() + last.slice(1).replace(/s$/, "");
 }
 
+/** Renders a path of segments (`spec`, `containers`, 0, `ports`) as `spec.containers[0].ports`. */
+function renderPath(segments: (string | number)[]): string {
+  let out = "";
+  for (const seg of segments) out += typeof seg === "number" ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out;
+}
+
+/** One decode: the recursion keeps its state here rather than in closures (it runs for every write). */
+class Walker {
+  readonly out: DecodeResult = { unknown: [] };
+  private readonly path: (string | number)[] = [];
+  private readonly goPath: string[] = [];
+
+  constructor(
+    private readonly kind: string,
+    private readonly prune: boolean,
+  ) {}
+
+  private fail(v: unknown, s: JsonSchema, struct: string | undefined, expected: string): void {
+    const goPath = this.goPath;
+    const fieldPath = goPath.join(".");
+    const owner = struct ?? structOf(goPath.slice(0, -1), this.kind);
+    const shown = jsonKind(v) === "number" && !Number.isInteger(v) ? `number ${String(v)}` : jsonKind(v);
+    this.out.typeError = fieldPath
+      ? `json: cannot unmarshal ${shown} into Go struct field ${owner}.${fieldPath} of type ${goType(s, goStructNames.get(s) ?? structOf(goPath, this.kind))}`
+      : `json: cannot unmarshal ${shown} into Go value of type ${goType(s, this.kind)}`;
+    this.out.typeErrorPath = renderPath(this.path);
+    this.out.typeErrorExpected = expected;
+  }
+
+  walk(v: unknown, s: JsonSchema, struct: string | undefined): void {
+    if (v === null || v === undefined) return;
+    if (s["x-kubernetes-preserve-unknown-fields"] && !s.properties) return;
+    if (s["x-kubernetes-int-or-string"]) {
+      if (typeof v !== "string" && typeof v !== "number") this.fail(v, s, struct, "integer-or-string");
+      return;
+    }
+    switch (s.type) {
+      case "string":
+        if (typeof v !== "string") this.fail(v, s, struct, "string");
+        return;
+      case "boolean":
+        if (typeof v !== "boolean") this.fail(v, s, struct, "boolean");
+        return;
+      case "integer":
+        if (typeof v !== "number" || !Number.isInteger(v)) this.fail(v, s, struct, "integer");
+        return;
+      case "number":
+        if (typeof v !== "number") this.fail(v, s, struct, "number");
+        return;
+      case "array": {
+        if (!Array.isArray(v)) return this.fail(v, s, struct, "array");
+        const items = (s.items as JsonSchema | undefined) ?? {};
+        for (let i = 0; i < v.length; i++) {
+          this.path.push(i);
+          this.walk(v[i], items, struct);
+          this.path.pop();
+          if (this.out.typeError) return;
+        }
+        return;
+      }
+      case "object": {
+        if (typeof v !== "object" || Array.isArray(v)) return this.fail(v, s, struct, "object");
+        const rec = v as Record<string, unknown>;
+        const props = s.properties as Record<string, JsonSchema> | undefined;
+        const here = props ? (goStructNames.get(s) ?? (this.goPath.length ? undefined : this.kind)) : struct;
+        const additional = s.additionalProperties as JsonSchema | boolean | undefined;
+        for (const k of Object.keys(rec)) {
+          const prop = props?.[k];
+          const child = prop ?? (typeof additional === "object" ? additional : undefined);
+          this.path.push(k);
+          if (!child) {
+            if (additional !== true && !s["x-kubernetes-preserve-unknown-fields"]) {
+              this.out.unknown.push(renderPath(this.path));
+              if (this.prune) delete rec[k];
+            }
+            this.path.pop();
+            continue;
+          }
+          if (prop) this.goPath.push(k);
+          this.walk(rec[k], child, prop ? here : struct);
+          if (prop) this.goPath.pop();
+          this.path.pop();
+          if (this.out.typeError) return;
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
 /**
  * Walks `value` against `schema`. `kind` names the top-level Go struct for type errors; `prune` removes unknown
  * fields in place.
@@ -71,68 +164,7 @@ export function decodeAgainstSchema(
   kind: string,
   prune = false,
 ): DecodeResult {
-  const out: DecodeResult = { unknown: [] };
-  const walk = (v: unknown, s: JsonSchema, path: string, goPath: string[], struct?: string): void => {
-    if (out.typeError) return;
-    if (v === null || v === undefined) return;
-    if (s["x-kubernetes-preserve-unknown-fields"] && !s.properties) return;
-    const fail = (expected: string) => {
-      const fieldPath = goPath.join(".");
-      const owner = struct ?? structOf(goPath.slice(0, -1), kind);
-      const shown = jsonKind(v) === "number" && !Number.isInteger(v) ? `number ${String(v)}` : jsonKind(v);
-      out.typeError = fieldPath
-        ? `json: cannot unmarshal ${shown} into Go struct field ${owner}.${fieldPath} of type ${goType(s, goStructNames.get(s) ?? structOf(goPath, kind))}`
-        : `json: cannot unmarshal ${shown} into Go value of type ${goType(s, kind)}`;
-      out.typeErrorPath = path;
-      out.typeErrorExpected = expected;
-    };
-    if (s["x-kubernetes-int-or-string"]) {
-      if (typeof v !== "string" && typeof v !== "number") fail("integer-or-string");
-      return;
-    }
-    switch (s.type) {
-      case "string":
-        if (typeof v !== "string") fail("string");
-        return;
-      case "boolean":
-        if (typeof v !== "boolean") fail("boolean");
-        return;
-      case "integer":
-        if (typeof v !== "number" || !Number.isInteger(v)) fail("integer");
-        return;
-      case "number":
-        if (typeof v !== "number") fail("number");
-        return;
-      case "array": {
-        if (!Array.isArray(v)) return fail("array");
-        const items = (s.items as JsonSchema | undefined) ?? {};
-        v.forEach((item, i) => walk(item, items, `${path}[${i}]`, goPath, struct));
-        return;
-      }
-      case "object": {
-        if (typeof v !== "object" || Array.isArray(v)) return fail("object");
-        const rec = v as Record<string, unknown>;
-        const props = s.properties as Record<string, JsonSchema> | undefined;
-        const here = props ? (goStructNames.get(s) ?? (goPath.length ? undefined : kind)) : struct;
-        const additional = s.additionalProperties as JsonSchema | boolean | undefined;
-        for (const k of Object.keys(rec)) {
-          const child = props?.[k] ?? (typeof additional === "object" ? additional : undefined);
-          const childPath = path ? `${path}.${k}` : k;
-          if (!child) {
-            if (additional === true || s["x-kubernetes-preserve-unknown-fields"]) continue;
-            out.unknown.push(childPath);
-            if (prune) delete rec[k];
-            continue;
-          }
-          walk(rec[k], child, childPath, props?.[k] ? [...goPath, k] : goPath, props?.[k] ? here : struct);
-          if (out.typeError) return;
-        }
-        return;
-      }
-      default:
-        return;
-    }
-  };
-  walk(value, schema, "", []);
-  return out;
+  const w = new Walker(kind, prune);
+  w.walk(value, schema, undefined);
+  return w.out;
 }
