@@ -115,6 +115,17 @@ function policyLess(a: CompiledPolicy, b: CompiledPolicy): number {
   return a.tieBreak < b.tieBreak ? -1 : a.tieBreak > b.tieBreak ? 1 : 0;
 }
 
+/** The side of a connection that is not a Calico workload endpoint. */
+function notAnEndpoint(ip: string, d: Direction): SideVerdict {
+  return {
+    action: "none",
+    policies: [],
+    pendingPolicies: [],
+    pendingAction: "none",
+    explanation: `${ip} is not a Calico workload endpoint (outside the cluster or host-networked), so no ${d} policy applies to it.`,
+  };
+}
+
 export class PolicyEngine {
   private readonly edition: "enterprise" | "oss";
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
@@ -603,15 +614,8 @@ export class PolicyEngine {
       destination: this.peerView(dstInfo, dstEp, c.dstPort, c.now, srcEp !== undefined),
     };
     if (c.icmp) pkt.icmp = c.icmp;
-    const none = (ip: string, d: Direction): SideVerdict => ({
-      action: "none",
-      policies: [],
-      pendingPolicies: [],
-      pendingAction: "none",
-      explanation: `${ip} is not a Calico workload endpoint (outside the cluster or host-networked), so no ${d} policy applies to it.`,
-    });
-    const egress = srcEp ? this.side(srcEp, "egress", pkt) : none(c.srcIp, "egress");
-    const ingress = dstEp ? this.side(dstEp, "ingress", pkt) : none(c.dstIp, "ingress");
+    const egress = srcEp ? this.side(srcEp, "egress", pkt) : notAnEndpoint(c.srcIp, "egress");
+    const ingress = dstEp ? this.side(dstEp, "ingress", pkt) : notAnEndpoint(c.dstIp, "ingress");
     return { allowed: egress.action !== "deny" && ingress.action !== "deny", egress, ingress };
   }
 
