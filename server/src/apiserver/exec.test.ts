@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { attachCommand, execRequest, exitStatus } from "./exec.ts";
+import { ApiError } from "../store/types.ts";
+
+describe("execRequest", () => {
+  it("reads repeated commands, streams and tty", () => {
+    const q = new URLSearchParams(
+      "command=sh&command=-c&command=exit%203&stdin=true&stdout=true&tty=true&container=app",
+    );
+    expect(execRequest(q, "ns", "p", false)).toEqual({
+      namespace: "ns",
+      pod: "p",
+      command: ["sh", "-c", "exit 3"],
+      tty: true,
+      stdin: true,
+      container: "app",
+    });
+  });
+  it.each([
+    ["stdout=true", "you must specify at least 1 command"],
+    ["command=ls", "you must specify at least 1 of stdin, stdout, stderr"],
+  ])("rejects %s", (q, msg) => {
+    expect(() => execRequest(new URLSearchParams(q), "ns", "p", false)).toThrow(
+      new ApiError(400, "BadRequest", msg),
+    );
+  });
+});
+
+describe("exitStatus", () => {
+  it("is Success for 0 and NonZeroExitCode with the code otherwise", () => {
+    expect(exitStatus(0, ["true"])).toEqual({ metadata: {}, status: "Success" });
+    expect(exitStatus(3, ["sh", "-c", "exit 3"])).toEqual({
+      metadata: {},
+      status: "Failure",
+      message:
+        "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3",
+      reason: "NonZeroExitCode",
+      details: { causes: [{ reason: "ExitCode", message: "3" }] },
+    });
+  });
+});
+
+describe("attachCommand", () => {
+  const pod = (containers: unknown[]) => ({ spec: { containers } });
+  it.each([
+    [[{ name: "a", stdin: true, args: ["sh"] }], undefined, ["sh"]],
+    [[{ name: "a", stdin: true }], undefined, ["sh"]],
+    [[{ name: "a", stdin: true, command: ["python"], args: ["-i"] }], "a", ["python", "-i"]],
+    [[{ name: "a" }], undefined, undefined],
+    [[{ name: "a" }, { name: "b", stdin: true, args: ["ash"] }], "b", ["ash"]],
+  ])("%j (container %s) → %j", (containers, container, want) => {
+    expect(attachCommand(pod(containers), container)).toEqual(want);
+  });
+});
