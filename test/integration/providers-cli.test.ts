@@ -91,6 +91,43 @@ describe("egresslab clusters", () => {
     expect((await egresslab("list", "--provider", "kind")).stdout).toBe("no kind clusters");
   });
 
+  it("on Ctrl-C stops creating and deletes the half-made kind cluster", async () => {
+    const child = execa(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        path.join(root, "server", "src", "main.ts"),
+        "clusters",
+        "create",
+        "--provider",
+        "kind",
+        "--id",
+        "int",
+        "--data",
+        path.join(dir, "data3"),
+      ],
+      {
+        cwd: root,
+        reject: false,
+        env: {
+          PATH: `${fakes}${path.delimiter}${environment().PATH ?? ""}`,
+          EGRESSLAB_FAKE_DIR: path.join(dir, "fake"),
+          FAKE_CALICO: "never",
+        },
+      },
+    );
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("Available 4/5")) child.kill("SIGINT");
+    });
+    const r = await child;
+    expect(r.stderr).toContain("interrupted: stopping and cleaning up");
+    expect(r.stderr).toContain("[int] cleaning up: deleting kind cluster egresslab-int");
+    expect(r.exitCode).toBe(1);
+    const log = (await readFile(path.join(dir, "fake", "calls.log"), "utf8")).trim().split("\n");
+    expect(log.at(-1)).toBe("kind delete cluster --name egresslab-int");
+  });
+
   it("rejects bad invocations with every problem and exit code 2, changing nothing", async () => {
     const r = await egresslab("create", "--count", "0", "--id", "a", "--parallel", "0");
     expect(r.exitCode).toBe(2);

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "./command.ts";
 import { formatHelp, parseOptions, type OptionSpecs } from "../config/options.ts";
-import { ValidationError, type Problem } from "../shared/errors.ts";
+import { EgresslabError, ValidationError, type Problem } from "../shared/errors.ts";
 import { createLogger, type LogLevel } from "../shared/logger.ts";
 import type { CalicoEdition } from "../sim/types.ts";
 import { createProvider, providerOptionSpecs, providerSettings } from "../providers/select.ts";
@@ -98,6 +98,14 @@ export const clustersCommand: Command = {
     const logger = createLogger({ level: o["log-level"] as LogLevel });
     const provider = await createProvider({ ...providerSettings(o), dataDir: path.resolve(o.data), logger });
     const out = (line: string): void => void process.stdout.write(line + "\n");
+    // Ctrl-C stops what is being created and lets the provider clean up half-made clusters before exiting.
+    const interrupt = new AbortController();
+    const onSignal = (): void => {
+      process.stderr.write("interrupted: stopping and cleaning up\n");
+      interrupt.abort(new EgresslabError("unavailable", "interrupted"));
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
     try {
       if (action === "list") {
         const list = await provider.list();
@@ -121,6 +129,7 @@ export const clustersCommand: Command = {
         try {
           const conn = await provider.acquire({
             id,
+            signal: interrupt.signal,
             ...(o.profile ? { profile: o.profile } : {}),
             ...(o.edition ? { edition: o.edition as CalicoEdition } : {}),
             onProgress: (step) => void process.stderr.write(`[${id}] ${step}\n`),
@@ -141,7 +150,8 @@ export const clustersCommand: Command = {
       };
       const queue = [...ids];
       const workers = Array.from({ length: Math.min(o.parallel, ids.length) }, async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await createOne(id);
+        for (let id = queue.shift(); id !== undefined && !interrupt.signal.aborted; id = queue.shift())
+          await createOne(id);
       });
       await Promise.all(workers);
       if (failed === ids.length) throw lastError;
@@ -152,6 +162,8 @@ export const clustersCommand: Command = {
       }
       return failed ? 1 : 0;
     } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
       await provider.close();
     }
   },
