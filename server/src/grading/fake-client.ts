@@ -2,7 +2,27 @@
  * An in-memory `ClusterClient` for unit tests of grading: objects in a map, exec answered by a function the test
  * gives (so a test decides what curl "sees" from the objects present), flows served from a list.
  */
-import type { ClusterClient, ClusterObject, ExecResult, ObjectRef } from "./cluster.ts";
+import {
+  mergedKinds,
+  type ClusterClient,
+  type ClusterObject,
+  type ExecResult,
+  type ObjectRef,
+} from "./cluster.ts";
+
+/** RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== "object" || Array.isArray(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> =
+    target && typeof target === "object" && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
 
 export type ExecFn = (
   objects: ClusterObject[],
@@ -21,9 +41,18 @@ export class FakeClient implements ClusterClient {
   all(): ClusterObject[] {
     return [...this.objects.values()];
   }
-  async apply(obj: ClusterObject, _opts?: { replace?: boolean }): Promise<void> {
+  async apply(obj: ClusterObject, opts?: { replace?: boolean }): Promise<void> {
     this.calls.push(`apply ${obj.kind}/${obj.metadata.name}`);
-    const o = structuredClone(obj);
+    const k = key({
+      ...obj,
+      name: obj.metadata.name,
+      ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+    });
+    const existing = this.objects.get(k);
+    const o =
+      existing && !opts?.replace && mergedKinds.has(obj.kind)
+        ? (mergePatch(existing, obj) as ClusterObject)
+        : structuredClone(obj);
     if (o.kind === "Deployment")
       o.status = { readyReplicas: Number((o.spec as { replicas?: number })?.replicas ?? 1) };
     this.objects.set(

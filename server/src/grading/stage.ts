@@ -7,7 +7,7 @@ import { renderStage } from "../labs/model/stage.ts";
 import type { Lab, Manifest, RenderedStage, SetupCommand } from "../labs/model/types.ts";
 import { EgresslabError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
-import { refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
+import { mergedKinds, refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
 import { createKubeClient } from "./kube-client.ts";
 import { choosePod, runChecks } from "./run-check.ts";
 
@@ -195,8 +195,9 @@ export async function solveStage(
 }
 
 /**
- * Undoes the stage (the objects in `cleanup/`, and those its solution and wrong solutions create), then sets it up
- * again.
+ * Undoes the stage, then sets it up again. Objects the stage's `cleanup/`, solution and wrong solutions create are
+ * deleted, except those any stage's setup so far owns; shared objects that labs merge into (Namespaces,
+ * FelixConfiguration) are never deleted: the annotations and settings the stage adds are removed instead.
  */
 export async function resetStage(
   conn: ClusterConnection,
@@ -207,12 +208,37 @@ export async function resetStage(
 ): Promise<void> {
   const client = clientFor(conn, opts);
   const stage = render(lab, stageIndex, params);
-  const setupRefs = new Set(stage.setup.map((m) => key(m)));
-  const undo = [...stage.cleanup, ...stage.solution, ...stage.wrong.flatMap((w) => w.manifests)].filter(
-    (m) => !setupRefs.has(key(m)),
+  const owned = new Set<string>();
+  for (let i = 0; i <= stageIndex; i++) for (const m of render(lab, i, params).setup) owned.add(key(m));
+  const undo = dedupe([...stage.cleanup, ...stage.solution, ...stage.wrong.flatMap((w) => w.manifests)]);
+  const shared = undo.filter((m) => mergedKinds.has(m.object.kind));
+  await deleteManifests(
+    client,
+    undo.filter((m) => !owned.has(key(m)) && !mergedKinds.has(m.object.kind)),
   );
-  await deleteManifests(client, dedupe(undo));
+  for (const m of shared) {
+    const ref = refOf(m.object as ClusterObject);
+    if (await client.get(ref)) await client.apply(unmergePatch(m.object as ClusterObject));
+  }
   await setupStage(conn, lab, stageIndex, params, opts);
+}
+
+/** A merge patch that removes what `obj` would add: its annotations and its top-level spec fields. */
+export function unmergePatch(obj: ClusterObject): ClusterObject {
+  const nulls = (o: unknown): Record<string, null> | undefined =>
+    o && typeof o === "object" ? Object.fromEntries(Object.keys(o).map((k) => [k, null])) : undefined;
+  const annotations = nulls(obj.metadata.annotations);
+  const spec = nulls(obj.spec);
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: {
+      name: obj.metadata.name,
+      ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+      ...(annotations ? { annotations } : {}),
+    },
+    ...(spec ? { spec } : {}),
+  } as ClusterObject;
 }
 
 function key(m: Manifest): string {

@@ -110,3 +110,45 @@ describe("validateLab", () => {
     expect(junitXml([r])).toMatch(/<failure message="it connected \(HTTP 200\)"/);
   });
 });
+
+describe("resetStage", () => {
+  it("deletes what the stage created, keeps shared objects and strips what the stage merged into them", async () => {
+    const { resetStage } = await import("./stage.ts");
+    const c = cluster();
+    const base = lab({
+      solution: policy("block-c2", "c2.test"),
+      wrong: policy("deny-all", "c2.test"),
+      wrongFails: ["c2"],
+    });
+    const stage = base.stages[0]!;
+    stage.solution.push(
+      f(
+        "s0/solution/ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ops, annotations: {egress.projectcalico.org/selector: x}}\n",
+      ),
+    );
+    const conn = { id: "t", provider: "sim" as const, kubeconfig: "", edition: "enterprise" as const };
+    await c.apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "ops", labels: { tenant: "ops" } },
+    });
+    await c.apply(
+      JSON.parse(
+        '{"apiVersion":"projectcalico.org/v3","kind":"GlobalNetworkPolicy","metadata":{"name":"block-c2"},"spec":{}}',
+      ),
+    );
+    await c.apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "ops", annotations: { "egress.projectcalico.org/selector": "x" } },
+    });
+    await resetStage(conn, base, 0, {}, { client: c });
+    const ns = await c.get({ apiVersion: "v1", kind: "Namespace", name: "ops" });
+    expect(ns?.metadata).toEqual({ name: "ops", labels: { tenant: "ops" }, annotations: {} });
+    expect(
+      await c.get({ apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", name: "block-c2" }),
+    ).toBeUndefined();
+    expect(await c.get({ apiVersion: "v1", kind: "Pod", namespace: "ops", name: "backup-1" })).toBeDefined();
+  });
+});
