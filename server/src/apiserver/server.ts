@@ -53,6 +53,20 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** `/healthz`, `/readyz`, `/livez`: "ok", or with `?verbose` the check list the real server prints. */
+function healthText(path: string, q: URLSearchParams): string {
+  if (!q.has("verbose")) return "ok";
+  const name = path.split("/").filter(Boolean)[0] ?? "healthz";
+  const checks = [
+    "ping",
+    "log",
+    "etcd",
+    "poststarthook/start-apiextensions-controllers",
+    "poststarthook/crd-informer-synced",
+  ];
+  return `${checks.map((c) => `[+]${c} ok`).join("\n")}\n${name} check passed\n`;
+}
+
 function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
@@ -87,7 +101,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const { clusterId, path } = splitClusterPrefix(url.pathname);
       const route = parseRoute(path);
       if (route.kind === "version") return sendJson(res, 200, KUBERNETES_VERSION);
-      if (route.kind === "health") return sendText(res, 200, "ok");
+      if (route.kind === "health") return sendText(res, 200, healthText(path, url.searchParams));
       const token = bearer(req);
       const cluster = token ? opts.clusterForToken(token) : undefined;
       if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
