@@ -61,6 +61,23 @@ describe("SessionStore", () => {
     expect(s.progress(learner.id, 1)[0]!.status).toBe("not-started");
   });
 
+  it("reads every learner's progress at once, the same as one by one", () => {
+    const s = fresh();
+    const ws = s.ensureWorkshop("lab", undefined);
+    const other = s.ensureWorkshop("other-lab", undefined);
+    const ids = ["A", "B", "C"].map(
+      (name) => s.createLearner({ workshopId: ws.id, name, seed: 1, clusterId: name }).learner.id,
+    );
+    const stranger = s.createLearner({ workshopId: other.id, name: "X", seed: 1, clusterId: "x" }).learner.id;
+    s.markStarted(ids[0]!, 0);
+    s.recordCheck(ids[0]!, 0, true, {});
+    s.recordCheck(ids[1]!, 2, false, {});
+    s.recordCheck(stranger, 0, true, {});
+    const all = s.progressAll(ws.id, 3);
+    expect([...all.keys()].sort()).toEqual([ids[0], ids[1]].sort());
+    for (const id of [ids[0]!, ids[1]!]) expect(all.get(id)).toEqual(s.progress(id, 3));
+  });
+
   it("upserts answers per question", () => {
     const s = fresh();
     const ws = s.ensureWorkshop("lab", undefined);

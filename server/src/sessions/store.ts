@@ -236,6 +236,42 @@ export class SessionStore {
     }));
   }
 
+  /** Progress of every learner of a workshop, in two queries (for the instructor's board). */
+  progressAll(workshopId: string, stageCount: number): Map<string, StageProgress[]> {
+    const rows = this.db
+      .prepare(
+        "SELECT p.learner_id, p.stage_index, p.status FROM progress p JOIN learners l ON l.id = p.learner_id WHERE l.workshop_id = ?",
+      )
+      .all(workshopId) as { learner_id: string; stage_index: number; status: "started" | "passed" }[];
+    const counts = this.db
+      .prepare(
+        "SELECT c.learner_id, c.stage_index, COUNT(*) AS n FROM checks c JOIN learners l ON l.id = c.learner_id WHERE l.workshop_id = ? GROUP BY c.learner_id, c.stage_index",
+      )
+      .all(workshopId) as { learner_id: string; stage_index: number; n: number }[];
+    const out = new Map<string, StageProgress[]>();
+    const of = (id: string): StageProgress[] => {
+      let p = out.get(id);
+      if (!p) {
+        p = Array.from({ length: stageCount }, (_, index) => ({
+          index,
+          status: "not-started" as const,
+          checks: 0,
+        }));
+        out.set(id, p);
+      }
+      return p;
+    };
+    for (const r of rows) {
+      const cell = of(r.learner_id)[r.stage_index];
+      if (cell) cell.status = r.status;
+    }
+    for (const c of counts) {
+      const cell = of(c.learner_id)[c.stage_index];
+      if (cell) cell.checks = c.n;
+    }
+    return out;
+  }
+
   saveAnswers(learnerId: string, stageIndex: number, answers: Record<string, string>): void {
     const at = this.iso();
     const put = this.db.prepare(

@@ -323,11 +323,14 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   /** The instructor's board: every learner × every stage. */
   board(): BoardRow[] {
     const count = this.opts.lab.summary.stageCount;
+    const all = this.opts.store.progressAll(this.opts.workshopId, count);
+    const none = (): StageProgress[] =>
+      Array.from({ length: count }, (_, index) => ({ index, status: "not-started" as const, checks: 0 }));
     return this.opts.store.learners(this.opts.workshopId).map((l) => ({
       learnerId: l.id,
       name: l.name,
       currentStage: l.currentStage,
-      stages: this.opts.store.progress(l.id, count),
+      stages: all.get(l.id) ?? none(),
       online: this.online.has(l.id),
       lastSeen: l.lastSeenAt,
     }));
