@@ -464,11 +464,11 @@ describe("validateCalicoObject: valid objects", () => {
 });
 
 const realworld = loadRealworld();
-describe.runIf(realworld !== undefined)("validateCalicoObject on the real-world documents", () => {
-  const docs = [...(realworld ?? new Map<string, unknown[]>())].flatMap(([file, list]) =>
+describe("validateCalicoObject on the real-world documents", () => {
+  const docs = [...realworld.docs].flatMap(([file, list]) =>
     list.map((d, i) => [`${file} #${i + 1}`, d] as const),
   );
-  it("has the documents", () => expect(docs.length).toBeGreaterThanOrEqual(42));
+  it("has the documents", () => expect(docs.length).toBeGreaterThanOrEqual(realworld.complete ? 42 : 9));
   it.each(docs)("%s", (name, doc) => {
     const problems = validateCalicoObject(doc, ee);
     if (name.includes("log-everything")) expect(problems.map((p) => p.where)).toEqual(["metadata.name"]);

@@ -23,19 +23,26 @@ export function repositoryRoot(): string {
   return repoRoot;
 }
 
-/** The real-world YAML documents of `../shared/realworld-yaml`, when present: file name → parsed documents. */
-export function loadRealworld(): Map<string, unknown[]> | undefined {
-  const dir = path.join(repoRoot, "..", "shared", "realworld-yaml");
-  if (!existsSync(dir)) return undefined;
-  const out = new Map<string, unknown[]>();
+/** The real-world YAML folder: `../shared/realworld-yaml` when present, else the subset committed here. */
+export function realworldDir(): { dir: string; complete: boolean } {
+  const shared = path.join(repoRoot, "..", "shared", "realworld-yaml");
+  return existsSync(shared)
+    ? { dir: shared, complete: true }
+    : { dir: path.join(here, "realworld"), complete: false };
+}
+
+/** The real-world YAML documents: file name → parsed documents. */
+export function loadRealworld(): { docs: Map<string, unknown[]>; complete: boolean } {
+  const { dir, complete } = realworldDir();
+  const docs = new Map<string, unknown[]>();
   for (const f of readdirSync(dir)
     .filter((n) => n.endsWith(".yaml"))
     .sort())
-    out.set(
+    docs.set(
       f,
       parseAllDocuments(readFileSync(path.join(dir, f), "utf8"))
         .map((d) => d.toJS() as unknown)
         .filter((d) => d !== null && d !== undefined),
     );
-  return out;
+  return { docs, complete };
 }
