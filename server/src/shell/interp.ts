@@ -33,6 +33,34 @@ function varValue(name: string, env: ShellEnv): string | undefined {
   return env.vars.get(name);
 }
 
+/** Runs the command substitutions of a word (in a subshell) and puts their output in its place. */
+async function substitute(word: Word, env: ShellEnv, io: CmdIO): Promise<Word> {
+  if (!word.some((p) => p.kind === "sub")) return word;
+  const out: Word = [];
+  for (const p of word) {
+    if (p.kind !== "sub") {
+      out.push(p);
+      continue;
+    }
+    let text = "";
+    const sub: ShellEnv = {
+      ...env,
+      vars: new Map(env.vars),
+      exported: new Set(env.exported),
+      exitCode: undefined,
+    };
+    env.lastStatus = await runText(p.script, sub, { stdin: "", out: (s) => (text += s), err: io.err });
+    out.push({ kind: "val", text: text.replace(/\n+$/, ""), quoted: p.quoted });
+  }
+  return out;
+}
+
+async function expandAll(words: Word[], env: ShellEnv, io: CmdIO): Promise<string[]> {
+  const out: string[] = [];
+  for (const w of words) out.push(...expandWord(await substitute(w, env, io), env));
+  return out;
+}
+
 /** Expands a word into fields: quoted parts stay whole, unquoted variables split on whitespace. */
 export function expandWord(word: Word, env: ShellEnv): string[] {
   const fields: string[] = [];
@@ -44,7 +72,7 @@ export function expandWord(word: Word, env: ShellEnv): string[] {
       has = has || p.quoted || p.text.length > 0;
       continue;
     }
-    const v = varValue(p.name, env) ?? "";
+    const v = p.kind === "var" ? (varValue(p.name, env) ?? "") : p.kind === "val" ? p.text : "";
     if (p.quoted) {
       cur += v;
       has = true;
@@ -117,8 +145,10 @@ function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO): CmdIO | numb
 }
 
 async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise<number> {
-  const argv = cmd.words.flatMap((w) => expandWord(w, env));
-  const assigns = cmd.assigns.map((a) => [a.name, expandWord(a.value, env).join(" ")] as const);
+  const argv = await expandAll(cmd.words, env, io0);
+  const assigns: (readonly [string, string])[] = [];
+  for (const a of cmd.assigns)
+    assigns.push([a.name, (await expandAll([a.value], env, io0)).join(" ")] as const);
   const io = redirect(cmd.redirects, env, io0);
   if (typeof io === "number") return io;
   const { out, err, stdin } = io;
@@ -162,7 +192,7 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
     }
     case "for": {
       let status = 0;
-      for (const item of cmd.items.flatMap((w) => expandWord(w, env))) {
+      for (const item of await expandAll(cmd.items, env, io)) {
         env.vars.set(cmd.name, item);
         status = await runList(cmd.body, env, io);
         if (env.exitCode !== undefined) break;

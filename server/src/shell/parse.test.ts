@@ -51,6 +51,7 @@ describe("parseScript", () => {
     ["| echo", 'syntax error: unexpected "|"'],
     ["echo a &&", 'syntax error: unexpected "end of file"'],
     ["for i in 1; echo; done", 'syntax error: unexpected "echo"'],
+    ["echo $(hostname", "syntax error: unterminated $("],
   ])("rejects %j with busybox's message", (src, msg) => {
     expect(() => parseScript(src)).toThrow(ShellSyntaxError);
     expect(() => parseScript(src)).toThrow(msg);
@@ -89,6 +90,10 @@ describe("interpreter", () => {
     ["cat /etc/hostname; hostname", 0, "pod-a\npod-a\n"],
     ["echo out; echo err >&2 2>/dev/null", 0, "out\n"],
     ["whoami; id -u >/dev/null", 0, "root\n"],
+    ["for i in $(seq 1 3); do echo n$i; done", 0, "n1\nn2\nn3\n"],
+    ['echo "host: $(hostname)" `echo back`', 0, "host: pod-a back\n"],
+    ["X=$(printf 'a b\\n\\n'); echo \"[$X]\" [$(echo $X)]", 0, "[a b] [a b]\n"],
+    ["seq 5 -2 1 | wc -l", 0, "3\n"],
   ])("%s", async (src, code, out) => {
     const r = await run(src, { HOME: "/root" });
     expect(r.code).toBe(code);
@@ -125,6 +130,8 @@ describe("interpreter", () => {
     const p = runText("sleep 2; echo done", e, { stdin: "", out: () => {}, err: () => {} }).then(
       () => (done = true),
     );
+    await new Promise<void>((r) => setImmediate(r));
+    expect(clock.pending).toBe(1);
     await clock.advance(1999);
     expect(done).toBe(false);
     await clock.advance(1);

@@ -1,10 +1,16 @@
 /**
  * A POSIX-sh subset parser: simple commands with quotes, `$VAR`/`${VAR}`/`$?`, pipes, `&&`, `||`, `;`, newlines,
- * redirections (`>`, `>>`, `<`, `2>&1`), `!`, `( … )` and `for NAME in WORDS; do LIST; done`. Pure: text in, tree out.
+ * redirections (`>`, `>>`, `<`, `2>&1`), `!`, `( … )`, command substitution (`$(…)`, backquotes) and
+ * `for NAME in WORDS; do LIST; done`. Pure: text in, tree out.
  */
 
 export type WordPart =
-  { kind: "lit"; text: string; quoted: boolean } | { kind: "var"; name: string; quoted: boolean };
+  | { kind: "lit"; text: string; quoted: boolean }
+  | { kind: "var"; name: string; quoted: boolean }
+  /** Command substitution: the script's output replaces it (trailing newlines removed). */
+  | { kind: "sub"; script: string; quoted: boolean }
+  /** A substitution's result, after it ran (split into fields when unquoted, like a variable). */
+  | { kind: "val"; text: string; quoted: boolean };
 export type Word = WordPart[];
 
 export interface Redirect {
@@ -92,8 +98,38 @@ function tokenize(src: string): Token[] {
       if (lit) parts.push({ kind: "lit", text: lit, quoted });
       lit = "";
     };
+    const readSub = (quoted: boolean): boolean => {
+      // at src[i] === "$" followed by "(", or a backquote
+      const backquote = src[i] === "`";
+      if (!backquote && src[i + 1] !== "(") return false;
+      let j = i + (backquote ? 1 : 2);
+      let depth = 1;
+      while (j < src.length) {
+        const d = src[j]!;
+        if (backquote && d === "`") break;
+        if (!backquote && d === "'") {
+          const e = src.indexOf("'", j + 1);
+          if (e < 0) break;
+          j = e + 1;
+          continue;
+        }
+        if (!backquote && d === "(") depth++;
+        if (!backquote && d === ")" && --depth === 0) break;
+        j++;
+      }
+      if (j >= src.length)
+        throw new ShellSyntaxError(
+          backquote ? "syntax error: unterminated `" : "syntax error: unterminated $(",
+        );
+      flush(quoted);
+      parts.push({ kind: "sub", script: src.slice(i + (backquote ? 1 : 2), j), quoted });
+      raw += src.slice(i, j + 1);
+      i = j + 1;
+      return true;
+    };
     const readVar = (quoted: boolean): boolean => {
       // at src[i] === "$"
+      if (src[i + 1] === "(") return readSub(quoted);
       const rest = src.slice(i + 1);
       let m = /^\{([A-Za-z_][A-Za-z0-9_]*|[?#$0-9])\}/.exec(rest);
       if (!m) m = /^([A-Za-z_][A-Za-z0-9_]*|[?#$0-9])/.exec(rest);
@@ -136,6 +172,7 @@ function tokenize(src: string): Token[] {
             continue;
           }
           if (d === "$" && readVar(true)) continue;
+          if (d === "`" && readSub(true)) continue;
           lit += d;
           raw += d;
           i++;
@@ -154,6 +191,7 @@ function tokenize(src: string): Token[] {
         continue;
       }
       if (ch === "$" && readVar(false)) continue;
+      if (ch === "`" && readSub(false)) continue;
       lit += ch;
       raw += ch;
       i++;

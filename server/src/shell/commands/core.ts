@@ -405,6 +405,30 @@ export const coreCommands: Record<string, Tool> = {
     }
     return Promise.resolve(status);
   },
+  seq: (a, io) => {
+    const n = a.map(Number);
+    if (n.length < 1 || n.length > 3 || n.some((x) => !Number.isFinite(x))) {
+      io.err(
+        n.length < 1 || n.length > 3
+          ? "seq: missing operand\n"
+          : `seq: invalid number '${a.find((x) => !Number.isFinite(Number(x)))}'\n`,
+      );
+      return Promise.resolve(1);
+    }
+    const [first, step, last] =
+      n.length === 1 ? [1, 1, n[0]!] : n.length === 2 ? [n[0]!, 1, n[1]!] : [n[0]!, n[1]!, n[2]!];
+    if (step === 0) {
+      io.err("seq: invalid increment '0'\n");
+      return Promise.resolve(1);
+    }
+    const out: string[] = [];
+    for (let x = first; step > 0 ? x <= last : x >= last; x += step) {
+      out.push(String(x));
+      if (out.length > 100_000) break;
+    }
+    io.out(out.map((l) => l + "\n").join(""));
+    return ok;
+  },
   sh: shTool,
   ash: shTool,
   bash: shTool,
