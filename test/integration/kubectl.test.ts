@@ -104,6 +104,10 @@ describe("kubectl against a simulated cluster", () => {
     const logs = await k(["-n", "kube-system", "logs", pod, "--tail=2"]);
     expect(logs.exitCode).toBe(0);
     expect(logs.stdout.split("\n").length).toBeLessThanOrEqual(2);
+    const all = (await k(["-n", "kube-system", "logs", pod])).stdout;
+    const follow = await k(["-n", "kube-system", "logs", "-f", pod], { timeout: 2500 });
+    expect(follow.exitCode).not.toBe(0); // still following when stopped
+    expect(follow.stdout).toContain(all.split("\n")[0]!);
     const sel = await k(["get", "pods", "-l", "app in ("]);
     expect(sel.exitCode).toBe(1);
     expect(sel.stderr).toMatch(/^Error from server \(BadRequest\): .*unable to parse requirement/);
