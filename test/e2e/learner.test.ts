@@ -37,6 +37,8 @@ afterAll(async () => {
 describe("the learner's page", () => {
   it("joins and runs a guide action in the terminal", async () => {
     await page.goto(server.url);
+    await page.waitForSelector("#join-name");
+    await lp.screenshot("00-join");
     await lp.join("Grace");
     await lp.waitForTerminal(/learner@egresslab:~\/stage-0\$/);
     await lp.runGuideAction("kubectl get pods -A");
