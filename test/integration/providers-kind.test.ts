@@ -228,6 +228,22 @@ describe("kind provider", () => {
     expect((await calls()).at(-1)).toBe("kind delete cluster --name egresslab-ivy");
   });
 
+  it("deletes a cluster whose creation was stopped half-way", async () => {
+    const p = await provider({ FAKE_KIND_CREATE: "slow" });
+    const ac = new AbortController();
+    const run = p.acquire({
+      id: "nia",
+      signal: ac.signal,
+      onProgress: (s) => {
+        if (s.startsWith("creating kind cluster"))
+          setTimeout(() => ac.abort(new Error("attendee left")), 300);
+      },
+    });
+    await expect(run).rejects.toThrow('creating kind cluster "egresslab-nia" was cancelled');
+    expect((await calls()).at(-1)).toBe("kind delete cluster --name egresslab-nia");
+    expect(await p.list()).toEqual([]);
+  });
+
   it("applies the profile's manifests to a real cluster when the profile has them", async () => {
     const p = await provider(
       {},

@@ -156,6 +156,13 @@ export class KindProvider implements ClusterProvider {
         },
       );
     } catch (err) {
+      // kind removes its nodes when it fails by itself, but not when it is stopped half-way.
+      if (err instanceof CommandError && (err.failure === "cancelled" || err.failure === "timeout")) {
+        progress(`cleaning up: deleting kind cluster ${name}`);
+        await this.deleteCluster(name).catch((e: unknown) =>
+          this.log.error("could not delete kind cluster after a failure", { name, error: String(e) }),
+        );
+      }
       await rm(configFile, { force: true });
       throw kindCreateError(err, name);
     }
