@@ -560,3 +560,45 @@ describe("malformed input", () => {
     expect(calls).toBe(registry.types.length * bodies.length * 2);
   });
 });
+
+describe("finalizers", () => {
+  it("hold a deleted object until the last one is removed", () => {
+    const { api, t } = testApi("enterprise", ["default", "app"]);
+    api.create(t("cm"), "app", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "held", finalizers: ["example.com/cleanup"] },
+    });
+    const marked = api.delete(t("cm"), "app", "held");
+    expect(marked.metadata.deletionTimestamp).toBeDefined();
+    const live = api.get(t("cm"), "app", "held");
+    expect(live.metadata.deletionTimestamp).toBe(marked.metadata.deletionTimestamp);
+    const added = apiError(() =>
+      api.update(t("cm"), "app", "held", {
+        ...live,
+        metadata: { ...live.metadata, finalizers: ["example.com/cleanup", "x.io/more"] },
+      }),
+    );
+    expect(added.message).toBe(
+      'ConfigMap "held" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"x.io/more"}',
+    );
+    api.update(t("cm"), "app", "held", { ...live, metadata: { ...live.metadata, finalizers: [] } });
+    expect(apiError(() => api.get(t("cm"), "app", "held")).code).toBe(404);
+  });
+
+  it("keep a terminating namespace until its finalized contents are gone", async () => {
+    const { api, t } = testApi("enterprise", ["default", "app"]);
+    api.create(t("cm"), "app", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "held", finalizers: ["example.com/cleanup"] },
+    });
+    api.delete(t("ns"), undefined, "app");
+    await new Promise((r) => setImmediate(r));
+    expect((api.get(t("ns"), undefined, "app").status as { phase: string }).phase).toBe("Terminating");
+    const live = api.get(t("cm"), "app", "held");
+    api.update(t("cm"), "app", "held", { ...live, metadata: { ...live.metadata, finalizers: [] } });
+    await new Promise((r) => setImmediate(r));
+    expect(apiError(() => api.get(t("ns"), undefined, "app")).code).toBe(404);
+  });
+});

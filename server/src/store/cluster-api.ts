@@ -348,6 +348,17 @@ export class SimClusterApi implements ClusterApi {
       if (opts?.dryRun) return { object: cloneJson(this.view(type, stored)), warnings };
       stored.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(key, "MODIFIED", stored);
+      if (
+        stored.metadata.deletionTimestamp &&
+        !stored.metadata.finalizers?.length &&
+        key !== "core/namespaces"
+      ) {
+        // The last finalizer is gone: the deletion completes.
+        this.remove(key, stored, "Background");
+        const nsObj = ns ? this.o.store.get("core/namespaces", undefined, ns) : undefined;
+        if (nsObj && (nsObj.status as { phase?: string } | undefined)?.phase === "Terminating")
+          this.terminateNamespace(nsObj);
+      }
       return { object: cloneJson(this.view(type, stored)), warnings };
     });
   }
@@ -395,6 +406,17 @@ export class SimClusterApi implements ClusterApi {
   private immutable(type: ResourceType, old: KubeObject, next: KubeObject): FieldError[] {
     const errs: FieldError[] = [];
     const k = resourceKey(type);
+    if (old.metadata.deletionTimestamp) {
+      const added = (next.metadata.finalizers ?? []).filter(
+        (f) => !(old.metadata.finalizers ?? []).includes(f),
+      );
+      if (added.length)
+        errs.push({
+          field: "metadata.finalizers",
+          type: "Forbidden",
+          detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
+        });
+    }
     type Spec = { selector?: unknown; clusterIP?: string; clusterIPs?: string[] };
     const o = old as { spec?: Spec };
     const n = next as { spec?: Spec };
@@ -463,6 +485,8 @@ export class SimClusterApi implements ClusterApi {
       if (opts?.dryRun) return cloneJson(this.view(type, existing));
       if (key === "core/namespaces") return cloneJson(this.terminateNamespace(existing));
       this.remove(key, existing, opts?.propagationPolicy ?? "Background");
+      const held = this.o.store.get(key, ns, name);
+      if (held) return cloneJson(this.view(type, held));
       return cloneJson(this.view(type, existing));
     });
   }
@@ -501,7 +525,20 @@ export class SimClusterApi implements ClusterApi {
   }
 
   private remove(key: ResourceKey, obj: KubeObject, propagation: string): void {
-    if (!this.o.store.get(key, obj.metadata.namespace, obj.metadata.name)) return;
+    const live = this.o.store.get(key, obj.metadata.namespace, obj.metadata.name);
+    if (!live) return;
+    if (live.metadata.finalizers?.length && key !== "core/namespaces") {
+      // Finalizers hold the object (marked for deletion) until whoever owns them removes them.
+      if (!live.metadata.deletionTimestamp) {
+        const marked = cloneJson(live);
+        marked.metadata.deletionTimestamp = timestamp(this.o.clock.now());
+        (marked.metadata as { deletionGracePeriodSeconds?: number }).deletionGracePeriodSeconds = 0;
+        marked.metadata.resourceVersion = this.o.store.nextVersion();
+        this.o.store.commit(key, "MODIFIED", marked);
+      }
+      return;
+    }
+    obj = live;
     const gone: KubeObject = {
       ...obj,
       metadata: { ...obj.metadata, resourceVersion: this.o.store.nextVersion() },
@@ -550,7 +587,10 @@ export class SimClusterApi implements ClusterApi {
             if (o.metadata.namespace === name) this.remove(k, o, "Background");
         }
         const latest = this.o.store.get("core/namespaces", undefined, name);
-        if (latest && latest.metadata.uid === nsObj.metadata.uid)
+        const remaining = this.o.store
+          .keys()
+          .some((k) => k !== "core/namespaces" && this.o.store.list(k, name).length > 0);
+        if (latest && latest.metadata.uid === nsObj.metadata.uid && !remaining)
           this.remove("core/namespaces", latest, "Background");
       });
     };
