@@ -1,6 +1,7 @@
 /** `egresslab sim` as a user runs it: one ready line, a kubeconfig kubectl uses as is, a clean stop on SIGINT. */
 import { afterAll, describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -66,6 +67,13 @@ describe("egresslab sim", () => {
   });
 
   it("rejects bad options in the user's terms and never overwrites ~/.kube/config", async () => {
+    const blocker = net.createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => blocker.once("listening", r));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    const busy = await sim(["--port", String(taken), "--kubeconfig", path.join(dir, "busy.kubeconfig")]);
+    blocker.close();
+    expect(busy.exitCode).toBe(1);
+    expect(busy.stderr).toContain(`egresslab sim: port ${taken} on 127.0.0.1 is already in use`);
     const bad = await sim(["--edition", "free"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('--edition: must be one of enterprise, oss; got "free"');

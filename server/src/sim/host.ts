@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ConflictError, NotFoundError, ValidationError } from "../shared/errors.ts";
+import { ConflictError, EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import type { CalicoEdition, SimClusterHandle } from "./types.ts";
 import { createSimCluster, deleteSimClusterState } from "./cluster.ts";
@@ -108,7 +108,13 @@ export class SimHost {
         });
         port = await server.listen(0, bindHost);
       }
-    } else port = await server.listen(opts.port ?? 0, bindHost);
+    } else {
+      try {
+        port = await server.listen(opts.port ?? 0, bindHost);
+      } catch (err) {
+        throw listenError(err, bindHost, opts.port ?? 0);
+      }
+    }
     const urlHost =
       bindHost === "0.0.0.0" || bindHost === "::"
         ? "127.0.0.1"
@@ -265,6 +271,27 @@ export class SimHost {
     writeFileSync(tmp, JSON.stringify(data, null, 2) + "\n", { mode: 0o600 });
     renameSync(tmp, file);
   }
+}
+
+/** A failed listen in the user's terms. */
+function listenError(err: unknown, host: string, port: number): Error {
+  const code = (err as { code?: string }).code;
+  if (code === "EADDRINUSE")
+    return new EgresslabError(
+      "unavailable",
+      `port ${port} on ${host} is already in use; choose another port (or 0 for any)`,
+    );
+  if (code === "EACCES")
+    return new EgresslabError(
+      "forbidden",
+      `not allowed to listen on port ${port} on ${host}; choose a port above 1023`,
+    );
+  if (code === "EADDRNOTAVAIL")
+    return new EgresslabError(
+      "invalid",
+      `${host} is not an address of this machine; use 127.0.0.1 or 0.0.0.0`,
+    );
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 function readSaved(dataDir: string): SavedHost {
