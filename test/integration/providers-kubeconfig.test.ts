@@ -58,7 +58,7 @@ describe("kubeconfig pool provider", () => {
     const err = await p.acquire({ id: "carol" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EgresslabError);
     expect((err as Error).message).toBe(
-      `all 2 clusters in the kubeconfig pool are leased: add kubeconfig files to ${pool} and restart, or free one with \`egresslab clusters delete --provider kubeconfig --id <attendee>\``,
+      `all 2 clusters in the kubeconfig pool are leased: add kubeconfig files to ${pool} and restart, or free one with \`egresslab clusters delete --provider kubeconfig --id ID\` (ids: \`egresslab clusters list\`)`,
     );
     await p.release("alice");
     await p.release("nobody");

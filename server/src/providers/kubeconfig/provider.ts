@@ -115,7 +115,7 @@ export class KubeconfigProvider implements ClusterProvider {
     const where = this.opts.dir ? ` to ${this.opts.dir}` : "";
     return new EgresslabError(
       "unavailable",
-      `all ${this.pool.length} clusters in the kubeconfig pool are leased: add kubeconfig files${where} and restart, or free one with \`egresslab clusters delete --provider kubeconfig --id <attendee>\``,
+      `all ${this.pool.length} clusters in the kubeconfig pool are leased: add kubeconfig files${where} and restart, or free one with \`egresslab clusters delete --provider kubeconfig --id ID\` (ids: \`egresslab clusters list\`)`,
     );
   }
 
