@@ -195,6 +195,24 @@ export async function solveStage(
 }
 
 /**
+ * Brings a cluster to the start of stage `stageIndex` for a learner who skips ahead: every earlier stage is set up and
+ * solved in order, then this stage is set up.
+ */
+export async function startAtStage(
+  conn: ClusterConnection,
+  lab: Lab,
+  stageIndex: number,
+  params: LabParams,
+  opts?: StageOptions,
+): Promise<void> {
+  for (let i = 0; i < stageIndex; i++) {
+    await setupStage(conn, lab, i, params, opts);
+    await solveStage(conn, lab, i, params, opts);
+  }
+  await setupStage(conn, lab, stageIndex, params, opts);
+}
+
+/**
  * Undoes the stage, then sets it up again. Objects the stage's `cleanup/`, solution and wrong solutions create are
  * deleted, except those any stage's setup so far owns; shared objects that labs merge into (Namespaces,
  * FelixConfiguration) are never deleted: the annotations and settings the stage adds are removed instead.

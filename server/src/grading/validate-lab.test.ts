@@ -152,3 +152,31 @@ describe("resetStage", () => {
     expect(await c.get({ apiVersion: "v1", kind: "Pod", namespace: "ops", name: "backup-1" })).toBeDefined();
   });
 });
+
+describe("startAtStage", () => {
+  it("sets up and solves every earlier stage, then sets up the requested one", async () => {
+    const { startAtStage } = await import("./stage.ts");
+    const one = lab({
+      solution: policy("block-c2", "c2.test"),
+      wrong: policy("deny-all", "c2.test"),
+      wrongFails: ["c2"],
+    });
+    const two: Lab = {
+      ...one,
+      stages: [one.stages[0]!, { ...one.stages[0]!, index: 1, id: "s1", solution: [] }],
+    };
+    const c = cluster();
+    await startAtStage(
+      { id: "t", provider: "sim", kubeconfig: "", edition: "enterprise" },
+      two,
+      1,
+      {},
+      { client: c },
+    );
+    expect(c.calls.filter((x) => x.startsWith("apply"))).toEqual([
+      "apply Pod/backup-1",
+      "apply GlobalNetworkPolicy/block-c2",
+      "apply Pod/backup-1",
+    ]);
+  });
+});

@@ -11,9 +11,11 @@
  *                      gradeStage(conn, lab, stageIndex, params, answers, opts?): Promise<StageResult>
  *                      solveStage(conn, lab, stageIndex, params, opts?): Promise<void>   (applies the reference solution)
  *                      resetStage(conn, lab, stageIndex, params, opts?): Promise<void>   (cleanup, then setup again)
+ *                      startAtStage(conn, lab, stageIndex, params, opts?): Promise<void> (earlier stages set up and solved)
  *                      validateLab(client, lab, params, opts?): Promise<ValidateReport> (what `egresslab validate` runs)
  *
- * Stages build on each other: a learner who starts at stage N needs setupStage + solveStage of stages 0..N-1 first.
+ * Stages build on each other: a learner who starts at stage N needs stages 0..N-1 set up and solved first
+ * (startAtStage does that).
  * gradeStage never throws for a failing check (a failure is a result with a hint); it throws only when the cluster
  * cannot be reached.
  */
