@@ -128,6 +128,10 @@ export function runExec(
       stdinEndCb?.();
     }
   });
+  ws.on("error", (err) => {
+    logger.debug("exec stream error", { error: err.message });
+    ws.terminate();
+  });
   ws.on("close", () => {
     if (!finished) ac.abort(new Error("the client closed the connection"));
     if (!stdinEnded) {
@@ -207,6 +211,7 @@ export function attachCommand(pod: { spec?: unknown }, container: string | undef
 
 /** Attaching to a container without stdin: its log so far, then nothing until the client leaves. */
 export function runAttachOutput(ws: WebSocket, cluster: SimClusterHandle, req: ExecRequest): void {
+  ws.on("error", () => ws.terminate());
   let text: string;
   try {
     text = cluster.runtime.logs(req.namespace, req.pod, req.container ? { container: req.container } : {});

@@ -317,9 +317,20 @@ async function patch(
   if (type === "application/apply-patch+yaml") {
     if (!q.get("fieldManager"))
       throw new ApiError(
-        400,
-        "BadRequest",
+        422,
+        "Invalid",
         'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+        {
+          group: "meta.k8s.io",
+          kind: "PatchOptions",
+          causes: [
+            {
+              reason: "FieldValueRequired",
+              message: "Required value: is required for apply patch",
+              field: "fieldManager",
+            },
+          ],
+        },
       );
     if (!isObject(patchBody))
       throw new ApiError(400, "BadRequest", "the apply configuration must be an object");
