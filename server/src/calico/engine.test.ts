@@ -925,6 +925,28 @@ describe("engine robustness", () => {
     expect(e.evaluate(conn(CLIENT, CLIENT)).allowed).toBe(true);
   });
 
+  it("applicablePolicies lists a pod's policies in evaluation order", () => {
+    const e = cluster();
+    e.upsert(tier("security", 10));
+    e.upsert(gnp("b", { tier: "security", order: 2, selector: "app == 'client'", types: ["Egress"] }));
+    e.upsert(
+      gnp(
+        "a",
+        { tier: "security", order: 1, selector: "all()", types: ["Egress"] },
+        "StagedGlobalNetworkPolicy",
+      ),
+    );
+    e.upsert(knp("default", "k", { podSelector: {}, policyTypes: ["Ingress"] }));
+    expect(e.applicablePolicies("default", "client")).toEqual({
+      egress: [
+        { tier: "security", kind: "sgnp", name: "a", staged: true },
+        { tier: "security", kind: "gnp", name: "b", staged: false },
+      ],
+      ingress: [{ tier: "default", kind: "knp", namespace: "default", name: "k", staged: false }],
+    });
+    expect(e.applicablePolicies("default", "nope")).toBeUndefined();
+  });
+
   it("endpointForIp and networkSetsForIp describe what an IP is", () => {
     const e = cluster();
     e.upsert(gns("g", { a: "b" }, { nets: ["10.0.0.0/8"] }));

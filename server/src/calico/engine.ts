@@ -619,6 +619,34 @@ export class PolicyEngine {
     return { allowed: egress.action !== "deny" && ingress.action !== "deny", egress, ingress };
   }
 
+  /**
+   * The policies that apply to a pod, per direction, in evaluation order (tier by tier), as `calicoq endpoint` lists
+   * them; staged policies are included and flagged. Undefined when the pod is not a Calico endpoint.
+   */
+  applicablePolicies(
+    namespace: string,
+    name: string,
+  ):
+    | Record<
+        Direction,
+        { tier: string; kind: PolicyHit["kind"]; namespace?: string; name: string; staged: boolean }[]
+      >
+    | undefined {
+    const key = `pod/${namespace}/${name}`;
+    if (!this.entities.has(key)) return undefined;
+    const list = (d: Direction) =>
+      this.groupsFor(key, d).flatMap((g) =>
+        g.policies.map((p) => ({
+          tier: g.tier.name,
+          kind: p.kind,
+          ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+          name: p.name,
+          staged: p.staged,
+        })),
+      );
+    return { ingress: list("ingress"), egress: list("egress") };
+  }
+
   /** Counts, for diagnostics and benchmarks. */
   stats(): { policies: number; endpoints: number; networkSets: number; cachedEndpoints: number } {
     let endpoints = 0;
