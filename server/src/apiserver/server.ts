@@ -199,6 +199,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on("error", () => socket.destroy());
     const url = new URL(req.url ?? "/", "https://localhost");
     try {
       const token = bearer(req);
