@@ -33,6 +33,40 @@ function varValue(name: string, env: ShellEnv): string | undefined {
   return env.vars.get(name);
 }
 
+/** Evaluates `$((…))`: integers, variables, unary minus, + - * / % and parentheses; errors evaluate to 0. */
+export function arithmetic(expr: string, env: ShellEnv): number {
+  const toks = expr.match(/\d+|[A-Za-z_][A-Za-z0-9_]*|[-+*/%()]|\S/g) ?? [];
+  let i = 0;
+  const atom = (): number => {
+    const t = toks[i++];
+    if (t === "(") {
+      const v = sum();
+      i++;
+      return v;
+    }
+    if (t === "-") return -atom();
+    if (t === "+") return atom();
+    if (t !== undefined && /^\d+$/.test(t)) return Number(t);
+    if (t !== undefined && /^[A-Za-z_]/.test(t)) return Math.trunc(Number(env.vars.get(t) ?? 0)) || 0;
+    return 0;
+  };
+  const product = (): number => {
+    let v = atom();
+    while (toks[i] === "*" || toks[i] === "/" || toks[i] === "%") {
+      const op = toks[i++];
+      const r = atom();
+      v = op === "*" ? v * r : r === 0 ? 0 : op === "/" ? Math.trunc(v / r) : v % r;
+    }
+    return v;
+  };
+  const sum = (): number => {
+    let v = product();
+    while (toks[i] === "+" || toks[i] === "-") v = toks[i++] === "+" ? v + product() : v - product();
+    return v;
+  };
+  return sum();
+}
+
 /** Runs the command substitutions of a word (in a subshell) and puts their output in its place. */
 async function substitute(word: Word, env: ShellEnv, io: CmdIO): Promise<Word> {
   if (!word.some((p) => p.kind === "sub")) return word;
@@ -72,7 +106,14 @@ export function expandWord(word: Word, env: ShellEnv): string[] {
       has = has || p.quoted || p.text.length > 0;
       continue;
     }
-    const v = p.kind === "var" ? (varValue(p.name, env) ?? "") : p.kind === "val" ? p.text : "";
+    const v =
+      p.kind === "var"
+        ? (varValue(p.name, env) ?? "")
+        : p.kind === "val"
+          ? p.text
+          : p.kind === "arith"
+            ? String(arithmetic(p.expr, env))
+            : "";
     if (p.quoted) {
       cur += v;
       has = true;
@@ -173,6 +214,12 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
   }
 }
 
+function yieldToEventLoop(env: ShellEnv): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    setImmediate(() => (env.signal.aborted ? reject(new Interrupted()) : resolve())),
+  );
+}
+
 async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<number> {
   if (env.signal.aborted) throw new Interrupted();
   switch (cmd.kind) {
@@ -192,12 +239,34 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
     }
     case "for": {
       let status = 0;
+      let n = 0;
       for (const item of await expandAll(cmd.items, env, io)) {
         env.vars.set(cmd.name, item);
         status = await runList(cmd.body, env, io);
         if (env.exitCode !== undefined) break;
+        if (++n % 100 === 0) await yieldToEventLoop(env);
       }
       return status;
+    }
+    case "while": {
+      let status = 0;
+      for (;;) {
+        const c = await runList(cmd.cond, env, io);
+        if (env.exitCode !== undefined || (c === 0) === cmd.until) break;
+        status = await runList(cmd.body, env, io);
+        if (env.exitCode !== undefined) break;
+        // A loop without sleeps must not starve the server: give the event loop a turn each iteration.
+        await yieldToEventLoop(env);
+      }
+      return status;
+    }
+    case "if": {
+      for (const b of cmd.branches) {
+        const c = await runList(b.cond, env, io);
+        if (env.exitCode !== undefined) return c;
+        if (c === 0) return runList(b.body, env, io);
+      }
+      return cmd.otherwise ? runList(cmd.otherwise, env, io) : 0;
     }
   }
 }

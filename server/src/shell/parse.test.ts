@@ -52,6 +52,8 @@ describe("parseScript", () => {
     ["echo a &&", 'syntax error: unexpected "end of file"'],
     ["for i in 1; echo; done", 'syntax error: unexpected "echo"'],
     ["echo $(hostname", "syntax error: unterminated $("],
+    ["if true; then echo", 'syntax error: unexpected "end of file"'],
+    ["while true; echo; done", 'syntax error: unexpected "done"'],
   ])("rejects %j with busybox's message", (src, msg) => {
     expect(() => parseScript(src)).toThrow(ShellSyntaxError);
     expect(() => parseScript(src)).toThrow(msg);
@@ -94,6 +96,11 @@ describe("interpreter", () => {
     ['echo "host: $(hostname)" `echo back`', 0, "host: pod-a back\n"],
     ["X=$(printf 'a b\\n\\n'); echo \"[$X]\" [$(echo $X)]", 0, "[a b] [a b]\n"],
     ["seq 5 -2 1 | wc -l", 0, "3\n"],
+    ["i=0; while [ $i -lt 3 ]; do echo w$i; i=$((i + 1)); done", 0, "w0\nw1\nw2\n"],
+    ["echo $(( (7 + 3) * 2 / 3 % 5 )) $((-4 - -1))", 0, "1 -3\n"],
+    ["n=x; until [ $n = xxx ]; do n=${n}x; done; echo $n", 0, "xxx\n"],
+    ["if false; then echo a; elif true; then echo b; else echo c; fi", 0, "b\n"],
+    ["if grep -q nope /etc/hostname; then echo found; else echo missing; fi", 0, "missing\n"],
   ])("%s", async (src, code, out) => {
     const r = await run(src, { HOME: "/root" });
     expect(r.code).toBe(code);

@@ -1,7 +1,8 @@
 /**
  * A POSIX-sh subset parser: simple commands with quotes, `$VAR`/`${VAR}`/`$?`, pipes, `&&`, `||`, `;`, newlines,
- * redirections (`>`, `>>`, `<`, `2>&1`), `!`, `( … )`, command substitution (`$(…)`, backquotes) and
- * `for NAME in WORDS; do LIST; done`. Pure: text in, tree out.
+ * redirections (`>`, `>>`, `<`, `2>&1`), `!`, `( … )`, command substitution (`$(…)`, backquotes), arithmetic
+ * (`$((…))`), `for NAME in WORDS; do LIST; done`, `while`/`until LIST; do LIST; done` and `if … then … elif … else … fi`.
+ * Pure: text in, tree out.
  */
 
 export type WordPart =
@@ -9,6 +10,8 @@ export type WordPart =
   | { kind: "var"; name: string; quoted: boolean }
   /** Command substitution: the script's output replaces it (trailing newlines removed). */
   | { kind: "sub"; script: string; quoted: boolean }
+  /** Arithmetic expansion `$((…))`: integers, variables, + - * / % and parentheses. */
+  | { kind: "arith"; expr: string; quoted: boolean }
   /** A substitution's result, after it ran (split into fields when unquoted, like a variable). */
   | { kind: "val"; text: string; quoted: boolean };
 export type Word = WordPart[];
@@ -37,7 +40,19 @@ export interface Subshell {
   body: Script;
   redirects: Redirect[];
 }
-export type Command = SimpleCommand | ForLoop | Subshell;
+export interface WhileLoop {
+  kind: "while";
+  /** `until` loops run while the condition fails. */
+  until: boolean;
+  cond: Script;
+  body: Script;
+}
+export interface IfClause {
+  kind: "if";
+  branches: { cond: Script; body: Script }[];
+  otherwise?: Script;
+}
+export type Command = SimpleCommand | ForLoop | Subshell | WhileLoop | IfClause;
 
 export interface Pipeline {
   negate: boolean;
@@ -129,6 +144,15 @@ function tokenize(src: string): Token[] {
     };
     const readVar = (quoted: boolean): boolean => {
       // at src[i] === "$"
+      if (src.startsWith("((", i + 1)) {
+        const end = src.indexOf("))", i + 3);
+        if (end < 0) throw new ShellSyntaxError("syntax error: unterminated $((");
+        flush(quoted);
+        parts.push({ kind: "arith", expr: src.slice(i + 3, end), quoted });
+        raw += src.slice(i, end + 2);
+        i = end + 2;
+        return true;
+      }
       if (src[i + 1] === "(") return readSub(quoted);
       const rest = src.slice(i + 1);
       let m = /^\{([A-Za-z_][A-Za-z0-9_]*|[?#$0-9])\}/.exec(rest);
@@ -203,7 +227,7 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
-const RESERVED = new Set(["do", "done", "then", "fi", "in"]);
+const RESERVED = new Set(["do", "done", "then", "fi", "in", "elif", "else"]);
 
 /** Parses a script. Throws `ShellSyntaxError` with busybox's wording on bad input. */
 export function parseScript(src: string): Script {
@@ -284,6 +308,41 @@ export function parseScript(src: string): Script {
       p++;
       if (body.length === 0) unexpected();
       return { kind: "subshell", body, redirects: parseRedirects() };
+    }
+    if (isWord("while") || isWord("until")) {
+      const until = isWord("until");
+      p++;
+      const cond = parseList(["do"]);
+      if (!isWord("do") || cond.length === 0) unexpected();
+      p++;
+      const body = parseList(["done"]);
+      if (!isWord("done")) unexpected();
+      p++;
+      return { kind: "while", until, cond, body };
+    }
+    if (isWord("if")) {
+      p++;
+      const branches: IfClause["branches"] = [];
+      let otherwise: Script | undefined;
+      for (;;) {
+        const cond = parseList(["then"]);
+        if (!isWord("then") || cond.length === 0) unexpected();
+        p++;
+        const body = parseList(["elif", "else", "fi"]);
+        branches.push({ cond, body });
+        if (isWord("elif")) {
+          p++;
+          continue;
+        }
+        if (isWord("else")) {
+          p++;
+          otherwise = parseList(["fi"]);
+        }
+        if (!isWord("fi")) unexpected();
+        p++;
+        break;
+      }
+      return { kind: "if", branches, ...(otherwise ? { otherwise } : {}) };
     }
     if (isWord("for")) {
       p++;

@@ -122,8 +122,9 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
             if (history.length > 100) history.shift();
           }
           hIndex = history.length;
-          pending = data.slice(i + 1);
           void runLine(text);
+          // The rest of the chunk waits for the command, except Ctrl-C, which interrupts it.
+          feed(data.slice(i + 1));
           return;
         }
         if (c === "\x7f" || c === "\b") {

@@ -244,6 +244,15 @@ describe("files, environment and the interactive shell", () => {
     expect(r.stdout.match(/\r\n0\r\n/g)).toHaveLength(2);
   });
 
+  it("Ctrl-C interrupts a running loop and the prompt comes back", async () => {
+    const r = await sh("bb", ["sh"], {
+      tty: true,
+      stdin: "while true; do sleep 1; done\r\x03echo after\rexit\r",
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("^C\r\n/ # echo after\r\nafter\r\n");
+  });
+
   it("a script on stdin runs without a TTY", async () => {
     const r = await sh("bb", ["sh"], { stdin: "echo one\necho two\n" });
     expect(r.stdout).toBe("one\ntwo\n");
