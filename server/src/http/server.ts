@@ -83,6 +83,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const ws = store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
   const pool = new ClusterPool(opts.provider, db, {
     size: opts.pool,
+    labId: opts.lab.summary.id,
     profile: opts.lab.profile,
     edition: opts.lab.edition,
     prepare: (conn, seed) => opts.lab.setup(conn, 0, opts.lab.params(seed)),

@@ -63,4 +63,7 @@ export const migrations: readonly string[] = [
   ALTER TABLE pool_clusters ADD COLUMN seed INTEGER;
   ALTER TABLE pool_clusters ADD COLUMN prepared INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  ALTER TABLE pool_clusters ADD COLUMN lab_id TEXT;
+  `,
 ];

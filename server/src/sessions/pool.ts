@@ -12,6 +12,8 @@ import { noopLogger } from "../shared/logger.ts";
 
 export interface PoolOptions {
   size: number;
+  /** The lab the clusters are prepared for; clusters left waiting for another lab are released. */
+  labId: string;
   profile?: string;
   edition?: AcquireOptions["edition"];
   /**
@@ -33,6 +35,7 @@ export interface PooledCluster {
 
 interface Row {
   cluster_id: string;
+  lab_id: string | null;
   seed: number | null;
   prepared: number;
 }
@@ -80,10 +83,18 @@ export class ClusterPool {
 
   private async refill(): Promise<void> {
     const stored = this.db
-      .prepare("SELECT cluster_id, seed, prepared FROM pool_clusters ORDER BY created_at")
+      .prepare("SELECT cluster_id, lab_id, seed, prepared FROM pool_clusters ORDER BY created_at")
       .all() as Row[];
+    for (const row of stored.filter((r) => r.lab_id !== this.opts.labId)) {
+      this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(row.cluster_id);
+      this.log.info("releasing a warm cluster prepared for another lab", {
+        cluster: row.cluster_id,
+        lab: row.lab_id,
+      });
+      void this.provider.release(row.cluster_id).catch(() => undefined);
+    }
     const have = new Set(this.ready.map((c) => c.conn.id));
-    for (const row of stored) {
+    for (const row of stored.filter((r) => r.lab_id === this.opts.labId)) {
       if (this.closed || have.has(row.cluster_id)) continue;
       try {
         await this.warm(row);
@@ -92,10 +103,10 @@ export class ClusterPool {
       }
     }
     while (!this.closed && this.ready.length < this.opts.size) {
-      const row: Row = { cluster_id: newId("c"), seed: null, prepared: 0 };
+      const row: Row = { cluster_id: newId("c"), lab_id: this.opts.labId, seed: null, prepared: 0 };
       this.db
-        .prepare("INSERT INTO pool_clusters (cluster_id, created_at) VALUES (?, ?)")
-        .run(row.cluster_id, new Date().toISOString());
+        .prepare("INSERT INTO pool_clusters (cluster_id, lab_id, created_at) VALUES (?, ?, ?)")
+        .run(row.cluster_id, this.opts.labId, new Date().toISOString());
       try {
         await this.warm(row);
       } catch (err) {
