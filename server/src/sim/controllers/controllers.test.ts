@@ -195,6 +195,42 @@ describe("deployment controller", () => {
   });
 });
 
+describe("daemonsets", () => {
+  it("run one pod per node and replace them when the template changes", async () => {
+    const c = await cluster();
+    const ds = c.api.get(t(c, "ds"), "kube-system", "kube-proxy");
+    const before = c.api.list(t(c, "pods"), {
+      namespace: "kube-system",
+      labelSelector: "k8s-app=kube-proxy",
+    }).items;
+    expect(before.map((p) => (p.spec as any).nodeName).sort()).toEqual([
+      "egresslab-control-plane",
+      "egresslab-worker",
+      "egresslab-worker2",
+    ]);
+    const spec = ds.spec as any;
+    spec.template.spec.containers[0].image = "registry.k8s.io/kube-proxy:v1.32.3";
+    c.api.update(t(c, "ds"), "kube-system", "kube-proxy", ds);
+    const after = c.api.list(t(c, "pods"), {
+      namespace: "kube-system",
+      labelSelector: "k8s-app=kube-proxy",
+    }).items;
+    expect(after).toHaveLength(3);
+    expect(after.map((p) => (p.spec as any).containers[0].image)).toEqual(
+      Array(3).fill("registry.k8s.io/kube-proxy:v1.32.3"),
+    );
+    expect(
+      after.map((p) => p.metadata.name).filter((n) => before.some((b) => b.metadata.name === n)),
+    ).toEqual([]);
+    expect(status(c.api.get(t(c, "ds"), "kube-system", "kube-proxy"))).toMatchObject({
+      desiredNumberScheduled: 3,
+      numberReady: 3,
+      updatedNumberScheduled: 3,
+    });
+    await c.close();
+  });
+});
+
 describe("namespaces", () => {
   it("get a default ServiceAccount and kube-root-ca.crt, and deletion removes their contents", async () => {
     const c = await cluster();

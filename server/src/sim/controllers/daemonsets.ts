@@ -1,6 +1,7 @@
 /**
  * The DaemonSet controller: one pod per eligible node (node selector and NoSchedule taints), and its status.
  */
+import { podTemplateHash } from "../../store/random.ts";
 import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
 import {
@@ -81,7 +82,7 @@ export function daemonSetController(ctx: ControllerContext): Controller {
               generateName: `${ds.metadata.name}-`,
               labels: {
                 ...(rec(tmeta.labels) as Record<string, string>),
-                "controller-revision-hash": ds.metadata.uid!.slice(0, 10).replace(/-/g, ""),
+                "controller-revision-hash": podTemplateHash(template),
                 "pod-template-generation": String(ds.metadata.generation ?? 1),
               },
               ...(tmeta.annotations
@@ -109,8 +110,10 @@ export function daemonSetController(ctx: ControllerContext): Controller {
           );
         }
         pods = ownedPods(ctx, ds, "DaemonSet");
+        const hash = podTemplateHash(template);
         for (const p of pods) {
-          if (eligible.some((n) => n.metadata.name === rec(p.spec).nodeName)) continue;
+          const current = p.metadata.labels?.["controller-revision-hash"] === hash;
+          if (current && eligible.some((n) => n.metadata.name === rec(p.spec).nodeName)) continue;
           ctx.api.delete(podType, p.metadata.namespace, p.metadata.name);
           ctx.events.record(ds, "Normal", "SuccessfulDelete", `Deleted pod: ${p.metadata.name}`, source);
         }
@@ -124,7 +127,9 @@ export function daemonSetController(ctx: ControllerContext): Controller {
             numberMisscheduled: 0,
             numberReady: ready,
             observedGeneration: o.metadata.generation ?? 1,
-            updatedNumberScheduled: pods.length,
+            updatedNumberScheduled: pods.filter(
+              (p) => p.metadata.labels?.["controller-revision-hash"] === hash,
+            ).length,
             ...(eligible.length - ready > 0 ? { numberUnavailable: eligible.length - ready } : {}),
           };
         });
