@@ -237,6 +237,13 @@ describe("files, environment and the interactive shell", () => {
     expect(hosts.stdout).toBe("192.168.1.20\tweb\n");
   });
 
+  it("ip and hostname -i show the pod's address and Calico's link-local gateway", async () => {
+    const r = await sh("bb", "hostname -i; ip a | grep 'inet ' | tail -n 1; ip route | head -n 1");
+    expect(r.stdout).toBe(
+      "192.168.1.11\n    inet 192.168.1.11/32 scope global eth0\ndefault via 169.254.1.1 dev eth0 \n",
+    );
+  });
+
   it("an interactive sh under a TTY echoes, edits lines, keeps history and exits", async () => {
     const r = await sh("bb", ["sh"], { tty: true, stdin: "echo hellx\x7fo\recho $?\r\x1b[A\rexit 5\r" });
     expect(r.code).toBe(5);

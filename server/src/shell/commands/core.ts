@@ -321,9 +321,37 @@ export const coreCommands: Record<string, Tool> = {
     io.out(v + "\n");
     return ok;
   },
-  hostname: (_a, io, env) => {
-    io.out(env.net.pod.hostname + "\n");
+  hostname: (a, io, env) => {
+    io.out((a[0] === "-i" ? env.net.pod.ip : env.net.pod.hostname) + "\n");
     return ok;
+  },
+  ip: (a, io, env) => {
+    const obj = a[0] ?? "";
+    const ip = env.net.pod.ip;
+    if (/^a(d(d(r(e(s(s)?)?)?)?)?)?$/.test(obj)) {
+      const mac = `52:${[1, 2, 3, 4, 5]
+        .map((i) =>
+          Number(ip.split(".")[i % 4] ?? 0)
+            .toString(16)
+            .padStart(2, "0"),
+        )
+        .join(":")}`;
+      io.out(
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n" +
+          "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n" +
+          "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n" +
+          "2: eth0@if7: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP group default qlen 1000\n" +
+          `    link/ether ${mac} brd ff:ff:ff:ff:ff:ff link-netnsid 0\n` +
+          `    inet ${ip}/32 scope global eth0\n       valid_lft forever preferred_lft forever\n`,
+      );
+      return ok;
+    }
+    if (/^r(o(u(t(e)?)?)?)?$/.test(obj)) {
+      io.out("default via 169.254.1.1 dev eth0 \n169.254.1.1 dev eth0 scope link \n");
+      return ok;
+    }
+    io.err(`Object "${obj}" is unknown, try "ip help".\n`);
+    return Promise.resolve(255);
   },
   cat,
   grep,
