@@ -40,7 +40,9 @@ describe("kubectl over the simulated API (transport)", () => {
     expect(r.stdout).toMatch(/^NAME\s+STATUS\n/);
     expect(r.stdout).toMatch(/default\s+Active/);
     expect((await k(["get", "--raw", "/readyz"])).stdout).toBe("ok");
-    expect((await k(["get", "--raw", "/livez?verbose"])).stdout).toMatch(/^\[\+\]ping ok\n[\s\S]*livez check passed$/);
+    expect((await k(["get", "--raw", "/livez?verbose"])).stdout).toMatch(
+      /^\[\+\]ping ok\n[\s\S]*livez check passed$/,
+    );
     const v = await k(["version", "-o", "json"]);
     expect(JSON.parse(v.stdout).serverVersion.minor).toBe("32");
   });
