@@ -52,3 +52,34 @@ export function toast(message: string, kind: "info" | "error" = "info"): void {
   box.append(t);
   setTimeout(() => t.remove(), kind === "error" ? 8000 : 4000);
 }
+
+/**
+ * Copies text to the clipboard. The Clipboard API needs a secure context (https or localhost); a workshop served over
+ * plain http on a LAN address falls back to a hidden text area and the copy command.
+ */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    if (window.isSecureContext && navigator.clipboard) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    /* fall back below */
+  }
+  const area = h("textarea", {
+    "aria-hidden": "true",
+    style: "position:fixed;left:-9999px;top:0",
+    readonly: true,
+  });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok: boolean;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}

@@ -4,7 +4,7 @@
  * "Check" runs the stage's checks.
  */
 import type { Guide } from "./api.ts";
-import { h, toast } from "./dom.ts";
+import { copyText, h, toast } from "./dom.ts";
 
 export interface GuideHandlers {
   run(text: string): void;
@@ -18,12 +18,8 @@ export function applyCommand(yaml: string): string {
 }
 
 async function copy(text: string): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text);
-    toast("Copied to the clipboard");
-  } catch {
-    toast("The browser did not allow copying; select the text instead", "error");
-  }
+  if (await copyText(text)) toast("Copied to the clipboard");
+  else toast("The browser did not allow copying; select the text instead", "error");
 }
 
 export function renderGuide(host: HTMLElement, guide: Guide, handlers: GuideHandlers): void {

@@ -6,7 +6,7 @@
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import type { LabSocket } from "./socket.ts";
-import { h, toast } from "./dom.ts";
+import { copyText, h, toast } from "./dom.ts";
 
 const ackEvery = 16 * 1024;
 
@@ -118,7 +118,10 @@ export class TerminalPane {
     const k = e.key.toLowerCase();
     if (e.ctrlKey && e.shiftKey && k === "c") {
       const sel = this.term.getSelection();
-      if (sel) void navigator.clipboard?.writeText(sel).then(() => toast("Copied"));
+      if (sel)
+        void copyText(sel).then((ok) =>
+          toast(ok ? "Copied" : "The browser did not allow copying", ok ? "info" : "error"),
+        );
       e.preventDefault();
       return false;
     }
