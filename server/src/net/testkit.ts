@@ -67,9 +67,11 @@ export interface TestCluster {
   clock: VirtualClock;
   dataplane: Dataplane;
   policy: PolicyDecider;
-  /** Creates or replaces an object. */
+  /** Creates or replaces an object (and tells the policy engine). */
   apply(obj: KubeObject): void;
+  /** Deletes an object (and tells the policy engine). */
   remove(obj: KubeObject): void;
+  /** Adds a running, ready pod with the given address. */
   addPod(p: PodSpecInput): KubeObject;
   /** Runs a command (`sh -c` for a string) in a pod, advancing the virtual clock until it finishes. */
   exec(
@@ -80,6 +82,7 @@ export interface TestCluster {
   ): Promise<ExecResult & { elapsedMs: number }>;
   /** Moves the clock forward in steps so background work runs on time. */
   advance(ms: number, stepMs?: number): Promise<void>;
+  /** Stops the dataplane's background work. */
   close(): void;
 }
 
