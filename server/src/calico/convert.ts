@@ -406,3 +406,128 @@ export function compileK8sPolicy(obj: {
 export function selectorOf(p: CompiledPolicy): ParsedSelector {
   return p.selector;
 }
+
+/** A ClusterNetworkPolicy port: a number or a range (`k8sCNPPortToCalico`). */
+function cnpPort(p: unknown): number | [number, number] | undefined {
+  if (!isObj(p)) return undefined;
+  if (typeof p.number === "number" && p.number !== 0) return p.number;
+  if (isObj(p.range) && typeof p.range.start === "number" && typeof p.range.end === "number")
+    return [p.range.start, p.range.end];
+  return undefined;
+}
+
+/** protocol → ports (undefined = all ports); `""` = any protocol (`unpackCNPProtocols`). Throws on named ports. */
+function cnpProtocols(list: unknown): Map<string, (number | [number, number])[] | undefined> {
+  const protos = arr(list).filter(isObj);
+  const out = new Map<string, (number | [number, number])[] | undefined>();
+  for (const p of protos.length ? protos : [{}]) {
+    const which = (["TCP", "UDP", "SCTP"] as const).find((k) => isObj(p[k.toLowerCase()]));
+    if (!which) {
+      if (typeof p.destinationNamedPort === "string" && p.destinationNamedPort)
+        throw new Error("named ports are not supported yet");
+      return new Map([["", undefined]]);
+    }
+    const port = cnpPort((p[which.toLowerCase()] as Obj).destinationPort);
+    if (port === undefined) out.set(which, undefined);
+    else if (!out.has(which) || out.get(which) !== undefined)
+      out.set(which, [...(out.get(which) ?? []), port]);
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const CNP_ACTIONS: Record<string, RuleAction> = { Accept: "Allow", Deny: "Deny", Pass: "Pass" };
+
+/** One CNP rule → Calico rules, or a fail-closed Deny / nothing when it cannot be converted (A.3). */
+function cnpRule(rule: Obj, direction: "ingress" | "egress"): Obj[] {
+  const convert = (): Obj[] => {
+    const action = CNP_ACTIONS[str(rule.action)];
+    if (!action) throw new Error(`unsupported cluster network policy action ${str(rule.action)}`);
+    const peers = arr(direction === "ingress" ? rule.from : rule.to).filter(isObj);
+    const out: Obj[] = [];
+    for (const [protocol, ports] of cnpProtocols(rule.protocols)) {
+      for (const peer of peers) {
+        const e: Obj = {};
+        let found = false;
+        if (isObj(peer.namespaces)) {
+          e.namespaceSelector = k8sSelectorToCalico(peer.namespaces, "namespace");
+          found = true;
+        }
+        if (isObj(peer.pods)) {
+          e.selector = k8sSelectorToCalico(peer.pods.podSelector ?? {}, "pod");
+          e.namespaceSelector = k8sSelectorToCalico(peer.pods.namespaceSelector ?? {}, "namespace");
+          found = true;
+        }
+        if (direction === "egress" && arr(peer.networks).length) {
+          e.nets = arr(peer.networks).map((n) => {
+            const c = typeof n === "string" ? parseCidr(n, { requireMask: true }) : undefined;
+            if (!c) throw new Error(`invalid CIDR in rule: ${String(n)}`);
+            return c.text;
+          });
+          found = true;
+        }
+        if (!found) throw new Error("none of the supported peer fields is set");
+        const r: Obj = { action };
+        if (protocol) r.protocol = protocol;
+        const local: Obj = ports ? { ports: simplifyPorts(ports) } : {};
+        if (direction === "ingress") {
+          r.source = e;
+          r.destination = local;
+        } else r.destination = { ...e, ...local };
+        out.push(r);
+      }
+    }
+    return out;
+  };
+  try {
+    return convert();
+  } catch {
+    return rule.action === "Deny" || rule.action === "Pass" ? [{ action: "Deny" }] : [];
+  }
+}
+
+/**
+ * Compiles a policy.networking.k8s.io ClusterNetworkPolicy (3.32+): a GlobalNetworkPolicy in tier `kube-admin`
+ * (spec.tier Admin) or `kube-baseline` (Baseline) at order `spec.priority`; Accept → Allow; a rule that cannot be
+ * converted fails closed (Deny) when its action was Deny or Pass, and is dropped when it was Accept.
+ */
+export function compileClusterNetworkPolicy(obj: {
+  metadata: { name: string };
+  spec?: unknown;
+}): CompiledPolicy {
+  const spec = isObj(obj.spec) ? obj.spec : {};
+  const subject = isObj(spec.subject) ? spec.subject : {};
+  let nsSel: string;
+  let podSel: string;
+  if (isObj(subject.namespaces)) {
+    nsSel = k8sSelectorToCalico(subject.namespaces, "namespace");
+    podSel = k8sSelectorToCalico(undefined, "pod");
+  } else {
+    const pods = isObj(subject.pods) ? subject.pods : {};
+    nsSel = k8sSelectorToCalico(pods.namespaceSelector ?? {}, "namespace");
+    podSel = k8sSelectorToCalico(pods.podSelector ?? {}, "pod");
+  }
+  const ingress = arr(spec.ingress)
+    .filter(isObj)
+    .flatMap((r) => cnpRule(r, "ingress"));
+  const egress = arr(spec.egress)
+    .filter(isObj)
+    .flatMap((r) => cnpRule(r, "egress"));
+  const name = obj.metadata.name;
+  const apiKind = "KubernetesClusterNetworkPolicy";
+  return {
+    key: `${apiKind}//${name}`,
+    kind: "kcnp",
+    apiKind,
+    staged: false,
+    name,
+    tier: spec.tier === "Admin" ? "kube-admin" : spec.tier === "Baseline" ? "kube-baseline" : "default",
+    order: typeof spec.priority === "number" ? spec.priority : 0,
+    selector: parseSelector(
+      policySelectorString("GlobalNetworkPolicy", undefined, { selector: podSel, namespaceSelector: nsSel }),
+    ),
+    applies: { ingress: ingress.length > 0, egress: egress.length > 0 },
+    ingress: ingress.map((r, i) => compileRule(r, i, undefined)),
+    egress: egress.map((r, i) => compileRule(r, i, undefined)),
+    tieBreak: `${name}//${apiKind}`,
+  };
+}

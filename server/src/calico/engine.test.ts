@@ -955,3 +955,107 @@ describe("engine robustness", () => {
     expect(e.networkSetsForIp("10.1.2.3")).toEqual([{ name: "g", labels: { a: "b" } }]);
   });
 });
+
+describe("A.3 ClusterNetworkPolicy (3.32+)", () => {
+  const cnp = (name: string, spec: Record<string, unknown>) =>
+    ({
+      apiVersion: "policy.networking.k8s.io/v1alpha2",
+      kind: "ClusterNetworkPolicy",
+      metadata: { name },
+      spec,
+    }) as never;
+
+  it("A.3: Admin tier at order = priority; its tier passes what no rule decides", () => {
+    const e = cluster();
+    e.upsert(
+      cnp("block-ext", {
+        tier: "Admin",
+        priority: 10,
+        subject: { namespaces: {} },
+        egress: [{ name: "r", action: "Deny", to: [{ networks: ["93.184.0.0/16"] }] }],
+      }),
+    );
+    expect(e.evaluate(conn(CLIENT, EXT)).egress.policies).toEqual(["0|kube-admin|kcnp:block-ext|deny|0"]);
+    expect(e.evaluate(conn(CLIENT, "8.8.8.8")).egress.policies).toEqual([
+      "0|kube-admin|kcnp:block-ext|pass|-1",
+      "1|__PROFILE__|pro:kns.default|allow|0",
+    ]);
+  });
+
+  it("A.3: Accept in the Admin tier is final; Baseline runs after the default tier", () => {
+    const e = cluster();
+    e.upsert(gnp("deny-all", { selector: "app == 'client'", types: ["Egress"] }));
+    e.upsert(
+      cnp("allow-dns", {
+        tier: "Admin",
+        priority: 1,
+        subject: { pods: { namespaceSelector: {}, podSelector: { matchLabels: { app: "client" } } } },
+        egress: [
+          {
+            action: "Accept",
+            to: [
+              { pods: { namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } } },
+            ],
+            protocols: [{ udp: { destinationPort: { number: 53 } } }],
+          },
+        ],
+      }),
+    );
+    expect(e.evaluate(conn(CLIENT, DNS_POD, 53, "UDP")).egress.policies).toEqual([
+      "0|kube-admin|kcnp:allow-dns|allow|0",
+    ]);
+    expect(e.evaluate(conn(CLIENT, DNS_POD, 53, "TCP")).egress.policies).toEqual([
+      "0|kube-admin|kcnp:allow-dns|pass|-1",
+      "1|default|gnp:deny-all|deny|-1",
+    ]);
+    const b = cluster();
+    b.upsert(
+      cnp("baseline-deny", {
+        tier: "Baseline",
+        priority: 5,
+        subject: { namespaces: { matchLabels: { env: "dev" } } },
+        egress: [{ action: "Deny", to: [{ networks: ["0.0.0.0/0"] }] }],
+      }),
+    );
+    expect(b.evaluate(conn(CENTOS, EXT)).egress.policies).toEqual([
+      "0|kube-baseline|kcnp:baseline-deny|deny|0",
+    ]);
+    expect(b.evaluate(conn(CLIENT, EXT)).allowed).toBe(true);
+    b.upsert(np("dev", "allow", { selector: "all()", egress: [{ action: "Allow" }] }));
+    expect(b.evaluate(conn(CENTOS, EXT)).egress.policies).toEqual(["0|default|np:dev/allow|allow|0"]);
+  });
+
+  it("A.3: a rule that cannot be converted fails closed for Deny/Pass and is dropped for Accept", () => {
+    const e = cluster();
+    e.upsert(
+      cnp("named", {
+        tier: "Admin",
+        priority: 1,
+        subject: { namespaces: {} },
+        egress: [
+          {
+            action: "Pass",
+            to: [{ networks: ["10.0.0.0/8"] }],
+            protocols: [{ destinationNamedPort: "http" }],
+          },
+        ],
+      }),
+    );
+    expect(e.evaluate(conn(CLIENT, EXT)).egress.policies).toEqual(["0|kube-admin|kcnp:named|deny|0"]);
+    e.upsert(
+      cnp("named", {
+        tier: "Admin",
+        priority: 1,
+        subject: { namespaces: {} },
+        egress: [
+          {
+            action: "Accept",
+            to: [{ networks: ["10.0.0.0/8"] }],
+            protocols: [{ destinationNamedPort: "http" }],
+          },
+        ],
+      }),
+    );
+    expect(e.evaluate(conn(CLIENT, EXT)).egress.policies).toEqual(["0|__PROFILE__|pro:kns.default|allow|0"]);
+  });
+});

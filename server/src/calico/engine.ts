@@ -11,7 +11,7 @@
  */
 import type { KubeObject } from "../store/types.ts";
 import { ValidationError } from "../shared/errors.ts";
-import { compileCalicoPolicy, compileK8sPolicy } from "./convert.ts";
+import { compileCalicoPolicy, compileClusterNetworkPolicy, compileK8sPolicy } from "./convert.ts";
 import { DnsCache, parseDuration, parseTrustedServer, type TrustedServer } from "./dns.ts";
 import {
   namespaceProfileLabels,
@@ -220,6 +220,10 @@ export class PolicyEngine {
           return;
       }
       return;
+    }
+    if (group === "policy.networking.k8s.io" && obj.kind === "ClusterNetworkPolicy") {
+      const key = `KubernetesClusterNetworkPolicy//${name}`;
+      return removing ? this.removePolicy(key) : this.setPolicy(compileClusterNetworkPolicy(obj));
     }
     if (group === "networking.k8s.io" && obj.kind === "NetworkPolicy") {
       const key = `KubernetesNetworkPolicy/${ns}/${name}`;

@@ -105,6 +105,7 @@ const KIND_NAMES: Record<PolicyHit["kind"], string> = {
   sgnp: "StagedGlobalNetworkPolicy",
   sknp: "StagedKubernetesNetworkPolicy",
   knp: "Kubernetes NetworkPolicy",
+  kcnp: "ClusterNetworkPolicy",
   pro: "profile",
 };
 

@@ -10,7 +10,7 @@ export type RuleAction = "Allow" | "Deny" | "Pass" | "Log";
 export type Direction = "ingress" | "egress";
 
 /** Short kinds of the flow-log trace (`felix/types/policy_id.go`). */
-export type PolicyKindShort = "np" | "gnp" | "snp" | "sgnp" | "sknp" | "knp";
+export type PolicyKindShort = "np" | "gnp" | "snp" | "sgnp" | "sknp" | "knp" | "kcnp";
 
 /** A port criterion: a numeric range or a named port. */
 export type PortMatch = { min: number; max: number } | { name: string };
