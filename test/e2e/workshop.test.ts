@@ -58,7 +58,9 @@ describe("the egress workshop", () => {
   });
 
   it("shows the cluster's flows in the flow view and the egress map", async () => {
-    await page.click("#tab-flows");
+    // From the keyboard: Alt+2 opens the flow view.
+    await page.keyboard.press("Alt+2");
+    expect(await page.locator("#tab-flows").getAttribute("aria-selected")).toBe("true");
     await page.locator("#flow-table tbody tr:not(:has(td.empty))").first().waitFor({ timeout: 60_000 });
     await page.selectOption("#flow-action", "deny");
     await page.locator("#flow-table .badge-deny").first().waitFor({ timeout: 60_000 });
