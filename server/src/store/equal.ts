@@ -1,5 +1,6 @@
 /**
- * Structural equality of JSON values, with `undefined` object members treated as absent (as JSON would drop them).
+ * Structural equality of JSON values, with `undefined` and `null` object members treated as absent (as the API
+ * server's Go decoder does: a null field is the zero value).
  */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -14,12 +15,12 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const rb = b as Record<string, unknown>;
   let na = 0;
   for (const k in ra) {
-    if (ra[k] === undefined) continue;
+    if (ra[k] === undefined || ra[k] === null) continue;
     na++;
     if (!jsonEqual(ra[k], rb[k])) return false;
   }
   let nb = 0;
-  for (const k in rb) if (rb[k] !== undefined) nb++;
+  for (const k in rb) if (rb[k] !== undefined && rb[k] !== null) nb++;
   return na === nb;
 }
 

@@ -63,13 +63,13 @@ export function podTemplateHash(template: unknown, collisionCount = 0): string {
   );
 }
 
-/** JSON with object keys sorted, so equal objects hash equally. */
+/** JSON with object keys sorted and null members left out, so equal objects hash equally. */
 export function stableStringify(v: unknown): string {
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
   if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
+    .filter((k) => o[k] !== undefined && o[k] !== null)
     .sort()
     .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
     .join(",")}}`;

@@ -138,6 +138,19 @@ describe("deployment controller", () => {
     expect(d.metadata.generation).toBeGreaterThan(created.metadata.generation!);
     expect(status(d).observedGeneration).toBe(d.metadata.generation);
     expect(d.metadata.annotations!["deployment.kubernetes.io/revision"]).toBe("2");
+    // `kubectl rollout undo` writes the old ReplicaSet's template back (with `creationTimestamp: null`): same hash.
+    const old = sets.find((rs) => rs.metadata.annotations!["deployment.kubernetes.io/revision"] === "1")!;
+    const template = structuredClone((old.spec as any).template);
+    delete template.metadata.labels["pod-template-hash"];
+    template.metadata.creationTimestamp = null;
+    c.api.update(t(c, "deploy"), "default", "api", { ...d, spec: { ...(d.spec as object), template } });
+    const undone = c.api.list(t(c, "rs"), { namespace: "default", labelSelector: "app=api" }).items;
+    expect(undone).toHaveLength(2);
+    expect(
+      undone.find((rs) => rs.metadata.name === old.metadata.name)!.metadata.annotations![
+        "deployment.kubernetes.io/revision"
+      ],
+    ).toBe("3");
     await c.close();
   });
 
