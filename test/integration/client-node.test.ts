@@ -108,6 +108,36 @@ describe("client-node against the simulated cluster", () => {
     expect(seen).toContain("ADDED watched");
   });
 
+  it("keeps an informer's cache in step with the cluster", async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const informer = k8s.makeInformer(kc, "/api/v1/namespaces/default/configmaps", () =>
+      core.listNamespacedConfigMap({ namespace: "default" }),
+    );
+    const added = new Promise<string>((resolve) =>
+      informer.on("add", (cm: k8s.V1ConfigMap) => {
+        if (cm.metadata?.name === "informed") resolve(cm.data?.k ?? "");
+      }),
+    );
+    const deleted = new Promise<void>((resolve) =>
+      informer.on("delete", (cm: k8s.V1ConfigMap) => {
+        if (cm.metadata?.name === "informed") resolve();
+      }),
+    );
+    await informer.start();
+    try {
+      await core.createNamespacedConfigMap({
+        namespace: "default",
+        body: { metadata: { name: "informed" }, data: { k: "v" } },
+      });
+      expect(await added).toBe("v");
+      await core.deleteNamespacedConfigMap({ name: "informed", namespace: "default" });
+      await deleted;
+      expect(informer.list("default").some((c) => c.metadata?.name === "informed")).toBe(false);
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it("execs in a pod and reports the exit status", async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const pod = (
