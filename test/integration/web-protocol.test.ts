@@ -100,6 +100,17 @@ describe("joining", () => {
     }
   });
 
+  it("ends the session on logout: the cookie is cleared and the old token no longer works", async () => {
+    const l = new Learner(server.url);
+    await l.join("Lou", "kube-2026");
+    const token = l.cookie;
+    const out = await l.call("POST", "/api/logout");
+    expect(out.status).toBe(204);
+    expect(out.headers.get("set-cookie")).toMatch(/^egresslab_session=; Max-Age=0/);
+    l.cookie = token;
+    expect((await l.call("GET", "/api/session")).status).toBe(401);
+  });
+
   it("answers 401 without a session and 404 for an unknown stage", async () => {
     expect((await new Learner(server.url).call("GET", "/api/session")).status).toBe(401);
     const l = new Learner(server.url);
