@@ -245,12 +245,9 @@ export function compileCalicoPolicy(obj: {
     tieBreak: `${name}/${namespace ?? ""}/${obj.kind}`,
   };
   if (namespace !== undefined) policy.namespace = namespace;
-  if (staged && spec.stagedAction === "Delete") {
-    policy.stagedDeleteOf = `${obj.kind.slice("Staged".length)}/${namespace ?? ""}/${name}`;
+  // A staged `Delete` is not sent to Felix at all (A.9), and `Ignore` keeps a staged policy out of the pending view.
+  if (staged && (spec.stagedAction === "Delete" || spec.stagedAction === "Ignore"))
     policy.applies = { ingress: false, egress: false };
-  }
-  // `Ignore` keeps a staged policy out of the pending view altogether.
-  if (staged && spec.stagedAction === "Ignore") policy.applies = { ingress: false, egress: false };
   // preDNAT and doNotTrack policies are programmed for host endpoints only; pods never see them.
   if (global && (spec.preDNAT === true || spec.doNotTrack === true))
     policy.applies = { ingress: false, egress: false };
@@ -394,11 +391,8 @@ export function compileK8sPolicy(obj: {
     egress: compileAll("egress"),
     tieBreak: `${name}/${namespace}/${apiKind}`,
   };
-  if (staged && spec.stagedAction === "Delete") {
-    policy.stagedDeleteOf = `KubernetesNetworkPolicy/${namespace}/${name}`;
+  if (staged && (spec.stagedAction === "Delete" || spec.stagedAction === "Ignore"))
     policy.applies = { ingress: false, egress: false };
-  }
-  if (staged && spec.stagedAction === "Ignore") policy.applies = { ingress: false, egress: false };
   return policy;
 }
 

@@ -320,13 +320,14 @@ describe("A.9 staged policies", () => {
     expect(e.evaluate(conn(CLIENT, EXT)).egress.pendingAction).toBe("deny");
   });
 
-  it("A.9: a staged Delete removes its enforced twin from the pending view only", () => {
+  it("A.9: a staged Delete is not sent to Felix: it changes neither view", () => {
     const e = cluster();
     e.upsert(np("default", "deny", { selector: "app == 'client'", types: ["Egress"] }));
     e.upsert(np("default", "deny", { stagedAction: "Delete" }, "StagedNetworkPolicy"));
     const v = e.evaluate(conn(CLIENT, EXT));
     expect(v.egress.action).toBe("deny");
-    expect(v.egress.pendingAction).toBe("allow");
+    expect(v.egress.pendingAction).toBe("deny");
+    expect(v.egress.pendingPolicies).toEqual(["0|default|np:default/deny|deny|-1"]);
   });
 });
 

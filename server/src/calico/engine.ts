@@ -146,7 +146,6 @@ export class PolicyEngine {
   private readonly domainSets = new Set<string>();
   private readonly podsByNamespace = new Map<string, Set<string>>();
   private readonly groupsCache = new Map<string, { ingress: TierGroup[]; egress: TierGroup[] }>();
-  private readonly deletedByStaged = new Set<string>();
   private stagedCount = 0;
   private readonly backendCache = new Map<string, Backend[]>();
   private readonly dns = new DnsCache();
@@ -325,7 +324,6 @@ export class PolicyEngine {
     this.removePolicy(p.key);
     this.policies.set(p.key, p);
     if (p.staged) this.stagedCount++;
-    if (p.stagedDeleteOf) this.deletedByStaged.add(p.stagedDeleteOf);
     for (const ek of this.selection.setPolicy(p.key, p.selector)) this.groupsCache.delete(ek);
   }
 
@@ -334,7 +332,6 @@ export class PolicyEngine {
     if (!p) return;
     this.policies.delete(key);
     if (p.staged) this.stagedCount--;
-    if (p.stagedDeleteOf) this.deletedByStaged.delete(p.stagedDeleteOf);
     for (const ek of this.selection.setPolicy(key, undefined)) this.groupsCache.delete(ek);
   }
 
@@ -550,19 +547,18 @@ export class PolicyEngine {
     return out;
   }
 
-  /** Whether the pending view can differ: a staged policy, or the twin of a staged delete, is among the groups. */
+  /** Whether the pending view can differ: a staged policy is among the groups. */
   private touchesStaged(groups: readonly TierGroup[]): boolean {
-    for (const g of groups)
-      for (const p of g.policies) if (p.staged || this.deletedByStaged.has(p.key)) return true;
+    for (const g of groups) for (const p of g.policies) if (p.staged) return true;
     return false;
   }
 
   private side(e: Entity, direction: Direction, pkt: PacketView): SideVerdict {
     const groups = this.groupsFor(e.key, direction);
-    const enforced = evaluateSide(e, direction, groups, pkt, this.backendLookup, false, this.deletedByStaged);
+    const enforced = evaluateSide(e, direction, groups, pkt, this.backendLookup, false);
     const pending: SideResult =
       this.stagedCount > 0 && this.touchesStaged(groups)
-        ? evaluateSide(e, direction, groups, pkt, this.backendLookup, true, this.deletedByStaged)
+        ? evaluateSide(e, direction, groups, pkt, this.backendLookup, true)
         : enforced;
     const policies = formatTrace(enforced.hits);
     const ctx = {

@@ -30,7 +30,7 @@ function hitFor(p: CompiledPolicy, tier: string, action: PolicyHit["action"], ru
 }
 
 /**
- * Evaluates one side. `pending` treats staged policies as enforced (and drops the enforced twins of staged deletes).
+ * Evaluates one side. `pending` treats staged policies as enforced, in their tier and order position.
  */
 export function evaluateSide(
   endpoint: Entity,
@@ -39,17 +39,12 @@ export function evaluateSide(
   pkt: PacketView,
   services: ServiceLookup,
   pending: boolean,
-  deletedByStaged: ReadonlySet<string>,
 ): SideResult {
   const hits: PolicyHit[] = [];
   const passedTiers: string[] = [];
   let anyTierApplied = false;
   tiers: for (const g of groups) {
-    const active = !pending
-      ? g.enforced
-      : deletedByStaged.size
-        ? g.policies.filter((p) => !deletedByStaged.has(p.key))
-        : g.policies;
+    const active = pending ? g.policies : g.enforced;
     if (!active.length) continue;
     anyTierApplied = true;
     for (const p of active) {

@@ -48,8 +48,6 @@ export interface CompiledPolicy {
   /** The API kind, used in the 3.32 order tie-break. */
   apiKind: string;
   staged: boolean;
-  /** Staged policies with `stagedAction: Delete` remove their enforced twin from the pending view. */
-  stagedDeleteOf?: string;
   namespace?: string;
   name: string;
   tier: string;
