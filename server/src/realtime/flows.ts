@@ -94,9 +94,13 @@ export function kubeFlowSource(kubeconfig: string): FlowSource {
   };
 }
 
+/** A page watching a cluster's flows. */
 export interface FlowListener {
+  /** The whole current table (on subscribing, and again after the stream recovers). */
   snapshot(flows: FlowView[]): void;
+  /** Flows that are new or changed since the last call, batched. */
   update(flows: FlowView[]): void;
+  /** The stream failed (in the learner's terms); it is retried. */
   error(message: string): void;
 }
 
