@@ -308,6 +308,18 @@ describe("kubectl over the simulated API (transport)", () => {
     });
   });
 
+  it("deleting a cluster ends its watches and revokes its kubeconfig", async () => {
+    const gone = await env.cluster({ id: "gone" });
+    const started = Date.now();
+    const watching = gone(["get", "ns", "-w", "--request-timeout=20s"], { timeout: 25_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await env.host.deleteCluster("gone");
+    await watching;
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const after = await gone(["get", "ns"]);
+    expect(after.stderr).toContain("error: You must be logged in to the server (Unauthorized)");
+  });
+
   it("serves egresslab's flow API to kubectl get --raw", async () => {
     const r = await k(["get", "--raw", "/egresslab/v1/flows?action=deny"]);
     expect(JSON.parse(r.stdout)).toEqual({ items: [{ action: "deny", dest_domains: ["example.com"] }] });

@@ -51,6 +51,8 @@ export interface ApiServer {
   listen(port: number, host: string): Promise<number>;
   /** Ends every stream and connection and stops listening. */
   close(): Promise<void>;
+  /** Ends the open watches, log follows and exec sessions of one cluster (when it is deleted). */
+  endStreams(cluster: SimClusterHandle): void;
 }
 
 /** `/healthz`, `/readyz`, `/livez`: "ok", or with `?verbose` the check list the real server prints. */
@@ -77,13 +79,20 @@ function bearer(req: IncomingMessage): string | undefined {
 export function createApiServer(opts: ApiServerOptions): ApiServer {
   const logger = opts.logger ?? noopLogger;
   const closers = new Set<() => void>();
+  /** The long-running streams of each cluster, ended when the cluster goes away. */
+  const streamsOf = new WeakMap<SimClusterHandle, Set<() => void>>();
+  const track = (cluster: SimClusterHandle, stop: () => void): (() => void) => {
+    let set = streamsOf.get(cluster);
+    if (!set) streamsOf.set(cluster, (set = new Set()));
+    set.add(stop);
+    closers.add(stop);
+    return () => {
+      set.delete(stop);
+      closers.delete(stop);
+    };
+  };
   const sockets = new Set<Socket>();
   const wss = createExecServer();
-
-  const onClose = (stop: () => void): (() => void) => {
-    closers.add(stop);
-    return () => closers.delete(stop);
-  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
@@ -105,7 +114,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const token = bearer(req);
       const cluster = token ? opts.clusterForToken(token) : undefined;
       if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
-      const ctx: RequestContext = { req, res, url, cluster, logger, onClose };
+      const ctx: RequestContext = { req, res, url, cluster, logger, onClose: (stop) => track(cluster, stop) };
       const types = [...cluster.api.types(), ...REVIEW_TYPES];
       const host = req.headers.host ?? "127.0.0.1";
       switch (route.kind) {
@@ -250,8 +259,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
           tty: execReq.tty,
         });
         const stop = (): void => ws.terminate();
-        closers.add(stop);
-        ws.on("close", () => closers.delete(stop));
+        ws.on("close", track(cluster, stop));
         if (sub === "attach" && !attachTo) runAttachOutput(ws, cluster, execReq);
         else
           runExec(
@@ -302,6 +310,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
           resolve(typeof addr === "object" && addr ? addr.port : port);
         });
       });
+    },
+    endStreams(cluster) {
+      for (const stop of [...(streamsOf.get(cluster) ?? [])]) stop();
+      streamsOf.delete(cluster);
     },
     close() {
       for (const stop of [...closers]) stop();

@@ -240,6 +240,7 @@ export class SimHost {
     this.clusters.delete(id);
     this.byToken.delete(e.token);
     this.save();
+    this.server.endStreams(e.handle);
     await e.handle.close();
     if (this.dataDir && this.factory === defaultFactory) deleteSimClusterState(this.dataDir, id);
   }
