@@ -31,7 +31,9 @@ export interface LabRunner {
 
 /** The grading functions of `grading/index.ts`, as `labs/api.ts` declares them. */
 export interface GradingFunctions {
+  /** Applies the stage's setup objects and commands, and waits for its workloads. */
   setupStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
+  /** Runs every check of the stage against the cluster. */
   gradeStage(
     conn: ClusterConnection,
     lab: Lab,
@@ -39,6 +41,7 @@ export interface GradingFunctions {
     params: LabParams,
     answers: Record<string, string>,
   ): Promise<StageResult>;
+  /** Undoes the stage and sets it up again. */
   resetStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
 }
 
