@@ -393,6 +393,42 @@ describe("limits", () => {
 });
 
 describe("scheduling", () => {
+  it("honours topology spread constraints: kind nodes have no zone label", async () => {
+    const c = await cluster();
+    const zoned = deployment("zoned", 2) as any;
+    zoned.spec.template.spec.topologySpreadConstraints = [
+      {
+        maxSkew: 1,
+        topologyKey: "topology.kubernetes.io/zone",
+        whenUnsatisfiable: "DoNotSchedule",
+        labelSelector: { matchLabels: { app: "zoned" } },
+      },
+    ];
+    c.api.create(t(c, "deploy"), "default", zoned);
+    const pending = podsOf(c, "default", "zoned");
+    expect(pending.map((p) => status(p).phase)).toEqual(["Pending", "Pending"]);
+    expect(status(pending[0]!).conditions[0].message).toBe(
+      "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match pod topology spread constraints (missing required label). preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
+    );
+    const spread = deployment("spread", 4) as any;
+    spread.spec.template.spec.topologySpreadConstraints = [
+      {
+        maxSkew: 1,
+        topologyKey: "kubernetes.io/hostname",
+        whenUnsatisfiable: "DoNotSchedule",
+        labelSelector: { matchLabels: { app: "spread" } },
+      },
+    ];
+    c.api.create(t(c, "deploy"), "default", spread);
+    // nodeTaintsPolicy defaults to Ignore: the tainted control plane is a domain with no pods, so the skew caps
+    // each worker at one pod and the rest stay Pending, as on a real kind cluster.
+    const nodes = podsOf(c, "default", "spread")
+      .map((p) => (p.spec as any).nodeName ?? "-")
+      .sort();
+    expect(nodes).toEqual(["-", "-", "egresslab-worker", "egresslab-worker2"]);
+    await c.close();
+  });
+
   it("reports unschedulable pods with the scheduler's message", async () => {
     const c = await cluster();
     c.api.create(t(c, "pods"), "default", {

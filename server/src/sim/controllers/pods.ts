@@ -16,6 +16,7 @@ import {
   type Rec,
 } from "./context.ts";
 import { nodeMatchesSelector } from "./daemonsets.ts";
+import { fromLabelSelectorObject, matchesLabels } from "../../store/selectors.ts";
 import { allocatePodIP, usedIPs } from "./ipam.ts";
 
 export function podIsReady(p: KubeObject): boolean {
@@ -120,28 +121,52 @@ export function podController(ctx: ControllerContext): Controller {
     const podCount = l.perNode;
     const full = (n: KubeObject) =>
       (podCount.get(n.metadata.name) ?? 0) >= Number(rec(rec(n.status).allocatable).pods ?? 110);
-    const eligible = nodes.filter(
-      (n) =>
-        !rec(n.spec).unschedulable &&
-        !full(n) &&
-        nodeMatchesSelector(n, spec.nodeSelector) &&
-        (!allowed || allowed.includes(n.metadata.name)) &&
-        toleratesTaints(arr(spec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]),
-    );
+    // The scheduler's filters, in its order; a node reports the first one it fails.
+    const spread = arr(spec.topologySpreadConstraints)
+      .map(rec)
+      .filter((c) => c.whenUnsatisfiable !== "ScheduleAnyway" && typeof c.topologyKey === "string");
+    const spreadFailure = (n: KubeObject): string | undefined => {
+      for (const c of spread) {
+        const key = String(c.topologyKey);
+        const domain = n.metadata.labels?.[key];
+        if (domain === undefined)
+          return "node(s) didn't match pod topology spread constraints (missing required label)";
+        const sel = fromLabelSelectorObject(c.labelSelector);
+        const counts = new Map<string, number>();
+        for (const other of nodes) {
+          const d = other.metadata.labels?.[key];
+          if (d !== undefined && !counts.has(d)) counts.set(d, 0);
+        }
+        for (const p of ctx.store.list("core/pods", pod.metadata.namespace)) {
+          const on = nodes.find((x) => x.metadata.name === rec(p.spec).nodeName);
+          const d = on?.metadata.labels?.[key];
+          if (d !== undefined && matchesLabels(sel, p.metadata.labels))
+            counts.set(d, (counts.get(d) ?? 0) + 1);
+        }
+        const min = Math.min(...counts.values());
+        if ((counts.get(domain) ?? 0) + 1 - min > Number(c.maxSkew ?? 1))
+          return "node(s) didn't match pod topology spread constraints";
+      }
+      return undefined;
+    };
+    const failure = (n: KubeObject): string | undefined => {
+      if (rec(n.spec).unschedulable) return "node(s) were unschedulable";
+      const taint = arr(rec(n.spec).taints)
+        .map(rec)
+        .find((t) => !toleratesTaints(arr(spec.tolerations), [t], ["NoSchedule", "NoExecute"]));
+      if (taint) return `node(s) had untolerated taint {${String(taint.key)}: ${String(taint.value ?? "")}}`;
+      if (!nodeMatchesSelector(n, spec.nodeSelector) || (allowed && !allowed.includes(n.metadata.name)))
+        return "node(s) didn't match Pod's node affinity/selector";
+      if (full(n)) return "Too many pods";
+      return spread.length ? spreadFailure(n) : undefined;
+    };
+    const failures = new Map<KubeObject, string | undefined>(nodes.map((n) => [n, failure(n)]));
+    const eligible = nodes.filter((n) => failures.get(n) === undefined);
     const now = nowTimestamp(ctx);
     if (!eligible.length) {
-      const tainted = nodes.filter(
-        (n) => !toleratesTaints(arr(spec.tolerations), arr(rec(n.spec).taints), ["NoSchedule", "NoExecute"]),
-      );
-      const reasons: string[] = [];
-      for (const n of tainted) {
-        const t = arr(rec(n.spec).taints).map(rec)[0] ?? {};
-        reasons.push(`1 node(s) had untolerated taint {${String(t.key)}: ${String(t.value ?? "")}}`);
-      }
-      const fullNodes = nodes.filter((n) => !tainted.includes(n) && full(n));
-      if (fullNodes.length) reasons.push(`${fullNodes.length} Too many pods`);
-      const others = nodes.length - tainted.length - fullNodes.length;
-      if (others) reasons.push(`${others} node(s) didn't match Pod's node affinity/selector`);
+      const counts = new Map<string, number>();
+      for (const f of failures.values()) if (f) counts.set(f, (counts.get(f) ?? 0) + 1);
+      const reasons = [...counts].map(([f, k]) => `${k} ${f}`);
       const msg = `0/${nodes.length} nodes are available: ${reasons.sort().join(", ")}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
       const already = arr(rec(pod.status).conditions).some(
         (c) => rec(c).type === "PodScheduled" && rec(c).message === msg,
