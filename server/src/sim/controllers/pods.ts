@@ -133,7 +133,10 @@ export function podController(ctx: ControllerContext): Controller {
           return "node(s) didn't match pod topology spread constraints (missing required label)";
         const sel = fromLabelSelectorObject(c.labelSelector);
         const counts = new Map<string, number>();
-        for (const other of nodes) {
+        // nodeAffinityPolicy Honor (domains are the nodes the pod may run on), nodeTaintsPolicy Ignore.
+        const inScope = (x: KubeObject) =>
+          nodeMatchesSelector(x, spec.nodeSelector) && (!allowed || allowed.includes(x.metadata.name));
+        for (const other of nodes.filter(inScope)) {
           const d = other.metadata.labels?.[key];
           if (d !== undefined && !counts.has(d)) counts.set(d, 0);
         }
