@@ -3,7 +3,10 @@
  * controllers, Calico engine), on the wall clock. Pods that must fail DNS use `dnsConfig` (timeout:1 attempts:1) so a
  * blocked lookup costs one second, as it would on a real cluster with those options.
  */
+import path from "node:path";
+import pty from "node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { environment } from "../../server/src/config/options.ts";
 import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
 
 let env: KubectlEnv;
@@ -111,5 +114,39 @@ describe("kubectl exec in a simulated pod", () => {
     expect(ok.stdout).toBe("200");
     const other = await k(["exec", "shoot", "--", "curl", "-s", "-m", "1", "https://www.google.com"]);
     expect(other.exitCode).toBe(28);
+  });
+});
+
+describe("kubectl exec -it", () => {
+  it("gives an interactive shell with a prompt, echo and exit codes", async () => {
+    const term = pty.spawn("kubectl", ["exec", "-it", "access", "--", "sh"], {
+      cols: 100,
+      rows: 30,
+      cwd: path.dirname(k.kubeconfigPath),
+      env: { ...environment(), KUBECONFIG: k.kubeconfigPath, HOME: path.join(env.dir, "home") },
+    });
+    let screen = "";
+    const waitFor = (re: RegExp): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for ${re}; saw ${JSON.stringify(screen)}`)),
+          15_000,
+        );
+        const check = (): void => {
+          if (re.test(screen)) {
+            clearTimeout(t);
+            resolve();
+          } else setTimeout(check, 50);
+        };
+        check();
+      });
+    term.onData((d) => (screen += d));
+    const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+    await waitFor(/\/ # $/);
+    term.write("hostname; wget -qO- -T 1 http://10.96.0.1:443 ; echo rc=$?\r");
+    await waitFor(/rc=\d+\r\n\/ # $/);
+    expect(screen).toContain("access\r\n");
+    term.write("exit 3\r");
+    expect(await exited).toBe(3);
   });
 });
