@@ -429,6 +429,20 @@ describe("scheduling", () => {
     await c.close();
   });
 
+  it("leaves a pod bound to a node that does not exist Pending", async () => {
+    const c = await cluster();
+    c.api.create(t(c, "pods"), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "lost" },
+      spec: { nodeName: "ghost", containers: [{ name: "c", image: "busybox" }] },
+    });
+    const p = c.api.get(t(c, "pods"), "default", "lost");
+    expect(status(p).phase).toBe("Pending");
+    expect(status(p).podIP).toBeUndefined();
+    await c.close();
+  });
+
   it("reports unschedulable pods with the scheduler's message", async () => {
     const c = await cluster();
     c.api.create(t(c, "pods"), "default", {

@@ -224,6 +224,8 @@ export function podController(ctx: ControllerContext): Controller {
     const spec = rec(pod.spec);
     const nodeName = String(spec.nodeName);
     const node = ctx.store.get("core/nodes", undefined, nodeName);
+    // A pod bound to a node that does not exist has no kubelet to start it: it stays Pending.
+    if (!node) return;
     const hostIP = nodeIP(node) ?? "";
     const ip = spec.hostNetwork ? hostIP : allocatePodIP(ctx, pod, nodeName, used);
     const now = nowTimestamp(ctx);
