@@ -25,6 +25,7 @@ interface HistoryEntry {
 /** What a watcher wants to see: a resource key and a predicate over objects (namespace, label and field selectors). */
 export interface WatchFilter {
   key: ResourceKey;
+  /** Whether the watcher wants to see this object (its namespace and selectors match). */
   matches(obj: KubeObject): boolean;
 }
 

@@ -14,6 +14,7 @@ export interface Registry {
   find(nameOrKind: string, group?: string): ResourceType | undefined;
   /** Finds the type of an object from its `apiVersion` and `kind`. */
   byKind(apiVersion: string, kind: string): ResourceType | undefined;
+  /** Finds the type stored under a resource key (`core/pods`, `projectcalico.org/tiers`). */
   byKey(key: ResourceKey): ResourceType | undefined;
 }
 
