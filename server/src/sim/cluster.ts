@@ -95,6 +95,7 @@ export function applyProfile(
   registry: Registry,
   profile: ClusterProfile,
   logger: Logger,
+  trusted = false,
 ): void {
   const problems: Problem[] = [];
   api.batch(() => {
@@ -112,7 +113,8 @@ export function applyProfile(
         const created = api.createStored(
           type,
           object.metadata.namespace ?? (type.namespaced ? "default" : undefined),
-          cloneJson(rest),
+          rest,
+          { trusted },
         );
         if (status !== undefined && type.kind !== "Pod")
           api.patchInternal(
@@ -145,6 +147,9 @@ export function applyProfile(
       `cluster profile "${profile.name}" is invalid:\n${problems.map((p) => `${p.where}:${p.line ?? ""}: ${p.message}`).join("\n")}`,
     );
 }
+
+/** Profiles (per edition) that loaded without problems in this process: later clusters skip their validation. */
+const validatedProfiles = new Set<string>();
 
 /** Node conditions as the kubelet reports them: heartbeat and transition times. */
 function stampConditions(status: unknown, ts: string, heartbeat: boolean): void {
@@ -210,7 +215,9 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   } else if (profile) {
     ctx.events.enabled = false;
     try {
-      applyProfile(api, registry, profile, logger);
+      const key = `${profile.file}\0${edition}`;
+      applyProfile(api, registry, profile, logger, validatedProfiles.has(key));
+      validatedProfiles.add(key);
       api.batch(() => annotateNodes(ctx));
     } finally {
       ctx.events.enabled = true;

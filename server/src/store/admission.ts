@@ -31,6 +31,7 @@ export function decodeBody(
   type: ResourceType,
   body: unknown,
   opts: WriteOptions | undefined,
+  trusted = false,
 ): { obj: KubeObject; warnings: string[] } {
   if (!body || typeof body !== "object" || Array.isArray(body))
     throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body ?? null)}'`);
@@ -52,6 +53,7 @@ export function decodeBody(
   obj.kind = type.kind;
   if (obj.metadata === undefined || obj.metadata === null) obj.metadata = { name: "" };
   const mode = opts?.fieldValidation ?? "Strict";
+  if (trusted) return { obj, warnings: [] };
   const res = decodeAgainstSchema(obj, type.schema, type.kind, mode !== "Strict");
   const prefix = `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}`;
   if (res.typeError) {
@@ -90,10 +92,18 @@ function valueAt(obj: unknown, path: string): unknown {
 export function defaultAndValidate(
   type: ResourceType,
   obj: KubeObject,
-  deps: { random: Random; edition: CalicoEdition; validateCalico?: CalicoValidator; extra?: FieldError[] },
+  deps: {
+    random: Random;
+    edition: CalicoEdition;
+    validateCalico?: CalicoValidator;
+    extra?: FieldError[];
+    /** Defaults only: the object is known to be valid. */
+    trusted?: boolean;
+  },
 ): void {
   const key = resourceKey(type);
   applyDefaults(key, obj, deps.random);
+  if (deps.trusted) return;
   const errs: FieldError[] = [
     ...validateObjectMeta(obj.metadata as unknown as Record<string, unknown>, nameRuleOf(type)),
     ...validateKind(key, obj),

@@ -218,10 +218,13 @@ export class SimClusterApi implements ClusterApi {
     type: ResourceType,
     namespace: string | undefined,
     body: unknown,
-    opts?: WriteOptions,
+    opts?: WriteOptions & {
+      /** The body is known to be valid (a profile already loaded once, a controller's own object): skip validation. */
+      trusted?: boolean;
+    },
   ): WriteResult {
     return this.write(() => {
-      const { obj, warnings } = decodeBody(type, body, opts);
+      const { obj, warnings } = decodeBody(type, body, opts, !!opts?.trusted);
       const ns = this.ns(type, namespace);
       const isV1Event = resourceKey(type) === EVENTS_V1;
       const bodyNs = obj.metadata.namespace;
@@ -243,6 +246,7 @@ export class SimClusterApi implements ClusterApi {
         random: this.o.random,
         edition: this.o.edition,
         validateCalico: this.o.validateCalico,
+        trusted: !!opts?.trusted,
       });
       const name = obj.metadata.name;
       this.requireNamespace(type, ns, name, true);

@@ -75,32 +75,37 @@ export function daemonSetController(ctx: ControllerContext): Controller {
               effect: "NoSchedule",
             });
           spec.tolerations = tolerations;
-          const res = ctx.api.createStored(podType, ds.metadata.namespace, {
-            apiVersion: "v1",
-            kind: "Pod",
-            metadata: {
-              generateName: `${ds.metadata.name}-`,
-              labels: {
-                ...(rec(tmeta.labels) as Record<string, string>),
-                "controller-revision-hash": podTemplateHash(template),
-                "pod-template-generation": String(ds.metadata.generation ?? 1),
-              },
-              ...(tmeta.annotations
-                ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
-                : {}),
-              ownerReferences: [
-                {
-                  apiVersion: "apps/v1",
-                  kind: "DaemonSet",
-                  name: ds.metadata.name,
-                  uid: ds.metadata.uid!,
-                  controller: true,
-                  blockOwnerDeletion: true,
+          const res = ctx.api.createStored(
+            podType,
+            ds.metadata.namespace,
+            {
+              apiVersion: "v1",
+              kind: "Pod",
+              metadata: {
+                generateName: `${ds.metadata.name}-`,
+                labels: {
+                  ...(rec(tmeta.labels) as Record<string, string>),
+                  "controller-revision-hash": podTemplateHash(template),
+                  "pod-template-generation": String(ds.metadata.generation ?? 1),
                 },
-              ],
+                ...(tmeta.annotations
+                  ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
+                  : {}),
+                ownerReferences: [
+                  {
+                    apiVersion: "apps/v1",
+                    kind: "DaemonSet",
+                    name: ds.metadata.name,
+                    uid: ds.metadata.uid!,
+                    controller: true,
+                    blockOwnerDeletion: true,
+                  },
+                ],
+              },
+              spec,
             },
-            spec,
-          });
+            { trusted: true },
+          );
           ctx.events.record(
             ds,
             "Normal",

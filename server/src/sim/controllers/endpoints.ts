@@ -104,7 +104,7 @@ export function endpointsController(ctx: ControllerContext): Controller {
           },
           ...(subsets.length ? { subsets } : {}),
         };
-        if (!existing) ctx.api.createStored(epType, ns, body);
+        if (!existing) ctx.api.createStored(epType, ns, body, { trusted: true });
         else
           ctx.api.patchInternal("core/endpoints", ns, svc.metadata.name, (o) => {
             o.metadata.labels = body.metadata.labels;
@@ -138,27 +138,32 @@ export function endpointsController(ctx: ControllerContext): Controller {
           .list("discovery.k8s.io/endpointslices", ns)
           .find((s) => s.metadata.labels?.["kubernetes.io/service-name"] === svc.metadata.name);
         if (!slice)
-          ctx.api.createStored(sliceType, ns, {
-            apiVersion: "discovery.k8s.io/v1",
-            kind: "EndpointSlice",
-            metadata: {
-              generateName: `${svc.metadata.name}-`,
-              labels: sliceLabels,
-              ownerReferences: [
-                {
-                  apiVersion: "v1",
-                  kind: "Service",
-                  name: svc.metadata.name,
-                  uid: svc.metadata.uid!,
-                  controller: true,
-                  blockOwnerDeletion: true,
-                },
-              ],
+          ctx.api.createStored(
+            sliceType,
+            ns,
+            {
+              apiVersion: "discovery.k8s.io/v1",
+              kind: "EndpointSlice",
+              metadata: {
+                generateName: `${svc.metadata.name}-`,
+                labels: sliceLabels,
+                ownerReferences: [
+                  {
+                    apiVersion: "v1",
+                    kind: "Service",
+                    name: svc.metadata.name,
+                    uid: svc.metadata.uid!,
+                    controller: true,
+                    blockOwnerDeletion: true,
+                  },
+                ],
+              },
+              addressType: "IPv4",
+              endpoints,
+              ports: slicePorts,
             },
-            addressType: "IPv4",
-            endpoints,
-            ports: slicePorts,
-          });
+            { trusted: true },
+          );
         else
           ctx.api.patchInternal("discovery.k8s.io/endpointslices", ns, slice.metadata.name, (o) => {
             o.metadata.labels = sliceLabels;

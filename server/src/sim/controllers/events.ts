@@ -74,30 +74,35 @@ export function createEventRecorder(
         return;
       }
       try {
-        api.createStored(events, ns, {
-          apiVersion: "v1",
-          kind: "Event",
-          metadata: { name: `${obj.metadata.name}.${nanos.toString(16)}`, namespace: ns },
-          involvedObject: {
-            apiVersion: obj.apiVersion,
-            kind: obj.kind,
-            name: obj.metadata.name,
-            ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
-            uid: obj.metadata.uid,
-            resourceVersion: obj.metadata.resourceVersion,
-            ...(fieldPath ? { fieldPath } : {}),
+        api.createStored(
+          events,
+          ns,
+          {
+            apiVersion: "v1",
+            kind: "Event",
+            metadata: { name: `${obj.metadata.name}.${nanos.toString(16)}`, namespace: ns },
+            involvedObject: {
+              apiVersion: obj.apiVersion,
+              kind: obj.kind,
+              name: obj.metadata.name,
+              ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+              uid: obj.metadata.uid,
+              resourceVersion: obj.metadata.resourceVersion,
+              ...(fieldPath ? { fieldPath } : {}),
+            },
+            reason,
+            message,
+            source: { component: source.component, ...(source.host ? { host: source.host } : {}) },
+            firstTimestamp: ts,
+            lastTimestamp: ts,
+            count: 1,
+            type,
+            eventTime: null,
+            reportingComponent: source.component,
+            reportingInstance: source.host ?? "",
           },
-          reason,
-          message,
-          source: { component: source.component, ...(source.host ? { host: source.host } : {}) },
-          firstTimestamp: ts,
-          lastTimestamp: ts,
-          count: 1,
-          type,
-          eventTime: null,
-          reportingComponent: source.component,
-          reportingInstance: source.host ?? "",
-        });
+          { trusted: true },
+        );
         recent.set(key, { ns, name: `${obj.metadata.name}.${nanos.toString(16)}` });
         if (recent.size > MAX_EVENTS) recent.delete(recent.keys().next().value!);
       } catch {

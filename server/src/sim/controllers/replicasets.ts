@@ -47,28 +47,33 @@ export function replicaSetController(ctx: ControllerContext): Controller {
               );
               break;
             }
-            const res = ctx.api.createStored(podType, rs.metadata.namespace, {
-              apiVersion: "v1",
-              kind: "Pod",
-              metadata: {
-                generateName: `${rs.metadata.name}-`,
-                labels: { ...(rec(tmeta.labels) as Record<string, string>) },
-                ...(tmeta.annotations
-                  ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
-                  : {}),
-                ownerReferences: [
-                  {
-                    apiVersion: "apps/v1",
-                    kind: "ReplicaSet",
-                    name: rs.metadata.name,
-                    uid: rs.metadata.uid!,
-                    controller: true,
-                    blockOwnerDeletion: true,
-                  },
-                ],
+            const res = ctx.api.createStored(
+              podType,
+              rs.metadata.namespace,
+              {
+                apiVersion: "v1",
+                kind: "Pod",
+                metadata: {
+                  generateName: `${rs.metadata.name}-`,
+                  labels: { ...(rec(tmeta.labels) as Record<string, string>) },
+                  ...(tmeta.annotations
+                    ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
+                    : {}),
+                  ownerReferences: [
+                    {
+                      apiVersion: "apps/v1",
+                      kind: "ReplicaSet",
+                      name: rs.metadata.name,
+                      uid: rs.metadata.uid!,
+                      controller: true,
+                      blockOwnerDeletion: true,
+                    },
+                  ],
+                },
+                spec: cloneJson(template.spec),
               },
-              spec: cloneJson(template.spec),
-            });
+              { trusted: true },
+            );
             ctx.events.record(
               rs,
               "Normal",
