@@ -171,6 +171,14 @@ describe("kubectl against a simulated cluster", () => {
     const r = await watching;
     expect(r.stdout).toMatch(/\nwatched\s+1\s/);
   });
+
+  it("rejects a flow query with bad filters with a 400, also when it asks to watch", async () => {
+    for (const q of ["action=maybe", "watch=true&action=maybe"]) {
+      const r = await k(["get", "--raw", `/egresslab/v1/flows?${q}`], { timeout: 10_000 });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toContain("BadRequest");
+    }
+  });
 });
 
 describe("an oss cluster", () => {

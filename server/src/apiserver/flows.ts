@@ -21,6 +21,10 @@ export async function serveEgresslab(ctx: RequestContext, path: string): Promise
     const watch = q.get("watch");
     if (watch === "true" || watch === "1") {
       q.delete("watch");
+      // Reject bad filters with a Status before the stream's 200 goes out.
+      const probe = new URLSearchParams(q);
+      probe.set("limit", "1");
+      cluster.dataplane.queryFlows(probe);
       res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache, private" });
       res.flushHeaders();
       const stop = cluster.dataplane.watchFlows(q, (record) => {

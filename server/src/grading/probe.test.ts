@@ -34,6 +34,7 @@ describe("interpretProbe", () => {
     [https, 6, "\n000", "curl: (6) Could not resolve host: api.stripe.com", "dns-failure"],
     [https, 7, "\n000", "curl: (7) Failed to connect", "refused"],
     [https, 28, "\n000", "curl: (28) Connection timed out after 2001 milliseconds", "denied"],
+    [https, 28, "\n000", "curl: (28) Resolving timed out after 1000 milliseconds", "dns-failure"],
     [https, 35, "\n000", "curl: (35) TLS", "allowed"],
     [https, 127, "", "sh: curl: not found", "error"],
     [dns, 0, "api.stripe.com.cdn.example.\n52.1.2.3\n52.1.2.4\n", "", "resolves"],

@@ -140,6 +140,9 @@ export function interpretProbe(t: ProbeTarget, r: ExecResult): Observation {
     case 7:
       return { outcome: "refused", detail: `the connection was refused (curl exit 7)` };
     case 28:
+      // curl's timeout covers name resolution too: a blocked DNS query times out as "Resolving timed out".
+      if (/Resolving timed out/i.test(r.stderr))
+        return { outcome: "dns-failure", detail: `resolving ${host} timed out (curl exit 28)` };
       return {
         outcome: "denied",
         detail: "the connection timed out (curl exit 28)",

@@ -3,43 +3,10 @@
  * the DNS answers it reports. `allowAll` stands in where no policy applies (tests of the network alone).
  */
 import type { KubeObject } from "../store/types.ts";
+import type { ConnectionAttempt, DnsAnswer, SideVerdict, Verdict } from "../calico/index.ts";
 
-export type PolicyAction = "allow" | "deny" | "none";
-
-export interface SideVerdict {
-  action: PolicyAction;
-  /** Enforced policy trace, in Felix's string form (`<index>|<tier>|<kind>:<ns>/<name>|<action>|<rule>`). */
-  policies: string[];
-  /** Trace with staged policies treated as enforced. */
-  pendingPolicies: string[];
-  pendingAction: PolicyAction;
-  endpoint?: { namespace: string; name: string };
-  decidedBy?: unknown;
-  explanation: string;
-}
-
-export interface Verdict {
-  allowed: boolean;
-  egress: SideVerdict;
-  ingress: SideVerdict;
-}
-
-export interface ConnectionAttempt {
-  srcIp: string;
-  dstIp: string;
-  protocol: "TCP" | "UDP" | "ICMP" | "SCTP" | number;
-  dstPort?: number;
-  icmp?: { type: number; code?: number };
-  now: number;
-}
-
-export interface DnsAnswer {
-  name: string;
-  ips: string[];
-  ttlSeconds: number;
-  now: number;
-  server: { ip: string; port: number };
-}
+export type { ConnectionAttempt, DnsAnswer, SideVerdict, Verdict } from "../calico/index.ts";
+export type PolicyAction = SideVerdict["action"];
 
 /** What the dataplane needs from the policy engine (the engine's `PolicyEngine` satisfies it). */
 export interface PolicyDecider {
