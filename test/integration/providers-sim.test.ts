@@ -71,18 +71,4 @@ describe("sim provider on a real SimHost", () => {
     expect(gone.exitCode).not.toBe(0);
     expect(gone.stderr).toMatch(/Unauthorized|must be logged in/i);
   });
-
-  it("hands out a pre-warmed cluster that kubectl reaches under the attendee's context name", async () => {
-    const p = await createSimProvider({ hostOptions: { port: 0 } });
-    try {
-      await p.warm(1, { profile: "bare" });
-      const conn = await p.acquire({ id: "carol", profile: "bare" });
-      const ctx = await kubectl(conn, "config", "current-context");
-      expect(ctx.stdout.trim()).toBe("egresslab-carol");
-      const nodes = await kubectl(conn, "get", "nodes", "-o", "name");
-      expect(nodes.stdout.split("\n").filter(Boolean)).toHaveLength(3);
-    } finally {
-      await p.close();
-    }
-  });
 });

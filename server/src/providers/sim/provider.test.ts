@@ -1,8 +1,8 @@
 /**
- * The sim provider's bookkeeping (ids, pre-warmed clusters, assignments kept in the data directory) over a small
+ * The sim provider's bookkeeping (ids, assignments kept in the data directory) over a small
  * in-memory host with SimHost's surface. The real SimHost is driven in test/integration/providers-sim.test.ts.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -69,42 +69,25 @@ describe("SimProvider", () => {
     expect(one).toBe(two);
   });
 
-  it("hands out pre-warmed clusters that match, renamed for the attendee, and refills the pool", async () => {
+  it("remembers assignments in the data directory, also to clusters under another name", async () => {
     const host = new MemoryHost();
     const p = newProvider(host);
-    await p.warm(2, { profile: "egress-workshop" });
-    expect(host.created).toHaveLength(2);
-    expect(host.created.every((c) => c.startsWith("warm-"))).toBe(true);
-    const conn = await p.acquire({ id: "dora", profile: "egress-workshop" });
-    const kc = parse(conn.kubeconfig) as { "current-context": string; users: { user: { token: string } }[] };
-    expect(kc["current-context"]).toBe("egresslab-dora");
-    expect(host.created).toContain(kc.users[0]!.user.token.slice(2));
-    await p.warm(2, { profile: "egress-workshop" });
-    expect(host.created).toHaveLength(3);
-    // A different profile is not served from the pool.
-    await p.acquire({ id: "ed", profile: "bare" });
-    expect(host.created.at(-1)).toBe("ed");
-    expect((await p.list()).map((c) => c.id).sort()).toEqual([
-      "dora",
-      "ed",
-      expect.stringMatching(/^warm-/),
-      expect.stringMatching(/^warm-/),
-    ]);
-  });
-
-  it("remembers assignments and warm clusters in the data directory", async () => {
-    const host = new MemoryHost();
-    const p = newProvider(host);
-    await p.warm(1, {});
     await p.acquire({ id: "fay" });
-    const warmed = host.created[0]!;
     const saved = JSON.parse(await readFile(path.join(dir, "sim-provider.json"), "utf8")) as {
       assignments: Record<string, string>;
     };
-    expect(saved.assignments).toEqual({ fay: warmed });
+    expect(saved.assignments).toEqual({ fay: "fay" });
+    await host.createCluster({ id: "older-1" });
+    await writeFile(
+      path.join(dir, "sim-provider.json"),
+      JSON.stringify({ assignments: { fay: "fay", gil: "older-1", gone: "nowhere" } }),
+    );
     const again = newProvider(host);
-    expect((await again.acquire({ id: "fay" })).kubeconfig).toContain(`t-${warmed}`);
-    expect(host.created).toHaveLength(2);
+    expect((await again.acquire({ id: "fay" })).kubeconfig).toContain("t-fay");
+    const gil = parse((await again.acquire({ id: "gil" })).kubeconfig) as { "current-context": string };
+    expect(gil["current-context"]).toBe("egresslab-gil");
+    expect(host.created).toEqual(["fay", "older-1"]);
+    expect((await again.list()).map((c) => c.id).sort()).toEqual(["fay", "gil"]);
   });
 
   it("deletes the attendee's cluster on release and forgets unknown ids quietly", async () => {

@@ -1,7 +1,7 @@
 /**
  * The sim provider: simulated clusters served by a `SimHost` in this process. The same id always gets the same
- * cluster (also after a restart, with a data directory); `warm(n)` prepares clusters ahead of a workshop, and an
- * acquire then hands one out and records it as that attendee's.
+ * cluster (also after a restart, with a data directory). Pre-warming clusters ahead of a workshop is the sessions pool's
+ * job (`server/src/sessions/pool.ts`), for every provider.
  */
 import type {
   AcquireOptions,
@@ -11,11 +11,10 @@ import type {
 } from "../provider.ts";
 import type { ClusterSummary } from "../summary.ts";
 import type { SimHost, SimHostOptions } from "../../sim/host.ts";
-import { randomBytes } from "node:crypto";
 import { noopLogger, type Logger } from "../../shared/logger.ts";
 import { safeClusterId } from "../ids.ts";
 import { renameKubeconfig } from "./rename.ts";
-import { readState, warmMatches, writeState, type SimProviderState, type WarmSpec } from "./state.ts";
+import { readState, writeState, type SimProviderState } from "./state.ts";
 
 /** The part of `SimHost` this provider uses. */
 export type SimHostApi = Pick<
@@ -33,7 +32,7 @@ export interface SimProviderOptions {
   logger?: Logger;
 }
 
-/** Starts (or adopts) a SimHost and restores assignments and warm clusters kept in the data directory. */
+/** Starts (or adopts) a SimHost and restores the assignments kept in the data directory. */
 export async function createSimProvider(opts: SimProviderOptions = {}): Promise<SimProvider> {
   const logger = opts.logger ?? opts.hostOptions?.logger ?? noopLogger;
   let host = opts.host;
@@ -61,8 +60,6 @@ export class SimProvider implements ClusterProvider {
   };
   private readonly state: SimProviderState;
   private readonly inFlight = new Map<string, Promise<ClusterConnection>>();
-  private readonly warming = new Set<Promise<unknown>>();
-  private warmTarget: { count: number; spec: WarmSpec } | undefined;
 
   constructor(
     private readonly host: SimHostApi,
@@ -74,7 +71,6 @@ export class SimProvider implements ClusterProvider {
     const live = new Set(host.clusterIds());
     for (const [id, cluster] of Object.entries(this.state.assignments))
       if (!live.has(cluster)) delete this.state.assignments[id];
-    this.state.warm = this.state.warm.filter((w) => live.has(w.cluster));
     this.save();
   }
 
@@ -102,54 +98,11 @@ export class SimProvider implements ClusterProvider {
       return this.connection(opts.id, own);
     }
 
-    const want: WarmSpec = pick(opts);
-    const i = this.state.warm.findIndex((w) => warmMatches(w.spec, want));
-    if (i >= 0) {
-      const [w] = this.state.warm.splice(i, 1);
-      this.assign(opts.id, w!.cluster);
-      this.log.info("handed out a pre-warmed cluster", { id: opts.id, cluster: w!.cluster });
-      opts.onProgress?.("using a pre-warmed simulated cluster");
-      this.refill();
-      return this.connection(opts.id, w!.cluster);
-    }
-
     opts.onProgress?.("creating a simulated cluster");
-    await this.host.createCluster({ id: own, ...want });
+    await this.host.createCluster({ id: own, ...clusterSpec(opts) });
     this.assign(opts.id, own);
     this.log.info("created a simulated cluster", { id: opts.id, cluster: own });
     return this.connection(opts.id, own);
-  }
-
-  /**
-   * Keeps `count` free clusters made from `spec` ready for attendees (re-filled as they are handed out); resolves when
-   * they exist.
-   */
-  async warm(count: number, spec: WarmSpec = {}): Promise<void> {
-    this.warmTarget = { count, spec };
-    this.refill();
-    while (this.warming.size) await Promise.allSettled([...this.warming]);
-  }
-
-  private refill(): void {
-    const target = this.warmTarget;
-    if (!target) return;
-    const have = this.state.warm.filter(
-      (w) => warmMatches(w.spec, target.spec) && warmMatches(target.spec, w.spec),
-    ).length;
-    for (let n = have + this.warming.size; n < target.count; n++) {
-      const cluster = `warm-${randomBytes(4).toString("hex")}`;
-      const job = this.host
-        .createCluster({ id: cluster, ...target.spec })
-        .then(() => {
-          this.state.warm.push({ cluster, spec: target.spec });
-          this.save();
-        })
-        .catch((err: unknown) =>
-          this.log.error("could not pre-warm a simulated cluster", { error: String(err) }),
-        )
-        .finally(() => this.warming.delete(job));
-      this.warming.add(job);
-    }
   }
 
   async release(id: string): Promise<void> {
@@ -162,26 +115,19 @@ export class SimProvider implements ClusterProvider {
     this.log.info("deleted a simulated cluster", { id, cluster });
   }
 
-  /** Every simulated cluster on the host, with its attendee (or "pre-warmed, free"). */
+  /** Every simulated cluster on the host, with its attendee when it has one. */
   list(): Promise<ClusterSummary[]> {
     const owner = new Map(Object.entries(this.state.assignments).map(([id, c]) => [c, id]));
-    const warm = new Set(this.state.warm.map((w) => w.cluster));
     return Promise.resolve(
-      this.host.clusterIds().map((cluster) => {
-        const id = owner.get(cluster);
-        const what = id
-          ? `simulated cluster ${cluster}`
-          : warm.has(cluster)
-            ? `pre-warmed simulated cluster ${cluster}, free`
-            : `simulated cluster ${cluster}`;
-        return { id: id ?? cluster, provider: "sim" as const, detail: what };
-      }),
+      this.host.clusterIds().map((cluster) => ({
+        id: owner.get(cluster) ?? cluster,
+        provider: "sim" as const,
+        detail: `simulated cluster ${cluster}`,
+      })),
     );
   }
 
   async close(): Promise<void> {
-    this.warmTarget = undefined;
-    await Promise.allSettled([...this.warming]);
     if (this.ownsHost) await this.host.close();
   }
 
@@ -197,6 +143,7 @@ export class SimProvider implements ClusterProvider {
   private connection(id: string, cluster: string): ClusterConnection {
     const own = safeClusterId(id);
     const text = this.host.kubeconfig(cluster);
+    // A data directory from before may assign an attendee a cluster under another name (a pre-warmed one).
     const kubeconfig = cluster === own ? text : renameKubeconfig(text, `egresslab-${own}`);
     return {
       id,
@@ -207,8 +154,9 @@ export class SimProvider implements ClusterProvider {
   }
 }
 
-function pick(opts: AcquireOptions): WarmSpec {
-  const spec: WarmSpec = {};
+/** The parts of an acquire that shape a new simulated cluster. */
+function clusterSpec(opts: AcquireOptions): Pick<AcquireOptions, "profile" | "edition" | "seed"> {
+  const spec: Pick<AcquireOptions, "profile" | "edition" | "seed"> = {};
   if (opts.profile !== undefined) spec.profile = opts.profile;
   if (opts.edition !== undefined) spec.edition = opts.edition;
   if (opts.seed !== undefined) spec.seed = opts.seed;

@@ -1,4 +1,7 @@
-/** Renames the cluster, user and context of a one-context kubeconfig, so a pre-warmed cluster carries its attendee's name. */
+/**
+ * Renames the cluster, user and context of a one-context kubeconfig, so a cluster kept under another name (e.g. a
+ * pre-warmed one assigned in an older data directory) carries its attendee's name.
+ */
 import { parse, stringify } from "yaml";
 
 type Named = { name?: unknown } & Record<string, unknown>;

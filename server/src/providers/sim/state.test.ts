@@ -2,36 +2,17 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readState, warmMatches, writeState, type WarmSpec } from "./state.ts";
+import { readState, writeState } from "./state.ts";
 import { renameKubeconfig } from "./rename.ts";
 import { parse } from "yaml";
-
-describe("warmMatches", () => {
-  const cases: [WarmSpec, WarmSpec, boolean][] = [
-    [{}, {}, true],
-    [{ profile: "bare" }, { profile: "bare" }, true],
-    [{ profile: "bare" }, {}, false],
-    [{}, { edition: "enterprise" }, true],
-    [{ edition: "oss" }, {}, false],
-    [{ seed: 3 }, {}, true],
-    [{ seed: 3 }, { seed: 4 }, false],
-    [{}, { seed: 4 }, false],
-  ];
-  it.each(cases)("warm %j serves %j: %s", (warm, want, ok) => {
-    expect(warmMatches(warm, want)).toBe(ok);
-  });
-});
 
 describe("sim provider state file", () => {
   it("round-trips, starts empty without a file, and names a damaged file", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "egresslab-simstate-"));
     try {
-      expect(readState(dir)).toEqual({ assignments: {}, warm: [] });
-      writeState(dir, { assignments: { a: "a" }, warm: [{ cluster: "warm-1", spec: { profile: "bare" } }] });
-      expect(readState(dir)).toEqual({
-        assignments: { a: "a" },
-        warm: [{ cluster: "warm-1", spec: { profile: "bare" } }],
-      });
+      expect(readState(dir)).toEqual({ assignments: {} });
+      writeState(dir, { assignments: { a: "a", b: "older-1" } });
+      expect(readState(dir)).toEqual({ assignments: { a: "a", b: "older-1" } });
       await writeFile(path.join(dir, "sim-provider.json"), "{");
       expect(() => readState(dir)).toThrow(/sim-provider.json: is not valid JSON/);
     } finally {
