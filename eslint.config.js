@@ -13,13 +13,26 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ["node:fs", "node:fs/*", "fs", "node:child_process", "node:net", "node:http", "node:https", "execa"],
+              group: [
+                "node:fs",
+                "node:fs/*",
+                "fs",
+                "node:child_process",
+                "node:net",
+                "node:http",
+                "node:https",
+                "execa",
+              ],
               message: "The Calico engine and the lab model are pure: do I/O in an adapter.",
             },
           ],
         },
       ],
     },
+  },
+  {
+    files: ["**/*.mjs", "**/*.js"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
   },
   {
     rules: {

@@ -49,11 +49,15 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof ValidationError) {
-      process.stderr.write(`egresslab ${name}: ${err.problems.length > 1 ? "problems found:\n" : ""}${formatProblems(err.problems)}\n`);
+      process.stderr.write(
+        `egresslab ${name}: ${err.problems.length > 1 ? "problems found:\n" : ""}${formatProblems(err.problems)}\n`,
+      );
     } else if (err instanceof EgresslabError) {
       process.stderr.write(`egresslab ${name}: ${err.message}\n`);
     } else {
-      process.stderr.write(`egresslab ${name}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `egresslab ${name}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
     }
     return exitCodeFor(err);
   }

@@ -61,7 +61,8 @@ export function parseOptions<S extends OptionSpecs>(
     }
     if (spec.type === "number") {
       const n = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(n)) problems.push({ where: from, message: `expects a number, got "${raw}"` });
+      if (raw.trim() === "" || !Number.isFinite(n))
+        problems.push({ where: from, message: `expects a number, got "${raw}"` });
       else out[name] = n;
     } else if (spec.type === "list") {
       const prev = seen.has(name) && Array.isArray(out[name]) ? (out[name] as string[]) : [];
@@ -147,7 +148,13 @@ export function formatHelp(usage: string, specs: OptionSpecs): string {
     return [flag, s.description + (extra ? ` (${extra})` : "")] as const;
   });
   const width = Math.max(0, ...rows.map(([f]) => f.length)) + 2;
-  return [`Usage: ${usage}`, "", "Options:", ...rows.map(([f, d]) => `  ${f.padEnd(width)}${d}`), "  -h, --help".padEnd(width + 2) + "Show this help"].join("\n");
+  return [
+    `Usage: ${usage}`,
+    "",
+    "Options:",
+    ...rows.map(([f, d]) => `  ${f.padEnd(width)}${d}`),
+    "  -h, --help".padEnd(width + 2) + "Show this help",
+  ].join("\n");
 }
 
 /** The environment, for the few places outside this module that need to pass it on (child processes). */

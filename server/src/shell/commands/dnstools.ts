@@ -125,7 +125,8 @@ export async function dig(args: string[], io: CmdIO, env: ShellEnv): Promise<num
   }
   const srv = server ?? env.net.resolvConf.nameservers[0] ?? "127.0.0.1";
   const { result, elapsedMs } = lookupOnce(env, name, server, search);
-  if (result.kind !== "timeout" && result.kind !== "refused") await wait(Math.min(elapsedMs, timeMs * tries), env);
+  if (result.kind !== "timeout" && result.kind !== "refused")
+    await wait(Math.min(elapsedMs, timeMs * tries), env);
   const cmdLine = `\n; <<>> DiG 9.18.30 <<>> ${args.join(" ")}\n;; global options: +cmd\n`;
   if (result.kind === "timeout" || result.kind === "refused") {
     for (let i = 0; i < tries; i++) {
