@@ -5,7 +5,7 @@
 import { ApiError } from "../store/types.ts";
 import type { RequestContext } from "./context.ts";
 import { decodeBody, readBody } from "./body.ts";
-import { sendJson } from "./respond.ts";
+import { endStreamOnClose, sendJson } from "./respond.ts";
 
 export async function serveEgresslab(ctx: RequestContext, path: string): Promise<void> {
   const { req, res, url, cluster } = ctx;
@@ -30,16 +30,7 @@ export async function serveEgresslab(ctx: RequestContext, path: string): Promise
       const stop = cluster.dataplane.watchFlows(q, (record) => {
         if (!res.writableEnded) res.write(JSON.stringify(record) + "\n");
       });
-      let done = false;
-      const end = (): void => {
-        if (done) return;
-        done = true;
-        stop();
-        unregister();
-        if (!res.writableEnded) res.end();
-      };
-      const unregister = ctx.onClose(end);
-      res.on("close", end);
+      endStreamOnClose(ctx, stop);
       return;
     }
     sendJson(res, 200, cluster.dataplane.queryFlows(q));

@@ -2,6 +2,7 @@
 import type { LogOptions } from "../sim/types.ts";
 import type { RequestContext } from "./context.ts";
 import { boolParam, intParam } from "./options.ts";
+import { endStreamOnClose } from "./respond.ts";
 
 export function serveLogs(ctx: RequestContext, namespace: string, pod: string): void {
   const { res, url, cluster } = ctx;
@@ -31,14 +32,5 @@ export function serveLogs(ctx: RequestContext, namespace: string, pod: string): 
   const stop = cluster.runtime.followLogs!(namespace, pod, { ...opts, tailLines: 0 }, (chunk) => {
     if (!res.writableEnded) res.write(chunk);
   });
-  let done = false;
-  const end = (): void => {
-    if (done) return;
-    done = true;
-    stop();
-    unregister();
-    if (!res.writableEnded) res.end();
-  };
-  const unregister = ctx.onClose(end);
-  res.on("close", end);
+  endStreamOnClose(ctx, stop);
 }

@@ -1,6 +1,7 @@
 /** Writing JSON, `Status` and streaming responses. */
 import type { ServerResponse } from "node:http";
 import type { ApiError } from "../store/types.ts";
+import type { RequestContext } from "./context.ts";
 
 export function sendJson(
   res: ServerResponse,
@@ -33,4 +34,24 @@ export function sendText(res: ServerResponse, code: number, text: string): void 
     "Content-Length": String(Buffer.byteLength(text)),
   });
   res.end(text);
+}
+
+/**
+ * Ends a long-running response (watch, log follow, flow watch) once, when the client leaves or the server closes:
+ * runs `stop` to detach it from its source, then ends the response. Returns that `end` for the handler's own reasons
+ * to stop (a timeout, an error).
+ */
+export function endStreamOnClose(ctx: Pick<RequestContext, "res" | "onClose">, stop: () => void): () => void {
+  const { res } = ctx;
+  let done = false;
+  const end = (): void => {
+    if (done) return;
+    done = true;
+    stop();
+    unregister();
+    if (!res.writableEnded) res.end();
+  };
+  const unregister = ctx.onClose(end);
+  res.on("close", end);
+  return end;
 }

@@ -8,6 +8,7 @@ import { ApiError } from "../store/types.ts";
 import type { RequestContext } from "./context.ts";
 import { boolParam, intParam, listOptions } from "./options.ts";
 import { toTable, type IncludeObject } from "./table.ts";
+import { endStreamOnClose } from "./respond.ts";
 import { toApiError } from "./status.ts";
 
 const DEFAULT_TIMEOUT_S = 1800;
@@ -63,18 +64,11 @@ export function serveWatch(
   };
 
   let stopWatch: () => void = () => {};
-  let ended = false;
   const timers: NodeJS.Timeout[] = [];
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
+  const end = endStreamOnClose(ctx, () => {
     stopWatch();
     for (const tm of timers) clearTimeout(tm);
-    unregister();
-    if (!res.writableEnded) res.end();
-  };
-  const unregister = ctx.onClose(end);
-  res.on("close", end);
+  });
 
   for (const obj of initial) write({ type: "ADDED", object: obj });
   if (sendInitial) {
