@@ -6,6 +6,7 @@ import path from "node:path";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Command } from "./command.ts";
+import { untilStopSignal } from "./signals.ts";
 import { formatHelp, parseOptions, type OptionSpecs } from "../config/options.ts";
 import { createLogger, type LogLevel } from "../shared/logger.ts";
 import { NotFoundError } from "../shared/errors.ts";
@@ -138,15 +139,7 @@ export const serveCommand: Command = {
     process.stdout.write(
       `egresslab: instructor board ${server.url}/instructor (token ${server.instructorToken})\n`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    await untilStopSignal();
     logger.info("stopping");
     await server.close();
     return 0;

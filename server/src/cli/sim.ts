@@ -5,6 +5,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "./command.ts";
+import { untilStopSignal } from "./signals.ts";
 import { formatHelp, parseOptions, type OptionSpecs } from "../config/options.ts";
 import { EgresslabError, ValidationError } from "../shared/errors.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -107,15 +108,7 @@ export const simCommand: Command = {
       throw err instanceof EgresslabError || err instanceof Error ? err : new Error(String(err));
     }
     // Listen for the stop signals before announcing readiness, so a Ctrl-C right after the line still closes cleanly.
-    const stopped = new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    const stopped = untilStopSignal();
     process.stdout.write(
       `egresslab sim: cluster ready at ${host.url} — export KUBECONFIG=${kubeconfigPath} (Ctrl-C to stop)\n`,
     );
