@@ -6,6 +6,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "yaml";
 import { CommandError, type Cmder } from "../cmd.ts";
+import { InFlight } from "../in-flight.ts";
 import type {
   AcquireOptions,
   ClusterConnection,
@@ -59,7 +60,7 @@ export class KindProvider implements ClusterProvider {
   private readonly o: KindProviderOptions & { settings: KindSettings };
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly inFlight = new Map<string, Promise<ClusterConnection>>();
+  private readonly inFlight = new InFlight<ClusterConnection>();
   private toolsChecked: Promise<unknown> | undefined;
   private warnedEdition = false;
 
@@ -102,11 +103,7 @@ export class KindProvider implements ClusterProvider {
   }
 
   acquire(opts: AcquireOptions): Promise<ClusterConnection> {
-    const running = this.inFlight.get(opts.id);
-    if (running) return running;
-    const p = this.acquireOnce(opts).finally(() => this.inFlight.delete(opts.id));
-    this.inFlight.set(opts.id, p);
-    return p;
+    return this.inFlight.run(opts.id, () => this.acquireOnce(opts));
   }
 
   private async acquireOnce(opts: AcquireOptions): Promise<ClusterConnection> {

@@ -13,6 +13,7 @@ import type { ClusterSummary } from "../summary.ts";
 import type { SimHost, SimHostOptions } from "../../sim/host.ts";
 import { noopLogger, type Logger } from "../../shared/logger.ts";
 import { safeClusterId } from "../ids.ts";
+import { InFlight } from "../in-flight.ts";
 import { renameKubeconfig } from "./rename.ts";
 import { readState, writeState, type SimProviderState } from "./state.ts";
 
@@ -59,7 +60,7 @@ export class SimProvider implements ClusterProvider {
     typicalReadySeconds: 1,
   };
   private readonly state: SimProviderState;
-  private readonly inFlight = new Map<string, Promise<ClusterConnection>>();
+  private readonly inFlight = new InFlight<ClusterConnection>();
 
   constructor(
     private readonly host: SimHostApi,
@@ -80,11 +81,7 @@ export class SimProvider implements ClusterProvider {
   }
 
   acquire(opts: AcquireOptions): Promise<ClusterConnection> {
-    const running = this.inFlight.get(opts.id);
-    if (running) return running;
-    const p = this.acquireOnce(opts).finally(() => this.inFlight.delete(opts.id));
-    this.inFlight.set(opts.id, p);
-    return p;
+    return this.inFlight.run(opts.id, () => this.acquireOnce(opts));
   }
 
   private async acquireOnce(opts: AcquireOptions): Promise<ClusterConnection> {
