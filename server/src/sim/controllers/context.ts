@@ -11,6 +11,7 @@ import type { Registry } from "../../store/registry/index.ts";
 import {
   ApiError,
   type KubeObject,
+  type OwnerReference,
   type ResourceKey,
   type ResourceType,
   type StoreChange,
@@ -58,6 +59,18 @@ export function isApiError(err: unknown, code?: number): err is ApiError {
 /** The object that controls `o` (its controller owner reference), if it is of `kind`. */
 export function controllerOf(o: KubeObject, kind: string): string | undefined {
   return o.metadata.ownerReferences?.find((r) => r.controller && r.kind === kind)?.uid;
+}
+
+/** The controller owner reference an object made by a controller carries to `owner` (an `apiVersion` `kind`). */
+export function controllerRef(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
+  return {
+    apiVersion,
+    kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 export function isTerminating(o: KubeObject): boolean {

@@ -6,6 +6,7 @@ import { cloneJson } from "../../store/equal.ts";
 import type { KubeObject } from "../../store/types.ts";
 import {
   arr,
+  controllerRef,
   isTerminating,
   namespaceActive,
   rec,
@@ -91,16 +92,7 @@ export function daemonSetController(ctx: ControllerContext): Controller {
                 ...(tmeta.annotations
                   ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
                   : {}),
-                ownerReferences: [
-                  {
-                    apiVersion: "apps/v1",
-                    kind: "DaemonSet",
-                    name: ds.metadata.name,
-                    uid: ds.metadata.uid!,
-                    controller: true,
-                    blockOwnerDeletion: true,
-                  },
-                ],
+                ownerReferences: [controllerRef(ds, "apps/v1", "DaemonSet")],
               },
               spec,
             },

@@ -8,6 +8,7 @@ import { podTemplateHash } from "../../store/random.ts";
 import type { KubeObject } from "../../store/types.ts";
 import {
   controllerOf,
+  controllerRef,
   isTerminating,
   namespaceActive,
   nowTimestamp,
@@ -105,16 +106,7 @@ export function deploymentController(ctx: ControllerContext): Controller {
                 "deployment.kubernetes.io/max-replicas": String(want + Math.ceil(want * 0.25)),
                 [REVISION]: String(maxRev + 1),
               },
-              ownerReferences: [
-                {
-                  apiVersion: "apps/v1",
-                  kind: "Deployment",
-                  name: d.metadata.name,
-                  uid: d.metadata.uid!,
-                  controller: true,
-                  blockOwnerDeletion: true,
-                },
-              ],
+              ownerReferences: [controllerRef(d, "apps/v1", "Deployment")],
             },
             spec: { replicas: 0, selector: sel, template },
           });

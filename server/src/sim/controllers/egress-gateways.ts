@@ -9,6 +9,7 @@ import type { KubeObject } from "../../store/types.ts";
 import {
   arr,
   controllerOf,
+  controllerRef,
   isTerminating,
   namespaceActive,
   nowTimestamp,
@@ -118,16 +119,7 @@ export function egressGatewayController(ctx: ControllerContext): Controller {
             metadata: {
               name: egw.metadata.name,
               labels,
-              ownerReferences: [
-                {
-                  apiVersion: "operator.tigera.io/v1",
-                  kind: "EgressGateway",
-                  name: egw.metadata.name,
-                  uid: egw.metadata.uid!,
-                  controller: true,
-                  blockOwnerDeletion: true,
-                },
-              ],
+              ownerReferences: [controllerRef(egw, "operator.tigera.io/v1", "EgressGateway")],
             },
             spec: desired,
           });

@@ -6,6 +6,7 @@ import { fromMap, matchesLabels } from "../../store/selectors.ts";
 import type { KubeObject } from "../../store/types.ts";
 import {
   arr,
+  controllerRef,
   isTerminating,
   namespaceActive,
   rec,
@@ -147,16 +148,7 @@ export function endpointsController(ctx: ControllerContext): Controller {
               metadata: {
                 generateName: `${svc.metadata.name}-`,
                 labels: sliceLabels,
-                ownerReferences: [
-                  {
-                    apiVersion: "v1",
-                    kind: "Service",
-                    name: svc.metadata.name,
-                    uid: svc.metadata.uid!,
-                    controller: true,
-                    blockOwnerDeletion: true,
-                  },
-                ],
+                ownerReferences: [controllerRef(svc, "v1", "Service")],
               },
               addressType: "IPv4",
               endpoints,

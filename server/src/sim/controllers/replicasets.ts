@@ -6,6 +6,7 @@ import type { KubeObject } from "../../store/types.ts";
 import {
   MAX_PODS,
   controllerOf,
+  controllerRef,
   isTerminating,
   namespaceActive,
   rec,
@@ -59,16 +60,7 @@ export function replicaSetController(ctx: ControllerContext): Controller {
                   ...(tmeta.annotations
                     ? { annotations: { ...(rec(tmeta.annotations) as Record<string, string>) } }
                     : {}),
-                  ownerReferences: [
-                    {
-                      apiVersion: "apps/v1",
-                      kind: "ReplicaSet",
-                      name: rs.metadata.name,
-                      uid: rs.metadata.uid!,
-                      controller: true,
-                      blockOwnerDeletion: true,
-                    },
-                  ],
+                  ownerReferences: [controllerRef(rs, "apps/v1", "ReplicaSet")],
                 },
                 spec: cloneJson(template.spec),
               },
