@@ -60,7 +60,7 @@ async function serverMain(mode: "sim" | "double", pool: number): Promise<void> {
     const provider = new FakeProvider();
     server = await startWorkshopServer({
       port: 0, host: "127.0.0.1", dataDir, provider, lab: fakeLab(provider), local: true, idleTimeoutSeconds: 3600,
-      pool, checkRate: { burst: 100, perMinute: 600 },
+      pool, checkRate: { burst: 100, perMinute: 600 }, joinRate: { burst: 1000, perMinute: 6000 },
     }); // prettier-ignore
     let n = 0;
     push = (perCluster) => {
