@@ -44,7 +44,7 @@ export class LearnerApp {
         "div",
         { class: "brand" },
         h("span", { class: "logo", "aria-hidden": "true" }, "⇥"),
-        h("span", {}, state.lab.title),
+        h("span", { class: "brand-title", title: state.lab.title }, state.lab.title),
       ),
       this.nav,
       h("div", { class: "who" }, this.connection, h("span", { class: "name" }, state.learner.name)),
