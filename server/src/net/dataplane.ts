@@ -23,6 +23,7 @@ import { syncEngine } from "./engine-sync.ts";
 import { FlowLog, parseFlowQuery } from "./flows.ts";
 import { Internet } from "./internet.ts";
 import { PodLogs, startupLines } from "./logs.ts";
+import type { DataplaneState } from "./state.ts";
 import { Network } from "./network.ts";
 import { createPodNet } from "./pod-view.ts";
 import type { PodNet } from "./podnet.ts";
@@ -47,6 +48,10 @@ export interface DataplaneContext {
   flowCapacity?: number;
   /** Generate the traffic workloads declare (`egresslab.io/traffic`); default true. */
   backgroundTraffic?: boolean;
+  /** A state from `Dataplane.snapshot()` (after a restart): rotations, schedule position and flow records. */
+  restore?: DataplaneState;
+  /** Called after each change `snapshot()` would show (a rotation, a flow record), so the owner can save it. */
+  onChange?: () => void;
 }
 
 export interface Dataplane {
@@ -54,6 +59,8 @@ export interface Dataplane {
   api: DataplaneApi;
   /** The network as seen from inside a pod (resolve, connect, ping), without a shell; undefined if no such pod. */
   podNet(namespace: string, name: string): PodNet | undefined;
+  /** The state that survives a restart (pass it back as `DataplaneContext.restore`); JSON-serialisable. */
+  snapshot(): DataplaneState;
   /** Stops timers and subscriptions. */
   close(): void;
 }
@@ -70,9 +77,12 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
   const log = ctx.logger.child({ cluster: ctx.clusterId, component: "dataplane" });
   const catalogue = ctx.catalogue ?? defaultCatalogue();
   const topo = new Topology(ctx.store);
-  const internet = new Internet(catalogue, ctx.seed, ctx.clock.now());
+  const internet = new Internet(catalogue, ctx.seed, ctx.clock.now(), ctx.restore?.internet);
   const policy = ctx.policy ?? createPolicyEngine(ctx.edition);
   const flows = new FlowLog(ctx.flowCapacity ?? 5000);
+  if (ctx.restore) flows.restore(ctx.restore.flows);
+  const onChange = ctx.onChange ?? (() => {});
+  const unwatchFlows = ctx.onChange ? flows.watch({ limit: 1 }, onChange) : () => {};
   const logs = new PodLogs();
   const net = new Network({
     store: ctx.store,
@@ -231,10 +241,13 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
       rotate: (body) => {
         const r = internet.rotate(body, ctx.clock.now());
         log.info("internet: rotated", { domain: r.domain, ips: r.ips });
+        onChange();
         return r;
       },
     },
+    snapshot: () => ({ version: 1, internet: internet.snapshot(ctx.clock.now()), flows: flows.snapshot() }),
     close() {
+      unwatchFlows();
       stopTraffic();
       unsubscribe();
       unsyncEngine();

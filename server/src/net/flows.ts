@@ -183,6 +183,53 @@ function keyOf(e: KeyFields, window: number): string {
   ].join("\u0000");
 }
 
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** Whether a value read back from disk has the shape of a `FlowRecord` (every field, with its type). */
+export function isFlowRecord(v: unknown): v is FlowRecord {
+  if (!v || typeof v !== "object") return false;
+  const r = v as Record<string, unknown>;
+  const types = ["wep", "net", "ns", "hep"];
+  const p = r.policies as Record<string, unknown> | undefined;
+  return (
+    [
+      "source_name",
+      "source_namespace",
+      "dest_name",
+      "dest_namespace",
+      "dest_service_name",
+      "dest_service_namespace",
+    ].every((k) => typeof r[k] === "string") &&
+    [
+      "start_time",
+      "end_time",
+      "dest_port",
+      "dest_service_port",
+      "packets_in",
+      "packets_out",
+      "bytes_in",
+      "bytes_out",
+      "num_flows",
+      "num_flows_started",
+      "num_flows_completed",
+    ].every((k) => isCount(r[k])) &&
+    Number.isInteger((r.start_time as number) / (WINDOW_MS / 1000)) &&
+    types.includes(r.source_type as string) &&
+    types.includes(r.dest_type as string) &&
+    isStrings(r.source_labels) &&
+    isStrings(r.dest_labels) &&
+    isStrings(r.dest_domains) &&
+    ["tcp", "udp", "icmp"].includes(r.proto as string) &&
+    ["src", "dst"].includes(r.reporter as string) &&
+    ["allow", "deny"].includes(r.action as string) &&
+    !!p &&
+    typeof p === "object" &&
+    isStrings(p.enforced_policies) &&
+    isStrings(p.pending_policies)
+  );
+}
+
 /** A bounded, aggregating flow log. */
 export class FlowLog {
   private readonly ring: (FlowRecord | undefined)[];
@@ -268,6 +315,36 @@ export class FlowLog {
     const copy = [...list];
     this.interned.set(k, copy);
     return copy;
+  }
+
+  /** Every record held, oldest first (at most `capacity`), for saving. */
+  snapshot(): FlowRecord[] {
+    const out: FlowRecord[] = [];
+    for (let i = 0; i < this.size; i++) out.push(this.ring[(this.head + i) % this.capacity]!);
+    return out;
+  }
+
+  /**
+   * Loads saved records (oldest first) into an empty log, keeping the newest `capacity`; attempts in a restored
+   * record's window merge into it as before the restart.
+   */
+  restore(records: readonly FlowRecord[]): void {
+    for (const saved of records.slice(-this.capacity)) {
+      const r: FlowRecord = {
+        ...saved,
+        source_labels: this.intern(saved.source_labels),
+        dest_labels: this.intern(saved.dest_labels),
+        dest_domains: [...saved.dest_domains],
+        policies: {
+          enforced_policies: this.intern(saved.policies.enforced_policies),
+          pending_policies: this.intern(saved.policies.pending_policies),
+        },
+      };
+      const slot = (this.head + this.size) % this.capacity;
+      this.ring[slot] = r;
+      this.size++;
+      this.index.set(keyOf(r, (r.start_time * 1000) / WINDOW_MS), r);
+    }
   }
 
   /** Records matching the query, oldest first, at most `limit` (the newest ones). */

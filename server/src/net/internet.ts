@@ -12,6 +12,14 @@ export type NameAnswer =
   | { kind: "answer"; name: string; cnames: string[]; ips: string[]; ttl: number; domains: string[] }
   | { kind: "nxdomain"; name: string };
 
+/** What of the virtual internet survives a restart: manual rotations per domain and the schedule's position. */
+export interface InternetState {
+  /** Cluster-clock time the rotation schedule has run (downtime is not counted). */
+  elapsedMs: number;
+  /** Manual rotations (`rotate`) per catalogue domain name. */
+  rotations: Record<string, number>;
+}
+
 export interface RotationResult {
   domain: string;
   previous: string[];
@@ -32,17 +40,28 @@ export class Internet {
   private readonly manual = new Map<string, number>();
   private readonly exact = new Map<string, DomainEntry>();
   private readonly wildcards: DomainEntry[] = [];
+  private readonly startedAt: number;
 
+  /** `restore` (from `snapshot`) resumes the rotations and the schedule; domains no longer rotating are skipped. */
   constructor(
     readonly catalogue: Catalogue,
     private readonly seed: number,
-    private readonly startedAt: number,
+    now: number,
+    restore?: InternetState,
   ) {
     for (const d of catalogue.domains) {
       if (d.name.startsWith("*.")) this.wildcards.push(d);
       else this.exact.set(d.name, d);
     }
     this.wildcards.sort((a, b) => b.name.length - a.name.length);
+    this.startedAt = now - (restore?.elapsedMs ?? 0);
+    for (const [name, n] of Object.entries(restore?.rotations ?? {}))
+      if (this.exact.get(name)?.rotate && n > 0) this.manual.set(name, n);
+  }
+
+  /** The state to pass back to the constructor after a restart. */
+  snapshot(now: number): InternetState {
+    return { elapsedMs: Math.max(0, now - this.startedAt), rotations: Object.fromEntries(this.manual) };
   }
 
   /** The catalogue entry for a name (exact first, then the longest wildcard). */

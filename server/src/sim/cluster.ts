@@ -21,7 +21,14 @@ import {
   tunnelAddress,
 } from "./controllers/index.ts";
 import type { ControllerContext } from "./controllers/context.ts";
-import { DebouncedSaver, readState, writeState, type ClusterState } from "./persistence.ts";
+import {
+  DebouncedSaver,
+  readDataplaneState,
+  readState,
+  writeDataplaneState,
+  writeState,
+  type ClusterState,
+} from "./persistence.ts";
 import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
 import type { CalicoEdition, DataplaneApi, PodRuntime, SimClusterHandle } from "./types.ts";
 
@@ -60,7 +67,7 @@ export class SimCluster implements SimClusterHandle {
     readonly clock: Clock,
     private readonly manager: ControllerManager,
     private readonly dp: Dataplane | undefined,
-    private readonly saver: DebouncedSaver | undefined,
+    private readonly saver: Pick<DebouncedSaver, "flush"> | undefined,
     private readonly unsubscribe: () => void,
   ) {
     this.runtime = dp?.runtime ?? noRuntime;
@@ -253,6 +260,9 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     unsubscribe = store.subscribe(() => s.touch());
   }
 
+  // Rotations and the flow log: `<id>.dataplane.json`, debounced longer (background traffic records flows often).
+  const restore = saved && opts.dataDir ? readDataplaneState(opts.dataDir, opts.id, logger) : undefined;
+  let dpSaver: DebouncedSaver | undefined;
   const dp =
     opts.dataplane === false
       ? undefined
@@ -265,7 +275,30 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
           edition,
           profile: profileName,
           logger,
+          restore,
+          onChange: () => dpSaver?.touch(),
         });
+  if (dp && opts.dataDir) {
+    const dataDir = opts.dataDir;
+    dpSaver = new DebouncedSaver(
+      () => writeDataplaneState(dataDir, opts.id, dp.snapshot()),
+      2000,
+      (err) =>
+        logger.error("saving dataplane state failed", {
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    );
+  }
+  const objectSaver = saver;
+  const dataplaneSaver = dpSaver;
+  const flush = {
+    flush(): void {
+      objectSaver?.flush();
+      // Always written on close: the rotation schedule's position moves without any event.
+      dataplaneSaver?.touch();
+      dataplaneSaver?.flush();
+    },
+  };
   return new SimCluster(
     opts.id,
     edition,
@@ -277,7 +310,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     clock,
     manager,
     dp,
-    saver,
+    saver || dpSaver ? flush : undefined,
     unsubscribe,
   );
 }
