@@ -164,6 +164,31 @@ describe("kubectl against a simulated cluster", () => {
     expect(r.exitCode).toBe(3);
   });
 
+  it("runs a pod's command to its end: Completed or Error, with what it printed as its log", async () => {
+    const names = ["hello", "fails", "sleeper"];
+    await k(["run", "hello", "--image=busybox", "--restart=Never", "--", "echo", "hi"]);
+    await k(["run", "fails", "--image=busybox", "--restart=Never", "--", "sh", "-c", "exit 3"]);
+    await k(["run", "sleeper", "--image=busybox", "--restart=Never", "--", "sleep", "3600"]);
+    let get = "";
+    for (let i = 0; i < 20 && !/\nfails\s+0\/1\s+Error/.test(get); i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      get = (await k(["get", "pods", ...names])).stdout;
+    }
+    expect(get).toMatch(/\nhello\s+0\/1\s+Completed\s+0\s/);
+    expect(get).toMatch(/\nfails\s+0\/1\s+Error\s+0\s/);
+    expect(get).toMatch(/\nsleeper\s+1\/1\s+Running\s+0\s/);
+    expect((await k(["logs", "hello"])).stdout).toBe("hi");
+    const code = await k([
+      "get",
+      "pod",
+      "fails",
+      "-o",
+      "jsonpath={.status.phase} {.status.containerStatuses[0].state.terminated.exitCode}",
+    ]);
+    expect(code.stdout).toBe("Failed 3");
+    await k(["delete", "pod", ...names, "--wait=false"]);
+  });
+
   it("watches changes with get -w", async () => {
     const watching = k(["get", "cm", "-w", "--request-timeout=3s"], { timeout: 10_000 });
     await new Promise((r) => setTimeout(r, 1500));

@@ -29,6 +29,7 @@ import {
   writeState,
   type ClusterState,
 } from "./persistence.ts";
+import { withMainProcesses } from "./main-process-runner.ts";
 import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
 import type { CalicoEdition, DataplaneApi, PodRuntime, SimClusterHandle } from "./types.ts";
 
@@ -299,6 +300,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
       dataplaneSaver?.flush();
     },
   };
+  const running = dp && withMainProcesses(dp, { store, api, clock, logger });
   return new SimCluster(
     opts.id,
     edition,
@@ -309,7 +311,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     registry,
     clock,
     manager,
-    dp,
+    running,
     saver || dpSaver ? flush : undefined,
     unsubscribe,
   );
