@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ProbeExpectation, ProbeTarget } from "../labs/model/types.ts";
-import { inCidr, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
+import { inCidr } from "../shared/ipv4.ts";
+import { interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
 
 const https: ProbeTarget = { domain: "api.stripe.com", port: 443, protocol: "TCP" };
 const dns: ProbeTarget = { domain: "api.stripe.com", port: 53, protocol: "UDP" };

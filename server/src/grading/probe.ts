@@ -5,6 +5,7 @@
  */
 import type { ProbeCheck, ProbeExpectation, ProbeTarget } from "../labs/model/types.ts";
 import type { ExecResult } from "./cluster.ts";
+import { inCidr } from "../shared/ipv4.ts";
 
 /** Milliseconds a connection attempt may take by default; a probe that exceeds it reads as denied. */
 export const defaultConnectTimeoutMs = 1000;
@@ -162,14 +163,6 @@ export function interpretProbe(t: ProbeTarget, r: ExecResult): Observation {
   }
 }
 
-function inCidr(ip: string, cidr: string): boolean {
-  const [base, bitsText] = cidr.split("/");
-  const toInt = (s: string): number => s.split(".").reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
-  const bits = Number(bitsText);
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return (toInt(ip) & mask) >>> 0 === (toInt(base ?? "") & mask) >>> 0;
-}
-
 /** The learner-facing description of what a probe checks. */
 export function describeExpectation(e: ProbeExpectation): string {
   switch (e.outcome) {
@@ -220,5 +213,3 @@ export function probeTitle(c: ProbeCheck): string {
   const src = `${c.from.namespace}/${c.from.pod ?? c.from.selector}`;
   return `${schemeOf(c.to)} from ${src} to ${hostOf(c.to)}:${c.to.port} ${describeExpectation(c.expect)}`;
 }
-
-export { inCidr };

@@ -4,7 +4,7 @@
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from "yaml";
 import { ValidationError, type Problem } from "../shared/errors.ts";
-import { isIp, parseCidr } from "./ip.ts";
+import { isIp, parseCidr } from "../shared/ipv4.ts";
 
 export type ServiceKind = "web" | "echo" | "partner" | "beacon" | "dns";
 

@@ -4,7 +4,7 @@
  * and its forwarding upstream (itself a connection from the CoreDNS pod). Answers feed the policy engine.
  */
 import type { KubeObject } from "../store/types.ts";
-import { isIp } from "./ip.ts";
+import { isIp } from "../shared/ipv4.ts";
 import { isCoreDns, type Network } from "./network.ts";
 import type { DnsLookup, ResolvConf } from "./podnet.ts";
 import { KUBE_DNS_IP, podIp, podSpec, svcSpec } from "./topology.ts";

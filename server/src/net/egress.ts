@@ -4,7 +4,8 @@
  */
 import { tryParseSelector } from "../calico/selector.ts";
 import type { KubeObject, ObjectStore } from "../store/types.ts";
-import { cidrContains, hash32, parseCidr } from "./ip.ts";
+import { cidrContains, parseCidr } from "../shared/ipv4.ts";
+import { fnv32a } from "../shared/hash.ts";
 import { podReady } from "./topology.ts";
 
 export type EgressRoute =
@@ -129,5 +130,5 @@ export function egressRoute(
     return { kind: "blocked", reason: "no ready egress gateway matches (unreachable default route)" };
   candidates.sort((x, y) => (x.metadata.name < y.metadata.name ? -1 : 1));
   const ip = (pod.status as { podIP?: string } | undefined)?.podIP ?? "";
-  return { kind: "gateway", gateway: candidates[hash32(`${ip}>${dstIp}`) % candidates.length]! };
+  return { kind: "gateway", gateway: candidates[fnv32a(`${ip}>${dstIp}`) % candidates.length]! };
 }

@@ -5,7 +5,8 @@
 import { NotFoundError, ValidationError } from "../shared/errors.ts";
 import type { Catalogue, DomainEntry } from "./catalogue.ts";
 import { isReservedName } from "./catalogue.ts";
-import { cidrContains, formatIp, hash32, isPrivate, parseCidr, syntheticIp } from "./ip.ts";
+import { cidrContains, formatIp, isPrivate, parseCidr, syntheticIp } from "../shared/ipv4.ts";
+import { fnv32a } from "../shared/hash.ts";
 import type { HttpRequest, HttpResponse, Peer } from "./podnet.ts";
 
 export type NameAnswer =
@@ -79,7 +80,7 @@ export class Internet {
     for (let i = 0; out.length < count && i < count * 8; i++) {
       const pool = parseCidr(d.rotate.pool[(gen + i) % d.rotate.pool.length]!)!;
       const size = 2 ** (32 - pool.bits);
-      const h = hash32(`${this.seed}/${d.name}/${gen}/${i}`);
+      const h = fnv32a(`${this.seed}/${d.name}/${gen}/${i}`);
       const ip = formatIp((pool.base + (size > 2 ? 1 + (h % (size - 2)) : 0)) >>> 0);
       if (!out.includes(ip) && !d.ips.includes(ip)) out.push(ip);
     }

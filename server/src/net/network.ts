@@ -7,7 +7,8 @@ import type { KubeObject, ObjectStore } from "../store/types.ts";
 import { egressRoute, gatewayOf } from "./egress.ts";
 import type { EndpointType, FlowEvent, FlowLog } from "./flows.ts";
 import type { Internet } from "./internet.ts";
-import { hash32, isIp, isPrivate } from "./ip.ts";
+import { isIp, isPrivate } from "../shared/ipv4.ts";
+import { fnv32a } from "../shared/hash.ts";
 import type { PodLogs } from "./logs.ts";
 import type { PolicyDecider, SideVerdict, Verdict } from "./policy.ts";
 import type { ConnectOutcome, ConnectRequest, HttpRequest, HttpResponse, Peer, Protocol } from "./podnet.ts";
@@ -287,7 +288,7 @@ export class Network {
       const backends = topo.backends(svc);
       if (backends.length === 0) return { outcome: { kind: "refused" }, dstIp, dstPort };
       backends.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-      const be = backends[hash32(`${this.d.seed}/${srcIp}/${this.counter++}`) % backends.length]!;
+      const be = backends[fnv32a(`${this.d.seed}/${srcIp}/${this.counter++}`) % backends.length]!;
       const tp = targetPortOn(sp, be);
       if (tp === undefined) return { outcome: { kind: "refused" }, dstIp, dstPort };
       svcPort = sp.port;

@@ -3,7 +3,7 @@
  * address. Indexes are rebuilt lazily after a relevant change.
  */
 import type { KubeObject, ObjectStore } from "../store/types.ts";
-import { cidrContains, parseCidr, type Cidr } from "./ip.ts";
+import { cidrContains, parseCidr, type Cidr } from "../shared/ipv4.ts";
 
 export const SERVICE_CIDR = "10.96.0.0/12";
 export const POD_CIDR = "192.168.0.0/16";

@@ -1,6 +1,7 @@
 /**
  * Deterministic randomness for one cluster (uids, generated names), and the Kubernetes name alphabet.
  */
+import { fnv32a } from "../shared/hash.ts";
 
 /** `k8s.io/apimachinery/pkg/util/rand` alphabet: no vowels, no confusable characters. */
 export const ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789";
@@ -44,16 +45,6 @@ export function createRandom(seed: number): Random {
 /** `rand.SafeEncodeString`: maps every character onto the name alphabet. */
 export function safeEncodeString(s: string): string {
   return Array.from(s, (c) => ALPHANUMS[c.charCodeAt(0) % ALPHANUMS.length]).join("");
-}
-
-/** FNV-1a 32-bit hash of a string (as `controller.ComputeHash` feeds the pod template to it). */
-export function fnv32a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
 }
 
 /** The `pod-template-hash` of a pod template. */

@@ -5,7 +5,8 @@
  */
 import type { PodNet } from "../net/podnet.ts";
 import type { PodLogs } from "../net/logs.ts";
-import { hash32, isIp } from "../net/ip.ts";
+import { isIp } from "../shared/ipv4.ts";
+import { fnv32a } from "../shared/hash.ts";
 import type { Clock } from "../shared/clock.ts";
 import { ValidationError, formatProblems } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -86,7 +87,7 @@ export function startTraffic(ctx: TrafficContext): () => void {
   let dirty = true;
   let schedules: Schedule[] = [];
   const reported = new Set<string>();
-  const rand = (s: string): number => hash32(`${ctx.seed}/${s}`) / 0x100000000;
+  const rand = (s: string): number => fnv32a(`${ctx.seed}/${s}`) / 0x100000000;
 
   const declared = (obj: KubeObject): TrafficItem[] => {
     const text = obj.metadata.annotations?.[TRAFFIC_ANNOTATION];

@@ -1,5 +1,5 @@
 /** Helpers shared by the network tools: name resolution with the caller's deadline, waiting on the cluster clock. */
-import { isIp } from "../../net/ip.ts";
+import { isIp } from "../../shared/ipv4.ts";
 import type { DnsLookup } from "../../net/podnet.ts";
 import type { ShellEnv } from "../types.ts";
 

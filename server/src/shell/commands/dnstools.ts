@@ -1,5 +1,5 @@
 /** `nslookup` (busybox and bind flavours), `dig` and `getent hosts`: resolver tools with their real output. */
-import { isIp } from "../../net/ip.ts";
+import { isIp } from "../../shared/ipv4.ts";
 import type { DnsLookup } from "../../net/podnet.ts";
 import type { CmdIO, ShellEnv } from "../types.ts";
 import { wait } from "./common.ts";

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../../shared/clock.ts";
 import { ApiError, type KubeObject } from "../../store/types.ts";
 import { createSimCluster, type SimCluster } from "../cluster.ts";
-import { inCidr, parseCidr } from "./ipam.ts";
+import { inCidr, parseCidr } from "../../shared/ipv4.ts";
 
 async function cluster(edition: "enterprise" | "oss" = "enterprise"): Promise<SimCluster> {
   return createSimCluster({

@@ -14,7 +14,7 @@ export { ControllerManager } from "./manager.ts";
 export { createEventRecorder, type EventRecorder } from "./events.ts";
 export { serviceAllocator, SERVICE_CIDR } from "./services.ts";
 export type { Controller, ControllerContext } from "./context.ts";
-export { tunnelAddress, nodeBlock, allocatePodIP, inCidr, parseCidr } from "./ipam.ts";
+export { tunnelAddress, nodeBlock, allocatePodIP } from "./ipam.ts";
 
 export function createControllers(ctx: ControllerContext): Controller[] {
   const list = [

@@ -4,35 +4,10 @@
  * lowest free address of their node's blocks. Pods that name pools (`cni.projectcalico.org/ipv4pools`, as egress
  * gateways do) take the lowest free address of those pools.
  */
-import { fnv32a } from "../../store/random.ts";
+import { fnv32a } from "../../shared/hash.ts";
+import { cidrSize, formatIp, parseCidr } from "../../shared/ipv4.ts";
 import type { KubeObject } from "../../store/types.ts";
 import { arr, rec, type ControllerContext } from "./context.ts";
-
-export function ipToInt(ip: string): number {
-  const p = ip.split(".").map(Number);
-  return (((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!) >>> 0;
-}
-
-export function intToIp(n: number): string {
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
-
-export function parseCidr(cidr: string): { base: number; bits: number; size: number } | undefined {
-  const m = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?$/.exec(cidr.trim());
-  if (!m) return undefined;
-  const bits = m[2] === undefined ? 32 : Number(m[2]);
-  if (bits < 0 || bits > 32) return undefined;
-  const size = 2 ** (32 - bits);
-  const base = Math.floor(ipToInt(m[1]!) / size) * size;
-  return { base, bits, size };
-}
-
-export function inCidr(ip: string, cidr: string): boolean {
-  const c = parseCidr(cidr);
-  if (!c) return false;
-  const n = ipToInt(ip);
-  return n >= c.base && n < c.base + c.size;
-}
 
 /** All pod IPs currently in use. */
 export function usedIPs(ctx: ControllerContext): Set<string> {
@@ -66,7 +41,7 @@ export function nodeBlock(
   if (!c) return undefined;
   const blockSize = typeof spec.blockSize === "number" ? spec.blockSize : 26;
   const size = 2 ** (32 - blockSize);
-  const blocks = Math.max(1, c.size / size);
+  const blocks = Math.max(1, cidrSize(c) / size);
   const nodes = [...new Set([...ctx.store.list("core/nodes").map((x) => x.metadata.name), node])].sort();
   const taken = new Set<number>();
   let idx = 0;
@@ -83,7 +58,7 @@ export function nodeBlock(
 /** The VXLAN tunnel address of a node: the first address of its first block. */
 export function tunnelAddress(ctx: ControllerContext, node: string): string | undefined {
   const b = nodeBlock(ctx, node, 0);
-  return b ? intToIp(b.base) : undefined;
+  return b ? formatIp(b.base) : undefined;
 }
 
 function poolsFromAnnotation(ctx: ControllerContext, pod: KubeObject): KubeObject[] | undefined {
@@ -114,8 +89,8 @@ export function allocatePodIP(
     for (const pool of named) {
       const c = parseCidr(String(rec(pool.spec).cidr ?? ""));
       if (!c) continue;
-      for (let i = 0; i < c.size; i++) {
-        const ip = intToIp(c.base + i);
+      for (let i = 0; i < cidrSize(c); i++) {
+        const ip = formatIp(c.base + i);
         if (!used.has(ip)) return ip;
       }
     }
@@ -125,7 +100,7 @@ export function allocatePodIP(
     const b = nodeBlock(ctx, node, n);
     if (!b) return undefined;
     for (let i = n === 0 ? 1 : 0; i < b.size; i++) {
-      const ip = intToIp(b.base + i);
+      const ip = formatIp(b.base + i);
       if (!used.has(ip)) return ip;
     }
   }

@@ -4,7 +4,8 @@
  * hostNetwork pods, Calico IPAM otherwise) and start: Running and Ready, with conditions, container statuses and the
  * Scheduled/Pulling/Pulled/Created/Started events; deleted running pods get Killing events.
  */
-import { createRandom, fnv32a } from "../../store/random.ts";
+import { createRandom } from "../../store/random.ts";
+import { fnv32a } from "../../shared/hash.ts";
 import type { KubeObject, StoreChange } from "../../store/types.ts";
 import {
   arr,

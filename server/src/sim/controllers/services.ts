@@ -8,10 +8,10 @@ import type { MemoryStore } from "../../store/object-store.ts";
 import type { Random } from "../../store/random.ts";
 import type { FieldError } from "../../store/validation/errors.ts";
 import { arr, rec } from "./context.ts";
-import { inCidr, intToIp, ipToInt } from "./ipam.ts";
+import { formatIp, inCidr, parseIp } from "../../shared/ipv4.ts";
 
 export const SERVICE_CIDR = "10.96.0.0/12";
-const RANGE_BASE = ipToInt("10.96.0.0");
+const RANGE_BASE = parseIp("10.96.0.0")!;
 const RANGE_SIZE = 2 ** 20;
 
 export function serviceAllocator(store: MemoryStore, random: Random): AdmissionHook {
@@ -56,7 +56,7 @@ export function serviceAllocator(store: MemoryStore, random: Random): AdmissionH
       } else {
         for (let i = 0; i < 1000; i++) {
           const n = RANGE_BASE + 16 + random.int(RANGE_SIZE - 17);
-          const ip = intToIp(n);
+          const ip = formatIp(n);
           if (!usedIPs.has(ip)) {
             spec.clusterIP = ip;
             spec.clusterIPs = [ip];

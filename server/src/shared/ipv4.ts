@@ -1,4 +1,5 @@
-/** IPv4 addresses and CIDRs as the simulated network uses them. */
+/** IPv4 addresses and CIDRs as numbers: the simulated network, IPAM and grading share these. */
+import { fnv32a } from "./hash.ts";
 
 /** Parses a dotted-quad IPv4 address into an unsigned 32-bit number; undefined if it is not one. */
 export function parseIp(s: string): number | undefined {
@@ -40,6 +41,17 @@ function mask(bits: number): number {
   return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
 }
 
+/** How many addresses a CIDR holds. */
+export function cidrSize(c: Cidr): number {
+  return 2 ** (32 - c.bits);
+}
+
+/** Whether `ip` lies in the CIDR written as `cidr` (false when either does not parse). */
+export function inCidr(ip: string, cidr: string): boolean {
+  const c = parseCidr(cidr.trim());
+  return c !== undefined && cidrContains(c, ip);
+}
+
 export function cidrContains(c: Cidr, ip: string | number): boolean {
   const n = typeof ip === "number" ? ip : parseIp(ip);
   if (n === undefined) return false;
@@ -51,19 +63,9 @@ export function isPrivate(ip: string): boolean {
   return ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].some((c) => cidrContains(parseCidr(c)!, ip));
 }
 
-/** FNV-1a over a string: a small stable hash for synthetic addresses and seeded choices. */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
 /** A stable public address for a name the catalogue does not list: a hash of the name into 45.0.0.0/7. */
 export function syntheticIp(name: string): string {
-  const h = hash32(name.toLowerCase());
+  const h = fnv32a(name.toLowerCase());
   const base = parseIp("45.0.0.0")!;
   const n = base + (h % (2 * 256 * 256 * 256 - 2)) + 1;
   return formatIp(n);
