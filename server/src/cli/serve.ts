@@ -9,7 +9,7 @@ import type { Command } from "./command.ts";
 import { untilStopSignal } from "./signals.ts";
 import { formatHelp, parseOptions, type OptionSpecs } from "../config/options.ts";
 import { createLogger, type LogLevel } from "../shared/logger.ts";
-import { NotFoundError } from "../shared/errors.ts";
+import { NotFoundError, ValidationError } from "../shared/errors.ts";
 import { providerOptionSpecs, providerSettings, createProvider } from "../providers/select.ts";
 import { loadLab } from "../labs/index.ts";
 import * as grading from "../grading/index.ts";
@@ -74,6 +74,21 @@ export const serveOptionSpecs = {
     arg: "N",
     description: "Clusters to keep pre-warmed for attendees who join",
   },
+  capacity: {
+    type: "number",
+    default: 100,
+    env: "EGRESSLAB_CAPACITY",
+    arg: "N",
+    description:
+      "Most attendees who can join (each gets a cluster, a home and a shell); joins beyond are refused",
+  },
+  "trust-proxy": {
+    type: "boolean",
+    default: false,
+    env: "EGRESSLAB_TRUST_PROXY",
+    description:
+      "Behind a reverse proxy: take attendees' addresses from the X-Forwarded-For header it adds (for the join rate limit)",
+  },
   "instructor-token": {
     type: "string",
     env: "EGRESSLAB_INSTRUCTOR_TOKEN",
@@ -108,6 +123,10 @@ export const serveCommand: Command = {
       process.stdout.write(formatHelp("egresslab serve [options]", serveOptionSpecs) + "\n");
       return 0;
     }
+    if (!Number.isInteger(o.capacity) || o.capacity < 1)
+      throw new ValidationError([
+        { where: "--capacity", message: `expects a whole number of at least 1, got ${o.capacity}` },
+      ]);
     const logger = createLogger({ level: o["log-level"] as LogLevel });
     const dataDir = path.resolve(o.data);
     const lab = await loadLab(labDir(o.lab));
@@ -128,6 +147,8 @@ export const serveCommand: Command = {
         local: o.local,
         idleTimeoutSeconds: o["idle-timeout"],
         pool: o.pool,
+        capacity: o.capacity,
+        trustProxy: o["trust-proxy"],
         ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
         logger,
       });

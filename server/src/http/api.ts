@@ -68,8 +68,10 @@ export function apiRouter(opts: ApiOptions): express.Router {
     "/join",
     wrap(async (req, res) => {
       const wait = joins.take(req.ip ?? "?");
-      if (wait > 0)
+      if (wait > 0) {
+        res.setHeader("Retry-After", String(wait));
         throw new EgresslabError("rate-limited", `too many joins from here; try again in ${wait} s`);
+      }
       const body = (req.body ?? {}) as { name?: unknown; code?: unknown };
       const { learner: l, token } = await workshop.join(body);
       res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));

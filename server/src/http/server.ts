@@ -46,6 +46,13 @@ export interface WorkshopServerOptions {
   checkRate?: { burst: number; perMinute: number };
   /** Joins per client address (a whole room may share one address behind NAT). */
   joinRate?: { burst: number; perMinute: number };
+  /** Most attendees (default 100). */
+  capacity?: number;
+  /**
+   * Behind a reverse proxy: take the client address from the `X-Forwarded-For` entry the proxy added (one hop).
+   * Off by default, so a client cannot choose its own address (and escape the join rate limit) with that header.
+   */
+  trustProxy?: boolean;
   flowSource?: (kubeconfig: string) => FlowSource;
   logger?: Logger;
 }
@@ -104,6 +111,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     pool,
     prepareHome: (id, spec) => terminals.prepare(id, spec),
     checkRate: opts.checkRate,
+    capacity: opts.capacity ?? 100,
     logger: log,
   });
   const flows = new FlowHub({ logger: log });
@@ -111,7 +119,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
 
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback");
+  app.set("trust proxy", opts.trustProxy ? 1 : false);
   app.use(securityHeaders);
   app.get("/healthz", (_req, res) => {
     res.json({ ok: true, pool: pool.available, terminals: terminals.size });

@@ -39,6 +39,8 @@ export interface WorkshopOptions {
   prepareHome(learnerId: string, spec: HomeSpec): void | Promise<void>;
   /** Checks per learner: `burst` at once, `perMinute` sustained. */
   checkRate?: { burst: number; perMinute: number };
+  /** Most attendees this workshop takes (each costs a cluster, a home and a shell); default unbounded. */
+  capacity?: number;
   logger?: Logger;
 }
 
@@ -58,6 +60,8 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   private readonly checkLimiter: RateLimiter;
   private readonly log: Logger;
   private readonly online = new Map<string, number>();
+  /** Joins past validation and not yet recorded, so concurrent joins cannot overshoot the capacity. */
+  private joining = 0;
 
   constructor(private readonly opts: WorkshopOptions) {
     super();
@@ -94,7 +98,21 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
         message: code ? "this join code is not the workshop's" : "enter the workshop's join code",
       });
     if (problems.length) throw new ValidationError(problems);
-    const name = String(input.name).trim();
+    const capacity = this.opts.capacity ?? Infinity;
+    if (this.opts.store.learners(this.opts.workshopId).length + this.joining >= capacity)
+      throw new EgresslabError(
+        "unavailable",
+        `this workshop is full: it has room for ${capacity} attendees; ask the instructor`,
+      );
+    this.joining++;
+    try {
+      return await this.admit(String(input.name).trim());
+    } finally {
+      this.joining--;
+    }
+  }
+
+  private async admit(name: string): Promise<{ learner: Learner; token: string }> {
     let conn: ClusterConnection;
     let seed: number;
     try {
