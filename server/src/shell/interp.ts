@@ -1,4 +1,5 @@
 /** Runs a parsed script: expansion, redirections, pipes (buffered), `&&`/`||`/`;`, `for`, subshells and `exit`. */
+import { Interrupted } from "./budget.ts";
 import { coreCommands } from "./commands/core.ts";
 import { netCommands } from "./commands/index.ts";
 import {
@@ -18,12 +19,7 @@ export interface Streams {
   err(s: string): void;
 }
 
-/** Thrown through the interpreter when the session is interrupted (Ctrl-C, client gone). */
-export class Interrupted extends Error {
-  constructor() {
-    super("interrupted");
-  }
-}
+export { Interrupted } from "./budget.ts";
 
 function varValue(name: string, env: ShellEnv): string | undefined {
   if (name === "?") return String(env.lastStatus);

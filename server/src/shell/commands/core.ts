@@ -1,5 +1,7 @@
 /** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
+import { LIMITS, ShellLimitError, yieldTurn } from "../budget.ts";
 import { runText } from "../interp.ts";
+import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
 import type { CmdIO, ShellEnv, Tool } from "../types.ts";
 
 const ok = Promise.resolve(0);
@@ -134,56 +136,103 @@ function cat(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   return Promise.resolve(status);
 }
 
-function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+const GREP_USAGE =
+  "Usage: grep [-HhnlLoqvsrRiwxFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n";
+
+/**
+ * BusyBox's grep on the linear-time engine (./regex.ts). Lines are matched a bounded amount of regex work at a time,
+ * with an event-loop turn in between; a line that alone needs more than a turn's worth is refused.
+ */
+async function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   const flags = new Set<string>();
   const rest: string[] = [];
-  let pattern: string | undefined;
+  const patterns: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "-e") {
-      pattern = args[++i];
+      const p = args[++i];
+      if (p === undefined) {
+        io.err(`grep: option requires an argument -- 'e'\n${GREP_USAGE}`);
+        return 2;
+      }
+      patterns.push(p);
       continue;
     }
-    if (/^-[ivcqEFonwlsh]+$/.test(a)) for (const c of a.slice(1)) flags.add(c);
+    if (a === "--") {
+      rest.push(...args.slice(i + 1));
+      break;
+    }
+    if (/^-[ivcqEFonwxlsh]+$/.test(a)) for (const c of a.slice(1)) flags.add(c);
     else if (a.startsWith("-") && a.length > 1) {
       io.err(
-        `grep: unrecognized option: ${a.replace(/^-+/, "")}\nBusyBox v1.36.1 multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n`,
+        `grep: unrecognized option: ${a.replace(/^-+/, "")}\nBusyBox v1.36.1 multi-call binary.\n\n${GREP_USAGE}`,
       );
-      return Promise.resolve(2);
+      return 2;
     } else rest.push(a);
   }
-  if (pattern === undefined) pattern = rest.shift();
-  if (pattern === undefined) {
-    io.err(
-      "Usage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n",
-    );
-    return Promise.resolve(2);
+  if (patterns.length === 0) {
+    const p = rest.shift();
+    if (p === undefined) {
+      io.err(GREP_USAGE);
+      return 2;
+    }
+    patterns.push(p);
   }
-  let src = flags.has("F") ? pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : pattern;
-  if (!flags.has("E") && !flags.has("F")) src = src.replace(/\\([|(){}+?])/g, "$1");
-  if (flags.has("w")) src = `\\b(?:${src})\\b`;
-  let re: RegExp;
+  let re: LineRegex;
   try {
-    re = new RegExp(src, flags.has("i") ? "gi" : "g");
-  } catch {
-    io.err(`grep: bad regex '${pattern}'\n`);
-    return Promise.resolve(2);
+    re = compileLineRegex(patterns, {
+      syntax: flags.has("F") ? "fixed" : flags.has("E") ? "extended" : "basic",
+      ignoreCase: flags.has("i"),
+      word: flags.has("w"),
+      line: flags.has("x"),
+    });
+  } catch (e) {
+    if (!(e instanceof RegexError)) throw e;
+    io.err(`grep: bad regex '${patterns.join("\n")}': ${e.message}\n`);
+    return 2;
   }
   const { text, status } = readInputs(rest, io, env, "grep");
+  const invert = flags.has("v");
+  const only = flags.has("o") && !invert;
+  const number = flags.has("n");
   let count = 0;
+  let work = 0;
   const out: string[] = [];
-  lines(text).forEach((l, i) => {
-    re.lastIndex = 0;
-    const hit = re.test(l) !== flags.has("v");
-    if (!hit) return;
+  const all = lines(text);
+  for (let i = 0; i < all.length; i++) {
+    const l = all[i]!;
+    const lineWork = regexWork(l, re);
+    if (lineWork > LIMITS.regexWorkPerLine) {
+      io.err(
+        `grep: line ${i + 1} is too long for this pattern (${l.length} characters; the pod allows ${Math.floor(LIMITS.regexWorkPerLine / re.size)})\n`,
+      );
+      return 2;
+    }
+    work += lineWork;
+    if (work > LIMITS.regexWorkPerTurn) {
+      work = lineWork;
+      await yieldTurn(env.signal);
+    }
+    const hit = re.test(l) !== invert;
+    if (!hit) continue;
     count++;
-    if (flags.has("o") && !flags.has("v")) {
-      re.lastIndex = 0;
-      for (const m of l.matchAll(re)) out.push((flags.has("n") ? `${i + 1}:` : "") + m[0]);
-    } else out.push((flags.has("n") ? `${i + 1}:` : "") + l);
-  });
+    if (flags.has("q")) break;
+    if (!only) out.push((number ? `${i + 1}:` : "") + l);
+    else {
+      let found: { matches: string[]; work: number };
+      try {
+        found = re.matchAll(l, LIMITS.regexWorkPerLine);
+      } catch (e) {
+        if (!(e instanceof ShellLimitError)) throw e;
+        io.err(`grep: line ${i + 1}: ${e.message}\n`);
+        return 2;
+      }
+      work += found.work;
+      for (const m of found.matches) out.push((number ? `${i + 1}:` : "") + m);
+    }
+  }
   if (!flags.has("q")) io.out(flags.has("c") ? `${count}\n` : out.map((l) => l + "\n").join(""));
-  return Promise.resolve(status !== 0 ? 2 : count > 0 ? 0 : 1);
+  return status !== 0 ? 2 : count > 0 ? 0 : 1;
 }
 
 function headTail(which: "head" | "tail"): Tool {
