@@ -3,7 +3,9 @@
  * printed here, once, in the user's terms.
  */
 import { EgresslabError, ValidationError, exitCodeFor, formatProblems } from "./shared/errors.ts";
+import { readFileSync } from "node:fs";
 import type { Command } from "./cli/command.ts";
+import { nearest } from "./config/options.ts";
 
 const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("./cli/serve.ts")).serveCommand,
@@ -29,19 +31,45 @@ function topHelp(): string {
     "Commands:",
     ...Object.keys(commands).map((c) => `  ${c.padEnd(w)}${summaries[c] ?? ""}`),
     "",
-    "Run `egresslab <command> --help` for a command's options.",
+    "Options:",
+    "  -h, --help     Show this help",
+    "  -V, --version  Print the version of egresslab",
+    "",
+    "Run `egresslab help <command>` (or `egresslab <command> --help`) for a command's options.",
   ].join("\n");
 }
 
+/** The version in package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === "string" ? pkg.version : "unknown";
+}
+
+function unknownCommand(name: string): string {
+  const guess = nearest(name, Object.keys(commands));
+  return `egresslab: unknown command "${name}"${guess ? `; did you mean \`egresslab ${guess}\`?` : ""}\n\n${topHelp()}\n`;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  if (name === "-V" || name === "--version" || name === "version") {
+    process.stdout.write(`egresslab ${version()}\n`);
+    return 0;
+  }
+  if (name === "help" && rest[0] !== undefined && !rest[0].startsWith("-")) {
+    // `egresslab help serve` is `egresslab serve --help`; `egresslab help policy check` is `policy check --help`.
+    name = rest[0];
+    rest = [...rest.slice(1).filter((a) => !a.startsWith("-")), "--help"];
+  }
   if (!name || name === "-h" || name === "--help" || name === "help") {
     process.stdout.write(topHelp() + "\n");
     return name ? 0 : 2;
   }
   const load = commands[name];
   if (!load) {
-    process.stderr.write(`egresslab: unknown command "${name}"\n\n${topHelp()}\n`);
+    process.stderr.write(unknownCommand(name));
     return 2;
   }
   try {

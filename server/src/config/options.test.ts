@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatHelp, parseOptions } from "./options.ts";
+import { editDistance, formatHelp, nearest, parseBoolean, parseOptions } from "./options.ts";
 import { ValidationError } from "../shared/errors.ts";
 
 const specs = {
@@ -33,6 +33,53 @@ describe("parseOptions", () => {
   it("parses booleans with --no- prefix", () => {
     expect(parseOptions(specs, ["--local"], {}).local).toBe(true);
     expect(parseOptions(specs, ["--no-local"], {}).local).toBe(false);
+  });
+  it("reads booleans as 1/0, true/false, yes/no, on/off from the environment and --flag=value", () => {
+    const env = { type: "boolean", description: "x", env: "EL_X", default: false } as const;
+    const cases: [string, boolean][] = [
+      ["1", true],
+      ["0", false],
+      ["true", true],
+      ["FALSE", false],
+      ["yes", true],
+      ["No", false],
+      ["on", true],
+      ["off", false],
+    ];
+    for (const [raw, want] of cases) {
+      expect(parseOptions({ x: env }, [], { EL_X: raw }).x, raw).toBe(want);
+      expect(parseOptions({ x: env }, [`--x=${raw}`], {}).x, raw).toBe(want);
+    }
+    expect(() => parseOptions({ x: env }, [], { EL_X: "maybe" })).toThrow(
+      /EL_X: expects one of 1\/0, true\/false/,
+    );
+    expect(() => parseOptions({ x: env }, [], { EL_X: "2" })).toThrow(ValidationError);
+  });
+  it("suggests the nearest option for a typo, and none for something unrelated", () => {
+    const problem = (argv: string[]): string => {
+      try {
+        parseOptions(specs, argv, {});
+      } catch (e) {
+        return (e as ValidationError).problems.map((p) => `${p.where}: ${p.message}`).join("\n");
+      }
+      return "";
+    };
+    expect(problem(["--prot", "1"])).toBe("--prot: unknown option; did you mean --port?");
+    expect(problem(["--edtion", "oss"])).toBe("--edtion: unknown option; did you mean --edition?");
+    expect(problem(["--lcoal"])).toBe("--lcoal: unknown option; did you mean --local?");
+    expect(problem(["--hepl"])).toBe("--hepl: unknown option; did you mean --help?");
+    expect(problem(["--ed"])).toBe("--ed: unknown option; did you mean --edition?");
+    expect(problem(["--kubeconfig", "x"])).toBe("--kubeconfig: unknown option");
+    expect(problem(["-z"])).toBe("-z: unknown option (short options: -f)");
+  });
+  it("measures edits with transpositions and refuses far guesses", () => {
+    expect(editDistance("host", "hsot")).toBe(1);
+    expect(editDistance("", "abc")).toBe(3);
+    expect(editDistance("join-code", "joincode")).toBe(1);
+    expect(nearest("jion-code", ["join-code", "port"])).toBe("join-code");
+    expect(nearest("xyz", ["port", "host"])).toBeUndefined();
+    expect(parseBoolean(" Yes ")).toBe(true);
+    expect(parseBoolean("y")).toBeUndefined();
   });
   it("generates help from the declarations", () => {
     const h = formatHelp("egresslab x", specs);

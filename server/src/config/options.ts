@@ -35,6 +35,62 @@ export type ParsedOptions<S extends OptionSpecs> = {
   [K in keyof S]: S[K]["default"] extends undefined ? ValueOf<S[K]> | undefined : ValueOf<S[K]>;
 } & { _: string[]; help: boolean };
 
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["0", "false", "no", "off"];
+const BOOLEAN_WORDS = "1/0, true/false, yes/no, on/off";
+
+/** A boolean written as 1/0, true/false, yes/no or on/off (any case); undefined for anything else. */
+export function parseBoolean(raw: string): boolean | undefined {
+  const w = raw.trim().toLowerCase();
+  if (TRUE_WORDS.includes(w)) return true;
+  if (FALSE_WORDS.includes(w)) return false;
+  return undefined;
+}
+
+/** Optimal string alignment distance (Levenshtein plus adjacent transpositions): how far a typo is from a name. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The candidate nearest to `typed`, when it is near enough to be what was meant: within a third of its length in
+ * edits (at least 1, at most 3), or a unique name that starts with what was typed. Undefined otherwise.
+ */
+export function nearest(typed: string, candidates: readonly string[]): string | undefined {
+  const t = typed.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(t, c.toLowerCase());
+    if (dist < bestD) [best, bestD] = [c, dist];
+  }
+  if (best !== undefined && bestD <= Math.min(3, Math.max(1, Math.floor(best.length / 3)))) return best;
+  const prefixed = t.length >= 2 ? candidates.filter((c) => c.toLowerCase().startsWith(t)) : [];
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+function unknownOption(typed: string, specs: OptionSpecs): string {
+  if (typed.length === 1) {
+    const shorts = Object.values(specs).flatMap((s) => (s.short ? [s.short] : []));
+    return shorts.length
+      ? `unknown option (short options: ${shorts.map((s) => `-${s}`).join(", ")})`
+      : "unknown option";
+  }
+  const guess = nearest(typed, [...Object.keys(specs), "help"]);
+  return guess ? `unknown option; did you mean --${guess}?` : "unknown option";
+}
+
 /** Parses `argv` against `specs`. Unknown flags and bad values are collected and thrown together. */
 export function parseOptions<S extends OptionSpecs>(
   specs: S,
@@ -50,9 +106,10 @@ export function parseOptions<S extends OptionSpecs>(
   const assign = (name: string, raw: string | undefined, from: string): void => {
     const spec = specs[name]!;
     if (spec.type === "boolean") {
-      if (raw === undefined || raw === "true") out[name] = true;
-      else if (raw === "false") out[name] = false;
-      else problems.push({ where: from, message: `expects true or false, got "${raw}"` });
+      const b = raw === undefined ? true : parseBoolean(raw);
+      if (b === undefined)
+        problems.push({ where: from, message: `expects one of ${BOOLEAN_WORDS}; got "${raw}"` });
+      else out[name] = b;
       return;
     }
     if (raw === undefined) {
@@ -99,7 +156,7 @@ export function parseOptions<S extends OptionSpecs>(
     } else if (arg.startsWith("-") && arg.length > 1 && !/^-\d/.test(arg)) {
       name = byShort.get(arg.slice(1, 2));
       if (!name) {
-        problems.push({ where: arg, message: "unknown option" });
+        problems.push({ where: arg, message: unknownOption(arg.slice(1, 2), specs) });
         continue;
       }
       value = arg.length > 2 ? arg.slice(2) : undefined;
@@ -109,7 +166,7 @@ export function parseOptions<S extends OptionSpecs>(
     }
     const spec = specs[name];
     if (!spec) {
-      problems.push({ where: `--${name}`, message: "unknown option" });
+      problems.push({ where: `--${name}`, message: unknownOption(name, specs) });
       continue;
     }
     if (value === undefined && spec.type !== "boolean") {
