@@ -83,12 +83,29 @@ describe("egresslab clusters", () => {
     const listed = await egresslab("list", "--provider", "kind");
     expect(listed.stdout.split("\n").map((l) => l.split("\t")[0])).toEqual(["ws-1", "ws-2"]);
 
+    const asJson = await egresslab("list", "--provider", "kind", "--output", "json");
+    expect(JSON.parse(asJson.stdout)).toEqual([
+      {
+        id: "ws-1",
+        provider: "kind",
+        detail: "kind cluster egresslab-ws-1",
+        kubeconfigPath: expect.stringMatching(/egresslab-ws-1\.kubeconfig$/),
+      },
+      {
+        id: "ws-2",
+        provider: "kind",
+        detail: "kind cluster egresslab-ws-2",
+        kubeconfigPath: expect.stringMatching(/egresslab-ws-2\.kubeconfig$/),
+      },
+    ]);
+
     const asPool = await egresslab("list", "--kubeconfig-dir", pool);
     expect(asPool.stdout).toMatch(/^ws-1\tws-1 \(oss, https:\/\/127\.0\.0\.1:40123\): free\t/m);
 
     const deleted = await egresslab("delete", "--provider", "kind", "--all");
     expect(deleted.stdout).toBe("ws-1\tdeleted\nws-2\tdeleted");
     expect((await egresslab("list", "--provider", "kind")).stdout).toBe("no kind clusters");
+    expect(JSON.parse((await egresslab("list", "--provider", "kind", "-o", "json")).stdout)).toEqual([]);
   });
 
   it("on Ctrl-C stops creating and deletes the half-made kind cluster", async () => {

@@ -50,6 +50,15 @@ export const clustersOptionSpecs = {
     arg: "DIR",
     description: "Where cluster state and leases are kept (the same as for serve)",
   },
+  output: {
+    type: "string",
+    short: "o",
+    arg: "FORMAT",
+    choices: ["text", "json"],
+    default: "text",
+    description:
+      "list: text (tab-separated lines) or json (an array of {id, provider, detail, kubeconfigPath})",
+  },
   "log-level": {
     type: "string",
     default: "warn",
@@ -109,6 +118,16 @@ export const clustersCommand: Command = {
     try {
       if (action === "list") {
         const list = await provider.list();
+        if (o.output === "json") {
+          const rows = list.map((c) => ({
+            id: c.id,
+            provider: provider.name,
+            detail: c.detail,
+            kubeconfigPath: c.kubeconfigPath ?? null,
+          }));
+          out(JSON.stringify(rows, null, 2));
+          return 0;
+        }
         if (list.length === 0) out(`no ${provider.name} clusters`);
         for (const c of list) out(`${c.id}\t${c.detail}${c.kubeconfigPath ? `\t${c.kubeconfigPath}` : ""}`);
         return 0;

@@ -1,7 +1,8 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { NotFoundError, ValidationError } from "../shared/errors.ts";
 import { resolveLabDir, validateCommand } from "./validate.ts";
 
@@ -34,6 +35,50 @@ describe("egresslab validate", () => {
         's0/README.md:3: unknown action "chek" is not an action; did you mean "check"?',
         "s0/solution:: missing: a reference solution (manifests or answers.yaml)",
       ]),
+    );
+  });
+
+  it("prints one JSON document with --output json, and writes JUnit XML beside it", async () => {
+    const lab = path.join(dir, "tiny");
+    mkdirSync(path.join(lab, "s0", "solution"), { recursive: true });
+    writeFileSync(
+      path.join(lab, "lab.yaml"),
+      "id: tiny\ntitle: T\ndescription: T\nduration: 5m\nprofile: bare\nstages: [s0]\n",
+    );
+    writeFileSync(path.join(lab, "s0/README.md"), "# Make a config map\n\nCreate it.\n");
+    writeFileSync(
+      path.join(lab, "s0/checks.yaml"),
+      [
+        "checks:",
+        "  - id: cm",
+        "    kind: resource",
+        "    title: the config map exists",
+        "    target: { apiVersion: v1, kind: ConfigMap, namespace: default, name: made }",
+        "    hint: create it",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      path.join(lab, "s0/solution/cm.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: made, namespace: default}\ndata: {a: b}\n",
+    );
+    const junit = path.join(dir, "tiny.xml");
+    let printed = "";
+    vi.spyOn(process.stdout, "write").mockImplementation(
+      (s: string | Uint8Array) => ((printed += String(s)), true),
+    );
+    let code: number;
+    try {
+      code = await validateCommand.run([lab, "--output", "json", "--junit", junit]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(code).toBe(0);
+    const doc = JSON.parse(printed) as { passed: boolean; labs: { lab: string; stages: { id: string }[] }[] };
+    expect(doc.passed).toBe(true);
+    expect(doc.labs.map((l) => [l.lab, l.stages.map((s) => s.id)])).toEqual([["tiny", ["s0"]]]);
+    expect(readFileSync(junit, "utf8")).toMatch(
+      /<testsuites name="egresslab validate" tests="2" failures="0">/,
     );
   });
 

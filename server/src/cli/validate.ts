@@ -31,6 +31,15 @@ const specs = {
     description: "With --provider kubeconfig: the cluster to validate on",
   },
   junit: { type: "string", arg: "FILE", description: "Also write the results as JUnit XML" },
+  output: {
+    type: "string",
+    short: "o",
+    arg: "FORMAT",
+    choices: ["text", "json"],
+    default: "text",
+    description:
+      "text: a table per stage as it runs; json: one JSON document with every report, for pipelines",
+  },
   seed: {
     type: "number",
     arg: "N",
@@ -46,7 +55,7 @@ const specs = {
 } as const;
 
 const usage =
-  "egresslab validate [LAB…] [--provider sim|kubeconfig] [--kubeconfig FILE] [--junit FILE] [--seed N]";
+  "egresslab validate [LAB…] [--provider sim|kubeconfig] [--kubeconfig FILE] [--junit FILE] [-o text|json] [--seed N]";
 
 /** The shipped labs: `labs/` at the repository root. */
 export const labsRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../labs");
@@ -84,6 +93,14 @@ async function loadAll(dirs: string[]): Promise<Lab[]> {
   return labs;
 }
 
+/** The `--output json` document: whether every lab passed, and each lab's report as `validateLab` returned it. */
+export function validateJson(reports: readonly ValidateReport[]): {
+  passed: boolean;
+  labs: readonly ValidateReport[];
+} {
+  return { passed: reports.every((r) => r.passed), labs: reports };
+}
+
 export const validateCommand: Command = {
   summary: "Prove a lab works: every check fails before its solution, wrong solutions fail, solutions pass",
   async run(argv) {
@@ -97,7 +114,8 @@ export const validateCommand: Command = {
     const labs = await loadAll(dirs);
     const logger = opts.verbose ? createLogger({ level: "info" }) : undefined;
     const reports: ValidateReport[] = [];
-    const out = (s: string): boolean => process.stdout.write(s + "\n");
+    const json = opts.output === "json";
+    const out = (s: string): boolean => (json ? true : process.stdout.write(s + "\n"));
 
     if (opts.provider === "kubeconfig") {
       if (!opts.kubeconfig)
@@ -144,6 +162,7 @@ export const validateCommand: Command = {
       }
     }
     for (const r of reports) out(formatReport(r).split("\n").pop()!);
+    if (json) process.stdout.write(JSON.stringify(validateJson(reports), null, 2) + "\n");
     if (opts.junit) await writeFile(opts.junit, junitXml(reports));
     return reports.every((r) => r.passed) ? 0 : 1;
   },

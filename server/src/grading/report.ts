@@ -42,9 +42,32 @@ export function formatReport(r: ValidateReport): string {
   ].join("\n");
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+/** Terminal control sequences (CSI such as colours and cursor moves, OSC such as titles) as a check's output carries them. */
+// eslint-disable-next-line no-control-regex
+const TERMINAL_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
+/** What XML 1.0 forbids anywhere in a document (even as a character reference): C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates. */
+const NOT_XML =
+  // eslint-disable-next-line no-control-regex
+  /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Text made safe for XML 1.0 text and attribute values, whatever a check printed: terminal sequences are dropped, other
+ * forbidden characters are shown as `\uXXXX`, markup characters are escaped, and line breaks in attributes survive as
+ * character references (a parser would otherwise fold them into spaces).
+ */
+export function xmlText(s: string): string {
+  return s
+    .replace(TERMINAL_SEQUENCE, "")
+    .replace(NOT_XML, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/\n/g, "&#10;")
+    .replace(/\r/g, "&#13;")
+    .replace(/\t/g, "&#9;");
 }
+const esc = xmlText;
 
 /** JUnit XML: a suite per stage, a case per expectation (plus a case for stage-level problems). */
 export function junitXml(reports: readonly ValidateReport[]): string {
