@@ -22,13 +22,20 @@ import {
 } from "./controllers/index.ts";
 import type { ControllerContext } from "./controllers/context.ts";
 import {
+  CorruptStateError,
   DebouncedSaver,
+  journalFile,
+  nodeDisk,
   readDataplaneState,
   readState,
   writeDataplaneState,
   writeState,
   type ClusterState,
+  type DiskIO,
 } from "./persistence.ts";
+import { ClusterJournal, readJournal } from "./journal.ts";
+import { storageHealth, type StorageHealth } from "../shared/storage.ts";
+import { existsSync, statSync } from "node:fs";
 import { withMainProcesses } from "./main-process-runner.ts";
 import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
 import type { CalicoEdition, DataplaneApi, PodRuntime, SimClusterHandle } from "./types.ts";
@@ -49,6 +56,12 @@ export interface SimClusterOptions {
   profilesDir?: string;
   /** Start the dataplane (default true). */
   dataplane?: boolean;
+  /** The file operations state is written with (tests put a full disk here). */
+  disk?: DiskIO;
+  /** Where failed writes are reported (default: the process's). */
+  storage?: StorageHealth;
+  /** Journal size after which the cluster is compacted into its snapshot. */
+  compactBytes?: number;
 }
 
 /** One simulated cluster. */
@@ -68,19 +81,17 @@ export class SimCluster implements SimClusterHandle {
     readonly clock: Clock,
     private readonly manager: ControllerManager,
     private readonly dp: Dataplane | undefined,
-    private readonly saver: Pick<DebouncedSaver, "flush"> | undefined,
-    private readonly unsubscribe: () => void,
+    private readonly saver: { flush(): void } | undefined,
   ) {
     this.runtime = dp?.runtime ?? noRuntime;
     this.dataplane = dp?.api ?? noDataplane;
   }
 
-  /** Stops the controllers and the dataplane and writes the state (when persistent). */
+  /** Stops the controllers and the dataplane, compacts the journal into the snapshot and closes it (when persistent). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.dp?.close();
-    this.unsubscribe();
     this.saver?.flush();
     this.manager.stop();
   }
@@ -184,6 +195,20 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   const logger = (opts.logger ?? noopLogger).child({ cluster: opts.id });
   const clock = opts.clock ?? realClock;
   const saved = opts.dataDir ? readState(opts.dataDir, opts.id) : undefined;
+  if (opts.dataDir && !saved && existsSync(journalFile(opts.dataDir, opts.id)))
+    throw new CorruptStateError(
+      journalFile(opts.dataDir, opts.id),
+      "a journal without the snapshot it follows",
+    );
+  const journalled =
+    saved && opts.dataDir ? readJournal(opts.dataDir, opts.id, saved.resourceVersion) : undefined;
+  if (journalled?.tornBytes)
+    logger.warn("dropping an unfinished last journal line (a write that was never acknowledged)", {
+      file: journalFile(opts.dataDir!, opts.id),
+      bytes: journalled.tornBytes,
+    });
+  const disk = opts.disk ?? nodeDisk;
+  const health = opts.storage ?? storageHealth;
   const edition: CalicoEdition = saved?.edition ?? opts.edition ?? "enterprise";
   if (edition !== "enterprise" && edition !== "oss")
     throw new EgresslabError("invalid", `unknown Calico edition "${String(edition)}": use enterprise or oss`);
@@ -193,7 +218,8 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
 
   const registry = createRegistry(edition, () => clock.now());
   const store = new MemoryStore();
-  const random = createRandom(seed ^ (saved ? saved.resourceVersion : 0));
+  const restoredRv = journalled?.entries.at(-1)?.rv ?? saved?.resourceVersion ?? 0;
+  const random = createRandom(seed ^ restoredRv);
   const api = new SimClusterApi({
     store,
     registry,
@@ -217,9 +243,53 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   const manager = new ControllerManager(store, createControllers(ctx), logger);
   api.onSettle(() => manager.settle());
 
+  let journal: ClusterJournal | undefined;
+  const snapshot = (): ClusterState => {
+    const s = store.snapshot();
+    return {
+      version: 1,
+      id: opts.id,
+      profile: profileName,
+      edition,
+      seed,
+      resourceVersion: s.resourceVersion,
+      objects: s.objects,
+    };
+  };
+  const openJournal = (dataDir: string, keepBytes?: number): ClusterJournal => {
+    const j = ClusterJournal.open(
+      {
+        dataDir,
+        id: opts.id,
+        disk,
+        snapshot,
+        health,
+        logger,
+        ...(opts.compactBytes !== undefined ? { compactBytes: opts.compactBytes } : {}),
+      },
+      keepBytes,
+    );
+    store.setJournal(j);
+    return j;
+  };
+
   if (saved) {
     store.restore({ resourceVersion: saved.resourceVersion, objects: saved.objects });
-    manager.syncAll();
+    for (const e of journalled?.entries ?? []) store.replay(e.changes, e.rv);
+    if (opts.dataDir) {
+      journal = openJournal(
+        opts.dataDir,
+        journalFileSize(opts.dataDir, opts.id) - (journalled?.tornBytes ?? 0),
+      );
+    }
+    // What the controllers change on the way back up is journalled like any other write.
+    try {
+      store.atomically(() => manager.syncAll());
+    } catch (err) {
+      logger.error("could not save what the controllers changed after restoring the cluster", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   } else if (profile) {
     ctx.events.enabled = false;
     try {
@@ -230,35 +300,11 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     } finally {
       ctx.events.enabled = true;
     }
-  }
-
-  let saver: DebouncedSaver | undefined;
-  let unsubscribe = () => {};
-  if (opts.dataDir) {
-    const dataDir = opts.dataDir;
-    const snapshot = (): ClusterState => {
-      const s = store.snapshot();
-      return {
-        version: 1,
-        id: opts.id,
-        profile: profileName,
-        edition,
-        seed,
-        resourceVersion: s.resourceVersion,
-        objects: s.objects,
-      };
-    };
-    saver = new DebouncedSaver(
-      () => writeState(dataDir, snapshot()),
-      250,
-      (err) =>
-        logger.error("saving cluster state failed", {
-          error: err instanceof Error ? err.message : String(err),
-        }),
-    );
-    if (!saved) writeState(dataDir, snapshot());
-    const s = saver;
-    unsubscribe = store.subscribe(() => s.touch());
+    if (opts.dataDir) {
+      // The first snapshot, then the journal: a cluster the host lists always has both.
+      writeState(opts.dataDir, snapshot(), disk);
+      journal = openJournal(opts.dataDir, 0);
+    }
   }
 
   // Rotations and the flow log: `<id>.dataplane.json`, debounced longer (background traffic records flows often).
@@ -282,7 +328,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   if (dp && opts.dataDir) {
     const dataDir = opts.dataDir;
     dpSaver = new DebouncedSaver(
-      () => writeDataplaneState(dataDir, opts.id, dp.snapshot()),
+      () => writeDataplaneState(dataDir, opts.id, dp.snapshot(), disk),
       2000,
       (err) =>
         logger.error("saving dataplane state failed", {
@@ -290,11 +336,17 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         }),
     );
   }
-  const objectSaver = saver;
   const dataplaneSaver = dpSaver;
   const flush = {
     flush(): void {
-      objectSaver?.flush();
+      store.setJournal(undefined);
+      try {
+        journal?.close();
+      } catch (err) {
+        logger.error("closing the cluster journal failed", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
       // Always written on close: the rotation schedule's position moves without any event.
       dataplaneSaver?.touch();
       dataplaneSaver?.flush();
@@ -312,9 +364,13 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     clock,
     manager,
     running,
-    saver || dpSaver ? flush : undefined,
-    unsubscribe,
+    journal || dpSaver ? flush : undefined,
   );
+}
+
+function journalFileSize(dataDir: string, id: string): number {
+  const file = journalFile(dataDir, id);
+  return existsSync(file) ? statSync(file).size : 0;
 }
 
 /** Every object of a cluster, for tests and debugging. */

@@ -3,12 +3,20 @@
  * data directory, the CA, the clusters and their tokens survive restarts, so a kubeconfig keeps working.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ConflictError, EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import type { CalicoEdition, SimClusterHandle } from "./types.ts";
 import { createSimCluster, deleteSimClusterState } from "./cluster.ts";
+import {
+  CorruptStateError,
+  nodeDisk,
+  quarantineClusterState,
+  removeTempFiles,
+  type DiskIO,
+} from "./persistence.ts";
+import { storageFault, storageHealth, toStorageError, type StorageHealth } from "../shared/storage.ts";
 import { createApiServer, type ApiServer } from "../apiserver/server.ts";
 import { loadOrCreateTls, type TlsMaterial } from "../apiserver/tls.ts";
 import { renderKubeconfig } from "../apiserver/kubeconfig.ts";
@@ -22,8 +30,17 @@ export interface ClusterSpec {
 
 /** Builds one cluster; the default is `createSimCluster` (tests may pass a lighter one). */
 export type ClusterFactory = (
-  spec: ClusterSpec & { dataDir?: string; logger: Logger },
+  spec: ClusterSpec & { dataDir?: string; logger: Logger; disk?: DiskIO; storage?: StorageHealth },
 ) => Promise<SimClusterHandle>;
+
+/** A cluster whose saved state could not be read at start: its files were moved aside and it was made afresh. */
+export interface RebuiltCluster {
+  id: string;
+  /** Which file, and why it could not be read. */
+  reason: string;
+  /** Where the unreadable files are kept. */
+  quarantine: string;
+}
 
 export interface SimHostOptions {
   /** TCP port; 0 or absent picks a free one (or, with `dataDir`, the one used last time). */
@@ -34,6 +51,10 @@ export interface SimHostOptions {
   dataDir?: string;
   logger?: Logger;
   clusterFactory?: ClusterFactory;
+  /** The file operations state is written with (tests put a full disk here). */
+  disk?: DiskIO;
+  /** Where failed writes are reported (default: the process's). */
+  storage?: StorageHealth;
 }
 
 export interface CreatedCluster {
@@ -63,12 +84,17 @@ const defaultFactory: ClusterFactory = (spec) =>
     ...(spec.edition !== undefined ? { edition: spec.edition } : {}),
     ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
     ...(spec.dataDir !== undefined ? { dataDir: spec.dataDir } : {}),
+    ...(spec.disk ? { disk: spec.disk } : {}),
+    ...(spec.storage ? { storage: spec.storage } : {}),
     logger: spec.logger,
   });
 
 export class SimHost {
   private readonly clusters = new Map<string, Entry>();
   private readonly pending = new Set<string>();
+  /** Clusters in host.json that could not be brought back (kept there, so the next start tries again). */
+  private readonly missing = new Map<string, { spec: ClusterSpec; token: string }>();
+  private readonly rebuilt: RebuiltCluster[] = [];
   private closed = false;
 
   private constructor(
@@ -78,6 +104,9 @@ export class SimHost {
     private readonly factory: ClusterFactory,
     private readonly logger: Logger,
     private readonly dataDir: string | undefined,
+    private readonly disk: DiskIO,
+    /** Where failed writes are reported. */
+    readonly storage: StorageHealth,
     /** The API's base URL, e.g. `https://127.0.0.1:6443`. */
     readonly url: string,
     readonly port: number,
@@ -87,6 +116,12 @@ export class SimHost {
   static async start(opts: SimHostOptions = {}): Promise<SimHost> {
     const logger = opts.logger ?? noopLogger;
     const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : undefined;
+    const storage = opts.storage ?? storageHealth;
+    if (dataDir)
+      for (const dir of [dataDir, path.join(dataDir, "clusters")]) {
+        const removed = removeTempFiles(dir);
+        if (removed.length) logger.info("removed temp files an earlier run left behind", { dir, removed });
+      }
     const saved = dataDir ? readSaved(dataDir) : { clusters: [] };
     const tls = loadOrCreateTls(dataDir);
     const byToken = new Map<string, Entry>();
@@ -128,27 +163,88 @@ export class SimHost {
       opts.clusterFactory ?? defaultFactory,
       logger,
       dataDir,
+      opts.disk ?? nodeDisk,
+      storage,
       `https://${urlHost}:${port}`,
       port,
     );
     try {
-      for (const c of saved.clusters) {
-        const handle = await host.factory({
-          ...c.spec,
-          ...(dataDir ? { dataDir } : {}),
-          logger: host.clusterLogger(c.spec.id),
-        });
-        const entry = { spec: c.spec, token: c.token, handle };
-        host.clusters.set(c.spec.id, entry);
-        host.byToken.set(c.token, entry);
-      }
+      for (const c of saved.clusters) await host.restore(c);
       host.save();
     } catch (err) {
-      await host.close();
-      throw err;
+      const fault = storageFault(err);
+      if (!fault) {
+        await host.close();
+        throw err;
+      }
+      // A full (or read-only) disk: serve what could be read; writes answer an error until space is freed.
+      storage.failed(err);
+      logger.error("starting read-only: the data directory cannot be written", {
+        dir: dataDir,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
     logger.info("simulated clusters ready", { url: host.url, clusters: host.clusters.size });
     return host;
+  }
+
+  /**
+   * Brings back one saved cluster. A cluster whose state cannot be read is quarantined and made afresh under the
+   * same id and token (so kubeconfigs keep working); one that cannot be built at all is left out, the others go on.
+   */
+  private async restore(c: { spec: ClusterSpec; token: string }): Promise<void> {
+    const build = () =>
+      this.factory({
+        ...c.spec,
+        ...(this.dataDir ? { dataDir: this.dataDir } : {}),
+        disk: this.disk,
+        storage: this.storage,
+        logger: this.clusterLogger(c.spec.id),
+      });
+    let handle: SimClusterHandle;
+    try {
+      handle = await build();
+    } catch (err) {
+      if (!this.dataDir || !(err instanceof CorruptStateError)) {
+        this.missing.set(c.spec.id, c);
+        this.logger.error("could not bring back a saved cluster; the others go on", {
+          cluster: c.spec.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        if (storageFault(err)) this.storage.failed(err);
+        return;
+      }
+      const quarantine = quarantineClusterState(this.dataDir, c.spec.id);
+      this.logger.error(
+        "a saved cluster could not be read: its files were moved aside and it is made afresh",
+        {
+          cluster: c.spec.id,
+          file: err.file,
+          reason: err.reason,
+          quarantine,
+        },
+      );
+      this.rebuilt.push({ id: c.spec.id, reason: `${err.file}: ${err.reason}`, quarantine });
+      try {
+        handle = await build();
+      } catch (again) {
+        this.missing.set(c.spec.id, c);
+        this.logger.error("could not make the quarantined cluster afresh", {
+          cluster: c.spec.id,
+          error: again instanceof Error ? again.message : String(again),
+        });
+        if (storageFault(again)) this.storage.failed(again);
+        return;
+      }
+    }
+    const entry = { spec: c.spec, token: c.token, handle };
+    this.clusters.set(c.spec.id, entry);
+    this.byToken.set(c.token, entry);
+  }
+
+  /** Clusters made afresh at start because their saved state could not be read. */
+  rebuiltClusters(): RebuiltCluster[] {
+    return this.rebuilt.map((r) => ({ ...r }));
   }
 
   /** The CA certificate (PEM) that kubeconfigs embed. */
@@ -187,13 +283,24 @@ export class SimHost {
       const handle = await this.factory({
         ...spec,
         ...(this.dataDir ? { dataDir: this.dataDir } : {}),
+        disk: this.disk,
+        storage: this.storage,
         logger: this.clusterLogger(id),
       });
       const token = randomBytes(24).toString("base64url");
       const entry = { spec, token, handle };
       this.clusters.set(id, entry);
       this.byToken.set(token, entry);
-      this.save();
+      try {
+        this.save();
+      } catch (err) {
+        // Not in host.json, so not created: forget it again.
+        this.clusters.delete(id);
+        this.byToken.delete(token);
+        await handle.close();
+        if (this.dataDir && this.factory === defaultFactory) deleteSimClusterState(this.dataDir, id);
+        throw err;
+      }
       return { id, token, kubeconfig: this.kubeconfig(id) };
     } finally {
       this.pending.delete(id);
@@ -236,7 +343,10 @@ export class SimHost {
   /** Stops a cluster, forgets its token and deletes its saved state. Unknown ids are a no-op. */
   async deleteCluster(id: string): Promise<void> {
     const e = this.clusters.get(id);
-    if (!e) return;
+    if (!e) {
+      if (this.missing.delete(id)) this.save();
+      return;
+    }
     this.clusters.delete(id);
     this.byToken.delete(e.token);
     this.save();
@@ -260,17 +370,22 @@ export class SimHost {
     return this.logger.child({ cluster: id });
   }
 
+  /** Writes host.json durably; throws (a `StorageError`) when the disk refuses. */
   private save(): void {
     if (!this.dataDir) return;
     const data: SavedHost = {
       port: this.port,
-      clusters: [...this.clusters.values()].map((e) => ({ spec: e.spec, token: e.token })),
+      clusters: [
+        ...[...this.clusters.values()].map((e) => ({ spec: e.spec, token: e.token })),
+        ...[...this.missing.values()].filter((m) => !this.clusters.has(m.spec.id)),
+      ],
     };
-    mkdirSync(this.dataDir, { recursive: true });
-    const file = path.join(this.dataDir, "host.json");
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(data, null, 2) + "\n", { mode: 0o600 });
-    renameSync(tmp, file);
+    try {
+      this.disk.replaceFile(path.join(this.dataDir, "host.json"), JSON.stringify(data, null, 2) + "\n");
+    } catch (err) {
+      this.storage.failed(err);
+      throw toStorageError(err, "the cluster list was not saved");
+    }
   }
 }
 

@@ -1,15 +1,131 @@
 /**
- * Saving and restoring a simulated cluster's state: `<dataDir>/clusters/<id>.json` (the objects) and
- * `<id>.dataplane.json` (rotations and flow log), written atomically (temp file + rename), debounced after changes and
- * flushed on close.
+ * Saving and restoring a simulated cluster's state under `<dataDir>/clusters/`: `<id>.json` is a snapshot of the
+ * objects, `<id>.journal` the transactions since (see `journal.ts`), `<id>.dataplane.json` the rotations and flow log.
+ * Every file is replaced atomically and durably (temp file, sync, rename, sync the directory) through `DiskIO`, the
+ * seam where tests put a full disk; a failed write leaves no temp file behind.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { EgresslabError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import { parseDataplaneState, type DataplaneState } from "../net/state.ts";
 import type { KubeObject, ResourceKey } from "../store/types.ts";
 import type { CalicoEdition } from "./types.ts";
+
+/** The file operations state is written with. Every method throws the system's error when it fails. */
+export interface DiskIO {
+  /** Opens `file` for writing at its end (creating it); returns the descriptor and the current size. */
+  openAppend(file: string): { fd: number; size: number };
+  /** Writes all of `data` at `position` and syncs the file's data to the disk. */
+  append(fd: number, data: Buffer, position: number): void;
+  /** Cuts the file to `length` bytes and syncs it. */
+  truncate(fd: number, length: number): void;
+  close(fd: number): void;
+  /**
+   * Replaces `file` atomically and durably: a temp file next to it, synced, renamed over it, the directory synced. On
+   * failure the temp file is removed and the old file is untouched.
+   */
+  replaceFile(file: string, data: string, mode?: number): void;
+}
+
+function writeAll(fd: number, data: Buffer, position: number | null): void {
+  let off = 0;
+  while (off < data.length) {
+    const n = writeSync(fd, data, off, data.length - off, position === null ? null : position + off);
+    if (n <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+    off += n;
+  }
+}
+
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch (err) {
+    // Some filesystems refuse to sync a directory; the rename is still atomic there.
+    if ((err as NodeJS.ErrnoException).code !== "EISDIR" && (err as NodeJS.ErrnoException).code !== "EINVAL")
+      throw err;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The real disk. */
+export const nodeDisk: DiskIO = {
+  openAppend(file) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const created = !existsSync(file);
+    const fd = openSync(file, "a+", 0o600);
+    if (created) syncDir(path.dirname(file));
+    return { fd, size: fstatSync(fd).size };
+  },
+  append(fd, data, position) {
+    writeAll(fd, data, position);
+    fdatasyncSync(fd);
+  },
+  truncate(fd, length) {
+    ftruncateSync(fd, length);
+    fdatasyncSync(fd);
+  },
+  close(fd) {
+    closeSync(fd);
+  },
+  replaceFile(file, data, mode = 0o600) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      const fd = openSync(tmp, "w", mode);
+      try {
+        writeAll(fd, Buffer.from(data), null);
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    syncDir(path.dirname(file));
+  },
+};
+
+/** Removes temp files a crash (or a full disk) left in `dir`; returns the names removed. */
+export function removeTempFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(dir))
+    if (/\.tmp$|\.tmp-\d+$/.test(name)) {
+      rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    }
+  return removed;
+}
+
+/** A cluster's saved state cannot be read: its files are damaged or from an unknown format. */
+export class CorruptStateError extends EgresslabError {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super("internal", `cannot read ${file}: ${reason}`);
+  }
+}
 
 export interface ClusterState {
   version: 1;
@@ -29,6 +145,7 @@ export function stateFile(dataDir: string, id: string): string {
   return path.join(dataDir, "clusters", `${id}.json`);
 }
 
+/** The saved snapshot, or undefined when there is none. Throws `CorruptStateError` when it cannot be read. */
 export function readState(dataDir: string, id: string): ClusterState | undefined {
   const file = stateFile(dataDir, id);
   if (!existsSync(file)) return undefined;
@@ -36,30 +153,31 @@ export function readState(dataDir: string, id: string): ClusterState | undefined
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    throw new EgresslabError(
-      "internal",
-      `cannot read the saved state of cluster "${id}" (${file}): ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new CorruptStateError(file, err instanceof Error ? err.message : String(err));
   }
-  const s = parsed as Partial<ClusterState>;
-  if (s.version !== 1 || typeof s.resourceVersion !== "number" || !s.objects || typeof s.objects !== "object")
-    throw new EgresslabError(
-      "internal",
-      `the saved state of cluster "${id}" (${file}) is not in a format this version understands`,
-    );
+  const s = parsed as Partial<ClusterState> | null;
+  if (
+    !s ||
+    s.version !== 1 ||
+    typeof s.resourceVersion !== "number" ||
+    !s.objects ||
+    typeof s.objects !== "object" ||
+    !Object.values(s.objects).every(
+      (items) =>
+        Array.isArray(items) &&
+        items.every(
+          (o: Partial<KubeObject> | null) =>
+            !!o && typeof o === "object" && !!o.metadata && typeof o.metadata.name === "string",
+        ),
+    )
+  )
+    throw new CorruptStateError(file, "not a cluster state this version understands");
   return s as ClusterState;
 }
 
-/** Writes the state atomically: a reader sees the old file or the new one, never half of one. */
-export function writeState(dataDir: string, state: ClusterState): void {
-  writeAtomically(stateFile(dataDir, state.id), state);
-}
-
-function writeAtomically(file: string, value: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value));
-  renameSync(tmp, file);
+/** Writes the snapshot atomically and durably: a reader sees the old file or the new one, never half of one. */
+export function writeState(dataDir: string, state: ClusterState, disk: DiskIO = nodeDisk): void {
+  disk.replaceFile(stateFile(dataDir, state.id), JSON.stringify(state));
 }
 
 export function dataplaneStateFile(dataDir: string, id: string): string {
@@ -89,14 +207,40 @@ export function readDataplaneState(dataDir: string, id: string, logger: Logger):
 }
 
 /** Writes the dataplane state atomically, like `writeState`. */
-export function writeDataplaneState(dataDir: string, id: string, state: DataplaneState): void {
-  writeAtomically(dataplaneStateFile(dataDir, id), state);
+export function writeDataplaneState(
+  dataDir: string,
+  id: string,
+  state: DataplaneState,
+  disk: DiskIO = nodeDisk,
+): void {
+  disk.replaceFile(dataplaneStateFile(dataDir, id), JSON.stringify(state));
+}
+
+export function journalFile(dataDir: string, id: string): string {
+  return stateFile(dataDir, id).replace(/\.json$/, ".journal");
+}
+
+/** Every file a cluster keeps (that exists). */
+export function clusterFiles(dataDir: string, id: string): string[] {
+  return [stateFile(dataDir, id), journalFile(dataDir, id), dataplaneStateFile(dataDir, id)].filter((f) =>
+    existsSync(f),
+  );
 }
 
 /** Forgets a cluster's saved state (no error when there is none). */
 export function deleteSimClusterState(dataDir: string, id: string): void {
-  rmSync(stateFile(dataDir, id), { force: true });
-  rmSync(dataplaneStateFile(dataDir, id), { force: true });
+  for (const f of clusterFiles(dataDir, id)) rmSync(f, { force: true });
+}
+
+/**
+ * Moves a cluster's files aside to `<dataDir>/quarantine/<id>-<time>/`, kept for recovery by hand; returns that
+ * directory.
+ */
+export function quarantineClusterState(dataDir: string, id: string, now = new Date()): string {
+  const dir = path.join(dataDir, "quarantine", `${id}-${now.toISOString().replace(/[:.]/g, "-")}`);
+  mkdirSync(dir, { recursive: true });
+  for (const f of clusterFiles(dataDir, id)) renameSync(f, path.join(dir, path.basename(f)));
+  return dir;
 }
 
 /** Calls `save` at most once per `delayMs` after `touch()`, and at once on `flush()`. */

@@ -117,7 +117,12 @@ export class SimClusterApi implements ClusterApi {
     return namespace;
   }
 
+  /** One write, made durable as a whole (with what the controllers do after it) before it returns. */
   private write<T>(fn: () => T): T {
+    return this.o.store.atomically(() => this.settled(fn));
+  }
+
+  private settled<T>(fn: () => T): T {
     this.depth++;
     try {
       return fn();
@@ -598,7 +603,17 @@ export class SimClusterApi implements ClusterApi {
           this.remove("core/namespaces", latest, "Background");
       });
     };
-    setImmediate(finalize);
+    setImmediate(() => {
+      try {
+        finalize();
+      } catch (err) {
+        // Retried by the next delete of this namespace; a failed save must not stop the process.
+        this.logger.error("could not finish deleting a namespace", {
+          namespace: name,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    });
     return current;
   }
 }

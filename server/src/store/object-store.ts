@@ -2,6 +2,11 @@
  * The in-memory object store of one cluster: objects per resource key, one cluster-wide monotonically increasing
  * resourceVersion, a bounded history of changes for watches (a watch from a version older than the history is 410
  * Gone), and synchronous in-process subscribers.
+ *
+ * With a journal attached, writes are grouped into transactions (`atomically`): at the end of the outermost one its
+ * changes are handed to the journal, and only when the journal has made them durable do watchers see them. When the
+ * journal fails, every change of the transaction is undone in memory (subscribers see the undo) and the journal's
+ * error is thrown, so a caller never acknowledges a write that is not on disk.
  */
 import {
   ApiError,
@@ -36,6 +41,30 @@ interface Watcher {
 
 const nsName = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
 
+/** One stored change, as a journal records it. */
+export interface JournalChange {
+  key: ResourceKey;
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  object: KubeObject;
+}
+
+/** Where a store's changes are made durable before anyone outside the store sees them. */
+export interface ChangeJournal {
+  /**
+   * Makes one transaction's changes durable (written and synced), ending at `resourceVersion`; throws when it cannot,
+   * and then nothing of the transaction may be on disk either.
+   */
+  append(changes: readonly JournalChange[], resourceVersion: number): void;
+}
+
+interface Transaction {
+  startRv: number;
+  changes: JournalChange[];
+  /** What each change replaced, to undo it. */
+  undo: { key: ResourceKey; id: string; previous: KubeObject | undefined; applied: KubeObject | undefined }[];
+  entries: HistoryEntry[];
+}
+
 export class MemoryStore implements ObjectStore {
   private readonly buckets = new Map<ResourceKey, Map<string, KubeObject>>();
   private readonly sorted = new Map<ResourceKey, KubeObject[]>();
@@ -45,6 +74,8 @@ export class MemoryStore implements ObjectStore {
   private readonly history: HistoryEntry[] = [];
   private readonly subscribers = new Set<(c: StoreChange) => void>();
   private readonly watchers = new Set<Watcher>();
+  private journal: ChangeJournal | undefined;
+  private tx: Transaction | undefined;
 
   constructor(
     private readonly historyLimit = 1000,
@@ -108,6 +139,63 @@ export class MemoryStore implements ObjectStore {
     return () => this.subscribers.delete(cb);
   }
 
+  /** From now on, every change is made durable through `journal` before it is visible (see the file's comment). */
+  setJournal(journal: ChangeJournal | undefined): void {
+    this.journal = journal;
+  }
+
+  /**
+   * Runs `fn` as one transaction: its changes reach the journal together when it returns (or throws), and only then
+   * watchers. Nested calls join the outer transaction. Without a journal, `fn` just runs.
+   */
+  atomically<T>(fn: () => T): T {
+    if (!this.journal || this.tx) return fn();
+    const tx: Transaction = { startRv: this.rv, changes: [], undo: [], entries: [] };
+    this.tx = tx;
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      this.tx = undefined;
+      this.finish(tx);
+      throw err;
+    }
+    this.tx = undefined;
+    this.finish(tx);
+    return result;
+  }
+
+  private finish(tx: Transaction): void {
+    if (!tx.changes.length) return;
+    try {
+      this.journal?.append(tx.changes, this.rv);
+    } catch (err) {
+      this.undo(tx);
+      throw err;
+    }
+    for (const entry of tx.entries) this.record(entry);
+  }
+
+  private undo(tx: Transaction): void {
+    for (let i = tx.undo.length - 1; i >= 0; i--) {
+      const u = tx.undo[i]!;
+      const b = this.buckets.get(u.key);
+      if (!b) continue;
+      const ref = `${u.key}\0${u.id}`;
+      for (const r of u.applied?.metadata.ownerReferences ?? []) this.owners.get(r.uid)?.delete(ref);
+      if (u.previous) {
+        b.set(u.id, u.previous);
+        for (const r of u.previous.metadata.ownerReferences ?? []) this.index(r.uid, ref);
+      } else b.delete(u.id);
+      this.sorted.delete(u.key);
+      const change: StoreChange = u.previous
+        ? { key: u.key, type: u.applied ? "MODIFIED" : "ADDED", object: u.previous }
+        : { key: u.key, type: "DELETED", object: u.applied! };
+      for (const s of [...this.subscribers]) s(change);
+    }
+    this.rv = tx.startRv;
+  }
+
   /** Allocates the next resourceVersion. */
   nextVersion(): string {
     this.rv += 1;
@@ -119,6 +207,10 @@ export class MemoryStore implements ObjectStore {
    * watchers and subscribers. `DELETED` removes it.
    */
   commit(key: ResourceKey, type: "ADDED" | "MODIFIED" | "DELETED", obj: KubeObject): void {
+    if (this.journal && !this.tx) {
+      this.atomically(() => this.commit(key, type, obj));
+      return;
+    }
     let b = this.buckets.get(key);
     if (!b) this.buckets.set(key, (b = new Map()));
     const id = nsName(obj.metadata.namespace, obj.metadata.name);
@@ -137,12 +229,21 @@ export class MemoryStore implements ObjectStore {
       object: obj,
       ...(previous && type === "MODIFIED" ? { previous } : {}),
     };
+    if (this.tx) {
+      this.tx.changes.push({ key, type, object: obj });
+      this.tx.undo.push({ key, id, previous, applied: type === "DELETED" ? undefined : obj });
+      this.tx.entries.push(entry);
+    } else this.record(entry);
+    for (const s of [...this.subscribers]) s({ key, type, object: obj });
+  }
+
+  /** Keeps a change in the watch history and sends it to watchers. */
+  private record(entry: HistoryEntry): void {
     this.history.push(entry);
     // Trimmed in batches (amortised O(1)); between trims up to twice the limit is kept.
     if (this.history.length >= this.historyLimit * 2)
       this.history.splice(0, this.history.length - this.historyLimit);
     for (const w of [...this.watchers]) this.deliver(w, entry);
-    for (const s of [...this.subscribers]) s({ key, type, object: obj });
   }
 
   private deliver(w: Watcher, e: HistoryEntry): void {
@@ -205,5 +306,23 @@ export class MemoryStore implements ObjectStore {
       this.buckets.set(k, b);
     }
     this.rv = Math.max(this.rv, snap.resourceVersion);
+  }
+
+  /** Applies journalled changes on top of a restored snapshot (no events, no journal). */
+  replay(changes: readonly JournalChange[], resourceVersion: number): void {
+    for (const c of changes) {
+      let b = this.buckets.get(c.key);
+      if (!b) this.buckets.set(c.key, (b = new Map()));
+      const id = nsName(c.object.metadata.namespace, c.object.metadata.name);
+      const ref = `${c.key}\0${id}`;
+      for (const r of b.get(id)?.metadata.ownerReferences ?? []) this.owners.get(r.uid)?.delete(ref);
+      if (c.type === "DELETED") b.delete(id);
+      else {
+        b.set(id, c.object);
+        for (const r of c.object.metadata.ownerReferences ?? []) this.index(r.uid, ref);
+      }
+      this.sorted.delete(c.key);
+    }
+    this.rv = Math.max(this.rv, resourceVersion);
   }
 }
