@@ -37,7 +37,81 @@ describe("A.8 nets", () => {
   });
   it("formats IPv6 canonically and parses embedded IPv4", () => {
     expect(formatIp(parseIp("2001:0db8:0000:0000:0000:0000:0000:0001")!)).toBe("2001:db8::1");
-    expect(parseIp("::ffff:10.1.2.3")?.value).toBe(0xffff0a010203n);
+    expect(parseIp("64:ff9b::10.1.2.3")?.value).toBe(0x64ff9b00000000000000000a010203n);
+  });
+  // Go's net.ParseIP / netip.ParseAddr (go/src/net/netip/netip.go parseIPv4Fields, parseIPv6; TestParseAddr), which
+  // Calico's validator reaches through libcalico-go's cnet.ParseCIDROrIP.
+  it("refuses what Go refuses: leading zeros in IPv4 (also embedded), zones, long or empty groups", () => {
+    for (const bad of [
+      "01.2.3.4",
+      "1.2.3.04",
+      "192.168.001.1",
+      "00.0.0.0",
+      "::ffff:01.2.3.4",
+      "1.2.3.4.",
+      ".1.2.3.4",
+      "1..2.3",
+      "fe80::1%eth0",
+      "00000::1",
+      "1:2:3:4:5:6:7::8",
+      "1:2:3:4:5:6:7:8::",
+      ":1:2:3:4:5:6:7",
+      "1:2:3:4:5:6:1.2.3.4:1",
+      "::1.2.3",
+      "0x1.2.3.4",
+    ])
+      expect(parseIp(bad), bad).toBeUndefined();
+    for (const bad of [
+      "01.2.3.4/8",
+      "10.0.0.0/",
+      "10.0.0.0/-1",
+      "10.0.0.0/8/8",
+      "10.0.0.0/ 8",
+      "::ffff:1.2.3.4/129",
+    ])
+      expect(parseCidr(bad), bad).toBeUndefined();
+    for (const good of [
+      "0.0.0.0",
+      "255.255.255.255",
+      "10.0.0.1",
+      "::",
+      "::1",
+      "1::",
+      "ABCD::ef01",
+      "::1.2.3.4",
+    ])
+      expect(parseIp(good), good).toBeDefined();
+    // Go's dtoi reads the prefix length, leading zeros and all.
+    expect(parseCidr("10.1.0.0/016")?.text).toBe("10.1.0.0/16");
+  });
+  it("prints IPv6 as Go does (RFC 5952): the longest run of two or more zero groups becomes ::, a lone zero stays", () => {
+    const table: [string, string][] = [
+      ["2001:db8:0:0:1:0:0:0", "2001:db8:0:0:1::"],
+      ["2001:db8:0:0:1::", "2001:db8:0:0:1::"],
+      ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"],
+      ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+      ["2001:db8:0:0:1:1:0:0", "2001:db8::1:1:0:0"],
+      ["2001:DB8::0001", "2001:db8::1"],
+      ["0:0:0:0:0:0:0:0", "::"],
+      ["0:0:0:0:0:0:0:1", "::1"],
+      ["1:0:0:0:0:0:0:0", "1::"],
+      ["0:1:0:1:0:1:0:1", "0:1:0:1:0:1:0:1"],
+      ["::1.2.3.4", "::102:304"],
+      ["64:ff9b::192.0.2.33", "64:ff9b::c000:221"],
+    ];
+    for (const [input, want] of table) expect(formatIp(parseIp(input)!), input).toBe(want);
+  });
+  it("reads an IPv4-mapped IPv6 address as the IPv4 address, as Go's net.IP.To4 and so Calico do", () => {
+    expect(parseIp("::ffff:1.2.3.4")).toEqual({ version: 4, value: 0x01020304n, n: 0x01020304 });
+    expect(parseIp("::FFFF:0102:0304")).toEqual(parseIp("1.2.3.4"));
+    expect(formatIp(parseIp("::ffff:1.2.3.4")!)).toBe("1.2.3.4");
+    expect(formatIp({ version: 6, value: 0xffff01020304n })).toBe("1.2.3.4");
+    // net.ParseCIDR keeps 128 bits; IPNet.String prints a still-mapped network as IPv4 with 96 bits fewer.
+    expect(parseCidr("::ffff:1.2.3.4/120")).toMatchObject({ version: 4, text: "1.2.3.0/24", prefix: 24 });
+    expect(parseCidr("::ffff:1.2.3.4")).toMatchObject({ version: 4, text: "1.2.3.4/32" });
+    expect(parseCidr("::ffff:1.2.3.4/96")?.text).toBe("0.0.0.0/0");
+    expect(parseCidr("::ffff:1.2.3.4/64")).toMatchObject({ version: 6, text: "::/64" });
+    expect(cidrContains(parseCidr("::ffff:10.0.0.0/104")!, parseIp("10.9.8.7")!)).toBe(true);
   });
   it("cidrWithin", () => {
     expect(cidrWithin(parseCidr("10.1.0.0/16")!, parseCidr("10.0.0.0/8")!)).toBe(true);

@@ -244,6 +244,37 @@ spec:
     );
   });
 
+  it("refuses the addresses a real cluster refuses (Go's parser): leading zeros, and --from/--to alike", async () => {
+    const p = write(
+      "zeros.yaml",
+      `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: z}
+spec:
+  egress:
+  - action: Deny
+    destination: {nets: [010.0.0.0/8]}
+  - action: Allow
+    destination: {nets: ["::ffff:10.0.0.0/104", 10.1.0.0/16]}
+  - action: Allow
+    destination: {nets: ["2001:db8:0:0:1:0:0:0/128"]}
+  - action: Allow
+    destination: {nets: ["::ffff:10.0.0.0/104", "2001:db8::/32"]}
+`,
+    );
+    const r = await run("-f", p, "--from", "1.1.1.1", "--to", "2.2.2.2");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /zeros\.yaml \(document 1\) GlobalNetworkPolicy z: spec\.egress\[0\]\.destination\.nets\[0\]:7:/,
+    );
+    // An IPv4-mapped CIDR is IPv4 to Calico (Go's To4), so it mixes with IPv4 but not with IPv6 in one rule.
+    expect(r.err).not.toMatch(/egress\[[12]\]/);
+    expect(r.err).toMatch(/spec\.egress\[3\]\.destination\.nets:13: rule contains both IPv4 and IPv6 CIDRs/);
+    const typo = await run("-f", cluster, "--from", "dev/centos", "--to", "08.8.8.8");
+    expect(typo.code).toBe(2);
+    expect(typo.err).toContain('not an IP address: "08.8.8.8"');
+  });
+
   it("OSS rejects domains", async () => {
     const p = write(
       "domains.yaml",

@@ -1,9 +1,12 @@
 /** IPv4 addresses and CIDRs as numbers: the simulated network, IPAM and grading share these. */
 import { fnv32a } from "./hash.ts";
 
-/** Parses a dotted-quad IPv4 address into an unsigned 32-bit number; undefined if it is not one. */
+/**
+ * Parses a dotted-quad IPv4 address into an unsigned 32-bit number; undefined if it is not one. Strict as Go's
+ * net.ParseIP (and so Calico): no leading zeros, which other readers take as octal (`010` is 8 to inet_aton).
+ */
 export function parseIp(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  const m = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(s);
   if (!m) return undefined;
   let n = 0;
   for (let i = 1; i <= 4; i++) {
@@ -32,7 +35,7 @@ export function parseCidr(s: string): Cidr | undefined {
   const [ip, len, extra] = s.split("/");
   if (extra !== undefined || ip === undefined) return undefined;
   const base = parseIp(ip);
-  const bits = len === undefined ? 32 : /^\d{1,2}$/.test(len) ? Number(len) : NaN;
+  const bits = len === undefined ? 32 : /^\d+$/.test(len) ? Number(len) : NaN;
   if (base === undefined || !(bits >= 0 && bits <= 32)) return undefined;
   return { base: (base & mask(bits)) >>> 0, bits };
 }
