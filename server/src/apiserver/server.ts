@@ -30,6 +30,7 @@ import { openApiRoot, renderedDocument, serveOpenApiV2 } from "./openapi.ts";
 import { resolveType, serveResource } from "./rest.ts";
 import { serveLogs } from "./logs.ts";
 import { serveEgresslab } from "./flows.ts";
+import { acceptPortForward, createPortForwardServer } from "./portforward.ts";
 import {
   attachCommand,
   createExecServer,
@@ -93,6 +94,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   };
   const sockets = new Set<Socket>();
   const wss = createExecServer();
+  const pfs = createPortForwardServer();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
@@ -198,11 +200,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (route.subresource === "exec" || route.subresource === "attach")
         throw new ApiError(400, "BadRequest", "Upgrade request required");
       if (route.subresource === "portforward")
-        throw new ApiError(
-          400,
-          "BadRequest",
-          "port forwarding is not supported by egresslab's simulated cluster; use kubectl exec instead",
-        );
+        throw new ApiError(400, "BadRequest", "Upgrade request required");
     }
     return serveResource(ctx, route, t);
   };
@@ -225,12 +223,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       )
         throw new ApiError(404, "NotFound", "the server could not find the requested resource");
       const sub = route.subresource;
-      if (sub === "portforward")
-        throw new ApiError(
-          400,
-          "BadRequest",
-          "port forwarding is not supported by egresslab's simulated cluster; use kubectl exec (curl, nc) from a pod instead",
-        );
+      if (sub === "portforward") {
+        const open = cluster.runtime.portForward?.(route.namespace, route.name);
+        if (!open) throw new ApiError(400, "BadRequest", "port forwarding is not supported by this cluster");
+        return acceptPortForward(pfs, req, socket, head, open, logger, (stop) => track(cluster, stop));
+      }
       if (sub !== "exec" && sub !== "attach")
         throw new ApiError(400, "BadRequest", `upgrade is not supported on ${url.pathname}`);
       if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")
@@ -322,6 +319,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
         wss.close();
+        pfs.close();
       });
     },
   };

@@ -29,6 +29,8 @@ import { createPodNet } from "./pod-view.ts";
 import type { PodNet } from "./podnet.ts";
 import type { PolicyDecider } from "./policy.ts";
 import { podSpec, podStatus, Topology } from "./topology.ts";
+import { connectListener, noListenerMessage, peerListener } from "../sim/runtime/port-forward.ts";
+import { whiskerListener, type WhiskerApi } from "./whisker-http.ts";
 
 export interface DataplaneContext {
   clusterId: string;
@@ -100,6 +102,11 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     return r.kind === "answer" ? r.ips : [];
   };
   const files = new Map<string, PodFileSystem>();
+  const whisker: WhiskerApi = {
+    records: () => flows.snapshot(),
+    watch: (cb) => flows.watch({ limit: 1 }, cb),
+    nowMs: () => ctx.clock.now(),
+  };
 
   const keys = ctx.api.types().map(resourceKey);
   const unsyncEngine = ctx.policy ? () => {} : syncEngine(ctx.store, policy, keys);
@@ -214,6 +221,24 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
       const pod = podOr404(ns, name);
       checkContainer(pod, opts.container);
       return logs.follow(ns, name, opts, cb);
+    },
+    portForward(ns, name) {
+      const pod = podOr404(ns, name);
+      if (podStatus(pod).phase !== "Running" || !podStatus(pod).podIP)
+        throw new ApiError(
+          400,
+          "BadRequest",
+          `unable to upgrade connection: pod ${name} is not running (phase ${podStatus(pod).phase ?? "Pending"})`,
+        );
+      return async (port) => {
+        const current = ctx.store.get("core/pods", ns, name);
+        if (!current || !podStatus(current).podIP) throw new Error(noListenerMessage(pod, port));
+        const special = whiskerListener(current, port, whisker);
+        if (special) return connectListener(special);
+        const d = net.connect(current, { dstIp: "127.0.0.1", dstPort: port, protocol: "TCP" });
+        if (d.outcome.kind !== "established") throw new Error(noListenerMessage(current, port));
+        return connectListener(peerListener(d.outcome.peer, port));
+      };
     },
   };
 

@@ -270,7 +270,11 @@ export class Network {
     if (dstIp.startsWith("127.") || dstIp === srcIp) {
       if (listens(pod, dstPort, protocol))
         return {
-          outcome: { kind: "established", peer: this.podPeer(pod, dstPort, srcIp), sourceIp: "127.0.0.1" },
+          outcome: {
+            kind: "established",
+            peer: this.podPeer(pod, dstPort, dstIp === srcIp ? srcIp : "127.0.0.1"),
+            sourceIp: "127.0.0.1",
+          },
           dstIp,
           dstPort,
         };

@@ -175,6 +175,7 @@ export function runMainProcesses(o: MainProcessOptions): MainProcesses {
           },
         }
       : {}),
+    ...(base.portForward ? { portForward: (ns: string, name: string) => base.portForward!(ns, name) } : {}),
   };
 
   return {

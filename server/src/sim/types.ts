@@ -2,6 +2,7 @@
  * The contract between the simulated cluster (store, controllers, dataplane) and its edges (the HTTPS API server,
  * `kubectl exec`, the flow API). The HTTP layer sees a cluster only through `SimClusterHandle`.
  */
+import type { Duplex } from "node:stream";
 import type { ClusterApi, ObjectStore } from "../store/types.ts";
 import type { Clock } from "../shared/clock.ts";
 
@@ -54,6 +55,12 @@ export interface PodRuntime {
   logs(namespace: string, pod: string, opts: LogOptions): string;
   /** Follows the log: calls `cb` with each new chunk until the returned function is called. */
   followLogs?(namespace: string, pod: string, opts: LogOptions, cb: (chunk: string) => void): () => void;
+  /**
+   * `kubectl port-forward`: checks the pod can be forwarded to (throws an `ApiError`: 404 no such pod, 400 not
+   * running) and returns an opener of connections to its ports inside the pod's network namespace (no policy, as
+   * the kubelet's). The opener rejects with the kubelet's message when nothing listens on the port.
+   */
+  portForward?(namespace: string, pod: string): (port: number) => Promise<Duplex>;
 }
 
 /** The flow log and the virtual internet, as the HTTP layer serves them under `/egresslab/v1/`. */

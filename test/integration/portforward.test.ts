@@ -1,0 +1,255 @@
+/**
+ * `kubectl port-forward` into the simulated cluster with clients nobody here wrote: the real kubectl 1.32 (WebSocket
+ * tunnel, and plain SPDY when websockets are switched off), client-node's `PortForward` and Debian's
+ * python3-kubernetes (`kubernetes.stream.portforward`), both on `v4.channel.k8s.io`. Forwarded connections reach the
+ * pod's listeners (nginx, Whisker) and bypass network policy, as the kubelet's do.
+ */
+import { PassThrough, Writable } from "node:stream";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { KubeConfig, PortForward } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { environment } from "../../server/src/config/options.ts";
+import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
+
+let env: KubectlEnv;
+let k: Kubectl;
+
+const WEB = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec:
+  containers: [{name: nginx, image: nginx:1.27, ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: shop, labels: {app: client}}
+spec:
+  containers: [{name: main, image: curlimages/curl:8.11.1, command: [sleep, infinity]}]
+`;
+
+const DENY_SHOP = `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: deny-shop}
+spec:
+  selector: projectcalico.org/namespace == "shop"
+  types: [Ingress, Egress]
+`;
+
+interface Forward {
+  port: number;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `kubectl port-forward …` and waits for the local port it prints. */
+async function portForward(args: string[], extraEnv: Record<string, string> = {}): Promise<Forward> {
+  const p: ResultPromise = execa("kubectl", ["port-forward", ...args], {
+    env: { ...environment(), KUBECONFIG: k.kubeconfigPath, HOME: path.join(env.dir, "home"), ...extraEnv },
+    extendEnv: false,
+    reject: false,
+    stdin: "ignore",
+  });
+  let out = "";
+  let err = "";
+  p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  for (let i = 0; i < 200 && !/Forwarding from 127\.0\.0\.1:\d+/.test(out); i++) {
+    if (p.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+  if (!m) {
+    p.kill();
+    await p;
+    throw new Error(`kubectl port-forward did not start: ${out}${err}`);
+  }
+  return {
+    port: Number(m[1]),
+    stderr: () => err,
+    stop: async () => {
+      p.kill();
+      await p;
+    },
+  };
+}
+
+beforeAll(async () => {
+  env = await startKubectlEnv();
+  k = await env.cluster({ id: "portforward" });
+  const applied = await k(["apply", "-f", "-"], { input: WEB });
+  expect(applied.exitCode, applied.stderr).toBe(0);
+  const ready = await k([
+    "wait",
+    "-n",
+    "shop",
+    "--for=condition=Ready",
+    "pod/web",
+    "pod/client",
+    "--timeout=30s",
+  ]);
+  expect(ready.exitCode, ready.stderr).toBe(0);
+}, 60_000);
+afterAll(async () => {
+  await env?.close();
+});
+
+describe("kubectl port-forward", () => {
+  it("reaches Whisker through svc/whisker (WebSocket tunnel): the UI and the flow API", async () => {
+    const f = await portForward(["-n", "calico-system", "svc/whisker", "0:8081"]);
+    try {
+      const list = await fetch(`http://127.0.0.1:${f.port}/whisker-backend/flows?startTimeGte=-600`);
+      expect(list.status).toBe(200);
+      const body = (await list.json()) as { total: { totalPages: number }; items: unknown[] };
+      expect(body.total).toHaveProperty("totalPages");
+      expect(Array.isArray(body.items)).toBe(true);
+      const ui = await fetch(`http://127.0.0.1:${f.port}/`);
+      expect(ui.status).toBe(200);
+      expect(await ui.text()).toContain("Whisker");
+      // Several connections over one port-forward session, one after another and at once.
+      const many = await Promise.all(
+        [1, 2, 3, 4].map((i) =>
+          fetch(
+            `http://127.0.0.1:${f.port}/whisker-backend/flows-filter-hints?type=SourceNamespace&page=${i}`,
+          ),
+        ),
+      );
+      expect(many.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it("reaches an nginx pod's listener over plain SPDY (websockets off), bypassing network policy", async () => {
+    expect((await k(["apply", "-f", "-"], { input: DENY_SHOP })).exitCode).toBe(0);
+    try {
+      // From inside the cluster the policy drops the connection…
+      const inside = await k(
+        ["exec", "-n", "shop", "client", "--", "curl", "-sS", "-m", "1", "http://web.shop:80"],
+        {
+          timeout: 20_000,
+        },
+      );
+      expect(inside.exitCode).not.toBe(0);
+      // …but port-forward enters the pod's network namespace, as the kubelet does.
+      const f = await portForward(["-n", "shop", "pod/web", "0:80"], {
+        KUBECTL_PORT_FORWARD_WEBSOCKETS: "false",
+      });
+      try {
+        const r = await fetch(`http://127.0.0.1:${f.port}/`);
+        expect(r.status).toBe(200);
+        expect(r.headers.get("server")).toBe("nginx/1.27.3");
+        expect(await r.text()).toContain("<title>Welcome to nginx!</title>");
+        const missing = await fetch(`http://127.0.0.1:${f.port}/nope`);
+        expect(missing.status).toBe(404);
+      } finally {
+        await f.stop();
+      }
+      const logs = await k(["logs", "-n", "shop", "web"]);
+      expect(logs.stdout).toMatch(/127\.0\.0\.1 - - \[.*\] "GET \/ HTTP\/1\.1" 200 /);
+    } finally {
+      await k(["delete", "globalnetworkpolicy", "deny-shop"]);
+    }
+  }, 60_000);
+
+  it("puts the kubelet's error on the error stream when nothing listens on the port", async () => {
+    const f = await portForward(["-n", "shop", "pod/web", "0:81"]);
+    try {
+      await fetch(`http://127.0.0.1:${f.port}/`).catch(() => undefined);
+      for (let i = 0; i < 50 && !f.stderr().includes("error forwarding port"); i++)
+        await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await f.stop();
+    }
+    // kubectl logs the error with its quotes escaped.
+    const text = f.stderr().replace(/\\"/g, '"');
+    expect(text).toMatch(
+      /an error occurred forwarding \d+ -> 81: error forwarding port 81 to pod [0-9a-f]{64}, uid : failed to execute portforward in network namespace "\/var\/run\/netns\/cni-[0-9a-f-]+": failed to connect to localhost:81 inside namespace "[0-9a-f]{64}", IPv4: dial tcp4 127\.0\.0\.1:81: connect: connection refused IPv6 dial tcp6 \[::1\]:81: connect: connection refused/,
+    );
+  });
+
+  it("refuses a pod that does not exist, as the API server does", async () => {
+    const r = await k(["port-forward", "-n", "shop", "pod/ghost", "0:80"], { timeout: 20_000 });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('pods "ghost" not found');
+  });
+});
+
+describe("client libraries' port-forward (v4.channel.k8s.io)", () => {
+  it("client-node's PortForward reaches the pod's HTTP listener", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(k.kubeconfig);
+    const input = new PassThrough();
+    let out = "";
+    let errText = "";
+    let gotResponse: () => void = () => {};
+    const answered = new Promise<void>((r) => (gotResponse = r));
+    const output = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        out += chunk.toString();
+        if (out.includes("</html>")) gotResponse();
+        cb();
+      },
+    });
+    const errors = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        errText += chunk.toString();
+        cb();
+      },
+    });
+    const ws = (await new PortForward(kc).portForward("shop", "web", [80], output, errors, input)) as {
+      close(): void;
+    };
+    input.write("GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n");
+    await Promise.race([answered, new Promise((r) => setTimeout(r, 10_000))]);
+    ws.close();
+    expect(errText).toBe("");
+    expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(out).toContain("<title>Welcome to nginx!</title>");
+  });
+
+  it("Debian's python3-kubernetes portforward reaches Whisker's API", async () => {
+    const pods = await k(["get", "pods", "-n", "calico-system", "-l", "k8s-app=whisker", "-o", "name"]);
+    const pod = pods.stdout.trim().replace(/^pod\//, "");
+    expect(pod).toMatch(/^whisker-/);
+    const script = path.join(env.dir, "pf.py");
+    writeFileSync(
+      script,
+      `import sys
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config(config_file=sys.argv[1])
+api = client.CoreV1Api()
+pf = portforward(api.connect_get_namespaced_pod_portforward, sys.argv[2], "calico-system", ports="8081")
+s = pf.socket(8081)
+s.setblocking(True)
+s.sendall(b"GET /whisker-backend/flows?startTimeGte=-60 HTTP/1.1\\r\\nHost: whisker\\r\\nConnection: close\\r\\n\\r\\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+s.close()
+sys.stdout.write(data.decode())
+err = pf.error(8081)
+if err:
+    sys.stderr.write(err)
+`,
+    );
+    const r = await execa("/usr/bin/python3", [script, k.kubeconfigPath, pod], {
+      reject: false,
+      timeout: 30_000,
+      env: { HOME: path.join(env.dir, "home") },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(r.stdout).toContain('{"total":{"totalPages":');
+  }, 40_000);
+});
