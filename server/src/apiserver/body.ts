@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { ApiError } from "../store/types.ts";
 import { decodeKubeProtobuf, isProtobuf } from "./protobuf.ts";
+import { checkTree, jsonDepthExceeds } from "../shared/object.ts";
 
 /** The real API server's limit on request bodies (`MaxRequestBodyBytes`, 3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -55,24 +56,50 @@ export function mediaType(contentType: string | undefined): string {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
+/**
+ * How deeply a body may nest. Kubernetes objects nest a few dozen levels; the limit keeps every recursive walk of a
+ * stored object (clone, equality, schema decoding, patches, managedFields) far from the stack's end.
+ */
+export const MAX_BODY_DEPTH = 1000;
+/** YAML aliases a body may use (each alias can copy a whole subtree: "billion laughs"). */
+export const MAX_YAML_ALIASES = 100;
+
 /** Decodes a JSON (YAML for YAML media types, protobuf for Kubernetes protobuf) body, with the real server's wording for bad input. */
 export function decodeBody(buf: Buffer, contentType: string | undefined): unknown {
-  if (isProtobuf(contentType)) return decodeKubeProtobuf(buf);
+  if (isProtobuf(contentType))
+    return bounded(decodeKubeProtobuf(buf), "the request body is not a valid Kubernetes protobuf message");
   const text = buf.toString("utf8");
   const type = mediaType(contentType);
   if (text.trim() === "") throw new ApiError(400, "BadRequest", "the request body is empty");
   if (type.endsWith("yaml")) {
+    let doc: unknown;
     try {
-      return parseYaml(text, { strict: true, uniqueKeys: true }) as unknown;
+      doc = parseYaml(text, { strict: true, uniqueKeys: true, maxAliasCount: MAX_YAML_ALIASES }) as unknown;
     } catch (e) {
       const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
       throw new ApiError(400, "BadRequest", `error converting YAML to JSON: yaml: ${msg}`);
     }
+    return bounded(doc, "error converting YAML to JSON: yaml");
   }
+  if (jsonDepthExceeds(text, MAX_BODY_DEPTH))
+    throw new ApiError(
+      400,
+      "BadRequest",
+      `couldn't get version/kind; json parse error: exceeded max depth of ${MAX_BODY_DEPTH}`,
+    );
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new ApiError(400, "BadRequest", `couldn't get version/kind; json parse error: ${msg}`);
   }
+}
+
+/** `doc` if it is a tree no deeper than `MAX_BODY_DEPTH`; a 400 (prefixed with `what`) for a cycle or deeper nesting. */
+function bounded(doc: unknown, what: string): unknown {
+  const { problem } = checkTree(doc, MAX_BODY_DEPTH);
+  if (problem?.problem === "cycle")
+    throw new ApiError(400, "BadRequest", `${what}: an alias refers to a value that contains it`);
+  if (problem) throw new ApiError(400, "BadRequest", `${what}: exceeded max depth of ${problem.limit}`);
+  return doc;
 }

@@ -5,9 +5,7 @@
  */
 import type { JsonSchema } from "../store/types.ts";
 import { itemsSchema, propertySchema } from "./patch.ts";
-
-type JsonObject = Record<string, unknown>;
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+import { getOwn, hasOwn, isObject, setOwn, type JsonObject } from "../shared/object.ts";
 
 /** One path element: `f:name`, `k:{"name":"x"}`, `v:"a"`, or `.` (the keyed item itself). */
 export type PathElement = string;
@@ -46,7 +44,7 @@ const IGNORED_METADATA = new Set([
 export function itemKey(item: unknown, keys: string[]): string {
   const o = isObject(item) ? item : {};
   const k: JsonObject = {};
-  for (const key of [...keys].sort()) if (key in o) k[key] = o[key];
+  for (const key of [...keys].sort()) if (hasOwn(o, key)) setOwn(k, key, o[key]);
   return `k:${JSON.stringify(k)}`;
 }
 
@@ -102,7 +100,7 @@ export function valueAt(root: unknown, path: string, schema: JsonSchema | undefi
     if (el.startsWith("f:")) {
       const k = el.slice(2);
       if (!isObject(cur)) return undefined;
-      cur = cur[k];
+      cur = getOwn(cur, k);
       s = propertySchema(s, k);
     } else if (el.startsWith("k:")) {
       if (!Array.isArray(cur)) return undefined;
@@ -135,7 +133,7 @@ export function removeAt(root: unknown, path: string, schema: JsonSchema | undef
         delete cur[k];
         return;
       }
-      cur = cur[k];
+      cur = getOwn(cur, k);
       s = propertySchema(s, k);
     } else if (el.startsWith("k:")) {
       if (!Array.isArray(cur)) return;
@@ -165,8 +163,9 @@ export function toFieldsV1(set: Iterable<string>): JsonObject {
   for (const path of set) {
     let node = root;
     for (const el of path.split(SEP)) {
-      if (!isObject(node[el])) node[el] = {};
-      node = node[el] as JsonObject;
+      let next = getOwn(node, el);
+      if (!isObject(next)) setOwn(node, el, (next = {}));
+      node = next as JsonObject;
     }
   }
   return root;

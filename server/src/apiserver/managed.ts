@@ -15,9 +15,7 @@ import {
   valueAt,
 } from "./fields.ts";
 import { itemsSchema, propertySchema } from "./patch.ts";
-
-type JsonObject = Record<string, unknown>;
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+import { cloneJson, getOwn, isObject, setOwn, timestamp, type JsonObject } from "../shared/object.ts";
 
 export interface ManagedEntry {
   manager: string;
@@ -64,9 +62,6 @@ export function writeManaged(entries: ManagedEntry[]): unknown[] {
     }));
 }
 
-const rfc3339 = (ms: number): string =>
-  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
-
 /**
  * Records an Update operation by `manager`: it takes over every field it changed (others lose them); fields that
  * disappeared are owned by nobody.
@@ -112,7 +107,7 @@ export function recordUpdate(
       entries.push(mine);
     }
     for (const p of changed) mine.fields.add(p);
-    mine.time = rfc3339(opts.now);
+    mine.time = timestamp(opts.now);
   }
   return writeManaged(entries);
 }
@@ -122,7 +117,7 @@ export function structuredMerge(live: unknown, applied: unknown, schema: JsonSch
   if (isObject(applied)) {
     const out: JsonObject = isObject(live) ? { ...live } : {};
     for (const [k, v] of Object.entries(applied))
-      out[k] = structuredMerge(out[k], v, propertySchema(schema, k));
+      setOwn(out, k, structuredMerge(getOwn(out, k), v, propertySchema(schema, k)));
     return out;
   }
   if (Array.isArray(applied)) {
@@ -133,17 +128,17 @@ export function structuredMerge(live: unknown, applied: unknown, schema: JsonSch
         const key = itemKey(item, lk.keys);
         const idx = out.findIndex((x) => itemKey(x, lk.keys) === key);
         if (idx >= 0) out[idx] = structuredMerge(out[idx], item, itemsSchema(schema));
-        else out.push(structuredClone(item));
+        else out.push(cloneJson(item));
       }
       return out;
     }
     if (lk.kind === "set" && Array.isArray(live)) {
       const out = [...live];
-      for (const item of applied) if (!out.some((x) => same(x, item))) out.push(structuredClone(item));
+      for (const item of applied) if (!out.some((x) => same(x, item))) out.push(cloneJson(item));
       return out;
     }
   }
-  return structuredClone(applied);
+  return cloneJson(applied);
 }
 
 /**
@@ -173,7 +168,7 @@ export function serverSideApply(
   for (const [e, paths] of conflicts) for (const p of paths) e.fields.delete(p);
   const mine = entries.find((e) => e.manager === opts.manager && e.operation === "Apply");
   const previous = mine?.fields ?? new Set<string>();
-  let merged = structuredMerge(live ? structuredClone(live) : {}, applied, schema) as KubeObject;
+  let merged = structuredMerge(live ? cloneJson(live) : {}, applied, schema) as KubeObject;
   // Fields this manager applied before and no longer applies go away unless someone else owns them.
   for (const p of previous) {
     if (appliedSet.has(p)) continue;
@@ -184,13 +179,13 @@ export function serverSideApply(
   if (mine) {
     mine.fields = appliedSet;
     mine.apiVersion = opts.apiVersion;
-    mine.time = rfc3339(opts.now);
+    mine.time = timestamp(opts.now);
   } else
     entries.push({
       manager: opts.manager,
       operation: "Apply",
       apiVersion: opts.apiVersion,
-      time: rfc3339(opts.now),
+      time: timestamp(opts.now),
       fields: appliedSet,
     });
   merged.metadata = { ...merged.metadata, managedFields: writeManaged(entries) };

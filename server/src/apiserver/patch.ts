@@ -5,12 +5,15 @@
  * `$setElementOrder` and `$deleteFromPrimitiveList` directives.
  */
 import { ApiError, type JsonSchema } from "../store/types.ts";
+import { MAX_BODY_BYTES } from "./body.ts";
+import { cloneJson, getOwn, hasOwn, isObject, setOwn, type JsonObject } from "../shared/object.ts";
 
 type Json = unknown;
-type JsonObject = Record<string, unknown>;
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
-const clone = <T>(v: T): T => structuredClone(v);
+const clone = <T>(v: T): T => cloneJson(v);
+
+/** The real server's cap on JSON patch operations (`maxJSONPatchOperations`). */
+export const MAX_JSON_PATCH_OPERATIONS = 10000;
 
 function invalidPatch(message: string): ApiError {
   return new ApiError(422, "Invalid", message);
@@ -25,7 +28,7 @@ export function applyMergePatch(target: Json, patch: Json): Json {
   const out: JsonObject = isObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = applyMergePatch(out[k], v);
+    else setOwn(out, k, applyMergePatch(getOwn(out, k), v));
   }
   return out;
 }
@@ -51,7 +54,7 @@ function getAt(doc: Json, tokens: string[]): { found: boolean; value?: Json } {
       if (!/^\d+$/.test(t) || i >= cur.length) return { found: false };
       cur = cur[i];
     } else if (isObject(cur)) {
-      if (!(t in cur)) return { found: false };
+      if (!hasOwn(cur, t)) return { found: false };
       cur = cur[t];
     } else return { found: false };
   }
@@ -77,7 +80,7 @@ function addAt(doc: Json, path: string, value: Json): Json {
     if (i > parent.length)
       throw invalidPatch(`add operation does not apply: doc is missing path: "${path}": missing value`);
     parent.splice(i, 0, clone(value));
-  } else (parent as JsonObject)[last] = clone(value);
+  } else setOwn(parent as JsonObject, last, clone(value));
   return doc;
 }
 
@@ -90,7 +93,7 @@ function removeAt(doc: Json, path: string): Json {
       throw invalidPatch(`remove operation does not apply: doc is missing path: "${path}": missing value`);
     parent.splice(i, 1);
   } else {
-    if (!(last in (parent as JsonObject)))
+    if (!hasOwn(parent as JsonObject, last))
       throw invalidPatch(`remove operation does not apply: doc is missing path: "${path}": missing value`);
     delete (parent as JsonObject)[last];
   }
@@ -104,7 +107,7 @@ function deepEqual(a: Json, b: Json): boolean {
   if (isObject(a) && isObject(b)) {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
+    return ka.length === kb.length && ka.every((k) => hasOwn(b, k) && deepEqual(a[k], b[k]));
   }
   return false;
 }
@@ -117,7 +120,16 @@ export function applyJsonPatch(target: Json, ops: Json): Json {
       "BadRequest",
       "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
     );
+  if (ops.length > MAX_JSON_PATCH_OPERATIONS)
+    throw new ApiError(
+      413,
+      "RequestEntityTooLarge",
+      `The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${ops.length}`,
+    );
   let doc = clone(target);
+  // Copies can double the document with every operation; like json-patch's AccumulatedCopySizeLimit, their total
+  // size is capped at the request size limit.
+  let copied = 0;
   for (const raw of ops) {
     if (!isObject(raw)) throw invalidPatch("JSON patch operations must be objects");
     const op = raw.op;
@@ -147,6 +159,13 @@ export function applyJsonPatch(target: Json, ops: Json): Json {
           throw invalidPatch(
             `${op} operation does not apply: doc is missing from path: ${from}: missing value`,
           );
+        if (op === "copy") {
+          copied += JSON.stringify(src.value ?? null).length;
+          if (copied > MAX_BODY_BYTES)
+            throw invalidPatch(
+              `Unable to complete the copy, the accumulated size increase of copy is ${copied}, exceeding the limit ${MAX_BODY_BYTES}`,
+            );
+        }
         if (op === "move") doc = removeAt(doc, from);
         doc = addAt(doc, path, src.value);
         break;
@@ -170,8 +189,8 @@ export function applyJsonPatch(target: Json, ops: Json): Json {
 /** The schema of property `key` of an object schema, through `allOf` and `additionalProperties`. */
 export function propertySchema(schema: JsonSchema | undefined, key: string): JsonSchema | undefined {
   if (!schema) return undefined;
-  const props = schema.properties as Record<string, JsonSchema> | undefined;
-  if (props?.[key]) return props[key];
+  const prop = getOwn(schema.properties, key);
+  if (isObject(prop)) return prop as JsonSchema;
   for (const sub of (schema.allOf as JsonSchema[] | undefined) ?? []) {
     const s = propertySchema(sub, key);
     if (s) return s;
@@ -198,7 +217,8 @@ function listStrategy(schema: JsonSchema | undefined): { merge: boolean; retainK
 
 function mergeList(orig: Json, patch: unknown[], schema: JsonSchema | undefined, field: string): Json[] {
   const { merge, key } = listStrategy(schema);
-  if (!merge) return patch.filter((p) => !(isObject(p) && "$patch" in p)).map((p) => stripDirectives(p));
+  if (!merge)
+    return patch.filter((p) => !(isObject(p) && hasOwn(p, "$patch"))).map((p) => stripDirectives(p));
   const base = Array.isArray(orig) ? clone(orig) : [];
   // `$patch: replace` anywhere in the list replaces the whole list with the other elements.
   if (patch.some((p) => isObject(p) && p.$patch === "replace"))
@@ -212,11 +232,11 @@ function mergeList(orig: Json, patch: unknown[], schema: JsonSchema | undefined,
   for (const p of patch) {
     if (!isObject(p))
       throw invalidPatch(`unable to find api field in struct for list ${field}: elements must be objects`);
-    if (!(key in p))
+    if (!hasOwn(p, key))
       throw invalidPatch(
         `map: ${JSON.stringify(stripDirectives(p))} does not contain declared merge key: ${key}`,
       );
-    const idx = base.findIndex((b) => isObject(b) && deepEqual(b[key], p[key]));
+    const idx = base.findIndex((b) => isObject(b) && deepEqual(getOwn(b, key), getOwn(p, key)));
     if (p.$patch === "delete") {
       if (idx >= 0) base.splice(idx, 1);
       continue;
@@ -233,7 +253,7 @@ function stripDirectives(v: Json): Json {
   const out: JsonObject = {};
   for (const [k, x] of Object.entries(v)) {
     if (k.startsWith("$")) continue;
-    out[k] = stripDirectives(x);
+    setOwn(out, k, stripDirectives(x));
   }
   return out;
 }
@@ -241,7 +261,7 @@ function stripDirectives(v: Json): Json {
 function applyElementOrder(list: Json[], order: unknown[], key: string | undefined): Json[] {
   const pos = (el: Json): number =>
     order.findIndex((o) =>
-      key && isObject(o) && isObject(el) ? deepEqual(o[key], el[key]) : deepEqual(o, el),
+      key && isObject(o) && isObject(el) ? deepEqual(getOwn(o, key), getOwn(el, key)) : deepEqual(o, el),
     );
   const listed = list.filter((el) => pos(el) >= 0).sort((a, b) => pos(a) - pos(b));
   const rest = list.filter((el) => pos(el) < 0);
@@ -264,9 +284,13 @@ export function strategicMerge(original: Json, patch: Json, schema: JsonSchema |
     }
     if (k.startsWith("$deleteFromPrimitiveList/")) {
       const field = k.slice("$deleteFromPrimitiveList/".length);
-      const cur = out[field];
+      const cur = getOwn(out, field);
       if (Array.isArray(cur) && Array.isArray(v))
-        out[field] = cur.filter((x) => !v.some((d) => deepEqual(d, x)));
+        setOwn(
+          out,
+          field,
+          cur.filter((x) => !v.some((d) => deepEqual(d, x))),
+        );
       continue;
     }
     if (k.startsWith("$")) throw invalidPatch(`unknown patch directive "${k}"`);
@@ -275,17 +299,17 @@ export function strategicMerge(original: Json, patch: Json, schema: JsonSchema |
       continue;
     }
     const sub = propertySchema(schema, k);
-    if (Array.isArray(v)) out[k] = mergeList(out[k], v, sub, k);
+    if (Array.isArray(v)) setOwn(out, k, mergeList(getOwn(out, k), v, sub, k));
     else if (isObject(v)) {
-      const merged = strategicMerge(out[k], v, sub);
+      const merged = strategicMerge(getOwn(out, k), v, sub);
       if (merged === undefined) delete out[k];
-      else out[k] = merged;
-    } else out[k] = v;
+      else setOwn(out, k, merged);
+    } else setOwn(out, k, v);
   }
   for (const [field, order] of orders) {
-    const cur = out[field];
+    const cur = getOwn(out, field);
     if (Array.isArray(cur))
-      out[field] = applyElementOrder(cur, order, listStrategy(propertySchema(schema, field)).key);
+      setOwn(out, field, applyElementOrder(cur, order, listStrategy(propertySchema(schema, field)).key));
   }
   if (Array.isArray(retain)) {
     for (const k of Object.keys(out)) if (!retain.includes(k)) delete out[k];

@@ -94,4 +94,46 @@ describe("decodeKubeProtobuf", () => {
     expect(isProtobuf("application/vnd.kubernetes.protobuf")).toBe(true);
     expect(isProtobuf("application/json")).toBe(false);
   });
+  it.each([
+    [
+      "a 256 KB varint of 0xff",
+      Buffer.concat([Buffer.from("k8s\0", "binary"), Buffer.alloc(256 * 1024, 0xff)]),
+    ],
+    [
+      "a 256 KB length of 0xff",
+      Buffer.concat([Buffer.from("k8s\0", "binary"), Buffer.from([0x12]), Buffer.alloc(256 * 1024, 0xff)]),
+    ],
+    [
+      "a length past the end",
+      Buffer.concat([Buffer.from("k8s\0", "binary"), Buffer.from([0x12, 0xff, 0xff, 0xff, 0xff, 0x07])]),
+    ],
+    ["a double past the end", envelope("v1", "ConfigMap", Buffer.from([0x09, 0x01, 0x02]))],
+  ])("rejects %s after reading at most a few bytes", (_n, buf) => {
+    const meter = { bytes: 0 };
+    expect(() => decodeKubeProtobuf(buf, meter)).toThrow(ApiError);
+    expect(meter.bytes).toBeLessThanOrEqual(64);
+  });
+  it("rejects a timestamp outside years 0001-9999 with a 400", () => {
+    const seconds = [0x08, ...varint(2 ** 52)];
+    const meta = msg(bytesField(1, "ns"), bytesField(8, Buffer.from(seconds)));
+    let err: unknown;
+    try {
+      decodeKubeProtobuf(envelope("v1", "Namespace", msg(bytesField(1, meta))));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe(400);
+    expect((err as ApiError).message).toContain("timestamp");
+  });
+  it("keeps a map key `__proto__` as a plain key", () => {
+    const meta = msg(
+      bytesField(1, "cfg"),
+      bytesField(11, msg(bytesField(1, "__proto__"), bytesField(2, "x"))),
+    );
+    const out = decodeKubeProtobuf(envelope("v1", "ConfigMap", msg(bytesField(1, meta))));
+    const labels = (out.metadata as { labels: Record<string, unknown> }).labels;
+    expect(Object.keys(labels)).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf(labels)).toBe(Object.prototype);
+  });
 });

@@ -5,6 +5,7 @@
  * kinds kubectl creates, taken from the descriptors of Kubernetes 1.32's `generated.proto` files.
  */
 import { ApiError } from "../store/types.ts";
+import { MAX_TIME_SECONDS, MIN_TIME_SECONDS, setOwn, timestamp } from "../shared/object.ts";
 import tables from "./protobuf-types.json" with { type: "json" };
 
 type Field = [number, string, number, number, string?];
@@ -27,41 +28,63 @@ const KEEP_ZERO = new Set([
   "gracePeriodSeconds",
 ]);
 
+/** A varint is at most 10 bytes (64 bits in groups of 7), as in every protobuf decoder. */
+const MAX_VARINT_BYTES = 10;
+/** Nesting of messages deeper than any Kubernetes type has. */
+const MAX_MESSAGE_DEPTH = 64;
+
+/** What one decode read: bytes inspected (varint bytes one by one, length-delimited fields by their length). */
+export interface DecodeMeter {
+  bytes: number;
+}
+
 class Reader {
   pos = 0;
-  constructor(readonly buf: Buffer) {}
+  constructor(
+    readonly buf: Buffer,
+    private readonly meter: DecodeMeter,
+  ) {}
   get done(): boolean {
     return this.pos >= this.buf.length;
   }
   varint(): bigint {
     let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (this.pos >= this.buf.length) throw malformed();
+    for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+      if (this.pos >= this.buf.length) throw malformed("unexpected end of a varint");
       const b = this.buf[this.pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if (!(b & 0x80)) return result;
-      shift += 7n;
+      this.meter.bytes++;
+      result |= BigInt(b & 0x7f) << BigInt(7 * i);
+      if (!(b & 0x80)) return BigInt.asUintN(64, result);
     }
+    throw malformed("varint longer than 10 bytes");
+  }
+  /** `n` bytes from the current position, or a 400 when fewer are left. */
+  take(n: number): Buffer {
+    if (!Number.isSafeInteger(n) || n < 0 || n > this.buf.length - this.pos)
+      throw malformed("length beyond the end of the message");
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.meter.bytes += n;
+    return out;
   }
   bytes(): Buffer {
-    const len = Number(this.varint());
-    if (this.pos + len > this.buf.length) throw malformed();
-    const out = this.buf.subarray(this.pos, this.pos + len);
-    this.pos += len;
-    return out;
+    return this.take(Number(this.varint()));
   }
   skip(wire: number): void {
     if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
+    else if (wire === 1) this.take(8);
     else if (wire === 2) this.bytes();
-    else if (wire === 5) this.pos += 4;
-    else throw malformed();
+    else if (wire === 5) this.take(4);
+    else throw malformed(`unsupported wire type ${wire}`);
   }
 }
 
-function malformed(): ApiError {
-  return new ApiError(400, "BadRequest", "the request body is not a valid Kubernetes protobuf message");
+function malformed(why?: string): ApiError {
+  return new ApiError(
+    400,
+    "BadRequest",
+    `the request body is not a valid Kubernetes protobuf message${why ? `: ${why}` : ""}`,
+  );
 }
 
 function scalar(type: number, wire: number, r: Reader): unknown {
@@ -72,16 +95,10 @@ function scalar(type: number, wire: number, r: Reader): unknown {
       return r.bytes().toString("base64");
     case 8:
       return r.varint() !== 0n;
-    case 1: {
-      const v = r.buf.readDoubleLE(r.pos);
-      r.pos += 8;
-      return v;
-    }
-    case 2: {
-      const v = r.buf.readFloatLE(r.pos);
-      r.pos += 4;
-      return v;
-    }
+    case 1:
+      return r.take(8).readDoubleLE(0);
+    case 2:
+      return r.take(4).readFloatLE(0);
     case 5:
     case 3:
     case 13:
@@ -102,7 +119,9 @@ function special(typeName: string, obj: Record<string, unknown>): unknown {
     case `${META}.MicroTime`: {
       const s = Number(obj.seconds ?? 0);
       if (!s) return undefined;
-      return new Date(s * 1000).toISOString().replace(".000Z", "Z");
+      if (!Number.isInteger(s) || s < MIN_TIME_SECONDS || s > MAX_TIME_SECONDS)
+        throw malformed(`timestamp seconds ${s} outside the range of years 0001 to 9999`);
+      return timestamp(s * 1000);
     }
     case "k8s.io.apimachinery.pkg.util.intstr.IntOrString":
       return Number(obj.type ?? 0) === 1 ? (obj.strVal ?? "") : (obj.intVal ?? 0);
@@ -123,7 +142,8 @@ function special(typeName: string, obj: Record<string, unknown>): unknown {
   }
 }
 
-function decodeMessage(buf: Buffer, typeName: string): unknown {
+function decodeMessage(buf: Buffer, typeName: string, meter: DecodeMeter, depth: number): unknown {
+  if (depth > MAX_MESSAGE_DEPTH) throw malformed("messages nested too deeply");
   const table = TYPES[typeName];
   if (!table)
     throw new ApiError(
@@ -133,7 +153,7 @@ function decodeMessage(buf: Buffer, typeName: string): unknown {
     );
   const byNumber = new Map(table.f.map((f) => [f[0], f]));
   const out: Record<string, unknown> = {};
-  const r = new Reader(buf);
+  const r = new Reader(buf, meter);
   while (!r.done) {
     const key = Number(r.varint());
     const num = key >>> 3;
@@ -145,10 +165,10 @@ function decodeMessage(buf: Buffer, typeName: string): unknown {
     }
     const [, name, type, repeated, sub] = field;
     let value: unknown;
-    if (type === 11 && sub) value = decodeMessage(r.bytes(), sub);
+    if (type === 11 && sub) value = decodeMessage(r.bytes(), sub, meter, depth + 1);
     else if (repeated && wire === 2 && type !== 9 && type !== 12) {
       // Packed repeated scalars.
-      const inner = new Reader(r.bytes());
+      const inner = new Reader(r.bytes(), meter);
       const arr = (out[name] as unknown[] | undefined) ?? [];
       while (!inner.done) arr.push(scalar(type, 0, inner));
       out[name] = arr;
@@ -157,7 +177,7 @@ function decodeMessage(buf: Buffer, typeName: string): unknown {
     if (type === 11 && sub && TYPES[sub]?.map) {
       const entry = value as { key?: unknown; value?: unknown };
       const m = (out[name] as Record<string, unknown> | undefined) ?? {};
-      m[String(entry.key ?? "")] = entry.value ?? "";
+      setOwn(m, String(entry.key ?? ""), entry.value ?? "");
       out[name] = m;
       continue;
     }
@@ -188,9 +208,9 @@ export function isProtobuf(contentType: string | undefined): boolean {
 }
 
 /** Decodes a protobuf-encoded Kubernetes object (the `k8s\0` envelope) into its JSON form. */
-export function decodeKubeProtobuf(buf: Buffer): Record<string, unknown> {
+export function decodeKubeProtobuf(buf: Buffer, meter: DecodeMeter = { bytes: 0 }): Record<string, unknown> {
   if (buf.length < 4 || !buf.subarray(0, 4).equals(MAGIC)) throw malformed();
-  const r = new Reader(buf.subarray(4));
+  const r = new Reader(buf.subarray(4), meter);
   let apiVersion = "";
   let kind = "";
   let raw: Buffer | undefined;
@@ -199,7 +219,7 @@ export function decodeKubeProtobuf(buf: Buffer): Record<string, unknown> {
     const num = key >>> 3;
     const wire = key & 7;
     if (num === 1 && wire === 2) {
-      const tm = new Reader(r.bytes());
+      const tm = new Reader(r.bytes(), meter);
       while (!tm.done) {
         const k = Number(tm.varint());
         if (k >>> 3 === 1) apiVersion = tm.bytes().toString("utf8");
@@ -210,6 +230,6 @@ export function decodeKubeProtobuf(buf: Buffer): Record<string, unknown> {
     else r.skip(wire);
   }
   if (!kind || !raw) throw malformed();
-  const obj = decodeMessage(raw, messageFor(apiVersion, kind)) as Record<string, unknown>;
+  const obj = decodeMessage(raw, messageFor(apiVersion, kind), meter, 0) as Record<string, unknown>;
   return { apiVersion, kind, ...obj };
 }

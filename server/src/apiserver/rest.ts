@@ -27,8 +27,7 @@ import { fromScale, toScale } from "./scale.ts";
 import { recordUpdate, serverSideApply } from "./managed.ts";
 import { successStatus } from "./status.ts";
 
-type JsonObject = Record<string, unknown>;
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+import { cloneJson, isObject, type JsonObject } from "../shared/object.ts";
 
 const gvOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
 
@@ -246,7 +245,7 @@ function create(
   body: JsonObject,
   opts: WriteOptions,
 ): WriteResult {
-  const obj = structuredClone(body) as KubeObject;
+  const obj = cloneJson(body) as KubeObject;
   if (isObject(obj.metadata)) {
     obj.metadata.managedFields = recordUpdate(undefined, obj, t.schema, {
       manager: managerOf(opts),
@@ -267,7 +266,7 @@ function update(
   opts: WriteOptions,
   subresource?: "status" | "scale",
 ): WriteResult {
-  const obj = structuredClone(next);
+  const obj = cloneJson(next);
   if (isObject(obj.metadata)) {
     obj.metadata.managedFields = recordUpdate(current, obj, t.schema, {
       manager: managerOf(opts),
@@ -366,7 +365,7 @@ async function patch(
   }
 
   const current = cluster.api.get(t, ns, name);
-  const base: unknown = subresource === "scale" ? toScale(current) : structuredClone(current);
+  const base: unknown = subresource === "scale" ? toScale(current) : cloneJson(current);
   let patched: unknown;
   if (type === "application/json-patch+json") patched = applyJsonPatch(base, patchBody);
   else if (type === "application/merge-patch+json") {

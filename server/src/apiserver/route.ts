@@ -1,4 +1,5 @@
 /** Parses a request path into what it addresses: discovery, OpenAPI, a resource, or egresslab's own API. */
+import { ApiError } from "../store/types.ts";
 
 export type Route =
   | { kind: "version" | "health" | "api-root" | "apis-root" | "openapi-v3-root" | "openapi-v2" }
@@ -24,11 +25,58 @@ export interface ResourceRoute {
 /** Subresources of namespaces themselves (`/api/v1/namespaces/{name}/status`), as the real request-info parser knows. */
 const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
 
+/** One percent-decoded path segment; malformed escapes (`%ZZ`, a lone `%`) are a 400 as in Go's URL parser. */
+export function decodeSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    const bad = /%(?![0-9A-Fa-f]{2})[^/]{0,2}/.exec(raw)?.[0] ?? raw;
+    throw new ApiError(400, "BadRequest", `invalid URL escape ${JSON.stringify(bad)}`);
+  }
+}
+
+/**
+ * The path of a request as sent (the part of `req.url` before `?`), without the dot-segment removal a WHATWG `URL`
+ * applies: `/globalnetworkpolicies/.` and `/configmaps/%2e%2e` must reach the API server as the names `.` and `..`
+ * (and be refused), never as the collection or the parent.
+ */
+export function rawPath(requestUrl: string | undefined): string {
+  const u = requestUrl ?? "/";
+  const path = u.split(/[?#]/, 1)[0] ?? "";
+  if (path.startsWith("/")) return path;
+  // Absolute form (`GET https://host/api HTTP/1.1`): the path after the authority.
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*(\/.*)?$/.exec(path);
+  return m?.[1] ?? "/";
+}
+
+/**
+ * `path.IsValidPathSegmentName` of apimachinery: what a name or namespace taken from a URL may not be. A name that
+ * path normalisation would change could address something else (the collection, the parent).
+ */
+export function pathSegmentProblems(name: string): string[] {
+  const out: string[] = [];
+  if (name === "." || name === "..") out.push(`may not be '${name}'`);
+  if (name.includes("/")) out.push("may not contain '/'");
+  if (name.includes("%")) out.push("may not contain '%'");
+  return out;
+}
+
+function checkPathSegment(what: "name" | "namespace", value: string | undefined): void {
+  if (value === undefined) return;
+  const problems = pathSegmentProblems(value);
+  if (problems.length)
+    throw new ApiError(
+      400,
+      "BadRequest",
+      `invalid resource ${what} ${JSON.stringify(value)}: [${problems.join(", ")}]`,
+    );
+}
+
 export function parseRoute(pathname: string): Route {
   const parts = pathname
     .split("/")
     .filter((p) => p !== "")
-    .map(decodeURIComponent);
+    .map(decodeSegment);
   const p0 = parts[0];
   if (p0 === "version") return { kind: "version" };
   if (p0 === "healthz" || p0 === "readyz" || p0 === "livez") return { kind: "health" };
@@ -79,6 +127,8 @@ export function parseRoute(pathname: string): Route {
   }
   const [plural, name, subresource, ...more] = rest;
   if (!plural || more.length > 0) return { kind: "unknown" };
+  checkPathSegment("namespace", namespace);
+  checkPathSegment("name", name);
   return { kind: "resource", group, version, plural, namespace, name, subresource, watchPrefix };
 }
 
@@ -89,5 +139,5 @@ export function parseRoute(pathname: string): Route {
 export function splitClusterPrefix(pathname: string): { clusterId?: string; path: string } {
   const m = /^\/clusters\/([^/]+)(\/.*)?$/.exec(pathname);
   if (!m) return { path: pathname };
-  return { clusterId: decodeURIComponent(m[1]!), path: m[2] ?? "/" };
+  return { clusterId: decodeSegment(m[1]!), path: m[2] ?? "/" };
 }

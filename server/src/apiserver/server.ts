@@ -11,7 +11,7 @@ import { noopLogger, type Logger } from "../shared/logger.ts";
 import { ApiError } from "../store/types.ts";
 import type { TlsMaterial } from "./tls.ts";
 import type { RequestContext } from "./context.ts";
-import { parseRoute, splitClusterPrefix, type ResourceRoute } from "./route.ts";
+import { parseRoute, rawPath, splitClusterPrefix, type ResourceRoute } from "./route.ts";
 import { recordMainProcessExit } from "./attach.ts";
 import { REVIEW_TYPES, isReview, serveReview } from "./reviews.ts";
 import { sendJson, sendStatus, sendText } from "./respond.ts";
@@ -70,6 +70,37 @@ function healthText(path: string, q: URLSearchParams): string {
   return `${checks.map((c) => `[+]${c} ok`).join("\n")}\n${name} check passed\n`;
 }
 
+/** The most request-line and header bytes a request may have (Go's `http.DefaultMaxHeaderBytes`). */
+const MAX_HEADER_BYTES = 1 << 20;
+
+/** Answers a request Node's HTTP parser refused (headers too large, a malformed request line) with a `Status`. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+  const api = tooLarge
+    ? new ApiError(431, "RequestHeaderFieldsTooLarge", "Request Header Fields Too Large")
+    : new ApiError(400, "BadRequest", "the request could not be parsed as HTTP/1.1");
+  const body = JSON.stringify(api.toStatus());
+  socket.end(
+    `HTTP/1.1 ${api.code} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * The query of a request as a URL (handlers read `searchParams`); the path is taken with `rawPath` instead, since a
+ * `URL` removes dot segments. Never throws, whatever the request target.
+ */
+function requestUrl(target: string | undefined): URL {
+  const url = new URL("https://localhost/");
+  const q = (target ?? "").indexOf("?");
+  if (q >= 0) url.search = (target ?? "").slice(q + 1).split("#", 1)[0] ?? "";
+  return url;
+}
+
 function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
@@ -98,18 +129,19 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
-    const url = new URL(req.url ?? "/", "https://localhost");
+    const pathname = rawPath(req.url);
+    const url = requestUrl(req.url);
     res.on("finish", () =>
       logger.debug("request", {
         method: req.method,
-        path: url.pathname,
+        path: pathname,
         query: url.search,
         status: res.statusCode,
         ms: Date.now() - started,
       }),
     );
     try {
-      const { clusterId, path } = splitClusterPrefix(url.pathname);
+      const { clusterId, path } = splitClusterPrefix(pathname);
       const route = parseRoute(path);
       if (route.kind === "version") return sendJson(res, 200, KUBERNETES_VERSION);
       if (route.kind === "health") return sendText(res, 200, healthText(path, url.searchParams));
@@ -174,7 +206,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const api = toApiError(err);
       if (api.code >= 500)
         logger.error("request failed", {
-          path: url.pathname,
+          path: pathname,
           error: err instanceof Error ? err.stack : String(err),
         });
       // Drain what the client is still sending so the response is not cut off by a reset.
@@ -207,11 +239,12 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => socket.destroy());
-    const url = new URL(req.url ?? "/", "https://localhost");
+    const pathname = rawPath(req.url);
+    const url = requestUrl(req.url);
     try {
       const token = bearer(req);
       const cluster = token ? opts.clusterForToken(token) : undefined;
-      const { clusterId, path } = splitClusterPrefix(url.pathname);
+      const { clusterId, path } = splitClusterPrefix(pathname);
       if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
       const route = parseRoute(path);
       if (
@@ -229,7 +262,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         return acceptPortForward(pfs, req, socket, head, open, logger, (stop) => track(cluster, stop));
       }
       if (sub !== "exec" && sub !== "attach")
-        throw new ApiError(400, "BadRequest", `upgrade is not supported on ${url.pathname}`);
+        throw new ApiError(400, "BadRequest", `upgrade is not supported on ${pathname}`);
       if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket")
         throw new ApiError(
           400,
@@ -285,7 +318,13 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   };
 
   const server = https.createServer(
-    { cert: opts.tls.cert, key: opts.tls.key, keepAliveTimeout: 30_000 },
+    {
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      keepAliveTimeout: 30_000,
+      // Go's http.DefaultMaxHeaderBytes, which the real API server keeps: long selectors reach the selector parser.
+      maxHeaderSize: MAX_HEADER_BYTES,
+    },
     (req, res) => {
       void handle(req, res);
     },
@@ -295,6 +334,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
   server.on("tlsClientError", (err) => logger.debug("tls client error", { error: err.message }));
 
   return {

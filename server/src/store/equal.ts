@@ -2,6 +2,8 @@
  * Structural equality of JSON values, with `undefined` and `null` object members treated as absent (as the API
  * server's Go decoder does: a null field is the zero value).
  */
+import { cloneJson, getOwn } from "../shared/object.ts";
+
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
@@ -14,13 +16,13 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
   let na = 0;
-  for (const k in ra) {
+  for (const k of Object.keys(ra)) {
     if (ra[k] === undefined || ra[k] === null) continue;
     na++;
-    if (!jsonEqual(ra[k], rb[k])) return false;
+    if (!jsonEqual(ra[k], getOwn(rb, k))) return false;
   }
   let nb = 0;
-  for (const k in rb) if (rb[k] !== undefined && rb[k] !== null) nb++;
+  for (const k of Object.keys(rb)) if (rb[k] !== undefined && rb[k] !== null) nb++;
   return na === nb;
 }
 
@@ -33,18 +35,5 @@ export function sameObject(a: { metadata: object }, b: { metadata: object }): bo
   return jsonEqual(ra, rb) && jsonEqual(restA, restB);
 }
 
-/** A deep copy of a JSON value (faster than `structuredClone` for plain objects). */
-export function cloneJson<T>(v: T): T {
-  if (v === null || typeof v !== "object") return v;
-  if (Array.isArray(v)) {
-    const out = new Array(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = cloneJson(v[i]);
-    return out as T;
-  }
-  const out: Record<string, unknown> = {};
-  for (const k in v as Record<string, unknown>) {
-    const x = (v as Record<string, unknown>)[k];
-    if (x !== undefined) out[k] = cloneJson(x);
-  }
-  return out as T;
-}
+/** A deep copy of a JSON value (faster than `structuredClone` for plain objects; `__proto__` stays a plain key). */
+export { cloneJson };

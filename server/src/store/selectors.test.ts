@@ -87,3 +87,91 @@ describe("field selectors", () => {
     );
   });
 });
+
+describe("label selectors parse as labels.Parse does", () => {
+  it.each([
+    [","],
+    ["a,"],
+    [",a"],
+    ["a b"],
+    ["!"],
+    ["a in"],
+    ["a in (b"],
+    ["a=(b)"],
+    ["a!"],
+    ["!a=b"],
+    ["x>a"],
+    ["bad key!"],
+    ["a=b c"],
+    ["(".repeat(100000)],
+    [`a in (${"b,".repeat(50000)}`],
+  ])("rejects %s with a 400", (sel) => {
+    let err: unknown;
+    try {
+      parseLabelSelector(sel);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe(400);
+  });
+  it.each([
+    ["", []],
+    ["  ", []],
+    ["a", [{ key: "a", op: "exists" }]],
+    ["!a", [{ key: "a", op: "!" }]],
+    ["a=", [{ key: "a", op: "=", value: "" }]],
+    [
+      "a==b,c!=d",
+      [
+        { key: "a", op: "=", value: "b" },
+        { key: "c", op: "!=", value: "d" },
+      ],
+    ],
+    [
+      "a in (),b notin (x, y,)",
+      [
+        { key: "a", op: "in", values: [""] },
+        { key: "b", op: "notin", values: ["", "x", "y"] },
+      ],
+    ],
+    ["in in (in,notin)", [{ key: "in", op: "in", values: ["in", "notin"] }]],
+    [
+      "x>3,y<-1",
+      [
+        { key: "x", op: "gt", value: 3 },
+        { key: "y", op: "lt", value: -1 },
+      ],
+    ],
+  ])("parses %j", (sel, want) => {
+    expect(parseLabelSelector(sel)).toEqual(want);
+  });
+  it("compares integers for > and <", () => {
+    expect(matchesLabels(parseLabelSelector("x>3"), { x: "4" })).toBe(true);
+    expect(matchesLabels(parseLabelSelector("x>3"), { x: "3" })).toBe(false);
+    expect(matchesLabels(parseLabelSelector("x<3"), { x: "a" })).toBe(false);
+  });
+});
+
+describe("field selectors parse as fields.ParseSelector does", () => {
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "a,b", namespace: "ns" },
+  } as KubeObject;
+  it("skips empty terms and honours escapes", () => {
+    expect(parseFieldSelector(",", "core/pods", "Pod", "v1")).toEqual([]);
+    expect(matchesFields(parseFieldSelector("metadata.name=a\\,b", "core/pods", "Pod", "v1"), pod)).toBe(
+      true,
+    );
+  });
+  it.each([
+    ["metadata.name=a=b"],
+    ["metadata.name=a\\x"],
+    ["metadata.name=\\"],
+    ["nothing"],
+    [" metadata.name=a"],
+  ])("rejects %s with a 400", (sel) => {
+    expect(() => parseFieldSelector(sel, "core/pods", "Pod", "v1")).toThrow(ApiError);
+  });
+});

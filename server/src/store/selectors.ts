@@ -3,54 +3,215 @@
  * API server parses them for `?labelSelector=` and `?fieldSelector=`. Parse errors are 400 BadRequest `ApiError`s.
  */
 import { ApiError, type KubeObject } from "./types.ts";
+import { labelValueProblems, qualifiedNameProblems } from "./validation/names.ts";
 
 export type Requirement =
   | { key: string; op: "=" | "!="; value: string }
   | { key: string; op: "in" | "notin"; values: string[] }
+  | { key: string; op: "gt" | "lt"; value: number }
   | { key: string; op: "exists" | "!" };
 
 export type LabelSelector = Requirement[];
 
-function splitTopLevel(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = "";
-  for (const ch of s) {
-    if (ch === "(") depth++;
-    if (ch === ")") depth--;
-    if (ch === "," && depth === 0) {
-      out.push(cur);
-      cur = "";
-    } else cur += ch;
+// The lexer and parser of `k8s.io/apimachinery/pkg/labels/selector.go`, token for token, so that a selector means
+// here what it means on a real server (`,` alone is an error, `a in ()` selects the empty value, `x>3` compares
+// integers). Both are linear in the input and never recurse.
+
+type Token = "error" | "end" | ")" | "," | "!" | "==" | "=" | ">" | "id" | "in" | "<" | "!=" | "notin" | "(";
+
+const STRING_TO_TOKEN: ReadonlyMap<string, Token> = new Map<string, Token>([
+  [")", ")"],
+  [",", ","],
+  ["!", "!"],
+  ["==", "=="],
+  ["=", "="],
+  [">", ">"],
+  ["in", "in"],
+  ["<", "<"],
+  ["!=", "!="],
+  ["notin", "notin"],
+  ["(", "("],
+]);
+
+const isWhitespace = (c: string): boolean => c === " " || c === "\t" || c === "\r" || c === "\n";
+const isSpecial = (c: string): boolean =>
+  c === "=" || c === "!" || c === "(" || c === ")" || c === "," || c === ">" || c === "<";
+
+function lex(s: string): { tok: Token; lit: string }[] {
+  const out: { tok: Token; lit: string }[] = [];
+  let i = 0;
+  for (;;) {
+    while (i < s.length && isWhitespace(s[i]!)) i++;
+    if (i >= s.length) {
+      out.push({ tok: "end", lit: "" });
+      return out;
+    }
+    if (isSpecial(s[i]!)) {
+      // The longest run of special symbols that is still a token (`!=`, `==`), as scanSpecialSymbol does.
+      let buffer = "";
+      let last: { tok: Token; lit: string } | undefined;
+      while (i < s.length && isSpecial(s[i]!)) {
+        buffer += s[i]!;
+        const t = STRING_TO_TOKEN.get(buffer);
+        if (t) last = { tok: t, lit: buffer };
+        else if (last) break;
+        i++;
+      }
+      if (!last) {
+        out.push({ tok: "error", lit: `error expected: keyword found '${buffer}'` });
+        return out;
+      }
+      out.push(last);
+      continue;
+    }
+    const from = i;
+    while (i < s.length && !isWhitespace(s[i]!) && !isSpecial(s[i]!)) i++;
+    const word = s.slice(from, i);
+    const kw = STRING_TO_TOKEN.get(word);
+    out.push({ tok: kw ?? "id", lit: word });
   }
-  out.push(cur);
-  return out.map((x) => x.trim()).filter((x) => x !== "");
 }
 
-const badSelector = (msg: string) => new ApiError(400, "BadRequest", `unable to parse requirement: ${msg}`);
+const parseError = (msg: string) => new ApiError(400, "BadRequest", msg);
+const badSelector = (msg: string) => parseError(`unable to parse requirement: ${msg}`);
 
-/** Parses a label selector string; the empty string selects everything. */
-export function parseLabelSelector(s: string | undefined): LabelSelector {
-  if (!s || !s.trim()) return [];
-  const reqs: Requirement[] = [];
-  for (const part of splitTopLevel(s)) {
-    let m: RegExpExecArray | null;
-    if ((m = /^!\s*([A-Za-z0-9_./-]+)$/.exec(part))) reqs.push({ key: m[1]!, op: "!" });
-    else if ((m = /^([A-Za-z0-9_./-]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(part)))
-      reqs.push({
-        key: m[1]!,
-        op: m[2] as "in" | "notin",
-        values: m[3]!
-          .split(",")
-          .map((v) => v.trim())
-          .filter((v, i, a) => v !== "" || a.length === 1),
-      });
-    else if ((m = /^([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)$/.exec(part)))
-      reqs.push({ key: m[1]!, op: m[2] === "!=" ? "!=" : "=", value: m[3]! });
-    else if ((m = /^([A-Za-z0-9_./-]+)$/.exec(part))) reqs.push({ key: m[1]!, op: "exists" });
-    else throw badSelector(`found '${part}', expected: !, identifier, or 'end of string'`);
+class LabelParser {
+  private pos = 0;
+  constructor(private readonly items: { tok: Token; lit: string }[]) {}
+
+  /** The next token; in a values context `in` and `notin` are identifiers. */
+  private lookahead(values: boolean): { tok: Token; lit: string } {
+    const it = this.items[Math.min(this.pos, this.items.length - 1)]!;
+    return values && (it.tok === "in" || it.tok === "notin") ? { tok: "id", lit: it.lit } : it;
   }
-  return reqs;
+
+  private consume(values: boolean): { tok: Token; lit: string } {
+    const it = this.lookahead(values);
+    if (this.pos < this.items.length - 1) this.pos++;
+    return it;
+  }
+
+  parse(): Requirement[] {
+    const reqs: Requirement[] = [];
+    for (;;) {
+      const { tok, lit } = this.lookahead(true);
+      if (tok === "end") return reqs;
+      if (tok !== "id" && tok !== "!")
+        throw parseError(`found '${lit}', expected: !, identifier, or 'end of string'`);
+      reqs.push(this.requirement());
+      const next = this.consume(true);
+      if (next.tok === "end") return reqs;
+      if (next.tok !== ",") throw parseError(`found '${next.lit}', expected: ',' or 'end of string'`);
+      const after = this.lookahead(true);
+      if (after.tok !== "id" && after.tok !== "!")
+        throw parseError(`found '${after.lit}', expected: identifier after ','`);
+    }
+  }
+
+  private requirement(): Requirement {
+    let t = this.consume(true);
+    let notExists = false;
+    if (t.tok === "!") {
+      notExists = true;
+      t = this.consume(true);
+    }
+    if (t.tok !== "id") throw badSelector(`found '${t.lit}', expected: identifier`);
+    const key = t.lit;
+    checkKey(key);
+    const ahead = this.lookahead(true).tok;
+    if (ahead === "end" || ahead === ",") return { key, op: notExists ? "!" : "exists" };
+    if (notExists) throw badSelector("values set must be empty for exists and does not exist");
+    const op = this.consume(false);
+    switch (op.tok) {
+      case "in":
+      case "notin": {
+        const values = this.values();
+        for (const v of values) checkValue(v);
+        return { key, op: op.tok, values };
+      }
+      case "=":
+      case "==":
+      case "!=":
+      case ">":
+      case "<": {
+        const value = this.exactValue();
+        if (op.tok === ">" || op.tok === "<") {
+          if (!/^[-+]?\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+            throw badSelector(
+              `for 'Gt', 'Lt' operators, the value must be an integer: Invalid value: ${JSON.stringify(value)}`,
+            );
+          return { key, op: op.tok === ">" ? "gt" : "lt", value: Number(value) };
+        }
+        checkValue(value);
+        return { key, op: op.tok === "!=" ? "!=" : "=", value };
+      }
+      default:
+        throw badSelector(`found '${op.lit}', expected: in, notin, =, ==, !=, gt, lt`);
+    }
+  }
+
+  private values(): string[] {
+    const open = this.consume(true);
+    if (open.tok !== "(") throw badSelector(`found '${open.lit}' expected: '('`);
+    const ahead = this.lookahead(true);
+    if (ahead.tok === ")") {
+      this.consume(true);
+      return [""];
+    }
+    if (ahead.tok !== "id" && ahead.tok !== ",")
+      throw badSelector(`found '${ahead.lit}', expected: ',', ')' or identifier`);
+    const set = new Set<string>();
+    for (;;) {
+      const t = this.consume(true);
+      if (t.tok === "id") {
+        set.add(t.lit);
+        const next = this.lookahead(true);
+        if (next.tok === ",") continue;
+        if (next.tok === ")") break;
+        throw badSelector(`found '${next.lit}', expected: ',' or ')'`);
+      } else if (t.tok === ",") {
+        if (set.size === 0) set.add("");
+        const next = this.lookahead(true);
+        if (next.tok === ")") {
+          set.add("");
+          break;
+        }
+        if (next.tok === ",") {
+          this.consume(true);
+          set.add("");
+        }
+      } else throw badSelector(`found '${t.lit}', expected: ',', or identifier`);
+    }
+    const close = this.consume(true);
+    if (close.tok !== ")") throw badSelector(`found '${close.lit}', expected: ')'`);
+    return [...set].sort();
+  }
+
+  private exactValue(): string {
+    const ahead = this.lookahead(true);
+    if (ahead.tok === "end" || ahead.tok === ",") return "";
+    const t = this.consume(true);
+    if (t.tok === "id") return t.lit;
+    throw badSelector(`found '${t.lit}', expected: identifier`);
+  }
+}
+
+function checkKey(key: string): void {
+  const problems = qualifiedNameProblems(key);
+  if (problems.length)
+    throw badSelector(`key: Invalid value: ${JSON.stringify(key)}: ${problems.join("; ")}`);
+}
+
+function checkValue(v: string): void {
+  const problems = labelValueProblems(v);
+  if (problems.length)
+    throw badSelector(`values[0]: Invalid value: ${JSON.stringify(v)}: ${problems.join("; ")}`);
+}
+
+/** Parses a label selector string as `labels.Parse` does; the empty string selects everything. */
+export function parseLabelSelector(s: string | undefined): LabelSelector {
+  if (!s) return [];
+  return new LabelParser(lex(s)).parse();
 }
 
 export function matchesLabels(sel: LabelSelector, labels: Record<string, string> | undefined): boolean {
@@ -67,6 +228,12 @@ export function matchesLabels(sel: LabelSelector, labels: Record<string, string>
         return has && r.values.includes(v!);
       case "notin":
         return !has || !r.values.includes(v!);
+      case "gt":
+      case "lt": {
+        if (!has || !/^[-+]?\d+$/.test(v!)) return false;
+        const n = Number(v);
+        return r.op === "gt" ? n > r.value : n < r.value;
+      }
       case "exists":
         return has;
       case "!":
@@ -136,30 +303,82 @@ const supportedFields: Record<string, string[]> = {
   "core/services": ["spec.clusterIP", "spec.type"],
 };
 
-/** Parses a field selector for the resource `key` (`core/pods`…); unsupported fields are a 400 as on a real server. */
+/** The comma-separated terms of a field selector; `\\,` is data, not a separator (`fields.splitTerms`). */
+function splitTerms(s: string): string[] {
+  const terms: string[] = [];
+  let start = 0;
+  let inSlash = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inSlash) inSlash = false;
+    else if (c === "\\") inSlash = true;
+    else if (c === ",") {
+      terms.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  terms.push(s.slice(start));
+  return terms;
+}
+
+/** Splits a term at the first operator (`!=`, `==`, `=`), as `fields.splitTerm`: no escapes on the left. */
+function splitTerm(term: string): { lhs: string; op: "=" | "!="; rhs: string } | undefined {
+  for (let i = 0; i < term.length; i++) {
+    const rest = term.slice(i, i + 2);
+    if (rest === "!=") return { lhs: term.slice(0, i), op: "!=", rhs: term.slice(i + 2) };
+    if (rest === "==") return { lhs: term.slice(0, i), op: "=", rhs: term.slice(i + 2) };
+    if (term[i] === "=") return { lhs: term.slice(0, i), op: "=", rhs: term.slice(i + 1) };
+  }
+  return undefined;
+}
+
+/** `fields.UnescapeValue`: `\\\\`, `\\,` and `\\=` are the only escapes; a bare `,` or `=` is an error. */
+function unescapeValue(s: string): string {
+  if (!/[\\,=]/.test(s)) return s;
+  let out = "";
+  let inSlash = false;
+  for (const c of s) {
+    if (inSlash) {
+      if (c !== "\\" && c !== "," && c !== "=")
+        throw new ApiError(400, "BadRequest", `invalid field selector: invalid escape sequence: \\${c}`);
+      out += c;
+      inSlash = false;
+    } else if (c === "\\") inSlash = true;
+    else if (c === "," || c === "=")
+      throw new ApiError(400, "BadRequest", `invalid field selector: unescaped character in value: ${c}`);
+    else out += c;
+  }
+  if (inSlash) throw new ApiError(400, "BadRequest", "invalid field selector: invalid escape sequence: \\");
+  return out;
+}
+
+/**
+ * Parses a field selector for the resource `key` (`core/pods`…) as `fields.ParseSelector` does (terms sorted, empty
+ * terms skipped, no trimming); unsupported fields are a 400 as on a real server.
+ */
 export function parseFieldSelector(
   s: string | undefined,
   key: string,
   kind: string,
   apiVersion: string,
 ): FieldRequirement[] {
-  if (!s || !s.trim()) return [];
+  if (!s) return [];
   const out: FieldRequirement[] = [];
-  for (const part of s
-    .split(",")
-    .map((x) => x.trim())
-    .filter(Boolean)) {
-    const m = /^([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*)$/.exec(part);
-    if (!m) throw new ApiError(400, "BadRequest", `invalid selector: '${s}'; can't understand '${part}'`);
-    const field = m[1]!;
-    if (
-      field !== "metadata.name" &&
-      field !== "metadata.namespace" &&
-      !(supportedFields[key] ?? []).includes(field)
-    )
-      throw new ApiError(400, "BadRequest", `field label not supported: ${field}`, undefined);
-    out.push({ field, op: m[2] === "!=" ? "!=" : "=", value: m[3]! });
+  const parts = splitTerms(s).sort();
+  for (const part of parts) {
+    if (part === "") continue;
+    const t = splitTerm(part);
+    if (!t) throw new ApiError(400, "BadRequest", `invalid selector: '${s}'; can't understand '${part}'`);
+    const value = unescapeValue(t.rhs);
+    out.push({ field: t.lhs, op: t.op, value });
   }
+  for (const r of out)
+    if (
+      r.field !== "metadata.name" &&
+      r.field !== "metadata.namespace" &&
+      !(supportedFields[key] ?? []).includes(r.field)
+    )
+      throw new ApiError(400, "BadRequest", `field label not supported: ${r.field}`, undefined);
   void kind;
   void apiVersion;
   return out;

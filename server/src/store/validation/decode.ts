@@ -6,6 +6,7 @@
  */
 import { goStructNames } from "../registry/k8s.ts";
 import type { JsonSchema } from "../types.ts";
+import { getOwn, isObject } from "../../shared/object.ts";
 
 export interface DecodeResult {
   /** Unknown fields, in document order, as `spec.containers[0].foo`. */
@@ -129,7 +130,8 @@ class Walker {
         const here = props ? (goStructNames.get(s) ?? (this.goPath.length ? undefined : this.kind)) : struct;
         const additional = s.additionalProperties as JsonSchema | boolean | undefined;
         for (const k of Object.keys(rec)) {
-          const prop = props?.[k];
+          const own = getOwn(props, k);
+          const prop = isObject(own) ? (own as JsonSchema) : undefined;
           const child = prop ?? (typeof additional === "object" ? additional : undefined);
           this.path.push(k);
           if (!child) {

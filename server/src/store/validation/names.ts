@@ -47,7 +47,8 @@ export function nameProblems(name: string, rule: NameRule): string[] {
   return out;
 }
 
-function qualifiedNameProblems(key: string): string[] {
+/** `IsQualifiedName`: label keys, annotation keys (`prefix/name`). */
+export function qualifiedNameProblems(key: string): string[] {
   const out: string[] = [];
   const parts = key.split("/");
   let name = key;
@@ -67,6 +68,14 @@ function qualifiedNameProblems(key: string): string[] {
     if (name.length > 63) out.push("name part must be no more than 63 characters");
     if (!QUALIFIED_NAME_RE.test(name)) out.push(qualifiedNameMessage);
   }
+  return out;
+}
+
+/** `IsValidLabelValue`: empty, or at most 63 alphanumerics, '-', '_' and '.' starting and ending alphanumeric. */
+export function labelValueProblems(v: string): string[] {
+  const out: string[] = [];
+  if (v.length > 63) out.push("must be no more than 63 characters");
+  if (!LABEL_VALUE_RE.test(v)) out.push(labelValueMessage);
   return out;
 }
 
