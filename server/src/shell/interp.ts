@@ -1,5 +1,5 @@
 /** Runs a parsed script: expansion, redirections, pipes (buffered), `&&`/`||`/`;`, `for`, subshells and `exit`. */
-import { Interrupted } from "./budget.ts";
+import { checkWord, LIMITS, ShellLimitError, step } from "./budget.ts";
 import { coreCommands } from "./commands/core.ts";
 import { netCommands } from "./commands/index.ts";
 import {
@@ -29,11 +29,24 @@ function varValue(name: string, env: ShellEnv): string | undefined {
   return env.vars.get(name);
 }
 
-/** Evaluates `$((…))`: integers, variables, unary minus, + - * / % and parentheses; errors evaluate to 0. */
+/**
+ * Evaluates `$((…))`: integers, variables, unary minus, + - * / % and parentheses; errors evaluate to 0. Nesting
+ * deeper than `LIMITS.depth` is a `ShellLimitError`.
+ */
 export function arithmetic(expr: string, env: ShellEnv): number {
   const toks = expr.match(/\d+|[A-Za-z_][A-Za-z0-9_]*|[-+*/%()]|\S/g) ?? [];
   let i = 0;
+  let depth = 0;
   const atom = (): number => {
+    if (++depth > LIMITS.depth)
+      throw new ShellLimitError("arithmetic expression nested too deeply", "script");
+    try {
+      return atom1();
+    } finally {
+      depth--;
+    }
+  };
+  const atom1 = (): number => {
     const t = toks[i++];
     if (t === "(") {
       const v = sum();
@@ -63,6 +76,42 @@ export function arithmetic(expr: string, env: ShellEnv): number {
   return sum();
 }
 
+/** The environment of a subshell, `sh -c` or `$( … )`: copies of the variables, one level deeper. */
+export function subshellEnv(env: ShellEnv): ShellEnv {
+  const depth = (env.depth ?? 0) + 1;
+  if (depth > LIMITS.depth)
+    throw new ShellLimitError(`shells nested too deeply (the pod allows ${LIMITS.depth})`, "script");
+  return { ...env, vars: new Map(env.vars), exported: new Set(env.exported), exitCode: undefined, depth };
+}
+
+/**
+ * A buffer for what a pipe stage or substitution writes, bounded by `LIMITS.pipeChars`: past it, the writer is
+ * stopped with `overflow` (after the message on `err`), as a writer whose reader has gone is stopped by SIGPIPE.
+ */
+function captured(err: (s: string) => void): {
+  out(s: string): void;
+  text(): string;
+  overflow: ShellLimitError;
+} {
+  const parts: string[] = [];
+  let n = 0;
+  const overflow = new ShellLimitError(`output over ${LIMITS.pipeChars} characters into a pipe: stopped`);
+  return {
+    overflow,
+    out(s) {
+      if (n + s.length > LIMITS.pipeChars) {
+        parts.push(s.slice(0, LIMITS.pipeChars - n));
+        n = LIMITS.pipeChars;
+        err(`sh: ${overflow.message}\n`);
+        throw overflow;
+      }
+      n += s.length;
+      parts.push(s);
+    },
+    text: () => parts.join(""),
+  };
+}
+
 /** Runs the command substitutions of a word (in a subshell) and puts their output in its place. */
 async function substitute(word: Word, env: ShellEnv, io: CmdIO): Promise<Word> {
   if (!word.some((p) => p.kind === "sub")) return word;
@@ -72,22 +121,33 @@ async function substitute(word: Word, env: ShellEnv, io: CmdIO): Promise<Word> {
       out.push(p);
       continue;
     }
-    let text = "";
-    const sub: ShellEnv = {
-      ...env,
-      vars: new Map(env.vars),
-      exported: new Set(env.exported),
-      exitCode: undefined,
-    };
-    env.lastStatus = await runText(p.script, sub, { stdin: "", out: (s) => (text += s), err: io.err });
-    out.push({ kind: "val", text: text.replace(/\n+$/, ""), quoted: p.quoted });
+    const sub = subshellEnv(env);
+    const capture = captured(io.err);
+    try {
+      env.lastStatus = await runText(p.script, sub, { stdin: "", out: capture.out, err: io.err });
+    } catch (e) {
+      if (e !== capture.overflow) throw e;
+      env.lastStatus = 2;
+    }
+    out.push({ kind: "val", text: checkWord(capture.text().replace(/\n+$/, "")), quoted: p.quoted });
   }
   return out;
 }
 
 async function expandAll(words: Word[], env: ShellEnv, io: CmdIO): Promise<string[]> {
   const out: string[] = [];
-  for (const w of words) out.push(...expandWord(await substitute(w, env, io), env));
+  let chars = 0;
+  for (const w of words) {
+    for (const f of expandWord(await substitute(w, env, io), env)) {
+      out.push(f);
+      chars += f.length + 1;
+    }
+    if (out.length > LIMITS.fields || chars > LIMITS.argChars)
+      throw new ShellLimitError(
+        `argument list too long (the pod allows ${LIMITS.fields} words, ${LIMITS.argChars} characters)`,
+        "script",
+      );
+  }
   return out;
 }
 
@@ -127,6 +187,7 @@ export function expandWord(word: Word, env: ShellEnv): string[] {
     }
   }
   if (has || cur) fields.push(cur);
+  for (const f of fields) checkWord(f);
   return fields;
 }
 
@@ -185,7 +246,7 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
   const argv = await expandAll(cmd.words, env, io0);
   const assigns: (readonly [string, string])[] = [];
   for (const a of cmd.assigns)
-    assigns.push([a.name, (await expandAll([a.value], env, io0)).join(" ")] as const);
+    assigns.push([a.name, checkWord((await expandAll([a.value], env, io0)).join(" "))] as const);
   const io = redirect(cmd.redirects, env, io0);
   if (typeof io === "number") return io;
   const { out, err, stdin } = io;
@@ -210,24 +271,13 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
   }
 }
 
-function yieldToEventLoop(env: ShellEnv): Promise<void> {
-  return new Promise<void>((resolve, reject) =>
-    setImmediate(() => (env.signal.aborted ? reject(new Interrupted()) : resolve())),
-  );
-}
-
 async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<number> {
-  if (env.signal.aborted) throw new Interrupted();
+  await step(env.signal);
   switch (cmd.kind) {
     case "cmd":
       return runSimple(cmd, env, io);
     case "subshell": {
-      const sub: ShellEnv = {
-        ...env,
-        vars: new Map(env.vars),
-        exported: new Set(env.exported),
-        exitCode: undefined,
-      };
+      const sub = subshellEnv(env);
       const rio = redirect(cmd.redirects, env, io);
       if (typeof rio === "number") return rio;
       const status = await runList(cmd.body, sub, rio);
@@ -235,12 +285,11 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
     }
     case "for": {
       let status = 0;
-      let n = 0;
       for (const item of await expandAll(cmd.items, env, io)) {
         env.vars.set(cmd.name, item);
         status = await runList(cmd.body, env, io);
         if (env.exitCode !== undefined) break;
-        if (++n % 100 === 0) await yieldToEventLoop(env);
+        await step(env.signal);
       }
       return status;
     }
@@ -251,8 +300,7 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
         if (env.exitCode !== undefined || (c === 0) === cmd.until) break;
         status = await runList(cmd.body, env, io);
         if (env.exitCode !== undefined) break;
-        // A loop without sleeps must not starve the server: give the event loop a turn each iteration.
-        await yieldToEventLoop(env);
+        await step(env.signal);
       }
       return status;
     }
@@ -272,13 +320,18 @@ async function runPipeline(p: Pipeline, env: ShellEnv, io: CmdIO): Promise<numbe
   let status = 0;
   for (let i = 0; i < p.commands.length; i++) {
     const last = i === p.commands.length - 1;
-    let buf = "";
-    const stageIo: CmdIO = { stdin, out: last ? io.out : (s) => void (buf += s), err: io.err };
+    const buf = last ? undefined : captured(io.err);
+    const stageIo: CmdIO = { stdin, out: buf ? buf.out : io.out, err: io.err };
     const inPipe = p.commands.length > 1;
     const stageEnv = inPipe ? { ...env, exitCode: undefined } : env;
-    status = await runCommand(p.commands[i]!, stageEnv, stageIo);
+    try {
+      status = await runCommand(p.commands[i]!, stageEnv, stageIo);
+    } catch (e) {
+      if (!buf || e !== buf.overflow) throw e;
+      status = 141;
+    }
     if (inPipe && last && stageEnv.exitCode !== undefined) status = stageEnv.exitCode;
-    stdin = buf;
+    stdin = buf ? buf.text() : "";
   }
   return p.negate ? (status === 0 ? 1 : 0) : status;
 }
@@ -299,8 +352,15 @@ export async function runList(script: Script, env: ShellEnv, io: CmdIO): Promise
   return env.lastStatus;
 }
 
-/** Parses and runs a script text as `sh -c` does; syntax errors print busybox's message and give exit 2. */
+/**
+ * Parses and runs a script text as `sh -c` does; syntax errors print busybox's message and give exit 2, and so does
+ * a script that goes past one of the pod's limits (`ShellLimitError` with `fatal`).
+ */
 export async function runText(text: string, env: ShellEnv, io: CmdIO): Promise<number> {
+  if (text.length > LIMITS.scriptChars) {
+    io.err(`sh: script too long (${text.length} characters; the pod allows ${LIMITS.scriptChars})\n`);
+    return 2;
+  }
   let script: Script;
   try {
     script = parseScript(text);
@@ -311,8 +371,14 @@ export async function runText(text: string, env: ShellEnv, io: CmdIO): Promise<n
     }
     throw e;
   }
-  const status = await runList(script, env, io);
-  return env.exitCode ?? status;
+  try {
+    const status = await runList(script, env, io);
+    return env.exitCode ?? status;
+  } catch (e) {
+    if (!(e instanceof ShellLimitError) || e.scope !== "script") throw e;
+    io.err(`sh: ${e.message}\n`);
+    return 2;
+  }
 }
 
 /** Runs an argv directly (as `kubectl exec pod -- curl …` does, without a shell). Undefined if no such program. */

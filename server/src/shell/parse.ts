@@ -2,8 +2,9 @@
  * A POSIX-sh subset parser: simple commands with quotes, `$VAR`/`${VAR}`/`$?`, pipes, `&&`, `||`, `;`, newlines,
  * redirections (`>`, `>>`, `<`, `2>&1`), `!`, `( … )`, command substitution (`$(…)`, backquotes), arithmetic
  * (`$((…))`), `for NAME in WORDS; do LIST; done`, `while`/`until LIST; do LIST; done` and `if … then … elif … else … fi`.
- * Pure: text in, tree out.
+ * Pure: text in, tree out. Nesting deeper than `LIMITS.depth` is a syntax error.
  */
+import { LIMITS } from "./budget.ts";
 
 export type WordPart =
   | { kind: "lit"; text: string; quoted: boolean }
@@ -300,7 +301,17 @@ export function parseScript(src: string): Script {
     return { negate, commands };
   };
 
+  let depth = 0;
   const parseCommand = (): Command => {
+    if (++depth > LIMITS.depth) throw new ShellSyntaxError("syntax error: nested too deeply");
+    try {
+      return parseCommand1();
+    } finally {
+      depth--;
+    }
+  };
+
+  const parseCommand1 = (): Command => {
     if (isOp("(")) {
       p++;
       const body = parseList([")"]);

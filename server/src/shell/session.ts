@@ -3,7 +3,8 @@
  * or an interactive `sh` with a prompt and line editing under a TTY (backspace, Ctrl-C, Ctrl-D, Ctrl-U, history).
  */
 import type { ExecIO, ExecRequest } from "../sim/types.ts";
-import { Interrupted, runArgv, runText } from "./interp.ts";
+import { Interrupted, LIMITS, ShellLimitError } from "./budget.ts";
+import { runArgv, runText } from "./interp.ts";
 import type { CmdIO, ShellEnv } from "./types.ts";
 
 const SHELLS = new Set(["sh", "ash", "bash", "zsh"]);
@@ -12,27 +13,58 @@ function baseName(p: string): string {
   return p.slice(p.lastIndexOf("/") + 1);
 }
 
-/** Wraps the exec streams: under a TTY, newlines become CRLF and stderr shares stdout. */
-function streams(io: ExecIO, tty: boolean): { out(s: string): void; err(s: string): void } {
-  if (!tty) return { out: (s) => io.stdout(s), err: (s) => io.stderr(s) };
-  const conv = (s: string): string => s.replace(/\r?\n/g, "\r\n");
-  return { out: (s) => io.stdout(conv(s)), err: (s) => io.stdout(conv(s)) };
+interface Streams {
+  out(s: string): void;
+  err(s: string): void;
+  /** Writes past the output limit (the message that the limit was reached). */
+  final(s: string): void;
 }
 
-function readAllStdin(io: ExecIO): Promise<string> {
+/**
+ * Wraps the exec streams: under a TTY, newlines become CRLF and stderr shares stdout. What one command line writes
+ * is bounded by `LIMITS.outputChars`: past it, writing throws a session-wide `ShellLimitError`.
+ */
+function streams(io: ExecIO, tty: boolean): Streams {
+  const conv = (s: string): string => (tty ? s.replace(/\r?\n/g, "\r\n") : s);
+  let n = 0;
+  const bounded =
+    (write: (s: string) => void) =>
+    (s: string): void => {
+      n += s.length;
+      if (n > LIMITS.outputChars)
+        throw new ShellLimitError(`output over ${LIMITS.outputChars} characters: stopped`, "session");
+      write(conv(s));
+    };
+  return {
+    out: bounded((s) => io.stdout(s)),
+    err: bounded((s) => (tty ? io.stdout(s) : io.stderr(s))),
+    final: (s) => (tty ? io.stdout(conv(s)) : io.stderr(s)),
+  };
+}
+
+/** All of stdin, or undefined when it is larger than `LIMITS.pipeChars`. */
+function readAllStdin(io: ExecIO): Promise<string | undefined> {
   return new Promise((resolve) => {
-    let buf = "";
-    io.onStdin((d) => (buf += d.toString("utf8")));
-    io.onStdinEnd(() => resolve(buf));
-    io.signal.addEventListener("abort", () => resolve(buf), { once: true });
+    const parts: string[] = [];
+    let n = 0;
+    io.onStdin((d) => {
+      n += d.length;
+      if (n <= LIMITS.pipeChars) parts.push(d.toString("utf8"));
+    });
+    io.onStdinEnd(() => resolve(n <= LIMITS.pipeChars ? parts.join("") : undefined));
+    io.signal.addEventListener("abort", () => resolve(parts.join("")), { once: true });
   });
 }
 
-async function guarded(run: () => Promise<number>, env: ShellEnv): Promise<number> {
+async function guarded(run: () => Promise<number>, env: ShellEnv, s: Streams): Promise<number> {
   try {
     return await run();
   } catch (e) {
     if (e instanceof Interrupted || env.signal.aborted) return 130;
+    if (e instanceof ShellLimitError) {
+      s.final(`sh: ${e.message}\n`);
+      return 2;
+    }
     throw e;
   }
 }
@@ -45,11 +77,13 @@ export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): 
   if (SHELLS.has(prog) && (argv.length === 1 || (argv.length === 2 && /^-[il]+$/.test(argv[1]!)))) {
     if (req.tty && req.stdin) return interactive(io, env);
     const text = req.stdin ? await readAllStdin(io) : "";
-    return guarded(() => runText(text, env, { stdin: "", ...s }), env);
+    if (text === undefined) return stdinTooLarge(s);
+    return guarded(() => runText(text, env, { stdin: "", out: s.out, err: s.err }), env, s);
   }
   const stdin = req.stdin && !req.tty ? await readAllStdin(io) : "";
-  const cmdIo: CmdIO = { stdin, ...s };
-  const status = await guarded(async () => (await runArgv(argv, env, cmdIo)) ?? -1, env);
+  if (stdin === undefined) return stdinTooLarge(s);
+  const cmdIo: CmdIO = { stdin, out: s.out, err: s.err };
+  const status = await guarded(async () => (await runArgv(argv, env, cmdIo)) ?? -1, env, s);
   if (status === -1) {
     s.err(
       `OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0] ?? ""}": executable file not found in $PATH: unknown\n`,
@@ -59,10 +93,24 @@ export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): 
   return status;
 }
 
+function stdinTooLarge(s: Streams): number {
+  s.final(`sh: standard input over ${LIMITS.pipeChars} bytes: not run\n`);
+  return 1;
+}
+
 /** An interactive shell: prompt, echo, line editing and history; ends on `exit`, Ctrl-D or the client leaving. */
 function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
-  const out = (s: string): void => io.stdout(s);
-  const s = streams(io, true);
+  // Echo and line editing are written once per chunk of input, not once per character.
+  let echo = "";
+  let batching = 0;
+  const flush = (): void => {
+    if (echo) io.stdout(echo);
+    echo = "";
+  };
+  const out = (s: string): void => {
+    if (batching > 0) echo += s;
+    else io.stdout(s);
+  };
   const prompt = (): string => base.image.prompt(base.net.pod.hostname);
   const history: string[] = [];
   let hIndex = 0;
@@ -85,11 +133,12 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
       const ctl = new AbortController();
       running = ctl;
       const env: ShellEnv = { ...base, signal: AbortSignal.any([io.signal, ctl.signal]) };
+      const s = streams(io, true);
       try {
-        await runText(text, env, { stdin: "", ...s });
+        await runText(text, env, { stdin: "", out: s.out, err: s.err });
       } catch (e) {
         if (!(e instanceof Interrupted) && !env.signal.aborted)
-          s.err(`sh: ${e instanceof Error ? e.message : String(e)}\n`);
+          s.final(`sh: ${e instanceof Error ? e.message : String(e)}\n`);
       }
       base.lastStatus = env.lastStatus;
       base.exitCode = env.exitCode;
@@ -102,6 +151,14 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
       feed(rest);
     };
     const feed = (data: string): void => {
+      batching++;
+      try {
+        feedChars(data);
+      } finally {
+        if (--batching === 0) flush();
+      }
+    };
+    const feedChars = (data: string): void => {
       for (let i = 0; i < data.length; i++) {
         if (done) return;
         const c = data[i]!;
@@ -109,7 +166,7 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
           if (c === "\x03") {
             out("^C\r\n");
             running.abort(new Interrupted());
-          } else pending += c;
+          } else if (pending.length < LIMITS.scriptChars) pending += c;
           continue;
         }
         if (c === "\r" || c === "\n") {
@@ -122,6 +179,7 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
             if (history.length > 100) history.shift();
           }
           hIndex = history.length;
+          flush();
           void runLine(text);
           // The rest of the chunk waits for the command, except Ctrl-C, which interrupts it.
           feed(data.slice(i + 1));
@@ -153,7 +211,7 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
             }
           }
           i += seq.length === 3 && seq[1] === "[" ? 2 : 0;
-        } else if (c >= " " || c === "\t") {
+        } else if ((c >= " " || c === "\t") && line.length < LIMITS.scriptChars) {
           line += c === "\t" ? " " : c;
           out(c === "\t" ? " " : c);
         }

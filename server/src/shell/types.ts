@@ -26,6 +26,8 @@ export interface ShellEnv {
   tools: ReadonlySet<string>;
   /** The image's flavour of the tools (`nslookup`, `nc`, prompt). */
   image: ImageProfile;
+  /** How many shells (`sh -c`, scripts, `$( … )`) this one runs inside; bounded by `LIMITS.depth`. */
+  depth?: number;
   /** Whether the session has a terminal (`kubectl exec -t`): curl then shows no progress meter. */
   tty: boolean;
 }

@@ -1,6 +1,6 @@
 /** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
-import { LIMITS, ShellLimitError, yieldTurn } from "../budget.ts";
-import { runText } from "../interp.ts";
+import { LIMITS, Pacer, ShellLimitError, yieldTurn } from "../budget.ts";
+import { runText, subshellEnv } from "../interp.ts";
 import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
 import type { CmdIO, ShellEnv, Tool } from "../types.ts";
 
@@ -35,19 +35,23 @@ function unescape(s: string): string {
   });
 }
 
-function printf(args: string[], io: CmdIO): Promise<number> {
+async function printf(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   const fmt = args[0];
   if (fmt === undefined) {
     io.err("printf: usage: printf FORMAT [ARGUMENT...]\n");
-    return Promise.resolve(2);
+    return 2;
   }
-  let rest = args.slice(1);
-  let out = "";
+  const pace = new Pacer(env.signal);
+  const rest = args.slice(1);
+  const format = unescape(fmt);
+  const parts: string[] = [];
+  let size = 0;
+  let next = 0;
   do {
     let used = 0;
-    out += unescape(fmt).replace(/%(-?\d*)([sdbc%])/g, (_m, width: string, conv: string) => {
+    const piece = format.replace(/%(-?\d*)([sdbc%])/g, (_m, width: string, conv: string) => {
       if (conv === "%") return "%";
-      const a = rest[used++] ?? "";
+      const a = rest[next + used++] ?? "";
       let v =
         conv === "d"
           ? String(parseInt(a, 10) || 0)
@@ -56,15 +60,22 @@ function printf(args: string[], io: CmdIO): Promise<number> {
             : conv === "c"
               ? a.slice(0, 1)
               : a;
-      const w = Number(width);
-      if (w) v = w < 0 ? v.padEnd(-w) : v.padStart(w);
+      const w = Math.min(Math.abs(Number(width)), LIMITS.wordChars);
+      if (w) v = width.startsWith("-") ? v.padEnd(w) : v.padStart(w);
       return v;
     });
-    rest = rest.slice(used);
+    size += piece.length;
+    if (size > LIMITS.pipeChars) {
+      io.err(`printf: output over ${LIMITS.pipeChars} characters: stopped\n`);
+      return 1;
+    }
+    parts.push(piece);
+    next += used;
     if (used === 0) break;
-  } while (rest.length > 0);
-  io.out(out);
-  return ok;
+    await pace.tick(used);
+  } while (next < rest.length);
+  io.out(parts.join(""));
+  return 0;
 }
 
 /** Parses `sleep`'s argument: seconds with an optional s/m/h suffix. */
@@ -107,6 +118,9 @@ function readInputs(args: string[], io: CmdIO, env: ShellEnv, cmd: string): { te
       if (env.files.list(f)) io.err(`${cmd}: read error: Is a directory\n`);
       else io.err(`${cmd}: can't open '${f}': No such file or directory\n`);
       status = 1;
+    } else if (text.length + data.length > LIMITS.pipeChars) {
+      io.err(`${cmd}: input over ${LIMITS.pipeChars} characters: stopped\n`);
+      return { text, status: 1 };
     } else text += data;
   }
   return { text, status };
@@ -119,21 +133,26 @@ function lines(text: string): string[] {
   return l;
 }
 
-function cat(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+async function cat(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   const { text, status } = readInputs(
     args.filter((a) => a !== "-n" && a !== "-v"),
     io,
     env,
     "cat",
   );
-  io.out(
-    args.includes("-n")
-      ? lines(text)
-          .map((l, i) => `${String(i + 1).padStart(6)}\t${l}\n`)
-          .join("")
-      : text,
-  );
-  return Promise.resolve(status);
+  if (!args.includes("-n")) {
+    io.out(text);
+    return status;
+  }
+  const pace = new Pacer(env.signal);
+  const all = lines(text);
+  const out: string[] = [];
+  for (let i = 0; i < all.length; i++) {
+    out.push(`${String(i + 1).padStart(6)}\t${all[i]!}\n`);
+    await pace.tick();
+  }
+  io.out(out.join(""));
+  return status;
 }
 
 const GREP_USAGE =
@@ -235,6 +254,35 @@ async function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   return status !== 0 ? 2 : count > 0 ? 0 : 1;
 }
 
+/** The first `n` lines of a text (each ending in a newline), found without splitting the rest. */
+function headLines(text: string, n: number): string {
+  if (n < 0)
+    return lines(text)
+      .slice(0, n)
+      .map((l) => l + "\n")
+      .join("");
+  let end = 0;
+  for (let i = 0; i < n && end < text.length; i++) {
+    const nl = text.indexOf("\n", end);
+    end = nl < 0 ? text.length : nl + 1;
+  }
+  const out = text.slice(0, end);
+  return out && !out.endsWith("\n") ? out + "\n" : out;
+}
+
+/** The last `n` lines of a text (each ending in a newline), found without splitting the rest. */
+function tailLines(text: string, n: number): string {
+  if (n <= 0 || text === "") return "";
+  const body = text.endsWith("\n") ? text.slice(0, -1) : text;
+  let pos = body.length;
+  for (let i = 0; i < n; i++) {
+    const nl = pos > 0 ? body.lastIndexOf("\n", pos - 1) : -1;
+    if (nl < 0) return body + "\n";
+    pos = nl;
+  }
+  return body.slice(pos + 1) + "\n";
+}
+
 function headTail(which: "head" | "tail"): Tool {
   return (args, io, env) => {
     let n = 10;
@@ -254,9 +302,7 @@ function headTail(which: "head" | "tail"): Tool {
       return Promise.resolve(1);
     }
     const { text, status } = readInputs(files, io, env, which);
-    const l = lines(text);
-    const pick = which === "head" ? l.slice(0, n) : n === 0 ? [] : l.slice(-n);
-    io.out(pick.map((x) => x + "\n").join(""));
+    io.out(which === "head" ? headLines(text, n) : tailLines(text, n));
     return Promise.resolve(status);
   };
 }
@@ -268,8 +314,16 @@ function wc(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
     .replace(/-/g, "");
   const files = args.filter((a) => !a.startsWith("-") || a === "-");
   const { text, status } = readInputs(files, io, env, "wc");
-  const l = (text.match(/\n/g) ?? []).length;
-  const w = text.split(/\s+/).filter(Boolean).length;
+  let l = 0;
+  let w = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 10) l++;
+    const space = ch === 32 || (ch >= 9 && ch <= 13);
+    if (!space && !inWord) w++;
+    inWord = !space;
+  }
   const c = Buffer.byteLength(text);
   const parts = opts ? [...opts].map((o) => (o === "l" ? l : o === "w" ? w : c)) : [l, w, c];
   io.out(
@@ -347,7 +401,7 @@ function formatDate(ms: number): string {
 
 export const coreCommands: Record<string, Tool> = {
   echo: (a, io) => echo([...a], io),
-  printf: (a, io) => printf(a, io),
+  printf,
   true: () => ok,
   false: () => Promise.resolve(1),
   ":": () => ok,
@@ -482,7 +536,7 @@ export const coreCommands: Record<string, Tool> = {
     }
     return Promise.resolve(status);
   },
-  seq: (a, io) => {
+  seq: (a, io, env) => {
     const n = a.map(Number);
     if (n.length < 1 || n.length > 3 || n.some((x) => !Number.isFinite(x))) {
       io.err(
@@ -498,26 +552,38 @@ export const coreCommands: Record<string, Tool> = {
       io.err("seq: invalid increment '0'\n");
       return Promise.resolve(1);
     }
-    const out: string[] = [];
-    for (let x = first; step > 0 ? x <= last : x >= last; x += step) {
-      out.push(String(x));
-      if (out.length > 100_000) break;
-    }
-    io.out(out.map((l) => l + "\n").join(""));
-    return ok;
+    return seqLines(first, step, last, io, env);
   },
   sh: shTool,
   ash: shTool,
   bash: shTool,
 };
 
+/** Writes seq's numbers a chunk at a time, with an event-loop turn between chunks (at most 100,001 numbers). */
+async function seqLines(
+  first: number,
+  step: number,
+  last: number,
+  io: CmdIO,
+  env: ShellEnv,
+): Promise<number> {
+  let chunk = "";
+  let n = 0;
+  for (let x = first; step > 0 ? x <= last : x >= last; x += step) {
+    chunk += `${x}\n`;
+    if (++n > 100_000) break;
+    if (n % LIMITS.itemsPerTurn === 0) {
+      io.out(chunk);
+      chunk = "";
+      await yieldTurn(env.signal);
+    }
+  }
+  io.out(chunk);
+  return 0;
+}
+
 async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
-  const sub: ShellEnv = {
-    ...env,
-    vars: new Map(env.vars),
-    exported: new Set(env.exported),
-    exitCode: undefined,
-  };
+  const sub = subshellEnv(env);
   if (args[0] === "-c") {
     if (args[1] === undefined) {
       io.err("sh: -c requires an argument\n");
