@@ -220,7 +220,8 @@ async function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   const all = lines(text);
   for (let i = 0; i < all.length; i++) {
     const l = all[i]!;
-    const lineWork = regexWork(l, re);
+    // Each line costs at least a share of a turn, so that at most LIMITS.itemsPerTurn short lines run per turn.
+    const lineWork = Math.max(regexWork(l, re), LIMITS.regexWorkPerTurn / LIMITS.itemsPerTurn);
     if (lineWork > LIMITS.regexWorkPerLine) {
       io.err(
         `grep: line ${i + 1} is too long for this pattern (${l.length} characters; the pod allows ${Math.floor(LIMITS.regexWorkPerLine / re.size)})\n`,
