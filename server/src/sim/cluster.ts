@@ -24,6 +24,7 @@ import type { ControllerContext } from "./controllers/context.ts";
 import {
   CorruptStateError,
   DebouncedSaver,
+  deleteSimClusterState,
   journalFile,
   nodeDisk,
   readDataplaneState,
@@ -34,7 +35,7 @@ import {
   type DiskIO,
 } from "./persistence.ts";
 import { ClusterJournal, readJournal } from "./journal.ts";
-import { storageHealth, type StorageHealth } from "../shared/storage.ts";
+import { storageHealth, toStorageError, type StorageHealth } from "../shared/storage.ts";
 import { existsSync, statSync } from "node:fs";
 import { withMainProcesses } from "./main-process-runner.ts";
 import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
@@ -302,8 +303,15 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     }
     if (opts.dataDir) {
       // The first snapshot, then the journal: a cluster the host lists always has both.
-      writeState(opts.dataDir, snapshot(), disk);
-      journal = openJournal(opts.dataDir, 0);
+      try {
+        writeState(opts.dataDir, snapshot(), disk);
+        journal = openJournal(opts.dataDir, 0);
+      } catch (err) {
+        store.setJournal(undefined);
+        deleteSimClusterState(opts.dataDir, opts.id);
+        health.failed(err);
+        throw toStorageError(err, `the new cluster "${opts.id}" was not saved`);
+      }
     }
   }
 

@@ -16,7 +16,13 @@ import {
   removeTempFiles,
   type DiskIO,
 } from "./persistence.ts";
-import { storageFault, storageHealth, toStorageError, type StorageHealth } from "../shared/storage.ts";
+import {
+  faultMessage,
+  storageFault,
+  storageHealth,
+  toStorageError,
+  type StorageHealth,
+} from "../shared/storage.ts";
 import { createApiServer, type ApiServer } from "../apiserver/server.ts";
 import { loadOrCreateTls, type TlsMaterial } from "../apiserver/tls.ts";
 import { renderKubeconfig } from "../apiserver/kubeconfig.ts";
@@ -179,10 +185,14 @@ export class SimHost {
       }
       // A full (or read-only) disk: serve what could be read; writes answer an error until space is freed.
       storage.failed(err);
-      logger.error("starting read-only: the data directory cannot be written", {
-        dir: dataDir,
-        error: err instanceof Error ? err.message : String(err),
-      });
+      logger.error(
+        "starting read-only: changes answer an error until the data directory can be written again",
+        {
+          problem: faultMessage(fault),
+          dir: dataDir,
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
     }
     logger.info("simulated clusters ready", { url: host.url, clusters: host.clusters.size });
     return host;
