@@ -27,6 +27,13 @@ spec:
   containers: [{name: nginx, image: nginx:1.27, ports: [{containerPort: 80}]}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: client, namespace: shop, labels: {app: client}}
 spec:
@@ -100,14 +107,64 @@ afterAll(async () => {
 });
 
 describe("kubectl port-forward", () => {
-  it("reaches Whisker through svc/whisker (WebSocket tunnel): the UI and the flow API", async () => {
+  it("reaches Whisker through svc/whisker (WebSocket tunnel): the UI, the flow API and its event stream", async () => {
+    // Traffic to find in the flows: client → web (allowed, reported at both ends).
+    const curl = await k([
+      "exec",
+      "-n",
+      "shop",
+      "client",
+      "--",
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "http://web.shop",
+    ]);
+    expect(curl.exitCode, curl.stderr).toBe(0);
     const f = await portForward(["-n", "calico-system", "svc/whisker", "0:8081"]);
     try {
-      const list = await fetch(`http://127.0.0.1:${f.port}/whisker-backend/flows?startTimeGte=-600`);
+      const filters = encodeURIComponent(
+        JSON.stringify({ source_namespaces: [{ value: "shop", type: "Exact" }] }),
+      );
+      const list = await fetch(
+        `http://127.0.0.1:${f.port}/whisker-backend/flows?startTimeGte=-600&filters=${filters}`,
+      );
       expect(list.status).toBe(200);
-      const body = (await list.json()) as { total: { totalPages: number }; items: unknown[] };
-      expect(body.total).toHaveProperty("totalPages");
-      expect(Array.isArray(body.items)).toBe(true);
+      const body = (await list.json()) as { total: { totalPages: number }; items: Record<string, unknown>[] };
+      expect(body.total.totalPages).toBe(1);
+      expect(body.items).toContainEqual(
+        expect.objectContaining({
+          source_name: "client",
+          source_namespace: "shop",
+          source_labels: "app=client",
+          dest_name: "web",
+          dest_namespace: "shop",
+          dest_port: 80,
+          protocol: "tcp",
+          action: "Allow",
+          reporter: "Src",
+        }),
+      );
+      expect(body.items.every((i) => i.source_namespace === "shop")).toBe(true);
+      // The event stream replays from startTimeGte, then stays open.
+      const ac = new AbortController();
+      const sse = await fetch(
+        `http://127.0.0.1:${f.port}/whisker-backend/flows?watch=true&startTimeGte=-600`,
+        {
+          signal: ac.signal,
+        },
+      );
+      expect(sse.headers.get("content-type")).toBe("text/event-stream");
+      const reader = sse.body!.getReader();
+      let events = "";
+      while (!events.includes('"source_name":"client"')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        events += Buffer.from(value).toString();
+      }
+      ac.abort();
+      expect(events).toMatch(/^data: \{"start_time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"/);
       const ui = await fetch(`http://127.0.0.1:${f.port}/`);
       expect(ui.status).toBe(200);
       expect(await ui.text()).toContain("Whisker");
@@ -171,6 +228,22 @@ describe("kubectl port-forward", () => {
     expect(text).toMatch(
       /an error occurred forwarding \d+ -> 81: error forwarding port 81 to pod [0-9a-f]{64}, uid : failed to execute portforward in network namespace "\/var\/run\/netns\/cni-[0-9a-f-]+": failed to connect to localhost:81 inside namespace "[0-9a-f]{64}", IPv4: dial tcp4 127\.0\.0\.1:81: connect: connection refused IPv6 dial tcp6 \[::1\]:81: connect: connection refused/,
     );
+  });
+
+  it("Whisker answers inside the cluster too (one request, policy applies as to any pod)", async () => {
+    const r = await k([
+      "exec",
+      "-n",
+      "shop",
+      "client",
+      "--",
+      "curl",
+      "-s",
+      "http://whisker.calico-system:8081/whisker-backend/flows-filter-hints?type=DestName&startTimeGte=-600",
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const hints = JSON.parse(r.stdout) as { items: { value: string }[] };
+    expect(hints.items.map((h) => h.value)).toContain("web");
   });
 
   it("refuses a pod that does not exist, as the API server does", async () => {

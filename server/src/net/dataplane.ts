@@ -86,7 +86,13 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
   const onChange = ctx.onChange ?? (() => {});
   const unwatchFlows = ctx.onChange ? flows.watch({ limit: 1 }, onChange) : () => {};
   const logs = new PodLogs();
+  const whisker: WhiskerApi = {
+    records: () => flows.snapshot(),
+    watch: (cb) => flows.watch({ limit: 1 }, cb),
+    nowMs: () => ctx.clock.now(),
+  };
   const net = new Network({
+    whisker,
     store: ctx.store,
     topo,
     internet,
@@ -102,11 +108,6 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     return r.kind === "answer" ? r.ips : [];
   };
   const files = new Map<string, PodFileSystem>();
-  const whisker: WhiskerApi = {
-    records: () => flows.snapshot(),
-    watch: (cb) => flows.watch({ limit: 1 }, cb),
-    nowMs: () => ctx.clock.now(),
-  };
 
   const keys = ctx.api.types().map(resourceKey);
   const unsyncEngine = ctx.policy ? () => {} : syncEngine(ctx.store, policy, keys);

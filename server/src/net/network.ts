@@ -10,6 +10,7 @@ import type { Internet } from "./internet.ts";
 import { isIp, isPrivate } from "../shared/ipv4.ts";
 import { fnv32a } from "../shared/hash.ts";
 import type { PodLogs } from "./logs.ts";
+import { whiskerPeer, whiskerPorts, type WhiskerApi } from "./whisker-http.ts";
 import type { PolicyDecider, SideVerdict, Verdict } from "./policy.ts";
 import type { ConnectOutcome, ConnectRequest, HttpRequest, HttpResponse, Peer, Protocol } from "./podnet.ts";
 import { podIp, podReady, podSpec, svcSpec, targetPortOn, type Topology } from "./topology.ts";
@@ -23,6 +24,8 @@ export interface NetworkDeps {
   logs: PodLogs;
   clock: Clock;
   seed: number;
+  /** Goldmane's flows, for the Whisker pod's HTTP API. */
+  whisker?: WhiskerApi;
 }
 
 /** Where a connection ended up after DNAT and routing. */
@@ -83,6 +86,7 @@ export function listens(pod: KubeObject, port: number, protocol: Protocol): bool
   if (img.includes("nginx") && protocol === "TCP" && port === 80) return true;
   if (img.includes("coredns") && (port === 53 || (port === 9153 && protocol === "TCP"))) return true;
   if (isCoreDns(pod) && port === 53) return true;
+  if (protocol === "TCP" && whiskerPorts(pod).includes(port)) return true;
   return false;
 }
 
@@ -423,6 +427,8 @@ export class Network {
 
   /** What answers on a pod's port: an HTTP server (nginx's page, or a small page naming the pod). */
   private podPeer(pod: KubeObject, port: number, clientIp: string): Peer {
+    const whisker = this.d.whisker && whiskerPeer(pod, port, this.d.whisker);
+    if (whisker) return whisker;
     const img = imageOf(pod);
     const nginx = img.includes("nginx");
     return {

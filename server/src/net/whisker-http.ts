@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KubeObject } from "../store/types.ts";
 import type { PortListener } from "../sim/runtime/port-forward.ts";
 import type { FlowRecord } from "./flows.ts";
+import type { Peer } from "./podnet.ts";
 import { podSpec } from "./topology.ts";
 import {
   WhiskerBadRequest,
@@ -18,6 +19,7 @@ import {
   parseListParams,
   timeWindow,
   toWhiskerFlow,
+  type ListParams,
 } from "./whisker.ts";
 
 /** What the Whisker pod reads: Goldmane's view of the cluster's flows. */
@@ -66,73 +68,108 @@ export function whiskerListener(pod: KubeObject, port: number, api: WhiskerApi):
   if (!isWhiskerPod(pod)) return undefined;
   const imgs = images(pod);
   if (port === WHISKER_UI_PORT && imgs.some((i) => /(^|\/)whisker(:|@|$)/.test(i)))
-    return { kind: "http", handle: (req, res) => serveUi(api, req, res) };
+    return { kind: "http", handle: (req, res) => serve(api, WHISKER_UI_PORT, req, res) };
   if (port === WHISKER_BACKEND_PORT && imgs.some((i) => /(^|\/)whisker-backend(:|@|$)/.test(i)))
-    return { kind: "http", handle: (req, res) => serveBackend(api, req, res, req.url ?? "/") };
+    return { kind: "http", handle: (req, res) => serve(api, WHISKER_BACKEND_PORT, req, res) };
   return undefined;
 }
 
-function serveUi(api: WhiskerApi, req: IncomingMessage, res: ServerResponse): void {
-  const url = req.url ?? "/";
-  if (url.startsWith("/whisker-backend/")) {
-    serveBackend(api, req, res, url.slice("/whisker-backend".length));
-    return;
+/** A whole answer, for everything but an event stream. */
+export interface WhiskerAnswer {
+  status: number;
+  reason: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const REASONS: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  503: "Service Unavailable",
+};
+
+function whole(
+  status: number,
+  contentType: string,
+  body: string,
+  extra: Record<string, string> = {},
+): WhiskerAnswer {
+  return {
+    status,
+    reason: REASONS[status] ?? "",
+    headers: { "Content-Type": contentType, "Content-Length": String(Buffer.byteLength(body)), ...extra },
+    body,
+  };
+}
+
+const json = (status: number, v: unknown): WhiskerAnswer =>
+  whole(status, "application/json", JSON.stringify(v) + "\n");
+
+/**
+ * What the pod answers on `port` for `method path`: a whole answer, or `{ stream }` for `watch=true` (the caller
+ * streams it, or, when it cannot, sends the backlog and ends).
+ */
+export function answer(
+  api: WhiskerApi,
+  port: number,
+  method: string,
+  path: string,
+): WhiskerAnswer | { stream: ListParams; nowSec: number } {
+  if (port === WHISKER_UI_PORT) {
+    if (!path.startsWith("/whisker-backend/"))
+      return whole(200, "text/html", method === "HEAD" ? "" : INDEX_HTML, { Server: "nginx" });
+    path = path.slice("/whisker-backend".length);
   }
-  req.resume();
-  const body = req.method === "HEAD" ? "" : INDEX_HTML;
-  res.writeHead(200, {
-    Server: "nginx",
-    "Content-Type": "text/html",
-    "Content-Length": String(Buffer.byteLength(INDEX_HTML)),
-  });
-  res.end(body);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body) + "\n";
-  res.writeHead(status, {
-    "Content-Type": "application/json",
-    "Content-Length": String(Buffer.byteLength(text)),
-  });
-  res.end(text);
-}
-
-/** whisker-backend's routes; `path` is the request target without the nginx prefix. */
-export function serveBackend(api: WhiskerApi, req: IncomingMessage, res: ServerResponse, path: string): void {
-  req.resume();
   const url = new URL(path, "http://whisker");
   const route = url.pathname;
-  if (route !== "/flows" && route !== "/flows-filter-hints") {
-    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" });
-    res.end("404 page not found\n");
-    return;
-  }
-  if (req.method !== "GET") {
-    res.writeHead(405, { "Content-Type": "text/plain; charset=utf-8", Allow: "GET" });
-    res.end("Method Not Allowed\n");
-    return;
-  }
+  if (route !== "/flows" && route !== "/flows-filter-hints")
+    return whole(404, "text/plain; charset=utf-8", "404 page not found\n", {
+      "X-Content-Type-Options": "nosniff",
+    });
+  if (method !== "GET")
+    return whole(405, "text/plain; charset=utf-8", "Method Not Allowed\n", { Allow: "GET" });
   const nowSec = Math.floor(api.nowMs() / 1000);
   try {
     if (route === "/flows-filter-hints")
-      return sendJson(res, 200, filterHints(api.records(), url.searchParams, nowSec));
+      return json(200, filterHints(api.records(), url.searchParams, nowSec));
     const params = parseListParams(url.searchParams);
-    if (!params.watch) return sendJson(res, 200, listFlows(api.records(), params, nowSec));
-    if ((openStreams.get(api) ?? 0) >= MAX_STREAMS)
-      return sendJson(res, 503, { error: "too many open flow streams" });
-    stream(api, params, nowSec, res);
+    if (!params.watch) return json(200, listFlows(api.records(), params, nowSec));
+    return { stream: params, nowSec };
   } catch (err) {
-    if (err instanceof WhiskerBadRequest) return sendJson(res, 400, { error: err.message });
+    if (err instanceof WhiskerBadRequest) return json(400, { error: err.message });
     throw err;
   }
 }
 
-function stream(
-  api: WhiskerApi,
-  params: ReturnType<typeof parseListParams>,
-  nowSec: number,
-  res: ServerResponse,
-): void {
+function serve(api: WhiskerApi, port: number, req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  const a = answer(api, port, req.method ?? "GET", req.url ?? "/");
+  if ("stream" in a) {
+    if ((openStreams.get(api) ?? 0) >= MAX_STREAMS) {
+      const busy = json(503, { error: "too many open flow streams" });
+      res.writeHead(busy.status, busy.reason, busy.headers).end(busy.body);
+      return;
+    }
+    stream(api, a.stream, a.nowSec, res);
+    return;
+  }
+  res.writeHead(a.status, a.reason, a.headers);
+  res.end(a.body);
+}
+
+/** The flows a stream starts with: those from `startTimeGte` (none when it is 0, "from now"). */
+export function backlog(api: WhiskerApi, params: ListParams, nowSec: number): FlowRecord[] {
+  if (params.startTimeGte === 0) return [];
+  const [gte] = timeWindow(params, nowSec);
+  return api.records().filter((r) => r.start_time >= gte && matchesFilters(r, params.filters));
+}
+
+/** An SSE event as httpmachinery's eventstream.go writes it. */
+export const sseEvent = (r: FlowRecord): string => `data: ${JSON.stringify(toWhiskerFlow(r))}\n\n`;
+
+function stream(api: WhiskerApi, params: ListParams, nowSec: number, res: ServerResponse): void {
   openStreams.set(api, (openStreams.get(api) ?? 0) + 1);
   res.writeHead(200, {
     "Content-Type": "text/event-stream",
@@ -141,13 +178,9 @@ function stream(
     "Access-Control-Allow-Origin": "localhost",
   });
   const send = (r: FlowRecord): void => {
-    res.write(`data: ${JSON.stringify(toWhiskerFlow(r))}\n\n`);
+    res.write(sseEvent(r));
   };
-  // For a stream, 0 means "from now": nothing is replayed.
-  if (params.startTimeGte !== 0) {
-    const [gte] = timeWindow(params, nowSec);
-    for (const r of api.records()) if (r.start_time >= gte && matchesFilters(r, params.filters)) send(r);
-  }
+  for (const r of backlog(api, params, nowSec)) send(r);
   const dirty = new Set<FlowRecord>();
   const stop = api.watch((r) => {
     if (matchesFilters(r, params.filters) && dirty.size < 5000) dirty.add(r);
@@ -168,4 +201,37 @@ function stream(
   };
   res.on("close", close);
   res.on("error", close);
+}
+
+/** The ports a Whisker pod listens on (8081 for the `whisker` image, 3002 for `whisker-backend`). */
+export function whiskerPorts(pod: KubeObject): number[] {
+  const imgs = images(pod);
+  const out: number[] = [];
+  if (imgs.some((i) => /(^|\/)whisker(:|@|$)/.test(i))) out.push(WHISKER_UI_PORT);
+  if (imgs.some((i) => /(^|\/)whisker-backend(:|@|$)/.test(i))) out.push(WHISKER_BACKEND_PORT);
+  return out;
+}
+
+/**
+ * Whisker as `curl` inside the cluster reaches it (one request, one answer): an event stream cannot stay open there,
+ * so `watch=true` answers with the backlog and ends.
+ */
+export function whiskerPeer(pod: KubeObject, port: number, api: WhiskerApi): Peer | undefined {
+  if (!whiskerPorts(pod).includes(port)) return undefined;
+  return {
+    description: pod.metadata.name,
+    speaksHttp: true,
+    certificateValidFor: () => false,
+    http(req) {
+      const a = answer(api, port, req.method, req.path);
+      if (!("stream" in a)) return a;
+      const body = backlog(api, a.stream, a.nowSec).map(sseEvent).join("");
+      return {
+        status: 200,
+        reason: "OK",
+        headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" },
+        body,
+      };
+    },
+  };
 }
