@@ -69,6 +69,25 @@ export class LearnerPage {
     };
   }
 
+  /** True when the element is wholly visible: inside the window and inside every scrolling box around it. */
+  inView(locator: Locator): Promise<boolean> {
+    return locator.evaluate((el) => {
+      // Runs in the page; this file is type-checked without the DOM library.
+      const win = globalThis as unknown as {
+        innerHeight: number;
+        getComputedStyle(e: unknown): { overflowY: string };
+      };
+      const r = el.getBoundingClientRect();
+      if (r.height === 0 || r.top < 0 || r.bottom > win.innerHeight) return false;
+      for (let p = el.parentElement; p; p = p.parentElement) {
+        if (!/(auto|scroll|hidden)/.test(win.getComputedStyle(p).overflowY)) continue;
+        const b = p.getBoundingClientRect();
+        if (r.top < b.top - 0.5 || r.bottom > b.bottom + 0.5) return false;
+      }
+      return true;
+    });
+  }
+
   stageStatus(i: number): Promise<string | null> {
     return this.page.locator(`.stage-pill[data-stage="${i}"]`).getAttribute("data-status");
   }

@@ -46,6 +46,33 @@ describe("the learner's page", () => {
     await lp.screenshot("01-joined-get-pods");
   });
 
+  it("Run clears what is half-typed at the prompt instead of appending to it", async () => {
+    await page.locator(".xterm").click();
+    await page.keyboard.insertText("echo half-typed-");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("ArrowLeft");
+    await lp.waitForTerminal(/half-typed-$/m);
+    await lp.runAndWait(
+      page.locator(".guide .action", { hasText: "kubectl get pods -A" }).locator("button[data-action=run]"),
+    );
+    // The shell's history holds what it ran: the guide's command alone, and nothing of the half-typed text.
+    await lp.type("history 4 | sed 's/^/hist:/'");
+    await lp.waitForTerminal(/^hist:\s+\d+\s+history 4/m);
+    const text = await lp.terminalText();
+    expect(text).toMatch(/^hist:\s+\d+\s+kubectl get pods -A$/m);
+    expect(text).not.toMatch(/^hist:.*half-typ/m);
+  });
+
+  it("lists the keyboard shortcuts on ?, and closes the list with Escape", async () => {
+    await page.locator("#stage-title").click();
+    await page.keyboard.press("?");
+    const dialog = page.locator("#shortcuts");
+    await dialog.waitFor();
+    expect(await dialog.innerText()).toMatch(/Alt\+1[\s\S]*Show the terminal[\s\S]*Option/);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+  });
+
   it("applies the stage-1 solution in the terminal and passes the check", async () => {
     await lp.goToStage(1);
     const before = await lp.check();
@@ -68,7 +95,20 @@ describe("the learner's page", () => {
     const after = await lp.check();
     expect(after.passed).toBe(true);
     expect(await lp.stageStatus(1)).toBe("passed");
+    expect(await page.locator("#check-status").innerText()).toBe("✓ Stage passed");
+    // The last stage passed: the completion screen says what is still open (stage 0 was never checked).
+    const done = page.locator("#completion");
+    await done.waitFor();
+    expect(await done.innerText()).toMatch(/1 of 2 stages passed/);
     await lp.screenshot("02-stage-1-passed");
+    await done.locator("li[data-stage='0'] button").click();
+    await page.locator("#stage-title", { hasText: /^0\./ }).waitFor();
+    expect((await lp.check()).passed).toBe(true);
+    await lp.goToStage(1);
+    await page.click("#next-stage");
+    expect(await done.innerText()).toMatch(/Workshop complete/);
+    await page.keyboard.press("Escape");
+    await done.waitFor({ state: "detached" });
   });
 
   it("reattaches the terminal with what it missed after the connection drops", async () => {

@@ -41,6 +41,17 @@ describe("the egress workshop", () => {
     // Stage 0 asks questions: the page shows a field for each.
     expect(await page.locator(".answers input").count()).toBeGreaterThan(0);
     await lp.screenshot("09-workshop-stage-0");
+    // On a 1280×720 screen, a check's outcome shows where the learner looks: beside the Check button, and the
+    // results scrolled into sight below the stage's answer fields.
+    await page.setViewportSize({ width: 1280, height: 720 });
+    const unanswered = await lp.check();
+    expect(unanswered.passed).toBe(false);
+    expect(await page.locator("#check-status").innerText()).toMatch(/^✗ \d+ of \d+ checks fail$/);
+    expect(await lp.inView(page.locator("#check-status"))).toBe(true);
+    expect(await lp.inView(page.locator("#check-results .summary"))).toBe(true);
+    expect(await lp.inView(page.locator("#check-results li.fail").first())).toBe(true);
+    await lp.screenshot("09b-workshop-stage-0-checked-1280x720");
+    await page.setViewportSize({ width: 1366, height: 768 });
     await lp.goToStage(1);
     const actions = page.locator(
       ".guide .action button[data-action=run], .guide .action button[data-action=apply]",

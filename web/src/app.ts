@@ -1,15 +1,21 @@
 /**
  * The learner's page once joined: stage navigation with progress on top, the guide and check panel on the left, the
- * terminal and the flow view on the right. Keyboard: Alt+1 terminal, Alt+2 flows, Alt+Enter check, Alt+←/→ stages.
+ * terminal and the flow view on the right. Keyboard (keys.ts): Alt+1 terminal, Alt+2 flows, Alt+Enter check, Alt+←/→
+ * stages, `?` the list of shortcuts.
  */
 import type { CheckOutcome, StageProgress } from "../../server/src/realtime/protocol.ts";
 import { api, ApiError, type LearnerState } from "./api.ts";
 import { CheckPanel } from "./checks.ts";
 import { clear, h, toast } from "./dom.ts";
+import { completionDialog, shortcutsDialog, type Dialog } from "./dialogs.ts";
 import { FlowsPane } from "./flows.ts";
 import { renderGuide } from "./guide.ts";
+import { altShortcut, asksForShortcuts, type ShortcutAction } from "./keys.ts";
 import { connect } from "./socket.ts";
 import { TerminalPane } from "./terminal.ts";
+
+/** The directory in the learner's HOME that holds a stage's files (the server's `stageDir`). */
+export const stageDir = (index: number): string => `stage-${index}`;
 
 export function showError(err: unknown): void {
   toast(err instanceof Error ? err.message : String(err), "error");
@@ -26,6 +32,10 @@ export class LearnerApp {
   private readonly flows: FlowsPane;
   private readonly tabs: Record<"terminal" | "flows", { button: HTMLButtonElement; panel: HTMLElement }>;
   private readonly connection: HTMLElement;
+  private readonly stageDirEl: HTMLElement;
+  /** The stage whose directory the shell was last sent to (undefined: not known yet). */
+  private shellStage: number | undefined;
+  private dialog: Dialog | undefined;
 
   constructor(root: HTMLElement, state: LearnerState) {
     this.state = state;
@@ -47,9 +57,31 @@ export class LearnerApp {
         h("span", { class: "brand-title", title: state.lab.title }, state.lab.title),
       ),
       this.nav,
-      h("div", { class: "who" }, this.connection, h("span", { class: "name" }, state.learner.name)),
+      h(
+        "div",
+        { class: "who" },
+        this.connection,
+        h("span", { class: "name" }, state.learner.name),
+        h(
+          "button",
+          {
+            class: "btn btn-ghost btn-keys",
+            type: "button",
+            id: "shortcuts-button",
+            title: "Keyboard shortcuts (?)",
+            "aria-label": "Keyboard shortcuts",
+            onclick: () => this.toggleShortcuts(),
+          },
+          "?",
+        ),
+      ),
     );
     this.stageTitle = h("h2", { class: "stage-title", id: "stage-title" });
+    this.stageDirEl = h("code", {
+      class: "stage-dir",
+      id: "stage-dir",
+      title: "This stage's files; the first Run on a stage changes the shell to it",
+    });
     this.guideEl = h("article", { class: "guide", id: "guide", tabindex: "0" });
     const checkEl = h("section", { class: "check-panel", "aria-label": "Check your work" });
     const stepper = h(
@@ -73,7 +105,10 @@ export class LearnerApp {
           type: "button",
           id: "next-stage",
           title: "Next stage (Alt+→)",
-          onclick: () => void this.go(this.viewing + 1),
+          onclick: () =>
+            void (this.viewing === this.state.stages.length - 1
+              ? this.showCompletion()
+              : this.go(this.viewing + 1)),
         },
         "Next →",
       ),
@@ -81,7 +116,12 @@ export class LearnerApp {
     const left = h(
       "section",
       { class: "pane left", "aria-label": "Lab guide" },
-      h("div", { class: "stage-head" }, this.stageTitle, stepper),
+      h(
+        "div",
+        { class: "stage-head" },
+        h("div", { class: "stage-name" }, this.stageTitle, this.stageDirEl),
+        stepper,
+      ),
       this.guideEl,
       checkEl,
     );
@@ -157,20 +197,63 @@ export class LearnerApp {
   }
 
   private keys(e: KeyboardEvent): void {
-    if (!e.altKey || e.ctrlKey || e.metaKey) return;
-    const k = e.key;
-    const actions: Record<string, () => void> = {
-      "1": () => this.showTab("terminal"),
-      "2": () => this.showTab("flows"),
-      Enter: () => void this.checks.runCheck(),
-      ArrowLeft: () => void this.go(this.viewing - 1),
-      ArrowRight: () => void this.go(this.viewing + 1),
+    if (e.key === "Escape" && this.dialog) {
+      e.preventDefault();
+      this.closeDialog();
+      return;
+    }
+    if (asksForShortcuts(e, e.target instanceof Element ? e.target : null)) {
+      e.preventDefault();
+      this.toggleShortcuts();
+      return;
+    }
+    const action = altShortcut(e);
+    if (!action) return;
+    const actions: Record<ShortcutAction, () => void> = {
+      terminal: () => this.showTab("terminal"),
+      flows: () => this.showTab("flows"),
+      check: () => void this.checks.runCheck(),
+      previous: () => void this.go(this.viewing - 1),
+      next: () => void this.go(this.viewing + 1),
     };
-    const act = actions[k];
-    if (!act) return;
     e.preventDefault();
     e.stopPropagation();
-    act();
+    actions[action]();
+  }
+
+  private toggleShortcuts(): void {
+    if (this.dialog?.kind === "shortcuts") return this.closeDialog();
+    this.openDialog(shortcutsDialog(() => this.closeDialog()));
+  }
+
+  private openDialog(d: Dialog): void {
+    this.closeDialog();
+    this.dialog = d;
+    document.body.append(d.el);
+    d.focus();
+  }
+
+  private closeDialog(): void {
+    this.dialog?.el.remove();
+    this.dialog = undefined;
+  }
+
+  /** The end of the workshop: what was done, and what is still open. */
+  private showCompletion(justPassed?: number): void {
+    this.openDialog(
+      completionDialog(
+        this.state.lab.title,
+        this.state.stages.map((s) => ({
+          index: s.index,
+          title: s.title,
+          passed: s.index === justPassed || this.state.progress[s.index]?.status === "passed",
+        })),
+        {
+          close: () => this.closeDialog(),
+          go: (i) => (this.closeDialog(), void this.go(i)),
+        },
+      ),
+    );
   }
 
   private showTab(id: "terminal" | "flows"): void {
@@ -246,13 +329,16 @@ export class LearnerApp {
     const stage = this.state.stages[i];
     if (!stage) return;
     this.stageTitle.textContent = `${i}. ${stage.title}`;
+    this.stageDirEl.textContent = `~/${stageDir(i)}`;
     (document.getElementById("prev-stage") as HTMLButtonElement).disabled = i === 0;
-    (document.getElementById("next-stage") as HTMLButtonElement).disabled =
-      i === this.state.stages.length - 1;
+    const next = document.getElementById("next-stage") as HTMLButtonElement;
+    const last = i === this.state.stages.length - 1;
+    next.textContent = last ? "Finish ✓" : "Next →";
+    next.title = last ? "See what you have done in this workshop" : "Next stage (Alt+→)";
     try {
       const g = await api.guide(i);
       renderGuide(this.guideEl, g, {
-        run: (t) => (this.showTab("terminal"), this.terminal.run(t)),
+        run: (t) => this.runInShell(t, i),
         check: () => void this.checks.runCheck(),
       });
       this.checks.show(stage, g.answers, g.lastCheck);
@@ -261,11 +347,23 @@ export class LearnerApp {
     }
   }
 
+  /**
+   * Runs a guide command in the terminal. The first Run on a stage the shell is not known to be in changes to that
+   * stage's directory first, in plain sight (`cd ~/stage-N`), so the stage's files are where its commands expect them.
+   */
+  private runInShell(text: string, stage: number): void {
+    this.showTab("terminal");
+    const before = this.shellStage === stage ? [] : [`cd ~/${stageDir(stage)}`];
+    this.shellStage = stage;
+    this.terminal.run(text, before);
+  }
+
   private async check(answers: Record<string, string>): Promise<void> {
     try {
       const r: CheckOutcome = await api.check(this.viewing, answers);
       this.checks.showResult(r);
       if (r.passed) toast(`Stage ${r.stageIndex} passed`);
+      if (r.passed && r.stageIndex === this.state.stages.length - 1) this.showCompletion(r.stageIndex);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) window.location.reload();
       showError(err);

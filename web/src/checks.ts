@@ -14,6 +14,8 @@ export class CheckPanel {
   private readonly results: HTMLElement;
   private readonly checkBtn: HTMLButtonElement;
   private readonly resetBtn: HTMLButtonElement;
+  /** The outcome in a few words, beside the Check button, where the learner's eyes are after clicking it. */
+  private readonly status: HTMLElement;
   private inputs: HTMLInputElement[] = [];
   private saveTimer: number | undefined;
 
@@ -48,7 +50,12 @@ export class CheckPanel {
       "Reset stage",
     );
     this.results = h("div", { class: "results", id: "check-results", "aria-live": "polite" });
-    el.append(this.form, h("div", { class: "check-bar" }, this.checkBtn, this.resetBtn), this.results);
+    this.status = h("span", { class: "check-status", id: "check-status" });
+    el.append(
+      this.form,
+      h("div", { class: "check-bar" }, this.checkBtn, this.resetBtn, this.status),
+      this.results,
+    );
   }
 
   show(stage: StageInfo, answers: Record<string, string>, last: CheckOutcome | undefined): void {
@@ -68,8 +75,11 @@ export class CheckPanel {
       return input;
     });
     this.form.hidden = this.inputs.length === 0;
-    if (last) this.showResult(last);
-    else clear(this.results);
+    if (last) this.showResult(last, false);
+    else {
+      clear(this.results);
+      this.setStatus(undefined);
+    }
   }
 
   private answers(): Record<string, string> {
@@ -102,6 +112,7 @@ export class CheckPanel {
     try {
       await this.handlers.reset();
       clear(this.results);
+      this.setStatus(undefined);
     } finally {
       this.busy(false);
     }
@@ -114,7 +125,41 @@ export class CheckPanel {
     this.el.classList.toggle("busy", on);
   }
 
-  showResult(r: CheckOutcome): void {
+  private setStatus(r: CheckOutcome | undefined): void {
+    if (!r) {
+      this.status.textContent = "";
+      this.status.className = "check-status";
+      return;
+    }
+    const passed = r.checks.filter((c) => c.passed).length;
+    this.status.className = `check-status ${r.passed ? "pass" : "fail"}`;
+    this.status.textContent = r.passed
+      ? "✓ Stage passed"
+      : `✗ ${r.checks.length - passed} of ${r.checks.length} checks fail`;
+  }
+
+  /**
+   * Shows a check's outcome: in a few words beside the Check button and in full below it, scrolled so the summary and
+   * the first failing check are in sight (`reveal`: not for the last outcome shown again when a stage opens).
+   */
+  showResult(r: CheckOutcome, reveal = true): void {
+    this.setStatus(r);
+    this.renderResult(r);
+    if (reveal) this.reveal();
+  }
+
+  /** Scrolls the panel (and only the panel) so the results start at its top edge, Check button just above if it fits. */
+  private reveal(): void {
+    const panel = this.el;
+    const bar = this.checkBtn.parentElement ?? this.results;
+    const top = bar.getBoundingClientRect().top - panel.getBoundingClientRect().top + panel.scrollTop;
+    const room = panel.clientHeight - bar.getBoundingClientRect().height;
+    const resultsTop =
+      this.results.getBoundingClientRect().top - panel.getBoundingClientRect().top + panel.scrollTop;
+    panel.scrollTop = room > 80 ? top - 4 : resultsTop - 4;
+  }
+
+  private renderResult(r: CheckOutcome): void {
     const passed = r.checks.filter((c) => c.passed).length;
     this.results.replaceChildren(
       h(

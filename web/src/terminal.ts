@@ -7,6 +7,7 @@ import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import type { LabSocket } from "./socket.ts";
 import { copyText, h, toast } from "./dom.ts";
+import { altShortcut, typedLines } from "./keys.ts";
 
 const ackEvery = 16 * 1024;
 
@@ -126,7 +127,8 @@ export class TerminalPane {
       return false;
     }
     if (e.ctrlKey && k === "v") return false;
-    if (e.altKey && ["1", "2", "arrowleft", "arrowright", "enter"].includes(k)) return false;
+    // The page's Alt shortcuts (by physical key, see keys.ts) are the page's, not the shell's.
+    if (altShortcut(e)) return false;
     return true;
   }
 
@@ -140,10 +142,13 @@ export class TerminalPane {
     }
   }
 
-  /** Types `text` into the shell as if the learner had, then presses Enter. */
-  run(text: string): void {
-    const line = text.replace(/\r?\n$/, "").replace(/\r?\n/g, "\r");
-    this.socket.emit("term:input", { data: line + "\r" });
+  /**
+   * Types `text` into the shell as if the learner had, then presses Enter. Whatever is half-typed at the prompt is
+   * cleared first, never run with it: Ctrl-E moves to the end of the line, Ctrl-U erases it (readline in bash, and the
+   * pod shell's line editor). `before` lines (such as a `cd`) are typed first, each on its own line.
+   */
+  run(text: string, before: readonly string[] = []): void {
+    this.socket.emit("term:input", { data: typedLines([...before, text]) });
     this.focus();
   }
 
