@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { checkSchema } from "../labs/model/schema.ts";
 import type { FlowsCheck, ProbeCheck, ResourceCheck } from "../labs/model/types.ts";
 import { FakeClient, pod } from "./fake-client.ts";
 import { runFlowsCheck, withinWindow } from "./flows.ts";
 import { selectPath } from "./path.ts";
-import { runResourceCheck } from "./resource-check.ts";
+import { meetsCondition, runResourceCheck } from "./resource-check.ts";
 import { runCheck } from "./run-check.ts";
 
 const gnp = (name: string, spec: unknown) => ({
@@ -64,6 +65,36 @@ describe("runResourceCheck", () => {
     );
     expect((await runResourceCheck(c, check)).passed).toBe(true);
     expect((await runResourceCheck(c, { ...check, expect: "absent" })).passed).toBe(false);
+  });
+});
+
+describe("meetsCondition matches", () => {
+  it("runs the lab's pattern in linear time on what an attendee wrote", () => {
+    const evil = { data: { x: "a".repeat(50_000) + "!" } };
+    expect(meetsCondition(evil, { path: "data.x", matches: "^(a+)+$" })).toBe(false);
+    expect(meetsCondition(evil, { path: "data.x", matches: "^(a|aa)+!$" })).toBe(true);
+    expect(meetsCondition({ d: '"action": "deny"' }, { path: "d", matches: '"action":\\s*"deny"' })).toBe(
+      true,
+    );
+  });
+
+  it("a lab whose pattern RE2 cannot run is refused when it loads", () => {
+    const base = {
+      id: "c",
+      title: "t",
+      hint: "h",
+      kind: "resource",
+      target: { apiVersion: "v1", kind: "ConfigMap" },
+    };
+    expect(checkSchema.safeParse({ ...base, where: [{ path: "data.x", matches: "a(?=b)" }] }).success).toBe(
+      false,
+    );
+    expect(checkSchema.safeParse({ ...base, where: [{ path: "data.x", matches: "(a)\\1" }] }).success).toBe(
+      false,
+    );
+    expect(checkSchema.safeParse({ ...base, where: [{ path: "data.x", matches: "^a+$" }] }).success).toBe(
+      true,
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Resource checks: does an object of a kind exist (or not), with fields that satisfy conditions.
  */
+import { RE2JS } from "re2js";
 import type { FieldCondition, ResourceCheck } from "../labs/model/types.ts";
 import type { CheckResult } from "../labs/api.ts";
 import type { ClusterClient, ClusterObject } from "./cluster.ts";
@@ -25,7 +26,9 @@ export function meetsCondition(obj: unknown, c: FieldCondition): boolean {
         (typeof v === "string" && typeof c.contains === "string" && v.includes(c.contains)),
     );
   if (c.matches !== undefined) {
-    const re = new RegExp(c.matches);
+    // The lab's pattern runs on what attendees wrote (a ConfigMap may hold 1 MiB): a linear-time engine, so that no
+    // value can make it backtrack for seconds. The lab loader has checked that RE2 accepts it.
+    const re = RE2JS.compile(RE2JS.translateRegExp(c.matches));
     return values.some((v) => typeof v === "string" && re.test(v));
   }
   return false;

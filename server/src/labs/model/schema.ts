@@ -2,6 +2,7 @@
  * The schemas of lab files (`lab.yaml`, `checks.yaml`, `wrong.yaml`, `setup/commands.yaml`, `answers.yaml`). Unknown
  * fields are errors, so a typo never silently turns a check into one that cannot fail.
  */
+import { RE2JS } from "re2js";
 import { z } from "zod";
 
 const name = z
@@ -120,7 +121,17 @@ const condition = z
     equals: z.unknown().optional(),
     in: z.array(z.unknown()).optional(),
     contains: z.unknown().optional(),
-    matches: z.string().optional(),
+    matches: z
+      .string()
+      .refine((p) => {
+        try {
+          RE2JS.compile(RE2JS.translateRegExp(p));
+          return true;
+        } catch {
+          return false;
+        }
+      }, "not a regular expression RE2 accepts (no lookaround or back-references)")
+      .optional(),
     exists: z.boolean().optional(),
   })
   .refine(
