@@ -40,6 +40,24 @@ export type OpenPort = (port: number) => Promise<Duplex>;
 interface Transport {
   write(b: Buffer): void;
   close(): void;
+  /** Bytes written but not yet sent. */
+  buffered(): number;
+}
+
+/** Above this many unsent bytes a pod connection is paused until the client catches up. */
+const HIGH_WATER = 1 << 20;
+
+/** Pauses `conn` while `buffered()` is high, polling until it drains. */
+function holdBack(conn: Duplex, buffered: () => number): void {
+  if (buffered() <= HIGH_WATER || conn.isPaused()) return;
+  conn.pause();
+  const t = setInterval(() => {
+    if (conn.destroyed || buffered() <= HIGH_WATER / 4) {
+      clearInterval(t);
+      if (!conn.destroyed) conn.resume();
+    }
+  }, 20);
+  t.unref();
 }
 
 /** At most this many forwarded connections at once on one port-forward session. */
@@ -108,6 +126,7 @@ export function acceptPortForward(
         if (!socket.destroyed) socket.write(b);
       },
       close: () => socket.destroy(),
+      buffered: () => socket.writableLength,
     };
     const session = spdySession(transport, open, logger);
     const untrack = track(() => socket.destroy());
@@ -148,6 +167,7 @@ export function acceptPortForward(
             if (ws.readyState === ws.OPEN) ws.send(b, { binary: true });
           },
           close: () => ws.close(1000),
+          buffered: () => ws.bufferedAmount,
         },
         open,
         logger,
@@ -241,6 +261,7 @@ function spdySession(
         if (p.clientFin) conn.end();
         conn.on("data", (d: Buffer) => {
           if (p.dataId !== undefined && !p.done) for (const f of dataFrames(p.dataId, d)) send(f);
+          holdBack(conn, transport.buffered);
         });
         conn.on("end", () => finish(p));
         conn.on("close", () => finish(p));
@@ -405,7 +426,10 @@ function channelSession(ws: WebSocket, ports: number[], open: OpenPort, logger: 
         conns[i] = conn;
         for (const b of pending[i]!.splice(0)) conn.write(b);
         if (clientEnded[i]) conn.end();
-        conn.on("data", (d: Buffer) => send(2 * i, d));
+        conn.on("data", (d: Buffer) => {
+          send(2 * i, d);
+          holdBack(conn, () => ws.bufferedAmount);
+        });
         conn.on("end", finishOnce);
         conn.on("close", finishOnce);
         conn.on("error", finishOnce);

@@ -15,25 +15,40 @@ import type { KubeObject } from "../../store/types.ts";
 export type PortListener =
   { kind: "http"; handle(req: IncomingMessage, res: ServerResponse): void } | { kind: "silent" };
 
-/** A connected pair of in-memory duplex streams: what one writes, the other reads. */
+/**
+ * A connected pair of in-memory duplex streams: what one writes, the other reads. A write completes only when the
+ * reader has room, so a slow reader holds the writer back (as a TCP window does).
+ */
 export function duplexPair(): [Duplex, Duplex] {
-  const make = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      read() {},
+  const waiting = new Map<Duplex, () => void>();
+  const make = (peer: () => Duplex): Duplex => {
+    const self: Duplex = new Duplex({
+      read() {
+        // The reader has room again: let the peer's held write complete.
+        const other = peer();
+        const cb = waiting.get(other);
+        if (cb) {
+          waiting.delete(other);
+          cb();
+        }
+      },
       write(chunk: Buffer, _enc, cb) {
-        peer().push(chunk);
-        cb();
+        if (peer().push(chunk)) cb();
+        else waiting.set(self, cb);
       },
       final(cb) {
         peer().push(null);
         cb();
       },
       destroy(err, cb) {
+        waiting.delete(self);
         const p = peer();
         if (!p.destroyed) p.destroy();
         cb(err);
       },
     });
+    return self;
+  };
   // eslint-disable-next-line prefer-const
   let b: Duplex;
   const a = make(() => b);

@@ -1,0 +1,218 @@
+/**
+ * The port-forward session as a hostile client meets it: a SPDY/3.1 upgrade driven frame by frame (header blocks
+ * compressed as Go's framer does), against an echo listener and a port nothing listens on; garbage, invalid streams,
+ * too many streams; the `v4.channel.k8s.io` port query.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import zlib from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { noopLogger } from "../shared/logger.ts";
+import { ApiError } from "../store/types.ts";
+import { duplexPair } from "../sim/runtime/port-forward.ts";
+import { acceptPortForward, channelPorts, createPortForwardServer, type OpenPort } from "./portforward.ts";
+import {
+  FrameReader,
+  SPDY3_DICTIONARY,
+  dataFrames,
+  encodeNameValues,
+  goAwayFrame,
+  pingFrame,
+  synStreamFrame,
+  type SpdyFrame,
+} from "./portforward-spdy.ts";
+
+const wss = createPortForwardServer();
+
+/** An echo server inside the "pod": what it reads, it writes back; it ends when the client ends. */
+const echo: OpenPort = (port) => {
+  if (port !== 80) return Promise.reject(new Error(`nothing on ${port}`));
+  const [client, pod] = duplexPair();
+  pod.on("data", (d: Buffer) => pod.write(d));
+  pod.on("end", () => pod.end());
+  return Promise.resolve(client);
+};
+
+interface Client {
+  send(b: Buffer | Buffer[]): void;
+  syn(id: number, headers: Record<string, string>): Promise<void>;
+  /** Waits until a frame matching `pred` has arrived; returns every frame so far. */
+  until(pred: (f: SpdyFrame) => boolean): Promise<SpdyFrame[]>;
+  closed(): Promise<void>;
+  raw: Duplex;
+}
+
+function spdyClient(open: OpenPort): Client {
+  const [client, server] = duplexPair();
+  const req = {
+    url: "/api/v1/namespaces/shop/pods/web/portforward",
+    headers: { upgrade: "SPDY/3.1", "x-stream-protocol-version": "portforward.k8s.io" },
+  } as unknown as IncomingMessage;
+  acceptPortForward(wss, req, server, Buffer.alloc(0), open, noopLogger, () => () => {});
+  const reader = new FrameReader();
+  const frames: SpdyFrame[] = [];
+  let sawHandshake = false;
+  let pending = Buffer.alloc(0);
+  const waiters: (() => void)[] = [];
+  client.on("data", (d: Buffer) => {
+    if (!sawHandshake) {
+      pending = Buffer.concat([pending, d]);
+      const end = pending.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      expect(pending.subarray(0, end).toString()).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      sawHandshake = true;
+      d = pending.subarray(end + 4);
+    }
+    frames.push(...reader.push(d));
+    for (const w of waiters.splice(0)) w();
+  });
+  const deflate = zlib.createDeflate({ dictionary: SPDY3_DICTIONARY, flush: zlib.constants.Z_SYNC_FLUSH });
+  const compress = (b: Buffer): Promise<Buffer> =>
+    new Promise((resolve) => {
+      const parts: Buffer[] = [];
+      const on = (c: Buffer): void => void parts.push(c);
+      deflate.on("data", on);
+      deflate.write(b, () => {
+        deflate.off("data", on);
+        resolve(Buffer.concat(parts));
+      });
+    });
+  const ended = new Promise<void>((resolve) => {
+    client.on("close", () => resolve());
+    client.on("end", () => resolve());
+  });
+  return {
+    raw: client,
+    send: (b) => {
+      for (const x of Array.isArray(b) ? b : [b]) client.write(x);
+    },
+    syn: async (id, headers) => {
+      client.write(synStreamFrame(id, await compress(encodeNameValues(headers))));
+    },
+    until: async (pred) => {
+      for (let i = 0; i < 200 && !frames.some(pred); i++)
+        await Promise.race([
+          new Promise<void>((r) => waiters.push(r)),
+          new Promise((r) => setTimeout(r, 25)),
+        ]);
+      if (!frames.some(pred))
+        throw new Error(`frame never came; got ${JSON.stringify(frames.map((f) => f.type))}`);
+      return frames;
+    },
+    closed: () => ended,
+  };
+}
+
+const dataOn = (frames: SpdyFrame[], id: number): string =>
+  frames
+    .filter((f): f is Extract<SpdyFrame, { type: "data" }> => f.type === "data" && f.id === id)
+    .map((f) => f.data.toString())
+    .join("");
+
+describe("SPDY port-forward session", () => {
+  it("pairs error and data streams by requestID, replies, and moves bytes both ways", async () => {
+    const c = spdyClient(echo);
+    await c.syn(1, { streamtype: "error", port: "80", requestid: "0" });
+    await c.syn(3, { streamtype: "data", port: "80", requestid: "0" });
+    await c.until((f) => f.type === "syn_reply" && f.id === 3);
+    c.send(dataFrames(3, Buffer.from("hello ")));
+    c.send(dataFrames(3, Buffer.from("pod"), true));
+    const frames = await c.until((f) => f.type === "data" && f.id === 1 && f.fin);
+    expect(dataOn(frames, 3)).toBe("hello pod");
+    expect(frames.some((f) => f.type === "data" && f.id === 3 && f.fin)).toBe(true);
+    expect(dataOn(frames, 1)).toBe(""); // no error
+    // Pings from the client (odd ids) are answered.
+    c.send(pingFrame(7));
+    await c.until((f) => f.type === "ping" && f.id === 7);
+    c.raw.destroy();
+  });
+
+  it("writes the opener's error on the error stream and closes both", async () => {
+    const c = spdyClient(echo);
+    await c.syn(1, { streamtype: "error", port: "81", requestid: "5" });
+    await c.syn(3, { streamtype: "data", port: "81", requestid: "5" });
+    const frames = await c.until((f) => f.type === "data" && f.id === 3 && f.fin);
+    expect(dataOn(frames, 1)).toBe("nothing on 81");
+    c.raw.destroy();
+  });
+
+  it("pairs streams of old clients without requestID by stream id", async () => {
+    const c = spdyClient(echo);
+    await c.syn(5, { streamtype: "error", port: "80" });
+    await c.syn(7, { streamtype: "data", port: "80" });
+    c.send(dataFrames(7, Buffer.from("x"), true));
+    const frames = await c.until((f) => f.type === "data" && f.id === 7 && f.fin);
+    expect(dataOn(frames, 7)).toBe("x");
+    c.raw.destroy();
+  });
+
+  it("resets invalid streams and keeps serving the valid ones", async () => {
+    const c = spdyClient(echo);
+    await c.syn(1, { streamtype: "error", port: "0", requestid: "a" });
+    await c.syn(3, { streamtype: "bogus", port: "80", requestid: "b" });
+    await c.syn(5, { streamtype: "data", port: "99999", requestid: "c" });
+    await c.syn(7, { port: "80", requestid: "d" });
+    await c.syn(9, { streamtype: "error", port: "80", requestid: "e" });
+    await c.syn(11, { streamtype: "error", port: "80", requestid: "e" }); // a second error stream for the pair
+    const frames = await c.until((f) => f.type === "rst_stream" && f.id === 11);
+    const reset = frames.filter((f) => f.type === "rst_stream").map((f) => (f as { id: number }).id);
+    expect(reset).toEqual([1, 3, 5, 7, 11]);
+    expect(frames.some((f) => f.type === "syn_reply" && f.id === 9)).toBe(true);
+    c.raw.destroy();
+  });
+
+  it("refuses streams past the per-session limit", async () => {
+    const c = spdyClient(echo);
+    for (let i = 0; i < 257; i++)
+      await c.syn(2 * i + 1, { streamtype: "error", port: "80", requestid: `r${i}` });
+    const frames = await c.until((f) => f.type === "rst_stream" && f.id === 513);
+    expect(frames.filter((f) => f.type === "syn_reply")).toHaveLength(256);
+    c.raw.destroy();
+  });
+
+  it("answers garbage with GOAWAY and closes the connection", async () => {
+    const c = spdyClient(echo);
+    c.send(Buffer.from([0x80, 0x02, 0, 1, 0, 0, 0, 0])); // SPDY/2
+    await c.until((f) => f.type === "goaway");
+    await c.closed();
+  });
+
+  it("closes the session when the client says GOAWAY", async () => {
+    const c = spdyClient(echo);
+    c.send(goAwayFrame(0));
+    await c.closed();
+  });
+
+  it("refuses an upgrade that does not negotiate portforward.k8s.io", () => {
+    const [, server] = duplexPair();
+    const req = {
+      url: "/x",
+      headers: { upgrade: "SPDY/3.1", "x-stream-protocol-version": "v4.channel.k8s.io" },
+    } as unknown as IncomingMessage;
+    expect(() =>
+      acceptPortForward(wss, req, server, Buffer.alloc(0), echo, noopLogger, () => () => {}),
+    ).toThrow(/unable to negotiate protocol/);
+  });
+});
+
+describe("v4.channel.k8s.io ports", () => {
+  it("parses ports as the kubelet's V4Options does", () => {
+    expect(channelPorts(new URLSearchParams("ports=80"))).toEqual([80]);
+    expect(channelPorts(new URLSearchParams("ports=80,443&ports=8080"))).toEqual([80, 443, 8080]);
+    const bad = (q: string): string => {
+      try {
+        channelPorts(new URLSearchParams(q));
+      } catch (err) {
+        expect(err).toBeInstanceOf(ApiError);
+        return (err as ApiError).message;
+      }
+      return "accepted";
+    };
+    expect(bad("")).toBe('query parameter "port" is required');
+    expect(bad("ports=")).toBe('query parameter "port" cannot be empty');
+    expect(bad("ports=http")).toBe('unable to parse "http" as a port');
+    expect(bad("ports=70000")).toBe('unable to parse "70000" as a port');
+    expect(bad("ports=0")).toBe('port "0" must be > 0');
+    expect(bad(`ports=${Array(17).fill(80).join(",")}`)).toMatch(/at most 16/);
+  });
+});
