@@ -86,6 +86,34 @@ describe("the interpreter gives the event loop a turn", () => {
     expect(r.turns).toBeGreaterThanOrEqual(200);
   });
 
+  it("one budget per turn for all shells: twenty endless loops cost a turn no more than one does", async () => {
+    const ctl = new AbortController();
+    let writes = 0;
+    let most = 0;
+    let turns = 0;
+    const tick = (): void => {
+      most = Math.max(most, writes);
+      writes = 0;
+      if (++turns >= 100) ctl.abort();
+      else setImmediate(tick);
+    };
+    setImmediate(tick);
+    const loops = Array.from({ length: 20 }, () =>
+      runText("while true; do echo x; done", shellEnv(ctl.signal), {
+        stdin: "",
+        out: () => void writes++,
+        err: () => {},
+      }).catch((e: unknown) => {
+        if (!(e instanceof Interrupted)) throw e;
+        return "interrupted" as const;
+      }),
+    );
+    expect(await Promise.all(loops)).toEqual(Array(20).fill("interrupted"));
+    // Each iteration is at least two commands (`true`, `echo`): one shell alone may do stepsPerTurn / 2 of them.
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(LIMITS.stepsPerTurn / 2 + 1);
+  });
+
   it("for over 20,000 words", async () => {
     const r = await run("for i in $(seq 1 20000); do :; done; echo $i");
     expect(r.out).toBe("20000\n");

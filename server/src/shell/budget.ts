@@ -1,7 +1,7 @@
 /**
  * The pod shell's limits. Everything here runs on the server's event loop, and whatever an attendee types is hostile:
  * each command either does a bounded amount of work per event-loop turn (and then gives the loop a turn with
- * `yieldTurn`) or stops with a clear error when it would exceed one of these limits.
+ * `spend`) or stops with a clear error when it would exceed one of these limits.
  */
 
 /** Thrown through the interpreter when the session is interrupted (Ctrl-C, client gone). */
@@ -51,22 +51,36 @@ export const LIMITS = {
   regexWorkPerLine: 1_000_000,
 } as const;
 
-/** Gives the event loop a turn; rejects with `Interrupted` if the session was interrupted meanwhile. */
-export function yieldTurn(signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) =>
-    setImmediate(() => (signal.aborted ? reject(new Interrupted()) : resolve())),
-  );
-}
-
-let steps = 0;
+/**
+ * The work every pod shell on this server may do in one event-loop turn, shared: a shell that has used it up waits
+ * for the next turn with all the others, so ten attendees' endless loops cost the server no more than one does.
+ */
+let spent = 0;
+let nextTurn: Promise<void> | undefined;
 
 /**
- * Counts one interpreter step (a command, a loop iteration) and gives the event loop a turn every
- * `LIMITS.stepsPerTurn` steps, so a loop without sleeps or a long script cannot starve other attendees.
+ * Spends `turns` (a fraction of one event-loop turn's work, e.g. `1 / LIMITS.stepsPerTurn` for one command) of the
+ * shared budget; when it is used up, waits for the next turn. Rejects with `Interrupted` if the session was
+ * interrupted.
  */
-export async function step(signal: AbortSignal): Promise<void> {
+export async function spend(turns: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) throw new Interrupted();
-  if (++steps % LIMITS.stepsPerTurn === 0) await yieldTurn(signal);
+  spent += turns;
+  if (spent < 1) return;
+  nextTurn ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      spent = 0;
+      nextTurn = undefined;
+      resolve();
+    }),
+  );
+  await nextTurn;
+  if (signal.aborted) throw new Interrupted();
+}
+
+/** Counts one interpreter step (a command, a loop iteration) against the shared per-turn budget. */
+export function step(signal: AbortSignal): Promise<void> {
+  return spend(1 / LIMITS.stepsPerTurn, signal);
 }
 
 /** Throws `ShellLimitError` when a text that a word, variable or substitution expands to is too long. */
@@ -79,16 +93,17 @@ export function checkWord(s: string): string {
   return s;
 }
 
-/** Counts items a command handled and gives the event loop a turn every `LIMITS.itemsPerTurn` of them. */
+/** Counts items (lines, arguments) a command handled against the shared per-turn budget, a batch at a time. */
 export class Pacer {
   private n = 0;
   constructor(private readonly signal: AbortSignal) {}
   /** Call once per item (or with the number of items handled). */
   async tick(items = 1): Promise<void> {
     this.n += items;
-    if (this.n >= LIMITS.itemsPerTurn) {
+    if (this.n >= LIMITS.itemsPerTurn / 16) {
+      const n = this.n;
       this.n = 0;
-      await yieldTurn(this.signal);
+      await spend(n / LIMITS.itemsPerTurn, this.signal);
     }
   }
 }

@@ -1,5 +1,5 @@
 /** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
-import { LIMITS, Pacer, ShellLimitError, yieldTurn } from "../budget.ts";
+import { LIMITS, Pacer, ShellLimitError, spend } from "../budget.ts";
 import { runText, subshellEnv } from "../interp.ts";
 import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
 import type { CmdIO, ShellEnv, Tool } from "../types.ts";
@@ -229,9 +229,9 @@ async function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
       return 2;
     }
     work += lineWork;
-    if (work > LIMITS.regexWorkPerTurn) {
-      work = lineWork;
-      await yieldTurn(env.signal);
+    if (work >= LIMITS.regexWorkPerTurn / 16) {
+      await spend(work / LIMITS.regexWorkPerTurn, env.signal);
+      work = 0;
     }
     const hit = re.test(l) !== invert;
     if (!hit) continue;
@@ -573,10 +573,10 @@ async function seqLines(
   for (let x = first; step > 0 ? x <= last : x >= last; x += step) {
     chunk += `${x}\n`;
     if (++n > 100_000) break;
-    if (n % LIMITS.itemsPerTurn === 0) {
+    if (n % (LIMITS.itemsPerTurn / 16) === 0) {
       io.out(chunk);
       chunk = "";
-      await yieldTurn(env.signal);
+      await spend(1 / 16, env.signal);
     }
   }
   io.out(chunk);
