@@ -92,6 +92,8 @@ export class TerminalManager {
         highWater: this.opts.highWater,
         lowWater: this.opts.lowWater,
         now: this.now,
+        scrollbackFile: path.join(this.opts.root, learnerId, "scrollback"),
+        logger: this.log,
       });
       const started = s;
       this.sessions.set(learnerId, s);

@@ -17,7 +17,17 @@ export class Scrollback {
   private startOffset = 0;
   private endOffset = 0;
 
-  constructor(private readonly maxChars: number) {}
+  /** `initial`: output kept from before (a restart), continuing its offsets. */
+  constructor(
+    private readonly maxChars: number,
+    initial?: { start: number; data: string },
+  ) {
+    if (initial) {
+      this.startOffset = initial.start;
+      this.endOffset = initial.start;
+      this.push(initial.data);
+    }
+  }
 
   /** Appends output; returns the new end offset. */
   push(data: string): number {

@@ -51,9 +51,9 @@ class Page implements TerminalClient {
 
 function start(
   mode: "local" | "bwrap",
-  opts: { highWater?: number; lowWater?: number } = {},
+  opts: { highWater?: number; lowWater?: number; scrollbackFile?: string; dir?: string } = {},
 ): TerminalSession {
-  const dir = mkdtempSync(path.join(root, "l-"));
+  const dir = opts.dir ?? mkdtempSync(path.join(root, "l-"));
   const home = path.join(dir, "home");
   prepareHome(home, { kubeconfig: "apiVersion: v1\nkind: Config\n", dirs: ["stage-1"], files: [] });
   writeFileSync(path.join(home, "stage-1", "note.txt"), "lab file\n");
@@ -65,7 +65,9 @@ function start(
     hostPath: process.env.PATH ?? "/usr/bin:/bin",
   });
   // Completion needs a server for nothing, but keep the rc quick and quiet in tests.
-  const s = new TerminalSession({ launch, cols: 100, rows: 30, ...opts });
+  const { dir: _dir, ...rest } = opts;
+  void _dir;
+  const s = new TerminalSession({ launch, cols: 100, rows: 30, ...rest });
   sessions.push(s);
   return s;
 }
@@ -104,6 +106,32 @@ describe("TerminalSession", () => {
     s.input("echo only-c\r");
     await c.waitFor(/only-c\r?\n/);
     expect(b.text).not.toContain("only-c\r\n");
+  });
+
+  it("shows a reloaded page what was there before the server restarted", async () => {
+    const dir = mkdtempSync(path.join(root, "l-"));
+    const scrollbackFile = path.join(dir, "scrollback");
+    const before = start("local", { dir, scrollbackFile });
+    const a = new Page();
+    before.attach(a, undefined, { cols: 80, rows: 24 });
+    before.input("echo before-$((20+1))\r");
+    await a.waitFor(/before-21/);
+    // The server stops: its shells end and the scrollback is flushed.
+    before.kill();
+    await new Promise((r) => setTimeout(r, 200));
+    const after = start("local", { dir, scrollbackFile });
+    const reloaded = new Page();
+    after.attach(reloaded, undefined, { cols: 80, rows: 24 });
+    expect(reloaded.chunks[0]!.replay).toBe(true);
+    expect(reloaded.plain()).toContain("before-21");
+    expect(reloaded.plain()).toContain("[a new shell]");
+    await reloaded.waitFor(/\[a new shell\][\s\S]*learner@egresslab/);
+    // A page that stayed open through the restart gets only what is new.
+    const open = new Page();
+    after.attach(open, a.end, { cols: 80, rows: 24 });
+    expect(open.resets).toBe(0);
+    expect(open.text).not.toContain("before-21");
+    expect(open.plain()).toContain("[a new shell]");
   });
 
   it("pauses a flooding shell until the page acknowledges, then finishes", async () => {

@@ -6,6 +6,8 @@
  */
 import * as pty from "node-pty";
 import { Scrollback } from "./scrollback.ts";
+import { readScrollback, ScrollbackLog } from "./scrollback-log.ts";
+import type { Logger } from "../shared/logger.ts";
 import type { ShellLaunch } from "./sandbox.ts";
 import type { TermOutput } from "../realtime/protocol.ts";
 
@@ -32,11 +34,18 @@ export interface TerminalOptions {
   /** Unacknowledged characters below which a paused pty resumes. */
   lowWater?: number;
   now?: () => number;
+  /** Keeps the scrollback in this file across restarts (and shells): restored at start, appended in batches. */
+  scrollbackFile?: string;
+  logger?: Logger;
 }
+
+/** Written between the output of an earlier shell (restored from disk) and this one's. */
+export const NEW_SHELL_MARK = "\r\n\x1b[2m[a new shell]\x1b[0m\r\n";
 
 export class TerminalSession {
   private readonly proc: pty.IPty;
   private readonly scrollback: Scrollback;
+  private readonly log: ScrollbackLog | undefined;
   private client: TerminalClient | undefined;
   private pending = "";
   private flushScheduled = false;
@@ -52,7 +61,22 @@ export class TerminalSession {
   lastActivity: number;
 
   constructor(opts: TerminalOptions) {
-    this.scrollback = new Scrollback(opts.scrollbackChars ?? 256 * 1024);
+    const max = opts.scrollbackChars ?? 256 * 1024;
+    const saved = opts.scrollbackFile ? readScrollback(opts.scrollbackFile, max, opts.logger) : undefined;
+    this.scrollback = new Scrollback(max, saved);
+    if (opts.scrollbackFile) {
+      const sb = this.scrollback;
+      this.log = new ScrollbackLog(
+        opts.scrollbackFile,
+        max,
+        () => {
+          const all = sb.since(undefined);
+          return { start: all.end - all.data.length, data: all.data };
+        },
+        opts.logger,
+      );
+      if (saved?.data) this.record(NEW_SHELL_MARK);
+    }
     this.high = opts.highWater ?? 128 * 1024;
     this.low = opts.lowWater ?? 16 * 1024;
     this.now = opts.now ?? Date.now;
@@ -67,6 +91,7 @@ export class TerminalSession {
     this.proc.onData((data) => this.onData(data));
     this.proc.onExit(({ exitCode }) => {
       this.flush();
+      this.log?.close();
       this.exitCode = exitCode;
       this.client?.exited(exitCode);
       for (const l of this.exitListeners) l(exitCode);
@@ -148,6 +173,7 @@ export class TerminalSession {
   }
 
   kill(): void {
+    this.log?.flush();
     if (this.exitCode !== undefined) return;
     try {
       this.proc.kill("SIGHUP");
@@ -156,8 +182,13 @@ export class TerminalSession {
     }
   }
 
-  private onData(data: string): void {
+  private record(data: string): void {
     this.scrollback.push(data);
+    this.log?.append(data);
+  }
+
+  private onData(data: string): void {
+    this.record(data);
     if (!this.client) return;
     this.pending += data;
     if (!this.flushScheduled) {
