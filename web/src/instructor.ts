@@ -1,5 +1,5 @@
 /** The instructor's board: every attendee × every stage, live. The token printed at server start opens it. */
-import type { BoardRow } from "../../server/src/realtime/protocol.ts";
+import type { BoardRow, PoolView } from "../../server/src/realtime/protocol.ts";
 import { h } from "./dom.ts";
 import { connect } from "./socket.ts";
 
@@ -43,8 +43,9 @@ function board(root: HTMLElement): void {
   const socket = connect({ instructor: token });
   const table = h("table", { class: "board", id: "board" });
   const status = h("span", { class: "conn" }, "connecting…");
+  const pool = h("span", { class: "conn", id: "pool" });
   root.replaceChildren(
-    h("header", { class: "topbar" }, h("div", { class: "brand" }, "Instructor board"), status),
+    h("header", { class: "topbar" }, h("div", { class: "brand" }, "Instructor board"), pool, status),
     h("main", { class: "board-wrap" }, table),
   );
   socket.on("connect", () => ((status.textContent = "live"), status.classList.add("live")));
@@ -55,6 +56,11 @@ function board(root: HTMLElement): void {
       sessionStorage.removeItem(key);
       ask(root, "That token is not this workshop's.");
     }
+  });
+  socket.on("board:pool", (p: PoolView) => {
+    pool.textContent = p.target
+      ? `clusters ready ${p.ready}/${p.target}${p.filling && p.ready < p.target ? " (preparing…)" : ""}`
+      : "";
   });
   socket.on("board:update", (rows: BoardRow[]) => {
     const stages = rows[0]?.stages.length ?? 0;

@@ -36,7 +36,7 @@ export interface WorkshopServerOptions {
   /** Single-user mode: a plain shell instead of a sandbox. */
   local: boolean;
   idleTimeoutSeconds: number;
-  /** Pre-warmed clusters. */
+  /** Pre-warmed clusters kept ahead of joins. */
   pool: number;
   instructorToken?: string;
   /** Overrides the shell mode that `local` implies. */
@@ -88,13 +88,18 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const db = openDb(path.join(opts.dataDir, "egresslab.db"));
   const store = new SessionStore(db);
   const ws = store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
+  const lab = opts.lab;
   const pool = new ClusterPool(opts.provider, db, {
     size: opts.pool,
-    labId: opts.lab.summary.id,
-    profile: opts.lab.profile,
-    edition: opts.lab.edition,
-    prepare: (conn, seed) => opts.lab.setup(conn, 0, opts.lab.params(seed)),
-    logger: log,
+    // A workshop gets a ready cluster for every attendee it expects; one person on their own machine does not.
+    ...(opts.capacity !== undefined && !opts.local ? { capacity: opts.capacity } : {}),
+    joined: () => store.learnerCount(ws.id),
+    labId: lab.summary.id,
+    profile: lab.profile,
+    edition: lab.edition,
+    prepare: (conn, seed) => lab.setup(conn, 0, lab.params(seed)),
+    ...(lab.variant ? { variant: (seed: number) => lab.variant!(seed) } : {}),
+    logger: log.child({ component: "pool" }),
   });
   const terminals = new TerminalManager({
     root: path.join(opts.dataDir, "learners"),

@@ -39,9 +39,27 @@ export interface AcquireOptions {
   onProgress?: (step: string) => void;
 }
 
+/**
+ * Copies of a prepared cluster, for providers that can make one much faster than building it (the simulator): a
+ * workshop prepares one cluster per lab variant and hands out copies.
+ */
+export interface ClusterTemplates {
+  /** Keeps what cluster `id` holds now as template `name` (replacing an older one of that name), then releases it. */
+  save(id: string, name: string): Promise<void>;
+  /** Whether template `name` exists (templates may live in memory only: none after a restart). */
+  has(name: string): boolean;
+  /**
+   * The cluster for `opts.id`: the one it already has, or a new copy of template `name` with its own identity (uids,
+   * credentials). Rejects when there is no such template.
+   */
+  acquire(name: string, opts: AcquireOptions): Promise<ClusterConnection>;
+}
+
 export interface ClusterProvider {
   readonly name: ProviderName;
   readonly capabilities: ProviderCapabilities;
+  /** Present when the provider can copy clusters. */
+  readonly templates?: ClusterTemplates;
   /** Creates (or leases) the cluster for `opts.id`, or returns the one it already has. */
   acquire(opts: AcquireOptions): Promise<ClusterConnection>;
   /** Deletes (or returns to the pool) the cluster for `id`; a no-op for an unknown id. */

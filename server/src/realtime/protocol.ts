@@ -95,6 +95,16 @@ export interface BoardRow {
   lastSeen: string;
 }
 
+/** The pool of ready clusters, on the instructor's board. */
+export interface PoolView {
+  /** Clusters waiting for attendees. */
+  ready: number;
+  /** How many the pool is filling towards (the attendees expected who have not joined, or the margin). */
+  target: number;
+  /** Clusters are being made now. */
+  filling: boolean;
+}
+
 export interface ServerToClientEvents {
   /** Shell output; `replay` is set on the output sent in answer to `term:attach`. */
   "term:output": (out: TermOutput & { replay?: boolean }) => void;
@@ -114,6 +124,8 @@ export interface ServerToClientEvents {
   progress: (p: { currentStage: number; stages: StageProgress[] }) => void;
   /** The instructor's board, whole, whenever something on it changes. */
   "board:update": (rows: BoardRow[]) => void;
+  /** The pool of ready clusters, whenever it changes (at most a few times a second). */
+  "board:pool": (pool: PoolView) => void;
   error: (err: WireError) => void;
 }
 

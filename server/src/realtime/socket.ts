@@ -106,7 +106,16 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     io.to(`learner:${id}`).emit("progress", p);
   const onCheck: (...a: WorkshopEvents["check"]) => void = (id, r) =>
     io.to(`learner:${id}`).emit("check:result", r);
+  let poolTimer: NodeJS.Timeout | undefined;
+  const onPool = (): void => {
+    if (closed) return;
+    poolTimer ??= setTimeout(() => {
+      poolTimer = undefined;
+      if (!closed) io.to("board").emit("board:pool", workshop.poolStatus());
+    }, 250);
+  };
   workshop.on("board", onBoard);
+  workshop.on("pool", onPool);
   workshop.on("progress", onProgress);
   workshop.on("check", onCheck);
 
@@ -114,6 +123,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     if (socket.data.instructor) {
       void socket.join("board");
       socket.emit("board:update", workshop.board());
+      socket.emit("board:pool", workshop.poolStatus());
       return;
     }
     const learner = socket.data.learner!;
@@ -212,7 +222,9 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     close() {
       closed = true;
       if (boardTimer) clearTimeout(boardTimer);
+      if (poolTimer) clearTimeout(poolTimer);
       workshop.off("board", onBoard);
+      workshop.off("pool", onPool);
       workshop.off("progress", onProgress);
       workshop.off("check", onCheck);
       return new Promise<void>((resolve) => void io.close(() => resolve()));

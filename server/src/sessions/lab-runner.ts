@@ -13,6 +13,11 @@ export interface LabRunner {
   readonly edition: "enterprise" | "oss";
   /** The per-session randomised values for a learner's seed. */
   params(seed: number): LabParams;
+  /**
+   * Seeds with the same variant get the same values, hence the same stage setups: a cluster prepared for one can be
+   * copied for the others.
+   */
+  variant?(seed: number): string;
   /** The stages, with their questions rendered for these values. */
   stages(params: LabParams): StageSummary[];
   guide(stageIndex: number, params: LabParams): RenderedGuide;
@@ -57,6 +62,7 @@ export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
     profile: lab.profile,
     edition: lab.requirements.edition,
     params: (seed) => sessionParams(lab, seed),
+    variant: (seed) => JSON.stringify(sessionParams(lab, seed)),
     stages: (params) => stageSummaries(lab, params),
     guide: (i, params) => renderGuide(lab, i, params),
     setup: (conn, i, params) => grading.setupStage(conn, lab, i, params),

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { openDb } from "./db.ts";
 import { ClusterPool } from "./pool.ts";
-import type { AcquireOptions, ClusterConnection, ClusterProvider } from "../providers/provider.ts";
+import type {
+  AcquireOptions,
+  ClusterConnection,
+  ClusterProvider,
+  ClusterTemplates,
+} from "../providers/provider.ts";
 
 class CountingProvider implements ClusterProvider {
   readonly name = "sim" as const;
@@ -25,6 +30,33 @@ class CountingProvider implements ClusterProvider {
   }
   async close(): Promise<void> {}
 }
+
+/** A provider that copies clusters: a copy remembers the template it came from (its "state"). */
+class CopyingProvider extends CountingProvider {
+  readonly state = new Map<string, string>();
+  readonly saved = new Map<string, string>();
+  copies: { id: string; template: string }[] = [];
+  readonly templates: ClusterTemplates = {
+    save: async (id, name) => {
+      this.saved.set(name, this.state.get(id) ?? "");
+      await this.release(id);
+    },
+    has: (name) => this.saved.has(name),
+    acquire: async (name, o) => {
+      const from = this.saved.get(name);
+      if (from === undefined) throw new Error(`no template ${name}`);
+      this.copies.push({ id: o.id, template: name });
+      this.state.set(o.id, from);
+      this.created.add(o.id);
+      return { id: o.id, provider: "sim", kubeconfig: `id: ${o.id}`, edition: "enterprise" };
+    },
+  };
+}
+
+const until = async (test: () => boolean): Promise<void> => {
+  for (let i = 0; i < 500 && !test(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(test()).toBe(true);
+};
 
 describe("ClusterPool", () => {
   it("prepares warm clusters for the seed their learner will get, once, also across a restart", async () => {
@@ -95,5 +127,103 @@ describe("ClusterPool", () => {
     expect(c.prepared).toBe(false);
     await Promise.all([pool.connect(c.conn.id), pool.connect(c.conn.id)]);
     expect(provider.calls).toEqual([c.conn.id]);
+  });
+
+  it("prepares one cluster per lab variant and copies it for every other learner of that variant", async () => {
+    const provider = new CopyingProvider();
+    const prepared: number[] = [];
+    const prepare = async (c: ClusterConnection, seed: number): Promise<void> => {
+      prepared.push(seed);
+      provider.state.set(c.id, `stage 0 for variant ${seed % 3}`);
+    };
+    const pool = new ClusterPool(provider, openDb(":memory:"), {
+      size: 12,
+      labId: "lab",
+      prepare,
+      variant: (seed) => String(seed % 3),
+    });
+    await pool.fill();
+    expect(pool.available).toBe(12);
+    // At most one slow preparation per variant; the templates' own clusters are released.
+    expect(prepared.length).toBeLessThanOrEqual(3);
+    expect(new Set(prepared.map((s) => s % 3)).size).toBe(prepared.length);
+    expect(provider.released).toHaveLength(prepared.length);
+    expect(provider.copies).toHaveLength(12);
+    // Every learner gets a cluster prepared for their own variant.
+    for (let i = 0; i < 12; i++) {
+      const got = await pool.take();
+      expect(got.prepared).toBe(true);
+      expect(provider.state.get(got.conn.id)).toBe(`stage 0 for variant ${got.seed % 3}`);
+    }
+    // An empty pool still hands out a prepared copy at once.
+    const extra = await pool.take();
+    expect(extra.prepared).toBe(true);
+    expect(provider.state.get(extra.conn.id)).toBe(`stage 0 for variant ${extra.seed % 3}`);
+    expect(prepared.length).toBeLessThanOrEqual(3);
+    pool.close();
+  });
+
+  it("with a capacity, pre-warms a cluster for every attendee who may still join, reporting progress", async () => {
+    const provider = new CopyingProvider();
+    let joined = 0;
+    const statuses: { ready: number; target: number }[] = [];
+    const pool = new ClusterPool(provider, openDb(":memory:"), {
+      size: 2,
+      capacity: 30,
+      joined: () => joined,
+      labId: "lab",
+      prepare: async (c) => void provider.state.set(c.id, "ready"),
+      variant: () => "one",
+    });
+    pool.on("status", (s) => statuses.push({ ready: s.ready, target: s.target }));
+    expect(pool.target).toBe(30);
+    await pool.fill();
+    expect(pool.available).toBe(30);
+    expect(statuses.at(-1)).toEqual({ ready: 30, target: 30 });
+    expect(statuses.map((s) => s.ready)).toEqual(expect.arrayContaining([1, 10, 20, 30]));
+    // Joins use the clusters made for them: nothing is made while attendees up to the capacity arrive.
+    for (let i = 0; i < 25; i++) {
+      await pool.take();
+      joined++;
+    }
+    expect(pool.target).toBe(5);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pool.available).toBe(5);
+    expect(provider.copies).toHaveLength(30);
+    // A cluster handed out while attendees may still come is replaced right away.
+    await pool.take();
+    await until(() => pool.available === 5);
+    expect(provider.copies).toHaveLength(31);
+    for (let i = 0; i < 5; i++) {
+      await pool.take();
+      joined++;
+    }
+    // All have joined: nothing more is made.
+    expect(pool.target).toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(provider.copies).toHaveLength(31);
+    pool.close();
+  });
+
+  it("prepares a template again after a failed preparation, and drops the failed cluster", async () => {
+    const provider = new CopyingProvider();
+    let fail = true;
+    const pool = new ClusterPool(provider, openDb(":memory:"), {
+      size: 1,
+      labId: "lab",
+      prepare: async (c) => {
+        if (fail) throw new Error("setup failed");
+        provider.state.set(c.id, "ready");
+      },
+      variant: () => "one",
+    });
+    await pool.fill();
+    expect(pool.available).toBe(0);
+    expect(provider.released).toHaveLength(1);
+    fail = false;
+    await pool.fill();
+    expect(pool.available).toBe(1);
+    expect(provider.state.get((await pool.take()).conn.id)).toBe("ready");
+    pool.close();
   });
 });

@@ -1,9 +1,16 @@
 /**
- * Pre-warmed clusters: `size` clusters are acquired ahead of time, each with the seed of the learner who will get it
- * and (with `prepare`) its first stage already set up, so joining takes no cluster work at all. The pool is kept in
- * the database, so a restart reuses the clusters waiting in it instead of creating new ones.
+ * Pre-warmed clusters: clusters are acquired ahead of time, each with the seed of the learner who will get it and
+ * (with `prepare`) its first stage already set up, so joining takes no cluster work at all. With a `capacity` (the
+ * most attendees the workshop admits), the pool makes a cluster ready for every attendee who has not joined yet, in
+ * the background from the start; without one it keeps `size` clusters ready.
+ *
+ * When the provider can copy clusters (`provider.templates`), one cluster per lab variant (`variant(seed)`) is
+ * prepared the slow way and every other is a copy of it: milliseconds instead of a profile build and a stage setup.
+ * The pool is kept in the database, so a restart reuses the clusters waiting in it instead of creating new ones.
  */
 import { randomInt } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { AcquireOptions, ClusterConnection, ClusterProvider } from "../providers/provider.ts";
 import type { Db } from "./db.ts";
 import { newId } from "./tokens.ts";
@@ -11,19 +18,40 @@ import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
 
 export interface PoolOptions {
+  /** Clusters kept ready ahead of joins (without a `capacity`). */
   size: number;
+  /** The most attendees the workshop admits: a ready cluster is made for each who has not joined yet (see `joined`). */
+  capacity?: number;
+  /** How many learners have joined; with `capacity`, the pool keeps `capacity − joined` clusters ready. */
+  joined?: () => number;
   /** The lab the clusters are prepared for; clusters left waiting for another lab are released. */
   labId: string;
   profile?: string;
   edition?: AcquireOptions["edition"];
   /**
-   * Milliseconds of quiet after a take before the pool refills (default 2000): creating a cluster competes for the
-   * CPU with the learner who just joined, and during a rush of joins with every one of them.
+   * Milliseconds of quiet after a take before the pool refills. Default 0 when clusters are copies (a copy takes
+   * milliseconds), else 2000: creating a cluster competes for the CPU with the learner who just joined, and during a
+   * rush of joins with every one of them.
    */
   refillDelayMs?: number;
   /** Readies a warm cluster for the learner who will get `seed` (sets up the first stage). */
   prepare?: (conn: ClusterConnection, seed: number) => Promise<void>;
+  /**
+   * What `prepare` makes of a cluster depends only on this value of the seed (e.g. the lab's parameters): clusters
+   * prepared for seeds with the same variant are identical, so one is prepared and the others are copies.
+   */
+  variant?: (seed: number) => string;
   logger?: Logger;
+}
+
+/** The pool as the console and the instructor's board show it. */
+export interface PoolStatus {
+  /** Clusters waiting for a learner. */
+  ready: number;
+  /** How many the pool is filling towards. */
+  target: number;
+  /** Whether clusters are being made now. */
+  filling: boolean;
 }
 
 /** A cluster for a new learner: its seed, and whether `prepare` already ran on it. */
@@ -42,9 +70,19 @@ interface Row {
 
 export const newSeed = (): number => randomInt(1, 2 ** 31 - 1);
 
-export class ClusterPool {
+/** How often the console hears about a long fill. */
+const PROGRESS_EVERY_MS = 2000;
+
+export interface PoolEvents {
+  /** The number of ready clusters, the target or filling changed. */
+  status: [status: PoolStatus];
+}
+
+export class ClusterPool extends EventEmitter<PoolEvents> {
   private readonly ready: PooledCluster[] = [];
   private readonly connections = new Map<string, Promise<ClusterConnection>>();
+  /** Template name per variant, while it is being prepared or once it exists. */
+  private readonly templates = new Map<string, Promise<string>>();
   private filling: Promise<void> | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -55,13 +93,39 @@ export class ClusterPool {
     private readonly db: Db,
     private readonly opts: PoolOptions,
   ) {
+    super();
     this.log = opts.logger ?? noopLogger;
+  }
+
+  /** Whether new clusters are copies of a prepared one. */
+  private get copies(): boolean {
+    return Boolean(this.provider.templates && this.opts.prepare && this.opts.variant);
+  }
+
+  /** How many ready clusters the pool fills towards now. */
+  get target(): number {
+    if (this.opts.capacity === undefined) return Math.max(0, this.opts.size);
+    return Math.max(0, this.opts.capacity - (this.opts.joined?.() ?? 0));
+  }
+
+  /** How many clusters wait in the pool. */
+  get available(): number {
+    return this.ready.length;
+  }
+
+  get status(): PoolStatus {
+    return { ready: this.ready.length, target: this.target, filling: this.filling !== undefined };
+  }
+
+  private report(): void {
+    this.emit("status", this.status);
   }
 
   /** Starts filling the pool in the background; resolves when it is full (or immediately for size 0). */
   fill(): Promise<void> {
     this.filling ??= this.refill().finally(() => {
       this.filling = undefined;
+      this.report();
     });
     return this.filling;
   }
@@ -79,6 +143,58 @@ export class ClusterPool {
       .run(seed, prepared ? 1 : 0, row.cluster_id);
     if (this.closed) return;
     this.ready.push({ conn, seed, prepared });
+  }
+
+  /** A new cluster: a copy of its variant's template when the provider copies, else acquired and prepared. */
+  private async make(id: string, prepare: boolean): Promise<PooledCluster> {
+    const seed = newSeed();
+    const templates = this.provider.templates;
+    if (templates && this.copies) {
+      const name = await this.template(this.opts.variant!(seed), seed);
+      const conn = templates.acquire(name, {
+        id,
+        profile: this.opts.profile,
+        edition: this.opts.edition,
+      });
+      this.connections.set(id, conn);
+      conn.catch(() => this.connections.delete(id));
+      return { conn: await conn, seed, prepared: true };
+    }
+    const conn = await this.connect(id);
+    if (prepare && this.opts.prepare) {
+      await this.opts.prepare(conn, seed);
+      return { conn, seed, prepared: true };
+    }
+    return { conn, seed, prepared: false };
+  }
+
+  /** The template for `variant`: prepared once (for a seed of that variant), then kept by the provider. */
+  private template(variant: string, seed: number): Promise<string> {
+    const name = `${this.opts.labId}\u0000${variant}`;
+    let p = this.templates.get(variant);
+    if (!p) {
+      p = (async () => {
+        const id = newId("t");
+        const started = Date.now();
+        const conn = await this.provider.acquire({
+          id,
+          profile: this.opts.profile,
+          edition: this.opts.edition,
+        });
+        try {
+          await this.opts.prepare!(conn, seed);
+          await this.provider.templates!.save(id, name);
+        } catch (err) {
+          await this.provider.release(id).catch(() => undefined);
+          throw err;
+        }
+        this.log.info("prepared a cluster template", { lab: this.opts.labId, ms: Date.now() - started });
+        return name;
+      })();
+      this.templates.set(variant, p);
+      p.catch(() => this.templates.delete(variant));
+    }
+    return p;
   }
 
   private async refill(): Promise<void> {
@@ -102,18 +218,44 @@ export class ClusterPool {
         this.forget(row.cluster_id, err);
       }
     }
-    while (!this.closed && this.ready.length < this.opts.size) {
-      const row: Row = { cluster_id: newId("c"), lab_id: this.opts.labId, seed: null, prepared: 0 };
+    const started = Date.now();
+    const wanted = this.target - this.ready.length;
+    if (wanted > 2) this.log.info("pre-warming clusters", { ready: this.ready.length, target: this.target });
+    this.report();
+    let lastReport = started;
+    let made = 0;
+    while (!this.closed && this.ready.length < this.target) {
+      const id = newId("c");
       this.db
         .prepare("INSERT INTO pool_clusters (cluster_id, lab_id, created_at) VALUES (?, ?, ?)")
-        .run(row.cluster_id, this.opts.labId, new Date().toISOString());
+        .run(id, this.opts.labId, new Date().toISOString());
+      let c: PooledCluster;
       try {
-        await this.warm(row);
+        c = await this.make(id, true);
       } catch (err) {
-        this.forget(row.cluster_id, err);
+        this.forget(id, err);
         return;
       }
+      this.db
+        .prepare("UPDATE pool_clusters SET seed = ?, prepared = ? WHERE cluster_id = ?")
+        .run(c.seed, c.prepared ? 1 : 0, id);
+      if (this.closed) return;
+      this.ready.push(c);
+      made++;
+      this.report();
+      if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = Date.now();
+        this.log.info("pre-warming clusters", { ready: this.ready.length, target: this.target });
+      }
+      // Copies are made back to back: let joins and terminals in between.
+      await nextTurn();
     }
+    if (wanted > 2 && made > 0)
+      this.log.info("clusters ready", {
+        ready: this.ready.length,
+        made,
+        seconds: Math.round((Date.now() - started) / 100) / 10,
+      });
   }
 
   private forget(id: string, err: unknown): void {
@@ -124,27 +266,29 @@ export class ClusterPool {
     });
   }
 
-  /** How many clusters wait in the pool. */
-  get available(): number {
-    return this.ready.length;
-  }
-
-  /** A cluster for a new learner: a pre-warmed one when there is one, else a new one. Refills in the background. */
+  /**
+   * A cluster for a new learner: a pre-warmed one when there is one, else a new one (prepared when it is a copy).
+   * Refills in the background.
+   */
   async take(): Promise<PooledCluster> {
     const warm = this.ready.shift();
     let result: PooledCluster;
     if (warm) {
       this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(warm.conn.id);
       result = warm;
+      this.report();
     } else {
-      result = { conn: await this.connect(newId("c")), seed: newSeed(), prepared: false };
+      result = await this.make(newId("c"), false);
     }
-    if (this.opts.size > 0) {
+    if (this.target > this.ready.length) {
       if (this.refillTimer) clearTimeout(this.refillTimer);
-      this.refillTimer = setTimeout(() => {
-        this.refillTimer = undefined;
-        void this.fill();
-      }, this.opts.refillDelayMs ?? 2000);
+      this.refillTimer = setTimeout(
+        () => {
+          this.refillTimer = undefined;
+          void this.fill();
+        },
+        this.opts.refillDelayMs ?? (this.copies ? 0 : 2000),
+      );
       this.refillTimer.unref();
     }
     return result;

@@ -147,6 +147,14 @@ export class SessionStore {
     ).map(toLearner);
   }
 
+  /** How many learners have joined the workshop. */
+  learnerCount(workshopId: string): number {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM learners WHERE workshop_id = ?")
+      .get(workshopId) as { n: number };
+    return row.n;
+  }
+
   setCurrentStage(learnerId: string, stageIndex: number): void {
     this.db.prepare("UPDATE learners SET current_stage = ? WHERE id = ?").run(stageIndex, learnerId);
   }

@@ -10,7 +10,7 @@ import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
 import type { BoardRow, CheckOutcome, StageProgress } from "../realtime/protocol.ts";
 import type { LabRunner } from "./lab-runner.ts";
-import type { ClusterPool } from "./pool.ts";
+import type { ClusterPool, PoolStatus } from "./pool.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { Learner, SessionStore } from "./store.ts";
 import type { HomeSpec } from "../terminal/home.ts";
@@ -20,6 +20,8 @@ export interface WorkshopEvents {
   check: [learnerId: string, result: CheckOutcome];
   /** Something on the instructor's board changed. */
   board: [];
+  /** The pool of ready clusters changed. */
+  pool: [status: PoolStatus];
 }
 
 export interface LearnerState {
@@ -67,6 +69,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     super();
     this.log = opts.logger ?? noopLogger;
     this.checkLimiter = new RateLimiter(opts.checkRate?.burst ?? 5, opts.checkRate?.perMinute ?? 12);
+    opts.pool.on("status", (s) => this.emit("pool", s));
   }
 
   get lab(): LabRunner {
@@ -336,6 +339,11 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     if (n <= 0) this.online.delete(learnerId);
     else this.online.set(learnerId, n);
     this.emit("board");
+  }
+
+  /** The pool of ready clusters, for the board. */
+  poolStatus(): PoolStatus {
+    return this.opts.pool.status;
   }
 
   /** The instructor's board: every learner × every stage. */

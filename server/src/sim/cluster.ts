@@ -38,6 +38,9 @@ import { ClusterJournal, readJournal } from "./journal.ts";
 import { storageHealth, toStorageError, type StorageHealth } from "../shared/storage.ts";
 import { existsSync, statSync } from "node:fs";
 import { withMainProcesses } from "./main-process-runner.ts";
+import { captureImage, instantiateImage, type ClusterImage } from "./image.ts";
+import { fnv32a } from "../shared/hash.ts";
+import { randomUUID } from "node:crypto";
 import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
 import type { CalicoEdition, DataplaneApi, PodRuntime, SimClusterHandle } from "./types.ts";
 
@@ -63,6 +66,11 @@ export interface SimClusterOptions {
   storage?: StorageHealth;
   /** Journal size after which the cluster is compacted into its snapshot. */
   compactBytes?: number;
+  /**
+   * Start as a copy of this image (`SimCluster.image()`), with fresh uids, instead of building `profile`; its profile,
+   * edition and seed replace the options'. Saved state of the same id still wins.
+   */
+  image?: ClusterImage;
 }
 
 /** One simulated cluster. */
@@ -86,6 +94,18 @@ export class SimCluster implements SimClusterHandle {
   ) {
     this.runtime = dp?.runtime ?? noRuntime;
     this.dataplane = dp?.api ?? noDataplane;
+  }
+
+  /** A frozen copy of the cluster's current state, to make identical clusters from (`createSimCluster({ image })`). */
+  image(): ClusterImage {
+    const dp = this.dp;
+    return captureImage({
+      profile: this.profile,
+      edition: this.edition,
+      seed: this.seed,
+      snapshot: () => this.store.snapshot(),
+      ...(dp ? { dataplaneSnapshot: () => dp.snapshot() } : {}),
+    });
   }
 
   /** Stops the controllers and the dataplane, compacts the journal into the snapshot and closes it (when persistent). */
@@ -168,6 +188,17 @@ export function applyProfile(
     );
 }
 
+/** Registries are read-only: the clusters of one edition on one clock share one. */
+const registries = new WeakMap<Clock, Map<CalicoEdition, Registry>>();
+
+function registryFor(edition: CalicoEdition, clock: Clock): Registry {
+  let byEdition = registries.get(clock);
+  if (!byEdition) registries.set(clock, (byEdition = new Map()));
+  let r = byEdition.get(edition);
+  if (!r) byEdition.set(edition, (r = createRegistry(edition, () => clock.now())));
+  return r;
+}
+
 /** Profiles (per edition) that loaded without problems in this process: later clusters skip their validation. */
 const validatedProfiles = new Set<string>();
 
@@ -210,17 +241,19 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     });
   const disk = opts.disk ?? nodeDisk;
   const health = opts.storage ?? storageHealth;
-  const edition: CalicoEdition = saved?.edition ?? opts.edition ?? "enterprise";
+  const image = saved ? undefined : opts.image;
+  const edition: CalicoEdition = saved?.edition ?? image?.edition ?? opts.edition ?? "enterprise";
   if (edition !== "enterprise" && edition !== "oss")
     throw new EgresslabError("invalid", `unknown Calico edition "${String(edition)}": use enterprise or oss`);
-  const seed = saved?.seed ?? opts.seed ?? 1;
-  const profileName = saved?.profile ?? opts.profile ?? "bare";
-  const profile = saved ? undefined : loadProfile(profileName, opts.profilesDir);
+  const seed = saved?.seed ?? image?.seed ?? opts.seed ?? 1;
+  const profileName = saved?.profile ?? image?.profile ?? opts.profile ?? "bare";
+  const profile = saved || image ? undefined : loadProfile(profileName, opts.profilesDir);
 
-  const registry = createRegistry(edition, () => clock.now());
+  const registry = registryFor(edition, clock);
   const store = new MemoryStore();
   const restoredRv = journalled?.entries.at(-1)?.rv ?? saved?.resourceVersion ?? 0;
-  const random = createRandom(seed ^ restoredRv);
+  // A copy of an image draws its names and uids from its own sequence, so copies diverge from each other.
+  const random = createRandom(seed ^ (image ? fnv32a(opts.id) ^ image.resourceVersion : restoredRv));
   const api = new SimClusterApi({
     store,
     registry,
@@ -274,6 +307,8 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     return j;
   };
 
+  // Uids are what tells separate real clusters' objects apart: each copy gets its own.
+  const copied = image ? instantiateImage(image, randomUUID) : undefined;
   if (saved) {
     store.restore({ resourceVersion: saved.resourceVersion, objects: saved.objects });
     for (const e of journalled?.entries ?? []) store.replay(e.changes, e.rv);
@@ -291,15 +326,20 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         error: err instanceof Error ? err.message : String(err),
       });
     }
-  } else if (profile) {
-    ctx.events.enabled = false;
-    try {
-      const key = `${profile.file}\0${edition}`;
-      applyProfile(api, registry, profile, logger, validatedProfiles.has(key));
-      validatedProfiles.add(key);
-      api.batch(() => annotateNodes(ctx));
-    } finally {
-      ctx.events.enabled = true;
+  } else {
+    if (copied) {
+      // An image is captured between writes, when the controllers have converged: there is nothing to sync.
+      store.restore(copied);
+    } else if (profile) {
+      ctx.events.enabled = false;
+      try {
+        const key = `${profile.file}\0${edition}`;
+        applyProfile(api, registry, profile, logger, validatedProfiles.has(key));
+        validatedProfiles.add(key);
+        api.batch(() => annotateNodes(ctx));
+      } finally {
+        ctx.events.enabled = true;
+      }
     }
     if (opts.dataDir) {
       // The first snapshot, then the journal: a cluster the host lists always has both.
@@ -316,7 +356,8 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   }
 
   // Rotations and the flow log: `<id>.dataplane.json`, debounced longer (background traffic records flows often).
-  const restore = saved && opts.dataDir ? readDataplaneState(opts.dataDir, opts.id, logger) : undefined;
+  const restore =
+    saved && opts.dataDir ? readDataplaneState(opts.dataDir, opts.id, logger) : copied?.dataplane;
   let dpSaver: DebouncedSaver | undefined;
   const dp =
     opts.dataplane === false
@@ -344,6 +385,8 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         }),
     );
   }
+  // A copy's flow log is saved like one recorded here.
+  if (copied?.dataplane) dpSaver?.touch();
   const dataplaneSaver = dpSaver;
   const flush = {
     flush(): void {

@@ -8,7 +8,8 @@ import path from "node:path";
 import { ConflictError, EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import type { CalicoEdition, SimClusterHandle } from "./types.ts";
-import { createSimCluster, deleteSimClusterState } from "./cluster.ts";
+import { createSimCluster, deleteSimClusterState, SimCluster } from "./cluster.ts";
+import type { ClusterImage } from "./image.ts";
 import {
   CorruptStateError,
   nodeDisk,
@@ -34,9 +35,15 @@ export interface ClusterSpec {
   seed?: number;
 }
 
-/** Builds one cluster; the default is `createSimCluster` (tests may pass a lighter one). */
+/** Builds one cluster (a copy of `image` when given); the default is `createSimCluster` (tests may pass a lighter one). */
 export type ClusterFactory = (
-  spec: ClusterSpec & { dataDir?: string; logger: Logger; disk?: DiskIO; storage?: StorageHealth },
+  spec: ClusterSpec & {
+    dataDir?: string;
+    logger: Logger;
+    disk?: DiskIO;
+    storage?: StorageHealth;
+    image?: ClusterImage;
+  },
 ) => Promise<SimClusterHandle>;
 
 /** A cluster whose saved state could not be read at start: its files were moved aside and it was made afresh. */
@@ -92,6 +99,7 @@ const defaultFactory: ClusterFactory = (spec) =>
     ...(spec.dataDir !== undefined ? { dataDir: spec.dataDir } : {}),
     ...(spec.disk ? { disk: spec.disk } : {}),
     ...(spec.storage ? { storage: spec.storage } : {}),
+    ...(spec.image !== undefined ? { image: spec.image } : {}),
     logger: spec.logger,
   });
 
@@ -262,9 +270,18 @@ export class SimHost {
     return this.tls.caCert;
   }
 
-  /** Creates a cluster and returns its id, token and kubeconfig. Throws on a bad or duplicate id. */
+  /**
+   * Creates a cluster and returns its id, token and kubeconfig. Throws on a bad or duplicate id. With `image` the
+   * cluster is a copy of it (profile, edition and seed come from the image).
+   */
   async createCluster(
-    opts: { id?: string; profile?: string; edition?: CalicoEdition; seed?: number } = {},
+    opts: {
+      id?: string;
+      profile?: string;
+      edition?: CalicoEdition;
+      seed?: number;
+      image?: ClusterImage;
+    } = {},
   ): Promise<CreatedCluster> {
     if (this.closed) throw new ConflictError("the simulated cluster host is closed");
     const id = opts.id ?? `sim-${randomBytes(3).toString("hex")}`;
@@ -287,14 +304,18 @@ export class SimHost {
     this.pending.add(id);
     try {
       const spec: ClusterSpec = { id };
-      if (opts.profile !== undefined) spec.profile = opts.profile;
-      if (opts.edition !== undefined) spec.edition = opts.edition;
-      if (opts.seed !== undefined) spec.seed = opts.seed;
+      const profile = opts.image?.profile ?? opts.profile;
+      const edition = opts.image?.edition ?? opts.edition;
+      const seed = opts.image?.seed ?? opts.seed;
+      if (profile !== undefined) spec.profile = profile;
+      if (edition !== undefined) spec.edition = edition;
+      if (seed !== undefined) spec.seed = seed;
       const handle = await this.factory({
         ...spec,
         ...(this.dataDir ? { dataDir: this.dataDir } : {}),
         disk: this.disk,
         storage: this.storage,
+        ...(opts.image ? { image: opts.image } : {}),
         logger: this.clusterLogger(id),
       });
       const token = randomBytes(24).toString("base64url");
@@ -315,6 +336,15 @@ export class SimHost {
     } finally {
       this.pending.delete(id);
     }
+  }
+
+  /** A frozen copy of cluster `id`'s current state, for `createCluster({ image })`. */
+  captureImage(id: string): ClusterImage {
+    const handle = this.clusters.get(id)?.handle;
+    if (!handle) throw new NotFoundError(`no simulated cluster named "${id}"`);
+    if (!(handle instanceof SimCluster))
+      throw new EgresslabError("invalid", `simulated cluster "${id}" cannot be copied`);
+    return handle.image();
   }
 
   /** The running cluster with this id, if any. */

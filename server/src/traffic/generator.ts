@@ -79,6 +79,22 @@ export function fire(net: PodNet, item: TrafficItem): string {
   return `${item.method} ${url} ${resp.status}`;
 }
 
+/**
+ * Parsed annotations by text, shared by every cluster (each copy of a lab's workloads declares the same traffic): valid
+ * texts of at most 4 KiB, at most 1,000 of them, frozen.
+ */
+const parsed = new Map<string, readonly TrafficItem[]>();
+
+function parseCached(text: string, where: string): readonly TrafficItem[] {
+  const hit = parsed.get(text);
+  if (hit) return hit;
+  const items = Object.freeze(parseTraffic(text, where).map((i) => Object.freeze(i)));
+  if (text.length > 4096) return items;
+  if (parsed.size >= 1000) parsed.clear();
+  parsed.set(text, items);
+  return items;
+}
+
 /** Starts generating; returns the stop function. */
 export function startTraffic(ctx: TrafficContext): () => void {
   let stopped = false;
@@ -89,11 +105,11 @@ export function startTraffic(ctx: TrafficContext): () => void {
   const reported = new Set<string>();
   const rand = (s: string): number => fnv32a(`${ctx.seed}/${s}`) / 0x100000000;
 
-  const declared = (obj: KubeObject): TrafficItem[] => {
+  const declared = (obj: KubeObject): readonly TrafficItem[] => {
     const text = obj.metadata.annotations?.[TRAFFIC_ANNOTATION];
     if (!text) return [];
     try {
-      return parseTraffic(
+      return parseCached(
         text,
         `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}: ${TRAFFIC_ANNOTATION}`,
       );
@@ -115,7 +131,7 @@ export function startTraffic(ctx: TrafficContext): () => void {
       schedules.map((s) => [`${s.ns}/${s.pod}/${s.index}/${s.item.host}:${s.item.port}`, s]),
     );
     const next: Schedule[] = [];
-    const add = (pod: KubeObject, items: TrafficItem[]): void => {
+    const add = (pod: KubeObject, items: readonly TrafficItem[]): void => {
       items.forEach((item, index) => {
         const ns = pod.metadata.namespace ?? "default";
         const key = `${ns}/${pod.metadata.name}/${index}/${item.host}:${item.port}`;

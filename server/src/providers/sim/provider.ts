@@ -7,8 +7,11 @@ import type {
   AcquireOptions,
   ClusterConnection,
   ClusterProvider,
+  ClusterTemplates,
   ProviderCapabilities,
 } from "../provider.ts";
+import type { ClusterImage } from "../../sim/image.ts";
+import { NotFoundError } from "../../shared/errors.ts";
 import type { ClusterSummary } from "../summary.ts";
 import type { SimHost, SimHostOptions } from "../../sim/host.ts";
 import { noopLogger, type Logger } from "../../shared/logger.ts";
@@ -21,7 +24,8 @@ import { readState, writeState, type SimProviderState } from "./state.ts";
 export type SimHostApi = Pick<
   SimHost,
   "createCluster" | "deleteCluster" | "kubeconfig" | "clusterIds" | "getCluster" | "close"
->;
+> &
+  Partial<Pick<SimHost, "captureImage">>;
 
 export interface SimProviderOptions {
   /** A running host to use (not closed by `close()`); otherwise one is started with `hostOptions`. */
@@ -61,6 +65,9 @@ export class SimProvider implements ClusterProvider {
   };
   private readonly state: SimProviderState;
   private readonly inFlight = new InFlight<ClusterConnection>();
+  /** Templates are images in memory: a copy takes milliseconds, and after a restart the pool prepares new ones. */
+  private readonly images = new Map<string, ClusterImage>();
+  readonly templates: ClusterTemplates | undefined;
 
   constructor(
     private readonly host: SimHostApi,
@@ -68,6 +75,20 @@ export class SimProvider implements ClusterProvider {
     private readonly dataDir: string | undefined,
     private readonly log: Logger,
   ) {
+    const capture = host.captureImage?.bind(host);
+    this.templates = capture && {
+      save: async (id, name) => {
+        this.images.set(name, capture(this.state.assignments[id] ?? safeClusterId(id)));
+        await this.release(id);
+      },
+      has: (name) => this.images.has(name),
+      acquire: (name, opts) =>
+        this.inFlight.run(opts.id, async () => {
+          const image = this.images.get(name);
+          if (!image) throw new NotFoundError(`there is no cluster template "${name}"`);
+          return this.acquireOnce(opts, image);
+        }),
+    };
     this.state = readState(dataDir);
     const live = new Set(host.clusterIds());
     for (const [id, cluster] of Object.entries(this.state.assignments))
@@ -84,7 +105,7 @@ export class SimProvider implements ClusterProvider {
     return this.inFlight.run(opts.id, () => this.acquireOnce(opts));
   }
 
-  private async acquireOnce(opts: AcquireOptions): Promise<ClusterConnection> {
+  private async acquireOnce(opts: AcquireOptions, image?: ClusterImage): Promise<ClusterConnection> {
     opts.signal?.throwIfAborted();
     const assigned = this.state.assignments[opts.id];
     if (assigned && this.host.getCluster(assigned)) return this.connection(opts.id, assigned);
@@ -96,9 +117,10 @@ export class SimProvider implements ClusterProvider {
     }
 
     opts.onProgress?.("creating a simulated cluster");
-    await this.host.createCluster({ id: own, ...clusterSpec(opts) });
+    await this.host.createCluster({ id: own, ...(image ? { image } : clusterSpec(opts)) });
     this.assign(opts.id, own);
-    this.log.info("created a simulated cluster", { id: opts.id, cluster: own });
+    if (image) this.log.debug("copied a simulated cluster", { id: opts.id, cluster: own });
+    else this.log.info("created a simulated cluster", { id: opts.id, cluster: own });
     return this.connection(opts.id, own);
   }
 
