@@ -316,3 +316,259 @@ describe("decoders are bounded and answer 400, never 500", () => {
     }
   });
 });
+
+describe("the API server's own rules", () => {
+  const GNP = `${A}/apis/projectcalico.org/v3/globalnetworkpolicies`;
+  const count = async (path: string): Promise<number> =>
+    (JSON.parse((await send(host, { path, token: attacker })).body) as { items: unknown[] }).items.length;
+
+  it("never reads `.`, `..` or their escapes in a name as the collection or the parent", async () => {
+    for (const name of ["one", "two"]) {
+      const r = await send(host, {
+        method: "POST",
+        path: GNP,
+        token: attacker,
+        contentType: "application/json",
+        body: json({ metadata: { name }, spec: { selector: "all()", types: ["Egress"], egress: [] } }),
+      });
+      expect(r.status).toBe(201);
+    }
+    const before = await count(GNP);
+    for (const seg of [".", "..", "%2e", "%2E", "%2e%2e", ".%2e", "%2F", "a%2Fb", "%25", "%2e/"]) {
+      for (const method of ["DELETE", "GET", "PUT", "PATCH"]) {
+        const r = await hostile({
+          method,
+          path: `${GNP}/${seg}`,
+          contentType: method === "PATCH" ? "application/merge-patch+json" : "application/json",
+          ...(method === "PUT" || method === "PATCH" ? { body: "{}" } : {}),
+        });
+        expect([400, 404, 405]).toContain(r.status);
+        if (r.status === 400) expect(statusOf(r)?.message).toMatch(/may not (be|contain)/);
+      }
+    }
+    expect(await count(GNP)).toBe(before);
+    const nsBefore = (await send(host, { path: `${A}/api/v1/namespaces/default`, token: attacker })).body;
+    for (const path of [`${CM}/..`, `${CM}/%2e%2e`, `${A}/api/v1/namespaces/../configmaps/target`]) {
+      const r = await hostile({
+        method: "PATCH",
+        path,
+        contentType: "application/merge-patch+json",
+        body: json({ metadata: { labels: { hacked: "yes" } } }),
+      });
+      expect(r.status).toBe(400);
+    }
+    const nsAfter = (await send(host, { path: `${A}/api/v1/namespaces/default`, token: attacker })).body;
+    expect(nsAfter).toBe(nsBefore);
+  });
+
+  it("honours DELETE preconditions with 409 Conflict", async () => {
+    const made = await send(host, {
+      method: "POST",
+      path: CM,
+      token: attacker,
+      contentType: "application/json",
+      body: json({ metadata: { name: "guarded" } }),
+    });
+    const { uid, resourceVersion } = (
+      JSON.parse(made.body) as { metadata: { uid: string; resourceVersion: string } }
+    ).metadata;
+    for (const preconditions of [
+      { uid: "not-the-uid" },
+      { resourceVersion: "1" },
+      { uid, resourceVersion: "1" },
+    ]) {
+      const r = await hostile({
+        method: "DELETE",
+        path: `${CM}/guarded`,
+        contentType: "application/json",
+        body: json({ kind: "DeleteOptions", apiVersion: "v1", preconditions }),
+      });
+      expect(r.status).toBe(409);
+      expect(statusOf(r)?.message).toContain("Precondition failed");
+    }
+    expect((await send(host, { path: `${CM}/guarded`, token: attacker })).status).toBe(200);
+    const ok = await hostile({
+      method: "DELETE",
+      path: `${CM}/guarded`,
+      contentType: "application/json",
+      body: json({ preconditions: { uid, resourceVersion } }),
+    });
+    expect(ok.status).toBe(200);
+    expect((await send(host, { path: `${CM}/guarded`, token: attacker })).status).toBe(404);
+  });
+
+  it("keeps system metadata out of reach of patch, apply and update", async () => {
+    const get = async (): Promise<{ metadata: Record<string, unknown> }> =>
+      JSON.parse((await send(host, { path: `${CM}/target`, token: attacker })).body) as {
+        metadata: Record<string, unknown>;
+      };
+    const before = (await get()).metadata;
+    const attempts: [string, string, string][] = [
+      [
+        "application/merge-patch+json",
+        `${CM}/target`,
+        json({ metadata: { deletionTimestamp: "2020-01-01T00:00:00Z" } }),
+      ],
+      ["application/merge-patch+json", `${CM}/target`, json({ metadata: { deletionGracePeriodSeconds: 0 } })],
+      ["application/strategic-merge-patch+json", `${CM}/target`, json({ metadata: { uid: "forged" } })],
+      [
+        "application/json-patch+json",
+        `${CM}/target`,
+        json([{ op: "replace", path: "/metadata/creationTimestamp", value: "2000-01-01T00:00:00Z" }]),
+      ],
+      [
+        "application/merge-patch+json",
+        `${CM}/target`,
+        json({ metadata: { generation: 99, selfLink: "/x" } }),
+      ],
+      [
+        "application/apply-patch+yaml",
+        `${CM}/target?fieldManager=evil&force=true`,
+        json({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "target", deletionTimestamp: "2020-01-01T00:00:00Z", uid: "forged" },
+        }),
+      ],
+    ];
+    for (const [contentType, path, body] of attempts) {
+      const r = await hostile({ method: "PATCH", path, contentType, body });
+      expect(r.status === 200 || r.status === 409 || r.status === 422, r.body).toBe(true);
+      const now = (await get()).metadata;
+      for (const k of [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+      ])
+        expect(now[k], `${k} after ${body}`).toEqual(before[k]);
+      expect(now.selfLink).toBeUndefined();
+    }
+    const put = await hostile({
+      method: "PUT",
+      path: `${CM}/target`,
+      contentType: "application/json",
+      body: json({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "target", uid: "forged" } }),
+    });
+    expect(put.status).toBe(409);
+    expect((await get()).metadata.uid).toBe(before.uid);
+  });
+
+  it("validates ConfigMap and Secret keys and caps their size at 1 MiB", async () => {
+    const bad = await hostile({
+      method: "POST",
+      path: CM,
+      contentType: "application/json",
+      body: json({ metadata: { name: "badkey" }, data: { "bad key!": "x", "..": "y" } }),
+    });
+    expect(bad.status).toBe(422);
+    expect(statusOf(bad)?.message).toContain("a valid config key must consist of alphanumeric characters");
+    const big = await hostile({
+      method: "POST",
+      path: CM,
+      contentType: "application/json",
+      body: json({ metadata: { name: "big" }, data: { a: "x".repeat(1_500_000), b: "y".repeat(1_400_000) } }),
+    });
+    expect(big.status).toBe(422);
+    expect(statusOf(big)?.message).toBe(
+      'ConfigMap "big" is invalid: []: Too long: must have at most 1048576 bytes',
+    );
+    const grow = await hostile({
+      method: "PATCH",
+      path: `${CM}/target`,
+      contentType: "application/merge-patch+json",
+      body: json({ data: { big: "z".repeat(1_100_000) } }),
+    });
+    expect(grow.status).toBe(422);
+    const secret = await hostile({
+      method: "POST",
+      path: `${A}/api/v1/namespaces/default/secrets`,
+      contentType: "application/json",
+      body: json({ metadata: { name: "s" }, stringData: { "no/slash": "x" } }),
+    });
+    expect(secret.status).toBe(422);
+    const okSecret = await hostile({
+      method: "POST",
+      path: `${A}/api/v1/namespaces/default/secrets`,
+      contentType: "application/json",
+      body: json({ metadata: { name: "s" }, stringData: { user: "admin" } }),
+    });
+    expect(okSecret.status).toBe(201);
+    expect(JSON.parse(okSecret.body)).toMatchObject({
+      data: { user: Buffer.from("admin").toString("base64") },
+    });
+  });
+
+  it("refuses a server-side apply with a wrong-typed metadata or another namespace", async () => {
+    for (const metadata of ["x", 5, ["a"], true]) {
+      const r = await hostile({
+        method: "PATCH",
+        path: `${CM}/ssa?fieldManager=m`,
+        contentType: "application/apply-patch+yaml",
+        body: json({ apiVersion: "v1", kind: "ConfigMap", metadata }),
+      });
+      expect(r.status).toBe(400);
+    }
+    const r = await hostile({
+      method: "PATCH",
+      path: `${CM}/ssa?fieldManager=m`,
+      contentType: "application/apply-patch+yaml",
+      body: json({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "ssa", namespace: "kube-system" },
+      }),
+    });
+    expect(r.status).toBe(400);
+    expect(statusOf(r)?.message).toBe(
+      "the namespace of the provided object does not match the namespace sent on the request",
+    );
+  });
+
+  it("parses `,` as a broken label selector, not as everything", async () => {
+    for (const sel of [",", "a,", "!", "x in (a", "a b"]) {
+      const r = await hostile({ path: `${CM}?labelSelector=${encodeURIComponent(sel)}` });
+      expect(r.status).toBe(400);
+    }
+  });
+
+  it("bounds the open watches and streams of one token with a 429 Status", async () => {
+    const { default: https } = await import("node:https");
+    const base = new URL(host.url);
+    const open: import("node:http").ClientRequest[] = [];
+    const openWatch = (token: string, cluster: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = https.request(
+          {
+            host: base.hostname,
+            port: base.port,
+            path: `/clusters/${cluster}/api/v1/namespaces/default/configmaps?watch=true`,
+            ca: host.caCert,
+            agent: false,
+            headers: { Authorization: `Bearer ${token}` },
+          },
+          (res) => {
+            resolve(res.statusCode ?? 0);
+            res.resume();
+          },
+        );
+        req.on("error", () => undefined);
+        req.on("response", () => undefined);
+        open.push(req);
+        req.end();
+        req.on("error", reject);
+      });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 100; i++) codes.push(await openWatch(attacker, "attacker"));
+      expect(codes.every((c) => c === 200)).toBe(true);
+      const over = await hostile({ path: `${CM}?watch=true` });
+      expect(over.status).toBe(429);
+      expect(over.headers["retry-after"]).toBe("1");
+      expect(await openWatch(victim, "victim")).toBe(200);
+    } finally {
+      for (const r of open) r.destroy();
+    }
+  });
+});

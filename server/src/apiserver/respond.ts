@@ -25,6 +25,8 @@ export function sendStatus(res: ServerResponse, err: ApiError): void {
     res.end();
     return;
   }
+  if (err.details?.retryAfterSeconds !== undefined)
+    res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
   sendJson(res, err.code, err.toStatus());
 }
 

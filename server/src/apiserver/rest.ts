@@ -27,7 +27,7 @@ import { fromScale, toScale } from "./scale.ts";
 import { recordUpdate, serverSideApply } from "./managed.ts";
 import { successStatus } from "./status.ts";
 
-import { cloneJson, isObject, type JsonObject } from "../shared/object.ts";
+import { cloneJson, getOwn, isObject, type JsonObject } from "../shared/object.ts";
 
 const gvOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
 
@@ -149,6 +149,9 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
         "BadRequest",
         `the name of the object (${bodyName}) does not match the name on the URL (${name})`,
       );
+    const bodyUid = (body.metadata as JsonObject | undefined)?.uid;
+    if (typeof bodyUid === "string" && bodyUid !== "" && bodyUid !== current.metadata.uid)
+      throw conflict(t, name, preconditionFailed("UID", bodyUid, current.metadata.uid));
     const sub = r.subresource === "status" ? "status" : undefined;
     const out = update(ctx, t, ns, name, current, body as KubeObject, opts, sub);
     return respondObject(200, out.object, out.warnings);
@@ -158,6 +161,7 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
 
   if (method === "DELETE") {
     const opts = await deleteOptions(ctx);
+    checkPreconditions(t, api.get(t, ns, name), opts.preconditions);
     const deleted = api.delete(t, ns, name, opts);
     if (
       deleted.metadata.deletionTimestamp ||
@@ -341,6 +345,13 @@ async function patch(
       if (!(e instanceof ApiError && e.code === 404)) throw e;
     }
     const applied = patchBody as KubeObject;
+    if (applied.metadata !== undefined && applied.metadata !== null && !isObject(applied.metadata))
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `failed to create typed patch object: .metadata: expected map, got ${Array.isArray(applied.metadata) ? "list" : typeof applied.metadata}`,
+      );
+    checkNamespace(patchBody, ns);
     const meta = isObject(applied.metadata) ? applied.metadata : ({} as KubeObject["metadata"]);
     if (meta.name !== undefined && meta.name !== name)
       throw new ApiError(
@@ -394,15 +405,85 @@ async function patch(
   sendJson(res, 200, out.object, { warnings: out.warnings });
 }
 
-async function deleteOptions(ctx: RequestContext): Promise<{ dryRun?: boolean; propagationPolicy?: string }> {
+/** `Precondition failed: UID in precondition: a, UID in object meta: b`, as the storage layer words it. */
+function preconditionFailed(
+  what: "UID" | "ResourceVersion",
+  wanted: string,
+  actual: string | undefined,
+): string {
+  return `Precondition failed: ${what} in precondition: ${wanted}, ${what} in object meta: ${actual ?? ""}`;
+}
+
+function conflict(t: ResourceType, name: string, why: string): ApiError {
+  return new ApiError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${t.plural}${t.group ? `.${t.group}` : ""} "${name}": ${why}`,
+    { name, ...(t.group ? { group: t.group } : {}), kind: t.plural },
+  );
+}
+
+/** The `preconditions` of a DeleteOptions body: a uid and resourceVersion the object must still have. */
+function readPreconditions(v: unknown): DeletePreconditions | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v))
+    throw new ApiError(
+      400,
+      "BadRequest",
+      "json: cannot unmarshal into Go struct field DeleteOptions.preconditions of type v1.Preconditions",
+    );
+  const out: DeletePreconditions = {};
+  for (const k of ["uid", "resourceVersion"] as const) {
+    const x = getOwn(v, k);
+    if (x === undefined || x === null) continue;
+    if (typeof x !== "string")
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `json: cannot unmarshal ${typeof x} into Go struct field Preconditions.preconditions.${k} of type string`,
+      );
+    out[k] = x;
+  }
+  return out;
+}
+
+/** Checks a delete's preconditions against the live object: 409 Conflict when either differs. */
+export function checkPreconditions(
+  t: ResourceType,
+  obj: KubeObject,
+  pre: DeletePreconditions | undefined,
+): void {
+  if (!pre) return;
+  if (pre.uid !== undefined && pre.uid !== obj.metadata.uid)
+    throw conflict(t, obj.metadata.name, preconditionFailed("UID", pre.uid, obj.metadata.uid));
+  if (pre.resourceVersion !== undefined && pre.resourceVersion !== obj.metadata.resourceVersion)
+    throw conflict(
+      t,
+      obj.metadata.name,
+      preconditionFailed("ResourceVersion", pre.resourceVersion, obj.metadata.resourceVersion),
+    );
+}
+
+interface DeletePreconditions {
+  uid?: string;
+  resourceVersion?: string;
+}
+
+async function deleteOptions(
+  ctx: RequestContext,
+): Promise<{ dryRun?: boolean; propagationPolicy?: string; preconditions?: DeletePreconditions }> {
   const q = ctx.url.searchParams;
-  const out: { dryRun?: boolean; propagationPolicy?: string } = {};
+  const out: { dryRun?: boolean; propagationPolicy?: string; preconditions?: DeletePreconditions } = {};
   const raw = await readBody(ctx.req);
   if (raw.length) {
     const body = decodeBody(raw, ctx.req.headers["content-type"]);
     if (isObject(body)) {
-      if (typeof body.propagationPolicy === "string") out.propagationPolicy = body.propagationPolicy;
-      if (Array.isArray(body.dryRun) && body.dryRun.includes("All")) out.dryRun = true;
+      const pp = getOwn(body, "propagationPolicy");
+      if (typeof pp === "string") out.propagationPolicy = pp;
+      const dry = getOwn(body, "dryRun");
+      if (Array.isArray(dry) && dry.includes("All")) out.dryRun = true;
+      const pre = readPreconditions(getOwn(body, "preconditions"));
+      if (pre) out.preconditions = pre;
     }
   }
   const pp = q.get("propagationPolicy");

@@ -45,6 +45,25 @@ export interface ApiServerOptions {
   /** The cluster a bearer token belongs to, or undefined for an unknown token. */
   clusterForToken(token: string): SimClusterHandle | undefined;
   logger?: Logger;
+  /** Open watches, log follows, exec/attach and port-forward streams one token may hold (default 100). */
+  maxStreamsPerToken?: number;
+}
+
+/** The default bound on the long-running requests of one token: a room's kubectl sessions never come near it. */
+export const MAX_STREAMS_PER_TOKEN = 100;
+
+/** Whether a request stays open (a watch, a log follow, a flow watch) and so counts against the token's streams. */
+function isLongRunning(
+  method: string | undefined,
+  route: ReturnType<typeof parseRoute>,
+  q: URLSearchParams,
+): boolean {
+  if ((method ?? "GET") !== "GET") return false;
+  const flag = (name: string): boolean => q.get(name) === "true" || q.get(name) === "1";
+  if (route.kind === "egresslab") return flag("watch");
+  if (route.kind !== "resource") return false;
+  if (route.subresource === "log") return flag("follow");
+  return route.watchPrefix || (route.name === undefined && flag("watch"));
 }
 
 export interface ApiServer {
@@ -125,6 +144,17 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   };
   const sockets = new Set<Socket>();
   const wss = createExecServer();
+  const maxStreams = opts.maxStreamsPerToken ?? MAX_STREAMS_PER_TOKEN;
+  /** 429 when the cluster's token already holds its share of watches, log follows, exec and port-forward streams. */
+  const admitStream = (cluster: SimClusterHandle): void => {
+    if ((streamsOf.get(cluster)?.size ?? 0) < maxStreams) return;
+    throw new ApiError(
+      429,
+      "TooManyRequests",
+      `Too many requests, please try again later: this token already has ${maxStreams} open watches and streams`,
+      { retryAfterSeconds: 1 },
+    );
+  };
   const pfs = createPortForwardServer();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -148,6 +178,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const token = bearer(req);
       const cluster = token ? opts.clusterForToken(token) : undefined;
       if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
+      if (isLongRunning(req.method, route, url.searchParams)) admitStream(cluster);
       const ctx: RequestContext = { req, res, url, cluster, logger, onClose: (stop) => track(cluster, stop) };
       const types = [...cluster.api.types(), ...REVIEW_TYPES];
       const host = req.headers.host ?? "127.0.0.1";
@@ -247,6 +278,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const { clusterId, path } = splitClusterPrefix(pathname);
       if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
       const route = parseRoute(path);
+      admitStream(cluster);
       if (
         route.kind !== "resource" ||
         route.group !== "" ||

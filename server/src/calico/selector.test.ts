@@ -156,3 +156,17 @@ describe("B: specific behaviours", () => {
     expect(parseSelector("a == 'x' || has(b)").labelRestrictions().size).toBe(0);
   });
 });
+
+describe("selectors that would hold the server", () => {
+  it.each([
+    ["100,000 (", "(".repeat(100000)],
+    ["65 nested groups", `${"(".repeat(65)}a == "b"${")".repeat(65)}`],
+    ["a selector past 64 KiB", `a in {${'"x",'.repeat(20000)}"x"}`],
+  ])("refuses %s with a parse error", (_name, src) => {
+    expect(() => parseSelector(src)).toThrow(SelectorParseError);
+  });
+  it("still parses nesting up to the limit", () => {
+    const sel = parseSelector(`${"(".repeat(64)}a == "b"${")".repeat(64)}`);
+    expect(sel.matches({ a: "b" })).toBe(true);
+  });
+});

@@ -72,6 +72,12 @@ interface Token {
 }
 
 const MAX_LABEL = 512;
+/**
+ * Bounds that keep a selector from holding the server: its length, and how deeply `(` may nest (the parser,
+ * evaluation and rendering recurse per level). Real selectors are a few hundred characters, nested a few levels.
+ */
+export const MAX_SELECTOR_LENGTH = 64 * 1024;
+export const MAX_SELECTOR_DEPTH = 64;
 
 function isIdentChar(c: number): boolean {
   return (
@@ -249,6 +255,7 @@ function describe(t: Token): string {
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly toks: Token[]) {}
   private peek(): Token {
     return this.toks[this.i]!;
@@ -301,7 +308,10 @@ class Parser {
         node = { t: "global" };
         break;
       case "(": {
+        if (++this.depth > MAX_SELECTOR_DEPTH)
+          throw new Fail(t.pos, `parentheses nested more than ${MAX_SELECTOR_DEPTH} deep`);
         node = this.or();
+        this.depth--;
         const close = this.peek();
         if (close.kind !== ")") throw new Fail(close.pos, `expected ) but found ${describe(close)}`);
         this.next();
@@ -536,6 +546,12 @@ export class ParsedSelector implements Selector {
 
 /** Parses a selector; throws `SelectorParseError` (with `.position`) on bad input. */
 export function parseSelector(src: string): ParsedSelector {
+  if (src.length > MAX_SELECTOR_LENGTH)
+    throw new SelectorParseError(
+      src.slice(0, 64) + "…",
+      MAX_SELECTOR_LENGTH,
+      `selector longer than ${MAX_SELECTOR_LENGTH} characters`,
+    );
   try {
     return new ParsedSelector(new Parser(tokenize(src)).root());
   } catch (e) {

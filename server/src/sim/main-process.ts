@@ -3,6 +3,7 @@
  * the simulator) or keeps running, and the pod's status after it exits (restartPolicy Never → Succeeded/Failed with
  * the exit code; OnFailure → Succeeded or a restart; Always → a restart, after a CrashLoopBackOff when asked).
  */
+import { timestamp } from "../shared/object.ts";
 import { parseSleep } from "../shell/commands/core.ts";
 import type { KubeObject } from "../store/types.ts";
 
@@ -100,8 +101,7 @@ export function backoffMs(restartCount: number): number {
   return Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** Math.max(0, restartCount - 1));
 }
 
-const rfc3339 = (ms: number): string =>
-  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+const rfc3339 = timestamp;
 
 function setReady(status: Record<string, unknown>, ready: boolean, reason: string, now: number): void {
   const conditions = (status.conditions as Condition[] | undefined) ?? [];

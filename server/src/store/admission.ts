@@ -97,6 +97,8 @@ export function defaultAndValidate(
     edition: CalicoEdition;
     validateCalico?: CalicoValidator;
     extra?: FieldError[];
+    /** The kind's own validation (its strategy's), run after defaulting. */
+    validate?: (obj: KubeObject) => FieldError[];
     /** Defaults only: the object is known to be valid. */
     trusted?: boolean;
   },
@@ -119,6 +121,7 @@ export function defaultAndValidate(
       errs.push({ field: where, type: "Invalid", value: valueAt(obj, where), detail: p.message });
     }
   }
+  if (deps.validate) errs.push(...deps.validate(obj));
   if (deps.extra) errs.push(...deps.extra);
   if (errs.length) throw invalid(type, obj.metadata.name || String(obj.metadata.generateName ?? ""), errs);
 }

@@ -11,7 +11,14 @@ import { decodeBody, defaultAndValidate, type CalicoValidator } from "./admissio
 import { fromEventsV1, toEventsV1 } from "./events-v1.ts";
 import type { MemoryStore } from "./object-store.ts";
 import { cloneJson, sameObject, jsonEqual } from "./equal.ts";
-import { stableStringify, type Random } from "./random.ts";
+import type { Random } from "./random.ts";
+import { timestamp } from "../shared/object.ts";
+import {
+  prepareMetaForCreate,
+  prepareMetaForUpdate,
+  strategyFor,
+  validateMetaUpdate,
+} from "./strategy/index.ts";
 import type { Registry } from "./registry/index.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import {
@@ -56,14 +63,8 @@ export interface SimApiOptions {
   validateCalico?: CalicoValidator;
 }
 
-const GENERATION_GROUPS = new Set(["apps", "networking.k8s.io", "projectcalico.org", "operator.tigera.io"]);
 const UNDELETABLE_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
 const EVENTS_V1 = "events.k8s.io/events";
-
-/** RFC 3339 with seconds, as Kubernetes timestamps are written. */
-export function timestamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 const specPart = (o: KubeObject): Record<string, unknown> => {
   const { metadata: _m, status: _s, ...rest } = o;
@@ -247,22 +248,25 @@ export class SimClusterApi implements ClusterApi {
         }
         obj.metadata.name = name;
       }
+      const strategy = strategyFor(type);
+      strategy.prepareForCreate?.(obj);
       defaultAndValidate(type, obj, {
         random: this.o.random,
         edition: this.o.edition,
         validateCalico: this.o.validateCalico,
         trusted: !!opts?.trusted,
+        ...(strategy.validate ? { validate: strategy.validate } : {}),
       });
       const name = obj.metadata.name;
       this.requireNamespace(type, ns, name, true);
       if (this.o.store.get(this.storageKey(type), ns, name)) throw alreadyExists(type, name);
       this.checkTier(type, obj);
       this.admit({ key: resourceKey(type), operation: "CREATE", object: obj, dryRun: !!opts?.dryRun }, type);
-      delete obj.metadata.resourceVersion;
-      delete obj.metadata.deletionTimestamp;
-      obj.metadata.uid = this.o.random.uuid();
-      obj.metadata.creationTimestamp = timestamp(this.o.clock.now());
-      if (GENERATION_GROUPS.has(type.group)) obj.metadata.generation = 1;
+      prepareMetaForCreate(obj, {
+        uid: this.o.random.uuid(),
+        creationTimestamp: timestamp(this.o.clock.now()),
+      });
+      if (strategy.tracksGeneration) obj.metadata.generation = 1;
       else delete obj.metadata.generation;
       const stored = isV1Event ? fromEventsV1(obj) : obj;
       if (opts?.dryRun) return { object: this.view(type, stored), warnings };
@@ -315,20 +319,15 @@ export class SimClusterApi implements ClusterApi {
       if (rv !== undefined && rv !== "" && rv !== existing.metadata.resourceVersion)
         throw conflict(type, name);
       const current = resourceKey(type) === EVENTS_V1 ? toEventsV1(existing) : existing;
+      const strategy = strategyFor(type);
       let next: KubeObject;
       if (opts?.subresource === "status") {
         next = { ...cloneJson(current), status: obj.status };
       } else {
         next = obj;
-        next.metadata = {
-          ...obj.metadata,
-          name,
-          uid: current.metadata.uid,
-          creationTimestamp: current.metadata.creationTimestamp,
-          ...(current.metadata.deletionTimestamp
-            ? { deletionTimestamp: current.metadata.deletionTimestamp }
-            : {}),
-        };
+        next.metadata = { ...obj.metadata, name };
+        prepareMetaForUpdate(next, current);
+        strategy.prepareForUpdate?.(next, current);
         if (type.namespaced) next.metadata.namespace = ns;
         else delete next.metadata.namespace;
         if (type.subresources.includes("status")) {
@@ -340,14 +339,15 @@ export class SimClusterApi implements ClusterApi {
         random: this.o.random,
         edition: this.o.edition,
         validateCalico: this.o.validateCalico,
-        extra: this.immutable(type, current, next),
+        extra: [...validateMetaUpdate(next, current), ...(strategy.validateUpdate?.(next, current) ?? [])],
+        ...(strategy.validate ? { validate: strategy.validate } : {}),
       });
       this.checkTier(type, next);
       this.admit(
         { key: resourceKey(type), operation: "UPDATE", object: next, old: current, dryRun: !!opts?.dryRun },
         type,
       );
-      if (GENERATION_GROUPS.has(type.group)) {
+      if (strategy.tracksGeneration) {
         const gen = current.metadata.generation ?? 1;
         next.metadata.generation = jsonEqual(specPart(next), specPart(current)) ? gen : gen + 1;
       }
@@ -409,73 +409,6 @@ export class SimClusterApi implements ClusterApi {
     void _sub;
     const res = this.update(type, existing.metadata.namespace, existing.metadata.name, next, rest);
     return { object: toScale(res.object), warnings: res.warnings };
-  }
-
-  /** Fields that may not change after creation. */
-  private immutable(type: ResourceType, old: KubeObject, next: KubeObject): FieldError[] {
-    const errs: FieldError[] = [];
-    const k = resourceKey(type);
-    if (old.metadata.deletionTimestamp) {
-      const added = (next.metadata.finalizers ?? []).filter(
-        (f) => !(old.metadata.finalizers ?? []).includes(f),
-      );
-      if (added.length)
-        errs.push({
-          field: "metadata.finalizers",
-          type: "Forbidden",
-          detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
-        });
-    }
-    type Spec = { selector?: unknown; clusterIP?: string; clusterIPs?: string[] };
-    const o = old as { spec?: Spec };
-    const n = next as { spec?: Spec };
-    if (k === "apps/deployments" || k === "apps/replicasets" || k === "apps/daemonsets") {
-      if (k !== "apps/replicasets" && stableStringify(o.spec?.selector) !== stableStringify(n.spec?.selector))
-        errs.push({
-          field: "spec.selector",
-          type: "Invalid",
-          value: n.spec?.selector,
-          detail: "field is immutable",
-        });
-    }
-    if (k === "core/services") {
-      const oldIP = o.spec?.clusterIP;
-      const newIP = n.spec?.clusterIP;
-      if (oldIP && newIP !== undefined && newIP !== "" && newIP !== oldIP)
-        errs.push({
-          field: "spec.clusterIPs[0]",
-          type: "Invalid",
-          value: [newIP],
-          detail: "may not change once set",
-        });
-      if (oldIP && n.spec && (newIP === undefined || newIP === "")) {
-        n.spec.clusterIP = oldIP;
-        n.spec.clusterIPs = o.spec?.clusterIPs ?? [oldIP];
-      }
-    }
-    if (k === "core/pods") {
-      type PodSpec = Record<string, unknown> & {
-        containers?: { image?: unknown }[];
-        initContainers?: { image?: unknown }[];
-      };
-      const strip = (s: unknown) => {
-        const c = cloneJson((s ?? {}) as PodSpec);
-        for (const ct of c.containers ?? []) delete ct.image;
-        for (const ct of c.initContainers ?? []) delete ct.image;
-        delete c.activeDeadlineSeconds;
-        delete c.tolerations;
-        delete c.terminationGracePeriodSeconds;
-        return stableStringify(c);
-      };
-      if (strip(o.spec) !== strip(n.spec))
-        errs.push({
-          field: "spec",
-          type: "Forbidden",
-          detail:
-            "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
-        });
-    }
-    return errs;
   }
 
   delete(

@@ -5,7 +5,6 @@ export { MemoryStore, type WatchFilter } from "./object-store.ts";
 export {
   SimClusterApi,
   toScale,
-  timestamp,
   type AdmissionHook,
   type AdmissionContext,
   type SimApiOptions,
@@ -15,3 +14,4 @@ export { parseLabelSelector, matchesLabels, fromLabelSelectorObject, fromMap } f
 export { createRandom, podTemplateHash, type Random } from "./random.ts";
 export { qualifiedResource, qualifiedKind } from "./validation/errors.ts";
 export * from "./types.ts";
+export { timestamp } from "../shared/object.ts";

@@ -3,6 +3,7 @@
  * cluster clock, through the same network path as `kubectl exec … curl` (DNS first, then the connection), so the
  * flow log fills as a real cluster's would. Seeded: the same seed gives the same schedule.
  */
+import { timestamp } from "../shared/object.ts";
 import type { PodNet } from "../net/podnet.ts";
 import type { PodLogs } from "../net/logs.ts";
 import { isIp } from "../shared/ipv4.ts";
@@ -160,13 +161,7 @@ export function startTraffic(ctx: TrafficContext): () => void {
         const pod = ctx.store.get("core/pods", s.ns, s.pod);
         if (pod && running(pod)) {
           const line = fire(ctx.podNet(pod), s.item);
-          if (s.item.log)
-            ctx.logs.write(
-              s.ns,
-              s.pod,
-              now,
-              `${new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z")} ${line}`,
-            );
+          if (s.item.log) ctx.logs.write(s.ns, s.pod, now, `${timestamp(now)} ${line}`);
         }
         s.n++;
         const j = s.item.jitter * (rand(`${s.ns}/${s.pod}/${s.index}/${s.n}`) * 2 - 1);

@@ -2,6 +2,7 @@
  * What controllers share: the cluster API, the store, the clock, seeded randomness, an event recorder, and small
  * helpers for reading objects.
  */
+import { timestamp } from "../../shared/object.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/logger.ts";
 import type { SimClusterApi } from "../../store/cluster-api.ts";
@@ -84,5 +85,5 @@ export function namespaceActive(ctx: ControllerContext, ns: string | undefined):
 }
 
 export function nowTimestamp(ctx: ControllerContext): string {
-  return new Date(ctx.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return timestamp(ctx.clock.now());
 }

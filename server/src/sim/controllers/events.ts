@@ -1,6 +1,7 @@
 /**
  * Records core/v1 Events the way the real components write them (`<object>.<hex nanoseconds>`, source, counts).
  */
+import { timestamp } from "../../shared/object.ts";
 import type { SimClusterApi } from "../../store/cluster-api.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Registry } from "../../store/registry/index.ts";
@@ -53,7 +54,7 @@ export function createEventRecorder(
     record(obj, type, reason, message, source, fieldPath) {
       if (!events || !this.enabled) return;
       const ms = clock.now();
-      const ts = new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+      const ts = timestamp(ms);
       const nanos = BigInt(ms) * 1_000_000n + seq++;
       const ns = obj.metadata.namespace || "default";
       const key = [

@@ -30,11 +30,15 @@ export function alreadyExists(t: Pick<ResourceType, "group" | "plural">, name: s
   });
 }
 
-export function conflict(t: Pick<ResourceType, "group" | "plural">, name: string): ApiError {
+export function conflict(
+  t: Pick<ResourceType, "group" | "plural">,
+  name: string,
+  why = "the object has been modified; please apply your changes to the latest version and try again",
+): ApiError {
   return new ApiError(
     409,
     "Conflict",
-    `Operation cannot be fulfilled on ${qualifiedResource(t)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    `Operation cannot be fulfilled on ${qualifiedResource(t)} "${name}": ${why}`,
     { name, ...(t.group ? { group: t.group } : {}), kind: t.plural },
   );
 }
