@@ -55,9 +55,13 @@ interface Forward {
 }
 
 /** Starts `kubectl port-forward …` and waits for the local port it prints. */
-async function portForward(args: string[], extraEnv: Record<string, string> = {}): Promise<Forward> {
+async function portForward(
+  kc: Kubectl,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<Forward> {
   const p: ResultPromise = execa("kubectl", ["port-forward", ...args], {
-    env: { ...environment(), KUBECONFIG: k.kubeconfigPath, HOME: path.join(env.dir, "home"), ...extraEnv },
+    env: { ...environment(), KUBECONFIG: kc.kubeconfigPath, HOME: path.join(env.dir, "home"), ...extraEnv },
     extendEnv: false,
     reject: false,
     stdin: "ignore",
@@ -122,7 +126,7 @@ describe("kubectl port-forward", () => {
       "http://web.shop",
     ]);
     expect(curl.exitCode, curl.stderr).toBe(0);
-    const f = await portForward(["-n", "calico-system", "svc/whisker", "0:8081"]);
+    const f = await portForward(k, ["-n", "calico-system", "svc/whisker", "0:8081"]);
     try {
       const filters = encodeURIComponent(
         JSON.stringify({ source_namespaces: [{ value: "shop", type: "Exact" }] }),
@@ -194,7 +198,7 @@ describe("kubectl port-forward", () => {
       );
       expect(inside.exitCode).not.toBe(0);
       // …but port-forward enters the pod's network namespace, as the kubelet does.
-      const f = await portForward(["-n", "shop", "pod/web", "0:80"], {
+      const f = await portForward(k, ["-n", "shop", "pod/web", "0:80"], {
         KUBECTL_PORT_FORWARD_WEBSOCKETS: "false",
       });
       try {
@@ -215,7 +219,7 @@ describe("kubectl port-forward", () => {
   }, 60_000);
 
   it("puts the kubelet's error on the error stream when nothing listens on the port", async () => {
-    const f = await portForward(["-n", "shop", "pod/web", "0:81"]);
+    const f = await portForward(k, ["-n", "shop", "pod/web", "0:81"]);
     try {
       await fetch(`http://127.0.0.1:${f.port}/`).catch(() => undefined);
       for (let i = 0; i < 50 && !f.stderr().includes("error forwarding port"); i++)
@@ -251,6 +255,48 @@ describe("kubectl port-forward", () => {
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain('pods "ghost" not found');
   });
+});
+
+describe("the workshop cluster", () => {
+  it("forwards to a shop Service's pod and shows the shop's generated traffic in Whisker", async () => {
+    const w = await env.cluster({ id: "pf-workshop", profile: "egress-workshop" });
+    const ready = await w(["wait", "-n", "shop", "--for=condition=Ready", "pods", "--all", "--timeout=30s"]);
+    expect(ready.exitCode, ready.stderr).toBe(0);
+    const shop = await portForward(w, ["-n", "shop", "svc/catalog", "0:8080"]);
+    try {
+      const r = await fetch(`http://127.0.0.1:${shop.port}/products`);
+      expect(r.status).toBe(200);
+      expect(await r.text()).toMatch(/^catalog-[a-z0-9]+-[a-z0-9]+\n$/);
+    } finally {
+      await shop.stop();
+    }
+    const whisker = await portForward(w, ["-n", "calico-system", "svc/whisker", "0:8081"]);
+    try {
+      const filters = encodeURIComponent(
+        JSON.stringify({
+          source_names: [{ value: "storefront", type: "Fuzzy" }],
+          dest_ports: [{ value: 8080 }],
+        }),
+      );
+      let items: Record<string, unknown>[] = [];
+      for (let i = 0; i < 60 && items.length === 0; i++) {
+        const r = await fetch(`http://127.0.0.1:${whisker.port}/whisker-backend/flows?filters=${filters}`);
+        items = ((await r.json()) as { items: Record<string, unknown>[] }).items;
+        if (items.length === 0) await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(items).toContainEqual(
+        expect.objectContaining({
+          source_namespace: "shop",
+          dest_namespace: "shop",
+          dest_port: 8080,
+          action: "Allow",
+        }),
+      );
+      expect(items.every((f) => String(f.source_name).startsWith("storefront-"))).toBe(true);
+    } finally {
+      await whisker.stop();
+    }
+  }, 60_000);
 });
 
 describe("client libraries' port-forward (v4.channel.k8s.io)", () => {
