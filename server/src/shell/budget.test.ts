@@ -190,6 +190,24 @@ describe("limits stop a command with a clear error", () => {
       2,
       /^sh: argument list too long/,
     ],
+    [
+      "variables without end",
+      'x=$(seq 1 100000); i=0; while true; do i=$((i+1)); export v$i="$x$i"; done',
+      2,
+      /^sh: too many variables \(the pod allows 10000, 4194304 characters in all\)\n$/,
+    ],
+    [
+      "exported names without end",
+      "i=0; while true; do i=$((i+1)); export v$i; done",
+      2,
+      /^sh: too many exported names \(the pod allows 10000\)\n$/,
+    ],
+    [
+      "set and unset without end stays within the limit",
+      "for i in $(seq 1 2000); do x=$(seq 1 10000); unset x; done; echo $i",
+      0,
+      /^$/,
+    ],
     ["a printf width of 999,999,999", "printf '%999999999s' x | wc -c", 0, /^$/],
     [
       "cat of one file 1,001 times",

@@ -36,6 +36,9 @@ export const LIMITS = {
   depth: 100,
   /** Characters one word, variable or command substitution may expand to. */
   wordChars: 1024 * 1024,
+  /** Characters of all of one shell's variables (names and values), and how many variables (or exported names). */
+  varChars: 4 * 1024 * 1024,
+  vars: 10_000,
   /** Fields (words after expansion) of one command, including a `for` list, and their characters in all. */
   fields: 200_000,
   argChars: 2 * 1024 * 1024,
@@ -106,4 +109,33 @@ export class Pacer {
       await spend(n / LIMITS.itemsPerTurn, this.signal);
     }
   }
+}
+
+const varChars = new WeakMap<Map<string, string>, number>();
+
+/** Sets a shell variable; throws a `script` `ShellLimitError` when the shell's variables would pass `LIMITS.varChars`. */
+export function setVar(vars: Map<string, string>, name: string, value: string): void {
+  let total = varChars.get(vars);
+  if (total === undefined) {
+    total = 0;
+    for (const [k, v] of vars) total += k.length + v.length;
+  }
+  const old = vars.get(name);
+  total += old === undefined ? name.length + value.length : value.length - old.length;
+  if (total > LIMITS.varChars || (old === undefined && vars.size >= LIMITS.vars))
+    throw new ShellLimitError(
+      `too many variables (the pod allows ${LIMITS.vars}, ${LIMITS.varChars} characters in all)`,
+      "script",
+    );
+  varChars.set(vars, total);
+  vars.set(name, value);
+}
+
+/** Removes a shell variable (and its size from the shell's total). */
+export function unsetVar(vars: Map<string, string>, name: string): void {
+  const old = vars.get(name);
+  if (old === undefined) return;
+  const total = varChars.get(vars);
+  if (total !== undefined) varChars.set(vars, total - name.length - old.length);
+  vars.delete(name);
 }

@@ -1,5 +1,5 @@
 /** Runs a parsed script: expansion, redirections, pipes (buffered), `&&`/`||`/`;`, `for`, subshells and `exit`. */
-import { checkWord, LIMITS, ShellLimitError, step } from "./budget.ts";
+import { checkWord, LIMITS, setVar, ShellLimitError, step, unsetVar } from "./budget.ts";
 import { coreCommands } from "./commands/core.ts";
 import { netCommands } from "./commands/index.ts";
 import {
@@ -251,7 +251,7 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
   if (typeof io === "number") return io;
   const { out, err, stdin } = io;
   if (argv.length === 0) {
-    for (const [k, v] of assigns) env.vars.set(k, v);
+    for (const [k, v] of assigns) setVar(env.vars, k, v);
     return 0;
   }
   const name = argv[0]!;
@@ -261,13 +261,13 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
     return 127;
   }
   const saved = assigns.map(([k]) => [k, env.vars.get(k)] as const);
-  for (const [k, v] of assigns) env.vars.set(k, v);
+  for (const [k, v] of assigns) setVar(env.vars, k, v);
   try {
     return await tool(argv.slice(1), { stdin, out, err }, env);
   } finally {
     for (const [k, v] of saved)
-      if (v === undefined) env.vars.delete(k);
-      else env.vars.set(k, v);
+      if (v === undefined) unsetVar(env.vars, k);
+      else setVar(env.vars, k, v);
   }
 }
 
@@ -286,7 +286,7 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
     case "for": {
       let status = 0;
       for (const item of await expandAll(cmd.items, env, io)) {
-        env.vars.set(cmd.name, item);
+        setVar(env.vars, cmd.name, item);
         status = await runList(cmd.body, env, io);
         if (env.exitCode !== undefined) break;
         await step(env.signal);

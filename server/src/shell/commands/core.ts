@@ -1,5 +1,5 @@
 /** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
-import { LIMITS, Pacer, ShellLimitError, spend } from "../budget.ts";
+import { LIMITS, Pacer, setVar, ShellLimitError, spend, unsetVar } from "../budget.ts";
 import { runText, subshellEnv } from "../interp.ts";
 import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
 import type { CmdIO, ShellEnv, Tool } from "../types.ts";
@@ -502,21 +502,23 @@ export const coreCommands: Record<string, Tool> = {
       io.err(`sh: cd: can't cd to ${dir}: No such file or directory\n`);
       return Promise.resolve(2);
     }
-    env.vars.set("PWD", abs);
+    setVar(env.vars, "PWD", abs);
     return ok;
   },
   export: (a, _io, env) => {
     for (const x of a) {
       const i = x.indexOf("=");
       const k = i < 0 ? x : x.slice(0, i);
-      if (i >= 0) env.vars.set(k, x.slice(i + 1));
+      if (i >= 0) setVar(env.vars, k, x.slice(i + 1));
+      if (!env.exported.has(k) && env.exported.size >= LIMITS.vars)
+        throw new ShellLimitError(`too many exported names (the pod allows ${LIMITS.vars})`, "script");
       env.exported.add(k);
     }
     return ok;
   },
   unset: (a, _io, env) => {
     for (const k of a) {
-      env.vars.delete(k);
+      unsetVar(env.vars, k);
       env.exported.delete(k);
     }
     return ok;
