@@ -53,6 +53,16 @@ export const hostTools: readonly HostTool[] = [
     present: () => onPath("bwrap"),
   },
   {
+    apt: "socat",
+    why: "the forwarder inside each learner's sandbox to their cluster's API (server/src/terminal/api-socket.ts)",
+    present: () => onPath("socat"),
+  },
+  {
+    apt: "python3",
+    why: "the sandbox tests run a bounded fork bomb and memory hog with it inside a learner's shell",
+    present: () => existsSync("/usr/bin/python3"),
+  },
+  {
     apt: "kubectl",
     why: "the integration tests drive the simulated cluster with the real kubectl",
     present: () => onPath("kubectl"),

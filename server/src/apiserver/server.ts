@@ -73,6 +73,11 @@ export interface ApiServer {
   close(): Promise<void>;
   /** Ends the open watches, log follows and exec sessions of one cluster (when it is deleted). */
   endStreams(cluster: SimClusterHandle): void;
+  /**
+   * Serves a connection that arrived elsewhere (a learner's unix socket) as if it came to the port, but for one
+   * cluster only: requests on it with another cluster's token are refused (401).
+   */
+  acceptConnection(socket: Socket, clusterId: string): void;
 }
 
 /** `/healthz`, `/readyz`, `/livez`: "ok", or with `?verbose` the check list the real server prints. */
@@ -118,6 +123,20 @@ function requestUrl(target: string | undefined): URL {
   const q = (target ?? "").indexOf("?");
   if (q >= 0) url.search = (target ?? "").slice(q + 1).split("#", 1)[0] ?? "";
   return url;
+}
+
+/** The cluster each connection handed over by `acceptConnection` is bound to (keyed by the raw socket). */
+const boundTo = new WeakMap<object, string>();
+
+/**
+ * True when a request on `socket` may use `cluster`: any cluster on the TCP port; only the bound one on a handed-over
+ * connection. A connection with no peer address that cannot be matched to its binding is refused (fails closed).
+ */
+function connectionAllows(socket: Socket, cluster: SimClusterHandle): boolean {
+  const raw = (socket as Socket & { _parent?: object })._parent ?? socket;
+  const bound = boundTo.get(raw);
+  if (bound !== undefined) return bound === cluster.id;
+  return socket.remoteAddress !== undefined;
 }
 
 function bearer(req: IncomingMessage): string | undefined {
@@ -178,6 +197,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const token = bearer(req);
       const cluster = token ? opts.clusterForToken(token) : undefined;
       if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
+      if (!connectionAllows(req.socket, cluster)) throw unauthorized();
       if (isLongRunning(req.method, route, url.searchParams)) admitStream(cluster);
       const ctx: RequestContext = { req, res, url, cluster, logger, onClose: (stop) => track(cluster, stop) };
       const types = [...cluster.api.types(), ...REVIEW_TYPES];
@@ -277,6 +297,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const cluster = token ? opts.clusterForToken(token) : undefined;
       const { clusterId, path } = splitClusterPrefix(pathname);
       if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
+      if (!connectionAllows(req.socket as Socket, cluster)) throw unauthorized();
       const route = parseRoute(path);
       admitStream(cluster);
       if (
@@ -379,6 +400,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
           resolve(typeof addr === "object" && addr ? addr.port : port);
         });
       });
+    },
+    acceptConnection(socket, clusterId) {
+      boundTo.set(socket, clusterId);
+      socket.on("error", () => socket.destroy());
+      server.emit("connection", socket);
     },
     endStreams(cluster) {
       for (const stop of [...(streamsOf.get(cluster) ?? [])]) stop();

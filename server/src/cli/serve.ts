@@ -15,6 +15,8 @@ import { loadLab } from "../labs/index.ts";
 import * as grading from "../grading/index.ts";
 import { labRunner } from "../sessions/lab-runner.ts";
 import { startWorkshopServer, type WorkshopServer } from "../http/server.ts";
+import { defaultUidRange } from "../terminal/uids.ts";
+import { defaultShellLimits } from "../terminal/limits.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
@@ -89,6 +91,35 @@ export const serveOptionSpecs = {
     description:
       "Behind a reverse proxy: take attendees' addresses from the X-Forwarded-For header it adds (for the join rate limit)",
   },
+  "learner-uids": {
+    type: "string",
+    default: defaultUidRange,
+    env: "EGRESSLAB_LEARNER_UIDS",
+    arg: "FIRST-LAST",
+    description:
+      "Host user ids for learners' shells when serve runs as root, one per learner; a range no one else on this host uses",
+  },
+  "shell-memory": {
+    type: "number",
+    default: defaultShellLimits.memoryMiB,
+    env: "EGRESSLAB_SHELL_MEMORY",
+    arg: "MIB",
+    description: "Memory of each learner's shell (cgroup, where available)",
+  },
+  "shell-processes": {
+    type: "number",
+    default: defaultShellLimits.processes,
+    env: "EGRESSLAB_SHELL_PROCESSES",
+    arg: "N",
+    description: "Processes of each learner's shell",
+  },
+  "home-size": {
+    type: "number",
+    default: defaultShellLimits.homeMiB,
+    env: "EGRESSLAB_HOME_SIZE",
+    arg: "MIB",
+    description: "Size of each learner's home; the learner is told when over it",
+  },
   "instructor-token": {
     type: "string",
     env: "EGRESSLAB_INSTRUCTOR_TOKEN",
@@ -123,6 +154,11 @@ export const serveCommand: Command = {
       process.stdout.write(formatHelp("egresslab serve [options]", serveOptionSpecs) + "\n");
       return 0;
     }
+    for (const name of ["shell-memory", "shell-processes", "home-size"] as const)
+      if (!Number.isInteger(o[name]) || o[name] < 16)
+        throw new ValidationError([
+          { where: `--${name}`, message: `expects a whole number of at least 16, got ${o[name]}` },
+        ]);
     if (!Number.isInteger(o.capacity) || o.capacity < 1)
       throw new ValidationError([
         { where: "--capacity", message: `expects a whole number of at least 1, got ${o.capacity}` },
@@ -148,6 +184,12 @@ export const serveCommand: Command = {
         idleTimeoutSeconds: o["idle-timeout"],
         pool: o.pool,
         capacity: o.capacity,
+        learnerUids: o["learner-uids"],
+        shellLimits: {
+          memoryMiB: o["shell-memory"],
+          processes: o["shell-processes"],
+          homeMiB: o["home-size"],
+        },
         trustProxy: o["trust-proxy"],
         ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
         logger,

@@ -15,7 +15,11 @@ import { SessionStore } from "../sessions/store.ts";
 import { ClusterPool } from "../sessions/pool.ts";
 import { Workshop } from "../sessions/workshop.ts";
 import { TerminalManager } from "../terminal/manager.ts";
-import { assertSandboxWorks, type ShellMode } from "../terminal/sandbox.ts";
+import { assertSandboxWorks, SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
+import { pipeTo } from "../terminal/api-socket.ts";
+import { defaultShellLimits, setUpCgroups, type ShellLimits } from "../terminal/limits.ts";
+import { LearnerUids, defaultUidRange, overlapsHostUsers, parseUidRange } from "../terminal/uids.ts";
+import type { SandboxOptions } from "../terminal/manager.ts";
 import { FlowHub, type FlowSource } from "../realtime/flows.ts";
 import { attachRealtime, type LabServer } from "../realtime/socket.ts";
 import { apiRouter } from "./api.ts";
@@ -24,7 +28,7 @@ import { securityHeaders } from "./security.ts";
 import { environment } from "../config/options.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
-import { EgresslabError } from "../shared/errors.ts";
+import { EgresslabError, ValidationError } from "../shared/errors.ts";
 
 export interface WorkshopServerOptions {
   port: number;
@@ -33,8 +37,17 @@ export interface WorkshopServerOptions {
   provider: ClusterProvider;
   lab: LabRunner;
   joinCode?: string;
-  /** Single-user mode: a plain shell instead of a sandbox. */
+  /**
+   * Single-user mode: a plain shell instead of a sandbox. Without it, a server listening on loopback only falls back
+   * to single-user mode (saying so) when the sandbox cannot run here; on any other address it refuses to start.
+   */
   local: boolean;
+  /** Host uids for learners' shells when the server runs as root, `FIRST-LAST` (default 1500000000-1500999999). */
+  learnerUids?: string;
+  /** The bubblewrap program (default `bwrap` on PATH). */
+  bwrapPath?: string;
+  /** Limits of each learner's shell (defaults in `terminal/limits.ts`). */
+  shellLimits?: Partial<ShellLimits>;
   idleTimeoutSeconds: number;
   /** Pre-warmed clusters kept ahead of joins. */
   pool: number;
@@ -68,14 +81,62 @@ export interface WorkshopServer {
   close(): Promise<void>;
 }
 
+/** True for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<WorkshopServer> {
   const log = opts.logger ?? noopLogger;
   const env = environment();
   const hostPath = env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
-  const mode: ShellMode = opts.shellMode ?? (opts.local ? "local" : "bwrap");
-  if (mode === "bwrap") assertSandboxWorks(hostPath);
+  let mode: ShellMode = opts.shellMode ?? (opts.local ? "local" : "bwrap");
+  const limits: ShellLimits = { ...defaultShellLimits, ...opts.shellLimits };
+  const bwrapPath = opts.bwrapPath ?? "bwrap";
+  let sandbox: Omit<SandboxOptions, "connectApi"> | undefined;
+  if (mode === "bwrap") {
+    const asRoot = process.getuid?.() === 0;
+    const range = parseUidRange(opts.learnerUids ?? defaultUidRange);
+    if (asRoot) {
+      const clash = overlapsHostUsers(range);
+      if (clash)
+        throw new ValidationError([
+          {
+            where: "--learner-uids",
+            message: `${range.first}-${range.last} overlaps ${clash}; choose a range no one else on this host uses`,
+          },
+        ]);
+    }
+    try {
+      assertSandboxWorks(hostPath, bwrapPath, asRoot ? { uid: range.first, gid: range.first } : undefined);
+      const cg = setUpCgroups(limits);
+      sandbox = {
+        ...(asRoot ? { uids: new LearnerUids(range, path.join(opts.dataDir, "learners")) } : {}),
+        limits,
+        bwrapPath,
+        ...(cg.layout ? { cgroups: cg.layout } : {}),
+      };
+      log.info("learners' shells are sandboxed", {
+        user: asRoot
+          ? `one host uid per learner (${range.first}-${range.last})`
+          : "this server's own user, in bubblewrap's unprivileged user namespace (run as root for one uid per learner)",
+        network: "own namespace; only their cluster's API, through their own socket",
+        limits: `rlimits: ${limits.processes} processes per learner, ${limits.addressSpaceMiB} MiB address space and ${limits.openFiles} open files per process, ${limits.fileSizeMiB} MiB per file, home ${limits.homeMiB} MiB (checked every minute)`,
+        cgroups: cg.layout
+          ? `${cg.reason}: ${limits.memoryMiB} MiB memory, ${limits.processes} pids, cpu weight below the server's, per shell`
+          : `none (${cg.reason}); rlimits only`,
+      });
+    } catch (err) {
+      if (!(err instanceof SandboxUnavailable) || opts.shellMode !== undefined || !isLoopback(opts.host))
+        throw err;
+      mode = "local";
+      log.warn(
+        `single-user mode: ${err.reason}, so the shell runs unsandboxed as your own user; that is fine on your own machine, and only this machine can connect (--host ${opts.host}). To run a room, ${err.remedy}`,
+      );
+    }
+  }
 
   let webDist = path.join(repoRoot, "web", "dist");
   if (opts.buildWeb !== false) {
@@ -107,6 +168,19 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     hostPath,
     idleTimeoutMs: opts.idleTimeoutSeconds * 1000,
     logger: log,
+    ...(sandbox
+      ? {
+          sandbox: {
+            ...sandbox,
+            connectApi: (learner, socket) => {
+              if (learner.clusterId !== undefined && opts.provider.connectApi)
+                opts.provider.connectApi(learner.clusterId, socket);
+              else if (learner.upstream) pipeTo(learner.upstream.host, learner.upstream.port, socket);
+              else socket.destroy();
+            },
+          },
+        }
+      : {}),
   });
   void terminals.kubectlCompletion();
   const workshop = new Workshop({

@@ -2,6 +2,7 @@
  * Where attendees' clusters come from. Every provider hands the rest of the server the same `ClusterConnection`, so
  * grading, the terminal and the flow views never ask which provider they are talking to.
  */
+import type { Socket } from "node:net";
 import type { CalicoEdition } from "../sim/types.ts";
 
 export type ProviderName = "sim" | "kind" | "kubeconfig";
@@ -64,6 +65,11 @@ export interface ClusterProvider {
   acquire(opts: AcquireOptions): Promise<ClusterConnection>;
   /** Deletes (or returns to the pool) the cluster for `id`; a no-op for an unknown id. */
   release(id: string): Promise<void>;
+  /**
+   * Serves `socket` (a learner's unix socket connection, TLS inside) as a connection to the API of the cluster for
+   * `id`, and to that cluster only. Providers without it are reached by piping to the kubeconfig's server address.
+   */
+  connectApi?(id: string, socket: Socket): void;
   /** Releases everything this provider holds open (servers, watchers); clusters persist where the provider persists. */
   close(): Promise<void>;
 }

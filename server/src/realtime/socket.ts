@@ -165,7 +165,11 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       const fresh = workshop.learnerForId(learner.id) ?? learner;
       if (!terminals.get(learner.id)) await workshop.ensureHome(fresh);
       if (socket.disconnected) return;
-      terminals.attach(learner.id, client, { ...req, startDir: stageDir(fresh.currentStage) });
+      const s = await terminals.attach(learner.id, client, {
+        ...req,
+        startDir: stageDir(fresh.currentStage),
+      });
+      if (socket.disconnected) s.detach(client);
     });
     on("term:input", (p) => {
       const { data } = parse(termInputSchema, p, "term:input");

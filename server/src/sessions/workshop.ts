@@ -191,6 +191,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     const count = this.opts.lab.summary.stageCount;
     await this.opts.prepareHome(learner.id, {
       kubeconfig: conn.kubeconfig,
+      clusterId: conn.id,
       dirs: Array.from({ length: count }, (_, i) => stageDir(i)),
       files: [],
     });

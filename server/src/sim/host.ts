@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import type { Socket } from "node:net";
 import { ConflictError, EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import type { CalicoEdition, SimClusterHandle } from "./types.ts";
@@ -378,6 +379,15 @@ export class SimHost {
   /** The API URL of one cluster: the host's URL plus `/clusters/<id>` (its own URL, so kubectl caches per cluster). */
   clusterUrl(id: string): string {
     return `${this.url}/clusters/${encodeURIComponent(id)}`;
+  }
+
+  /** Serves a connection from elsewhere (a learner's unix socket) for cluster `id` only; other tokens get 401. */
+  acceptConnection(socket: Socket, id: string): void {
+    if (this.closed || !this.clusters.has(id)) {
+      socket.destroy();
+      return;
+    }
+    this.server.acceptConnection(socket, id);
   }
 
   /** Stops a cluster, forgets its token and deletes its saved state. Unknown ids are a no-op. */

@@ -38,6 +38,8 @@ export interface HomeSpec {
   /** Directories to create (relative to HOME), e.g. `stage-0` … `stage-4`. */
   dirs: string[];
   files: HomeFile[];
+  /** The id of the learner's cluster connection, for the sandbox's way to its API. */
+  clusterId?: string;
   /** kubectl's bash completion script, generated once per server, so a new shell need not run kubectl to get it. */
   completion?: string;
 }

@@ -48,8 +48,8 @@ describe("TerminalManager", () => {
 
     const a = client();
     const b = client();
-    m.attach("l-a", a, { cols: 80, rows: 24, startDir: "stage-0" });
-    const sb = m.attach("l-b", b, { cols: 80, rows: 24, startDir: "stage-0" });
+    await m.attach("l-a", a, { cols: 80, rows: 24, startDir: "stage-0" });
+    const sb = await m.attach("l-b", b, { cols: 80, rows: 24, startDir: "stage-0" });
     sb.detach(b);
     now += 61_000;
     expect(m.reapIdle()).toBe(1);

@@ -1,14 +1,42 @@
 /**
  * The terminals of all learners: one shell per learner, started on first attach, kept across dropped connections and
- * ended after the idle timeout (no page attached and no input for that long).
+ * ended after the idle timeout (no page attached and no input for that long). In sandbox mode it also keeps each
+ * learner's API socket, host uid and cgroup, and checks the size of each running shell's HOME.
  */
 import path from "node:path";
+import type { Socket } from "node:net";
 import { execFile } from "node:child_process";
 import { TerminalSession, type TerminalClient } from "./session.ts";
 import { shellLaunch, writeIdentity, type ShellMode } from "./sandbox.ts";
 import { prepareHome, type HomeSpec } from "./home.ts";
+import { ApiSockets, sandboxKubeconfig } from "./api-socket.ts";
+import {
+  defaultShellLimits,
+  removeShellCgroup,
+  shellCgroup,
+  type CgroupLayout,
+  type ShellLimits,
+} from "./limits.ts";
+import type { LearnerUids } from "./uids.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
+
+export interface SandboxOptions {
+  /** Hands a connection from the learner's socket to their cluster's API; `upstream` is the kubeconfig's address. */
+  connectApi: (
+    learner: { id: string; clusterId?: string; upstream?: { host: string; port: number } },
+    socket: Socket,
+  ) => void;
+  /** Per-learner host users (the server runs as root); absent: the server's own user in a user namespace. */
+  uids?: LearnerUids;
+  limits?: ShellLimits;
+  /** The shells' cgroups, where the server may create them. */
+  cgroups?: CgroupLayout;
+  /** The bubblewrap program (default `bwrap` on PATH). */
+  bwrapPath?: string;
+  /** How often to measure each running shell's HOME (default one minute). */
+  homeCheckMs?: number;
+}
 
 export interface TerminalManagerOptions {
   /** Where learners' homes live: `<root>/<learnerId>/home`. */
@@ -21,13 +49,23 @@ export interface TerminalManagerOptions {
   lowWater?: number;
   logger?: Logger;
   now?: () => number;
+  /** Sandbox mode only: the way out to the cluster, users, limits. */
+  sandbox?: SandboxOptions;
 }
 
 export class TerminalManager {
   private readonly sessions = new Map<string, TerminalSession>();
   private readonly timer: NodeJS.Timeout;
+  private readonly homeTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly sockets: ApiSockets | undefined;
+  /** Per learner: the cluster the last prepared kubeconfig names. */
+  private readonly apiOf = new Map<
+    string,
+    { clusterId?: string; upstream?: { host: string; port: number } }
+  >();
+  private readonly overQuota = new Set<string>();
 
   constructor(private readonly opts: TerminalManagerOptions) {
     this.log = opts.logger ?? noopLogger;
@@ -35,11 +73,29 @@ export class TerminalManager {
     const every = Math.max(1000, Math.min(60_000, Math.floor(opts.idleTimeoutMs / 4)));
     this.timer = setInterval(() => this.reapIdle(), every);
     this.timer.unref();
+    const sb = opts.mode === "bwrap" ? opts.sandbox : undefined;
+    if (sb) {
+      this.sockets = new ApiSockets(
+        (id, socket) => sb.connectApi({ id, ...this.apiOf.get(id) }, socket),
+        this.log,
+      );
+      this.homeTimer = setInterval(() => void this.checkHomes(), sb.homeCheckMs ?? 60_000);
+      this.homeTimer.unref();
+    }
+  }
+
+  private get limits(): ShellLimits {
+    return this.opts.sandbox?.limits ?? defaultShellLimits;
   }
 
   /** The learner's home directory on the host. */
   homeOf(learnerId: string): string {
     return path.join(this.opts.root, learnerId, "home");
+  }
+
+  /** The learner's host user, when each learner has one. */
+  userOf(learnerId: string): { uid: number; gid: number } | undefined {
+    return this.opts.mode === "bwrap" ? this.opts.sandbox?.uids?.of(learnerId) : undefined;
   }
 
   private completion: Promise<string> | undefined;
@@ -57,11 +113,22 @@ export class TerminalManager {
     return this.completion;
   }
 
-  /** Writes (or refreshes) the learner's home. */
+  /** Writes (or refreshes) the learner's home; in sandbox mode the kubeconfig points at the sandbox's forwarder. */
   async prepare(learnerId: string, spec: HomeSpec): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(learnerId)) throw new Error(`"${learnerId}" is not a learner id`);
     const completion = spec.completion ?? (await this.kubectlCompletion());
-    prepareHome(this.homeOf(learnerId), { ...spec, completion });
-    writeIdentity(path.join(this.opts.root, learnerId, "etc"));
+    let kubeconfig = spec.kubeconfig;
+    if (this.opts.mode === "bwrap") {
+      const r = sandboxKubeconfig(spec.kubeconfig);
+      kubeconfig = r.kubeconfig;
+      this.apiOf.set(learnerId, {
+        ...(spec.clusterId !== undefined ? { clusterId: spec.clusterId } : {}),
+        ...(r.upstream ? { upstream: r.upstream } : {}),
+      });
+    }
+    const user = this.userOf(learnerId);
+    prepareHome(this.homeOf(learnerId), { ...spec, kubeconfig, completion }, user);
+    writeIdentity(path.join(this.opts.root, learnerId, "etc"), user);
   }
 
   /** The learner's running shell, if any. */
@@ -71,45 +138,105 @@ export class TerminalManager {
   }
 
   /** Attaches `client` to the learner's shell, starting one (in `startDir`) if none runs. */
-  attach(
+  async attach(
     learnerId: string,
     client: TerminalClient,
     req: { cols: number; rows: number; since?: number; startDir: string },
-  ): TerminalSession {
+  ): Promise<TerminalSession> {
     let s = this.get(learnerId);
     if (!s) {
-      const launch = shellLaunch(this.opts.mode, {
-        home: this.homeOf(learnerId),
-        etcDir: path.join(this.opts.root, learnerId, "etc"),
-        startDir: req.startDir,
-        hostPath: this.opts.hostPath,
-      });
-      s = new TerminalSession({
-        launch,
-        cols: req.cols,
-        rows: req.rows,
-        scrollbackChars: this.opts.scrollbackChars,
-        highWater: this.opts.highWater,
-        lowWater: this.opts.lowWater,
-        now: this.now,
-        scrollbackFile: path.join(this.opts.root, learnerId, "scrollback"),
-        logger: this.log,
-      });
-      const started = s;
-      this.sessions.set(learnerId, s);
-      s.onExit((code) => {
-        this.log.info("terminal ended", { learner: learnerId, code });
-        if (this.sessions.get(learnerId) === started) this.sessions.delete(learnerId);
-      });
-      this.log.info("terminal started", { learner: learnerId, pid: s.pid, mode: this.opts.mode });
+      const sandboxed = this.opts.mode === "bwrap" && this.opts.sandbox;
+      const user = this.userOf(learnerId);
+      const socketDir = sandboxed ? await this.sockets!.open(learnerId, user) : undefined;
+      const layout = sandboxed ? this.opts.sandbox?.cgroups : undefined;
+      let cgroupProcs: string[] | undefined;
+      if (layout) {
+        try {
+          cgroupProcs = shellCgroup(layout, learnerId, this.limits);
+        } catch (err) {
+          this.log.warn("could not create the shell's cgroup; rlimits only", {
+            learner: learnerId,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
+      }
+      // Another attach may have started the shell while this one waited for the socket.
+      s = this.get(learnerId);
+      if (!s) {
+        const launch = shellLaunch(this.opts.mode, {
+          home: this.homeOf(learnerId),
+          etcDir: path.join(this.opts.root, learnerId, "etc"),
+          startDir: req.startDir,
+          hostPath: this.opts.hostPath,
+          limits: this.limits,
+          ...(this.opts.sandbox?.bwrapPath ? { bwrapPath: this.opts.sandbox.bwrapPath } : {}),
+          ...(socketDir ? { socketDir } : {}),
+          ...(user ? { user } : {}),
+          ...(cgroupProcs ? { cgroupProcs } : {}),
+        });
+        s = this.start(learnerId, launch, req);
+      }
     }
     s.attach(client, req.since, req);
+    return s;
+  }
+
+  private start(
+    learnerId: string,
+    launch: ReturnType<typeof shellLaunch>,
+    req: { cols: number; rows: number },
+  ): TerminalSession {
+    const s = new TerminalSession({
+      launch,
+      cols: req.cols,
+      rows: req.rows,
+      scrollbackChars: this.opts.scrollbackChars,
+      highWater: this.opts.highWater,
+      lowWater: this.opts.lowWater,
+      now: this.now,
+      scrollbackFile: path.join(this.opts.root, learnerId, "scrollback"),
+      logger: this.log,
+    });
+    this.sessions.set(learnerId, s);
+    s.onExit((code) => {
+      this.log.info("terminal ended", { learner: learnerId, code });
+      if (this.sessions.get(learnerId) === s) this.sessions.delete(learnerId);
+      if (!this.sessions.has(learnerId)) {
+        this.sockets?.close(learnerId);
+        const layout = this.opts.sandbox?.cgroups;
+        if (layout) setTimeout(() => removeShellCgroup(layout, learnerId), 1000).unref();
+      }
+    });
+    this.log.info("terminal started", {
+      learner: learnerId,
+      pid: s.pid,
+      mode: this.opts.mode,
+      ...(launch.args.includes("--reuid") ? { uid: this.userOf(learnerId)?.uid } : {}),
+    });
     return s;
   }
 
   /** How many shells run. */
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Measures the HOME of each running shell; tells the learner (once, until back under) when it is over the limit. */
+  async checkHomes(): Promise<void> {
+    const limit = this.limits.homeMiB * 1024 * 1024;
+    for (const id of [...this.sessions.keys()]) {
+      const used = await diskUsage(this.homeOf(id), this.opts.hostPath);
+      const s = this.get(id);
+      if (used === undefined || !s) continue;
+      if (used > limit && !this.overQuota.has(id)) {
+        this.overQuota.add(id);
+        this.log.warn("a learner's home is over its size", { learner: id, bytes: used, limit });
+        s.notice(
+          `your home uses ${Math.round(used / 1048576)} MiB, more than the ${this.limits.homeMiB} MiB allowed; ` +
+            `remove what you do not need (du -sh ~/* ~/.[!.]*)`,
+        );
+      } else if (used <= limit) this.overQuota.delete(id);
+    }
   }
 
   /** Ends shells with no page attached whose last activity is older than the idle timeout. */
@@ -120,6 +247,7 @@ export class TerminalManager {
         this.log.info("terminal idle, ending it", { learner: id });
         s.kill();
         this.sessions.delete(id);
+        this.sockets?.close(id);
         n++;
       }
     }
@@ -129,7 +257,24 @@ export class TerminalManager {
   /** Ends every shell. */
   close(): void {
     clearInterval(this.timer);
+    if (this.homeTimer) clearInterval(this.homeTimer);
     for (const s of this.sessions.values()) s.kill();
     this.sessions.clear();
+    this.sockets?.closeAll();
   }
+}
+
+/** Bytes used under `dir` (du, in a child process: never follows links, never holds the event loop). */
+function diskUsage(dir: string, hostPath: string): Promise<number | undefined> {
+  return new Promise((resolve) =>
+    execFile(
+      "du",
+      ["-s", "-x", "-P", "-B1", dir],
+      { timeout: 30_000, env: { PATH: hostPath } },
+      (err, out) => {
+        const n = Number(out.split(/\s/)[0]);
+        resolve(!err && Number.isFinite(n) ? n : undefined);
+      },
+    ),
+  );
 }

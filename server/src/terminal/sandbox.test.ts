@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bwrapArgs, sandboxHome, shellEnv, shellLaunch } from "./sandbox.ts";
+import { defaultShellLimits } from "./limits.ts";
 import { safeRelative } from "./home.ts";
 
 const input = {
@@ -18,7 +19,8 @@ describe("bwrapArgs", () => {
 
   it("binds the system read-only and only the learner's own home read-write", () => {
     expect(pairs("--ro-bind")).toContainEqual(["/usr", "/usr"]);
-    expect(pairs("--ro-bind")).toContainEqual(["/etc/resolv.conf", "/etc/resolv.conf"]);
+    // No network but the cluster's: the host's resolver configuration is not shown.
+    expect(args).not.toContain("/etc/resolv.conf");
     expect(pairs("--bind")).toEqual([[input.home, sandboxHome]]);
     expect(args.join(" ")).not.toMatch(/\/data\/learners(?!\/l-1)/);
     expect(pairs("--ro-bind").map(([src]) => src)).not.toContain("/etc");
@@ -31,7 +33,14 @@ describe("bwrapArgs", () => {
   });
 
   it("isolates processes, users and the environment, and dies with the server", () => {
-    for (const f of ["--unshare-pid", "--unshare-user", "--unshare-ipc", "--die-with-parent", "--clearenv"])
+    for (const f of [
+      "--unshare-pid",
+      "--unshare-user",
+      "--unshare-ipc",
+      "--unshare-net",
+      "--die-with-parent",
+      "--clearenv",
+    ])
       expect(args).toContain(f);
     expect(pairs("--tmpfs").map(([p]) => p)).toContain("/tmp");
     expect(args[args.indexOf("--chdir") + 1]).toBe("/home/learner/stage-1");
@@ -45,11 +54,47 @@ describe("shellLaunch", () => {
     expect(local.env.KUBECONFIG).toBe("/data/learners/l-1/home/.kube/config");
     expect(local.cwd).toBe("/data/learners/l-1/home/stage-1");
     const boxed = shellLaunch("bwrap", input);
-    expect(boxed.file).toBe("bwrap");
-    expect(boxed.env).toEqual({ PATH: input.hostPath });
+    expect(boxed.file).toBe("/bin/bash");
+    expect(boxed.env.PATH).not.toContain("/opt/node");
+    expect(boxed.cwd).toBe("/");
     const i = boxed.args.indexOf("KUBECONFIG");
     expect(boxed.args[i + 1]).toBe("/home/learner/.kube/config");
     expect(boxed.args.slice(-4)).toEqual(["--noprofile", "--rcfile", "/home/learner/.bashrc", "-i"]);
+  });
+
+  it("as root, switches to the learner's uid with no capabilities inside, instead of a user namespace", () => {
+    const boxed = shellLaunch("bwrap", { ...input, user: { uid: 1_500_000_007, gid: 1_500_000_007 } });
+    expect(boxed.args).not.toContain("--unshare-user");
+    const at = boxed.args.indexOf("/usr/bin/setpriv");
+    expect(boxed.args.slice(at, at + 10)).toEqual([
+      "/usr/bin/setpriv",
+      "--reuid",
+      "1500000007",
+      "--regid",
+      "1500000007",
+      "--clear-groups",
+      "--inh-caps=-all",
+      "--bounding-set=-all",
+      "--no-new-privs",
+      "--",
+    ]);
+  });
+
+  it("joins the given cgroups and sets hard rlimits before bwrap starts, and binds the API socket directory", () => {
+    const boxed = shellLaunch("bwrap", {
+      ...input,
+      socketDir: "/run/x/l-1",
+      cgroupProcs: ["/sys/fs/cgroup/pids/g/l-1/cgroup.procs"],
+      limits: { ...defaultShellLimits, processes: 77 },
+    });
+    const script = boxed.args[boxed.args.indexOf("-c") + 1]!;
+    expect(script).toContain("ulimit -HS -u 77");
+    expect(boxed.args.slice(boxed.args.indexOf("egresslab-shell") + 1).slice(0, 2)).toEqual([
+      "1",
+      "/sys/fs/cgroup/pids/g/l-1/cgroup.procs",
+    ]);
+    const ro = boxed.args.indexOf("/run/x/l-1");
+    expect(boxed.args.slice(ro - 1, ro + 2)).toEqual(["--ro-bind", "/run/x/l-1", "/run/egresslab"]);
   });
 });
 

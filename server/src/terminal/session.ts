@@ -172,6 +172,12 @@ export class TerminalSession {
     this.applyFlowControl();
   }
 
+  /** Shows a message from the server in the terminal (and its scrollback), e.g. that HOME is over its size. */
+  notice(text: string): void {
+    if (this.exitCode !== undefined) return;
+    this.onData(`\r\n\x1b[1;33megresslab: ${text}\x1b[0m\r\n`);
+  }
+
   kill(): void {
     this.log?.flush();
     if (this.exitCode !== undefined) return;

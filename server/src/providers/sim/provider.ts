@@ -3,6 +3,7 @@
  * cluster (also after a restart, with a data directory). Pre-warming clusters ahead of a workshop is the sessions pool's
  * job (`server/src/sessions/pool.ts`), for every provider.
  */
+import type { Socket } from "node:net";
 import type {
   AcquireOptions,
   ClusterConnection,
@@ -25,7 +26,7 @@ export type SimHostApi = Pick<
   SimHost,
   "createCluster" | "deleteCluster" | "kubeconfig" | "clusterIds" | "getCluster" | "close"
 > &
-  Partial<Pick<SimHost, "captureImage">>;
+  Partial<Pick<SimHost, "captureImage" | "acceptConnection">>;
 
 export interface SimProviderOptions {
   /** A running host to use (not closed by `close()`); otherwise one is started with `hostOptions`. */
@@ -122,6 +123,15 @@ export class SimProvider implements ClusterProvider {
     if (image) this.log.debug("copied a simulated cluster", { id: opts.id, cluster: own });
     else this.log.info("created a simulated cluster", { id: opts.id, cluster: own });
     return this.connection(opts.id, own);
+  }
+
+  connectApi(id: string, socket: Socket): void {
+    const cluster = this.state.assignments[id] ?? safeClusterId(id);
+    if (!this.host.acceptConnection || !this.host.getCluster(cluster)) {
+      socket.destroy();
+      return;
+    }
+    this.host.acceptConnection(socket, cluster);
   }
 
   async release(id: string): Promise<void> {
