@@ -22,8 +22,8 @@ function shellEnv(signal: AbortSignal): ShellEnv {
     lastStatus: 0,
     clock: realClock,
     signal,
-    // The commands tried here never touch the network.
-    net: {} as PodNet,
+    // The commands tried here never touch the network; the prompt names the pod.
+    net: { pod: { hostname: "bb" } } as PodNet,
     files: new PodFileSystem(() => ({ "/etc/hostname": "bb\n" })),
     tools: new Set(image.tools),
     image,
@@ -288,5 +288,34 @@ describe("limits stop a command with a clear error", () => {
     for (const cb of end) cb();
     expect(await p).toBe(1);
     expect(err).toBe(`sh: standard input over ${LIMITS.pipeChars} bytes: not run\n`);
+  });
+});
+
+describe("an interactive shell", () => {
+  it("echoes a pasted chunk in one write and keeps a line within LIMITS.scriptChars", async () => {
+    const writes: string[] = [];
+    const data: ((d: Buffer) => void)[] = [];
+    const ctl = new AbortController();
+    const io: ExecIO = {
+      stdout: (d) => void writes.push(d.toString()),
+      stderr: (d) => void writes.push(d.toString()),
+      onStdin: (cb) => void data.push(cb),
+      onStdinEnd: () => {},
+      onResize: () => {},
+      signal: ctl.signal,
+    };
+    const done = execSession(
+      { namespace: "default", pod: "bb", command: ["sh"], tty: true, stdin: true },
+      io,
+      shellEnv(ctl.signal),
+    );
+    const before = writes.length;
+    const paste = Buffer.from("echo " + "a".repeat(LIMITS.scriptChars + 1000));
+    for (const cb of data) cb(paste);
+    expect(writes.length - before).toBe(1);
+    expect(writes.at(-1)).toHaveLength(LIMITS.scriptChars);
+    for (const cb of data) cb(Buffer.from("\rexit 3\r"));
+    expect(await done).toBe(3);
+    expect(writes.join("")).toContain("a".repeat(LIMITS.scriptChars - 5) + "\r\n");
   });
 });
