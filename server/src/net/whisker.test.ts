@@ -213,6 +213,26 @@ describe("GET /flows", () => {
     ).toHaveLength(2);
   });
 
+  it("answers one flow per key across its windows, as goldmane's DiachronicFlow aggregates them", () => {
+    const w1 = record({ start_time: now - 45, end_time: now - 30, source_labels: ["app=checkout", "v=1"] });
+    const w2 = record({ start_time: now - 30, end_time: now - 15, packets_out: 6, bytes_out: 120 });
+    const other = record({ start_time: now - 30, end_time: now - 15, action: "allow" });
+    const got = listFlows([w1, w2, other], q(""), now);
+    expect(got.total.totalResults).toBe(2);
+    const denied = got.items.find((f) => f.action === "Deny")!;
+    expect(denied).toMatchObject({
+      start_time: "2025-12-05T02:00:55Z",
+      end_time: "2025-12-05T02:01:25Z",
+      packets_out: 9,
+      bytes_out: 180,
+      source_labels: "app=checkout",
+    });
+    // A window outside the range does not count.
+    const recent = listFlows([w1, w2], q("startTimeGte=-35"), now).items;
+    expect(recent).toHaveLength(1);
+    expect(recent[0]!.packets_out).toBe(6);
+  });
+
   it("sorts by sortBy, then time; pages with pageSize/page", () => {
     const byName = listFlows(records, q("sortBy=SourceName"), now).items.map((f) => f.source_name);
     expect(byName).toEqual(["checkout-7d4b9c8f6-*", "checkout-7d4b9c8f6-*", "frontend-6f9-*"]);

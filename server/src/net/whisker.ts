@@ -8,7 +8,8 @@
  * - the query (`startTimeGte`/`startTimeLt` seconds, 0 = oldest/now, negative = relative to now; `sortBy`; `filters`
  *   as URL-encoded JSON; `pageSize`/`page`) as goldmane's `FlowListRequest` reads it;
  * - a list is `{"total":{"totalPages":N,"totalResults":M},"items":[…]}` (httpmachinery's list with goldmane's
- *   `ListMetadata`).
+ *   `ListMetadata`), one flow per key over the time range (goldmane's `storage/diachronic_flow.go`); the event
+ *   stream sends each 15 s window's flow.
  * Pure: no I/O; `whisker-http.ts` serves it.
  */
 import type { FlowRecord } from "./flows.ts";
@@ -398,7 +399,7 @@ function typeRank(t: string): number {
 function compare(a: FlowRecord, b: FlowRecord, by: SortBy): number {
   switch (by) {
     case "Time":
-      return b.start_time - a.start_time;
+      return b.end_time - a.end_time || b.start_time - a.start_time;
     case "DestName":
       return a.dest_name.localeCompare(b.dest_name);
     case "DestNamespace":
@@ -428,15 +429,67 @@ function paginate<T>(all: T[], page: number, pageSize: number): WhiskerList<T> {
   };
 }
 
-/** `GET /flows` without watch: newest first unless `sortBy` says otherwise (time breaks ties). */
+/** Goldmane's FlowKey of a record: what stays the same across its 15 s windows. */
+function flowKey(r: FlowRecord): string {
+  return [
+    r.source_name,
+    r.source_namespace,
+    r.source_type,
+    r.dest_name,
+    r.dest_namespace,
+    r.dest_type,
+    r.dest_port,
+    r.dest_service_name,
+    r.dest_service_namespace,
+    r.dest_service_port,
+    r.proto,
+    r.reporter,
+    r.action,
+    r.policies.enforced_policies.join(","),
+    r.policies.pending_policies.join(","),
+  ].join("\u0000");
+}
+
+/**
+ * One flow per key across the windows asked for, as goldmane's `DiachronicFlow.AggregateWindows`: counters summed,
+ * start of the first window, end of the last, labels intersected.
+ */
+export function aggregateByKey(records: readonly FlowRecord[]): FlowRecord[] {
+  const byKey = new Map<string, FlowRecord>();
+  for (const r of records) {
+    const k = flowKey(r);
+    const a = byKey.get(k);
+    if (!a) {
+      byKey.set(k, { ...r, source_labels: [...r.source_labels], dest_labels: [...r.dest_labels] });
+      continue;
+    }
+    a.start_time = Math.min(a.start_time, r.start_time);
+    a.end_time = Math.max(a.end_time, r.end_time);
+    a.packets_in += r.packets_in;
+    a.packets_out += r.packets_out;
+    a.bytes_in += r.bytes_in;
+    a.bytes_out += r.bytes_out;
+    a.num_flows += r.num_flows;
+    a.num_flows_started += r.num_flows_started;
+    a.num_flows_completed += r.num_flows_completed;
+    a.source_labels = a.source_labels.filter((l) => r.source_labels.includes(l));
+    a.dest_labels = a.dest_labels.filter((l) => r.dest_labels.includes(l));
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * `GET /flows` without watch: one flow per key over the time range (goldmane's List), the most recently active
+ * first unless `sortBy` says otherwise (time breaks ties).
+ */
 export function listFlows(
   records: readonly FlowRecord[],
   p: ListParams,
   nowSec: number,
 ): WhiskerList<WhiskerFlow> {
   const [gte, lt] = timeWindow(p, nowSec);
-  const hitsInWindow = records.filter(
-    (r) => r.start_time >= gte && r.start_time < lt && matchesFilters(r, p.filters),
+  const hitsInWindow = aggregateByKey(
+    records.filter((r) => r.start_time >= gte && r.start_time < lt && matchesFilters(r, p.filters)),
   );
   const order = [...p.sortBy, "Time" as const];
   hitsInWindow.sort((a, b) => {
