@@ -112,6 +112,9 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     try {
       assertSandboxWorks(hostPath, bwrapPath, asRoot ? { uid: range.first, gid: range.first } : undefined);
       const cg = setUpCgroups(limits);
+      // Without a uid per learner, RLIMIT_NPROC counts every shell and the server together: it can only bound them
+      // all (a learner's own limit then comes from the pids cgroup, where there is one).
+      if (!asRoot) limits.uidProcesses = limits.processes * (opts.capacity ?? 100) + 1024;
       sandbox = {
         ...(asRoot ? { uids: new LearnerUids(range, path.join(opts.dataDir, "learners")) } : {}),
         limits,
@@ -123,7 +126,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
           ? `one host uid per learner (${range.first}-${range.last})`
           : "this server's own user, in bubblewrap's unprivileged user namespace (run as root for one uid per learner)",
         network: "own namespace; only their cluster's API, through their own socket",
-        limits: `rlimits: ${limits.processes} processes per learner, ${limits.addressSpaceMiB} MiB address space and ${limits.openFiles} open files per process, ${limits.fileSizeMiB} MiB per file, home ${limits.homeMiB} MiB (checked every minute)`,
+        limits: `rlimits: ${limits.uidProcesses ? `${limits.uidProcesses} processes for all shells together (this server's user)` : `${limits.processes} processes per learner`}, ${limits.addressSpaceMiB} MiB address space and ${limits.openFiles} open files per process, ${limits.fileSizeMiB} MiB per file, home ${limits.homeMiB} MiB (checked every minute)`,
         cgroups: cg.layout
           ? `${cg.reason}: ${limits.memoryMiB} MiB memory, ${limits.processes} pids, cpu weight below the server's, per shell`
           : `none (${cg.reason}); rlimits only`,

@@ -11,6 +11,11 @@ import path from "node:path";
 export interface ShellLimits {
   /** Processes (and threads) of the shell: RLIMIT_NPROC per learner uid, and pids.max of its cgroup. */
   processes: number;
+  /**
+   * RLIMIT_NPROC when it does not count one learner alone: the kernel counts every process of the host uid, so where
+   * all shells run as the server's own user this bounds all of them together (and the server), not each.
+   */
+  uidProcesses?: number;
   /** Memory of the whole shell (cgroup), in MiB. */
   memoryMiB: number;
   /** Address space of each process (RLIMIT_AS), in MiB; kubectl (Go) needs about 1 GiB of it. */
@@ -43,7 +48,7 @@ export const defaultShellLimits: ShellLimits = {
 /** `ulimit` arguments (hard and soft) for bash, in the order bash applies them. */
 export function ulimitCommands(l: ShellLimits): string {
   return [
-    `ulimit -HS -u ${l.processes}`,
+    `ulimit -HS -u ${l.uidProcesses ?? l.processes}`,
     `ulimit -HS -v ${l.addressSpaceMiB * 1024}`,
     `ulimit -HS -n ${l.openFiles}`,
     `ulimit -HS -f ${l.fileSizeMiB * 1024}`,

@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { TerminalManager } from "./manager.ts";
+import { defaultShellLimits } from "./limits.ts";
 import type { TerminalClient } from "./session.ts";
 
 const root = mkdtempSync(path.join(tmpdir(), "egl-mgr-"));
@@ -57,5 +58,38 @@ describe("TerminalManager", () => {
     expect(m.get("l-a")).toBeDefined();
     m.close();
     expect(m.size).toBe(0);
+  });
+});
+
+describe("home size", () => {
+  it("tells the learner in their terminal, once, when their home is over its size", async () => {
+    const m = new TerminalManager({
+      root,
+      mode: "local",
+      hostPath: process.env.PATH ?? "/usr/bin:/bin",
+      idleTimeoutMs: 60_000,
+      sandbox: {
+        connectApi: (_l, socket) => socket.destroy(),
+        limits: { ...defaultShellLimits, homeMiB: 1 },
+      },
+    });
+    try {
+      await m.prepare("l-big", {
+        kubeconfig: "kind: Config\n",
+        dirs: ["stage-0"],
+        files: [],
+        completion: "#\n",
+      });
+      const c = client();
+      await m.attach("l-big", c, { cols: 80, rows: 24, startDir: "stage-0" });
+      await m.checkHomes();
+      expect(c.text).not.toContain("MiB allowed");
+      writeFileSync(path.join(m.homeOf("l-big"), "big.bin"), Buffer.alloc(3 * 1024 * 1024, 1));
+      await m.checkHomes();
+      await m.checkHomes();
+      expect(c.text.match(/more than the 1 MiB allowed/g)).toHaveLength(1);
+    } finally {
+      m.close();
+    }
   });
 });
