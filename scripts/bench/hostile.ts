@@ -9,14 +9,14 @@
  * echo p50/p99, `/healthz` p99, and what the input's own requests answered. Nothing here asserts a time.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { execa } from "execa";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { Learner, TermWatcher, connected, type TestSocket } from "../../test/integration/web-client.ts";
 
 const self = fileURLToPath(import.meta.url);
@@ -25,7 +25,9 @@ const ATTENDEES = 20;
 
 type ToChild = { cmd: "eld" } | { cmd: "reset-eld" };
 type FromChild =
-  { url: string; dataDir: string } | { eld: { p50: number; p99: number; max: number } } | { ok: true };
+  | { url: string; dataDir: string; apiOrigin?: string }
+  | { eld: { p50: number; p99: number; max: number } }
+  | { ok: true };
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -46,8 +48,11 @@ async function serverMain(pool: number): Promise<void> {
   const eld = monitorEventLoopDelay({ resolution });
   eld.enable();
   const lab = await loadLab(path.join(root, "test", "e2e", "fixtures", "mini-lab"));
+  const provider = await createProvider({ provider: "sim", dataDir });
+  // Learners' kubeconfigs name the forwarder inside their sandbox; the bench reaches the simulated API directly.
+  const apiOrigin = (provider as { simHost?: { url?: unknown } }).simHost?.url;
   const server = await startWorkshopServer({
-    port: 0, host: "127.0.0.1", dataDir, provider: await createProvider({ provider: "sim", dataDir }),
+    port: 0, host: "127.0.0.1", dataDir, provider,
     lab: labRunner(lab, grading), local: true, idleTimeoutSeconds: 3600, pool,
     joinRate: { burst: 1000, perMinute: 6000 },
   }); // prettier-ignore
@@ -67,7 +72,11 @@ async function serverMain(pool: number): Promise<void> {
       process.exit(0);
     });
   });
-  send({ url: server.url, dataDir });
+  send({
+    url: server.url,
+    dataDir,
+    ...(typeof apiOrigin === "string" ? { apiOrigin: new URL(apiOrigin).origin } : {}),
+  });
 }
 
 class Child {
@@ -160,8 +169,11 @@ interface Api {
   kubeconfig: string;
 }
 
-/** The newest learner's kubeconfig (the attacker joins last). */
-function attackerApi(dataDir: string): Api {
+/**
+ * The newest learner's kubeconfig (the attacker joins last), pointed at the simulated API's own address when the
+ * learner's names the forwarder inside the sandbox; written to `dir` for kubectl.
+ */
+function attackerApi(dataDir: string, dir: string, apiOrigin: string | undefined): Api {
   const learners = path.join(dataDir, "learners");
   const newest = readdirSync(learners)
     .map((d) => path.join(learners, d, "home", ".kube", "config"))
@@ -178,11 +190,15 @@ function attackerApi(dataDir: string): Api {
     clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
     users: { user: { token: string } }[];
   };
+  const cluster = kc.clusters[0]!.cluster;
+  if (apiOrigin) cluster.server = apiOrigin + new URL(cluster.server).pathname.replace(/\/$/, "");
+  const kubeconfig = path.join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, stringifyYaml(kc), { mode: 0o600 });
   return {
-    server: kc.clusters[0]!.cluster.server,
+    server: cluster.server,
     token: kc.users[0]!.user.token,
-    ca: Buffer.from(kc.clusters[0]!.cluster["certificate-authority-data"], "base64"),
-    kubeconfig: newest,
+    ca: Buffer.from(cluster["certificate-authority-data"], "base64"),
+    kubeconfig,
   };
 }
 
@@ -310,7 +326,11 @@ const ATTACKS: Attack[] = [
 export async function run(): Promise<void> {
   const joins = ATTENDEES + 1;
   const child = new Child(joins);
-  const { url, dataDir } = (await child.next()) as { url: string; dataDir: string };
+  const { url, dataDir, apiOrigin } = (await child.next()) as {
+    url: string;
+    dataDir: string;
+    apiOrigin?: string;
+  };
   const kubeHome = mkdtempSync(path.join(tmpdir(), "egl-bench-kube-"));
   let stopping = false;
   try {
@@ -327,7 +347,7 @@ export async function run(): Promise<void> {
     }
     const attacker = new Learner(url);
     await attacker.join("attacker");
-    const api = attackerApi(dataDir);
+    const api = attackerApi(dataDir, kubeHome, apiOrigin);
     const pod = await request(api, "POST", "/api/v1/namespaces/default/pods", JSON.stringify({
       apiVersion: "v1", kind: "Pod", metadata: { name: "bomb" },
       spec: { containers: [{ name: "c", image: "busybox:1.36", command: ["sleep", "3600"] }] },
