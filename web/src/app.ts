@@ -182,6 +182,7 @@ export class LearnerApp {
       this.setConnection("reconnecting…");
     });
     socket.on("error", (e) => toast(e.message, "error"));
+    socket.on("server:notice", (n) => toast(n.message, n.cleared ? "info" : "error"));
     socket.on("progress", (p) => this.setProgress(p.stages, p.currentStage));
     socket.on("check:result", (r) => {
       if (r.stageIndex === this.viewing) this.checks.showResult(r);

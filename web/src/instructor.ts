@@ -62,6 +62,13 @@ function board(root: HTMLElement): void {
       ? `clusters ready ${p.ready}/${p.target}${p.filling && p.ready < p.target ? " (preparing…)" : ""}`
       : "";
   });
+  const notice = h("div", { class: "notice", role: "alert", hidden: "" });
+  root.prepend(notice);
+  socket.on("server:notice", (n) => {
+    if (n.kind !== "storage") return;
+    notice.textContent = n.cleared ? "" : n.message;
+    notice.toggleAttribute("hidden", !!n.cleared);
+  });
   socket.on("board:update", (rows: BoardRow[]) => {
     const stages = rows[0]?.stages.length ?? 0;
     const done = (s: number) => rows.filter((r) => r.stages[s]?.status === "passed").length;
@@ -90,6 +97,7 @@ function board(root: HTMLElement): void {
               { scope: "row" },
               h("span", { class: `dot ${r.online ? "on" : "off"}`, title: r.online ? "online" : "offline" }),
               r.name,
+              ...(r.problem ? [h("div", { class: "fine problem" }, r.problem)] : []),
             ),
             ...r.stages.map((s) =>
               h(

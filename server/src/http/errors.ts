@@ -3,6 +3,7 @@ import type { ErrorRequestHandler } from "express";
 import { EgresslabError, ValidationError, type ErrorCode } from "../shared/errors.ts";
 import type { WireError } from "../realtime/protocol.ts";
 import type { Logger } from "../shared/logger.ts";
+import { faultMessage, storageFault, storageHealth } from "../shared/storage.ts";
 
 const statusOf: Record<ErrorCode, number> = {
   invalid: 400,
@@ -24,6 +25,11 @@ export function asTyped(err: unknown): EgresslabError {
   if (e?.type === "entity.parse.failed")
     return new EgresslabError("invalid", "the request body is not valid JSON");
   if (e?.status === 404) return new EgresslabError("not-found", "not found");
+  const fault = storageFault(err);
+  if (fault)
+    return new EgresslabError("unavailable", `${faultMessage(fault)}; nothing was saved, try again later`, {
+      cause: err,
+    });
   return new EgresslabError("internal", "something went wrong on the server; try again", { cause: err });
 }
 
@@ -43,6 +49,12 @@ export function toWire(err: unknown): { status: number; body: WireError } {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const { status, body } = toWire(err);
+    if (storageFault(err)) {
+      // Told once to the log, the pages and the board (StorageHealth), not as a stack trace per request.
+      storageHealth.failed(err);
+      if (!res.headersSent) res.status(status).json({ error: body });
+      return;
+    }
     if (status >= 500)
       log.error("request failed", {
         method: req.method,

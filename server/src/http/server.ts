@@ -29,6 +29,7 @@ import { environment } from "../config/options.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
 import { EgresslabError, ValidationError } from "../shared/errors.ts";
+import { storageHealth, type StorageHealth } from "../shared/storage.ts";
 
 export interface WorkshopServerOptions {
   port: number;
@@ -67,6 +68,8 @@ export interface WorkshopServerOptions {
    */
   trustProxy?: boolean;
   flowSource?: (kubeconfig: string) => FlowSource;
+  /** The data directory's health (default: the process's). */
+  storage?: StorageHealth;
   logger?: Logger;
 }
 
@@ -194,6 +197,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     prepareHome: (id, spec) => terminals.prepare(id, spec),
     checkRate: opts.checkRate,
     capacity: opts.capacity ?? 100,
+    storage: opts.storage ?? storageHealth,
     logger: log,
   });
   const flows = new FlowHub({ logger: log });
@@ -239,6 +243,8 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     server.listen(opts.port, opts.host, () => resolve());
   });
   void pool.fill();
+  // Clusters made afresh because their saved state could not be read: their learners' stages are set up again.
+  void workshop.rebuildClusters(opts.provider.rebuilt?.() ?? []);
   const port = (server.address() as AddressInfo).port;
   const shownHost = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(opts.host) ? "localhost" : opts.host;
   const url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;

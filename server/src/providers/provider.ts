@@ -72,4 +72,9 @@ export interface ClusterProvider {
   connectApi?(id: string, socket: Socket): void;
   /** Releases everything this provider holds open (servers, watchers); clusters persist where the provider persists. */
   close(): Promise<void>;
+  /**
+   * Clusters (by the ids `acquire` was given) whose saved state could not be read at start and that were made afresh,
+   * so whoever owns them can set them up again; `reason` says which file and why.
+   */
+  rebuilt?(): { id: string; reason: string }[];
 }

@@ -93,6 +93,15 @@ export interface BoardRow {
   stages: StageProgress[];
   online: boolean;
   lastSeen: string;
+  /** Something the instructor should know about this learner ("cluster rebuilt: …"). */
+  problem?: string;
+}
+
+/** A problem of the server, or of one learner's cluster, in plain words. */
+export interface ServerNotice {
+  /** `storage`: the server cannot save (its disk is full); `cluster`: the learner's cluster was made afresh. */
+  kind: "storage" | "cluster";
+  message: string;
 }
 
 /** The pool of ready clusters, on the instructor's board. */
@@ -126,6 +135,8 @@ export interface ServerToClientEvents {
   "board:update": (rows: BoardRow[]) => void;
   /** The pool of ready clusters, whenever it changes (at most a few times a second). */
   "board:pool": (pool: PoolView) => void;
+  /** A problem appeared (sent once, and again on connecting while it lasts); `cleared` when it went away. */
+  "server:notice": (notice: ServerNotice & { cleared?: boolean }) => void;
   error: (err: WireError) => void;
 }
 

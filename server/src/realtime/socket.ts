@@ -114,20 +114,30 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       if (!closed) io.to("board").emit("board:pool", workshop.poolStatus());
     }, 250);
   };
+  const onNotice: (...a: WorkshopEvents["notice"]) => void = (id, n) => {
+    if (id === undefined) io.emit("server:notice", n);
+    else {
+      io.to(`learner:${id}`).emit("server:notice", n);
+      onBoard();
+    }
+  };
   workshop.on("board", onBoard);
   workshop.on("pool", onPool);
   workshop.on("progress", onProgress);
   workshop.on("check", onCheck);
+  workshop.on("notice", onNotice);
 
   io.on("connection", (socket: LabSocket) => {
     if (socket.data.instructor) {
       void socket.join("board");
       socket.emit("board:update", workshop.board());
       socket.emit("board:pool", workshop.poolStatus());
+      for (const n of workshop.notices(undefined)) socket.emit("server:notice", n);
       return;
     }
     const learner = socket.data.learner!;
     void socket.join(`learner:${learner.id}`);
+    for (const n of workshop.notices(learner.id)) socket.emit("server:notice", n);
     workshop.setOnline(learner.id, 1);
     const fail = (err: unknown): void => {
       const { status, body } = toWire(err);
@@ -231,6 +241,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       workshop.off("pool", onPool);
       workshop.off("progress", onProgress);
       workshop.off("check", onCheck);
+      workshop.off("notice", onNotice);
       return new Promise<void>((resolve) => void io.close(() => resolve()));
     },
   };

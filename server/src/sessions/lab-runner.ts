@@ -32,6 +32,8 @@ export interface LabRunner {
   ): Promise<StageResult>;
   /** Cleans the stage up and sets it up again. */
   reset(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
+  /** Applies the stage's reference solution (to set a rebuilt cluster up again). */
+  solve?(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
 }
 
 /** The grading functions of `grading/index.ts`, as `labs/api.ts` declares them. */
@@ -48,6 +50,8 @@ export interface GradingFunctions {
   ): Promise<StageResult>;
   /** Undoes the stage and sets it up again. */
   resetStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
+  /** Applies the stage's reference solution. */
+  solveStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
 }
 
 export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
@@ -68,5 +72,6 @@ export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
     setup: (conn, i, params) => grading.setupStage(conn, lab, i, params),
     grade: (conn, i, params, answers) => grading.gradeStage(conn, lab, i, params, answers),
     reset: (conn, i, params) => grading.resetStage(conn, lab, i, params),
+    solve: (conn, i, params) => grading.solveStage(conn, lab, i, params),
   };
 }

@@ -8,7 +8,8 @@ import type { LabParams, RenderedGuide, StageSummary } from "../labs/api.ts";
 import { EgresslabError, NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
-import type { BoardRow, CheckOutcome, StageProgress } from "../realtime/protocol.ts";
+import type { BoardRow, CheckOutcome, ServerNotice, StageProgress } from "../realtime/protocol.ts";
+import type { StorageHealth, StorageProblem } from "../shared/storage.ts";
 import type { LabRunner } from "./lab-runner.ts";
 import type { ClusterPool, PoolStatus } from "./pool.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -22,6 +23,8 @@ export interface WorkshopEvents {
   board: [];
   /** The pool of ready clusters changed. */
   pool: [status: PoolStatus];
+  /** A notice for one learner, or (`learnerId` undefined) for everyone and the board. */
+  notice: [learnerId: string | undefined, notice: ServerNotice & { cleared?: boolean }];
 }
 
 export interface LearnerState {
@@ -43,6 +46,8 @@ export interface WorkshopOptions {
   checkRate?: { burst: number; perMinute: number };
   /** Most attendees this workshop takes (each costs a cluster, a home and a shell); default unbounded. */
   capacity?: number;
+  /** The data directory's health: a fault is told to every page and the board once. */
+  storage?: StorageHealth;
   logger?: Logger;
 }
 
@@ -54,6 +59,10 @@ const nameProblem = (name: unknown): Problem | undefined => {
   return undefined;
 };
 
+/** A storage fault as the page shows it. */
+const storageNotice = (p: StorageProblem): string =>
+  `${p.message[0]!.toUpperCase()}${p.message.slice(1)}: changes cannot be saved until space is freed. Nothing you did before is lost.`;
+
 /** The directory a stage's files live in, inside the learner's HOME. */
 export const stageDir = (index: number): string => `stage-${index}`;
 
@@ -64,10 +73,22 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   private readonly online = new Map<string, number>();
   /** Joins past validation and not yet recorded, so concurrent joins cannot overshoot the capacity. */
   private joining = 0;
+  /** Learners whose cluster was made afresh, and what to tell them. */
+  private readonly rebuilt = new Map<string, string>();
 
   constructor(private readonly opts: WorkshopOptions) {
     super();
     this.log = opts.logger ?? noopLogger;
+    opts.storage?.on("problem", (p: StorageProblem) =>
+      this.emit("notice", undefined, { kind: "storage", message: storageNotice(p) }),
+    );
+    opts.storage?.on("recovered", () =>
+      this.emit("notice", undefined, {
+        kind: "storage",
+        message: "the server can save changes again",
+        cleared: true,
+      }),
+    );
     this.checkLimiter = new RateLimiter(opts.checkRate?.burst ?? 5, opts.checkRate?.perMinute ?? 12);
     opts.pool.on("status", (s) => this.emit("pool", s));
   }
@@ -334,6 +355,69 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     this.emit("board");
   }
 
+  /** What a page (the learner's, or the board with `undefined`) should be told on connecting. */
+  notices(learnerId: string | undefined): ServerNotice[] {
+    const out: ServerNotice[] = [];
+    const p = this.opts.storage?.problem;
+    if (p) out.push({ kind: "storage", message: storageNotice(p) });
+    const mine = learnerId && this.rebuilt.get(learnerId);
+    if (mine) out.push({ kind: "cluster", message: mine });
+    return out;
+  }
+
+  /**
+   * Sets up again the clusters that were made afresh because their saved state could not be read: for each learner
+   * on one, every stage they started is set up and every stage they passed is solved with the lab's reference
+   * solution, in order; the learner is told plainly, and the board shows it.
+   */
+  async rebuildClusters(clusters: { id: string; reason: string }[]): Promise<void> {
+    if (!clusters.length) return;
+    const ids = new Map(clusters.map((c) => [c.id, c.reason]));
+    const count = this.opts.lab.summary.stageCount;
+    const learners = this.opts.store.learners(this.opts.workshopId).filter((l) => ids.has(l.clusterId));
+    await Promise.all(
+      learners.map((learner) =>
+        this.serial(learner.id, async () => {
+          const progress = this.opts.store.progress(learner.id, count);
+          const passed = progress.filter((p) => p.status === "passed").map((p) => p.index);
+          const started = progress.filter((p) => p.status !== "not-started").map((p) => p.index);
+          this.log.warn("setting a learner's cluster up again after its saved state could not be read", {
+            learner: learner.id,
+            cluster: learner.clusterId,
+            reason: ids.get(learner.clusterId),
+            passed,
+          });
+          const message =
+            "The server could not read your cluster's saved state after it restarted, so you have a fresh cluster" +
+            (passed.length
+              ? `: the lab set up and solved again the stage${passed.length > 1 ? "s" : ""} you passed (${passed.map((i) => i + 1).join(", ")}), and set up the stage you are on.`
+              : ", set up again for the stage you are on.") +
+            " Changes you made yourself are not in it; your answers and progress are kept.";
+          this.rebuilt.set(learner.id, message);
+          try {
+            const conn = await this.connection(learner);
+            const params = this.params(learner);
+            for (const i of started.sort((a, b) => a - b)) {
+              await this.opts.lab.setup(conn, i, params);
+              if (passed.includes(i)) await this.opts.lab.solve?.(conn, i, params);
+            }
+          } catch (err) {
+            this.log.error("could not set a rebuilt cluster up again", {
+              learner: learner.id,
+              error: err instanceof Error ? err.message : String(err),
+            });
+            this.rebuilt.set(
+              learner.id,
+              `${message} Setting the stages up again failed (${err instanceof Error ? err.message : String(err)}); use Reset on the stage you are on.`,
+            );
+          }
+          this.emit("notice", learner.id, { kind: "cluster", message: this.rebuilt.get(learner.id)! });
+          this.emit("board");
+        }),
+      ),
+    );
+  }
+
   /** Counts a learner's open connections, for the board's online column. */
   setOnline(learnerId: string, delta: 1 | -1): void {
     const n = (this.online.get(learnerId) ?? 0) + delta;
@@ -360,6 +444,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       stages: all.get(l.id) ?? none(),
       online: this.online.has(l.id),
       lastSeen: l.lastSeenAt,
+      ...(this.rebuilt.has(l.id) ? { problem: "cluster rebuilt: its saved state could not be read" } : {}),
     }));
   }
 }

@@ -25,7 +25,12 @@ const codeOf = (err: unknown): string | undefined =>
 /** Classifies a failed write; `undefined` for errors that are not about storage. */
 export function storageFault(err: unknown): StorageFault | undefined {
   if (err instanceof StorageError) return err.fault;
-  switch (codeOf(err)) {
+  const code = codeOf(err);
+  // SQLite (better-sqlite3) reports its own codes, with extended forms such as SQLITE_IOERR_WRITE.
+  if (code === "SQLITE_FULL") return "disk-full";
+  if (code?.startsWith("SQLITE_READONLY")) return "read-only";
+  if (code?.startsWith("SQLITE_IOERR")) return "io";
+  switch (code) {
     case "ENOSPC":
     case "EDQUOT":
     case "EFBIG":

@@ -26,7 +26,7 @@ export type SimHostApi = Pick<
   SimHost,
   "createCluster" | "deleteCluster" | "kubeconfig" | "clusterIds" | "getCluster" | "close"
 > &
-  Partial<Pick<SimHost, "captureImage" | "acceptConnection">>;
+  Partial<Pick<SimHost, "captureImage" | "acceptConnection" | "rebuiltClusters">>;
 
 export interface SimProviderOptions {
   /** A running host to use (not closed by `close()`); otherwise one is started with `hostOptions`. */
@@ -95,6 +95,14 @@ export class SimProvider implements ClusterProvider {
     for (const [id, cluster] of Object.entries(this.state.assignments))
       if (!live.has(cluster)) delete this.state.assignments[id];
     this.save();
+  }
+
+  rebuilt(): { id: string; reason: string }[] {
+    const byCluster = new Map((this.host.rebuiltClusters?.() ?? []).map((r) => [r.id, r.reason]));
+    return Object.entries(this.state.assignments).flatMap(([id, cluster]) => {
+      const reason = byCluster.get(cluster);
+      return reason === undefined ? [] : [{ id, reason }];
+    });
   }
 
   /** The running host, e.g. for the HTTP layer that serves exec and flows through it. */

@@ -1,0 +1,136 @@
+/**
+ * What the page and the board are told when storage fails: a learner whose cluster was made afresh (its saved state
+ * could not be read) gets their passed stages set up and solved again from the lab and a plain notice, the board
+ * shows it; a full disk is told to every page and the board once, and when it clears.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
+import type { LabRunner } from "../../server/src/sessions/lab-runner.ts";
+import { StorageHealth } from "../../server/src/shared/storage.ts";
+import type { ServerNotice } from "../../server/src/realtime/protocol.ts";
+import { FakeProvider, fakeLab } from "./web-doubles.ts";
+import { Learner, connected, nextEvent, type TestSocket } from "./web-client.ts";
+
+const dataDir = mkdtempSync(path.join(tmpdir(), "egl-web-rebuild-"));
+const sockets: TestSocket[] = [];
+const servers: WorkshopServer[] = [];
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  for (const s of servers) await s.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A provider that, like the sim provider after a quarantine, reports clusters made afresh. */
+class RebuildingProvider extends FakeProvider {
+  made: { id: string; reason: string }[] = [];
+  rebuilt(): { id: string; reason: string }[] {
+    return this.made;
+  }
+}
+
+const provider = new RebuildingProvider();
+const solves: number[] = [];
+const lab: LabRunner = {
+  ...fakeLab(provider),
+  async solve(_conn, i) {
+    solves.push(i);
+  },
+};
+const storage = new StorageHealth();
+const start = async (): Promise<WorkshopServer> => {
+  const s = await startWorkshopServer({
+    port: 0,
+    host: "127.0.0.1",
+    dataDir,
+    provider,
+    lab,
+    local: true,
+    idleTimeoutSeconds: 600,
+    pool: 0,
+    buildWeb: false,
+    checkRate: { burst: 10, perMinute: 60 },
+    storage,
+  });
+  servers.push(s);
+  return s;
+};
+const track = (s: TestSocket): TestSocket => (sockets.push(s), s);
+
+describe("a learner whose cluster was made afresh", () => {
+  it("gets the stages they passed set up and solved again, a plain notice, and a mark on the board", async () => {
+    let server = await start();
+    const l = new Learner(server.url);
+    await l.join("Ada");
+    // Pass stage 0 (whichever workload is this learner's), then move on to stage 1.
+    let passed = false;
+    for (const w of ["shop/checkout", "blog/wordpress", "crm/sync"]) {
+      const r = await l.call("POST", "/api/stages/0/check", { answers: { compromised: w } });
+      if (r.json.passed) passed = true;
+      if (passed) break;
+    }
+    expect(passed).toBe(true);
+    expect((await l.call("POST", "/api/stages/1/go")).status).toBe(200);
+    const cluster = [...provider.clusters.values()][0]!;
+    expect(cluster.setups).toEqual([0, 1]);
+    await server.close();
+
+    cluster.setups.length = 0;
+    provider.made = [{ id: cluster.id, reason: "clusters/c-1.json: Unexpected end of JSON input" }];
+    server = await start();
+    const board = track(new Learner(server.url).socket({ instructor: server.instructorToken }));
+    const marked = new Promise<{ problem?: string }[]>((resolve) =>
+      board.on("board:update", (r) => {
+        if (r[0]?.problem) resolve(r);
+      }),
+    );
+    const again = new Learner(server.url);
+    again.cookie = l.cookie;
+    const sock = track(again.socket());
+    const notice = nextEvent(sock, "server:notice");
+    await connected(sock);
+    const [n] = await notice;
+    expect(n).toMatchObject({ kind: "cluster" });
+    expect(n.message).toContain("could not read your cluster's saved state");
+    expect(n.message).toContain("stage you passed (1)");
+    expect(cluster.setups).toEqual([0, 1]);
+    expect(solves).toEqual([0]);
+    const rows = await marked;
+    expect(rows[0]!.problem).toContain("cluster rebuilt");
+  });
+});
+
+describe("a full disk", () => {
+  it("is told to every page and the board once, and when it clears", async () => {
+    const server = servers.at(-1)!;
+    const l = new Learner(server.url);
+    await l.join("Grace");
+    const sock = track(l.socket());
+    const board = track(new Learner(server.url).socket({ instructor: server.instructorToken }));
+    await Promise.all([connected(sock), connected(board)]);
+    const seen: ServerNotice[] = [];
+    sock.on("server:notice", (n) => seen.push(n));
+    const onBoard = nextEvent(board, "server:notice");
+    const err = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    storage.failed(err);
+    storage.failed(err);
+    const [b] = await onBoard;
+    expect(b).toEqual({
+      kind: "storage",
+      message: expect.stringMatching(/^The server's disk is full/) as unknown,
+    });
+    // A page that connects while it lasts is told as well.
+    const late = track(l.socket());
+    const lateNotice = nextEvent(late, "server:notice");
+    await connected(late);
+    expect((await lateNotice)[0].message).toContain("The server's disk is full");
+    storage.succeeded();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.map((n) => [n.kind, !!(n as { cleared?: boolean }).cleared])).toEqual([
+      ["storage", false],
+      ["storage", true],
+    ]);
+  });
+});
