@@ -170,6 +170,16 @@ describe("SPDY port-forward session", () => {
     c.raw.destroy();
   });
 
+  it("resets a stream whose client sends more than 4 MiB before the pod connection exists", async () => {
+    const c = spdyClient(echo);
+    await c.syn(3, { streamtype: "data", port: "80", requestid: "lonely" }); // its error stream never comes
+    await c.until((f) => f.type === "syn_reply" && f.id === 3);
+    for (let i = 0; i < 160; i++) c.send(dataFrames(3, Buffer.alloc(32 * 1024)));
+    const frames = await c.until((f) => f.type === "rst_stream" && f.id === 3);
+    expect(frames.find((f) => f.type === "rst_stream")).toEqual({ type: "rst_stream", id: 3, status: 5 });
+    c.raw.destroy();
+  });
+
   it("answers garbage with GOAWAY and closes the connection", async () => {
     const c = spdyClient(echo);
     c.send(Buffer.from([0x80, 0x02, 0, 1, 0, 0, 0, 0])); // SPDY/2

@@ -373,7 +373,7 @@ function spdySession(
         return;
       }
       for (const f of frames) {
-        const size = f.type === "data" ? f.data.length : 64;
+        const size = 64 + (f.type === "data" ? f.data.length : "headerBlock" in f ? f.headerBlock.length : 0);
         queued += size;
         if (queued > MAX_QUEUED * 4) {
           fail("too much unprocessed input");
