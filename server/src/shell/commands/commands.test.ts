@@ -276,3 +276,20 @@ describe("files, environment and the interactive shell", () => {
     expect(() => c.dataplane.runtime.logs("default", "ghost", {})).toThrow(/pods "ghost" not found/);
   });
 });
+
+describe("many connections in one command line", () => {
+  it("give the event loop its turns", async () => {
+    let turns = 0;
+    let done = false;
+    const tick = (): void => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const r = await sh("shoot", `curl -s ${"http://web/ ".repeat(1000)} | grep -c '<title>'`);
+    done = true;
+    expect(r.stdout).toBe("1000\n");
+    expect(turns).toBeGreaterThanOrEqual(1000 / 16 - 1);
+  });
+});

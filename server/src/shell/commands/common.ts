@@ -1,5 +1,6 @@
 /** Helpers shared by the network tools: name resolution with the caller's deadline, waiting on the cluster clock. */
 import { isIp } from "../../shared/ipv4.ts";
+import { spend } from "../budget.ts";
 import type { DnsLookup } from "../../net/podnet.ts";
 import type { ShellEnv } from "../types.ts";
 
@@ -24,6 +25,9 @@ export async function resolveHost(
   budgetMs = Infinity,
   server?: string,
 ): Promise<Resolved> {
+  // Every connection a tool makes starts here: each costs a share of the shell's per-turn budget (policy
+  // evaluation, the simulated peer), so a command line of 100,000 URLs gives the event loop its turns.
+  await spend(1 / 16, env.signal);
   if (isIp(host)) return { ok: true, ips: [host], elapsedMs: 0 };
   const { result, elapsedMs } = env.net.resolve(host, server ? { server } : {});
   if (elapsedMs > budgetMs) {
