@@ -23,6 +23,8 @@ export function send(
     body?: string | Buffer;
     contentType?: string;
     headers?: Record<string, string>;
+    /** A keep-alive agent to reuse connections (one TLS handshake for many requests); none by default. */
+    agent?: https.Agent;
   },
 ): Promise<HostileResponse> {
   const base = new URL(host.url);
@@ -34,7 +36,7 @@ export function send(
         method: opts.method ?? "GET",
         path: opts.path,
         ca: host.caCert,
-        agent: false,
+        agent: opts.agent ?? false,
         headers: {
           ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}),
           ...(opts.body !== undefined ? { "Content-Length": String(Buffer.byteLength(opts.body)) } : {}),
@@ -77,8 +79,22 @@ export function snapshotCluster(host: SimHost, id: string): Map<string, string> 
   return out;
 }
 
+/**
+ * The stored objects of a cluster by identity: the store replaces an object on every write, so a different reference
+ * is a write (cheap enough for every request; `snapshotCluster` also catches changes made in place).
+ */
+export function referenceSnapshot(host: SimHost, id: string): Map<string, unknown> {
+  const cluster = host.getCluster(id);
+  if (!cluster) throw new Error(`no cluster ${id}`);
+  const out = new Map<string, unknown>();
+  for (const key of new Set(cluster.api.types().map((t) => resourceKey(t))))
+    for (const o of cluster.store.list(key))
+      out.set(`${key} ${o.metadata.namespace ?? ""}/${o.metadata.name}`, o);
+  return out;
+}
+
 /** The differences between two snapshots, as `key: added|removed|changed` lines (empty when identical). */
-export function diffSnapshots(before: Map<string, string>, after: Map<string, string>): string[] {
+export function diffSnapshots<T>(before: Map<string, T>, after: Map<string, T>): string[] {
   const out: string[] = [];
   for (const [k, v] of before) {
     const w = after.get(k);

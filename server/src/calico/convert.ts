@@ -18,11 +18,9 @@ import {
   type PortMatch,
   type RuleAction,
 } from "./model.ts";
+import { isObject, asArray, type JsonObject } from "../shared/object.ts";
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Appends `add` with every label prefixed (`prefixAndAppendSelector`); an unparsable `add` is dropped. */
 function prefixAndAppend(sel: string, add: string, prefix: string): string {
@@ -105,7 +103,7 @@ export function entitySelectorString(
 
 function parsePorts(v: unknown): PortMatch[] | undefined {
   const out: PortMatch[] = [];
-  for (const p of arr(v)) {
+  for (const p of asArray(v)) {
     if (typeof p === "number") out.push({ min: p, max: p });
     else if (typeof p === "string") {
       const m = /^(\d+)(?::(\d+))?$/.exec(p);
@@ -117,17 +115,17 @@ function parsePorts(v: unknown): PortMatch[] | undefined {
 }
 
 function parseNets(v: unknown): Cidr[] | undefined {
-  const out = arr(v)
+  const out = asArray(v)
     .map((n) => (typeof n === "string" ? parseCidr(n) : undefined))
     .filter((c): c is Cidr => c !== undefined);
   return out.length ? out : undefined;
 }
 
 function compileEntity(v: unknown, policyNamespace: string | undefined): EntityMatch {
-  if (!isObj(v)) return {};
-  const sa = isObj(v.serviceAccounts)
+  if (!isObject(v)) return {};
+  const sa = isObject(v.serviceAccounts)
     ? {
-        names: arr(v.serviceAccounts.names).filter((n): n is string => typeof n === "string"),
+        names: asArray(v.serviceAccounts.names).filter((n): n is string => typeof n === "string"),
         selector: str(v.serviceAccounts.selector),
       }
     : undefined;
@@ -152,18 +150,18 @@ function compileEntity(v: unknown, policyNamespace: string | undefined): EntityM
   if (ports) m.ports = ports;
   const notPorts = parsePorts(v.notPorts);
   if (notPorts) m.notPorts = notPorts;
-  if (isObj(v.services) && str(v.services.name))
+  if (isObject(v.services) && str(v.services.name))
     m.services = {
       name: str(v.services.name),
       namespace: str(v.services.namespace) || (policyNamespace ?? ""),
     };
-  const domains = arr(v.domains).filter((d): d is string => typeof d === "string");
+  const domains = asArray(v.domains).filter((d): d is string => typeof d === "string");
   if (domains.length) m.domains = domains.map(compileDomain);
   return m;
 }
 
 function icmpFields(v: unknown): { type?: number; code?: number } | undefined {
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   const out: { type?: number; code?: number } = {};
   if (typeof v.type === "number") out.type = v.type;
   if (typeof v.code === "number") out.code = v.code;
@@ -171,7 +169,7 @@ function icmpFields(v: unknown): { type?: number; code?: number } | undefined {
 }
 
 function compileRule(v: unknown, index: number, policyNamespace: string | undefined): CompiledRule {
-  const r = isObj(v) ? v : {};
+  const r = isObject(v) ? v : {};
   const rule: CompiledRule = {
     action: (["Allow", "Deny", "Pass", "Log"].includes(str(r.action)) ? r.action : "Deny") as RuleAction,
     index,
@@ -191,11 +189,11 @@ function compileRule(v: unknown, index: number, policyNamespace: string | undefi
 }
 
 /** `types` defaulting (A.7): API defaulting when absent from the object. */
-function effectiveTypes(spec: Obj): { ingress: boolean; egress: boolean } {
-  const types = arr(spec.types);
+function effectiveTypes(spec: JsonObject): { ingress: boolean; egress: boolean } {
+  const types = asArray(spec.types);
   if (types.length) return { ingress: types.includes("Ingress"), egress: types.includes("Egress") };
-  const hasIn = arr(spec.ingress).length > 0;
-  const hasEg = arr(spec.egress).length > 0;
+  const hasIn = asArray(spec.ingress).length > 0;
+  const hasEg = asArray(spec.egress).length > 0;
   if (hasEg && !hasIn) return { ingress: false, egress: true };
   if (hasEg && hasIn) return { ingress: true, egress: true };
   return { ingress: true, egress: false };
@@ -216,7 +214,7 @@ export function compileCalicoPolicy(obj: {
   metadata: { name: string; namespace?: string };
   spec?: unknown;
 }): CompiledPolicy {
-  const spec = isObj(obj.spec) ? obj.spec : {};
+  const spec = isObject(obj.spec) ? obj.spec : {};
   const staged = obj.kind.startsWith("Staged");
   const global = obj.kind.endsWith("GlobalNetworkPolicy");
   const namespace = global ? undefined : obj.metadata.namespace;
@@ -240,8 +238,8 @@ export function compileCalicoPolicy(obj: {
     order,
     selector,
     applies: effectiveTypes(spec),
-    ingress: arr(spec.ingress).map((r, i) => compileRule(r, i, namespace)),
-    egress: arr(spec.egress).map((r, i) => compileRule(r, i, namespace)),
+    ingress: asArray(spec.ingress).map((r, i) => compileRule(r, i, namespace)),
+    egress: asArray(spec.egress).map((r, i) => compileRule(r, i, namespace)),
     tieBreak: `${name}/${namespace ?? ""}/${obj.kind}`,
   };
   if (namespace !== undefined) policy.namespace = namespace;
@@ -257,13 +255,13 @@ export function compileCalicoPolicy(obj: {
 /** Kubernetes label selector → Calico selector string (`k8sSelectorToCalico`). */
 export function k8sSelectorToCalico(s: unknown, type: "pod" | "namespace"): string {
   const parts: string[] = type === "pod" ? [`${LABEL_ORCHESTRATOR} == 'k8s'`] : [];
-  if (!isObj(s)) return parts.join(" && ");
-  const ml = isObj(s.matchLabels) ? s.matchLabels : {};
-  const me = arr(s.matchExpressions).filter(isObj);
+  if (!isObject(s)) return parts.join(" && ");
+  const ml = isObject(s.matchLabels) ? s.matchLabels : {};
+  const me = asArray(s.matchExpressions).filter(isObject);
   if (type === "namespace" && Object.keys(ml).length === 0 && me.length === 0) return "all()";
   for (const k of Object.keys(ml).sort()) parts.push(`${k} == '${String(ml[k])}'`);
   for (const e of me) {
-    const values = arr(e.values).map(String);
+    const values = asArray(e.values).map(String);
     switch (e.operator) {
       case "In":
         parts.push(`${str(e.key)} in { '${values.join("', '")}' }`);
@@ -299,9 +297,9 @@ function simplifyPorts(ports: (number | string | [number, number])[]): (number |
 }
 
 /** K8s rule → Calico rules: one Allow rule per (protocol, peer) pair (`k8sRuleToCalico`). */
-function k8sRuleToCalico(rule: Obj, direction: "ingress" | "egress"): Obj[] {
-  const peers = arr(direction === "ingress" ? rule.from : rule.to).filter(isObj);
-  const ports = arr(rule.ports).filter(isObj);
+function k8sRuleToCalico(rule: JsonObject, direction: "ingress" | "egress"): JsonObject[] {
+  const peers = asArray(direction === "ingress" ? rule.from : rule.to).filter(isObject);
+  const ports = asArray(rule.ports).filter(isObject);
   const byProto = new Map<string, (number | string | [number, number])[]>();
   const protoOnly = new Set<string>();
   for (const p of ports) {
@@ -317,26 +315,26 @@ function k8sRuleToCalico(rule: Obj, direction: "ingress" | "egress"): Obj[] {
         protoOnly.has(protocol) || !list.length ? { protocol } : { protocol, ports: simplifyPorts(list) },
       )
     : [{}];
-  const peerEntities: Obj[] = peers.length
+  const peerEntities: JsonObject[] = peers.length
     ? peers.map((peer) => {
-        if (isObj(peer.ipBlock)) {
-          const e: Obj = { nets: [str(peer.ipBlock.cidr)] };
-          const except = arr(peer.ipBlock.except);
+        if (isObject(peer.ipBlock)) {
+          const e: JsonObject = { nets: [str(peer.ipBlock.cidr)] };
+          const except = asArray(peer.ipBlock.except);
           if (except.length) e.notNets = except;
           return e;
         }
-        const e: Obj = { selector: k8sSelectorToCalico(peer.podSelector, "pod") };
+        const e: JsonObject = { selector: k8sSelectorToCalico(peer.podSelector, "pod") };
         if (peer.namespaceSelector !== undefined && peer.namespaceSelector !== null)
           e.namespaceSelector = k8sSelectorToCalico(peer.namespaceSelector, "namespace");
         return e;
       })
     : [{}];
-  const out: Obj[] = [];
+  const out: JsonObject[] = [];
   for (const pp of protoPorts) {
     for (const peer of peerEntities) {
-      const r: Obj = { action: "Allow" };
+      const r: JsonObject = { action: "Allow" };
       if (pp.protocol) r.protocol = pp.protocol;
-      const local: Obj = pp.ports ? { ports: pp.ports } : {};
+      const local: JsonObject = pp.ports ? { ports: pp.ports } : {};
       if (direction === "ingress") {
         r.source = peer;
         r.destination = local;
@@ -361,17 +359,17 @@ export function compileK8sPolicy(obj: {
   metadata: { name: string; namespace?: string };
   spec?: unknown;
 }): CompiledPolicy {
-  const spec = isObj(obj.spec) ? obj.spec : {};
+  const spec = isObject(obj.spec) ? obj.spec : {};
   const staged = obj.kind === "StagedKubernetesNetworkPolicy";
   const namespace = obj.metadata.namespace ?? "default";
-  const types = arr(spec.policyTypes);
+  const types = asArray(spec.policyTypes);
   const applies = types.length
     ? { ingress: types.includes("Ingress"), egress: types.includes("Egress") }
-    : { ingress: true, egress: arr(spec.egress).length > 0 };
+    : { ingress: true, egress: asArray(spec.egress).length > 0 };
   const selector = parseSelector(k8sPolicySelectorString(namespace, spec.podSelector));
   const compileAll = (dir: "ingress" | "egress"): CompiledRule[] =>
-    arr(spec[dir])
-      .filter(isObj)
+    asArray(spec[dir])
+      .filter(isObject)
       .flatMap((r) => k8sRuleToCalico(r, dir))
       .map((r, i) => compileRule(r, i, namespace));
   const apiKind = staged ? "StagedKubernetesNetworkPolicy" : "KubernetesNetworkPolicy";
@@ -403,25 +401,25 @@ export function selectorOf(p: CompiledPolicy): ParsedSelector {
 
 /** A ClusterNetworkPolicy port: a number or a range (`k8sCNPPortToCalico`). */
 function cnpPort(p: unknown): number | [number, number] | undefined {
-  if (!isObj(p)) return undefined;
+  if (!isObject(p)) return undefined;
   if (typeof p.number === "number" && p.number !== 0) return p.number;
-  if (isObj(p.range) && typeof p.range.start === "number" && typeof p.range.end === "number")
+  if (isObject(p.range) && typeof p.range.start === "number" && typeof p.range.end === "number")
     return [p.range.start, p.range.end];
   return undefined;
 }
 
 /** protocol → ports (undefined = all ports); `""` = any protocol (`unpackCNPProtocols`). Throws on named ports. */
 function cnpProtocols(list: unknown): Map<string, (number | [number, number])[] | undefined> {
-  const protos = arr(list).filter(isObj);
+  const protos = asArray(list).filter(isObject);
   const out = new Map<string, (number | [number, number])[] | undefined>();
   for (const p of protos.length ? protos : [{}]) {
-    const which = (["TCP", "UDP", "SCTP"] as const).find((k) => isObj(p[k.toLowerCase()]));
+    const which = (["TCP", "UDP", "SCTP"] as const).find((k) => isObject(p[k.toLowerCase()]));
     if (!which) {
       if (typeof p.destinationNamedPort === "string" && p.destinationNamedPort)
         throw new Error("named ports are not supported yet");
       return new Map([["", undefined]]);
     }
-    const port = cnpPort((p[which.toLowerCase()] as Obj).destinationPort);
+    const port = cnpPort((p[which.toLowerCase()] as JsonObject).destinationPort);
     if (port === undefined) out.set(which, undefined);
     else if (!out.has(which) || out.get(which) !== undefined)
       out.set(which, [...(out.get(which) ?? []), port]);
@@ -432,27 +430,27 @@ function cnpProtocols(list: unknown): Map<string, (number | [number, number])[] 
 const CNP_ACTIONS: Record<string, RuleAction> = { Accept: "Allow", Deny: "Deny", Pass: "Pass" };
 
 /** One CNP rule → Calico rules, or a fail-closed Deny / nothing when it cannot be converted (A.3). */
-function cnpRule(rule: Obj, direction: "ingress" | "egress"): Obj[] {
-  const convert = (): Obj[] => {
+function cnpRule(rule: JsonObject, direction: "ingress" | "egress"): JsonObject[] {
+  const convert = (): JsonObject[] => {
     const action = CNP_ACTIONS[str(rule.action)];
     if (!action) throw new Error(`unsupported cluster network policy action ${str(rule.action)}`);
-    const peers = arr(direction === "ingress" ? rule.from : rule.to).filter(isObj);
-    const out: Obj[] = [];
+    const peers = asArray(direction === "ingress" ? rule.from : rule.to).filter(isObject);
+    const out: JsonObject[] = [];
     for (const [protocol, ports] of cnpProtocols(rule.protocols)) {
       for (const peer of peers) {
-        const e: Obj = {};
+        const e: JsonObject = {};
         let found = false;
-        if (isObj(peer.namespaces)) {
+        if (isObject(peer.namespaces)) {
           e.namespaceSelector = k8sSelectorToCalico(peer.namespaces, "namespace");
           found = true;
         }
-        if (isObj(peer.pods)) {
+        if (isObject(peer.pods)) {
           e.selector = k8sSelectorToCalico(peer.pods.podSelector ?? {}, "pod");
           e.namespaceSelector = k8sSelectorToCalico(peer.pods.namespaceSelector ?? {}, "namespace");
           found = true;
         }
-        if (direction === "egress" && arr(peer.networks).length) {
-          e.nets = arr(peer.networks).map((n) => {
+        if (direction === "egress" && asArray(peer.networks).length) {
+          e.nets = asArray(peer.networks).map((n) => {
             const c = typeof n === "string" ? parseCidr(n, { requireMask: true }) : undefined;
             if (!c) throw new Error(`invalid CIDR in rule: ${String(n)}`);
             return c.text;
@@ -460,9 +458,9 @@ function cnpRule(rule: Obj, direction: "ingress" | "egress"): Obj[] {
           found = true;
         }
         if (!found) throw new Error("none of the supported peer fields is set");
-        const r: Obj = { action };
+        const r: JsonObject = { action };
         if (protocol) r.protocol = protocol;
-        const local: Obj = ports ? { ports: simplifyPorts(ports) } : {};
+        const local: JsonObject = ports ? { ports: simplifyPorts(ports) } : {};
         if (direction === "ingress") {
           r.source = e;
           r.destination = local;
@@ -488,23 +486,23 @@ export function compileClusterNetworkPolicy(obj: {
   metadata: { name: string };
   spec?: unknown;
 }): CompiledPolicy {
-  const spec = isObj(obj.spec) ? obj.spec : {};
-  const subject = isObj(spec.subject) ? spec.subject : {};
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  const subject = isObject(spec.subject) ? spec.subject : {};
   let nsSel: string;
   let podSel: string;
-  if (isObj(subject.namespaces)) {
+  if (isObject(subject.namespaces)) {
     nsSel = k8sSelectorToCalico(subject.namespaces, "namespace");
     podSel = k8sSelectorToCalico(undefined, "pod");
   } else {
-    const pods = isObj(subject.pods) ? subject.pods : {};
+    const pods = isObject(subject.pods) ? subject.pods : {};
     nsSel = k8sSelectorToCalico(pods.namespaceSelector ?? {}, "namespace");
     podSel = k8sSelectorToCalico(pods.podSelector ?? {}, "pod");
   }
-  const ingress = arr(spec.ingress)
-    .filter(isObj)
+  const ingress = asArray(spec.ingress)
+    .filter(isObject)
     .flatMap((r) => cnpRule(r, "ingress"));
-  const egress = arr(spec.egress)
-    .filter(isObj)
+  const egress = asArray(spec.egress)
+    .filter(isObject)
     .flatMap((r) => cnpRule(r, "egress"));
   const name = obj.metadata.name;
   const apiKind = "KubernetesClusterNetworkPolicy";

@@ -34,6 +34,7 @@ import {
 import { formatIp, ipKey, parseIp, type Ip } from "./nets.ts";
 import { NetIndex } from "./netindex.ts";
 import { SelectionIndex, addTo, removeFrom } from "./selection.ts";
+import { isObject, asArray } from "../shared/object.ts";
 
 export type { PolicyHit } from "./model.ts";
 
@@ -81,10 +82,6 @@ export interface DnsAnswer {
 export interface EngineOptions {
   edition?: "enterprise" | "oss";
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 const BUILTIN_TIERS: Record<string, TierInfo> = {
   "kube-admin": { name: "kube-admin", order: 1_000, defaultAction: "Pass", valid: true },
@@ -169,7 +166,7 @@ export class PolicyEngine {
    * FelixConfiguration. Other kinds are ignored; an invalid object is skipped and changes nothing.
    */
   upsert(obj: KubeObject): void {
-    if (!isObj(obj) || !isObj(obj.metadata) || typeof obj.metadata.name !== "string") return;
+    if (!isObject(obj) || !isObject(obj.metadata) || typeof obj.metadata.name !== "string") return;
     try {
       this.apply(obj, false);
     } catch {
@@ -179,7 +176,7 @@ export class PolicyEngine {
 
   /** Forgets an object (only kind, apiVersion, name and namespace are used). */
   remove(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): void {
-    if (!isObj(obj) || !isObj(obj.metadata)) return;
+    if (!isObject(obj) || !isObject(obj.metadata)) return;
     try {
       this.apply(obj as KubeObject, true);
     } catch {
@@ -233,7 +230,7 @@ export class PolicyEngine {
       case "Tier": {
         if (removing) this.tiers.delete(name);
         else {
-          const spec = isObj(obj.spec) ? obj.spec : {};
+          const spec = isObject(obj.spec) ? obj.spec : {};
           this.tiers.set(name, {
             name,
             order: typeof spec.order === "number" ? spec.order : (BUILTIN_TIERS[name]?.order ?? Infinity),
@@ -253,7 +250,7 @@ export class PolicyEngine {
       }
       case "FelixConfiguration": {
         if (name !== "default") return;
-        const spec = isObj(obj.spec) && !removing ? obj.spec : {};
+        const spec = isObject(obj.spec) && !removing ? obj.spec : {};
         const servers = Array.isArray(spec.dnsTrustedServers)
           ? spec.dnsTrustedServers.filter((s): s is string => typeof s === "string")
           : ["k8s-service:kube-dns"];
@@ -379,9 +376,9 @@ export class PolicyEngine {
     const svc = this.services.get(key);
     const eps = this.endpointsObjs.get(key);
     if (svc && eps) {
-      for (const subset of arr(eps.subsets).filter(isObj)) {
-        const ports = arr(subset.ports).filter(isObj);
-        for (const a of arr(subset.addresses).filter(isObj)) {
+      for (const subset of asArray(eps.subsets).filter(isObject)) {
+        const ports = asArray(subset.ports).filter(isObject);
+        for (const a of asArray(subset.addresses).filter(isObject)) {
           const ip = typeof a.ip === "string" ? ipKey(a.ip) : undefined;
           if (!ip) continue;
           for (const p of ports)
@@ -390,13 +387,13 @@ export class PolicyEngine {
         }
       }
     } else if (svc) {
-      const spec = isObj(svc.spec) ? svc.spec : {};
+      const spec = isObject(svc.spec) ? svc.spec : {};
       const selector = stringLabels(spec.selector);
       if (Object.keys(selector).length) {
         for (const pk of this.podsByNamespace.get(namespace) ?? []) {
           const e = this.entities.get(pk);
           if (!e || !Object.entries(selector).every(([k, v]) => e.ownLabels[k] === v)) continue;
-          for (const sp of arr(spec.ports).filter(isObj)) {
+          for (const sp of asArray(spec.ports).filter(isObject)) {
             const protocol = protocolNumber(sp.protocol ?? "TCP") ?? 6;
             let port: number | undefined;
             if (typeof sp.targetPort === "number") port = sp.targetPort;
@@ -424,10 +421,10 @@ export class PolicyEngine {
       }
       const svc = this.services.get(`${t.namespace}/${t.name}`);
       if (!svc) continue;
-      const spec = isObj(svc.spec) ? svc.spec : {};
-      const firstPort = arr(spec.ports).filter(isObj)[0];
+      const spec = isObject(svc.spec) ? svc.spec : {};
+      const firstPort = asArray(spec.ports).filter(isObject)[0];
       const svcPort = t.port ?? (typeof firstPort?.port === "number" ? firstPort.port : 53);
-      const clusterIps = [spec.clusterIP, ...arr(spec.clusterIPs)]
+      const clusterIps = [spec.clusterIP, ...asArray(spec.clusterIPs)]
         .filter((x): x is string => typeof x === "string")
         .map(ipKey);
       if (clusterIps.includes(ip) && server.port === svcPort) return true;
@@ -446,9 +443,9 @@ export class PolicyEngine {
    * Service's cluster IP and its endpoint pod IPs). Returns whether it learned. Calico Open Source learns nothing.
    */
   learnDns(a: DnsAnswer): boolean {
-    if (this.edition !== "enterprise" || !isObj(a) || typeof a.name !== "string" || !Array.isArray(a.ips))
+    if (this.edition !== "enterprise" || !isObject(a) || typeof a.name !== "string" || !Array.isArray(a.ips))
       return false;
-    if (!isObj(a.server) || !this.isTrusted(a.server)) return false;
+    if (!isObject(a.server) || !this.isTrusted(a.server)) return false;
     const ttl = Math.max(0, Number(a.ttlSeconds) || 0) + this.extraTtlSeconds;
     this.dns.learn(a.name, a.ips, a.now + ttl * 1000);
     return true;

@@ -12,15 +12,12 @@ import {
 } from "./model.ts";
 import { ipKey, parseCidr, type Cidr } from "./nets.ts";
 import { compileDomain } from "./domains.ts";
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+import { isObject, asArray, setOwn, type JsonObject } from "../shared/object.ts";
 
 export function stringLabels(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  if (!isObj(v)) return out;
-  for (const [k, val] of Object.entries(v)) if (typeof val === "string") out[k] = val;
+  if (!isObject(v)) return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === "string") setOwn(out, k, val);
   return out;
 }
 
@@ -57,9 +54,9 @@ export function podEntity(
   pod: { metadata: object; spec?: unknown; status?: unknown },
   profiles: ProfileLabels,
 ): Entity | undefined {
-  const meta = pod.metadata as Obj;
-  const spec = isObj(pod.spec) ? pod.spec : {};
-  const status = isObj(pod.status) ? pod.status : {};
+  const meta = pod.metadata as JsonObject;
+  const spec = isObject(pod.spec) ? pod.spec : {};
+  const status = isObject(pod.status) ? pod.status : {};
   if (spec.hostNetwork === true) return undefined;
   if (status.phase === "Succeeded" || status.phase === "Failed") return undefined;
   const ns = typeof meta.namespace === "string" ? meta.namespace : "default";
@@ -77,13 +74,13 @@ export function podEntity(
   };
   if (sa.length < 63) own[LABEL_SERVICE_ACCOUNT] = sa;
   const ips = new Set<string>();
-  for (const p of arr(status.podIPs)) if (isObj(p) && typeof p.ip === "string") ips.add(p.ip);
+  for (const p of asArray(status.podIPs)) if (isObject(p) && typeof p.ip === "string") ips.add(p.ip);
   if (typeof status.podIP === "string" && status.podIP) ips.add(status.podIP);
   const ports: Entity["ports"] = [];
-  for (const c of [...arr(spec.containers), ...arr(spec.initContainers)]) {
-    if (!isObj(c)) continue;
-    for (const p of arr(c.ports)) {
-      if (!isObj(p) || typeof p.containerPort !== "number") continue;
+  for (const c of [...asArray(spec.containers), ...asArray(spec.initContainers)]) {
+    if (!isObject(c)) continue;
+    for (const p of asArray(c.ports)) {
+      if (!isObject(p) || typeof p.containerPort !== "number") continue;
       const port: Entity["ports"][number] = {
         protocol: protocolNumber(p.protocol ?? "TCP") ?? 6,
         port: p.containerPort,
@@ -113,18 +110,18 @@ export function networkSetEntity(
   profiles: ProfileLabels,
   enterprise: boolean,
 ): Entity {
-  const spec = isObj(obj.spec) ? obj.spec : {};
-  const meta = obj.metadata as Obj;
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  const meta = obj.metadata as JsonObject;
   const global = obj.kind === "GlobalNetworkSet";
   const ns = global ? undefined : typeof meta.namespace === "string" ? meta.namespace : "default";
   const name = String(meta.name);
   const own = stringLabels(meta.labels);
   if (ns !== undefined) own[LABEL_NAMESPACE] = ns;
-  const nets = arr(spec.nets)
+  const nets = asArray(spec.nets)
     .map((n) => (typeof n === "string" ? parseCidr(n) : undefined))
     .filter((c): c is Cidr => c !== undefined);
   const domains = enterprise
-    ? arr(spec.allowedEgressDomains)
+    ? asArray(spec.allowedEgressDomains)
         .filter((d): d is string => typeof d === "string")
         .map(compileDomain)
     : [];

@@ -8,12 +8,11 @@ import type { Problem } from "../shared/errors.ts";
 import { SelectorParseError, parseSelector } from "./selector.ts";
 import { cidrWithin, cidrsOverlap, parseCidr } from "./nets.ts";
 import { domainPatternProblem } from "./domains.ts";
+import { isObject, type JsonObject } from "../shared/object.ts";
 
 export interface ValidateOptions {
   edition: "enterprise" | "oss";
 }
-
-type Obj = Record<string, unknown>;
 
 const nameLabelFmt = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const nameSubdomainFmt = `${nameLabelFmt}(\\.${nameLabelFmt})*`;
@@ -31,8 +30,6 @@ const protocolPortsMsg = "rules that specify ports must set protocol to TCP or U
 const protocolIcmpMsg = "rules that specify ICMP fields must set protocol to ICMP";
 const globalSelectorEntRule = "global() can only be used in an EntityRule namespaceSelector";
 const globalSelectorOnly = "global() cannot be combined with other selectors";
-
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 class Collector {
   readonly problems: Problem[] = [];
@@ -60,9 +57,9 @@ class Collector {
     }
     return v;
   }
-  obj(where: string, v: unknown): Obj | undefined {
+  obj(where: string, v: unknown): JsonObject | undefined {
     if (v === undefined || v === null) return undefined;
-    if (!isObj(v)) {
+    if (!isObject(v)) {
       this.add(where, "must be an object");
       return undefined;
     }
@@ -144,7 +141,7 @@ function checkEntity(
   where: string,
   v: unknown,
   side: "source" | "destination",
-  rule: Obj,
+  rule: JsonObject,
   ctx: RuleContext,
 ): void {
   const e = c.obj(where, v);
@@ -261,7 +258,7 @@ function checkRule(c: Collector, where: string, v: unknown, ctx: RuleContext): v
   const seen = new Set<4 | 6>();
   for (const side of ["source", "destination"] as const) {
     checkEntity(c, `${where}.${side}`, r[side], side, r, ctx);
-    const e = isObj(r[side]) ? r[side] : {};
+    const e = isObject(r[side]) ? r[side] : {};
     for (const f of ["nets", "notNets"] as const) {
       const versions = checkNets(c, `${where}.${side}.${f}`, e[f]);
       if (r.ipVersion !== undefined && versions.some((x) => x !== r.ipVersion))
@@ -295,7 +292,7 @@ function checkName(c: Collector, name: unknown, regex: RegExp, message: string):
   if (!regex.test(name)) c.add("metadata.name", message);
 }
 
-function checkPolicySpec(c: Collector, spec: Obj, global: boolean, staged: boolean): void {
+function checkPolicySpec(c: Collector, spec: JsonObject, global: boolean, staged: boolean): void {
   if (
     spec.order !== undefined &&
     spec.order !== null &&
@@ -355,7 +352,7 @@ function checkLabelSelector(c: Collector, where: string, v: unknown): void {
       c.add(`${where}.matchLabels.${k}`, 'label values must be strings (quote values such as "true")');
   c.list(`${where}.matchExpressions`, s.matchExpressions).forEach((e, i) => {
     const w = `${where}.matchExpressions[${i}]`;
-    if (!isObj(e)) return c.add(w, "must be an object");
+    if (!isObject(e)) return c.add(w, "must be an object");
     const values = Array.isArray(e.values) ? e.values : [];
     if (typeof e.key !== "string" || e.key === "") c.add(`${w}.key`, "Required value");
     if (e.operator === "In" || e.operator === "NotIn") {
@@ -372,7 +369,7 @@ function checkLabelSelector(c: Collector, where: string, v: unknown): void {
 }
 
 /** The API server's checks of a networking.k8s.io/v1 NetworkPolicy spec (also used for StagedKubernetesNetworkPolicy). */
-function checkK8sPolicySpec(c: Collector, spec: Obj, staged = false): void {
+function checkK8sPolicySpec(c: Collector, spec: JsonObject, staged = false): void {
   if (!staged && (spec.podSelector === undefined || spec.podSelector === null))
     c.add("spec.podSelector", "Required value");
   checkLabelSelector(c, "spec.podSelector", spec.podSelector);
@@ -391,10 +388,10 @@ function checkK8sPolicySpec(c: Collector, spec: Obj, staged = false): void {
   ] as const) {
     c.list(`spec.${dir}`, spec[dir]).forEach((r, i) => {
       const w = `spec.${dir}[${i}]`;
-      if (!isObj(r)) return c.add(w, "must be an object");
+      if (!isObject(r)) return c.add(w, "must be an object");
       c.list(`${w}.ports`, r.ports).forEach((p, j) => {
         const pw = `${w}.ports[${j}]`;
-        if (!isObj(p)) return c.add(pw, "must be an object");
+        if (!isObject(p)) return c.add(pw, "must be an object");
         if (p.protocol !== undefined && !["TCP", "UDP", "SCTP"].includes(p.protocol as string))
           c.add(
             `${pw}.protocol`,
@@ -420,7 +417,7 @@ function checkK8sPolicySpec(c: Collector, spec: Obj, staged = false): void {
       });
       c.list(`${w}.${peersField}`, r[peersField]).forEach((peer, j) => {
         const pw = `${w}.${peersField}[${j}]`;
-        if (!isObj(peer)) return c.add(pw, "must be an object");
+        if (!isObject(peer)) return c.add(pw, "must be an object");
         const n = ["podSelector", "namespaceSelector", "ipBlock"].filter(
           (k) => peer[k] !== undefined && peer[k] !== null,
         ).length;
@@ -455,8 +452,8 @@ function checkK8sPolicySpec(c: Collector, spec: Obj, staged = false): void {
   }
 }
 
-function checkTier(c: Collector, obj: Obj, spec: Obj): void {
-  const name = (obj.metadata as Obj | undefined)?.name;
+function checkTier(c: Collector, obj: JsonObject, spec: JsonObject): void {
+  const name = (obj.metadata as JsonObject | undefined)?.name;
   if (typeof name !== "string" || name === "") c.add("metadata.name", "name is required");
   else {
     if (name.length > 63) c.add("metadata.name", `name is too long by ${name.length - 63} bytes`);
@@ -487,8 +484,8 @@ function checkTier(c: Collector, obj: Obj, spec: Obj): void {
   }
 }
 
-function checkNetworkSet(c: Collector, obj: Obj, spec: Obj): void {
-  const labels = ((obj.metadata as Obj | undefined)?.labels ?? {}) as Obj;
+function checkNetworkSet(c: Collector, obj: JsonObject, spec: JsonObject): void {
+  const labels = ((obj.metadata as JsonObject | undefined)?.labels ?? {}) as JsonObject;
   if ("projectcalico.org/namespace" in labels)
     c.add("metadata.labels", "projectcalico.org/namespace is not a valid label name");
   checkNets(c, "spec.nets", spec.nets);
@@ -498,7 +495,7 @@ function checkNetworkSet(c: Collector, obj: Obj, spec: Obj): void {
   });
 }
 
-function checkIPPool(c: Collector, spec: Obj): void {
+function checkIPPool(c: Collector, spec: JsonObject): void {
   if (typeof spec.cidr !== "string" || spec.cidr === "")
     return c.add("spec.cidr", "IPPool CIDR must be specified");
   const cidr = parseCidr(spec.cidr);
@@ -531,13 +528,13 @@ function checkIPPool(c: Collector, spec: Obj): void {
   c.selector("spec.nodeSelector", spec.nodeSelector);
 }
 
-function checkEgressGatewayPolicy(c: Collector, spec: Obj): void {
+function checkEgressGatewayPolicy(c: Collector, spec: JsonObject): void {
   const rules = c.list("spec.rules", spec.rules);
   if (!rules.length) c.add("spec.rules", "must have at least one rule");
   const dests = new Map<string, number>();
   rules.forEach((r, i) => {
     const w = `spec.rules[${i}]`;
-    if (!isObj(r)) return c.add(w, "must be an object");
+    if (!isObject(r)) return c.add(w, "must be an object");
     const dest = c.obj(`${w}.destination`, r.destination);
     const gw = c.obj(`${w}.gateway`, r.gateway);
     if (!dest && !gw) c.add(w, "a rule needs a destination or a gateway");
@@ -575,7 +572,7 @@ function checkEgressGatewayPolicy(c: Collector, spec: Obj): void {
   });
 }
 
-function checkEgressGateway(c: Collector, spec: Obj): void {
+function checkEgressGateway(c: Collector, spec: JsonObject): void {
   if (
     spec.replicas !== undefined &&
     (typeof spec.replicas !== "number" || !Number.isInteger(spec.replicas) || spec.replicas < 0)
@@ -584,7 +581,7 @@ function checkEgressGateway(c: Collector, spec: Obj): void {
   const pools = c.list("spec.ipPools", spec.ipPools);
   if (!pools.length) c.add("spec.ipPools", "at least one IP pool (name or cidr) is required");
   pools.forEach((p, i) => {
-    if (!isObj(p) || (typeof p.name !== "string" && typeof p.cidr !== "string"))
+    if (!isObject(p) || (typeof p.name !== "string" && typeof p.cidr !== "string"))
       c.add(`spec.ipPools[${i}]`, "must have a name or a cidr");
     else if (typeof p.cidr === "string" && !parseCidr(p.cidr))
       c.add(`spec.ipPools[${i}].cidr`, `invalid CIDR ${JSON.stringify(p.cidr)}`);
@@ -598,7 +595,7 @@ function checkEgressGateway(c: Collector, spec: Obj): void {
   }
 }
 
-function checkFelixConfiguration(c: Collector, spec: Obj): void {
+function checkFelixConfiguration(c: Collector, spec: JsonObject): void {
   c.list("spec.dnsTrustedServers", spec.dnsTrustedServers).forEach((s, i) => {
     if (typeof s !== "string" || !(s.startsWith("k8s-service:") || parseTrustedIp(s)))
       c.add(
@@ -621,12 +618,12 @@ function parseTrustedIp(s: string): boolean {
 export function validateCalicoObject(obj: unknown, opts: ValidateOptions): Problem[] {
   void opts;
   const c = new Collector();
-  if (!isObj(obj)) return [{ message: "must be an object" }];
+  if (!isObject(obj)) return [{ message: "must be an object" }];
   const apiVersion = obj.apiVersion;
   const kind = obj.kind;
-  const meta = isObj(obj.metadata) ? obj.metadata : {};
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
   const spec = obj.spec === undefined || obj.spec === null ? {} : obj.spec;
-  if (!isObj(spec)) return [{ where: "spec", message: "must be an object" }];
+  if (!isObject(spec)) return [{ where: "spec", message: "must be an object" }];
   const policyNameMsg = `name must consist of lower case alphanumeric characters or '-' (regex: ${nameLabelFmt})`;
   if (apiVersion === "networking.k8s.io/v1" && kind === "NetworkPolicy") {
     checkK8sPolicySpec(c, spec);

@@ -10,6 +10,9 @@ export type JsonObject = Record<string, unknown>;
 export const isObject = (v: unknown): v is JsonObject =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** `v` if it is an object, else a new empty one (for reading optional nested objects). */
+export const asObject = (v: unknown): JsonObject => (isObject(v) ? v : {});
+
 /** `v` if it is an array, else an empty one. */
 export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 

@@ -4,16 +4,13 @@
  */
 import type { Random } from "./random.ts";
 import type { KubeObject, ResourceKey } from "./types.ts";
+import { asArray, asObject, type JsonObject } from "../shared/object.ts";
 
-type Rec = Record<string, unknown>;
-const rec = (v: unknown): Rec => (v && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-
-function setDefault(o: Rec, key: string, value: unknown): void {
+function setDefault(o: JsonObject, key: string, value: unknown): void {
   if (o[key] === undefined || o[key] === null) o[key] = value;
 }
 
-function defaultContainer(c: Rec): void {
+function defaultContainer(c: JsonObject): void {
   const image = typeof c.image === "string" ? c.image : "";
   const last = image.split("/").pop() ?? "";
   const tagged = last.includes(":") && !last.endsWith(":latest");
@@ -22,41 +19,42 @@ function defaultContainer(c: Rec): void {
   setDefault(c, "terminationMessagePath", "/dev/termination-log");
   setDefault(c, "terminationMessagePolicy", "File");
   setDefault(c, "resources", {});
-  for (const p of arr(c.ports)) setDefault(rec(p), "protocol", "TCP");
-  for (const e of arr(c.env)) {
-    const vf = rec(rec(e).valueFrom);
-    if (vf.fieldRef) setDefault(rec(vf.fieldRef), "apiVersion", "v1");
+  for (const p of asArray(c.ports)) setDefault(asObject(p), "protocol", "TCP");
+  for (const e of asArray(c.env)) {
+    const vf = asObject(asObject(e).valueFrom);
+    if (vf.fieldRef) setDefault(asObject(vf.fieldRef), "apiVersion", "v1");
   }
   for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) {
     if (!c[probe]) continue;
-    const p = rec(c[probe]);
+    const p = asObject(c[probe]);
     setDefault(p, "timeoutSeconds", 1);
     setDefault(p, "periodSeconds", 10);
     setDefault(p, "successThreshold", 1);
     setDefault(p, "failureThreshold", 3);
-    if (p.httpGet) setDefault(rec(p.httpGet), "scheme", "HTTP");
+    if (p.httpGet) setDefault(asObject(p.httpGet), "scheme", "HTTP");
   }
 }
 
 /** `SetDefaults_PodSpec` and the container defaults: what a pod template gets. */
-export function defaultPodSpec(spec: Rec): void {
+export function defaultPodSpec(spec: JsonObject): void {
   setDefault(spec, "dnsPolicy", "ClusterFirst");
   setDefault(spec, "restartPolicy", "Always");
   setDefault(spec, "schedulerName", "default-scheduler");
   setDefault(spec, "securityContext", {});
   setDefault(spec, "terminationGracePeriodSeconds", 30);
-  for (const c of [...arr(spec.containers), ...arr(spec.initContainers)]) defaultContainer(rec(c));
-  for (const v of arr(spec.volumes)) {
-    const vol = rec(v);
-    if (vol.configMap) setDefault(rec(vol.configMap), "defaultMode", 420);
-    if (vol.secret) setDefault(rec(vol.secret), "defaultMode", 420);
-    if (vol.hostPath) setDefault(rec(vol.hostPath), "type", "");
+  for (const c of [...asArray(spec.containers), ...asArray(spec.initContainers)])
+    defaultContainer(asObject(c));
+  for (const v of asArray(spec.volumes)) {
+    const vol = asObject(v);
+    if (vol.configMap) setDefault(asObject(vol.configMap), "defaultMode", 420);
+    if (vol.secret) setDefault(asObject(vol.secret), "defaultMode", 420);
+    if (vol.hostPath) setDefault(asObject(vol.hostPath), "type", "");
   }
 }
 
 /** What a bare Pod gets in addition: service account admission, default tolerations, priority. */
 function defaultPod(pod: KubeObject, rand: Random): void {
-  const spec = rec(pod.spec);
+  const spec = asObject(pod.spec);
   pod.spec = spec;
   defaultPodSpec(spec);
   setDefault(spec, "enableServiceLinks", true);
@@ -65,14 +63,14 @@ function defaultPod(pod: KubeObject, rand: Random): void {
   if (!spec.serviceAccountName && spec.serviceAccount) spec.serviceAccountName = spec.serviceAccount;
   setDefault(spec, "serviceAccountName", "default");
   spec.serviceAccount = spec.serviceAccountName;
-  const tolerations = arr(spec.tolerations).map(rec);
+  const tolerations = asArray(spec.tolerations).map(asObject);
   for (const key of ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]) {
     if (!tolerations.some((t) => t.key === key))
       tolerations.push({ effect: "NoExecute", key, operator: "Exists", tolerationSeconds: 300 });
   }
   spec.tolerations = tolerations;
   if (spec.automountServiceAccountToken !== false && !spec.hostNetwork) {
-    const volumes = arr(spec.volumes).map(rec);
+    const volumes = asArray(spec.volumes).map(asObject);
     if (!volumes.some((v) => String(v.name).startsWith("kube-api-access-"))) {
       const name = `kube-api-access-${rand.string(5)}`;
       volumes.push({
@@ -93,32 +91,32 @@ function defaultPod(pod: KubeObject, rand: Random): void {
         },
       });
       spec.volumes = volumes;
-      for (const c of arr(spec.containers).map(rec)) {
-        const mounts = arr(c.volumeMounts).map(rec);
+      for (const c of asArray(spec.containers).map(asObject)) {
+        const mounts = asArray(c.volumeMounts).map(asObject);
         mounts.push({ mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", name, readOnly: true });
         c.volumeMounts = mounts;
       }
     }
   }
-  const status = rec(pod.status);
+  const status = asObject(pod.status);
   pod.status = status;
   setDefault(status, "phase", "Pending");
   setDefault(status, "qosClass", "BestEffort");
 }
 
 function defaultTemplate(o: KubeObject): void {
-  const spec = rec(o.spec);
-  const template = rec(spec.template);
+  const spec = asObject(o.spec);
+  const template = asObject(spec.template);
   spec.template = template;
-  const tspec = rec(template.spec);
+  const tspec = asObject(template.spec);
   template.spec = tspec;
   defaultPodSpec(tspec);
-  const tmeta = rec(template.metadata);
+  const tmeta = asObject(template.metadata);
   template.metadata = tmeta;
 }
 
 function defaultService(svc: KubeObject): void {
-  const spec = rec(svc.spec);
+  const spec = asObject(svc.spec);
   svc.spec = spec;
   setDefault(spec, "type", "ClusterIP");
   setDefault(spec, "sessionAffinity", "None");
@@ -130,30 +128,30 @@ function defaultService(svc: KubeObject): void {
   if (spec.type === "NodePort" || spec.type === "LoadBalancer")
     setDefault(spec, "externalTrafficPolicy", "Cluster");
   if (spec.type === "LoadBalancer") setDefault(spec, "allocateLoadBalancerNodePorts", true);
-  for (const p of arr(spec.ports).map(rec)) {
+  for (const p of asArray(spec.ports).map(asObject)) {
     setDefault(p, "protocol", "TCP");
     setDefault(p, "targetPort", p.port);
   }
-  const status = rec(svc.status);
+  const status = asObject(svc.status);
   svc.status = status;
   setDefault(status, "loadBalancer", {});
 }
 
 /** Calico `types` defaulting (§A.7) for NP, GNP, SNP and SGNP. */
-export function defaultCalicoTypes(spec: Rec): void {
-  if (arr(spec.types).length) return;
-  const ing = arr(spec.ingress).length > 0;
-  const eg = arr(spec.egress).length > 0;
+export function defaultCalicoTypes(spec: JsonObject): void {
+  if (asArray(spec.types).length) return;
+  const ing = asArray(spec.ingress).length > 0;
+  const eg = asArray(spec.egress).length > 0;
   spec.types = ing && eg ? ["Ingress", "Egress"] : eg ? ["Egress"] : ["Ingress"];
 }
 
-function defaultK8sNetworkPolicy(spec: Rec): void {
+function defaultK8sNetworkPolicy(spec: JsonObject): void {
   setDefault(spec, "podSelector", {});
-  if (!arr(spec.policyTypes).length) {
-    spec.policyTypes = arr(spec.egress).length ? ["Ingress", "Egress"] : ["Ingress"];
+  if (!asArray(spec.policyTypes).length) {
+    spec.policyTypes = asArray(spec.egress).length ? ["Ingress", "Egress"] : ["Ingress"];
   }
-  for (const r of [...arr(spec.ingress), ...arr(spec.egress)].map(rec))
-    for (const p of arr(r.ports).map(rec)) setDefault(p, "protocol", "TCP");
+  for (const r of [...asArray(spec.ingress), ...asArray(spec.egress)].map(asObject))
+    for (const p of asArray(r.ports).map(asObject)) setDefault(p, "protocol", "TCP");
 }
 
 const calicoPolicies = new Set([
@@ -170,16 +168,16 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
       defaultPod(obj, rand);
       return;
     case "apps/deployments": {
-      const spec = rec(obj.spec);
+      const spec = asObject(obj.spec);
       obj.spec = spec;
       setDefault(spec, "replicas", 1);
       setDefault(spec, "revisionHistoryLimit", 10);
       setDefault(spec, "progressDeadlineSeconds", 600);
-      const strategy = rec(spec.strategy);
+      const strategy = asObject(spec.strategy);
       spec.strategy = strategy;
       setDefault(strategy, "type", "RollingUpdate");
       if (strategy.type === "RollingUpdate") {
-        const ru = rec(strategy.rollingUpdate);
+        const ru = asObject(strategy.rollingUpdate);
         strategy.rollingUpdate = ru;
         setDefault(ru, "maxSurge", "25%");
         setDefault(ru, "maxUnavailable", "25%");
@@ -188,18 +186,18 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
       return;
     }
     case "apps/replicasets":
-      setDefault(rec(obj.spec), "replicas", 1);
+      setDefault(asObject(obj.spec), "replicas", 1);
       defaultTemplate(obj);
       return;
     case "apps/daemonsets": {
-      const spec = rec(obj.spec);
+      const spec = asObject(obj.spec);
       obj.spec = spec;
       setDefault(spec, "revisionHistoryLimit", 10);
-      const us = rec(spec.updateStrategy);
+      const us = asObject(spec.updateStrategy);
       spec.updateStrategy = us;
       setDefault(us, "type", "RollingUpdate");
       if (us.type === "RollingUpdate") {
-        const ru = rec(us.rollingUpdate);
+        const ru = asObject(us.rollingUpdate);
         us.rollingUpdate = ru;
         setDefault(ru, "maxUnavailable", 1);
         setDefault(ru, "maxSurge", 0);
@@ -215,20 +213,20 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
         ...(obj.metadata.labels ?? {}),
         "kubernetes.io/metadata.name": obj.metadata.name,
       };
-      const spec = rec(obj.spec);
+      const spec = asObject(obj.spec);
       obj.spec = spec;
       setDefault(spec, "finalizers", ["kubernetes"]);
-      const status = rec(obj.status);
+      const status = asObject(obj.status);
       obj.status = status;
       setDefault(status, "phase", "Active");
       return;
     }
     case "core/secrets":
-      setDefault(obj as Rec, "type", "Opaque");
+      setDefault(obj as JsonObject, "type", "Opaque");
       return;
     case "networking.k8s.io/networkpolicies":
     case "projectcalico.org/stagedkubernetesnetworkpolicies": {
-      const spec = rec(obj.spec);
+      const spec = asObject(obj.spec);
       obj.spec = spec;
       defaultK8sNetworkPolicy(spec);
       if (key === "projectcalico.org/stagedkubernetesnetworkpolicies")
@@ -236,13 +234,13 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
       return;
     }
     case "projectcalico.org/tiers": {
-      const spec = rec(obj.spec);
+      const spec = asObject(obj.spec);
       obj.spec = spec;
       setDefault(spec, "defaultAction", "Deny");
       return;
     }
     case "projectcalico.org/ippools": {
-      const spec = rec(obj.spec);
+      const spec = asObject(obj.spec);
       obj.spec = spec;
       setDefault(spec, "blockSize", typeof spec.cidr === "string" && spec.cidr.includes(":") ? 122 : 26);
       setDefault(spec, "ipipMode", "Never");
@@ -253,7 +251,7 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
       return;
     }
     case "operator.tigera.io/egressgateways": {
-      const spec = rec(obj.spec);
+      const spec = asObject(obj.spec);
       obj.spec = spec;
       setDefault(spec, "replicas", 1);
       setDefault(spec, "logSeverity", "Info");
@@ -261,7 +259,7 @@ export function applyDefaults(key: ResourceKey, obj: KubeObject, rand: Random): 
     }
   }
   if (calicoPolicies.has(key)) {
-    const spec = rec(obj.spec);
+    const spec = asObject(obj.spec);
     obj.spec = spec;
     setDefault(spec, "tier", "default");
     if (!spec.tier) spec.tier = "default";

@@ -6,10 +6,7 @@ import type { KubeObject, ResourceKey } from "../types.ts";
 import { fromLabelSelectorObject, matchesLabels } from "../selectors.ts";
 import type { FieldError } from "./errors.ts";
 import { nameProblems, validateLabels } from "./names.ts";
-
-type Rec = Record<string, unknown>;
-const rec = (v: unknown): Rec => (v && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+import { asArray, asObject, type JsonObject } from "../../shared/object.ts";
 
 const PROTOCOLS = ["SCTP", "TCP", "UDP"];
 const IANA_SVC_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -30,7 +27,7 @@ function validatePortNumber(v: unknown, field: string, errs: FieldError[]): void
 }
 
 function validateContainers(list: unknown, path: string, errs: FieldError[], required: boolean): void {
-  const cs = arr(list).map(rec);
+  const cs = asArray(list).map(asObject);
   if (required && !cs.length) errs.push({ field: path, type: "Required" });
   const seen = new Set<string>();
   cs.forEach((c, i) => {
@@ -44,8 +41,8 @@ function validateContainers(list: unknown, path: string, errs: FieldError[], req
     }
     if (typeof c.image !== "string" || !c.image.trim()) errs.push({ field: `${p}.image`, type: "Required" });
     const portNames = new Set<string>();
-    arr(c.ports)
-      .map(rec)
+    asArray(c.ports)
+      .map(asObject)
       .forEach((port, j) => {
         const pp = `${p}.ports[${j}]`;
         if (port.containerPort === undefined) errs.push({ field: `${pp}.containerPort`, type: "Required" });
@@ -68,7 +65,7 @@ function validateContainers(list: unknown, path: string, errs: FieldError[], req
   });
 }
 
-export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): void {
+export function validatePodSpec(spec: JsonObject, path: string, errs: FieldError[]): void {
   validateContainers(spec.containers, `${path}.containers`, errs, true);
   validateContainers(spec.initContainers, `${path}.initContainers`, errs, false);
   const rp = spec.restartPolicy;
@@ -84,8 +81,8 @@ export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): vo
   if (dp !== undefined && !dnsPolicies.includes(String(dp)))
     errs.push({ field: `${path}.dnsPolicy`, type: "NotSupported", value: dp, supported: dnsPolicies });
   const vols = new Set<string>();
-  arr(spec.volumes)
-    .map(rec)
+  asArray(spec.volumes)
+    .map(asObject)
     .forEach((v, i) => {
       if (typeof v.name !== "string" || !v.name)
         errs.push({ field: `${path}.volumes[${i}].name`, type: "Required" });
@@ -95,11 +92,11 @@ export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): vo
         vols.add(v.name);
       }
     });
-  arr(spec.containers)
-    .map(rec)
+  asArray(spec.containers)
+    .map(asObject)
     .forEach((c, i) =>
-      arr(c.volumeMounts)
-        .map(rec)
+      asArray(c.volumeMounts)
+        .map(asObject)
         .forEach((m, j) => {
           if (typeof m.name === "string" && !vols.has(m.name) && !m.name.startsWith("kube-api-access-"))
             errs.push({
@@ -112,7 +109,7 @@ export function validatePodSpec(spec: Rec, path: string, errs: FieldError[]): vo
 }
 
 function validateWorkload(o: KubeObject, errs: FieldError[], needsSelector: boolean): void {
-  const spec = rec(o.spec);
+  const spec = asObject(o.spec);
   if (typeof spec.replicas === "number" && spec.replicas < 0)
     errs.push({
       field: "spec.replicas",
@@ -120,9 +117,9 @@ function validateWorkload(o: KubeObject, errs: FieldError[], needsSelector: bool
       value: spec.replicas,
       detail: "must be greater than or equal to 0",
     });
-  const template = rec(spec.template);
-  const tmeta = rec(template.metadata);
-  const labels = rec(tmeta.labels) as Record<string, string>;
+  const template = asObject(spec.template);
+  const tmeta = asObject(template.metadata);
+  const labels = asObject(tmeta.labels) as Record<string, string>;
   const selector = spec.selector;
   const sel = fromLabelSelectorObject(selector);
   if (needsSelector && (!selector || !sel.length)) {
@@ -142,19 +139,19 @@ function validateWorkload(o: KubeObject, errs: FieldError[], needsSelector: bool
       detail: "`selector` does not match template `labels`",
     });
   }
-  if (selector) errs.push(...validateLabels(rec(selector).matchLabels, "spec.selector.matchLabels"));
+  if (selector) errs.push(...validateLabels(asObject(selector).matchLabels, "spec.selector.matchLabels"));
   errs.push(...validateLabels(tmeta.labels, "spec.template.metadata.labels"));
-  validatePodSpec(rec(template.spec), "spec.template.spec", errs);
+  validatePodSpec(asObject(template.spec), "spec.template.spec", errs);
 }
 
 const SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 
 function validateService(o: KubeObject, errs: FieldError[]): void {
-  const spec = rec(o.spec);
+  const spec = asObject(o.spec);
   const type = String(spec.type ?? "ClusterIP");
   if (!SERVICE_TYPES.includes(type))
     errs.push({ field: "spec.type", type: "NotSupported", value: type, supported: SERVICE_TYPES });
-  const ports = arr(spec.ports).map(rec);
+  const ports = asArray(spec.ports).map(asObject);
   if (type !== "ExternalName" && !ports.length && spec.clusterIP !== "None")
     errs.push({ field: "spec.ports", type: "Required" });
   if (type === "ExternalName" && !spec.externalName)
@@ -191,8 +188,8 @@ function validateService(o: KubeObject, errs: FieldError[]): void {
 }
 
 function validateEgressGateway(o: KubeObject, errs: FieldError[]): void {
-  const spec = rec(o.spec);
-  const pools = arr(spec.ipPools).map(rec);
+  const spec = asObject(o.spec);
+  const pools = asArray(spec.ipPools).map(asObject);
   if (!pools.length) errs.push({ field: "spec.ipPools", type: "Required" });
   pools.forEach((p, i) => {
     if (!p.name && !p.cidr)
@@ -212,7 +209,7 @@ function validateEgressGateway(o: KubeObject, errs: FieldError[]): void {
     });
   errs.push(
     ...validateLabels(
-      rec(spec.template).metadata ? rec(rec(spec.template).metadata).labels : undefined,
+      asObject(spec.template).metadata ? asObject(asObject(spec.template).metadata).labels : undefined,
       "spec.template.metadata.labels",
     ),
   );
@@ -223,7 +220,7 @@ export function validateKind(key: ResourceKey, obj: KubeObject): FieldError[] {
   const errs: FieldError[] = [];
   switch (key) {
     case "core/pods":
-      validatePodSpec(rec(obj.spec), "spec", errs);
+      validatePodSpec(asObject(obj.spec), "spec", errs);
       break;
     case "apps/deployments":
     case "apps/replicasets":
