@@ -52,7 +52,10 @@ export interface DataplaneContext {
   backgroundTraffic?: boolean;
   /** A state from `Dataplane.snapshot()` (after a restart): rotations, schedule position and flow records. */
   restore?: DataplaneState;
-  /** Called after each change `snapshot()` would show (a rotation, a flow record), so the owner can save it. */
+  /**
+   * Called after a rotation, so the owner can save it. New flow records do not call it: every idle cluster records
+   * flows all the time, and the flow log is saved when the cluster closes (as Goldmane keeps flows in memory only).
+   */
   onChange?: () => void;
 }
 
@@ -84,7 +87,6 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
   const flows = new FlowLog(ctx.flowCapacity ?? 5000);
   if (ctx.restore) flows.restore(ctx.restore.flows);
   const onChange = ctx.onChange ?? (() => {});
-  const unwatchFlows = ctx.onChange ? flows.watch({ limit: 1 }, onChange) : () => {};
   const logs = new PodLogs();
   const whisker: WhiskerApi = {
     records: () => flows.snapshot(),
@@ -273,7 +275,6 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     },
     snapshot: () => ({ version: 1, internet: internet.snapshot(ctx.clock.now()), flows: flows.snapshot() }),
     close() {
-      unwatchFlows();
       stopTraffic();
       unsubscribe();
       unsyncEngine();

@@ -355,7 +355,8 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     }
   }
 
-  // Rotations and the flow log: `<id>.dataplane.json`, debounced longer (background traffic records flows often).
+  // Rotations and the flow log: `<id>.dataplane.json`, written after a rotation and when the cluster closes (a
+  // write per flow record, in every cluster, would keep the disk and the event loop busy with idle clusters).
   const restore =
     saved && opts.dataDir ? readDataplaneState(opts.dataDir, opts.id, logger) : copied?.dataplane;
   let dpSaver: DebouncedSaver | undefined;
@@ -385,8 +386,6 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         }),
     );
   }
-  // A copy's flow log is saved like one recorded here.
-  if (copied?.dataplane) dpSaver?.touch();
   const dataplaneSaver = dpSaver;
   const flush = {
     flush(): void {
