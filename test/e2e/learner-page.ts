@@ -59,9 +59,14 @@ export class LearnerPage {
     await this.page.locator("#stage-title", { hasText: new RegExp(`^${i}\\.`) }).waitFor();
   }
 
+  /** Clicks Check and waits for a new outcome (not the one already shown). */
   async check(): Promise<{ passed: boolean; text: string }> {
+    const shown = this.page.locator("#check-results .summary");
+    const before = (await shown.count()) ? await shown.getAttribute("data-at") : null;
     await this.page.click("#check-button");
-    const summary = this.page.locator("#check-results .summary");
+    const summary = before
+      ? this.page.locator(`#check-results .summary:not([data-at="${before}"])`)
+      : this.page.locator("#check-results .summary");
     await summary.waitFor({ timeout: 60_000 });
     return {
       passed: (await summary.getAttribute("data-passed")) === "true",

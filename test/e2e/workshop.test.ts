@@ -3,7 +3,7 @@
  * action of the guide in order (run, apply), then Check, and see the stage pass.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -53,6 +53,29 @@ describe("the egress workshop", () => {
     await lp.screenshot("09b-workshop-stage-0-checked-1280x720");
     await page.setViewportSize({ width: 1366, height: 768 });
     await lp.goToStage(1);
+
+    // Root cause first: with a default-deny that forgot DNS, the DNS check is the first hint, and the probes to
+    // domains say they were not checked instead of blaming the policy ("the connection still went through").
+    const wrong = path.join(labDir, "01-default-deny", "wrong", "no-dns");
+    for (const f of ["default-deny.yaml", "allow-shop-internal.yaml"]) {
+      await lp.type(
+        `kubectl apply -f - <<'EOF'\n${readFileSync(path.join(wrong, f), "utf8").trimEnd()}\nEOF`,
+      );
+    }
+    await lp.waitForTerminal(/globalnetworkpolicy.projectcalico.org\/default-deny (created|configured)/);
+    const broken = await lp.check();
+    expect(broken.passed).toBe(false);
+    const first = page.locator("#check-results .check-list li").first();
+    expect(await first.getAttribute("data-check-id")).toBe("dns-resolves");
+    expect(await first.innerText()).toMatch(/Hint: Names no longer resolve/);
+    const blocked = page.locator('#check-results li[data-check-id="shop-egress-denied"]');
+    expect(await blocked.getAttribute("class")).toBe("blocked");
+    expect(await blocked.innerText()).toMatch(
+      /not checked: “Pods still resolve external names through kube-dns” fails first/,
+    );
+    expect(await blocked.innerText()).not.toMatch(/Hint:/);
+    await lp.screenshot("09c-workshop-stage-1-root-cause-first");
+
     const actions = page.locator(
       ".guide .action button[data-action=run], .guide .action button[data-action=apply]",
     );

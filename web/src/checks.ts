@@ -131,11 +131,12 @@ export class CheckPanel {
       this.status.className = "check-status";
       return;
     }
-    const passed = r.checks.filter((c) => c.passed).length;
+    const failing = r.checks.filter((c) => !c.passed && !c.blockedBy).length;
+    const blocked = r.checks.filter((c) => c.blockedBy).length;
     this.status.className = `check-status ${r.passed ? "pass" : "fail"}`;
     this.status.textContent = r.passed
       ? "✓ Stage passed"
-      : `✗ ${r.checks.length - passed} of ${r.checks.length} checks fail`;
+      : `✗ ${failing} of ${r.checks.length} checks fail${blocked ? `, ${blocked} not checked` : ""}`;
   }
 
   /**
@@ -164,7 +165,7 @@ export class CheckPanel {
     this.results.replaceChildren(
       h(
         "div",
-        { class: `summary ${r.passed ? "pass" : "fail"}`, "data-passed": String(r.passed) },
+        { class: `summary ${r.passed ? "pass" : "fail"}`, "data-passed": String(r.passed), "data-at": r.at },
         r.passed ? "Stage passed" : "Not yet",
         h("span", { class: "count" }, ` ${passed}/${r.checks.length} checks pass`),
       ),
@@ -174,8 +175,16 @@ export class CheckPanel {
         ...r.checks.map((c) =>
           h(
             "li",
-            { class: c.passed ? "pass" : "fail", "data-check-id": c.id },
-            h("span", { class: "mark", "aria-label": c.passed ? "passed" : "failed" }, c.passed ? "✓" : "✗"),
+            {
+              class: c.passed ? "pass" : c.blockedBy ? "blocked" : "fail",
+              "data-check-id": c.id,
+              "data-blocked-by": c.blockedBy,
+            },
+            h(
+              "span",
+              { class: "mark", "aria-label": c.passed ? "passed" : c.blockedBy ? "not checked" : "failed" },
+              c.passed ? "✓" : c.blockedBy ? "–" : "✗",
+            ),
             h(
               "div",
               {},

@@ -38,6 +38,44 @@ describe("egresslab validate", () => {
     );
   });
 
+  it("refuses dependsOn on an unknown check or in a circle, and a wrong solution's first hint it does not fail", async () => {
+    const lab = path.join(dir, "deps");
+    mkdirSync(path.join(lab, "s0", "solution"), { recursive: true });
+    mkdirSync(path.join(lab, "s0", "wrong", "w"), { recursive: true });
+    writeFileSync(
+      path.join(lab, "lab.yaml"),
+      "id: deps\ntitle: D\ndescription: D\nduration: 5m\nprofile: bare\nstages: [s0]\n",
+    );
+    writeFileSync(path.join(lab, "s0/README.md"), "# S0\n");
+    const check = (id: string, deps: string) =>
+      `  - id: ${id}\n    kind: resource\n    title: t\n    hint: h\n    dependsOn: [${deps}]\n    target: { apiVersion: v1, kind: ConfigMap, namespace: default, name: ${id} }\n`;
+    writeFileSync(
+      path.join(lab, "s0/checks.yaml"),
+      "checks:\n" + check("a", "b") + check("b", "a") + check("c", "nope"),
+    );
+    writeFileSync(
+      path.join(lab, "s0/solution/cm.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n",
+    );
+    writeFileSync(path.join(lab, "s0/wrong/w/wrong.yaml"), "why: w\nfails: [a]\nfirst: c\n");
+    writeFileSync(
+      path.join(lab, "s0/wrong/w/cm.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: default}\n",
+    );
+    const err = (await validateCommand.run([lab]).catch((e: unknown) => e)) as ValidationError;
+    expect(err).toBeInstanceOf(ValidationError);
+    const text = err.problems.map(
+      (p) => `${path.relative(lab, p.where ?? "")}:${p.line ?? ""}: ${p.message}`,
+    );
+    expect(text).toEqual(
+      expect.arrayContaining([
+        's0/checks.yaml:18: checks[2].dependsOn: no check "nope"',
+        "s0/checks.yaml:1: dependsOn goes round in a circle: a → b → a",
+        's0/wrong/w/wrong.yaml:3: first: "c" is not one of the checks this wrong solution fails',
+      ]),
+    );
+  });
+
   it("prints one JSON document with --output json, and writes JUnit XML beside it", async () => {
     const lab = path.join(dir, "tiny");
     mkdirSync(path.join(lab, "s0", "solution"), { recursive: true });

@@ -82,14 +82,60 @@ export async function runChecks(
   answers: Record<string, string>,
   opts: CheckOptions = {},
 ): Promise<CheckResult[]> {
+  // In waves: a check runs once every check it depends on has a result; flow and answer checks run after the probes
+  // of their wave, so they see the traffic those probes made. A check whose dependency failed is not run.
   const late = (c: Check): boolean => c.kind === "flows" || c.kind === "answer";
-  const first = await Promise.all(
-    checks.map((c) => (late(c) ? undefined : runCheck(client, c, answers, opts))),
-  );
-  const second = await Promise.all(
-    checks.map((c) => (late(c) ? runCheck(client, c, answers, opts) : undefined)),
-  );
-  return checks.map((_, i) => (first[i] ?? second[i])!);
+  const known = new Set(checks.map((c) => c.id));
+  const deps = (c: Check): string[] => (c.dependsOn ?? []).filter((d) => known.has(d) && d !== c.id);
+  const results = new Map<string, CheckResult>();
+  let remaining = [...checks];
+  while (remaining.length) {
+    const ready = remaining.filter((c) => deps(c).every((d) => results.has(d)));
+    // A circle of dependencies (refused when a lab loads) would leave nothing ready: run the rest as if independent.
+    const pool = ready.length ? ready : remaining;
+    const wave = pool.some((c) => !late(c)) ? pool.filter((c) => !late(c)) : pool;
+    const out = await Promise.all(
+      wave.map((c) => {
+        const failed = deps(c)
+          .map((d) => results.get(d))
+          .find((r) => r && !r.passed);
+        return failed ? notChecked(c, failed) : runCheck(client, c, answers, opts);
+      }),
+    );
+    wave.forEach((c, i) => results.set(c.id, out[i]!));
+    remaining = remaining.filter((c) => !results.has(c.id));
+  }
+  return checks.map((c) => results.get(c.id)!);
+}
+
+/** The result of a check not run because `dependency` failed: it says which, and gives no hint of its own. */
+function notChecked(c: Check, dependency: CheckResult): CheckResult {
+  const root = dependency.blockedBy ?? dependency.id;
+  return {
+    id: c.id,
+    title: c.title,
+    passed: false,
+    seen: dependency.blockedBy ? dependency.seen : `not checked: “${dependency.title}” fails first`,
+    blockedBy: root,
+  };
+}
+
+/**
+ * The results in the order a learner should read them, each group in the stage's order: failing guards first (what
+ * worked before the stage and is now broken, such as name resolution, is the root cause of everything after it), then
+ * the other failing checks that ran, then those not checked because of a failing dependency, then the passing ones.
+ * The first hint the learner sees is the first one here.
+ */
+export function rootCauseFirst<T extends Pick<CheckResult, "id" | "passed" | "blockedBy">>(
+  results: readonly T[],
+  checks: readonly Pick<Check, "id" | "guard">[] = [],
+): T[] {
+  const guards = new Set(checks.filter((c) => c.guard).map((c) => c.id));
+  const rank = (r: T): number => (r.passed ? 3 : r.blockedBy ? 2 : guards.has(r.id) ? 0 : 1);
+  return results
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i)
+    .map((x) => x.r);
 }
 
 /** Runs one check; `answers` are the learner's (question id → text). */

@@ -9,7 +9,7 @@ import { EgresslabError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { mergedKinds, refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
 import { createKubeClient } from "./kube-client.ts";
-import { choosePod, runChecks } from "./run-check.ts";
+import { choosePod, rootCauseFirst, runChecks } from "./run-check.ts";
 
 export interface StageOptions {
   /** The client to use instead of one made from the connection's kubeconfig. */
@@ -177,7 +177,12 @@ export async function gradeStage(
   const checks = await runChecks(client, stage.checks, answers, {
     connectTimeoutMs: opts?.connectTimeoutMs ?? (conn.provider === "sim" ? simConnectTimeoutMs : 1000),
   });
-  return { stageIndex, passed: checks.every((c) => c.passed), checks, at: new Date().toISOString() };
+  return {
+    stageIndex,
+    passed: checks.every((c) => c.passed),
+    checks: rootCauseFirst(checks, stage.checks),
+    at: new Date().toISOString(),
+  };
 }
 
 /** Applies the stage's reference solution. */

@@ -9,7 +9,7 @@ import type { Lab, Manifest } from "../labs/model/types.ts";
 import type { LabParams } from "../labs/api.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
-import { runChecks } from "./run-check.ts";
+import { rootCauseFirst, runChecks } from "./run-check.ts";
 import { applyManifests, setupRendered, waitReady } from "./stage.ts";
 
 export interface Expectation {
@@ -149,6 +149,12 @@ export async function validateLab(
             if (r.passed) problems.push(`wrong solution ${w.name} (${w.why}) passes ${c.id}: ${r.seen}`);
             else failedByWrong.add(c.id);
           }
+          // The learner reads the root cause first: the first failing check shown is the one the author named.
+          const shown = rootCauseFirst(results, stage.checks).find((r) => !r.passed);
+          if (w.first !== undefined && shown?.id !== w.first)
+            problems.push(
+              `wrong solution ${w.name}: the first hint shown is ${shown ? `${shown.id}'s ("${shown.hint ?? shown.seen}")` : "none"}, not ${w.first}'s`,
+            );
         } finally {
           await undo(client, w.manifests, snapshot);
         }

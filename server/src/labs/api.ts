@@ -68,6 +68,8 @@ export interface CheckResult {
   seen: string;
   /** Shown when the check fails: what to look at. */
   hint?: string;
+  /** Set when the check was not run because a check it depends on fails (that check's id). */
+  blockedBy?: string;
 }
 
 export interface StageResult {

@@ -82,7 +82,8 @@ export interface CheckOutcome {
   stageIndex: number;
   passed: boolean;
   at: string;
-  checks: { id: string; title: string; passed: boolean; seen: string; hint?: string }[];
+  /** In the order the learner should read them: root causes first (see grading's `rootCauseFirst`). */
+  checks: { id: string; title: string; passed: boolean; seen: string; hint?: string; blockedBy?: string }[];
 }
 
 /** One cell of the instructor's board. */

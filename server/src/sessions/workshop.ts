@@ -322,6 +322,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
           passed: c.passed,
           seen: c.seen,
           ...(c.hint ? { hint: c.hint } : {}),
+          ...(c.blockedBy ? { blockedBy: c.blockedBy } : {}),
         })),
       };
       this.opts.store.recordCheck(learner.id, i, r.passed, outcome);

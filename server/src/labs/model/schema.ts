@@ -110,6 +110,8 @@ const common = {
   title: nonEmpty,
   hint: nonEmpty,
   guard: z.boolean().default(false),
+  /** Checks that must pass for this one to mean anything (a probe to a domain needs name resolution). */
+  dependsOn: z.array(name).default([]),
 };
 
 const flowMatch = z.record(z.string(), z.union([z.string(), z.number(), z.array(z.string())])).default({});
@@ -210,6 +212,8 @@ export const checksFileSchema = z.strictObject({
 export const wrongFileSchema = z.strictObject({
   why: nonEmpty,
   fails: z.array(name).min(1, "name at least one check this wrong solution must fail"),
+  /** The check whose hint the learner sees first: the root cause of this mistake. */
+  first: name.optional(),
 });
 
 export const answersFileSchema = z.record(z.string(), z.union([z.string(), z.array(z.string())]));

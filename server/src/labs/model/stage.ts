@@ -61,8 +61,36 @@ function answers(
   return out;
 }
 
+/** A circle of dependsOn references, as a list of ids ending where it began; undefined when there is none. */
+export function dependencyCycle(
+  checks: readonly { id: string; dependsOn?: readonly string[] }[],
+): string[] | undefined {
+  const byId = new Map(checks.map((c) => [c.id, c]));
+  const state = new Map<string, "visiting" | "done">();
+  const path: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === "done") return undefined;
+    if (state.get(id) === "visiting") return [...path.slice(path.indexOf(id)), id];
+    state.set(id, "visiting");
+    path.push(id);
+    for (const d of byId.get(id)?.dependsOn ?? []) {
+      if (!byId.has(d) || d === id) continue;
+      const found = visit(d);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(id, "done");
+    return undefined;
+  };
+  for (const c of checks) {
+    const found = visit(c.id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 function toCheck(c: CheckFile): Check {
-  const base = { id: c.id, title: c.title, hint: c.hint, guard: c.guard };
+  const base = { id: c.id, title: c.title, hint: c.hint, guard: c.guard, dependsOn: c.dependsOn };
   switch (c.kind) {
     case "probe": {
       const e = c.expect;
@@ -146,6 +174,27 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
           message: `checks[${i}].question: no question "${c.question}" in this file's questions`,
         });
     });
+    const ids = new Set(cf.value.checks.map((c) => c.id));
+    cf.value.checks.forEach((c, i) =>
+      c.dependsOn.forEach((d, j) => {
+        if (!ids.has(d) || d === c.id)
+          problems.push({
+            where: src.checks.path,
+            line: cf.doc!.lineOf(["checks", i, "dependsOn", j]),
+            message:
+              d === c.id
+                ? `checks[${i}].dependsOn: a check cannot depend on itself`
+                : `checks[${i}].dependsOn: no check "${d}"`,
+          });
+      }),
+    );
+    const cycle = dependencyCycle(checks);
+    if (cycle)
+      problems.push({
+        where: src.checks.path,
+        line: 1,
+        message: `dependsOn goes round in a circle: ${cycle.join(" → ")}`,
+      });
     if (checks.every((c) => c.guard))
       problems.push({
         where: src.checks.path,
@@ -173,6 +222,12 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
   for (const w of src.wrong) {
     const r = parseOne(renderTemplate(w.meta.text, params), w.meta.path, wrongFileSchema);
     problems.push(...r.problems);
+    if (r.value?.first !== undefined && cf.doc && !r.value.fails.includes(r.value.first))
+      problems.push({
+        where: w.meta.path,
+        line: r.doc?.lineOf(["first"]),
+        message: `first: "${r.value.first}" is not one of the checks this wrong solution fails`,
+      });
     r.value?.fails.forEach((id, i) => {
       if (cf.doc && !checkIds.has(id))
         problems.push({
@@ -193,6 +248,7 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
       name: w.name,
       why: r.value?.why ?? "",
       fails: r.value?.fails ?? [],
+      ...(r.value?.first !== undefined ? { first: r.value.first } : {}),
       manifests: m,
       answers: a,
     });

@@ -109,6 +109,11 @@ export interface CheckBase {
   hint: string;
   /** A regression guard: it passes before the solution, and a wrong solution proves it can fail. */
   guard: boolean;
+  /**
+   * Ids of checks this one depends on: when one of them fails, this check is not run and says so, instead of failing
+   * with a hint meant for another cause (a probe to a domain cannot be judged while names do not resolve).
+   */
+  dependsOn?: string[];
 }
 
 export interface ProbeCheck extends CheckBase {
@@ -179,6 +184,8 @@ export interface WrongSolution {
   name: string;
   why: string;
   fails: string[];
+  /** The check whose hint must be shown first (the root cause), if the author says. */
+  first?: string;
   manifests: Manifest[];
   answers: Record<string, string>;
 }
