@@ -179,10 +179,10 @@ describe("limits stop a command with a clear error", () => {
       /^sh: syntax error: nested too deeply\n$/,
     ],
     [
-      "a 256 KiB command line",
+      "a command line over 64 KiB",
       "echo " + "x".repeat(LIMITS.scriptChars),
       2,
-      /^sh: script too long \(\d+ characters; the pod allows 262144\)\n$/,
+      /^sh: script too long \(\d+ characters; the pod allows 65536\)\n$/,
     ],
     [
       "400,000 arguments",

@@ -31,7 +31,7 @@ export const LIMITS = {
   /** Commands (simple commands, loop iterations, subshells) the interpreter runs between two event-loop turns. */
   stepsPerTurn: 64,
   /** Length of one script (a command line, `sh -c` text, a script file or stdin). */
-  scriptChars: 256 * 1024,
+  scriptChars: 64 * 1024,
   /** Nesting of `( … )`, `if`, loops and `$( … )` in one script, and of `sh`/`$( … )` calls at run time. */
   depth: 100,
   /** Characters one word, variable or command substitution may expand to. */

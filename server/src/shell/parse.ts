@@ -79,6 +79,65 @@ const OPS = ["&&", "||", ">>", ">&", ";;", "|", ";", "&", "(", ")", "<", ">", "\
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
+  // The word being read (its closures are made once, not once per word).
+  let parts: Word = [];
+  let raw = "";
+  let lit = "";
+  const flush = (quoted: boolean): void => {
+    if (lit) parts.push({ kind: "lit", text: lit, quoted });
+    lit = "";
+  };
+  const readSub = (quoted: boolean): boolean => {
+    // at src[i] === "$" followed by "(", or a backquote
+    const backquote = src[i] === "`";
+    if (!backquote && src[i + 1] !== "(") return false;
+    let j = i + (backquote ? 1 : 2);
+    let depth = 1;
+    while (j < src.length) {
+      const d = src[j]!;
+      if (backquote && d === "`") break;
+      if (!backquote && d === "'") {
+        const e = src.indexOf("'", j + 1);
+        if (e < 0) break;
+        j = e + 1;
+        continue;
+      }
+      if (!backquote && d === "(") depth++;
+      if (!backquote && d === ")" && --depth === 0) break;
+      j++;
+    }
+    if (j >= src.length)
+      throw new ShellSyntaxError(
+        backquote ? "syntax error: unterminated `" : "syntax error: unterminated $(",
+      );
+    flush(quoted);
+    parts.push({ kind: "sub", script: src.slice(i + (backquote ? 1 : 2), j), quoted });
+    raw += src.slice(i, j + 1);
+    i = j + 1;
+    return true;
+  };
+  const readVar = (quoted: boolean): boolean => {
+    // at src[i] === "$"
+    if (src.startsWith("((", i + 1)) {
+      const end = src.indexOf("))", i + 3);
+      if (end < 0) throw new ShellSyntaxError("syntax error: unterminated $((");
+      flush(quoted);
+      parts.push({ kind: "arith", expr: src.slice(i + 3, end), quoted });
+      raw += src.slice(i, end + 2);
+      i = end + 2;
+      return true;
+    }
+    if (src[i + 1] === "(") return readSub(quoted);
+    const rest = src.slice(i + 1);
+    let m = /^\{([A-Za-z_][A-Za-z0-9_]*|[?#$0-9])\}/.exec(rest);
+    if (!m) m = /^([A-Za-z_][A-Za-z0-9_]*|[?#$0-9])/.exec(rest);
+    if (!m) return false;
+    flush(quoted);
+    parts.push({ kind: "var", name: m[1]!, quoted });
+    raw += "$" + m[0];
+    i += 1 + m[0].length;
+    return true;
+  };
   while (i < src.length) {
     const c = src[i]!;
     if (c === " " || c === "\t") {
@@ -107,64 +166,9 @@ function tokenize(src: string): Token[] {
       continue;
     }
     // a word
-    const parts: Word = [];
-    let raw = "";
-    let lit = "";
-    const flush = (quoted: boolean): void => {
-      if (lit) parts.push({ kind: "lit", text: lit, quoted });
-      lit = "";
-    };
-    const readSub = (quoted: boolean): boolean => {
-      // at src[i] === "$" followed by "(", or a backquote
-      const backquote = src[i] === "`";
-      if (!backquote && src[i + 1] !== "(") return false;
-      let j = i + (backquote ? 1 : 2);
-      let depth = 1;
-      while (j < src.length) {
-        const d = src[j]!;
-        if (backquote && d === "`") break;
-        if (!backquote && d === "'") {
-          const e = src.indexOf("'", j + 1);
-          if (e < 0) break;
-          j = e + 1;
-          continue;
-        }
-        if (!backquote && d === "(") depth++;
-        if (!backquote && d === ")" && --depth === 0) break;
-        j++;
-      }
-      if (j >= src.length)
-        throw new ShellSyntaxError(
-          backquote ? "syntax error: unterminated `" : "syntax error: unterminated $(",
-        );
-      flush(quoted);
-      parts.push({ kind: "sub", script: src.slice(i + (backquote ? 1 : 2), j), quoted });
-      raw += src.slice(i, j + 1);
-      i = j + 1;
-      return true;
-    };
-    const readVar = (quoted: boolean): boolean => {
-      // at src[i] === "$"
-      if (src.startsWith("((", i + 1)) {
-        const end = src.indexOf("))", i + 3);
-        if (end < 0) throw new ShellSyntaxError("syntax error: unterminated $((");
-        flush(quoted);
-        parts.push({ kind: "arith", expr: src.slice(i + 3, end), quoted });
-        raw += src.slice(i, end + 2);
-        i = end + 2;
-        return true;
-      }
-      if (src[i + 1] === "(") return readSub(quoted);
-      const rest = src.slice(i + 1);
-      let m = /^\{([A-Za-z_][A-Za-z0-9_]*|[?#$0-9])\}/.exec(rest);
-      if (!m) m = /^([A-Za-z_][A-Za-z0-9_]*|[?#$0-9])/.exec(rest);
-      if (!m) return false;
-      flush(quoted);
-      parts.push({ kind: "var", name: m[1]!, quoted });
-      raw += "$" + m[0];
-      i += 1 + m[0].length;
-      return true;
-    };
+    parts = [];
+    raw = "";
+    lit = "";
     while (i < src.length) {
       const ch = src[i]!;
       if (ch === " " || ch === "\t" || ch === "\n" || OPS.some((o) => src.startsWith(o, i))) break;

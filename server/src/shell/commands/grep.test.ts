@@ -56,7 +56,7 @@ describe("grep", () => {
   });
 
   it("a line too long for its pattern is refused, not matched for seconds", async () => {
-    const r = await sh(`echo ${"a".repeat(100_000)} | grep -E '(a{100}){9}$'`);
+    const r = await sh("printf '%100000s\\n' x | grep -E '( {100}){9}x$'");
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
       /^grep: line 1 is too long for this pattern \(100000 characters; the pod allows \d+\)\n$/,
