@@ -136,6 +136,15 @@ describe("the way out is the learner's own cluster", () => {
     expect(out).toContain("namespace/default");
   });
 
+  it("streams through the socket too: kubectl exec into a pod of the learner's cluster", async () => {
+    await run(
+      ada,
+      "kubectl run probe --image=busybox --restart=Never -- sleep infinity >/dev/null 2>&1; kubectl wait --for=condition=Ready pod/probe --timeout=30s >/dev/null 2>&1",
+      60_000,
+    );
+    expect(await run(ada, "kubectl exec probe -- echo EXEC-$((20+1)) 2>&1")).toContain("EXEC-21");
+  }, 90_000);
+
   it("refuses another learner's token on this learner's socket, whatever cluster path it names", async () => {
     const adaToken = tokenOf(ada);
     const adaServer = serverOf(ada);
@@ -149,6 +158,23 @@ describe("the way out is the learner's own cluster", () => {
       expect(out).not.toContain("namespace/default");
       expect(out).toMatch(/Unauthorized|must be logged in/);
     }
+    // The upgrade path (exec), without kubectl's GET of the pod first: a raw WebSocket upgrade to Ada's pod with
+    // Ada's token is refused from Bob's sandbox, and accepted from Ada's.
+    const script = [
+      "import socket, ssl, sys",
+      "c = ssl._create_unverified_context()",
+      "s = c.wrap_socket(socket.create_connection(('127.0.0.1', 6443)), server_hostname='localhost')",
+      "h = ['GET %s/api/v1/namespaces/default/pods/probe/exec?command=echo&stdout=true HTTP/1.1' % sys.argv[1],",
+      "     'Host: x', 'Authorization: Bearer ' + sys.argv[2], 'Connection: Upgrade', 'Upgrade: websocket',",
+      "     'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',",
+      "     'Sec-WebSocket-Protocol: v5.channel.k8s.io', '', '']",
+      "s.sendall('\\r\\n'.join(h).encode())",
+      "print('UPGRADE-STATUS', s.recv(200).split(b' ')[1].decode())",
+    ].join("\n");
+    for (const a of [ada, bob]) writeFileSync(path.join(a.home, "upgrade.py"), script + "\n");
+    const args = `${new URL(adaServer).pathname} ${adaToken}`;
+    expect(await run(bob, `python3 ~/upgrade.py ${args} 2>&1`)).toContain("UPGRADE-STATUS 401");
+    expect(await run(ada, `python3 ~/upgrade.py ${args} 2>&1`)).toContain("UPGRADE-STATUS 101");
   });
 
   it("cannot reach a host port, the web server or the API's TCP port", async () => {
