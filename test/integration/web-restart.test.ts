@@ -1,7 +1,8 @@
 /**
- * What the page and the board are told when storage fails: a learner whose cluster was made afresh (its saved state
- * could not be read) gets their passed stages set up and solved again from the lab and a plain notice, the board
- * shows it; a full disk is told to every page and the board once, and when it clears.
+ * The workshop across a restart and a failing disk: a learner whose cluster was made afresh (its saved state could
+ * not be read) gets their passed stages set up and solved again from the lab and a plain notice, and the board shows
+ * it; a full disk is told to every page and the board once, and when it clears; a page reloaded after a restart
+ * shows the terminal's scrollback.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,9 +13,9 @@ import type { LabRunner } from "../../server/src/sessions/lab-runner.ts";
 import { StorageHealth } from "../../server/src/shared/storage.ts";
 import type { ServerNotice } from "../../server/src/realtime/protocol.ts";
 import { FakeProvider, fakeLab } from "./web-doubles.ts";
-import { Learner, connected, nextEvent, type TestSocket } from "./web-client.ts";
+import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
 
-const dataDir = mkdtempSync(path.join(tmpdir(), "egl-web-rebuild-"));
+const dataDir = mkdtempSync(path.join(tmpdir(), "egl-web-restart-"));
 const sockets: TestSocket[] = [];
 const servers: WorkshopServer[] = [];
 afterAll(async () => {
@@ -132,5 +133,30 @@ describe("a full disk", () => {
       ["storage", false],
       ["storage", true],
     ]);
+  });
+});
+
+describe("the terminal after a server restart", () => {
+  it("shows a reloaded page what was there, and a new shell after it", async () => {
+    let server = servers.at(-1)!;
+    const l = new Learner(server.url);
+    await l.join("Hedy");
+    const s1 = track(l.socket());
+    const w1 = new TermWatcher(s1);
+    await connected(s1);
+    s1.emit("term:attach", { cols: 100, rows: 30 });
+    await w1.waitText(/learner@egresslab:~\/stage-0\$ $/);
+    s1.emit("term:input", { data: "echo kept-$((40+2))\r" });
+    await w1.waitText(/kept-42/);
+    await server.close();
+    server = await start();
+    const again = new Learner(server.url);
+    again.cookie = l.cookie;
+    const s2 = track(again.socket());
+    const w2 = new TermWatcher(s2);
+    await connected(s2);
+    s2.emit("term:attach", { cols: 100, rows: 30 });
+    await w2.waitText(/kept-42[\s\S]*\[a new shell\][\s\S]*learner@egresslab/);
+    expect(w2.replays.join("")).toContain("kept-42");
   });
 });
