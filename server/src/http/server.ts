@@ -17,7 +17,7 @@ import { Workshop } from "../sessions/workshop.ts";
 import { TerminalManager } from "../terminal/manager.ts";
 import { assertSandboxWorks, SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
 import { pipeTo } from "../terminal/api-socket.ts";
-import { defaultShellLimits, setUpCgroups, type ShellLimits } from "../terminal/limits.ts";
+import { defaultShellLimits, setUpCgroups, sweepShellCgroups, type ShellLimits } from "../terminal/limits.ts";
 import { LearnerUids, defaultUidRange, overlapsHostUsers, parseUidRange } from "../terminal/uids.ts";
 import type { SandboxOptions } from "../terminal/manager.ts";
 import { FlowHub, type FlowSource } from "../realtime/flows.ts";
@@ -115,6 +115,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     try {
       assertSandboxWorks(hostPath, bwrapPath, asRoot ? { uid: range.first, gid: range.first } : undefined);
       const cg = setUpCgroups(limits);
+      if (cg.layout) sweepShellCgroups(cg.layout);
       // Without a uid per learner, RLIMIT_NPROC counts every shell and the server together: it can only bound them
       // all (a learner's own limit then comes from the pids cgroup, where there is one).
       if (!asRoot) limits.uidProcesses = limits.processes * (opts.capacity ?? 100) + 1024;

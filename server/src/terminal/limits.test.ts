@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { defaultShellLimits, setUpCgroups, shellCgroup, ulimitCommands } from "./limits.ts";
+import {
+  defaultShellLimits,
+  setUpCgroups,
+  shellCgroup,
+  sweepShellCgroups,
+  ulimitCommands,
+} from "./limits.ts";
 import { LearnerUids, overlapsHostUsers, parseUidRange } from "./uids.ts";
 
 const dirs: string[] = [];
@@ -30,6 +36,17 @@ describe("cgroups", () => {
       readFileSync(path.join(root, "memory/slice/me/egresslab-shells/l-1/memory.limit_in_bytes"), "utf8"),
     ).toBe(String(64 * 1024 * 1024));
     expect(() => shellCgroup(r.layout!, "../escape", defaultShellLimits)).toThrow(/not a cgroup name/);
+  });
+
+  it("sweeps empty groups an earlier run left, but not fresh ones", () => {
+    const root = tmp();
+    const layout = { version: 1 as const, parents: { pids: root } };
+    mkdirSync(path.join(root, "l-old"));
+    mkdirSync(path.join(root, "l-new"));
+    const later = Date.now() + 30_000;
+    expect(sweepShellCgroups(layout, 60_000, later)).toBe(0);
+    expect(sweepShellCgroups(layout, 60_000, later + 60_000)).toBe(2);
+    expect(readdirSync(root)).toEqual([]);
   });
 
   it("says why when there is nothing to use, so rlimits alone apply", () => {

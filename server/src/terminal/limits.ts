@@ -5,7 +5,15 @@
  * controllers delegated), each shell also gets its own group under the server's: total memory, a process count and a
  * CPU weight below the server's, so a fork bomb or a memory hog in one shell is held inside that shell's group.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 
 export interface ShellLimits {
@@ -157,6 +165,34 @@ export function shellCgroup(layout: CgroupLayout, id: string, limits: ShellLimit
     procs.add(path.join(dir, "cgroup.procs"));
   }
   return [...procs];
+}
+
+/**
+ * Removes the empty shell groups an earlier run left (a server stopped before its shells' groups could go). Only
+ * groups older than `minAgeMs`, so a group another server on this host has just made for a starting shell stays.
+ */
+export function sweepShellCgroups(layout: CgroupLayout, minAgeMs = 60_000, now = Date.now()): number {
+  let removed = 0;
+  for (const parent of new Set(Object.values(layout.parents))) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(parent, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      try {
+        if (now - statSync(path.join(parent, name)).mtimeMs < minAgeMs) continue;
+        rmdirSync(path.join(parent, name));
+        removed++;
+      } catch {
+        /* in use, or not ours to remove */
+      }
+    }
+  }
+  return removed;
 }
 
 /** Removes a shell's group once it is empty (ignored while processes remain). */
