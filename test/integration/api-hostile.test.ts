@@ -286,6 +286,28 @@ describe("decoders are bounded and answer 400, never 500", () => {
     }
   });
 
+  it("YAML text is kept to a manifest's size; JSON in a YAML media type takes the JSON path", async () => {
+    const keys = Array.from({ length: 60000 }, (_, i) => `  k${i}: "v"`).join("\n");
+    const yaml = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: manykeys\ndata:\n${keys}\n`;
+    for (const [method, path, contentType] of [
+      ["POST", CM, "application/yaml"],
+      ["PATCH", `${CM}/manykeys?fieldManager=x`, "application/apply-patch+yaml"],
+    ] as const) {
+      const r = await hostile({ method, path, contentType, body: yaml });
+      expect(r.status).toBe(413);
+      expect(statusOf(r)?.message).toContain("send larger objects as JSON");
+    }
+    const data = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, "v"]));
+    const asJson = json({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "manykeys" }, data });
+    const ok = await hostile({
+      method: "PATCH",
+      path: `${CM}/manykeys?fieldManager=x`,
+      contentType: "application/apply-patch+yaml",
+      body: asJson,
+    });
+    expect(ok.status).toBe(201);
+  });
+
   it.each([
     ["label", `labelSelector=${"(".repeat(100000)}`],
     ["label", `labelSelector=${encodeURIComponent("a in (" + "(".repeat(100000))}`],

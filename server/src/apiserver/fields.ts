@@ -48,6 +48,28 @@ export function itemKey(item: unknown, keys: string[]): string {
   return `k:${JSON.stringify(k)}`;
 }
 
+/**
+ * The position of each item of a list by its path element (`k:{…}` for keyed lists, `v:…` for sets), computed once
+ * per list: looking items up one by one would make every walk over a long list quadratic.
+ */
+const listIndexes = new WeakMap<unknown[], Map<string, Map<string, number>>>();
+
+function positionOf(list: unknown[], el: string, keys: string[]): number {
+  const kind = el.startsWith("v:") ? "v" : keys.join("\u0000");
+  let byKind = listIndexes.get(list);
+  if (!byKind) listIndexes.set(list, (byKind = new Map()));
+  let index = byKind.get(kind);
+  if (!index) {
+    index = new Map();
+    for (let i = 0; i < list.length; i++) {
+      const id = kind === "v" ? `v:${JSON.stringify(list[i])}` : itemKey(list[i], keys);
+      if (!index.has(id)) index.set(id, i);
+    }
+    byKind.set(kind, index);
+  }
+  return index.get(el) ?? -1;
+}
+
 /** Every owned leaf path of `value` (as joined strings). `skipStatus` leaves out `status` at the top level. */
 export function fieldSet(
   value: unknown,
@@ -106,12 +128,12 @@ export function valueAt(root: unknown, path: string, schema: JsonSchema | undefi
       if (!Array.isArray(cur)) return undefined;
       const lk = listKind(s);
       const keys = lk.kind === "map" ? lk.keys : [];
-      cur = cur.find((it) => itemKey(it, keys) === el);
+      const i = positionOf(cur, el, keys);
+      cur = i >= 0 ? cur[i] : undefined;
       s = itemsSchema(s);
     } else if (el.startsWith("v:")) {
       if (!Array.isArray(cur)) return undefined;
-      const want = el.slice(2);
-      return cur.some((it) => JSON.stringify(it) === want) ? JSON.parse(want) : undefined;
+      return positionOf(cur, el, []) >= 0 ? (JSON.parse(el.slice(2)) as unknown) : undefined;
     }
   }
   return cur;
@@ -139,19 +161,22 @@ export function removeAt(root: unknown, path: string, schema: JsonSchema | undef
       if (!Array.isArray(cur)) return;
       const lk = listKind(s);
       const keys = lk.kind === "map" ? lk.keys : [];
-      const idx = cur.findIndex((it) => itemKey(it, keys) === el);
+      const idx = positionOf(cur, el, keys);
       if (idx < 0) return;
       if (last) {
         cur.splice(idx, 1);
+        listIndexes.delete(cur);
         return;
       }
       cur = cur[idx];
       s = itemsSchema(s);
     } else if (el.startsWith("v:")) {
       if (!Array.isArray(cur)) return;
-      const want = el.slice(2);
-      const idx = cur.findIndex((it) => JSON.stringify(it) === want);
-      if (idx >= 0) cur.splice(idx, 1);
+      const idx = positionOf(cur, el, []);
+      if (idx >= 0) {
+        cur.splice(idx, 1);
+        listIndexes.delete(cur);
+      }
       return;
     }
   }

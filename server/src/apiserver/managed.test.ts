@@ -120,3 +120,29 @@ describe("server-side apply", () => {
     );
   });
 });
+
+describe("long keyed lists", () => {
+  it("merges and owns 20,000 keyed items item by item (a keyed lookup per item, not a scan)", () => {
+    const many = (n: number, image: string) =>
+      Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image }));
+    const first = serverSideApply(undefined, obj({ containers: many(20000, "1") }), schema, {
+      ...opts,
+      manager: "m1",
+      force: false,
+    });
+    const second = serverSideApply(
+      first,
+      obj({ containers: [...many(20000, "2"), { name: "extra", image: "x" }] }),
+      schema,
+      { ...opts, manager: "m1", force: false },
+    );
+    const cs = (second.spec as { containers: { name: string; image: string }[] }).containers;
+    expect(cs).toHaveLength(20001);
+    expect(cs[19999]).toEqual({ name: "c19999", image: "2" });
+    const updated = recordUpdate(second, obj({ containers: cs.slice(0, 10000) }), schema, {
+      ...opts,
+      manager: "kubectl",
+    });
+    expect(updated.length).toBeGreaterThan(0);
+  });
+});

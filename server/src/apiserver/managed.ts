@@ -124,17 +124,31 @@ export function structuredMerge(live: unknown, applied: unknown, schema: JsonSch
     const lk = listKind(schema);
     if (lk.kind === "map" && Array.isArray(live)) {
       const out = [...live];
+      const index = new Map<string, number>();
+      out.forEach((x, i) => {
+        const k = itemKey(x, lk.keys);
+        if (!index.has(k)) index.set(k, i);
+      });
       for (const item of applied) {
         const key = itemKey(item, lk.keys);
-        const idx = out.findIndex((x) => itemKey(x, lk.keys) === key);
-        if (idx >= 0) out[idx] = structuredMerge(out[idx], item, itemsSchema(schema));
-        else out.push(cloneJson(item));
+        const idx = index.get(key);
+        if (idx !== undefined) out[idx] = structuredMerge(out[idx], item, itemsSchema(schema));
+        else {
+          index.set(key, out.length);
+          out.push(cloneJson(item));
+        }
       }
       return out;
     }
     if (lk.kind === "set" && Array.isArray(live)) {
       const out = [...live];
-      for (const item of applied) if (!out.some((x) => same(x, item))) out.push(cloneJson(item));
+      const seen = new Set(out.map((x) => JSON.stringify(x)));
+      for (const item of applied) {
+        const id = JSON.stringify(item);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        out.push(cloneJson(item));
+      }
       return out;
     }
   }

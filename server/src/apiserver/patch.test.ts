@@ -161,3 +161,25 @@ describe("applyJsonPatch", () => {
     expect((err as ApiError).message).toMatch(msg);
   });
 });
+
+describe("long lists in strategic merge patches", () => {
+  it("merges, deletes and orders 20,000 keyed items", () => {
+    const items = Array.from({ length: 20000 }, (_, i) => ({ name: `c${i}`, image: "1" }));
+    const patch = {
+      spec: {
+        containers: [
+          ...items.map((c) => ({ name: c.name, image: "2" })),
+          { name: "c5", $patch: "delete" },
+          { name: "new", image: "3" },
+        ],
+      },
+    };
+    const out = strategicMerge({ spec: { containers: items } }, patch, podSchema) as {
+      spec: { containers: { name: string; image: string }[] };
+    };
+    expect(out.spec.containers).toHaveLength(20000);
+    expect(out.spec.containers.find((c) => c.name === "c5")).toBeUndefined();
+    expect(out.spec.containers.every((c) => c.image !== "1")).toBe(true);
+    expect(out.spec.containers.at(-1)).toEqual({ name: "new", image: "3" });
+  });
+});

@@ -225,10 +225,24 @@ function mergeList(orig: Json, patch: unknown[], schema: JsonSchema | undefined,
     return patch.filter((p) => !(isObject(p) && p.$patch === "replace")).map((p) => stripDirectives(p));
   const itemSchema = itemsSchema(schema);
   if (!key) {
-    // A merged list of primitives: union in order.
-    for (const p of patch) if (!base.some((b) => deepEqual(b, p))) base.push(clone(p));
+    // A merged list of primitives: union in order (a set of what is there keeps it linear).
+    const seen = new Set(base.map(identity));
+    for (const p of patch) {
+      const id = identity(p);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      base.push(clone(p));
+    }
     return base;
   }
+  // Items by merge key (the first one with each key), so that a long list merges in linear time.
+  const slots: (Json | undefined)[] = base;
+  const index = new Map<string, number>();
+  slots.forEach((b, i) => {
+    const id = isObject(b) ? identity(getOwn(b, key)) : undefined;
+    if (id !== undefined && !index.has(id)) index.set(id, i);
+  });
+  const removed = new Set<number>();
   for (const p of patch) {
     if (!isObject(p))
       throw invalidPatch(`unable to find api field in struct for list ${field}: elements must be objects`);
@@ -236,15 +250,37 @@ function mergeList(orig: Json, patch: unknown[], schema: JsonSchema | undefined,
       throw invalidPatch(
         `map: ${JSON.stringify(stripDirectives(p))} does not contain declared merge key: ${key}`,
       );
-    const idx = base.findIndex((b) => isObject(b) && deepEqual(getOwn(b, key), getOwn(p, key)));
+    const id = identity(getOwn(p, key));
+    const idx = index.get(id);
     if (p.$patch === "delete") {
-      if (idx >= 0) base.splice(idx, 1);
+      if (idx !== undefined) {
+        removed.add(idx);
+        index.delete(id);
+      }
       continue;
     }
-    if (idx >= 0) base[idx] = strategicMerge(base[idx], p, itemSchema);
-    else base.push(strategicMerge(undefined, p, itemSchema));
+    if (idx !== undefined) slots[idx] = strategicMerge(slots[idx], p, itemSchema);
+    else {
+      index.set(id, slots.length);
+      slots.push(strategicMerge(undefined, p, itemSchema));
+    }
   }
-  return base;
+  return removed.size ? slots.filter((_, i) => !removed.has(i)) : slots;
+}
+
+/** A value's identity for list merges: its canonical JSON (key order does not matter). */
+function identity(v: Json): string {
+  return v === undefined ? "undefined" : canonical(v);
+}
+
+function canonical(v: Json): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (isObject(v))
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(v) ?? "null";
 }
 
 function stripDirectives(v: Json): Json {
@@ -259,10 +295,13 @@ function stripDirectives(v: Json): Json {
 }
 
 function applyElementOrder(list: Json[], order: unknown[], key: string | undefined): Json[] {
-  const pos = (el: Json): number =>
-    order.findIndex((o) =>
-      key && isObject(o) && isObject(el) ? deepEqual(getOwn(o, key), getOwn(el, key)) : deepEqual(o, el),
-    );
+  const idOf = (el: Json): string => identity(key && isObject(el) ? getOwn(el, key) : el);
+  const positions = new Map<string, number>();
+  order.forEach((o, i) => {
+    const id = key && isObject(o) ? identity(getOwn(o, key)) : identity(o);
+    if (!positions.has(id)) positions.set(id, i);
+  });
+  const pos = (el: Json): number => positions.get(idOf(el)) ?? -1;
   const listed = list.filter((el) => pos(el) >= 0).sort((a, b) => pos(a) - pos(b));
   const rest = list.filter((el) => pos(el) < 0);
   return [...listed, ...rest];
@@ -285,12 +324,14 @@ export function strategicMerge(original: Json, patch: Json, schema: JsonSchema |
     if (k.startsWith("$deleteFromPrimitiveList/")) {
       const field = k.slice("$deleteFromPrimitiveList/".length);
       const cur = getOwn(out, field);
-      if (Array.isArray(cur) && Array.isArray(v))
+      if (Array.isArray(cur) && Array.isArray(v)) {
+        const gone = new Set(v.map(identity));
         setOwn(
           out,
           field,
-          cur.filter((x) => !v.some((d) => deepEqual(d, x))),
+          cur.filter((x) => !gone.has(identity(x))),
         );
+      }
       continue;
     }
     if (k.startsWith("$")) throw invalidPatch(`unknown patch directive "${k}"`);
