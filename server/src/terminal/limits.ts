@@ -174,7 +174,7 @@ export function shellCgroup(layout: CgroupLayout, id: string, limits: ShellLimit
 export function sweepShellCgroups(layout: CgroupLayout, minAgeMs = 60_000, now = Date.now()): number {
   let removed = 0;
   for (const parent of new Set(Object.values(layout.parents))) {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = readdirSync(parent, { withFileTypes: true })
         .filter((e) => e.isDirectory())
