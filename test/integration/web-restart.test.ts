@@ -160,3 +160,41 @@ describe("the terminal after a server restart", () => {
     expect(w2.replays.join("")).toContain("kept-42");
   });
 });
+
+describe("a warm cluster made afresh", () => {
+  it("is prepared again by the pool before anyone gets it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "egl-web-restart-pool-"));
+    const p = new RebuildingProvider();
+    const opts = {
+      port: 0,
+      host: "127.0.0.1",
+      dataDir: dir,
+      provider: p,
+      lab: fakeLab(p),
+      local: true,
+      idleTimeoutSeconds: 600,
+      pool: 1,
+      buildWeb: false,
+      storage: new StorageHealth(),
+    };
+    try {
+      let s = await startWorkshopServer(opts);
+      const waitWarm = async (setups: number) => {
+        for (let i = 0; i < 200 && ![...p.clusters.values()].some((c) => c.setups.length >= setups); i++)
+          await new Promise((r) => setTimeout(r, 25));
+        return [...p.clusters.values()];
+      };
+      const [warm] = await waitWarm(1);
+      expect(warm!.setups).toEqual([0]);
+      await s.close();
+      p.made = [{ id: warm!.id, reason: "clusters/c-2.json: Unexpected end of JSON input" }];
+      s = await startWorkshopServer(opts);
+      const after = await waitWarm(2);
+      expect(after).toHaveLength(1);
+      expect(after[0]!.setups).toEqual([0, 0]);
+      await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

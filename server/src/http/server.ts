@@ -243,9 +243,12 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     );
     server.listen(opts.port, opts.host, () => resolve());
   });
+  const rebuilt = opts.provider.rebuilt?.() ?? [];
+  // A warm cluster made afresh lost the first stage the pool had prepared on it: the pool prepares it again.
+  for (const r of rebuilt) db.prepare("UPDATE pool_clusters SET prepared = 0 WHERE cluster_id = ?").run(r.id);
   void pool.fill();
   // Clusters made afresh because their saved state could not be read: their learners' stages are set up again.
-  void workshop.rebuildClusters(opts.provider.rebuilt?.() ?? []);
+  void workshop.rebuildClusters(rebuilt);
   const port = (server.address() as AddressInfo).port;
   const shownHost = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(opts.host) ? "localhost" : opts.host;
   const url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
