@@ -98,8 +98,28 @@ describe("the egress workshop", () => {
     await page.locator("#flow-table tbody tr:not(:has(td.empty))").first().waitFor({ timeout: 60_000 });
     await page.selectOption("#flow-action", "deny");
     await page.locator("#flow-table .badge-deny").first().waitFor({ timeout: 60_000 });
-    expect(await page.locator("#flow-table .badge-allow").count()).toBe(0);
+    expect(await page.locator("#flow-table .badge-allow:not(.badge-staged)").count()).toBe(0);
     expect(await page.locator("#egress-map svg path").count()).toBeGreaterThan(0);
     await lp.screenshot("12-workshop-flows");
+    // Staged policies: the Staged column shows what the staged default-deny would do, and filters on it.
+    await page.selectOption("#flow-action", "");
+    await page.selectOption("#flow-pending", "deny");
+    await page
+      .locator("#flow-table td.pending .badge-deny.badge-staged")
+      .first()
+      .waitFor({ timeout: 60_000 });
+    const rows = page.locator("#flow-table tbody tr");
+    const staged = page.locator("#flow-table tbody tr td.pending .badge-deny.badge-staged");
+    expect(await staged.count()).toBe(await rows.count());
+    // The window: the last 5 minutes by default; everything kept is at least as much.
+    expect(await page.locator("#flow-window").inputValue()).toBe("5m");
+    await page.selectOption("#flow-pending", "");
+    const recent = await rows.count();
+    await page.selectOption("#flow-window", "all");
+    expect(await rows.count()).toBeGreaterThanOrEqual(recent);
+    expect(await page.locator("#egress-map .legend-note").innerText()).toMatch(
+      /pub.*internet.*pvt.*private/s,
+    );
+    await lp.screenshot("13-workshop-flows-staged");
   });
 });

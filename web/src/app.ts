@@ -319,6 +319,7 @@ export class LearnerApp {
     try {
       this.state = await api.go(i);
       this.viewing = i;
+      this.flows.stageOpened();
       this.renderNav();
       await this.load(i);
     } catch (err) {

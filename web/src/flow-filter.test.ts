@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FlowView } from "../../server/src/realtime/protocol.ts";
-import { egressEdges, emptyFilter, matches, mergeFlows } from "./flow-filter.ts";
+import { egressEdges, emptyFilter, matches, mergeFlows, windowStart } from "./flow-filter.ts";
 
 const flow = (over: Partial<FlowView>): FlowView => ({
   key: Math.random().toString(36),
@@ -29,6 +29,26 @@ describe("flow filters", () => {
     { filter: { destination: ":80" }, want: false },
   ])("$filter → $want", ({ filter, want }) => {
     expect(matches(flow({}), { ...emptyFilter, ...filter })).toBe(want);
+  });
+});
+
+describe("the staged verdict and the time window", () => {
+  it("keeps the flows a staged policy would deny", () => {
+    const wouldDeny = flow({ action: "allow", pendingAction: "deny" });
+    expect(matches(wouldDeny, { ...emptyFilter, pending: "deny" })).toBe(true);
+    expect(matches(flow({ action: "allow" }), { ...emptyFilter, pending: "deny" })).toBe(false);
+    expect(matches(flow({ pendingAction: "allow" }), { ...emptyFilter, pending: "deny" })).toBe(false);
+  });
+  it("keeps only flows seen inside the window: 5 or 15 minutes, since the stage, or all", () => {
+    const now = Date.parse("2026-01-01T00:10:00.000Z");
+    const stage = Date.parse("2026-01-01T00:08:00.000Z");
+    const old = flow({ lastSeen: "2026-01-01T00:04:00.000Z" });
+    const recent = flow({ lastSeen: "2026-01-01T00:09:00.000Z" });
+    const at = (w: "5m" | "15m" | "stage" | "all") => windowStart(w, now, stage);
+    expect([old, recent].map((f) => matches(f, emptyFilter, at("5m")))).toEqual([false, true]);
+    expect([old, recent].map((f) => matches(f, emptyFilter, at("15m")))).toEqual([true, true]);
+    expect([old, recent].map((f) => matches(f, emptyFilter, at("stage")))).toEqual([false, true]);
+    expect([old, recent].map((f) => matches(f, emptyFilter, at("all")))).toEqual([true, true]);
   });
 });
 

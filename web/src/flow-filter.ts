@@ -5,12 +5,35 @@ export interface FlowFilter {
   namespace: string;
   workload: string;
   action: "" | "allow" | "deny";
+  /** What the staged policies would do: `deny` keeps the flows a staged policy would deny. */
+  pending: "" | "allow" | "deny";
   destination: string;
+  /** How far back: the last 5 or 15 minutes, since the learner opened this stage, or everything kept. */
+  window: FlowWindow;
 }
 
-export const emptyFilter: FlowFilter = { namespace: "", workload: "", action: "", destination: "" };
+export type FlowWindow = "5m" | "15m" | "stage" | "all";
 
-export function matches(f: FlowView, filter: FlowFilter): boolean {
+export const emptyFilter: FlowFilter = {
+  namespace: "",
+  workload: "",
+  action: "",
+  pending: "",
+  destination: "",
+  window: "5m",
+};
+
+/** When the window starts (ms since the epoch); 0 for everything. `stageStart` is when this stage was opened. */
+export function windowStart(window: FlowWindow, now: number, stageStart: number): number {
+  if (window === "5m") return now - 5 * 60_000;
+  if (window === "15m") return now - 15 * 60_000;
+  if (window === "stage") return stageStart;
+  return 0;
+}
+
+export function matches(f: FlowView, filter: FlowFilter, since = 0): boolean {
+  if (since && Date.parse(f.lastSeen) < since) return false;
+  if (filter.pending && f.pendingAction !== filter.pending) return false;
   if (filter.namespace && f.sourceNamespace !== filter.namespace) return false;
   if (filter.workload && !f.sourceName.toLowerCase().includes(filter.workload.toLowerCase())) return false;
   if (filter.action && f.action !== filter.action) return false;

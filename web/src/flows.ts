@@ -5,7 +5,15 @@
 import type { FlowView } from "../../server/src/realtime/protocol.ts";
 import type { LabSocket } from "./socket.ts";
 import { clear, h, svg } from "./dom.ts";
-import { egressEdges, emptyFilter, matches, mergeFlows, type FlowFilter } from "./flow-filter.ts";
+import {
+  egressEdges,
+  emptyFilter,
+  matches,
+  mergeFlows,
+  windowStart,
+  type FlowFilter,
+  type FlowWindow,
+} from "./flow-filter.ts";
 
 const maxRows = 300;
 
@@ -17,6 +25,8 @@ export class FlowsPane {
   private readonly map: HTMLElement;
   private readonly status: HTMLElement;
   private renderScheduled = false;
+  /** When the learner opened the current stage (for the "since this stage" window). */
+  private stageStart = Date.now();
   visible = false;
 
   constructor(
@@ -62,6 +72,31 @@ export class FlowsPane {
       ),
       h(
         "label",
+        { title: "What the staged policies would do if they were enforced (Calico's pending verdict)" },
+        "Staged",
+        h(
+          "select",
+          { id: "flow-pending", onchange: set("pending") },
+          h("option", { value: "" }, "Any"),
+          h("option", { value: "deny" }, "Would deny"),
+          h("option", { value: "allow" }, "Would allow"),
+        ),
+      ),
+      h(
+        "label",
+        { title: "Which flows the table and the egress map show" },
+        "Window",
+        h(
+          "select",
+          { id: "flow-window", onchange: set("window") },
+          h("option", { value: "5m", selected: true }, "Last 5 minutes"),
+          h("option", { value: "15m" }, "Last 15 minutes"),
+          h("option", { value: "stage" }, "Since this stage"),
+          h("option", { value: "all" }, "All kept"),
+        ),
+      ),
+      h(
+        "label",
         {},
         "Destination",
         h("input", {
@@ -88,8 +123,18 @@ export class FlowsPane {
         h(
           "tr",
           {},
-          ...["Last seen", "Source", "Destination", "Port", "Action", "Policy", "Conns"].map((t) =>
-            h("th", { scope: "col" }, t),
+          ...["Last seen", "Source", "Destination", "Port", "Action", "Staged", "Policy", "Conns"].map((t) =>
+            h(
+              "th",
+              {
+                scope: "col",
+                title:
+                  t === "Staged"
+                    ? "What the staged policies would do to this flow if they were enforced (pending verdict)"
+                    : undefined,
+              },
+              t,
+            ),
           ),
         ),
       ),
@@ -133,6 +178,12 @@ export class FlowsPane {
     });
   }
 
+  /** The learner opened another stage: the "since this stage" window starts now. */
+  stageOpened(at = Date.now()): void {
+    this.stageStart = at;
+    if (this.filter.window === "stage") this.schedule();
+  }
+
   show(on: boolean): void {
     this.visible = on;
     if (on) this.render();
@@ -141,7 +192,8 @@ export class FlowsPane {
   private render(): void {
     const all = [...this.flows.values()].reverse();
     this.updateNamespaces(all);
-    const rows = all.filter((f) => matches(f, this.filter));
+    const since = windowStart(this.filter.window as FlowWindow, Date.now(), this.stageStart);
+    const rows = all.filter((f) => matches(f, this.filter, since));
     clear(this.tbody);
     for (const f of rows.slice(0, maxRows)) {
       this.tbody.append(
@@ -159,6 +211,16 @@ export class FlowsPane {
           ),
           h("td", {}, `${f.destPort}/${f.proto}`),
           h("td", {}, h("span", { class: `badge badge-${f.action}` }, f.action)),
+          h(
+            "td",
+            {
+              class: `pending${f.pendingAction && f.pendingAction !== f.action ? " differs" : ""}`,
+              title: (f.pending ?? []).join("\n") || "no staged policy applies",
+            },
+            f.pendingAction
+              ? h("span", { class: `badge badge-${f.pendingAction} badge-staged` }, f.pendingAction)
+              : "",
+          ),
           h("td", { class: "policy", title: f.policies.join("\n") }, f.policies[0] ?? ""),
           h("td", { class: "num" }, f.connections),
         ),
@@ -171,8 +233,8 @@ export class FlowsPane {
           {},
           h(
             "td",
-            { colspan: 7, class: "empty" },
-            this.flows.size ? "No flows match the filters." : "No flows yet.",
+            { colspan: 8, class: "empty" },
+            this.flows.size ? "No flows match the filters and the window." : "No flows yet.",
           ),
         ),
       );
@@ -239,6 +301,15 @@ export class FlowsPane {
         h("span", { class: "lg allowed" }, "allowed"),
         h("span", { class: "lg denied" }, "denied"),
         h("span", { class: "lg mixed" }, "both"),
+      ),
+      h(
+        "p",
+        { class: "legend-note" },
+        "Destinations outside the cluster show their domain; without one, ",
+        h("code", {}, "pub"),
+        " is an address on the internet and ",
+        h("code", {}, "pvt"),
+        " a private (RFC 1918) address outside the cluster. Only the chosen window's flows are drawn.",
       ),
     );
   }

@@ -106,3 +106,35 @@ users:
     expect(() => endpointOf("apiVersion: v1\nkind: Config\n")).toThrow(/no cluster server/);
   });
 });
+
+describe("the pending verdict (staged policies as if enforced)", () => {
+  it("is the last entry of the pending trace, shown next to the enforced action", () => {
+    const v = toFlowView({
+      source_namespace: "shop",
+      source_name: "checkout-*",
+      dest_type: "net",
+      dest_name: "pub",
+      dest_domains: ["api.stripe.com"],
+      dest_port: 443,
+      action: "allow",
+      reporter: "src",
+      policies: {
+        enforced_policies: ["0|__PROFILE__|__PROFILE__.kns.shop|allow|0"],
+        pending_policies: [
+          "0|default|staged:default.default-deny|pass|-1",
+          "1|default|staged:default.default-deny|deny|-1",
+        ],
+      },
+    })!;
+    expect(v.action).toBe("allow");
+    expect(v.pending).toEqual([
+      "0|default|staged:default.default-deny|pass|-1",
+      "1|default|staged:default.default-deny|deny|-1",
+    ]);
+    expect(v.pendingAction).toBe("deny");
+  });
+  it("is absent without a pending trace", () => {
+    const v = toFlowView({ source_name: "a", dest_name: "b", action: "allow" })!;
+    expect(v.pendingAction).toBeUndefined();
+  });
+});

@@ -45,10 +45,13 @@ function timeOf(v: unknown): string {
   return new Date(0).toISOString();
 }
 
-function policiesOf(p: unknown): string[] {
+function policiesOf(p: unknown, which: "enforced" | "pending" = "enforced"): string[] {
   if (!p || typeof p !== "object") return [];
   const o = p as Rec;
-  const list = pick(o, "enforced_policies", "enforcedPolicies", "all_policies");
+  const list =
+    which === "pending"
+      ? pick(o, "pending_policies", "pendingPolicies")
+      : pick(o, "enforced_policies", "enforcedPolicies", "all_policies");
   if (!Array.isArray(list)) return [];
   return list.map((x) => {
     if (typeof x === "string") return x;
@@ -63,6 +66,21 @@ function policiesOf(p: unknown): string[] {
     }
     return String(x);
   });
+}
+
+/**
+ * The verdict of a policy trace: the action of its last entry (`index|tier|kind:ns/name|action|rule`), the one that
+ * decided; undefined for an empty trace.
+ */
+export function traceVerdict(trace: readonly string[]): FlowView["action"] | undefined {
+  const last = trace[trace.length - 1];
+  if (last === undefined) return undefined;
+  const word = last
+    .split("|")
+    .map((f) => f.toLowerCase())
+    .reverse()
+    .find((f) => f === "allow" || f === "deny" || f === "pass");
+  return word ? (word as FlowView["action"]) : "unknown";
 }
 
 /** A row for the page, or undefined for something that is not a flow record. */
@@ -88,9 +106,12 @@ export function toFlowView(record: unknown): FlowView | undefined {
     action: actions[str(r.action).toLowerCase()] ?? "unknown",
     reporter: str(r.reporter, "src").toLowerCase(),
     policies: policiesOf(pick(r, "policies", "Policies")),
+    pending: policiesOf(pick(r, "policies", "Policies"), "pending"),
     connections: num(pick(r, "num_flows_started", "num_connections_started", "num_flows")) || 1,
     lastSeen: timeOf(pick(r, "end_time", "endTime", "start_time")),
   };
+  const pendingAction = traceVerdict(view.pending ?? []);
+  if (pendingAction) view.pendingAction = pendingAction;
   view.key = [
     view.sourceNamespace,
     view.sourceName,

@@ -53,6 +53,10 @@ export interface FlowView {
   reporter: string;
   /** The enforced policy trace, in Calico's `tier|policy|rule|action` form where known. */
   policies: string[];
+  /** The pending trace: staged policies evaluated as if enforced (Calico's `pending_policies`). */
+  pending?: string[];
+  /** What the flow would get if the staged policies were enforced (the pending trace's verdict), where one exists. */
+  pendingAction?: "allow" | "deny" | "pass" | "unknown";
   connections: number;
   /** ISO time the flow was last seen. */
   lastSeen: string;
