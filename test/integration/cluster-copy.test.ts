@@ -10,7 +10,7 @@ import { createSimProvider, type SimProvider } from "../../server/src/providers/
 import type { ClusterConnection } from "../../server/src/providers/provider.ts";
 import { createSimCluster } from "../../server/src/sim/cluster.ts";
 import { VirtualClock } from "../../server/src/shared/clock.ts";
-import { loadLab } from "../../server/src/labs/index.ts";
+import { loadLab, type Lab } from "../../server/src/labs/index.ts";
 import * as grading from "../../server/src/grading/index.ts";
 import { labRunner, type LabRunner } from "../../server/src/sessions/lab-runner.ts";
 import type { KubeObject } from "../../server/src/store/types.ts";
@@ -19,11 +19,13 @@ import type { SimHost } from "../../server/src/sim/host.ts";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 let provider: SimProvider;
 let lab: LabRunner;
+let model: Lab;
 // One clock that does not move: clusters built at different moments get the same timestamps.
 const clock = new VirtualClock(Date.UTC(2026, 0, 1, 9));
 
 beforeAll(async () => {
-  lab = labRunner(await loadLab(path.join(root, "labs", "egress-workshop")), grading);
+  model = await loadLab(path.join(root, "labs", "egress-workshop"));
+  lab = labRunner(model, grading);
   provider = await createSimProvider({
     hostOptions: {
       port: 0,
@@ -140,4 +142,30 @@ describe("a copy of the egress workshop's stage-0 cluster", () => {
     expect(normalised("copy").has("core/configmaps/shop/mine")).toBe(true);
     expect(normalised("other")).toEqual(want);
   });
+
+  it(
+    "passes the whole lab: every stage's setup, known-wrong solutions and reference solution behave as on a built cluster",
+    { timeout: 240_000 },
+    async () => {
+      // The real clock: probes of denied destinations wait for their timeouts.
+      const real = await createSimProvider({ hostOptions: { port: 0 } });
+      try {
+        const seed = 12;
+        const tpl = await real.acquire({ id: "template-v", profile: lab.profile, edition: lab.edition });
+        await lab.setup(tpl, 0, lab.params(seed));
+        await real.templates!.save(tpl.id, "stage-0-v");
+        const copy = await real.templates!.acquire("stage-0-v", { id: "validated" });
+        const report = await grading.validateLab(
+          grading.createKubeClient(copy.kubeconfig),
+          model,
+          lab.params(seed),
+        );
+        expect(report.stages.flatMap((s) => s.problems)).toEqual([]);
+        expect(report.passed).toBe(true);
+        expect(report.stages).toHaveLength(5);
+      } finally {
+        await real.close();
+      }
+    },
+  );
 });

@@ -54,7 +54,34 @@ export interface GradingFunctions {
   solveStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
 }
 
+/**
+ * Remembers what `render` made for each set of parameters: a lab has a handful of variants, and every learner's page
+ * asks for its stages and guides again and again (rendering parses the stage's YAML). Results are frozen, since
+ * learners of a variant share them; at most `limit` sets are kept.
+ */
+function perVariant<T>(render: (params: LabParams) => T, limit = 256): (params: LabParams) => T {
+  const made = new Map<string, T>();
+  return (params) => {
+    const key = JSON.stringify(params);
+    let v = made.get(key);
+    if (v === undefined) {
+      v = deepFreeze(render(params));
+      if (made.size >= limit) made.clear();
+      made.set(key, v);
+    }
+    return v;
+  };
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v === null || typeof v !== "object" || Object.isFrozen(v)) return v;
+  for (const x of Object.values(v)) deepFreeze(x);
+  return Object.freeze(v);
+}
+
 export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
+  const stages = perVariant((params) => stageSummaries(lab, params));
+  const guides = lab.stages.map((_, i) => perVariant((params) => renderGuide(lab, i, params)));
   return {
     summary: {
       id: lab.id,
@@ -67,8 +94,8 @@ export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
     edition: lab.requirements.edition,
     params: (seed) => sessionParams(lab, seed),
     variant: (seed) => JSON.stringify(sessionParams(lab, seed)),
-    stages: (params) => stageSummaries(lab, params),
-    guide: (i, params) => renderGuide(lab, i, params),
+    stages,
+    guide: (i, params) => guides[i]?.(params) ?? renderGuide(lab, i, params),
     setup: (conn, i, params) => grading.setupStage(conn, lab, i, params),
     grade: (conn, i, params, answers) => grading.gradeStage(conn, lab, i, params, answers),
     reset: (conn, i, params) => grading.resetStage(conn, lab, i, params),

@@ -147,12 +147,17 @@ describe("a copy of a cluster image", () => {
     a.api.patchInternal("core/configmaps", "lab", "settings", (o) => {
       (o as any).data.mode = "closed";
     });
-    // In place, deep inside stored objects (what a careless component could do).
+    // In place, deep inside stored objects (what a careless component could do): a copy's own metadata takes it;
+    // the parts it shares with the image refuse it.
     const podA = a.store.list("core/pods", "lab")[0]!;
-    (podA.spec as any).containers[0].image = "evil:latest";
     (podA.metadata.labels ??= {}).hacked = "yes";
+    expect(() => {
+      (podA.spec as any).containers[0].image = "evil:latest";
+    }).toThrow(TypeError);
     const depA = a.store.get("apps/deployments", "lab", "web")!;
-    (depA.spec as any).template.spec.containers[0].ports.push({ containerPort: 4444 });
+    expect(() => (depA.spec as any).template.spec.containers[0].ports.push({ containerPort: 4444 })).toThrow(
+      TypeError,
+    );
 
     const podB = b.store.get("core/pods", "lab", podA.metadata.name)!;
     expect((podB.spec as any).containers[0].image).toBe("nginx:1.27");

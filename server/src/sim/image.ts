@@ -1,8 +1,10 @@
 /**
  * Cluster images: a frozen copy of one simulated cluster's state (its objects and its dataplane's rotations and flow
  * log), from which any number of identical clusters are made without replaying the profile, the controllers or a
- * lab's setup. Each cluster made from an image gets its own copy of every object and its own uids, as separate real
- * clusters would; addresses and names repeat, as they do across separate clusters.
+ * lab's setup. Each cluster made from an image gets its own objects with their own uids, as separate real clusters
+ * would (addresses and names repeat, as they do across separate clusters). The parts of an object that hold no uid
+ * (its spec, status, data) stay shared with the image, frozen: stored objects are never changed in place (every write
+ * replaces the object), so a copy costs its objects' metadata, and a write through a shared part would throw.
  */
 import type { DataplaneState } from "../net/state.ts";
 import type { KubeObject, ResourceKey } from "../store/types.ts";
@@ -41,7 +43,10 @@ export function captureImage(c: ImageSource): ClusterImage {
   });
 }
 
-/** The state of a new cluster made from `image`: fresh, mutable copies, every uid replaced by one from `newUid`. */
+/**
+ * The state of a new cluster made from `image`: new objects, every uid replaced by one from `newUid`. Each object's
+ * metadata, and any other field holding a uid, is a fresh copy; the other fields are the image's (frozen).
+ */
 export function instantiateImage(
   image: ClusterImage,
   newUid: () => string,
@@ -53,11 +58,43 @@ export function instantiateImage(
   const uids = new Map<string, string>();
   for (const items of Object.values(image.objects))
     for (const o of items) if (o.metadata.uid?.length === 36) uids.set(o.metadata.uid, newUid());
+  const objects: Record<ResourceKey, KubeObject[]> = {};
+  for (const [key, items] of Object.entries(image.objects)) {
+    objects[key] = items.map((o) => {
+      const out: Record<string, unknown> = {};
+      for (const field of Object.keys(o)) {
+        const v = (o as unknown as Record<string, unknown>)[field];
+        out[field] = field === "metadata" || holdsUid(o, field, uids) ? copy(v, uids) : v;
+      }
+      return out as unknown as KubeObject;
+    });
+  }
   return {
     resourceVersion: image.resourceVersion,
-    objects: copy(image.objects, uids) as Record<ResourceKey, KubeObject[]>,
+    objects,
     ...(image.dataplane ? { dataplane: copy(image.dataplane, undefined) } : {}),
   };
+}
+
+/** Per image object, the fields other than metadata that hold one of the image's uids (found once per image). */
+const uidFields = new WeakMap<object, Set<string>>();
+
+function holdsUid(o: KubeObject, field: string, uids: ReadonlyMap<string, string>): boolean {
+  let fields = uidFields.get(o);
+  if (!fields) {
+    fields = new Set();
+    for (const f of Object.keys(o))
+      if (f !== "metadata" && mentions((o as unknown as Record<string, unknown>)[f], uids)) fields.add(f);
+    uidFields.set(o, fields);
+  }
+  return fields.has(field);
+}
+
+function mentions(v: unknown, uids: ReadonlyMap<string, string>): boolean {
+  if (typeof v === "string") return v.length === 36 && uids.has(v);
+  if (v === null || typeof v !== "object") return false;
+  for (const x of Object.values(v)) if (mentions(x, uids)) return true;
+  return false;
 }
 
 /**
