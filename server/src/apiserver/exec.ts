@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { ApiError } from "../store/types.ts";
 import type { ExecRequest, SimClusterHandle, TerminalSize } from "../sim/types.ts";
 import type { Logger } from "../shared/logger.ts";
+import { boolParam } from "./options.ts";
 import { toApiError } from "./status.ts";
 
 export const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"] as const;
@@ -19,8 +20,6 @@ const CH_ERROR = 3;
 const CH_RESIZE = 4;
 const CH_CLOSE = 255;
 
-const truthy = (v: string | null): boolean => v === "true" || v === "1";
-
 /** Parses the exec query (`command` repeated, `container`, `stdin`, `stdout`, `stderr`, `tty`). */
 export function execRequest(
   q: URLSearchParams,
@@ -31,16 +30,16 @@ export function execRequest(
   const command = q.getAll("command");
   if (!attach && command.length === 0)
     throw new ApiError(400, "BadRequest", "you must specify at least 1 command");
-  const stdin = truthy(q.get("stdin"));
-  const stdout = truthy(q.get("stdout"));
-  const stderr = truthy(q.get("stderr"));
+  const stdin = boolParam(q, "stdin");
+  const stdout = boolParam(q, "stdout");
+  const stderr = boolParam(q, "stderr");
   if (!stdin && !stdout && !stderr)
     throw new ApiError(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr");
   const req: ExecRequest = {
     namespace,
     pod,
     command: attach ? [] : command,
-    tty: truthy(q.get("tty")),
+    tty: boolParam(q, "tty"),
     stdin,
   };
   const container = q.get("container");
@@ -161,10 +160,17 @@ export function runExec(
   const finish = (status: Record<string, unknown>): void => {
     finished = true;
     if (ws.readyState === ws.OPEN) {
-      ws.send(Buffer.concat([Buffer.from([CH_ERROR]), Buffer.from(JSON.stringify(status))]), {
-        binary: true,
-      });
-      ws.close(1000);
+      // The close frame goes out on its own once the status is written: TLS sends one record per write, and a
+      // client that polls the socket before each frame (python3-kubernetes' WSClient) would otherwise find the close
+      // frame already decrypted in its TLS buffer, the socket quiet, and wait forever — Go's server writes each frame
+      // separately too.
+      ws.send(
+        Buffer.concat([Buffer.from([CH_ERROR]), Buffer.from(JSON.stringify(status))]),
+        { binary: true },
+        () => {
+          if (ws.readyState === ws.OPEN) ws.close(1000);
+        },
+      );
     }
   };
 

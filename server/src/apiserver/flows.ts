@@ -6,6 +6,7 @@ import { ApiError } from "../store/types.ts";
 import type { RequestContext } from "./context.ts";
 import { decodeBody, readBody } from "./body.ts";
 import { endStreamOnClose, sendJson } from "./respond.ts";
+import { boolParam } from "./options.ts";
 
 export async function serveEgresslab(ctx: RequestContext, path: string): Promise<void> {
   const { req, res, url, cluster } = ctx;
@@ -18,8 +19,7 @@ export async function serveEgresslab(ctx: RequestContext, path: string): Promise
         "the server does not allow this method on the requested resource",
       );
     const q = new URLSearchParams(url.searchParams);
-    const watch = q.get("watch");
-    if (watch === "true" || watch === "1") {
+    if (boolParam(q, "watch")) {
       q.delete("watch");
       // Reject bad filters with a Status before the stream's 200 goes out.
       const probe = new URLSearchParams(q);

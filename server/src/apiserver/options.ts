@@ -52,9 +52,17 @@ export function listOptions(q: URLSearchParams, namespace: string | undefined): 
   return out;
 }
 
+/**
+ * A boolean query parameter (`watch`, `follow`, `stdout`, `tty`, `allowWatchBookmarks`, `sendInitialEvents`, …) decoded
+ * as apimachinery's `Convert_Slice_string_To_bool` decodes it: absent is false; the first value `0` or `false` in any
+ * case (Go's `strings.EqualFold`) is false; any other value, the empty one (`?watch`) included, is true. So the Python
+ * client's `watch=True` and `stdout=True` mean what they say, and nothing here answers 400.
+ */
 export function boolParam(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
-  return v === "true" || v === "1";
+  if (v === null) return false;
+  // EqualFold also folds U+017F (long s) to "s"; no other letter of "false" has a second fold.
+  return !(v === "0" || v.toLowerCase().replaceAll("\u017f", "s") === "false");
 }
 
 export function intParam(q: URLSearchParams, name: string): number | undefined {

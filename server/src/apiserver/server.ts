@@ -29,6 +29,7 @@ import {
 import { openApiRoot, renderedDocument, serveOpenApiV2 } from "./openapi.ts";
 import { resolveType, serveResource } from "./rest.ts";
 import { serveLogs } from "./logs.ts";
+import { boolParam } from "./options.ts";
 import { serveEgresslab } from "./flows.ts";
 import { acceptPortForward, createPortForwardServer } from "./portforward.ts";
 import {
@@ -59,7 +60,7 @@ function isLongRunning(
   q: URLSearchParams,
 ): boolean {
   if ((method ?? "GET") !== "GET") return false;
-  const flag = (name: string): boolean => q.get(name) === "true" || q.get(name) === "1";
+  const flag = (name: string): boolean => boolParam(q, name);
   if (route.kind === "egresslab") return flag("watch");
   if (route.kind !== "resource") return false;
   if (route.subresource === "log") return flag("follow");

@@ -26,7 +26,7 @@ export function serveWatch(
   const rvParam = q.get("resourceVersion") ?? "";
   const timeoutS = intParam(q, "timeoutSeconds") ?? DEFAULT_TIMEOUT_S;
   const bookmarks = boolParam(q, "allowWatchBookmarks");
-  const sendInitial = q.get("sendInitialEvents") === "true";
+  const sendInitial = boolParam(q, "sendInitialEvents");
   const gv = t.group ? `${t.group}/${t.version}` : t.version;
 
   // Fail before streaming when the list itself is invalid (bad selectors).
