@@ -286,6 +286,38 @@ describe("decoders are bounded and answer 400, never 500", () => {
     }
   });
 
+  it("patches cannot nest a stored object deeper and deeper", async () => {
+    const path = `${A}/apis/operator.tigera.io/v1/apiservers`;
+    const made = await hostile({
+      method: "POST",
+      path,
+      contentType: "application/json",
+      body: json({
+        apiVersion: "operator.tigera.io/v1",
+        kind: "APIServer",
+        metadata: { name: "deep" },
+        spec: {},
+      }),
+    });
+    expect(made.status).toBe(201);
+    const nest = (n: number): string => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      // Each patch is within the body limit, but puts the nesting one level further down the last one.
+      const at = "/spec" + "/a".repeat(i * 400);
+      const r = await hostile({
+        method: "PATCH",
+        path: `${path}/deep`,
+        contentType: "application/json-patch+json",
+        body: json([{ op: "add", path: `${at}/a`, value: JSON.parse(nest(400)) as unknown }]),
+      });
+      codes.push(r.status);
+    }
+    expect(codes).toContain(400);
+    const got = await send(host, { path: `${path}/deep`, token: attacker });
+    expect(got.status).toBe(200);
+  });
+
   it("YAML text is kept to a manifest's size; JSON in a YAML media type takes the JSON path", async () => {
     const keys = Array.from({ length: 60000 }, (_, i) => `  k${i}: "v"`).join("\n");
     const yaml = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: manykeys\ndata:\n${keys}\n`;

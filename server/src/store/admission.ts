@@ -9,6 +9,10 @@ import { applyDefaults } from "./defaults.ts";
 import type { Random } from "./random.ts";
 import { ApiError, resourceKey, type KubeObject, type ResourceType, type WriteOptions } from "./types.ts";
 import { cloneJson } from "./equal.ts";
+import { checkTree } from "../shared/object.ts";
+
+/** How deeply a stored object may nest (request bodies have the same limit; patches could otherwise add to it). */
+export const MAX_OBJECT_DEPTH = 1000;
 import { decodeAgainstSchema } from "./validation/decode.ts";
 import { badRequest, invalid, renderValue, type FieldError } from "./validation/errors.ts";
 import { validateKind } from "./validation/kinds.ts";
@@ -35,6 +39,14 @@ export function decodeBody(
 ): { obj: KubeObject; warnings: string[] } {
   if (!body || typeof body !== "object" || Array.isArray(body))
     throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body ?? null)}'`);
+  // Whatever built the object (a body, a patch, an apply), what is stored stays within the nesting every walk handles.
+  const shape = checkTree(body, MAX_OBJECT_DEPTH).problem;
+  if (shape)
+    throw badRequest(
+      shape.problem === "cycle"
+        ? "the object refers to itself"
+        : `the object is nested more than ${MAX_OBJECT_DEPTH} levels deep`,
+    );
   const obj = cloneJson(body) as KubeObject;
   const apiVersion = type.group ? `${type.group}/${type.version}` : type.version;
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion)
