@@ -61,6 +61,12 @@ describe("the learner's page", () => {
     const text = await lp.terminalText();
     expect(text).toMatch(/^hist:\s+\d+\s+kubectl get pods -A$/m);
     expect(text).not.toMatch(/^hist:.*half-typ/m);
+    // The learner's shell (sandboxed) has nano beside vi, and jq for the guide's JSON.
+    await lp.type("for p in nano vi jq; do command -v $p >/dev/null && echo has-$p; done");
+    await lp.waitForTerminal(/^has-jq$/m);
+    const tools = await lp.terminalText();
+    expect(tools).toMatch(/^has-nano$/m);
+    expect(tools).toMatch(/^has-vi$/m);
   });
 
   it("lists the keyboard shortcuts on ?, and closes the list with Escape", async () => {
