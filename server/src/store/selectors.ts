@@ -37,14 +37,18 @@ const isWhitespace = (c: string): boolean => c === " " || c === "\t" || c === "\
 const isSpecial = (c: string): boolean =>
   c === "=" || c === "!" || c === "(" || c === ")" || c === "," || c === ">" || c === "<";
 
-function lex(s: string): { tok: Token; lit: string }[] {
-  const out: { tok: Token; lit: string }[] = [];
-  let i = 0;
-  for (;;) {
+/** The tokens of a selector, one at a time: a parser that fails early never lexes the rest of a long input. */
+class Lexer {
+  private i = 0;
+  constructor(private readonly s: string) {}
+
+  next(): { tok: Token; lit: string } {
+    const s = this.s;
+    let i = this.i;
     while (i < s.length && isWhitespace(s[i]!)) i++;
     if (i >= s.length) {
-      out.push({ tok: "end", lit: "" });
-      return out;
+      this.i = i;
+      return { tok: "end", lit: "" };
     }
     if (isSpecial(s[i]!)) {
       // The longest run of special symbols that is still a token (`!=`, `==`), as scanSpecialSymbol does.
@@ -57,18 +61,14 @@ function lex(s: string): { tok: Token; lit: string }[] {
         else if (last) break;
         i++;
       }
-      if (!last) {
-        out.push({ tok: "error", lit: `error expected: keyword found '${buffer}'` });
-        return out;
-      }
-      out.push(last);
-      continue;
+      this.i = i;
+      return last ?? { tok: "error", lit: `error expected: keyword found '${buffer}'` };
     }
     const from = i;
     while (i < s.length && !isWhitespace(s[i]!) && !isSpecial(s[i]!)) i++;
+    this.i = i;
     const word = s.slice(from, i);
-    const kw = STRING_TO_TOKEN.get(word);
-    out.push({ tok: kw ?? "id", lit: word });
+    return { tok: STRING_TO_TOKEN.get(word) ?? "id", lit: word };
   }
 }
 
@@ -76,18 +76,21 @@ const parseError = (msg: string) => new ApiError(400, "BadRequest", msg);
 const badSelector = (msg: string) => parseError(`unable to parse requirement: ${msg}`);
 
 class LabelParser {
-  private pos = 0;
-  constructor(private readonly items: { tok: Token; lit: string }[]) {}
+  /** The current token; `end` and `error` stay current once reached. */
+  private current: { tok: Token; lit: string };
+  constructor(private readonly lexer: Lexer) {
+    this.current = lexer.next();
+  }
 
   /** The next token; in a values context `in` and `notin` are identifiers. */
   private lookahead(values: boolean): { tok: Token; lit: string } {
-    const it = this.items[Math.min(this.pos, this.items.length - 1)]!;
+    const it = this.current;
     return values && (it.tok === "in" || it.tok === "notin") ? { tok: "id", lit: it.lit } : it;
   }
 
   private consume(values: boolean): { tok: Token; lit: string } {
     const it = this.lookahead(values);
-    if (this.pos < this.items.length - 1) this.pos++;
+    if (this.current.tok !== "end" && this.current.tok !== "error") this.current = this.lexer.next();
     return it;
   }
 
@@ -211,7 +214,7 @@ function checkValue(v: string): void {
 /** Parses a label selector string as `labels.Parse` does; the empty string selects everything. */
 export function parseLabelSelector(s: string | undefined): LabelSelector {
   if (!s) return [];
-  return new LabelParser(lex(s)).parse();
+  return new LabelParser(new Lexer(s)).parse();
 }
 
 export function matchesLabels(sel: LabelSelector, labels: Record<string, string> | undefined): boolean {
