@@ -190,3 +190,88 @@ describe("a full disk (a real tmpfs)", () => {
     child = undefined;
   }, 90_000);
 });
+
+/** Starts `egresslab serve --local` and resolves with its URL once it printed it. */
+async function startServe(
+  cwd: string,
+  data: string,
+): Promise<{ url: string; child: ReturnType<typeof execa> }> {
+  const child = execa(
+    process.execPath,
+    [
+      path.join(import.meta.dirname, "..", "..", "scripts", "egresslab.mjs"),
+      "serve",
+      "--local",
+      "--data",
+      data,
+      "--port",
+      "0",
+      "--pool",
+      "1",
+    ],
+    {
+      cwd,
+      env: { ...environment(), HOME: path.join(cwd, "home") },
+      extendEnv: false,
+      reject: false,
+      stdin: "ignore",
+    },
+  );
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /open (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    void child.then((r) => reject(new Error(`serve exited early (${r.exitCode}): ${err}`)));
+  });
+  return { url, child };
+}
+
+describe("egresslab serve on a full disk (a real tmpfs)", () => {
+  it("starts read-only after a kill -9 instead of crashing, and says why a join cannot work", async (ctx) => {
+    const mnt = path.join(dir, "serve-tmpfs");
+    mkdirSync(mnt, { recursive: true });
+    mkdirSync(path.join(dir, "home"), { recursive: true });
+    const mounted = mountTmpfs(mnt, "16m");
+    if (mounted !== true) {
+      process.stderr.write(
+        `disk-full.test.ts: skipping the serve tmpfs variant: cannot mount a tmpfs (${mounted})\n`,
+      );
+      ctx.skip();
+      return;
+    }
+    cleanups.push(() => {
+      execFileSync("umount", ["-l", mnt]);
+    });
+    const data = path.join(mnt, "data");
+    let s = await startServe(dir, data);
+    cleanups.push(() => {
+      s.child.kill("SIGKILL");
+    });
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    try {
+      writeFileSync(path.join(mnt, "filler"), Buffer.alloc(32 * 1024 * 1024));
+    } catch {
+      // ENOSPC: the filler took what was left
+    }
+    s.child.kill("SIGKILL");
+    await s.child;
+    s = await startServe(dir, data);
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    const join = await fetch(`${s.url}/api/join`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Zed" }),
+    });
+    expect(join.status).toBe(503);
+    expect(((await join.json()) as { error: { message: string } }).error.message).toContain(
+      "the server's disk is full",
+    );
+    s.child.kill("SIGKILL");
+    await s.child;
+  }, 120_000);
+});

@@ -34,8 +34,15 @@ class RebuildingProvider extends FakeProvider {
 
 const provider = new RebuildingProvider();
 const solves: number[] = [];
+/** While set, setting a stage up fails as it does when the cluster cannot save. */
+let clusterFull = false;
+const base = fakeLab(provider);
 const lab: LabRunner = {
-  ...fakeLab(provider),
+  ...base,
+  async setup(conn, i, params) {
+    if (clusterFull) throw new Error("Internal error occurred: the server's disk is full");
+    return base.setup(conn, i, params);
+  },
   async solve(_conn, i) {
     solves.push(i);
   },
@@ -122,6 +129,14 @@ describe("a full disk", () => {
       kind: "storage",
       message: expect.stringMatching(/^The server's disk is full/) as unknown,
     });
+    // Joining says why it cannot work now.
+    clusterFull = true;
+    const blocked = await new Learner(server.url).call("POST", "/api/join", { name: "Lin" });
+    clusterFull = false;
+    expect(blocked.status).toBe(503);
+    expect(blocked.json.error.message).toMatch(
+      /^the server's disk is full, so your cluster could not be prepared/,
+    );
     // A page that connects while it lasts is told as well.
     const late = track(l.socket());
     const lateNotice = nextEvent(late, "server:notice");

@@ -16,6 +16,7 @@ import type { Db } from "./db.ts";
 import { newId } from "./tokens.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
+import { storageFault, storageHealth } from "../shared/storage.ts";
 
 export interface PoolOptions {
   /** Clusters kept ready ahead of joins (without a `capacity`). */
@@ -123,10 +124,18 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
 
   /** Starts filling the pool in the background; resolves when it is full (or immediately for size 0). */
   fill(): Promise<void> {
-    this.filling ??= this.refill().finally(() => {
-      this.filling = undefined;
-      this.report();
-    });
+    this.filling ??= this.refill()
+      .catch((err: unknown) => {
+        // A full disk (the pool's rows are in SQLite) stops filling, never the server; the next take tries again.
+        if (storageFault(err)) storageHealth.failed(err);
+        this.log.error("could not fill the pool of warm clusters", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      })
+      .finally(() => {
+        this.filling = undefined;
+        this.report();
+      });
     return this.filling;
   }
 

@@ -150,9 +150,14 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       this.log.error("could not prepare a cluster for a joining learner", {
         error: err instanceof Error ? err.message : String(err),
       });
-      throw new EgresslabError("unavailable", "your cluster could not be prepared; try again in a moment", {
-        cause: err,
-      });
+      const full = this.opts.storage?.problem;
+      throw new EgresslabError(
+        "unavailable",
+        full
+          ? `${full.message}, so your cluster could not be prepared; the instructor has been told, try again once space is freed`
+          : "your cluster could not be prepared; try again in a moment",
+        { cause: err },
+      );
     }
     const created = this.opts.store.createLearner({
       workshopId: this.opts.workshopId,

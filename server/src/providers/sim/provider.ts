@@ -94,7 +94,14 @@ export class SimProvider implements ClusterProvider {
     const live = new Set(host.clusterIds());
     for (const [id, cluster] of Object.entries(this.state.assignments))
       if (!live.has(cluster)) delete this.state.assignments[id];
-    this.save();
+    try {
+      this.save();
+    } catch (err) {
+      // A full disk at start: serve read-only; the next assignment tries again.
+      this.log.error("could not save the cluster assignments", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   rebuilt(): { id: string; reason: string }[] {

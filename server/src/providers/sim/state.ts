@@ -2,9 +2,11 @@
  * What the sim provider remembers beside the simulator's own data: which attendee has which cluster. Kept in
  * `<dataDir>/sim-provider.json`.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ValidationError } from "../../shared/errors.ts";
+import { storageHealth, toStorageError } from "../../shared/storage.ts";
+import { nodeDisk } from "../../sim/persistence.ts";
 
 export interface SimProviderState {
   /** Attendee id → simulator cluster id. */
@@ -29,11 +31,13 @@ export function readState(dataDir: string | undefined): SimProviderState {
   };
 }
 
+/** Writes the assignments durably (no temp file left behind); a full disk throws a `StorageError` saying so. */
 export function writeState(dataDir: string | undefined, state: SimProviderState): void {
   if (!dataDir) return;
-  mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, "sim-provider.json");
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + "\n");
-  renameSync(tmp, file);
+  try {
+    nodeDisk.replaceFile(path.join(dataDir, "sim-provider.json"), JSON.stringify(state, null, 2) + "\n");
+  } catch (err) {
+    storageHealth.failed(err);
+    throw toStorageError(err, "which attendee has which cluster was not saved");
+  }
 }
