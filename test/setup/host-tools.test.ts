@@ -31,7 +31,7 @@ describe("host tools for the tests", () => {
   });
   it("has provisioned every tool on this machine (the global setup ran before this file)", () => {
     expect(hostTools.map((t) => t.apt)).toEqual(
-      expect.arrayContaining(["chromium", "bubblewrap", "kubectl", "nano", "jq"]),
+      expect.arrayContaining(["chromium", "bubblewrap", "kubectl", "nano", "jq", "python3-kubernetes"]),
     );
     expect(missingPackages()).toEqual([]);
     expect(() => setup()).not.toThrow();

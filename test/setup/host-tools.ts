@@ -63,6 +63,18 @@ export const hostTools: readonly HostTool[] = [
     present: () => existsSync("/usr/bin/python3"),
   },
   {
+    apt: "python3-kubernetes",
+    why: "the Python client tests (test/integration/python-client.test.ts, portforward.test.ts) drive the simulated API with Debian's Kubernetes client",
+    present: () => {
+      try {
+        execFileSync("/usr/bin/python3", ["-c", "import kubernetes"], { stdio: "ignore" });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  },
+  {
     apt: "kubectl",
     why: "the integration tests drive the simulated cluster with the real kubectl",
     present: () => onPath("kubectl"),
