@@ -74,7 +74,8 @@ export const serveOptionSpecs = {
     default: 2,
     env: "EGRESSLAB_POOL",
     arg: "N",
-    description: "Clusters to keep pre-warmed for attendees who join",
+    description:
+      "Clusters kept pre-warmed with --local (a workshop prepares one for every attendee --capacity admits)",
   },
   capacity: {
     type: "number",
