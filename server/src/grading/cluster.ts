@@ -48,7 +48,13 @@ export interface ClusterClient {
     command: string[],
     timeoutMs: number,
   ): Promise<ExecResult>;
-  /** Calls a path on the API server with the connection's credentials (`/egresslab/v1/flows?…`). */
+  /**
+   * `GET path` on Calico Whisker (`calico-system/svc/whisker:8081`, e.g. `/whisker-backend/flows?…`) through
+   * port-forward, as `kubectl port-forward -n calico-system svc/whisker 8081:8081` reaches it; rejects when the
+   * cluster has no ready Whisker.
+   */
+  whisker(path: string): Promise<{ status: number; body: string }>;
+  /** Calls a path on the API server with the connection's credentials. */
   request(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: string }>;
 }
 

@@ -2,6 +2,7 @@
  * An in-memory `ClusterClient` for unit tests of grading: objects in a map, exec answered by a function the test
  * gives (so a test decides what curl "sees" from the objects present), flows served from a list.
  */
+import { parseHit } from "../net/whisker.ts";
 import {
   mergedKinds,
   type ClusterClient,
@@ -90,9 +91,22 @@ export class FakeClient implements ClusterClient {
   }
   async request(method: "GET" | "POST", path: string): Promise<{ status: number; body: string }> {
     this.calls.push(`${method} ${path}`);
-    if (!path.startsWith("/egresslab/v1/flows")) return { status: 200, body: "{}" };
-    if (!this.flows) return { status: 404, body: "404 page not found" };
-    return { status: 200, body: JSON.stringify({ items: this.flows }) };
+    return { status: 200, body: "{}" };
+  }
+  /** Whisker's `/whisker-backend/flows`: `flows` (flow-log fields) as Whisker's JSON, `filters.actions` applied. */
+  async whisker(path: string): Promise<{ status: number; body: string }> {
+    this.calls.push(`whisker GET ${path}`);
+    if (!this.flows) throw new Error("no ready pod behind svc/whisker");
+    const url = new URL(path, "http://whisker");
+    if (url.pathname !== "/whisker-backend/flows") return { status: 404, body: "404 page not found\n" };
+    const filters = JSON.parse(url.searchParams.get("filters") ?? "{}") as { actions?: string[] };
+    const items = this.flows
+      .map(whiskerJsonOf)
+      .filter((f) => !filters.actions?.length || filters.actions.includes(String(f.action)));
+    return {
+      status: 200,
+      body: JSON.stringify({ total: { totalPages: 1, totalResults: items.length }, items }),
+    };
   }
 }
 
@@ -105,4 +119,29 @@ export function pod(namespace: string, name: string, labels: Record<string, stri
     spec: { containers: [{ name: "main" }] },
     status: { phase: "Running" },
   };
+}
+
+const cap = (v: unknown): string => (typeof v === "string" && v ? v[0]!.toUpperCase() + v.slice(1) : "");
+const shown = (n: unknown): unknown => (n === "pub" ? "PUBLIC NETWORK" : n === "pvt" ? "PRIVATE NETWORK" : n);
+const seconds = (v: unknown): string | undefined =>
+  typeof v === "number" ? new Date(v * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") : undefined;
+
+/** A flow-log record as Whisker shows it (whisker-backend's FlowResponse), the fields the record has. */
+export function whiskerJsonOf(r: Record<string, unknown>): Record<string, unknown> {
+  const p = (r.policies ?? {}) as { enforced_policies?: string[]; pending_policies?: string[] };
+  const hits = (t: string[] | undefined) => (t ?? []).map(parseHit).filter((h) => !!h);
+  const out: Record<string, unknown> = {
+    ...r,
+    start_time: seconds(r.start_time),
+    end_time: seconds(r.end_time),
+    action: cap(r.action),
+    reporter: cap(r.reporter),
+    source_name: shown(r.source_name),
+    dest_name: shown(r.dest_type === "net" && r.dest_name === undefined ? "pub" : r.dest_name),
+    policies: { enforced: hits(p.enforced_policies), pending: hits(p.pending_policies) },
+  };
+  delete out.dest_type;
+  if (r.dest_type !== "net" && r.dest_type !== undefined && !r.dest_namespace)
+    out.dest_namespace = r.dest_type === "wep" ? "default" : "";
+  return out;
 }

@@ -1,11 +1,12 @@
 /**
- * Flow checks and flow-derived truths: records come from `GET /egresslab/v1/flows?…` through the API server with the
- * connection's credentials (Calico's field names, snake_case), then are filtered here by `match`. A cluster that does
- * not serve the flow API makes the check fail with "flow logs not available on this cluster", never pass.
+ * Flow checks and flow-derived truths: flows come from Calico Whisker through port-forward, as on any real cluster
+ * (`whisker-flows.ts` maps them to Calico's flow-log field names, snake_case), then are filtered here by `match`. A
+ * cluster without Whisker makes the check fail with "flow logs not available on this cluster", never pass.
  */
 import type { FlowMatch, FlowsCheck } from "../labs/model/types.ts";
 import type { CheckResult } from "../labs/api.ts";
 import type { ClusterClient } from "./cluster.ts";
+import { queryMatches, recordOfWhiskerFlow, whiskerFlowsPath } from "./whisker-flows.ts";
 
 export type FlowRecord = Record<string, unknown>;
 
@@ -15,27 +16,41 @@ export class FlowsUnavailable extends Error {
   }
 }
 
-/** Reads flow records matching `query` from the cluster. Throws FlowsUnavailable when the cluster has no flow API. */
+/**
+ * Reads flow records matching `query` from Whisker (`/whisker-backend/flows` on `calico-system/svc/whisker:8081`,
+ * through port-forward), mapped to the flow log's fields. Throws FlowsUnavailable when the cluster has no Whisker.
+ */
 export async function fetchFlows(
   client: ClusterClient,
   query: Record<string, string>,
 ): Promise<FlowRecord[]> {
-  const qs = new URLSearchParams({ limit: "100000", ...query }).toString();
-  const r = await client.request("GET", `/egresslab/v1/flows?${qs}`);
-  if (r.status === 404) throw new FlowsUnavailable("the API server has no /egresslab/v1/flows");
+  let r: { status: number; body: string };
+  try {
+    r = await client.whisker(whiskerFlowsPath(query));
+  } catch (err) {
+    throw new FlowsUnavailable(`Calico Whisker: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (r.status >= 400) {
     let msg = r.body.slice(0, 200);
     try {
-      msg = (JSON.parse(r.body) as { message?: string }).message ?? msg;
+      msg = (JSON.parse(r.body) as { error?: string }).error ?? msg;
     } catch {
       // not JSON: keep the text
     }
-    throw new FlowsUnavailable(`HTTP ${r.status}: ${msg}`);
+    throw new FlowsUnavailable(`Calico Whisker answered HTTP ${r.status}: ${msg}`);
   }
-  const body = JSON.parse(r.body) as unknown;
-  const items = Array.isArray(body) ? body : (body as { items?: unknown[] } | null)?.items;
-  if (!Array.isArray(items)) throw new FlowsUnavailable("the flow API answered without a list of records");
-  return items.filter((x): x is FlowRecord => !!x && typeof x === "object");
+  let body: unknown;
+  try {
+    body = JSON.parse(r.body);
+  } catch {
+    throw new FlowsUnavailable("Calico Whisker answered without JSON");
+  }
+  const items = (body as { items?: unknown[] } | null)?.items;
+  if (!Array.isArray(items)) throw new FlowsUnavailable("Calico Whisker answered without a list of flows");
+  return items
+    .filter((x): x is Record<string, unknown> => !!x && typeof x === "object" && !Array.isArray(x))
+    .map(recordOfWhiskerFlow)
+    .filter((rec) => queryMatches(rec, query));
 }
 
 function glob(pattern: string): RegExp {

@@ -12,6 +12,7 @@ import {
   type V1Status,
 } from "@kubernetes/client-node";
 import { EgresslabError } from "../shared/errors.ts";
+import { whiskerGet } from "./whisker-client.ts";
 import {
   mergedKinds,
   type ClusterClient,
@@ -186,6 +187,7 @@ export function createKubeClient(kubeconfig: string): ClusterClient {
           );
       });
     },
+    whisker: (path) => whiskerGet(kc, path),
     async request(method, path, body) {
       const cluster = kc.getCurrentCluster();
       if (!cluster) throw new EgresslabError("invalid", "the kubeconfig has no current cluster");

@@ -92,6 +92,7 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     records: () => flows.snapshot(),
     watch: (cb) => flows.watch({ limit: 1 }, cb),
     nowMs: () => ctx.clock.now(),
+    domains: ctx.edition === "enterprise",
   };
   const net = new Network({
     whisker,

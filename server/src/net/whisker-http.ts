@@ -30,6 +30,8 @@ export interface WhiskerApi {
   watch(cb: (r: FlowRecord) => void): () => void;
   /** The cluster clock, in milliseconds. */
   nowMs(): number;
+  /** Calico Enterprise's flows carry `dest_domains`; Open Source ones do not. */
+  domains?: boolean;
 }
 
 export const WHISKER_UI_PORT = 8081;
@@ -135,7 +137,7 @@ export function answer(
     if (route === "/flows-filter-hints")
       return json(200, filterHints(api.records(), url.searchParams, nowSec));
     const params = parseListParams(url.searchParams);
-    if (!params.watch) return json(200, listFlows(api.records(), params, nowSec));
+    if (!params.watch) return json(200, listFlows(api.records(), params, nowSec, api.domains === true));
     return { stream: params, nowSec };
   } catch (err) {
     if (err instanceof WhiskerBadRequest) return json(400, { error: err.message });
@@ -167,7 +169,8 @@ export function backlog(api: WhiskerApi, params: ListParams, nowSec: number): Fl
 }
 
 /** An SSE event as httpmachinery's eventstream.go writes it. */
-export const sseEvent = (r: FlowRecord): string => `data: ${JSON.stringify(toWhiskerFlow(r))}\n\n`;
+export const sseEvent = (r: FlowRecord, domains = false): string =>
+  `data: ${JSON.stringify(toWhiskerFlow(r, domains))}\n\n`;
 
 function stream(api: WhiskerApi, params: ListParams, nowSec: number, res: ServerResponse): void {
   openStreams.set(api, (openStreams.get(api) ?? 0) + 1);
@@ -178,7 +181,7 @@ function stream(api: WhiskerApi, params: ListParams, nowSec: number, res: Server
     "Access-Control-Allow-Origin": "localhost",
   });
   const send = (r: FlowRecord): void => {
-    res.write(sseEvent(r));
+    res.write(sseEvent(r, api.domains === true));
   };
   for (const r of backlog(api, params, nowSec)) send(r);
   const dirty = new Set<FlowRecord>();
@@ -225,7 +228,9 @@ export function whiskerPeer(pod: KubeObject, port: number, api: WhiskerApi): Pee
     http(req) {
       const a = answer(api, port, req.method, req.path);
       if (!("stream" in a)) return a;
-      const body = backlog(api, a.stream, a.nowSec).map(sseEvent).join("");
+      const body = backlog(api, a.stream, a.nowSec)
+        .map((r) => sseEvent(r, api.domains === true))
+        .join("");
       return {
         status: 200,
         reason: "OK",

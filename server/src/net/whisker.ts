@@ -57,6 +57,8 @@ export interface WhiskerFlow {
   packets_out: number;
   bytes_in: number;
   bytes_out: number;
+  /** Calico Enterprise only. */
+  dest_domains?: string[];
 }
 
 /** A bad request: whisker-backend answers 400 `{"error": message}`. */
@@ -142,7 +144,11 @@ export function displayName(name: string): string {
   return name === "pub" ? "PUBLIC NETWORK" : name === "pvt" ? "PRIVATE NETWORK" : name;
 }
 
-export function toWhiskerFlow(r: FlowRecord): WhiskerFlow {
+/**
+ * `domains`: Calico Enterprise's flows carry the DNS names the destination was reached by (its flow logs'
+ * `dest_domains`); Open Source Whisker has none, so the field is left out there.
+ */
+export function toWhiskerFlow(r: FlowRecord, domains = false): WhiskerFlow {
   return {
     start_time: rfc3339(r.start_time),
     end_time: rfc3339(r.end_time),
@@ -161,6 +167,7 @@ export function toWhiskerFlow(r: FlowRecord): WhiskerFlow {
     packets_out: r.packets_out,
     bytes_in: r.bytes_in,
     bytes_out: r.bytes_out,
+    ...(domains ? { dest_domains: [...r.dest_domains] } : {}),
   };
 }
 
@@ -474,6 +481,7 @@ export function aggregateByKey(records: readonly FlowRecord[]): FlowRecord[] {
     a.num_flows_completed += r.num_flows_completed;
     a.source_labels = a.source_labels.filter((l) => r.source_labels.includes(l));
     a.dest_labels = a.dest_labels.filter((l) => r.dest_labels.includes(l));
+    for (const d of r.dest_domains) if (!a.dest_domains.includes(d)) a.dest_domains = [...a.dest_domains, d];
   }
   return [...byKey.values()];
 }
@@ -486,6 +494,7 @@ export function listFlows(
   records: readonly FlowRecord[],
   p: ListParams,
   nowSec: number,
+  domains = false,
 ): WhiskerList<WhiskerFlow> {
   const [gte, lt] = timeWindow(p, nowSec);
   const hitsInWindow = aggregateByKey(
@@ -499,7 +508,11 @@ export function listFlows(
     }
     return 0;
   });
-  return paginate(hitsInWindow.map(toWhiskerFlow), p.page, p.pageSize);
+  return paginate(
+    hitsInWindow.map((r) => toWhiskerFlow(r, domains)),
+    p.page,
+    p.pageSize,
+  );
 }
 
 /** `GET /flows-filter-hints?type=…`: the distinct values flows have for one field, sorted. */
