@@ -13,6 +13,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { flowsScript } from "./flows-helper.ts";
 import { bashrc, prepareHome, type HomeSpec } from "./home.ts";
 
 const dirs: string[] = [];
@@ -67,6 +68,9 @@ describe("prepareHome", () => {
     expect(statSync(path.join(home, ".kube/config")).mode & 0o777).toBe(0o600);
     expect(readFileSync(path.join(home, ".bashrc"), "utf8")).toBe(bashrc);
     expect(readFileSync(path.join(home, ".kube/completion.bash"), "utf8")).toBe("# completion\n");
+    expect(readFileSync(path.join(home, "bin/flows"), "utf8")).toBe(flowsScript);
+    expect(statSync(path.join(home, "bin/flows")).mode & 0o777).toBe(0o755);
+    expect(bashrc).toContain('PATH="$HOME/bin:$PATH"');
     expect(readFileSync(path.join(home, "stage-1/deep/nested.txt"), "utf8")).toBe("nested\n");
     writeFileSync(path.join(home, "stage-1/policy.yaml"), "learner's edit\n");
     prepareHome(home, { ...spec, kubeconfig: "kind: Config # new\n" });

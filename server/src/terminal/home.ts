@@ -26,6 +26,7 @@ import {
 } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
+import { flowsScript } from "./flows-helper.ts";
 
 export interface HomeFile {
   /** Path relative to HOME, e.g. `stage-1/default-deny.yaml`. */
@@ -60,6 +61,7 @@ PS1='\\[\\e[1;32m\\]learner@egresslab\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]
 alias ls='ls --color=auto'
 alias ll='ls -la'
 alias k=kubectl
+PATH="$HOME/bin:$PATH"
 if [ -r /usr/share/bash-completion/bash_completion ]; then . /usr/share/bash-completion/bash_completion; fi
 if [ -s ~/.kube/completion.bash ]; then . ~/.kube/completion.bash; else source <(kubectl completion bash 2>/dev/null); fi
 complete -o default -F __start_kubectl k 2>/dev/null
@@ -192,6 +194,9 @@ export function prepareHome(home: string, spec: HomeSpec, owner?: HomeOwner): vo
     kube.replaceFile("config", spec.kubeconfig, 0o600, owner);
     if (spec.completion) kube.replaceFile("completion.bash", spec.completion, 0o644, owner);
     root.replaceFile(".bashrc", bashrc, 0o644, owner);
+    const bin = root.subdir("bin", owner);
+    open.push(bin);
+    bin.replaceFile("flows", flowsScript, 0o755, owner);
     for (const d of spec.dirs) {
       let dir = root;
       for (const part of components(d)) {
