@@ -147,10 +147,18 @@ describe("a copy of a cluster image", () => {
     a.api.patchInternal("core/configmaps", "lab", "settings", (o) => {
       (o as any).data.mode = "closed";
     });
-    // In place, deep inside stored objects (what a careless component could do): a copy's own metadata takes it;
-    // the parts it shares with the image refuse it.
+    // In place, deep inside stored objects (what a careless component could do): a copy's own object and metadata
+    // take it; the parts it shares with the image refuse it.
     const podA = a.store.list("core/pods", "lab")[0]!;
-    (podA.metadata.labels ??= {}).hacked = "yes";
+    podA.metadata.labels = { ...podA.metadata.labels, hacked: "yes" };
+    expect(() => {
+      podA.metadata.labels!.app = "other";
+      (podA.metadata.ownerReferences![0] as any).name = "other";
+    }).not.toThrow();
+    const pristine = a.store.list("core/pods", "lab")[1]!;
+    expect(() => {
+      pristine.metadata.labels!.hacked = "yes";
+    }).toThrow(TypeError);
     expect(() => {
       (podA.spec as any).containers[0].image = "evil:latest";
     }).toThrow(TypeError);

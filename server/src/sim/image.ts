@@ -3,8 +3,9 @@
  * log), from which any number of identical clusters are made without replaying the profile, the controllers or a
  * lab's setup. Each cluster made from an image gets its own objects with their own uids, as separate real clusters
  * would (addresses and names repeat, as they do across separate clusters). The parts of an object that hold no uid
- * (its spec, status, data) stay shared with the image, frozen: stored objects are never changed in place (every write
- * replaces the object), so a copy costs its objects' metadata, and a write through a shared part would throw.
+ * (its spec, status, data, labels, managed fields) stay shared with the image, frozen: stored objects are never changed
+ * in place (every write replaces the object), so a copy costs little more than its objects' uids and owner references,
+ * and a write through a shared part throws.
  */
 import type { DataplaneState } from "../net/state.ts";
 import type { KubeObject, ResourceKey } from "../store/types.ts";
@@ -44,8 +45,8 @@ export function captureImage(c: ImageSource): ClusterImage {
 }
 
 /**
- * The state of a new cluster made from `image`: new objects, every uid replaced by one from `newUid`. Each object's
- * metadata, and any other field holding a uid, is a fresh copy; the other fields are the image's (frozen).
+ * The state of a new cluster made from `image`: new objects, every uid replaced by one from `newUid`. Each object and
+ * its metadata are new, and so is any field holding a uid; the other fields are the image's (frozen).
  */
 export function instantiateImage(
   image: ClusterImage,
@@ -61,11 +62,8 @@ export function instantiateImage(
   const objects: Record<ResourceKey, KubeObject[]> = {};
   for (const [key, items] of Object.entries(image.objects)) {
     objects[key] = items.map((o) => {
-      const out: Record<string, unknown> = {};
-      for (const field of Object.keys(o)) {
-        const v = (o as unknown as Record<string, unknown>)[field];
-        out[field] = field === "metadata" || holdsUid(o, field, uids) ? copy(v, uids) : v;
-      }
+      const out = own(o, uids);
+      out.metadata = own(o.metadata, uids);
       return out as unknown as KubeObject;
     });
   }
@@ -76,19 +74,24 @@ export function instantiateImage(
   };
 }
 
-/** Per image object, the fields other than metadata that hold one of the image's uids (found once per image). */
-const uidFields = new WeakMap<object, Set<string>>();
-
-function holdsUid(o: KubeObject, field: string, uids: ReadonlyMap<string, string>): boolean {
+/**
+ * A new object with the fields of `o` (an image object, or its metadata): those that hold one of the image's uids are
+ * copied with the uids renamed, the others are `o`'s own (frozen) values.
+ */
+function own(o: object, uids: ReadonlyMap<string, string>): Record<string, unknown> {
+  const from = o as Record<string, unknown>;
   let fields = uidFields.get(o);
   if (!fields) {
-    fields = new Set();
-    for (const f of Object.keys(o))
-      if (f !== "metadata" && mentions((o as unknown as Record<string, unknown>)[f], uids)) fields.add(f);
+    fields = new Set(Object.keys(from).filter((f) => mentions(from[f], uids)));
     uidFields.set(o, fields);
   }
-  return fields.has(field);
+  const out: Record<string, unknown> = {};
+  for (const f of Object.keys(from)) out[f] = fields.has(f) ? copy(from[f], uids) : from[f];
+  return out;
 }
+
+/** Per image object (and metadata), the fields that hold one of the image's uids (found once per image). */
+const uidFields = new WeakMap<object, Set<string>>();
 
 function mentions(v: unknown, uids: ReadonlyMap<string, string>): boolean {
   if (typeof v === "string") return v.length === 36 && uids.has(v);
