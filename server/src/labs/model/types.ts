@@ -147,7 +147,7 @@ export interface FlowMatch {
 
 export interface FlowsCheck extends CheckBase {
   kind: "flows";
-  /** Query parameters passed to `/egresslab/v1/flows`. */
+  /** Which flows to read (`namespace`, `workload`, `action`, `reporter`, `dest`, `domain`, `port`, `proto`, `since`): Whisker filters plus the rest applied to its answer. */
   query: Record<string, string>;
   /** Fields every counted record must have (snake_case flow-log names); a list means any of. */
   match: FlowMatch;
