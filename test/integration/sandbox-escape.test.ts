@@ -145,6 +145,12 @@ describe("the way out is the learner's own cluster", () => {
     expect(await run(ada, "kubectl exec probe -- echo EXEC-$((20+1)) 2>&1")).toContain("EXEC-21");
   }, 90_000);
 
+  it("the flows helper port-forwards to the learner's own Whisker on the sandbox's loopback", async () => {
+    const out = await run(ada, "flows --json -s 600 2>&1 | head -c 40; echo; flows -n nowhere 2>&1");
+    expect(out).toContain('{"total":{"totalPages":');
+    expect(out).toMatch(/no flows|needs jq/);
+  }, 60_000);
+
   it("refuses another learner's token on this learner's socket, whatever cluster path it names", async () => {
     const adaToken = tokenOf(ada);
     const adaServer = serverOf(ada);

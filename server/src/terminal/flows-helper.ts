@@ -55,7 +55,10 @@ if [ "$json" = 0 ] && ! command -v jq >/dev/null 2>&1; then
   exit 1
 fi
 
-log=$(mktemp)
+# The port-forward's output, to read the local port from; /tmp may be read-only in a sandbox, HOME is not.
+tmp=/tmp
+[ -w "$tmp" ] || tmp=$HOME
+log=$(mktemp "$tmp/.flows.XXXXXXXX")
 kubectl port-forward -n calico-system svc/whisker 0:8081 >"$log" 2>&1 &
 pf=$!
 trap 'kill $pf 2>/dev/null || true; wait $pf 2>/dev/null || true; rm -f "$log"' EXIT
