@@ -101,7 +101,7 @@ async function serverMain(capacity: number, shellMode: "local" | "bwrap"): Promi
     // Every cluster is a copy of the stage-0 cluster of one of the lab's variants; any of them will do.
     const cluster = host.clusterIds()[0]!;
     const image = host.captureImage(cluster);
-    const k = 20;
+    const k = 50;
     const heapOf = async (make: (i: number) => Promise<unknown> | unknown): Promise<number> => {
       const keep: unknown[] = [];
       gc();
@@ -221,7 +221,7 @@ async function started(
 }
 
 /** `n` joins arriving evenly over `seconds`, on a server pre-warmed for them. */
-async function arrivals(n: number, seconds: number): Promise<void> {
+export async function arrivals(n: number, seconds: number): Promise<void> {
   const { child, url } = await started(n);
   const warm = (await child.ask<{ prewarm: { ms: number; clusters: number } }>({ cmd: "prewarm" })).prewarm;
   process.stdout.write(
@@ -257,7 +257,7 @@ async function arrivals(n: number, seconds: number): Promise<void> {
 }
 
 /** `n` attendees join (16 at a time) and idle with their terminals open. */
-async function idle(n: number, idleSeconds: number): Promise<Breakdown | undefined> {
+export async function idle(n: number, idleSeconds: number): Promise<Breakdown | undefined> {
   const { child, url, startRss, startHeap } = await started(n);
   await child.ask({ cmd: "prewarm" });
   const sockets: TestSocket[] = [];
