@@ -4,21 +4,11 @@
  */
 import { PolicyEngine, type ConnectionAttempt } from "../../server/src/calico/index.ts";
 import type { KubeObject } from "../../server/src/store/types.ts";
+import { mulberry32 } from "../../server/src/shared/mulberry32.ts";
 
 const ENDPOINTS = 1000;
 const NAMESPACES = 20;
 const APPS = 50;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** CPU time of this process in µs (user + system): steadier than wall time on a shared machine. */
 const cpuMicros = (): number => {
@@ -177,7 +167,7 @@ export async function run(): Promise<void> {
   const rows: string[] = [];
   let base: number | undefined;
   for (const count of [10, 100, 1000]) {
-    const r = rng(42);
+    const r = mulberry32(42);
     const { objs, podIps } = cluster(r);
     const engine = new PolicyEngine();
     const t0 = performance.now();

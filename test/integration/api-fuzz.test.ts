@@ -17,24 +17,13 @@ import {
   snapshotCluster,
   statusOf,
 } from "../helpers/hostile.ts";
+import { mulberry32 } from "../../server/src/shared/mulberry32.ts";
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 2000);
 const SEED =
   process.env.FUZZ_SEED === "random"
     ? Math.floor(Math.random() * 2 ** 31)
     : Number(process.env.FUZZ_SEED ?? 20260105);
-
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(readonly next: () => number) {}
@@ -368,7 +357,7 @@ describe("API fuzz", () => {
   it(
     `survives ${ITERATIONS} generated requests (seed ${SEED})`,
     async () => {
-      const g = new Gen(rng(SEED));
+      const g = new Gen(mulberry32(SEED));
       let bystander = snapshotCluster(host, "bystander");
       let attackerText = snapshotCluster(host, "attacker");
       const statuses = new Map<number, number>();

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { call, killHard, readTarget, startSim, type SimChild, type Target } from "../helpers/sim-child.ts";
+import { mulberry32 } from "../../server/src/shared/mulberry32.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-crash-"));
 let running: SimChild | undefined;
@@ -16,18 +17,6 @@ afterAll(async () => {
   if (running) await killHard(running);
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What an object should be: absent (`null`) or a ConfigMap value / a deployment's replicas. */
 type State = null | number;
@@ -132,7 +121,7 @@ describe("a kill -9 during a stream of writes", () => {
       for (let i = 0; i < 2; i++) slots.push({ cluster, kind: "deploy", name: `web-${i}`, acked: null });
     }
     const seed = 20261205;
-    const random = rng(seed);
+    const random = mulberry32(seed);
     let value = 0;
     let acknowledged = 0;
     const kills = 4;

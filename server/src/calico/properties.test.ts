@@ -7,18 +7,7 @@ import { describe, expect, it } from "vitest";
 import { PolicyEngine, type ConnectionAttempt, type Verdict } from "./engine.ts";
 import type { KubeObject } from "../store/types.ts";
 import { gnp, gns, knp, np, ns, pod, tier } from "./testdata/objects.ts";
-
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../shared/mulberry32.ts";
 
 class Gen {
   constructor(readonly r: () => number) {}
@@ -106,7 +95,7 @@ function genCluster(seed: number): {
   conns: ConnectionAttempt[];
   g: Gen;
 } {
-  const g = new Gen(rng(seed));
+  const g = new Gen(mulberry32(seed));
   const base: KubeObject[] = [
     tier("security", 100),
     tier("platform", 200, "Pass"),

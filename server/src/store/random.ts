@@ -2,6 +2,7 @@
  * Deterministic randomness for one cluster (uids, generated names), and the Kubernetes name alphabet.
  */
 import { fnv32a } from "../shared/hash.ts";
+import { mulberry32 } from "../shared/mulberry32.ts";
 
 /** `k8s.io/apimachinery/pkg/util/rand` alphabet: no vowels, no confusable characters. */
 export const ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789";
@@ -17,16 +18,9 @@ export interface Random {
   int(n: number): number;
 }
 
-/** mulberry32: small, fast and good enough for names. */
+/** Seeded with mulberry32: small, fast and good enough for names. */
 export function createRandom(seed: number): Random {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (n: number) => Math.floor(next() * n);
   return {
     next,
