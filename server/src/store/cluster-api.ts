@@ -42,6 +42,7 @@ import {
   notFound,
   type FieldError,
 } from "./validation/errors.ts";
+import { StorageQuota, type QuotaLimits } from "./quota.ts";
 
 /** What an admission hook sees: it may mutate `object` and return field errors to reject the write. */
 export interface AdmissionContext {
@@ -61,6 +62,8 @@ export interface SimApiOptions {
   random: Random;
   logger?: Logger;
   validateCalico?: CalicoValidator;
+  /** The cluster's storage budget for attendees' writes (default: `defaultQuota`). */
+  quota?: QuotaLimits;
 }
 
 const UNDELETABLE_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
@@ -80,9 +83,11 @@ export class SimClusterApi implements ClusterApi {
   private depth = 0;
   private settling = false;
   private readonly logger: Logger;
+  private readonly quota: StorageQuota;
 
   constructor(private readonly o: SimApiOptions) {
     this.logger = o.logger ?? noopLogger;
+    this.quota = new StorageQuota(o.store, o.quota);
   }
 
   /** Registers an admission hook (mutating and validating), run on create and update after validation. */
@@ -269,6 +274,7 @@ export class SimClusterApi implements ClusterApi {
       if (strategy.tracksGeneration) obj.metadata.generation = 1;
       else delete obj.metadata.generation;
       const stored = isV1Event ? fromEventsV1(obj) : obj;
+      if (!opts?.trusted) this.quota.admit(this.storageKey(type), undefined, stored);
       if (opts?.dryRun) return { object: this.view(type, stored), warnings };
       stored.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(this.storageKey(type), "ADDED", stored);
@@ -354,6 +360,7 @@ export class SimClusterApi implements ClusterApi {
       next.metadata.resourceVersion = current.metadata.resourceVersion;
       const stored = resourceKey(type) === EVENTS_V1 ? fromEventsV1(next) : next;
       if (sameObject(stored, existing)) return { object: cloneJson(this.view(type, existing)), warnings };
+      this.quota.admit(key, existing, stored);
       if (opts?.dryRun) return { object: cloneJson(this.view(type, stored)), warnings };
       stored.metadata.resourceVersion = this.o.store.nextVersion();
       this.o.store.commit(key, "MODIFIED", stored);

@@ -9,6 +9,7 @@ import { MemoryStore } from "./object-store.ts";
 import { createRandom } from "./random.ts";
 import { createRegistry, type Registry } from "./registry/index.ts";
 import type { ResourceType } from "./types.ts";
+import type { QuotaLimits } from "./quota.ts";
 
 export interface TestApi {
   api: SimClusterApi;
@@ -19,7 +20,11 @@ export interface TestApi {
   t(name: string, group?: string): ResourceType;
 }
 
-export function testApi(edition: CalicoEdition = "enterprise", namespaces: string[] = ["default"]): TestApi {
+export function testApi(
+  edition: CalicoEdition = "enterprise",
+  namespaces: string[] = ["default"],
+  quota?: QuotaLimits,
+): TestApi {
   const clock = new VirtualClock(Date.UTC(2026, 0, 1));
   const registry = createRegistry(edition, () => clock.now());
   const store = new MemoryStore();
@@ -30,6 +35,7 @@ export function testApi(edition: CalicoEdition = "enterprise", namespaces: strin
     clock,
     random: createRandom(7),
     validateCalico: validateCalicoObject,
+    ...(quota ? { quota } : {}),
   });
   const t = (name: string, group?: string) => {
     const found = registry.find(name, group);
