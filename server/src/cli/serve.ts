@@ -127,6 +127,13 @@ export const serveOptionSpecs = {
     arg: "TOKEN",
     description: "Token for the instructor board (default: a random one, printed at start)",
   },
+  "metrics-token": {
+    type: "string",
+    env: "EGRESSLAB_METRICS_TOKEN",
+    arg: "TOKEN",
+    description:
+      "Serve /metrics (Prometheus) to scrapers that send this token as a bearer token; off without it",
+  },
   "log-level": {
     type: "string",
     default: "info",
@@ -193,6 +200,7 @@ export const serveCommand: Command = {
         },
         trustProxy: o["trust-proxy"],
         ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
+        ...(o["metrics-token"] ? { metricsToken: o["metrics-token"] } : {}),
         logger,
       });
     } catch (err) {

@@ -25,6 +25,8 @@ import { attachRealtime, type LabServer } from "../realtime/socket.ts";
 import { apiRouter } from "./api.ts";
 import { errorHandler } from "./errors.ts";
 import { securityHeaders } from "./security.ts";
+import { healthHandler, type HealthCheck } from "./health.ts";
+import { createMetrics, metricsHandler } from "./metrics.ts";
 import { environment } from "../config/options.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
@@ -68,6 +70,11 @@ export interface WorkshopServerOptions {
    */
   trustProxy?: boolean;
   flowSource?: (kubeconfig: string) => FlowSource;
+  /**
+   * Serves `/metrics` (Prometheus text format) to requests that carry this token as `Authorization: Bearer`; without
+   * a token there is no `/metrics`.
+   */
+  metricsToken?: string;
   /** The data directory's health (default: the process's). */
   storage?: StorageHealth;
   logger?: Logger;
@@ -211,6 +218,27 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   app.get("/healthz", (_req, res) => {
     res.json({ ok: true, pool: pool.available, terminals: terminals.size });
   });
+  const storage = opts.storage ?? storageHealth;
+  const ready: HealthCheck[] = [
+    {
+      name: "database",
+      check: () => {
+        db.prepare("SELECT 1").get();
+        return undefined;
+      },
+    },
+    {
+      name: "pool",
+      // An empty pool that can still fill is fine (joins wait for a cluster); one whose provider fails is not.
+      check: () =>
+        pool.available === 0 && pool.fillProblem ? `cannot make clusters: ${pool.fillProblem}` : undefined,
+    },
+    { name: "storage", check: () => storage.problem?.message },
+  ];
+  app.get("/readyz", healthHandler("readyz", ready));
+  app.get("/livez", healthHandler("livez", [{ name: "ping", check: () => undefined }]));
+  const metrics = opts.metricsToken ? createMetrics({ workshop, pool, terminals }) : undefined;
+  if (metrics && opts.metricsToken) app.get("/metrics", metricsHandler(metrics, opts.metricsToken));
   app.use(
     "/api",
     apiRouter({ workshop, instructorToken, ...(opts.joinRate ? { joinRate: opts.joinRate } : {}) }),
@@ -263,6 +291,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     io: realtime.io,
     close() {
       closing ??= (async () => {
+        metrics?.close();
         pool.close();
         flows.close();
         terminals.close();

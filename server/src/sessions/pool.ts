@@ -87,6 +87,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
   private filling: Promise<void> | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private lastFillError: string | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -114,6 +115,11 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     return this.ready.length;
   }
 
+  /** Why the last cluster the pool tried to make failed, until one is made (the provider cannot make clusters). */
+  get fillProblem(): string | undefined {
+    return this.lastFillError;
+  }
+
   get status(): PoolStatus {
     return { ready: this.ready.length, target: this.target, filling: this.filling !== undefined };
   }
@@ -126,6 +132,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
   fill(): Promise<void> {
     this.filling ??= this.refill()
       .catch((err: unknown) => {
+        this.lastFillError = err instanceof Error ? err.message : String(err);
         // A full disk (the pool's rows are in SQLite) stops filling, never the server; the next take tries again.
         if (storageFault(err)) storageHealth.failed(err);
         this.log.error("could not fill the pool of warm clusters", {
@@ -250,6 +257,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
         .run(c.seed, c.prepared ? 1 : 0, id);
       if (this.closed) return;
       this.ready.push(c);
+      this.lastFillError = undefined;
       made++;
       this.report();
       if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
@@ -268,6 +276,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
   }
 
   private forget(id: string, err: unknown): void {
+    this.lastFillError = err instanceof Error ? err.message : String(err);
     this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(id);
     this.log.error("could not pre-warm a cluster", {
       cluster: id,

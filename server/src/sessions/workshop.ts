@@ -25,7 +25,16 @@ export interface WorkshopEvents {
   pool: [status: PoolStatus];
   /** A notice for one learner, or (`learnerId` undefined) for everyone and the board. */
   notice: [learnerId: string | undefined, notice: ServerNotice & { cleared?: boolean }];
+  /** A join attempt ended (for metrics). */
+  joinEnded: [result: JoinResult];
+  /** A stage check ended, and how long grading took (for metrics). */
+  checkEnded: [result: CheckResult, seconds: number];
 }
+
+/** `refused`: the attendee's input or the workshop's capacity; `failed`: the server could not admit them. */
+export type JoinResult = "joined" | "refused" | "failed";
+/** `error`: grading threw instead of giving a verdict. */
+export type CheckResult = "passed" | "failed" | "error";
 
 export interface LearnerState {
   learner: { id: string; name: string };
@@ -111,6 +120,21 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
 
   /** Joins a learner: validates name and code, assigns a cluster, prepares HOME and sets up the first stage. */
   async join(input: { name?: unknown; code?: unknown }): Promise<{ learner: Learner; token: string }> {
+    let admitting = false;
+    try {
+      const r = await this.tryJoin(input, () => (admitting = true));
+      this.emit("joinEnded", "joined");
+      return r;
+    } catch (err) {
+      this.emit("joinEnded", admitting ? "failed" : "refused");
+      throw err;
+    }
+  }
+
+  private async tryJoin(
+    input: { name?: unknown; code?: unknown },
+    admitting: () => void,
+  ): Promise<{ learner: Learner; token: string }> {
     const problems: Problem[] = [];
     const np = nameProblem(input.name);
     if (np) problems.push(np);
@@ -129,6 +153,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
         `this workshop is full: it has room for ${capacity} attendees; ask the instructor`,
       );
     this.joining++;
+    admitting();
     try {
       return await this.admit(String(input.name).trim());
     } finally {
@@ -307,7 +332,9 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     const wait = this.checkLimiter.take(learner.id);
     if (wait > 0)
       return Promise.reject(new EgresslabError("rate-limited", `checks are limited; try again in ${wait} s`));
-    return this.serial(learner.id, async () => {
+    let started = 0;
+    const run = this.serial(learner.id, async () => {
+      started = performance.now();
       if (Object.keys(given).length) this.opts.store.saveAnswers(learner.id, i, given);
       const conn = await this.connection(learner);
       if (!this.opts.store.isStarted(learner.id, i)) await this.startStage(learner, i, conn);
@@ -336,6 +363,12 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       this.publishProgress(learner.id);
       return outcome;
     });
+    const took = () => (performance.now() - started) / 1000;
+    void run.then(
+      (o) => this.emit("checkEnded", o.passed ? "passed" : "failed", took()),
+      () => this.emit("checkEnded", "error", took()),
+    );
+    return run;
   }
 
   /** Cleans the stage up and sets it up again; its pass (if any) is forgotten. */
@@ -430,6 +463,11 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     if (n <= 0) this.online.delete(learnerId);
     else this.online.set(learnerId, n);
     this.emit("board");
+  }
+
+  /** Attendees with at least one page connected. */
+  get onlineCount(): number {
+    return this.online.size;
   }
 
   /** The pool of ready clusters, for the board. */
