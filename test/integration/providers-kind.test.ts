@@ -16,6 +16,7 @@ import { EgresslabError } from "../../server/src/shared/errors.ts";
 
 const fakes = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "bin");
 const M = "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests";
+const kindDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "clusters", "kind");
 
 let dir: string;
 let fakeDir: string;
@@ -60,6 +61,7 @@ describe("kind provider", () => {
       `kubectl --kubeconfig ${kc} create -f ${M}/v1_crd_projectcalico_org.yaml`,
       `kubectl --kubeconfig ${kc} create -f ${M}/tigera-operator.yaml`,
       `kubectl --kubeconfig ${kc} create -f ${M}/custom-resources.yaml`,
+      `kubectl --kubeconfig ${kc} apply --server-side --force-conflicts --field-manager=egresslab -f ${kindDir}/observability.yaml`,
       `kubectl --kubeconfig ${kc} get nodes -o json`,
       `kubectl --kubeconfig ${kc} get tigerastatus -o json`,
       `kubectl --kubeconfig ${kc} get nodes -o json`,
@@ -86,6 +88,7 @@ describe("kind provider", () => {
       "installing Calico v3.32.1: kubectl create -f v1_crd_projectcalico_org.yaml",
       "installing Calico v3.32.1: kubectl create -f tigera-operator.yaml",
       "installing Calico v3.32.1: kubectl create -f custom-resources.yaml",
+      "enabling Goldmane and Whisker (flow logs): kubectl apply -f observability.yaml",
       "waiting: nodes Ready 0/3; Calico components Available 0/5 (waiting for apiserver, calico, goldmane, ippools, whisker)",
       "waiting: nodes Ready 3/3; Calico components Available 2/5 (waiting for goldmane, ippools, whisker)",
       "waiting: nodes Ready 3/3; Calico components Available 5/5",

@@ -17,6 +17,8 @@ import { Workshop } from "../sessions/workshop.ts";
 import { TerminalManager } from "../terminal/manager.ts";
 import { assertSandboxWorks, SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
 import { pipeTo } from "../terminal/api-socket.ts";
+import { Toolboxes } from "../terminal/toolbox.ts";
+import { createCmder } from "../providers/cmd.ts";
 import { defaultShellLimits, setUpCgroups, sweepShellCgroups, type ShellLimits } from "../terminal/limits.ts";
 import { LearnerUids, defaultUidRange, overlapsHostUsers, parseUidRange } from "../terminal/uids.ts";
 import type { SandboxOptions } from "../terminal/manager.ts";
@@ -102,7 +104,11 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const log = opts.logger ?? noopLogger;
   const env = environment();
   const hostPath = env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
-  let mode: ShellMode = opts.shellMode ?? (opts.local ? "local" : "bwrap");
+  // On real clusters the terminal is `kubectl exec` into a toolbox pod in the learner's cluster: no host shell to sandbox.
+  const toolbox = opts.provider.capabilities.realDataplane
+    ? new Toolboxes({ cmder: createCmder({ logger: log.child({ component: "toolbox" }) }) })
+    : undefined;
+  let mode: ShellMode = toolbox ? "local" : (opts.shellMode ?? (opts.local ? "local" : "bwrap"));
   const limits: ShellLimits = { ...defaultShellLimits, ...opts.shellLimits };
   const bwrapPath = opts.bwrapPath ?? "bwrap";
   let sandbox: Omit<SandboxOptions, "connectApi"> | undefined;
@@ -182,6 +188,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     hostPath,
     idleTimeoutMs: opts.idleTimeoutSeconds * 1000,
     logger: log,
+    ...(toolbox ? { toolbox } : {}),
     ...(sandbox
       ? {
           sandbox: {

@@ -6,6 +6,7 @@
 import path from "node:path";
 import type { Socket } from "node:net";
 import { execFile } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { TerminalSession, type TerminalClient } from "./session.ts";
 import { shellLaunch, writeIdentity, type ShellMode } from "./sandbox.ts";
 import { prepareHome, type HomeSpec } from "./home.ts";
@@ -18,6 +19,8 @@ import {
   type ShellLimits,
 } from "./limits.ts";
 import type { LearnerUids } from "./uids.ts";
+import type { Toolboxes } from "./toolbox.ts";
+import { InFlight } from "../providers/in-flight.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
 
@@ -51,6 +54,8 @@ export interface TerminalManagerOptions {
   now?: () => number;
   /** Sandbox mode only: the way out to the cluster, users, limits. */
   sandbox?: SandboxOptions;
+  /** Real clusters: every terminal is `kubectl exec` into a toolbox pod in the learner's cluster (no host shell). */
+  toolbox?: Toolboxes;
 }
 
 export class TerminalManager {
@@ -66,6 +71,7 @@ export class TerminalManager {
     { clusterId?: string; upstream?: { host: string; port: number } }
   >();
   private readonly overQuota = new Set<string>();
+  private readonly toolboxPrepare = new InFlight<void>();
 
   constructor(private readonly opts: TerminalManagerOptions) {
     this.log = opts.logger ?? noopLogger;
@@ -129,6 +135,18 @@ export class TerminalManager {
     const user = this.userOf(learnerId);
     prepareHome(this.homeOf(learnerId), { ...spec, kubeconfig, completion }, user);
     writeIdentity(path.join(this.opts.root, learnerId, "etc"), user);
+    const toolbox = this.opts.toolbox;
+    if (toolbox)
+      await this.toolboxPrepare.run(learnerId, () =>
+        toolbox.prepare(this.kubeconfigOf(learnerId), spec, (step) =>
+          this.log.info(step, { learner: learnerId }),
+        ),
+      );
+  }
+
+  /** The kubeconfig of the learner's cluster as written in their (server-side) home. */
+  private kubeconfigOf(learnerId: string): string {
+    return path.join(this.homeOf(learnerId), ".kube", "config");
   }
 
   /** The learner's running shell, if any. */
@@ -162,6 +180,17 @@ export class TerminalManager {
       }
       // Another attach may have started the shell while this one waited for the socket.
       s = this.get(learnerId);
+      if (!s && this.opts.toolbox) {
+        const cacheDir = path.join(this.opts.root, learnerId, "kubectl");
+        mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+        const launch = this.opts.toolbox.launch(
+          this.kubeconfigOf(learnerId),
+          req.startDir,
+          this.opts.hostPath,
+          cacheDir,
+        );
+        s = this.start(learnerId, launch, req);
+      }
       if (!s) {
         const launch = shellLaunch(this.opts.mode, {
           home: this.homeOf(learnerId),

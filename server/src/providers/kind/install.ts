@@ -62,10 +62,30 @@ export async function installCalico(o: InstallOptions): Promise<void> {
       );
     }
   }
+  for (const file of o.install.apply) {
+    o.onProgress(`${describeApply(file)}: kubectl apply -f ${file}`);
+    // Server-side apply: the objects may exist already (created by custom-resources.yaml), and CRs take no strategic merge.
+    await kubectl(
+      [
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=egresslab",
+        "-f",
+        path.join(o.dataDir, file),
+      ],
+      file,
+    );
+  }
   if (o.enterprise) {
     o.onProgress("applying the Calico Enterprise licence");
     await kubectl(["create", "-f", o.enterprise.licenseFile], "the licence");
   }
+}
+
+/** What applying one of the settings' extra files does, for progress displays. */
+function describeApply(file: string): string {
+  return file === "observability.yaml" ? "enabling Goldmane and Whisker (flow logs)" : `applying ${file}`;
 }
 
 function installError(err: unknown, what: string): EgresslabError {

@@ -70,6 +70,7 @@ describe("kind settings", () => {
       operatorVersion: "v1",
       manifestsUrl: "https://x/manifests/",
       manifests: ["a.yaml"],
+      apply: [],
       components: ["calico"],
     };
     expect(manifestLocation(install, "a.yaml")).toBe("https://x/manifests/a.yaml");

@@ -25,6 +25,8 @@ const edition = z.object({
   operatorVersion: z.string(),
   manifestsUrl: z.string().min(1),
   manifests: z.array(z.string().min(1)).min(1),
+  /** Files of this directory applied with `kubectl apply -f` after the manifests (Goldmane and Whisker on OSS). */
+  apply: z.array(z.string().min(1)).default([]),
   components: z.array(z.string().min(1)).min(1),
   storageClass: z.string().optional(),
   pullSecretAfter: z.string().optional(),

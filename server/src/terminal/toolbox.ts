@@ -1,0 +1,171 @@
+/**
+ * The learner's terminal on a real cluster (kind, kubeconfig pool): `kubectl exec -it` into a toolbox pod in the
+ * learner's own cluster, never a shell on the server's host. The pod, its ServiceAccount and role come from
+ * `clusters/toolbox.yaml`; the lab's files (stage directories, `.bashrc`, the `flows` helper) are copied into the
+ * pod's HOME without replacing what the learner changed. The server keeps the cluster's kubeconfig to itself: only
+ * the `kubectl exec` that carries the terminal uses it, and the shell inside the pod has the ServiceAccount's rights.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments, stringify } from "yaml";
+import { CommandError, type Cmder } from "../providers/cmd.ts";
+import { EgresslabError } from "../shared/errors.ts";
+import type { HomeSpec } from "./home.ts";
+import { bashrc, safeRelative } from "./home.ts";
+import { flowsScript } from "./flows-helper.ts";
+import type { ShellLaunch } from "./sandbox.ts";
+
+/** `clusters/toolbox.yaml` in this repository. */
+export const toolboxManifestFile = fileURLToPath(new URL("../../../clusters/toolbox.yaml", import.meta.url));
+
+export const toolboxNamespace = "egresslab-toolbox";
+export const toolboxPod = "toolbox";
+/** The learner's HOME inside the toolbox pod. */
+export const toolboxHome = "/home/learner";
+
+export interface ToolboxOptions {
+  cmder: Cmder;
+  /** Multi-document YAML of the toolbox's objects (default: `clusters/toolbox.yaml`). */
+  manifests?: string;
+  /** Seconds to wait for the pod to be Ready (default 300: a first image pull on kind takes a while). */
+  readySeconds?: number;
+}
+
+/** The toolbox's objects, split into the RBAC ones (a cluster without the RBAC API has no use for them) and the rest. */
+export function splitToolboxManifests(text: string): { rbac: string; rest: string } {
+  const rbac: string[] = [];
+  const rest: string[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length)
+      throw new EgresslabError("invalid", `toolbox manifests: ${doc.errors[0]!.message}`);
+    const obj = doc.toJS() as { apiVersion?: unknown } | null;
+    if (!obj) continue;
+    (String(obj.apiVersion).startsWith("rbac.authorization.k8s.io/") ? rbac : rest).push(stringify(obj));
+  }
+  return { rbac: rbac.join("---\n"), rest: rest.join("---\n") };
+}
+
+/** Quotes `s` for a POSIX shell. */
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The script (run by `sh -s` in the pod) that writes the learner's files into HOME: stage directories and lab files
+ * only where nothing exists yet (the learner's edits stay), `.bashrc` and `bin/flows` always (the server owns them).
+ * Contents travel base64-encoded, paths are checked to stay inside HOME and are quoted.
+ */
+export function homeSyncScript(spec: Pick<HomeSpec, "dirs" | "files">, home = toolboxHome): string {
+  const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+  const lines = ["set -e", `cd ${shq(home)}`, "mkdir -p bin"];
+  const dirs = new Set<string>();
+  for (const d of spec.dirs) dirs.add(safeRelative(d));
+  for (const f of spec.files) {
+    const dir = path.posix.dirname(safeRelative(f.path));
+    if (dir !== ".") dirs.add(dir);
+  }
+  for (const d of [...dirs].sort()) lines.push(`mkdir -p ${shq(d)}`);
+  for (const f of spec.files) {
+    const p = shq(safeRelative(f.path));
+    lines.push(`[ -e ${p} ] || printf '%s' ${shq(b64(f.content))} | base64 -d > ${p}`);
+  }
+  for (const [p, content, mode] of [
+    [".bashrc", bashrc, "644"],
+    ["bin/flows", flowsScript, "755"],
+  ] as const) {
+    lines.push(
+      `printf '%s' ${shq(b64(content))} | base64 -d > ${shq(p)}.new && chmod ${mode} ${shq(p)}.new && mv -f ${shq(p)}.new ${shq(p)}`,
+    );
+  }
+  lines.push("echo synced");
+  return lines.join("\n") + "\n";
+}
+
+export class Toolboxes {
+  private readonly manifests: string;
+
+  constructor(private readonly o: ToolboxOptions) {
+    this.manifests = o.manifests ?? readFileSync(toolboxManifestFile, "utf8");
+  }
+
+  /**
+   * Creates the toolbox objects in the cluster of `kubeconfigFile` (kubectl apply: unchanged objects stay as they
+   * are), waits until the pod is Ready, then copies the lab's files into its HOME. Rejects with the step that failed.
+   */
+  async prepare(
+    kubeconfigFile: string,
+    spec: Pick<HomeSpec, "dirs" | "files">,
+    onProgress: (step: string) => void = () => {},
+  ): Promise<void> {
+    const kubectl = (args: string[], what: string, input?: string, timeoutMs = 60_000) =>
+      this.o.cmder
+        .run("kubectl", ["--kubeconfig", kubeconfigFile, ...args], {
+          timeoutMs,
+          ...(input !== undefined ? { input } : {}),
+        })
+        .catch((err: unknown) => {
+          throw toolboxError(err, what);
+        });
+    const { rbac, rest } = splitToolboxManifests(this.manifests);
+    onProgress("creating the toolbox pod (kubectl, curl, jq) in your cluster");
+    await kubectl(["apply", "-f", "-"], "creating the toolbox pod", rest);
+    // Without the RBAC API the cluster authorizes without roles: there is nothing to bind.
+    const versions = await kubectl(["api-versions"], "reading the cluster's API versions");
+    if (rbac && versions.stdout.split("\n").includes("rbac.authorization.k8s.io/v1"))
+      await kubectl(["apply", "-f", "-"], "granting the toolbox its role", rbac);
+    onProgress("waiting for the toolbox pod to be Ready");
+    const seconds = this.o.readySeconds ?? 300;
+    await kubectl(
+      ["wait", "--for=condition=Ready", `pod/${toolboxPod}`, "-n", toolboxNamespace, `--timeout=${seconds}s`],
+      "waiting for the toolbox pod",
+      undefined,
+      (seconds + 30) * 1000,
+    );
+    onProgress("copying the lab's files into the toolbox");
+    await kubectl(
+      ["exec", "-i", "-n", toolboxNamespace, toolboxPod, "-c", "toolbox", "--", "sh", "-s"],
+      "copying the lab's files into the toolbox",
+      homeSyncScript(spec),
+    );
+  }
+
+  /** The terminal's command: `kubectl exec -it` into the toolbox, an interactive bash in `startDir` of its HOME. */
+  launch(kubeconfigFile: string, startDir: string, hostPath: string, cacheDir: string): ShellLaunch {
+    const dir = startDir ? path.posix.join(toolboxHome, safeRelative(startDir)) : toolboxHome;
+    return {
+      file: "kubectl",
+      args: [
+        "--kubeconfig",
+        kubeconfigFile,
+        "exec",
+        "-it",
+        "-n",
+        toolboxNamespace,
+        toolboxPod,
+        "-c",
+        "toolbox",
+        "--",
+        "bash",
+        "-c",
+        `cd ${shq(dir)} 2>/dev/null || cd; exec bash --rcfile ~/.bashrc -i`,
+      ],
+      env: {
+        PATH: hostPath,
+        HOME: cacheDir,
+        KUBECACHEDIR: path.join(cacheDir, "cache"),
+        TERM: "xterm-256color",
+        LANG: "C.UTF-8",
+      },
+      cwd: cacheDir,
+    };
+  }
+}
+
+function toolboxError(err: unknown, what: string): EgresslabError {
+  if (err instanceof CommandError) {
+    const line = err.stderr.trim().split("\n").filter(Boolean).at(-1) ?? err.message;
+    return new EgresslabError("unavailable", `${what} failed: ${line}`, { cause: err });
+  }
+  return err instanceof EgresslabError ? err : new EgresslabError("internal", String(err), { cause: err });
+}
