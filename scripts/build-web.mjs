@@ -21,7 +21,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const webDist = path.join(root, "web", "dist");
 const stamp = path.join(webDist, ".built");
 const entries = { app: "web/src/main.ts", instructor: "web/src/instructor.ts" };
-const inputs = ["web/src", "web/public", "server/src/realtime/protocol.ts", "scripts/build-web.mjs"];
+const inputs = [
+  "web/src",
+  "web/public",
+  "server/src/realtime/protocol.ts",
+  "server/src/instructor/wire.ts",
+  "scripts/build-web.mjs",
+];
 
 function newest(p) {
   if (!existsSync(p)) return 0;

@@ -89,11 +89,15 @@ describe("a learner whose cluster was made afresh", () => {
     provider.made = [{ id: cluster.id, reason: "clusters/c-1.json: Unexpected end of JSON input" }];
     server = await start();
     const board = track(new Learner(server.url).socket({ instructor: server.instructorToken }));
-    const marked = new Promise<{ problem?: string }[]>((resolve) =>
-      board.on("board:update", (r) => {
-        if (r[0]?.problem) resolve(r);
-      }),
-    );
+    const marked = new Promise<{ problem?: string }[]>((resolve) => {
+      board.on("board:snapshot", (s) => {
+        if (s.attendees[0]?.problem) resolve(s.attendees);
+      });
+      board.on("board:diff", (d) => {
+        const a = d.changes[0]?.attendee;
+        if (a?.problem) resolve([a]);
+      });
+    });
     const again = new Learner(server.url);
     again.cookie = l.cookie;
     const sock = track(again.socket());

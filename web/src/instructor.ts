@@ -1,7 +1,8 @@
 /** The instructor's board: every attendee × every stage, live. The token printed at server start opens it. */
-import type { BoardRow, PoolView } from "../../server/src/realtime/protocol.ts";
+import type { PoolView } from "../../server/src/realtime/protocol.ts";
 import { h } from "./dom.ts";
 import { connect } from "./socket.ts";
+import { BoardView } from "./board.ts";
 
 const key = "egresslab-instructor";
 
@@ -41,13 +42,12 @@ function board(root: HTMLElement): void {
   const token = sessionStorage.getItem(key);
   if (!token) return ask(root);
   const socket = connect({ instructor: token });
-  const table = h("table", { class: "board", id: "board" });
+  const view = new BoardView((id) => openAttendee(id));
   const status = h("span", { class: "conn" }, "connecting…");
   const pool = h("span", { class: "conn", id: "pool" });
-  root.replaceChildren(
-    h("header", { class: "topbar" }, h("div", { class: "brand" }, "Instructor board"), pool, status),
-    h("main", { class: "board-wrap" }, table),
-  );
+  const title = h("div", { class: "brand" }, "Instructor board");
+  root.replaceChildren(h("header", { class: "topbar" }, title, pool, status), view.el);
+  const openAttendee = (id: string): void => void id;
   socket.on("connect", () => ((status.textContent = "live"), status.classList.add("live")));
   socket.on("disconnect", () => ((status.textContent = "reconnecting…"), status.classList.remove("live")));
   socket.on("connect_error", (err) => {
@@ -69,51 +69,11 @@ function board(root: HTMLElement): void {
     notice.textContent = n.cleared ? "" : n.message;
     notice.toggleAttribute("hidden", !!n.cleared);
   });
-  socket.on("board:update", (rows: BoardRow[]) => {
-    const stages = rows[0]?.stages.length ?? 0;
-    const done = (s: number) => rows.filter((r) => r.stages[s]?.status === "passed").length;
-    table.replaceChildren(
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          h("th", {}, `Attendees (${rows.length})`),
-          ...Array.from({ length: stages }, (_, i) =>
-            h("th", {}, `Stage ${i}`, h("div", { class: "fine" }, `${done(i)} passed`)),
-          ),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        ...rows.map((r) =>
-          h(
-            "tr",
-            {},
-            h(
-              "th",
-              { scope: "row" },
-              h("span", { class: `dot ${r.online ? "on" : "off"}`, title: r.online ? "online" : "offline" }),
-              r.name,
-              ...(r.problem ? [h("div", { class: "fine problem" }, r.problem)] : []),
-            ),
-            ...r.stages.map((s) =>
-              h(
-                "td",
-                {
-                  class: `cell ${s.status} ${s.index === r.currentStage ? "current" : ""}`,
-                  title: `${s.checks} checks`,
-                },
-                s.status === "passed" ? "✓" : s.status === "started" ? "…" : "",
-              ),
-            ),
-          ),
-        ),
-      ),
-    );
+  socket.on("board:snapshot", (snap) => {
+    title.textContent = `Instructor board — ${snap.lab.title}`;
+    view.snapshot(snap);
   });
+  socket.on("board:diff", (d) => view.diff(d));
 }
 
 board(document.getElementById("app")!);

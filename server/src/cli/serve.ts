@@ -69,6 +69,21 @@ export const serveOptionSpecs = {
     arg: "SECONDS",
     description: "End a terminal nobody has used or watched for this long",
   },
+  "stuck-failing": {
+    type: "number",
+    default: 5,
+    env: "EGRESSLAB_STUCK_FAILING",
+    arg: "MINUTES",
+    description: "The board shows an attendee as stuck after failing the same checks for this long",
+  },
+  "stuck-idle": {
+    type: "number",
+    default: 10,
+    env: "EGRESSLAB_STUCK_IDLE",
+    arg: "MINUTES",
+    description:
+      "The board shows an attendee as stuck after doing nothing on an unpassed stage for this long",
+  },
   pool: {
     type: "number",
     default: 2,
@@ -167,6 +182,11 @@ export const serveCommand: Command = {
         throw new ValidationError([
           { where: `--${name}`, message: `expects a whole number of at least 16, got ${o[name]}` },
         ]);
+    for (const name of ["stuck-failing", "stuck-idle"] as const)
+      if (!(o[name] > 0))
+        throw new ValidationError([
+          { where: `--${name}`, message: `expects a number of minutes above 0, got ${o[name]}` },
+        ]);
     if (!Number.isInteger(o.capacity) || o.capacity < 1)
       throw new ValidationError([
         { where: "--capacity", message: `expects a whole number of at least 1, got ${o.capacity}` },
@@ -199,6 +219,7 @@ export const serveCommand: Command = {
           homeMiB: o["home-size"],
         },
         trustProxy: o["trust-proxy"],
+        stuck: { failingMs: o["stuck-failing"] * 60_000, idleMs: o["stuck-idle"] * 60_000 },
         ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
         ...(o["metrics-token"] ? { metricsToken: o["metrics-token"] } : {}),
         logger,

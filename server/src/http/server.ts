@@ -34,6 +34,8 @@ import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
 import { EgresslabError, ValidationError } from "../shared/errors.ts";
 import { storageHealth, type StorageHealth } from "../shared/storage.ts";
+import { BoardService } from "../instructor/board.ts";
+import type { StuckRule } from "../instructor/model.ts";
 
 export interface WorkshopServerOptions {
   port: number;
@@ -79,6 +81,10 @@ export interface WorkshopServerOptions {
   metricsToken?: string;
   /** The data directory's health (default: the process's). */
   storage?: StorageHealth;
+  /** When the board calls an attendee stuck (default 5 minutes failing the same checks, 10 minutes idle). */
+  stuck?: StuckRule;
+  /** The board's clock (tests move it). */
+  now?: () => number;
   logger?: Logger;
 }
 
@@ -88,6 +94,7 @@ export interface WorkshopServer {
   instructorToken: string;
   workshop: Workshop;
   terminals: TerminalManager;
+  board: BoardService;
   io: LabServer;
   /** Stops accepting connections, ends shells and streams, closes the provider and the database. */
   close(): Promise<void>;
@@ -216,6 +223,15 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     logger: log,
   });
   const flows = new FlowHub({ logger: log });
+  const board = new BoardService({
+    workshop,
+    store,
+    workshopId: ws.id,
+    ...(opts.stuck ? { rule: opts.stuck } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+    activity: (id) => terminals.get(id)?.lastActivity,
+    logger: log,
+  });
   const instructorToken = opts.instructorToken ?? randomBytes(18).toString("base64url");
 
   const app = express();
@@ -263,6 +279,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     terminals,
     flows,
     instructorToken,
+    board,
     logger: log,
     flowApi: opts.provider.capabilities.flowApi,
     ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
@@ -295,10 +312,12 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     instructorToken,
     workshop,
     terminals,
+    board,
     io: realtime.io,
     close() {
       closing ??= (async () => {
         metrics?.close();
+        board.close();
         pool.close();
         flows.close();
         terminals.close();

@@ -7,6 +7,7 @@
  * reconnecting asks only for what comes after the last offset it saw (`term:attach.since`).
  */
 import { z } from "zod";
+import type { BoardDiff, BoardSnapshot } from "../instructor/wire.ts";
 
 /** Limits shared by both sides. */
 export const limits = {
@@ -136,8 +137,10 @@ export interface ServerToClientEvents {
   "check:result": (result: CheckOutcome) => void;
   /** The learner's progress changed (stage started, passed, reset). */
   progress: (p: { currentStage: number; stages: StageProgress[] }) => void;
-  /** The instructor's board, whole, whenever something on it changes. */
-  "board:update": (rows: BoardRow[]) => void;
+  /** The instructor's board, whole, once on connecting. */
+  "board:snapshot": (board: BoardSnapshot) => void;
+  /** What changed on the board since the snapshot or the last diff: per attendee, the cells that changed. */
+  "board:diff": (diff: BoardDiff) => void;
   /** The pool of ready clusters, whenever it changes (at most a few times a second). */
   "board:pool": (pool: PoolView) => void;
   /** A problem appeared (sent once, and again on connecting while it lasts); `cleared` when it went away. */

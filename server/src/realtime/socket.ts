@@ -27,6 +27,7 @@ import { toWire } from "../http/errors.ts";
 import { isInstructor, learnerOf } from "../http/api.ts";
 import { sameOrigin } from "../http/security.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { BoardService } from "../instructor/board.ts";
 
 interface SocketData {
   learner?: Learner;
@@ -46,6 +47,8 @@ export interface RealtimeOptions {
   flowApi?: boolean;
   /** The flow source of a cluster (tests replace it). */
   flowSource?: (kubeconfig: string) => FlowSource;
+  /** The instructor's board (diffs per attendee and cell). */
+  board: BoardService;
 }
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown, what: string): z.infer<S> {
@@ -93,15 +96,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     next();
   });
 
-  let boardTimer: NodeJS.Timeout | undefined;
   let closed = false;
-  const onBoard = (): void => {
-    if (closed) return;
-    boardTimer ??= setTimeout(() => {
-      boardTimer = undefined;
-      if (!closed) io.to("board").emit("board:update", workshop.board());
-    }, 300);
-  };
   const onProgress: (...a: WorkshopEvents["progress"]) => void = (id, p) =>
     io.to(`learner:${id}`).emit("progress", p);
   const onCheck: (...a: WorkshopEvents["check"]) => void = (id, r) =>
@@ -116,12 +111,8 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
   };
   const onNotice: (...a: WorkshopEvents["notice"]) => void = (id, n) => {
     if (id === undefined) io.emit("server:notice", n);
-    else {
-      io.to(`learner:${id}`).emit("server:notice", n);
-      onBoard();
-    }
+    else io.to(`learner:${id}`).emit("server:notice", n);
   };
-  workshop.on("board", onBoard);
   workshop.on("pool", onPool);
   workshop.on("progress", onProgress);
   workshop.on("check", onCheck);
@@ -130,9 +121,11 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
   io.on("connection", (socket: LabSocket) => {
     if (socket.data.instructor) {
       void socket.join("board");
-      socket.emit("board:update", workshop.board());
+      const { snapshot, leave } = opts.board.subscribe((d) => socket.emit("board:diff", d));
+      socket.emit("board:snapshot", snapshot);
       socket.emit("board:pool", workshop.poolStatus());
       for (const n of workshop.notices(undefined)) socket.emit("server:notice", n);
+      socket.on("disconnect", leave);
       return;
     }
     const learner = socket.data.learner!;
@@ -235,9 +228,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     io,
     close() {
       closed = true;
-      if (boardTimer) clearTimeout(boardTimer);
       if (poolTimer) clearTimeout(poolTimer);
-      workshop.off("board", onBoard);
       workshop.off("pool", onPool);
       workshop.off("progress", onProgress);
       workshop.off("check", onCheck);

@@ -4,7 +4,8 @@
  */
 import type { ClusterConnection } from "../providers/provider.ts";
 import type { LabParams, LabSummary, RenderedGuide, StageResult, StageSummary } from "../labs/api.ts";
-import { renderGuide, sessionParams, stageSummaries, type Lab } from "../labs/index.ts";
+import { renderGuide, renderStage, sessionParams, stageSummaries, type Lab } from "../labs/index.ts";
+import type { KnownMistake } from "../instructor/mistakes.ts";
 
 export interface LabRunner {
   readonly summary: LabSummary;
@@ -34,6 +35,8 @@ export interface LabRunner {
   reset(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
   /** Applies the stage's reference solution (to set a rebuilt cluster up again). */
   solve?(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
+  /** The stage's known wrong solutions: which checks each fails and why (the board names the mistakes with them). */
+  mistakes?(stageIndex: number, params: LabParams): readonly KnownMistake[];
 }
 
 /** The grading functions of `grading/index.ts`, as `labs/api.ts` declares them. */
@@ -82,6 +85,16 @@ function deepFreeze<T>(v: T): T {
 export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
   const stages = perVariant((params) => stageSummaries(lab, params));
   const guides = lab.stages.map((_, i) => perVariant((params) => renderGuide(lab, i, params)));
+  const mistakes = lab.stages.map((_, i) =>
+    perVariant((params): KnownMistake[] =>
+      renderStage(lab, i, params).wrong.map((w) => ({
+        name: w.name,
+        why: w.why,
+        fails: w.fails,
+        ...(w.first ? { first: w.first } : {}),
+      })),
+    ),
+  );
   return {
     summary: {
       id: lab.id,
@@ -100,5 +113,6 @@ export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
     grade: (conn, i, params, answers) => grading.gradeStage(conn, lab, i, params, answers),
     reset: (conn, i, params) => grading.resetStage(conn, lab, i, params),
     solve: (conn, i, params) => grading.solveStage(conn, lab, i, params),
+    mistakes: (i, params) => mistakes[i]?.(params) ?? [],
   };
 }

@@ -297,4 +297,52 @@ export class SessionStore {
       .all(learnerId, stageIndex) as { question_id: string; value: string }[];
     return Object.fromEntries(rows.map((r) => [r.question_id, r.value]));
   }
+
+  /** When each stage of each learner of a workshop started and was passed (for the instructor's board). */
+  stageTimesAll(
+    workshopId: string,
+  ): { learnerId: string; stageIndex: number; startedAt: string; passedAt: string | null }[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT p.learner_id, p.stage_index, p.started_at, p.passed_at FROM progress p JOIN learners l ON l.id = p.learner_id WHERE l.workshop_id = ?",
+        )
+        .all(workshopId) as {
+        learner_id: string;
+        stage_index: number;
+        started_at: string;
+        passed_at: string | null;
+      }[]
+    ).map((r) => ({
+      learnerId: r.learner_id,
+      stageIndex: r.stage_index,
+      startedAt: r.started_at,
+      passedAt: r.passed_at,
+    }));
+  }
+
+  /** Every check of a workshop's learners, oldest first (the board folds them in at start, the exports read them). */
+  checkHistory(
+    workshopId: string,
+  ): { learnerId: string; stageIndex: number; passed: boolean; result: unknown; at: string }[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT c.learner_id, c.stage_index, c.passed, c.result_json, c.at FROM checks c JOIN learners l ON l.id = c.learner_id WHERE l.workshop_id = ? ORDER BY c.id",
+        )
+        .all(workshopId) as {
+        learner_id: string;
+        stage_index: number;
+        passed: number;
+        result_json: string;
+        at: string;
+      }[]
+    ).map((r) => ({
+      learnerId: r.learner_id,
+      stageIndex: r.stage_index,
+      passed: r.passed === 1,
+      result: JSON.parse(r.result_json) as unknown,
+      at: r.at,
+    }));
+  }
 }

@@ -1,0 +1,179 @@
+/**
+ * The board service: keeps the board's model up to date from the workshop's events and the sessions database, and
+ * publishes what changed (per attendee, per cell) at most every `flushMs` after an event, and every `tickMs` for what
+ * time alone changes (a cell becoming stuck). A page that connects gets the whole board once, then only diffs.
+ */
+import type { CheckOutcome } from "../realtime/protocol.ts";
+import type { LabRunner } from "../sessions/lab-runner.ts";
+import type { SessionStore } from "../sessions/store.ts";
+import type { Workshop, WorkshopEvents } from "../sessions/workshop.ts";
+import type { LabParams } from "../labs/api.ts";
+import type { Logger } from "../shared/logger.ts";
+import { noopLogger } from "../shared/logger.ts";
+import { BoardModel, type StageTimes, type StuckRule } from "./model.ts";
+import type { BoardDiff, BoardSnapshot, BoardStage } from "./wire.ts";
+
+export interface BoardServiceOptions {
+  workshop: Workshop;
+  store: SessionStore;
+  workshopId: string;
+  rule?: StuckRule;
+  now?: () => number;
+  /** The attendee's last typing in the terminal, ms. */
+  activity?: (attendeeId: string) => number | undefined;
+  /** How soon after an event its diff goes out (default 100 ms). */
+  flushMs?: number;
+  /** How often the board is re-evaluated for what time alone changes (default 5 s). */
+  tickMs?: number;
+  logger?: Logger;
+}
+
+/** The stages of a lab as the board titles them. */
+export function boardStages(lab: LabRunner): BoardStage[] {
+  return lab.stages(lab.params(0)).map((s) => ({ index: s.index, id: s.id, title: s.title }));
+}
+
+export class BoardService {
+  readonly model: BoardModel;
+  private readonly listeners = new Set<(d: BoardDiff) => void>();
+  private readonly params = new Map<string, LabParams>();
+  private readonly seeds = new Map<string, number>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly ticker: NodeJS.Timeout;
+  private closed = false;
+  private readonly log: Logger;
+  private readonly onBoard = (): void => this.scheduleRefresh();
+  private readonly onCheck = (...[id, r]: WorkshopEvents["check"]): void => {
+    this.model.recordCheck(id, r);
+    this.scheduleFlush();
+  };
+
+  constructor(private readonly opts: BoardServiceOptions) {
+    this.log = opts.logger ?? noopLogger;
+    const lab = opts.workshop.lab;
+    this.model = new BoardModel({
+      lab: { id: lab.summary.id, title: lab.summary.title },
+      stages: boardStages(lab),
+      ...(opts.rule ? { rule: opts.rule } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.activity ? { activity: opts.activity } : {}),
+      mistakes: (id, stage) => {
+        const p = this.paramsOf(id);
+        return p ? (lab.mistakes?.(stage, p) ?? []) : [];
+      },
+    });
+    this.refresh();
+    for (const c of opts.store.checkHistory(opts.workshopId))
+      this.model.recordCheck(c.learnerId, c.result as CheckOutcome);
+    this.model.snapshot();
+    opts.workshop.on("board", this.onBoard);
+    opts.workshop.on("progress", this.onBoard);
+    opts.workshop.on("check", this.onCheck);
+    this.ticker = setInterval(() => this.flush(), opts.tickMs ?? 5000);
+    this.ticker.unref();
+  }
+
+  private paramsOf(id: string): LabParams | undefined {
+    let p = this.params.get(id);
+    const seed = this.seeds.get(id);
+    if (!p && seed !== undefined) {
+      p = this.opts.workshop.lab.params(seed);
+      this.params.set(id, p);
+    }
+    return p;
+  }
+
+  /** Reads names, stages, online state and stage times again from the workshop and the database. */
+  private refresh(): void {
+    const { store, workshop, workshopId } = this.opts;
+    const learners = store.learners(workshopId);
+    const rows = new Map(workshop.board().map((r) => [r.learnerId, r]));
+    for (const l of learners) this.seeds.set(l.id, l.seed);
+    this.model.setAttendees(
+      learners.map((l) => {
+        const r = rows.get(l.id);
+        return {
+          id: l.id,
+          name: l.name,
+          currentStage: l.currentStage,
+          joinedAt: Date.parse(l.createdAt),
+          online: r?.online ?? false,
+          ...(r?.problem ? { problem: r.problem } : {}),
+        };
+      }),
+    );
+    const times = new Map<string, StageTimes[]>();
+    for (const t of store.stageTimesAll(workshopId)) {
+      let list = times.get(t.learnerId);
+      if (!list) times.set(t.learnerId, (list = []));
+      list[t.stageIndex] = {
+        startedAt: Date.parse(t.startedAt),
+        ...(t.passedAt ? { passedAt: Date.parse(t.passedAt) } : {}),
+      };
+    }
+    for (const l of learners) this.model.setStageTimes(l.id, times.get(l.id) ?? []);
+  }
+
+  private scheduleRefresh(): void {
+    if (this.closed) return;
+    this.refreshTimer ??= setTimeout(() => {
+      this.refreshTimer = undefined;
+      try {
+        this.refresh();
+      } catch (err) {
+        this.log.warn("could not read the board from the database", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+      this.flush();
+    }, this.opts.flushMs ?? 100);
+  }
+
+  private scheduleFlush(): void {
+    if (this.closed) return;
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, this.opts.flushMs ?? 100);
+  }
+
+  /** Publishes what changed since the last diff, if anything. */
+  flush(): void {
+    if (this.closed || !this.listeners.size) return;
+    const d = this.model.diff();
+    if (d) for (const l of this.listeners) l(d);
+  }
+
+  /**
+   * Subscribes a page: pending changes go out to the others first, so the snapshot this returns and the diffs
+   * `listener` gets from now on add up to the board.
+   */
+  subscribe(listener: (d: BoardDiff) => void): { snapshot: BoardSnapshot; leave: () => void } {
+    this.flush();
+    const snapshot = this.model.snapshot();
+    this.listeners.add(listener);
+    return { snapshot, leave: () => void this.listeners.delete(listener) };
+  }
+
+  /** The board now, without changing what pages were sent. */
+  rows(): BoardSnapshot["attendees"] {
+    return this.model.rows();
+  }
+
+  /** The activity of an attendee (a page action the board should count). */
+  touch(attendeeId: string): void {
+    this.model.touch(attendeeId);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.ticker);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.opts.workshop.off("board", this.onBoard);
+    this.opts.workshop.off("progress", this.onBoard);
+    this.opts.workshop.off("check", this.onCheck);
+    this.listeners.clear();
+  }
+}
