@@ -1,5 +1,5 @@
 /**
- * The core (`v1`), `apps/v1`, `discovery.k8s.io/v1`, `events.k8s.io/v1` and `networking.k8s.io/v1` kinds, with the
+ * The core (`v1`), `apps/v1`, `discovery.k8s.io/v1`, `events.k8s.io/v1`, `networking.k8s.io/v1` and `policy/v1` kinds, with the
  * Table columns of the real server's printers (`pkg/printers/internalversion/printers.go`).
  */
 import type { KubeObject, ResourceType, TableColumn } from "../types.ts";
@@ -236,6 +236,27 @@ function eventLastSeen(o: KubeObject, now: number): string {
     o.metadata.creationTimestamp) as string | undefined;
   return ageOf(ts, now);
 }
+
+/** `formatHosts`: the rules' hosts, `*` for none, at most three then `+ N more...`. */
+function ingressHosts(o: KubeObject): string {
+  const hosts = asArray(field(o, "spec", "rules"))
+    .map((r) => asRecord(r).host)
+    .filter((h): h is string => typeof h === "string" && h !== "");
+  if (!hosts.length) return "*";
+  const shown = hosts.slice(0, 3).join(",");
+  return hosts.length > 3 ? `${shown} + ${hosts.length - 3} more...` : shown;
+}
+
+/** `ingressLoadBalancerStatusStringer`: the load balancer's IPs and host names. */
+function ingressAddress(o: KubeObject): string {
+  return asArray(field(o, "status", "loadBalancer", "ingress"))
+    .map((i) => asRecord(i).ip ?? asRecord(i).hostname)
+    .filter((a): a is string => typeof a === "string" && a !== "")
+    .join(",");
+}
+
+const intOrPercentText = (v: unknown): string =>
+  typeof v === "number" || typeof v === "string" ? String(v) : "N/A";
 
 export function coreTypes(now: Now): ResourceType[] {
   const age = ageColumn(now);
@@ -543,6 +564,43 @@ export function coreTypes(now: Now): ResourceType[] {
         col("Message", "string", (o) => o.note ?? "", {
           description: "A human-readable description of the status of this operation.",
         }),
+      ],
+    }),
+    kind("networking.k8s.io", "v1", "Ingress", "ingresses", "V1Ingress", {
+      namespaced: true,
+      shortNames: ["ing"],
+      subresources: ["status"],
+      columns: [
+        col("Class", "string", (o) => field(o, "spec", "ingressClassName") ?? "<none>", {
+          description: "The name of the IngressClass resource that should be used for this Ingress.",
+        }),
+        col("Hosts", "string", ingressHosts, {
+          description: "Hosts that incoming requests are matched against.",
+        }),
+        col("Address", "string", ingressAddress, {
+          description: "Address is a list containing ingress points for the load-balancer",
+        }),
+        col("Ports", "string", (o) => (asArray(field(o, "spec", "tls")).length ? "80, 443" : "80"), {
+          description: "Ports of TLS configurations that open",
+        }),
+        age,
+      ],
+    }),
+    kind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "V1PodDisruptionBudget", {
+      namespaced: true,
+      shortNames: ["pdb"],
+      subresources: ["status"],
+      columns: [
+        col("Min Available", "string", (o) => intOrPercentText(field(o, "spec", "minAvailable")), {
+          description: "The minimum number or percentage of available pods this budget requires.",
+        }),
+        col("Max Unavailable", "string", (o) => intOrPercentText(field(o, "spec", "maxUnavailable")), {
+          description: "The maximum number or percentage of unavailable pods this budget requires.",
+        }),
+        col("Allowed Disruptions", "integer", (o) => field(o, "status", "disruptionsAllowed") ?? 0, {
+          description: "Number of pod disruptions that are currently allowed.",
+        }),
+        age,
       ],
     }),
     kind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "V1NetworkPolicy", {

@@ -31,6 +31,8 @@ const roots = [
   "CoreV1Event",
   "EventsV1Event",
   "V1NetworkPolicy",
+  "V1Ingress",
+  "V1PodDisruptionBudget",
   "V1Scale",
 ];
 

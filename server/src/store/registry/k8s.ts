@@ -79,6 +79,12 @@ const patchInfo: Record<string, PatchInfo> = {
   "V1DaemonSetStatus.conditions": { strategy: "merge", key: "type", listType: "map", mapKeys: ["type"] },
   "V1NamespaceStatus.conditions": { strategy: "merge", key: "type", listType: "map", mapKeys: ["type"] },
   "V1ServiceStatus.conditions": { strategy: "merge", key: "type", listType: "map", mapKeys: ["type"] },
+  "V1PodDisruptionBudgetStatus.conditions": {
+    strategy: "merge",
+    key: "type",
+    listType: "map",
+    mapKeys: ["type"],
+  },
   "V1ServiceAccount.secrets": { strategy: "merge", key: "name", listType: "map", mapKeys: ["name"] },
 };
 

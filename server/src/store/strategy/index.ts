@@ -4,6 +4,8 @@
  */
 import { resourceKey, type ResourceType } from "../types.ts";
 import { configMapStrategy, secretStrategy } from "./configmap.ts";
+import { ingressStrategy } from "./ingress.ts";
+import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
 import type { Strategy } from "./types.ts";
 import { podStrategy, serviceStrategy, workloadStrategy } from "./workloads.ts";
 
@@ -21,6 +23,8 @@ const BY_KEY: ReadonlyMap<string, Strategy> = new Map<string, Strategy>([
   ["apps/deployments", workloadStrategy(true)],
   ["apps/daemonsets", workloadStrategy(true)],
   ["apps/replicasets", workloadStrategy(false)],
+  ["networking.k8s.io/ingresses", ingressStrategy],
+  ["policy/poddisruptionbudgets", podDisruptionBudgetStrategy],
 ]);
 
 const GENERATION: Strategy = { tracksGeneration: true };

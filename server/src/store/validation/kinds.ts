@@ -11,7 +11,8 @@ import { asArray, asObject, type JsonObject } from "../../shared/object.ts";
 const PROTOCOLS = ["SCTP", "TCP", "UDP"];
 const IANA_SVC_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
-function portNameProblems(name: string): string[] {
+/** `validation.IsValidPortName`. */
+export function portNameProblems(name: string): string[] {
   const out: string[] = [];
   if (name.length > 15) out.push("must be no more than 15 characters");
   if (!IANA_SVC_NAME_RE.test(name))
