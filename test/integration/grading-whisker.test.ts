@@ -32,13 +32,15 @@ async function client(id: string, edition: "oss" | "enterprise"): Promise<Cluste
   return createKubeClient(c.kubeconfig);
 }
 
+/** Whisker's flows for `query`, polled until `ready` holds for them (the workshop's traffic starts with the cluster). */
 async function someFlows(
   c: ClusterClient,
   query: Record<string, string>,
+  ready: (flows: Record<string, unknown>[]) => boolean = (flows) => flows.length > 0,
 ): Promise<Record<string, unknown>[]> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 150; i++) {
     const flows = await fetchFlows(c, query);
-    if (flows.length) return flows;
+    if (ready(flows)) return flows;
     await new Promise((r) => setTimeout(r, 200));
   }
   return [];
@@ -53,7 +55,9 @@ describe("flow checks through port-forward to Whisker", () => {
       metadata: { name: "deny-calico-system" },
       spec: { selector: 'projectcalico.org/namespace == "calico-system"', types: ["Ingress", "Egress"] },
     });
-    const flows = await someFlows(c, { reporter: "src", action: "allow" });
+    const flows = await someFlows(c, { reporter: "src", action: "allow" }, (fs) =>
+      fs.some((f) => f.dest_type === "net" && (f.dest_domains as string[]).length > 0),
+    );
     expect(flows.length).toBeGreaterThan(0);
     const out = flows.filter((f) => f.dest_type === "net");
     expect(out.length).toBeGreaterThan(0);
