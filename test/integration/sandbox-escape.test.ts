@@ -24,6 +24,7 @@ import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/
 import { createProvider } from "../../server/src/providers/select.ts";
 import type { LabRunner } from "../../server/src/sessions/lab-runner.ts";
 import type { ClusterProvider } from "../../server/src/providers/provider.ts";
+import { homesSeenAs } from "../../server/src/terminal/sandbox-setup.ts";
 import { Learner, TermWatcher, connected, type TestSocket } from "./web-client.ts";
 
 const asRoot = process.getuid?.() === 0;
@@ -237,6 +238,39 @@ describe("nothing of the host", () => {
     const ps = await run(ada, "ps -eo args | cat");
     expect(ps).not.toContain(dataDir);
     expect(ps).not.toContain("node");
+  });
+
+  it("names no host directory in its mount tables, any process's environment, command line or open files", async () => {
+    const out = await run(
+      ada,
+      "cat /proc/self/mountinfo /proc/mounts /proc/1/mountinfo; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; tr '\\0' '\\n' < $p/environ; ls -l $p/fd $p/cwd 2>/dev/null; done 2>/dev/null",
+    );
+    expect(out).toContain("/run/egresslab");
+    const lines = out.split("\n");
+    // The home's own bind mount (mountinfo's root field) is the one place its host path shows, as the start log says.
+    const homeLines = lines.filter((l) => l.split(" ")[4] === "/home/learner");
+    expect(homeLines.length).toBeGreaterThanOrEqual(2);
+    for (const l of homeLines)
+      expect(l.split(" ")[3]).toBe(
+        path.join(
+          homesSeenAs(path.join(dataDir, "learners"), readFileSync("/proc/self/mountinfo", "utf8")),
+          ada.id,
+          "home",
+        ),
+      );
+    const mentions = (text: string, p: string): boolean =>
+      new RegExp(`(^|[\\s=:'"])${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(/|[\\s'"]|$)`).test(text);
+    for (const hostPath of [
+      dataDir,
+      outside,
+      process.cwd(),
+      process.env.HOME ?? "/root",
+      "/work",
+      "/dev/shm",
+    ]) {
+      const leaks = lines.filter((l) => mentions(l, hostPath) && !homeLines.includes(l));
+      expect([hostPath, leaks]).toEqual([hostPath, []]);
+    }
   });
 
   it("runs as an unprivileged host user that owns the learner's home (its own uid per learner as root)", async () => {

@@ -15,12 +15,13 @@ import { SessionStore } from "../sessions/store.ts";
 import { ClusterPool } from "../sessions/pool.ts";
 import { Workshop } from "../sessions/workshop.ts";
 import { TerminalManager } from "../terminal/manager.ts";
-import { assertSandboxWorks, SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
+import { SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
+import { setUpSandbox } from "../terminal/sandbox-setup.ts";
 import { pipeTo } from "../terminal/api-socket.ts";
 import { Toolboxes } from "../terminal/toolbox.ts";
 import { createCmder } from "../providers/cmd.ts";
-import { defaultShellLimits, setUpCgroups, sweepShellCgroups, type ShellLimits } from "../terminal/limits.ts";
-import { LearnerUids, defaultUidRange, overlapsHostUsers, parseUidRange } from "../terminal/uids.ts";
+import { defaultShellLimits, type ShellLimits } from "../terminal/limits.ts";
+import { defaultUidRange, overlapsHostUsers, parseUidRange } from "../terminal/uids.ts";
 import type { SandboxOptions } from "../terminal/manager.ts";
 import { FlowHub, type FlowSource } from "../realtime/flows.ts";
 import { attachRealtime, type LabServer } from "../realtime/socket.ts";
@@ -133,27 +134,15 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         ]);
     }
     try {
-      assertSandboxWorks(hostPath, bwrapPath, asRoot ? { uid: range.first, gid: range.first } : undefined);
-      const cg = setUpCgroups(limits);
-      if (cg.layout) sweepShellCgroups(cg.layout);
-      // Without a uid per learner, RLIMIT_NPROC counts every shell and the server together: it can only bound them
-      // all (a learner's own limit then comes from the pids cgroup, where there is one).
-      if (!asRoot) limits.uidProcesses = limits.processes * (opts.capacity ?? 100) + 1024;
-      sandbox = {
-        ...(asRoot ? { uids: new LearnerUids(range, path.join(opts.dataDir, "learners")) } : {}),
+      sandbox = setUpSandbox({
         limits,
+        hostPath,
         bwrapPath,
-        ...(cg.layout ? { cgroups: cg.layout } : {}),
-      };
-      log.info("learners' shells are sandboxed", {
-        user: asRoot
-          ? `one host uid per learner (${range.first}-${range.last})`
-          : "this server's own user, in bubblewrap's unprivileged user namespace (run as root for one uid per learner)",
-        network: "own namespace; only their cluster's API, through their own socket",
-        limits: `rlimits: ${limits.uidProcesses ? `${limits.uidProcesses} processes for all shells together (this server's user)` : `${limits.processes} processes per learner`}, ${limits.addressSpaceMiB} MiB address space and ${limits.openFiles} open files per process, ${limits.fileSizeMiB} MiB per file, home ${limits.homeMiB} MiB (checked every minute)`,
-        cgroups: cg.layout
-          ? `${cg.reason}: ${limits.memoryMiB} MiB memory, ${limits.processes} pids, cpu weight below the server's, per shell`
-          : `none (${cg.reason}); rlimits only`,
+        asRoot,
+        range,
+        learnersDir: path.join(opts.dataDir, "learners"),
+        capacity: opts.capacity ?? 100,
+        log,
       });
     } catch (err) {
       if (!(err instanceof SandboxUnavailable) || opts.shellMode !== undefined || !isLoopback(opts.host))

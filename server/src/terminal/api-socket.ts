@@ -5,7 +5,17 @@
  * the socket; the learner's kubeconfig points there. TLS stays end to end: the forwarder and this module see bytes.
  */
 import net, { type Socket } from "node:net";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statfsSync,
+  unlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
@@ -71,6 +81,25 @@ export function sandboxKubeconfig(text: string, port = sandboxApiPort): Rewritte
   return { kubeconfig: stringify(doc), ...(upstream ? { upstream } : {}) };
 }
 
+const tmpfsMagic = 0x01021994;
+
+/**
+ * Where the sockets' directory goes: a tmpfs of its own when there is one (/dev/shm), since the sandbox's mount table
+ * shows the bound directory's path inside its filesystem: there `/egresslab-api-…/<learner>`, not a host path.
+ */
+export function socketBase(candidates = ["/dev/shm"]): string {
+  for (const dir of candidates) {
+    try {
+      if (statfsSync(dir).type !== tmpfsMagic) continue;
+      accessSync(dir, constants.W_OK | constants.X_OK);
+      return dir;
+    } catch {
+      /* absent or not ours to write */
+    }
+  }
+  return tmpdir();
+}
+
 /** The per-learner sockets of one server run (a fresh private directory; shells do not outlive the server). */
 export class ApiSockets {
   private readonly servers = new Map<string, net.Server>();
@@ -87,7 +116,7 @@ export class ApiSockets {
   /** The directory to bind at `/run/egresslab` for `learnerId` (listening once per learner). */
   async open(learnerId: string, owner?: { uid: number; gid: number }): Promise<string> {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(learnerId)) throw new Error(`"${learnerId}" is not a learner id`);
-    this.dir ??= mkdtempSync(path.join(tmpdir(), "egresslab-api-"));
+    this.dir ??= mkdtempSync(path.join(socketBase(), "egresslab-api-"));
     chmodSync(this.dir, 0o711);
     const dir = path.join(this.dir, learnerId);
     if (this.servers.has(learnerId)) return dir;

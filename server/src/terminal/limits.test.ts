@@ -1,14 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  defaultShellLimits,
-  setUpCgroups,
-  shellCgroup,
-  sweepShellCgroups,
-  ulimitCommands,
-} from "./limits.ts";
+import { defaultShellLimits, describeRlimits, insideUlimit, ulimitCommands } from "./limits.ts";
 import { LearnerUids, overlapsHostUsers, parseUidRange } from "./uids.ts";
 
 const dirs: string[] = [];
@@ -19,49 +13,17 @@ const tmp = (): string => {
   return d;
 };
 
-describe("cgroups", () => {
-  it("on cgroup v1, nests the shells' groups under the server's own group of each controller", () => {
-    const root = tmp();
-    for (const c of ["memory/slice/me", "pids", "cpu"]) mkdirSync(path.join(root, c), { recursive: true });
-    const self = path.join(root, "self-cgroup");
-    writeFileSync(self, "8:pids:/\n4:memory:/slice/me\n1:cpu:/\n0::/\n");
-    const r = setUpCgroups(defaultShellLimits, root, self);
-    expect(r.layout?.version).toBe(1);
-    expect(r.layout?.parents.memory).toBe(path.join(root, "memory/slice/me/egresslab-shells"));
-    expect(readFileSync(path.join(root, "cpu/egresslab-shells/cpu.shares"), "utf8")).toBe("512");
-    const procs = shellCgroup(r.layout!, "l-1", { ...defaultShellLimits, memoryMiB: 64, processes: 33 });
-    expect(procs).toHaveLength(3);
-    expect(readFileSync(path.join(root, "pids/egresslab-shells/l-1/pids.max"), "utf8")).toBe("33");
-    expect(
-      readFileSync(path.join(root, "memory/slice/me/egresslab-shells/l-1/memory.limit_in_bytes"), "utf8"),
-    ).toBe(String(64 * 1024 * 1024));
-    expect(() => shellCgroup(r.layout!, "../escape", defaultShellLimits)).toThrow(/not a cgroup name/);
-  });
-
-  it("sweeps empty groups an earlier run left, but not fresh ones", () => {
-    const root = tmp();
-    const layout = { version: 1 as const, parents: { pids: root } };
-    mkdirSync(path.join(root, "l-old"));
-    mkdirSync(path.join(root, "l-new"));
-    const later = Date.now() + 30_000;
-    expect(sweepShellCgroups(layout, 60_000, later)).toBe(0);
-    expect(sweepShellCgroups(layout, 60_000, later + 60_000)).toBe(2);
-    expect(readdirSync(root)).toEqual([]);
-  });
-
-  it("says why when there is nothing to use, so rlimits alone apply", () => {
-    const root = tmp();
-    const self = path.join(root, "self-cgroup");
-    writeFileSync(self, "0::/\n");
-    expect(setUpCgroups(defaultShellLimits, root, self)).toEqual({
-      reason: "no cgroup v1 controller is writable: memory, pids, cpu",
-    });
-    expect(setUpCgroups(defaultShellLimits, root, path.join(root, "absent")).layout).toBeUndefined();
-  });
-
+describe("rlimits", () => {
   it("writes hard and soft rlimits", () => {
     expect(ulimitCommands({ ...defaultShellLimits, processes: 9, openFiles: 64 })).toMatch(
       /ulimit -HS -u 9 && .*ulimit -HS -n 64/,
+    );
+    const l = { ...defaultShellLimits, processes: 9, uidProcesses: 500, memoryMiB: 300, cpuSeconds: 60 };
+    // Outside: all shells together; inside the sandbox: this shell.
+    expect(ulimitCommands(l)).toMatch(/ulimit -HS -u 500 && .*-d 307200 && .*-t 60 && ulimit -HS -c 0$/);
+    expect(insideUlimit(l)).toBe("ulimit -HS -u 9");
+    expect(describeRlimits(l, false)).toMatch(
+      /^9 processes per shell \(its own user namespace\), 500 for all shells together.*300 MiB data.*60 s CPU/,
     );
   });
 });

@@ -1,37 +1,33 @@
 /**
  * Resource limits of a learner's shell. Resource limits (rlimits) are always set, as hard limits the learner cannot
- * raise: processes (per host uid, so per learner when each learner has their own uid), address space per process, open
- * files and file size. Where the server may create cgroups (cgroup v1 controllers, or a cgroup v2 subtree with the
- * controllers delegated), each shell also gets its own group under the server's: total memory, a process count and a
- * CPU weight below the server's, so a fork bomb or a memory hog in one shell is held inside that shell's group.
+ * raise, on the shell's first process before the sandbox starts (so every process of the shell inherits them):
+ * address space and data per process, open files, file size, CPU seconds per process, no core files. Processes are
+ * counted per shell: by the learner's own host uid when the server runs as root, and otherwise by the sandbox's own
+ * user namespace (Linux counts RLIMIT_NPROC per user namespace since 5.14, so the limit set inside one sandbox counts
+ * that sandbox's processes, while the limit set before it, recorded when its namespace was made, bounds all shells
+ * together). Where the server may create cgroups (`cgroups.ts`), each shell also gets its own group.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmdirSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import path from "node:path";
 
 export interface ShellLimits {
-  /** Processes (and threads) of the shell: RLIMIT_NPROC per learner uid, and pids.max of its cgroup. */
+  /** Processes (and threads) of the shell: RLIMIT_NPROC inside its sandbox, and pids.max of its cgroup. */
   processes: number;
   /**
-   * RLIMIT_NPROC when it does not count one learner alone: the kernel counts every process of the host uid, so where
-   * all shells run as the server's own user this bounds all of them together (and the server), not each.
+   * RLIMIT_NPROC outside the sandboxes when it does not count one learner alone: without a host uid per learner the
+   * kernel counts every process of the server's user there, so this bounds all shells together (and the server).
    */
   uidProcesses?: number;
   /** Memory of the whole shell (cgroup), in MiB. */
   memoryMiB: number;
   /** Address space of each process (RLIMIT_AS), in MiB; kubectl (Go) needs about 1 GiB of it. */
   addressSpaceMiB: number;
+  /** Data (heap and private writable mappings) of each process (RLIMIT_DATA), in MiB; default: `memoryMiB`. */
+  dataMiB?: number;
   /** Open files per process (RLIMIT_NOFILE). */
   openFiles: number;
   /** Largest file a shell may write (RLIMIT_FSIZE), in MiB. */
   fileSizeMiB: number;
+  /** CPU time of each process (RLIMIT_CPU), in seconds: a process spinning longer than this is ended. */
+  cpuSeconds: number;
   /** Size of HOME, in MiB, checked periodically; the learner is told when over it. */
   homeMiB: number;
   /** Size of the shell's private /tmp (tmpfs), in MiB. */
@@ -47,161 +43,39 @@ export const defaultShellLimits: ShellLimits = {
   addressSpaceMiB: 2048,
   openFiles: 1024,
   fileSizeMiB: 100,
+  cpuSeconds: 3600,
   homeMiB: 200,
   tmpMiB: 64,
   cpuShares: 1024,
   nice: 5,
 };
 
-/** `ulimit` arguments (hard and soft) for bash, in the order bash applies them. */
+/** `ulimit` commands (hard and soft) for bash, run before the sandbox starts, in the order bash applies them. */
 export function ulimitCommands(l: ShellLimits): string {
   return [
     `ulimit -HS -u ${l.uidProcesses ?? l.processes}`,
     `ulimit -HS -v ${l.addressSpaceMiB * 1024}`,
+    `ulimit -HS -d ${(l.dataMiB ?? l.memoryMiB) * 1024}`,
     `ulimit -HS -n ${l.openFiles}`,
     `ulimit -HS -f ${l.fileSizeMiB * 1024}`,
+    `ulimit -HS -t ${l.cpuSeconds}`,
     `ulimit -HS -c 0`,
   ].join(" && ");
 }
 
-type Controller = "memory" | "pids" | "cpu";
-
-/** The cgroup directories (one per controller on v1, one on v2) of the shells' parent group. */
-export interface CgroupLayout {
-  version: 1 | 2;
-  /** Controller → the directory under which each shell's group is created. */
-  parents: Partial<Record<Controller, string>>;
+/** The `ulimit` command run first inside the sandbox: the shell's own process count (see the module comment). */
+export function insideUlimit(l: ShellLimits): string {
+  return `ulimit -HS -u ${l.processes}`;
 }
 
-const groupName = "egresslab-shells";
-
-/**
- * Finds (and creates) the shells' parent group under the server's own cgroup. Returns undefined, with the reason,
- * when this machine or this user does not allow it; rlimits still apply then.
- */
-export function setUpCgroups(
-  limits: ShellLimits,
-  root = "/sys/fs/cgroup",
-  selfCgroup = "/proc/self/cgroup",
-): { layout?: CgroupLayout; reason: string } {
-  let lines: string[];
-  try {
-    lines = readFileSync(selfCgroup, "utf8").trim().split("\n");
-  } catch {
-    return { reason: "no cgroups on this system" };
-  }
-  if (existsSync(path.join(root, "cgroup.controllers"))) {
-    const own = lines.find((l) => l.startsWith("0::"))?.slice(3);
-    if (own === undefined) return { reason: "cgroup v2 without an entry for this process" };
-    const base = path.join(root, own);
-    try {
-      const available = readFileSync(path.join(base, "cgroup.subtree_control"), "utf8").split(/\s+/);
-      const want = (["memory", "pids", "cpu"] as const).filter((c) => !available.includes(c));
-      if (want.length)
-        writeFileSync(path.join(base, "cgroup.subtree_control"), want.map((c) => `+${c}`).join(" "));
-      const dir = path.join(base, groupName);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, "cgroup.subtree_control"), "+memory +pids +cpu");
-      writeFileSync(path.join(dir, "cpu.weight"), "50");
-      return {
-        layout: { version: 2, parents: { memory: dir, pids: dir, cpu: dir } },
-        reason: `cgroup v2 under ${dir}`,
-      };
-    } catch (err) {
-      return {
-        reason: `cgroup v2 controllers are not delegated to this server (${(err as Error).message.split("\n")[0]})`,
-      };
-    }
-  }
-  const parents: Partial<Record<Controller, string>> = {};
-  const missing: string[] = [];
-  for (const c of ["memory", "pids", "cpu"] as const) {
-    const line = lines.find((l) => l.split(":")[1]?.split(",").includes(c));
-    const mount = path.join(root, c);
-    if (!line || !existsSync(mount)) {
-      missing.push(c);
-      continue;
-    }
-    const dir = path.join(mount, line.split(":").slice(2).join(":"), groupName);
-    try {
-      mkdirSync(dir, { recursive: true });
-      // All shells together weigh half of one task of the server's own group.
-      if (c === "cpu") writeFileSync(path.join(dir, "cpu.shares"), "512");
-      parents[c] = dir;
-    } catch (err) {
-      missing.push(`${c} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-    }
-  }
-  if (!Object.keys(parents).length)
-    return { reason: `no cgroup v1 controller is writable: ${missing.join(", ")}` };
-  return {
-    layout: { version: 1, parents },
-    reason: `cgroup v1 ${Object.keys(parents).join(", ")}${missing.length ? ` (not ${missing.join(", ")})` : ""}`,
-  };
-}
-
-/** Creates (or refreshes) one shell's group; returns the `cgroup.procs` files its first process writes itself into. */
-export function shellCgroup(layout: CgroupLayout, id: string, limits: ShellLimits): string[] {
-  if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`"${id}" is not a cgroup name`);
-  const procs = new Set<string>();
-  const mem = String(limits.memoryMiB * 1024 * 1024);
-  for (const [c, parent] of Object.entries(layout.parents) as [Controller, string][]) {
-    const dir = path.join(parent, id);
-    mkdirSync(dir, { recursive: true });
-    if (layout.version === 1) {
-      if (c === "memory") writeFileSync(path.join(dir, "memory.limit_in_bytes"), mem);
-      if (c === "pids") writeFileSync(path.join(dir, "pids.max"), String(limits.processes));
-      if (c === "cpu") writeFileSync(path.join(dir, "cpu.shares"), String(limits.cpuShares));
-    } else if (!procs.has(path.join(dir, "cgroup.procs"))) {
-      writeFileSync(path.join(dir, "memory.max"), mem);
-      try {
-        writeFileSync(path.join(dir, "memory.swap.max"), "0");
-      } catch {
-        /* no swap accounting */
-      }
-      writeFileSync(path.join(dir, "pids.max"), String(limits.processes));
-      writeFileSync(path.join(dir, "cpu.weight"), String(Math.max(1, Math.round(limits.cpuShares / 10.24))));
-    }
-    procs.add(path.join(dir, "cgroup.procs"));
-  }
-  return [...procs];
-}
-
-/**
- * Removes the empty shell groups an earlier run left (a server stopped before its shells' groups could go). Only
- * groups older than `minAgeMs`, so a group another server on this host has just made for a starting shell stays.
- */
-export function sweepShellCgroups(layout: CgroupLayout, minAgeMs = 60_000, now = Date.now()): number {
-  let removed = 0;
-  for (const parent of new Set(Object.values(layout.parents))) {
-    let names: string[];
-    try {
-      names = readdirSync(parent, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      try {
-        if (now - statSync(path.join(parent, name)).mtimeMs < minAgeMs) continue;
-        rmdirSync(path.join(parent, name));
-        removed++;
-      } catch {
-        /* in use, or not ours to remove */
-      }
-    }
-  }
-  return removed;
-}
-
-/** Removes a shell's group once it is empty (ignored while processes remain). */
-export function removeShellCgroup(layout: CgroupLayout, id: string): void {
-  for (const parent of new Set(Object.values(layout.parents))) {
-    try {
-      rmdirSync(path.join(parent, id));
-    } catch {
-      /* busy or gone */
-    }
-  }
+/** The rlimits of each shell, in words, for the log at start. */
+export function describeRlimits(l: ShellLimits, perUid: boolean): string {
+  return [
+    `${l.processes} processes per shell (${perUid ? "its own host uid" : "its own user namespace"})` +
+      (l.uidProcesses ? `, ${l.uidProcesses} for all shells together (this server's user)` : ""),
+    `per process ${l.addressSpaceMiB} MiB address space, ${l.dataMiB ?? l.memoryMiB} MiB data, ${l.openFiles} open files, ${l.cpuSeconds} s CPU`,
+    `${l.fileSizeMiB} MiB per file, no core files`,
+    `nice ${l.nice}`,
+    `home ${l.homeMiB} MiB (checked every minute), /tmp ${l.tmpMiB} MiB`,
+  ].join("; ");
 }

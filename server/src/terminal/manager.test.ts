@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { TerminalManager } from "./manager.ts";
 import { defaultShellLimits } from "./limits.ts";
 import type { TerminalClient } from "./session.ts";
+import { setUpCgroups } from "./cgroups.ts";
+import { FakeCgroup2 } from "../../../test/fixtures/cgroup2.ts";
 
 const root = mkdtempSync(path.join(tmpdir(), "egl-mgr-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -93,3 +95,50 @@ describe("home size", () => {
     }
   });
 });
+
+describe("a sandboxed shell's cgroup (a fake cgroup v2 tree)", () => {
+  it("joins its own group with the shell's limits, and the group goes once the shell ends", async () => {
+    const fs = new FakeCgroup2(path.join(root, "cgroup"));
+    fs.write(path.join(fs.root, "cgroup.subtree_control"), "+cpu +memory +pids");
+    fs.group("server", [process.pid]);
+    writeFileSync(path.join(root, "self-cgroup"), "0::/server\n");
+    const { layout } = setUpCgroups({ root: fs.root, selfCgroup: path.join(root, "self-cgroup"), fs });
+    expect(layout?.version).toBe(2);
+    const limits = { ...defaultShellLimits, processes: 64, memoryMiB: 300 };
+    const m = new TerminalManager({
+      root,
+      mode: "bwrap",
+      hostPath: process.env.PATH ?? "/usr/bin:/bin",
+      idleTimeoutMs: 60_000,
+      sandbox: { connectApi: (_l, socket) => socket.destroy(), cgroups: layout!, limits },
+    });
+    try {
+      await m.prepare("l-cg", {
+        kubeconfig: "kind: Config\n",
+        dirs: ["stage-0"],
+        files: [],
+        completion: "#\n",
+      });
+      const c = client();
+      const s = await m.attach("l-cg", c, { cols: 80, rows: 24, startDir: "stage-0" });
+      const group = path.join(layout!.parents.pids!, "l-cg");
+      await until(() => c.text.includes("$ "), "the prompt");
+      expect(fs.procs(group)).toEqual([s.pid]);
+      expect(fs.read(path.join(group, "pids.max"))).toBe("64");
+      expect(fs.read(path.join(group, "memory.max"))).toBe(String(300 * 1024 * 1024));
+      s.input("exit\r");
+      await until(() => !existsSync(group), "the shell's group to go", 15_000);
+      expect(fs.children(layout!.parents.pids!)).toEqual([]);
+    } finally {
+      m.close();
+    }
+  });
+});
+
+async function until(ok: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -11,13 +11,8 @@ import { TerminalSession, type TerminalClient } from "./session.ts";
 import { shellLaunch, writeIdentity, type ShellMode } from "./sandbox.ts";
 import { prepareHome, type HomeSpec } from "./home.ts";
 import { ApiSockets, sandboxKubeconfig } from "./api-socket.ts";
-import {
-  defaultShellLimits,
-  removeShellCgroup,
-  shellCgroup,
-  type CgroupLayout,
-  type ShellLimits,
-} from "./limits.ts";
+import { defaultShellLimits, type ShellLimits } from "./limits.ts";
+import { removeShellCgroup, shellCgroup, type CgroupLayout } from "./cgroups.ts";
 import type { LearnerUids } from "./uids.ts";
 import type { Toolboxes } from "./toolbox.ts";
 import { InFlight } from "../providers/in-flight.ts";
@@ -39,6 +34,8 @@ export interface SandboxOptions {
   bwrapPath?: string;
   /** How often to measure each running shell's HOME (default one minute). */
   homeCheckMs?: number;
+  /** Sets each shell's process limit inside its sandbox too (default true; see `LaunchInput.processesInside`). */
+  processesInside?: boolean;
 }
 
 export interface TerminalManagerOptions {
@@ -202,6 +199,7 @@ export class TerminalManager {
           ...(socketDir ? { socketDir } : {}),
           ...(user ? { user } : {}),
           ...(cgroupProcs ? { cgroupProcs } : {}),
+          ...(this.opts.sandbox?.processesInside === false ? { processesInside: false } : {}),
         });
         s = this.start(learnerId, launch, req);
       }
@@ -233,7 +231,7 @@ export class TerminalManager {
       if (!this.sessions.has(learnerId)) {
         this.sockets?.close(learnerId);
         const layout = this.opts.sandbox?.cgroups;
-        if (layout) setTimeout(() => removeShellCgroup(layout, learnerId), 1000).unref();
+        if (layout) this.removeCgroup(layout, learnerId);
       }
     });
     this.log.info("terminal started", {
@@ -243,6 +241,17 @@ export class TerminalManager {
       ...(launch.args.includes("--reuid") ? { uid: this.userOf(learnerId)?.uid } : {}),
     });
     return s;
+  }
+
+  /** Removes an ended shell's group once its last processes are gone (a second, then a few more tries). */
+  private removeCgroup(layout: CgroupLayout, learnerId: string, delays = [1000, 5000, 30_000]): void {
+    const [delay, ...rest] = delays;
+    if (delay === undefined) return;
+    setTimeout(() => {
+      if (this.sessions.has(learnerId) || removeShellCgroup(layout, learnerId)) return;
+      if (rest.length) this.removeCgroup(layout, learnerId, rest);
+      else this.log.warn("a shell's cgroup is still busy; the next start sweeps it", { learner: learnerId });
+    }, delay).unref();
   }
 
   /** How many shells run. */

@@ -24,6 +24,12 @@ describe("bwrapArgs", () => {
     expect(pairs("--bind")).toEqual([[input.home, sandboxHome]]);
     expect(args.join(" ")).not.toMatch(/\/data\/learners(?!\/l-1)/);
     expect(pairs("--ro-bind").map(([src]) => src)).not.toContain("/etc");
+    // passwd and group are copied in from descriptors: no host directory of the server's shows in the mount table.
+    expect(pairs("--ro-bind-data")).toEqual([
+      ["4", "/etc/passwd"],
+      ["5", "/etc/group"],
+    ]);
+    expect(args.join(" ")).not.toContain(input.etcDir);
   });
 
   it("keeps merged-/usr symlinks and skips what the host lacks", () => {
@@ -89,9 +95,15 @@ describe("shellLaunch", () => {
     });
     const script = boxed.args[boxed.args.indexOf("-c") + 1]!;
     expect(script).toContain("ulimit -HS -u 77");
-    expect(boxed.args.slice(boxed.args.indexOf("egresslab-shell") + 1).slice(0, 2)).toEqual([
+    // The process limit again inside the sandbox, where it counts this shell alone.
+    expect(boxed.args[boxed.args.lastIndexOf("egresslab") - 1]).toMatch(/^ulimit -HS -u 77 \|\| exit 125; /);
+    const noInside = shellLaunch("bwrap", { ...input, processesInside: false });
+    expect(noInside.args[noInside.args.lastIndexOf("egresslab") - 1]).toMatch(/^if \[ -S /);
+    expect(boxed.args.slice(boxed.args.indexOf("egresslab-shell") + 1).slice(0, 4)).toEqual([
       "1",
       "/sys/fs/cgroup/pids/g/l-1/cgroup.procs",
+      "/data/learners/l-1/etc/passwd",
+      "/data/learners/l-1/etc/group",
     ]);
     const ro = boxed.args.indexOf("/run/x/l-1");
     expect(boxed.args.slice(ro - 1, ro + 2)).toEqual(["--ro-bind", "/run/x/l-1", "/run/egresslab"]);

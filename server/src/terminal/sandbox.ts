@@ -2,7 +2,9 @@
  * How a learner's shell is started. In multi-user mode each shell is a tenant boundary, run in bubblewrap:
  * - the system read-only, the learner's own HOME read-write (nosuid, nodev), a private /tmp, /run and PID namespace,
  *   and nothing else of the host (no data directory, no other learners, no server source, no host environment; the
- *   sandbox's arguments are passed on a file descriptor, so even its PID 1 shows no host path);
+ *   sandbox's arguments are passed on a file descriptor, so even its PID 1 shows no host path; /etc/passwd and
+ *   /etc/group are copied in from file descriptors and the API socket's directory is on a tmpfs, so the sandbox's
+ *   mount table names no host directory but the home's own, see `homeMountNote`);
  * - its own network namespace: only loopback, where a forwarder (socat) listens on 127.0.0.1:6443 and pipes to the
  *   learner's unix socket (`api-socket.ts`), the only way to the learner's own cluster; the web server, host ports and
  *   other learners are unreachable;
@@ -25,7 +27,7 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { EgresslabError } from "../shared/errors.ts";
-import { defaultShellLimits, ulimitCommands, type ShellLimits } from "./limits.ts";
+import { defaultShellLimits, insideUlimit, ulimitCommands, type ShellLimits } from "./limits.ts";
 import { sandboxApiPort, sandboxSocketDir } from "./api-socket.ts";
 
 export type ShellMode = "local" | "bwrap";
@@ -57,7 +59,16 @@ export interface LaunchInput {
   limits?: ShellLimits;
   /** `cgroup.procs` files the shell's first process writes itself into before the sandbox starts. */
   cgroupProcs?: string[];
+  /**
+   * Sets the shell's process limit again inside the sandbox (default true), where the kernel counts it per user
+   * namespace (Linux 5.14 and later); on older kernels without a uid per learner it would count all shells together.
+   */
+  processesInside?: boolean;
 }
+
+/** Descriptors on which the host side hands bwrap the sandbox's /etc/passwd and /etc/group. */
+const passwdFd = 4;
+const groupFd = 5;
 
 /** /etc entries a shell and kubectl need; only those present on the host are bound. */
 const etcEntries = [
@@ -107,8 +118,8 @@ export function bwrapArgs(
     if (exists(p)) args.push("--ro-bind", p, p);
   }
   args.push(
-    "--ro-bind", path.join(input.etcDir, "passwd"), "/etc/passwd",
-    "--ro-bind", path.join(input.etcDir, "group"), "/etc/group",
+    "--perms", "0644", "--ro-bind-data", String(passwdFd), "/etc/passwd",
+    "--perms", "0644", "--ro-bind-data", String(groupFd), "/etc/group",
     "--proc", "/proc",
     "--dev", "/dev",
     "--size", String(limits.tmpMiB * 1024 * 1024), "--tmpfs", "/tmp",
@@ -154,20 +165,25 @@ export function shellEnv(mode: ShellMode, input: LaunchInput): Record<string, st
   };
 }
 
-/** Starts the forwarder to the learner's API socket (in its own session, off the terminal), then the shell. */
-const insideScript =
-  `if [ -S ${sandboxSocketDir}/api.sock ]; then ` +
+/**
+ * Sets the shell's own process limit, starts the forwarder to the learner's API socket (in its own session, off the
+ * terminal), then the shell.
+ */
+const insideScript = (limits: string): string =>
+  `${limits}${limits ? " || exit 125; " : ""}if [ -S ${sandboxSocketDir}/api.sock ]; then ` +
   `setsid -f socat TCP-LISTEN:${sandboxApiPort},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${sandboxSocketDir}/api.sock ` +
   `</dev/null >/dev/null 2>&1; fi; exec /bin/bash "$@"`;
 
 /**
- * Runs on the host, as the user bwrap runs as: joins the shell's cgroups, sets the hard rlimits, then starts bwrap
- * with an empty environment, at the shells' nice level, and its options on fd 3 (so that the sandbox's PID 1, a copy
- * of bwrap, shows no host path in its command line). Arguments: how many cgroup.procs files follow, those files, the
- * nice level, bwrap, how many bwrap options follow, those options, then the command to run inside.
+ * Runs on the host, as the user bwrap runs as: joins the shell's cgroups, sets the hard rlimits, opens the sandbox's
+ * passwd and group files, then starts bwrap with an empty environment, at the shells' nice level, and its options on
+ * fd 3 (so that the sandbox's PID 1, a copy of bwrap, shows no host path in its command line). Arguments: how many
+ * cgroup.procs files follow, those files, the passwd and group files, the nice level, bwrap, how many bwrap options
+ * follow, those options, then the command to run inside.
  */
 const hostScript = [
   'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done',
+  `exec ${passwdFd}<"$1" ${groupFd}<"$2" || exit 125; shift 2`,
   "nice=$1; bwrap=$2; nopts=$3; shift 3",
   "LIMITS || exit 125",
   `exec 3< <(printf '%s\\0' "\${@:1:nopts}")`,
@@ -203,6 +219,8 @@ export function shellLaunch(mode: ShellMode, input: LaunchInput): ShellLaunch {
       "egresslab-shell",
       String(cgroups.length),
       ...cgroups,
+      path.join(input.etcDir, "passwd"),
+      path.join(input.etcDir, "group"),
       String(limits.nice),
       input.bwrapPath ?? "bwrap",
       String(options.length),
@@ -212,7 +230,7 @@ export function shellLaunch(mode: ShellMode, input: LaunchInput): ShellLaunch {
       "--norc",
       "--noprofile",
       "-c",
-      insideScript,
+      insideScript(input.processesInside === false ? "" : insideUlimit(limits)),
       "egresslab",
       ...bash,
     ],
@@ -268,7 +286,7 @@ export function assertSandboxWorks(
     writeIdentity(dir, user);
     const launch = shellLaunch("bwrap", { home, etcDir: dir, startDir: "probe", hostPath, bwrapPath, user });
     const args = [...launch.args];
-    args.splice(args.lastIndexOf(insideScript), 1, "test ! -e /work && test -w /home/learner && echo ok");
+    args.splice(args.lastIndexOf("egresslab") - 1, 1, "test ! -e /work && test -w /home/learner && echo ok");
     const out = execFileSync(launch.file, args.slice(0, args.lastIndexOf("egresslab") + 1), {
       env: launch.env,
       cwd: launch.cwd,
