@@ -13,7 +13,7 @@ import { NotFoundError, ValidationError } from "../shared/errors.ts";
 import { providerOptionSpecs, providerSettings, createProvider } from "../providers/select.ts";
 import { loadLab } from "../labs/index.ts";
 import * as grading from "../grading/index.ts";
-import { labRunner } from "../sessions/lab-runner.ts";
+import { labRunner, sessionEdition } from "../sessions/lab-runner.ts";
 import { startWorkshopServer, type WorkshopServer } from "../http/server.ts";
 import { defaultUidRange } from "../terminal/uids.ts";
 import { defaultShellLimits } from "../terminal/limits.ts";
@@ -206,7 +206,7 @@ export const serveCommand: Command = {
         host: o.host,
         dataDir,
         provider,
-        lab: labRunner(lab, grading),
+        lab: labRunner(lab, grading, sessionEdition(lab, provider.capabilities.calicoEdition)),
         ...(o["join-code"] ? { joinCode: o["join-code"] } : {}),
         local: o.local,
         idleTimeoutSeconds: o["idle-timeout"],

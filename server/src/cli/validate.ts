@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { formatHelp, parseOptions } from "../config/options.ts";
 import { NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
 import { createLogger } from "../shared/logger.ts";
-import { loadLab, sessionParams, type Lab } from "../labs/index.ts";
+import { loadLab, sessionParams, type Edition, type Lab } from "../labs/index.ts";
 import { createKubeClient } from "../grading/kube-client.ts";
 import { formatReport, formatStage, junitXml } from "../grading/report.ts";
 import { validateLab, type ValidateReport } from "../grading/validate-lab.ts";
@@ -29,6 +29,13 @@ const specs = {
     type: "string",
     arg: "FILE",
     description: "With --provider kubeconfig: the cluster to validate on",
+  },
+  edition: {
+    type: "string",
+    arg: "EDITION",
+    choices: ["all", "enterprise", "oss"],
+    description:
+      "The Calico edition to validate the lab on (default: every edition the lab lists on the simulated cluster, a new cluster of each; with --provider kubeconfig, the lab's first, unless the cluster is of another)",
   },
   junit: { type: "string", arg: "FILE", description: "Also write the results as JUnit XML" },
   output: {
@@ -55,7 +62,7 @@ const specs = {
 } as const;
 
 const usage =
-  "egresslab validate [LAB…] [--provider sim|kubeconfig] [--kubeconfig FILE] [--junit FILE] [-o text|json] [--seed N]";
+  "egresslab validate [LAB…] [--provider sim|kubeconfig] [--kubeconfig FILE] [--edition all|enterprise|oss] [--junit FILE] [-o text|json] [--seed N]";
 
 /** The shipped labs: `labs/` at the repository root. */
 export const labsRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../labs");
@@ -93,6 +100,12 @@ async function loadAll(dirs: string[]): Promise<Lab[]> {
   return labs;
 }
 
+/** The editions to validate `lab` on: those it lists, or the one asked for (none if the lab does not run there). */
+export function editionsToValidate(lab: Lab, asked: string | undefined): Edition[] {
+  if (asked === undefined || asked === "all") return lab.requirements.editions;
+  return lab.requirements.editions.filter((e) => e === asked);
+}
+
 /** The `--output json` document: whether every lab passed, and each lab's report as `validateLab` returned it. */
 export function validateJson(reports: readonly ValidateReport[]): {
   passed: boolean;
@@ -122,11 +135,17 @@ export const validateCommand: Command = {
         throw new ValidationError([
           { where: "--kubeconfig", message: "--provider kubeconfig needs --kubeconfig FILE" },
         ]);
+      if (opts.edition === "all")
+        throw new ValidationError([
+          { where: "--edition", message: "a kubeconfig cluster is of one edition: give enterprise or oss" },
+        ]);
       const client = createKubeClient(await readFile(opts.kubeconfig, "utf8"));
       for (const lab of labs) {
-        out(`lab ${lab.id}`);
+        const edition = (opts.edition as Edition | undefined) ?? lab.requirements.edition;
+        if (!lab.requirements.editions.includes(edition)) continue;
+        out(`lab ${lab.id} on ${edition}`);
         reports.push(
-          await validateLab(client, lab, sessionParams(lab, opts.seed), {
+          await validateLab(client, lab, sessionParams(lab, opts.seed, edition), {
             settleMs: opts.settle ?? 3000,
             ...(logger ? { logger } : {}),
             onStage: (s) => out(formatStage(s)),
@@ -137,26 +156,28 @@ export const validateCommand: Command = {
       const { SimHost } = await import("../sim/host.ts");
       const host = await SimHost.start({ port: 0, ...(logger ? { logger } : {}) });
       try {
-        for (const lab of labs) {
-          const cluster = await host.createCluster({
-            profile: lab.profile,
-            edition: lab.requirements.edition,
-            seed: opts.seed,
-          });
-          try {
-            out(`lab ${lab.id}`);
-            reports.push(
-              await validateLab(createKubeClient(cluster.kubeconfig), lab, sessionParams(lab, opts.seed), {
-                settleMs: opts.settle ?? 0,
-                connectTimeoutMs: simConnectTimeoutMs,
-                ...(logger ? { logger } : {}),
-                onStage: (s) => out(formatStage(s)),
-              }),
-            );
-          } finally {
-            await host.deleteCluster(cluster.id);
+        for (const lab of labs)
+          for (const edition of editionsToValidate(lab, opts.edition)) {
+            const cluster = await host.createCluster({ profile: lab.profile, edition, seed: opts.seed });
+            try {
+              out(`lab ${lab.id} on ${edition}`);
+              reports.push(
+                await validateLab(
+                  createKubeClient(cluster.kubeconfig),
+                  lab,
+                  sessionParams(lab, opts.seed, edition),
+                  {
+                    settleMs: opts.settle ?? 0,
+                    connectTimeoutMs: simConnectTimeoutMs,
+                    ...(logger ? { logger } : {}),
+                    onStage: (s) => out(formatStage(s)),
+                  },
+                ),
+              );
+            } finally {
+              await host.deleteCluster(cluster.id);
+            }
           }
-        }
       } finally {
         await host.close();
       }

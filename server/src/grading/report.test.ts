@@ -21,6 +21,7 @@ const hostile =
 function report(seen: string, hint: string): ValidateReport {
   return {
     lab: "lab",
+    edition: "oss",
     params: {},
     passed: false,
     seconds: 1,
@@ -29,6 +30,7 @@ function report(seen: string, hint: string): ValidateReport {
         index: 0,
         id: "s0",
         title: "S0",
+        edition: "oss",
         checks: ["c1"],
         phases: ["before"],
         seconds: 0.5,

@@ -21,8 +21,14 @@ export function formatStage(r: StageReport): string {
       .map((c, i) => c.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
+  const status = r.problems.length ? `${r.problems.length} problem(s)` : "ok";
+  if (r.guideOnly)
+    return [
+      `stage ${r.index} ${r.id}: ${r.title} — guide only on ${r.edition} (nothing to set up or check)`,
+      ...r.problems.map((p) => `  ✗ ${p}`),
+    ].join("\n");
   const out = [
-    `stage ${r.index} ${r.id}: ${r.title} — ${r.problems.length ? `${r.problems.length} problem(s)` : "ok"} (${r.seconds.toFixed(1)}s)`,
+    `stage ${r.index} ${r.id}: ${r.title} — ${status} (${r.seconds.toFixed(1)}s)`,
     line(header),
     ...rows.map(line),
   ];
@@ -38,7 +44,7 @@ export function formatReport(r: ValidateReport): string {
   return [
     `lab ${r.lab}${params ? ` (${params})` : ""}`,
     ...r.stages.map(formatStage),
-    `${r.passed ? "PASSED" : "FAILED"}: ${r.lab} in ${r.seconds.toFixed(1)}s`,
+    `${r.passed ? "PASSED" : "FAILED"}: ${r.lab} on ${r.edition} in ${r.seconds.toFixed(1)}s`,
   ].join("\n");
 }
 
@@ -83,19 +89,19 @@ export function junitXml(reports: readonly ValidateReport[]): string {
           ? ""
           : `<failure message="${esc(e.result.seen)}">${esc(e.why ?? e.result.title)}</failure>`;
         cases.push(
-          `    <testcase classname="${esc(`${lab.lab}.${s.id}`)}" name="${esc(name)}">${body}</testcase>`,
+          `    <testcase classname="${esc(`${lab.lab}.${lab.edition}.${s.id}`)}" name="${esc(name)}">${body}</testcase>`,
         );
       }
       const other = s.problems.filter((p) => !s.expectations.some((e) => !e.ok && p.includes(e.checkId)));
       if (other.length)
         cases.push(
-          `    <testcase classname="${esc(`${lab.lab}.${s.id}`)}" name="stage"><failure message="${esc(other[0]!)}">${esc(other.join("\n"))}</failure></testcase>`,
+          `    <testcase classname="${esc(`${lab.lab}.${lab.edition}.${s.id}`)}" name="stage"><failure message="${esc(other[0]!)}">${esc(other.join("\n"))}</failure></testcase>`,
         );
       const f = cases.filter((c) => c.includes("<failure")).length;
       tests += cases.length;
       failures += f;
       suites.push(
-        `  <testsuite name="${esc(`${lab.lab}/${s.id}`)}" tests="${cases.length}" failures="${f}" time="${s.seconds.toFixed(3)}">\n${cases.join("\n")}\n  </testsuite>`,
+        `  <testsuite name="${esc(`${lab.lab}/${lab.edition}/${s.id}`)}" tests="${cases.length}" failures="${f}" time="${s.seconds.toFixed(3)}">\n${cases.join("\n")}\n  </testsuite>`,
       );
     }
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="egresslab validate" tests="${tests}" failures="${failures}">\n${suites.join("\n")}\n</testsuites>\n`;

@@ -7,14 +7,20 @@ import { validateLab } from "./validate-lab.ts";
 const f = (path: string, text: string) => ({ path, text });
 
 /** A one-stage lab: block the C2 domain; a guard says the payment API keeps working. */
-function lab(opts: { solution: string; wrong: string; wrongFails: string[]; extraCheck?: string }): Lab {
+function lab(opts: {
+  solution: string;
+  wrong: string;
+  wrongFails: string[];
+  first?: string;
+  extraCheck?: string;
+}): Lab {
   return {
     id: "t",
     title: "t",
     description: "t",
     durationMinutes: 1,
     profile: "bare",
-    requirements: { edition: "enterprise", providers: ["sim"] },
+    requirements: { edition: "enterprise", editions: ["enterprise"], providers: ["sim"] },
     params: [],
     stages: [
       {
@@ -41,7 +47,7 @@ ${opts.extraCheck ?? ""}`,
             name: "deny-all",
             meta: f(
               "s0/wrong/deny-all/wrong.yaml",
-              `why: denies everything\nfails: [${opts.wrongFails.join(", ")}]\n`,
+              `why: denies everything\nfails: [${opts.wrongFails.join(", ")}]\nfirst: ${opts.first ?? opts.wrongFails[0]}\n`,
             ),
             manifests: [f("s0/wrong/deny-all/p.yaml", opts.wrong)],
           },
@@ -77,6 +83,7 @@ describe("validateLab", () => {
         solution: policy("block-c2", "c2.test"),
         wrong: policy("deny-all", "c2.test,pay.test"),
         wrongFails: ["pay"],
+        first: "pay",
       }),
       {},
     );
@@ -103,11 +110,38 @@ describe("validateLab", () => {
     expect(r.passed).toBe(false);
     const problems = r.stages[0]!.problems.join("\n");
     expect(problems).toMatch(/always: this check can never fail: it passes before the solution/);
-    expect(problems).toMatch(/wrong solution deny-all \(denies everything\) passes pay/);
+    // The attempt is the reference solution with the mistake added: block-c2 (which blocks pay) and deny-all.
+    expect(problems).toMatch(/wrong solution deny-all \(denies everything\) passes c2/);
+    expect(problems).toMatch(/wrong solution deny-all: the first hint shown is pay's \("h"\), not c2's/);
     expect(problems).toMatch(/the reference solution fails c2/);
     expect(problems).toMatch(/the reference solution fails pay/);
     expect(formatReport(r)).toMatch(/always\s+PASS!/);
     expect(junitXml([r])).toMatch(/<failure message="it connected \(HTTP 200\)"/);
+  });
+
+  it("reports a wrong solution that fails more than it names, or names a check that is not run", async () => {
+    const r = await validateLab(
+      cluster(),
+      lab({
+        solution: policy("block-c2", "c2.test"),
+        wrong: policy("block-c2", "c2.test,pay.test,x.test"),
+        wrongFails: ["pay", "after-pay"],
+        extraCheck: [
+          "  - {id: x, kind: probe, title: x works, hint: hx, guard: true, from: {namespace: ops, selector: app=backup}, to: {domain: x.test, port: 443}, expect: allowed}",
+          "  - {id: after-pay, kind: probe, title: t, hint: h, guard: true, dependsOn: [pay], from: {namespace: ops, selector: app=backup}, to: {domain: y.test, port: 443}, expect: allowed}",
+        ].join("\n"),
+      }),
+      {},
+    );
+    const problems = r.stages[0]!.problems;
+    expect(problems).toContain(
+      "wrong solution deny-all (denies everything) also fails x, which its fails does not name: the connection timed out (curl exit 28)",
+    );
+    expect(problems).toContain(
+      "wrong solution deny-all names after-pay, but after-pay is not checked (it depends on pay, which fails): take it out of fails",
+    );
+    // Guards first, in checks.yaml order: pay's hint is the first the learner reads, as the author said.
+    expect(problems.join("\n")).not.toMatch(/first hint shown/);
   });
 });
 

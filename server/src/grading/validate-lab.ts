@@ -4,8 +4,8 @@
  * names (applied on top of the stage, graded, then undone); the reference solution passes every check.
  */
 import type { CheckResult } from "../labs/api.ts";
-import { renderStage } from "../labs/model/stage.ts";
-import type { Lab, Manifest } from "../labs/model/types.ts";
+import { editionOf, renderStage } from "../labs/model/stage.ts";
+import type { Edition, Lab, Manifest } from "../labs/model/types.ts";
 import type { LabParams } from "../labs/api.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
@@ -27,6 +27,10 @@ export interface StageReport {
   index: number;
   id: string;
   title: string;
+  /** The Calico edition the stage ran as. */
+  edition: Edition;
+  /** The stage cannot run on this edition: only its guide was rendered. */
+  guideOnly?: boolean;
   checks: string[];
   phases: string[];
   expectations: Expectation[];
@@ -37,6 +41,8 @@ export interface StageReport {
 
 export interface ValidateReport {
   lab: string;
+  /** The Calico edition validated (the session parameters' `edition`). */
+  edition: Edition;
   params: LabParams;
   stages: StageReport[];
   passed: boolean;
@@ -100,12 +106,21 @@ export async function validateLab(
       index: stage.index,
       id: stage.id,
       title: stage.title,
+      edition: stage.edition,
+      ...(stage.guideOnly ? { guideOnly: true } : {}),
       checks: stage.checks.map((c) => c.id),
       phases,
       expectations,
       problems,
       seconds: (Date.now() - s0) / 1000,
     });
+    if (stage.guideOnly) {
+      // Nothing runs on this edition; the loader has already proved its guide renders.
+      const r = report();
+      opts.onStage?.(r);
+      stages.push(r);
+      continue;
+    }
     try {
       await setupRendered(client, stage, log, opts.readyTimeoutMs);
       await settle();
@@ -136,8 +151,23 @@ export async function validateLab(
           await settle();
           const results = await grade(client, lab, src.index, params, w.answers, opts);
           for (const [i, c] of stage.checks.entries()) {
-            if (!w.fails.includes(c.id)) continue;
             const r = results[i]!;
+            const named = w.fails.includes(c.id);
+            // A check not run because one it depends on fails is neither failed nor passed by the mistake itself.
+            if (r.blockedBy !== undefined) {
+              if (named)
+                problems.push(
+                  `wrong solution ${w.name} names ${c.id}, but ${c.id} is not checked (it depends on ${r.blockedBy}, which fails): take it out of fails`,
+                );
+              continue;
+            }
+            if (!named) {
+              if (!r.passed)
+                problems.push(
+                  `wrong solution ${w.name} (${w.why}) also fails ${c.id}, which its fails does not name: ${r.seen}`,
+                );
+              continue;
+            }
             expectations.push({
               phase: `wrong:${w.name}`,
               checkId: c.id,
@@ -151,7 +181,7 @@ export async function validateLab(
           }
           // The learner reads the root cause first: the first failing check shown is the one the author named.
           const shown = rootCauseFirst(results, stage.checks).find((r) => !r.passed);
-          if (w.first !== undefined && shown?.id !== w.first)
+          if (shown?.id !== w.first)
             problems.push(
               `wrong solution ${w.name}: the first hint shown is ${shown ? `${shown.id}'s ("${shown.hint ?? shown.seen}")` : "none"}, not ${w.first}'s`,
             );
@@ -183,6 +213,7 @@ export async function validateLab(
   }
   return {
     lab: lab.id,
+    edition: editionOf(lab, params),
     params,
     stages,
     passed: stages.every((s) => s.problems.length === 0),

@@ -42,7 +42,8 @@ const good = {
   ].join("\n"),
   "s0/solution/policy.yaml":
     "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny}\nspec: {}\n",
-  "s0/wrong/nothing/wrong.yaml": "why: allowing everything blocks nothing\nfails: [c2-blocked]\n",
+  "s0/wrong/nothing/wrong.yaml":
+    "why: allowing everything blocks nothing\nfails: [c2-blocked]\nfirst: c2-blocked\n",
   "s0/wrong/nothing/policy.yaml":
     "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: allow}\nspec: {egress: [{action: Allow}]}\n",
 };
@@ -54,7 +55,7 @@ describe("loadLab", () => {
       id: "tiny",
       durationMinutes: 90,
       profile: "bare",
-      requirements: { edition: "oss" },
+      requirements: { edition: "oss", editions: ["oss"] },
     });
     const params = sessionParams(lab, 7);
     const stage = renderStage(lab, 0, params);
@@ -77,7 +78,7 @@ describe("loadLab", () => {
       "s0/checks.yaml": good["s0/checks.yaml"]
         .replace("expect: blocked", "expect: blockd")
         .replace("hint: deny it", "hint: deny it\n    colour: red"),
-      "s0/wrong/nothing/wrong.yaml": "why: x\nfails: [c2-blocked, nope]\n",
+      "s0/wrong/nothing/wrong.yaml": "why: x\nfails: [c2-blocked, nope]\nfirst: c2-blocked\n",
       "s0/wrong/nothing/policy.yaml": "kind: GlobalNetworkPolicy\nmetadata: {name: allow}\n",
     });
     const err = await loadLab(dir).catch((e: unknown) => e);

@@ -4,7 +4,14 @@
  */
 import type { ClusterConnection } from "../providers/provider.ts";
 import type { LabParams, LabSummary, RenderedGuide, StageResult, StageSummary } from "../labs/api.ts";
-import { renderGuide, renderStage, sessionParams, stageSummaries, type Lab } from "../labs/index.ts";
+import {
+  renderGuide,
+  renderStage,
+  sessionParams,
+  stageSummaries,
+  type Edition,
+  type Lab,
+} from "../labs/index.ts";
 import type { KnownMistake } from "../instructor/mistakes.ts";
 
 export interface LabRunner {
@@ -82,7 +89,20 @@ function deepFreeze<T>(v: T): T {
   return Object.freeze(v);
 }
 
-export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
+/**
+ * The edition a workshop's sessions run as: the provider's when the lab has a track for it (kind installs Calico Open
+ * Source, so its learners get the Open Source track), else the lab's first edition.
+ */
+export function sessionEdition(lab: Lab, providerEdition: Edition): Edition {
+  return lab.requirements.editions.includes(providerEdition) ? providerEdition : lab.requirements.edition;
+}
+
+/** The runner of `lab` for sessions of `edition` (default: the lab's first). */
+export function labRunner(
+  lab: Lab,
+  grading: GradingFunctions,
+  edition: Edition = lab.requirements.edition,
+): LabRunner {
   const stages = perVariant((params) => stageSummaries(lab, params));
   const guides = lab.stages.map((_, i) => perVariant((params) => renderGuide(lab, i, params)));
   const mistakes = lab.stages.map((_, i) =>
@@ -104,9 +124,9 @@ export function labRunner(lab: Lab, grading: GradingFunctions): LabRunner {
       stageCount: lab.stages.length,
     },
     profile: lab.profile,
-    edition: lab.requirements.edition,
-    params: (seed) => sessionParams(lab, seed),
-    variant: (seed) => JSON.stringify(sessionParams(lab, seed)),
+    edition,
+    params: (seed) => sessionParams(lab, seed, edition),
+    variant: (seed) => JSON.stringify(sessionParams(lab, seed, edition)),
     stages,
     guide: (i, params) => guides[i]?.(params) ?? renderGuide(lab, i, params),
     setup: (conn, i, params) => grading.setupStage(conn, lab, i, params),

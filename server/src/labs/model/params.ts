@@ -3,7 +3,7 @@
  * same session always sees the same compromised workload and C2 domain, and neighbours see different ones.
  */
 import type { LabParams } from "../api.ts";
-import type { Lab, ParamChoice, ParamSpec } from "./types.ts";
+import type { Edition, Lab, ParamChoice, ParamSpec } from "./types.ts";
 
 /** FNV-1a, 32 bits. */
 function hash(text: string): number {
@@ -28,9 +28,16 @@ function assign(out: LabParams, spec: ParamSpec, choice: ParamChoice): void {
   for (const [k, v] of Object.entries(choice.fields)) out[`${spec.name}.${k}`] = v;
 }
 
-/** The parameters of one session: the same `seed` always gives the same values. */
-export function sessionParams(lab: Pick<Lab, "id" | "params">, seed: number): LabParams {
-  const out: LabParams = {};
+/**
+ * The parameters of one session: the same `seed` always gives the same values. `edition` (the Calico edition of the
+ * session's cluster, default the lab's first) is one of them: it picks the stages' variants, and guides may use it.
+ */
+export function sessionParams(
+  lab: Pick<Lab, "id" | "params"> & { requirements?: { edition: Edition } },
+  seed: number,
+  edition: Edition | undefined = lab.requirements?.edition,
+): LabParams {
+  const out: LabParams = edition ? { edition } : {};
   for (const spec of lab.params) {
     const i = Math.floor(
       unit((hash(`${lab.id}/${spec.name}`) ^ Math.trunc(seed)) >>> 0) * spec.choices.length,

@@ -32,6 +32,17 @@ const choice = z.union([
     .refine((r) => typeof r.value === "string", 'a choice with fields needs a "value" field'),
 ]);
 
+const edition = z.enum(["enterprise", "oss"]);
+
+/** A stage in lab.yaml: its directory, or `{id, editions}` for a stage that runs only on some editions. */
+const stageEntry = z.union([
+  z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a directory name in the lab"),
+  z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a directory name in the lab"),
+    editions: z.array(edition).min(1, "name at least one edition"),
+  }),
+]);
+
 export const labFileSchema = z.strictObject({
   id: name,
   title: nonEmpty,
@@ -40,17 +51,25 @@ export const labFileSchema = z.strictObject({
   profile: name,
   requirements: z
     .strictObject({
-      edition: z.enum(["enterprise", "oss"]).default("oss"),
+      /** One edition (the lab runs only there)… */
+      edition: edition.optional(),
+      /** …or several, the first being what a session gets when its cluster can be either. */
+      editions: z.array(edition).min(1, "name at least one edition").optional(),
       providers: z.array(z.enum(["sim", "kind", "kubeconfig"])).default(["sim", "kind", "kubeconfig"]),
     })
-    .default({ edition: "oss", providers: ["sim", "kind", "kubeconfig"] }),
+    .refine((r) => !(r.edition && r.editions), "give edition or editions, not both")
+    .refine((r) => new Set(r.editions).size === (r.editions?.length ?? 0), "an edition is listed twice")
+    .default({ providers: ["sim", "kind", "kubeconfig"] }),
   params: z
     .record(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a parameter name is letters, digits and _"),
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a parameter name is letters, digits and _")
+        .refine((n) => n !== "edition", '"edition" is reserved: it holds the Calico edition of the session'),
       z.strictObject({ oneOf: z.array(choice).min(1, "needs at least one choice") }),
     )
     .default({}),
-  stages: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a directory name in the lab")).min(1),
+  stages: z.array(stageEntry).min(1),
 });
 export type LabFile = z.infer<typeof labFileSchema>;
 
@@ -211,9 +230,14 @@ export const checksFileSchema = z.strictObject({
 
 export const wrongFileSchema = z.strictObject({
   why: nonEmpty,
+  /** Every check it fails by itself; a check not run because one it depends on fails is not listed. */
   fails: z.array(name).min(1, "name at least one check this wrong solution must fail"),
   /** The check whose hint the learner sees first: the root cause of this mistake. */
-  first: name.optional(),
+  first: name,
+  /** Files of the reference solution the mistaken attempt leaves out (by name, e.g. `default-deny.yaml`). */
+  without: z.array(z.string().regex(/^[^/]+\.ya?ml$/, "a file name in solution/")).default([]),
+  /** The editions this mistake can be made on (default: every edition of the lab). */
+  editions: z.array(edition).min(1).optional(),
 });
 
 export const answersFileSchema = z.record(z.string(), z.union([z.string(), z.array(z.string())]));

@@ -15,11 +15,13 @@ import {
 import { parseOne, parseYaml } from "./yaml.ts";
 import type {
   Check,
+  Edition,
   Lab,
   Manifest,
   RenderedStage,
   SetupCommand,
   SourceFile,
+  StageFiles,
   WrongSolution,
 } from "./types.ts";
 
@@ -59,6 +61,19 @@ function answers(
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.value ?? {})) out[k] = Array.isArray(v) ? v.join(", ") : v;
   return out;
+}
+
+const basename = (p: string): string => p.slice(p.lastIndexOf("/") + 1);
+
+/** Whether two manifests name the same object (apiVersion group, kind, namespace and name). */
+function sameObject(a: Manifest, b: Manifest): boolean {
+  const group = (v: string): string => (v.includes("/") ? v.slice(0, v.lastIndexOf("/")) : "");
+  return (
+    group(a.object.apiVersion) === group(b.object.apiVersion) &&
+    a.object.kind === b.object.kind &&
+    (a.object.metadata.namespace ?? "") === (b.object.metadata.namespace ?? "") &&
+    a.object.metadata.name === b.object.metadata.name
+  );
 }
 
 /** A circle of dependsOn references, as a list of ids ending where it began; undefined when there is none. */
@@ -140,11 +155,49 @@ function commands(file: SourceFile | undefined, params: LabParams, problems: Pro
   });
 }
 
-/** Renders stage `index` of `lab` with `params`, or throws a ValidationError listing every problem. */
-export function renderStage(lab: Lab, index: number, params: LabParams): RenderedStage {
+/** The edition `params` are for: their `edition`, else the lab's first. */
+export function editionOf(lab: Pick<Lab, "requirements">, params: LabParams): Edition {
+  const e = params.edition;
+  return e === "oss" || e === "enterprise" ? e : lab.requirements.edition;
+}
+
+/** The files of stage `index` as `edition` runs it. */
+export function stageFilesFor(lab: Lab, index: number, edition: Edition): StageFiles & { id: string } {
   const src = lab.stages[index];
   if (!src) throw new ValidationError([{ message: `lab ${lab.id} has no stage ${index}` }]);
+  return { ...src, ...src.variants?.[edition] };
+}
+
+/**
+ * Renders stage `index` of `lab` with `params` (their `edition`, else the lab's first, picks the stage's variant), or
+ * throws a ValidationError listing every problem.
+ */
+export function renderStage(lab: Lab, index: number, params: LabParams): RenderedStage {
+  const edition = editionOf(lab, params);
+  if (!lab.requirements.editions.includes(edition))
+    throw new ValidationError([
+      {
+        message: `lab ${lab.id} does not run on Calico ${edition === "oss" ? "Open Source" : "Enterprise"} (it runs on ${lab.requirements.editions.join(", ")})`,
+      },
+    ]);
+  const src = stageFilesFor(lab, index, edition);
   const problems: Problem[] = [];
+  if (src.guideOnly)
+    return {
+      index,
+      id: src.id,
+      title: src.title,
+      edition,
+      guideOnly: true,
+      questions: [],
+      setup: [],
+      commands: [],
+      checks: [],
+      solution: [],
+      solutionAnswers: {},
+      wrong: [],
+      cleanup: [],
+    };
 
   const cf = parseOne(renderTemplate(src.checks.text, params), src.checks.path, checksFileSchema);
   problems.push(...cf.problems);
@@ -204,6 +257,7 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
   }
 
   const solutionAnswers = answers(src.solutionAnswers, params, problems);
+  const solution = manifests(src.solution, params, problems);
   const answered = checks
     .filter((c) => c.kind === "answer")
     .map((c) => (c.kind === "answer" ? c.question : ""));
@@ -222,7 +276,8 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
   for (const w of src.wrong) {
     const r = parseOne(renderTemplate(w.meta.text, params), w.meta.path, wrongFileSchema);
     problems.push(...r.problems);
-    if (r.value?.first !== undefined && cf.doc && !r.value.fails.includes(r.value.first))
+    if (r.value?.editions && !r.value.editions.includes(edition)) continue;
+    if (r.value && cf.doc && !r.value.fails.includes(r.value.first))
       problems.push({
         where: w.meta.path,
         line: r.doc?.lineOf(["first"]),
@@ -244,13 +299,25 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
         line: 1,
         message: "a wrong solution needs manifests or answers.yaml",
       });
+    const without = r.value?.without ?? [];
+    without.forEach((f, i) => {
+      if (!src.solution.some((s) => basename(s.path) === f))
+        problems.push({
+          where: w.meta.path,
+          line: r.doc?.lineOf(["without", i]),
+          message: `without: no file ${f} in the reference solution`,
+        });
+    });
     wrong.push({
       name: w.name,
       why: r.value?.why ?? "",
       fails: r.value?.fails ?? [],
-      ...(r.value?.first !== undefined ? { first: r.value.first } : {}),
-      manifests: m,
-      answers: a,
+      first: r.value?.first ?? "",
+      manifests: [
+        ...solution.filter((s) => !without.includes(basename(s.file)) && !m.some((x) => sameObject(x, s))),
+        ...m,
+      ],
+      answers: { ...solutionAnswers, ...a },
     });
   }
 
@@ -258,11 +325,13 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
     index,
     id: src.id,
     title: src.title,
+    edition,
+    guideOnly: false,
     questions,
     setup: manifests(src.setup, params, problems),
     commands: commands(src.commands, params, problems),
     checks,
-    solution: manifests(src.solution, params, problems),
+    solution,
     solutionAnswers,
     wrong,
     cleanup: manifests(src.cleanup, params, problems),

@@ -22,9 +22,14 @@ export interface ParamChoice {
   fields: Record<string, string>;
 }
 
+/** A Calico edition: Open Source, or Enterprise/Cloud (DNS policy, egress gateways). */
+export type Edition = "enterprise" | "oss";
+
 export interface LabRequirements {
-  /** The Calico edition the lab needs (`enterprise` for DNS policy and egress gateways). */
-  edition: "enterprise" | "oss";
+  /** The edition a session gets when its cluster can be either (the first of `editions`). */
+  edition: Edition;
+  /** The Calico editions the lab runs on, each with its own variant of the stages that differ. */
+  editions: Edition[];
   /** Providers the lab is known to run on. */
   providers: string[];
 }
@@ -42,11 +47,25 @@ export interface Lab {
 }
 
 /** One stage as written: templates that are rendered with the session's parameters. */
-export interface StageSource {
+export interface StageSource extends StageFiles {
   index: number;
   /** The stage directory name, e.g. `01-default-deny`. */
   id: string;
+  /**
+   * The stage as an edition runs it where that differs from the files above: the files of `<stage>/<edition>/` over
+   * the stage's own, or a guide-only stage on an edition the stage cannot run on.
+   */
+  variants?: Partial<Record<Edition, StageFiles>>;
+}
+
+/** The files of a stage, for one edition. */
+export interface StageFiles {
   title: string;
+  /**
+   * The stage cannot run on this edition (it needs features the edition lacks): the guide says so, and nothing is
+   * set up, checked or solved.
+   */
+  guideOnly?: boolean;
   guide: SourceFile;
   setup: SourceFile[];
   commands?: SourceFile;
@@ -184,9 +203,14 @@ export interface WrongSolution {
   name: string;
   why: string;
   fails: string[];
-  /** The check whose hint must be shown first (the root cause), if the author says. */
-  first?: string;
+  /** The check whose hint the learner sees first: the root cause of this mistake. */
+  first: string;
+  /**
+   * The whole attempt: the reference solution with the mistake, i.e. the solution's objects (less the files the
+   * wrong solution leaves out, and those its own manifests replace) followed by its manifests.
+   */
   manifests: Manifest[];
+  /** The solution's answers with the wrong solution's in their place. */
   answers: Record<string, string>;
 }
 
@@ -195,6 +219,10 @@ export interface RenderedStage {
   index: number;
   id: string;
   title: string;
+  /** The edition it was rendered for. */
+  edition: Edition;
+  /** Nothing to set up, check or solve on this edition: the guide explains why. */
+  guideOnly: boolean;
   questions: LabQuestion[];
   setup: Manifest[];
   commands: SetupCommand[];
