@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import("./cli/validate.ts")).validateCommand,
   policy: async () => (await import("./cli/policy.ts")).policyCommand,
   clusters: async () => (await import("./cli/clusters.ts")).clustersCommand,
+  instructor: async () => (await import("./cli/instructor.ts")).instructorCommand,
 };
 
 const summaries: Record<string, string> = {
@@ -21,6 +22,7 @@ const summaries: Record<string, string> = {
   validate: "Prove a lab works: every check fails before its solution, wrong solutions fail, solutions pass",
   policy: "Test Calico and Kubernetes network policies offline (`policy check`)",
   clusters: "Manage real clusters for workshops (kind, kubeconfig pools)",
+  instructor: "Show or rotate the instructor token kept in the data directory",
 };
 
 function topHelp(): string {

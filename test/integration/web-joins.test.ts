@@ -58,11 +58,12 @@ describe("capacity", () => {
 describe("join rate limit", () => {
   it("answers 429 with Retry-After, and a forged X-Forwarded-For does not get a fresh bucket", async () => {
     const server = await start({ joinRate: { burst: 2, perMinute: 1 } });
+    let n = 0;
     const join = (xff?: string) =>
       new Learner(server.url).call(
         "POST",
         "/api/join",
-        { name: "Eve" },
+        { name: `Eve ${++n}` },
         xff ? { "X-Forwarded-For": xff } : {},
       );
     expect((await join()).status).toBe(200);
@@ -79,8 +80,9 @@ describe("join rate limit", () => {
 
   it("with --trust-proxy, takes the address the proxy added (the last X-Forwarded-For entry)", async () => {
     const server = await start({ joinRate: { burst: 1, perMinute: 1 }, trustProxy: true });
+    let n = 0;
     const join = (xff: string) =>
-      new Learner(server.url).call("POST", "/api/join", { name: "Pat" }, { "X-Forwarded-For": xff });
+      new Learner(server.url).call("POST", "/api/join", { name: `Pat ${++n}` }, { "X-Forwarded-For": xff });
     expect((await join("203.0.113.1")).status).toBe(200);
     expect((await join("203.0.113.2")).status).toBe(200);
     // A client that prepends its own entry is still counted by the address the proxy saw.

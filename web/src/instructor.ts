@@ -76,4 +76,11 @@ function board(root: HTMLElement): void {
   socket.on("board:diff", (d) => view.diff(d));
 }
 
+// `serve` prints the board's address with the token in the fragment (never sent to the server): keep it for this
+// tab and take it out of the address bar.
+const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromUrl) {
+  sessionStorage.setItem(key, fromUrl);
+  history.replaceState(null, "", location.pathname + location.search);
+}
 board(document.getElementById("app")!);

@@ -140,7 +140,8 @@ export const serveOptionSpecs = {
     type: "string",
     env: "EGRESSLAB_INSTRUCTOR_TOKEN",
     arg: "TOKEN",
-    description: "Token for the instructor board (default: a random one, printed at start)",
+    description:
+      "Fixes the server owner's instructor token (default: the one kept in DIR/instructor-token, made on first start; `egresslab instructor rotate` replaces it)",
   },
   "metrics-token": {
     type: "string",
@@ -207,6 +208,10 @@ export const serveCommand: Command = {
         dataDir,
         provider,
         lab: labRunner(lab, grading, sessionEdition(lab, provider.capabilities.calicoEdition)),
+        loadLab: async (id) => {
+          const other = await loadLab(labDir(id));
+          return labRunner(other, grading, sessionEdition(other, provider.capabilities.calicoEdition));
+        },
         ...(o["join-code"] ? { joinCode: o["join-code"] } : {}),
         local: o.local,
         idleTimeoutSeconds: o["idle-timeout"],
@@ -229,9 +234,7 @@ export const serveCommand: Command = {
       throw err;
     }
     process.stdout.write(`egresslab: open ${server.url}\n`);
-    process.stdout.write(
-      `egresslab: instructor board ${server.url}/instructor (token ${server.instructorToken})\n`,
-    );
+    process.stdout.write(`egresslab: instructor board ${server.boardUrl}\n`);
     await untilStopSignal();
     logger.info("stopping");
     await server.close();

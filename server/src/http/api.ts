@@ -1,52 +1,38 @@
-/** The JSON API of the learner's page and the instructor's board. */
-import express, { type Request, type RequestHandler, type Response } from "express";
-import { timingSafeEqual } from "node:crypto";
-import { EgresslabError } from "../shared/errors.ts";
+/** The JSON API of the learner's page; the instructor's endpoints are mounted from `instructor-api.ts`. */
+import express, { type Request, type Response } from "express";
+import { wrap } from "./wrap.ts";
+import { EgresslabError, ValidationError } from "../shared/errors.ts";
 import type { Workshop } from "../sessions/workshop.ts";
+import type { Workshops } from "../sessions/workshops.ts";
 import type { Learner } from "../sessions/store.ts";
+import type { InstructorCredential } from "../sessions/credentials.ts";
+import { hashPin, pinProblem } from "../sessions/identity.ts";
 import { parseCookies, sessionCookie, sessionCookieHeader } from "./cookies.ts";
 import { requireJson } from "./security.ts";
 import { RateLimiter } from "../sessions/rate-limit.ts";
+import { learnerOfCookie } from "./auth.ts";
+import { instructorRouter } from "./instructor-api.ts";
+import type { Logger } from "../shared/logger.ts";
 
 export interface ApiOptions {
-  workshop: Workshop;
-  instructorToken: string;
+  workshops: Workshops;
+  credential: InstructorCredential;
   /** Joins per client address; a room behind one NAT address shares it (default 100 at once, 600 a minute). */
   joinRate?: { burst: number; perMinute: number };
   /** Largest JSON body accepted. */
   bodyLimit?: string;
+  /** Where the server's owner can be told the board's address after rotating the token. */
+  boardUrl?: (token: string) => string;
+  /** More instructor endpoints, mounted after authentication (see `instructor-api.ts`). */
+  instructorRoutes?: (r: express.Router) => void;
+  logger?: Logger;
 }
-
-/** The learner of the request's session cookie, or undefined. */
-export function learnerOf(workshop: Workshop, cookieHeader: string | undefined): Learner | undefined {
-  return workshop.learnerForToken(parseCookies(cookieHeader)[sessionCookie]);
-}
-
-/** True when `presented` is the instructor token (constant time). */
-export function isInstructor(presented: string | undefined, token: string): boolean {
-  if (!presented) return false;
-  const a = Buffer.from(presented);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-const wrap =
-  (fn: (req: Request, res: Response) => Promise<unknown> | unknown): RequestHandler =>
-  (req, res, next) => {
-    Promise.resolve()
-      .then(() => fn(req, res))
-      .then((body) => {
-        if (res.headersSent) return;
-        if (body === undefined) res.status(204).end();
-        else res.json(body);
-      })
-      .catch(next);
-  };
 
 export function apiRouter(opts: ApiOptions): express.Router {
-  const { workshop } = opts;
+  const { workshops } = opts;
   const r = express.Router();
   const joins = new RateLimiter(opts.joinRate?.burst ?? 100, opts.joinRate?.perMinute ?? 600);
+  const resumes = new RateLimiter(10, 10);
   r.use(express.json({ limit: opts.bodyLimit ?? "32kb" }));
   r.use(requireJson);
   r.use((_req, res, next) => {
@@ -54,28 +40,65 @@ export function apiRouter(opts: ApiOptions): express.Router {
     next();
   });
 
-  const learner = (req: Request): Learner => {
-    const l = learnerOf(workshop, req.headers.cookie);
-    if (!l) throw new EgresslabError("unauthorized", "your session has ended; join again");
-    return l;
+  r.use(
+    "/instructor",
+    instructorRouter({
+      workshops,
+      credential: opts.credential,
+      ...(opts.boardUrl ? { boardUrl: opts.boardUrl } : {}),
+      ...(opts.instructorRoutes ? { extra: opts.instructorRoutes } : {}),
+    }),
+  );
+
+  const session = (req: Request): { learner: Learner; workshop: Workshop } => {
+    const s = learnerOfCookie(workshops, req.headers.cookie);
+    if (!s) throw new EgresslabError("unauthorized", "your session has ended; join again");
+    return s;
+  };
+  const limit = (limiter: RateLimiter, req: Request, res: Response, what: string): void => {
+    const wait = limiter.take(req.ip ?? "?");
+    if (wait > 0) {
+      res.setHeader("Retry-After", String(wait));
+      throw new EgresslabError("rate-limited", `too many ${what} from here; try again in ${wait} s`);
+    }
   };
 
   r.get("/workshop", (_req, res) => {
-    res.json({ lab: workshop.lab.summary, joinCode: workshop.needsJoinCode() });
+    res.json({ lab: workshops.default.lab.summary, joinCode: workshops.joinNeedsCode() });
   });
 
   r.post(
     "/join",
     wrap(async (req, res) => {
-      const wait = joins.take(req.ip ?? "?");
-      if (wait > 0) {
-        res.setHeader("Retry-After", String(wait));
-        throw new EgresslabError("rate-limited", `too many joins from here; try again in ${wait} s`);
-      }
-      const body = (req.body ?? {}) as { name?: unknown; code?: unknown };
+      limit(joins, req, res, "joins");
+      const body = (req.body ?? {}) as { name?: unknown; code?: unknown; pin?: unknown };
+      const workshop = workshops.forJoin(body.code);
       const { learner: l, token } = await workshop.join(body);
       res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));
       return workshop.state(l);
+    }),
+  );
+
+  // Another browser or device: a personal resume code, or the join code with the attendee's name and PIN.
+  r.post(
+    "/resume",
+    wrap(async (req, res) => {
+      limit(resumes, req, res, "resume attempts");
+      const body = (req.body ?? {}) as {
+        resumeCode?: unknown;
+        code?: unknown;
+        name?: unknown;
+        pin?: unknown;
+      };
+      if (body.resumeCode !== undefined) {
+        const { learner: l, token, workshop } = workshops.resumeWithCode(body.resumeCode, req.ip ?? "?");
+        res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));
+        return workshop.state(l);
+      }
+      const workshop = workshops.forJoin(body.code);
+      const r2 = await workshop.resumeByName(body);
+      res.setHeader("Set-Cookie", sessionCookieHeader(r2.token, req.secure));
+      return workshop.state(r2.learner);
     }),
   );
 
@@ -83,7 +106,8 @@ export function apiRouter(opts: ApiOptions): express.Router {
     "/logout",
     wrap((req, res) => {
       const token = parseCookies(req.headers.cookie)[sessionCookie];
-      if (token) workshop.endSession(token);
+      const s = learnerOfCookie(workshops, req.headers.cookie);
+      if (token && s) s.workshop.endSession(token);
       res.setHeader("Set-Cookie", sessionCookieHeader(undefined, req.secure));
       return undefined;
     }),
@@ -91,44 +115,63 @@ export function apiRouter(opts: ApiOptions): express.Router {
 
   r.get(
     "/session",
-    wrap((req) => workshop.state(learner(req))),
+    wrap((req) => {
+      const s = session(req);
+      return s.workshop.state(s.learner);
+    }),
+  );
+  r.put(
+    "/pin",
+    wrap(async (req) => {
+      const s = session(req);
+      const pin = (req.body as { pin?: unknown } | undefined)?.pin;
+      const pp = pinProblem(pin);
+      if (pp) throw new ValidationError([pp]);
+      s.workshop.setPinHash(s.learner, await hashPin(pin as string));
+      return s.workshop.state(s.learner);
+    }),
   );
   r.get(
     "/stages/:stage/guide",
-    wrap((req) => workshop.guide(learner(req), req.params.stage)),
+    wrap((req) => {
+      const s = session(req);
+      return s.workshop.guide(s.learner, req.params.stage);
+    }),
   );
   r.post(
     "/stages/:stage/go",
-    wrap((req) => workshop.goTo(learner(req), req.params.stage)),
+    wrap((req) => {
+      const s = session(req);
+      return s.workshop.goTo(s.learner, req.params.stage);
+    }),
   );
   r.put(
     "/stages/:stage/answers",
-    wrap((req) =>
-      workshop.saveAnswers(learner(req), req.params.stage, (req.body as { answers?: unknown })?.answers),
-    ),
+    wrap((req) => {
+      const s = session(req);
+      return s.workshop.saveAnswers(
+        s.learner,
+        req.params.stage,
+        (req.body as { answers?: unknown })?.answers,
+      );
+    }),
   );
   r.post(
     "/stages/:stage/check",
-    wrap((req) =>
-      workshop.check(
-        learner(req),
+    wrap((req) => {
+      const s = session(req);
+      return s.workshop.check(
+        s.learner,
         req.params.stage,
         (req.body as { answers?: unknown } | undefined)?.answers,
-      ),
-    ),
+      );
+    }),
   );
   r.post(
     "/stages/:stage/reset",
-    wrap((req) => workshop.reset(learner(req), req.params.stage)),
-  );
-
-  r.get(
-    "/instructor/board",
     wrap((req) => {
-      const auth = req.headers.authorization?.replace(/^Bearer\s+/i, "");
-      if (!isInstructor(auth, opts.instructorToken))
-        throw new EgresslabError("unauthorized", "the instructor token is missing or wrong");
-      return { lab: workshop.lab.summary, rows: workshop.board() };
+      const s = session(req);
+      return s.workshop.reset(s.learner, req.params.stage);
     }),
   );
 

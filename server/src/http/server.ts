@@ -6,7 +6,6 @@ import express from "express";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ClusterProvider } from "../providers/provider.ts";
 import type { LabRunner } from "../sessions/lab-runner.ts";
@@ -14,6 +13,10 @@ import { openDb } from "../sessions/db.ts";
 import { SessionStore } from "../sessions/store.ts";
 import { ClusterPool } from "../sessions/pool.ts";
 import { Workshop } from "../sessions/workshop.ts";
+import { Workshops } from "../sessions/workshops.ts";
+import type { WorkshopRecord } from "../sessions/store.ts";
+import { InstructorCredential, readOrCreateSecretFile, serverSecretFile } from "../sessions/credentials.ts";
+import { ResumeCodes } from "../sessions/identity.ts";
 import { TerminalManager } from "../terminal/manager.ts";
 import { SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
 import { setUpSandbox } from "../terminal/sandbox-setup.ts";
@@ -33,7 +36,7 @@ import { createMetrics, metricsHandler } from "./metrics.ts";
 import { environment } from "../config/options.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
-import { EgresslabError, ValidationError } from "../shared/errors.ts";
+import { EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { storageHealth, type StorageHealth } from "../shared/storage.ts";
 import { BoardService } from "../instructor/board.ts";
 import type { StuckRule } from "../instructor/model.ts";
@@ -59,7 +62,12 @@ export interface WorkshopServerOptions {
   idleTimeoutSeconds: number;
   /** Pre-warmed clusters kept ahead of joins. */
   pool: number;
+  /** Fixes the owner's instructor token (default: the one kept in the data directory, made on first start). */
   instructorToken?: string;
+  /** Loads a lab by id, for workshops created for another lab than `lab` (default: only `lab` can be used). */
+  loadLab?: (id: string) => Promise<LabRunner>;
+  /** More instructor endpoints under /api/instructor, mounted after authentication. */
+  instructorRoutes?: (r: express.Router) => void;
   /** Overrides the shell mode that `local` implies. */
   shellMode?: ShellMode;
   /** Builds the page at start when it is missing or stale (default true). */
@@ -92,14 +100,24 @@ export interface WorkshopServerOptions {
 export interface WorkshopServer {
   url: string;
   port: number;
-  instructorToken: string;
+  /** The server owner's instructor token (kept in the data directory unless given). */
+  readonly instructorToken: string;
+  /** The instructor board's address, with the owner's token in its fragment (never sent to the server by browsers). */
+  boardUrl: string;
+  /** The default workshop (the one `--lab` names). */
   workshop: Workshop;
+  /** Every workshop the server runs. */
+  workshops: Workshops;
   terminals: TerminalManager;
   board: BoardService;
   io: LabServer;
   /** Stops accepting connections, ends shells and streams, closes the provider and the database. */
   close(): Promise<void>;
 }
+
+/** The board's address for `token`: in the fragment, which browsers never send to the server or in a Referer. */
+export const boardUrl = (base: string, token: string): string =>
+  `${base}/instructor#token=${encodeURIComponent(token)}`;
 
 /** True for an address only this machine can reach. */
 export function isLoopback(host: string): boolean {
@@ -164,20 +182,9 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
 
   const db = openDb(path.join(opts.dataDir, "egresslab.db"));
   const store = new SessionStore(db);
+  const credential = InstructorCredential.open(opts.dataDir, opts.instructorToken);
+  const resumeCodes = new ResumeCodes(readOrCreateSecretFile(serverSecretFile(opts.dataDir)));
   const ws = store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
-  const lab = opts.lab;
-  const pool = new ClusterPool(opts.provider, db, {
-    size: opts.pool,
-    // A workshop gets a ready cluster for every attendee it expects; one person on their own machine does not.
-    ...(opts.capacity !== undefined && !opts.local ? { capacity: opts.capacity } : {}),
-    joined: () => store.learnerCount(ws.id),
-    labId: lab.summary.id,
-    profile: lab.profile,
-    edition: lab.edition,
-    prepare: (conn, seed) => lab.setup(conn, 0, lab.params(seed)),
-    ...(lab.variant ? { variant: (seed: number) => lab.variant!(seed) } : {}),
-    logger: log.child({ component: "pool" }),
-  });
   const terminals = new TerminalManager({
     root: path.join(opts.dataDir, "learners"),
     mode,
@@ -200,35 +207,105 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       : {}),
   });
   void terminals.kubectlCompletion();
-  const workshop = new Workshop({
+  const labs = new Map<string, Promise<LabRunner>>([[opts.lab.summary.id, Promise.resolve(opts.lab)]]);
+  const labFor = (id: string): Promise<LabRunner> => {
+    let l = labs.get(id);
+    if (!l) {
+      if (!opts.loadLab) throw new NotFoundError(`this server runs only the lab ${opts.lab.summary.id}`);
+      l = opts.loadLab(id);
+      labs.set(id, l);
+      l.catch(() => labs.delete(id));
+    }
+    return l;
+  };
+  const pools: ClusterPool[] = [];
+  let defaultPool: ClusterPool | undefined;
+  /** Each workshop's board (the model behind the instructor's page). */
+  const boards = new Map<string, BoardService>();
+  const boardOf = (w: Workshop): BoardService => {
+    const b = boards.get(w.id);
+    if (!b) throw new EgresslabError("internal", "the workshop has no board");
+    return b;
+  };
+  let listening = false;
+  let closing: Promise<void> | undefined;
+  /** A running workshop: its lab, its own pool of warm clusters, and the shared terminals and provider. */
+  const build = async (record: WorkshopRecord): Promise<Workshop> => {
+    const lab = await labFor(record.labId);
+    const capacity = record.isDefault ? (opts.capacity ?? 100) : (record.capacity ?? 30);
+    const pool = new ClusterPool(opts.provider, db, {
+      size: opts.pool,
+      // A workshop gets a ready cluster for every attendee it expects; one person on their own machine does not.
+      ...(!record.isDefault || (opts.capacity !== undefined && !opts.local) ? { capacity } : {}),
+      joined: () => store.learnerCount(record.id),
+      labId: lab.summary.id,
+      workshopId: record.id,
+      adoptUnowned: record.isDefault,
+      profile: lab.profile,
+      edition: lab.edition,
+      prepare: (conn, seed) => lab.setup(conn, 0, lab.params(seed)),
+      ...(lab.variant ? { variant: (seed: number) => lab.variant!(seed) } : {}),
+      logger: log.child({ component: "pool", workshop: record.id }),
+    });
+    pools.push(pool);
+    if (record.isDefault) defaultPool = pool;
+    const w = new Workshop({
+      store,
+      workshopId: record.id,
+      lab,
+      pool,
+      prepareHome: (id, spec) => terminals.prepare(id, spec),
+      checkRate: opts.checkRate,
+      capacity,
+      storage: opts.storage ?? storageHealth,
+      resumeCodes,
+      endShell: (id) => terminals.get(id)?.kill(),
+      releaseCluster: (id) => pool.release(id),
+      logger: log,
+    });
+    // Workshops created while the server runs start pre-warming at once; those of the start, once it listens.
+    boards.set(
+      record.id,
+      new BoardService({
+        workshop: w,
+        store,
+        workshopId: record.id,
+        ...(opts.stuck ? { rule: opts.stuck } : {}),
+        ...(opts.now ? { now: opts.now } : {}),
+        activity: (id) => terminals.get(id)?.lastActivity,
+        logger: log,
+      }),
+    );
+    if (listening && !closing) void pool.fill();
+    return w;
+  };
+  const workshops = new Workshops({
     store,
-    workshopId: ws.id,
-    lab: opts.lab,
-    pool,
-    prepareHome: (id, spec) => terminals.prepare(id, spec),
-    checkRate: opts.checkRate,
-    capacity: opts.capacity ?? 100,
-    storage: opts.storage ?? storageHealth,
+    build,
+    checkLab: async (id) => void (await labFor(id)),
+    resumeCodes,
     logger: log,
   });
+  const rebuilt = opts.provider.rebuilt?.() ?? [];
+  // A warm cluster made afresh lost the first stage the pool had prepared on it: the pool prepares it again.
+  for (const r of rebuilt) db.prepare("UPDATE pool_clusters SET prepared = 0 WHERE cluster_id = ?").run(r.id);
+  await workshops.start(ws);
+  workshops.on("ended", (w) => {
+    boards.get(w.id)?.close();
+    boards.delete(w.id);
+  });
+  const workshop = workshops.default;
+  const pool = defaultPool!;
+  const board = boardOf(workshop);
   const flows = new FlowHub({ logger: log });
-  const board = new BoardService({
-    workshop,
-    store,
-    workshopId: ws.id,
-    ...(opts.stuck ? { rule: opts.stuck } : {}),
-    ...(opts.now ? { now: opts.now } : {}),
-    activity: (id) => terminals.get(id)?.lastActivity,
-    logger: log,
-  });
-  const instructorToken = opts.instructorToken ?? randomBytes(18).toString("base64url");
 
+  let url = "";
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", opts.trustProxy ? 1 : false);
   app.use(securityHeaders);
   app.get("/healthz", (_req, res) => {
-    res.json({ ok: true, pool: pool.available, terminals: terminals.size });
+    res.json({ ok: true, pool: workshop.poolStatus().ready, terminals: terminals.size });
   });
   const storage = opts.storage ?? storageHealth;
   const ready: HealthCheck[] = [
@@ -253,7 +330,13 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   if (metrics && opts.metricsToken) app.get("/metrics", metricsHandler(metrics, opts.metricsToken));
   app.use(
     "/api",
-    apiRouter({ workshop, instructorToken, ...(opts.joinRate ? { joinRate: opts.joinRate } : {}) }),
+    apiRouter({
+      workshops,
+      credential,
+      boardUrl: (token) => boardUrl(url, token),
+      ...(opts.joinRate ? { joinRate: opts.joinRate } : {}),
+      ...(opts.instructorRoutes ? { instructorRoutes: opts.instructorRoutes } : {}),
+    }),
   );
   app.get("/instructor", (_req, res) => res.sendFile(path.join(webDist, "instructor.html")));
   app.use(express.static(webDist, { index: "index.html", maxAge: 0, dotfiles: "ignore" }));
@@ -264,11 +347,11 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
 
   const server = http.createServer(app);
   const realtime = attachRealtime(server, {
-    workshop,
+    workshops,
+    credential,
     terminals,
     flows,
-    instructorToken,
-    board,
+    boardOf: (w) => boardOf(w),
     logger: log,
     flowApi: opts.provider.capabilities.flowApi,
     ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
@@ -284,30 +367,31 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     );
     server.listen(opts.port, opts.host, () => resolve());
   });
-  const rebuilt = opts.provider.rebuilt?.() ?? [];
-  // A warm cluster made afresh lost the first stage the pool had prepared on it: the pool prepares it again.
-  for (const r of rebuilt) db.prepare("UPDATE pool_clusters SET prepared = 0 WHERE cluster_id = ?").run(r.id);
-  void pool.fill();
+  listening = true;
+  for (const p of pools) void p.fill();
   // Clusters made afresh because their saved state could not be read: their learners' stages are set up again.
-  void workshop.rebuildClusters(rebuilt);
+  for (const w of workshops.all()) void w.rebuildClusters(rebuilt);
   const port = (server.address() as AddressInfo).port;
   const shownHost = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(opts.host) ? "localhost" : opts.host;
-  const url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
+  url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
 
-  let closing: Promise<void> | undefined;
   return {
     url,
     port,
-    instructorToken,
+    get instructorToken() {
+      return credential.token;
+    },
+    boardUrl: boardUrl(url, credential.token),
     workshop,
+    workshops,
     terminals,
     board,
     io: realtime.io,
     close() {
       closing ??= (async () => {
         metrics?.close();
-        board.close();
-        pool.close();
+        for (const b of boards.values()) b.close();
+        for (const p of pools) p.close();
         flows.close();
         terminals.close();
         const closed = realtime.close();

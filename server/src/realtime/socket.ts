@@ -18,37 +18,42 @@ import {
 import { FlowHub, kubeFlowSource, type FlowSource } from "./flows.ts";
 import type { Workshop, WorkshopEvents } from "../sessions/workshop.ts";
 import { stageDir } from "../sessions/workshop.ts";
+import type { InstructorScope, Workshops } from "../sessions/workshops.ts";
+import type { InstructorCredential } from "../sessions/credentials.ts";
 import type { Learner } from "../sessions/store.ts";
 import type { TerminalManager } from "../terminal/manager.ts";
 import type { TerminalClient } from "../terminal/session.ts";
 import { ValidationError } from "../shared/errors.ts";
 import { EgresslabError } from "../shared/errors.ts";
 import { toWire } from "../http/errors.ts";
-import { isInstructor, learnerOf } from "../http/api.ts";
+import { instructorScope, learnerOfCookie } from "../http/auth.ts";
 import { sameOrigin } from "../http/security.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { BoardService } from "../instructor/board.ts";
 
-interface SocketData {
+export interface SocketData {
   learner?: Learner;
-  instructor?: boolean;
+  /** The workshop of the learner, or the one the instructor's board shows. */
+  workshop?: Workshop;
+  /** Set for an instructor's board: who they are (the owner, or one workshop's instructor). */
+  instructor?: InstructorScope;
 }
 
 type LabSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 export type LabServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 export interface RealtimeOptions {
-  workshop: Workshop;
+  workshops: Workshops;
+  credential: InstructorCredential;
   terminals: TerminalManager;
   flows: FlowHub;
-  instructorToken: string;
   logger: Logger;
   /** False when the provider's clusters have no flow API (`/egresslab/v1/flows`): the flow view says so once. */
   flowApi?: boolean;
   /** The flow source of a cluster (tests replace it). */
   flowSource?: (kubeconfig: string) => FlowSource;
-  /** The instructor's board (diffs per attendee and cell). */
-  board: BoardService;
+  /** A workshop's board (diffs per attendee and cell). */
+  boardOf(workshop: Workshop): BoardService;
 }
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown, what: string): z.infer<S> {
@@ -66,8 +71,18 @@ export interface Realtime {
   close(): Promise<void>;
 }
 
+/** The socket.io room of a workshop's instructor boards. */
+export const boardRoom = (workshopId: string): string => `board:${workshopId}`;
+/** The room of every page (learners' and boards) of a workshop. */
+export const workshopRoom = (workshopId: string): string => `workshop:${workshopId}`;
+/** The room of one learner's pages. */
+export const learnerRoom = (learnerId: string): string => `learner:${learnerId}`;
+
+const refuse = (message: string): Error =>
+  Object.assign(new Error(message), { data: { code: "unauthorized" } });
+
 export function attachRealtime(server: http.Server, opts: RealtimeOptions): Realtime {
-  const { workshop, terminals, flows, logger } = opts;
+  const { workshops, terminals, flows, logger } = opts;
   const makeSource = opts.flowSource ?? kubeFlowSource;
   const io: LabServer = new Server(server, {
     serveClient: false,
@@ -77,51 +92,90 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     allowRequest: (req, cb) => cb(null, sameOrigin(req.headers.origin, req.headers.host)),
   });
 
+  // An instructor socket is authorised by its token alone (never a cookie), for one workshop it may see; a learner
+  // socket by its session cookie alone, for the learner's own workshop.
   io.use((socket, next) => {
-    const auth = socket.handshake.auth as { instructor?: unknown } | undefined;
-    if (typeof auth?.instructor === "string") {
-      if (!isInstructor(auth.instructor, opts.instructorToken))
+    const auth = socket.handshake.auth as { instructor?: unknown; workshop?: unknown } | undefined;
+    if (auth?.instructor !== undefined) {
+      const scope =
+        typeof auth.instructor === "string"
+          ? instructorScope(workshops, opts.credential, auth.instructor)
+          : undefined;
+      if (!scope) return next(refuse("the instructor token is wrong"));
+      let w: Workshop;
+      try {
+        w = workshops.forScope(scope, typeof auth.workshop === "string" ? auth.workshop : undefined);
+      } catch (err) {
         return next(
-          Object.assign(new Error("the instructor token is wrong"), { data: { code: "unauthorized" } }),
+          Object.assign(new Error(err instanceof Error ? err.message : String(err)), {
+            data: { code: "not-found" },
+          }),
         );
-      socket.data.instructor = true;
+      }
+      socket.data.instructor = scope;
+      socket.data.workshop = w;
       return next();
     }
-    const learner = learnerOf(workshop, socket.request.headers.cookie);
-    if (!learner)
-      return next(
-        Object.assign(new Error("your session has ended; join again"), { data: { code: "unauthorized" } }),
-      );
-    socket.data.learner = learner;
+    const s = learnerOfCookie(workshops, socket.request.headers.cookie);
+    if (!s) return next(refuse("your session has ended; join again"));
+    socket.data.learner = s.learner;
+    socket.data.workshop = s.workshop;
     next();
   });
 
   let closed = false;
-  const onProgress: (...a: WorkshopEvents["progress"]) => void = (id, p) =>
-    io.to(`learner:${id}`).emit("progress", p);
-  const onCheck: (...a: WorkshopEvents["check"]) => void = (id, r) =>
-    io.to(`learner:${id}`).emit("check:result", r);
-  let poolTimer: NodeJS.Timeout | undefined;
-  const onPool = (): void => {
-    if (closed) return;
-    poolTimer ??= setTimeout(() => {
-      poolTimer = undefined;
-      if (!closed) io.to("board").emit("board:pool", workshop.poolStatus());
-    }, 250);
+  const unwatch = new Map<string, () => void>();
+  /** Publishes one workshop's events to its own rooms only. */
+  const watch = (workshop: Workshop): void => {
+    const id = workshop.id;
+    let poolTimer: NodeJS.Timeout | undefined;
+    const onProgress: (...a: WorkshopEvents["progress"]) => void = (lid, p) =>
+      io.to(learnerRoom(lid)).emit("progress", p);
+    const onCheck: (...a: WorkshopEvents["check"]) => void = (lid, r) =>
+      io.to(learnerRoom(lid)).emit("check:result", r);
+    const onPool = (): void => {
+      if (closed) return;
+      poolTimer ??= setTimeout(() => {
+        poolTimer = undefined;
+        if (!closed) io.to(boardRoom(id)).emit("board:pool", workshop.poolStatus());
+      }, 250);
+    };
+    const onNotice: (...a: WorkshopEvents["notice"]) => void = (lid, n) => {
+      if (lid === undefined) io.to(workshopRoom(id)).emit("server:notice", n);
+      else io.to(learnerRoom(lid)).emit("server:notice", n);
+    };
+    const onRemoved: (...a: WorkshopEvents["removed"]) => void = (lid) =>
+      io.in(learnerRoom(lid)).disconnectSockets(true);
+    workshop.on("pool", onPool);
+    workshop.on("progress", onProgress);
+    workshop.on("check", onCheck);
+    workshop.on("notice", onNotice);
+    workshop.on("removed", onRemoved);
+    unwatch.set(id, () => {
+      if (poolTimer) clearTimeout(poolTimer);
+      workshop.off("pool", onPool);
+      workshop.off("progress", onProgress);
+      workshop.off("check", onCheck);
+      workshop.off("notice", onNotice);
+      workshop.off("removed", onRemoved);
+    });
   };
-  const onNotice: (...a: WorkshopEvents["notice"]) => void = (id, n) => {
-    if (id === undefined) io.emit("server:notice", n);
-    else io.to(`learner:${id}`).emit("server:notice", n);
+  for (const w of workshops.all()) watch(w);
+  const onAdded = (w: Workshop): void => watch(w);
+  const onEnded = (w: Workshop): void => {
+    unwatch.get(w.id)?.();
+    unwatch.delete(w.id);
+    io.in(workshopRoom(w.id)).disconnectSockets(true);
   };
-  workshop.on("pool", onPool);
-  workshop.on("progress", onProgress);
-  workshop.on("check", onCheck);
-  workshop.on("notice", onNotice);
+  workshops.on("added", onAdded);
+  workshops.on("ended", onEnded);
 
   io.on("connection", (socket: LabSocket) => {
+    const workshop = socket.data.workshop!;
+    void socket.join(workshopRoom(workshop.id));
     if (socket.data.instructor) {
-      void socket.join("board");
-      const { snapshot, leave } = opts.board.subscribe((d) => socket.emit("board:diff", d));
+      void socket.join(boardRoom(workshop.id));
+      const { snapshot, leave } = opts.boardOf(workshop).subscribe((d) => socket.emit("board:diff", d));
       socket.emit("board:snapshot", snapshot);
       socket.emit("board:pool", workshop.poolStatus());
       for (const n of workshop.notices(undefined)) socket.emit("server:notice", n);
@@ -129,7 +183,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       return;
     }
     const learner = socket.data.learner!;
-    void socket.join(`learner:${learner.id}`);
+    void socket.join(learnerRoom(learner.id));
     for (const n of workshop.notices(learner.id)) socket.emit("server:notice", n);
     workshop.setOnline(learner.id, 1);
     const fail = (err: unknown): void => {
@@ -228,11 +282,10 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     io,
     close() {
       closed = true;
-      if (poolTimer) clearTimeout(poolTimer);
-      workshop.off("pool", onPool);
-      workshop.off("progress", onProgress);
-      workshop.off("check", onCheck);
-      workshop.off("notice", onNotice);
+      for (const off of unwatch.values()) off();
+      unwatch.clear();
+      workshops.off("added", onAdded);
+      workshops.off("ended", onEnded);
       return new Promise<void>((resolve) => void io.close(() => resolve()));
     },
   };

@@ -66,4 +66,34 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE pool_clusters ADD COLUMN lab_id TEXT;
   `,
+  `
+  ALTER TABLE workshop ADD COLUMN title TEXT;
+  ALTER TABLE workshop ADD COLUMN state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('draft', 'open', 'paused', 'ended'));
+  ALTER TABLE workshop ADD COLUMN capacity INTEGER;
+  ALTER TABLE workshop ADD COLUMN starts_at TEXT;
+  ALTER TABLE workshop ADD COLUMN ends_at TEXT;
+  ALTER TABLE workshop ADD COLUMN ended_at TEXT;
+  ALTER TABLE workshop ADD COLUMN instructor_token_hash TEXT;
+  ALTER TABLE workshop ADD COLUMN is_default INTEGER NOT NULL DEFAULT 0;
+  UPDATE workshop SET is_default = 1;
+  CREATE INDEX workshop_join_code ON workshop(join_code_hash);
+  CREATE INDEX workshop_instructor ON workshop(instructor_token_hash);
+  ALTER TABLE learners ADD COLUMN pin_hash TEXT;
+  ALTER TABLE learners ADD COLUMN resume_hash TEXT;
+  ALTER TABLE learners ADD COLUMN resume_generation INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX learners_workshop ON learners(workshop_id, name);
+  CREATE UNIQUE INDEX learners_resume ON learners(resume_hash);
+  ALTER TABLE pool_clusters ADD COLUMN workshop_id TEXT;
+  UPDATE pool_clusters SET workshop_id = (SELECT w.id FROM workshop w WHERE w.lab_id = pool_clusters.lab_id LIMIT 1);
+  CREATE TABLE instructor_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workshop_id TEXT,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail_json TEXT,
+    at TEXT NOT NULL
+  );
+  CREATE INDEX instructor_actions_workshop ON instructor_actions(workshop_id, id);
+  `,
 ];

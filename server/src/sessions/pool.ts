@@ -27,6 +27,12 @@ export interface PoolOptions {
   joined?: () => number;
   /** The lab the clusters are prepared for; clusters left waiting for another lab are released. */
   labId: string;
+  /**
+   * The workshop the clusters wait for (several workshops share the table); the default workshop also adopts clusters
+   * that were put in the pool before workshops were recorded there.
+   */
+  workshopId?: string;
+  adoptUnowned?: boolean;
   profile?: string;
   edition?: AcquireOptions["edition"];
   /**
@@ -215,8 +221,10 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
 
   private async refill(): Promise<void> {
     const stored = this.db
-      .prepare("SELECT cluster_id, lab_id, seed, prepared FROM pool_clusters ORDER BY created_at")
-      .all() as Row[];
+      .prepare(
+        "SELECT cluster_id, lab_id, seed, prepared FROM pool_clusters WHERE workshop_id IS ? OR (? AND workshop_id IS NULL) ORDER BY created_at",
+      )
+      .all(this.opts.workshopId ?? null, this.opts.adoptUnowned ? 1 : 0) as Row[];
     for (const row of stored.filter((r) => r.lab_id !== this.opts.labId)) {
       this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(row.cluster_id);
       this.log.info("releasing a warm cluster prepared for another lab", {
@@ -243,8 +251,10 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     while (!this.closed && this.ready.length < this.target) {
       const id = newId("c");
       this.db
-        .prepare("INSERT INTO pool_clusters (cluster_id, lab_id, created_at) VALUES (?, ?, ?)")
-        .run(id, this.opts.labId, new Date().toISOString());
+        .prepare(
+          "INSERT INTO pool_clusters (cluster_id, lab_id, workshop_id, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .run(id, this.opts.labId, this.opts.workshopId ?? null, new Date().toISOString());
       let c: PooledCluster;
       try {
         c = await this.make(id, true);
@@ -321,6 +331,35 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
       p.catch(() => this.connections.delete(id));
     }
     return p;
+  }
+
+  /** Stops filling and releases every cluster waiting in the pool (the workshop ended). */
+  async drain(): Promise<void> {
+    this.close();
+    await this.filling;
+    const waiting = this.ready.splice(0).map((c) => c.conn.id);
+    const stored = (
+      this.db
+        .prepare("SELECT cluster_id FROM pool_clusters WHERE workshop_id IS ?")
+        .all(this.opts.workshopId ?? null) as { cluster_id: string }[]
+    ).map((r) => r.cluster_id);
+    for (const id of new Set([...waiting, ...stored])) {
+      this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(id);
+      this.connections.delete(id);
+      await this.provider.release(id).catch((err: unknown) =>
+        this.log.warn("could not release a warm cluster", {
+          cluster: id,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    }
+    this.report();
+  }
+
+  /** Releases a learner's cluster for good. */
+  async release(id: string): Promise<void> {
+    this.connections.delete(id);
+    await this.provider.release(id);
   }
 
   /** Stops filling; the provider is closed by its owner. */

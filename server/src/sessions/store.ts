@@ -3,6 +3,7 @@
  * transaction, so a crash never leaves a half-written learner.
  */
 import type { Db } from "./db.ts";
+import { timingSafeEqual } from "node:crypto";
 import { hashToken, matchesHash, newId, newToken } from "./tokens.ts";
 import type { StageProgress } from "../realtime/protocol.ts";
 
@@ -22,6 +23,66 @@ export interface Workshop {
   labId: string;
   joinCodeHash: string | null;
 }
+
+/** Where a workshop is in its life: made and pre-warming, taking attendees, not taking new ones, over. */
+export type WorkshopState = "draft" | "open" | "paused" | "ended";
+
+/** A workshop as the instructor sees it. */
+export interface WorkshopRecord extends Workshop {
+  title: string;
+  state: WorkshopState;
+  capacity: number | null;
+  startsAt: string | null;
+  endsAt: string | null;
+  endedAt: string | null;
+  createdAt: string;
+  /** The workshop `serve` runs for its `--lab` (the one attendees join without choosing). */
+  isDefault: boolean;
+}
+
+/** Who did something as an instructor: the server's owner (the data directory's token) or one workshop's instructor. */
+export type Actor = "owner" | "instructor";
+
+/** One instructor action, as the audit log keeps it. */
+export interface ActionRecord {
+  workshopId: string | null;
+  actor: Actor;
+  action: string;
+  target: string | null;
+  detail: unknown;
+  at: string;
+}
+
+interface WorkshopRow {
+  id: string;
+  lab_id: string;
+  join_code_hash: string | null;
+  title: string | null;
+  state: WorkshopState;
+  capacity: number | null;
+  starts_at: string | null;
+  ends_at: string | null;
+  ended_at: string | null;
+  created_at: string;
+  is_default: number;
+}
+
+const toWorkshop = (r: WorkshopRow): WorkshopRecord => ({
+  id: r.id,
+  labId: r.lab_id,
+  joinCodeHash: r.join_code_hash,
+  title: r.title ?? r.lab_id,
+  state: r.state,
+  capacity: r.capacity,
+  startsAt: r.starts_at,
+  endsAt: r.ends_at,
+  endedAt: r.ended_at,
+  createdAt: r.created_at,
+  isDefault: r.is_default === 1,
+});
+
+const workshopColumns =
+  "id, lab_id, join_code_hash, title, state, capacity, starts_at, ends_at, ended_at, created_at, is_default";
 
 export interface CheckRecord {
   stageIndex: number;
@@ -62,28 +123,161 @@ export class SessionStore {
     return this.now().toISOString();
   }
 
-  /** Returns the workshop for `labId`, creating it on first start; the join code is replaced when one is given. */
-  ensureWorkshop(labId: string, joinCode: string | undefined): Workshop {
+  /**
+   * Returns the default workshop for `labId` (the one `serve` runs), creating it on first start or after it ended;
+   * the join code is replaced when one is given.
+   */
+  ensureWorkshop(labId: string, joinCode: string | undefined, title?: string): WorkshopRecord {
     const found = this.db
-      .prepare("SELECT id, lab_id, join_code_hash FROM workshop WHERE lab_id = ?")
-      .get(labId) as { id: string; lab_id: string; join_code_hash: string | null } | undefined;
+      .prepare(
+        `SELECT ${workshopColumns} FROM workshop WHERE lab_id = ? AND is_default = 1 AND state <> 'ended' ORDER BY created_at DESC`,
+      )
+      .get(labId) as WorkshopRow | undefined;
     const codeHash = joinCode ? hashToken(joinCode) : null;
     if (found) {
-      if (found.join_code_hash !== codeHash)
-        this.db.prepare("UPDATE workshop SET join_code_hash = ? WHERE id = ?").run(codeHash, found.id);
-      return { id: found.id, labId, joinCodeHash: codeHash };
+      if (found.join_code_hash !== codeHash || (title && found.title !== title))
+        this.db
+          .prepare("UPDATE workshop SET join_code_hash = ?, title = COALESCE(?, title) WHERE id = ?")
+          .run(codeHash, title ?? null, found.id);
+      return this.workshopRecord(found.id)!;
     }
     const id = newId("ws");
     this.db
-      .prepare("INSERT INTO workshop (id, lab_id, join_code_hash, created_at) VALUES (?, ?, ?, ?)")
-      .run(id, labId, codeHash, this.iso());
-    return { id, labId, joinCodeHash: codeHash };
+      .prepare(
+        "INSERT INTO workshop (id, lab_id, join_code_hash, title, state, is_default, created_at) VALUES (?, ?, ?, ?, 'open', 1, ?)",
+      )
+      .run(id, labId, codeHash, title ?? null, this.iso());
+    return this.workshopRecord(id)!;
+  }
+
+  /** Records a new workshop (not yet open); its instructor token is stored as a hash. */
+  createWorkshop(input: {
+    labId: string;
+    title: string;
+    joinCode: string;
+    capacity: number;
+    startsAt?: string;
+    endsAt?: string;
+    instructorToken: string;
+  }): WorkshopRecord {
+    const id = newId("ws");
+    this.db
+      .prepare(
+        `INSERT INTO workshop (id, lab_id, join_code_hash, title, state, capacity, starts_at, ends_at, instructor_token_hash, is_default, created_at)
+         VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, 0, ?)`,
+      )
+      .run(
+        id,
+        input.labId,
+        hashToken(input.joinCode),
+        input.title,
+        input.capacity,
+        input.startsAt ?? null,
+        input.endsAt ?? null,
+        hashToken(input.instructorToken),
+        this.iso(),
+      );
+    return this.workshopRecord(id)!;
   }
 
   workshopById(id: string): Workshop | undefined {
-    const r = this.db.prepare("SELECT id, lab_id, join_code_hash FROM workshop WHERE id = ?").get(id) as
-      { id: string; lab_id: string; join_code_hash: string | null } | undefined;
-    return r ? { id: r.id, labId: r.lab_id, joinCodeHash: r.join_code_hash } : undefined;
+    return this.workshopRecord(id);
+  }
+
+  workshopRecord(id: string): WorkshopRecord | undefined {
+    const r = this.db.prepare(`SELECT ${workshopColumns} FROM workshop WHERE id = ?`).get(id) as
+      WorkshopRow | undefined;
+    return r ? toWorkshop(r) : undefined;
+  }
+
+  /** Every workshop not ended, and (with `ended`) those that ended too; oldest first. */
+  workshopRecords(ended = false): WorkshopRecord[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT ${workshopColumns} FROM workshop ${ended ? "" : "WHERE state <> 'ended'"} ORDER BY created_at, id`,
+        )
+        .all() as WorkshopRow[]
+    ).map(toWorkshop);
+  }
+
+  /** The workshop, not ended, whose join code is `code`. */
+  workshopByJoinCode(code: string): WorkshopRecord | undefined {
+    const h = hashToken(code);
+    const rows = this.db
+      .prepare(`SELECT ${workshopColumns} FROM workshop WHERE join_code_hash = ? AND state <> 'ended'`)
+      .all(h) as WorkshopRow[];
+    const r = rows.find((w) => w.join_code_hash !== null && matchesHash(code, w.join_code_hash));
+    return r ? toWorkshop(r) : undefined;
+  }
+
+  /** The workshop, not ended, whose instructor token is `token`. */
+  workshopByInstructorToken(token: string): WorkshopRecord | undefined {
+    const rows = this.db
+      .prepare(
+        `SELECT ${workshopColumns}, instructor_token_hash FROM workshop WHERE instructor_token_hash = ? AND state <> 'ended'`,
+      )
+      .all(hashToken(token)) as (WorkshopRow & { instructor_token_hash: string })[];
+    const r = rows.find((w) => matchesHash(token, w.instructor_token_hash));
+    return r ? toWorkshop(r) : undefined;
+  }
+
+  setWorkshopState(id: string, state: WorkshopState): void {
+    this.db
+      .prepare(
+        "UPDATE workshop SET state = ?, ended_at = CASE WHEN ? = 'ended' THEN ? ELSE ended_at END WHERE id = ?",
+      )
+      .run(state, state, this.iso(), id);
+  }
+
+  setInstructorToken(id: string, token: string): void {
+    this.db.prepare("UPDATE workshop SET instructor_token_hash = ? WHERE id = ?").run(hashToken(token), id);
+  }
+
+  /** Appends an instructor action to the audit log. */
+  recordAction(a: {
+    workshopId: string | null;
+    actor: Actor;
+    action: string;
+    target?: string;
+    detail?: unknown;
+  }): void {
+    this.db
+      .prepare(
+        "INSERT INTO instructor_actions (workshop_id, actor, action, target, detail_json, at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        a.workshopId,
+        a.actor,
+        a.action,
+        a.target ?? null,
+        a.detail === undefined ? null : JSON.stringify(a.detail),
+        this.iso(),
+      );
+  }
+
+  /** The audit log of a workshop, newest first. */
+  actions(workshopId: string, limit = 200): ActionRecord[] {
+    const rows = this.db
+      .prepare(
+        "SELECT workshop_id, actor, action, target, detail_json, at FROM instructor_actions WHERE workshop_id = ? ORDER BY id DESC LIMIT ?",
+      )
+      .all(workshopId, limit) as {
+      workshop_id: string | null;
+      actor: Actor;
+      action: string;
+      target: string | null;
+      detail_json: string | null;
+      at: string;
+    }[];
+    return rows.map((r) => ({
+      workshopId: r.workshop_id,
+      actor: r.actor,
+      action: r.action,
+      target: r.target,
+      detail: r.detail_json === null ? null : (JSON.parse(r.detail_json) as unknown),
+      at: r.at,
+    }));
   }
 
   /** True when the workshop needs no code, or `code` is its code. */
@@ -93,20 +287,38 @@ export class SessionStore {
   }
 
   /** Creates a learner with their first session; returns the learner and the session token (shown once). */
-  createLearner(input: { workshopId: string; name: string; seed: number; clusterId: string }): {
+  createLearner(input: {
+    id?: string;
+    workshopId: string;
+    name: string;
+    seed: number;
+    clusterId: string;
+    pinHash?: string;
+    resumeHash?: string;
+  }): {
     learner: Learner;
     token: string;
   } {
-    const id = newId("l");
+    const id = input.id ?? newId("l");
     const token = newToken();
     const at = this.iso();
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO learners (id, workshop_id, name, seed, cluster_id, current_stage, created_at, last_seen_at)
-           VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+          `INSERT INTO learners (id, workshop_id, name, seed, cluster_id, current_stage, created_at, last_seen_at, pin_hash, resume_hash)
+           VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
         )
-        .run(id, input.workshopId, input.name, input.seed, input.clusterId, at, at);
+        .run(
+          id,
+          input.workshopId,
+          input.name,
+          input.seed,
+          input.clusterId,
+          at,
+          at,
+          input.pinHash ?? null,
+          input.resumeHash ?? null,
+        );
       this.db
         .prepare(
           "INSERT INTO sessions (token_hash, learner_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
@@ -127,6 +339,98 @@ export class SessionStore {
     this.db.prepare("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").run(at, h);
     this.db.prepare("UPDATE learners SET last_seen_at = ? WHERE id = ?").run(at, row.id);
     return toLearner({ ...row, last_seen_at: at });
+  }
+
+  /** A new session for an existing learner (a resume from another browser); returns its token. */
+  createSession(learnerId: string): string {
+    const token = newToken();
+    const at = this.iso();
+    this.db
+      .prepare("INSERT INTO sessions (token_hash, learner_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)")
+      .run(hashToken(token), learnerId, at, at);
+    return token;
+  }
+
+  /** Ends every session of a workshop's learners (the workshop ended); their progress stays. */
+  endSessionsOf(workshopId: string): void {
+    this.db
+      .prepare("DELETE FROM sessions WHERE learner_id IN (SELECT id FROM learners WHERE workshop_id = ?)")
+      .run(workshopId);
+  }
+
+  /** The learner of a workshop with this name (compared without case or surrounding spaces). */
+  learnerByName(workshopId: string, name: string): Learner | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM learners WHERE workshop_id = ? AND lower(trim(name)) = lower(trim(?))")
+      .get(workshopId, name) as LearnerRow | undefined;
+    return row ? toLearner(row) : undefined;
+  }
+
+  /** The stored PIN hash of a learner, if they chose a PIN. */
+  pinHash(learnerId: string): string | undefined {
+    const r = this.db.prepare("SELECT pin_hash FROM learners WHERE id = ?").get(learnerId) as
+      { pin_hash: string | null } | undefined;
+    return r?.pin_hash ?? undefined;
+  }
+
+  setPinHash(learnerId: string, hash: string | null): void {
+    this.db.prepare("UPDATE learners SET pin_hash = ? WHERE id = ?").run(hash, learnerId);
+  }
+
+  /** The learner whose resume code has this hash. */
+  learnerByResumeHash(hash: string): Learner | undefined {
+    const row = this.db.prepare("SELECT * FROM learners WHERE resume_hash = ?").get(hash) as
+      (LearnerRow & { resume_hash: string }) | undefined;
+    if (!row) return undefined;
+    const a = Buffer.from(row.resume_hash, "hex");
+    const b = Buffer.from(hash, "hex");
+    return a.length === b.length && timingSafeEqual(a, b) ? toLearner(row) : undefined;
+  }
+
+  /** The learner's resume-code generation (0 until the code is renewed). */
+  resumeGeneration(learnerId: string): number {
+    const r = this.db.prepare("SELECT resume_generation FROM learners WHERE id = ?").get(learnerId) as
+      { resume_generation: number } | undefined;
+    return r?.resume_generation ?? 0;
+  }
+
+  setResume(learnerId: string, generation: number, hash: string): void {
+    this.db
+      .prepare("UPDATE learners SET resume_generation = ?, resume_hash = ? WHERE id = ?")
+      .run(generation, hash, learnerId);
+  }
+
+  /**
+   * Folds learner `dropId` into `keepId` (the same person who joined twice): the kept learner keeps their cluster;
+   * they gain the other's sessions (so both browsers now show the kept learner), check history, stage progress they
+   * lacked (a pass wins over a start) and answers they had not given; the other learner is deleted.
+   */
+  mergeLearners(keepId: string, dropId: string): void {
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE sessions SET learner_id = ? WHERE learner_id = ?").run(keepId, dropId);
+      this.db.prepare("UPDATE checks SET learner_id = ? WHERE learner_id = ?").run(keepId, dropId);
+      this.db
+        .prepare(
+          `INSERT INTO progress (learner_id, stage_index, status, started_at, passed_at)
+           SELECT ?, stage_index, status, started_at, passed_at FROM progress WHERE learner_id = ? AND true
+           ON CONFLICT (learner_id, stage_index) DO UPDATE SET
+             status = CASE WHEN excluded.status = 'passed' OR progress.status = 'passed' THEN 'passed' ELSE 'started' END,
+             passed_at = COALESCE(progress.passed_at, excluded.passed_at)`,
+        )
+        .run(keepId, dropId);
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO answers (learner_id, stage_index, question_id, value, updated_at)
+           SELECT ?, stage_index, question_id, value, updated_at FROM answers WHERE learner_id = ?`,
+        )
+        .run(keepId, dropId);
+      this.db.prepare("DELETE FROM learners WHERE id = ?").run(dropId);
+    })();
+  }
+
+  /** Deletes a learner with their sessions, progress, checks and answers. */
+  removeLearner(id: string): void {
+    this.db.prepare("DELETE FROM learners WHERE id = ?").run(id);
   }
 
   /** Ends one session (logout); the learner and their progress stay. */

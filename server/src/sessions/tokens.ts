@@ -22,3 +22,10 @@ export function matchesHash(presented: string, storedHash: string): boolean {
   const b = Buffer.from(storedHash, "hex");
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** Compares two secrets in constant time (for their length: the lengths themselves are not secret). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const x = createHash("sha256").update(a).digest();
+  const y = createHash("sha256").update(b).digest();
+  return timingSafeEqual(x, y);
+}

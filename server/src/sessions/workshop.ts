@@ -13,7 +13,9 @@ import type { StorageHealth, StorageProblem } from "../shared/storage.ts";
 import type { LabRunner } from "./lab-runner.ts";
 import type { ClusterPool, PoolStatus } from "./pool.ts";
 import { RateLimiter } from "./rate-limit.ts";
-import type { Learner, SessionStore } from "./store.ts";
+import type { ActionRecord, Learner, SessionStore, WorkshopRecord, WorkshopState } from "./store.ts";
+import { hashPin, pinMatches, pinProblem, type ResumeCodes } from "./identity.ts";
+import { newId } from "./tokens.ts";
 import type { HomeSpec } from "../terminal/home.ts";
 
 export interface WorkshopEvents {
@@ -29,6 +31,10 @@ export interface WorkshopEvents {
   joinEnded: [result: JoinResult];
   /** A stage check ended, and how long grading took (for metrics). */
   checkEnded: [result: CheckResult, seconds: number];
+  /** A learner was removed or merged into another: their pages must be disconnected. */
+  removed: [learnerId: string];
+  /** The workshop opened, paused or ended. */
+  state: [state: WorkshopState];
 }
 
 /** `refused`: the attendee's input or the workshop's capacity; `failed`: the server could not admit them. */
@@ -38,6 +44,8 @@ export type CheckResult = "passed" | "failed" | "error";
 
 export interface LearnerState {
   learner: { id: string; name: string };
+  /** The learner's personal resume code (opens their session on another browser), and whether they chose a PIN. */
+  resume?: { code: string; pin: boolean };
   lab: { id: string; title: string; description: string; durationMinutes: number };
   stages: StageSummary[];
   progress: StageProgress[];
@@ -57,6 +65,12 @@ export interface WorkshopOptions {
   capacity?: number;
   /** The data directory's health: a fault is told to every page and the board once. */
   storage?: StorageHealth;
+  /** Derives learners' resume codes (without it, learners get none). */
+  resumeCodes?: ResumeCodes;
+  /** Ends a learner's shell (when they are removed, merged or the workshop ends). */
+  endShell?(learnerId: string): void;
+  /** Releases a cluster for good (when the workshop ends, or its learner is removed). */
+  releaseCluster?(clusterId: string): Promise<void>;
   logger?: Logger;
 }
 
@@ -72,18 +86,32 @@ const nameProblem = (name: unknown): Problem | undefined => {
 const storageNotice = (p: StorageProblem): string =>
   `${p.message[0]!.toUpperCase()}${p.message.slice(1)}: changes cannot be saved until space is freed. Nothing you did before is lost.`;
 
+/** A PIN hash no PIN matches, checked when a name is unknown so that the answer takes as long as a wrong PIN's. */
+const decoyPin = `scrypt$16384$8$1$${"A".repeat(22)}$${"A".repeat(43)}`;
+
+/** A joined attendee and their new session; `resumed` when the name and PIN were an attendee's already. */
+export interface JoinOutcome {
+  learner: Learner;
+  token: string;
+  resumed?: boolean;
+}
+
 /** The directory a stage's files live in, inside the learner's HOME. */
 export const stageDir = (index: number): string => `stage-${index}`;
 
 export class Workshop extends EventEmitter<WorkshopEvents> {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly checkLimiter: RateLimiter;
+  /** PIN attempts per learner: 5 at once, then one a minute, whoever is guessing and from wherever. */
+  private readonly pinLimiter = new RateLimiter(5, 1);
   private readonly log: Logger;
   private readonly online = new Map<string, number>();
   /** Joins past validation and not yet recorded, so concurrent joins cannot overshoot the capacity. */
   private joining = 0;
   /** Learners whose cluster was made afresh, and what to tell them. */
   private readonly rebuilt = new Map<string, string>();
+  /** Names of joins in progress (lower case), so two joins with one name cannot both pass. */
+  private readonly names = new Set<string>();
 
   constructor(private readonly opts: WorkshopOptions) {
     super();
@@ -118,8 +146,34 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     return next;
   }
 
-  /** Joins a learner: validates name and code, assigns a cluster, prepares HOME and sets up the first stage. */
-  async join(input: { name?: unknown; code?: unknown }): Promise<{ learner: Learner; token: string }> {
+  /** This workshop's id. */
+  get id(): string {
+    return this.opts.workshopId;
+  }
+
+  /** The workshop as stored: title, state, capacity, times. */
+  record(): WorkshopRecord {
+    const r = this.opts.store.workshopRecord(this.opts.workshopId);
+    if (!r) throw new EgresslabError("internal", "the workshop is missing from the database");
+    return r;
+  }
+
+  /** Why the workshop takes no new attendees now, or undefined when it does. */
+  private closedForJoins(): string | undefined {
+    const r = this.record();
+    if (r.state === "draft") return "this workshop has not opened yet; wait for the instructor to open it";
+    if (r.state === "paused") return "joining this workshop is paused for now; ask the instructor";
+    if (r.state === "ended") return "this workshop has ended";
+    if (r.endsAt && Date.parse(r.endsAt) <= Date.now()) return "this workshop is over";
+    return undefined;
+  }
+
+  /**
+   * Joins a learner: validates name, code and the optional PIN, assigns a cluster, prepares HOME and sets up the first
+   * stage. A name already in the workshop is that attendee: with their PIN the join resumes their session (the same
+   * cluster and progress), without it the join is refused, so the board never shows one person twice.
+   */
+  async join(input: { name?: unknown; code?: unknown; pin?: unknown }): Promise<JoinOutcome> {
     let admitting = false;
     try {
       const r = await this.tryJoin(input, () => (admitting = true));
@@ -132,9 +186,9 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   }
 
   private async tryJoin(
-    input: { name?: unknown; code?: unknown },
+    input: { name?: unknown; code?: unknown; pin?: unknown },
     admitting: () => void,
-  ): Promise<{ learner: Learner; token: string }> {
+  ): Promise<JoinOutcome> {
     const problems: Problem[] = [];
     const np = nameProblem(input.name);
     if (np) problems.push(np);
@@ -145,8 +199,25 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
         where: "code",
         message: code ? "this join code is not the workshop's" : "enter the workshop's join code",
       });
+    const pin = input.pin === undefined || input.pin === null || input.pin === "" ? undefined : input.pin;
+    const pp = pin === undefined ? undefined : pinProblem(pin);
+    if (pp) problems.push(pp);
     if (problems.length) throw new ValidationError(problems);
-    const capacity = this.opts.capacity ?? Infinity;
+    const name = String(input.name).trim();
+    const closed = this.closedForJoins();
+    const existing = this.opts.store.learnerByName(this.opts.workshopId, name);
+    if (existing || this.names.has(name.toLowerCase())) {
+      if (existing && typeof pin === "string") {
+        const resumed = await this.resumeWithPin(existing, pin);
+        if (resumed) return { ...resumed, resumed: true };
+      }
+      throw new EgresslabError(
+        "conflict",
+        `someone named ${name} has joined already: if that is you, enter your PIN (or use your resume code) to continue; otherwise choose another name`,
+      );
+    }
+    if (closed) throw new EgresslabError("forbidden", closed);
+    const capacity = this.record().capacity ?? this.opts.capacity ?? Infinity;
     if (this.opts.store.learners(this.opts.workshopId).length + this.joining >= capacity)
       throw new EgresslabError(
         "unavailable",
@@ -154,14 +225,187 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       );
     this.joining++;
     admitting();
+    this.names.add(name.toLowerCase());
     try {
-      return await this.admit(String(input.name).trim());
+      const pinHash = typeof pin === "string" ? await hashPin(pin) : undefined;
+      return await this.admit(name, pinHash);
     } finally {
       this.joining--;
+      this.names.delete(name.toLowerCase());
     }
   }
 
-  private async admit(name: string): Promise<{ learner: Learner; token: string }> {
+  /**
+   * A new session for the attendee of this workshop named `name` whose PIN is `pin` (with the workshop's join code
+   * when it has one). Wrong name and wrong PIN get the same answer, after the same work.
+   */
+  async resumeByName(input: { name?: unknown; code?: unknown; pin?: unknown }): Promise<{
+    learner: Learner;
+    token: string;
+  }> {
+    const problems: Problem[] = [];
+    if (typeof input.name !== "string" || !input.name.trim() || input.name.length > 80)
+      problems.push({ where: "name", message: "enter your name" });
+    const pp = pinProblem(input.pin);
+    if (pp) problems.push(pp);
+    const code = typeof input.code === "string" ? input.code.trim() : undefined;
+    if (!this.opts.store.joinCodeAccepts({ id: this.id, ...this.workshopCode() }, code))
+      problems.push({
+        where: "code",
+        message: code ? "this join code is not the workshop's" : "enter the workshop's join code",
+      });
+    if (problems.length) throw new ValidationError(problems);
+    const learner = this.opts.store.learnerByName(this.id, String(input.name));
+    const resumed = learner
+      ? await this.resumeWithPin(learner, input.pin as string)
+      : await pinMatches(input.pin as string, decoyPin).then(() => undefined);
+    if (!resumed)
+      throw new EgresslabError(
+        "unauthorized",
+        "no attendee of this workshop has this name and PIN; check both, or use your resume code",
+      );
+    return resumed;
+  }
+
+  /** Sets (or changes) the learner's PIN (already hashed). */
+  setPinHash(learner: Learner, hash: string): void {
+    this.opts.store.setPinHash(learner.id, hash);
+  }
+
+  /** A new session for `learner` when `pin` is theirs (scrypt, constant time); undefined otherwise. */
+  async resumeWithPin(
+    learner: Learner,
+    pin: string,
+  ): Promise<{ learner: Learner; token: string } | undefined> {
+    const wait = this.pinLimiter.take(learner.id);
+    if (wait > 0)
+      throw new EgresslabError(
+        "rate-limited",
+        `too many wrong PINs for ${learner.name}; try again in ${wait} s, or use your resume code`,
+      );
+    const stored = this.opts.store.pinHash(learner.id);
+    if (!stored || !(await pinMatches(pin, stored))) return undefined;
+    return this.resume(learner, "pin");
+  }
+
+  /** A new session for `learner` (who proved who they are); their cluster and progress are as they left them. */
+  resume(learner: Learner, how: "pin" | "code"): { learner: Learner; token: string } {
+    if (this.record().state === "ended") throw new EgresslabError("forbidden", "this workshop has ended");
+    const token = this.opts.store.createSession(learner.id);
+    this.log.info("learner resumed on another browser", { learner: learner.id, with: how });
+    this.emit("board");
+    return { learner, token };
+  }
+
+  /** The learner's resume code, made on first use for learners who joined before codes existed. */
+  resumeCode(learner: Learner): string | undefined {
+    const codes = this.opts.resumeCodes;
+    if (!codes) return undefined;
+    const gen = this.opts.store.resumeGeneration(learner.id);
+    const code = codes.code(learner.id, gen);
+    if (!this.opts.store.learnerByResumeHash(codes.hash(code)))
+      this.opts.store.setResume(learner.id, gen, codes.hash(code));
+    return code;
+  }
+
+  /** Opens the workshop to attendees (from draft or paused). */
+  open(): void {
+    this.setState("open");
+  }
+
+  /** Stops new joins; attendees already in carry on. */
+  pause(): void {
+    this.setState("paused");
+  }
+
+  private setState(state: WorkshopState): void {
+    const now = this.record().state;
+    if (now === "ended") throw new EgresslabError("conflict", "this workshop has ended; create a new one");
+    if (now === state) return;
+    this.opts.store.setWorkshopState(this.opts.workshopId, state);
+    this.log.info("workshop state changed", { workshop: this.opts.workshopId, from: now, to: state });
+    this.emit("state", state);
+    this.emit("board");
+  }
+
+  /**
+   * Ends the workshop: no more joins, every shell ended, every cluster (attendees' and pre-warmed) released, every
+   * session ended. Learners, progress, checks and answers are kept for the results.
+   */
+  async end(): Promise<void> {
+    if (this.record().state === "ended") return;
+    this.opts.store.setWorkshopState(this.opts.workshopId, "ended");
+    const learners = this.opts.store.learners(this.opts.workshopId);
+    this.opts.store.endSessionsOf(this.opts.workshopId);
+    this.emit("state", "ended");
+    for (const l of learners) this.emit("removed", l.id);
+    await this.opts.pool.drain();
+    await Promise.all(
+      learners.map((l) =>
+        this.serial(l.id, async () => {
+          this.opts.endShell?.(l.id);
+          await this.release(l.clusterId);
+        }),
+      ),
+    );
+    this.log.info("workshop ended", { workshop: this.opts.workshopId, learners: learners.length });
+    this.emit("board");
+  }
+
+  private async release(clusterId: string): Promise<void> {
+    try {
+      await this.opts.releaseCluster?.(clusterId);
+    } catch (err) {
+      this.log.warn("could not release a cluster", {
+        cluster: clusterId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  private ownLearner(id: unknown): Learner {
+    const l = typeof id === "string" ? this.opts.store.learner(id) : undefined;
+    if (!l || l.workshopId !== this.opts.workshopId)
+      throw new NotFoundError(`there is no attendee ${String(id)} in this workshop`);
+    return l;
+  }
+
+  /** Removes an attendee: their pages are disconnected, their shell ended, their cluster released, their rows deleted. */
+  async removeLearner(id: unknown): Promise<void> {
+    const l = this.ownLearner(id);
+    await this.serial(l.id, async () => {
+      this.opts.store.removeLearner(l.id);
+      this.emit("removed", l.id);
+      this.opts.endShell?.(l.id);
+      await this.release(l.clusterId);
+    });
+    this.emit("board");
+  }
+
+  /**
+   * Merges attendee `dropId` into `keepId` (one person who joined twice): the kept attendee keeps their cluster and
+   * gains the other's progress, checks, answers and sessions; the other's shell ends and cluster is released.
+   */
+  async mergeLearners(keepId: unknown, dropId: unknown): Promise<void> {
+    const keep = this.ownLearner(keepId);
+    const drop = this.ownLearner(dropId);
+    if (keep.id === drop.id)
+      throw new ValidationError([{ where: "into", message: "choose two different attendees" }]);
+    await this.serial(drop.id, () =>
+      this.serial(keep.id, async () => {
+        this.opts.store.mergeLearners(keep.id, drop.id);
+        this.emit("removed", drop.id);
+        this.opts.endShell?.(drop.id);
+        await this.release(drop.clusterId);
+      }),
+    );
+    this.publishProgress(keep.id);
+  }
+
+  private async admit(
+    name: string,
+    pinHash: string | undefined,
+  ): Promise<{ learner: Learner; token: string }> {
     let conn: ClusterConnection;
     let seed: number;
     try {
@@ -184,11 +428,16 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
         { cause: err },
       );
     }
+    const id = newId("l");
+    const codes = this.opts.resumeCodes;
     const created = this.opts.store.createLearner({
+      id,
       workshopId: this.opts.workshopId,
       name,
       seed,
       clusterId: conn.id,
+      ...(pinHash ? { pinHash } : {}),
+      ...(codes ? { resumeHash: codes.hash(codes.code(id, 0)) } : {}),
     });
     const learner = created.learner;
     this.opts.store.markStarted(learner.id, 0);
@@ -251,8 +500,10 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   state(learner: Learner): LearnerState {
     const fresh = this.opts.store.learner(learner.id) ?? learner;
     const s = this.opts.lab.summary;
+    const code = this.resumeCode(fresh);
     return {
       learner: { id: fresh.id, name: fresh.name },
+      ...(code ? { resume: { code, pin: this.opts.store.pinHash(fresh.id) !== undefined } } : {}),
       lab: { id: s.id, title: s.title, description: s.description, durationMinutes: s.durationMinutes },
       stages: this.opts.lab.stages(this.params(fresh)),
       progress: this.opts.store.progress(fresh.id, s.stageCount),
@@ -468,6 +719,21 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   /** Attendees with at least one page connected. */
   get onlineCount(): number {
     return this.online.size;
+  }
+
+  /** How many attendees have joined. */
+  learnerCount(): number {
+    return this.opts.store.learnerCount(this.id);
+  }
+
+  /** The capacity the server gave this workshop (a created workshop's own capacity is in its record). */
+  get capacity(): number | null {
+    return this.opts.capacity ?? null;
+  }
+
+  /** The audit log of this workshop's instructor actions, newest first. */
+  actions(): ActionRecord[] {
+    return this.opts.store.actions(this.id);
   }
 
   /** The pool of ready clusters, for the board. */

@@ -1,0 +1,262 @@
+/**
+ * Every workshop a server runs: the default one (`serve --lab`, open from the start, so `npm start` works as it
+ * always did) and those instructors create, each with its own lab, join code, capacity, pool of warm clusters,
+ * board and instructor token. Attendees and instructors of one see nothing of another: a learner's session names
+ * their workshop, a join code names one workshop, an instructor token opens one workshop (the data directory's
+ * owner token opens them all).
+ */
+import { EventEmitter } from "node:events";
+import { EgresslabError, NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
+import type { Logger } from "../shared/logger.ts";
+import { noopLogger } from "../shared/logger.ts";
+import type { Actor, Learner, SessionStore, WorkshopRecord } from "./store.ts";
+import type { Workshop } from "./workshop.ts";
+import { normalizeResumeCode, type ResumeCodes } from "./identity.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { newToken } from "./tokens.ts";
+
+/** Who an instructor request or socket acts as, and on which workshops. */
+export type InstructorScope = { actor: "owner" } | { actor: "instructor"; workshopId: string };
+
+export interface WorkshopsEvents {
+  /** A workshop was created (or loaded at start): the socket layer subscribes to it. */
+  added: [workshop: Workshop];
+  /** A workshop ended: nothing more happens in it. */
+  ended: [workshop: Workshop];
+}
+
+export interface WorkshopsOptions {
+  store: SessionStore;
+  /** Builds the running workshop (its lab, pool and callbacks) for a stored one. */
+  build(record: WorkshopRecord): Promise<Workshop>;
+  /** The labs a workshop can be created for: lab id → whether it can be loaded (throws a clear error if not). */
+  checkLab(labId: string): Promise<void>;
+  resumeCodes?: ResumeCodes;
+  logger?: Logger;
+}
+
+/** What an instructor gives to create a workshop. */
+export interface WorkshopInput {
+  title?: unknown;
+  lab?: unknown;
+  joinCode?: unknown;
+  capacity?: unknown;
+  startsAt?: unknown;
+  endsAt?: unknown;
+}
+
+const isoTime = (v: unknown, where: string, problems: Problem[]): string | undefined => {
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v !== "string" || v.length > 40 || Number.isNaN(Date.parse(v))) {
+    problems.push({ where, message: "a time is an ISO date and time, e.g. 2026-03-01T09:00:00Z" });
+    return undefined;
+  }
+  return new Date(Date.parse(v)).toISOString();
+};
+
+export class Workshops extends EventEmitter<WorkshopsEvents> {
+  private readonly running = new Map<string, Workshop>();
+  private defaultId = "";
+  private readonly log: Logger;
+  /** Resume-code guesses per client address, and over the whole server. */
+  private readonly resumeByAddress = new RateLimiter(10, 10);
+  private readonly resumeOverall = new RateLimiter(200, 600);
+
+  constructor(private readonly opts: WorkshopsOptions) {
+    super();
+    this.log = opts.logger ?? noopLogger;
+  }
+
+  /** Starts the default workshop and every other workshop that has not ended. */
+  async start(defaultWorkshop: WorkshopRecord): Promise<void> {
+    this.defaultId = defaultWorkshop.id;
+    for (const r of this.opts.store.workshopRecords()) {
+      if (r.isDefault && r.id !== defaultWorkshop.id) continue;
+      try {
+        await this.add(r);
+      } catch (err) {
+        if (r.id === defaultWorkshop.id) throw err;
+        this.log.error("could not start a workshop", {
+          workshop: r.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  }
+
+  private async add(r: WorkshopRecord): Promise<Workshop> {
+    const w = await this.opts.build(r);
+    this.running.set(r.id, w);
+    this.emit("added", w);
+    return w;
+  }
+
+  /** The workshop `serve` runs for its `--lab`. */
+  get default(): Workshop {
+    const w = this.running.get(this.defaultId);
+    if (!w) throw new EgresslabError("internal", "the default workshop is not running");
+    return w;
+  }
+
+  /** Every running workshop (not ended). */
+  all(): Workshop[] {
+    return [...this.running.values()];
+  }
+
+  get(id: unknown): Workshop | undefined {
+    return typeof id === "string" ? this.running.get(id) : undefined;
+  }
+
+  /** The workshop `scope` may act on with id `id` (the owner: any; an instructor: only theirs), else not found. */
+  forScope(scope: InstructorScope, id?: unknown): Workshop {
+    if (scope.actor === "instructor") {
+      if (id !== undefined && id !== scope.workshopId)
+        throw new NotFoundError(`there is no workshop ${String(id)}`);
+      const w = this.running.get(scope.workshopId);
+      if (!w) throw new NotFoundError("this workshop has ended");
+      return w;
+    }
+    if (id === undefined) return this.default;
+    const w = this.get(id);
+    if (!w) throw new NotFoundError(`there is no workshop ${String(id)}`);
+    return w;
+  }
+
+  /** The workshops `scope` sees. */
+  visibleTo(scope: InstructorScope): Workshop[] {
+    return scope.actor === "owner" ? this.all() : this.all().filter((w) => w.id === scope.workshopId);
+  }
+
+  /** The scope of an instructor token: the owner's (given `isOwner`), or one workshop's. */
+  scopeOf(token: string | undefined, isOwner: (t: string) => boolean): InstructorScope | undefined {
+    if (!token || token.length > 200) return undefined;
+    if (isOwner(token)) return { actor: "owner" };
+    const r = this.opts.store.workshopByInstructorToken(token);
+    return r && this.running.has(r.id) ? { actor: "instructor", workshopId: r.id } : undefined;
+  }
+
+  /** The learner of a session token and their workshop. */
+  learnerForToken(token: string | undefined): { learner: Learner; workshop: Workshop } | undefined {
+    if (!token || token.length > 200) return undefined;
+    const learner = this.opts.store.learnerForToken(token);
+    const workshop = learner && this.running.get(learner.workshopId);
+    return learner && workshop ? { learner, workshop } : undefined;
+  }
+
+  /** The workshop a join is for: the one whose code was given, else the default workshop. */
+  forJoin(code: unknown): Workshop {
+    if (typeof code === "string" && code.trim() && code.length <= 200) {
+      const r = this.opts.store.workshopByJoinCode(code.trim());
+      const w = r && this.running.get(r.id);
+      if (w) return w;
+    }
+    return this.default;
+  }
+
+  /** True when a join needs a code: the default workshop has one, or other workshops run. */
+  joinNeedsCode(): boolean {
+    return this.default.needsJoinCode() || this.running.size > 1;
+  }
+
+  /** Opens a session from a resume code (rate-limited per address and overall). */
+  resumeWithCode(code: unknown, address: string): { learner: Learner; token: string; workshop: Workshop } {
+    for (const [limiter, key] of [
+      [this.resumeByAddress, address],
+      [this.resumeOverall, "*"],
+    ] as const) {
+      const wait = limiter.take(key);
+      if (wait > 0)
+        throw new EgresslabError("rate-limited", `too many resume attempts; try again in ${wait} s`);
+    }
+    const canonical = normalizeResumeCode(code);
+    const codes = this.opts.resumeCodes;
+    if (!canonical)
+      throw new ValidationError([
+        { where: "resume", message: "a resume code is 16 letters and digits, XXXX-XXXX-XXXX-XXXX" },
+      ]);
+    const learner = codes ? this.opts.store.learnerByResumeHash(codes.hash(canonical)) : undefined;
+    const workshop = learner && this.running.get(learner.workshopId);
+    if (!learner || !workshop)
+      throw new EgresslabError("unauthorized", "this resume code is not one of this server's attendees'");
+    return { ...workshop.resume(learner, "code"), workshop };
+  }
+
+  /** Creates a workshop (closed until opened; its clusters start pre-warming now); returns its instructor token, once. */
+  async create(input: WorkshopInput, actor: Actor): Promise<{ workshop: Workshop; instructorToken: string }> {
+    const problems: Problem[] = [];
+    const title = typeof input.title === "string" ? input.title.trim() : "";
+    if (!title || title.length > 80 || /[\p{Cc}<>]/u.test(title))
+      problems.push({
+        where: "title",
+        message: "a title is 1 to 80 characters, without < > or control characters",
+      });
+    const lab = typeof input.lab === "string" ? input.lab.trim() : "";
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(lab))
+      problems.push({ where: "lab", message: "a lab is the id of a lab under labs/, e.g. egress-workshop" });
+    const joinCode = typeof input.joinCode === "string" ? input.joinCode.trim() : "";
+    if (!/^[\w-]{4,40}$/.test(joinCode))
+      problems.push({ where: "joinCode", message: "a join code is 4 to 40 letters, digits, - or _" });
+    else if (this.opts.store.workshopByJoinCode(joinCode))
+      problems.push({
+        where: "joinCode",
+        message: "another workshop running on this server has this join code",
+      });
+    const capacity = input.capacity ?? 30;
+    if (typeof capacity !== "number" || !Number.isInteger(capacity) || capacity < 1 || capacity > 1000)
+      problems.push({ where: "capacity", message: "a capacity is a whole number from 1 to 1000" });
+    const startsAt = isoTime(input.startsAt, "startsAt", problems);
+    const endsAt = isoTime(input.endsAt, "endsAt", problems);
+    if (startsAt && endsAt && Date.parse(endsAt) <= Date.parse(startsAt))
+      problems.push({ where: "endsAt", message: "the end is after the start" });
+    if (problems.length) throw new ValidationError(problems);
+    await this.opts.checkLab(lab);
+    const instructorToken = newToken();
+    const r = this.opts.store.createWorkshop({
+      labId: lab,
+      title,
+      joinCode,
+      capacity: capacity as number,
+      ...(startsAt ? { startsAt } : {}),
+      ...(endsAt ? { endsAt } : {}),
+      instructorToken,
+    });
+    const workshop = await this.add(r);
+    this.record(actor, workshop.id, "workshop.create", undefined, { title, lab, capacity, startsAt, endsAt });
+    return { workshop, instructorToken };
+  }
+
+  /** Gives a workshop a new instructor token (the old one stops working); returns it, once. */
+  rotateToken(workshop: Workshop, actor: Actor): string {
+    const token = newToken();
+    this.opts.store.setInstructorToken(workshop.id, token);
+    this.record(actor, workshop.id, "workshop.rotate-token");
+    return token;
+  }
+
+  /** Ends a workshop and stops running it (its results stay in the database). */
+  async end(workshop: Workshop, actor: Actor): Promise<void> {
+    this.record(actor, workshop.id, "workshop.end");
+    await workshop.end();
+    if (workshop.id !== this.defaultId) {
+      this.running.delete(workshop.id);
+      this.emit("ended", workshop);
+    }
+  }
+
+  /** Appends to the audit log and the server's log. Every instructor action goes through here. */
+  record(actor: Actor, workshopId: string | null, action: string, target?: string, detail?: unknown): void {
+    this.opts.store.recordAction({
+      workshopId,
+      actor,
+      action,
+      ...(target !== undefined ? { target } : {}),
+      ...(detail !== undefined ? { detail } : {}),
+    });
+    this.log.info("instructor action", {
+      actor,
+      workshop: workshopId,
+      action,
+      ...(target ? { target } : {}),
+    });
+  }
+}
