@@ -13,9 +13,12 @@ import { environment } from "../../server/src/config/options.ts";
 import { createCmder } from "../../server/src/providers/cmd.ts";
 import { createKindProvider, type KindProviderOptions } from "../../server/src/providers/kind/provider.ts";
 import { EgresslabError } from "../../server/src/shared/errors.ts";
+import { parseCatalogue } from "../../server/src/net/catalogue.ts";
 
 const fakes = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "bin");
 const M = "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests";
+const inspect = (name: string) =>
+  `docker inspect --type container --format {{.State.Running}} {{range $k, $v := .NetworkSettings.Networks}}{{if eq $k "kind"}}{{$v.IPAddress}}{{end}}{{end}} {{index .Config.Labels "egresslab.internet/config"}} ${name}`;
 const kindDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "clusters", "kind");
 
 let dir: string;
@@ -68,7 +71,61 @@ describe("kind provider", () => {
       `kubectl --kubeconfig ${kc} get tigerastatus -o json`,
       `kubectl --kubeconfig ${kc} get nodes -o json`,
       `kubectl --kubeconfig ${kc} get tigerastatus -o json`,
+      // The lab's internet: two containers on kind's network, routes on every node, CoreDNS forwarding its zones.
+      inspect("egresslab-internet-dns"),
+      expect.stringMatching(
+        /^docker create --name egresslab-internet-dns --network kind --restart unless-stopped --label egresslab.internet\/config=[0-9a-f]{16} coredns\/coredns:1.12.1 -conf \/etc\/coredns\/Corefile$/,
+      ),
+      `docker cp ${dir}/data/kind/internet/egresslab-internet-dns/. egresslab-internet-dns:/etc/coredns`,
+      "docker start egresslab-internet-dns",
+      inspect("egresslab-internet-dns"),
+      inspect("egresslab-internet-web"),
+      expect.stringMatching(
+        /^docker create --name egresslab-internet-web --network kind --restart unless-stopped --label egresslab.internet\/config=[0-9a-f]{16} --cap-add NET_ADMIN nginx:1.27-alpine \/bin\/sh \/etc\/nginx\/egresslab\/start.sh$/,
+      ),
+      `docker cp ${dir}/data/kind/internet/egresslab-internet-web/. egresslab-internet-web:/etc/nginx`,
+      "docker start egresslab-internet-web",
+      inspect("egresslab-internet-web"),
+      "kind get nodes --name egresslab-alice",
+      "docker exec -i egresslab-alice-control-plane ip -batch -",
+      "docker exec -i egresslab-alice-worker ip -batch -",
+      "docker exec -i egresslab-alice-worker2 ip -batch -",
+      `kubectl --kubeconfig ${kc} -n kube-system get configmap coredns -o json`,
+      expect.stringMatching(
+        /^kubectl --kubeconfig \S+ -n kube-system patch configmap coredns --type merge -p \{/,
+      ),
+      `kubectl --kubeconfig ${kc} -n kube-system rollout restart deployment coredns`,
+      `kubectl --kubeconfig ${kc} -n kube-system rollout status deployment coredns --timeout=180s`,
     ]);
+    // Every node routes the catalogue's addresses (the C2 server's among them) to the web container.
+    const routes = await readFile(path.join(fakeDir, "routes.egresslab-alice-worker"), "utf8");
+    expect(routes).toContain("route replace 198.51.100.66/32 via 172.18.0.250\n");
+    expect(routes).toContain("route replace 203.0.113.50/32 via 172.18.0.250\n");
+    // CoreDNS keeps its own configuration and forwards the lab's zones to the DNS container.
+    const corefile = (
+      JSON.parse(await readFile(path.join(fakeDir, "coredns.json"), "utf8")) as {
+        data: { Corefile: string };
+      }
+    ).data.Corefile;
+    expect(corefile).toMatch(/^\.:53 \{\n {4}forward \. \/etc\/resolv\.conf\n/);
+    expect(corefile).toMatch(
+      /\n[^\n]*beacon\.darkhollow-c2\.net:53 [^\n]*\{\n {4}errors\n {4}cache 30\n {4}forward \. 172\.18\.0\.251\n\}\n/,
+    );
+    // The DNS container answers the C2 domain with the catalogue's address.
+    const zone = await readFile(
+      path.join(
+        fakeDir,
+        "containers",
+        "egresslab-internet-dns",
+        "fs",
+        "etc",
+        "coredns",
+        "zones",
+        "beacon.darkhollow-c2.net.zone",
+      ),
+      "utf8",
+    );
+    expect(zone).toContain("@ 30 IN A 198.51.100.66\n");
     expect(conn).toMatchObject({ id: "alice", provider: "kind", edition: "oss" });
     expect(conn.kubeconfig).toContain("server: https://127.0.0.1:40123");
     expect(conn.kubeconfig).toBe(await readFile(kc, "utf8"));
@@ -92,6 +149,10 @@ describe("kind provider", () => {
       "waiting: nodes Ready 0/3; Calico components Available 0/5 (waiting for apiserver, calico, goldmane, ippools, whisker)",
       "waiting: nodes Ready 3/3; Calico components Available 2/5 (waiting for goldmane, ippools, whisker)",
       "waiting: nodes Ready 3/3; Calico components Available 5/5",
+      "starting the lab's internet: egresslab-internet-dns (coredns/coredns:1.12.1) on Docker network kind",
+      "starting the lab's internet: egresslab-internet-web (nginx:1.27-alpine) on Docker network kind",
+      "the lab's internet: routing its 24 domains' addresses to 172.18.0.250 on 3 nodes",
+      "the lab's internet: CoreDNS forwards the lab's domains to 172.18.0.251",
       "kind cluster egresslab-alice is ready",
     ]);
   });
@@ -108,6 +169,16 @@ describe("kind provider", () => {
       "kind get kubeconfig --name egresslab-bob",
       expect.stringMatching(/^kubectl --kubeconfig \S+egresslab-bob.kubeconfig get nodes -o json$/),
       expect.stringMatching(/^kubectl --kubeconfig \S+egresslab-bob.kubeconfig get tigerastatus -o json$/),
+      // The lab's internet runs already and CoreDNS has its block: only the nodes' routes are set again.
+      inspect("egresslab-internet-dns"),
+      inspect("egresslab-internet-web"),
+      "kind get nodes --name egresslab-bob",
+      "docker exec -i egresslab-bob-control-plane ip -batch -",
+      "docker exec -i egresslab-bob-worker ip -batch -",
+      "docker exec -i egresslab-bob-worker2 ip -batch -",
+      expect.stringMatching(
+        /^kubectl --kubeconfig \S+egresslab-bob.kubeconfig -n kube-system get configmap coredns -o json$/,
+      ),
     ]);
     expect(again.kubeconfig).toContain("kind-egresslab-bob");
   });
@@ -119,10 +190,53 @@ describe("kind provider", () => {
       await provider({ FAKE_CALICO: "never" })
     ).acquire({ id: "bea", onProgress: (s) => steps.push(s) });
     expect(conn.kubeconfig).toContain("kind-egresslab-bea");
-    expect(steps.at(-1)).toBe(
+    expect(steps).toContain(
       "warning: the existing cluster is not ready yet (3/3 nodes Ready; not Available: goldmane (Error creating goldmane deployment: quota exceeded))",
     );
     expect(await calls()).not.toContain("kind delete cluster --name egresslab-bea");
+  });
+
+  it("shares the lab's internet between clusters, and makes it again when the catalogue changed", async () => {
+    await (await provider()).acquire({ id: "uma" });
+    const before = (await calls()).length;
+    await (await provider()).acquire({ id: "vic" });
+    const second = (await calls()).slice(before);
+    expect(second.filter((c) => /^docker (create|rm|start)/.test(c))).toEqual([]);
+    expect(second).toContain("docker exec -i egresslab-vic-worker ip -batch -");
+
+    const changed = parseCatalogue(
+      "domains:\n  beacon.darkhollow-c2.net: {ips: [198.51.100.77], ttl: 30}\n",
+      "changed.yaml",
+    );
+    const mark = (await calls()).length;
+    await (await provider({}, { internet: changed })).acquire({ id: "wes" });
+    const third = (await calls()).slice(mark);
+    expect(
+      third.filter((c) => /^docker (create|rm|start)/.test(c)).map((c) => c.split(" ").slice(0, 4).join(" ")),
+    ).toEqual([
+      "docker rm -f egresslab-internet-dns",
+      "docker create --name egresslab-internet-dns",
+      "docker start egresslab-internet-dns",
+      "docker rm -f egresslab-internet-web",
+      "docker create --name egresslab-internet-web",
+      "docker start egresslab-internet-web",
+    ]);
+    expect(await readFile(path.join(fakeDir, "routes.egresslab-wes-worker"), "utf8")).toBe(
+      "route replace 198.51.100.77/32 via 172.18.0.250\n",
+    );
+  });
+
+  it("keeps an existing cluster when its lab internet cannot be set up, with a warning", async () => {
+    await (await provider()).acquire({ id: "xia" });
+    const steps: string[] = [];
+    const conn = await (
+      await provider({ FAKE_DOCKER_EXEC: "fails" })
+    ).acquire({ id: "xia", onProgress: (s) => steps.push(s) });
+    expect(conn.kubeconfig).toContain("kind-egresslab-xia");
+    expect(steps.at(-1)).toMatch(
+      /^warning: the lab's internet: routing the lab's internet on node egresslab-xia-control-plane failed: Error response from daemon: container \S+ is not running$/,
+    );
+    expect(await calls()).not.toContain("kind delete cluster --name egresslab-xia");
   });
 
   it("shares one creation between concurrent acquires of the same id", async () => {

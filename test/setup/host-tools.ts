@@ -91,6 +91,16 @@ export const hostTools: readonly HostTool[] = [
     why: "the guide uses jq where it first shows JSON",
     present: () => onPath("jq"),
   },
+  {
+    apt: "nginx-light",
+    why: "`nginx -t` checks the configuration of the kind provider's lab internet (server/src/providers/kind/internet.test.ts)",
+    present: () => existsSync("/usr/sbin/nginx"),
+  },
+  {
+    apt: "bind9-utils",
+    why: "`named-checkzone` checks the zone files of the kind provider's lab internet (server/src/providers/kind/internet.test.ts)",
+    present: () => existsSync("/usr/bin/named-checkzone"),
+  },
 ];
 
 /** The packages of the tools that are missing. */

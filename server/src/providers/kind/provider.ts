@@ -22,6 +22,9 @@ import { installCalico, waitForCalico, type EnterpriseFiles } from "./install.ts
 import { kindClusterName, kindNamePrefix } from "./names.ts";
 import { loadKindSettings, renderKindConfig, type KindSettings } from "./settings.ts";
 import { checkKindTools, dockerError, kindCreateError, kindMissing } from "./tools.ts";
+import { forwardClusterDns, routeNodes, startInternet } from "./internet-docker.ts";
+import { defaultCatalogue } from "../../net/catalogue-file.ts";
+import type { Catalogue } from "../../net/catalogue.ts";
 
 export interface KindProviderOptions {
   cmder: Cmder;
@@ -38,6 +41,11 @@ export interface KindProviderOptions {
    * (default: the profile's own objects from `clusters/<profile>.yaml`, see `realProfileManifests`).
    */
   profileManifests?: (profile: string) => Promise<string | undefined>;
+  /**
+   * The lab's internet: the catalogue whose domains answer from containers on kind's network instead of the real
+   * internet (default: `clusters/internet.yaml`); false leaves the cluster on the real internet.
+   */
+  internet?: Catalogue | false;
   clock?: Clock;
   /** Overrides of the timings in `calico.yaml` (tests use short ones). */
   pollMs?: number;
@@ -133,6 +141,12 @@ export class KindProvider implements ClusterProvider {
       });
       await writeFile(kubeconfig, r.stdout, { mode: 0o600 });
       await this.checkOnce(kubeconfig, progress, opts.signal);
+      await this.hermeticInternet(name, kubeconfig, progress, opts.signal).catch((err: unknown) => {
+        if (opts.signal?.aborted) throw err;
+        const why = err instanceof Error ? err.message : String(err);
+        this.log.warn("could not give an existing kind cluster the lab's internet", { name, why });
+        progress(`warning: ${why}`);
+      });
       return { id: opts.id, provider: "kind", kubeconfig: r.stdout, edition };
     }
 
@@ -191,6 +205,7 @@ export class KindProvider implements ClusterProvider {
         onProgress: progress,
         signal: opts.signal,
       });
+      await this.hermeticInternet(name, kubeconfig, progress, opts.signal);
       if (opts.profile) await this.applyProfile(opts.profile, kubeconfig, progress, opts.signal);
       progress(`kind cluster ${name} is ready`);
       return { id: opts.id, provider: "kind", kubeconfig: await readFile(kubeconfig, "utf8"), edition };
@@ -201,6 +216,39 @@ export class KindProvider implements ClusterProvider {
       );
       throw err;
     }
+  }
+
+  /**
+   * Gives the cluster the lab's internet: the shared containers (started once), a route to the web container on each
+   * node (routes do not survive a node restart, so this runs for an existing cluster too), CoreDNS's forward block.
+   */
+  private async hermeticInternet(
+    name: string,
+    kubeconfig: string,
+    progress: (s: string) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const catalogue = this.o.internet === undefined ? defaultCatalogue() : this.o.internet;
+    if (!catalogue) return;
+    const o = { cmder: this.o.cmder, catalogue, onProgress: progress, ...(signal ? { signal } : {}) };
+    const { webIp, dnsIp } = await startInternet({
+      ...o,
+      images: this.o.settings.calico.kind.internetImages,
+      workDir: path.join(this.o.dataDir, "kind", "internet"),
+    });
+    const nodes = await this.o.cmder.run("kind", ["get", "nodes", "--name", name], {
+      signal,
+      timeoutMs: 60_000,
+    });
+    const names = nodes.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    progress(
+      `the lab's internet: routing its ${catalogue.domains.length} domains' addresses to ${webIp} on ${names.length} nodes`,
+    );
+    await routeNodes(o, names, webIp);
+    await forwardClusterDns(o, kubeconfig, dnsIp);
   }
 
   private async applyProfile(

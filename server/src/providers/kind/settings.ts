@@ -33,7 +33,14 @@ const edition = z.object({
 });
 
 const calicoFile = z.object({
-  kind: z.object({ minVersion: z.string().regex(/^v\d+\.\d+\.\d+$/), nodeImage: z.string().default("") }),
+  kind: z.object({
+    minVersion: z.string().regex(/^v\d+\.\d+\.\d+$/),
+    nodeImage: z.string().default(""),
+    /** The images of the lab's hermetic internet (`internet-docker.ts`). */
+    internetImages: z
+      .object({ web: z.string().min(1), dns: z.string().min(1) })
+      .default({ web: "nginx:1.27-alpine", dns: "coredns/coredns:1.12.1" }),
+  }),
   oss: edition,
   enterprise: edition.optional(),
   timeouts: z.object({
