@@ -69,6 +69,20 @@ function validateContainers(list: unknown, path: string, errs: FieldError[], req
 export function validatePodSpec(spec: JsonObject, path: string, errs: FieldError[]): void {
   validateContainers(spec.containers, `${path}.containers`, errs, true);
   validateContainers(spec.initContainers, `${path}.initContainers`, errs, false);
+  // `validateProcMount`: an unmasked /proc only inside the pod's own user namespace.
+  for (const list of ["containers", "initContainers"])
+    asArray(spec[list])
+      .map(asObject)
+      .forEach((c, i) => {
+        const pm = asObject(c.securityContext).procMount;
+        if (pm === "Unmasked" && spec.hostUsers !== false)
+          errs.push({
+            field: `${path}.${list}[${i}].securityContext.procMount`,
+            type: "Invalid",
+            value: pm,
+            detail: "`hostUsers` must be false to use `Unmasked`",
+          });
+      });
   const rp = spec.restartPolicy;
   if (rp !== undefined && !["Always", "OnFailure", "Never"].includes(String(rp)))
     errs.push({
