@@ -498,6 +498,12 @@ async function deleteOptions(
   return out;
 }
 
+/**
+ * DELETE on a collection, as the generic registry's `DeleteCollection` does it: lists with the request's list options
+ * (one page when `limit` is given), then deletes each listed object in order with the request's delete options,
+ * preconditions included, and stops at the first error, which it returns (the objects before it stay deleted: it is
+ * not atomic upstream either). Answers with the list as it was listed.
+ */
 async function deleteCollection(ctx: RequestContext, t: ResourceType, ns: string | undefined): Promise<void> {
   if (!t.verbs.includes("deletecollection"))
     throw new ApiError(
@@ -507,13 +513,32 @@ async function deleteCollection(ctx: RequestContext, t: ResourceType, ns: string
     );
   const opts = await deleteOptions(ctx);
   const api = ctx.cluster.api;
-  const list = api.list(t, listOptions(ctx.url.searchParams, ns));
-  const deleted = list.items.map((o) => api.delete(t, o.metadata.namespace, o.metadata.name, opts));
+  const q = ctx.url.searchParams;
+  const list = api.list(t, listOptions(q, ns));
+  const { items, cont } = paginate(list.items, list.resourceVersion, q);
+  for (const o of items) {
+    let live: KubeObject;
+    try {
+      live = api.get(t, o.metadata.namespace, o.metadata.name);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) continue;
+      throw err;
+    }
+    checkPreconditions(t, live, opts.preconditions);
+    try {
+      api.delete(t, o.metadata.namespace, o.metadata.name, opts);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 404)) throw err;
+    }
+  }
   sendJson(ctx.res, 200, {
     kind: t.listKind,
     apiVersion: gvOf(t),
-    metadata: { resourceVersion: list.resourceVersion },
-    items: deleted.map((o) => withTypeMeta(t, o)),
+    metadata: {
+      resourceVersion: list.resourceVersion,
+      ...(intParam(q, "limit") && cont ? { continue: cont } : {}),
+    },
+    items: items.map((o) => withTypeMeta(t, o)),
   });
 }
 

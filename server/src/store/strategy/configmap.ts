@@ -1,11 +1,14 @@
 /**
- * ConfigMaps and Secrets (`pkg/apis/core/validation`: ValidateConfigMap, ValidateSecret): keys are config keys, the
- * total size is at most 1 MiB, and a Secret's `stringData` is merged into `data` on write.
+ * ConfigMaps and Secrets (`pkg/apis/core/validation`: ValidateConfigMap, ValidateSecret and their Update forms): keys
+ * are config keys, the total size is at most 1 MiB, a Secret's `stringData` is merged into `data` on write (before
+ * validation, so an update's `stringData` counts as a change of `data`), a Secret's `type` never changes, and once
+ * `immutable: true` is stored neither the data nor `immutable` itself may change.
  */
 import type { KubeObject } from "../types.ts";
 import type { FieldError } from "../validation/errors.ts";
 import { getObject, hasOwn, isObject, setOwn, type JsonObject } from "../../shared/object.ts";
 import type { Strategy } from "./types.ts";
+import { jsonEqual } from "../equal.ts";
 
 /** `core.MaxSecretSize`, also the limit of a ConfigMap's data. */
 export const MAX_CONFIG_SIZE = 1024 * 1024;
@@ -36,8 +39,25 @@ function checkKeys(map: JsonObject | undefined, path: string, errs: FieldError[]
 const base64Bytes = (v: unknown): number => (typeof v === "string" ? Buffer.byteLength(v, "base64") : 0);
 const utf8Bytes = (v: unknown): number => (typeof v === "string" ? Buffer.byteLength(v, "utf8") : 0);
 
+const IMMUTABLE_SET = "field is immutable when `immutable` is set";
+
+/**
+ * `ValidateConfigMapUpdate` / `ValidateSecretUpdate` once the stored object is immutable: `immutable` may not be
+ * unset and none of `fields` may change (an absent map and an empty one are the same data).
+ */
+function immutableUpdate(next: KubeObject, old: KubeObject, fields: readonly string[]): FieldError[] {
+  if (old.immutable !== true) return [];
+  const errs: FieldError[] = [];
+  if (next.immutable !== true) errs.push({ field: "immutable", type: "Forbidden", detail: IMMUTABLE_SET });
+  for (const f of fields)
+    if (!jsonEqual(getObject(next, f) ?? {}, getObject(old, f) ?? {}))
+      errs.push({ field: f, type: "Forbidden", detail: IMMUTABLE_SET });
+  return errs;
+}
+
 export const configMapStrategy: Strategy = {
   tracksGeneration: false,
+  validateUpdate: (next, old) => immutableUpdate(next, old, ["data", "binaryData"]),
   validate(obj) {
     const errs: FieldError[] = [];
     const data = getObject(obj, "data");
@@ -79,6 +99,14 @@ export const secretStrategy: Strategy = {
   tracksGeneration: false,
   prepareForCreate: mergeStringData,
   prepareForUpdate: (next) => mergeStringData(next),
+  validateUpdate(next, old) {
+    const errs: FieldError[] = [];
+    // `type` is defaulted to Opaque before validation on the real server.
+    const type = typeof next.type === "string" && next.type !== "" ? next.type : "Opaque";
+    if (type !== (old.type ?? "Opaque"))
+      errs.push({ field: "type", type: "Invalid", value: type, detail: "field is immutable" });
+    return [...errs, ...immutableUpdate(next, old, ["data"])];
+  },
   validate(obj) {
     const errs: FieldError[] = [];
     const data = getObject(obj, "data");
