@@ -201,11 +201,13 @@ export class SessionStore {
     ).map(toWorkshop);
   }
 
-  /** The workshop, not ended, whose join code is `code`. */
-  workshopByJoinCode(code: string): WorkshopRecord | undefined {
+  /** The workshop, not ended (unless `ended`), whose join code is `code`. */
+  workshopByJoinCode(code: string, ended = false): WorkshopRecord | undefined {
     const h = hashToken(code);
     const rows = this.db
-      .prepare(`SELECT ${workshopColumns} FROM workshop WHERE join_code_hash = ? AND state <> 'ended'`)
+      .prepare(
+        `SELECT ${workshopColumns} FROM workshop WHERE join_code_hash = ? ${ended ? "" : "AND state <> 'ended'"} ORDER BY created_at DESC`,
+      )
       .all(h) as WorkshopRow[];
     const r = rows.find((w) => w.join_code_hash !== null && matchesHash(code, w.join_code_hash));
     return r ? toWorkshop(r) : undefined;

@@ -143,14 +143,25 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     return learner && workshop ? { learner, workshop } : undefined;
   }
 
-  /** The workshop a join is for: the one whose code was given, else the default workshop. */
+  /**
+   * The workshop a join is for: the one whose code was given, else the default workshop (whose own join then checks
+   * the code). A code that names no running workshop, when the default needs none, is refused rather than taken as a
+   * join to the default workshop.
+   */
   forJoin(code: unknown): Workshop {
-    if (typeof code === "string" && code.trim() && code.length <= 200) {
-      const r = this.opts.store.workshopByJoinCode(code.trim());
-      const w = r && this.running.get(r.id);
-      if (w) return w;
-    }
-    return this.default;
+    const given = typeof code === "string" && code.trim() ? code.trim() : undefined;
+    if (given === undefined || given.length > 200) return this.default;
+    const r = this.opts.store.workshopByJoinCode(given);
+    const w = r && this.running.get(r.id);
+    if (w) return w;
+    if (this.default.needsJoinCode()) return this.default;
+    const ended = this.opts.store.workshopByJoinCode(given, true);
+    throw new ValidationError([
+      {
+        where: "code",
+        message: ended ? "this workshop has ended" : "no workshop on this server has this join code",
+      },
+    ]);
   }
 
   /** True when a join needs a code: the default workshop has one, or other workshops run. */
