@@ -1,7 +1,7 @@
 /**
- * Test doubles for the web server's integration tests: a provider whose clusters serve only the flow API (one HTTP
- * port, the bearer token picks the cluster, as on the simulator), and a two-stage lab whose checks read the test's
- * own state.
+ * Test doubles for the web server's integration tests: a provider whose clusters have only Calico Whisker's flows (one
+ * HTTP port, the bearer token picks the cluster, as on the simulator; the flows are handed to the server as the
+ * Whisker client would, through `flowSource`), and a two-stage lab whose checks read the test's own state.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,13 +12,16 @@ import type {
   ClusterProvider,
 } from "../../server/src/providers/provider.ts";
 import type { LabRunner } from "../../server/src/sessions/lab-runner.ts";
+import type { FlowSource } from "../../server/src/realtime/flows.ts";
+import { endpointOf } from "../../server/src/realtime/kubeconfig.ts";
 import type { StageResult } from "../../server/src/labs/api.ts";
 
 export interface FakeCluster {
   id: string;
   token: string;
+  /** Whisker's flows (whisker-backend's JSON). */
   records: unknown[];
-  watchers: Set<http.ServerResponse>;
+  watchers: Set<(flow: unknown) => void>;
   /** Set by tests: the "solution" of stage 1 is in place. */
   solved: boolean;
   setups: number[];
@@ -30,7 +33,6 @@ export class FakeProvider implements ClusterProvider {
     canCreate: true,
     realDataplane: false,
     calicoEdition: "enterprise" as const,
-    flowApi: true,
     typicalReadySeconds: 0,
   };
   readonly clusters = new Map<string, FakeCluster>();
@@ -45,16 +47,7 @@ export class FakeProvider implements ClusterProvider {
       const token = req.headers.authorization?.replace(/^Bearer /, "") ?? "";
       const c = this.byToken.get(token);
       if (!c) return void res.writeHead(401).end('{"kind":"Status","code":401}');
-      const url = new URL(req.url ?? "/", "http://x");
-      if (url.pathname !== "/egresslab/v1/flows") return void res.writeHead(404).end();
-      if (url.searchParams.get("watch") === "true") {
-        res.writeHead(200, { "Content-Type": "application/x-ndjson" });
-        res.flushHeaders();
-        c.watchers.add(res);
-        req.on("close", () => c.watchers.delete(res));
-        return;
-      }
-      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ items: c.records }));
+      res.writeHead(404).end();
     });
     await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
     this.port = (this.server.address() as AddressInfo).port;
@@ -93,17 +86,35 @@ users:
     return { id: c.id, provider: "sim", kubeconfig, edition: "enterprise" };
   }
 
-  /** Adds a flow record to a cluster and streams it to its watchers. */
-  push(clusterId: string, record: unknown): void {
+  /** Adds a Whisker flow to a cluster and streams it to its watchers. */
+  push(clusterId: string, flow: unknown): void {
     const c = this.clusters.get(clusterId)!;
-    c.records.push(record);
-    for (const w of c.watchers) w.write(JSON.stringify({ type: "ADDED", object: record }) + "\n");
+    c.records.push(flow);
+    for (const w of c.watchers) w(flow);
   }
+
+  /** The server's flow source for a kubeconfig: the cluster its token names, as Whisker would answer for it. */
+  readonly flowSource = (kubeconfig: string): FlowSource => {
+    const c = this.byToken.get(endpointOf(kubeconfig).token ?? "");
+    return {
+      list: async () => {
+        if (!c) throw new Error("no Service calico-system/whisker");
+        return [...c.records];
+      },
+      watch: (onRecord, signal, onOpen) =>
+        new Promise<void>((resolve, reject) => {
+          if (!c) return reject(new Error("no Service calico-system/whisker"));
+          c.watchers.add(onRecord);
+          signal.addEventListener("abort", () => (c.watchers.delete(onRecord), resolve()), { once: true });
+          onOpen?.();
+        }),
+    };
+  };
 
   async release(): Promise<void> {}
 
   async close(): Promise<void> {
-    for (const c of this.clusters.values()) for (const w of c.watchers) w.end();
+    for (const c of this.clusters.values()) c.watchers.clear();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server = undefined;
   }
@@ -172,5 +183,29 @@ export function brokenLab(provider: FakeProvider): LabRunner {
     async setup() {
       throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
     },
+  };
+}
+
+/** A flow as Calico Whisker answers it (whisker-backend's `FlowResponse`), with `over` applied. */
+export function whiskerFlow(over: Record<string, unknown>): Record<string, unknown> {
+  return {
+    start_time: "2026-01-01T00:00:00Z",
+    end_time: "2026-01-01T00:00:15Z",
+    action: "Allow",
+    source_name: "checkout-*",
+    source_namespace: "shop",
+    source_labels: "app=checkout",
+    dest_name: "PUBLIC NETWORK",
+    dest_namespace: "",
+    dest_labels: "",
+    protocol: "tcp",
+    dest_port: 443,
+    reporter: "Src",
+    policies: { enforced: [], pending: [] },
+    packets_in: 1,
+    packets_out: 1,
+    bytes_in: 100,
+    bytes_out: 100,
+    ...over,
   };
 }

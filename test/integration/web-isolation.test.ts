@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
 import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
-import { FakeProvider, fakeLab } from "./web-doubles.ts";
+import { FakeProvider, fakeLab, whiskerFlow } from "./web-doubles.ts";
 import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
 
 let server: WorkshopServer;
@@ -26,6 +26,7 @@ beforeAll(async () => {
     host: "127.0.0.1",
     dataDir,
     provider,
+    flowSource: provider.flowSource,
     lab: fakeLab(provider),
     local: false,
     idleTimeoutSeconds: 600,
@@ -92,24 +93,19 @@ describe("isolation between learners", () => {
   });
 
   it("streams each learner only their own cluster's flows", async () => {
-    provider.push(ada.cluster, {
-      source_namespace: "ada",
-      source_name: "a-*",
-      dest_domains: ["ada.example"],
-      dest_type: "net",
-      dest_port: 443,
-      action: "allow",
-      reporter: "src",
-    });
-    provider.push(bob.cluster, {
-      source_namespace: "bob",
-      source_name: "b-*",
-      dest_domains: ["bob.example"],
-      dest_type: "net",
-      dest_port: 443,
-      action: "deny",
-      reporter: "src",
-    });
+    provider.push(
+      ada.cluster,
+      whiskerFlow({ source_namespace: "ada", source_name: "a-*", dest_domains: ["ada.example"] }),
+    );
+    provider.push(
+      bob.cluster,
+      whiskerFlow({
+        source_namespace: "bob",
+        source_name: "b-*",
+        dest_domains: ["bob.example"],
+        action: "Deny",
+      }),
+    );
     const s = bob.l.socket();
     sockets.push(s);
     await connected(s);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
-import { FakeProvider, brokenLab, fakeLab } from "./web-doubles.ts";
+import { FakeProvider, brokenLab, fakeLab, whiskerFlow } from "./web-doubles.ts";
 import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
 
 let server: WorkshopServer;
@@ -20,6 +20,7 @@ beforeAll(async () => {
     host: "127.0.0.1",
     dataDir,
     provider,
+    flowSource: provider.flowSource,
     lab: fakeLab(provider),
     joinCode: "kube-2026",
     local: true,
@@ -216,17 +217,7 @@ describe("the socket", () => {
     const l = new Learner(server.url);
     const state = await l.join("Ed", "kube-2026");
     const clusterId = server.workshop.learnerForId(state.learner.id)!.clusterId;
-    provider.push(clusterId, {
-      source_namespace: "shop",
-      source_name: "checkout-*",
-      dest_name: "pub",
-      dest_domains: ["api.example"],
-      dest_type: "net",
-      dest_port: 443,
-      action: "allow",
-      reporter: "src",
-      end_time: 1,
-    });
+    provider.push(clusterId, whiskerFlow({ dest_domains: ["api.example"] }));
     const s = track(l.socket());
     await connected(s);
     const snap = nextEvent(s, "flows:snapshot");
@@ -235,19 +226,18 @@ describe("the socket", () => {
     expect(state.learner.name).toBe("Ed");
     expect(rows.map((r) => r.destName)).toEqual(["api.example"]);
     const upd = nextEvent(s, "flows:update");
-    provider.push(clusterId, {
-      source_namespace: "shop",
-      source_name: "checkout-*",
-      dest_name: "pub",
-      dest_domains: ["evil.example"],
-      dest_type: "net",
-      dest_port: 443,
-      action: "deny",
-      reporter: "src",
-      end_time: 2,
-    });
+    provider.push(
+      clusterId,
+      whiskerFlow({ dest_domains: ["evil.example"], action: "Deny", end_time: "2026-01-01T00:00:30Z" }),
+    );
     const [update] = await upd;
-    expect(update).toEqual([expect.objectContaining({ destName: "evil.example", action: "deny" })]);
+    expect(update).toEqual([
+      expect.objectContaining({
+        destName: "evil.example",
+        action: "deny",
+        lastSeen: "2026-01-01T00:00:30.000Z",
+      }),
+    ]);
   });
 });
 

@@ -53,23 +53,80 @@ describe("the staged verdict and the time window", () => {
 });
 
 describe("egressEdges", () => {
-  it("sums allowed and denied per workload and destination, ignoring destination-side reports", () => {
+  const at = (min: number): string => new Date(Date.UTC(2026, 0, 1, 0, min)).toISOString();
+
+  it("gives each workload → destination edge the verdict of its latest flow, ignoring destination-side reports", () => {
     const edges = egressEdges([
-      flow({ action: "allow", connections: 2 }),
-      flow({ action: "deny", connections: 3 }),
-      flow({ action: "allow", reporter: "dst", connections: 50 }),
+      flow({ action: "allow", lastSeen: at(1) }),
+      flow({ action: "deny", lastSeen: at(3) }),
+      flow({ action: "allow", reporter: "dst", lastSeen: at(9) }),
       flow({
         sourceName: "web-*",
         destNamespace: "shop",
         destName: "api-*",
         destType: "wep",
         destPort: 8080,
+        lastSeen: at(2),
       }),
     ]);
     expect(edges).toEqual([
-      { source: "shop/checkout-*", dest: "api.payments.example:443", allowed: 2, denied: 3, external: true },
-      { source: "shop/web-*", dest: "shop/api-*:8080", allowed: 1, denied: 0, external: false },
+      {
+        source: "shop/checkout-*",
+        dest: "api.payments.example:443",
+        external: true,
+        verdict: "deny",
+        lastSeen: at(3),
+        previous: { verdict: "allow", lastSeen: at(1) },
+      },
+      { source: "shop/web-*", dest: "shop/api-*:8080", external: false, verdict: "allow", lastSeen: at(2) },
     ]);
+  });
+
+  it.each([
+    {
+      order: "oldest first",
+      flows: [
+        ["deny", 1],
+        ["allow", 5],
+      ] as const,
+    },
+    {
+      order: "newest first",
+      flows: [
+        ["allow", 5],
+        ["deny", 1],
+      ] as const,
+    },
+  ])(
+    "an edge denied before and allowed now is allowed ($order), many old denials notwithstanding",
+    ({ flows }) => {
+      const [edge] = egressEdges(
+        flows.map(([action, min]) => flow({ action, lastSeen: at(min), connections: 99 })),
+      );
+      expect(edge).toMatchObject({
+        verdict: "allow",
+        lastSeen: at(5),
+        previous: { verdict: "deny", lastSeen: at(1) },
+      });
+    },
+  );
+
+  it("keeps the pending verdict of the latest flow and leaves the grader's probes out", () => {
+    const edges = egressEdges([
+      flow({ action: "allow", pendingAction: "deny", lastSeen: at(2) }),
+      flow({ sourceName: "egresslab-probe-checkout-1a2b3c4d", probe: true, action: "deny", lastSeen: at(4) }),
+    ]);
+    expect(edges).toEqual([expect.objectContaining({ verdict: "allow", pending: "deny" })]);
+    expect(edges[0]?.previous).toBeUndefined();
+  });
+});
+
+describe("probe flows", () => {
+  it("are hidden unless the filter asks for them", () => {
+    const probe = flow({ probe: true });
+    expect(matches(probe, emptyFilter)).toBe(false);
+    expect(matches(probe, { ...emptyFilter, probes: true })).toBe(true);
+    expect(matches(flow({}), emptyFilter)).toBe(true);
   });
 });
 

@@ -10,6 +10,8 @@ export interface FlowFilter {
   destination: string;
   /** How far back: the last 5 or 15 minutes, since the learner opened this stage, or everything kept. */
   window: FlowWindow;
+  /** Show the grader's probe flows (marked) too; hidden by default, they are not the cluster's own traffic. */
+  probes?: boolean;
 }
 
 export type FlowWindow = "5m" | "15m" | "stage" | "all";
@@ -32,6 +34,7 @@ export function windowStart(window: FlowWindow, now: number, stageStart: number)
 }
 
 export function matches(f: FlowView, filter: FlowFilter, since = 0): boolean {
+  if (f.probe && !filter.probes) return false;
   if (since && Date.parse(f.lastSeen) < since) return false;
   if (filter.pending && f.pendingAction !== filter.pending) return false;
   if (filter.namespace && f.sourceNamespace !== filter.namespace) return false;
@@ -49,12 +52,26 @@ export function egressOnly(flows: FlowView[]): FlowView[] {
   return flows.filter((f) => f.reporter !== "dst");
 }
 
+export type Verdict = "allow" | "deny";
+
+/**
+ * A workload → destination edge and what the cluster does on it *now*: the verdict of its most recent flow. Whisker
+ * aggregates flows per key, and the action is part of the key, so an edge whose verdict changed has one flow per
+ * verdict, each with its own `end_time`: the latest one is the dataplane's current decision (as of Goldmane's last
+ * 15 s window). Re-evaluating policy instead would need endpoint IPs, which Whisker's flows do not carry.
+ */
 export interface MapEdge {
   source: string;
   dest: string;
-  allowed: number;
-  denied: number;
   external: boolean;
+  /** The action of the edge's most recent flow. */
+  verdict: Verdict;
+  /** When the edge was last seen (ISO). */
+  lastSeen: string;
+  /** The other verdict, when the window also holds it: the edge changed (when it was last seen that way). */
+  previous?: { verdict: Verdict; lastSeen: string };
+  /** What the staged policies would do now (the pending verdict of the most recent flow), when one applies. */
+  pending?: Verdict;
 }
 
 export const workloadOf = (f: FlowView): string => `${f.sourceNamespace}/${f.sourceName}`;
@@ -63,23 +80,40 @@ export const destinationOf = (f: FlowView): string =>
     ? `${f.destName}:${f.destPort}`
     : `${f.destNamespace}/${f.destName}:${f.destPort}`;
 
-/** Workload → destination edges with allowed and denied connection counts. */
+/** Workload → destination edges with their current verdict (the probe flows left out). */
 export function egressEdges(flows: FlowView[]): MapEdge[] {
   const edges = new Map<string, MapEdge>();
   for (const f of egressOnly(flows)) {
+    if (f.probe || (f.action !== "allow" && f.action !== "deny")) continue;
     const source = workloadOf(f);
     const dest = destinationOf(f);
     const key = `${source}→${dest}`;
-    const e = edges.get(key) ?? {
-      source,
-      dest,
-      allowed: 0,
-      denied: 0,
-      external: f.destType === "domain" || f.destType === "net" || f.destNamespace === "-",
-    };
-    if (f.action === "deny") e.denied += f.connections;
-    else if (f.action === "allow") e.allowed += f.connections;
-    edges.set(key, e);
+    const pending = f.pendingAction === "allow" || f.pendingAction === "deny" ? f.pendingAction : undefined;
+    const e = edges.get(key);
+    if (!e) {
+      edges.set(key, {
+        source,
+        dest,
+        external: f.destType === "domain" || f.destType === "net" || f.destNamespace === "-",
+        verdict: f.action,
+        lastSeen: f.lastSeen,
+        ...(pending ? { pending } : {}),
+      });
+      continue;
+    }
+    const newer = f.lastSeen > e.lastSeen;
+    if (f.action !== e.verdict) {
+      if (newer) {
+        e.previous = { verdict: e.verdict, lastSeen: e.lastSeen };
+        e.verdict = f.action;
+      } else if (!e.previous || f.lastSeen > e.previous.lastSeen)
+        e.previous = { verdict: f.action, lastSeen: f.lastSeen };
+    }
+    if (newer) {
+      e.lastSeen = f.lastSeen;
+      if (pending) e.pending = pending;
+      else delete e.pending;
+    }
   }
   return [...edges.values()].sort((a, b) => a.source.localeCompare(b.source) || a.dest.localeCompare(b.dest));
 }

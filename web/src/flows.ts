@@ -1,6 +1,8 @@
 /**
- * The flow view: a live table of the cluster's flows, filtered by namespace, workload, action and destination, and an
- * egress map (workloads → destinations, allowed vs denied). Fed by `flows:snapshot` / `flows:update` on the socket.
+ * The flow view: a live table of the cluster's flows (Calico Whisker's, read by the server through port-forward as on any
+ * cluster), filtered by namespace, workload, action and destination, and an egress map (workloads → destinations,
+ * what is allowed or denied now). The grader's probe flows are hidden unless asked for, and marked when shown. Fed by
+ * `flows:snapshot` / `flows:update` on the socket.
  */
 import type { FlowView } from "../../server/src/realtime/protocol.ts";
 import type { LabSocket } from "./socket.ts";
@@ -94,6 +96,23 @@ export class FlowsPane {
           h("option", { value: "stage" }, "Since this stage"),
           h("option", { value: "all" }, "All kept"),
         ),
+      ),
+      h(
+        "label",
+        {
+          class: "flow-probes",
+          title:
+            "The workshop's checks probe from pods of their own (egresslab-probe-…, labelled egresslab.io/probe=true) so that their traffic never passes for your workloads'. Hidden unless you tick this.",
+        },
+        h("input", {
+          id: "flow-probes",
+          type: "checkbox",
+          onchange: (e: Event) => {
+            this.filter = { ...this.filter, probes: (e.target as HTMLInputElement).checked };
+            this.render();
+          },
+        }),
+        "Grader probes",
       ),
       h(
         "label",
@@ -199,9 +218,16 @@ export class FlowsPane {
       this.tbody.append(
         h(
           "tr",
-          { class: `flow-${f.action}` },
+          { class: `flow-${f.action}${f.probe ? " flow-probe" : ""}` },
           h("td", { class: "time" }, new Date(f.lastSeen).toLocaleTimeString()),
-          h("td", {}, `${f.sourceNamespace}/${f.sourceName}`),
+          h(
+            "td",
+            f.probe
+              ? { title: "the workshop's grader made this flow from its probe pod, not your workload" }
+              : {},
+            f.probe ? h("span", { class: "badge badge-probe" }, "probe") : "",
+            `${f.sourceNamespace}/${f.sourceName}`,
+          ),
           h(
             "td",
             {},
@@ -267,17 +293,28 @@ export class FlowsPane {
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", height, role: "img" });
     const sy = new Map(sources.map((s, i) => [s, ys(i, sources.length)]));
     const dy = new Map(dests.map((d, i) => [d, ys(i, dests.length)]));
+    const time = (iso: string): string => new Date(iso).toLocaleTimeString();
     for (const e of edges) {
       const y1 = sy.get(e.source)!;
       const y2 = dy.get(e.dest)!;
       const d = `M ${xs} ${y1} C ${(xs + xd) / 2} ${y1}, ${(xs + xd) / 2} ${y2}, ${xd} ${y2}`;
-      const cls = e.denied && e.allowed ? "edge mixed" : e.denied ? "edge denied" : "edge allowed";
-      const w = Math.min(6, 1.5 + Math.log2(1 + e.allowed + e.denied));
+      const cls = `edge ${e.verdict === "deny" ? "denied" : "allowed"}${e.previous ? " changed" : ""}${
+        e.pending === "deny" && e.verdict === "allow" ? " staged-deny" : ""
+      }`;
+      const now = e.verdict === "deny" ? "denied" : "allowed";
+      const was = e.previous
+        ? `; ${e.previous.verdict === "deny" ? "denied" : "allowed"} before (last at ${time(e.previous.lastSeen)})`
+        : "";
+      const staged = e.pending ? `; staged policies would ${e.pending}` : "";
       root.append(
         svg(
           "path",
-          { d, class: cls, "stroke-width": w },
-          svg("title", {}, `${e.source} → ${e.dest}: ${e.allowed} allowed, ${e.denied} denied`),
+          { d, class: cls, "stroke-width": 2.5, "data-verdict": e.verdict },
+          svg(
+            "title",
+            {},
+            `${e.source} → ${e.dest}: ${now} now (last at ${time(e.lastSeen)})${was}${staged}`,
+          ),
         ),
       );
     }
@@ -298,9 +335,10 @@ export class FlowsPane {
       h(
         "div",
         { class: "legend" },
-        h("span", { class: "lg allowed" }, "allowed"),
-        h("span", { class: "lg denied" }, "denied"),
-        h("span", { class: "lg mixed" }, "both"),
+        h("span", { class: "lg allowed" }, "allowed now"),
+        h("span", { class: "lg denied" }, "denied now"),
+        h("span", { class: "lg changed" }, "verdict changed in the window"),
+        h("span", { class: "lg staged-deny" }, "a staged policy would deny it"),
       ),
       h(
         "p",
@@ -309,7 +347,7 @@ export class FlowsPane {
         h("code", {}, "pub"),
         " is an address on the internet and ",
         h("code", {}, "pvt"),
-        " a private (RFC 1918) address outside the cluster. Only the chosen window's flows are drawn.",
+        " a private (RFC 1918) address outside the cluster. Each line shows what its latest flow got: what the cluster does now. Only the chosen window's flows are drawn; the grader's probes never are.",
       ),
     );
   }

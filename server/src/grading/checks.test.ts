@@ -138,6 +138,43 @@ describe("runFlowsCheck", () => {
     c.flows = undefined;
     expect((await runFlowsCheck(c, { ...check, expect: { absent: true } })).seen).toMatch(/not available/);
   });
+  it("waits for an expected flow to reach Whisker (Calico flushes every 15 s), but not for an absent one", async () => {
+    const c = new FakeClient();
+    c.flows = [];
+    const deny = {
+      source_namespace: "ops",
+      dest_domains: ["x.c2.example"],
+      action: "deny",
+      end_time: 100,
+      policies: { enforced_policies: ["0|default|gnp:q|deny|0"] },
+    };
+    setTimeout(() => (c.flows = [deny, { ...deny, source_namespace: "shop" }]), 1200);
+    const r = await runFlowsCheck(c, check, 10_000);
+    expect(r.passed).toBe(true);
+    expect(c.calls.filter((x) => x.startsWith("whisker GET")).length).toBeGreaterThan(1);
+    const before = c.calls.length;
+    expect((await runFlowsCheck(c, { ...check, expect: { absent: true } }, 10_000)).passed).toBe(false);
+    expect(c.calls.length - before).toBe(1);
+    c.flows = [];
+    const t0 = Date.now();
+    expect((await runFlowsCheck(c, check, 1500)).passed).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+  });
+  it("never counts the grader's own probe flows", async () => {
+    const c = new FakeClient();
+    const deny = {
+      source_namespace: "ops",
+      dest_domains: ["x.c2.example"],
+      action: "deny",
+      end_time: 100,
+      policies: { enforced_policies: ["0|default|gnp:q|deny|0"] },
+    };
+    c.flows = [
+      { ...deny, source_name: "egresslab-probe-backup-1a2b3c4d" },
+      { ...deny, source_name: "backup-*", source_labels: ["app=backup", "egresslab.io/probe=true"] },
+    ];
+    expect(await runFlowsCheck(c, check)).toMatchObject({ passed: false, seen: "no matching flow records" });
+  });
   it("keeps records near the newest", () => {
     expect(withinWindow([{ end_time: 10 }, { end_time: 100 }], 30)).toEqual([{ end_time: 100 }]);
   });
@@ -169,7 +206,21 @@ describe("runCheck (probe)", () => {
     expect(await runCheck(c, check, {})).toMatchObject({ passed: false, seen: "it connected (HTTP 200)" });
     await c.apply(gnp("default-deny", {}));
     expect((await runCheck(c, check, {})).passed).toBe(true);
-    expect(seen[0]).toBe("ops/backup-1/main: curl");
+    // The probe runs in the grader's own pod beside backup-1: its labels, a probe label, never a Service endpoint.
+    expect(seen[0]).toMatch(/^ops\/egresslab-probe-backup-1-[0-9a-f]{8}\/main: curl$/);
+    const probe = (
+      await c.list("v1", "Pod", { namespace: "ops", labelSelector: "egresslab.io/probe=true" })
+    )[0];
+    expect(probe?.metadata.labels).toEqual({
+      app: "backup",
+      "egresslab.io/probe": "true",
+      "egresslab.io/probe-for": "backup-1",
+    });
+    expect(probe?.spec).toMatchObject({ readinessGates: [{ conditionType: "egresslab.io/probe-only" }] });
+    // The next probe reuses it; the selector never picks the probe pod as the workload.
+    await runCheck(c, check, {});
+    expect(new Set(seen).size).toBe(1);
+    expect(c.calls.filter((x) => x.startsWith("apply Pod/egresslab-probe-"))).toHaveLength(1);
   });
 });
 

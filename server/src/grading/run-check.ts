@@ -5,14 +5,17 @@ import type { CheckResult } from "../labs/api.ts";
 import type { Check, PodRef, ProbeCheck } from "../labs/model/types.ts";
 import { EgresslabError } from "../shared/errors.ts";
 import { runAnswerCheck } from "./answers.ts";
-import type { ClusterClient } from "./cluster.ts";
-import { runFlowsCheck } from "./flows.ts";
+import type { ClusterClient, ClusterObject } from "./cluster.ts";
+import { PROBE_LABEL, ensureProbePod } from "./probe-pod.ts";
+import { defaultFlowWaitMs, runFlowsCheck } from "./flows.ts";
 import { defaultConnectTimeoutMs, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
 import { runResourceCheck } from "./resource-check.ts";
 
 export interface PodChoice {
   name: string;
   container: string;
+  /** The pod itself. */
+  object: ClusterObject;
 }
 
 /** The running pod a reference names (by name, or the first running pod its selector matches), or why there is none. */
@@ -24,6 +27,8 @@ export async function choosePod(client: ClusterClient, ref: PodRef): Promise<Pod
   const candidates = pods
     .filter((p) => (ref.pod ? p.metadata.name === ref.pod : true))
     .filter((p) => !p.metadata.deletionTimestamp)
+    // The grader's own probe pods carry the workload's labels; they are never the workload.
+    .filter((p) => (p.metadata.labels as Record<string, string> | undefined)?.[PROBE_LABEL] !== "true")
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   const running = candidates.filter((p) => (p.status as { phase?: string } | undefined)?.phase === "Running");
   const what = ref.pod
@@ -36,19 +41,25 @@ export async function choosePod(client: ClusterClient, ref: PodRef): Promise<Pod
   );
   const container = ref.container ?? containers[0];
   if (!container) return `${what} has no containers`;
-  return { name: pod.metadata.name, container };
+  return { name: pod.metadata.name, container, object: pod };
 }
 
 /** How checks run. */
 export interface CheckOptions {
   /** How long a probe's connection attempt may take before it counts as denied (default 1 s). */
   connectTimeoutMs?: number;
+  /** How long a flows check that expects flows waits for them to reach Whisker (default 20 s, see flows.ts). */
+  flowWaitMs?: number;
 }
 
 async function runProbeCheck(client: ClusterClient, c: ProbeCheck, opts: CheckOptions): Promise<CheckResult> {
   const timeout = opts.connectTimeoutMs ?? defaultConnectTimeoutMs;
   const base = { id: c.id, title: c.title };
-  const pod = await choosePod(client, c.from);
+  const source = await choosePod(client, c.from);
+  if (typeof source === "string") return { ...base, passed: false, seen: source, hint: c.hint };
+  // The probe runs in the grader's probe pod beside the workload (same identity to policy), so that its traffic is
+  // never shown as the workload's own (probe-pod.ts).
+  const pod = await ensureProbePod(client, source.object, source.container);
   if (typeof pod === "string") return { ...base, passed: false, seen: pod, hint: c.hint };
   if (c.before) {
     const b = await client.request("POST", c.before.path, c.before.body);
@@ -152,7 +163,7 @@ export async function runCheck(
       case "resource":
         return await runResourceCheck(client, c);
       case "flows":
-        return await runFlowsCheck(client, c);
+        return await runFlowsCheck(client, c, opts.flowWaitMs ?? defaultFlowWaitMs);
       case "answer":
         return await runAnswerCheck(client, c, answers);
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { FlowRecord as NetFlowRecord } from "../net/flows.ts";
 import { parseHit, toWhiskerFlow } from "../net/whisker.ts";
 import { queryMatches, recordOfWhiskerFlow, traceOf, whiskerFlowsPath } from "./whisker-flows.ts";
-import { parseHttpResponse } from "./whisker-client.ts";
+import { HttpStreamReader, SseReader, WhiskerUnreachable, parseHttpResponse } from "./whisker-client.ts";
 
 const rec: NetFlowRecord = {
   start_time: 1_764_900_000,
@@ -106,5 +106,52 @@ describe("Whisker flows as flow-log records", () => {
       body: "rest",
     });
     expect(() => parseHttpResponse(Buffer.from("SSH-2.0\r\n\r\n"), true)).toThrow(/not an HTTP answer/);
+  });
+});
+
+describe("reading Whisker's event stream through port-forward", () => {
+  const collect = (chunks: string[]): { status: number; events: string[] } => {
+    const out = { status: 0, events: [] as string[] };
+    const sse = new SseReader((d) => out.events.push(d));
+    const http = new HttpStreamReader(
+      (s) => (out.status = s),
+      (b) => sse.push(b),
+    );
+    for (const c of chunks) http.push(Buffer.from(c));
+    return out;
+  };
+  const head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const chunk = (s: string): string => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+
+  it("decodes a chunked answer split anywhere, and each `data:` event once whole", () => {
+    const body = chunk('data: {"a":1}\n\n') + chunk('data: {"b":"é"}\n\ndata: {"c"') + chunk(":3}\n\n");
+    const all = head + body;
+    for (let cut = 1; cut < all.length; cut += 7) {
+      const r = collect([all.slice(0, cut), all.slice(cut)]);
+      expect(r.status).toBe(200);
+      expect(r.events).toEqual(['{"a":1}', '{"b":"é"}', '{"c":3}']);
+    }
+  });
+
+  it("reads an answer without chunking as it comes, and stops at the last chunk", () => {
+    expect(collect(["HTTP/1.1 200 OK\r\n\r\ndata: x\n\n", "data: y\n\n"]).events).toEqual(["x", "y"]);
+    const ended = new HttpStreamReader(
+      () => undefined,
+      () => undefined,
+    );
+    ended.push(Buffer.from(head + chunk("data: x\n\n") + "0\r\n\r\n"));
+    expect(ended.done).toBe(true);
+  });
+
+  it.each([
+    { what: "not HTTP", raw: "SSH-2.0-OpenSSH\r\n\r\n" },
+    { what: "a bad chunk size", raw: head + "zz\r\n" },
+  ])("refuses $what", ({ raw }) => {
+    expect(() => collect([raw])).toThrow(WhiskerUnreachable);
+  });
+
+  it("refuses an event that never ends past 1 MiB", () => {
+    const sse = new SseReader(() => undefined);
+    expect(() => sse.push(Buffer.alloc(1024 * 1024 + 1, "a"))).toThrow(/too large/);
   });
 });

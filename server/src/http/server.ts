@@ -353,7 +353,6 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     flows,
     boardOf: (w) => boardOf(w),
     logger: log,
-    flowApi: opts.provider.capabilities.flowApi,
     ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
   });
 

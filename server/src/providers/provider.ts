@@ -13,8 +13,6 @@ export interface ProviderCapabilities {
   /** Real packets on a real dataplane (kind, kubeconfig), as opposed to the simulator. */
   realDataplane: boolean;
   calicoEdition: CalicoEdition;
-  /** The cluster serves egresslab's flow API (`/egresslab/v1/flows`). */
-  flowApi: boolean;
   /** Typical seconds to get a cluster ready, for progress displays. */
   typicalReadySeconds: number;
 }

@@ -129,7 +129,7 @@ describe("createProvider", () => {
         }),
       });
       expect(kind.name).toBe("kind");
-      expect(kind.capabilities).toMatchObject({ realDataplane: true, calicoEdition: "oss", flowApi: false });
+      expect(kind.capabilities).toMatchObject({ realDataplane: true, calicoEdition: "oss" });
 
       await expect(createProvider({ provider: "kubeconfig", dataDir: dir })).rejects.toBeInstanceOf(
         ValidationError,

@@ -138,3 +138,90 @@ describe("the pending verdict (staged policies as if enforced)", () => {
     expect(v.pendingAction).toBeUndefined();
   });
 });
+
+describe("a Calico Whisker flow (whisker-backend's FlowResponse) on the page", () => {
+  // The shape of whisker-backend/pkg/apis/v1/flows.go's FlowResponse, as net/whisker.ts serves it.
+  const whisker = {
+    start_time: "2026-01-01T00:00:00Z",
+    end_time: "2026-01-01T00:00:15Z",
+    action: "Deny",
+    source_name: "catalog-7d9f8b6c5-*",
+    source_namespace: "shop",
+    source_labels: "app=catalog | pod-template-hash=7d9f8b6c5",
+    dest_name: "PUBLIC NETWORK",
+    dest_namespace: "",
+    dest_labels: "",
+    protocol: "tcp",
+    dest_port: 443,
+    reporter: "Src",
+    policies: {
+      enforced: [
+        {
+          kind: "EndOfTier",
+          name: "",
+          namespace: "",
+          tier: "default",
+          action: "Deny",
+          policy_index: 0,
+          rule_index: -1,
+          trigger: {
+            kind: "GlobalNetworkPolicy",
+            name: "default-deny",
+            namespace: "",
+            tier: "default",
+            action: "ActionUnspecified",
+            policy_index: 0,
+            rule_index: 0,
+            trigger: null,
+          },
+        },
+      ],
+      pending: [
+        {
+          kind: "StagedGlobalNetworkPolicy",
+          name: "allow-assets",
+          namespace: "",
+          tier: "default",
+          action: "Allow",
+          policy_index: 0,
+          rule_index: 0,
+          trigger: null,
+        },
+      ],
+    },
+    packets_in: 0,
+    packets_out: 3,
+    bytes_in: 0,
+    bytes_out: 180,
+    dest_domains: ["beacon.darkhollow-c2.net"],
+  };
+
+  it("reads as the flow log does: action, reporter, domain, time, enforced and pending traces", () => {
+    expect(toFlowView(whisker)).toMatchObject({
+      sourceNamespace: "shop",
+      sourceName: "catalog-7d9f8b6c5-*",
+      destName: "beacon.darkhollow-c2.net",
+      destType: "domain",
+      destPort: 443,
+      proto: "tcp",
+      action: "deny",
+      reporter: "src",
+      lastSeen: "2026-01-01T00:00:15.000Z",
+      policies: ["0|default|gnp:default-deny|deny|-1"],
+      pendingAction: "allow",
+    });
+    expect(toFlowView(whisker)?.probe).toBeUndefined();
+  });
+
+  it("without a domain (Open Source), PUBLIC NETWORK reads pub", () => {
+    const { dest_domains: _, ...oss } = whisker;
+    expect(toFlowView(oss)).toMatchObject({ destName: "pub", destType: "net" });
+  });
+
+  it.each([
+    { what: "the probe label", over: { source_labels: "app=catalog | egresslab.io/probe=true" } },
+    { what: "a probe pod's name", over: { source_name: "egresslab-probe-catalog-1a2b3c4d" } },
+  ])("marks the grader's probe flows by $what", ({ over }) => {
+    expect(toFlowView({ ...whisker, ...over })?.probe).toBe(true);
+  });
+});

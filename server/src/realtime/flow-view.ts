@@ -1,8 +1,11 @@
 /**
- * Turns a flow record from the cluster's flow API (Calico's flow-log fields, snake_case; or Goldmane's `Flow` with a
- * nested `Key`) into the row the page shows.
+ * Turns a flow into the row the page shows: Calico Whisker's flow JSON (whisker-backend's `FlowResponse`, mapped to
+ * the flow log's field names by grading's `recordOfWhiskerFlow`, so the page and the checks read a flow alike), or a
+ * record already in Calico's flow-log fields (snake_case; or Goldmane's `Flow` with a nested `Key`).
  */
 import type { FlowView } from "./protocol.ts";
+import { recordOfWhiskerFlow } from "../grading/whisker-flows.ts";
+import { isProbeFlow } from "../grading/probe-pod.ts";
 
 type Rec = Record<string, unknown>;
 
@@ -83,10 +86,19 @@ export function traceVerdict(trace: readonly string[]): FlowView["action"] | und
   return word ? (word as FlowView["action"]) : "unknown";
 }
 
+/** Whether a record is Whisker's JSON (policies as `{enforced, pending}` hits, times in RFC 3339). */
+function isWhiskerFlow(r: Rec): boolean {
+  const p = r.policies;
+  return (
+    (!!p && typeof p === "object" && ("enforced" in p || "pending" in p)) ||
+    (typeof r.start_time === "string" && typeof r.protocol === "string")
+  );
+}
+
 /** A row for the page, or undefined for something that is not a flow record. */
 export function toFlowView(record: unknown): FlowView | undefined {
-  if (!record || typeof record !== "object") return undefined;
-  const outer = record as Rec;
+  if (!record || typeof record !== "object" || Array.isArray(record)) return undefined;
+  const outer = isWhiskerFlow(record as Rec) ? recordOfWhiskerFlow(record as Rec) : (record as Rec);
   const r: Rec = { ...outer, ...((pick(outer, "Key", "key") as Rec | undefined) ?? {}) };
   const sourceName = str(pick(r, "source_name_aggr", "source_name", "sourceName"));
   const domains = pick(r, "dest_domains", "destDomains");
@@ -112,6 +124,7 @@ export function toFlowView(record: unknown): FlowView | undefined {
   };
   const pendingAction = traceVerdict(view.pending ?? []);
   if (pendingAction) view.pendingAction = pendingAction;
+  if (isProbeFlow(r)) view.probe = true;
   view.key = [
     view.sourceNamespace,
     view.sourceName,

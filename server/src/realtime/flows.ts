@@ -1,13 +1,13 @@
 /**
- * Live flows for the page. One stream per cluster, whatever the number of tabs watching it: a query of
- * `/egresslab/v1/flows` for the current table, then `?watch=true` (NDJSON) for what changes, through the cluster's own
- * server and token (as `kubectl` reaches it). Updates are batched and the table per cluster is bounded.
+ * Live flows for the page. One stream per cluster, whatever the number of tabs watching it, read the way Calico's docs
+ * read them on any cluster with Whisker (Calico 3.30+): `kubectl port-forward -n calico-system svc/whisker 8081`, then
+ * `/whisker-backend/flows` for the current table and `?watch=true` (server-sent events) for what changes — through
+ * grading's Whisker client, with the cluster's own kubeconfig. Updates are batched and the table per cluster is bounded.
  */
-import https from "node:https";
-import http from "node:http";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { FlowView } from "./protocol.ts";
 import { toFlowView } from "./flow-view.ts";
-import { endpointOf, type ClusterEndpoint } from "./kubeconfig.ts";
+import { WhiskerUnreachable, whiskerGet, whiskerWatch } from "../grading/whisker-client.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
 
@@ -22,73 +22,41 @@ export interface FlowSource {
   watch(onRecord: (record: unknown) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
-function request(
-  ep: ClusterEndpoint,
-  pathAndQuery: string,
-  signal: AbortSignal,
-): Promise<http.IncomingMessage> {
-  const url = new URL(ep.server + pathAndQuery);
-  const lib = url.protocol === "https:" ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = lib.request(
-      url,
-      {
-        method: "GET",
-        headers: { Accept: "application/json", ...(ep.token ? { Authorization: `Bearer ${ep.token}` } : {}) },
-        ...(url.protocol === "https:" ? { ca: ep.ca, rejectUnauthorized: !ep.insecure } : {}),
-        signal,
-      },
-      (res) => {
-        if ((res.statusCode ?? 500) >= 400) {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (c: string) => (body += c.length + body.length < 4096 ? c : ""));
-          res.on("end", () =>
-            reject(new Error(`flow API answered ${res.statusCode}: ${body.slice(0, 300)}`)),
-          );
-          return;
-        }
-        resolve(res);
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+/** How far back the page's table starts: Goldmane keeps about an hour of flows by default. */
+const LIST_SECONDS = 3600;
+
+/** In the learner's terms: why there is no flow view. */
+function unreachable(err: unknown): Error {
+  const why = err instanceof Error ? err.message : String(err);
+  return err instanceof WhiskerUnreachable
+    ? new Error(`Calico Whisker is not reachable (${why}); the flow view needs Calico 3.30+ with Whisker`)
+    : new Error(why);
 }
 
-/** The flow API of the cluster a kubeconfig reaches. */
-export function kubeFlowSource(kubeconfig: string): FlowSource {
-  const ep = endpointOf(kubeconfig);
+/** Calico Whisker's flows on the cluster a kubeconfig reaches, through port-forward to `calico-system/svc/whisker`. */
+export function whiskerFlowSource(kubeconfig: string): FlowSource {
+  const kc = new KubeConfig();
+  kc.loadFromString(kubeconfig);
   return {
     async list(signal) {
-      const res = await request(ep, "/egresslab/v1/flows", signal);
-      let body = "";
-      res.setEncoding("utf8");
-      for await (const c of res) body += c as string;
-      const parsed = JSON.parse(body) as unknown;
-      if (Array.isArray(parsed)) return parsed;
-      const items = (parsed as { items?: unknown }).items;
+      let r: { status: number; body: string };
+      try {
+        r = await whiskerGet(kc, `/whisker-backend/flows?startTimeGte=-${LIST_SECONDS}`);
+      } catch (err) {
+        throw unreachable(err);
+      }
+      if (signal.aborted) return [];
+      if (r.status >= 400)
+        throw new Error(`Calico Whisker answered HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+      const parsed = JSON.parse(r.body) as unknown;
+      const items = parsed && typeof parsed === "object" ? (parsed as { items?: unknown }).items : undefined;
       return Array.isArray(items) ? items : [];
     },
     async watch(onRecord, signal, onOpen) {
-      const res = await request(ep, "/egresslab/v1/flows?watch=true", signal);
-      onOpen?.();
-      res.setEncoding("utf8");
-      let buf = "";
       try {
-        for await (const c of res) {
-          buf += c as string;
-          let nl: number;
-          while ((nl = buf.indexOf("\n")) >= 0) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (!line) continue;
-            const ev = JSON.parse(line) as { type?: unknown; object?: unknown };
-            onRecord(typeof ev.type === "string" && ev.object !== undefined ? ev.object : ev);
-          }
-        }
+        await whiskerWatch(kc, "/whisker-backend/flows?watch=true", onRecord, signal, onOpen);
       } catch (err) {
-        if (!signal.aborted) throw err;
+        throw unreachable(err);
       }
     },
   };

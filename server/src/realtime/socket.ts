@@ -15,7 +15,7 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from "./protocol.ts";
-import { FlowHub, kubeFlowSource, type FlowSource } from "./flows.ts";
+import { FlowHub, whiskerFlowSource, type FlowSource } from "./flows.ts";
 import type { Workshop, WorkshopEvents } from "../sessions/workshop.ts";
 import { stageDir } from "../sessions/workshop.ts";
 import type { InstructorScope, Workshops } from "../sessions/workshops.ts";
@@ -48,9 +48,7 @@ export interface RealtimeOptions {
   terminals: TerminalManager;
   flows: FlowHub;
   logger: Logger;
-  /** False when the provider's clusters have no flow API (`/egresslab/v1/flows`): the flow view says so once. */
-  flowApi?: boolean;
-  /** The flow source of a cluster (tests replace it). */
+  /** The flow source of a cluster: Calico Whisker through port-forward (tests replace it). */
   flowSource?: (kubeconfig: string) => FlowSource;
   /** A workshop's board (diffs per attendee and cell). */
   boardOf(workshop: Workshop): BoardService;
@@ -83,7 +81,7 @@ const refuse = (message: string): Error =>
 
 export function attachRealtime(server: http.Server, opts: RealtimeOptions): Realtime {
   const { workshops, terminals, flows, logger } = opts;
-  const makeSource = opts.flowSource ?? kubeFlowSource;
+  const makeSource = opts.flowSource ?? whiskerFlowSource;
   const io: LabServer = new Server(server, {
     serveClient: false,
     maxHttpBufferSize: 128 * 1024,
@@ -251,13 +249,6 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     on("flows:subscribe", async (p) => {
       parse(flowsSubscribeSchema, p, "flows:subscribe");
       if (leaveFlows) return;
-      if (opts.flowApi === false) {
-        socket.emit("flows:error", {
-          code: "unavailable",
-          message: "these clusters have no flow log API, so there is no flow view",
-        });
-        return;
-      }
       const conn = await workshop.connection(learner);
       if (socket.disconnected || leaveFlows) return;
       leaveFlows = flows.subscribe(conn.id, () => makeSource(conn.kubeconfig), {

@@ -14,7 +14,6 @@ class CountingProvider implements ClusterProvider {
     canCreate: true,
     realDataplane: false,
     calicoEdition: "enterprise" as const,
-    flowApi: true,
     typicalReadySeconds: 0,
   };
   readonly created = new Set<string>();

@@ -10,7 +10,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: flows [-n NAMESPACE] [-a allow|deny] [-p allow|deny] [-s SECONDS] [--json]
+Usage: flows [-n NAMESPACE] [-a allow|deny] [-p allow|deny] [-s SECONDS] [--probes] [--json]
 
 Shows Calico Whisker's flows as a table: when, source, destination, port, action, pending action, policy.
 
@@ -18,7 +18,9 @@ Shows Calico Whisker's flows as a table: when, source, destination, port, action
   -a, --action ACT      flows with this action (allow or deny)
   -p, --pending ACT     flows whose staged (pending) policies would give this action (allow or deny)
   -s, --since SECONDS   flows from the last SECONDS seconds (default 300)
-      --json            print Whisker's JSON as it comes (no jq needed)
+      --probes          also show the flows of the workshop's grader probes (hidden by default: their source
+                        is a pod named egresslab-probe-…, labelled egresslab.io/probe=true)
+      --json            print Whisker's JSON (as it comes when jq is missing; without probe flows otherwise)
   -h, --help            this help
 
 It runs what you could type yourself:
@@ -27,7 +29,7 @@ It runs what you could type yourself:
 USAGE
 }
 
-ns="" action="" pending="" since=300 json=0
+ns="" action="" pending="" since=300 json=0 probes=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -n|--namespace) [ $# -ge 2 ] || { usage >&2; exit 2; }; ns="$2"; shift 2 ;;
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
     -p|--pending) [ $# -ge 2 ] || { usage >&2; exit 2; }; pending="$2"; shift 2 ;;
     -s|--since) [ $# -ge 2 ] || { usage >&2; exit 2; }; since="$2"; shift 2 ;;
     --json) json=1; shift ;;
+    --probes) probes=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "flows: unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -81,12 +84,20 @@ if [ -n "$action" ]; then
 fi
 body=$(curl -sS --max-time 20 "http://127.0.0.1:$port/whisker-backend/flows?$query")
 
+# The grader's probes run in pods of their own (egresslab.io/probe=true), so they never pass for a workload's traffic.
+probe_jq='def probe: ((.source_labels // "") | split(" | ") | index("egresslab.io/probe=true")) != null
+  or ((.source_name // "") | startswith("egresslab-probe-"));'
+
 if [ "$json" = 1 ]; then
-  printf '%s\n' "$body"
+  if [ "$probes" = 1 ] || ! command -v jq >/dev/null 2>&1; then
+    printf '%s\n' "$body"
+  else
+    printf '%s' "$body" | jq -c "$probe_jq"' if (.items | type) == "array" then .items |= map(select(probe | not)) else . end'
+  fi
   exit 0
 fi
 
-printf '%s' "$body" | jq -r --arg ns "$ns" --arg pending "$pending" '
+printf '%s' "$body" | jq -r --arg ns "$ns" --arg pending "$pending" --argjson probes "$probes" "$probe_jq"'
   def verdict(hits): [(hits // [])[] | select(.action != "Pass") | .action] | last // "-";
   def policy(hits): [(hits // [])[] | select(.action != "Pass")] | last
     | if . == null then "-"
@@ -97,12 +108,15 @@ printf '%s' "$body" | jq -r --arg ns "$ns" --arg pending "$pending" '
   | [.items[]
      | select($ns == "" or .source_namespace == $ns or .dest_namespace == $ns)
      | select($pending == "" or verdict(.policies.pending) == $pending)]
+  | ([.[] | select(probe)] | length) as $hidden
+  | map(select($probes == 1 or (probe | not)))
   | if length == 0 then "no flows (try a longer --since, or make some traffic)"
+      + (if $probes == 0 and $hidden > 0 then "; \($hidden) flows of the grader'"'"'s probes hidden (--probes shows them)" else "" end)
     else
       (["TIME", "SOURCE", "DESTINATION", "PORT", "ACTION", "PENDING", "POLICY"],
        (sort_by(.end_time) | reverse | .[]
         | [(.end_time | sub("^[0-9-]+T"; "") | sub("Z$"; "")),
-           who(.source_namespace; .source_name),
+           ((if probe then "[probe] " else "" end) + who(.source_namespace; .source_name)),
            (who(.dest_namespace; .dest_name) + (if (.dest_domains // []) | length > 0 then " (" + (.dest_domains | join(",")) + ")" else "" end)),
            "\(.protocol)/\(.dest_port)",
            .action,

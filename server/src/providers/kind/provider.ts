@@ -80,7 +80,6 @@ export class KindProvider implements ClusterProvider {
       canCreate: true,
       realDataplane: true,
       calicoEdition: opts.enterprise ? "enterprise" : "oss",
-      flowApi: false,
       typicalReadySeconds: opts.enterprise ? 900 : 180,
     };
   }

@@ -61,7 +61,6 @@ export class KubeconfigProvider implements ClusterProvider {
       canCreate: false,
       realDataplane: true,
       calicoEdition: editions.has("enterprise") ? "enterprise" : "oss",
-      flowApi: false,
       typicalReadySeconds: 1,
     };
   }

@@ -61,7 +61,6 @@ export class SimProvider implements ClusterProvider {
     canCreate: true,
     realDataplane: false,
     calicoEdition: "enterprise",
-    flowApi: true,
     typicalReadySeconds: 1,
   };
   private readonly state: SimProviderState;

@@ -252,12 +252,28 @@ export function podController(ctx: ControllerContext): Controller {
           "cni.projectcalico.org/podIPs": `${ip}/32`,
         };
       const cond = (type: string) => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: now });
+      // A readiness gate nobody has set keeps the pod out of Ready (and so out of its Services' endpoints), as the
+      // kubelet's status manager does.
+      const gates = arr(spec.readinessGates)
+        .map((g) => String(rec(g).conditionType ?? ""))
+        .filter(Boolean);
+      const ready =
+        gates.length === 0
+          ? cond("Ready")
+          : {
+              type: "Ready",
+              status: "False",
+              lastProbeTime: null,
+              lastTransitionTime: now,
+              reason: "ReadinessGatesNotReady",
+              message: `corresponding condition of pod readiness gate "${gates[0]}" does not exist.`,
+            };
       o.status = {
         phase: "Running",
         conditions: [
           cond("PodReadyToStartContainers"),
           cond("Initialized"),
-          cond("Ready"),
+          ready,
           cond("ContainersReady"),
           cond("PodScheduled"),
         ],
