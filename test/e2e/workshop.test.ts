@@ -121,5 +121,26 @@ describe("the egress workshop", () => {
       /pub.*internet.*pvt.*private/s,
     );
     await lp.screenshot("13-workshop-flows-staged");
+
+    // The map shows what is allowed or denied now: the shop's egress was allowed before the default-deny and is
+    // denied since, so its edges are denied, marked as changed, and say so when hovered.
+    const changed = page.locator("#egress-map svg path.edge.denied.changed");
+    await changed.first().waitFor({ timeout: 60_000 });
+    expect(await changed.first().getAttribute("data-verdict")).toBe("deny");
+    expect(await changed.first().locator("title").textContent()).toMatch(/: denied now .*; allowed before/);
+    expect(await page.locator("#egress-map .legend").innerText()).toMatch(/allowed now.*denied now/s);
+
+    // Stage 1's checks probed from the grader's own pods: hidden by default, shown marked on request, never drawn.
+    const probeRows = page.locator("#flow-table tr.flow-probe");
+    expect(await probeRows.count()).toBe(0);
+    expect(await page.locator("#flow-table").innerText()).not.toContain("egresslab-probe-");
+    await page.check("#flow-probes");
+    await probeRows.first().waitFor({ timeout: 10_000 });
+    expect(await probeRows.first().locator(".badge-probe").textContent()).toBe("probe");
+    expect(await probeRows.first().innerText()).toMatch(/egresslab-probe-/);
+    expect(await page.locator("#egress-map").innerHTML()).not.toContain("egresslab-probe-");
+    await lp.screenshot("13b-workshop-flows-probes-marked");
+    await page.uncheck("#flow-probes");
+    expect(await probeRows.count()).toBe(0);
   });
 });

@@ -142,18 +142,19 @@ export class FlowsPane {
         h(
           "tr",
           {},
-          ...["Last seen", "Source", "Destination", "Port", "Action", "Staged", "Policy", "Conns"].map((t) =>
-            h(
-              "th",
-              {
-                scope: "col",
-                title:
-                  t === "Staged"
-                    ? "What the staged policies would do to this flow if they were enforced (pending verdict)"
-                    : undefined,
-              },
-              t,
-            ),
+          ...["Last seen", "Source", "Destination", "Port", "Action", "Staged", "Policy", "Packets"].map(
+            (t) =>
+              h(
+                "th",
+                {
+                  scope: "col",
+                  title:
+                    t === "Staged"
+                      ? "What the staged policies would do to this flow if they were enforced (pending verdict)"
+                      : undefined,
+                },
+                t,
+              ),
           ),
         ),
       ),
@@ -248,7 +249,7 @@ export class FlowsPane {
               : "",
           ),
           h("td", { class: "policy", title: f.policies.join("\n") }, f.policies[0] ?? ""),
-          h("td", { class: "num" }, f.connections),
+          h("td", { class: "num" }, f.packets ?? f.connections),
         ),
       );
     }

@@ -209,6 +209,7 @@ describe("a Calico Whisker flow (whisker-backend's FlowResponse) on the page", (
       lastSeen: "2026-01-01T00:00:15.000Z",
       policies: ["0|default|gnp:default-deny|deny|-1"],
       pendingAction: "allow",
+      packets: 3,
     });
     expect(toFlowView(whisker)?.probe).toBeUndefined();
   });

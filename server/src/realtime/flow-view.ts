@@ -125,6 +125,8 @@ export function toFlowView(record: unknown): FlowView | undefined {
   const pendingAction = traceVerdict(view.pending ?? []);
   if (pendingAction) view.pendingAction = pendingAction;
   if (isProbeFlow(r)) view.probe = true;
+  if (r.packets_in !== undefined || r.packets_out !== undefined)
+    view.packets = num(r.packets_in) + num(r.packets_out);
   view.key = [
     view.sourceNamespace,
     view.sourceName,

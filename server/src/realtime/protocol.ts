@@ -59,6 +59,8 @@ export interface FlowView {
   /** What the flow would get if the staged policies were enforced (the pending trace's verdict), where one exists. */
   pendingAction?: "allow" | "deny" | "pass" | "unknown";
   connections: number;
+  /** Packets both ways (Whisker's `packets_in` + `packets_out`), where the flow says. */
+  packets?: number;
   /** The grader's probe made this flow (its source is an egresslab probe pod), not the learner's workloads. */
   probe?: boolean;
   /** ISO time the flow was last seen. */

@@ -313,6 +313,41 @@ describe("services", () => {
   });
 });
 
+describe("readiness gates", () => {
+  it("keep a running pod out of Ready and out of its Services' endpoints until the gate's condition is set", async () => {
+    const c = await cluster();
+    c.api.create(t(c, "deploy"), "default", deployment("web", 1));
+    c.api.create(t(c, "svc"), "default", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "web" },
+      spec: { selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] },
+    });
+    c.api.create(t(c, "pods"), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "gated", labels: { app: "web" } },
+      spec: {
+        readinessGates: [{ conditionType: "egresslab.io/probe-only" }],
+        containers: [{ name: "web", image: "nginx:1.27" }],
+      },
+    });
+    const gated = c.api.get(t(c, "pods"), "default", "gated");
+    expect(status(gated).phase).toBe("Running");
+    expect(status(gated).conditions.find((x: any) => x.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "ReadinessGatesNotReady",
+      message: 'corresponding condition of pod readiness gate "egresslab.io/probe-only" does not exist.',
+    });
+    expect(status(gated).conditions.find((x: any) => x.type === "ContainersReady")?.status).toBe("True");
+    const ep = c.api.get(t(c, "ep"), "default", "web") as any;
+    const ready = podsOf(c, "default", "web").filter((p) => p.metadata.name !== "gated");
+    expect(ep.subsets[0].addresses.map((a: any) => a.ip)).toEqual(ready.map((p) => status(p).podIP));
+    expect(ep.subsets[0].notReadyAddresses.map((a: any) => a.ip)).toEqual([status(gated).podIP]);
+    await c.close();
+  });
+});
+
 describe("egress gateways", () => {
   it("run gateway pods with IPs from the pool they name", async () => {
     const c = await cluster();
