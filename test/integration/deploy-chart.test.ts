@@ -230,4 +230,34 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
       'spec.template.spec.containers[0].securityContext.procMount: Invalid value: "Unmasked": `hostUsers` must be false to use `Unmasked`',
     );
   });
+
+  it("dry-runs an upgrade of an installed release, client-side and server-side apply, and changes nothing", async () => {
+    const installed = await apply(render(devValues).yaml, "install");
+    expect(installed.exitCode).toBe(0);
+    // The install above was a dry run too: install for real, then dry-run the upgrade.
+    const file = path.join(env.dir, "install.yaml");
+    expect((await k(["apply", "-n", NS, "-f", file])).exitCode).toBe(0);
+    const upgrade = render({ ...devValues, replicaCount: 5, ingress: { host: "other.example.com" } }).yaml;
+    const csa = await apply(upgrade, "upgrade");
+    expect(csa.stderr).toBe("");
+    expect(csa.stdout).toContain("deployment.apps/ws-egresslab configured (server dry run)");
+    expect(csa.stdout).toContain("ingress.networking.k8s.io/ws-egresslab configured (server dry run)");
+    expect(csa.stdout).toContain("poddisruptionbudget.policy/ws-egresslab unchanged (server dry run)");
+    const ssa = await k([
+      "apply",
+      "--server-side",
+      "--force-conflicts",
+      "--dry-run=server",
+      "-n",
+      NS,
+      "-f",
+      path.join(env.dir, "upgrade.yaml"),
+    ]);
+    expect(ssa.stderr).toBe("");
+    expect(ssa.stdout).toContain("deployment.apps/ws-egresslab-postgres serverside-applied (server dry run)");
+    const live = await k(["get", "deploy/ws-egresslab", "ing/ws-egresslab", "-n", NS, "-o", "json"]);
+    const items = (JSON.parse(live.stdout) as { items: any[] }).items;
+    expect(items[0].spec.replicas).toBe(3);
+    expect(items[1].spec.rules[0].host).toBe("egresslab.example.com");
+  });
 });

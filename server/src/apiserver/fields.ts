@@ -41,10 +41,19 @@ const IGNORED_METADATA = new Set([
   "generateName",
 ]);
 
+/**
+ * Keys of keyed lists that the API's schema defaults (`protocol` of container and service ports, default TCP): an item
+ * without one is keyed as if it had it, as structured merge does, so an applied port without `protocol` is the stored
+ * (defaulted) port, not a second one.
+ */
+const KEY_DEFAULTS: Readonly<Record<string, unknown>> = { protocol: "TCP" };
+
 export function itemKey(item: unknown, keys: string[]): string {
   const o = isObject(item) ? item : {};
   const k: JsonObject = {};
-  for (const key of [...keys].sort()) if (hasOwn(o, key)) setOwn(k, key, o[key]);
+  for (const key of [...keys].sort())
+    if (hasOwn(o, key)) setOwn(k, key, o[key]);
+    else if (hasOwn(KEY_DEFAULTS, key)) setOwn(k, key, KEY_DEFAULTS[key]);
   return `k:${JSON.stringify(k)}`;
 }
 

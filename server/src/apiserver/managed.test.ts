@@ -121,6 +121,52 @@ describe("server-side apply", () => {
   });
 });
 
+describe("server-side apply of ports", () => {
+  const ports = {
+    type: "object",
+    properties: {
+      spec: {
+        type: "object",
+        properties: {
+          ports: {
+            type: "array",
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["port", "protocol"],
+            items: {
+              type: "object",
+              properties: {
+                name: { type: "string" },
+                port: { type: "integer" },
+                protocol: { type: "string" },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+  it("takes a port applied without protocol as the stored TCP port (the key's default), not a second port", () => {
+    const live = obj({ ports: [{ name: "pg", port: 5432, protocol: "TCP" }] });
+    const out = serverSideApply(live, obj({ ports: [{ name: "postgres", port: 5432 }] }), ports, {
+      ...opts,
+      manager: "kubectl",
+      force: true,
+    });
+    expect((out.spec as { ports: unknown[] }).ports).toEqual([
+      { name: "postgres", port: 5432, protocol: "TCP" },
+    ]);
+    const fields = (out.metadata.managedFields as { fieldsV1: { "f:spec": { "f:ports": object } } }[])[0]!;
+    expect(Object.keys(fields.fieldsV1["f:spec"]["f:ports"])).toEqual(['k:{"port":5432,"protocol":"TCP"}']);
+    // UDP on the same port number is another port.
+    const udp = serverSideApply(out, obj({ ports: [{ name: "dns", port: 5432, protocol: "UDP" }] }), ports, {
+      ...opts,
+      manager: "other",
+      force: true,
+    });
+    expect((udp.spec as { ports: unknown[] }).ports).toHaveLength(2);
+  });
+});
+
 describe("long keyed lists", () => {
   it("merges and owns 20,000 keyed items item by item (a keyed lookup per item, not a scan)", () => {
     const many = (n: number, image: string) =>
