@@ -38,8 +38,12 @@ import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
 import { EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { storageHealth, type StorageHealth } from "../shared/storage.ts";
-import { BoardService } from "../instructor/board.ts";
+import type { BoardService } from "../instructor/board.ts";
 import type { StuckRule } from "../instructor/model.ts";
+import type { InstructorConsole } from "../instructor/console.ts";
+import { workshopInstructor, type WorkshopInstructor } from "../instructor/index.ts";
+import { seatRoutes } from "../instructor/routes.ts";
+import { learnerRoom, workshopRoom } from "../realtime/socket.ts";
 
 export interface WorkshopServerOptions {
   port: number;
@@ -221,12 +225,16 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const pools: ClusterPool[] = [];
   let defaultPool: ClusterPool | undefined;
   /** Each workshop's board (the model behind the instructor's page). */
-  const boards = new Map<string, BoardService>();
-  const boardOf = (w: Workshop): BoardService => {
-    const b = boards.get(w.id);
+  const instructors = new Map<string, WorkshopInstructor>();
+  const instructorOf = (w: Workshop): WorkshopInstructor => {
+    const b = instructors.get(w.id);
     if (!b) throw new EgresslabError("internal", "the workshop has no board");
     return b;
   };
+  const boardOf = (w: Workshop): BoardService => instructorOf(w).board;
+  const consoleOf = (w: Workshop): InstructorConsole => instructorOf(w).console;
+  // The socket server exists once the HTTP server does; consoles only send through it after that.
+  const room: { io?: LabServer } = {};
   let listening = false;
   let closing: Promise<void> | undefined;
   /** A running workshop: its lab, its own pool of warm clusters, and the shared terminals and provider. */
@@ -264,15 +272,19 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       logger: log,
     });
     // Workshops created while the server runs start pre-warming at once; those of the start, once it listens.
-    boards.set(
+    instructors.set(
       record.id,
-      new BoardService({
+      workshopInstructor({
         workshop: w,
         store,
-        workshopId: record.id,
+        terminals,
+        notify: {
+          message: (id, m) =>
+            void room.io?.to(id ? learnerRoom(id) : workshopRoom(record.id)).emit("room:message", m),
+          pause: (p) => void room.io?.to(workshopRoom(record.id)).emit("room:pause", p),
+        },
         ...(opts.stuck ? { rule: opts.stuck } : {}),
         ...(opts.now ? { now: opts.now } : {}),
-        activity: (id) => terminals.get(id)?.lastActivity,
         logger: log,
       }),
     );
@@ -291,8 +303,8 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   for (const r of rebuilt) db.prepare("UPDATE pool_clusters SET prepared = 0 WHERE cluster_id = ?").run(r.id);
   await workshops.start(ws);
   workshops.on("ended", (w) => {
-    boards.get(w.id)?.close();
-    boards.delete(w.id);
+    instructors.get(w.id)?.close();
+    instructors.delete(w.id);
   });
   const workshop = workshops.default;
   const pool = defaultPool!;
@@ -335,7 +347,10 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       credential,
       boardUrl: (token) => boardUrl(url, token),
       ...(opts.joinRate ? { joinRate: opts.joinRate } : {}),
-      ...(opts.instructorRoutes ? { instructorRoutes: opts.instructorRoutes } : {}),
+      instructorRoutes: (r) => {
+        seatRoutes(r, { workshops, consoleOf, resultsOf: (w) => instructorOf(w).results() });
+        opts.instructorRoutes?.(r);
+      },
     }),
   );
   app.get("/instructor", (_req, res) => res.sendFile(path.join(webDist, "instructor.html")));
@@ -352,9 +367,11 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     terminals,
     flows,
     boardOf: (w) => boardOf(w),
+    consoleOf: (w) => consoleOf(w),
     logger: log,
     ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
   });
+  room.io = realtime.io;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
@@ -389,7 +406,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     close() {
       closing ??= (async () => {
         metrics?.close();
-        for (const b of boards.values()) b.close();
+        for (const b of instructors.values()) b.close();
         for (const p of pools) p.close();
         flows.close();
         terminals.close();

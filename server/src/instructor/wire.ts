@@ -4,6 +4,32 @@
  * exports compute from the same rows. Pure: the page imports this file too.
  */
 
+/** A message from the instructor on an attendee's page. */
+export interface RoomMessage {
+  text: string;
+  at: string;
+  /** Sent to everyone, not only this attendee. */
+  broadcast: boolean;
+}
+
+/** The "pause — look at the screen" overlay: shown on every attendee's page while `paused`. */
+export interface RoomPause {
+  paused: boolean;
+  text?: string;
+  at: string;
+}
+
+/** Output of an attendee's terminal, read-only, to the instructor who opened them. */
+export interface SeatOutput {
+  attendeeId: string;
+  data: string;
+  end: number;
+  /** The whole screen again (scrollback): clear first. */
+  replay?: boolean;
+  /** False while the attendee has no shell running (what was saved of the last one). */
+  live: boolean;
+}
+
 export type CellState = "not-started" | "working" | "passed" | "stuck";
 
 /** A check failing now, as the learner sees it. */

@@ -7,7 +7,7 @@
  * reconnecting asks only for what comes after the last offset it saw (`term:attach.since`).
  */
 import { z } from "zod";
-import type { BoardDiff, BoardSnapshot } from "../instructor/wire.ts";
+import type { BoardDiff, BoardSnapshot, RoomMessage, RoomPause, SeatOutput } from "../instructor/wire.ts";
 
 /** Limits shared by both sides. */
 export const limits = {
@@ -28,6 +28,7 @@ export const termAttachSchema = z.object({
 export const termInputSchema = z.object({ data: z.string().min(1).max(limits.inputChars) });
 export const termResizeSchema = termAttachSchema.pick({ cols: true, rows: true });
 export const termAckSchema = z.object({ end: z.number().int().min(0) });
+export const seatWatchSchema = z.object({ attendeeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 export const flowsSubscribeSchema = z
   .object({ limit: z.number().int().min(1).max(5000).optional() })
   .optional();
@@ -145,6 +146,14 @@ export interface ServerToClientEvents {
   "board:snapshot": (board: BoardSnapshot) => void;
   /** What changed on the board since the snapshot or the last diff: per attendee, the cells that changed. */
   "board:diff": (diff: BoardDiff) => void;
+  /** The instructor's view of the attendee opened with `seat:watch`: their terminal, read-only. */
+  "seat:term": (out: SeatOutput) => void;
+  /** The watched attendee's shell ended. */
+  "seat:term-exit": (info: { attendeeId: string; code: number }) => void;
+  /** A message from the instructor, to this attendee or to everyone. */
+  "room:message": (m: RoomMessage) => void;
+  /** The instructor's "look at the screen" overlay, on or off (sent on connecting while it is on). */
+  "room:pause": (p: RoomPause) => void;
   /** The pool of ready clusters, whenever it changes (at most a few times a second). */
   "board:pool": (pool: PoolView) => void;
   /** A problem appeared (sent once, and again on connecting while it lasts); `cleared` when it went away. */
@@ -159,4 +168,7 @@ export interface ClientToServerEvents {
   "term:ack": (req: TermAck) => void;
   "flows:subscribe": (req?: FlowsSubscribe) => void;
   "flows:unsubscribe": () => void;
+  /** Instructor only: follow an attendee's terminal read-only (one at a time per page). */
+  "seat:watch": (req: { attendeeId: string }) => void;
+  "seat:unwatch": () => void;
 }

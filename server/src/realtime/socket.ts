@@ -8,6 +8,7 @@ import { Server, type Socket } from "socket.io";
 import type { z } from "zod";
 import {
   flowsSubscribeSchema,
+  seatWatchSchema,
   termAckSchema,
   termAttachSchema,
   termInputSchema,
@@ -30,6 +31,9 @@ import { instructorScope, learnerOfCookie } from "../http/auth.ts";
 import { sameOrigin } from "../http/security.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { BoardService } from "../instructor/board.ts";
+import type { InstructorConsole } from "../instructor/console.ts";
+import type { TerminalWatcher } from "../terminal/session.ts";
+import type { SeatOutput } from "../instructor/wire.ts";
 
 export interface SocketData {
   learner?: Learner;
@@ -52,6 +56,8 @@ export interface RealtimeOptions {
   flowSource?: (kubeconfig: string) => FlowSource;
   /** A workshop's board (diffs per attendee and cell). */
   boardOf(workshop: Workshop): BoardService;
+  /** A workshop's instructor console: whom its instructor may watch, and the room's pause overlay. */
+  consoleOf(workshop: Workshop): InstructorConsole;
 }
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown, what: string): z.infer<S> {
@@ -177,12 +183,42 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       socket.emit("board:snapshot", snapshot);
       socket.emit("board:pool", workshop.poolStatus());
       for (const n of workshop.notices(undefined)) socket.emit("server:notice", n);
-      socket.on("disconnect", leave);
+      let unwatchSeat: (() => void) | undefined;
+      const stopWatching = (): void => {
+        unwatchSeat?.();
+        unwatchSeat = undefined;
+      };
+      // The seat: one attendee's terminal, read-only; only an attendee of this board's workshop.
+      socket.on("seat:watch", (p: unknown) => {
+        try {
+          const { attendeeId } = parse(seatWatchSchema, p, "seat:watch");
+          const l = opts.consoleOf(workshop).learner(attendeeId);
+          stopWatching();
+          unwatchSeat = terminals.watch(
+            l.id,
+            seatWatcher(
+              l.id,
+              (out) => socket.emit("seat:term", out),
+              terminals,
+              (code) => socket.emit("seat:term-exit", { attendeeId: l.id, code }),
+            ),
+          );
+        } catch (err) {
+          socket.emit("error", toWire(err).body);
+        }
+      });
+      socket.on("seat:unwatch", stopWatching);
+      socket.on("disconnect", () => {
+        leave();
+        stopWatching();
+      });
       return;
     }
     const learner = socket.data.learner!;
     void socket.join(learnerRoom(learner.id));
     for (const n of workshop.notices(learner.id)) socket.emit("server:notice", n);
+    const paused = opts.consoleOf(workshop).paused;
+    if (paused) socket.emit("room:pause", paused);
     workshop.setOnline(learner.id, 1);
     const fail = (err: unknown): void => {
       const { status, body } = toWire(err);
@@ -278,6 +314,59 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       workshops.off("added", onAdded);
       workshops.off("ended", onEnded);
       return new Promise<void>((resolve) => void io.close(() => resolve()));
+    },
+  };
+}
+
+/** Most output a watcher holds for a slow instructor's page before it keeps only the newest part. */
+const WATCH_BUFFER = 256 * 1024;
+
+/**
+ * A read-only viewer for the instructor's socket: output is gathered for 50 ms and sent as one event; when the page
+ * falls behind by more than `WATCH_BUFFER` characters, only the newest half is kept and sent as a fresh screen, so
+ * a flooding shell costs the server bounded memory and never waits for the instructor.
+ */
+function seatWatcher(
+  attendeeId: string,
+  send: (out: SeatOutput) => void,
+  terminals: TerminalManager,
+  exited: (code: number) => void,
+): TerminalWatcher {
+  let buf = "";
+  let end = 0;
+  let replay = false;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    timer = undefined;
+    if (!buf && !replay) return;
+    send({
+      attendeeId,
+      data: buf,
+      end,
+      ...(replay ? { replay: true } : {}),
+      live: terminals.get(attendeeId) !== undefined,
+    });
+    buf = "";
+    replay = false;
+  };
+  return {
+    output(data, at, isReplay) {
+      if (isReplay) {
+        buf = data;
+        replay = true;
+      } else buf += data;
+      end = at;
+      if (buf.length > WATCH_BUFFER) {
+        buf = buf.slice(-WATCH_BUFFER / 2);
+        replay = true;
+      }
+      if (isReplay) flush();
+      else timer ??= setTimeout(flush, 50);
+    },
+    exited(code) {
+      if (timer) clearTimeout(timer);
+      flush();
+      exited(code);
     },
   };
 }

@@ -7,7 +7,8 @@ import path from "node:path";
 import type { Socket } from "node:net";
 import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { TerminalSession, type TerminalClient } from "./session.ts";
+import { TerminalSession, type TerminalClient, type TerminalWatcher } from "./session.ts";
+import { readScrollback } from "./scrollback-log.ts";
 import { shellLaunch, writeIdentity, type ShellMode } from "./sandbox.ts";
 import { prepareHome, type HomeSpec } from "./home.ts";
 import { ApiSockets, sandboxKubeconfig } from "./api-socket.ts";
@@ -57,6 +58,8 @@ export interface TerminalManagerOptions {
 
 export class TerminalManager {
   private readonly sessions = new Map<string, TerminalSession>();
+  /** Read-only viewers per learner: they follow the learner's shell, and the next one when it is started again. */
+  private readonly watchers = new Map<string, Set<TerminalWatcher>>();
   private readonly timer: NodeJS.Timeout;
   private readonly homeTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
@@ -225,6 +228,7 @@ export class TerminalManager {
       logger: this.log,
     });
     this.sessions.set(learnerId, s);
+    for (const w of this.watchers.get(learnerId) ?? []) s.watch(w);
     s.onExit((code) => {
       this.log.info("terminal ended", { learner: learnerId, code });
       if (this.sessions.get(learnerId) === s) this.sessions.delete(learnerId);
@@ -252,6 +256,31 @@ export class TerminalManager {
       if (rest.length) this.removeCgroup(layout, learnerId, rest);
       else this.log.warn("a shell's cgroup is still busy; the next start sweeps it", { learner: learnerId });
     }, delay).unref();
+  }
+
+  /**
+   * Adds a read-only viewer of the learner's terminal: the running shell's scrollback and output, or, with no shell
+   * running, what was saved of the last one, then the next shell's when the learner starts it. Returns the way out.
+   */
+  watch(learnerId: string, w: TerminalWatcher): () => void {
+    let set = this.watchers.get(learnerId);
+    if (!set) this.watchers.set(learnerId, (set = new Set()));
+    set.add(w);
+    const s = this.get(learnerId);
+    if (s) s.watch(w);
+    else {
+      const saved = readScrollback(
+        path.join(this.opts.root, learnerId, "scrollback"),
+        this.opts.scrollbackChars ?? 256 * 1024,
+        this.log,
+      );
+      w.output(saved?.data ?? "", saved ? saved.start + saved.data.length : 0, true);
+    }
+    return () => {
+      set.delete(w);
+      if (!set.size && this.watchers.get(learnerId) === set) this.watchers.delete(learnerId);
+      this.sessions.get(learnerId)?.unwatch(w);
+    };
   }
 
   /** How many shells run. */

@@ -23,6 +23,14 @@ export interface TerminalClient {
   exited(code: number): void;
 }
 
+/** A read-only viewer (the instructor's): gets the output as it comes and never pauses the shell. */
+export interface TerminalWatcher {
+  /** Output; `replay` with the whole scrollback: the viewer clears its screen first. */
+  output(data: string, end: number, replay?: boolean): void;
+  /** The shell ended with `code`. */
+  exited(code: number): void;
+}
+
 export interface TerminalOptions {
   launch: ShellLaunch;
   cols: number;
@@ -54,6 +62,7 @@ export class TerminalSession {
   private paused = false;
   private exitCode: number | undefined;
   private readonly exitListeners: ((code: number) => void)[] = [];
+  private readonly watchers = new Set<TerminalWatcher>();
   private readonly high: number;
   private readonly low: number;
   private readonly now: () => number;
@@ -94,6 +103,7 @@ export class TerminalSession {
       this.log?.close();
       this.exitCode = exitCode;
       this.client?.exited(exitCode);
+      for (const w of this.watchers) w.exited(exitCode);
       for (const l of this.exitListeners) l(exitCode);
     });
   }
@@ -138,6 +148,19 @@ export class TerminalSession {
     this.resize(size.cols, size.rows);
     this.applyFlowControl();
     if (this.exitCode !== undefined) client.exited(this.exitCode);
+  }
+
+  /** Adds a read-only viewer and replays the scrollback to it; it never pauses the shell. */
+  watch(w: TerminalWatcher): void {
+    this.flush();
+    this.watchers.add(w);
+    const all = this.scrollback.since(undefined);
+    w.output(all.data, all.end, true);
+    if (this.exitCode !== undefined) w.exited(this.exitCode);
+  }
+
+  unwatch(w: TerminalWatcher): void {
+    this.watchers.delete(w);
   }
 
   /** Detaches `client` if it is the one attached; the shell keeps running. */
@@ -195,7 +218,7 @@ export class TerminalSession {
 
   private onData(data: string): void {
     this.record(data);
-    if (!this.client) return;
+    if (!this.client && !this.watchers.size) return;
     this.pending += data;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -208,6 +231,7 @@ export class TerminalSession {
     if (!this.pending) return;
     const data = this.pending;
     this.pending = "";
+    for (const w of this.watchers) w.output(data, this.scrollback.end);
     if (!this.client) return;
     this.sentEnd = this.scrollback.end;
     this.client.output({ data, end: this.sentEnd });
