@@ -183,13 +183,17 @@ export class TerminalManager {
       if (!s && this.opts.toolbox) {
         const cacheDir = path.join(this.opts.root, learnerId, "kubectl");
         mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-        const launch = this.opts.toolbox.launch(
-          this.kubeconfigOf(learnerId),
-          req.startDir,
-          this.opts.hostPath,
-          cacheDir,
+        const kubeconfig = this.kubeconfigOf(learnerId);
+        await this.opts.toolbox.setStartDir(kubeconfig, req.startDir).catch((err: unknown) =>
+          this.log.warn("the toolbox terminal starts in HOME: could not record the stage directory", {
+            learner: learnerId,
+            error: err instanceof Error ? err.message : String(err),
+          }),
         );
-        s = this.start(learnerId, launch, req);
+        // Another attach may have started the shell while this one recorded the directory.
+        s =
+          this.get(learnerId) ??
+          this.start(learnerId, this.opts.toolbox.launch(kubeconfig, this.opts.hostPath, cacheDir), req);
       }
       if (!s) {
         const launch = shellLaunch(this.opts.mode, {

@@ -6,7 +6,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { bashrc } from "./home.ts";
 import { flowsScript } from "./flows-helper.ts";
-import { Toolboxes, homeSyncScript, splitToolboxManifests, toolboxManifestFile } from "./toolbox.ts";
+import {
+  Toolboxes,
+  bashProfile,
+  homeSyncScript,
+  splitToolboxManifests,
+  toolboxManifestFile,
+} from "./toolbox.ts";
 import { CommandError, type Cmder } from "../providers/cmd.ts";
 
 const dirs: string[] = [];
@@ -19,7 +25,7 @@ describe("toolbox manifests", () => {
     const { rbac, rest } = splitToolboxManifests(readFileSync(toolboxManifestFile, "utf8"));
     const kinds = (t: string) => parseAllDocuments(t).map((d) => (d.toJS() as { kind: string }).kind);
     expect(kinds(rbac)).toEqual(["ClusterRole", "ClusterRoleBinding"]);
-    expect(kinds(rest)).toEqual(["Namespace", "ServiceAccount", "Pod"]);
+    expect(kinds(rest)).toEqual(["Namespace", "ServiceAccount", "Tier", "GlobalNetworkPolicy", "Pod"]);
   });
 
   it("bind the role to the pod's ServiceAccount, which cannot write RBAC or secrets", () => {
@@ -79,6 +85,7 @@ describe("homeSyncScript", () => {
     expect(statSync(path.join(home, "stage-0")).isDirectory()).toBe(true);
     expect(readFileSync(path.join(home, ".bashrc"), "utf8")).toBe(bashrc);
     expect(readFileSync(path.join(home, "bin", "flows"), "utf8")).toBe(flowsScript);
+    expect(readFileSync(path.join(home, ".bash_profile"), "utf8")).toBe(bashProfile);
     expect(statSync(path.join(home, "bin", "flows")).mode & 0o777).toBe(0o755);
     expect(() => statSync(path.join(home, "pwned"))).toThrow();
   });
@@ -94,14 +101,9 @@ describe("homeSyncScript", () => {
 describe("Toolboxes", () => {
   it("launches kubectl exec into the toolbox pod, never a host shell, with the server's kubeconfig", () => {
     const t = new Toolboxes({ cmder: {} as Cmder, manifests: "" });
-    const l = t.launch(
-      "/data/learners/a/home/.kube/config",
-      "stage-2",
-      "/usr/bin:/bin",
-      "/data/learners/a/kubectl",
-    );
+    const l = t.launch("/data/learners/a/home/.kube/config", "/usr/bin:/bin", "/data/learners/a/kubectl");
     expect(l.file).toBe("kubectl");
-    expect(l.args.slice(0, 12)).toEqual([
+    expect(l.args).toEqual([
       "--kubeconfig",
       "/data/learners/a/home/.kube/config",
       "exec",
@@ -113,9 +115,8 @@ describe("Toolboxes", () => {
       "toolbox",
       "--",
       "bash",
-      "-c",
+      "-il",
     ]);
-    expect(l.args[12]).toBe("cd '/home/learner/stage-2' 2>/dev/null || cd; exec bash --rcfile ~/.bashrc -i");
     expect(l.env).toEqual({
       PATH: "/usr/bin:/bin",
       HOME: "/data/learners/a/kubectl",
@@ -123,6 +124,32 @@ describe("Toolboxes", () => {
       TERM: "xterm-256color",
       LANG: "C.UTF-8",
     });
+  });
+
+  it("records the stage directory the login shell goes to, quoted, and refuses one outside HOME", async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), "egresslab-toolbox-"));
+    dirs.push(home);
+    const cmder: Cmder = {
+      which: () => "/usr/bin/kubectl",
+      run(command, args) {
+        // What runs in the pod, run here with HOME as the pod's.
+        const inPod = args.slice(args.indexOf("--") + 1);
+        execFileSync(inPod[0]!, inPod.slice(1), { env: { HOME: home, PATH: "/usr/bin:/bin" } });
+        return Promise.resolve({ command, args, exitCode: 0, stdout: "", stderr: "" });
+      },
+    };
+    const t = new Toolboxes({ cmder, manifests: "" });
+    await t.setStartDir("/k", "stage-1/it's here");
+    expect(readFileSync(path.join(home, ".egresslab-stage"), "utf8")).toBe("stage-1/it's here\n");
+    mkdirSync(path.join(home, "stage-1", "it's here"), { recursive: true });
+    writeFileSync(path.join(home, ".bashrc"), "");
+    writeFileSync(path.join(home, ".bash_profile"), bashProfile);
+    const pwd = execFileSync("/bin/bash", ["-lc", "pwd"], {
+      env: { HOME: home, PATH: "/usr/bin:/bin" },
+      encoding: "utf8",
+    });
+    expect(pwd.trim()).toBe(path.join(home, "stage-1", "it's here"));
+    await expect(t.setStartDir("/k", "../../etc")).rejects.toThrow(/must stay inside/);
   });
 
   it("skips the role where the cluster serves no RBAC API, and names the failing step", async () => {
@@ -139,7 +166,7 @@ describe("Toolboxes", () => {
     const steps: string[] = [];
     await new Toolboxes({ cmder }).prepare("/k", { dirs: ["stage-0"], files: [] }, (s) => steps.push(s));
     expect(calls).toEqual([
-      "apply -f - <apiVersion: v1",
+      "apply --server-side --force-conflicts --field-manager=egresslab-toolbox -f - <apiVersion: v1",
       "api-versions",
       "wait --for=condition=Ready pod/toolbox -n egresslab-toolbox --timeout=300s",
       "exec -i -n egresslab-toolbox toolbox -c toolbox -- sh -s <set -e",
@@ -183,9 +210,9 @@ describe("Toolboxes", () => {
       "waiting for the toolbox pod failed: error: timed out waiting for the condition on pods/toolbox",
     );
     expect(calls.slice(0, 3)).toEqual([
-      "apply -f - <apiVersion: v1",
+      "apply --server-side --force-conflicts --field-manager=egresslab-toolbox -f - <apiVersion: v1",
       "api-versions",
-      "apply -f - <apiVersion: rbac.authorization.k8s.io/v1",
+      "apply --server-side --force-conflicts --field-manager=egresslab-toolbox -f - <apiVersion: rbac.authorization.k8s.io/v1",
     ]);
     expect(calls).toHaveLength(4);
   });

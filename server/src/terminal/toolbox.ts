@@ -46,6 +46,12 @@ export function splitToolboxManifests(text: string): { rbac: string; rest: strin
   return { rbac: rbac.join("---\n"), rest: rest.join("---\n") };
 }
 
+/** Where the terminal's login shell starts: the stage directory named in `~/.egresslab-stage` (see `setStartDir`). */
+export const bashProfile = `# egresslab: a login shell in the toolbox reads the learner's rc, then goes to the current stage's directory
+[ -r ~/.bashrc ] && . ~/.bashrc
+d=$(cat ~/.egresslab-stage 2>/dev/null); [ -n "$d" ] && cd ~/"$d" 2>/dev/null; unset d
+`;
+
 /** Quotes `s` for a POSIX shell. */
 function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -72,6 +78,7 @@ export function homeSyncScript(spec: Pick<HomeSpec, "dirs" | "files">, home = to
   }
   for (const [p, content, mode] of [
     [".bashrc", bashrc, "644"],
+    [".bash_profile", bashProfile, "644"],
     ["bin/flows", flowsScript, "755"],
   ] as const) {
     lines.push(
@@ -90,8 +97,9 @@ export class Toolboxes {
   }
 
   /**
-   * Creates the toolbox objects in the cluster of `kubeconfigFile` (kubectl apply: unchanged objects stay as they
-   * are), waits until the pod is Ready, then copies the lab's files into its HOME. Rejects with the step that failed.
+   * Creates the toolbox objects in the cluster of `kubeconfigFile` (server-side apply: unchanged objects stay as they
+   * are), waits until the pod is Ready, then copies the lab's files into its HOME (a failed copy is reported through
+   * `onProgress` as a warning). Rejects with the step that failed otherwise.
    */
   async prepare(
     kubeconfigFile: string,
@@ -108,12 +116,21 @@ export class Toolboxes {
           throw toolboxError(err, what);
         });
     const { rbac, rest } = splitToolboxManifests(this.manifests);
+    // Server-side apply: the same on every run, and Calico's kinds take no strategic merge patch.
+    const apply = [
+      "apply",
+      "--server-side",
+      "--force-conflicts",
+      "--field-manager=egresslab-toolbox",
+      "-f",
+      "-",
+    ];
     onProgress("creating the toolbox pod (kubectl, curl, jq) in your cluster");
-    await kubectl(["apply", "-f", "-"], "creating the toolbox pod", rest);
+    await kubectl(apply, "creating the toolbox pod", rest);
     // Without the RBAC API the cluster authorizes without roles: there is nothing to bind.
     const versions = await kubectl(["api-versions"], "reading the cluster's API versions");
     if (rbac && versions.stdout.split("\n").includes("rbac.authorization.k8s.io/v1"))
-      await kubectl(["apply", "-f", "-"], "granting the toolbox its role", rbac);
+      await kubectl(apply, "granting the toolbox its role", rbac);
     onProgress("waiting for the toolbox pod to be Ready");
     const seconds = this.o.readySeconds ?? 300;
     await kubectl(
@@ -123,16 +140,45 @@ export class Toolboxes {
       (seconds + 30) * 1000,
     );
     onProgress("copying the lab's files into the toolbox");
+    // Without its files the terminal still works (the guide shows every file): a failed copy is said, not fatal.
     await kubectl(
       ["exec", "-i", "-n", toolboxNamespace, toolboxPod, "-c", "toolbox", "--", "sh", "-s"],
       "copying the lab's files into the toolbox",
       homeSyncScript(spec),
+    ).catch((err: unknown) => onProgress(`warning: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /**
+   * Records `startDir` (relative to HOME) as where the next terminal starts (its login profile reads it). Best
+   * effort: a failure leaves the terminal starting in HOME.
+   */
+  async setStartDir(kubeconfigFile: string, startDir: string): Promise<void> {
+    const dir = startDir ? safeRelative(startDir) : "";
+    await this.o.cmder.run(
+      "kubectl",
+      [
+        "--kubeconfig",
+        kubeconfigFile,
+        "exec",
+        "-n",
+        toolboxNamespace,
+        toolboxPod,
+        "-c",
+        "toolbox",
+        "--",
+        "sh",
+        "-c",
+        `printf '%s\\n' ${shq(dir)} > ~/.egresslab-stage`,
+      ],
+      { timeoutMs: 20_000 },
     );
   }
 
-  /** The terminal's command: `kubectl exec -it` into the toolbox, an interactive bash in `startDir` of its HOME. */
-  launch(kubeconfigFile: string, startDir: string, hostPath: string, cacheDir: string): ShellLaunch {
-    const dir = startDir ? path.posix.join(toolboxHome, safeRelative(startDir)) : toolboxHome;
+  /**
+   * The terminal's command: `kubectl exec -it` into the toolbox, an interactive login bash (its profile reads the
+   * rc and goes to the stage directory `setStartDir` recorded).
+   */
+  launch(kubeconfigFile: string, hostPath: string, cacheDir: string): ShellLaunch {
     return {
       file: "kubectl",
       args: [
@@ -147,8 +193,7 @@ export class Toolboxes {
         "toolbox",
         "--",
         "bash",
-        "-c",
-        `cd ${shq(dir)} 2>/dev/null || cd; exec bash --rcfile ~/.bashrc -i`,
+        "-il",
       ],
       env: {
         PATH: hostPath,
