@@ -108,4 +108,97 @@ describe("loadLab", () => {
       ]),
     );
   });
+
+  it("gives each edition its variant: files of <stage>/<edition>/ over the stage's, guide-only stages, wrong solutions per edition", async () => {
+    const dir = write(path.join(root, "editions"), {
+      ...good,
+      "lab.yaml": good["lab.yaml"].replace(
+        "stages: [s0]",
+        "requirements: {editions: [enterprise, oss]}\nstages: [s0, {id: s1, editions: [enterprise]}]",
+      ),
+      "s0/solution/extra.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: ops}\n",
+      "s0/wrong/enterprise-only/wrong.yaml":
+        "why: a domain rule\nfails: [c2-blocked]\nfirst: c2-blocked\neditions: [enterprise]\n",
+      "s0/wrong/enterprise-only/policy.yaml":
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny}\nspec: {order: 5}\n",
+      "s0/wrong/no-extra/wrong.yaml":
+        "why: forgot the extra\nfails: [c2-blocked]\nfirst: c2-blocked\nwithout: [extra.yaml]\n",
+      "s0/oss/README.md": "# Block by address on {{ edition }}\n\n```check\n```\n",
+      "s0/oss/solution/policy.yaml":
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny-by-net}\nspec: {}\n",
+      "s1/README.md": "# Gateways\n",
+      "s1/checks.yaml": good["s0/checks.yaml"],
+      "s1/solution/policy.yaml": good["s0/solution/policy.yaml"],
+      "s1/wrong/nothing/wrong.yaml": good["s0/wrong/nothing/wrong.yaml"],
+      "s1/wrong/nothing/policy.yaml": good["s0/wrong/nothing/policy.yaml"],
+      "s1/oss/README.md": "# Gateways need Calico Enterprise\n",
+    });
+    const lab = await loadLab(dir);
+    expect(lab.requirements).toMatchObject({ edition: "enterprise", editions: ["enterprise", "oss"] });
+    expect(sessionParams(lab, 7).edition).toBe("enterprise");
+    const ent = sessionParams(lab, 7, "enterprise");
+    const oss = sessionParams(lab, 7, "oss");
+    expect(oss.c2Domain).toBe(ent.c2Domain);
+
+    const e0 = renderStage(lab, 0, ent);
+    expect(e0).toMatchObject({ edition: "enterprise", guideOnly: false, title: "Block {{ c2Domain }}" });
+    expect(e0.solution.map((m) => m.object.metadata.name)).toEqual(["extra", "deny"]);
+    expect(e0.wrong.map((w) => w.name)).toEqual(["enterprise-only", "no-extra", "nothing"]);
+    // A wrong solution is the whole attempt: the solution's objects it does not replace or go without, then its own.
+    const byName = (n: string) =>
+      e0.wrong.find((w) => w.name === n)!.manifests.map((m) => m.object.metadata.name);
+    expect(byName("enterprise-only")).toEqual(["extra", "deny"]);
+    expect(byName("no-extra")).toEqual(["deny"]);
+    expect(byName("nothing")).toEqual(["extra", "deny", "allow"]);
+
+    const o0 = renderStage(lab, 0, oss);
+    expect(o0.edition).toBe("oss");
+    expect(o0.title).toBe("Block by address on {{ edition }}");
+    expect(renderGuide(lab, 0, oss).html).toContain("Block by address on oss");
+    // The variant's policy.yaml replaces the stage's; extra.yaml is the stage's own.
+    expect(o0.solution.map((m) => m.object.metadata.name)).toEqual(["extra", "deny-by-net"]);
+    expect(o0.wrong.map((w) => w.name)).toEqual(["no-extra", "nothing"]);
+
+    const e1 = renderStage(lab, 1, ent);
+    expect(e1.guideOnly).toBe(false);
+    const o1 = renderStage(lab, 1, oss);
+    expect(o1).toMatchObject({ guideOnly: true, checks: [], setup: [], solution: [], wrong: [] });
+    expect(renderGuide(lab, 1, oss).html).toContain("Gateways need Calico Enterprise");
+    expect(() => renderStage(lab, 0, { ...ent, edition: "nope" })).not.toThrow();
+  });
+
+  it("rejects what editions cannot mean", async () => {
+    const dir = write(path.join(root, "bad-editions"), {
+      ...good,
+      "lab.yaml": good["lab.yaml"]
+        .replace("stages: [s0]", "requirements: {edition: oss}\nstages: [{id: s0, editions: [enterprise]}]")
+        .replace("c2Domain:", "edition:"),
+      "s0/enterprise/README.md": "# E\n",
+      "s0/wrong/nothing/wrong.yaml": "why: x\nfails: [c2-blocked]\nfirst: c2-blocked\nwithout: [nope.yaml]\n",
+    });
+    const err = (await loadLab(dir).catch((e: unknown) => e)) as ValidationError;
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err.problems.map((p) => p.message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/"edition" is reserved/)]),
+    );
+    write(dir, {
+      "lab.yaml": good["lab.yaml"].replace(
+        "stages: [s0]",
+        "requirements: {edition: oss}\nstages: [{id: s0, editions: [enterprise]}]",
+      ),
+    });
+    const err2 = (await loadLab(dir).catch((e: unknown) => e)) as ValidationError;
+    expect(err2.problems.map((p) => `${path.relative(dir, p.where ?? "")}: ${p.message}`)).toEqual(
+      expect.arrayContaining([
+        "lab.yaml: stage s0 names edition enterprise, which requirements.editions does not list",
+        "s0/enterprise: a variant for edition enterprise, which the lab's requirements.editions does not list",
+      ]),
+    );
+    write(dir, { "lab.yaml": good["lab.yaml"] });
+    rmSync(path.join(dir, "s0/enterprise"), { recursive: true });
+    const err3 = (await loadLab(dir).catch((e: unknown) => e)) as ValidationError;
+    expect(err3.problems.map((p) => `${path.relative(dir, p.where ?? "")}:${p.line}: ${p.message}`)).toEqual([
+      "s0/wrong/nothing/wrong.yaml:4: without: no file nope.yaml in the reference solution",
+    ]);
+  });
 });

@@ -41,7 +41,7 @@ import { withMainProcesses } from "./main-process-runner.ts";
 import { captureImage, instantiateImage, type ClusterImage } from "./image.ts";
 import { fnv32a } from "../shared/hash.ts";
 import { randomUUID } from "node:crypto";
-import { loadProfile, sortForCreation, type ClusterProfile } from "./profiles.ts";
+import { loadProfile, profileForEdition, sortForCreation, type ClusterProfile } from "./profiles.ts";
 import type { CalicoEdition, DataplaneApi, PodRuntime, SimClusterHandle } from "./types.ts";
 
 export { deleteSimClusterState } from "./persistence.ts";
@@ -334,7 +334,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
       ctx.events.enabled = false;
       try {
         const key = `${profile.file}\0${edition}`;
-        applyProfile(api, registry, profile, logger, validatedProfiles.has(key));
+        applyProfile(api, registry, profileForEdition(profile, edition), logger, validatedProfiles.has(key));
         validatedProfiles.add(key);
         api.batch(() => annotateNodes(ctx));
       } finally {

@@ -31,9 +31,27 @@ write(
   `${header("invalid", ["base"])}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: default}\n`,
 );
 
+write(
+  "tracks",
+  `${header("tracks", ["base"])}---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: api-stripe, labels: {destination: api-stripe}, annotations: {egresslab.dev/edition: oss, note: kept}}\nspec: {nets: [54.187.174.169/32]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ent, namespace: default, annotations: {egresslab.dev/edition: enterprise}}\n`,
+);
+write(
+  "bad-edition",
+  `${header("bad-edition")}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default, annotations: {egresslab.dev/edition: community}}\n`,
+);
+
 describe("cluster profiles", () => {
   it("lists profiles and resolves includes, included objects first", () => {
-    expect(listProfiles(dir)).toEqual(["app", "base", "broken", "invalid", "loop-a", "loop-b"]);
+    expect(listProfiles(dir)).toEqual([
+      "app",
+      "bad-edition",
+      "base",
+      "broken",
+      "invalid",
+      "loop-a",
+      "loop-b",
+      "tracks",
+    ]);
     const p = loadProfile("app", dir);
     expect(p.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)).toEqual([
       "Namespace/default",
@@ -50,7 +68,34 @@ describe("cluster profiles", () => {
     await c.close();
   });
 
+  it("creates an object annotated with an edition only on clusters of that edition, without the annotation", async () => {
+    const names = async (edition: "oss" | "enterprise") => {
+      const c = await createSimCluster({
+        id: `t-${edition}`,
+        profile: "tracks",
+        profilesDir: dir,
+        edition,
+        dataplane: false,
+      });
+      const sets = c.api.list(c.api.findType("globalnetworksets")!, {}).items;
+      const cms = c.api.list(c.api.findType("cm")!, {}).items.filter((o) => o.metadata.name === "ent");
+      await c.close();
+      return { sets, cms };
+    };
+    const oss = await names("oss");
+    expect(oss.sets.map((o) => o.metadata.name)).toEqual(["api-stripe"]);
+    expect(oss.sets[0]!.metadata.annotations).toEqual({ note: "kept" });
+    expect(oss.cms).toEqual([]);
+    const ent = await names("enterprise");
+    expect(ent.sets).toEqual([]);
+    expect(ent.cms.map((o) => o.metadata.annotations)).toEqual([undefined]);
+  });
+
   it.each([
+    [
+      "bad-edition",
+      /bad-edition\.yaml:\d+: egresslab\.dev\/edition must be oss or enterprise, not "community"/,
+    ],
     ["loop-a", /profile include cycle: loop-a -> loop-b -> loop-a/],
     ["broken", /broken\.yaml:\d+/],
     ["missing", /unknown cluster profile "missing"/],

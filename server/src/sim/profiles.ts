@@ -2,7 +2,8 @@
  * Cluster profiles: YAML files in `clusters/` describing what a new simulated cluster contains. A profile is a stream of
  * documents: a `ClusterProfile` header (name, description, `include` of other profiles) followed by the objects to
  * create, as `kubectl apply` would take them. Profiles are parsed once per process and cached; each cluster is built
- * from the parsed objects.
+ * from the parsed objects. An object annotated `egresslab.dev/edition: oss` (or `enterprise`) is created only on clusters
+ * of that Calico edition (the annotation itself is not), so a profile can prepare each edition's track.
  */
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { ValidationError, type Problem } from "../shared/errors.ts";
 import type { KubeObject } from "../store/types.ts";
+import type { CalicoEdition } from "./types.ts";
 
 export interface ClusterProfile {
   name: string;
@@ -17,7 +19,33 @@ export interface ClusterProfile {
   /** The file it came from. */
   file: string;
   /** Every object to create, included profiles' objects first, each with where it was written. */
-  objects: { object: KubeObject; where: string; line?: number }[];
+  objects: { object: KubeObject; where: string; line?: number; edition?: CalicoEdition }[];
+}
+
+/** The annotation that limits a profile object to clusters of one Calico edition. */
+export const EDITION_ANNOTATION = "egresslab.dev/edition";
+
+/** `profile` as a cluster of `edition` gets it: without the objects meant for the other edition. */
+export function profileForEdition(profile: ClusterProfile, edition: CalicoEdition): ClusterProfile {
+  if (profile.objects.every((o) => o.edition === undefined || o.edition === edition)) return profile;
+  return {
+    ...profile,
+    objects: profile.objects.filter((o) => o.edition === undefined || o.edition === edition),
+  };
+}
+
+/** The object without the edition annotation, and the edition it named (a problem if it names none we know). */
+function splitEdition(obj: KubeObject): { object: KubeObject; edition?: CalicoEdition; problem?: string } {
+  const annotations = obj.metadata.annotations;
+  const e = annotations?.[EDITION_ANNOTATION];
+  if (e === undefined) return { object: obj };
+  if (e !== "oss" && e !== "enterprise")
+    return { object: obj, problem: `${EDITION_ANNOTATION} must be oss or enterprise, not "${e}"` };
+  const { [EDITION_ANNOTATION]: _e, ...rest } = annotations!;
+  const metadata = { ...obj.metadata };
+  if (Object.keys(rest).length) metadata.annotations = rest;
+  else delete metadata.annotations;
+  return { object: { ...obj, metadata }, edition: e };
 }
 
 /** `clusters/` at the root of the repository. */
@@ -120,12 +148,16 @@ function parseProfile(name: string, dir: string, stack: string[]): ClusterProfil
       problems.push({ where: rel, line, message: `document ${i + 1} needs apiVersion and kind` });
     else if (!obj.metadata || typeof (obj.metadata as Record<string, unknown>).name !== "string")
       problems.push({ where: rel, line, message: `document ${i + 1} (${obj.kind}) needs metadata.name` });
-    else
+    else {
+      const split = splitEdition(obj as unknown as KubeObject);
+      if (split.problem) problems.push({ where: rel, line, message: split.problem });
       items.push({
-        object: obj as unknown as KubeObject,
+        object: split.object,
         where: rel,
         ...(line !== undefined ? { line } : {}),
+        ...(split.edition ? { edition: split.edition } : {}),
       });
+    }
   });
   if (!header && !problems.length)
     problems.push({

@@ -62,11 +62,12 @@ export const labFileSchema = z.strictObject({
     .default({ providers: ["sim", "kind", "kubeconfig"] }),
   params: z
     .record(
-      z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a parameter name is letters, digits and _")
-        .refine((n) => n !== "edition", '"edition" is reserved: it holds the Calico edition of the session'),
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a parameter name is letters, digits and _"),
       z.strictObject({ oneOf: z.array(choice).min(1, "needs at least one choice") }),
+    )
+    .refine(
+      (p) => !Object.hasOwn(p, "edition"),
+      '"edition" is reserved: it holds the Calico edition of the session',
     )
     .default({}),
   stages: z.array(stageEntry).min(1),

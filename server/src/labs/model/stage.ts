@@ -293,13 +293,13 @@ export function renderStage(lab: Lab, index: number, params: LabParams): Rendere
     });
     const m = manifests(w.manifests, params, problems);
     const a = answers(w.answers, params, problems);
-    if (!w.manifests.length && !w.answers)
+    const without = r.value?.without ?? [];
+    if (!w.manifests.length && !w.answers && !without.length)
       problems.push({
         where: w.meta.path,
         line: 1,
-        message: "a wrong solution needs manifests or answers.yaml",
+        message: "a wrong solution needs manifests, answers.yaml or solution files it goes without",
       });
-    const without = r.value?.without ?? [];
     without.forEach((f, i) => {
       if (!src.solution.some((s) => basename(s.path) === f))
         problems.push({
