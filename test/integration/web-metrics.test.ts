@@ -29,6 +29,7 @@ beforeAll(async () => {
     dataDir,
     provider,
     lab: fakeLab(provider),
+    loadLab: async () => fakeLab(provider),
     local: false,
     shellMode: "local",
     idleTimeoutSeconds: 600,
@@ -117,6 +118,27 @@ describe("/metrics", () => {
 
     s.close();
     await until(async () => sample((await scrape()).text, "egresslab_attendees_active") === 0, "no attendee");
+  });
+});
+
+describe("/metrics across workshops", () => {
+  it("counts the joins of a workshop created while the server runs", async () => {
+    const auth = { Authorization: `Bearer ${server.instructorToken}` };
+    const owner = new Learner(server.url);
+    const made = await owner.call(
+      "POST",
+      "/api/instructor/workshops",
+      { title: "Second", lab: "test-lab", joinCode: "second-code", capacity: 5 },
+      auth,
+    );
+    expect(made.status).toBe(201);
+    const id = made.json.workshop.id as string;
+    expect((await owner.call("POST", `/api/instructor/workshops/${id}/open`, undefined, auth)).status).toBe(
+      200,
+    );
+    const before = sample((await scrape()).text, 'egresslab_joins_total{result="joined"}');
+    await new Learner(server.url).join("Cy", "second-code");
+    expect(sample((await scrape()).text, 'egresslab_joins_total{result="joined"}')).toBe(before + 1);
   });
 });
 

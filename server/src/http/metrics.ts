@@ -13,17 +13,24 @@ import type { Request, Response } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CheckResult, JoinResult } from "../sessions/workshop.ts";
 
-/** What the metrics read; the server passes its workshop, pool and terminals. */
+/** One running workshop, as the metrics read it. */
+export interface MeteredWorkshop {
+  on(event: "joinEnded", fn: (result: JoinResult) => void): unknown;
+  on(event: "checkEnded", fn: (result: CheckResult, seconds: number) => void): unknown;
+  off(event: "joinEnded", fn: (result: JoinResult) => void): unknown;
+  off(event: "checkEnded", fn: (result: CheckResult, seconds: number) => void): unknown;
+  /** Attendees with at least one page connected. */
+  readonly onlineCount: number;
+  poolStatus(): { ready: number; target: number };
+}
+
+/** What the metrics read: every running workshop (joins, checks, attendees, pools) and the terminals. */
 export interface MetricsSources {
-  workshop: {
-    on(event: "joinEnded", fn: (result: JoinResult) => void): unknown;
-    on(event: "checkEnded", fn: (result: CheckResult, seconds: number) => void): unknown;
-    off(event: "joinEnded", fn: (result: JoinResult) => void): unknown;
-    off(event: "checkEnded", fn: (result: CheckResult, seconds: number) => void): unknown;
-    /** Attendees with at least one page connected. */
-    readonly onlineCount: number;
+  workshops: {
+    all(): MeteredWorkshop[];
+    on(event: "added", fn: (w: MeteredWorkshop) => void): unknown;
+    off(event: "added", fn: (w: MeteredWorkshop) => void): unknown;
   };
-  pool: { readonly status: { ready: number; target: number } };
   terminals: { readonly size: number };
 }
 
@@ -40,6 +47,7 @@ const CHECK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60];
 
 export function createMetrics(src: MetricsSources): WorkshopMetrics {
   const registry = new Registry();
+  const sum = (f: (w: MeteredWorkshop) => number) => src.workshops.all().reduce((n, w) => n + f(w), 0);
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
   const joins = new Counter({
@@ -66,26 +74,26 @@ export function createMetrics(src: MetricsSources): WorkshopMetrics {
   for (const r of ["passed", "failed", "error"] satisfies CheckResult[]) checks.inc({ result: r }, 0);
   new Gauge({
     name: "egresslab_attendees_active",
-    help: "Attendees with the workshop page open (at least one connection)",
+    help: "Attendees with a workshop page open (at least one connection), all workshops of this replica",
     registers,
     collect() {
-      this.set(src.workshop.onlineCount);
+      this.set(sum((w) => w.onlineCount));
     },
   });
   new Gauge({
     name: "egresslab_pool_ready_clusters",
-    help: "Warm clusters waiting in the pool for the next attendee",
+    help: "Warm clusters waiting for the next attendee, all workshops of this replica",
     registers,
     collect() {
-      this.set(src.pool.status.ready);
+      this.set(sum((w) => w.poolStatus().ready));
     },
   });
   new Gauge({
     name: "egresslab_pool_target_clusters",
-    help: "How many warm clusters the pool is filling towards",
+    help: "How many warm clusters the pools are filling towards, all workshops of this replica",
     registers,
     collect() {
-      this.set(src.pool.status.target);
+      this.set(sum((w) => w.poolStatus().target));
     },
   });
   new Gauge({
@@ -101,14 +109,24 @@ export function createMetrics(src: MetricsSources): WorkshopMetrics {
     checks.inc({ result });
     latency.observe({ result }, seconds);
   };
-  src.workshop.on("joinEnded", onJoin);
-  src.workshop.on("checkEnded", onCheck);
+  const watched = new Set<MeteredWorkshop>();
+  const watch = (w: MeteredWorkshop) => {
+    if (watched.has(w)) return;
+    watched.add(w);
+    w.on("joinEnded", onJoin);
+    w.on("checkEnded", onCheck);
+  };
+  for (const w of src.workshops.all()) watch(w);
+  src.workshops.on("added", watch);
   return {
     registry,
     text: () => registry.metrics(),
     close() {
-      src.workshop.off("joinEnded", onJoin);
-      src.workshop.off("checkEnded", onCheck);
+      src.workshops.off("added", watch);
+      for (const w of watched) {
+        w.off("joinEnded", onJoin);
+        w.off("checkEnded", onCheck);
+      }
     },
   };
 }

@@ -330,7 +330,8 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     },
     {
       name: "pool",
-      // An empty pool that can still fill is fine (joins wait for a cluster); one whose provider fails is not.
+      // An empty pool that can still fill is fine (joins wait for a cluster); one whose provider fails is not. The
+      // default workshop's pool stands for the provider, which every workshop shares.
       check: () =>
         pool.available === 0 && pool.fillProblem ? `cannot make clusters: ${pool.fillProblem}` : undefined,
     },
@@ -338,7 +339,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   ];
   app.get("/readyz", healthHandler("readyz", ready));
   app.get("/livez", healthHandler("livez", [{ name: "ping", check: () => undefined }]));
-  const metrics = opts.metricsToken ? createMetrics({ workshop, pool, terminals }) : undefined;
+  const metrics = opts.metricsToken ? createMetrics({ workshops, terminals }) : undefined;
   if (metrics && opts.metricsToken) app.get("/metrics", metricsHandler(metrics, opts.metricsToken));
   app.use(
     "/api",
