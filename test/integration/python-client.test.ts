@@ -110,3 +110,114 @@ resp.release_conn()
     expect(r.stdout).toContain("chunked chunked");
   }, 40_000);
 });
+
+/**
+ * The end of an exec or attach stream, as python3-kubernetes' WSClient reads it: it polls the raw socket before each
+ * frame, so the status (channel 3) and the close frame must each arrive where its poll sees them. Each script waits
+ * without a timeout of its own (`run_forever()`); the harness's timeout is what fails a hang.
+ */
+describe("python3-kubernetes exec and attach streams end", () => {
+  const PY_POD = `apiVersion: v1
+kind: Pod
+metadata: {name: NAME, namespace: py}
+spec:
+  containers: [{name: main, image: busybox:1.36, command: [sh], stdin: true}]
+`;
+  beforeAll(async () => {
+    for (const name of ["interactive", "doomed"]) {
+      const r = await k(["apply", "-f", "-"], { input: PY_POD.replace("NAME", name) });
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    const ready = await k([
+      "wait",
+      "-n",
+      "py",
+      "--for=condition=Ready",
+      "pod/interactive",
+      "pod/doomed",
+      "--timeout=30s",
+    ]);
+    expect(ready.exitCode, ready.stderr).toBe(0);
+  }, 60_000);
+
+  const ends = async (name: string, body: string): Promise<string> => {
+    const r = await python(name, body);
+    expect(r.exitCode, `${name}: ${r.stderr}`).toBe(0);
+    expect(r.stderr).toBe("");
+    return r.stdout;
+  };
+
+  it("stdin commands then exit, with and without a tty: the status then the close, every time", async () => {
+    const out = await ends(
+      "exec-stdin.py",
+      `for tty in (False, True, False, True):
+    ws = stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["sh"], stdin=True, stdout=True,
+                stderr=True, tty=tty, _preload_content=False)
+    ws.write_stdin("echo in-$((6*7))\\nexit 7\\n")
+    ws.run_forever()
+    print("tty", tty, "returncode", ws.returncode, "out", "in-42" in ws.read_all())
+`,
+    );
+    expect(out.match(/returncode 7 out True/g)).toHaveLength(4);
+  }, 40_000);
+
+  it("a large output, and many short commands in a row, all end", async () => {
+    const out = await ends(
+      "exec-many.py",
+      `ws = stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["seq", "1", "60000"],
+            stdout=True, stderr=True, _preload_content=False)
+ws.run_forever()
+code = ws.returncode
+print("lines", len(ws.read_all().split()), "returncode", code)
+n = 0
+for i in range(40):
+    ws = stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["sh", "-c", "echo " + str(i) + "; exit " + str(i % 3)],
+                stdout=True, stderr=True, _preload_content=False)
+    ws.run_forever()
+    n += ws.returncode == i % 3 and ws.read_all().strip() == str(i)
+print("ok", n)
+print(stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["no-such-command"], stdout=True, stderr=True).strip())
+`,
+    );
+    expect(out).toContain("lines 60000 returncode 0");
+    expect(out).toContain("ok 40");
+    expect(out).toContain("executable file not found in $PATH");
+  }, 60_000);
+
+  it("attach to the main process: input, exit, then the end of the stream", async () => {
+    const out = await ends(
+      "attach.py",
+      `ws = stream(v1.connect_get_namespaced_pod_attach, "interactive", "py", stdin=True, stdout=True, stderr=True,
+            tty=False, _preload_content=False)
+ws.write_stdin("echo attached-$((40+2))\\nexit 3\\n")
+ws.run_forever()
+print("closed", not ws.is_open(), "out", "attached-42" in ws.read_all())
+`,
+    );
+    expect(out).toContain("closed True out True");
+  }, 40_000);
+
+  it("a command still running when its pod is deleted, or when the client leaves", async () => {
+    const out = await ends(
+      "exec-gone.py",
+      `import threading, time
+ws = stream(v1.connect_get_namespaced_pod_exec, "doomed", "py", command=["sleep", "1000"],
+            stdout=True, stderr=True, _preload_content=False)
+ws.update(timeout=1)
+threading.Thread(target=lambda: (time.sleep(0.5), v1.delete_namespaced_pod("doomed", "py", grace_period_seconds=0))).start()
+ws.run_forever()
+print("pod gone: closed", not ws.is_open(), "returncode", ws.returncode is not None)
+ws = stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["sleep", "1000"],
+            stdout=True, stderr=True, _preload_content=False)
+ws.update(timeout=0.5)
+ws.close()
+print("client left: closed", not ws.is_open())
+ws = stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["sh", "-c", "echo still-$((1+1))"], stdout=True)
+print(ws.strip())
+`,
+    );
+    expect(out).toContain("pod gone: closed True returncode True");
+    expect(out).toContain("client left: closed True");
+    expect(out).toContain("still-2");
+  }, 40_000);
+});

@@ -111,6 +111,8 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     return r.kind === "answer" ? r.ips : [];
   };
   const files = new Map<string, PodFileSystem>();
+  /** The commands running in each pod (by uid), ended when their pod goes, as the kubelet kills its containers. */
+  const execs = new Map<string, Set<AbortController>>();
 
   const keys = ctx.api.types().map(resourceKey);
   const unsyncEngine = ctx.policy ? () => {} : syncEngine(ctx.store, policy, keys);
@@ -120,6 +122,7 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     if (c.key !== "core/pods") return;
     const ns = c.object.metadata.namespace ?? "default";
     if (c.type === "DELETED") {
+      for (const ac of execs.get(c.object.metadata.uid ?? "") ?? []) ac.abort(new Error("pod deleted"));
       logs.forget(ns, c.object.metadata.name);
       files.delete(`${ns}/${c.object.metadata.name}`);
       net.forgetPod(ns, c.object.metadata.name);
@@ -207,7 +210,19 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
           "BadRequest",
           `unable to upgrade connection: container not found ("${req.container ?? podSpec(pod).containers?.[0]?.name ?? ""}")`,
         );
-      return execSession(req, io, shellEnv(pod, io.signal, req.tty));
+      const uid = pod.metadata.uid ?? "";
+      const killed = new AbortController();
+      const running = execs.get(uid) ?? new Set();
+      execs.set(uid, running.add(killed));
+      const signal = AbortSignal.any([io.signal, killed.signal]);
+      try {
+        const code = await execSession(req, { ...io, signal }, shellEnv(pod, signal, req.tty));
+        // SIGKILL, as for a process whose container was stopped.
+        return killed.signal.aborted && !io.signal.aborted ? 137 : code;
+      } finally {
+        running.delete(killed);
+        if (!running.size) execs.delete(uid);
+      }
     },
     logs(ns, name, opts) {
       const pod = podOr404(ns, name);

@@ -5,6 +5,7 @@
 import type { ExecIO, ExecRequest } from "../sim/types.ts";
 import { Interrupted, LIMITS, ShellLimitError } from "./budget.ts";
 import { runArgv, runText } from "./interp.ts";
+import { parseScript, ShellSyntaxError } from "./parse.ts";
 import type { CmdIO, ShellEnv } from "./types.ts";
 
 const SHELLS = new Set(["sh", "ash", "bash", "zsh"]);
@@ -76,9 +77,8 @@ export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): 
   const prog = baseName(argv[0] ?? "");
   if (SHELLS.has(prog) && (argv.length === 1 || (argv.length === 2 && /^-[il]+$/.test(argv[1]!)))) {
     if (req.tty && req.stdin) return interactive(io, env);
-    const text = req.stdin ? await readAllStdin(io) : "";
-    if (text === undefined) return stdinTooLarge(s);
-    return guarded(() => runText(text, env, { stdin: "", out: s.out, err: s.err }), env, s);
+    if (req.stdin) return scriptFromStdin(io, env, s);
+    return guarded(() => runText("", env, { stdin: "", out: s.out, err: s.err }), env, s);
   }
   const stdin = req.stdin && !req.tty ? await readAllStdin(io) : "";
   if (stdin === undefined) return stdinTooLarge(s);
@@ -91,6 +91,83 @@ export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): 
     return 126;
   }
   return status;
+}
+
+/** True when `text` stops inside a command (an open quote, `if` without `fi`, a trailing `|`): more is to come. */
+function unfinished(text: string): boolean {
+  try {
+    parseScript(text);
+    return false;
+  } catch (e) {
+    return e instanceof ShellSyntaxError && /unterminated|unexpected "end of file"/.test(e.message);
+  }
+}
+
+/**
+ * `sh` reading its script from stdin without a TTY, as a real shell does: each complete command runs as soon as its
+ * lines have arrived (a client on the v4 exec protocol cannot end stdin, so `exit` must end the shell), and what is
+ * left runs when stdin ends. An unfinished command waiting for its lines is bounded by `LIMITS.scriptChars`.
+ */
+function scriptFromStdin(io: ExecIO, env: ShellEnv, s: Streams): Promise<number> {
+  return new Promise((resolve) => {
+    let buf = "";
+    let ended = false;
+    let running = false;
+    let status = 0;
+    let done = false;
+    const finish = (code: number): void => {
+      if (done) return;
+      done = true;
+      resolve(code);
+    };
+    /** Where the complete commands end: the last line end that closes every command, of the last few tried. */
+    const complete = (): number => {
+      if (ended) return buf.length;
+      let end = buf.lastIndexOf("\n") + 1;
+      for (let tries = 0; end > 0 && tries < 8; tries++) {
+        if (!unfinished(buf.slice(0, end))) return end;
+        end = buf.lastIndexOf("\n", end - 2) + 1;
+      }
+      return 0;
+    };
+    const pump = async (): Promise<void> => {
+      if (running || done) return;
+      running = true;
+      try {
+        // Input that arrives while a command runs is taken by the next turn of this loop.
+        for (;;) {
+          const cut = complete();
+          if (cut === 0) break;
+          const text = buf.slice(0, cut);
+          buf = buf.slice(cut);
+          status = await guarded(() => runText(text, env, { stdin: "", out: s.out, err: s.err }), env, s);
+          if (env.exitCode !== undefined) return finish(env.exitCode);
+          if (env.signal.aborted) return finish(130);
+        }
+        if (ended) finish(status);
+      } catch (e) {
+        s.final(`sh: ${e instanceof Error ? e.message : String(e)}\n`);
+        finish(2);
+      } finally {
+        running = false;
+      }
+    };
+    io.onStdin((d) => {
+      if (done) return;
+      buf += d.toString("utf8");
+      if (buf.length > LIMITS.scriptChars) {
+        s.final(`sh: a command over ${LIMITS.scriptChars} characters: not run\n`);
+        return finish(2);
+      }
+      // Only a new line end can complete a command.
+      if (d.includes(10)) void pump();
+    });
+    io.onStdinEnd(() => {
+      ended = true;
+      void pump();
+    });
+    io.signal.addEventListener("abort", () => finish(130), { once: true });
+  });
 }
 
 function stdinTooLarge(s: Streams): number {
