@@ -10,6 +10,8 @@ export interface StageInfo {
 
 export interface LearnerState {
   learner: { id: string; name: string };
+  /** The personal resume code (opens this session on another browser) and whether a PIN is set. */
+  resume?: { code: string; pin: boolean };
   lab: { id: string; title: string; description: string; durationMinutes: number };
   stages: StageInfo[];
   progress: StageProgress[];
@@ -53,7 +55,12 @@ export const api = {
   workshop: () =>
     call<{ lab: { title: string; description: string }; joinCode: boolean }>("GET", "/api/workshop"),
   session: () => call<LearnerState>("GET", "/api/session"),
-  join: (name: string, code?: string) => call<LearnerState>("POST", "/api/join", { name, code }),
+  join: (name: string, code?: string, pin?: string) =>
+    call<LearnerState>("POST", "/api/join", { name, code, ...(pin ? { pin } : {}) }),
+  /** Continues as an attendee who joined elsewhere: with their resume code, or join code + name + PIN. */
+  resume: (body: { resumeCode: string } | { code?: string; name: string; pin: string }) =>
+    call<LearnerState>("POST", "/api/resume", body),
+  setPin: (pin: string) => call<LearnerState>("PUT", "/api/pin", { pin }),
   logout: () => call<void>("POST", "/api/logout"),
   guide: (i: number) => call<Guide>("GET", `/api/stages/${i}/guide`),
   go: (i: number) => call<LearnerState>("POST", `/api/stages/${i}/go`),

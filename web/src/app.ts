@@ -13,6 +13,7 @@ import { renderGuide } from "./guide.ts";
 import { altShortcut, asksForShortcuts, type ShortcutAction } from "./keys.ts";
 import { connect } from "./socket.ts";
 import { TerminalPane } from "./terminal.ts";
+import { resumeButton } from "./resume.ts";
 
 /** The directory in the learner's HOME that holds a stage's files (the server's `stageDir`). */
 export const stageDir = (index: number): string => `stage-${index}`;
@@ -62,6 +63,7 @@ export class LearnerApp {
         { class: "who" },
         this.connection,
         h("span", { class: "name" }, state.learner.name),
+        resumeButton(state),
         h(
           "button",
           {

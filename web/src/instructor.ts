@@ -3,6 +3,7 @@ import type { PoolView } from "../../server/src/realtime/protocol.ts";
 import { h } from "./dom.ts";
 import { connect } from "./socket.ts";
 import { BoardView } from "./board.ts";
+import { workshopKey, workshopsPanel } from "./workshops.ts";
 
 const key = "egresslab-instructor";
 
@@ -41,12 +42,18 @@ function ask(root: HTMLElement, message = ""): void {
 function board(root: HTMLElement): void {
   const token = sessionStorage.getItem(key);
   if (!token) return ask(root);
-  const socket = connect({ instructor: token });
+  const workshop = sessionStorage.getItem(workshopKey) ?? undefined;
+  const socket = connect({ instructor: token, ...(workshop ? { workshop } : {}) });
   const view = new BoardView((id) => openAttendee(id));
   const status = h("span", { class: "conn" }, "connecting…");
   const pool = h("span", { class: "conn", id: "pool" });
   const title = h("div", { class: "brand" }, "Instructor board");
-  root.replaceChildren(h("header", { class: "topbar" }, title, pool, status), view.el);
+  const workshops = workshopsPanel(token, workshop, (id) => {
+    sessionStorage.setItem(workshopKey, id);
+    socket.close();
+    board(root);
+  });
+  root.replaceChildren(h("header", { class: "topbar" }, title, pool, workshops, status), view.el);
   const openAttendee = (id: string): void => void id;
   socket.on("connect", () => ((status.textContent = "live"), status.classList.add("live")));
   socket.on("disconnect", () => ((status.textContent = "reconnecting…"), status.classList.remove("live")));
@@ -55,6 +62,11 @@ function board(root: HTMLElement): void {
       socket.close();
       sessionStorage.removeItem(key);
       ask(root, "That token is not this workshop's.");
+    } else if ((err as Error & { data?: { code?: string } }).data?.code === "not-found") {
+      // The workshop this tab showed has ended (or is not this token's): show the token's own board.
+      socket.close();
+      sessionStorage.removeItem(workshopKey);
+      board(root);
     }
   });
   socket.on("board:pool", (p: PoolView) => {

@@ -1,6 +1,7 @@
 /** The join screen: a name (and the workshop's code when it has one). */
 import { api, ApiError, type LearnerState } from "./api.ts";
 import { h } from "./dom.ts";
+import { resumeForm } from "./resume.ts";
 
 export async function showJoin(root: HTMLElement, onJoined: (s: LearnerState) => void): Promise<void> {
   const info = await api.workshop();
@@ -24,6 +25,15 @@ export async function showJoin(root: HTMLElement, onJoined: (s: LearnerState) =>
         placeholder: "from your instructor",
       })
     : undefined;
+  const pin = h("input", {
+    id: "join-pin",
+    name: "pin",
+    type: "password",
+    inputmode: "numeric",
+    autocomplete: "new-password",
+    pattern: "[0-9]{4,12}",
+    placeholder: "optional, 4 to 12 digits",
+  });
   const button = h(
     "button",
     { class: "btn btn-primary btn-large", type: "submit", id: "join-button" },
@@ -38,7 +48,7 @@ export async function showJoin(root: HTMLElement, onJoined: (s: LearnerState) =>
         button.disabled = true;
         button.textContent = "Preparing your cluster…";
         error.textContent = "";
-        api.join(name.value, code?.value).then(onJoined, (err: unknown) => {
+        api.join(name.value, code?.value, pin.value || undefined).then(onJoined, (err: unknown) => {
           button.disabled = false;
           button.textContent = "Start the lab";
           error.textContent =
@@ -52,6 +62,8 @@ export async function showJoin(root: HTMLElement, onJoined: (s: LearnerState) =>
     name,
     code ? h("label", { for: "join-code" }, "Workshop code") : null,
     code ?? null,
+    h("label", { for: "join-pin" }, "A PIN, to continue later on another device"),
+    pin,
     error,
     button,
     h(
@@ -60,6 +72,18 @@ export async function showJoin(root: HTMLElement, onJoined: (s: LearnerState) =>
       "You get a Kubernetes cluster with Calico of your own, a terminal with kubectl, and a guide. Your progress is saved.",
     ),
   );
-  root.replaceChildren(h("main", { class: "join" }, form));
+  const other = resumeForm(info.joinCode, onJoined);
+  other.hidden = true;
+  const toggle = h(
+    "button",
+    {
+      class: "btn-link",
+      type: "button",
+      id: "resume-toggle",
+      onclick: () => (other.hidden = !other.hidden),
+    },
+    "Joined already on another browser? Continue there",
+  );
+  root.replaceChildren(h("main", { class: "join" }, form, toggle, other));
   name.focus();
 }

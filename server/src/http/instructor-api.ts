@@ -13,8 +13,7 @@ import { EgresslabError } from "../shared/errors.ts";
 import type { InstructorCredential } from "../sessions/credentials.ts";
 import type { InstructorScope, Workshops } from "../sessions/workshops.ts";
 import type { Workshop } from "../sessions/workshop.ts";
-import type { PoolStatus } from "../sessions/pool.ts";
-import type { WorkshopState } from "../sessions/store.ts";
+import type { WorkshopView } from "./workshop-view.ts";
 import { requireInstructor } from "./auth.ts";
 import { wrap } from "./wrap.ts";
 
@@ -25,22 +24,6 @@ export interface InstructorApiOptions {
   boardUrl?: (token: string) => string;
   /** More instructor endpoints, mounted after authentication. */
   extra?: (r: express.Router) => void;
-}
-
-/** A workshop as the instructor's API shows it. */
-export interface WorkshopView {
-  id: string;
-  title: string;
-  lab: { id: string; title: string; stageCount: number };
-  state: WorkshopState;
-  capacity: number | null;
-  startsAt: string | null;
-  endsAt: string | null;
-  createdAt: string;
-  endedAt: string | null;
-  isDefault: boolean;
-  attendees: number;
-  pool: PoolStatus;
 }
 
 export function workshopView(w: Workshop): WorkshopView {
