@@ -94,6 +94,31 @@ const endpoints = (): { method: string; url: string; body?: unknown; ownerOnly?:
   { method: "GET", url: `/api/instructor/workshops/${ids.a}` },
   { method: "GET", url: `/api/instructor/workshops/${ids.a}/board` },
   { method: "GET", url: `/api/instructor/workshops/${ids.a}/actions` },
+  { method: "GET", url: `/api/instructor/workshops/${ids.a}/attendees/${ids.adaA}` },
+  {
+    method: "POST",
+    url: `/api/instructor/workshops/${ids.a}/attendees/${ids.adaA}/reset`,
+    body: { stage: 0 },
+  },
+  {
+    method: "POST",
+    url: `/api/instructor/workshops/${ids.a}/attendees/${ids.adaA}/jump`,
+    body: { stage: 1 },
+  },
+  {
+    method: "POST",
+    url: `/api/instructor/workshops/${ids.a}/attendees/${ids.adaA}/message`,
+    body: { text: "hi" },
+  },
+  { method: "POST", url: `/api/instructor/workshops/${ids.a}/broadcast`, body: { text: "hello room" } },
+  {
+    method: "POST",
+    url: `/api/instructor/workshops/${ids.a}/pause`,
+    body: { paused: true, text: "look up" },
+  },
+  { method: "GET", url: `/api/instructor/workshops/${ids.a}/results.json` },
+  { method: "GET", url: `/api/instructor/workshops/${ids.a}/results.csv` },
+  { method: "GET", url: `/api/instructor/attendees/${ids.adaA}?workshop=${ids.a}` },
   { method: "POST", url: `/api/instructor/workshops/${ids.a}/pause` },
   { method: "POST", url: `/api/instructor/workshops/${ids.a}/open` },
   { method: "POST", url: `/api/instructor/workshops/${ids.a}/token` },
@@ -150,6 +175,23 @@ describe("instructor endpoints", () => {
     expect((await ada.call("GET", "/api/session")).status).toBe(200);
   });
 
+  it("refuse an instructor reaching another workshop's attendee through their own workshop", async () => {
+    const b: Who = { name: "B", token: tokens.b };
+    for (const [method, url, body] of [
+      ["GET", `/api/instructor/attendees/${ids.adaA}`],
+      ["POST", `/api/instructor/attendees/${ids.adaA}/reset`, { stage: 0 }],
+      ["POST", `/api/instructor/workshops/${ids.b}/attendees/${ids.adaA}/message`, { text: "psst" }],
+      ["DELETE", `/api/instructor/workshops/${ids.b}/learners/${ids.adaA}`],
+      ["POST", `/api/instructor/workshops/${ids.b}/learners/${ids.adaA}/merge`, { into: ids.bobB }],
+      ["POST", `/api/instructor/workshops/${ids.b}/learners/${ids.bobB}/merge`, { into: ids.adaA }],
+    ] as const) {
+      const r = await call(b, method, url, body);
+      expect(r.status, `${method} ${url}`).toBe(404);
+    }
+    expect((await ada.call("GET", "/api/session")).json.learner.id).toBe(ids.adaA);
+    expect((await bob.call("GET", "/api/session")).json.learner.id).toBe(ids.bobB);
+  });
+
   it("let a workshop's instructor act on it only, and see only it", async () => {
     const a: Who = { name: "A", token: tokens.a };
     const mine = await call(a, "GET", "/api/instructor/workshops");
@@ -184,19 +226,35 @@ describe("instructor endpoints", () => {
 
 describe("the instructor's socket", () => {
   it("refuses learners' cookies, wrong tokens and another workshop's board", async () => {
-    const refusals: [string, TestSocket][] = [
-      ["a learner with a made-up token", ada.socket({ instructor: "nope" })],
-      ["a learner with B's token for A", ada.socket({ instructor: tokens.b, workshop: ids.a })],
+    // Each socket is made only when it is awaited, so that its refusal cannot come before the test listens for it.
+    const refusals: [string, () => TestSocket][] = [
+      ["a learner with a made-up token", () => ada.socket({ instructor: "nope" })],
+      ["a learner with B's token for A", () => ada.socket({ instructor: tokens.b, workshop: ids.a })],
       [
         "B's instructor asking for A",
-        new Learner(server.url).socket({ instructor: tokens.b, workshop: ids.a }),
+        () => new Learner(server.url).socket({ instructor: tokens.b, workshop: ids.a }),
       ],
-      ["nobody", new Learner(server.url).socket()],
+      ["nobody", () => new Learner(server.url).socket()],
     ];
-    for (const [what, s] of refusals) {
-      track(s);
+    for (const [what, make] of refusals) {
+      const s = track(make());
       await expect(connected(s), what).rejects.toThrow();
     }
+  });
+
+  it("never lets a learner's socket, or another workshop's instructor, watch an attendee's terminal", async () => {
+    const learnerSocket = track(bob.socket());
+    const otherBoard = track(new Learner(server.url).socket({ instructor: tokens.b }));
+    await Promise.all([connected(learnerSocket), connected(otherBoard)]);
+    const seen: string[] = [];
+    learnerSocket.on("seat:term", () => seen.push("learner saw a seat"));
+    otherBoard.on("seat:term", () => seen.push("B saw A's seat"));
+    const refused = new Promise((r) => otherBoard.once("error", r));
+    learnerSocket.emit("seat:watch", { attendeeId: ids.adaA });
+    otherBoard.emit("seat:watch", { attendeeId: ids.adaA });
+    expect(await refused).toMatchObject({ code: "not-found" });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([]);
   });
 
   it("gives a learner's cookie a learner's socket only: no board, nothing from another workshop", async () => {
