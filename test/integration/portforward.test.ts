@@ -234,7 +234,7 @@ describe("kubectl port-forward", () => {
     );
   });
 
-  it("Whisker answers inside the cluster too (one request, policy applies as to any pod)", async () => {
+  it("Whisker is closed to the cluster's network by the calico-system tier's policy; port-forward still reaches it", async () => {
     const r = await k([
       "exec",
       "-n",
@@ -242,12 +242,38 @@ describe("kubectl port-forward", () => {
       "client",
       "--",
       "curl",
-      "-s",
+      "-sS",
+      "-m",
+      "2",
       "http://whisker.calico-system:8081/whisker-backend/flows-filter-hints?type=DestName&startTimeGte=-600",
     ]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    const hints = JSON.parse(r.stdout) as { items: { value: string }[] };
-    expect(hints.items.map((h) => h.value)).toContain("web");
+    expect(r.exitCode, r.stdout).toBe(28);
+    // The denial is Whisker's destination-side verdict: the end of the calico-system tier, which
+    // calico-system.whisker (Ingress, no rule) sends it to.
+    const f = await portForward(k, ["-n", "calico-system", "svc/whisker", "0:8081"]);
+    try {
+      type Hit = { kind: string; tier: string; action: string; trigger: { name: string } | null };
+      type Flow = { source_name: string; dest_namespace: string; reporter: string; action: string };
+      let denied: (Flow & { policies: { enforced: Hit[] } }) | undefined;
+      for (let i = 0; i < 50 && !denied; i++) {
+        const list = (await (
+          await fetch(`http://127.0.0.1:${f.port}/whisker-backend/flows?startTimeGte=-600`)
+        ).json()) as { items: (Flow & { policies: { enforced: Hit[] } })[] };
+        denied = list.items.find(
+          (x) => x.dest_namespace === "calico-system" && x.reporter === "Dst" && x.action === "Deny",
+        );
+        if (!denied) await new Promise((res) => setTimeout(res, 200));
+      }
+      expect(denied).toMatchObject({ source_name: "client", action: "Deny" });
+      expect(denied?.policies.enforced.at(-1)).toMatchObject({
+        kind: "EndOfTier",
+        tier: "calico-system",
+        action: "Deny",
+        trigger: { name: "calico-system.whisker" },
+      });
+    } finally {
+      await f.stop();
+    }
   });
 
   it("refuses a pod that does not exist, as the API server does", async () => {
@@ -371,4 +397,86 @@ if err:
     expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(r.stdout).toContain('{"total":{"totalPages":');
   }, 40_000);
+});
+
+describe("the API server's service proxy (services/{name}:{port}/proxy)", () => {
+  it("reaches a Service's pod from the API server's host, with policy applied: Whisker's stays closed", async () => {
+    const p = await env.cluster({ id: "svc-proxy" });
+    expect((await p(["apply", "-f", "-"], { input: WEB })).exitCode).toBe(0);
+    const ready = await p(["wait", "-n", "shop", "--for=condition=Ready", "pod/web", "--timeout=30s"]);
+    expect(ready.exitCode, ready.stderr).toBe(0);
+    const web = await p(["get", "--raw", "/api/v1/namespaces/shop/services/web:80/proxy/"]);
+    expect(web.exitCode, web.stderr).toBe(0);
+    expect(web.stdout).toMatch(/Welcome to nginx/);
+    // Without a port (the Service has one) and by scheme:name:port, as Go's SplitSchemeNamePort reads them.
+    expect((await p(["get", "--raw", "/api/v1/namespaces/shop/services/web/proxy/"])).stdout).toMatch(
+      /nginx/,
+    );
+    expect((await p(["get", "--raw", "/api/v1/namespaces/shop/services/http:web:80/proxy/"])).exitCode).toBe(
+      0,
+    );
+
+    // calico-system.whisker admits nothing: the API server's dial is dropped, as on a real cluster.
+    const pod = JSON.parse(
+      (await p(["get", "pods", "-n", "calico-system", "-l", "k8s-app=whisker", "-o", "json"])).stdout,
+    ) as { items: { status: { podIP: string } }[] };
+    const ip = pod.items[0]!.status.podIP;
+    const whisker = await p([
+      "get",
+      "--raw",
+      "/api/v1/namespaces/calico-system/services/whisker:8081/proxy/whisker-backend/flows?startTimeGte=-600",
+    ]);
+    expect(whisker.exitCode).toBe(1);
+    expect(whisker.stderr.trim()).toBe(
+      `Error from server (ServiceUnavailable): error trying to reach service: dial tcp ${ip}:8081: i/o timeout`,
+    );
+    // It is the policy that stops it: without it, the proxy reaches Whisker.
+    const del = await p([
+      "delete",
+      "networkpolicies.projectcalico.org",
+      "-n",
+      "calico-system",
+      "calico-system.whisker",
+    ]);
+    expect(del.exitCode, del.stderr).toBe(0);
+    const open = await p([
+      "get",
+      "--raw",
+      "/api/v1/namespaces/calico-system/services/whisker:8081/proxy/whisker-backend/flows?startTimeGte=-600",
+    ]);
+    expect(open.exitCode, open.stderr).toBe(0);
+    expect(JSON.parse(open.stdout)).toMatchObject({
+      total: { totalPages: expect.any(Number) },
+      items: expect.any(Array),
+    });
+    // A policy denying the shop's ingress stops the proxy to the shop too.
+    expect((await p(["apply", "-f", "-"], { input: DENY_SHOP })).exitCode).toBe(0);
+    const denied = await p(["get", "--raw", "/api/v1/namespaces/shop/services/web:80/proxy/"]);
+    expect(denied.stderr).toMatch(
+      /\(ServiceUnavailable\): error trying to reach service: dial tcp [\d.]+:80: i\/o timeout/,
+    );
+  });
+
+  it.each([
+    {
+      path: "/api/v1/namespaces/shop/services/a:b:c:d/proxy/",
+      code: /BadRequest.*invalid service request "a:b:c:d"/,
+    },
+    {
+      path: "/api/v1/namespaces/shop/services/ftp:web:80/proxy/",
+      code: /BadRequest.*invalid service request/,
+    },
+    {
+      path: "/api/v1/namespaces/shop/services/ghost:80/proxy/",
+      code: /NotFound.*services "ghost" not found/,
+    },
+    {
+      path: "/api/v1/namespaces/shop/services/web:8443/proxy/",
+      code: /ServiceUnavailable.*no endpoints available for service "web"/,
+    },
+  ])("answers $path as the API server does", async ({ path: p0, code }) => {
+    const r = await k(["get", "--raw", p0]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(code);
+  });
 });

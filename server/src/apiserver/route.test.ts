@@ -63,6 +63,21 @@ describe("parseRoute", () => {
       },
     ],
     ["/egresslab/v1/flows", { kind: "egresslab", path: "/egresslab/v1/flows" }],
+    [
+      "/api/v1/namespaces/calico-system/services/whisker:8081/proxy/whisker-backend/flows",
+      {
+        kind: "resource",
+        group: "",
+        version: "v1",
+        plural: "services",
+        namespace: "calico-system",
+        name: "whisker:8081",
+        subresource: "proxy",
+        proxyPath: "/whisker-backend/flows",
+        watchPrefix: false,
+      },
+    ],
+    ["/api/v1/namespaces/shop/services/web/status/extra", { kind: "unknown" }],
     ["/api/v1/namespaces/a/pods/b/c/d", { kind: "unknown" }],
     ["/nope", { kind: "unknown" }],
   ])("%s", (p, want) => {

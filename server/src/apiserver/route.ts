@@ -18,6 +18,8 @@ export interface ResourceRoute {
   namespace?: string;
   name?: string;
   subresource?: string;
+  /** For the `proxy` subresource: the path after it (`/whisker-backend/flows`), `/` when there is none. */
+  proxyPath?: string;
   /** The deprecated `/watch/` path prefix was used. */
   watchPrefix: boolean;
 }
@@ -126,9 +128,21 @@ export function parseRoute(pathname: string): Route {
     rest = rest.slice(2);
   }
   const [plural, name, subresource, ...more] = rest;
-  if (!plural || more.length > 0) return { kind: "unknown" };
+  if (!plural || (more.length > 0 && subresource !== "proxy")) return { kind: "unknown" };
   checkPathSegment("namespace", namespace);
   checkPathSegment("name", name);
+  if (subresource === "proxy")
+    return {
+      kind: "resource",
+      group,
+      version,
+      plural,
+      namespace,
+      name,
+      subresource,
+      proxyPath: `/${more.join("/")}`,
+      watchPrefix,
+    };
   return { kind: "resource", group, version, plural, namespace, name, subresource, watchPrefix };
 }
 

@@ -32,6 +32,7 @@ import { serveLogs } from "./logs.ts";
 import { boolParam } from "./options.ts";
 import { serveEgresslab } from "./flows.ts";
 import { acceptPortForward, createPortForwardServer } from "./portforward.ts";
+import { serveServiceProxy } from "./service-proxy.ts";
 import {
   attachCommand,
   createExecServer,
@@ -270,6 +271,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const serveResourceRoute = async (ctx: RequestContext, route: ResourceRoute): Promise<void> => {
     if (isReview(route)) return serveReview(ctx, route);
     const t = resolveType(ctx, route);
+    if (t.group === "" && t.plural === "services" && route.subresource === "proxy" && route.name)
+      return serveServiceProxy(ctx, route);
     if (t.group === "" && t.plural === "pods" && route.name && route.namespace !== undefined) {
       if (route.subresource === "log") {
         if (ctx.req.method !== "GET")

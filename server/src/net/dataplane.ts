@@ -28,7 +28,7 @@ import { Network } from "./network.ts";
 import { createPodNet } from "./pod-view.ts";
 import type { PodNet } from "./podnet.ts";
 import type { PolicyDecider } from "./policy.ts";
-import { podSpec, podStatus, Topology } from "./topology.ts";
+import { podIp, podSpec, podStatus, svcSpec, targetPortOn, Topology } from "./topology.ts";
 import { connectListener, noListenerMessage, peerListener } from "../sim/runtime/port-forward.ts";
 import { whiskerListener, type WhiskerApi } from "./whisker-http.ts";
 
@@ -282,6 +282,55 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     api: {
       queryFlows: (q) => ({ items: flows.query(parseFlowQuery(q)) }),
       watchFlows: (q, cb) => flows.watch(parseFlowQuery(q), cb),
+      proxyToService(ns, name, port, req) {
+        const svc = ctx.store.get("core/services", ns, name);
+        if (!svc)
+          throw new ApiError(404, "NotFound", `services "${name}" not found`, { name, kind: "services" });
+        const ports = svcSpec(svc).ports ?? [];
+        const sp =
+          port === "" && ports.length === 1
+            ? ports[0]
+            : ports.find((p) => p.name === port || String(p.port) === port);
+        const unavailable = {
+          kind: "unavailable" as const,
+          message: `no endpoints available for service "${name}"`,
+        };
+        if (!sp) return unavailable;
+        const backend = topo
+          .backends(svc)
+          .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+          .map((pod) => ({ pod, port: targetPortOn(sp, pod) }))
+          .find((b) => b.port !== undefined && podIp(b.pod));
+        if (!backend) return unavailable;
+        // The API server dials the endpoint from its own host: kube-apiserver runs host-networked on the control plane.
+        const apiserver = ctx.store
+          .list("core/pods", "kube-system")
+          .find((p) => p.metadata.labels?.component === "kube-apiserver" && podStatus(p).phase === "Running");
+        const dst = `${podIp(backend.pod)!}:${backend.port!}`;
+        if (!apiserver)
+          return {
+            kind: "unavailable",
+            message: `error trying to reach service: dial tcp ${dst}: i/o timeout`,
+          };
+        const d = net.connect(apiserver, {
+          dstIp: podIp(backend.pod)!,
+          dstPort: backend.port!,
+          protocol: "TCP",
+        });
+        const o = d.outcome;
+        if (o.kind === "established") {
+          if (!o.peer.speaksHttp)
+            return { kind: "unavailable", message: `error trying to reach service: EOF` };
+          return { kind: "answer", response: o.peer.http({ ...req, port: backend.port! }) };
+        }
+        const why =
+          o.kind === "refused"
+            ? "connect: connection refused"
+            : o.kind === "unreachable"
+              ? "connect: no route to host"
+              : "i/o timeout";
+        return { kind: "unavailable", message: `error trying to reach service: dial tcp ${dst}: ${why}` };
+      },
       rotate: (body) => {
         const r = internet.rotate(body, ctx.clock.now());
         log.info("internet: rotated", { domain: r.domain, ips: r.ips });

@@ -91,6 +91,7 @@ describe("the bare profile", () => {
       c.api.list(t(c, "tiers"), {}).items.map((x) => [x.metadata.name, x.spec]),
     );
     expect(tiers).toEqual({
+      "calico-system": { order: 100, defaultAction: "Deny" },
       default: { order: 1000000, defaultAction: "Deny" },
       "kube-admin": { order: 1000, defaultAction: "Pass" },
       "kube-baseline": { order: 10000000, defaultAction: "Pass" },

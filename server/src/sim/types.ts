@@ -3,6 +3,7 @@
  * `kubectl exec`, the flow API). The HTTP layer sees a cluster only through `SimClusterHandle`.
  */
 import type { Duplex } from "node:stream";
+import type { HttpRequest, HttpResponse } from "../net/podnet.ts";
 import type { ClusterApi, ObjectStore } from "../store/types.ts";
 import type { Clock } from "../shared/clock.ts";
 
@@ -71,6 +72,18 @@ export interface DataplaneApi {
   watchFlows(query: URLSearchParams, cb: (record: unknown) => void): () => void;
   /** `POST /egresslab/v1/internet/rotate` with a JSON body such as `{"domain": "api.payments.example"}`. */
   rotate(body: unknown): unknown;
+  /**
+   * The API server's `services/{name}:{port}/proxy/…`: one HTTP request from the API server (the host-networked
+   * kube-apiserver pod on the control-plane node) to a ready endpoint of the Service's port, network policy applied
+   * as to any connection from that host; recorded in the flow log. Throws a 404 ApiError when the Service does not
+   * exist; `unavailable` carries the API server's message when it cannot reach an endpoint.
+   */
+  proxyToService?(
+    namespace: string,
+    service: string,
+    port: string,
+    req: HttpRequest,
+  ): { kind: "answer"; response: HttpResponse } | { kind: "unavailable"; message: string };
 }
 
 /** One simulated cluster, as its edges see it. */
