@@ -21,6 +21,7 @@ beforeAll(async () => {
       "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}",
       "apiVersion: v1\nkind: Node\nmetadata: {name: extra-node}",
       "apiVersion: egresslab.dev/v1\nkind: TrafficPlan\nmetadata: {name: t}",
+      "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: oss-only, annotations: {egresslab.dev/edition: oss}}\nspec: {nets: [10.0.0.1/32]}",
     ].join("\n---\n") + "\n",
   );
   await writeFile(
@@ -34,8 +35,16 @@ afterAll(async () => {
 
 describe("real manifests of a profile", () => {
   it("keeps the profile's own workloads in creation order, without simulator-only objects or status", () => {
-    const objs = realProfileObjects("shop", dir);
+    const objs = realProfileObjects("shop", dir, "enterprise");
     expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["Namespace/shop", "Deployment/web"]);
+    // An object meant for one edition goes only to clusters of that edition, without the annotation.
+    const oss = realProfileObjects("shop", dir);
+    expect(oss.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "Namespace/shop",
+      "Deployment/web",
+      "GlobalNetworkSet/oss-only",
+    ]);
+    expect(oss[2]!.metadata.annotations).toBeUndefined();
     expect(objs[1]).toEqual({
       apiVersion: "apps/v1",
       kind: "Deployment",
@@ -44,7 +53,7 @@ describe("real manifests of a profile", () => {
     });
   });
   it("renders a stream kubectl apply reads, or nothing when the profile adds nothing", async () => {
-    const text = await realProfileManifests("shop", dir);
+    const text = await realProfileManifests("shop", dir, "enterprise");
     expect(parseAllDocuments(text!).map((d) => (d.toJS() as { kind: string }).kind)).toEqual([
       "Namespace",
       "Deployment",

@@ -5,7 +5,8 @@
  */
 import path from "node:path";
 import { stringify } from "yaml";
-import { defaultProfilesDir, loadProfile, sortForCreation } from "../../sim/profiles.ts";
+import { defaultProfilesDir, loadProfile, profileForEdition, sortForCreation } from "../../sim/profiles.ts";
+import type { CalicoEdition } from "../../sim/types.ts";
 import type { KubeObject } from "../../store/types.ts";
 
 /** The profile that describes a fresh kind cluster with Calico: already there on a real one. */
@@ -13,9 +14,13 @@ export const baseProfile = "bare";
 
 const simulatorOnlyKinds = new Set(["Node", "Endpoints", "EndpointSlice"]);
 
-/** The objects of profile `name` that belong on a real cluster, in creation order. */
-export function realProfileObjects(name: string, dir = defaultProfilesDir()): KubeObject[] {
-  const profile = loadProfile(name, dir);
+/** The objects of profile `name` that belong on a real cluster of `edition`, in creation order. */
+export function realProfileObjects(
+  name: string,
+  dir = defaultProfilesDir(),
+  edition: CalicoEdition = "oss",
+): KubeObject[] {
+  const profile = profileForEdition(loadProfile(name, dir), edition);
   const base = path.relative(path.dirname(dir), path.join(dir, `${baseProfile}.yaml`));
   const picked = profile.objects.filter(
     (o) =>
@@ -27,8 +32,12 @@ export function realProfileObjects(name: string, dir = defaultProfilesDir()): Ku
 }
 
 /** The same objects as one multi-document YAML stream for `kubectl apply -f -`, or undefined when there are none. */
-export function realProfileManifests(name: string, dir = defaultProfilesDir()): Promise<string | undefined> {
-  const objects = realProfileObjects(name, dir);
+export function realProfileManifests(
+  name: string,
+  dir = defaultProfilesDir(),
+  edition: CalicoEdition = "oss",
+): Promise<string | undefined> {
+  const objects = realProfileObjects(name, dir, edition);
   return Promise.resolve(objects.length ? objects.map((o) => stringify(o)).join("---\n") : undefined);
 }
 

@@ -56,7 +56,9 @@ export interface KindProviderOptions {
 /** Creates a kind provider, reading `clusters/kind/` unless settings are given. */
 export async function createKindProvider(opts: KindProviderOptions): Promise<KindProvider> {
   return new KindProvider({
-    profileManifests: realProfileManifests,
+    // The profile's objects for the edition the clusters run (Open Source unless an Enterprise licence is given).
+    profileManifests: (profile) =>
+      realProfileManifests(profile, undefined, opts.enterprise ? "enterprise" : "oss"),
     ...opts,
     settings: opts.settings ?? (await loadKindSettings()),
   });
