@@ -217,6 +217,12 @@ describe("a workshop on kind (fake kind and docker, a simulated Calico Open Sour
     const after = await lab.grade(conn, 1, params, {});
     expect(after.checks.filter((c) => !c.passed)).toEqual([]);
     expect(after.passed).toBe(true);
+    // The toolbox's own tier passes its traffic on to the learner's policies: their default-deny applies to it.
+    const nc = (host: string, port: string) =>
+      sim(["exec", "-n", "egresslab-toolbox", "toolbox", "--", "nc", "-z", "-w", "2", host, port]);
+    const stripe = await nc("api.stripe.com", "443");
+    expect(stripe.stderr).toMatch(/timed out/);
+    expect(stripe.exitCode).not.toBe(0);
   });
 
   it("deletes the cluster and its files", async () => {

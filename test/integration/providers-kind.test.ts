@@ -101,6 +101,7 @@ describe("kind provider", () => {
     const routes = await readFile(path.join(fakeDir, "routes.egresslab-alice-worker"), "utf8");
     expect(routes).toContain("route replace 198.51.100.66/32 via 172.18.0.250\n");
     expect(routes).toContain("route replace 203.0.113.50/32 via 172.18.0.250\n");
+    expect(await readFile(path.join(dir, "data", "kind", "internet", "routes"), "utf8")).toBe(routes);
     // CoreDNS keeps its own configuration and forwards the lab's zones to the DNS container.
     const corefile = (
       JSON.parse(await readFile(path.join(fakeDir, "coredns.json"), "utf8")) as {

@@ -169,11 +169,16 @@ async function inspect(
 
 /** Routes every catalogue address to the web container on each kind node (`ip -batch`, no shell). */
 export async function routeNodes(
-  o: Pick<InternetOptions, "cmder" | "catalogue" | "signal">,
+  o: Pick<InternetOptions, "cmder" | "catalogue" | "signal"> & { workDir?: string },
   nodes: string[],
   webIp: string,
 ): Promise<void> {
   const routes = nodeRoutes(internetAddresses(o.catalogue), webIp);
+  // Kept beside the containers' files, for doing the same by hand (`docker exec -i NODE ip -batch - < routes`).
+  if (o.workDir) {
+    await mkdir(o.workDir, { recursive: true });
+    await writeFile(path.join(o.workDir, "routes"), routes);
+  }
   for (const node of nodes) {
     await o.cmder
       .run("docker", ["exec", "-i", node, "ip", "-batch", "-"], {

@@ -232,10 +232,11 @@ export class KindProvider implements ClusterProvider {
     const catalogue = this.o.internet === undefined ? defaultCatalogue() : this.o.internet;
     if (!catalogue) return;
     const o = { cmder: this.o.cmder, catalogue, onProgress: progress, ...(signal ? { signal } : {}) };
+    const workDir = path.join(this.o.dataDir, "kind", "internet");
     const { webIp, dnsIp } = await startInternet({
       ...o,
       images: this.o.settings.calico.kind.internetImages,
-      workDir: path.join(this.o.dataDir, "kind", "internet"),
+      workDir,
     });
     const nodes = await this.o.cmder.run("kind", ["get", "nodes", "--name", name], {
       signal,
@@ -248,7 +249,7 @@ export class KindProvider implements ClusterProvider {
     progress(
       `the lab's internet: routing its ${catalogue.domains.length} domains' addresses to ${webIp} on ${names.length} nodes`,
     );
-    await routeNodes(o, names, webIp);
+    await routeNodes({ ...o, workDir }, names, webIp);
     await forwardClusterDns(o, kubeconfig, dnsIp);
   }
 
