@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Command>> = {
   policy: async () => (await import("./cli/policy.ts")).policyCommand,
   clusters: async () => (await import("./cli/clusters.ts")).clustersCommand,
   instructor: async () => (await import("./cli/instructor.ts")).instructorCommand,
+  workshop: async () => (await import("./cli/workshop.ts")).workshopCommand,
 };
 
 const summaries: Record<string, string> = {
@@ -23,6 +24,7 @@ const summaries: Record<string, string> = {
   policy: "Test Calico and Kubernetes network policies offline (`policy check`)",
   clusters: "Manage real clusters for workshops (kind, kubeconfig pools)",
   instructor: "Show or rotate the instructor token kept in the data directory",
+  workshop: "Create, list, open, pause and end workshops on a running server",
 };
 
 function topHelp(): string {

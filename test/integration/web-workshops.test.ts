@@ -9,10 +9,13 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { workshopCommand } from "../../server/src/cli/workshop.ts";
+import { instructorCommand } from "../../server/src/cli/instructor.ts";
 import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
 import { rotateInstructorToken } from "../../server/src/sessions/credentials.ts";
 import { FakeProvider, fakeLab } from "./web-doubles.ts";
+import { io } from "socket.io-client";
 import { Learner, connected, type Json, type TestSocket } from "./web-client.ts";
 
 /** A provider that remembers which clusters were released. */
@@ -33,9 +36,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const start = async (): Promise<WorkshopServer> => {
+const start = async (port = 0): Promise<WorkshopServer> => {
   const s = await startWorkshopServer({
-    port: 0,
+    port,
     host: "127.0.0.1",
     dataDir,
     provider,
@@ -78,6 +81,36 @@ describe("the instructor credential", () => {
     expect((await as(server, r.json.instructorToken).call("GET", "/api/instructor/workshops")).status).toBe(
       200,
     );
+  });
+});
+
+describe("an open board", () => {
+  it("comes back by itself after the server restarts: same token, same board", async () => {
+    const before = servers.at(-1)!;
+    const token = before.instructorToken;
+    const board = io(before.url, {
+      transports: ["websocket"],
+      forceNew: true,
+      reconnectionDelay: 100,
+      reconnectionDelayMax: 200,
+      auth: { instructor: token },
+    });
+    sockets.push(board);
+    const snapshots: string[] = [];
+    board.on("board:snapshot", (snap) => snapshots.push(snap.lab.id));
+    await connected(board);
+    while (snapshots.length < 1) await new Promise((r) => setTimeout(r, 20));
+    const refused: unknown[] = [];
+    board.on("connect_error", (err) => {
+      if ((err as Error & { data?: { code?: string } }).data?.code === "unauthorized") refused.push(err);
+    });
+    await before.close();
+    servers.splice(servers.indexOf(before), 1);
+    await start(before.port);
+    for (let i = 0; i < 200 && snapshots.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(snapshots).toEqual(["test-lab", "test-lab"]);
+    expect(refused).toEqual([]);
+    board.close();
   });
 });
 
@@ -286,5 +319,74 @@ describe("an attendee's identity", () => {
       { actor: "owner", action: "learner.remove", target: a.learner.id },
       { actor: "owner", action: "learner.merge", target: b.learner.id, detail: { into: a.learner.id } },
     ]);
+  });
+});
+
+/** Runs a CLI command in this process; returns its exit code and what it printed. */
+async function cli(
+  cmd: { run(argv: string[]): Promise<number> },
+  argv: string[],
+): Promise<{ code: number; out: string }> {
+  let out = "";
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((out += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  try {
+    return { code: await cmd.run(argv), out };
+  } finally {
+    spy.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe("egresslab workshop and egresslab instructor", () => {
+  it("create, list, open, pause and end a workshop with the owner's token from the data directory", async () => {
+    const server = servers.at(-1)!;
+    const base = ["--url", server.url, "--data", dataDir];
+    const made = await cli(workshopCommand, [
+      "create",
+      ...base,
+      "--title",
+      "From the shell",
+      "--lab",
+      "test-lab",
+      "--join-code",
+      "shell-42",
+      "--capacity",
+      "2",
+      "-o",
+      "json",
+    ]);
+    expect(made.code).toBe(0);
+    const r = JSON.parse(made.out) as Json;
+    expect(r.workshop).toMatchObject({ title: "From the shell", state: "draft" });
+    expect(r.boardUrl).toContain(`#token=${encodeURIComponent(r.instructorToken)}`);
+    const id: string = r.workshop.id;
+    const listed = await cli(workshopCommand, ["list", ...base]);
+    expect(listed.out).toMatch(new RegExp(`^${id}\tdraft\t0/2 attendees\t.*\tFrom the shell$`, "m"));
+    for (const [action, state] of [
+      ["open", "open"],
+      ["pause", "paused"],
+      ["end", "ended"],
+    ] as const) {
+      const done = await cli(workshopCommand, [action, ...base, "--id", id]);
+      expect(done.out.split("\t")[1]).toBe(state);
+    }
+    await expect(cli(workshopCommand, ["open", ...base, "--id", id])).rejects.toThrow(/no workshop/);
+    await expect(cli(workshopCommand, ["create", ...base])).rejects.toThrow(/title[\s\S]*join code/);
+    await expect(cli(workshopCommand, ["list", ...base, "--token", "wrong"])).rejects.toThrow(
+      /instructor token/,
+    );
+  });
+
+  it("egresslab instructor token prints the kept token and rotate replaces it", async () => {
+    const server = servers.at(-1)!;
+    const shown = await cli(instructorCommand, ["token", "--data", dataDir, "--url", server.url]);
+    const token = shown.out.split("\n")[0]!;
+    expect(token).toBe(server.instructorToken);
+    expect(shown.out).toContain(`${server.url}/instructor#token=`);
+    const rotated = await cli(instructorCommand, ["rotate", "--data", dataDir]);
+    expect(rotated.out.trim()).not.toBe(token);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(server.instructorToken).toBe(rotated.out.trim());
   });
 });
