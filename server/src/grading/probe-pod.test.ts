@@ -19,12 +19,14 @@ const deploymentPod: ClusterObject = {
   spec: {
     serviceAccountName: "catalog",
     dnsPolicy: "ClusterFirst",
+    securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
     containers: [
       {
         name: "app",
         image: "nicolaka/netshoot:v0.13",
         command: ["sh", "-c", "serve"],
         ports: [{ containerPort: 8080 }],
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
       },
     ],
   },
@@ -48,13 +50,22 @@ describe("probePodOf", () => {
     expect(p.metadata.labels).not.toHaveProperty("pod-template-hash");
     expect(p.metadata.annotations).not.toHaveProperty("cni.projectcalico.org/podIP");
     expect(p.metadata).not.toHaveProperty("ownerReferences");
+    // What Pod Security admission reads comes along, so a restricted namespace admits the probe as the workload.
     expect(p.spec).toEqual({
       serviceAccountName: "catalog",
       dnsPolicy: "ClusterFirst",
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
       automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 0,
       readinessGates: [{ conditionType: "egresslab.io/probe-only" }],
-      containers: [{ name: "app", image: "nicolaka/netshoot:v0.13", command: ["sleep", "infinity"] }],
+      containers: [
+        {
+          name: "app",
+          image: "nicolaka/netshoot:v0.13",
+          command: ["sleep", "infinity"],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+        },
+      ],
     });
   });
 

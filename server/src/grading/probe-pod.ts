@@ -3,8 +3,8 @@
  * pass for that workload's own: flows carry no process, only the source pod, so a probe run inside the workload's pod
  * would be indistinguishable in Calico Whisker from the workload's traffic (and in stage 4 would point at innocent
  * workloads). So a probe runs in a pod of its own beside the workload: the same namespace, labels (without the
- * controllers' hash labels, so no ReplicaSet adopts it), service account, egress-gateway annotations, DNS settings and
- * image, plus the label `egresslab.io/probe=true` and a name starting `egresslab-probe-`, both of which Whisker
+ * controllers' hash labels, so no ReplicaSet adopts it), service account, egress-gateway annotations, DNS settings,
+ * security contexts and image, plus the label `egresslab.io/probe=true` and a name starting `egresslab-probe-`, both of which Whisker
  * reports (`source_labels`, `source_name`). A readiness gate nobody sets keeps it out of the Services that select the
  * workload. The page's flow view, the `flows` helper and the checks leave these flows out (see labs/README.md).
  */
@@ -83,11 +83,13 @@ export function probePodOf(source: ClusterObject, container: string): ClusterObj
     "hostNetwork",
     "nodeSelector",
     "tolerations",
+    "securityContext",
+    "imagePullSecrets",
   ])
     if (spec[k] !== undefined) carried[k] = spec[k];
   const base = workloadBase(source);
   const fingerprint = createHash("sha256")
-    .update(JSON.stringify([labels, annotations, image, container, carried]))
+    .update(JSON.stringify([labels, annotations, image, container, carried, c?.securityContext]))
     .digest("hex")
     .slice(0, 8);
   const name = `${PROBE_NAME_PREFIX}${base.slice(0, 63 - PROBE_NAME_PREFIX.length - 9)}-${fingerprint}`;
@@ -105,7 +107,16 @@ export function probePodOf(source: ClusterObject, container: string): ClusterObj
       automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 0,
       readinessGates: [{ conditionType: PROBE_READINESS_GATE }],
-      containers: [{ name: container, image, command: ["sleep", "infinity"] }],
+      // The container's security context too, so a namespace's Pod Security admission takes the probe as it took
+      // the workload.
+      containers: [
+        {
+          name: container,
+          image,
+          command: ["sleep", "infinity"],
+          ...(c?.securityContext !== undefined ? { securityContext: c.securityContext } : {}),
+        },
+      ],
     },
   };
 }
