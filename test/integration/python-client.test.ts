@@ -220,4 +220,38 @@ print(ws.strip())
     expect(out).toContain("client left: closed True");
     expect(out).toContain("still-2");
   }, 40_000);
+
+  it("an attach to a container without stdin, and a followed log, end when the pod is deleted", async () => {
+    const made = await k([
+      "run",
+      "-n",
+      "py",
+      "quiet",
+      "--image=busybox:1.36",
+      "--restart=Never",
+      "--",
+      "sleep",
+      "infinity",
+    ]);
+    expect(made.exitCode, made.stderr).toBe(0);
+    const ready = await k(["wait", "-n", "py", "--for=condition=Ready", "pod/quiet", "--timeout=30s"]);
+    expect(ready.exitCode, ready.stderr).toBe(0);
+    const out = await ends(
+      "attach-gone.py",
+      `import threading, time
+ws = stream(v1.connect_get_namespaced_pod_attach, "quiet", "py", stdout=True, stderr=True, tty=False,
+            _preload_content=False)
+log = v1.read_namespaced_pod_log("quiet", "py", follow=True, _preload_content=False)
+ws.update(timeout=500)
+threading.Thread(target=lambda: (time.sleep(0.5), v1.delete_namespaced_pod("quiet", "py", grace_period_seconds=0))).start()
+ws.run_forever()
+print("attach closed", not ws.is_open())
+for chunk in log.stream():
+    pass
+print("log ended")
+`,
+    );
+    expect(out).toContain("attach closed True");
+    expect(out).toContain("log ended");
+  }, 40_000);
 });

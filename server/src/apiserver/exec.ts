@@ -236,6 +236,10 @@ export function runAttachOutput(ws: WebSocket, cluster: SimClusterHandle, req: E
       if (ws.readyState === ws.OPEN)
         ws.send(Buffer.concat([Buffer.from([CH_STDOUT]), Buffer.from(chunk)]), { binary: true });
     },
+    // The pod is gone: the attach ends with its container.
+    () => {
+      if (ws.readyState === ws.OPEN) ws.close(1000);
+    },
   );
   ws.on("close", () => stop?.());
 }

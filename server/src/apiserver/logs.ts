@@ -29,8 +29,17 @@ export function serveLogs(ctx: RequestContext, namespace: string, pod: string): 
     return;
   }
   res.write(text);
-  const stop = cluster.runtime.followLogs!(namespace, pod, { ...opts, tailLines: 0 }, (chunk) => {
-    if (!res.writableEnded) res.write(chunk);
-  });
+  const stop = cluster.runtime.followLogs!(
+    namespace,
+    pod,
+    { ...opts, tailLines: 0 },
+    (chunk) => {
+      if (!res.writableEnded) res.write(chunk);
+    },
+    // The pod is gone: its log ends, and so does the follow.
+    () => {
+      if (!res.writableEnded) res.end();
+    },
+  );
   endStreamOnClose(ctx, stop);
 }

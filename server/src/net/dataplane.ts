@@ -236,10 +236,10 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
       writeStartup(logs, pod, ctx.clock.now());
       return logs.read(ns, name, opts, ctx.clock.now());
     },
-    followLogs(ns, name, opts, cb) {
+    followLogs(ns, name, opts, cb, onEnd) {
       const pod = podOr404(ns, name);
       checkContainer(pod, opts.container);
-      return logs.follow(ns, name, opts, cb);
+      return logs.follow(ns, name, opts, cb, onEnd);
     },
     portForward(ns, name) {
       const pod = podOr404(ns, name);

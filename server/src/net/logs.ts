@@ -12,6 +12,8 @@ interface Line {
 interface PodLog {
   lines: Line[];
   followers: Set<(chunk: string, line: Line) => void>;
+  /** What each follower wants called when the log ends. */
+  ends: Map<(chunk: string, line: Line) => void, () => void>;
 }
 
 const MAX_LINES = 1000;
@@ -48,7 +50,7 @@ export class PodLogs {
     const k = `${ns}/${name}`;
     let l = this.logs.get(k);
     if (!l) {
-      l = { lines: [], followers: new Set() };
+      l = { lines: [], followers: new Set(), ends: new Map() };
       this.logs.set(k, l);
     }
     return l;
@@ -76,17 +78,33 @@ export class PodLogs {
     return lines.map((l) => format(l, opts.timestamps)).join("");
   }
 
-  /** Follows new lines; returns the stop function. */
-  follow(ns: string, name: string, opts: LogOptions, cb: (chunk: string) => void): () => void {
+  /** Follows new lines (`onEnd` when the pod's log is dropped); returns the stop function. */
+  follow(
+    ns: string,
+    name: string,
+    opts: LogOptions,
+    cb: (chunk: string) => void,
+    onEnd?: () => void,
+  ): () => void {
     const l = this.log(ns, name);
     const f = (_chunk: string, line: Line): void => cb(format(line, opts.timestamps));
     l.followers.add(f);
-    return () => l.followers.delete(f);
+    if (onEnd) l.ends.set(f, onEnd);
+    return () => {
+      l.followers.delete(f);
+      l.ends.delete(f);
+    };
   }
 
-  /** Drops a deleted pod's log. */
+  /** Drops a deleted pod's log and ends its followers. */
   forget(ns: string, name: string): void {
+    const l = this.logs.get(`${ns}/${name}`);
     this.logs.delete(`${ns}/${name}`);
+    if (!l) return;
+    const ends = [...l.ends.values()];
+    l.followers.clear();
+    l.ends.clear();
+    for (const end of ends) end();
   }
 }
 

@@ -169,9 +169,9 @@ export function runMainProcesses(o: MainProcessOptions): MainProcesses {
     },
     ...(base.followLogs
       ? {
-          followLogs(ns, name, opts, cb) {
-            if (owned.has(`${ns}/${name}`)) return logs.follow(ns, name, opts, cb);
-            return base.followLogs!(ns, name, opts, cb);
+          followLogs(ns, name, opts, cb, onEnd) {
+            if (owned.has(`${ns}/${name}`)) return logs.follow(ns, name, opts, cb, onEnd);
+            return base.followLogs!(ns, name, opts, cb, onEnd);
           },
         }
       : {}),

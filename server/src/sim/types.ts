@@ -54,8 +54,17 @@ export interface PodRuntime {
   exec(req: ExecRequest, io: ExecIO): Promise<number>;
   /** What the pod's container has written, as `kubectl logs` shows it. Rejects with an `ApiError` like `exec`. */
   logs(namespace: string, pod: string, opts: LogOptions): string;
-  /** Follows the log: calls `cb` with each new chunk until the returned function is called. */
-  followLogs?(namespace: string, pod: string, opts: LogOptions, cb: (chunk: string) => void): () => void;
+  /**
+   * Follows the log: calls `cb` with each new chunk until the returned function is called, and `onEnd` once when
+   * the log can grow no more (its pod is gone), as the kubelet ends a follow when the container stops.
+   */
+  followLogs?(
+    namespace: string,
+    pod: string,
+    opts: LogOptions,
+    cb: (chunk: string) => void,
+    onEnd?: () => void,
+  ): () => void;
   /**
    * `kubectl port-forward`: checks the pod can be forwarded to (throws an `ApiError`: 404 no such pod, 400 not
    * running) and returns an opener of connections to its ports inside the pod's network namespace (no policy, as
