@@ -14,6 +14,7 @@ import { providerOptionSpecs, providerSettings, createProvider } from "../provid
 import { loadLab } from "../labs/index.ts";
 import * as grading from "../grading/index.ts";
 import { labRunner, sessionEdition } from "../sessions/lab-runner.ts";
+import type { Edition } from "../labs/index.ts";
 import { startWorkshopServer, type WorkshopServer } from "../http/server.ts";
 import { defaultUidRange } from "../terminal/uids.ts";
 import { defaultShellLimits } from "../terminal/limits.ts";
@@ -49,6 +50,14 @@ export const serveOptionSpecs = {
     env: "EGRESSLAB_LAB",
     arg: "ID",
     description: "The lab to run: an id under labs/, or a lab directory",
+  },
+  edition: {
+    type: "string",
+    choices: ["enterprise", "oss"],
+    env: "EGRESSLAB_EDITION",
+    arg: "EDITION",
+    description:
+      "The lab's track, the Calico edition of the learners' clusters (default: the provider's: Enterprise on the simulated cluster, Open Source on kind)",
   },
   "join-code": {
     type: "string",
@@ -195,11 +204,22 @@ export const serveCommand: Command = {
     const logger = createLogger({ level: o["log-level"] as LogLevel });
     const dataDir = path.resolve(o.data);
     const lab = await loadLab(labDir(o.lab));
+    if (o.edition !== undefined && !lab.requirements.editions.includes(o.edition as Edition))
+      throw new ValidationError([
+        {
+          where: "--edition",
+          message: `lab ${lab.id} has no ${o.edition} track (it has ${lab.requirements.editions.join(", ")})`,
+        },
+      ]);
     const provider = await createProvider({
       ...providerSettings(o),
       dataDir,
       logger: logger.child({ component: "provider" }),
     });
+    const edition = sessionEdition(
+      lab,
+      (o.edition as Edition | undefined) ?? provider.capabilities.calicoEdition,
+    );
     let server: WorkshopServer;
     try {
       server = await startWorkshopServer({
@@ -207,7 +227,7 @@ export const serveCommand: Command = {
         host: o.host,
         dataDir,
         provider,
-        lab: labRunner(lab, grading, sessionEdition(lab, provider.capabilities.calicoEdition)),
+        lab: labRunner(lab, grading, edition),
         loadLab: async (id) => {
           const other = await loadLab(labDir(id));
           return labRunner(other, grading, sessionEdition(other, provider.capabilities.calicoEdition));
