@@ -271,6 +271,10 @@ describe("an attendee's identity", () => {
     expect(
       (await new Learner(server.url).call("POST", "/api/resume", { name: "Hopper", pin: "9999" })).status,
     ).toBe(429);
+    // Setting a PIN (scrypt) is limited per attendee too.
+    const changes: number[] = [];
+    for (let i = 0; i < 5; i++) changes.push((await l.call("PUT", "/api/pin", { pin: `12345${i}` })).status);
+    expect(changes).toEqual([200, 200, 429, 429, 429]);
     const codes: number[] = [];
     for (let i = 0; i < 12; i++)
       codes.push(

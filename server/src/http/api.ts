@@ -1,12 +1,11 @@
 /** The JSON API of the learner's page; the instructor's endpoints are mounted from `instructor-api.ts`. */
 import express, { type Request, type Response } from "express";
 import { wrap } from "./wrap.ts";
-import { EgresslabError, ValidationError } from "../shared/errors.ts";
+import { EgresslabError } from "../shared/errors.ts";
 import type { Workshop } from "../sessions/workshop.ts";
 import type { Workshops } from "../sessions/workshops.ts";
 import type { Learner } from "../sessions/store.ts";
 import type { InstructorCredential } from "../sessions/credentials.ts";
-import { hashPin, pinProblem } from "../sessions/identity.ts";
 import { parseCookies, sessionCookie, sessionCookieHeader } from "./cookies.ts";
 import { requireJson } from "./security.ts";
 import { RateLimiter } from "../sessions/rate-limit.ts";
@@ -124,10 +123,7 @@ export function apiRouter(opts: ApiOptions): express.Router {
     "/pin",
     wrap(async (req) => {
       const s = session(req);
-      const pin = (req.body as { pin?: unknown } | undefined)?.pin;
-      const pp = pinProblem(pin);
-      if (pp) throw new ValidationError([pp]);
-      s.workshop.setPinHash(s.learner, await hashPin(pin as string));
+      await s.workshop.setPin(s.learner, (req.body as { pin?: unknown } | undefined)?.pin);
       return s.workshop.state(s.learner);
     }),
   );

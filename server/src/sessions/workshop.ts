@@ -104,6 +104,8 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   private readonly checkLimiter: RateLimiter;
   /** PIN attempts per learner: 5 at once, then one a minute, whoever is guessing and from wherever. */
   private readonly pinLimiter = new RateLimiter(5, 1);
+  /** PIN changes per learner: 3 at once, then one every 20 seconds. */
+  private readonly pinChanges = new RateLimiter(3, 3);
   private readonly log: Logger;
   private readonly online = new Map<string, number>();
   /** Joins past validation and not yet recorded, so concurrent joins cannot overshoot the capacity. */
@@ -267,9 +269,16 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     return resumed;
   }
 
-  /** Sets (or changes) the learner's PIN (already hashed). */
-  setPinHash(learner: Learner, hash: string): void {
-    this.opts.store.setPinHash(learner.id, hash);
+  /**
+   * Sets (or changes) the learner's PIN. Hashing costs real CPU and memory (scrypt), so changes are rate-limited per
+   * learner: a hostile page cannot keep the hashing threads busy for everyone.
+   */
+  async setPin(learner: Learner, pin: unknown): Promise<void> {
+    const pp = pinProblem(pin);
+    if (pp) throw new ValidationError([pp]);
+    const wait = this.pinChanges.take(learner.id);
+    if (wait > 0) throw new EgresslabError("rate-limited", `too many PIN changes; try again in ${wait} s`);
+    this.opts.store.setPinHash(learner.id, await hashPin(pin as string));
   }
 
   /** A new session for `learner` when `pin` is theirs (scrypt, constant time); undefined otherwise. */
