@@ -4,6 +4,7 @@
  * stages, `?` the list of shortcuts.
  */
 import type { CheckOutcome, StageProgress } from "../../server/src/realtime/protocol.ts";
+import type { RoomMessage, RoomPause } from "../../server/src/instructor/wire.ts";
 import { api, ApiError, type LearnerState } from "./api.ts";
 import { CheckPanel } from "./checks.ts";
 import { clear, h, toast } from "./dom.ts";
@@ -186,6 +187,8 @@ export class LearnerApp {
     socket.on("error", (e) => toast(e.message, "error"));
     socket.on("server:notice", (n) => toast(n.message, n.cleared ? "info" : "error"));
     socket.on("progress", (p) => this.setProgress(p.stages, p.currentStage));
+    socket.on("room:message", (m) => showRoomMessage(m));
+    socket.on("room:pause", (p) => showPause(p));
     socket.on("check:result", (r) => {
       if (r.stageIndex === this.viewing) this.checks.showResult(r);
     });
@@ -383,4 +386,44 @@ export class LearnerApp {
       showError(err);
     }
   }
+}
+
+/** A message from the instructor: a banner at the top of the page until dismissed. */
+function showRoomMessage(m: RoomMessage): void {
+  let box = document.getElementById("room-messages");
+  if (!box) {
+    box = h("div", { id: "room-messages", role: "status", "aria-live": "polite" });
+    document.body.append(box);
+  }
+  const item = h(
+    "div",
+    { class: "room-message" },
+    h("strong", {}, m.broadcast ? "Instructor (to everyone): " : "Instructor: "),
+    m.text,
+    h("button", { class: "btn btn-ghost", type: "button", onclick: () => item.remove() }, "Dismiss"),
+  );
+  box.append(item);
+}
+
+/** The instructor's "look at the screen" overlay over the whole page, while the room is paused. */
+function showPause(p: RoomPause): void {
+  document.getElementById("room-pause")?.remove();
+  if (!p.paused) return;
+  document.body.append(
+    h(
+      "div",
+      {
+        id: "room-pause",
+        class: "room-pause",
+        role: "alertdialog",
+        "aria-label": "Paused by the instructor",
+      },
+      h(
+        "div",
+        { class: "room-pause-box" },
+        h("h2", {}, "Pause — look at the screen"),
+        p.text ? h("p", {}, p.text) : null,
+      ),
+    ),
+  );
 }

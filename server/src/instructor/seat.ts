@@ -6,48 +6,9 @@
  */
 import type { ClusterClient, ClusterObject } from "../grading/cluster.ts";
 import { recordOfWhiskerFlow, whiskerFlowsPath } from "../grading/whisker-flows.ts";
-import type { CheckOutcome } from "../realtime/protocol.ts";
+import type { AttendeeDetail, DeniedFlow, ObjectChange, PolicyRow } from "./wire.ts";
 
-export interface DeniedFlow {
-  /** ISO time the flow last ended. */
-  at: string;
-  source: string;
-  dest: string;
-  port: number;
-  proto: string;
-  /** The policy that denied it, as Calico's trace names it (`tier|kind:ns/name|deny|rule`). */
-  policy?: string;
-  /** What the staged policies would do. */
-  pending?: string;
-}
-
-export interface PolicyRow {
-  kind: string;
-  namespace?: string;
-  name: string;
-  tier?: string;
-  order?: number;
-  /** Ingress and egress rules. */
-  rules: number;
-  selector?: string;
-}
-
-export interface ObjectChange {
-  kind: string;
-  namespace?: string;
-  name: string;
-  change: "created" | "changed";
-  at: string;
-  /** The field managers that wrote it since (kubectl-client-side-apply, kubectl-edit, …). */
-  by: string[];
-}
-
-export interface AttendeeDetail {
-  checks: { stage: number; outcome: CheckOutcome }[];
-  flows: { denied: DeniedFlow[]; error?: string };
-  policies: { items: PolicyRow[]; error?: string };
-  changes: { since?: string; items: ObjectChange[]; error?: string };
-}
+export type { AttendeeDetail, DeniedFlow, ObjectChange, PolicyRow } from "./wire.ts";
 
 /** The policy kinds the seat view lists, in the order Calico evaluates tiers of them. */
 export const policyKinds: readonly { apiVersion: string; kind: string }[] = [

@@ -3,6 +3,7 @@
  * attempts, the checks failing now with their hints, the mistake matched), and the per-stage summary the page and the
  * exports compute from the same rows. Pure: the page imports this file too.
  */
+import type { CheckOutcome } from "../realtime/protocol.ts";
 
 /** A message from the instructor on an attendee's page. */
 export interface RoomMessage {
@@ -28,6 +29,48 @@ export interface SeatOutput {
   replay?: boolean;
   /** False while the attendee has no shell running (what was saved of the last one). */
   live: boolean;
+}
+
+/** What the seat view shows of an attendee's cluster and checks. */
+export interface DeniedFlow {
+  /** ISO time the flow last ended. */
+  at: string;
+  source: string;
+  dest: string;
+  port: number;
+  proto: string;
+  /** The policy that denied it, as Calico's trace names it (`tier|kind:ns/name|deny|rule`). */
+  policy?: string;
+  /** What the staged policies would do. */
+  pending?: string;
+}
+
+export interface PolicyRow {
+  kind: string;
+  namespace?: string;
+  name: string;
+  tier?: string;
+  order?: number;
+  /** Ingress and egress rules. */
+  rules: number;
+  selector?: string;
+}
+
+export interface ObjectChange {
+  kind: string;
+  namespace?: string;
+  name: string;
+  change: "created" | "changed";
+  at: string;
+  /** The field managers that wrote it since (kubectl-client-side-apply, kubectl-edit, …). */
+  by: string[];
+}
+
+export interface AttendeeDetail {
+  checks: { stage: number; outcome: CheckOutcome }[];
+  flows: { denied: DeniedFlow[]; error?: string };
+  policies: { items: PolicyRow[]; error?: string };
+  changes: { since?: string; items: ObjectChange[]; error?: string };
 }
 
 export type CellState = "not-started" | "working" | "passed" | "stuck";
