@@ -227,7 +227,14 @@ describe("a workshop on kind (fake kind and docker, a simulated Calico Open Sour
 
   it("deletes the cluster and its files", async () => {
     await provider.release("ada");
-    expect((await calls()).at(-1)).toBe("kind delete cluster --name egresslab-ada");
+    const tail = (await calls()).slice(-4);
+    expect(tail).toEqual([
+      "kind delete cluster --name egresslab-ada",
+      "kind get clusters",
+      // The last egresslab cluster is gone: so is the lab's internet.
+      "docker rm -f egresslab-internet-web",
+      "docker rm -f egresslab-internet-dns",
+    ]);
     expect(await provider.list()).toEqual([]);
     await expect(readFile(path.join(dir, "data", "kind", "egresslab-ada.kubeconfig"))).rejects.toThrow();
   });

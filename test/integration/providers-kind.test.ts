@@ -260,6 +260,14 @@ describe("kind provider", () => {
     expect(await calls()).toContain("kind delete cluster --name egresslab-dave");
     expect(existsSync(path.join(dir, "data", "kind", "egresslab-dave.kubeconfig"))).toBe(false);
     expect((await p.list()).map((c) => c.id)).not.toContain("dave");
+    // The lab's internet stays while a cluster uses it, and goes with the last one.
+    expect((await calls()).filter((c) => c.startsWith("docker rm"))).toEqual([]);
+    await p.release(ids[1]!);
+    expect((await calls()).filter((c) => c.startsWith("docker rm"))).toEqual([
+      "docker rm -f egresslab-internet-web",
+      "docker rm -f egresslab-internet-dns",
+    ]);
+    expect(existsSync(path.join(fakeDir, "containers", "egresslab-internet-web"))).toBe(false);
     await expect(p.release("never-created")).resolves.toBeUndefined();
   });
 

@@ -167,6 +167,16 @@ async function inspect(
   }
 }
 
+/** Removes the lab's internet containers (when the last egresslab cluster on the machine is gone). */
+export async function stopInternet(cmder: Cmder): Promise<void> {
+  for (const name of [internetContainers.web, internetContainers.dns]) {
+    await cmder.run("docker", ["rm", "-f", name], { timeoutMs: 60_000 }).catch((err: unknown) => {
+      if (err instanceof CommandError && /no such container/i.test(err.stderr)) return;
+      throw internetError(err, `removing ${name}`);
+    });
+  }
+}
+
 /** Routes every catalogue address to the web container on each kind node (`ip -batch`, no shell). */
 export async function routeNodes(
   o: Pick<InternetOptions, "cmder" | "catalogue" | "signal"> & { workDir?: string },

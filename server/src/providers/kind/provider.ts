@@ -22,7 +22,7 @@ import { installCalico, waitForCalico, type EnterpriseFiles } from "./install.ts
 import { kindClusterName, kindNamePrefix } from "./names.ts";
 import { loadKindSettings, renderKindConfig, type KindSettings } from "./settings.ts";
 import { checkKindTools, dockerError, kindCreateError, kindMissing } from "./tools.ts";
-import { forwardClusterDns, routeNodes, startInternet } from "./internet-docker.ts";
+import { forwardClusterDns, routeNodes, startInternet, stopInternet } from "./internet-docker.ts";
 import { defaultCatalogue } from "../../net/catalogue-file.ts";
 import type { Catalogue } from "../../net/catalogue.ts";
 
@@ -284,6 +284,9 @@ export class KindProvider implements ClusterProvider {
   async release(id: string): Promise<void> {
     const name = this.clusterName(id);
     await this.deleteCluster(name);
+    // The lab's internet serves every egresslab cluster on this machine: it goes with the last of them.
+    if (this.o.internet !== false && !(await this.clusterNames()).some((n) => n.startsWith(kindNamePrefix)))
+      await stopInternet(this.o.cmder);
   }
 
   /** One readiness look at a cluster that already existed; a problem is reported, never fatal (it may be mid-install). */
