@@ -184,6 +184,16 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
 
   it.each([
     ["bundled dev Postgres and Redis", devValues],
+    [
+      "Localhost seccomp and AppArmor profiles",
+      {
+        ...devValues,
+        podSecurityContext: {
+          seccompProfile: { type: "Localhost", localhostProfile: "egresslab/bwrap.json" },
+          appArmorProfile: { type: "Localhost", localhostProfile: "egresslab-bwrap" },
+        },
+      },
+    ],
     ["external Postgres and Redis, TLS, a shared claim", externalValues],
     ["one replica on SQLite without an ingress", { ...base, replicaCount: 1, ingress: { enabled: false } }],
   ])("accepts every object (%s) and stores none", async (name, values) => {
@@ -223,6 +233,14 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
     expect(host.exitCode).not.toBe(0);
     expect(host.stderr).toContain(
       'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address',
+    );
+    const local = await apply(
+      render({ ...devValues, podSecurityContext: { seccompProfile: { type: "Localhost" } } }).yaml,
+      "bad-seccomp",
+    );
+    expect(local.exitCode).not.toBe(0);
+    expect(local.stderr).toContain(
+      "spec.template.spec.securityContext.seccompProfile.localhostProfile: Required value: must be set when seccomp type is Localhost",
     );
     const userns = await apply(render({ ...devValues, hostUsers: true }).yaml, "bad-userns");
     expect(userns.exitCode).not.toBe(0);

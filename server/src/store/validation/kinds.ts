@@ -6,6 +6,7 @@ import type { KubeObject, ResourceKey } from "../types.ts";
 import { fromLabelSelectorObject, matchesLabels } from "../selectors.ts";
 import type { FieldError } from "./errors.ts";
 import { nameProblems, validateLabels } from "./names.ts";
+import { validateSecurityContexts } from "./security-context.ts";
 import { asArray, asObject, type JsonObject } from "../../shared/object.ts";
 
 const PROTOCOLS = ["SCTP", "TCP", "UDP"];
@@ -69,20 +70,7 @@ function validateContainers(list: unknown, path: string, errs: FieldError[], req
 export function validatePodSpec(spec: JsonObject, path: string, errs: FieldError[]): void {
   validateContainers(spec.containers, `${path}.containers`, errs, true);
   validateContainers(spec.initContainers, `${path}.initContainers`, errs, false);
-  // `validateProcMount`: an unmasked /proc only inside the pod's own user namespace.
-  for (const list of ["containers", "initContainers"])
-    asArray(spec[list])
-      .map(asObject)
-      .forEach((c, i) => {
-        const pm = asObject(c.securityContext).procMount;
-        if (pm === "Unmasked" && spec.hostUsers !== false)
-          errs.push({
-            field: `${path}.${list}[${i}].securityContext.procMount`,
-            type: "Invalid",
-            value: pm,
-            detail: "`hostUsers` must be false to use `Unmasked`",
-          });
-      });
+  validateSecurityContexts(spec, path, errs);
   const rp = spec.restartPolicy;
   if (rp !== undefined && !["Always", "OnFailure", "Never"].includes(String(rp)))
     errs.push({
