@@ -67,7 +67,7 @@ describe("an attendee on two browsers", () => {
     await third.waitForSelector(".xterm-rows");
     expect(await third.locator(".who .name").innerText()).toBe("Katherine");
     // One attendee on the board, whatever the number of browsers.
-    expect(server.workshop.board().filter((r) => r.name === "Katherine")).toHaveLength(1);
+    expect((await server.workshop.board()).filter((r) => r.name === "Katherine")).toHaveLength(1);
   });
 });
 
@@ -100,6 +100,7 @@ describe("the instructor's workshops", () => {
       .click();
     await page.locator(".workshop-row", { hasText: "Friday room" }).waitFor({ state: "detached" });
     await page.screenshot({ path: path.join(artifacts, "23-workshop-ended.png") });
-    expect(server.workshops.all().map((w) => w.record().title)).not.toContain("Friday room");
+    const titles = await Promise.all(server.workshops.all().map(async (w) => (await w.record()).title));
+    expect(titles).not.toContain("Friday room");
   });
 });

@@ -120,7 +120,7 @@ describe("the learner's page", () => {
   it("reattaches the terminal with what it missed after the connection drops", async () => {
     await lp.type("echo before-drop-$((20+1))");
     await lp.waitForTerminal(/before-drop-21/);
-    const learnerId = server.workshop.board().find((r) => r.name === "Grace")!.learnerId;
+    const learnerId = (await server.workshop.board()).find((r) => r.name === "Grace")!.learnerId;
     for (const s of server.io.sockets.sockets.values()) s.conn.close();
     await page.waitForSelector("#connection:not(.live)");
     server.terminals.get(learnerId)!.input("echo while-away-$((40+2))\r");

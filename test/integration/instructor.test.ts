@@ -154,7 +154,7 @@ describe("permissions", () => {
   it.each(routes)(
     "%s %s: a learner's cookie or a wrong token is refused and changes nothing",
     async (m, p, body) => {
-      const before = server.workshop.learnerForId(ada.id)!;
+      const before = (await server.workshop.learnerForId(ada.id))!;
       const url = p.replace("ID", ada.id);
       const tries: Record<string, string>[] = [
         {},
@@ -166,7 +166,7 @@ describe("permissions", () => {
         expect(r.status).toBe(401);
         expect(r.json.error.code).toBe("unauthorized");
       }
-      expect(server.workshop.learnerForId(ada.id)!.currentStage).toBe(before.currentStage);
+      expect((await server.workshop.learnerForId(ada.id))!.currentStage).toBe(before.currentStage);
     },
   );
 
@@ -266,8 +266,9 @@ describe("help from the seat", () => {
     adaSock.on("room:message", (m) => adaMsgs.push(m));
     bobSock.on("room:message", (m) => bobMsgs.push(m));
 
+    const adaCluster = await clusterOf(ada.id);
     const cluster = () =>
-      [...provider.clusters.values()].find((c) => c.setups.length && c.id === clusterOf(ada.id))!;
+      [...provider.clusters.values()].find((c) => c.setups.length && c.id === adaCluster)!;
     const setupsBefore = cluster().setups.length;
     expect(
       (await ada.l.call("POST", `/api/instructor/attendees/${ada.id}/reset`, { stage: 1 }, auth)).status,
@@ -278,7 +279,7 @@ describe("help from the seat", () => {
       (await ada.l.call("POST", `/api/instructor/attendees/${bob.id}/jump`, { stage: 1 }, auth)).status,
     ).toBe(200);
     expect(solved).toEqual([0]);
-    expect(server.workshop.learnerForId(bob.id)!.currentStage).toBe(1);
+    expect((await server.workshop.learnerForId(bob.id))!.currentStage).toBe(1);
 
     const m = await ada.l.call(
       "POST",
@@ -327,13 +328,13 @@ describe("help from the seat", () => {
   });
 });
 
-function clusterOf(learnerId: string): string {
-  return server.workshop.learnerForId(learnerId)!.clusterId;
+async function clusterOf(learnerId: string): Promise<string> {
+  return (await server.workshop.learnerForId(learnerId))!.clusterId;
 }
 
 describe("results", () => {
   it("exports per attendee and per stage as JSON and CSV, with formulas in names made harmless", async () => {
-    provider.clusters.get(clusterOf(ada.id))!.solved = true;
+    provider.clusters.get(await clusterOf(ada.id))!.solved = true;
     clock += 60_000;
     expect((await ada.l.call("POST", "/api/stages/1/check")).json.passed).toBe(true);
     const r = await ada.l.call("GET", "/api/instructor/results.json", undefined, auth);

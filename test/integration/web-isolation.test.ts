@@ -40,7 +40,7 @@ beforeAll(async () => {
     who.l = new Learner(server.url);
     const st = await who.l.join(name);
     who.id = st.learner.id;
-    who.cluster = server.workshop.learnerForId(who.id)!.clusterId;
+    who.cluster = (await server.workshop.learnerForId(who.id))!.clusterId;
   }
 });
 

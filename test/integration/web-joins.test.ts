@@ -51,7 +51,7 @@ describe("capacity", () => {
       );
       expect(r.headers.get("set-cookie")).toBeNull();
     }
-    expect(server.workshop.board()).toHaveLength(3);
+    expect(await server.workshop.board()).toHaveLength(3);
   });
 });
 

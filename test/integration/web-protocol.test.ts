@@ -94,7 +94,7 @@ describe("joining", () => {
         message: "your cluster could not be prepared; try again in a moment",
       });
       expect(r.headers.get("set-cookie")).toBeNull();
-      expect(broken.workshop.board()).toEqual([]);
+      expect(await broken.workshop.board()).toEqual([]);
     } finally {
       await broken.close();
       rmSync(dir, { recursive: true, force: true });
@@ -216,7 +216,7 @@ describe("the socket", () => {
   it("streams the learner's flows: a snapshot, then live updates", async () => {
     const l = new Learner(server.url);
     const state = await l.join("Ed", "kube-2026");
-    const clusterId = server.workshop.learnerForId(state.learner.id)!.clusterId;
+    const clusterId = (await server.workshop.learnerForId(state.learner.id))!.clusterId;
     provider.push(clusterId, whiskerFlow({ dest_domains: ["api.example"] }));
     const s = track(l.socket());
     await connected(s);
@@ -253,7 +253,7 @@ describe("checks and progress", () => {
     expect(wrong.status).toBe(200);
     expect(wrong.json).toMatchObject({ passed: false, checks: [{ passed: false, hint: "look again" }] });
     const lab = fakeLab(provider);
-    const truth = lab.params(server.workshop.learnerForId(state.learner.id)!.seed).compromised!;
+    const truth = lab.params((await server.workshop.learnerForId(state.learner.id))!.seed).compromised!;
     const pushed = nextEvent(s, "check:result");
     const right = await l.call("POST", "/api/stages/0/check", { answers: { compromised: truth } });
     expect(right.json.passed).toBe(true);
@@ -279,7 +279,7 @@ describe("checks and progress", () => {
   it("moves between stages (setting each up once) and resets a stage", async () => {
     const l = new Learner(server.url);
     const st = await l.join("Hal", "kube-2026");
-    const cid = server.workshop.learnerForId(st.learner.id)!.clusterId;
+    const cid = (await server.workshop.learnerForId(st.learner.id))!.clusterId;
     const go = await l.call("POST", "/api/stages/1/go");
     if (go.status !== 200) throw new Error(JSON.stringify(go.json));
     expect(go.json.currentStage).toBe(1);

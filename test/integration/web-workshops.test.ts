@@ -179,7 +179,7 @@ describe("a workshop's life", () => {
     sockets.push(adaSocket);
     await connected(adaSocket);
     const dropped = new Promise<void>((r) => adaSocket.on("disconnect", () => r()));
-    const clusterOfAda = server.workshops.get(id)!.learnerForId(st.learner.id)!.clusterId;
+    const clusterOfAda = (await server.workshops.get(id)!.learnerForId(st.learner.id))!.clusterId;
     const ended = await teacher.call("POST", `/api/instructor/workshops/${id}/end`);
     expect(ended.json.state).toBe("ended");
     await dropped;
@@ -251,7 +251,7 @@ describe("an attendee's identity", () => {
     expect(rejoin.json.learner.id).toBe(st.learner.id);
     // Every browser is the same attendee, on the same cluster; the first keeps working.
     expect((await first.call("GET", "/api/session")).json.learner.id).toBe(st.learner.id);
-    const names = server.workshop.board().map((r) => r.name);
+    const names = (await server.workshop.board()).map((r) => r.name);
     expect(names.filter((n) => n === "Grace")).toHaveLength(1);
   });
 
@@ -297,7 +297,7 @@ describe("an attendee's identity", () => {
     const two = new Learner(server.url);
     const b = await two.join("Lin (laptop)");
     await two.call("POST", "/api/stages/1/go");
-    const clusterB = server.workshop.learnerForId(b.learner.id)!.clusterId;
+    const clusterB = (await server.workshop.learnerForId(b.learner.id))!.clusterId;
     const merged = await owner.call(
       "POST",
       `/api/instructor/workshops/${ws}/learners/${b.learner.id}/merge`,
@@ -317,7 +317,7 @@ describe("an attendee's identity", () => {
     expect(gone.status).toBe(204);
     expect((await one.call("GET", "/api/session")).status).toBe(401);
     expect((await two.call("GET", "/api/session")).status).toBe(401);
-    expect(server.workshop.board().map((r) => r.name)).not.toContain("Lin");
+    expect((await server.workshop.board()).map((r) => r.name)).not.toContain("Lin");
     const log = (await owner.call("GET", `/api/instructor/workshops/${ws}/actions`)).json.actions;
     expect(log.slice(0, 2)).toMatchObject([
       { actor: "owner", action: "learner.remove", target: a.learner.id },

@@ -92,14 +92,14 @@ export const hostTools: readonly HostTool[] = [
     present: () => onPath("jq"),
   },
   {
-    apt: "nginx-light",
-    why: "`nginx -t` checks the configuration of the kind provider's lab internet (server/src/providers/kind/internet.test.ts)",
-    present: () => existsSync("/usr/sbin/nginx"),
+    apt: "postgresql",
+    why: "the Postgres store and the tests of several replicas start a throwaway Postgres (test/helpers/services.ts)",
+    present: () => existsSync("/usr/lib/postgresql") && onPath("runuser"),
   },
   {
-    apt: "bind9-utils",
-    why: "`named-checkzone` checks the zone files of the kind provider's lab internet (server/src/providers/kind/internet.test.ts)",
-    present: () => existsSync("/usr/bin/named-checkzone"),
+    apt: "redis-server",
+    why: "the tests of several replicas carry socket.io's events through a throwaway Redis (test/helpers/services.ts)",
+    present: () => onPath("redis-server"),
   },
 ];
 

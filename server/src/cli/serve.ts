@@ -116,6 +116,13 @@ export const serveOptionSpecs = {
     description:
       "Behind a reverse proxy: take attendees' addresses from the X-Forwarded-For header it adds (for the join rate limit)",
   },
+  database: {
+    type: "string",
+    env: "EGRESSLAB_DATABASE",
+    arg: "URL",
+    description:
+      "Keep sessions, progress and cluster state in this Postgres database (postgres://…), shared by several replicas; default SQLite in --data",
+  },
   "learner-uids": {
     type: "string",
     default: defaultUidRange,
@@ -244,6 +251,7 @@ export const serveCommand: Command = {
           homeMiB: o["home-size"],
         },
         trustProxy: o["trust-proxy"],
+        ...(o.database ? { database: o.database } : {}),
         stuck: { failingMs: o["stuck-failing"] * 60_000, idleMs: o["stuck-idle"] * 60_000 },
         ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
         ...(o["metrics-token"] ? { metricsToken: o["metrics-token"] } : {}),

@@ -49,8 +49,8 @@ export function apiRouter(opts: ApiOptions): express.Router {
     }),
   );
 
-  const session = (req: Request): { learner: Learner; workshop: Workshop } => {
-    const s = learnerOfCookie(workshops, req.headers.cookie);
+  const session = async (req: Request): Promise<{ learner: Learner; workshop: Workshop }> => {
+    const s = await learnerOfCookie(workshops, req.headers.cookie);
     if (!s) throw new EgresslabError("unauthorized", "your session has ended; join again");
     return s;
   };
@@ -62,16 +62,17 @@ export function apiRouter(opts: ApiOptions): express.Router {
     }
   };
 
-  r.get("/workshop", (_req, res) => {
-    res.json({ lab: workshops.default.lab.summary, joinCode: workshops.joinNeedsCode() });
-  });
+  r.get(
+    "/workshop",
+    wrap(async () => ({ lab: workshops.default.lab.summary, joinCode: await workshops.joinNeedsCode() })),
+  );
 
   r.post(
     "/join",
     wrap(async (req, res) => {
       limit(joins, req, res, "joins");
       const body = (req.body ?? {}) as { name?: unknown; code?: unknown; pin?: unknown };
-      const workshop = workshops.forJoin(body.code);
+      const workshop = await workshops.forJoin(body.code);
       const { learner: l, token } = await workshop.join(body);
       res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));
       return workshop.state(l);
@@ -90,11 +91,15 @@ export function apiRouter(opts: ApiOptions): express.Router {
         pin?: unknown;
       };
       if (body.resumeCode !== undefined) {
-        const { learner: l, token, workshop } = workshops.resumeWithCode(body.resumeCode, req.ip ?? "?");
+        const {
+          learner: l,
+          token,
+          workshop,
+        } = await workshops.resumeWithCode(body.resumeCode, req.ip ?? "?");
         res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));
         return workshop.state(l);
       }
-      const workshop = workshops.forJoin(body.code);
+      const workshop = await workshops.forJoin(body.code);
       const r2 = await workshop.resumeByName(body);
       res.setHeader("Set-Cookie", sessionCookieHeader(r2.token, req.secure));
       return workshop.state(r2.learner);
@@ -103,10 +108,10 @@ export function apiRouter(opts: ApiOptions): express.Router {
 
   r.post(
     "/logout",
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const token = parseCookies(req.headers.cookie)[sessionCookie];
-      const s = learnerOfCookie(workshops, req.headers.cookie);
-      if (token && s) s.workshop.endSession(token);
+      const s = await learnerOfCookie(workshops, req.headers.cookie);
+      if (token && s) await s.workshop.endSession(token);
       res.setHeader("Set-Cookie", sessionCookieHeader(undefined, req.secure));
       return undefined;
     }),
@@ -114,37 +119,37 @@ export function apiRouter(opts: ApiOptions): express.Router {
 
   r.get(
     "/session",
-    wrap((req) => {
-      const s = session(req);
+    wrap(async (req) => {
+      const s = await session(req);
       return s.workshop.state(s.learner);
     }),
   );
   r.put(
     "/pin",
     wrap(async (req) => {
-      const s = session(req);
+      const s = await session(req);
       await s.workshop.setPin(s.learner, (req.body as { pin?: unknown } | undefined)?.pin);
       return s.workshop.state(s.learner);
     }),
   );
   r.get(
     "/stages/:stage/guide",
-    wrap((req) => {
-      const s = session(req);
+    wrap(async (req) => {
+      const s = await session(req);
       return s.workshop.guide(s.learner, req.params.stage);
     }),
   );
   r.post(
     "/stages/:stage/go",
-    wrap((req) => {
-      const s = session(req);
+    wrap(async (req) => {
+      const s = await session(req);
       return s.workshop.goTo(s.learner, req.params.stage);
     }),
   );
   r.put(
     "/stages/:stage/answers",
-    wrap((req) => {
-      const s = session(req);
+    wrap(async (req) => {
+      const s = await session(req);
       return s.workshop.saveAnswers(
         s.learner,
         req.params.stage,
@@ -154,8 +159,8 @@ export function apiRouter(opts: ApiOptions): express.Router {
   );
   r.post(
     "/stages/:stage/check",
-    wrap((req) => {
-      const s = session(req);
+    wrap(async (req) => {
+      const s = await session(req);
       return s.workshop.check(
         s.learner,
         req.params.stage,
@@ -165,8 +170,8 @@ export function apiRouter(opts: ApiOptions): express.Router {
   );
   r.post(
     "/stages/:stage/reset",
-    wrap((req) => {
-      const s = session(req);
+    wrap(async (req) => {
+      const s = await session(req);
       return s.workshop.reset(s.learner, req.params.stage);
     }),
   );

@@ -22,17 +22,17 @@ export function instructorScope(
   workshops: Workshops,
   credential: InstructorCredential,
   token: string | undefined,
-): InstructorScope | undefined {
+): Promise<InstructorScope | undefined> {
   return workshops.scopeOf(token, (t) => credential.matches(t));
 }
 
 /** The instructor scope of a request, or a 401. */
-export function requireInstructor(
+export async function requireInstructor(
   req: Request,
   workshops: Workshops,
   credential: InstructorCredential,
-): InstructorScope {
-  const scope = instructorScope(workshops, credential, bearerOf(req));
+): Promise<InstructorScope> {
+  const scope = await instructorScope(workshops, credential, bearerOf(req));
   if (!scope) throw new EgresslabError("unauthorized", "the instructor token is missing or wrong");
   return scope;
 }
@@ -41,6 +41,6 @@ export function requireInstructor(
 export function learnerOfCookie(
   workshops: Workshops,
   cookieHeader: string | undefined,
-): { learner: Learner; workshop: Workshop } | undefined {
+): Promise<{ learner: Learner; workshop: Workshop } | undefined> {
   return workshops.learnerForToken(parseCookies(cookieHeader)[sessionCookie]);
 }

@@ -26,8 +26,8 @@ export interface InstructorApiOptions {
   extra?: (r: express.Router) => void;
 }
 
-export function workshopView(w: Workshop): WorkshopView {
-  const r = w.record();
+export async function workshopView(w: Workshop): Promise<WorkshopView> {
+  const [r, attendees] = await Promise.all([w.record(), w.learnerCount()]);
   const s = w.lab.summary;
   return {
     id: r.id,
@@ -40,7 +40,7 @@ export function workshopView(w: Workshop): WorkshopView {
     createdAt: r.createdAt,
     endedAt: r.endedAt,
     isDefault: r.isDefault,
-    attendees: w.learnerCount(),
+    attendees,
     pool: w.poolStatus(),
   };
 }
@@ -63,12 +63,10 @@ export function instructorRouter(opts: InstructorApiOptions): express.Router {
   const { workshops, credential } = opts;
   const r = express.Router();
   r.use((req, res, next) => {
-    try {
-      res.locals.instructor = requireInstructor(req, workshops, credential);
+    requireInstructor(req, workshops, credential).then((scope) => {
+      res.locals.instructor = scope;
       next();
-    } catch (err) {
-      next(err);
-    }
+    }, next);
   });
   const owner = (res: Response): void => {
     if (instructorOf(res).actor !== "owner")
@@ -81,15 +79,17 @@ export function instructorRouter(opts: InstructorApiOptions): express.Router {
 
   r.get(
     "/board",
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const w = one(req, res);
-      return { workshop: workshopView(w), lab: w.lab.summary, rows: w.board() };
+      return { workshop: await workshopView(w), lab: w.lab.summary, rows: await w.board() };
     }),
   );
 
   r.get(
     "/workshops",
-    wrap((_req, res) => ({ workshops: workshops.visibleTo(instructorOf(res)).map(workshopView) })),
+    wrap(async (_req, res) => ({
+      workshops: await Promise.all(workshops.visibleTo(instructorOf(res)).map(workshopView)),
+    })),
   );
   r.post(
     "/workshops",
@@ -98,7 +98,7 @@ export function instructorRouter(opts: InstructorApiOptions): express.Router {
       const { workshop, instructorToken } = await workshops.create(req.body ?? {}, "owner");
       res.status(201);
       return {
-        workshop: workshopView(workshop),
+        workshop: await workshopView(workshop),
         instructorToken,
         ...(opts.boardUrl ? { boardUrl: opts.boardUrl(instructorToken) } : {}),
       };
@@ -110,18 +110,18 @@ export function instructorRouter(opts: InstructorApiOptions): express.Router {
   );
   r.get(
     "/workshops/:workshop/board",
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const w = one(req, res);
-      return { workshop: workshopView(w), lab: w.lab.summary, rows: w.board() };
+      return { workshop: await workshopView(w), lab: w.lab.summary, rows: await w.board() };
     }),
   );
   for (const action of ["open", "pause"] as const)
     r.post(
       `/workshops/:workshop/${action}`,
-      wrap((req, res) => {
+      wrap(async (req, res) => {
         const w = one(req, res);
-        workshops.record(instructorOf(res).actor, w.id, `workshop.${action}`);
-        w[action]();
+        await workshops.record(instructorOf(res).actor, w.id, `workshop.${action}`);
+        await w[action]();
         return workshopView(w);
       }),
     );
@@ -135,27 +135,27 @@ export function instructorRouter(opts: InstructorApiOptions): express.Router {
   );
   r.post(
     "/workshops/:workshop/token",
-    wrap((req, res) => {
+    wrap(async (req, res) => {
       const w = one(req, res);
-      if (w.record().isDefault)
+      if ((await w.record()).isDefault)
         throw new EgresslabError(
           "conflict",
           "the default workshop is opened with the server's owner token; rotate that one",
         );
-      const token = workshops.rotateToken(w, instructorOf(res).actor);
+      const token = await workshops.rotateToken(w, instructorOf(res).actor);
       return { instructorToken: token, ...(opts.boardUrl ? { boardUrl: opts.boardUrl(token) } : {}) };
     }),
   );
   r.get(
     "/workshops/:workshop/actions",
-    wrap((req, res) => ({ actions: one(req, res).actions() })),
+    wrap(async (req, res) => ({ actions: await one(req, res).actions() })),
   );
   r.delete(
     "/workshops/:workshop/learners/:learner",
     wrap(async (req, res) => {
       const w = one(req, res);
       const id = String(req.params.learner);
-      workshops.record(instructorOf(res).actor, w.id, "learner.remove", id);
+      await workshops.record(instructorOf(res).actor, w.id, "learner.remove", id);
       await w.removeLearner(id);
       return undefined;
     }),
@@ -166,14 +166,14 @@ export function instructorRouter(opts: InstructorApiOptions): express.Router {
       const w = one(req, res);
       const into = (req.body as { into?: unknown } | undefined)?.into;
       const id = String(req.params.learner);
-      workshops.record(instructorOf(res).actor, w.id, "learner.merge", id, { into });
+      await workshops.record(instructorOf(res).actor, w.id, "learner.merge", id, { into });
       await w.mergeLearners(into, id);
-      return { rows: w.board() };
+      return { rows: await w.board() };
     }),
   );
   r.post(
     "/token",
-    wrap((_req, res) => {
+    wrap(async (_req, res) => {
       owner(res);
       if (!credential.rotatable)
         throw new EgresslabError(
@@ -181,7 +181,7 @@ export function instructorRouter(opts: InstructorApiOptions): express.Router {
           "the instructor token was given with --instructor-token; change it there",
         );
       const token = credential.rotate();
-      workshops.record("owner", null, "owner.rotate-token");
+      await workshops.record("owner", null, "owner.rotate-token");
       return { instructorToken: token, ...(opts.boardUrl ? { boardUrl: opts.boardUrl(token) } : {}) };
     }),
   );

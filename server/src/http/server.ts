@@ -6,11 +6,11 @@ import express from "express";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { ClusterProvider } from "../providers/provider.ts";
 import type { LabRunner } from "../sessions/lab-runner.ts";
-import { openDb } from "../sessions/db.ts";
-import { SessionStore } from "../sessions/store.ts";
+import { openDatabase } from "../scale/database.ts";
 import { ClusterPool } from "../sessions/pool.ts";
 import { Workshop } from "../sessions/workshop.ts";
 import { Workshops } from "../sessions/workshops.ts";
@@ -86,6 +86,10 @@ export interface WorkshopServerOptions {
    * Off by default, so a client cannot choose its own address (and escape the join rate limit) with that header.
    */
   trustProxy?: boolean;
+  /** The shared database (a `postgres://` URL); default SQLite in `dataDir`. */
+  database?: string;
+  /** This replica's name (default the host name and process id). */
+  replica?: string;
   flowSource?: (kubeconfig: string) => FlowSource;
   /**
    * Serves `/metrics` (Prometheus text format) to requests that carry this token as `Authorization: Bearer`; without
@@ -184,11 +188,21 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     webDist = web.webDist;
   }
 
-  const db = openDb(path.join(opts.dataDir, "egresslab.db"));
-  const store = new SessionStore(db);
+  const database = await openDatabase({
+    dataDir: opts.dataDir,
+    url: opts.database,
+    replica: opts.replica ?? `${hostname()}-${process.pid}`,
+  });
+  const store = database.sessions;
   const credential = InstructorCredential.open(opts.dataDir, opts.instructorToken);
   const resumeCodes = new ResumeCodes(readOrCreateSecretFile(serverSecretFile(opts.dataDir)));
-  const ws = store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
+  let ws: WorkshopRecord;
+  try {
+    ws = await store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   const terminals = new TerminalManager({
     root: path.join(opts.dataDir, "learners"),
     mode,
@@ -241,11 +255,12 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const build = async (record: WorkshopRecord): Promise<Workshop> => {
     const lab = await labFor(record.labId);
     const capacity = record.isDefault ? (opts.capacity ?? 100) : (record.capacity ?? 30);
-    const pool = new ClusterPool(opts.provider, db, {
+    let joined = await store.learnerCount(record.id);
+    const pool = new ClusterPool(opts.provider, database.pool, {
       size: opts.pool,
       // A workshop gets a ready cluster for every attendee it expects; one person on their own machine does not.
       ...(!record.isDefault || (opts.capacity !== undefined && !opts.local) ? { capacity } : {}),
-      joined: () => store.learnerCount(record.id),
+      joined: () => joined,
       labId: lab.summary.id,
       workshopId: record.id,
       adoptUnowned: record.isDefault,
@@ -271,23 +286,29 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       releaseCluster: (id) => pool.release(id),
       logger: log,
     });
+    // The pool fills towards the capacity minus those who joined: counted again when the board changes.
+    w.on("board", () => {
+      store.learnerCount(record.id).then(
+        (n) => (joined = n),
+        () => undefined,
+      );
+    });
+    const instructor = workshopInstructor({
+      workshop: w,
+      store,
+      terminals,
+      notify: {
+        message: (id, m) =>
+          void room.io?.to(id ? learnerRoom(id) : workshopRoom(record.id)).emit("room:message", m),
+        pause: (p) => void room.io?.to(workshopRoom(record.id)).emit("room:pause", p),
+      },
+      ...(opts.stuck ? { rule: opts.stuck } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+      logger: log,
+    });
+    await instructor.board.ready;
+    instructors.set(record.id, instructor);
     // Workshops created while the server runs start pre-warming at once; those of the start, once it listens.
-    instructors.set(
-      record.id,
-      workshopInstructor({
-        workshop: w,
-        store,
-        terminals,
-        notify: {
-          message: (id, m) =>
-            void room.io?.to(id ? learnerRoom(id) : workshopRoom(record.id)).emit("room:message", m),
-          pause: (p) => void room.io?.to(workshopRoom(record.id)).emit("room:pause", p),
-        },
-        ...(opts.stuck ? { rule: opts.stuck } : {}),
-        ...(opts.now ? { now: opts.now } : {}),
-        logger: log,
-      }),
-    );
     if (listening && !closing) void pool.fill();
     return w;
   };
@@ -300,7 +321,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   });
   const rebuilt = opts.provider.rebuilt?.() ?? [];
   // A warm cluster made afresh lost the first stage the pool had prepared on it: the pool prepares it again.
-  for (const r of rebuilt) db.prepare("UPDATE pool_clusters SET prepared = 0 WHERE cluster_id = ?").run(r.id);
+  for (const r of rebuilt) await database.pool.unprepare(r.id);
   await workshops.start(ws);
   workshops.on("ended", (w) => {
     instructors.get(w.id)?.close();
@@ -323,8 +344,8 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const ready: HealthCheck[] = [
     {
       name: "database",
-      check: () => {
-        db.prepare("SELECT 1").get();
+      check: async () => {
+        await database.ping();
         return undefined;
       },
     },
@@ -415,7 +436,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         server.closeAllConnections();
         await closed;
         await opts.provider.close();
-        db.close();
+        await database.close();
       })();
       return closing;
     },

@@ -42,6 +42,10 @@ export class BoardService {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  /** The refresh running now; the next waits for it. */
+  private refreshing: Promise<void> = Promise.resolve();
+  /** Resolves once the board holds the database's attendees and check history. */
+  readonly ready: Promise<void>;
   private readonly log: Logger;
   private readonly onBoard = (): void => this.scheduleRefresh();
   private readonly onCheck = (...[id, r]: WorkshopEvents["check"]): void => {
@@ -52,7 +56,7 @@ export class BoardService {
   constructor(private readonly opts: BoardServiceOptions) {
     this.log = opts.logger ?? noopLogger;
     const lab = opts.workshop.lab;
-    this.model = new BoardModel({
+    const model = new BoardModel({
       lab: { id: lab.summary.id, title: lab.summary.title },
       stages: boardStages(lab),
       ...(opts.rule ? { rule: opts.rule } : {}),
@@ -63,10 +67,13 @@ export class BoardService {
         return p ? (lab.mistakes?.(stage, p) ?? []) : [];
       },
     });
-    this.refresh();
-    for (const c of opts.store.checkHistory(opts.workshopId))
-      this.model.recordCheck(c.learnerId, c.result as CheckOutcome);
-    this.model.snapshot();
+    this.model = model;
+    this.ready = (async () => {
+      const history = opts.store.checkHistory(opts.workshopId);
+      await this.refresh();
+      for (const c of await history) model.recordCheck(c.learnerId, c.result as CheckOutcome);
+      model.snapshot();
+    })();
     opts.workshop.on("board", this.onBoard);
     opts.workshop.on("progress", this.onBoard);
     opts.workshop.on("check", this.onCheck);
@@ -85,10 +92,21 @@ export class BoardService {
   }
 
   /** Reads names, stages, online state and stage times again from the workshop and the database. */
-  private refresh(): void {
+  private refresh(): Promise<void> {
+    const next = this.refreshing.then(() => this.readDatabase());
+    this.refreshing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async readDatabase(): Promise<void> {
     const { store, workshop, workshopId } = this.opts;
-    const learners = store.learners(workshopId);
-    const rows = new Map(workshop.board().map((r) => [r.learnerId, r]));
+    const [learners, board, stageTimes] = await Promise.all([
+      store.learners(workshopId),
+      workshop.board(),
+      store.stageTimesAll(workshopId),
+    ]);
+    if (this.closed) return;
+    const rows = new Map(board.map((r) => [r.learnerId, r]));
     for (const l of learners) this.seeds.set(l.id, l.seed);
     this.model.setAttendees(
       learners.map((l) => {
@@ -104,7 +122,7 @@ export class BoardService {
       }),
     );
     const times = new Map<string, StageTimes[]>();
-    for (const t of store.stageTimesAll(workshopId)) {
+    for (const t of stageTimes) {
       let list = times.get(t.learnerId);
       if (!list) times.set(t.learnerId, (list = []));
       list[t.stageIndex] = {
@@ -119,14 +137,13 @@ export class BoardService {
     if (this.closed) return;
     this.refreshTimer ??= setTimeout(() => {
       this.refreshTimer = undefined;
-      try {
-        this.refresh();
-      } catch (err) {
-        this.log.warn("could not read the board from the database", {
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
-      this.flush();
+      this.refresh().then(
+        () => this.flush(),
+        (err: unknown) =>
+          this.log.warn("could not read the board from the database", {
+            error: err instanceof Error ? err.message : String(err),
+          }),
+      );
     }, this.opts.flushMs ?? 100);
   }
 

@@ -65,8 +65,8 @@ export class InstructorConsole {
   }
 
   /** The attendee `id` of this workshop, or a 404 (an id of another workshop is unknown here). */
-  learner(id: unknown): Learner {
-    const l = typeof id === "string" ? this.opts.workshop.learnerForId(id) : undefined;
+  async learner(id: unknown): Promise<Learner> {
+    const l = typeof id === "string" ? await this.opts.workshop.learnerForId(id) : undefined;
     if (!l || l.workshopId !== this.opts.workshop.id)
       throw new NotFoundError("there is no such attendee here");
     return l;
@@ -80,11 +80,11 @@ export class InstructorConsole {
   async detail(
     id: unknown,
   ): Promise<AttendeeDetail & { attendee: BoardAttendee | undefined; stages: BoardStage[] }> {
-    const l = this.learner(id);
+    const l = await this.learner(id);
     const attendee = this.row(l.id);
     const checks: AttendeeDetail["checks"] = [];
     for (const s of this.opts.board.model.stages) {
-      const last = this.opts.store.checks(l.id, s.index, 1)[0];
+      const last = (await this.opts.store.checks(l.id, s.index, 1))[0];
       if (last) checks.push({ stage: s.index, outcome: last.result as CheckOutcome });
     }
     const started = attendee?.cells[l.currentStage]?.startedAt;
@@ -114,7 +114,7 @@ export class InstructorConsole {
     detail: Record<string, unknown>,
     fn: () => Promise<T> | T,
   ): Promise<T> {
-    const record = (outcome: Record<string, unknown>): void =>
+    const record = (outcome: Record<string, unknown>): Promise<void> =>
       this.opts.store.recordAction({
         workshopId: this.opts.workshop.id,
         actor,
@@ -124,11 +124,13 @@ export class InstructorConsole {
       });
     try {
       const r = await fn();
-      record({ ok: true });
+      await record({ ok: true });
       this.log.info("instructor action", { actor, action, learner: learnerId, ...detail });
       return r;
     } catch (err) {
-      record({ ok: false, error: err instanceof Error ? err.message : String(err) });
+      await record({ ok: false, error: err instanceof Error ? err.message : String(err) }).catch(
+        () => undefined,
+      );
       throw err;
     }
   }
@@ -142,8 +144,8 @@ export class InstructorConsole {
   }
 
   /** Resets the attendee's stage (cleanup, setup again; its pass is forgotten). */
-  reset(actor: Actor, id: unknown, stage: unknown): Promise<unknown> {
-    const l = this.learner(id);
+  async reset(actor: Actor, id: unknown, stage: unknown): Promise<unknown> {
+    const l = await this.learner(id);
     const s = this.stage(stage);
     return this.act(actor, "attendee.reset-stage", l.id, { stage: s }, async () => {
       await this.opts.workshop.reset(l, s);
@@ -157,8 +159,8 @@ export class InstructorConsole {
   }
 
   /** Moves the attendee to a stage, earlier stages set up with the lab's solutions. */
-  jump(actor: Actor, id: unknown, stage: unknown): Promise<unknown> {
-    const l = this.learner(id);
+  async jump(actor: Actor, id: unknown, stage: unknown): Promise<unknown> {
+    const l = await this.learner(id);
     const s = this.stage(stage);
     return this.act(actor, "attendee.jump-to-stage", l.id, { stage: s, from: l.currentStage }, async () => {
       await this.opts.workshop.jumpTo(l, s);
@@ -172,8 +174,8 @@ export class InstructorConsole {
   }
 
   /** Shows a message on one attendee's page. */
-  message(actor: Actor, id: unknown, text: unknown): Promise<RoomMessage> {
-    const l = this.learner(id);
+  async message(actor: Actor, id: unknown, text: unknown): Promise<RoomMessage> {
+    const l = await this.learner(id);
     const t = messageText(text);
     return this.act(actor, "attendee.message", l.id, { text: t }, () => {
       const m: RoomMessage = { text: t, at: this.now().toISOString(), broadcast: false };

@@ -28,7 +28,7 @@ export interface InstructorOptions {
 export interface WorkshopInstructor {
   board: BoardService;
   console: InstructorConsole;
-  results(): WorkshopResults;
+  results(): Promise<WorkshopResults>;
   close(): void;
 }
 
@@ -54,16 +54,22 @@ export function workshopInstructor(opts: InstructorOptions): WorkshopInstructor 
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
   const lab = w.lab;
-  const results = (): WorkshopResults =>
-    workshopResults({
+  const results = async (): Promise<WorkshopResults> => {
+    const [learners, times, checks] = await Promise.all([
+      opts.store.learners(w.id),
+      opts.store.stageTimesAll(w.id),
+      opts.store.checkHistory(w.id),
+    ]);
+    return workshopResults({
       lab: { id: lab.summary.id, title: lab.summary.title },
       stages: board.model.stages,
-      learners: opts.store.learners(w.id),
-      times: opts.store.stageTimesAll(w.id),
-      checks: opts.store.checkHistory(w.id),
+      learners,
+      times,
+      checks,
       params: (seed) => lab.params(seed),
       ...(lab.mistakes ? { mistakes: (stage, params) => lab.mistakes!(stage, params) } : {}),
       now: new Date(now()),
     });
+  };
   return { board, console, results, close: () => board.close() };
 }

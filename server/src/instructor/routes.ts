@@ -16,7 +16,7 @@ import { attendeesCsv, stagesCsv, type WorkshopResults } from "./results.ts";
 export interface SeatRoutesOptions {
   workshops: Workshops;
   consoleOf: (w: Workshop) => InstructorConsole;
-  resultsOf: (w: Workshop) => WorkshopResults;
+  resultsOf: (w: Workshop) => Promise<WorkshopResults>;
 }
 
 const body = (req: Request): Record<string, unknown> =>
@@ -79,8 +79,8 @@ export function seatRoutes(r: express.Router, opts: SeatRoutesOptions): void {
   );
   r.get(
     paths("/results.csv"),
-    wrap((req, res) => {
-      const results = opts.resultsOf(one(req, res).w);
+    wrap(async (req, res) => {
+      const results = await opts.resultsOf(one(req, res).w);
       const byStage = req.query.by === "stage";
       res.setHeader("Content-Type", "text/csv; charset=utf-8");
       res.setHeader(

@@ -99,33 +99,43 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
   // An instructor socket is authorised by its token alone (never a cookie), for one workshop it may see; a learner
   // socket by its session cookie alone, for the learner's own workshop.
   io.use((socket, next) => {
+    authorize(socket).then(next, (err: unknown) => {
+      logger.error("could not authorise a socket", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      next(
+        Object.assign(new Error("the server cannot reach its database; try again"), {
+          data: { code: "unavailable" },
+        }),
+      );
+    });
+  });
+  const authorize = async (socket: LabSocket): Promise<Error | undefined> => {
     const auth = socket.handshake.auth as { instructor?: unknown; workshop?: unknown } | undefined;
     if (auth?.instructor !== undefined) {
       const scope =
         typeof auth.instructor === "string"
-          ? instructorScope(workshops, opts.credential, auth.instructor)
+          ? await instructorScope(workshops, opts.credential, auth.instructor)
           : undefined;
-      if (!scope) return next(refuse("the instructor token is wrong"));
+      if (!scope) return refuse("the instructor token is wrong");
       let w: Workshop;
       try {
         w = workshops.forScope(scope, typeof auth.workshop === "string" ? auth.workshop : undefined);
       } catch (err) {
-        return next(
-          Object.assign(new Error(err instanceof Error ? err.message : String(err)), {
-            data: { code: "not-found" },
-          }),
-        );
+        return Object.assign(new Error(err instanceof Error ? err.message : String(err)), {
+          data: { code: "not-found" },
+        });
       }
       socket.data.instructor = scope;
       socket.data.workshop = w;
-      return next();
+      return undefined;
     }
-    const s = learnerOfCookie(workshops, socket.request.headers.cookie);
-    if (!s) return next(refuse("your session has ended; join again"));
+    const s = await learnerOfCookie(workshops, socket.request.headers.cookie);
+    if (!s) return refuse("your session has ended; join again");
     socket.data.learner = s.learner;
     socket.data.workshop = s.workshop;
-    next();
-  });
+    return undefined;
+  };
 
   let closed = false;
   const unwatch = new Map<string, () => void>();
@@ -190,9 +200,10 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       };
       // The seat: one attendee's terminal, read-only; only an attendee of this board's workshop.
       socket.on("seat:watch", (p: unknown) => {
-        try {
+        void (async () => {
           const { attendeeId } = parse(seatWatchSchema, p, "seat:watch");
-          const l = opts.consoleOf(workshop).learner(attendeeId);
+          const l = await opts.consoleOf(workshop).learner(attendeeId);
+          if (socket.disconnected) return;
           stopWatching();
           unwatchSeat = terminals.watch(
             l.id,
@@ -203,9 +214,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
               (code) => socket.emit("seat:term-exit", { attendeeId: l.id, code }),
             ),
           );
-        } catch (err) {
-          socket.emit("error", toWire(err).body);
-        }
+        })().catch((err: unknown) => socket.emit("error", toWire(err).body));
       });
       socket.on("seat:unwatch", stopWatching);
       socket.on("disconnect", () => {
@@ -253,7 +262,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
 
     on("term:attach", async (p) => {
       const req = parse(termAttachSchema, p, "term:attach");
-      const fresh = workshop.learnerForId(learner.id) ?? learner;
+      const fresh = (await workshop.learnerForId(learner.id)) ?? learner;
       if (!terminals.get(learner.id)) await workshop.ensureHome(fresh);
       if (socket.disconnected) return;
       const s = await terminals.attach(learner.id, client, {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { openDb } from "./db.ts";
+import { sqlitePoolRecords } from "./pool-records.ts";
 import { ClusterPool } from "./pool.ts";
 import type {
   AcquireOptions,
@@ -63,7 +64,11 @@ describe("ClusterPool", () => {
     const prepared: [string, number][] = [];
     const prepare = async (c: ClusterConnection, seed: number): Promise<void> =>
       void prepared.push([c.id, seed]);
-    const pool = new ClusterPool(new CountingProvider(), db, { size: 2, labId: "lab", prepare });
+    const pool = new ClusterPool(new CountingProvider(), sqlitePoolRecords(db), {
+      size: 2,
+      labId: "lab",
+      prepare,
+    });
     await pool.fill();
     expect(prepared).toHaveLength(2);
     const got = await pool.take();
@@ -72,7 +77,11 @@ describe("ClusterPool", () => {
     pool.close();
     await new Promise((r) => setTimeout(r, 50));
     const before = prepared.length;
-    const pool2 = new ClusterPool(new CountingProvider(), db, { size: 2, labId: "lab", prepare });
+    const pool2 = new ClusterPool(new CountingProvider(), sqlitePoolRecords(db), {
+      size: 2,
+      labId: "lab",
+      prepare,
+    });
     await pool2.fill();
     const reused = await pool2.take();
     expect(reused.prepared).toBe(true);
@@ -82,7 +91,7 @@ describe("ClusterPool", () => {
   it("pre-warms clusters, hands them out, refills, and reuses the warm ones after a restart", async () => {
     const db = openDb(":memory:");
     const provider = new CountingProvider();
-    const pool = new ClusterPool(provider, db, { size: 2, labId: "lab" });
+    const pool = new ClusterPool(provider, sqlitePoolRecords(db), { size: 2, labId: "lab" });
     await pool.fill();
     expect(pool.available).toBe(2);
     const warm = new Set(provider.created);
@@ -95,7 +104,7 @@ describe("ClusterPool", () => {
 
     // A new server on the same database: the two clusters still waiting are re-acquired, none created.
     const again = new CountingProvider();
-    const pool2 = new ClusterPool(again, db, { size: 2, labId: "lab" });
+    const pool2 = new ClusterPool(again, sqlitePoolRecords(db), { size: 2, labId: "lab" });
     await pool2.fill();
     expect(pool2.available).toBe(2);
     expect([...again.created].every((id) => provider.created.has(id) && id !== a.conn.id)).toBe(true);
@@ -103,7 +112,7 @@ describe("ClusterPool", () => {
 
   it("releases warm clusters prepared for another lab instead of handing them out", async () => {
     const db = openDb(":memory:");
-    const first = new ClusterPool(new CountingProvider(), db, {
+    const first = new ClusterPool(new CountingProvider(), sqlitePoolRecords(db), {
       size: 1,
       labId: "lab-a",
       prepare: async () => {},
@@ -111,7 +120,11 @@ describe("ClusterPool", () => {
     await first.fill();
     first.close();
     const provider = new CountingProvider();
-    const second = new ClusterPool(provider, db, { size: 1, labId: "lab-b", prepare: async () => {} });
+    const second = new ClusterPool(provider, sqlitePoolRecords(db), {
+      size: 1,
+      labId: "lab-b",
+      prepare: async () => {},
+    });
     await second.fill();
     const got = await second.take();
     expect(provider.released).toHaveLength(1);
@@ -120,7 +133,7 @@ describe("ClusterPool", () => {
 
   it("acquires a cluster on demand when the pool is empty, and connects to a known id once", async () => {
     const provider = new CountingProvider();
-    const pool = new ClusterPool(provider, openDb(":memory:"), { size: 0, labId: "lab" });
+    const pool = new ClusterPool(provider, sqlitePoolRecords(openDb(":memory:")), { size: 0, labId: "lab" });
     const c = await pool.take();
     expect(provider.calls).toEqual([c.conn.id]);
     expect(c.prepared).toBe(false);
@@ -135,7 +148,7 @@ describe("ClusterPool", () => {
       prepared.push(seed);
       provider.state.set(c.id, `stage 0 for variant ${seed % 3}`);
     };
-    const pool = new ClusterPool(provider, openDb(":memory:"), {
+    const pool = new ClusterPool(provider, sqlitePoolRecords(openDb(":memory:")), {
       size: 12,
       labId: "lab",
       prepare,
@@ -166,7 +179,7 @@ describe("ClusterPool", () => {
     const provider = new CopyingProvider();
     let joined = 0;
     const statuses: { ready: number; target: number }[] = [];
-    const pool = new ClusterPool(provider, openDb(":memory:"), {
+    const pool = new ClusterPool(provider, sqlitePoolRecords(openDb(":memory:")), {
       size: 2,
       capacity: 30,
       joined: () => joined,
@@ -207,7 +220,7 @@ describe("ClusterPool", () => {
   it("prepares a template again after a failed preparation, and drops the failed cluster", async () => {
     const provider = new CopyingProvider();
     let fail = true;
-    const pool = new ClusterPool(provider, openDb(":memory:"), {
+    const pool = new ClusterPool(provider, sqlitePoolRecords(openDb(":memory:")), {
       size: 1,
       labId: "lab",
       prepare: async (c) => {

@@ -12,7 +12,6 @@ import { randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { AcquireOptions, ClusterConnection, ClusterProvider } from "../providers/provider.ts";
-import type { Db } from "./db.ts";
 import { newId } from "./tokens.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
@@ -68,11 +67,27 @@ export interface PooledCluster {
   prepared: boolean;
 }
 
-interface Row {
+/** A warm cluster as the pool records it. */
+export interface PoolRow {
   cluster_id: string;
   lab_id: string | null;
   seed: number | null;
+  /** 1 when `prepare` ran on it. */
   prepared: number;
+}
+
+/** Where pools keep their warm clusters, so a restart reuses them (SQLite, or Postgres per replica). */
+export interface PoolRecords {
+  /** The warm clusters of a workshop (with `adoptUnowned`, also those recorded before workshops had ids), oldest first. */
+  list(workshopId: string | null, adoptUnowned: boolean): Promise<PoolRow[]>;
+  /** Records a cluster being made for a workshop's lab. */
+  add(id: string, labId: string, workshopId: string | null): Promise<void>;
+  /** Records the seed a cluster was made for, and whether it is prepared. */
+  update(id: string, seed: number, prepared: boolean): Promise<void>;
+  /** Forgets a cluster (taken by a learner, released, or failed). */
+  remove(id: string): Promise<void>;
+  /** Records that a cluster lost its prepared first stage (it was made afresh): the pool prepares it again. */
+  unprepare(id: string): Promise<void>;
 }
 
 export const newSeed = (): number => randomInt(1, 2 ** 31 - 1);
@@ -98,7 +113,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
 
   constructor(
     private readonly provider: ClusterProvider,
-    private readonly db: Db,
+    private readonly records: PoolRecords,
     private readonly opts: PoolOptions,
   ) {
     super();
@@ -152,7 +167,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     return this.filling;
   }
 
-  private async warm(row: Row): Promise<void> {
+  private async warm(row: PoolRow): Promise<void> {
     const conn = await this.connect(row.cluster_id);
     const seed = row.seed ?? newSeed();
     let prepared = row.prepared === 1;
@@ -160,9 +175,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
       await this.opts.prepare(conn, seed);
       prepared = true;
     }
-    this.db
-      .prepare("UPDATE pool_clusters SET seed = ?, prepared = ? WHERE cluster_id = ?")
-      .run(seed, prepared ? 1 : 0, row.cluster_id);
+    await this.records.update(row.cluster_id, seed, prepared);
     if (this.closed) return;
     this.ready.push({ conn, seed, prepared });
   }
@@ -220,13 +233,9 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
   }
 
   private async refill(): Promise<void> {
-    const stored = this.db
-      .prepare(
-        "SELECT cluster_id, lab_id, seed, prepared FROM pool_clusters WHERE workshop_id IS ? OR (? AND workshop_id IS NULL) ORDER BY created_at",
-      )
-      .all(this.opts.workshopId ?? null, this.opts.adoptUnowned ? 1 : 0) as Row[];
+    const stored = await this.records.list(this.opts.workshopId ?? null, this.opts.adoptUnowned ?? false);
     for (const row of stored.filter((r) => r.lab_id !== this.opts.labId)) {
-      this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(row.cluster_id);
+      await this.records.remove(row.cluster_id);
       this.log.info("releasing a warm cluster prepared for another lab", {
         cluster: row.cluster_id,
         lab: row.lab_id,
@@ -250,21 +259,15 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     let made = 0;
     while (!this.closed && this.ready.length < this.target) {
       const id = newId("c");
-      this.db
-        .prepare(
-          "INSERT INTO pool_clusters (cluster_id, lab_id, workshop_id, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .run(id, this.opts.labId, this.opts.workshopId ?? null, new Date().toISOString());
+      await this.records.add(id, this.opts.labId, this.opts.workshopId ?? null);
       let c: PooledCluster;
       try {
         c = await this.make(id, true);
       } catch (err) {
-        this.forget(id, err);
+        await this.forget(id, err);
         return;
       }
-      this.db
-        .prepare("UPDATE pool_clusters SET seed = ?, prepared = ? WHERE cluster_id = ?")
-        .run(c.seed, c.prepared ? 1 : 0, id);
+      await this.records.update(id, c.seed, c.prepared);
       if (this.closed) return;
       this.ready.push(c);
       this.lastFillError = undefined;
@@ -285,9 +288,9 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
       });
   }
 
-  private forget(id: string, err: unknown): void {
+  private async forget(id: string, err: unknown): Promise<void> {
     this.lastFillError = err instanceof Error ? err.message : String(err);
-    this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(id);
+    await this.records.remove(id).catch(() => undefined);
     this.log.error("could not pre-warm a cluster", {
       cluster: id,
       error: err instanceof Error ? err.message : String(err),
@@ -302,7 +305,7 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     const warm = this.ready.shift();
     let result: PooledCluster;
     if (warm) {
-      this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(warm.conn.id);
+      await this.records.remove(warm.conn.id);
       result = warm;
       this.report();
     } else {
@@ -338,13 +341,9 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     this.close();
     await this.filling;
     const waiting = this.ready.splice(0).map((c) => c.conn.id);
-    const stored = (
-      this.db
-        .prepare("SELECT cluster_id FROM pool_clusters WHERE workshop_id IS ?")
-        .all(this.opts.workshopId ?? null) as { cluster_id: string }[]
-    ).map((r) => r.cluster_id);
+    const stored = (await this.records.list(this.opts.workshopId ?? null, false)).map((r) => r.cluster_id);
     for (const id of new Set([...waiting, ...stored])) {
-      this.db.prepare("DELETE FROM pool_clusters WHERE cluster_id = ?").run(id);
+      await this.records.remove(id);
       this.connections.delete(id);
       await this.provider.release(id).catch((err: unknown) =>
         this.log.warn("could not release a warm cluster", {

@@ -1,34 +1,65 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { openDb, migrate } from "./db.ts";
-import { SessionStore } from "./store.ts";
+import { joinCodeAccepts, sqliteSessions, type SessionStore } from "./store.ts";
 import { migrations } from "./migrations.ts";
+import { PgSessionStore } from "../scale/pg-store.ts";
+import { migratePg, openPg } from "../scale/pg-db.ts";
+import { pgMigrations } from "../scale/pg-migrations.ts";
+import { startPostgres, type PostgresServer } from "../../../test/helpers/services.ts";
 
 const dirs: string[] = [];
-afterEach(() => {
+const open: SessionStore[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function fresh(): SessionStore {
-  return new SessionStore(openDb(":memory:"));
-}
+let postgres: PostgresServer;
+let dbs = 0;
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 60_000);
+afterAll(() => postgres?.stop());
 
-describe("SessionStore", () => {
-  it("issues a token that finds the learner, and stores only its hash", () => {
-    const db = openDb(":memory:");
-    const s = new SessionStore(db);
-    const ws = s.ensureWorkshop("lab", undefined);
-    const { learner, token } = s.createLearner({ workshopId: ws.id, name: "Ada", seed: 7, clusterId: "c-1" });
-    expect(s.learnerForToken(token)?.id).toBe(learner.id);
-    expect(s.learnerForToken(token + "x")).toBeUndefined();
-    const stored = db.prepare("SELECT token_hash FROM sessions").all() as { token_hash: string }[];
-    expect(stored).toHaveLength(1);
-    expect(stored[0]!.token_hash).not.toContain(token);
-    expect(stored[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
-    s.endSession(token);
-    expect(s.learnerForToken(token)).toBeUndefined();
+/** An empty store of each kind; the same behaviour is expected of both. */
+const backends: { name: string; fresh: () => Promise<SessionStore> }[] = [
+  {
+    name: "SQLite",
+    fresh: () => {
+      const s = sqliteSessions(openDb(":memory:"));
+      open.push(s);
+      return Promise.resolve(s);
+    },
+  },
+  {
+    name: "Postgres",
+    fresh: async () => {
+      const s = new PgSessionStore(await openPg(postgres.createDatabase(`store_${++dbs}`)));
+      open.push(s);
+      return s;
+    },
+  },
+];
+
+describe.each(backends)("SessionStore on $name", ({ fresh }) => {
+  it("issues a token that finds the learner, and forgets it on logout", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const { learner, token } = await s.createLearner({
+      workshopId: ws.id,
+      name: "Ada",
+      seed: 7,
+      clusterId: "c-1",
+    });
+    expect((await s.learnerForToken(token))?.id).toBe(learner.id);
+    expect(await s.learnerForToken(token + "x")).toBeUndefined();
+    expect(await s.learner(learner.id)).toEqual({ ...learner, lastSeenAt: expect.any(String) as string });
+    await s.endSession(token);
+    expect(await s.learnerForToken(token)).toBeUndefined();
+    expect((await s.learner(learner.id))?.name).toBe("Ada");
   });
 
   it.each([
@@ -37,76 +68,213 @@ describe("SessionStore", () => {
     { code: "k8s-2026", given: "k8s-2026", ok: true },
     { code: "k8s-2026", given: "K8S-2026", ok: false },
     { code: "k8s-2026", given: undefined, ok: false },
-  ])("join code $code accepts $given: $ok", ({ code, given, ok }) => {
-    const s = fresh();
-    expect(s.joinCodeAccepts(s.ensureWorkshop("lab", code), given)).toBe(ok);
+  ])("join code $code accepts $given: $ok", async ({ code, given, ok }) => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", code);
+    expect(joinCodeAccepts(ws, given)).toBe(ok);
+    expect(joinCodeAccepts((await s.workshopById(ws.id))!, given)).toBe(ok);
   });
 
-  it("keeps the first pass even after a later failure, and counts checks", () => {
-    const s = fresh();
-    const ws = s.ensureWorkshop("lab", undefined);
-    const { learner } = s.createLearner({ workshopId: ws.id, name: "B", seed: 1, clusterId: "c" });
-    expect(s.markStarted(learner.id, 0)).toBe(true);
-    expect(s.markStarted(learner.id, 0)).toBe(false);
-    s.recordCheck(learner.id, 0, false, { n: 1 });
-    s.recordCheck(learner.id, 0, true, { n: 2 });
-    s.recordCheck(learner.id, 0, false, { n: 3 });
-    expect(s.progress(learner.id, 3)).toEqual([
+  it("keeps the first pass even after a later failure, and counts checks", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const { learner } = await s.createLearner({ workshopId: ws.id, name: "B", seed: 1, clusterId: "c" });
+    expect(await s.markStarted(learner.id, 0)).toBe(true);
+    expect(await s.markStarted(learner.id, 0)).toBe(false);
+    expect(await s.isStarted(learner.id, 0)).toBe(true);
+    expect(await s.isStarted(learner.id, 1)).toBe(false);
+    await s.recordCheck(learner.id, 0, false, { n: 1 });
+    await s.recordCheck(learner.id, 0, true, { n: 2 });
+    await s.recordCheck(learner.id, 0, false, { n: 3 });
+    expect(await s.progress(learner.id, 3)).toEqual([
       { index: 0, status: "passed", checks: 3 },
       { index: 1, status: "not-started", checks: 0 },
       { index: 2, status: "not-started", checks: 0 },
     ]);
-    expect(s.checks(learner.id, 0).map((c) => c.result)).toEqual([{ n: 3 }, { n: 2 }, { n: 1 }]);
-    s.clearStage(learner.id, 0);
-    expect(s.progress(learner.id, 1)[0]!.status).toBe("not-started");
+    const history = await s.checks(learner.id, 0);
+    expect(history.map((c) => c.result)).toEqual([{ n: 3 }, { n: 2 }, { n: 1 }]);
+    expect(history.map((c) => c.passed)).toEqual([false, true, false]);
+    expect(await s.checks(learner.id, 0, 1)).toHaveLength(1);
+    await s.clearStage(learner.id, 0);
+    expect((await s.progress(learner.id, 1))[0]!.status).toBe("not-started");
   });
 
-  it("reads every learner's progress at once, the same as one by one", () => {
-    const s = fresh();
-    const ws = s.ensureWorkshop("lab", undefined);
-    const other = s.ensureWorkshop("other-lab", undefined);
-    const ids = ["A", "B", "C"].map(
-      (name) => s.createLearner({ workshopId: ws.id, name, seed: 1, clusterId: name }).learner.id,
-    );
-    const stranger = s.createLearner({ workshopId: other.id, name: "X", seed: 1, clusterId: "x" }).learner.id;
-    s.markStarted(ids[0]!, 0);
-    s.recordCheck(ids[0]!, 0, true, {});
-    s.recordCheck(ids[1]!, 2, false, {});
-    s.recordCheck(stranger, 0, true, {});
-    const all = s.progressAll(ws.id, 3);
+  it("reads every learner's progress at once, the same as one by one", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const other = await s.ensureWorkshop("other-lab", undefined);
+    const ids: string[] = [];
+    for (const name of ["A", "B", "C"])
+      ids.push((await s.createLearner({ workshopId: ws.id, name, seed: 1, clusterId: name })).learner.id);
+    const stranger = (await s.createLearner({ workshopId: other.id, name: "X", seed: 1, clusterId: "x" }))
+      .learner.id;
+    await s.markStarted(ids[0]!, 0);
+    await s.recordCheck(ids[0]!, 0, true, {});
+    await s.recordCheck(ids[1]!, 2, false, {});
+    await s.recordCheck(stranger, 0, true, {});
+    const all = await s.progressAll(ws.id, 3);
     expect([...all.keys()].sort()).toEqual([ids[0], ids[1]].sort());
-    for (const id of [ids[0]!, ids[1]!]) expect(all.get(id)).toEqual(s.progress(id, 3));
+    for (const id of [ids[0]!, ids[1]!]) expect(all.get(id)).toEqual(await s.progress(id, 3));
+    expect((await s.learners(ws.id)).map((l) => l.name)).toEqual(["A", "B", "C"]);
+    expect(await s.learnerCount(ws.id)).toBe(3);
+    expect(await s.learnerCount(other.id)).toBe(1);
   });
 
-  it("upserts answers per question", () => {
-    const s = fresh();
-    const ws = s.ensureWorkshop("lab", undefined);
-    const { learner } = s.createLearner({ workshopId: ws.id, name: "C", seed: 1, clusterId: "c" });
-    s.saveAnswers(learner.id, 0, { a: "1", b: "2" });
-    s.saveAnswers(learner.id, 0, { a: "3" });
-    expect(s.answers(learner.id, 0)).toEqual({ a: "3", b: "2" });
-    expect(s.answers(learner.id, 1)).toEqual({});
+  it("upserts answers per question", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const { learner } = await s.createLearner({ workshopId: ws.id, name: "C", seed: 1, clusterId: "c" });
+    await s.saveAnswers(learner.id, 0, { a: "1", b: "2" });
+    await s.saveAnswers(learner.id, 0, { a: "3" });
+    await s.saveAnswers(learner.id, 0, {});
+    expect(await s.answers(learner.id, 0)).toEqual({ a: "3", b: "2" });
+    expect(await s.answers(learner.id, 1)).toEqual({});
   });
 
-  it("survives reopening the file: same workshop, learner, progress", () => {
+  it("stores an attendee's text as data (quotes, SQL, NUL-free unicode)", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const name = "Robert'); DROP TABLE learners;-- ✓";
+    const { learner } = await s.createLearner({ workshopId: ws.id, name, seed: 1, clusterId: "c" });
+    await s.saveAnswers(learner.id, 0, { "q'1": "$1 '; SELECT 1; --" });
+    expect((await s.learner(learner.id))?.name).toBe(name);
+    expect(await s.answers(learner.id, 0)).toEqual({ "q'1": "$1 '; SELECT 1; --" });
+    expect(await s.learnerCount(ws.id)).toBe(1);
+  });
+
+  it("lists a workshop's stage times and check history for the board, oldest check first", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const other = await s.ensureWorkshop("other-lab", undefined);
+    const { learner } = await s.createLearner({ workshopId: ws.id, name: "F", seed: 1, clusterId: "c" });
+    const { learner: x } = await s.createLearner({
+      workshopId: other.id,
+      name: "X",
+      seed: 1,
+      clusterId: "x",
+    });
+    await s.markStarted(learner.id, 0);
+    await s.recordCheck(learner.id, 0, false, { n: 1 });
+    await s.recordCheck(learner.id, 0, true, { n: 2 });
+    await s.recordCheck(x.id, 0, true, { n: 9 });
+    const times = await s.stageTimesAll(ws.id);
+    expect(times).toEqual([
+      {
+        learnerId: learner.id,
+        stageIndex: 0,
+        startedAt: expect.any(String) as string,
+        passedAt: expect.any(String) as string,
+      },
+    ]);
+    const history = await s.checkHistory(ws.id);
+    expect(history.map((c) => [c.learnerId, c.passed, c.result])).toEqual([
+      [learner.id, false, { n: 1 }],
+      [learner.id, true, { n: 2 }],
+    ]);
+  });
+
+  it("moves a learner between stages", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const { learner, token } = await s.createLearner({
+      workshopId: ws.id,
+      name: "E",
+      seed: 5,
+      clusterId: "c",
+    });
+    await s.setCurrentStage(learner.id, 3);
+    expect((await s.learnerForToken(token))?.currentStage).toBe(3);
+  });
+});
+
+describe("SessionStore on SQLite", () => {
+  it("stores only the token's hash", async () => {
+    const db = openDb(":memory:");
+    const s = sqliteSessions(db);
+    open.push(s);
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const { token } = await s.createLearner({ workshopId: ws.id, name: "Ada", seed: 7, clusterId: "c-1" });
+    const stored = db.prepare("SELECT token_hash FROM sessions").all() as { token_hash: string }[];
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.token_hash).not.toContain(token);
+    expect(stored[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("survives reopening the file: same workshop, learner, progress", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "egl-db-"));
     dirs.push(dir);
     const file = path.join(dir, "egresslab.db");
     const db1 = openDb(file);
-    const s1 = new SessionStore(db1);
-    const ws = s1.ensureWorkshop("lab", "code");
-    const { token, learner } = s1.createLearner({ workshopId: ws.id, name: "D", seed: 3, clusterId: "c-9" });
-    s1.setCurrentStage(learner.id, 2);
-    s1.recordCheck(learner.id, 1, true, {});
+    const s1 = sqliteSessions(db1);
+    const ws = await s1.ensureWorkshop("lab", "code");
+    const { token, learner } = await s1.createLearner({
+      workshopId: ws.id,
+      name: "D",
+      seed: 3,
+      clusterId: "c-9",
+    });
+    await s1.setCurrentStage(learner.id, 2);
+    await s1.recordCheck(learner.id, 1, true, {});
     db1.close();
     const db2 = openDb(file);
     expect(migrate(db2)).toBe(0);
     expect(db2.pragma("user_version", { simple: true })).toBe(migrations.length);
-    const s2 = new SessionStore(db2);
-    expect(s2.ensureWorkshop("lab", "code").id).toBe(ws.id);
-    const again = s2.learnerForToken(token);
+    const s2 = sqliteSessions(db2);
+    open.push(s2);
+    expect((await s2.ensureWorkshop("lab", "code")).id).toBe(ws.id);
+    const again = await s2.learnerForToken(token);
     expect(again).toMatchObject({ id: learner.id, currentStage: 2, clusterId: "c-9", seed: 3 });
-    expect(s2.progress(learner.id, 2)[1]!.status).toBe("passed");
-    db2.close();
+    expect((await s2.progress(learner.id, 2))[1]!.status).toBe("passed");
+  });
+});
+
+describe("SessionStore on Postgres", () => {
+  it("keeps everything across a reconnect, migrates once, and stores only the token's hash", async () => {
+    const url = postgres.createDatabase("reopen");
+    const s1 = new PgSessionStore(await openPg(url));
+    const ws = await s1.ensureWorkshop("lab", "code");
+    const { token, learner } = await s1.createLearner({
+      workshopId: ws.id,
+      name: "D",
+      seed: 2 ** 31 - 2,
+      clusterId: "c-9",
+    });
+    await s1.setCurrentStage(learner.id, 2);
+    await s1.recordCheck(learner.id, 1, true, { ok: 1 });
+    const hashes = await s1.pool.query<{ token_hash: string }>("SELECT token_hash FROM sessions");
+    expect(hashes.rows.map((r) => r.token_hash)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    expect(hashes.rows[0]!.token_hash).not.toContain(token);
+    await s1.close();
+    const s2 = new PgSessionStore(await openPg(url));
+    open.push(s2);
+    expect(await migratePg(s2.pool)).toBe(0);
+    const v = await s2.pool.query<{ version: number }>("SELECT version FROM egresslab_schema");
+    expect(v.rows[0]!.version).toBe(pgMigrations.length);
+    expect((await s2.ensureWorkshop("lab", "code")).id).toBe(ws.id);
+    expect(await s2.learnerForToken(token)).toMatchObject({
+      id: learner.id,
+      currentStage: 2,
+      clusterId: "c-9",
+      seed: 2 ** 31 - 2,
+    });
+    expect((await s2.progress(learner.id, 2))[1]!.status).toBe("passed");
+  });
+
+  it("lets replicas that start together agree on one workshop and migrate once", async () => {
+    const url = postgres.createDatabase("together");
+    const stores = await Promise.all([1, 2, 3].map(async () => new PgSessionStore(await openPg(url))));
+    open.push(...stores);
+    const found = await Promise.all(stores.map((s) => s.ensureWorkshop("lab", undefined)));
+    expect(new Set(found.map((w) => w.id)).size).toBe(1);
+    const rows = await stores[0]!.pool.query("SELECT * FROM workshop");
+    expect(rows.rows).toHaveLength(1);
+  });
+
+  it("refuses a database whose schema is newer than this egresslab", async () => {
+    const url = postgres.createDatabase("newer");
+    const s = new PgSessionStore(await openPg(url));
+    await s.pool.query("UPDATE egresslab_schema SET version = version + 1");
+    await s.close();
+    await expect(openPg(url)).rejects.toThrow(/newer than this egresslab/);
   });
 });

@@ -1,6 +1,9 @@
 /**
- * Learners, sessions, stage progress, check history and answers, in SQLite. Every method is one statement or one
- * transaction, so a crash never leaves a half-written learner.
+ * Learners, sessions, stage progress, check history and answers. `SqliteSessionStore` keeps them in SQLite (the
+ * embedded default); `SessionStore`, what the rest of the server uses, is its interface made asynchronous, so Postgres
+ * (`server/src/scale/pg-store.ts`, shared by several replicas) implements the same methods. Every method is one
+ * statement or one transaction, so a crash never leaves a half-written learner, and a write's promise resolves only
+ * once it is durable (SQLite commits and syncs before the promise is made), so what a page was told is never lost.
  */
 import type { Db } from "./db.ts";
 import { timingSafeEqual } from "node:crypto";
@@ -113,7 +116,8 @@ const toLearner = (r: LearnerRow): Learner => ({
   lastSeenAt: r.last_seen_at,
 });
 
-export class SessionStore {
+/** The session store in SQLite, synchronous (better-sqlite3); the server uses it through `sqliteSessions`. */
+export class SqliteSessionStore {
   constructor(
     private readonly db: Db,
     private readonly now: () => Date = () => new Date(),
@@ -651,4 +655,90 @@ export class SessionStore {
       at: r.at,
     }));
   }
+}
+
+/** True when the workshop needs no code, or `code` is its code. */
+export function joinCodeAccepts(workshop: Workshop, code: string | undefined): boolean {
+  if (!workshop.joinCodeHash) return true;
+  return code !== undefined && matchesHash(code, workshop.joinCodeHash);
+}
+
+/** `T`'s methods, each returning a promise of what it returned. */
+export type Async<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+/**
+ * What the server keeps about workshops and learners, whichever database holds it: the methods of
+ * `SqliteSessionStore` (see their comments), asynchronous, and `close`.
+ */
+export type SessionStore = Async<SqliteSessionStore> & {
+  /** Closes the connection (SQLite file or Postgres pool). */
+  close(): Promise<void>;
+};
+
+/** Runs `fn` now and hands its result (or error) over as a promise. */
+function settled<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** The SQLite store behind the asynchronous interface: every call runs (and commits) before its promise is made. */
+export function sqliteSessions(db: Db, now?: () => Date): SessionStore {
+  const sync = new SqliteSessionStore(db, now);
+  const out: Record<string, unknown> = {
+    close: () =>
+      settled(() => {
+        if (db.open) db.close();
+      }),
+  };
+  for (const name of Object.getOwnPropertyNames(SqliteSessionStore.prototype)) {
+    const method = (sync as unknown as Record<string, unknown>)[name];
+    if (name === "constructor" || typeof method !== "function") continue;
+    out[name] = (...args: unknown[]) =>
+      settled(() => (method as (...a: unknown[]) => unknown).apply(sync, args));
+  }
+  return out as SessionStore;
+}
+
+/** Fills the progress of stages `0..stageCount-1` from status and check-count rows. */
+export function progressCells(
+  stageCount: number,
+  status: Map<number, "started" | "passed">,
+  counts: Map<number, number>,
+): StageProgress[] {
+  return Array.from({ length: stageCount }, (_, index) => ({
+    index,
+    status: status.get(index) ?? "not-started",
+    checks: counts.get(index) ?? 0,
+  }));
+}
+
+/** Groups per-learner progress rows into the board's map (as `progressAll` returns it). */
+export function progressByLearner(
+  stageCount: number,
+  rows: readonly { learnerId: string; stageIndex: number; status: "started" | "passed" }[],
+  counts: readonly { learnerId: string; stageIndex: number; n: number }[],
+): Map<string, StageProgress[]> {
+  const out = new Map<string, StageProgress[]>();
+  const of = (id: string): StageProgress[] => {
+    let p = out.get(id);
+    if (!p) {
+      p = progressCells(stageCount, new Map(), new Map());
+      out.set(id, p);
+    }
+    return p;
+  };
+  for (const r of rows) {
+    const cell = of(r.learnerId)[r.stageIndex];
+    if (cell) cell.status = r.status;
+  }
+  for (const c of counts) {
+    const cell = of(c.learnerId)[c.stageIndex];
+    if (cell) cell.checks = c.n;
+  }
+  return out;
 }

@@ -13,7 +13,14 @@ import type { StorageHealth, StorageProblem } from "../shared/storage.ts";
 import type { LabRunner } from "./lab-runner.ts";
 import type { ClusterPool, PoolStatus } from "./pool.ts";
 import { RateLimiter } from "./rate-limit.ts";
-import type { ActionRecord, Learner, SessionStore, WorkshopRecord, WorkshopState } from "./store.ts";
+import {
+  joinCodeAccepts,
+  type ActionRecord,
+  type Learner,
+  type SessionStore,
+  type WorkshopRecord,
+  type WorkshopState,
+} from "./store.ts";
 import { hashPin, pinMatches, pinProblem, type ResumeCodes } from "./identity.ts";
 import { newId } from "./tokens.ts";
 import type { HomeSpec } from "../terminal/home.ts";
@@ -154,15 +161,15 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   }
 
   /** The workshop as stored: title, state, capacity, times. */
-  record(): WorkshopRecord {
-    const r = this.opts.store.workshopRecord(this.opts.workshopId);
+  async record(): Promise<WorkshopRecord> {
+    const r = await this.opts.store.workshopRecord(this.opts.workshopId);
     if (!r) throw new EgresslabError("internal", "the workshop is missing from the database");
     return r;
   }
 
   /** Why the workshop takes no new attendees now, or undefined when it does. */
-  private closedForJoins(): string | undefined {
-    const r = this.record();
+  private async closedForJoins(): Promise<string | undefined> {
+    const r = await this.record();
     if (r.state === "draft") return "this workshop has not opened yet; wait for the instructor to open it";
     if (r.state === "paused") return "joining this workshop is paused for now; ask the instructor";
     if (r.state === "ended") return "this workshop has ended";
@@ -194,9 +201,9 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     const problems: Problem[] = [];
     const np = nameProblem(input.name);
     if (np) problems.push(np);
-    const ws = { id: this.opts.workshopId, ...this.workshopCode() };
+    const ws = { id: this.opts.workshopId, ...(await this.workshopCode()) };
     const code = typeof input.code === "string" ? input.code.trim() : undefined;
-    if (!this.opts.store.joinCodeAccepts(ws, code))
+    if (!joinCodeAccepts(ws, code))
       problems.push({
         where: "code",
         message: code ? "this join code is not the workshop's" : "enter the workshop's join code",
@@ -206,8 +213,8 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     if (pp) problems.push(pp);
     if (problems.length) throw new ValidationError(problems);
     const name = String(input.name).trim();
-    const closed = this.closedForJoins();
-    const existing = this.opts.store.learnerByName(this.opts.workshopId, name);
+    const closed = await this.closedForJoins();
+    const existing = await this.opts.store.learnerByName(this.opts.workshopId, name);
     if (existing || this.names.has(name.toLowerCase())) {
       if (existing && typeof pin === "string") {
         const resumed = await this.resumeWithPin(existing, pin);
@@ -219,15 +226,25 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       );
     }
     if (closed) throw new EgresslabError("forbidden", closed);
-    const capacity = this.record().capacity ?? this.opts.capacity ?? Infinity;
-    if (this.opts.store.learners(this.opts.workshopId).length + this.joining >= capacity)
+    const capacity = (await this.record()).capacity ?? this.opts.capacity ?? Infinity;
+    // Counted before the database is asked, so joins arriving together cannot all see room for one more.
+    this.joining++;
+    this.names.add(name.toLowerCase());
+    let room = false;
+    try {
+      room = (await this.opts.store.learnerCount(this.opts.workshopId)) + this.joining <= capacity;
+    } finally {
+      if (!room) {
+        this.joining--;
+        this.names.delete(name.toLowerCase());
+      }
+    }
+    if (!room)
       throw new EgresslabError(
         "unavailable",
         `this workshop is full: it has room for ${capacity} attendees; ask the instructor`,
       );
-    this.joining++;
     admitting();
-    this.names.add(name.toLowerCase());
     try {
       const pinHash = typeof pin === "string" ? await hashPin(pin) : undefined;
       return await this.admit(name, pinHash);
@@ -251,13 +268,13 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     const pp = pinProblem(input.pin);
     if (pp) problems.push(pp);
     const code = typeof input.code === "string" ? input.code.trim() : undefined;
-    if (!this.opts.store.joinCodeAccepts({ id: this.id, ...this.workshopCode() }, code))
+    if (!joinCodeAccepts({ id: this.id, ...(await this.workshopCode()) }, code))
       problems.push({
         where: "code",
         message: code ? "this join code is not the workshop's" : "enter the workshop's join code",
       });
     if (problems.length) throw new ValidationError(problems);
-    const learner = this.opts.store.learnerByName(this.id, String(input.name));
+    const learner = await this.opts.store.learnerByName(this.id, String(input.name));
     const resumed = learner
       ? await this.resumeWithPin(learner, input.pin as string)
       : await pinMatches(input.pin as string, decoyPin).then(() => undefined);
@@ -278,7 +295,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     if (pp) throw new ValidationError([pp]);
     const wait = this.pinChanges.take(learner.id);
     if (wait > 0) throw new EgresslabError("rate-limited", `too many PIN changes; try again in ${wait} s`);
-    this.opts.store.setPinHash(learner.id, await hashPin(pin as string));
+    await this.opts.store.setPinHash(learner.id, await hashPin(pin as string));
   }
 
   /** A new session for `learner` when `pin` is theirs (scrypt, constant time); undefined otherwise. */
@@ -292,46 +309,47 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
         "rate-limited",
         `too many wrong PINs for ${learner.name}; try again in ${wait} s, or use your resume code`,
       );
-    const stored = this.opts.store.pinHash(learner.id);
+    const stored = await this.opts.store.pinHash(learner.id);
     if (!stored || !(await pinMatches(pin, stored))) return undefined;
     return this.resume(learner, "pin");
   }
 
   /** A new session for `learner` (who proved who they are); their cluster and progress are as they left them. */
-  resume(learner: Learner, how: "pin" | "code"): { learner: Learner; token: string } {
-    if (this.record().state === "ended") throw new EgresslabError("forbidden", "this workshop has ended");
-    const token = this.opts.store.createSession(learner.id);
+  async resume(learner: Learner, how: "pin" | "code"): Promise<{ learner: Learner; token: string }> {
+    if ((await this.record()).state === "ended")
+      throw new EgresslabError("forbidden", "this workshop has ended");
+    const token = await this.opts.store.createSession(learner.id);
     this.log.info("learner resumed on another browser", { learner: learner.id, with: how });
     this.emit("board");
     return { learner, token };
   }
 
   /** The learner's resume code, made on first use for learners who joined before codes existed. */
-  resumeCode(learner: Learner): string | undefined {
+  async resumeCode(learner: Learner): Promise<string | undefined> {
     const codes = this.opts.resumeCodes;
     if (!codes) return undefined;
-    const gen = this.opts.store.resumeGeneration(learner.id);
+    const gen = await this.opts.store.resumeGeneration(learner.id);
     const code = codes.code(learner.id, gen);
-    if (!this.opts.store.learnerByResumeHash(codes.hash(code)))
-      this.opts.store.setResume(learner.id, gen, codes.hash(code));
+    if (!(await this.opts.store.learnerByResumeHash(codes.hash(code))))
+      await this.opts.store.setResume(learner.id, gen, codes.hash(code));
     return code;
   }
 
   /** Opens the workshop to attendees (from draft or paused). */
-  open(): void {
-    this.setState("open");
+  open(): Promise<void> {
+    return this.setState("open");
   }
 
   /** Stops new joins; attendees already in carry on. */
-  pause(): void {
-    this.setState("paused");
+  pause(): Promise<void> {
+    return this.setState("paused");
   }
 
-  private setState(state: WorkshopState): void {
-    const now = this.record().state;
+  private async setState(state: WorkshopState): Promise<void> {
+    const now = (await this.record()).state;
     if (now === "ended") throw new EgresslabError("conflict", "this workshop has ended; create a new one");
     if (now === state) return;
-    this.opts.store.setWorkshopState(this.opts.workshopId, state);
+    await this.opts.store.setWorkshopState(this.opts.workshopId, state);
     this.log.info("workshop state changed", { workshop: this.opts.workshopId, from: now, to: state });
     this.emit("state", state);
     this.emit("board");
@@ -342,10 +360,10 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
    * session ended. Learners, progress, checks and answers are kept for the results.
    */
   async end(): Promise<void> {
-    if (this.record().state === "ended") return;
-    this.opts.store.setWorkshopState(this.opts.workshopId, "ended");
-    const learners = this.opts.store.learners(this.opts.workshopId);
-    this.opts.store.endSessionsOf(this.opts.workshopId);
+    if ((await this.record()).state === "ended") return;
+    await this.opts.store.setWorkshopState(this.opts.workshopId, "ended");
+    const learners = await this.opts.store.learners(this.opts.workshopId);
+    await this.opts.store.endSessionsOf(this.opts.workshopId);
     this.emit("state", "ended");
     for (const l of learners) this.emit("removed", l.id);
     await this.opts.pool.drain();
@@ -372,8 +390,8 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     }
   }
 
-  private ownLearner(id: unknown): Learner {
-    const l = typeof id === "string" ? this.opts.store.learner(id) : undefined;
+  private async ownLearner(id: unknown): Promise<Learner> {
+    const l = typeof id === "string" ? await this.opts.store.learner(id) : undefined;
     if (!l || l.workshopId !== this.opts.workshopId)
       throw new NotFoundError(`there is no attendee ${String(id)} in this workshop`);
     return l;
@@ -381,9 +399,9 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
 
   /** Removes an attendee: their pages are disconnected, their shell ended, their cluster released, their rows deleted. */
   async removeLearner(id: unknown): Promise<void> {
-    const l = this.ownLearner(id);
+    const l = await this.ownLearner(id);
     await this.serial(l.id, async () => {
-      this.opts.store.removeLearner(l.id);
+      await this.opts.store.removeLearner(l.id);
       this.emit("removed", l.id);
       this.opts.endShell?.(l.id);
       await this.release(l.clusterId);
@@ -396,19 +414,19 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
    * gains the other's progress, checks, answers and sessions; the other's shell ends and cluster is released.
    */
   async mergeLearners(keepId: unknown, dropId: unknown): Promise<void> {
-    const keep = this.ownLearner(keepId);
-    const drop = this.ownLearner(dropId);
+    const keep = await this.ownLearner(keepId);
+    const drop = await this.ownLearner(dropId);
     if (keep.id === drop.id)
       throw new ValidationError([{ where: "into", message: "choose two different attendees" }]);
     await this.serial(drop.id, () =>
       this.serial(keep.id, async () => {
-        this.opts.store.mergeLearners(keep.id, drop.id);
+        await this.opts.store.mergeLearners(keep.id, drop.id);
         this.emit("removed", drop.id);
         this.opts.endShell?.(drop.id);
         await this.release(drop.clusterId);
       }),
     );
-    this.publishProgress(keep.id);
+    await this.publishProgress(keep.id);
   }
 
   private async admit(
@@ -439,7 +457,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     }
     const id = newId("l");
     const codes = this.opts.resumeCodes;
-    const created = this.opts.store.createLearner({
+    const created = await this.opts.store.createLearner({
       id,
       workshopId: this.opts.workshopId,
       name,
@@ -449,36 +467,36 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       ...(codes ? { resumeHash: codes.hash(codes.code(id, 0)) } : {}),
     });
     const learner = created.learner;
-    this.opts.store.markStarted(learner.id, 0);
+    await this.opts.store.markStarted(learner.id, 0);
     await this.writeHome(learner, conn);
     this.log.info("learner joined", { learner: learner.id, cluster: conn.id });
     this.emit("board");
     return created;
   }
 
-  private workshopCode(): { labId: string; joinCodeHash: string | null } {
-    const row = this.opts.store.workshopById(this.opts.workshopId);
+  private async workshopCode(): Promise<{ labId: string; joinCodeHash: string | null }> {
+    const row = await this.opts.store.workshopById(this.opts.workshopId);
     if (!row) throw new EgresslabError("internal", "the workshop is missing from the database");
     return row;
   }
 
   /** True when joining needs the workshop's code. */
-  needsJoinCode(): boolean {
-    return this.workshopCode().joinCodeHash !== null;
+  async needsJoinCode(): Promise<boolean> {
+    return (await this.workshopCode()).joinCodeHash !== null;
   }
 
   /** Ends one session (logout). */
-  endSession(token: string): void {
-    this.opts.store.endSession(token);
+  endSession(token: string): Promise<void> {
+    return this.opts.store.endSession(token);
   }
 
   /** The learner a session token belongs to. */
-  learnerForToken(token: string | undefined): Learner | undefined {
-    return token ? this.opts.store.learnerForToken(token) : undefined;
+  learnerForToken(token: string | undefined): Promise<Learner | undefined> {
+    return token ? this.opts.store.learnerForToken(token) : Promise.resolve(undefined);
   }
 
   /** The learner's current row. */
-  learnerForId(id: string): Learner | undefined {
+  learnerForId(id: string): Promise<Learner | undefined> {
     return this.opts.store.learner(id);
   }
 
@@ -506,16 +524,17 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     });
   }
 
-  state(learner: Learner): LearnerState {
-    const fresh = this.opts.store.learner(learner.id) ?? learner;
+  async state(learner: Learner): Promise<LearnerState> {
+    const fresh = (await this.opts.store.learner(learner.id)) ?? learner;
     const s = this.opts.lab.summary;
-    const code = this.resumeCode(fresh);
+    const code = await this.resumeCode(fresh);
+    const pin = code ? (await this.opts.store.pinHash(fresh.id)) !== undefined : false;
     return {
       learner: { id: fresh.id, name: fresh.name },
-      ...(code ? { resume: { code, pin: this.opts.store.pinHash(fresh.id) !== undefined } } : {}),
+      ...(code ? { resume: { code, pin } } : {}),
       lab: { id: s.id, title: s.title, description: s.description, durationMinutes: s.durationMinutes },
       stages: this.opts.lab.stages(this.params(fresh)),
-      progress: this.opts.store.progress(fresh.id, s.stageCount),
+      progress: await this.opts.store.progress(fresh.id, s.stageCount),
       currentStage: fresh.currentStage,
     };
   }
@@ -529,15 +548,15 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     return n;
   }
 
-  guide(
+  async guide(
     learner: Learner,
     stage: unknown,
-  ): RenderedGuide & { answers: Record<string, string>; lastCheck?: CheckOutcome } {
+  ): Promise<RenderedGuide & { answers: Record<string, string>; lastCheck?: CheckOutcome }> {
     const i = this.stageIndex(stage);
-    const last = this.opts.store.checks(learner.id, i, 1)[0];
+    const last = (await this.opts.store.checks(learner.id, i, 1))[0];
     return {
       ...this.opts.lab.guide(i, this.params(learner)),
-      answers: this.opts.store.answers(learner.id, i),
+      answers: await this.opts.store.answers(learner.id, i),
       ...(last ? { lastCheck: last.result as CheckOutcome } : {}),
     };
   }
@@ -546,10 +565,10 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   goTo(learner: Learner, stage: unknown): Promise<LearnerState> {
     const i = this.stageIndex(stage);
     return this.serial(learner.id, async () => {
-      if (!this.opts.store.isStarted(learner.id, i))
+      if (!(await this.opts.store.isStarted(learner.id, i)))
         await this.startStage(learner, i, await this.connection(learner));
-      this.opts.store.setCurrentStage(learner.id, i);
-      this.publishProgress(learner.id);
+      await this.opts.store.setCurrentStage(learner.id, i);
+      await this.publishProgress(learner.id);
       return this.state(learner);
     });
   }
@@ -566,28 +585,28 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     return this.serial(learner.id, async () => {
       const conn = await this.connection(learner);
       const params = this.params(learner);
-      const progress = this.opts.store.progress(learner.id, this.opts.lab.summary.stageCount);
+      const progress = await this.opts.store.progress(learner.id, this.opts.lab.summary.stageCount);
       for (let s = 0; s < i; s++) {
         const p = progress[s]?.status;
         if (p === "passed") continue;
         if (p === "not-started") await this.startStage(learner, s, conn);
         await solve.call(this.opts.lab, conn, s, params);
       }
-      if (!this.opts.store.isStarted(learner.id, i)) await this.startStage(learner, i, conn);
-      this.opts.store.setCurrentStage(learner.id, i);
-      this.publishProgress(learner.id);
+      if (!(await this.opts.store.isStarted(learner.id, i))) await this.startStage(learner, i, conn);
+      await this.opts.store.setCurrentStage(learner.id, i);
+      await this.publishProgress(learner.id);
       return this.state(learner);
     });
   }
 
   private async startStage(learner: Learner, i: number, conn: ClusterConnection): Promise<void> {
     await this.opts.lab.setup(conn, i, this.params(learner));
-    this.opts.store.markStarted(learner.id, i);
+    await this.opts.store.markStarted(learner.id, i);
   }
 
-  saveAnswers(learner: Learner, stage: unknown, answers: unknown): void {
+  async saveAnswers(learner: Learner, stage: unknown, answers: unknown): Promise<void> {
     const i = this.stageIndex(stage);
-    this.opts.store.saveAnswers(learner.id, i, this.validAnswers(i, learner, answers));
+    await this.opts.store.saveAnswers(learner.id, i, this.validAnswers(i, learner, answers));
   }
 
   private validAnswers(i: number, learner: Learner, answers: unknown): Record<string, string> {
@@ -621,14 +640,14 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     let started = 0;
     const run = this.serial(learner.id, async () => {
       started = performance.now();
-      if (Object.keys(given).length) this.opts.store.saveAnswers(learner.id, i, given);
+      if (Object.keys(given).length) await this.opts.store.saveAnswers(learner.id, i, given);
       const conn = await this.connection(learner);
-      if (!this.opts.store.isStarted(learner.id, i)) await this.startStage(learner, i, conn);
+      if (!(await this.opts.store.isStarted(learner.id, i))) await this.startStage(learner, i, conn);
       const r = await this.opts.lab.grade(
         conn,
         i,
         this.params(learner),
-        this.opts.store.answers(learner.id, i),
+        await this.opts.store.answers(learner.id, i),
       );
       const outcome: CheckOutcome = {
         stageIndex: i,
@@ -643,10 +662,10 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
           ...(c.blockedBy ? { blockedBy: c.blockedBy } : {}),
         })),
       };
-      this.opts.store.recordCheck(learner.id, i, r.passed, outcome);
+      await this.opts.store.recordCheck(learner.id, i, r.passed, outcome);
       this.log.info("stage checked", { learner: learner.id, stage: i, passed: r.passed });
       this.emit("check", learner.id, outcome);
-      this.publishProgress(learner.id);
+      await this.publishProgress(learner.id);
       return outcome;
     });
     const took = () => (performance.now() - started) / 1000;
@@ -663,19 +682,19 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     return this.serial(learner.id, async () => {
       const conn = await this.connection(learner);
       await this.opts.lab.reset(conn, i, this.params(learner));
-      this.opts.store.clearStage(learner.id, i);
-      this.opts.store.markStarted(learner.id, i);
-      this.publishProgress(learner.id);
+      await this.opts.store.clearStage(learner.id, i);
+      await this.opts.store.markStarted(learner.id, i);
+      await this.publishProgress(learner.id);
       return this.state(learner);
     });
   }
 
-  private publishProgress(learnerId: string): void {
-    const l = this.opts.store.learner(learnerId);
+  private async publishProgress(learnerId: string): Promise<void> {
+    const l = await this.opts.store.learner(learnerId);
     if (!l) return;
     this.emit("progress", learnerId, {
       currentStage: l.currentStage,
-      stages: this.opts.store.progress(learnerId, this.opts.lab.summary.stageCount),
+      stages: await this.opts.store.progress(learnerId, this.opts.lab.summary.stageCount),
     });
     this.emit("board");
   }
@@ -699,11 +718,13 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     if (!clusters.length) return;
     const ids = new Map(clusters.map((c) => [c.id, c.reason]));
     const count = this.opts.lab.summary.stageCount;
-    const learners = this.opts.store.learners(this.opts.workshopId).filter((l) => ids.has(l.clusterId));
+    const learners = (await this.opts.store.learners(this.opts.workshopId)).filter((l) =>
+      ids.has(l.clusterId),
+    );
     await Promise.all(
       learners.map((learner) =>
         this.serial(learner.id, async () => {
-          const progress = this.opts.store.progress(learner.id, count);
+          const progress = await this.opts.store.progress(learner.id, count);
           const passed = progress.filter((p) => p.status === "passed").map((p) => p.index);
           const started = progress.filter((p) => p.status !== "not-started").map((p) => p.index);
           this.log.warn("setting a learner's cluster up again after its saved state could not be read", {
@@ -757,7 +778,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   }
 
   /** How many attendees have joined. */
-  learnerCount(): number {
+  learnerCount(): Promise<number> {
     return this.opts.store.learnerCount(this.id);
   }
 
@@ -767,7 +788,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   }
 
   /** The audit log of this workshop's instructor actions, newest first. */
-  actions(): ActionRecord[] {
+  actions(): Promise<ActionRecord[]> {
     return this.opts.store.actions(this.id);
   }
 
@@ -777,12 +798,12 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   }
 
   /** The instructor's board: every learner × every stage. */
-  board(): BoardRow[] {
+  async board(): Promise<BoardRow[]> {
     const count = this.opts.lab.summary.stageCount;
-    const all = this.opts.store.progressAll(this.opts.workshopId, count);
+    const all = await this.opts.store.progressAll(this.opts.workshopId, count);
     const none = (): StageProgress[] =>
       Array.from({ length: count }, (_, index) => ({ index, status: "not-started" as const, checks: 0 }));
-    return this.opts.store.learners(this.opts.workshopId).map((l) => ({
+    return (await this.opts.store.learners(this.opts.workshopId)).map((l) => ({
       learnerId: l.id,
       name: l.name,
       currentStage: l.currentStage,

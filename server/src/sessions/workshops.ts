@@ -70,7 +70,7 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
   /** Starts the default workshop and every other workshop that has not ended. */
   async start(defaultWorkshop: WorkshopRecord): Promise<void> {
     this.defaultId = defaultWorkshop.id;
-    for (const r of this.opts.store.workshopRecords()) {
+    for (const r of await this.opts.store.workshopRecords()) {
       if (r.isDefault && r.id !== defaultWorkshop.id) continue;
       try {
         await this.add(r);
@@ -128,17 +128,22 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
   }
 
   /** The scope of an instructor token: the owner's (given `isOwner`), or one workshop's. */
-  scopeOf(token: string | undefined, isOwner: (t: string) => boolean): InstructorScope | undefined {
+  async scopeOf(
+    token: string | undefined,
+    isOwner: (t: string) => boolean,
+  ): Promise<InstructorScope | undefined> {
     if (!token || token.length > 200) return undefined;
     if (isOwner(token)) return { actor: "owner" };
-    const r = this.opts.store.workshopByInstructorToken(token);
+    const r = await this.opts.store.workshopByInstructorToken(token);
     return r && this.running.has(r.id) ? { actor: "instructor", workshopId: r.id } : undefined;
   }
 
   /** The learner of a session token and their workshop. */
-  learnerForToken(token: string | undefined): { learner: Learner; workshop: Workshop } | undefined {
+  async learnerForToken(
+    token: string | undefined,
+  ): Promise<{ learner: Learner; workshop: Workshop } | undefined> {
     if (!token || token.length > 200) return undefined;
-    const learner = this.opts.store.learnerForToken(token);
+    const learner = await this.opts.store.learnerForToken(token);
     const workshop = learner && this.running.get(learner.workshopId);
     return learner && workshop ? { learner, workshop } : undefined;
   }
@@ -148,14 +153,14 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
    * the code). A code that names no running workshop, when the default needs none, is refused rather than taken as a
    * join to the default workshop.
    */
-  forJoin(code: unknown): Workshop {
+  async forJoin(code: unknown): Promise<Workshop> {
     const given = typeof code === "string" && code.trim() ? code.trim() : undefined;
     if (given === undefined || given.length > 200) return this.default;
-    const r = this.opts.store.workshopByJoinCode(given);
+    const r = await this.opts.store.workshopByJoinCode(given);
     const w = r && this.running.get(r.id);
     if (w) return w;
-    if (this.default.needsJoinCode()) return this.default;
-    const ended = this.opts.store.workshopByJoinCode(given, true);
+    if (await this.default.needsJoinCode()) return this.default;
+    const ended = await this.opts.store.workshopByJoinCode(given, true);
     throw new ValidationError([
       {
         where: "code",
@@ -165,12 +170,15 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
   }
 
   /** True when a join needs a code: the default workshop has one, or other workshops run. */
-  joinNeedsCode(): boolean {
-    return this.default.needsJoinCode() || this.running.size > 1;
+  async joinNeedsCode(): Promise<boolean> {
+    return this.running.size > 1 || (await this.default.needsJoinCode());
   }
 
   /** Opens a session from a resume code (rate-limited per address and overall). */
-  resumeWithCode(code: unknown, address: string): { learner: Learner; token: string; workshop: Workshop } {
+  async resumeWithCode(
+    code: unknown,
+    address: string,
+  ): Promise<{ learner: Learner; token: string; workshop: Workshop }> {
     for (const [limiter, key] of [
       [this.resumeByAddress, address],
       [this.resumeOverall, "*"],
@@ -185,11 +193,11 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
       throw new ValidationError([
         { where: "resume", message: "a resume code is 16 letters and digits, XXXX-XXXX-XXXX-XXXX" },
       ]);
-    const learner = codes ? this.opts.store.learnerByResumeHash(codes.hash(canonical)) : undefined;
+    const learner = codes ? await this.opts.store.learnerByResumeHash(codes.hash(canonical)) : undefined;
     const workshop = learner && this.running.get(learner.workshopId);
     if (!learner || !workshop)
       throw new EgresslabError("unauthorized", "this resume code is not one of this server's attendees'");
-    return { ...workshop.resume(learner, "code"), workshop };
+    return { ...(await workshop.resume(learner, "code")), workshop };
   }
 
   /** Creates a workshop (closed until opened; its clusters start pre-warming now); returns its instructor token, once. */
@@ -207,7 +215,7 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     const joinCode = typeof input.joinCode === "string" ? input.joinCode.trim() : "";
     if (!/^[\w-]{4,40}$/.test(joinCode))
       problems.push({ where: "joinCode", message: "a join code is 4 to 40 letters, digits, - or _" });
-    else if (this.opts.store.workshopByJoinCode(joinCode))
+    else if (await this.opts.store.workshopByJoinCode(joinCode))
       problems.push({
         where: "joinCode",
         message: "another workshop running on this server has this join code",
@@ -222,7 +230,7 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     if (problems.length) throw new ValidationError(problems);
     await this.opts.checkLab(lab);
     const instructorToken = newToken();
-    const r = this.opts.store.createWorkshop({
+    const r = await this.opts.store.createWorkshop({
       labId: lab,
       title,
       joinCode,
@@ -232,21 +240,27 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
       instructorToken,
     });
     const workshop = await this.add(r);
-    this.record(actor, workshop.id, "workshop.create", undefined, { title, lab, capacity, startsAt, endsAt });
+    await this.record(actor, workshop.id, "workshop.create", undefined, {
+      title,
+      lab,
+      capacity,
+      startsAt,
+      endsAt,
+    });
     return { workshop, instructorToken };
   }
 
   /** Gives a workshop a new instructor token (the old one stops working); returns it, once. */
-  rotateToken(workshop: Workshop, actor: Actor): string {
+  async rotateToken(workshop: Workshop, actor: Actor): Promise<string> {
     const token = newToken();
-    this.opts.store.setInstructorToken(workshop.id, token);
-    this.record(actor, workshop.id, "workshop.rotate-token");
+    await this.opts.store.setInstructorToken(workshop.id, token);
+    await this.record(actor, workshop.id, "workshop.rotate-token");
     return token;
   }
 
   /** Ends a workshop and stops running it (its results stay in the database). */
   async end(workshop: Workshop, actor: Actor): Promise<void> {
-    this.record(actor, workshop.id, "workshop.end");
+    await this.record(actor, workshop.id, "workshop.end");
     await workshop.end();
     if (workshop.id !== this.defaultId) {
       this.running.delete(workshop.id);
@@ -255,8 +269,14 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
   }
 
   /** Appends to the audit log and the server's log. Every instructor action goes through here. */
-  record(actor: Actor, workshopId: string | null, action: string, target?: string, detail?: unknown): void {
-    this.opts.store.recordAction({
+  async record(
+    actor: Actor,
+    workshopId: string | null,
+    action: string,
+    target?: string,
+    detail?: unknown,
+  ): Promise<void> {
+    await this.opts.store.recordAction({
       workshopId,
       actor,
       action,
