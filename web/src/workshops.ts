@@ -116,10 +116,11 @@ export function workshopsPanel(
       error.textContent = err instanceof Error ? err.message : String(err);
     }
   };
+  // Pre-warming progress while the panel is open; the timer stops once the page replaced the panel.
   const timer = setInterval(() => {
-    if (!panel.hidden) void refresh();
+    if (!panel.isConnected) clearInterval(timer);
+    else if (!panel.hidden) void refresh();
   }, 2000);
-  void timer;
   const button = h(
     "button",
     {

@@ -237,7 +237,11 @@ export const serveCommand: Command = {
         lab: labRunner(lab, grading, edition),
         loadLab: async (id) => {
           const other = await loadLab(labDir(id));
-          return labRunner(other, grading, sessionEdition(other, provider.capabilities.calicoEdition));
+          return labRunner(
+            other,
+            grading,
+            sessionEdition(other, (o.edition as Edition | undefined) ?? provider.capabilities.calicoEdition),
+          );
         },
         ...(o["join-code"] ? { joinCode: o["join-code"] } : {}),
         local: o.local,
