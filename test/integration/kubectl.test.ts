@@ -55,6 +55,22 @@ describe("kubectl against a simulated cluster", () => {
     );
   });
 
+  it("applies a custom resource twice with a change (kubectl's client-side apply falls back to a merge patch)", async () => {
+    const local = path.join(env.dir, "goldmane.yaml");
+    const doc = (team: string) =>
+      `apiVersion: operator.tigera.io/v1\nkind: Goldmane\nmetadata:\n  name: default\n  labels:\n    team: ${team}\n`;
+    writeFileSync(local, doc("red"));
+    const first = await k(["apply", "-f", local]);
+    expect(first.stderr).not.toMatch(/UnsupportedMediaType/);
+    writeFileSync(local, doc("blue"));
+    const second = await k(["apply", "-f", local]);
+    expect(second.stderr).toBe("");
+    expect(second.stdout.trim()).toBe("goldmane.operator.tigera.io/default configured");
+    expect((await k(["get", "goldmane", "default", "-o", "jsonpath={.metadata.labels.team}"])).stdout).toBe(
+      "blue",
+    );
+  });
+
   it("rejects what a real cluster rejects: unknown fields, invalid names, unserved kinds", async () => {
     const unknown = await k(["apply", "-f", "-"], {
       input: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nspec:\n  foo: 1\n",

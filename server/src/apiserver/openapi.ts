@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { JsonSchema, ResourceType } from "../store/types.ts";
 import { groupsOf, subresourceInfo } from "./discovery.ts";
+import { supportsStrategicMerge } from "./patch.ts";
 import { KUBERNETES_VERSION } from "./version.ts";
 
 const K8S_GROUPS = new Set(["", "apps", "batch", "policy", "autoscaling"]);
@@ -81,6 +82,16 @@ const PATCH_TYPES = [
   "application/strategic-merge-patch+json",
 ];
 
+/**
+ * The patch types a group's PATCH accepts. kubectl's client-side apply sends a strategic merge patch only where the
+ * OpenAPI lists it, as the real server does for built-in kinds and aggregated APIs but not for custom resources.
+ */
+function patchTypes(group: string): string[] {
+  return supportsStrategicMerge(group)
+    ? PATCH_TYPES
+    : PATCH_TYPES.filter((ct) => ct !== "application/strategic-merge-patch+json");
+}
+
 /** The OpenAPI v3 document of one group-version, or undefined when the cluster does not serve it. */
 export function openApiDocument(
   types: readonly ResourceType[],
@@ -135,7 +146,7 @@ export function openApiDocument(
       put: op(t, "put", ref, { parameters: WRITE_PARAMS, requestBody: body(ref) }),
       patch: op(t, "patch", ref, {
         parameters: [...WRITE_PARAMS, qp("force", "Force is going to force Apply requests.")],
-        requestBody: body(ref, PATCH_TYPES),
+        requestBody: body(ref, patchTypes(t.group)),
       }),
       delete: op(t, "delete", ref, { parameters: WRITE_PARAMS.slice(0, 1) }),
       parameters: [nameParam, ...pathParams],
@@ -164,7 +175,10 @@ export function openApiDocument(
           "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind },
         },
         patch: {
-          ...op(t, "patch", subRef, { parameters: WRITE_PARAMS, requestBody: body(subRef, PATCH_TYPES) }),
+          ...op(t, "patch", subRef, {
+            parameters: WRITE_PARAMS,
+            requestBody: body(subRef, patchTypes(t.group)),
+          }),
           "x-kubernetes-group-version-kind": { group: info.group, version: info.version, kind: info.kind },
         },
         parameters: [nameParam, ...pathParams],
