@@ -161,9 +161,9 @@ export class PgSessionStore implements SessionStore {
     return r.rows.map(toWorkshop);
   }
 
-  async workshopByJoinCode(code: string): Promise<WorkshopRecord | undefined> {
+  async workshopByJoinCode(code: string, ended = false): Promise<WorkshopRecord | undefined> {
     const r = await this.pool.query<WorkshopRow>(
-      `SELECT ${WORKSHOP_COLUMNS} FROM workshop WHERE join_code_hash = $1 AND state <> 'ended'`,
+      `SELECT ${WORKSHOP_COLUMNS} FROM workshop WHERE join_code_hash = $1 ${ended ? "" : "AND state <> 'ended'"} ORDER BY created_at DESC`,
       [hashToken(code)],
     );
     const row = r.rows.find((w) => w.join_code_hash !== null && matchesHash(code, w.join_code_hash));

@@ -44,6 +44,121 @@ const backends: { name: string; fresh: () => Promise<SessionStore> }[] = [
   },
 ];
 
+describe.each(backends)("workshops, identity and the audit log on $name", ({ fresh }) => {
+  it("records created workshops, finds them by join code and instructor token while not ended", async () => {
+    const s = await fresh();
+    const def = await s.ensureWorkshop("lab", undefined, "Default");
+    expect(def).toMatchObject({ isDefault: true, state: "open", title: "Default" });
+    const w = await s.createWorkshop({
+      labId: "lab",
+      title: "Tuesday",
+      joinCode: "tue-42",
+      capacity: 12,
+      endsAt: "2030-01-01T17:00:00.000Z",
+      instructorToken: "teacher-token",
+    });
+    expect(w).toMatchObject({
+      state: "draft",
+      capacity: 12,
+      isDefault: false,
+      endsAt: "2030-01-01T17:00:00.000Z",
+    });
+    expect((await s.workshopByJoinCode("tue-42"))?.id).toBe(w.id);
+    expect(await s.workshopByJoinCode("TUE-42")).toBeUndefined();
+    expect((await s.workshopByInstructorToken("teacher-token"))?.id).toBe(w.id);
+    expect(await s.workshopByInstructorToken("teacher-tokeN")).toBeUndefined();
+    await s.setInstructorToken(w.id, "new-token");
+    expect(await s.workshopByInstructorToken("teacher-token")).toBeUndefined();
+    expect((await s.workshopByInstructorToken("new-token"))?.id).toBe(w.id);
+    expect((await s.workshopRecords()).map((r) => r.id)).toEqual([def.id, w.id]);
+    await s.setWorkshopState(w.id, "ended");
+    expect((await s.workshopRecord(w.id))?.endedAt).toEqual(expect.any(String));
+    expect(await s.workshopByJoinCode("tue-42")).toBeUndefined();
+    expect((await s.workshopByJoinCode("tue-42", true))?.id).toBe(w.id);
+    expect(await s.workshopByInstructorToken("new-token")).toBeUndefined();
+    expect((await s.workshopRecords()).map((r) => r.id)).toEqual([def.id]);
+    // An ended default workshop is replaced by a new one at the next start.
+    await s.setWorkshopState(def.id, "ended");
+    expect((await s.ensureWorkshop("lab", undefined)).id).not.toBe(def.id);
+  });
+
+  it("keeps an audit log per workshop, newest first", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    await s.recordAction({ workshopId: ws.id, actor: "owner", action: "workshop.pause" });
+    await s.recordAction({
+      workshopId: ws.id,
+      actor: "instructor",
+      action: "learner.merge",
+      target: "l-2",
+      detail: { into: "l-1" },
+    });
+    await s.recordAction({ workshopId: null, actor: "owner", action: "owner.rotate-token" });
+    expect(await s.actions(ws.id)).toEqual([
+      {
+        workshopId: ws.id,
+        actor: "instructor",
+        action: "learner.merge",
+        target: "l-2",
+        detail: { into: "l-1" },
+        at: expect.any(String),
+      },
+      {
+        workshopId: ws.id,
+        actor: "owner",
+        action: "workshop.pause",
+        target: null,
+        detail: null,
+        at: expect.any(String),
+      },
+    ]);
+  });
+
+  it("finds a learner by name, PIN hash and resume hash; merges one into another and removes", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const a = await s.createLearner({
+      workshopId: ws.id,
+      name: "Ada",
+      seed: 1,
+      clusterId: "c-1",
+      pinHash: "scrypt$x",
+      resumeHash: "aa".repeat(32),
+    });
+    const b = await s.createLearner({ workshopId: ws.id, name: "Ada (phone)", seed: 2, clusterId: "c-2" });
+    expect((await s.learnerByName(ws.id, " ada "))?.id).toBe(a.learner.id);
+    expect(await s.pinHash(a.learner.id)).toBe("scrypt$x");
+    expect(await s.pinHash(b.learner.id)).toBeUndefined();
+    expect((await s.learnerByResumeHash("aa".repeat(32)))?.id).toBe(a.learner.id);
+    await s.setResume(a.learner.id, 1, "bb".repeat(32));
+    expect(await s.learnerByResumeHash("aa".repeat(32))).toBeUndefined();
+    expect(await s.resumeGeneration(a.learner.id)).toBe(1);
+    const second = await s.createSession(a.learner.id);
+    expect((await s.learnerForToken(second))?.id).toBe(a.learner.id);
+
+    await s.markStarted(a.learner.id, 0);
+    await s.recordCheck(b.learner.id, 0, true, { passed: true });
+    await s.markStarted(b.learner.id, 1);
+    await s.saveAnswers(a.learner.id, 0, { q: "mine" });
+    await s.saveAnswers(b.learner.id, 0, { q: "theirs", r: "only theirs" });
+    await s.mergeLearners(a.learner.id, b.learner.id);
+    expect(await s.learner(b.learner.id)).toBeUndefined();
+    expect((await s.learnerForToken(b.token))?.id).toBe(a.learner.id);
+    expect((await s.progress(a.learner.id, 3)).map((p) => p.status)).toEqual([
+      "passed",
+      "started",
+      "not-started",
+    ]);
+    expect(await s.answers(a.learner.id, 0)).toEqual({ q: "mine", r: "only theirs" });
+    expect(await s.checks(a.learner.id, 0)).toHaveLength(1);
+
+    await s.endSessionsOf(ws.id);
+    expect(await s.learnerForToken(a.token)).toBeUndefined();
+    await s.removeLearner(a.learner.id);
+    expect(await s.learners(ws.id)).toEqual([]);
+  });
+});
+
 describe.each(backends)("SessionStore on $name", ({ fresh }) => {
   it("issues a token that finds the learner, and forgets it on logout", async () => {
     const s = await fresh();
