@@ -288,6 +288,82 @@ describe.each(backends)("SessionStore on $name", ({ fresh }) => {
     ]);
   });
 
+  it("keeps created workshops: join code, instructor token, state, audit log", async () => {
+    const s = await fresh();
+    const def = await s.ensureWorkshop("lab", undefined);
+    expect(def).toMatchObject({ isDefault: true, state: "open", title: "lab" });
+    const w = await s.createWorkshop({
+      labId: "lab",
+      title: "Friday room",
+      joinCode: "friday-1",
+      capacity: 12,
+      instructorToken: "tok-123",
+    });
+    expect(w).toMatchObject({ title: "Friday room", state: "draft", capacity: 12, isDefault: false });
+    expect((await s.workshopByJoinCode("friday-1"))?.id).toBe(w.id);
+    expect(await s.workshopByJoinCode("friday-2")).toBeUndefined();
+    expect((await s.workshopByInstructorToken("tok-123"))?.id).toBe(w.id);
+    await s.setInstructorToken(w.id, "tok-456");
+    expect(await s.workshopByInstructorToken("tok-123")).toBeUndefined();
+    expect((await s.workshopByInstructorToken("tok-456"))?.id).toBe(w.id);
+    await s.setWorkshopState(w.id, "ended");
+    expect(await s.workshopByJoinCode("friday-1")).toBeUndefined();
+    expect((await s.workshopByJoinCode("friday-1", true))?.id).toBe(w.id);
+    expect((await s.workshopRecord(w.id))?.endedAt).toEqual(expect.any(String));
+    expect((await s.workshopRecords()).map((r) => r.id)).toEqual([def.id]);
+    // Two workshops made in the same millisecond have no order between them.
+    expect((await s.workshopRecords(true)).map((r) => r.id).sort()).toEqual([def.id, w.id].sort());
+    await s.recordAction({ workshopId: w.id, actor: "owner", action: "a.first", detail: { n: 1 } });
+    await s.recordAction({ workshopId: w.id, actor: "instructor", action: "a.second", target: "l-1" });
+    expect(await s.actions(w.id)).toMatchObject([
+      { action: "a.second", actor: "instructor", target: "l-1", detail: null },
+      { action: "a.first", actor: "owner", target: null, detail: { n: 1 } },
+    ]);
+  });
+
+  it("resumes, merges and removes learners", async () => {
+    const s = await fresh();
+    const ws = await s.ensureWorkshop("lab", undefined);
+    const a = (
+      await s.createLearner({
+        workshopId: ws.id,
+        name: "Grace",
+        seed: 1,
+        clusterId: "ca",
+        resumeHash: "ab".repeat(32),
+      })
+    ).learner;
+    const b = (await s.createLearner({ workshopId: ws.id, name: "Grace H", seed: 2, clusterId: "cb" }))
+      .learner;
+    expect((await s.learnerByName(ws.id, "  grace "))?.id).toBe(a.id);
+    expect(await s.pinHash(a.id)).toBeUndefined();
+    await s.setPinHash(a.id, "hash");
+    expect(await s.pinHash(a.id)).toBe("hash");
+    expect((await s.learnerByResumeHash("ab".repeat(32)))?.id).toBe(a.id);
+    expect(await s.learnerByResumeHash("cd".repeat(32))).toBeUndefined();
+    await s.setResume(a.id, 3, "ef".repeat(32));
+    expect(await s.resumeGeneration(a.id)).toBe(3);
+    expect((await s.learnerByResumeHash("ef".repeat(32)))?.id).toBe(a.id);
+    const second = await s.createSession(a.id);
+    expect((await s.learnerForToken(second))?.id).toBe(a.id);
+    await s.recordCheck(a.id, 0, false, {});
+    await s.recordCheck(b.id, 0, true, {});
+    await s.recordCheck(b.id, 1, false, {});
+    await s.saveAnswers(a.id, 0, { q: "mine" });
+    await s.saveAnswers(b.id, 0, { q: "theirs", r: "extra" });
+    await s.mergeLearners(a.id, b.id);
+    expect(await s.learner(b.id)).toBeUndefined();
+    expect(await s.progress(a.id, 2)).toEqual([
+      { index: 0, status: "passed", checks: 2 },
+      { index: 1, status: "started", checks: 1 },
+    ]);
+    expect(await s.answers(a.id, 0)).toEqual({ q: "mine", r: "extra" });
+    await s.endSessionsOf(ws.id);
+    expect(await s.learnerForToken(second)).toBeUndefined();
+    await s.removeLearner(a.id);
+    expect(await s.learnerCount(ws.id)).toBe(0);
+  });
+
   it("moves a learner between stages", async () => {
     const s = await fresh();
     const ws = await s.ensureWorkshop("lab", undefined);
