@@ -3,8 +3,14 @@ import { timingSafeEqual } from "node:crypto";
 import { hashToken, matchesHash, newId, newToken } from "../sessions/tokens.ts";
 import type { StageProgress } from "../realtime/protocol.ts";
 import {
+  LEARNER_COLUMNS,
+  WORKSHOP_COLUMNS,
   progressByLearner,
   progressCells,
+  toLearner,
+  toWorkshop,
+  type LearnerRow,
+  type WorkshopRow,
   type ActionRecord,
   type Actor,
   type CheckRecord,
@@ -17,62 +23,7 @@ import {
 import type { PoolRecords, PoolRow } from "../sessions/pool.ts";
 import { transaction, type PgPool } from "./pg-db.ts";
 
-interface LearnerRow {
-  id: string;
-  workshop_id: string;
-  name: string;
-  seed: number;
-  cluster_id: string;
-  current_stage: number;
-  created_at: string;
-  last_seen_at: string;
-}
-
-const LEARNER_COLUMNS = "id, workshop_id, name, seed, cluster_id, current_stage, created_at, last_seen_at";
-
-const toLearner = (r: LearnerRow): Learner => ({
-  id: r.id,
-  workshopId: r.workshop_id,
-  name: r.name,
-  seed: r.seed,
-  clusterId: r.cluster_id,
-  currentStage: r.current_stage,
-  createdAt: r.created_at,
-  lastSeenAt: r.last_seen_at,
-});
-
 type Status = "started" | "passed";
-
-interface WorkshopRow {
-  id: string;
-  lab_id: string;
-  join_code_hash: string | null;
-  title: string | null;
-  state: WorkshopState;
-  capacity: number | null;
-  starts_at: string | null;
-  ends_at: string | null;
-  ended_at: string | null;
-  created_at: string;
-  is_default: number;
-}
-
-const WORKSHOP_COLUMNS =
-  "id, lab_id, join_code_hash, title, state, capacity, starts_at, ends_at, ended_at, created_at, is_default";
-
-const toWorkshop = (r: WorkshopRow): WorkshopRecord => ({
-  id: r.id,
-  labId: r.lab_id,
-  joinCodeHash: r.join_code_hash,
-  title: r.title ?? r.lab_id,
-  state: r.state,
-  capacity: r.capacity,
-  startsAt: r.starts_at,
-  endsAt: r.ends_at,
-  endedAt: r.ended_at,
-  createdAt: r.created_at,
-  isDefault: r.is_default === 1,
-});
 
 export class PgSessionStore implements SessionStore {
   constructor(

@@ -56,7 +56,8 @@ export interface ActionRecord {
   at: string;
 }
 
-interface WorkshopRow {
+/** A workshop as both databases store it. */
+export interface WorkshopRow {
   id: string;
   lab_id: string;
   join_code_hash: string | null;
@@ -70,7 +71,7 @@ interface WorkshopRow {
   is_default: number;
 }
 
-const toWorkshop = (r: WorkshopRow): WorkshopRecord => ({
+export const toWorkshop = (r: WorkshopRow): WorkshopRecord => ({
   id: r.id,
   labId: r.lab_id,
   joinCodeHash: r.join_code_hash,
@@ -84,7 +85,7 @@ const toWorkshop = (r: WorkshopRow): WorkshopRecord => ({
   isDefault: r.is_default === 1,
 });
 
-const workshopColumns =
+export const WORKSHOP_COLUMNS =
   "id, lab_id, join_code_hash, title, state, capacity, starts_at, ends_at, ended_at, created_at, is_default";
 
 export interface CheckRecord {
@@ -94,7 +95,8 @@ export interface CheckRecord {
   at: string;
 }
 
-interface LearnerRow {
+/** A learner as both databases store it. */
+export interface LearnerRow {
   id: string;
   workshop_id: string;
   name: string;
@@ -105,7 +107,10 @@ interface LearnerRow {
   last_seen_at: string;
 }
 
-const toLearner = (r: LearnerRow): Learner => ({
+export const LEARNER_COLUMNS =
+  "id, workshop_id, name, seed, cluster_id, current_stage, created_at, last_seen_at";
+
+export const toLearner = (r: LearnerRow): Learner => ({
   id: r.id,
   workshopId: r.workshop_id,
   name: r.name,
@@ -134,7 +139,7 @@ export class SqliteSessionStore {
   ensureWorkshop(labId: string, joinCode: string | undefined, title?: string): WorkshopRecord {
     const found = this.db
       .prepare(
-        `SELECT ${workshopColumns} FROM workshop WHERE lab_id = ? AND is_default = 1 AND state <> 'ended' ORDER BY created_at DESC`,
+        `SELECT ${WORKSHOP_COLUMNS} FROM workshop WHERE lab_id = ? AND is_default = 1 AND state <> 'ended' ORDER BY created_at DESC`,
       )
       .get(labId) as WorkshopRow | undefined;
     const codeHash = joinCode ? hashToken(joinCode) : null;
@@ -189,7 +194,7 @@ export class SqliteSessionStore {
   }
 
   workshopRecord(id: string): WorkshopRecord | undefined {
-    const r = this.db.prepare(`SELECT ${workshopColumns} FROM workshop WHERE id = ?`).get(id) as
+    const r = this.db.prepare(`SELECT ${WORKSHOP_COLUMNS} FROM workshop WHERE id = ?`).get(id) as
       WorkshopRow | undefined;
     return r ? toWorkshop(r) : undefined;
   }
@@ -199,7 +204,7 @@ export class SqliteSessionStore {
     return (
       this.db
         .prepare(
-          `SELECT ${workshopColumns} FROM workshop ${ended ? "" : "WHERE state <> 'ended'"} ORDER BY created_at, id`,
+          `SELECT ${WORKSHOP_COLUMNS} FROM workshop ${ended ? "" : "WHERE state <> 'ended'"} ORDER BY created_at, id`,
         )
         .all() as WorkshopRow[]
     ).map(toWorkshop);
@@ -210,7 +215,7 @@ export class SqliteSessionStore {
     const h = hashToken(code);
     const rows = this.db
       .prepare(
-        `SELECT ${workshopColumns} FROM workshop WHERE join_code_hash = ? ${ended ? "" : "AND state <> 'ended'"} ORDER BY created_at DESC`,
+        `SELECT ${WORKSHOP_COLUMNS} FROM workshop WHERE join_code_hash = ? ${ended ? "" : "AND state <> 'ended'"} ORDER BY created_at DESC`,
       )
       .all(h) as WorkshopRow[];
     const r = rows.find((w) => w.join_code_hash !== null && matchesHash(code, w.join_code_hash));
@@ -221,7 +226,7 @@ export class SqliteSessionStore {
   workshopByInstructorToken(token: string): WorkshopRecord | undefined {
     const rows = this.db
       .prepare(
-        `SELECT ${workshopColumns}, instructor_token_hash FROM workshop WHERE instructor_token_hash = ? AND state <> 'ended'`,
+        `SELECT ${WORKSHOP_COLUMNS}, instructor_token_hash FROM workshop WHERE instructor_token_hash = ? AND state <> 'ended'`,
       )
       .all(hashToken(token)) as (WorkshopRow & { instructor_token_hash: string })[];
     const r = rows.find((w) => matchesHash(token, w.instructor_token_hash));
