@@ -219,6 +219,44 @@ describe("a workshop's life", () => {
   });
 });
 
+describe("a workshop's end time", () => {
+  it("ends the workshop when it passes, as the instructor's end would, recorded as the schedule's", async () => {
+    const server = servers.at(-1)!;
+    const owner = as(server, server.instructorToken);
+    const endsAt = new Date(Date.now() + 60 * 60_000).toISOString();
+    const made = await owner.call("POST", "/api/instructor/workshops", {
+      title: "Evening room",
+      lab: "test-lab",
+      joinCode: "evening",
+      capacity: 1,
+      endsAt,
+    });
+    expect(made.status).toBe(201);
+    const id: string = made.json.workshop.id;
+    const teacher = as(server, made.json.instructorToken);
+    expect((await teacher.call("POST", `/api/instructor/workshops/${id}/open`)).json.state).toBe("open");
+    const eve = new Learner(server.url);
+    await eve.join("Eve", "evening");
+    // Not before its time, whatever else is running.
+    expect(await server.workshops.endOverdue(Date.parse(endsAt) - 1000)).toEqual([]);
+    expect((await eve.call("GET", "/api/session")).status).toBe(200);
+    expect(await server.workshops.endOverdue(Date.parse(endsAt))).toEqual([id]);
+    expect((await eve.call("GET", "/api/session")).status).toBe(401);
+    expect(server.workshops.get(id)).toBeUndefined();
+    const db = new Database(path.join(dataDir, "egresslab.db"), { readonly: true });
+    try {
+      const last = db
+        .prepare(
+          "SELECT actor, action FROM instructor_actions WHERE workshop_id = ? ORDER BY id DESC LIMIT 1",
+        )
+        .get(id);
+      expect(last).toEqual({ actor: "schedule", action: "workshop.end" });
+    } finally {
+      db.close();
+    }
+  });
+});
+
 describe("an attendee's identity", () => {
   it("follows them to another browser with their resume code or name + PIN, never twice on the board", async () => {
     const server = servers.at(-1)!;

@@ -428,6 +428,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     close() {
       closing ??= (async () => {
         metrics?.close();
+        workshops.close();
         for (const b of instructors.values()) b.close();
         for (const p of pools) p.close();
         flows.close();

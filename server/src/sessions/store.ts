@@ -44,7 +44,7 @@ export interface WorkshopRecord extends Workshop {
 }
 
 /** Who did something as an instructor: the server's owner (the data directory's token) or one workshop's instructor. */
-export type Actor = "owner" | "instructor";
+export type Actor = "owner" | "instructor" | "schedule";
 
 /** One instructor action, as the audit log keeps it. */
 export interface ActionRecord {

@@ -62,14 +62,49 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
   private readonly resumeByAddress = new RateLimiter(10, 10);
   private readonly resumeOverall = new RateLimiter(200, 600);
 
+  /** Ends workshops whose end time has passed (see `endOverdue`). */
+  private schedule: NodeJS.Timeout | undefined;
+
   constructor(private readonly opts: WorkshopsOptions) {
     super();
     this.log = opts.logger ?? noopLogger;
   }
 
+  /** Stops ending workshops on schedule (the server is closing). */
+  close(): void {
+    clearInterval(this.schedule);
+    this.schedule = undefined;
+  }
+
+  /**
+   * Ends every running workshop whose end time is `now` or earlier, as an instructor's "end" would (clusters released,
+   * results kept), recorded in the audit log as done by the schedule. Returns the ids of the workshops it ended.
+   */
+  async endOverdue(now = Date.now()): Promise<string[]> {
+    const ended: string[] = [];
+    for (const w of this.all()) {
+      try {
+        const r = await w.record();
+        if (r.state === "ended" || !r.endsAt || Date.parse(r.endsAt) > now) continue;
+        await this.end(w, "schedule");
+        ended.push(w.id);
+      } catch (err) {
+        this.log.error("could not end a workshop at its end time", {
+          workshop: w.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+    return ended;
+  }
+
   /** Starts the default workshop and every other workshop that has not ended. */
-  async start(defaultWorkshop: WorkshopRecord): Promise<void> {
+  async start(defaultWorkshop: WorkshopRecord, scheduleEveryMs = 15_000): Promise<void> {
     this.defaultId = defaultWorkshop.id;
+    if (!this.schedule && scheduleEveryMs > 0) {
+      this.schedule = setInterval(() => void this.endOverdue(), scheduleEveryMs);
+      this.schedule.unref();
+    }
     for (const r of await this.opts.store.workshopRecords()) {
       if (r.isDefault && r.id !== defaultWorkshop.id) continue;
       try {
