@@ -163,6 +163,23 @@ export class BoardService {
   }
 
   /**
+   * Brings the board up to date with everything that happened so far: a refresh still waiting for its timer runs now,
+   * and one running is waited for. A page that subscribes after this gets a snapshot with every attendee who joined.
+   */
+  async settle(): Promise<void> {
+    if (this.refreshTimer) {
+      clearTimeout(this.refreshTimer);
+      this.refreshTimer = undefined;
+      await this.refresh().catch((err: unknown) =>
+        this.log.warn("could not read the board from the database", {
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    }
+    await this.refreshing;
+  }
+
+  /**
    * Subscribes a page: pending changes go out to the others first, so the snapshot this returns and the diffs
    * `listener` gets from now on add up to the board.
    */

@@ -189,10 +189,17 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     void socket.join(workshopRoom(workshop.id));
     if (socket.data.instructor) {
       void socket.join(boardRoom(workshop.id));
-      const { snapshot, leave } = opts.boardOf(workshop).subscribe((d) => socket.emit("board:diff", d));
-      socket.emit("board:snapshot", snapshot);
-      socket.emit("board:pool", workshop.poolStatus());
-      for (const n of workshop.notices(undefined)) socket.emit("server:notice", n);
+      // The snapshot waits for the board to take in what already happened (joins a moment ago), then diffs follow.
+      let leave = (): void => {};
+      const board = opts.boardOf(workshop);
+      void board.settle().then(() => {
+        if (socket.disconnected) return;
+        const sub = board.subscribe((d) => socket.emit("board:diff", d));
+        leave = sub.leave;
+        socket.emit("board:snapshot", sub.snapshot);
+        socket.emit("board:pool", workshop.poolStatus());
+        for (const n of workshop.notices(undefined)) socket.emit("server:notice", n);
+      });
       let unwatchSeat: (() => void) | undefined;
       const stopWatching = (): void => {
         unwatchSeat?.();
