@@ -4,9 +4,17 @@
  * connection. Only what spdystream sends and reads: SYN_STREAM/SYN_REPLY/DATA/RST_STREAM/PING/GOAWAY; SETTINGS,
  * WINDOW_UPDATE and HEADERS are read and ignored (spdystream keeps no flow-control windows).
  *
- * Written here rather than taken from npm: spdy-transport (the maintained SPDY package) parses SYN_STREAM as an HTTP
- * request and rejects any stream without `:method`/`:path` (its `protocol/spdy/parser.js`), and Kubernetes' streams
- * carry only `streamtype`, `port` and `requestid`.
+ * Written here rather than taken from npm. spdy-transport 3.0.0 (the framer and parser under the `spdy` package, last
+ * released in 2018) can be driven without a socket, but does not fit:
+ * - its parser reads a SYN_STREAM as an HTTP request and fails the whole connection on a stream without
+ *   `:method`/`:path` ("Missing `:method` and/or `:path` header", `protocol/spdy/parser.js`; spdy-transport issue 1,
+ *   raised against spdystream in 2015, kept that check), and kubectl's streams carry only `streamtype`, `port` and
+ *   `requestid`;
+ * - its framer adds `:status`/`:version` to every SYN_REPLY (and `:method`, `:path`… to SYN_STREAM), where the
+ *   kubelet's replies carry no headers;
+ * - its header inflater has no output limit and its control frames may be 16 MiB: a 200 KB header block from an
+ *   attendee becomes a 200 MiB header value.
+ * It serves as the oracle instead: the tests check these frames against its framer and parser in both directions.
  *
  * Header blocks are zlib streams with the SPDY/3 dictionary, one context per direction for the whole connection. Ours
  * (the server's) are written as stored (uncompressed) deflate blocks, which any inflater continues; the client's are

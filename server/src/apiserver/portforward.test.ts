@@ -1,12 +1,15 @@
 /**
  * The port-forward session as a hostile client meets it: a SPDY/3.1 upgrade driven frame by frame (header blocks
  * compressed as Go's framer does), against an echo listener and a port nothing listens on; garbage, invalid streams,
- * too many streams; the `v4.channel.k8s.io` port query.
+ * too many streams; many streams with large payloads, a client's RST_STREAM and GOAWAY through spdy-transport's
+ * framer and parser; the `v4.channel.k8s.io` port query.
  */
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import zlib from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { framed, spdyOracle, type ParsedFrame } from "../../../test/helpers/spdy-oracle.ts";
 import { noopLogger } from "../shared/logger.ts";
 import { ApiError } from "../store/types.ts";
 import { duplexPair } from "../sim/runtime/port-forward.ts";
@@ -202,6 +205,149 @@ describe("SPDY port-forward session", () => {
     expect(() =>
       acceptPortForward(wss, req, server, Buffer.alloc(0), echo, noopLogger, () => () => {}),
     ).toThrow(/unable to negotiate protocol/);
+  });
+});
+
+/** A SPDY/3 client made of spdy-transport's framer and parser, on a SPDY/3.1 upgrade. */
+function oracleClient(open: OpenPort): {
+  framer: ReturnType<typeof spdyOracle>["framer"];
+  frames: ParsedFrame[];
+  until(pred: (f: ParsedFrame) => boolean): Promise<void>;
+  closed: Promise<void>;
+  raw: Duplex;
+} {
+  const [client, server] = duplexPair();
+  const req = {
+    url: "/api/v1/namespaces/shop/pods/web/portforward",
+    headers: { upgrade: "SPDY/3.1", "x-stream-protocol-version": "portforward.k8s.io" },
+  } as unknown as IncomingMessage;
+  acceptPortForward(wss, req, server, Buffer.alloc(0), open, noopLogger, () => () => {});
+  const { framer, parser } = spdyOracle(false);
+  framer.on("data", (b: Buffer) => {
+    if (!client.destroyed) client.write(b);
+  });
+  const frames: ParsedFrame[] = [];
+  let waiters: (() => void)[] = [];
+  parser.on("data", (f: ParsedFrame) => {
+    frames.push(f);
+    for (const w of waiters.splice(0)) w();
+  });
+  let head = Buffer.alloc(0);
+  let upgraded = false;
+  client.on("data", (d: Buffer) => {
+    if (!upgraded) {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      upgraded = true;
+      d = head.subarray(end + 4);
+    }
+    parser.write(d);
+  });
+  const closed = new Promise<void>((resolve) => {
+    client.on("close", () => resolve());
+    client.on("end", () => resolve());
+  });
+  return {
+    framer,
+    frames,
+    raw: client,
+    closed,
+    until: async (pred) => {
+      for (let i = 0; i < 400 && !frames.some(pred); i++)
+        await Promise.race([
+          new Promise<void>((r) => waiters.push(r)),
+          new Promise((r) => setTimeout(r, 25)),
+        ]);
+      waiters = [];
+      if (!frames.some(pred)) throw new Error(`frame never came; got ${frames.length} frames`);
+    },
+  };
+}
+
+/** A pod whose port 80 echoes and whose port 90 streams without end; it records its connections. */
+function recordingPod(): { open: OpenPort; conns: Duplex[] } {
+  const conns: Duplex[] = [];
+  const open: OpenPort = (port) => {
+    const [client, pod] = duplexPair();
+    conns.push(pod);
+    if (port === 80) {
+      pod.on("data", (d: Buffer) => pod.write(d));
+      pod.on("end", () => pod.end());
+    } else {
+      const t = setInterval(() => pod.write(Buffer.alloc(16 * 1024, 0x61)), 5);
+      pod.on("close", () => clearInterval(t));
+      pod.resume();
+    }
+    return Promise.resolve(client);
+  };
+  return { open, conns };
+}
+
+describe("SPDY port-forward session with spdy-transport as the client", () => {
+  const syn = (c: ReturnType<typeof oracleClient>, id: number, type: string, port: number, rid: string) =>
+    framed((cb) =>
+      c.framer.requestFrame(
+        { id, path: "/", headers: { streamtype: type, port: String(port), requestid: rid } },
+        cb,
+      ),
+    );
+  const received = (c: ReturnType<typeof oracleClient>, id: number): Buffer =>
+    Buffer.concat(c.frames.filter((f) => f.type === "DATA" && f.id === id).map((f) => f.data!));
+
+  it("echoes 32 concurrent connections of 256 KiB each, every byte on its own stream", async () => {
+    const pod = recordingPod();
+    const c = oracleClient(pod.open);
+    const sent = new Map<number, Buffer>();
+    for (let i = 0; i < 32; i++) {
+      await syn(c, 4 * i + 1, "error", 80, String(i));
+      await syn(c, 4 * i + 3, "data", 80, String(i));
+      sent.set(4 * i + 3, randomBytes(256 * 1024));
+    }
+    // Interleave the streams' frames, 24 KiB at a time, as the client's copy loops would.
+    for (let off = 0; off < 256 * 1024; off += 24 * 1024)
+      for (const [id, data] of sent) {
+        const part = data.subarray(off, off + 24 * 1024);
+        c.framer.dataFrame({ id, fin: off + part.length >= data.length, data: part, priority: false });
+      }
+    for (const id of sent.keys()) await c.until((f) => f.type === "DATA" && f.id === id && f.fin === true);
+    for (const [id, data] of sent) {
+      expect(received(c, id).equals(data)).toBe(true);
+      expect(received(c, id - 2)).toEqual(Buffer.alloc(0)); // nothing on the error stream
+      expect(c.frames.some((f) => f.type === "DATA" && f.id === id - 2 && f.fin === true)).toBe(true);
+    }
+    expect(c.frames.filter((f) => f.type === "HEADERS")).toHaveLength(64);
+    expect(c.frames.some((f) => f.type === "RST" || f.type === "GOAWAY")).toBe(false);
+    // A ping from the client comes back.
+    await framed((cb) => c.framer.pingFrame({ opaque: Buffer.from([0, 0, 0, 1]) }, cb));
+    await c.until((f) => f.type === "PING");
+    c.raw.destroy();
+  });
+
+  it("a client's RST_STREAM closes that pod connection only; GOAWAY closes the rest and the session", async () => {
+    const pod = recordingPod();
+    const c = oracleClient(pod.open);
+    await syn(c, 1, "error", 90, "stream");
+    await syn(c, 3, "data", 90, "stream");
+    await syn(c, 5, "error", 80, "echo");
+    await syn(c, 7, "data", 80, "echo");
+    await syn(c, 9, "error", 90, "other");
+    await syn(c, 11, "data", 90, "other");
+    await c.until((f) => f.type === "DATA" && f.id === 3 && (f.data?.length ?? 0) > 0);
+    expect(pod.conns).toHaveLength(3);
+    await framed((cb) => c.framer.rstFrame({ id: 3, code: "CANCEL" }, cb));
+    await c.until((f) => f.type === "DATA" && f.id === 1 && f.fin === true);
+    expect(pod.conns[0]!.destroyed).toBe(true);
+    // The other connections are untouched: the echo still answers, the other stream still flows.
+    c.framer.dataFrame({ id: 7, fin: false, data: Buffer.from("still here"), priority: false });
+    await c.until((f) => f.type === "DATA" && f.id === 7);
+    expect(received(c, 7).toString()).toBe("still here");
+    expect(pod.conns[1]!.destroyed || pod.conns[2]!.destroyed).toBe(false);
+    const before = received(c, 11).length;
+    await c.until(() => received(c, 11).length > before);
+    await framed((cb) => c.framer.goawayFrame({ lastId: 11, code: "OK" }, cb));
+    await c.closed;
+    expect(pod.conns.map((p) => p.destroyed)).toEqual([true, true, true]);
   });
 });
 
