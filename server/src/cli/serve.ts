@@ -123,6 +123,13 @@ export const serveOptionSpecs = {
     description:
       "Keep sessions, progress and cluster state in this Postgres database (postgres://…), shared by several replicas; default SQLite in --data",
   },
+  redis: {
+    type: "string",
+    env: "EGRESSLAB_REDIS",
+    arg: "URL",
+    description:
+      "Carry live events between replicas through this Redis (redis://…; socket.io's Redis Streams adapter): boards, broadcasts, presence; default one process",
+  },
   "learner-uids": {
     type: "string",
     default: defaultUidRange,
@@ -256,6 +263,7 @@ export const serveCommand: Command = {
         },
         trustProxy: o["trust-proxy"],
         ...(o.database ? { database: o.database } : {}),
+        ...(o.redis ? { redis: o.redis } : {}),
         stuck: { failingMs: o["stuck-failing"] * 60_000, idleMs: o["stuck-idle"] * 60_000 },
         ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
         ...(o["metrics-token"] ? { metricsToken: o["metrics-token"] } : {}),

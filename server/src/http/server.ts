@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { ClusterProvider } from "../providers/provider.ts";
 import type { LabRunner } from "../sessions/lab-runner.ts";
 import { openDatabase } from "../scale/database.ts";
+import { connectRedis, type RedisLink } from "../scale/redis.ts";
 import { ClusterPool } from "../sessions/pool.ts";
 import { Workshop } from "../sessions/workshop.ts";
 import { Workshops } from "../sessions/workshops.ts";
@@ -90,6 +91,11 @@ export interface WorkshopServerOptions {
   database?: string;
   /** This replica's name (default the host name and process id). */
   replica?: string;
+  /**
+   * Redis (`redis://…`) to carry socket.io's events between replicas (the Redis Streams adapter): boards, broadcasts,
+   * pauses, messages, presence and the seat's terminal reach pages on every replica. Default: one process.
+   */
+  redis?: string;
   flowSource?: (kubeconfig: string) => FlowSource;
   /**
    * Serves `/metrics` (Prometheus text format) to requests that carry this token as `Authorization: Bearer`; without
@@ -188,11 +194,24 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     webDist = web.webDist;
   }
 
-  const database = await openDatabase({
-    dataDir: opts.dataDir,
-    url: opts.database,
-    replica: opts.replica ?? `${hostname()}-${process.pid}`,
-  });
+  const replica = opts.replica ?? `${hostname()}-${process.pid}`;
+  const database = await openDatabase({ dataDir: opts.dataDir, url: opts.database, replica });
+  let redis: RedisLink | undefined;
+  if (opts.redis) {
+    try {
+      redis = await connectRedis(opts.redis, { logger: log.child({ component: "redis" }) });
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+    log.info(
+      "events between replicas go through Redis (socket.io Redis Streams adapter, connection-state recovery on)",
+      {
+        redis: redis.shownUrl,
+        replica,
+      },
+    );
+  }
   const store = database.sessions;
   const credential = InstructorCredential.open(opts.dataDir, opts.instructorToken);
   const resumeCodes = new ResumeCodes(readOrCreateSecretFile(serverSecretFile(opts.dataDir)));
@@ -200,6 +219,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   try {
     ws = await store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
   } catch (err) {
+    await redis?.close();
     await database.close();
     throw err;
   }
@@ -392,6 +412,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     consoleOf: (w) => consoleOf(w),
     logger: log,
     ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
+    ...(redis ? { adapter: redis.adapter } : {}),
   });
   room.io = realtime.io;
 
@@ -436,6 +457,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         const closed = realtime.close();
         server.closeAllConnections();
         await closed;
+        await redis?.close();
         await opts.provider.close();
         await database.close();
       })();

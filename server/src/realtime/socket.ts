@@ -4,7 +4,7 @@
  * terminal, flows and progress: the learner id comes from the cookie, never from the payload.
  */
 import type http from "node:http";
-import { Server, type Socket } from "socket.io";
+import { Server, type ServerOptions, type Socket } from "socket.io";
 import type { z } from "zod";
 import {
   flowsSubscribeSchema,
@@ -35,10 +35,14 @@ import type { InstructorConsole } from "../instructor/console.ts";
 import type { TerminalWatcher } from "../terminal/session.ts";
 import type { SeatOutput } from "../instructor/wire.ts";
 
+/**
+ * What a socket carries between its handshake and its handlers: plain data only, since with connection-state recovery
+ * the adapter stores it in Redis while the page is away.
+ */
 export interface SocketData {
   learner?: Learner;
-  /** The workshop of the learner, or the one the instructor's board shows. */
-  workshop?: Workshop;
+  /** The id of the learner's workshop, or of the one the instructor's board shows. */
+  workshopId?: string;
   /** Set for an instructor's board: who they are (the owner, or one workshop's instructor). */
   instructor?: InstructorScope;
 }
@@ -58,6 +62,12 @@ export interface RealtimeOptions {
   boardOf(workshop: Workshop): BoardService;
   /** A workshop's instructor console: whom its instructor may watch, and the room's pause overlay. */
   consoleOf(workshop: Workshop): InstructorConsole;
+  /**
+   * The adapter that carries room events to the other replicas (the Redis Streams adapter); without it, socket.io's
+   * in-memory adapter: one process. With it, connection-state recovery is on: a page back within two minutes gets
+   * the room events it missed.
+   */
+  adapter?: ServerOptions["adapter"];
 }
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown, what: string): z.infer<S> {
@@ -94,6 +104,13 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     pingInterval: 10_000,
     pingTimeout: 8_000,
     allowRequest: (req, cb) => cb(null, sameOrigin(req.headers.origin, req.headers.host)),
+    ...(opts.adapter
+      ? {
+          adapter: opts.adapter,
+          // A recovered socket is authorised again (its session may have ended meanwhile).
+          connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false },
+        }
+      : {}),
   });
 
   // An instructor socket is authorised by its token alone (never a cookie), for one workshop it may see; a learner
@@ -127,13 +144,13 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
         });
       }
       socket.data.instructor = scope;
-      socket.data.workshop = w;
+      socket.data.workshopId = w.id;
       return undefined;
     }
     const s = await learnerOfCookie(workshops, socket.request.headers.cookie);
     if (!s) return refuse("your session has ended; join again");
     socket.data.learner = s.learner;
-    socket.data.workshop = s.workshop;
+    socket.data.workshopId = s.workshop.id;
     return undefined;
   };
 
@@ -151,7 +168,8 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       if (closed) return;
       poolTimer ??= setTimeout(() => {
         poolTimer = undefined;
-        if (!closed) io.to(boardRoom(id)).emit("board:pool", workshop.poolStatus());
+        // Each replica has its own warm clusters: its pool is told to its own boards only.
+        if (!closed) io.local.to(boardRoom(id)).emit("board:pool", workshop.poolStatus());
       }, 250);
     };
     const onNotice: (...a: WorkshopEvents["notice"]) => void = (lid, n) => {
@@ -185,7 +203,12 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
   workshops.on("ended", onEnded);
 
   io.on("connection", (socket: LabSocket) => {
-    const workshop = socket.data.workshop!;
+    const workshop = workshops.get(socket.data.workshopId);
+    if (!workshop) {
+      socket.emit("error", { code: "not-found", message: "this workshop has ended" });
+      socket.disconnect(true);
+      return;
+    }
     void socket.join(workshopRoom(workshop.id));
     if (socket.data.instructor) {
       void socket.join(boardRoom(workshop.id));
