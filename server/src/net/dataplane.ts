@@ -11,7 +11,7 @@ import type { Logger } from "../shared/logger.ts";
 import { ApiError } from "../store/types.ts";
 import { containerEnv } from "../shell/environment.ts";
 import { PodFileSystem } from "../shell/files.ts";
-import { imageProfile } from "../shell/images.ts";
+import { imageProfile } from "../sim/runtime/images.ts";
 import { execSession } from "../shell/session.ts";
 import type { ShellEnv } from "../shell/types.ts";
 import { startTraffic } from "../traffic/generator.ts";
@@ -22,7 +22,7 @@ import { createPolicyEngine } from "./engine.ts";
 import { syncEngine } from "./engine-sync.ts";
 import { FlowLog, parseFlowQuery } from "./flows.ts";
 import { Internet } from "./internet.ts";
-import { PodLogs, startupLines } from "./logs.ts";
+import { PodLogs } from "./logs.ts";
 import type { DataplaneState } from "./state.ts";
 import { Network } from "./network.ts";
 import { createPodNet } from "./pod-view.ts";
@@ -74,7 +74,7 @@ function writeStartup(logs: PodLogs, pod: KubeObject, now: number): void {
   const ns = pod.metadata.namespace ?? "default";
   if (logs.has(ns, pod.metadata.name) || podStatus(pod).phase !== "Running") return;
   const started = Date.parse((pod.status as { startTime?: string } | undefined)?.startTime ?? "") || now;
-  for (const l of startupLines(podSpec(pod).containers?.[0]?.image ?? "", podStatus(pod).podIP ?? ""))
+  for (const l of imageProfile(podSpec(pod).containers?.[0]?.image ?? "").startup(podStatus(pod).podIP ?? ""))
     logs.write(ns, pod.metadata.name, started, l);
 }
 

@@ -5,7 +5,8 @@
  */
 import type { KubeObject } from "../store/types.ts";
 import { isIp } from "../shared/ipv4.ts";
-import { isCoreDns, type Network } from "./network.ts";
+import type { Network } from "./network.ts";
+import { isDnsServer } from "../sim/runtime/ports.ts";
 import type { DnsLookup, ResolvConf } from "./podnet.ts";
 import { KUBE_DNS_IP, podIp, podSpec, svcSpec } from "./topology.ts";
 
@@ -137,7 +138,7 @@ export class Dns {
     let ans: Answer;
     const viaPod = udp.dstPod;
     if (viaPod) {
-      if (!isCoreDns(viaPod)) return { result: { kind: "refused", server }, elapsedMs: 0 };
+      if (!isDnsServer(viaPod)) return { result: { kind: "refused", server }, elapsedMs: 0 };
       ans = this.coreDnsAnswer(viaPod, qname);
     } else {
       const a = this.d.internet.lookup(qname, this.d.clock.now());

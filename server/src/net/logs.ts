@@ -1,6 +1,6 @@
 /**
- * What pods write to their logs: startup lines by image (CoreDNS, nginx, egress gateways), access logs for requests
- * they served, and whatever background traffic reports. Bounded per pod.
+ * What pods write to their logs: the start-up lines of their images, access logs for requests they served, and
+ * whatever background traffic reports. Bounded per pod.
  */
 import type { LogOptions } from "../sim/types.ts";
 
@@ -17,31 +17,6 @@ interface PodLog {
 }
 
 const MAX_LINES = 1000;
-
-/** The first lines a container of this image prints when it starts. */
-export function startupLines(image: string, podIp: string): string[] {
-  const img = image.toLowerCase();
-  if (img.includes("coredns"))
-    return [
-      ".:53",
-      "[INFO] plugin/reload: Running configuration SHA512 = 591cf328cccc12bc490481273e738df59329c62c0b729d94e8b61db9961c2fa5f046dd37f1cf888b953814040d180f52594972691cd6ff41be96639138a43908",
-      "CoreDNS-1.11.3",
-      "linux/amd64, go1.21.11, a6338e9",
-    ];
-  if (img.includes("nginx"))
-    return [
-      "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration",
-      "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/",
-      "/docker-entrypoint.sh: Configuration complete; ready for start up",
-    ];
-  if (img.includes("egress-gateway"))
-    return [
-      `Egress gateway starting: source address ${podIp}`,
-      "Waiting for calico-node to report ready",
-      "Egress gateway ready",
-    ];
-  return [];
-}
 
 export class PodLogs {
   private readonly logs = new Map<string, PodLog>();

@@ -10,7 +10,8 @@ import type { Internet } from "./internet.ts";
 import { isIp, isPrivate } from "../shared/ipv4.ts";
 import { fnv32a } from "../shared/hash.ts";
 import type { PodLogs } from "./logs.ts";
-import { whiskerPeer, whiskerPorts, type WhiskerApi } from "./whisker-http.ts";
+import { whiskerPeer, type WhiskerApi } from "./whisker-http.ts";
+import { podListens, portService } from "../sim/runtime/ports.ts";
 import type { PolicyDecider, SideVerdict, Verdict } from "./policy.ts";
 import type { ConnectOutcome, ConnectRequest, HttpRequest, HttpResponse, Peer, Protocol } from "./podnet.ts";
 import { podIp, podReady, podSpec, svcSpec, targetPortOn, type Topology } from "./topology.ts";
@@ -70,29 +71,6 @@ Commercial support is available at
 </body>
 </html>
 `;
-
-const NON_HTTP_PORTS = new Set([22, 53, 3306, 5432, 6379, 9153, 11211, 27017]);
-
-function imageOf(pod: KubeObject): string {
-  return (podSpec(pod).containers?.[0]?.image ?? "").toLowerCase();
-}
-
-/** The ports a pod listens on: declared container ports plus what its image serves anyway. */
-export function listens(pod: KubeObject, port: number, protocol: Protocol): boolean {
-  for (const c of podSpec(pod).containers ?? [])
-    for (const p of c.ports ?? [])
-      if (p.containerPort === port && (p.protocol ?? "TCP") === protocol) return true;
-  const img = imageOf(pod);
-  if (img.includes("nginx") && protocol === "TCP" && port === 80) return true;
-  if (img.includes("coredns") && (port === 53 || (port === 9153 && protocol === "TCP"))) return true;
-  if (isCoreDns(pod) && port === 53) return true;
-  if (protocol === "TCP" && whiskerPorts(pod).includes(port)) return true;
-  return false;
-}
-
-export function isCoreDns(pod: KubeObject): boolean {
-  return pod.metadata.labels?.["k8s-app"] === "kube-dns" || imageOf(pod).includes("coredns");
-}
 
 function aggregatedName(pod: KubeObject): string {
   return pod.metadata.generateName ? `${pod.metadata.generateName}*` : pod.metadata.name;
@@ -272,7 +250,7 @@ export class Network {
 
     // Loopback and the pod's own address never leave the pod.
     if (dstIp.startsWith("127.") || dstIp === srcIp) {
-      if (listens(pod, dstPort, protocol))
+      if (podListens(pod, dstPort, protocol))
         return {
           outcome: {
             kind: "established",
@@ -338,7 +316,7 @@ export class Network {
 
     if (dstPod) {
       if (!podReady(dstPod)) return { ...base, outcome: { kind: "dropped" } };
-      if (!listens(dstPod, dstPort, protocol)) return { ...base, outcome: { kind: "refused" } };
+      if (!podListens(dstPod, dstPort, protocol)) return { ...base, outcome: { kind: "refused" } };
       return {
         ...base,
         outcome: { kind: "established", peer: this.podPeer(dstPod, dstPort, srcIp), sourceIp: srcIp },
@@ -425,15 +403,15 @@ export class Network {
     );
   }
 
-  /** What answers on a pod's port: an HTTP server (nginx's page, or a small page naming the pod). */
+  /** What answers on a pod's port: the service the image table names (nginx's page, Whisker, a page naming the pod). */
   private podPeer(pod: KubeObject, port: number, clientIp: string): Peer {
-    const whisker = this.d.whisker && whiskerPeer(pod, port, this.d.whisker);
+    const service = portService(pod, port);
+    const whisker = this.d.whisker && whiskerPeer(service, this.d.whisker, pod.metadata.name);
     if (whisker) return whisker;
-    const img = imageOf(pod);
-    const nginx = img.includes("nginx");
+    const nginx = service === "nginx";
     return {
       description: pod.metadata.name,
-      speaksHttp: !NON_HTTP_PORTS.has(port),
+      speaksHttp: service !== "silent",
       certificateValidFor: () => false,
       http: (req: HttpRequest): HttpResponse => {
         let status = 200;

@@ -10,7 +10,8 @@ import type { KubeObject } from "../store/types.ts";
 import type { PortListener } from "../sim/runtime/port-forward.ts";
 import type { FlowRecord } from "./flows.ts";
 import type { Peer } from "./podnet.ts";
-import { podSpec } from "./topology.ts";
+import { WHISKER_BACKEND_PORT, WHISKER_UI_PORT, type PortService } from "../sim/runtime/images.ts";
+import { portService } from "../sim/runtime/ports.ts";
 import {
   WhiskerBadRequest,
   filterHints,
@@ -34,8 +35,6 @@ export interface WhiskerApi {
   domains?: boolean;
 }
 
-export const WHISKER_UI_PORT = 8081;
-export const WHISKER_BACKEND_PORT = 3002;
 const STREAM_FLUSH_MS = 1000;
 /** Open event streams per cluster (a cluster's Whisker is one backend). */
 const MAX_STREAMS = 16;
@@ -56,22 +55,12 @@ const INDEX_HTML = `<!doctype html>
 </html>
 `;
 
-function images(pod: KubeObject): string[] {
-  return (podSpec(pod).containers ?? []).map((c) => (c.image ?? "").toLowerCase());
-}
-
-/** Whether the pod is Whisker (its `whisker` / `whisker-backend` images). */
-export function isWhiskerPod(pod: KubeObject): boolean {
-  return images(pod).some((i) => /(^|\/)whisker(-backend)?(:|@|$)/.test(i));
-}
-
 /** The listener of a Whisker pod's port, or undefined for other pods and ports. */
 export function whiskerListener(pod: KubeObject, port: number, api: WhiskerApi): PortListener | undefined {
-  if (!isWhiskerPod(pod)) return undefined;
-  const imgs = images(pod);
-  if (port === WHISKER_UI_PORT && imgs.some((i) => /(^|\/)whisker(:|@|$)/.test(i)))
+  const service = portService(pod, port);
+  if (service === "whisker-ui")
     return { kind: "http", handle: (req, res) => serve(api, WHISKER_UI_PORT, req, res) };
-  if (port === WHISKER_BACKEND_PORT && imgs.some((i) => /(^|\/)whisker-backend(:|@|$)/.test(i)))
+  if (service === "whisker-backend")
     return { kind: "http", handle: (req, res) => serve(api, WHISKER_BACKEND_PORT, req, res) };
   return undefined;
 }
@@ -206,23 +195,15 @@ function stream(api: WhiskerApi, params: ListParams, nowSec: number, res: Server
   res.on("error", close);
 }
 
-/** The ports a Whisker pod listens on (8081 for the `whisker` image, 3002 for `whisker-backend`). */
-export function whiskerPorts(pod: KubeObject): number[] {
-  const imgs = images(pod);
-  const out: number[] = [];
-  if (imgs.some((i) => /(^|\/)whisker(:|@|$)/.test(i))) out.push(WHISKER_UI_PORT);
-  if (imgs.some((i) => /(^|\/)whisker-backend(:|@|$)/.test(i))) out.push(WHISKER_BACKEND_PORT);
-  return out;
-}
-
 /**
  * Whisker as `curl` inside the cluster reaches it (one request, one answer): an event stream cannot stay open there,
- * so `watch=true` answers with the backlog and ends.
+ * so `watch=true` answers with the backlog and ends. Undefined when `service` is not one of Whisker's.
  */
-export function whiskerPeer(pod: KubeObject, port: number, api: WhiskerApi): Peer | undefined {
-  if (!whiskerPorts(pod).includes(port)) return undefined;
+export function whiskerPeer(service: PortService, api: WhiskerApi, description: string): Peer | undefined {
+  if (service !== "whisker-ui" && service !== "whisker-backend") return undefined;
+  const port = service === "whisker-ui" ? WHISKER_UI_PORT : WHISKER_BACKEND_PORT;
   return {
-    description: pod.metadata.name,
+    description,
     speaksHttp: true,
     certificateValidFor: () => false,
     http(req) {

@@ -8,7 +8,7 @@ import type { PodNet } from "../net/podnet.ts";
 import { realClock } from "../shared/clock.ts";
 import { Interrupted, LIMITS } from "./budget.ts";
 import { PodFileSystem } from "./files.ts";
-import { imageProfile } from "./images.ts";
+import { imageProfile } from "../sim/runtime/images.ts";
 import { runText } from "./interp.ts";
 import { execSession } from "./session.ts";
 import type { ShellEnv } from "./types.ts";

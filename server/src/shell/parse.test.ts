@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../shared/clock.ts";
 import { expandWord, runText } from "./interp.ts";
 import { parseScript, ShellSyntaxError } from "./parse.ts";
-import { imageProfile } from "./images.ts";
+import { imageProfile } from "../sim/runtime/images.ts";
 import { PodFileSystem } from "./files.ts";
 import type { ShellEnv } from "./types.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { PodNet } from "../net/podnet.ts";
 import { realClock } from "../shared/clock.ts";
 import { PodFileSystem } from "./files.ts";
-import { imageProfile } from "./images.ts";
+import { imageProfile } from "../sim/runtime/images.ts";
 import { execSession } from "./session.ts";
 import { LIMITS } from "./budget.ts";
 import type { ShellEnv } from "./types.ts";

@@ -1,7 +1,7 @@
 /** What a command inside a simulated pod sees: its arguments, streams, environment and the pod's network. */
 import type { Clock } from "../shared/clock.ts";
 import type { PodNet } from "../net/podnet.ts";
-import type { ImageProfile } from "./images.ts";
+import type { ImageProfile } from "../sim/runtime/images.ts";
 
 export interface CmdIO {
   /** Everything piped or redirected into the command (pipes are buffered: the previous stage has finished). */
