@@ -66,6 +66,15 @@ const DEFAULT: ImageProfile = {
 export const WHISKER_UI_PORT = 8081;
 export const WHISKER_BACKEND_PORT = 3002;
 
+/** The official language images (python, node): Debian with curl and wget. */
+const LANGUAGE_RUNTIME: ImageProfile = {
+  tools: ["curl", "wget", "getent"],
+  ...GNU_FLAVOUR,
+  prompt: DEBIAN_PROMPT,
+  os: "Debian GNU/Linux 12 (bookworm)",
+  ...QUIET,
+};
+
 /** Ordered: the first entry whose pattern matches the (lower-cased) image reference wins. */
 const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
@@ -198,23 +207,11 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   },
   {
     match: "python",
-    profile: {
-      tools: ["curl", "wget", "getent"],
-      ...GNU_FLAVOUR,
-      prompt: DEBIAN_PROMPT,
-      os: "Debian GNU/Linux 12 (bookworm)",
-      ...QUIET,
-    },
+    profile: LANGUAGE_RUNTIME,
   },
   {
     match: "node",
-    profile: {
-      tools: ["curl", "wget", "getent"],
-      ...GNU_FLAVOUR,
-      prompt: DEBIAN_PROMPT,
-      os: "Debian GNU/Linux 12 (bookworm)",
-      ...QUIET,
-    },
+    profile: LANGUAGE_RUNTIME,
   },
   {
     match: "coredns",
