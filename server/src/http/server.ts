@@ -19,6 +19,8 @@ import type { WorkshopRecord } from "../sessions/store.ts";
 import { InstructorCredential, readOrCreateSecretFile, serverSecretFile } from "../sessions/credentials.ts";
 import { ResumeCodes } from "../sessions/identity.ts";
 import { TerminalManager } from "../terminal/manager.ts";
+import { defaultScrollbackChars } from "../terminal/scrollback-store.ts";
+import { PgScrollback } from "../scale/pg-scrollback.ts";
 import { SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
 import { setUpSandbox } from "../terminal/sandbox-setup.ts";
 import { pipeTo } from "../terminal/api-socket.ts";
@@ -223,12 +225,20 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     await database.close();
     throw err;
   }
+  // With a shared database, scrollback lives there, so a page reconnecting to another replica keeps its screen.
+  const scrollback = database.pg
+    ? new PgScrollback(database.pg, {
+        maxChars: defaultScrollbackChars,
+        logger: log.child({ component: "scrollback" }),
+      })
+    : undefined;
   const terminals = new TerminalManager({
     root: path.join(opts.dataDir, "learners"),
     mode,
     hostPath,
     idleTimeoutMs: opts.idleTimeoutSeconds * 1000,
     logger: log,
+    ...(scrollback ? { scrollback } : {}),
     ...(toolbox ? { toolbox } : {}),
     ...(sandbox
       ? {
@@ -458,6 +468,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         server.closeAllConnections();
         await closed;
         await redis?.close();
+        await scrollback?.close();
         await opts.provider.close();
         await database.close();
       })();

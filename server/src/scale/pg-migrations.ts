@@ -123,4 +123,16 @@ export const pgMigrations: readonly string[] = [
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
   );
   `,
+  // Scrollback as chunks addressed by character offset (the unused one-row-per-learner table goes): a replica
+  // writes only what is new, in batches, and a page reconnecting to another replica keeps its offsets.
+  `
+  DROP TABLE scrollback;
+  CREATE TABLE scrollback_chunks (
+    learner_id TEXT NOT NULL,
+    start_offset BIGINT NOT NULL,
+    chars INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (learner_id, start_offset)
+  );
+  `,
 ];

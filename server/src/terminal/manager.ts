@@ -8,7 +8,12 @@ import type { Socket } from "node:net";
 import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { TerminalSession, type TerminalClient, type TerminalWatcher } from "./session.ts";
-import { readScrollback } from "./scrollback-log.ts";
+import {
+  defaultScrollbackChars,
+  fileScrollbackStore,
+  type RestoredScrollback,
+  type ScrollbackStore,
+} from "./scrollback-store.ts";
 import { shellLaunch, writeIdentity, type ShellMode } from "./sandbox.ts";
 import { prepareHome, type HomeSpec } from "./home.ts";
 import { ApiSockets, sandboxKubeconfig } from "./api-socket.ts";
@@ -54,6 +59,8 @@ export interface TerminalManagerOptions {
   sandbox?: SandboxOptions;
   /** Real clusters: every terminal is `kubectl exec` into a toolbox pod in the learner's cluster (no host shell). */
   toolbox?: Toolboxes;
+  /** Where scrollback is kept between shells (default a file per learner under `root`). */
+  scrollback?: ScrollbackStore;
 }
 
 export class TerminalManager {
@@ -72,10 +79,14 @@ export class TerminalManager {
   >();
   private readonly overQuota = new Set<string>();
   private readonly toolboxPrepare = new InFlight<void>();
+  private readonly scrollback: ScrollbackStore;
 
   constructor(private readonly opts: TerminalManagerOptions) {
     this.log = opts.logger ?? noopLogger;
     this.now = opts.now ?? Date.now;
+    this.scrollback =
+      opts.scrollback ??
+      fileScrollbackStore(opts.root, opts.scrollbackChars ?? defaultScrollbackChars, this.log);
     const every = Math.max(1000, Math.min(60_000, Math.floor(opts.idleTimeoutMs / 4)));
     this.timer = setInterval(() => this.reapIdle(), every);
     this.timer.unref();
@@ -165,6 +176,7 @@ export class TerminalManager {
     if (!s) {
       const sandboxed = this.opts.mode === "bwrap" && this.opts.sandbox;
       const user = this.userOf(learnerId);
+      const saved = await this.scrollback.read(learnerId);
       const socketDir = sandboxed ? await this.sockets!.open(learnerId, user) : undefined;
       const layout = sandboxed ? this.opts.sandbox?.cgroups : undefined;
       let cgroupProcs: string[] | undefined;
@@ -193,7 +205,12 @@ export class TerminalManager {
         // Another attach may have started the shell while this one recorded the directory.
         s =
           this.get(learnerId) ??
-          this.start(learnerId, this.opts.toolbox.launch(kubeconfig, this.opts.hostPath, cacheDir), req);
+          this.start(
+            learnerId,
+            this.opts.toolbox.launch(kubeconfig, this.opts.hostPath, cacheDir),
+            req,
+            saved,
+          );
       }
       if (!s) {
         const launch = shellLaunch(this.opts.mode, {
@@ -208,7 +225,7 @@ export class TerminalManager {
           ...(cgroupProcs ? { cgroupProcs } : {}),
           ...(this.opts.sandbox?.processesInside === false ? { processesInside: false } : {}),
         });
-        s = this.start(learnerId, launch, req);
+        s = this.start(learnerId, launch, req, saved);
       }
     }
     s.attach(client, req.since, req);
@@ -219,6 +236,7 @@ export class TerminalManager {
     learnerId: string,
     launch: ReturnType<typeof shellLaunch>,
     req: { cols: number; rows: number },
+    saved: RestoredScrollback | undefined,
   ): TerminalSession {
     const s = new TerminalSession({
       launch,
@@ -228,7 +246,10 @@ export class TerminalManager {
       highWater: this.opts.highWater,
       lowWater: this.opts.lowWater,
       now: this.now,
-      scrollbackFile: path.join(this.opts.root, learnerId, "scrollback"),
+      persist: {
+        saved,
+        open: (tail, notice) => this.scrollback.open(learnerId, tail, notice),
+      },
       logger: this.log,
     });
     this.sessions.set(learnerId, s);
@@ -273,12 +294,11 @@ export class TerminalManager {
     const s = this.get(learnerId);
     if (s) s.watch(w);
     else {
-      const saved = readScrollback(
-        path.join(this.opts.root, learnerId, "scrollback"),
-        this.opts.scrollbackChars ?? 256 * 1024,
-        this.log,
-      );
-      w.output(saved?.data ?? "", saved ? saved.start + saved.data.length : 0, true);
+      void this.scrollback.read(learnerId).then((saved) => {
+        // Unless it went away, or a shell started (and replayed its own scrollback) while this was read.
+        if (set.has(w) && !this.sessions.has(learnerId))
+          w.output(saved?.data ?? "", saved ? saved.start + saved.data.length : 0, true);
+      });
     }
     return () => {
       set.delete(w);
@@ -325,7 +345,7 @@ export class TerminalManager {
     return n;
   }
 
-  /** Ends every shell. */
+  /** Ends every shell (their last output goes to the scrollback store, which its owner closes after this). */
   close(): void {
     clearInterval(this.timer);
     if (this.homeTimer) clearInterval(this.homeTimer);

@@ -39,4 +39,19 @@ describe("Scrollback", () => {
     expect(s.since(undefined).data.length).toBe(1000);
     expect(s.end).toBe(370_000);
   });
+
+  it("gives the whole screen to a page whose offset an earlier server sent but never saved", () => {
+    const s = new Scrollback(100, { start: 10, data: "saved" });
+    s.push("[new]");
+    s.unknownBefore(s.end);
+    s.push("own");
+    // 17 was only ever sent by the server that stopped: what this one holds there is another text.
+    expect(s.since(17)).toEqual({ reset: true, data: "saved[new]own", end: 23 });
+    expect(s.since(15)).toEqual({ reset: false, data: "[new]own", end: 23 });
+    expect(s.since(20)).toEqual({ reset: false, data: "own", end: 23 });
+    const fresh = new Scrollback(100);
+    fresh.unknownBefore(5);
+    fresh.push("abcdef");
+    expect(fresh.since(3)).toEqual({ reset: false, data: "def", end: 6 });
+  });
 });

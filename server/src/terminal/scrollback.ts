@@ -16,6 +16,10 @@ export class Scrollback {
   /** Offset of the first character still kept. */
   private startOffset = 0;
   private endOffset = 0;
+  /** Offsets that no page of this process was sent: (end of the restored output, first own output). */
+  private unknown: { after: number; before: number } | undefined;
+  /** End of the output restored at start, if any. */
+  private readonly restoredEnd: number | undefined;
 
   /** `initial`: output kept from before (a restart), continuing its offsets. */
   constructor(
@@ -26,7 +30,17 @@ export class Scrollback {
       this.startOffset = initial.start;
       this.endOffset = initial.start;
       this.push(initial.data);
+      this.restoredEnd = this.endOffset;
     }
+  }
+
+  /**
+   * Marks the offsets after the restored output and before `offset` as unknown here: an earlier process may have sent
+   * output there that it never saved, so a page claiming one of them gets the whole scrollback again.
+   */
+  unknownBefore(offset: number): void {
+    if (this.restoredEnd !== undefined && offset > this.restoredEnd)
+      this.unknown = { after: this.restoredEnd, before: offset };
   }
 
   /** Appends output; returns the new end offset. */
@@ -63,7 +77,8 @@ export class Scrollback {
   since(since: number | undefined): Replay {
     const all = this.chunks.join("");
     if (since === undefined) return { reset: false, data: all, end: this.endOffset };
-    if (since < this.startOffset || since > this.endOffset)
+    const unknown = this.unknown && since > this.unknown.after && since < this.unknown.before;
+    if (since < this.startOffset || since > this.endOffset || unknown)
       return { reset: true, data: all, end: this.endOffset };
     return { reset: false, data: all.slice(since - this.startOffset), end: this.endOffset };
   }

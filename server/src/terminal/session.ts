@@ -6,7 +6,12 @@
  */
 import * as pty from "node-pty";
 import { Scrollback } from "./scrollback.ts";
-import { readScrollback, ScrollbackLog } from "./scrollback-log.ts";
+import { readScrollback, ScrollbackLog, type SavedScrollback } from "./scrollback-log.ts";
+import {
+  defaultScrollbackChars,
+  type RestoredScrollback,
+  type ScrollbackWriter,
+} from "./scrollback-store.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { ShellLaunch } from "./sandbox.ts";
 import type { TermOutput } from "../realtime/protocol.ts";
@@ -44,16 +49,27 @@ export interface TerminalOptions {
   now?: () => number;
   /** Keeps the scrollback in this file across restarts (and shells): restored at start, appended in batches. */
   scrollbackFile?: string;
+  /**
+   * Keeps the scrollback elsewhere (see `ScrollbackStore`): what was saved, continued by this shell, and the writer of
+   * this shell's output. Takes the place of `scrollbackFile`.
+   */
+  persist?: {
+    saved: RestoredScrollback | undefined;
+    open(tail: () => SavedScrollback, notice: (text: string) => void): ScrollbackWriter;
+  };
   logger?: Logger;
 }
 
 /** Written between the output of an earlier shell (restored from disk) and this one's. */
 export const NEW_SHELL_MARK = "\r\n\x1b[2m[a new shell]\x1b[0m\r\n";
 
+/** A line from the server, as the terminal shows it. */
+const noticeText = (text: string): string => `\r\n\x1b[1;33megresslab: ${text}\x1b[0m\r\n`;
+
 export class TerminalSession {
   private readonly proc: pty.IPty;
   private readonly scrollback: Scrollback;
-  private readonly log: ScrollbackLog | undefined;
+  private readonly log: ScrollbackWriter | undefined;
   private client: TerminalClient | undefined;
   private pending = "";
   private flushScheduled = false;
@@ -70,22 +86,33 @@ export class TerminalSession {
   lastActivity: number;
 
   constructor(opts: TerminalOptions) {
-    const max = opts.scrollbackChars ?? 256 * 1024;
-    const saved = opts.scrollbackFile ? readScrollback(opts.scrollbackFile, max, opts.logger) : undefined;
+    const max = opts.scrollbackChars ?? defaultScrollbackChars;
+    const file = opts.scrollbackFile;
+    const persist: TerminalOptions["persist"] =
+      opts.persist ??
+      (file
+        ? {
+            saved: readScrollback(file, max, opts.logger),
+            open: (tail: () => SavedScrollback) => new ScrollbackLog(file, max, tail, opts.logger),
+          }
+        : undefined);
+    const saved = persist?.saved;
     this.scrollback = new Scrollback(max, saved);
-    if (opts.scrollbackFile) {
+    if (persist) {
       const sb = this.scrollback;
-      this.log = new ScrollbackLog(
-        opts.scrollbackFile,
-        max,
+      this.log = persist.open(
         () => {
           const all = sb.since(undefined);
           return { start: all.end - all.data.length, data: all.data };
         },
-        opts.logger,
+        (text) => this.notice(text),
       );
       if (saved?.data) this.record(NEW_SHELL_MARK);
+      if (saved?.problem) this.record(noticeText(saved.problem));
     }
+    // Offsets between the end of what was saved and this shell's first output were only ever sent by an earlier
+    // server (output it could not save before it stopped): a page at one of them gets the whole screen again.
+    this.scrollback.unknownBefore(this.scrollback.end);
     this.high = opts.highWater ?? 128 * 1024;
     this.low = opts.lowWater ?? 16 * 1024;
     this.now = opts.now ?? Date.now;
@@ -198,7 +225,7 @@ export class TerminalSession {
   /** Shows a message from the server in the terminal (and its scrollback), e.g. that HOME is over its size. */
   notice(text: string): void {
     if (this.exitCode !== undefined) return;
-    this.onData(`\r\n\x1b[1;33megresslab: ${text}\x1b[0m\r\n`);
+    this.onData(noticeText(text));
   }
 
   kill(): void {
