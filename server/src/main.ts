@@ -1,6 +1,6 @@
 /**
- * The `egresslab` command: `serve`, `sim`, `validate`, `policy check`, `clusters`. Errors from every command are
- * printed here, once, in the user's terms.
+ * The `egresslab` command: `serve`, `sim`, `validate`, `policy check`, `clusters`, `proxy` and the rest. Errors from
+ * every command are printed here, once, in the user's terms.
  */
 import { EgresslabError, ValidationError, exitCodeFor, formatProblems } from "./shared/errors.ts";
 import { readFileSync } from "node:fs";
@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<Command>> = {
   clusters: async () => (await import("./cli/clusters.ts")).clustersCommand,
   instructor: async () => (await import("./cli/instructor.ts")).instructorCommand,
   workshop: async () => (await import("./cli/workshop.ts")).workshopCommand,
+  proxy: async () => (await import("./cli/proxy.ts")).proxyCommand,
 };
 
 const summaries: Record<string, string> = {
@@ -25,6 +26,7 @@ const summaries: Record<string, string> = {
   clusters: "Manage real clusters for workshops (kind, kubeconfig pools)",
   instructor: "Show or rotate the instructor token kept in the data directory",
   workshop: "Create, list, open, pause and end workshops on a running server",
+  proxy: "Run a cookie-affinity proxy in front of several serve replicas (multi-replica on one machine)",
 };
 
 function topHelp(): string {
