@@ -6,7 +6,8 @@ import type { Check, PodRef, ProbeCheck } from "../labs/model/types.ts";
 import { EgresslabError } from "../shared/errors.ts";
 import { runAnswerCheck } from "./answers.ts";
 import type { ClusterClient, ClusterObject } from "./cluster.ts";
-import { PROBE_LABEL, ensureProbePod } from "./probe-pod.ts";
+import { PROBE_LABEL } from "./probe-pod.ts";
+import { withProbePod } from "./probe-keeper.ts";
 import { defaultFlowWaitMs, runFlowsCheck } from "./flows.ts";
 import { defaultConnectTimeoutMs, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
 import { runResourceCheck } from "./resource-check.ts";
@@ -50,6 +51,8 @@ export interface CheckOptions {
   connectTimeoutMs?: number;
   /** How long a flows check that expects flows waits for them to reach Whisker (default 20 s, see flows.ts). */
   flowWaitMs?: number;
+  /** How long a probe pod is kept after its last use for the next check (default 2 min, see probe-keeper.ts). */
+  probeIdleMs?: number;
 }
 
 async function runProbeCheck(client: ClusterClient, c: ProbeCheck, opts: CheckOptions): Promise<CheckResult> {
@@ -58,26 +61,28 @@ async function runProbeCheck(client: ClusterClient, c: ProbeCheck, opts: CheckOp
   const source = await choosePod(client, c.from);
   if (typeof source === "string") return { ...base, passed: false, seen: source, hint: c.hint };
   // The probe runs in the grader's probe pod beside the workload (same identity to policy), so that its traffic is
-  // never shown as the workload's own (probe-pod.ts).
-  const pod = await ensureProbePod(client, source.object, source.container);
-  if (typeof pod === "string") return { ...base, passed: false, seen: pod, hint: c.hint };
-  if (c.before) {
-    const b = await client.request("POST", c.before.path, c.before.body);
-    if (b.status >= 400 && b.status !== 404)
-      return {
-        ...base,
-        passed: false,
-        seen: `POST ${c.before.path} answered ${b.status}: ${b.body.slice(0, 160)}`,
-        hint: c.hint,
-      };
-  }
-  const r = await client.exec(
-    c.from.namespace,
-    pod.name,
-    pod.container,
-    probeCommand(c.to, timeout),
-    timeout + 10_000,
+  // never shown as the workload's own (probe-pod.ts); the pod is kept a while for the next check (probe-keeper.ts).
+  const r = await withProbePod(
+    client,
+    source.object,
+    source.container,
+    async (pod) => {
+      if (c.before) {
+        const b = await client.request("POST", c.before.path, c.before.body);
+        if (b.status >= 400 && b.status !== 404)
+          return { failed: `POST ${c.before.path} answered ${b.status}: ${b.body.slice(0, 160)}` };
+      }
+      return client.exec(
+        c.from.namespace,
+        pod.name,
+        pod.container,
+        probeCommand(c.to, timeout),
+        timeout + 10_000,
+      );
+    },
+    opts.probeIdleMs,
   );
+  if ("failed" in r) return { ...base, passed: false, seen: r.failed, hint: c.hint };
   const o = interpretProbe(c.to, r);
   const passed = judgeProbe(c.expect, o);
   return { ...base, passed, seen: o.detail, ...(passed ? {} : { hint: c.hint }) };

@@ -9,6 +9,7 @@ import { EgresslabError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { mergedKinds, refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
 import { createKubeClient } from "./kube-client.ts";
+import { deleteProbePods } from "./probe-keeper.ts";
 import { choosePod, rootCauseFirst, runChecks } from "./run-check.ts";
 
 export interface StageOptions {
@@ -183,6 +184,14 @@ export async function gradeStage(
     checks: rootCauseFirst(checks, stage.checks),
     at: new Date().toISOString(),
   };
+}
+
+/**
+ * Takes what grading left in the cluster out of it (the probe pods kept warm for the next check, probe-keeper.ts): the
+ * session is over and the cluster outlives it (a kubeconfig pool's goes back to the pool).
+ */
+export async function endGrading(conn: ClusterConnection, opts?: StageOptions): Promise<void> {
+  await deleteProbePods(clientFor(conn, opts));
 }
 
 /** Applies the stage's reference solution. */

@@ -9,6 +9,7 @@ import type { Edition, Lab, Manifest } from "../labs/model/types.ts";
 import type { LabParams } from "../labs/api.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { refOf, type ClusterClient, type ClusterObject } from "./cluster.ts";
+import { deleteProbePods } from "./probe-keeper.ts";
 import { rootCauseFirst, runChecks } from "./run-check.ts";
 import { applyManifests, setupRendered, waitReady } from "./stage.ts";
 
@@ -211,6 +212,12 @@ export async function validateLab(
     opts.onStage?.(r);
     stages.push(r);
   }
+  // The cluster may be a real one that outlives the validation: leave no probe pod behind (probe-keeper.ts).
+  await deleteProbePods(client).catch((err: unknown) =>
+    log.warn("could not delete the grader's probe pods", {
+      error: err instanceof Error ? err.message : String(err),
+    }),
+  );
   return {
     lab: lab.id,
     edition: editionOf(lab, params),

@@ -297,6 +297,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       profile: lab.profile,
       edition: lab.edition,
       prepare: (conn, seed) => lab.setup(conn, 0, lab.params(seed)),
+      clear: (conn) => lab.end?.(conn) ?? Promise.resolve(),
       ...(lab.variant ? { variant: (seed: number) => lab.variant!(seed) } : {}),
       logger: log.child({ component: "pool", workshop: record.id }),
     });

@@ -12,6 +12,7 @@
  *                      solveStage(conn, lab, stageIndex, params, opts?): Promise<void>   (applies the reference solution)
  *                      resetStage(conn, lab, stageIndex, params, opts?): Promise<void>   (cleanup, then setup again)
  *                      startAtStage(conn, lab, stageIndex, params, opts?): Promise<void> (earlier stages set up and solved)
+ *                      endGrading(conn, opts?): Promise<void>            (the grader's probe pods deleted: session over)
  *                      validateLab(client, lab, params, opts?): Promise<ValidateReport> (what `egresslab validate` runs)
  *
  * Stages build on each other: a learner who starts at stage N needs stages 0..N-1 set up and solved first

@@ -42,6 +42,8 @@ export interface LabRunner {
   reset(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
   /** Applies the stage's reference solution (to set a rebuilt cluster up again). */
   solve?(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
+  /** Removes what grading left in the cluster (its probe pods), before a cluster that outlives the session is returned. */
+  end?(conn: ClusterConnection): Promise<void>;
   /** The stage's known wrong solutions: which checks each fails and why (the board names the mistakes with them). */
   mistakes?(stageIndex: number, params: LabParams): readonly KnownMistake[];
 }
@@ -62,6 +64,8 @@ export interface GradingFunctions {
   resetStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
   /** Applies the stage's reference solution. */
   solveStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
+  /** Removes what grading left in the cluster. */
+  endGrading?(conn: ClusterConnection): Promise<void>;
 }
 
 /**
@@ -133,6 +137,7 @@ export function labRunner(
     grade: (conn, i, params, answers) => grading.gradeStage(conn, lab, i, params, answers),
     reset: (conn, i, params) => grading.resetStage(conn, lab, i, params),
     solve: (conn, i, params) => grading.solveStage(conn, lab, i, params),
+    end: (conn) => grading.endGrading?.(conn) ?? Promise.resolve(),
     mistakes: (i, params) => mistakes[i]?.(params) ?? [],
   };
 }

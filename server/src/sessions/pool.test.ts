@@ -238,4 +238,42 @@ describe("ClusterPool", () => {
     expect(provider.state.get((await pool.take()).conn.id)).toBe("ready");
     pool.close();
   });
+
+  it("clears a cluster the provider keeps (a pool's) before returning it, and never one it deletes", async () => {
+    const order: string[] = [];
+    const clear = async (c: ClusterConnection): Promise<void> => void order.push(`clear ${c.id}`);
+    const creating = new CountingProvider();
+    const p1 = new ClusterPool(creating, sqlitePoolRecords(openDb(":memory:")), {
+      size: 0,
+      labId: "lab",
+      clear,
+    });
+    await p1.connect("a");
+    await p1.release("a");
+    expect(order).toEqual([]);
+    expect(creating.released).toEqual(["a"]);
+
+    class Leasing extends CountingProvider {
+      override readonly capabilities = { ...new CountingProvider().capabilities, canCreate: false };
+      override async release(id: string): Promise<void> {
+        order.push(`release ${id}`);
+      }
+    }
+    const leasing = new Leasing();
+    const p2 = new ClusterPool(leasing, sqlitePoolRecords(openDb(":memory:")), {
+      size: 0,
+      labId: "lab",
+      clear,
+    });
+    await p2.release("b"); // after a restart: connected on the way out
+    expect(order).toEqual(["clear b", "release b"]);
+    // A clear that fails is logged; the cluster is still returned.
+    const p3 = new ClusterPool(leasing, sqlitePoolRecords(openDb(":memory:")), {
+      size: 0,
+      labId: "lab",
+      clear: () => Promise.reject(new Error("API down")),
+    });
+    await p3.release("c");
+    expect(order).toEqual(["clear b", "release b", "release c"]);
+  });
 });

@@ -40,6 +40,11 @@ export interface PoolOptions {
    * rush of joins with every one of them.
    */
   refillDelayMs?: number;
+  /**
+   * Removes what a session left in a cluster that outlives it (a provider that leases rather than creates clusters,
+   * such as a kubeconfig pool) before the cluster is returned: the grader's probe pods.
+   */
+  clear?: (conn: ClusterConnection) => Promise<void>;
   /** Readies a warm cluster for the learner who will get `seed` (sets up the first stage). */
   prepare?: (conn: ClusterConnection, seed: number) => Promise<void>;
   /**
@@ -355,8 +360,18 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     this.report();
   }
 
-  /** Releases a learner's cluster for good. */
+  /** Releases a learner's cluster for good; one the provider keeps (a pool's) is cleared first. */
   async release(id: string): Promise<void> {
+    if (this.opts.clear && !this.provider.capabilities.canCreate) {
+      try {
+        await this.opts.clear(await this.connect(id));
+      } catch (err) {
+        this.log.warn("could not clear a cluster before returning it", {
+          cluster: id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
     this.connections.delete(id);
     await this.provider.release(id);
   }
