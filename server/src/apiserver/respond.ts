@@ -2,6 +2,18 @@
 import type { ServerResponse } from "node:http";
 import type { ApiError } from "../store/types.ts";
 import type { RequestContext } from "./context.ts";
+import type { SimClusterHandle } from "../sim/types.ts";
+
+/**
+ * Waits until what a response shows or acknowledges is durable: every change of the cluster up to `resourceVersion`
+ * (default: every change so far, which includes the request's own). Every response of the REST verbs passes here
+ * before it is written; it throws the `Status` to answer instead when a change was not saved and was undone.
+ */
+export async function whenCommitted(cluster: SimClusterHandle, resourceVersion?: string): Promise<void> {
+  if (!cluster.committed) return;
+  const rv = resourceVersion === undefined ? NaN : Number(resourceVersion);
+  await cluster.committed(Number.isSafeInteger(rv) ? rv : undefined);
+}
 
 export function sendJson(
   res: ServerResponse,

@@ -13,7 +13,7 @@ import type { RequestContext } from "./context.ts";
 import type { ResourceRoute } from "./route.ts";
 import { decodeBody, mediaType, readBody } from "./body.ts";
 import { boolParam, intParam, listOptions, writeOptions } from "./options.ts";
-import { sendJson } from "./respond.ts";
+import { sendJson, whenCommitted } from "./respond.ts";
 import { toTable, wantsTable, type IncludeObject } from "./table.ts";
 import { serveWatch } from "./watch.ts";
 import {
@@ -88,6 +88,7 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
     }
     const list = api.list(t, listOptions(q, ns));
     const { items, cont, remaining } = paginate(list.items, list.resourceVersion, q);
+    await whenCommitted(cluster, list.resourceVersion);
     if (table) {
       const body = toTable(t, items, { includeObject, resourceVersion: list.resourceVersion });
       if (cont) (body.metadata as JsonObject).continue = cont;
@@ -110,6 +111,7 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
 
   if (method === "GET") {
     const obj = api.get(t, ns, r.name!);
+    await whenCommitted(cluster, obj.metadata.resourceVersion);
     if (r.subresource === "scale") return sendJson(res, 200, toScale(obj));
     return respondObject(200, withTypeMeta(t, obj));
   }
@@ -119,6 +121,7 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
     const body = await readObject(ctx);
     checkNamespace(body, ns);
     const created = create(ctx, t, ns, body, opts);
+    await whenCommitted(cluster);
     return respondObject(201, created.object, created.warnings);
   }
 
@@ -139,6 +142,7 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
     if (r.subresource === "scale") {
       const next = fromScale(current, body);
       const out = update(ctx, t, ns, name, current, next, opts, "scale");
+      await whenCommitted(cluster);
       return sendJson(res, 200, toScale(out.object), { warnings: out.warnings });
     }
     checkNamespace(body, ns);
@@ -154,6 +158,7 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
       throw conflict(t, name, preconditionFailed("UID", bodyUid, current.metadata.uid));
     const sub = r.subresource === "status" ? "status" : undefined;
     const out = update(ctx, t, ns, name, current, body as KubeObject, opts, sub);
+    await whenCommitted(cluster);
     return respondObject(200, out.object, out.warnings);
   }
 
@@ -163,6 +168,7 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
     const opts = await deleteOptions(ctx);
     checkPreconditions(t, api.get(t, ns, name), opts.preconditions);
     const deleted = api.delete(t, ns, name, opts);
+    await whenCommitted(cluster);
     if (
       deleted.metadata.deletionTimestamp ||
       !supportsStrategicMerge(t.group) ||
@@ -368,10 +374,12 @@ async function patch(
     if (ns !== undefined) merged.metadata.namespace = ns;
     if (!live) {
       const out = cluster.api.create(t, ns, merged, opts);
+      await whenCommitted(cluster);
       return sendJson(res, 201, out.object, { warnings: out.warnings });
     }
     merged.metadata.resourceVersion = live.metadata.resourceVersion;
     const out = cluster.api.update(t, ns, name, merged, opts);
+    await whenCommitted(cluster);
     return sendJson(res, 200, out.object, { warnings: out.warnings });
   }
 
@@ -391,6 +399,7 @@ async function patch(
     throw new ApiError(422, "Invalid", "the patch produced an object without metadata");
   if (subresource === "scale") {
     const out = update(ctx, t, ns, name, current, fromScale(current, patched), opts, "scale");
+    await whenCommitted(cluster);
     return sendJson(res, 200, toScale(out.object), { warnings: out.warnings });
   }
   const next = patched as KubeObject;
@@ -402,6 +411,7 @@ async function patch(
     );
   if (!next.metadata.resourceVersion) next.metadata.resourceVersion = current.metadata.resourceVersion;
   const out = update(ctx, t, ns, name, current, next, opts, subresource === "status" ? "status" : undefined);
+  await whenCommitted(cluster);
   sendJson(res, 200, out.object, { warnings: out.warnings });
 }
 
@@ -531,6 +541,7 @@ async function deleteCollection(ctx: RequestContext, t: ResourceType, ns: string
       if (!(err instanceof ApiError && err.code === 404)) throw err;
     }
   }
+  await whenCommitted(ctx.cluster);
   sendJson(ctx.res, 200, {
     kind: t.listKind,
     apiVersion: gvOf(t),

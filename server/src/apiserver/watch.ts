@@ -82,10 +82,18 @@ export function serveWatch(
     });
   }
   try {
-    stopWatch = cluster.api.watch(t, { ...lo, resourceVersion: fromRv }, (e: WatchEvent) => {
-      if (e.object.metadata.resourceVersion) lastRv = e.object.metadata.resourceVersion;
-      write(e);
-    });
+    stopWatch = cluster.api.watch(
+      t,
+      { ...lo, resourceVersion: fromRv },
+      (e: WatchEvent) => {
+        if (e.object.metadata.resourceVersion) lastRv = e.object.metadata.resourceVersion;
+        write(e);
+      },
+      (err) => {
+        write({ type: "ERROR", object: err.toStatus() });
+        end();
+      },
+    );
   } catch (err) {
     const api = toApiError(err);
     const status = api.code === 410 ? new ApiError(410, "Expired", api.message) : api;

@@ -229,6 +229,8 @@ export const serveCommand: Command = {
       ...providerSettings(o),
       dataDir,
       logger: logger.child({ component: "provider" }),
+      // Simulated clusters' journals and snapshots go to the same database, so another replica can rebuild them.
+      ...(o.database ? { simHostOptions: { database: o.database } } : {}),
     });
     const edition = sessionEdition(
       lab,

@@ -21,22 +21,10 @@ import {
   tunnelAddress,
 } from "./controllers/index.ts";
 import type { ControllerContext } from "./controllers/context.ts";
-import {
-  CorruptStateError,
-  DebouncedSaver,
-  deleteSimClusterState,
-  journalFile,
-  nodeDisk,
-  readDataplaneState,
-  readState,
-  writeDataplaneState,
-  writeState,
-  type ClusterState,
-  type DiskIO,
-} from "./persistence.ts";
-import { ClusterJournal, readJournal } from "./journal.ts";
-import { storageHealth, toStorageError, type StorageHealth } from "../shared/storage.ts";
-import { existsSync, statSync } from "node:fs";
+import { DebouncedSaver, nodeDisk, type ClusterState, type DiskIO } from "./persistence.ts";
+import type { ClusterStateBackend, ClusterStateWriter } from "./cluster-state.ts";
+import { fileClusterState } from "./file-cluster-state.ts";
+import { storageHealth, type StorageHealth } from "../shared/storage.ts";
 import { withMainProcesses } from "./main-process-runner.ts";
 import { captureImage, instantiateImage, type ClusterImage } from "./image.ts";
 import { fnv32a } from "../shared/hash.ts";
@@ -55,6 +43,11 @@ export interface SimClusterOptions {
   clock?: Clock;
   /** With a data directory, the cluster's state is saved there and restored on the next start with the same id. */
   dataDir?: string;
+  /**
+   * Where the cluster's state is saved and restored from instead (e.g. Postgres, shared by replicas); it wins over
+   * `dataDir`.
+   */
+  clusterState?: ClusterStateBackend;
   logger?: Logger;
   /** Where profiles live (default: the repository's `clusters/`). */
   profilesDir?: string;
@@ -90,7 +83,7 @@ export class SimCluster implements SimClusterHandle {
     readonly clock: Clock,
     private readonly manager: ControllerManager,
     private readonly dp: Dataplane | undefined,
-    private readonly saver: { flush(): void } | undefined,
+    private readonly saver: { flush(): Promise<void> } | undefined,
   ) {
     this.runtime = dp?.runtime ?? noRuntime;
     this.dataplane = dp?.api ?? noDataplane;
@@ -113,8 +106,12 @@ export class SimCluster implements SimClusterHandle {
     if (this.closed) return;
     this.closed = true;
     this.dp?.close();
-    this.saver?.flush();
+    await this.saver?.flush();
     this.manager.stop();
+  }
+
+  committed(resourceVersion?: number): Promise<void> {
+    return this.store.committed(resourceVersion);
   }
 }
 
@@ -226,20 +223,10 @@ function annotateNodes(ctx: ControllerContext): void {
 export async function createSimCluster(opts: SimClusterOptions): Promise<SimCluster> {
   const logger = (opts.logger ?? noopLogger).child({ cluster: opts.id });
   const clock = opts.clock ?? realClock;
-  const saved = opts.dataDir ? readState(opts.dataDir, opts.id) : undefined;
-  if (opts.dataDir && !saved && existsSync(journalFile(opts.dataDir, opts.id)))
-    throw new CorruptStateError(
-      journalFile(opts.dataDir, opts.id),
-      "a journal without the snapshot it follows",
-    );
-  const journalled =
-    saved && opts.dataDir ? readJournal(opts.dataDir, opts.id, saved.resourceVersion) : undefined;
-  if (journalled?.tornBytes)
-    logger.warn("dropping an unfinished last journal line (a write that was never acknowledged)", {
-      file: journalFile(opts.dataDir!, opts.id),
-      bytes: journalled.tornBytes,
-    });
-  const disk = opts.disk ?? nodeDisk;
+  const backend =
+    opts.clusterState ?? (opts.dataDir ? fileClusterState(opts.dataDir, opts.disk ?? nodeDisk) : undefined);
+  const loaded = await backend?.load(opts.id, logger);
+  const saved = loaded?.state;
   const health = opts.storage ?? storageHealth;
   const image = saved ? undefined : opts.image;
   const edition: CalicoEdition = saved?.edition ?? image?.edition ?? opts.edition ?? "enterprise";
@@ -251,7 +238,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
 
   const registry = registryFor(edition, clock);
   const store = new MemoryStore();
-  const restoredRv = journalled?.entries.at(-1)?.rv ?? saved?.resourceVersion ?? 0;
+  const restoredRv = loaded?.entries.at(-1)?.rv ?? saved?.resourceVersion ?? 0;
   // A copy of an image draws its names and uids from its own sequence, so copies diverge from each other.
   const random = createRandom(seed ^ (image ? fnv32a(opts.id) ^ image.resourceVersion : restoredRv));
   const api = new SimClusterApi({
@@ -277,7 +264,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   const manager = new ControllerManager(store, createControllers(ctx), logger);
   api.onSettle(() => manager.settle());
 
-  let journal: ClusterJournal | undefined;
+  let journal: ClusterStateWriter | undefined;
   const snapshot = (): ClusterState => {
     const s = store.snapshot();
     return {
@@ -290,34 +277,20 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
       objects: s.objects,
     };
   };
-  const openJournal = (dataDir: string, keepBytes?: number): ClusterJournal => {
-    const j = ClusterJournal.open(
-      {
-        dataDir,
-        id: opts.id,
-        disk,
-        snapshot,
-        health,
-        logger,
-        ...(opts.compactBytes !== undefined ? { compactBytes: opts.compactBytes } : {}),
-      },
-      keepBytes,
-    );
-    store.setJournal(j);
-    return j;
+  const writerOptions = {
+    snapshot,
+    health,
+    logger,
+    ...(opts.compactBytes !== undefined ? { compactBytes: opts.compactBytes } : {}),
   };
 
   // Uids are what tells separate real clusters' objects apart: each copy gets its own.
   const copied = image ? instantiateImage(image, randomUUID) : undefined;
-  if (saved) {
-    store.restore({ resourceVersion: saved.resourceVersion, objects: saved.objects });
-    for (const e of journalled?.entries ?? []) store.replay(e.changes, e.rv);
-    if (opts.dataDir) {
-      journal = openJournal(
-        opts.dataDir,
-        journalFileSize(opts.dataDir, opts.id) - (journalled?.tornBytes ?? 0),
-      );
-    }
+  if (loaded && backend) {
+    store.restore({ resourceVersion: loaded.state.resourceVersion, objects: loaded.state.objects });
+    for (const e of loaded.entries) store.replay(e.changes, e.rv);
+    journal = await backend.open(opts.id, { saved: loaded }, writerOptions);
+    store.setJournal(journal);
     // What the controllers change on the way back up is journalled like any other write.
     try {
       store.atomically(() => manager.syncAll());
@@ -341,24 +314,15 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         ctx.events.enabled = true;
       }
     }
-    if (opts.dataDir) {
-      // The first snapshot, then the journal: a cluster the host lists always has both.
-      try {
-        writeState(opts.dataDir, snapshot(), disk);
-        journal = openJournal(opts.dataDir, 0);
-      } catch (err) {
-        store.setJournal(undefined);
-        deleteSimClusterState(opts.dataDir, opts.id);
-        health.failed(err);
-        throw toStorageError(err, `the new cluster "${opts.id}" was not saved`);
-      }
+    if (backend) {
+      journal = await backend.open(opts.id, { fresh: snapshot() }, writerOptions);
+      store.setJournal(journal);
     }
   }
 
-  // Rotations and the flow log: `<id>.dataplane.json`, written after a rotation and when the cluster closes (a
-  // write per flow record, in every cluster, would keep the disk and the event loop busy with idle clusters).
-  const restore =
-    saved && opts.dataDir ? readDataplaneState(opts.dataDir, opts.id, logger) : copied?.dataplane;
+  // Rotations and the flow log: saved after a rotation and when the cluster closes (a write per flow record, in every
+  // cluster, would keep the disk and the event loop busy with idle clusters).
+  const restore = loaded ? loaded.dataplane : copied?.dataplane;
   let dpSaver: DebouncedSaver | undefined;
   const dp =
     opts.dataplane === false
@@ -375,23 +339,27 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
           restore,
           onChange: () => dpSaver?.touch(),
         });
-  if (dp && opts.dataDir) {
-    const dataDir = opts.dataDir;
+  const dataplaneFailed = (err: unknown): void =>
+    logger.error("saving dataplane state failed", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  const writer = journal;
+  let dpSaved = Promise.resolve();
+  if (dp && writer) {
     dpSaver = new DebouncedSaver(
-      () => writeDataplaneState(dataDir, opts.id, dp.snapshot(), disk),
+      () => {
+        dpSaved = writer.saveDataplane(dp.snapshot()).catch(dataplaneFailed);
+      },
       2000,
-      (err) =>
-        logger.error("saving dataplane state failed", {
-          error: err instanceof Error ? err.message : String(err),
-        }),
+      dataplaneFailed,
     );
   }
   const dataplaneSaver = dpSaver;
   const flush = {
-    flush(): void {
+    async flush(): Promise<void> {
       store.setJournal(undefined);
       try {
-        journal?.close();
+        await writer?.close();
       } catch (err) {
         logger.error("closing the cluster journal failed", {
           error: err instanceof Error ? err.message : String(err),
@@ -400,6 +368,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
       // Always written on close: the rotation schedule's position moves without any event.
       dataplaneSaver?.touch();
       dataplaneSaver?.flush();
+      await dpSaved;
     },
   };
   const running = dp && withMainProcesses(dp, { store, api, clock, logger });
@@ -414,13 +383,8 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     clock,
     manager,
     running,
-    journal || dpSaver ? flush : undefined,
+    writer ? flush : undefined,
   );
-}
-
-function journalFileSize(dataDir: string, id: string): number {
-  const file = journalFile(dataDir, id);
-  return existsSync(file) ? statSync(file).size : 0;
 }
 
 /** Every object of a cluster, for tests and debugging. */

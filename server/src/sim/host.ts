@@ -9,15 +9,11 @@ import type { Socket } from "node:net";
 import { ConflictError, EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import type { CalicoEdition, SimClusterHandle } from "./types.ts";
-import { createSimCluster, deleteSimClusterState, SimCluster } from "./cluster.ts";
+import { createSimCluster, SimCluster } from "./cluster.ts";
 import type { ClusterImage } from "./image.ts";
-import {
-  CorruptStateError,
-  nodeDisk,
-  quarantineClusterState,
-  removeTempFiles,
-  type DiskIO,
-} from "./persistence.ts";
+import { CorruptStateError, nodeDisk, removeTempFiles, type DiskIO } from "./persistence.ts";
+import type { ClusterStateBackend } from "./cluster-state.ts";
+import { fileClusterState } from "./file-cluster-state.ts";
 import {
   faultMessage,
   storageFault,
@@ -44,6 +40,8 @@ export type ClusterFactory = (
     disk?: DiskIO;
     storage?: StorageHealth;
     image?: ClusterImage;
+    /** Where the cluster's state is kept (the host's backend). */
+    clusterState?: ClusterStateBackend;
   },
 ) => Promise<SimClusterHandle>;
 
@@ -69,6 +67,13 @@ export interface SimHostOptions {
   disk?: DiskIO;
   /** Where failed writes are reported (default: the process's). */
   storage?: StorageHealth;
+  /**
+   * Keep the clusters' state (snapshots, journals, dataplane) in this Postgres database (`postgres://…`), shared by
+   * replicas, instead of files in `dataDir`. The host opens it and closes it.
+   */
+  database?: string;
+  /** Keep the clusters' state here (not closed by the host); wins over `database` and `dataDir`. */
+  clusterState?: ClusterStateBackend;
 }
 
 export interface CreatedCluster {
@@ -101,6 +106,7 @@ const defaultFactory: ClusterFactory = (spec) =>
     ...(spec.disk ? { disk: spec.disk } : {}),
     ...(spec.storage ? { storage: spec.storage } : {}),
     ...(spec.image !== undefined ? { image: spec.image } : {}),
+    ...(spec.clusterState ? { clusterState: spec.clusterState } : {}),
     logger: spec.logger,
   });
 
@@ -122,6 +128,9 @@ export class SimHost {
     private readonly disk: DiskIO,
     /** Where failed writes are reported. */
     readonly storage: StorageHealth,
+    /** Where the clusters' state is kept (none without a data directory or a database). */
+    private readonly backend: ClusterStateBackend | undefined,
+    private readonly ownsBackend: boolean,
     /** The API's base URL, e.g. `https://127.0.0.1:6443`. */
     readonly url: string,
     readonly port: number,
@@ -171,6 +180,20 @@ export class SimHost {
         : bindHost.includes(":")
           ? `[${bindHost}]`
           : bindHost;
+    let backend = opts.clusterState;
+    const ownsBackend = !backend && !!opts.database;
+    if (!backend && opts.database) {
+      try {
+        const { openPgClusterState } = await import("../scale/pg-cluster-state.ts");
+        backend = await openPgClusterState(opts.database, {
+          logger: logger.child({ component: "cluster-state" }),
+        });
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
+    }
+    backend ??= dataDir ? fileClusterState(dataDir, opts.disk ?? nodeDisk) : undefined;
     const host = new SimHost(
       byToken,
       server,
@@ -180,6 +203,8 @@ export class SimHost {
       dataDir,
       opts.disk ?? nodeDisk,
       storage,
+      backend,
+      ownsBackend,
       `https://${urlHost}:${port}`,
       port,
     );
@@ -216,6 +241,7 @@ export class SimHost {
       this.factory({
         ...c.spec,
         ...(this.dataDir ? { dataDir: this.dataDir } : {}),
+        ...(this.backend ? { clusterState: this.backend } : {}),
         disk: this.disk,
         storage: this.storage,
         logger: this.clusterLogger(c.spec.id),
@@ -224,7 +250,7 @@ export class SimHost {
     try {
       handle = await build();
     } catch (err) {
-      if (!this.dataDir || !(err instanceof CorruptStateError)) {
+      if (!this.backend || !(err instanceof CorruptStateError)) {
         this.missing.set(c.spec.id, c);
         this.logger.error("could not bring back a saved cluster; the others go on", {
           cluster: c.spec.id,
@@ -233,7 +259,7 @@ export class SimHost {
         if (storageFault(err)) this.storage.failed(err);
         return;
       }
-      const quarantine = quarantineClusterState(this.dataDir, c.spec.id);
+      const quarantine = await this.backend.quarantine(c.spec.id);
       this.logger.error(
         "a saved cluster could not be read: its files were moved aside and it is made afresh",
         {
@@ -314,6 +340,7 @@ export class SimHost {
       const handle = await this.factory({
         ...spec,
         ...(this.dataDir ? { dataDir: this.dataDir } : {}),
+        ...(this.backend ? { clusterState: this.backend } : {}),
         disk: this.disk,
         storage: this.storage,
         ...(opts.image ? { image: opts.image } : {}),
@@ -330,7 +357,7 @@ export class SimHost {
         this.clusters.delete(id);
         this.byToken.delete(token);
         await handle.close();
-        if (this.dataDir && this.factory === defaultFactory) deleteSimClusterState(this.dataDir, id);
+        if (this.backend && this.factory === defaultFactory) await this.backend.delete(id);
         throw err;
       }
       return { id, token, kubeconfig: this.kubeconfig(id) };
@@ -402,7 +429,21 @@ export class SimHost {
     this.save();
     this.server.endStreams(e.handle);
     await e.handle.close();
-    if (this.dataDir && this.factory === defaultFactory) deleteSimClusterState(this.dataDir, id);
+    if (this.backend && this.factory === defaultFactory) await this.backend.delete(id);
+  }
+
+  /**
+   * Stops serving cluster `id` here and closes it with its state saved (compacted), not deleted: for handing the
+   * cluster over to another replica, which rebuilds it from that state. Unknown ids are a no-op.
+   */
+  async unloadCluster(id: string): Promise<void> {
+    const e = this.clusters.get(id);
+    if (!e) return;
+    this.clusters.delete(id);
+    this.byToken.delete(e.token);
+    this.save();
+    this.server.endStreams(e.handle);
+    await e.handle.close();
   }
 
   /** Stops serving, ends open streams and closes every cluster (flushing its state). */
@@ -414,6 +455,7 @@ export class SimHost {
     this.clusters.clear();
     this.byToken.clear();
     await Promise.all(all.map((e) => e.handle.close()));
+    if (this.ownsBackend) await this.backend?.close();
   }
 
   private clusterLogger(id: string): Logger {

@@ -35,9 +35,13 @@ export interface JournalOptions {
 
 const HEX = /^[0-9a-f]{8}$/;
 
+/** One transaction as JSON: `{"rv": <resourceVersion after it>, "c": [[key, type, object], …]}`. */
+export function encodeEntry(changes: readonly JournalChange[], rv: number): string {
+  return JSON.stringify({ rv, c: changes.map((c) => [c.key, c.type, c.object]) });
+}
+
 function encode(changes: readonly JournalChange[], rv: number): Buffer {
-  const json = JSON.stringify({ rv, c: changes.map((c) => [c.key, c.type, c.object]) });
-  const body = Buffer.from(json);
+  const body = Buffer.from(encodeEntry(changes, rv));
   return Buffer.concat([
     Buffer.from(`${crc32(body).toString(16).padStart(8, "0")} `),
     body,
@@ -55,9 +59,14 @@ function decode(line: Buffer): JournalEntry | undefined {
   const sum = line.subarray(0, 8).toString("latin1");
   const body = line.subarray(9);
   if (!HEX.test(sum) || crc32(body) !== parseInt(sum, 16)) return undefined;
+  return decodeEntry(body.toString("utf8"));
+}
+
+/** A transaction from the JSON `encodeEntry` wrote, or undefined when it is not one. */
+export function decodeEntry(json: string): JournalEntry | undefined {
   let v: unknown;
   try {
-    v = JSON.parse(body.toString("utf8"));
+    v = JSON.parse(json);
   } catch {
     return undefined;
   }

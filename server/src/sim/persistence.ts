@@ -149,11 +149,16 @@ export function stateFile(dataDir: string, id: string): string {
 export function readState(dataDir: string, id: string): ClusterState | undefined {
   const file = stateFile(dataDir, id);
   if (!existsSync(file)) return undefined;
+  return parseClusterState(readFileSync(file, "utf8"), file);
+}
+
+/** A snapshot from its JSON text; throws `CorruptStateError` (naming `where`) when it is not one. */
+export function parseClusterState(text: string, where: string): ClusterState {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, "utf8"));
+    parsed = JSON.parse(text);
   } catch (err) {
-    throw new CorruptStateError(file, err instanceof Error ? err.message : String(err));
+    throw new CorruptStateError(where, err instanceof Error ? err.message : String(err));
   }
   const s = parsed as Partial<ClusterState> | null;
   if (
@@ -171,7 +176,7 @@ export function readState(dataDir: string, id: string): ClusterState | undefined
         ),
     )
   )
-    throw new CorruptStateError(file, "not a cluster state this version understands");
+    throw new CorruptStateError(where, "not a cluster state this version understands");
   return s as ClusterState;
 }
 

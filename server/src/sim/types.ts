@@ -106,4 +106,10 @@ export interface SimClusterHandle {
   readonly clock: Clock;
   /** Stops controllers and background traffic and flushes state to disk (when persistent). */
   close(): Promise<void>;
+  /**
+   * Resolves once every change up to `resourceVersion` (default: every change so far) is durable, which is what a
+   * response that shows or acknowledges them waits for; rejects with the `ApiError` to answer when one of them could
+   * not be saved and was undone. Absent: changes are durable when made.
+   */
+  committed?(resourceVersion?: number): Promise<void>;
 }

@@ -185,9 +185,11 @@ export class SimClusterApi implements ClusterApi {
     type: ResourceType,
     opts: ListOptions & { resourceVersion?: string },
     onEvent: (e: WatchEvent) => void,
+    onExpired?: (err: ApiError) => void,
   ): () => void {
     const matches = this.filter(type, opts);
-    return this.o.store.watch({ key: this.storageKey(type), matches }, opts.resourceVersion, (e) =>
+    const filter = { key: this.storageKey(type), matches, ...(onExpired ? { expired: onExpired } : {}) };
+    return this.o.store.watch(filter, opts.resourceVersion, (e) =>
       onEvent({ type: e.type, object: cloneJson(this.view(type, e.object)) }),
     );
   }

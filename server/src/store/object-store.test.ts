@@ -17,6 +17,9 @@ function put(
   return o;
 }
 
+/** `put` as the cluster API writes: the version allocated inside the transaction. */
+const putAtomically = (s: MemoryStore, name: string): KubeObject => s.atomically(() => put(s, name));
+
 describe("MemoryStore", () => {
   it("gives every change a higher resourceVersion and lists by namespace and name", () => {
     const s = new MemoryStore();
@@ -109,5 +112,86 @@ describe("MemoryStore", () => {
     t.restore(snap);
     expect(t.list("core/configmaps").map((o) => o.metadata.name)).toEqual(["a", "b"]);
     expect(Number(t.nextVersion())).toBe(snap.resourceVersion + 1);
+  });
+});
+
+/** A journal that commits later, when the test says so: `settle(n, err?)` settles the n oldest appends. */
+function laterJournal() {
+  const waiting: { rv: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  return {
+    appended: () => waiting.map((w) => w.rv),
+    append(_changes: readonly unknown[], rv: number): Promise<void> {
+      return new Promise((resolve, reject) => waiting.push({ rv, resolve, reject }));
+    },
+    async settle(n: number, err?: Error): Promise<void> {
+      for (const w of waiting.splice(0, n))
+        if (err) w.reject(err);
+        else w.resolve();
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+}
+
+describe("MemoryStore with a journal that commits later", () => {
+  it("shows watchers a change after its commit and resolves committed() then", async () => {
+    const s = new MemoryStore();
+    const j = laterJournal();
+    s.setJournal(j);
+    const seen: string[] = [];
+    s.watch({ key: "core/configmaps", matches: () => true }, String(s.resourceVersion), (e) =>
+      seen.push(`${e.type} ${e.object.metadata.name}`),
+    );
+    putAtomically(s, "a");
+    const rvA = s.resourceVersion;
+    putAtomically(s, "b");
+    let aDone = false;
+    let allDone = false;
+    void s.committed(rvA).then(() => (aDone = true));
+    void s.committed().then(() => (allDone = true));
+    await new Promise((r) => setImmediate(r));
+    expect(s.get("core/configmaps", "ns", "a")).toBeDefined();
+    expect(seen).toEqual([]);
+    expect([aDone, allDone]).toEqual([false, false]);
+    await j.settle(1);
+    expect(seen).toEqual(["ADDED a"]);
+    expect([aDone, allDone]).toEqual([true, false]);
+    await j.settle(1);
+    expect(seen).toEqual(["ADDED a", "ADDED b"]);
+    expect(allDone).toBe(true);
+    expect(s.pendingCommits).toBe(0);
+  });
+
+  it("undoes a failed commit and every change built on it, and tells their waiters and listing watchers", async () => {
+    const s = new MemoryStore();
+    const j = laterJournal();
+    putAtomically(s, "kept");
+    s.setJournal(j);
+    const rv = s.resourceVersion;
+    putAtomically(s, "first");
+    putAtomically(s, "second");
+    const subscribed: string[] = [];
+    s.subscribe((c) => subscribed.push(`${c.type} ${c.object.metadata.name}`));
+    // A watch without a resourceVersion lists the uncommitted objects as ADDED: it must list again after the undo.
+    const listed: string[] = [];
+    let expired: ApiError | undefined;
+    s.watch({ key: "core/configmaps", matches: () => true, expired: (e) => (expired = e) }, undefined, (e) =>
+      listed.push(`${e.type} ${e.object.metadata.name}`),
+    );
+    expect(listed).toEqual(["ADDED first", "ADDED kept", "ADDED second"]);
+    const failures: unknown[] = [];
+    s.committed().catch((e: unknown) => failures.push(e));
+    await j.settle(2, new ApiError(503, "ServiceUnavailable", "the database did not save the change"));
+    expect(failures).toHaveLength(1);
+    expect((failures[0] as ApiError).code).toBe(503);
+    expect(s.resourceVersion).toBe(rv);
+    expect(s.list("core/configmaps").map((o) => o.metadata.name)).toEqual(["kept"]);
+    expect(subscribed).toEqual(["DELETED second", "DELETED first"]);
+    expect(expired?.code).toBe(410);
+    // The next change reuses the resourceVersion and commits as usual.
+    putAtomically(s, "again");
+    expect(s.resourceVersion).toBe(rv + 1);
+    const ok = s.committed();
+    await j.settle(1);
+    await expect(ok).resolves.toBeUndefined();
   });
 });

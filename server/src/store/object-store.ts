@@ -7,6 +7,11 @@
  * changes are handed to the journal, and only when the journal has made them durable do watchers see them. When the
  * journal fails, every change of the transaction is undone in memory (subscribers see the undo) and the journal's
  * error is thrown, so a caller never acknowledges a write that is not on disk.
+ *
+ * A journal may also commit later (a database, in batches): then the transaction stays pending, in memory and seen by
+ * in-process subscribers, until its commit; watchers see it after the commit, and `committed(rv)` is what a caller
+ * awaits before acknowledging. When a commit fails, that transaction and every pending one after it (they were built
+ * on it) are undone, newest first, and whoever awaits them gets the journal's error.
  */
 import {
   ApiError,
@@ -32,11 +37,18 @@ export interface WatchFilter {
   key: ResourceKey;
   /** Whether the watcher wants to see this object (its namespace and selectors match). */
   matches(obj: KubeObject): boolean;
+  /**
+   * Called (and the watch stopped) when what the watcher was shown is no longer the store's history: a state it listed
+   * before its commit was undone. The watcher must list again, as after a 410 Gone.
+   */
+  expired?(err: ApiError): void;
 }
 
 interface Watcher {
   filter: WatchFilter;
   cb: (e: WatchEvent) => void;
+  /** The newest resourceVersion the watcher has been shown (its start included): older changes are not sent again. */
+  seen: number;
 }
 
 const nsName = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
@@ -51,10 +63,25 @@ export interface JournalChange {
 /** Where a store's changes are made durable before anyone outside the store sees them. */
 export interface ChangeJournal {
   /**
-   * Makes one transaction's changes durable (written and synced), ending at `resourceVersion`; throws when it cannot,
-   * and then nothing of the transaction may be on disk either.
+   * Makes one transaction's changes durable, ending at `resourceVersion`. Either before returning (written and synced;
+   * throws when it cannot, and then nothing of the transaction may be saved either), or later: it returns a promise
+   * that resolves once they are committed and rejects when they were not (and nothing of them was saved). Promises
+   * settle in the order of the appends, and a rejected one means every later append of the store is rejected too.
    */
-  append(changes: readonly JournalChange[], resourceVersion: number): void;
+  append(changes: readonly JournalChange[], resourceVersion: number): void | Promise<void>;
+}
+
+/** A transaction handed to a journal that commits later. */
+interface PendingCommit {
+  tx: Transaction;
+  /** The resourceVersion it ends at. */
+  rv: number;
+}
+
+interface CommitWaiter {
+  rv: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 interface Transaction {
@@ -76,6 +103,9 @@ export class MemoryStore implements ObjectStore {
   private readonly watchers = new Set<Watcher>();
   private journal: ChangeJournal | undefined;
   private tx: Transaction | undefined;
+  /** Transactions a journal has not committed yet, oldest first. */
+  private readonly pending: PendingCommit[] = [];
+  private readonly waiters: CommitWaiter[] = [];
 
   constructor(
     private readonly historyLimit = 1000,
@@ -167,13 +197,86 @@ export class MemoryStore implements ObjectStore {
 
   private finish(tx: Transaction): void {
     if (!tx.changes.length) return;
+    let later: void | Promise<void>;
     try {
-      this.journal?.append(tx.changes, this.rv);
+      later = this.journal?.append(tx.changes, this.rv);
     } catch (err) {
       this.undo(tx);
       throw err;
     }
-    for (const entry of tx.entries) this.record(entry);
+    if (!later) {
+      for (const entry of tx.entries) this.record(entry);
+      return;
+    }
+    const p: PendingCommit = { tx, rv: this.rv };
+    this.pending.push(p);
+    later.then(
+      () => this.committedThrough(p),
+      (err: unknown) => this.rollBack(p, err),
+    );
+  }
+
+  /** `p` and every pending transaction before it are committed: watchers see them, waiters for them go on. */
+  private committedThrough(p: PendingCommit): void {
+    const at = this.pending.indexOf(p);
+    if (at < 0) return;
+    for (const done of this.pending.splice(0, at + 1))
+      for (const entry of done.tx.entries) this.record(entry);
+    this.settleWaiters();
+  }
+
+  /** The commit of `p` failed: undoes it and every pending transaction after it, newest first. */
+  private rollBack(p: PendingCommit, err: unknown): void {
+    const at = this.pending.indexOf(p);
+    if (at < 0) return;
+    const undone = this.pending.splice(at);
+    for (let i = undone.length - 1; i >= 0; i--) this.undo(undone[i]!.tx);
+    const back = p.tx.startRv;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.rv <= back) continue;
+      this.waiters.splice(i, 1);
+      w.reject(err);
+    }
+    // A watcher shown a state that is now undone (a list taken before the commit) must list again.
+    for (const w of [...this.watchers])
+      if (w.seen > back) {
+        this.watchers.delete(w);
+        w.filter.expired?.(
+          new ApiError(
+            410,
+            "Expired",
+            `too old resource version: ${w.seen} (${back}): a change it saw was undone`,
+          ),
+        );
+      }
+    this.settleWaiters();
+  }
+
+  private settleWaiters(): void {
+    const oldest = this.pending[0]?.rv ?? Infinity;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.rv >= oldest) continue;
+      this.waiters.splice(i, 1);
+      w.resolve();
+    }
+  }
+
+  /**
+   * Resolves once every change up to resourceVersion `rv` (default: the current one) is durable — at once without a
+   * journal, or with one that commits before returning. Rejects with the journal's error when one of them could not
+   * be committed and was undone.
+   */
+  committed(rv = this.rv): Promise<void> {
+    const oldest = this.pending[0]?.rv;
+    if (oldest === undefined || rv < oldest) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ rv, resolve, reject }));
+  }
+
+  /** How many transactions wait for their commit. */
+  get pendingCommits(): number {
+    return this.pending.length;
   }
 
   private undo(tx: Transaction): void {
@@ -247,7 +350,8 @@ export class MemoryStore implements ObjectStore {
   }
 
   private deliver(w: Watcher, e: HistoryEntry): void {
-    if (e.key !== w.filter.key) return;
+    if (e.key !== w.filter.key || e.rv <= w.seen) return;
+    w.seen = e.rv;
     const now = w.filter.matches(e.object);
     if (e.type === "MODIFIED" && e.previous) {
       const before = w.filter.matches(e.previous);
@@ -265,7 +369,7 @@ export class MemoryStore implements ObjectStore {
    * as the Kubernetes API server does. Returns the function that stops the watch.
    */
   watch(filter: WatchFilter, fromRv: string | undefined, cb: (e: WatchEvent) => void): () => void {
-    const w: Watcher = { filter, cb };
+    const w: Watcher = { filter, cb, seen: this.rv };
     if (fromRv === undefined || fromRv === "" || fromRv === "0") {
       for (const o of this.list(filter.key)) if (filter.matches(o)) cb({ type: "ADDED", object: o });
     } else {
@@ -275,7 +379,10 @@ export class MemoryStore implements ObjectStore {
       const oldest = this.history[0]?.rv ?? this.rv + 1;
       if (from < oldest - 1 && from < this.rv)
         throw new ApiError(410, "Expired", `too old resource version: ${from} (${oldest - 1})`);
-      for (const e of this.history) if (e.rv > from) this.deliver(w, e);
+      w.seen = from;
+      for (const e of this.history) this.deliver(w, e);
+      // Changes listed from a state not yet committed are not sent again when they are.
+      w.seen = Math.max(w.seen, from);
     }
     this.watchers.add(w);
     return () => {

@@ -171,11 +171,15 @@ export interface ClusterApi {
     name: string,
     opts?: { dryRun?: boolean; propagationPolicy?: string },
   ): KubeObject;
-  /** Starts a watch from `resourceVersion` (exclusive; absent = now). Returns a function that stops it. 410 if too old. */
+  /**
+   * Starts a watch from `resourceVersion` (exclusive; absent = now). Returns a function that stops it. 410 if too old.
+   * `onExpired` is called (and the watch is over) when a state it was shown is undone (its commit failed).
+   */
   watch(
     type: ResourceType,
     opts: ListOptions & { resourceVersion?: string },
     onEvent: (e: WatchEvent) => void,
+    onExpired?: (err: ApiError) => void,
   ): () => void;
 }
 

@@ -1,0 +1,370 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- assertions read deep into Kubernetes JSON */
+/**
+ * Simulated clusters' state in Postgres: another replica rebuilds a cluster identical to the one that wrote it (every
+ * object byte for byte, resourceVersions and uids included); a write through the API is answered only once its commit
+ * has returned; a failed commit answers 503, changes nothing and tells no watcher, and costs only its own cluster;
+ * writes of many clusters share a commit; compaction keeps the state.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type PostgresServer } from "../../../test/helpers/services.ts";
+import { rawRequest, type RawResponse } from "../../../test/helpers/https.ts";
+import { SimHost } from "../sim/host.ts";
+import { createSimCluster, SimCluster } from "../sim/cluster.ts";
+import { CorruptStateError } from "../sim/persistence.ts";
+import { ApiError, type KubeObject } from "../store/types.ts";
+import { VirtualClock } from "../shared/clock.ts";
+import { noopLogger } from "../shared/logger.ts";
+import { openPg, type PgPool } from "./pg-db.ts";
+import { PgClusterState } from "./pg-cluster-state.ts";
+
+let postgres: PostgresServer;
+let dbs = 0;
+const cleanups: (() => Promise<unknown> | void)[] = [];
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  postgres?.stop();
+});
+
+/** A fresh database and a pool on it (closed after the tests). */
+async function database(): Promise<{ url: string; pool: PgPool }> {
+  const url = postgres.createDatabase(`cs_${++dbs}`);
+  const pool = await openPg(url);
+  cleanups.push(() => pool.end());
+  return { url, pool };
+}
+
+/** A replica's view of the database: its own connections and its own group commit. */
+async function replica(url: string): Promise<PgClusterState> {
+  const state = new PgClusterState(await openPg(url, { max: 4 }), {}, true);
+  cleanups.push(() => state.close());
+  return state;
+}
+
+/**
+ * The clusters' clock: it stands still, so controllers that stamp the time (a Deployment's Progressing condition) do
+ * the same on a rebuilt cluster as on the original.
+ */
+const clock = new VirtualClock(Date.UTC(2026, 0, 1));
+
+async function host(state: PgClusterState): Promise<SimHost> {
+  const h = await SimHost.start({
+    clusterState: state,
+    clusterFactory: (spec) => createSimCluster({ ...spec, clock }),
+  });
+  cleanups.push(() => h.close());
+  return h;
+}
+
+/** Every object of a cluster, as JSON text keyed by resource and name, for a byte-for-byte comparison. */
+function objectsOf(c: SimCluster): Map<string, string> {
+  const snap = c.store.snapshot();
+  const out = new Map<string, string>();
+  for (const [key, items] of Object.entries(snap.objects))
+    for (const o of items)
+      out.set(`${key} ${o.metadata.namespace ?? ""}/${o.metadata.name}`, JSON.stringify(o));
+  return out;
+}
+
+const cm = (name: string, data: Record<string, string> = {}): KubeObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name },
+  data,
+});
+
+const deployment = (name: string, replicas: number) => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { containers: [{ name: "c", image: "nginx" }] },
+    },
+  },
+});
+
+/** A client of one cluster on a host, through its HTTPS API. */
+function client(h: SimHost, id: string, token: string) {
+  const base = `${h.clusterUrl(id)}/`;
+  const send = (method: string, path: string, body?: unknown, contentType = "application/json") =>
+    rawRequest(base, h.caCert, {
+      method,
+      path: path.replace(/^\//, ""),
+      token,
+      ...(body !== undefined ? { body: JSON.stringify(body), headers: { "Content-Type": contentType } } : {}),
+    });
+  return {
+    send,
+    async ok(method: string, path: string, body?: unknown, contentType?: string): Promise<any> {
+      const r = await send(method, path, body, contentType);
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+      return JSON.parse(r.body);
+    },
+  };
+}
+
+const tokenOf = (kubeconfig: string): string => /token: (\S+)/.exec(kubeconfig)![1]!;
+
+describe("cluster state in Postgres", () => {
+  it("rebuilds on another replica a cluster identical to the one that wrote it, without a clean close", async () => {
+    const { url } = await database();
+    const a = await host(await replica(url));
+    const created = await a.createCluster({ id: "alice", seed: 7 });
+    const api = client(a, "alice", tokenOf(created.kubeconfig));
+    await api.ok("POST", "/api/v1/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "shop" },
+    });
+    for (let i = 0; i < 10; i++)
+      await api.ok("POST", "/api/v1/namespaces/shop/configmaps", cm(`c${i}`, { i: String(i) }));
+    await api.ok("DELETE", "/api/v1/namespaces/shop/configmaps/c3");
+    await api.ok(
+      "PATCH",
+      "/api/v1/namespaces/shop/configmaps/c4",
+      { data: { i: "changed" } },
+      "application/merge-patch+json",
+    );
+    await api.ok("POST", "/apis/apps/v1/namespaces/shop/deployments", deployment("web", 2));
+    await api.ok(
+      "PATCH",
+      "/apis/apps/v1/namespaces/shop/deployments/web/scale",
+      { spec: { replicas: 3 } },
+      "application/merge-patch+json",
+    );
+    const pods = await api.ok("GET", "/api/v1/namespaces/shop/pods");
+    expect(pods.items).toHaveLength(3);
+
+    const alice = a.getCluster("alice") as SimCluster;
+    // The controllers may still be settling on a timer: wait until nothing is waiting for a commit.
+    await alice.committed();
+    const before = objectsOf(alice);
+    const rv = alice.store.resourceVersion;
+
+    // No close: replica A "dies" here. Replica B has its own connections and reads what A committed.
+    const b = await replica(url);
+    const rebuilt = await createSimCluster({ id: "alice", clusterState: b, dataplane: false, clock });
+    cleanups.push(() => rebuilt.close());
+    expect(rebuilt.seed).toBe(7);
+    expect(rebuilt.store.resourceVersion).toBe(rv);
+    const after = objectsOf(rebuilt);
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [k, text] of before) expect(after.get(k), k).toBe(text);
+    expect(after.get("core/configmaps shop/c3")).toBeUndefined();
+    expect(JSON.parse(after.get("core/configmaps shop/c4")!).data).toEqual({ i: "changed" });
+    const uids = [...before.values()].map((t) => (JSON.parse(t) as KubeObject).metadata.uid);
+    expect(new Set(uids).size).toBe(uids.length);
+
+    // load() is what a replica taking a cluster over reads: the snapshot and the journal past it.
+    const saved = await b.load("alice", noopLogger);
+    expect(saved?.state.id).toBe("alice");
+    expect(saved!.entries.at(-1)?.rv ?? saved!.state.resourceVersion).toBe(rv);
+  });
+
+  it("answers a write only after its commit, and shows no one the change before it", async () => {
+    const { url, pool } = await database();
+    const a = await host(await replica(url));
+    const created = await a.createCluster({ id: "bob" });
+    const api = client(a, "bob", tokenOf(created.kubeconfig));
+    await api.ok("POST", "/api/v1/namespaces/default/configmaps", cm("first"));
+    const bob = a.getCluster("bob") as SimCluster;
+    await bob.committed();
+    const watched: string[] = [];
+    const stop = bob.api.watch(
+      bob.api.findType("cm")!,
+      { namespace: "default", resourceVersion: String(bob.store.resourceVersion) },
+      (e) => watched.push(`${e.type} ${e.object.metadata.name}`),
+    );
+    cleanups.push(stop);
+
+    // Another session holds the journal table: the commit waits for it.
+    const blocker = await pool.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("LOCK TABLE cluster_journal IN EXCLUSIVE MODE");
+    let answered: RawResponse | undefined;
+    const post = api.send("POST", "/api/v1/namespaces/default/configmaps", cm("second")).then((r) => {
+      answered = r;
+      return r;
+    });
+    let read: RawResponse | undefined;
+    const get = (async () => {
+      // Wait until the write is in memory, then read it from another request.
+      while (!bob.store.get("core/configmaps", "default", "second"))
+        await new Promise((r) => setTimeout(r, 5));
+      read = await api.send("GET", "/api/v1/namespaces/default/configmaps/second");
+      return read;
+    })();
+    // The commit is waiting for the lock (seen from the database itself).
+    for (;;) {
+      const waiting = await pool.query(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO cluster_journal%'",
+      );
+      if (Number(waiting.rows[0].n) > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // The request went in and is applied in memory, but nothing has been answered and no watcher saw it.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bob.store.get("core/configmaps", "default", "second")).toBeDefined();
+    expect(answered).toBeUndefined();
+    expect(read).toBeUndefined();
+    expect(watched).toEqual([]);
+    expect(bob.store.pendingCommits).toBeGreaterThan(0);
+
+    await blocker.query("COMMIT");
+    blocker.release();
+    expect((await post).status).toBe(201);
+    expect((await get).status).toBe(200);
+    expect(watched).toEqual(["ADDED second"]);
+    const rows = await pool.query("SELECT count(*) AS n FROM cluster_journal WHERE cluster_id = 'bob'");
+    expect(Number(rows.rows[0].n)).toBeGreaterThan(0);
+  });
+
+  it("answers 503 for a write whose commit fails, undoes it, tells no watcher, and costs no other cluster", async () => {
+    const { url, pool } = await database();
+    const state = await replica(url);
+    const a = await host(state);
+    const victim = await a.createCluster({ id: "victim" });
+    const bystander = await a.createCluster({ id: "bystander" });
+    const v = client(a, "victim", tokenOf(victim.kubeconfig));
+    const by = client(a, "bystander", tokenOf(bystander.kubeconfig));
+    await v.ok("POST", "/api/v1/namespaces/default/configmaps", cm("kept"));
+    const vc = a.getCluster("victim") as SimCluster;
+    await vc.committed();
+    const rv = vc.store.resourceVersion;
+    const watched: string[] = [];
+    cleanups.push(
+      vc.api.watch(vc.api.findType("cm")!, { namespace: "default", resourceVersion: String(rv) }, (e) =>
+        watched.push(`${e.type} ${e.object.metadata.name}`),
+      ),
+    );
+    const undone: string[] = [];
+    vc.store.subscribe((c) => undone.push(`${c.type} ${c.object.metadata.name}`));
+
+    // The database refuses the victim's rows (a fault in its own data), not the bystander's.
+    await pool.query(
+      "ALTER TABLE cluster_journal ADD CONSTRAINT refuse_victim CHECK (cluster_id <> 'victim') NOT VALID",
+    );
+    const [bad, deploy, good] = await Promise.all([
+      v.send("POST", "/api/v1/namespaces/default/configmaps", cm("lost")),
+      v.send("POST", "/apis/apps/v1/namespaces/default/deployments", deployment("web", 2)),
+      by.send("POST", "/api/v1/namespaces/default/configmaps", cm("fine")),
+    ]);
+    expect(bad.status).toBe(503);
+    expect(JSON.parse(bad.body)).toMatchObject({
+      kind: "Status",
+      code: 503,
+      reason: "ServiceUnavailable",
+    });
+    expect(JSON.parse(bad.body).message).toMatch(/the database did not save the change.*nothing was changed/);
+    expect(deploy.status).toBe(503);
+    expect(good.status).toBe(201);
+    expect(vc.store.resourceVersion).toBe(rv);
+    expect((await v.send("GET", "/api/v1/namespaces/default/configmaps/lost")).status).toBe(404);
+    expect(vc.store.list("apps/deployments", "default")).toEqual([]);
+    expect(vc.store.list("apps/replicasets", "default")).toEqual([]);
+    expect(vc.store.list("core/pods", "default")).toEqual([]);
+    expect(watched).toEqual([]);
+    // In-process subscribers saw the change and its undo.
+    expect(undone).toContain("ADDED lost");
+    expect(undone).toContain("DELETED lost");
+
+    // The database takes the victim's rows again: writes work, and what is saved is what was acknowledged.
+    await pool.query("ALTER TABLE cluster_journal DROP CONSTRAINT refuse_victim");
+    await v.ok("POST", "/api/v1/namespaces/default/configmaps", cm("after"));
+    await vc.committed();
+    const other = await replica(url);
+    const rebuilt = await createSimCluster({ id: "victim", clusterState: other, dataplane: false, clock });
+    cleanups.push(() => rebuilt.close());
+    expect(objectsOf(rebuilt)).toEqual(objectsOf(vc));
+    const names = rebuilt.store.list("core/configmaps", "default").map((o) => o.metadata.name);
+    expect(names).toContain("kept");
+    expect(names).toContain("after");
+    expect(names).not.toContain("lost");
+    expect(state.stats.failures).toBeGreaterThan(0);
+  });
+
+  it("commits the writes of many clusters together, compacts, and forgets a deleted cluster", async () => {
+    const { url, pool } = await database();
+    const state = await replica(url);
+    const clusters: SimCluster[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = await createSimCluster({
+        id: `c${i}`,
+        clusterState: state,
+        dataplane: false,
+        compactBytes: 4096,
+        clock,
+      });
+      cleanups.push(() => c.close());
+      clusters.push(c);
+    }
+    await state.idle();
+    const before = { ...state.stats };
+    // One write in each of 20 clusters in the same turn of the event loop: one commit.
+    for (const c of clusters) c.api.create(c.api.findType("cm")!, "default", cm("together"));
+    await Promise.all(clusters.map((c) => c.committed()));
+    expect(state.stats.appends - before.appends).toBe(20);
+    expect(state.stats.commits - before.commits).toBe(1);
+    expect(state.stats.largest).toBeGreaterThanOrEqual(20);
+
+    // Past compactBytes the snapshot is replaced and the journal rows it covers are gone.
+    const c0 = clusters[0]!;
+    for (let i = 0; i < 40; i++)
+      c0.api.create(c0.api.findType("cm")!, "default", cm(`bulk-${i}`, { v: "x".repeat(200) }));
+    await c0.committed();
+    await new Promise((r) => setImmediate(r));
+    await state.idle();
+    const snap = await pool.query("SELECT resource_version FROM cluster_snapshots WHERE cluster_id = 'c0'");
+    const journal = await pool.query("SELECT count(*) AS n FROM cluster_journal WHERE cluster_id = 'c0'");
+    expect(Number(snap.rows[0].resource_version)).toBeGreaterThan(1);
+    expect(Number(journal.rows[0].n)).toBeLessThan(40);
+    const other = await replica(url);
+    const rebuilt = await createSimCluster({ id: "c0", clusterState: other, dataplane: false, clock });
+    cleanups.push(() => rebuilt.close());
+    expect(objectsOf(rebuilt)).toEqual(objectsOf(c0));
+
+    await state.delete("c1");
+    expect(await other.load("c1", noopLogger)).toBeUndefined();
+    const rows = await pool.query("SELECT count(*) AS n FROM cluster_journal WHERE cluster_id = 'c1'");
+    expect(Number(rows.rows[0].n)).toBe(0);
+  });
+
+  it("keeps the dataplane's state, and reports a damaged snapshot instead of building from it", async () => {
+    const { url, pool } = await database();
+    const state = await replica(url);
+    const a = await createSimCluster({ id: "dp", clusterState: state, clock });
+    a.dataplane.rotate({ domain: "api.stripe.com" });
+    await a.close();
+    const other = await replica(url);
+    const saved = await other.load("dp", noopLogger);
+    expect(saved?.dataplane?.internet.rotations).toEqual({ "api.stripe.com": 1 });
+    const b = await createSimCluster({ id: "dp", clusterState: other, clock });
+    const again = b.dataplane.rotate({ domain: "api.stripe.com" }) as { ips: string[] };
+    await b.close();
+    expect((await other.load("dp", noopLogger))?.dataplane?.internet.rotations).toEqual({
+      "api.stripe.com": 2,
+    });
+    expect(again.ips.length).toBeGreaterThan(0);
+
+    await pool.query("UPDATE cluster_snapshots SET state = '{\"version\": 1' WHERE cluster_id = 'dp'");
+    await expect(other.load("dp", noopLogger)).rejects.toBeInstanceOf(CorruptStateError);
+    await expect(
+      createSimCluster({ id: "dp", clusterState: await replica(url), dataplane: false }),
+    ).rejects.toBeInstanceOf(CorruptStateError);
+  });
+
+  it("refuses writes after the cluster closed", async () => {
+    const { url } = await database();
+    const state = await replica(url);
+    const c = await createSimCluster({ id: "closing", clusterState: state, dataplane: false });
+    const writer = (c.store as any).journal;
+    await c.close();
+    expect(() => writer.append([], 99)).toThrow(ApiError);
+  });
+});
