@@ -50,6 +50,13 @@ export const clustersOptionSpecs = {
     arg: "DIR",
     description: "Where cluster state and leases are kept (the same as for serve)",
   },
+  database: {
+    type: "string",
+    env: "EGRESSLAB_DATABASE",
+    arg: "URL",
+    description:
+      "kubeconfig provider: the pool's leases are in this shared Postgres database (the same as for serve --database)",
+  },
   output: {
     type: "string",
     short: "o",
@@ -105,7 +112,12 @@ export const clustersCommand: Command = {
     if (problems.length) throw new ValidationError(problems);
 
     const logger = createLogger({ level: o["log-level"] as LogLevel });
-    const provider = await createProvider({ ...providerSettings(o), dataDir: path.resolve(o.data), logger });
+    const provider = await createProvider({
+      ...providerSettings(o),
+      dataDir: path.resolve(o.data),
+      ...(o.database ? { database: o.database } : {}),
+      logger,
+    });
     const out = (line: string): void => void process.stdout.write(line + "\n");
     // Ctrl-C stops what is being created and lets the provider clean up half-made clusters before exiting.
     const interrupt = new AbortController();

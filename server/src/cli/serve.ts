@@ -228,6 +228,7 @@ export const serveCommand: Command = {
     const provider = await createProvider({
       ...providerSettings(o),
       dataDir,
+      ...(o.database ? { database: o.database } : {}),
       logger: logger.child({ component: "provider" }),
       // Simulated clusters' journals and snapshots go to the same database, so another replica can rebuild them.
       ...(o.database ? { simHostOptions: { database: o.database } } : {}),

@@ -152,6 +152,10 @@ export function checkSettings(name: ProviderName, s: ProviderSettings): Problem[
 export interface CreateProviderOptions extends ProviderSettings {
   /** Where providers keep their state: the simulator's under `sim/`, kind's under `kind/`, the pool's leases. */
   dataDir: string;
+  /** The shared database (`postgres://…`) of several replicas: the kubeconfig pool's leases are kept there. */
+  database?: string;
+  /** This replica's name (default the host name and process id). */
+  replica?: string;
   logger?: Logger;
   /** The command runner for kind (default: execa with the server's environment). */
   cmder?: Cmder;
@@ -205,6 +209,8 @@ export async function createProvider(opts: CreateProviderOptions): Promise<Listi
       return createKubeconfigProvider({
         dataDir: opts.dataDir,
         logger,
+        ...(opts.database ? { database: opts.database } : {}),
+        ...(opts.replica ? { replica: opts.replica } : {}),
         ...(opts.kubeconfigDir ? { dir: opts.kubeconfigDir } : {}),
         ...(opts.poolKubeconfigs ? { files: opts.poolKubeconfigs } : {}),
         ...(opts.poolEdition ? { edition: opts.poolEdition } : {}),

@@ -135,4 +135,15 @@ export const pgMigrations: readonly string[] = [
     PRIMARY KEY (learner_id, start_offset)
   );
   `,
+  // The kubeconfig pool's leases: one per pool entry (cluster) and per id, renewed by the replica that holds it.
+  `
+  CREATE TABLE kubeconfig_leases (
+    cluster TEXT PRIMARY KEY,
+    holder TEXT NOT NULL UNIQUE,
+    replica TEXT NOT NULL,
+    since TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+  );
+  CREATE INDEX kubeconfig_leases_replica ON kubeconfig_leases(replica);
+  `,
 ];
