@@ -359,6 +359,34 @@ describe("cluster state in Postgres", () => {
     ).rejects.toBeInstanceOf(CorruptStateError);
   });
 
+  it("writes nothing more for a cluster another replica took over (close without saving)", async () => {
+    const { url, pool } = await database();
+    const state = await replica(url);
+    const c = await createSimCluster({ id: "moved", clusterState: state, dataplane: false, clock });
+    c.api.create(c.api.findType("cm")!, "default", cm("committed"));
+    await c.committed();
+    const rows = async () =>
+      (await pool.query("SELECT resource_version, changes FROM cluster_journal WHERE cluster_id = 'moved'"))
+        .rows;
+    const snapshot = async () =>
+      (await pool.query("SELECT resource_version, state FROM cluster_snapshots WHERE cluster_id = 'moved'"))
+        .rows;
+    const [journalBefore, snapshotBefore] = [await rows(), await snapshot()];
+    // A write queued for the next commit, then the lease is gone: it is dropped and its caller told.
+    c.api.create(c.api.findType("cm")!, "default", cm("late"));
+    const late = c.committed();
+    await c.close({ save: false });
+    await expect(late).rejects.toMatchObject({ code: 503 });
+    await state.idle();
+    expect(await rows()).toEqual(journalBefore);
+    expect(await snapshot()).toEqual(snapshotBefore);
+    const names = (await (await replica(url)).load("moved", noopLogger))!.entries.flatMap((e) =>
+      e.changes.map((ch) => ch.object.metadata.name),
+    );
+    expect(names).toContain("committed");
+    expect(names).not.toContain("late");
+  });
+
   it("refuses writes after the cluster closed", async () => {
     const { url } = await database();
     const state = await replica(url);

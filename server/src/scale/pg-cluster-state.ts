@@ -202,6 +202,14 @@ export class PgClusterState implements ClusterStateBackend {
     return `the database (cluster id ${to})`;
   }
 
+  /** Drops the queued writes of `writer` (not those being committed), rejecting them with `err`. */
+  drop(writer: PgStateWriter, err: Error): void {
+    const dropped = this.queue.filter((it) => it.writer === writer);
+    if (!dropped.length) return;
+    this.queue = this.queue.filter((it) => it.writer !== writer);
+    for (const it of dropped) it.reject(err);
+  }
+
   /** Waits for every queued write. */
   async idle(): Promise<void> {
     for (;;) {
@@ -529,6 +537,15 @@ class PgStateWriter implements ClusterStateWriter {
   saveDataplane(state: DataplaneState): Promise<void> {
     return this.track(
       this.backend.enqueue({ kind: "dataplane", id: this.id, text: JSON.stringify(state), writer: this }),
+    );
+  }
+
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backend.drop(
+      this,
+      new ApiError(503, "ServiceUnavailable", "the cluster moved to another replica; nothing was changed"),
     );
   }
 

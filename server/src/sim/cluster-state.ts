@@ -38,6 +38,11 @@ export interface ClusterStateWriter extends ChangeJournal {
   saveDataplane(state: DataplaneState): Promise<void>;
   /** Waits for every append, compacts the journal into the snapshot and stops; appends after it are refused. */
   close(): Promise<void>;
+  /**
+   * Stops without writing anything more (another replica owns the cluster's state now): what is not sent yet is
+   * dropped, appends after it are refused.
+   */
+  abandon(): void;
 }
 
 export interface ClusterStateBackend {

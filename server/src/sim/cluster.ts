@@ -83,7 +83,7 @@ export class SimCluster implements SimClusterHandle {
     readonly clock: Clock,
     private readonly manager: ControllerManager,
     private readonly dp: Dataplane | undefined,
-    private readonly saver: { flush(): Promise<void> } | undefined,
+    private readonly saver: { flush(): Promise<void>; abandon(): void } | undefined,
   ) {
     this.runtime = dp?.runtime ?? noRuntime;
     this.dataplane = dp?.api ?? noDataplane;
@@ -102,11 +102,12 @@ export class SimCluster implements SimClusterHandle {
   }
 
   /** Stops the controllers and the dataplane, compacts the journal into the snapshot and closes it (when persistent). */
-  async close(): Promise<void> {
+  async close(opts: { save?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.dp?.close();
-    await this.saver?.flush();
+    if (opts.save === false) this.saver?.abandon();
+    else await this.saver?.flush();
     this.manager.stop();
   }
 
@@ -369,6 +370,11 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
       dataplaneSaver?.touch();
       dataplaneSaver?.flush();
       await dpSaved;
+    },
+    abandon(): void {
+      store.setJournal(undefined);
+      writer?.abandon();
+      dataplaneSaver?.cancel();
     },
   };
   const running = dp && withMainProcesses(dp, { store, api, clock, logger });

@@ -89,6 +89,15 @@ export function fileClusterState(dataDir: string, disk: DiskIO = nodeDisk): Clus
           append: (changes, rv) => journal.append(changes, rv),
           saveDataplane: (state) => settled(() => writeDataplaneState(dataDir, id, state, disk)),
           close: () => settled(() => journal.close()),
+          abandon: () => {
+            try {
+              journal.abandon();
+            } catch (err) {
+              o.logger.error("closing the cluster journal failed", {
+                error: err instanceof Error ? err.message : String(err),
+              });
+            }
+          },
         };
         return writer;
       }),

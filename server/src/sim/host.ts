@@ -433,17 +433,18 @@ export class SimHost {
   }
 
   /**
-   * Stops serving cluster `id` here and closes it with its state saved (compacted), not deleted: for handing the
-   * cluster over to another replica, which rebuilds it from that state. Unknown ids are a no-op.
+   * Stops serving cluster `id` in this process and forgets its token, keeping its saved state for the replica that
+   * serves it next (which rebuilds it from that state); with `save: false` nothing more is written (another replica
+   * owns that state already). Unknown ids are a no-op.
    */
-  async unloadCluster(id: string): Promise<void> {
+  async unloadCluster(id: string, opts: { save: boolean }): Promise<void> {
     const e = this.clusters.get(id);
     if (!e) return;
     this.clusters.delete(id);
     this.byToken.delete(e.token);
-    this.save();
     this.server.endStreams(e.handle);
-    await e.handle.close();
+    await e.handle.close({ save: opts.save });
+    if (opts.save) this.save();
   }
 
   /** Stops serving, ends open streams and closes every cluster (flushing its state). */

@@ -219,6 +219,13 @@ export class ClusterJournal implements ChangeJournal {
     return true;
   }
 
+  /** Closes the file without writing anything: another process owns this cluster's state now. */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.o.disk.close(this.fd);
+  }
+
   /** Compacts (when there is anything to) and closes the file. */
   close(): void {
     if (this.closed) return;

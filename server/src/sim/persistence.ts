@@ -266,6 +266,12 @@ export class DebouncedSaver {
     }, this.delayMs);
     this.timer.unref?.();
   }
+  /** Forgets what is waiting to be saved (another process owns the state now). */
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = false;
+  }
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

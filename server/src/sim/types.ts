@@ -104,8 +104,11 @@ export interface SimClusterHandle {
   readonly runtime: PodRuntime;
   readonly dataplane: DataplaneApi;
   readonly clock: Clock;
-  /** Stops controllers and background traffic and flushes state to disk (when persistent). */
-  close(): Promise<void>;
+  /**
+   * Stops controllers and background traffic and flushes state to disk (when persistent). With `save: false` it
+   * writes nothing more: another replica has taken the cluster over and owns its saved state now.
+   */
+  close(opts?: { save?: boolean }): Promise<void>;
   /**
    * Resolves once every change up to `resourceVersion` (default: every change so far) is durable, which is what a
    * response that shows or acknowledges them waits for; rejects with the `ApiError` to answer when one of them could
