@@ -159,6 +159,13 @@ export const serveOptionSpecs = {
     arg: "MIB",
     description: "Size of each learner's home; the learner is told when over it",
   },
+  "home-filesystems": {
+    type: "boolean",
+    default: true,
+    env: "EGRESSLAB_HOME_FILESYSTEMS",
+    description:
+      "As root: each learner's home is an ext4 filesystem of its own of --home-size (full is full; no host path in the sandbox); --no-home-filesystems keeps plain directories",
+  },
   "instructor-token": {
     type: "string",
     env: "EGRESSLAB_INSTRUCTOR_TOKEN",
@@ -264,6 +271,7 @@ export const serveCommand: Command = {
           processes: o["shell-processes"],
           homeMiB: o["home-size"],
         },
+        homeFilesystems: o["home-filesystems"],
         trustProxy: o["trust-proxy"],
         ...(o.database ? { database: o.database } : {}),
         ...(o.redis ? { redis: o.redis } : {}),

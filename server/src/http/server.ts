@@ -66,6 +66,11 @@ export interface WorkshopServerOptions {
   bwrapPath?: string;
   /** Limits of each learner's shell (defaults in `terminal/limits.ts`). */
   shellLimits?: Partial<ShellLimits>;
+  /**
+   * Each learner's home an ext4 filesystem of its own (its size the home's limit) when the server runs as root and
+   * loop devices work (default true); false keeps plain directories.
+   */
+  homeFilesystems?: boolean;
   idleTimeoutSeconds: number;
   /** Pre-warmed clusters kept ahead of joins. */
   pool: number;
@@ -176,6 +181,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         range,
         learnersDir: path.join(opts.dataDir, "learners"),
         capacity: opts.capacity ?? 100,
+        homeFilesystems: opts.homeFilesystems ?? true,
         log,
       });
     } catch (err) {
@@ -470,6 +476,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         await closed;
         await redis?.close();
         await scrollback?.close();
+        await terminals.unmountHomes();
         await opts.provider.close();
         await database.close();
       })();

@@ -20,6 +20,7 @@ import { ApiSockets, sandboxKubeconfig } from "./api-socket.ts";
 import { defaultShellLimits, type ShellLimits } from "./limits.ts";
 import { removeShellCgroup, shellCgroup, type CgroupLayout } from "./cgroups.ts";
 import type { LearnerUids } from "./uids.ts";
+import type { HomeFilesystems } from "./home-fs.ts";
 import type { Toolboxes } from "./toolbox.ts";
 import { InFlight } from "../providers/in-flight.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -42,6 +43,8 @@ export interface SandboxOptions {
   homeCheckMs?: number;
   /** Sets each shell's process limit inside its sandbox too (default true; see `LaunchInput.processesInside`). */
   processesInside?: boolean;
+  /** Each home a filesystem of its own (`home-fs.ts`), mounted while it is prepared and while its shell runs. */
+  homes?: HomeFilesystems;
 }
 
 export interface TerminalManagerOptions {
@@ -101,6 +104,10 @@ export class TerminalManager {
     }
   }
 
+  private get homes(): HomeFilesystems | undefined {
+    return this.opts.mode === "bwrap" ? this.opts.sandbox?.homes : undefined;
+  }
+
   private get limits(): ShellLimits {
     return this.opts.sandbox?.limits ?? defaultShellLimits;
   }
@@ -144,7 +151,13 @@ export class TerminalManager {
       });
     }
     const user = this.userOf(learnerId);
-    prepareHome(this.homeOf(learnerId), { ...spec, kubeconfig, completion }, user);
+    const homes = this.homes;
+    if (homes) await homes.acquire(learnerId, user);
+    try {
+      prepareHome(this.homeOf(learnerId), { ...spec, kubeconfig, completion }, user);
+    } finally {
+      homes?.release(learnerId);
+    }
     writeIdentity(path.join(this.opts.root, learnerId, "etc"), user);
     const toolbox = this.opts.toolbox;
     if (toolbox)
@@ -212,6 +225,13 @@ export class TerminalManager {
             saved,
           );
       }
+      const homes = !s && sandboxed ? this.homes : undefined;
+      if (homes) {
+        await homes.acquire(learnerId, user);
+        // Another attach may have started the shell while this one mounted the home.
+        s = this.get(learnerId);
+        if (s) homes.release(learnerId);
+      }
       if (!s) {
         const launch = shellLaunch(this.opts.mode, {
           home: this.homeOf(learnerId),
@@ -225,7 +245,13 @@ export class TerminalManager {
           ...(cgroupProcs ? { cgroupProcs } : {}),
           ...(this.opts.sandbox?.processesInside === false ? { processesInside: false } : {}),
         });
-        s = this.start(learnerId, launch, req, saved);
+        try {
+          s = this.start(learnerId, launch, req, saved);
+        } catch (err) {
+          homes?.release(learnerId);
+          throw err;
+        }
+        if (homes) s.onExit(() => homes.release(learnerId));
       }
     }
     s.attach(client, req.since, req);
@@ -343,6 +369,11 @@ export class TerminalManager {
       }
     }
     return n;
+  }
+
+  /** Unmounts the homes that are filesystems of their own (after `close`): what learners wrote is on disk. */
+  async unmountHomes(): Promise<void> {
+    await this.homes?.close();
   }
 
   /** Ends every shell (their last output goes to the scrollback store, which its owner closes after this). */

@@ -85,6 +85,7 @@ describe("setUpSandbox", () => {
       learnersDir: "/srv/egl/learners",
       kernel: "6.1.0",
       cgroups: { root: fs.root, selfCgroup: path.join(dir, "self"), fs, pid: process.pid },
+      probeHomes: () => "no free loop device (x)",
       log,
     });
     expect(sb.cgroups?.version).toBe(2);
@@ -95,7 +96,46 @@ describe("setUpSandbox", () => {
       `cgroup v2 under ${path.join(fs.root, "egl", "egresslab-shells")} (this server moved to egresslab-server, beside it): 1024 MiB memory, 40 pids, cpu weight below the server's, per shell`,
     );
     expect(start?.meta?.limits).toMatch(/^rlimits: 40 processes per shell \(its own host uid\);/);
-    expect(start?.meta?.homes).toMatch(/filesystem of its own/);
+    expect(start?.meta?.homes).toMatch(
+      /^plain directories \(no free loop device \(x\)\); .*filesystem of its own/,
+    );
+    expect(sb.homes).toBeUndefined();
+  });
+
+  it("as root with working loop devices: each home its own filesystem of the home's size, said at start; off when asked", () => {
+    const learnersDir = path.join(tmp(), "learners");
+    const log = capture();
+    const sb = setUpSandbox({
+      ...base,
+      limits: { ...base.limits, homeMiB: 64 },
+      asRoot: true,
+      learnersDir,
+      kernel: "6.1.0",
+      cgroups: { root: path.join(learnersDir, "none"), selfCgroup: path.join(learnersDir, "none") },
+      probeHomes: () => undefined,
+      log,
+    });
+    expect(sb.homes).toBeDefined();
+    expect(sb.homes!.paths("l-1").image).toBe(path.join(learnersDir, "l-1", "home.img"));
+    const start = log.lines.find((l) => l.msg === "learners' shells are sandboxed")!;
+    expect(start.meta?.homes).toMatch(/^each its own ext4 filesystem of 64 MiB .*no host path$/);
+    const off = capture();
+    let probed = false;
+    const sbOff = setUpSandbox({
+      ...base,
+      asRoot: true,
+      learnersDir,
+      kernel: "6.1.0",
+      cgroups: { root: path.join(learnersDir, "none"), selfCgroup: path.join(learnersDir, "none") },
+      homeFilesystems: false,
+      probeHomes: () => void (probed = true),
+      log: off,
+    });
+    expect(sbOff.homes).toBeUndefined();
+    expect(probed).toBe(false);
+    expect(off.lines.find((l) => l.msg === "learners' shells are sandboxed")!.meta?.homes).toMatch(
+      /^plain directories \(--no-home-filesystems\); /,
+    );
   });
 
   it("not as root: each shell's process count in its own user namespace, all of them bounded together, and no cgroups said plainly", () => {
@@ -119,7 +159,9 @@ describe("setUpSandbox", () => {
       /^rlimits: 40 processes per shell \(its own user namespace\), 1424 for all shells together .*MiB address space.*s CPU.*home 200 MiB/,
     );
     expect(start.meta?.cgroups).toMatch(/^none \(no cgroup v1 controller is writable: .*\); rlimits only$/);
-    expect(start.meta?.homes).toMatch(/\/var\/lib\/egl\/learners\/<learner>\/home/);
+    expect(start.meta?.homes).toMatch(
+      /^plain directories \(the server does not run as root\); .*\/var\/lib\/egl\/learners\/<learner>\/home/,
+    );
     // An older kernel counts RLIMIT_NPROC per uid only: no per-shell count, and the log says so.
     const old = capture();
     const sbOld = setUpSandbox({

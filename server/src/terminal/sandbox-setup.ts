@@ -9,6 +9,7 @@ import { assertSandboxWorks } from "./sandbox.ts";
 import { describeRlimits, type ShellLimits } from "./limits.ts";
 import { setUpCgroups, sweepShellCgroups, type CgroupSetup } from "./cgroups.ts";
 import { LearnerUids, type UidRange } from "./uids.ts";
+import { HomeFilesystems, parseMountinfo, probeHomeFilesystems } from "./home-fs.ts";
 import type { SandboxOptions } from "./manager.ts";
 import type { Logger } from "../shared/logger.ts";
 
@@ -24,6 +25,10 @@ export interface SandboxSetupInput {
   /** Most attendees: with no uid per learner, all shells together get this many times one shell's processes. */
   capacity: number;
   cgroups?: CgroupSetup;
+  /** Each home a filesystem of its own where it can be (root, working loop devices); false: plain directories. */
+  homeFilesystems?: boolean;
+  /** Proves homes can be filesystems of their own; returns why not (default: `probeHomeFilesystems`). */
+  probeHomes?: (learnersDir: string, hostPath: string) => string | undefined;
   /** The kernel release (default this machine's). */
   kernel?: string;
   /** This process's mount table (default /proc/self/mountinfo). */
@@ -51,6 +56,22 @@ export function setUpSandbox(input: SandboxSetupInput): Omit<SandboxOptions, "co
   if (!asRoot) limits.uidProcesses = limits.processes * input.capacity + 1024;
   const perShellProcesses = asRoot || perNamespace;
   const rlimits = describeRlimits(limits, asRoot);
+  const mountinfo = input.mountinfo ?? readMountinfo();
+  let homes: HomeFilesystems | undefined;
+  let plainWhy: string | undefined;
+  if (input.homeFilesystems === false) plainWhy = "--no-home-filesystems";
+  else if (!asRoot) plainWhy = "the server does not run as root";
+  else plainWhy = (input.probeHomes ?? probeHomeFilesystems)(input.learnersDir, input.hostPath);
+  if (!plainWhy) {
+    homes = new HomeFilesystems({
+      root: input.learnersDir,
+      sizeMiB: limits.homeMiB,
+      hostPath: input.hostPath,
+      logger: input.log,
+      ...(input.mountinfo !== undefined ? { mountinfo: () => mountinfo } : {}),
+    });
+    homes.sweep();
+  }
   input.log.info("learners' shells are sandboxed", {
     user: asRoot
       ? `one host uid per learner (${range.first}-${range.last})`
@@ -62,7 +83,9 @@ export function setUpSandbox(input: SandboxSetupInput): Omit<SandboxOptions, "co
     cgroups: cg.layout
       ? `${cg.reason}: ${limits.memoryMiB} MiB memory, ${limits.processes} pids, cpu weight below the server's, per shell`
       : `none (${cg.reason}); rlimits only`,
-    homes: homeMountNote(input.learnersDir, input.mountinfo ?? readMountinfo()),
+    homes: homes
+      ? homeFilesystemsNote(input.learnersDir, limits.homeMiB)
+      : `plain directories (${plainWhy}); ${homeMountNote(input.learnersDir, mountinfo)}`,
   });
   return {
     ...(asRoot ? { uids: new LearnerUids(range, input.learnersDir) } : {}),
@@ -70,7 +93,13 @@ export function setUpSandbox(input: SandboxSetupInput): Omit<SandboxOptions, "co
     bwrapPath: input.bwrapPath,
     processesInside: perShellProcesses,
     ...(cg.layout ? { cgroups: cg.layout } : {}),
+    ...(homes ? { homes } : {}),
   };
+}
+
+/** The log's note on homes that are filesystems of their own. */
+export function homeFilesystemsNote(learnersDir: string, homeMiB: number): string {
+  return `each its own ext4 filesystem of ${homeMiB} MiB (${learnersDir}/<learner>/home.img, mounted nosuid,nodev on its home while the learner is active): a full home is "no space left" inside the sandbox, and a sandbox's mount table shows its home as / of /dev/loopN, no host path`;
 }
 
 /** True when the kernel counts RLIMIT_NPROC per user namespace (Linux 5.14 and later). */
@@ -89,21 +118,14 @@ function readMountinfo(): string {
   }
 }
 
-/** Unescapes the octal escapes (`\040`) of a mountinfo field. */
-const unescape = (s: string): string =>
-  s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-
 /**
- * What a sandbox's mount table shows of where the homes are: a bind mount shows its source's path inside the source's
- * filesystem, so each home appears as `<this>/<learner>/home`. `/` when `learnersDir` is a filesystem of its own.
+ * What a sandbox's mount table shows of where the homes are when they are plain directories: a bind mount shows its
+ * source's path inside the source's filesystem, so each home appears as `<this>/<learner>/home`. `/` when
+ * `learnersDir` is a filesystem of its own.
  */
 export function homesSeenAs(learnersDir: string, mountinfo: string): string {
   let best: { point: string; root: string } | undefined;
-  for (const line of mountinfo.split("\n")) {
-    const f = line.split(" ");
-    if (f.length < 5) continue;
-    const root = unescape(f[3]!);
-    const point = unescape(f[4]!);
+  for (const { root, point } of parseMountinfo(mountinfo)) {
     const rel = path.relative(point, learnersDir);
     if (rel.startsWith("..") || path.isAbsolute(rel)) continue;
     // The last mount over a path is the one in effect.
