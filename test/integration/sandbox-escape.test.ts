@@ -25,6 +25,7 @@ import { createProvider } from "../../server/src/providers/select.ts";
 import type { LabRunner } from "../../server/src/sessions/lab-runner.ts";
 import type { ClusterProvider } from "../../server/src/providers/provider.ts";
 import { homesSeenAs } from "../../server/src/terminal/sandbox-setup.ts";
+import { probeHomeFilesystems } from "../../server/src/terminal/home-fs.ts";
 import { Learner, TermWatcher, connected, type TestSocket } from "./web-client.ts";
 
 const asRoot = process.getuid?.() === 0;
@@ -33,7 +34,20 @@ let provider: ClusterProvider;
 let dataDir: string;
 let outside: string;
 const sockets: TestSocket[] = [];
-const limits = { processes: 48, memoryMiB: 256, addressSpaceMiB: 1536, openFiles: 200, fileSizeMiB: 8 };
+const limits = {
+  processes: 48,
+  memoryMiB: 256,
+  addressSpaceMiB: 1536,
+  openFiles: 200,
+  fileSizeMiB: 8,
+  homeMiB: 48,
+};
+const repoRoot = path.resolve(import.meta.dirname, "..", "..");
+/** Why homes cannot be filesystems of their own here (not root, no loop device), or undefined: they are. */
+const plainHomes = probeHomeFilesystems(
+  path.join(tmpdir(), "egl-escape-probe"),
+  process.env.PATH ?? "/usr/bin:/bin",
+);
 
 /** A lab with nothing to set up: the clusters are what is under test. */
 const lab: LabRunner = {
@@ -247,16 +261,19 @@ describe("nothing of the host", () => {
     );
     expect(out).toContain("/run/egresslab");
     const lines = out.split("\n");
-    // The home's own bind mount (mountinfo's root field) is the one place its host path shows, as the start log says.
     const homeLines = lines.filter((l) => l.split(" ")[4] === "/home/learner");
     expect(homeLines.length).toBeGreaterThanOrEqual(2);
+    // With plain directories, the home's own bind mount (mountinfo's root field) is the one place its host path
+    // shows, as the start log says; a home that is its own filesystem shows its root, `/`.
     for (const l of homeLines)
       expect(l.split(" ")[3]).toBe(
-        path.join(
-          homesSeenAs(path.join(dataDir, "learners"), readFileSync("/proc/self/mountinfo", "utf8")),
-          ada.id,
-          "home",
-        ),
+        plainHomes === undefined
+          ? "/"
+          : path.join(
+              homesSeenAs(path.join(dataDir, "learners"), readFileSync("/proc/self/mountinfo", "utf8")),
+              ada.id,
+              "home",
+            ),
       );
     const mentions = (text: string, p: string): boolean =>
       new RegExp(`(^|[\\s=:'"])${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(/|[\\s'"]|$)`).test(text);
@@ -300,6 +317,60 @@ describe("nothing of the host", () => {
     expect(statSync(path.join(ada.home, "suid")).uid).not.toBe(0);
   });
 });
+
+describe.skipIf(plainHomes !== undefined)(
+  `the home, a filesystem of its own (${plainHomes ?? "root, loop devices work"})`,
+  () => {
+    it("no line of the sandbox's /proc/self/mountinfo contains the data dir, the repo root or the server's cwd", async () => {
+      const table = await run(bob, "cat /proc/self/mountinfo");
+      const lines = table.split("\n").filter((l) => l.trim());
+      expect(lines.find((l) => l.split(" ")[4] === "/home/learner")).toMatch(
+        /^\S+ \S+ \S+ \/ \/home\/learner \S*nosuid\S*( \S+)* - ext4 \/dev\/loop\d+ /,
+      );
+      for (const hostPath of [dataDir, repoRoot, process.cwd(), process.env.HOME ?? "/root"]) {
+        const leaks = lines.filter((l) => l.includes(hostPath));
+        expect([hostPath, leaks]).toEqual([hostPath, []]);
+      }
+    });
+
+    it("a full home is 'No space left on device' inside the sandbox, and clears when the learner removes files", async () => {
+      const out = await run(
+        bob,
+        "for i in 1 2 3 4 5 6 7 8; do { head -c 7M /dev/zero > ~/fill$i; } 2>&1 || { echo FULL-AT-$i; break; }; done; df -k ~ | tail -1",
+        60_000,
+      );
+      await run(bob, "rm -f ~/fill*");
+      expect(out).toMatch(/No space left on device/);
+      expect(out).toMatch(/FULL-AT-[4-8]/);
+      const total = Number(/\s(\d+)\s+\d+\s+\d+\s+\d+%/.exec(out)?.[1]);
+      expect(total).toBeGreaterThan(32 * 1024);
+      expect(total).toBeLessThanOrEqual(limits.homeMiB * 1024);
+      expect(await run(bob, "echo ok > ~/after && cat ~/after")).toContain("ok");
+      // Full to the last block, the learner still gets a new shell (to make room in).
+      await run(
+        bob,
+        "{ cat /dev/zero > ~/fill-a; cat /dev/zero > ~/fill-b; } 2>/dev/null; echo x > ~/one-more 2>&1",
+      );
+      bob.s!.emit("term:input", { data: "exit\r" });
+      await bob.w!.waitFor(() => !server.terminals.get(bob.id), "the shell to end");
+      await open(bob);
+      expect(await run(bob, "rm -f ~/fill-a ~/fill-b; echo roomy > ~/after && cat ~/after")).toContain(
+        "roomy",
+      );
+    }, 90_000);
+
+    it("what the learner wrote is there in their next shell, kept in their image of the home's size", async () => {
+      await run(bob, "echo kept-$((6*7)) > ~/stage-1/kept.txt");
+      bob.s!.emit("term:input", { data: "exit\r" });
+      await bob.w!.waitFor(() => !server.terminals.get(bob.id), "the shell to end");
+      await open(bob);
+      expect(await run(bob, "cat ~/stage-1/kept.txt")).toContain("kept-42");
+      expect(statSync(path.join(dataDir, "learners", bob.id, "home.img")).size).toBe(
+        limits.homeMiB * 1024 * 1024,
+      );
+    }, 60_000);
+  },
+);
 
 describe("home preparation on a planted link", () => {
   it("follows no link the learner plants (files and directories) when their shell restarts", async () => {

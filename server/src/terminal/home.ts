@@ -129,8 +129,8 @@ class Dir {
   /** Replaces `name` with `content` (never writing through what is there now). */
   replaceFile(name: string, content: string, mode: number, owner: HomeOwner | undefined): void {
     const tmp = `.${name}.egresslab-${randomBytes(6).toString("hex")}`;
-    this.createFile(tmp, content, mode, owner);
     try {
+      this.createFile(tmp, content, mode, owner);
       renameSync(this.at(tmp), this.at(name));
     } catch (err) {
       try {
@@ -156,6 +156,14 @@ class Dir {
       for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
       fchmodSync(fd, mode);
       if (owner) fchownSync(fd, owner.uid, owner.gid);
+    } catch (err) {
+      // A full home: no half-written file stays behind (the name is ours, made with O_EXCL; unlink follows no link).
+      try {
+        unlinkSync(this.at(name));
+      } catch {
+        /* already gone */
+      }
+      throw err;
     } finally {
       closeSync(fd);
     }

@@ -155,6 +155,11 @@ export class TerminalManager {
     if (homes) await homes.acquire(learnerId, user);
     try {
       prepareHome(this.homeOf(learnerId), { ...spec, kubeconfig, completion }, user);
+    } catch (err) {
+      // A home that is its own filesystem can be full: the shell still starts, so the learner can make room.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOSPC" && code !== "EDQUOT") throw err;
+      this.log.warn("a learner's home is full: its files are kept as they are", { learner: learnerId });
     } finally {
       homes?.release(learnerId);
     }
