@@ -9,6 +9,7 @@ import type { EndpointType, FlowEvent, FlowLog } from "./flows.ts";
 import type { Internet } from "./internet.ts";
 import { isIp, isPrivate } from "../shared/ipv4.ts";
 import { fnv32a } from "../shared/hash.ts";
+import { KUBERNETES_VERSION } from "../apiserver/version.ts";
 import type { PodLogs } from "./logs.ts";
 import { whiskerPeer, type WhiskerApi } from "./whisker-http.ts";
 import { podListens, portService } from "../sim/runtime/ports.ts";
@@ -272,14 +273,31 @@ export class Network {
       );
       if (!sp) return { outcome: { kind: "dropped" }, dstIp, dstPort };
       const backends = topo.backends(svc);
-      if (backends.length === 0) return { outcome: { kind: "refused" }, dstIp, dstPort };
-      backends.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-      const be = backends[fnv32a(`${this.d.seed}/${srcIp}/${this.counter++}`) % backends.length]!;
-      const tp = targetPortOn(sp, be);
-      if (tp === undefined) return { outcome: { kind: "refused" }, dstIp, dstPort };
-      svcPort = sp.port;
-      dstIp = podIp(be)!;
-      dstPort = tp;
+      // A Service without a selector goes where its Endpoints say (`kubernetes`: the API server on its node).
+      const manual = topo
+        .manualEndpoints(svc)
+        .filter(
+          (e) =>
+            e.protocol === protocol &&
+            (typeof sp.targetPort === "string" && !/^\d+$/.test(sp.targetPort)
+              ? e.name === sp.targetPort
+              : e.name === undefined || e.name === sp.name || e.port === Number(sp.targetPort ?? sp.port)),
+        );
+      if (backends.length === 0 && manual.length) {
+        const e = manual[fnv32a(`${this.d.seed}/${srcIp}/${this.counter++}`) % manual.length]!;
+        svcPort = sp.port;
+        dstIp = e.ip;
+        dstPort = e.port;
+      } else if (backends.length === 0) return { outcome: { kind: "refused" }, dstIp, dstPort };
+      else {
+        backends.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+        const be = backends[fnv32a(`${this.d.seed}/${srcIp}/${this.counter++}`) % backends.length]!;
+        const tp = targetPortOn(sp, be);
+        if (tp === undefined) return { outcome: { kind: "refused" }, dstIp, dstPort };
+        svcPort = sp.port;
+        dstIp = podIp(be)!;
+        dstPort = tp;
+      }
     }
 
     const dstPod = topo.podByIp(dstIp);
@@ -322,6 +340,8 @@ export class Network {
         outcome: { kind: "established", peer: this.podPeer(dstPod, dstPort, srcIp), sourceIp: srcIp },
       };
     }
+    if (dstNode && protocol === "TCP" && topo.isApiServer(dstIp, dstPort))
+      return { ...base, outcome: { kind: "established", peer: apiServerPeer(dstIp), sourceIp: srcIp } };
     if (!external) return { ...base, outcome: dstNode ? { kind: "refused" } : { kind: "dropped" } };
 
     // Leaving the cluster: through a gateway (policy again at the gateway's egress), then SNAT.
@@ -456,5 +476,40 @@ function dnsPeer(ip: string): Peer {
     speaksHttp: false,
     certificateValidFor: () => false,
     http: () => ({ status: 400, reason: "Bad Request", headers: {}, body: "" }),
+  };
+}
+
+/**
+ * The API server as a pod reaches it through the `kubernetes` Service: TLS with the cluster's own CA (which no image
+ * trusts by default), and, to a client without credentials, what kubeadm's RBAC gives `system:anonymous`: the version
+ * and health endpoints, 403 for the rest.
+ */
+function apiServerPeer(ip: string): Peer {
+  const json = (status: number, reason: string, body: unknown): HttpResponse => ({
+    status,
+    reason,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body, null, 2),
+  });
+  return {
+    description: `kube-apiserver (${ip})`,
+    speaksHttp: true,
+    certificateValidFor: () => false,
+    http: (req) => {
+      const path = req.path.split("?")[0] ?? "/";
+      if (req.method === "GET" && path === "/version") return json(200, "OK", KUBERNETES_VERSION);
+      if (req.method === "GET" && ["/healthz", "/livez", "/readyz"].includes(path))
+        return { status: 200, reason: "OK", headers: { "content-type": "text/plain" }, body: "ok" };
+      return json(403, "Forbidden", {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: `forbidden: User "system:anonymous" cannot ${req.method.toLowerCase()} path "${path}"`,
+        reason: "Forbidden",
+        details: {},
+        code: 403,
+      });
+    },
   };
 }

@@ -185,6 +185,39 @@ export class Topology {
       this.pools.some((p) => cidrContains(p.cidr, ip))
     );
   }
+  /**
+   * The addresses a Service without a selector forwards to: its Endpoints object's, as written by whoever manages it
+   * (for `default/kubernetes`, the API server's address on the control-plane node). Empty for a Service with a
+   * selector (its backends are pods).
+   */
+  manualEndpoints(svc: KubeObject): { ip: string; port: number; name?: string; protocol: string }[] {
+    const sel = svcSpec(svc).selector;
+    if (sel && Object.keys(sel).length) return [];
+    const eps = this.store.get("core/endpoints", svc.metadata.namespace, svc.metadata.name);
+    type Subset = {
+      addresses?: { ip?: unknown }[];
+      ports?: { name?: unknown; port?: unknown; protocol?: unknown }[];
+    };
+    const out: { ip: string; port: number; name?: string; protocol: string }[] = [];
+    for (const s of ((eps as { subsets?: Subset[] } | undefined)?.subsets ?? []) as Subset[])
+      for (const a of s.addresses ?? [])
+        for (const p of s.ports ?? [])
+          if (typeof a.ip === "string" && typeof p.port === "number")
+            out.push({
+              ip: a.ip,
+              port: p.port,
+              ...(typeof p.name === "string" ? { name: p.name } : {}),
+              protocol: typeof p.protocol === "string" ? p.protocol : "TCP",
+            });
+    return out;
+  }
+
+  /** Whether `ip:port` is where the API server listens (an address of the `default/kubernetes` Endpoints). */
+  isApiServer(ip: string, port: number): boolean {
+    const svc = this.service("default", "kubernetes");
+    return !!svc && this.manualEndpoints(svc).some((e) => e.ip === ip && e.port === port);
+  }
+
   /** Ready pods backing a Service (its endpoints). */
   backends(svc: KubeObject): KubeObject[] {
     const sel = svcSpec(svc).selector;
