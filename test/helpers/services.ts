@@ -50,8 +50,11 @@ export interface PostgresServer {
   stop(): void;
 }
 
-/** Starts a Postgres server on loopback with its data in a new temp directory. */
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * Starts a Postgres server on loopback with its data in a new temp directory. Tests run it without fsync; `durable`
+ * keeps Postgres's default (a commit is on disk when it returns), for benchmarks of what a commit costs.
+ */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PostgresServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "egl-pg-"));
   const data = path.join(dir, "data");
   if (asRoot()) {
@@ -69,7 +72,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     path.join(dir, "log"),
     "-w",
     "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${opts.durable ? "" : " -c fsync=off"} -c max_connections=200`,
     "start",
   ]);
   const base = `postgres://${user}@127.0.0.1:${port}`;

@@ -377,18 +377,20 @@ export class PgClusterState implements ClusterStateBackend {
           break;
       }
     }
+    const insertAppends = `INSERT INTO cluster_journal (cluster_id, resource_version, changes)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])`;
+    if (!clear.size && !snaps.size && !dataplanes.size && !deletes.length && !renames.length) {
+      // Only journal rows (the usual batch): one statement is its own transaction, one round trip.
+      await this.pool.query(insertAppends, [appends.id, appends.rv, appends.text]);
+      return;
+    }
     const c = await this.pool.connect();
     let broken: Error | undefined;
     try {
       await inTransaction(c, async () => {
         if (clear.size)
           await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [[...clear]]);
-        if (appends.id.length)
-          await c.query(
-            `INSERT INTO cluster_journal (cluster_id, resource_version, changes)
-             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])`,
-            [appends.id, appends.rv, appends.text],
-          );
+        if (appends.id.length) await c.query(insertAppends, [appends.id, appends.rv, appends.text]);
         if (snaps.size) await writeSnapshots(c, snaps);
         if (dataplanes.size)
           await c.query(
