@@ -3,8 +3,9 @@
  * - the system read-only, the learner's own HOME read-write (nosuid, nodev), a private /tmp, /run and PID namespace,
  *   and nothing else of the host (no data directory, no other learners, no server source, no host environment; the
  *   sandbox's arguments are passed on a file descriptor, so even its PID 1 shows no host path; /etc/passwd and
- *   /etc/group are copied in from file descriptors and the API socket's directory is on a tmpfs, so the sandbox's
- *   mount table names no host directory but the home's own, see `homeMountNote`);
+ *   /etc/group are copied in from file descriptors and the API socket's directory is on a tmpfs; the home is a
+ *   filesystem of its own where the server runs as root and loop devices work (`home-fs.ts`), so the sandbox's mount
+ *   table names no host directory; a home that is a plain directory shows its host path there, see `homeMountNote`);
  * - its own network namespace: only loopback, where a forwarder (socat) listens on 127.0.0.1:6443 and pipes to the
  *   learner's unix socket (`api-socket.ts`), the only way to the learner's own cluster; the web server, host ports and
  *   other learners are unreachable;
