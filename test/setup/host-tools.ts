@@ -53,6 +53,11 @@ export const hostTools: readonly HostTool[] = [
     present: () => onPath("bwrap"),
   },
   {
+    apt: "e2fsprogs",
+    why: "each learner's home an ext4 filesystem of its own (server/src/terminal/home-fs.ts: mkfs.ext4, e2fsck)",
+    present: () => ["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"].some((p) => existsSync(p)),
+  },
+  {
     apt: "socat",
     why: "the forwarder inside each learner's sandbox to their cluster's API (server/src/terminal/api-socket.ts)",
     present: () => onPath("socat"),
