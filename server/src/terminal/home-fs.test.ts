@@ -171,6 +171,37 @@ describe.skipIf(cannot !== undefined)(
       expect(readdirSync(plain)).toEqual([]);
     });
 
+    it("keeps files written in the plain directory while the image was not mounted in a new directory, writing through no link in the image", async () => {
+      const root = path.join(base, "recover");
+      const outside = path.join(base, "recover-outside");
+      mkdirSync(outside, { recursive: true });
+      const h = homes(root);
+      const p = h.paths("l-1");
+      expect(await h.acquire("l-1", owner)).toBe("filesystem");
+      // The learner plants links in their own home: a directory name pointing outside it.
+      symlinkSync(outside, path.join(p.home, "stage-0"));
+      symlinkSync(path.join(outside, "f"), path.join(p.home, "f"));
+      h.release("l-1");
+      await settle(h, "l-1", false);
+      // A shell that ran in the plain directory (the image could not be mounted then) left files of the same names.
+      mkdirSync(path.join(p.home, "stage-0"));
+      writeFileSync(path.join(p.home, "stage-0", "evil.txt"), "through the link?\n");
+      writeFileSync(path.join(p.home, "f"), "through the file link?\n");
+      expect(await h.acquire("l-1", owner)).toBe("filesystem");
+      expect(readdirSync(outside)).toEqual([]);
+      expect(readlinkSync(path.join(p.home, "stage-0"))).toBe(outside);
+      const [recovered, ...more] = readdirSync(p.home).filter((n) => n.startsWith("recovered-"));
+      expect(more).toEqual([]);
+      expect(readFileSync(path.join(p.home, recovered!, "stage-0", "evil.txt"), "utf8")).toBe(
+        "through the link?\n",
+      );
+      expect(readFileSync(path.join(p.home, recovered!, "f"), "utf8")).toBe("through the file link?\n");
+      expect(statSync(path.join(p.home, recovered!)).uid).toBe(owner.uid);
+      h.release("l-1");
+      await settle(h, "l-1", false);
+      expect(readdirSync(p.home)).toEqual([]);
+    });
+
     it("keeps a plain home that does not fit as it is, and says why", async () => {
       const root = path.join(base, "too-big");
       const plain = path.join(root, "l-1", "home");

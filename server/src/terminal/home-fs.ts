@@ -335,19 +335,24 @@ export class HomeFilesystems {
     if (!alone && !exists(p.image)) return "directory";
     let created = false;
     if (!exists(p.image)) {
-      await this.makeImage(p.image, owner);
-      created = true;
-    } else if (!(await this.attached(p.image))) {
-      await this.check(p.image);
-    }
-    if (hasPlainFiles && alone) {
+      // A new image gets the plain home's files before it takes the image's name: a copy cut short leaves no image.
+      const fresh = await this.makeImage(p.image, owner);
       try {
-        await this.migrate(p, owner);
+        if (hasPlainFiles) await this.copyIn(p, fresh, owner);
+        renameSync(fresh, p.image);
       } catch (err) {
-        if (created) rmSync(p.image, { force: true });
+        rmSync(fresh, { force: true });
         throw err;
       }
+      created = true;
+    } else {
+      if (!(await this.attached(p.image))) await this.check(p.image);
+      // Files written in the plain directory while the image could not be mounted: kept in a new directory of the
+      // home, never merged into what the learner has there (a link they planted must not redirect the copy).
+      if (hasPlainFiles && alone)
+        await this.copyIn(p, p.image, owner, `recovered-${new Date().toISOString().replace(/[:.]/g, "-")}`);
     }
+    if (hasPlainFiles && alone) await this.removePlain(p, owner);
     await this.run("mount", ["-o", homeMountOptions, p.image, p.home]);
     this.mounted.add(learnerId);
     if (owner) chownSync(p.home, owner.uid, owner.gid);
@@ -360,8 +365,8 @@ export class HomeFilesystems {
     return "filesystem";
   }
 
-  /** A sparse image of the size limit with an empty ext4 on it (made under another name, then renamed). */
-  private async makeImage(image: string, owner: HomeOwner | undefined): Promise<void> {
+  /** A sparse image of the size limit with an empty ext4 on it, under a name of its own (`<image>.new`). */
+  private async makeImage(image: string, owner: HomeOwner | undefined): Promise<string> {
     const tmp = `${image}.new`;
     rmSync(tmp, { force: true });
     const fd = openSync(
@@ -386,11 +391,11 @@ export class HomeFilesystems {
         "home",
         tmp,
       ]);
-      renameSync(tmp, image);
     } catch (err) {
       rmSync(tmp, { force: true });
       throw err;
     }
+    return tmp;
   }
 
   /** True when a loop device already serves `image` (mounted elsewhere, or by a sandbox still ending). */
@@ -413,21 +418,39 @@ export class HomeFilesystems {
     }
   }
 
-  /** Copies a plain home into the image (mounted aside), then removes the plain copy. */
-  private async migrate(
+  /**
+   * Copies the plain home into `image`, mounted aside: into its root when the image is new (nothing there but
+   * lost+found), else into the new directory `into`, so nothing already in the image (a link) is written through.
+   */
+  private async copyIn(
     p: ReturnType<HomeFilesystems["paths"]>,
+    image: string,
     owner: HomeOwner | undefined,
+    into?: string,
   ): Promise<void> {
     mkdirSync(p.staging, { recursive: true, mode: 0o700 });
-    await this.run("mount", ["-o", homeMountOptions, p.image, p.staging]);
+    await this.run("mount", ["-o", homeMountOptions, image, p.staging]);
     try {
-      await this.run("cp", ["-a", "--", `${p.home}/.`, `${p.staging}/`]);
+      let target = p.staging;
+      if (into) {
+        target = path.join(p.staging, into);
+        mkdirSync(target, { mode: 0o700 });
+        if (owner) chownSync(target, owner.uid, owner.gid);
+      }
+      await this.run("cp", ["-a", "--", `${p.home}/.`, `${target}/`]);
       if (owner) chownSync(p.staging, owner.uid, owner.gid);
       chmodSync(p.staging, 0o700);
     } finally {
       await this.run("umount", [p.staging]);
       rmSync(p.staging, { recursive: true, force: true });
     }
+  }
+
+  /** Removes the plain home once its image holds its files (the mount point stays, empty). */
+  private async removePlain(
+    p: ReturnType<HomeFilesystems["paths"]>,
+    owner: HomeOwner | undefined,
+  ): Promise<void> {
     const aside = path.join(p.dir, `home.migrated-${randomBytes(4).toString("hex")}`);
     renameSync(p.home, aside);
     ensurePlainDir(p.home, owner);
