@@ -24,8 +24,16 @@ describe("toolbox manifests", () => {
   it("split the RBAC objects from the pod and its namespace and ServiceAccount", () => {
     const { rbac, rest } = splitToolboxManifests(readFileSync(toolboxManifestFile, "utf8"));
     const kinds = (t: string) => parseAllDocuments(t).map((d) => (d.toJS() as { kind: string }).kind);
-    expect(kinds(rbac)).toEqual(["ClusterRole", "ClusterRoleBinding"]);
-    expect(kinds(rest)).toEqual(["Namespace", "ServiceAccount", "Tier", "GlobalNetworkPolicy", "Pod"]);
+    expect([...new Set(kinds(rbac))]).toEqual(["ClusterRole", "ClusterRoleBinding", "RoleBinding", "Role"]);
+    expect(kinds(rest)).toEqual([
+      "Namespace",
+      "Namespace",
+      "Namespace",
+      "ServiceAccount",
+      "Tier",
+      "GlobalNetworkPolicy",
+      "Pod",
+    ]);
   });
 
   it("bind the role to the pod's ServiceAccount, which cannot write RBAC or secrets", () => {
