@@ -202,6 +202,22 @@ describe.skipIf(cannot !== undefined)(
       expect(readdirSync(p.home)).toEqual([]);
     });
 
+    it("grows a home made for a smaller size when the home size is raised, keeping its files", async () => {
+      const root = path.join(base, "grow");
+      const small = homes(root);
+      expect(await small.acquire("l-1", owner)).toBe("filesystem");
+      writeFileSync(path.join(small.paths("l-1").home, "kept.txt"), "kept\n");
+      await small.close();
+      const large = homes(root, { sizeMiB: 40 });
+      expect(await large.acquire("l-1", owner)).toBe("filesystem");
+      const p = large.paths("l-1");
+      expect(statSync(p.image).size).toBe(40 * 1024 * 1024);
+      expect(readFileSync(path.join(p.home, "kept.txt"), "utf8")).toBe("kept\n");
+      // Room for more than the old size now.
+      for (let i = 0; i < 24; i++) writeFileSync(path.join(p.home, `f${i}`), Buffer.alloc(1024 * 1024, 1));
+      large.release("l-1");
+    });
+
     it("keeps a plain home that does not fit as it is, and says why", async () => {
       const root = path.join(base, "too-big");
       const plain = path.join(root, "l-1", "home");

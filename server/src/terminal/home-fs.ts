@@ -5,7 +5,8 @@
  * is ENOSPC inside the sandbox), and a sandbox's mount table shows its home as `/` of `/dev/loopN`, no host path.
  *
  * - Made on first use; a home that was a plain directory is copied into it (`cp -a`, which follows no link) and the
- *   plain copy removed once the image holds it. An image is checked (`e2fsck -p`) before it is mounted.
+ *   plain copy removed once the image holds it. An image is checked (`e2fsck -p`) before it is mounted, and grown
+ *   (`resize2fs`) when the home size was raised since it was made.
  * - Mounted while something holds it (`acquire`/`release`: preparing the home, a running shell), and unmounted a
  *   while (`lingerMs`) after the last holder let go, so preparing then starting a shell mounts once; `close`
  *   unmounts every home this server mounted (unmounting writes everything back).
@@ -346,7 +347,10 @@ export class HomeFilesystems {
       }
       created = true;
     } else {
-      if (!(await this.attached(p.image))) await this.check(p.image);
+      if (!(await this.attached(p.image))) {
+        await this.check(p.image);
+        await this.grow(learnerId, p.image);
+      }
       // Files written in the plain directory while the image could not be mounted: kept in a new directory of the
       // home, never merged into what the learner has there (a link they planted must not redirect the copy).
       if (hasPlainFiles && alone)
@@ -416,6 +420,29 @@ export class HomeFilesystems {
         cause: err,
       });
     }
+  }
+
+  /** Grows an image made for a smaller home size to the current one (a larger one stays as it is). */
+  private async grow(learnerId: string, image: string): Promise<void> {
+    const want = this.opts.sizeMiB * 1024 * 1024;
+    const size = statSync(image).size;
+    if (size >= want) return;
+    const fd = openSync(image, constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      ftruncateSync(fd, want);
+    } finally {
+      closeSync(fd);
+    }
+    await this.run("e2fsck", ["-f", "-p", image]).catch((err: unknown) => {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 1 && code !== 2) throw err;
+    });
+    await this.run("resize2fs", [image]);
+    this.log.info("grew a learner's home to the home size", {
+      learner: learnerId,
+      fromMiB: Math.round(size / 1048576),
+      toMiB: this.opts.sizeMiB,
+    });
   }
 
   /**
