@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { attachCommand, execRequest, exitStatus } from "./exec.ts";
+import { execRequest, exitStatus } from "./exec.ts";
 import { ApiError } from "../store/types.ts";
 
 describe("execRequest", () => {
@@ -37,18 +37,5 @@ describe("exitStatus", () => {
       reason: "NonZeroExitCode",
       details: { causes: [{ reason: "ExitCode", message: "3" }] },
     });
-  });
-});
-
-describe("attachCommand", () => {
-  const pod = (containers: unknown[]) => ({ spec: { containers } });
-  it.each([
-    [[{ name: "a", stdin: true, args: ["sh"] }], undefined, ["sh"]],
-    [[{ name: "a", stdin: true }], undefined, ["sh"]],
-    [[{ name: "a", stdin: true, command: ["python"], args: ["-i"] }], "a", ["python", "-i"]],
-    [[{ name: "a" }], undefined, undefined],
-    [[{ name: "a" }, { name: "b", stdin: true, args: ["ash"] }], "b", ["ash"]],
-  ])("%j (container %s) → %j", (containers, container, want) => {
-    expect(attachCommand(pod(containers), container)).toEqual(want);
   });
 });

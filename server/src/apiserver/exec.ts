@@ -80,13 +80,12 @@ export function createExecServer(): WebSocketServer {
   });
 }
 
-/** Runs one exec session on an accepted WebSocket. */
+/** Runs one exec (or, with `attach`, attach) session on an accepted WebSocket: bytes between it and the runtime. */
 export function runExec(
   ws: WebSocket,
   cluster: SimClusterHandle,
   req: ExecRequest,
   logger: Logger,
-  onExit?: (code: number) => void,
   opts: { attach?: boolean } = {},
 ): void {
   const v5 = ws.protocol === "v5.channel.k8s.io";
@@ -174,17 +173,11 @@ export function runExec(
     }
   };
 
-  cluster.runtime.exec(req, io).then(
+  const run = opts.attach && cluster.runtime.attach ? cluster.runtime.attach : cluster.runtime.exec;
+  run.call(cluster.runtime, req, io).then(
     (code) => {
       // An attach stream just ends with its process; the exit code is in the pod's status, as with the kubelet.
       finish(opts.attach ? exitStatus(0, req.command) : exitStatus(code, req.command));
-      try {
-        onExit?.(code);
-      } catch (err) {
-        logger.warn("could not record the end of an attached process", {
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
     },
     (err: unknown) => {
       const api = toApiError(err);
@@ -192,54 +185,4 @@ export function runExec(
       finish(api.toStatus());
     },
   );
-}
-
-interface ContainerSpec {
-  name?: string;
-  command?: string[];
-  args?: string[];
-  stdin?: boolean;
-}
-
-/**
- * What `kubectl attach` (and `kubectl run -it`) connects to: the container's main process. In the simulator that is
- * its command and args run by the pod's shell (`sh` when none is given); a container started without stdin has no
- * interactive process, so `undefined` means "stream its output only".
- */
-export function attachCommand(pod: { spec?: unknown }, container: string | undefined): string[] | undefined {
-  const containers = ((pod.spec as { containers?: ContainerSpec[] } | undefined)?.containers ??
-    []) as ContainerSpec[];
-  const c = (container ? containers.find((x) => x.name === container) : undefined) ?? containers[0];
-  if (!c?.stdin) return undefined;
-  const cmd = [...(c.command ?? []), ...(c.args ?? [])];
-  return cmd.length ? cmd : ["sh"];
-}
-
-/** Attaching to a container without stdin: its log so far, then nothing until the client leaves. */
-export function runAttachOutput(ws: WebSocket, cluster: SimClusterHandle, req: ExecRequest): void {
-  ws.on("error", () => ws.terminate());
-  let text: string;
-  try {
-    text = cluster.runtime.logs(req.namespace, req.pod, req.container ? { container: req.container } : {});
-  } catch (err) {
-    const status = toApiError(err).toStatus();
-    ws.send(Buffer.concat([Buffer.from([CH_ERROR]), Buffer.from(JSON.stringify(status))]), { binary: true });
-    ws.close(1000);
-    return;
-  }
-  if (text) ws.send(Buffer.concat([Buffer.from([CH_STDOUT]), Buffer.from(text)]), { binary: true });
-  const stop = cluster.runtime.followLogs?.(
-    req.namespace,
-    req.pod,
-    { ...(req.container ? { container: req.container } : {}), tailLines: 0 },
-    (chunk) => {
-      if (ws.readyState === ws.OPEN)
-        ws.send(Buffer.concat([Buffer.from([CH_STDOUT]), Buffer.from(chunk)]), { binary: true });
-    },
-    // The pod is gone: the attach ends with its container.
-    () => {
-      if (ws.readyState === ws.OPEN) ws.close(1000);
-    },
-  );
-  ws.on("close", () => stop?.());
 }

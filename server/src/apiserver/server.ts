@@ -12,7 +12,6 @@ import { ApiError } from "../store/types.ts";
 import type { TlsMaterial } from "./tls.ts";
 import type { RequestContext } from "./context.ts";
 import { parseRoute, rawPath, splitClusterPrefix, type ResourceRoute } from "./route.ts";
-import { recordMainProcessExit } from "./attach.ts";
 import { REVIEW_TYPES, isReview, serveReview } from "./reviews.ts";
 import { sendJson, sendStatus, sendText } from "./respond.ts";
 import { toApiError, unauthorized } from "./status.ts";
@@ -33,14 +32,7 @@ import { boolParam } from "./options.ts";
 import { serveEgresslab } from "./flows.ts";
 import { acceptPortForward, createPortForwardServer } from "./portforward.ts";
 import { serveServiceProxy } from "./service-proxy.ts";
-import {
-  attachCommand,
-  createExecServer,
-  execRequest,
-  refuseUpgrade,
-  runAttachOutput,
-  runExec,
-} from "./exec.ts";
+import { createExecServer, execRequest, refuseUpgrade, runExec } from "./exec.ts";
 
 export interface ApiServerOptions {
   tls: TlsMaterial;
@@ -328,10 +320,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         );
       const podType = cluster.api.types().find((t) => t.group === "" && t.plural === "pods");
       if (!podType) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
-      const pod = cluster.api.get(podType, route.namespace, route.name);
+      cluster.api.get(podType, route.namespace, route.name);
       const execReq = execRequest(url.searchParams, route.namespace, route.name, sub === "attach");
-      const attachTo = sub === "attach" ? attachCommand(pod, execReq.container) : undefined;
-      if (attachTo) execReq.command = attachTo;
+      if (sub === "attach" && !cluster.runtime.attach)
+        throw new ApiError(400, "BadRequest", "attach is not supported by this cluster");
       const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
       if (!offered.some((p) => p === "v5.channel.k8s.io" || p === "v4.channel.k8s.io"))
         throw new ApiError(
@@ -340,34 +332,14 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
           "the exec stream needs the v5.channel.k8s.io or v4.channel.k8s.io subprotocol",
         );
       wss.handleUpgrade(req, socket, head, (ws) => {
-        logger.debug("exec", {
+        logger.debug(sub, {
           pod: `${route.namespace}/${route.name}`,
           command: execReq.command,
           tty: execReq.tty,
         });
         const stop = (): void => ws.terminate();
         ws.on("close", track(cluster, stop));
-        if (sub === "attach" && !attachTo) runAttachOutput(ws, cluster, execReq);
-        else
-          runExec(
-            ws,
-            cluster,
-            execReq,
-            logger,
-            (code) => {
-              if (attachTo)
-                recordMainProcessExit(
-                  cluster.api,
-                  podType,
-                  execReq.namespace,
-                  execReq.pod,
-                  execReq.container,
-                  code,
-                  cluster.clock.now(),
-                );
-            },
-            { attach: !!attachTo },
-          );
+        runExec(ws, cluster, execReq, logger, { attach: sub === "attach" });
       });
     } catch (err) {
       refuseUpgrade(socket, toApiError(err));

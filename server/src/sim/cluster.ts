@@ -25,7 +25,7 @@ import { DebouncedSaver, nodeDisk, type ClusterState, type DiskIO } from "./pers
 import type { ClusterStateBackend, ClusterStateWriter } from "./cluster-state.ts";
 import { fileClusterState } from "./file-cluster-state.ts";
 import { storageHealth, type StorageHealth } from "../shared/storage.ts";
-import { withMainProcesses } from "./main-process-runner.ts";
+import { withKubelet } from "./runtime/kubelet.ts";
 import { captureImage, instantiateImage, type ClusterImage } from "./image.ts";
 import { fnv32a } from "../shared/hash.ts";
 import { randomUUID } from "node:crypto";
@@ -377,7 +377,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
       dataplaneSaver?.cancel();
     },
   };
-  const running = dp && withMainProcesses(dp, { store, api, clock, logger });
+  const running = dp && withKubelet(dp, { store, api, clock, logger });
   return new SimCluster(
     opts.id,
     edition,

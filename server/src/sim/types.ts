@@ -45,13 +45,19 @@ export interface LogOptions {
   previous?: boolean;
 }
 
-/** What runs inside pods: `kubectl exec` and `kubectl logs`. */
+/** What runs inside pods: `kubectl exec`, `attach`, `logs` and `port-forward` (the kubelet, `sim/runtime/`). */
 export interface PodRuntime {
   /**
    * Runs a command in a pod and resolves with its exit code. Rejects with an `ApiError` (404) if the pod or container
    * does not exist, or (400) if the pod is not running.
    */
   exec(req: ExecRequest, io: ExecIO): Promise<number>;
+  /**
+   * `kubectl attach`: connects to the container's main process and resolves with its exit code once it ends (the
+   * pod's status then says so, as the kubelet's does). A container without stdin has no process to talk to: its
+   * output streams until the pod is gone or the client leaves. Rejects like `exec`.
+   */
+  attach?(req: ExecRequest, io: ExecIO): Promise<number>;
   /** What the pod's container has written, as `kubectl logs` shows it. Rejects with an `ApiError` like `exec`. */
   logs(namespace: string, pod: string, opts: LogOptions): string;
   /**

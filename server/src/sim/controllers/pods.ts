@@ -1,10 +1,9 @@
 /**
  * The scheduler and the kubelets: pods without a node are bound to the least loaded eligible node (node selector,
  * node affinity on `metadata.name`, taints; ties broken by the cluster's seed); bound pods get an IP (the node's for
- * hostNetwork pods, Calico IPAM otherwise) and start: Running and Ready, with conditions, container statuses and the
- * Scheduled/Pulling/Pulled/Created/Started events; deleted running pods get Killing events.
+ * hostNetwork pods, Calico IPAM otherwise) and start (the status the pod runtime writes, `sim/runtime/pod-status.ts`),
+ * with the Scheduled/Pulling/Pulled/Created/Started events; deleted running pods get Killing events.
  */
-import { createRandom } from "../../store/random.ts";
 import { fnv32a } from "../../shared/hash.ts";
 import type { KubeObject, StoreChange } from "../../store/types.ts";
 import {
@@ -19,6 +18,7 @@ import {
 import { nodeMatchesSelector } from "./daemonsets.ts";
 import { fromLabelSelectorObject, matchesLabels } from "../../store/selectors.ts";
 import { allocatePodIP, usedIPs } from "./ipam.ts";
+import { recordStarted, recordUnschedulable } from "../runtime/pod-status.ts";
 
 export function podIsReady(p: KubeObject): boolean {
   return arr(rec(p.status).conditions).some((c) => rec(c).type === "Ready" && rec(c).status === "True");
@@ -43,28 +43,6 @@ export function nodeIP(node: KubeObject | undefined): string | undefined {
   return a ? String(a.address) : undefined;
 }
 
-/** `docker.io/library/nginx:latest` from `nginx`, as containerd reports images. */
-export function normalizeImage(image: string): string {
-  let ref = image;
-  const firstSlash = ref.indexOf("/");
-  const first = firstSlash >= 0 ? ref.slice(0, firstSlash) : "";
-  if (firstSlash < 0) ref = `docker.io/library/${ref}`;
-  else if (!first.includes(".") && !first.includes(":") && first !== "localhost") ref = `docker.io/${ref}`;
-  const last = ref.slice(ref.lastIndexOf("/") + 1);
-  if (!last.includes(":") && !last.includes("@")) ref += ":latest";
-  return ref;
-}
-
-/** 64 hex digits derived from `s` (container and image ids). */
-const hex64 = (s: string) => {
-  const r = createRandom(fnv32a(s));
-  return Array.from({ length: 8 }, () =>
-    Math.floor(r.next() * 2 ** 32)
-      .toString(16)
-      .padStart(8, "0"),
-  ).join("");
-};
-
 function affinityNodes(spec: Rec): string[] | undefined {
   const terms = arr(
     rec(rec(rec(spec.affinity).nodeAffinity).requiredDuringSchedulingIgnoredDuringExecution)
@@ -75,24 +53,6 @@ function affinityNodes(spec: Rec): string[] | undefined {
       if (f.key === "metadata.name" && f.operator === "In") return arr(f.values).map(String);
   }
   return undefined;
-}
-
-function qosClass(spec: Rec): string {
-  const cs = arr(spec.containers).map(rec);
-  const res = cs.map((c) => rec(c.resources));
-  if (res.every((r) => !Object.keys(rec(r.requests)).length && !Object.keys(rec(r.limits)).length))
-    return "BestEffort";
-  const guaranteed = res.every((r) => {
-    const l = rec(r.limits);
-    const q = rec(r.requests);
-    return (
-      l.cpu !== undefined &&
-      l.memory !== undefined &&
-      (q.cpu === undefined || q.cpu === l.cpu) &&
-      (q.memory === undefined || q.memory === l.memory)
-    );
-  });
-  return guaranteed ? "Guaranteed" : "Burstable";
 }
 
 export function podController(ctx: ControllerContext): Controller {
@@ -172,26 +132,7 @@ export function podController(ctx: ControllerContext): Controller {
       for (const f of failures.values()) if (f) counts.set(f, (counts.get(f) ?? 0) + 1);
       const reasons = [...counts].map(([f, k]) => `${k} ${f}`);
       const msg = `0/${nodes.length} nodes are available: ${reasons.sort().join(", ")}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`;
-      const already = arr(rec(pod.status).conditions).some(
-        (c) => rec(c).type === "PodScheduled" && rec(c).message === msg,
-      );
-      if (already) return;
-      ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
-        o.status = {
-          ...rec(o.status),
-          phase: "Pending",
-          conditions: [
-            {
-              type: "PodScheduled",
-              status: "False",
-              lastProbeTime: null,
-              lastTransitionTime: now,
-              reason: "Unschedulable",
-              message: msg,
-            },
-          ],
-        };
-      });
+      if (!recordUnschedulable(ctx.api, pod, msg, now)) return;
       ctx.events.record(pod, "Warning", "FailedScheduling", msg, { component: "default-scheduler" });
       return;
     }
@@ -243,62 +184,7 @@ export function podController(ctx: ControllerContext): Controller {
     }
     if (!spec.hostNetwork) used.add(ip);
     const containers = arr(spec.containers).map(rec);
-    const started = ctx.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (o) => {
-      if (!spec.hostNetwork)
-        o.metadata.annotations = {
-          ...o.metadata.annotations,
-          "cni.projectcalico.org/containerID": hex64(`${o.metadata.uid}/sandbox`),
-          "cni.projectcalico.org/podIP": `${ip}/32`,
-          "cni.projectcalico.org/podIPs": `${ip}/32`,
-        };
-      const cond = (type: string) => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: now });
-      // A readiness gate nobody has set keeps the pod out of Ready (and so out of its Services' endpoints), as the
-      // kubelet's status manager does.
-      const gates = arr(spec.readinessGates)
-        .map((g) => String(rec(g).conditionType ?? ""))
-        .filter(Boolean);
-      const ready =
-        gates.length === 0
-          ? cond("Ready")
-          : {
-              type: "Ready",
-              status: "False",
-              lastProbeTime: null,
-              lastTransitionTime: now,
-              reason: "ReadinessGatesNotReady",
-              message: `corresponding condition of pod readiness gate "${gates[0]}" does not exist.`,
-            };
-      o.status = {
-        phase: "Running",
-        conditions: [
-          cond("PodReadyToStartContainers"),
-          cond("Initialized"),
-          ready,
-          cond("ContainersReady"),
-          cond("PodScheduled"),
-        ],
-        hostIP,
-        hostIPs: [{ ip: hostIP }],
-        podIP: ip,
-        podIPs: [{ ip }],
-        startTime: now,
-        containerStatuses: containers.map((c) => {
-          const image = normalizeImage(String(c.image));
-          return {
-            containerID: `containerd://${hex64(`${o.metadata.uid}/${String(c.name)}`)}`,
-            image,
-            imageID: `${image.replace(/:[^:/@]+$/, "")}@sha256:${hex64(image)}`,
-            lastState: {},
-            name: c.name,
-            ready: true,
-            restartCount: 0,
-            started: true,
-            state: { running: { startedAt: now } },
-          };
-        }),
-        qosClass: qosClass(spec),
-      };
-    });
+    const started = recordStarted(ctx.api, pod, { hostIP, ip, hostNetwork: Boolean(spec.hostNetwork) }, now);
     if (!started) return;
     containers.forEach((c, i) => {
       const fieldPath = `spec.containers{${String(c.name)}}`;

@@ -1,37 +1,36 @@
 /**
- * The kubelet's part the pod controller leaves out: a started container whose command ends on its own (`echo hi`,
- * `sh -c 'exit 3'`) is run once through the pod runtime, without stdin; what it prints becomes the pod's log and its
- * exit code the container's terminated state, per restartPolicy (Always: CrashLoopBackOff, then a restart on the
- * cluster clock). Containers with stdin are run by whoever attaches (`kubectl run -i`); long-running commands and
- * image entrypoints keep running, untouched.
+ * The simulator's kubelet: the `PodRuntime` the API server hands exec, attach, logs and port-forward to, and the
+ * containers' main processes. A started container whose command ends on its own (`echo hi`, `sh -c 'exit 3'`) is
+ * run once in the pod's shell, without stdin; what it prints becomes the pod's log and its exit code the container's
+ * terminated state, per restartPolicy (Always: CrashLoopBackOff, then a restart on the cluster clock). A container
+ * with stdin is run by whoever attaches (`kubectl run -i`), and its end is recorded the same way. Long-running
+ * commands and image entrypoints keep running, untouched.
  */
-import { PodLogs } from "../net/logs.ts";
-import type { Clock } from "../shared/clock.ts";
-import type { Logger } from "../shared/logger.ts";
-import type { SimClusterApi } from "../store/cluster-api.ts";
-import type { KubeObject, ObjectStore } from "../store/types.ts";
-import {
-  backoffMs,
-  mainCommand,
-  runsToCompletion,
-  statusAfterBackoff,
-  statusAfterExit,
-} from "./main-process.ts";
-import type { ExecIO, PodRuntime } from "./types.ts";
+import { PodLogs } from "../../net/logs.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/logger.ts";
+import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
+import type { ExecIO, ExecRequest, PodRuntime } from "../types.ts";
+import { attachCommand, mainCommand, runsToCompletion } from "./lifecycle.ts";
+import { recordExit, recordRestart, type PodWriter } from "./pod-status.ts";
+import { backoffMs } from "./status.ts";
 
-export interface MainProcessOptions {
+export interface KubeletOptions {
   store: ObjectStore;
-  api: SimClusterApi;
+  /** Where pod status is written. */
+  api: PodWriter;
   clock: Clock;
-  /** Runs the commands (the dataplane's runtime); its `logs` serve every pod whose command was not run here. */
-  runtime: PodRuntime;
+  /**
+   * The container runtime (the dataplane's): runs commands in a pod's shell, holds the logs its images and traffic
+   * write, and opens port-forward connections.
+   */
+  containers: PodRuntime;
   logger: Logger;
 }
 
-export interface MainProcesses {
-  /** `runtime` with the logs of the main processes run here. */
+export interface Kubelet {
   runtime: PodRuntime;
-  /** Stops running processes and pending restarts. */
+  /** Stops running main processes and pending restarts. */
   close(): void;
 }
 
@@ -48,27 +47,21 @@ interface ContainerStatus {
   state?: { running?: unknown; waiting?: { reason?: string } };
 }
 
-/** Watches pods and runs the main processes that end on their own. */
-export function runMainProcesses(o: MainProcessOptions): MainProcesses {
+/** Starts the kubelet of one cluster: it watches pods and runs the main processes that end on their own. */
+export function startKubelet(o: KubeletOptions): Kubelet {
   const logs = new PodLogs();
   /** Pods whose log is their main process's output, by `ns/name`. */
   const owned = new Set<string>();
   /** `uid/container/restartCount[/backoff]` already acted on. */
   const seen = new Set<string>();
   const aborts = new Map<string, AbortController>();
+  const base = o.containers;
   let closed = false;
 
   const abortFor = (k: string): AbortSignal => {
     let ac = aborts.get(k);
     if (!ac) aborts.set(k, (ac = new AbortController()));
     return ac.signal;
-  };
-
-  const patchStatus = (pod: KubeObject, next: (current: KubeObject) => Record<string, unknown>): void => {
-    if (closed) return;
-    o.api.patchInternal("core/pods", pod.metadata.namespace, pod.metadata.name, (cur) => {
-      if (cur.metadata.uid === pod.metadata.uid && !cur.metadata.deletionTimestamp) cur.status = next(cur);
-    });
   };
 
   const run = async (
@@ -94,18 +87,18 @@ export function runMainProcesses(o: MainProcessOptions): MainProcesses {
       onResize: () => {},
       signal,
     };
-    const code = await o.runtime.exec(
+    const code = await base.exec(
       { namespace: ns, pod: name, container, command: argv, tty: false, stdin: false },
       io,
     );
     if (partial) logs.write(ns, name, o.clock.now(), partial);
-    if (signal.aborted) return;
-    patchStatus(pod, (cur) => statusAfterExit(cur, container, code, o.clock.now(), { backoff: true }));
+    if (signal.aborted || closed) return;
+    recordExit(o.api, pod, container, code, o.clock.now(), { backoff: true });
   };
 
   const restartLater = async (pod: KubeObject, cs: ContainerStatus, signal: AbortSignal): Promise<void> => {
     await o.clock.sleep(backoffMs(cs.restartCount ?? 1), signal);
-    patchStatus(pod, (cur) => statusAfterBackoff(cur, String(cs.name), o.clock.now()));
+    if (!closed) recordRestart(o.api, pod, String(cs.name), o.clock.now());
   };
 
   const settle = (what: string, p: Promise<void>): void => {
@@ -160,9 +153,18 @@ export function runMainProcesses(o: MainProcessOptions): MainProcesses {
     else consider(c.object);
   });
 
-  const base = o.runtime;
   const runtime: PodRuntime = {
     exec: (req, io) => base.exec(req, io),
+    async attach(req, io) {
+      const pod = o.store.get("core/pods", req.namespace, req.pod);
+      if (!pod)
+        throw new ApiError(404, "NotFound", `pods "${req.pod}" not found`, { name: req.pod, kind: "pods" });
+      const argv = attachCommand(pod, req.container);
+      if (!argv) return streamOutput(req, io);
+      const code = await base.exec({ ...req, command: argv }, io);
+      if (!closed) recordExit(o.api, pod, req.container, code, o.clock.now());
+      return code;
+    },
     logs(ns, name, opts) {
       const text = base.logs(ns, name, opts);
       return owned.has(`${ns}/${name}`) ? logs.read(ns, name, opts, o.clock.now()) : text;
@@ -178,6 +180,26 @@ export function runMainProcesses(o: MainProcessOptions): MainProcesses {
     ...(base.portForward ? { portForward: (ns: string, name: string) => base.portForward!(ns, name) } : {}),
   };
 
+  /** Attaching to a container without stdin: its log so far, then each new line until the pod goes or the client. */
+  const streamOutput = (req: ExecRequest, io: ExecIO): Promise<number> => {
+    const only = req.container ? { container: req.container } : {};
+    const text = runtime.logs(req.namespace, req.pod, only);
+    if (text) io.stdout(text);
+    return new Promise((resolve) => {
+      const stop = runtime.followLogs?.(req.namespace, req.pod, { ...only, tailLines: 0 }, io.stdout, () =>
+        resolve(0),
+      );
+      io.signal.addEventListener(
+        "abort",
+        () => {
+          stop?.();
+          resolve(0);
+        },
+        { once: true },
+      );
+    });
+  };
+
   return {
     runtime,
     close() {
@@ -189,17 +211,17 @@ export function runMainProcesses(o: MainProcessOptions): MainProcesses {
   };
 }
 
-/** `dp` whose runtime also serves the main processes run here; closing it stops them first. */
-export function withMainProcesses<D extends { runtime: PodRuntime; close(): void }>(
+/** `dp` whose runtime is the kubelet's over the dataplane's containers; closing it stops the kubelet first. */
+export function withKubelet<D extends { runtime: PodRuntime; close(): void }>(
   dp: D,
-  o: Omit<MainProcessOptions, "runtime">,
+  o: Omit<KubeletOptions, "containers">,
 ): D {
-  const main = runMainProcesses({ ...o, runtime: dp.runtime });
+  const kubelet = startKubelet({ ...o, containers: dp.runtime });
   return {
     ...dp,
-    runtime: main.runtime,
+    runtime: kubelet.runtime,
     close: () => {
-      main.close();
+      kubelet.close();
       dp.close();
     },
   };

@@ -1,36 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read deep into Kubernetes JSON */
 import { afterEach, describe, expect, it } from "vitest";
-import { VirtualClock } from "../shared/clock.ts";
-import { createSimCluster, type SimCluster } from "./cluster.ts";
-import { runsToCompletion } from "./main-process.ts";
-
-describe("runsToCompletion", () => {
-  it.each([
-    [["echo", "hi"], true],
-    [["/bin/echo", "hi"], true],
-    [["sh", "-c", "exit 3"], true],
-    [["sh", "-c", "echo a; echo b && false"], true],
-    [["sh", "-c", "echo oops >&2; exit 3"], true],
-    [["sh", "-c", "for i in 1 2; do echo $i; done"], true],
-    [["wget", "-qO-", "http://example.com"], true],
-    [["sleep", "5"], true],
-    [["ping", "-c", "1", "10.0.0.1"], true],
-    [[], false],
-    [["sleep", "3600"], false],
-    [["sleep", "infinity"], false],
-    [["tail", "-f", "/dev/null"], false],
-    [["ping", "10.0.0.1"], false],
-    [["nc", "-lk", "8080"], false],
-    [["sh", "-c", "while true; do sleep 1; done"], false],
-    [["sh", "-c", "echo start; sleep infinity"], false],
-    [["sh"], false],
-    [["nginx", "-g", "daemon off;"], false],
-    [["etcd", "--data-dir=/var/lib/etcd"], false],
-    [["/usr/local/bin/kube-proxy", "--config=/x"], false],
-  ])("%j → %s", (argv, expected) => {
-    expect(runsToCompletion(argv)).toBe(expected);
-  });
-});
+import { VirtualClock } from "../../shared/clock.ts";
+import { createSimCluster, type SimCluster } from "../cluster.ts";
+import type { ExecIO } from "../types.ts";
 
 describe("pods whose command ends", () => {
   let c: SimCluster | undefined;
@@ -125,5 +97,99 @@ describe("pods whose command ends", () => {
     });
     await settled();
     expect(status(cl, "attached").phase).toBe("Running");
+  });
+
+  /** Streams of one attach: input sent at once and closed; output collected. */
+  const attachIO = (input: string | undefined, signal = new AbortController().signal) => {
+    const out: string[] = [];
+    const io: ExecIO = {
+      stdout: (d) => out.push(typeof d === "string" ? d : Buffer.from(d).toString()),
+      stderr: (d) => out.push(typeof d === "string" ? d : Buffer.from(d).toString()),
+      onStdin: (cb) => {
+        if (input !== undefined) cb(Buffer.from(input));
+      },
+      onStdinEnd: (cb) => {
+        if (input !== undefined) cb();
+      },
+      onResize: () => {},
+      signal,
+    };
+    return { io, out };
+  };
+  const interactive = (cl: SimCluster, name: string, restartPolicy: string) =>
+    cl.api.create(pods(cl), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name },
+      spec: { restartPolicy, containers: [{ name, image: "busybox", stdin: true, command: ["sh"] }] },
+    });
+
+  it("attach runs the main process of a container with stdin; its end is the container's", async () => {
+    const cl = (c = await createSimCluster({
+      id: "attach",
+      clock: new VirtualClock(Date.UTC(2026, 0, 1)),
+      seed: 1,
+    }));
+    interactive(cl, "once", "Never");
+    interactive(cl, "again", "Always");
+    await settled();
+
+    const a = attachIO("echo attached-$((40+2))\nexit 3\n");
+    const req = { namespace: "default", pod: "once", command: [], tty: false, stdin: true };
+    await expect(cl.runtime.attach!(req, a.io)).resolves.toBe(3);
+    expect(a.out.join("")).toContain("attached-42");
+    const once = status(cl, "once");
+    expect(once.phase).toBe("Failed");
+    expect(once.containerStatuses[0].state.terminated).toMatchObject({ exitCode: 3, reason: "Error" });
+
+    // restartPolicy Always: the kubelet starts it again at once (the attached client saw it end).
+    await cl.runtime.attach!({ ...req, pod: "again" }, attachIO("exit 0\n").io);
+    const again = status(cl, "again");
+    expect(again.phase).toBe("Running");
+    expect(again.containerStatuses[0]).toMatchObject({
+      restartCount: 1,
+      lastState: { terminated: { exitCode: 0, reason: "Completed" } },
+    });
+    expect(again.containerStatuses[0].state.running).toBeDefined();
+  });
+
+  it("attach to a container without stdin streams its output until the pod is gone; a missing pod is a 404", async () => {
+    const cl = (c = await createSimCluster({
+      id: "attach-out",
+      clock: new VirtualClock(Date.UTC(2026, 0, 1)),
+      seed: 1,
+    }));
+    cl.api.create(pods(cl), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web" },
+      spec: { containers: [{ name: "web", image: "nginx:1.27" }] },
+    });
+    await settled();
+    const a = attachIO(undefined);
+    const req = { namespace: "default", pod: "web", command: [], tty: false, stdin: false };
+    const ended = cl.runtime.attach!(req, a.io);
+    await settled();
+    expect(a.out.join("")).toContain("/docker-entrypoint.sh: Configuration complete; ready for start up");
+    expect(status(cl, "web").phase).toBe("Running");
+    cl.api.delete(pods(cl), "default", "web");
+    await expect(ended).resolves.toBe(0);
+
+    await expect(cl.runtime.attach!({ ...req, pod: "nope" }, attachIO(undefined).io)).rejects.toMatchObject({
+      code: 404,
+    });
+
+    // The client leaving ends the stream too.
+    cl.api.create(pods(cl), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "quiet" },
+      spec: { containers: [{ name: "quiet", image: "busybox", command: ["sleep", "infinity"] }] },
+    });
+    await settled();
+    const leave = new AbortController();
+    const left = cl.runtime.attach!({ ...req, pod: "quiet" }, attachIO(undefined, leave.signal).io);
+    leave.abort();
+    await expect(left).resolves.toBe(0);
   });
 });
