@@ -289,6 +289,36 @@ describe("cluster state in Postgres", () => {
     expect(state.stats.failures).toBeGreaterThan(0);
   });
 
+  it("answers 503 when the database does not commit in time, and the write is not committed later", async () => {
+    const { url, pool } = await database();
+    const state = new PgClusterState(await openPg(url, { max: 4 }), { timeoutMs: 300 }, true);
+    cleanups.push(() => state.close());
+    const a = await host(state);
+    const created = await a.createCluster({ id: "slow" });
+    const api = client(a, "slow", tokenOf(created.kubeconfig));
+    const slow = a.getCluster("slow") as SimCluster;
+    await slow.committed();
+    const rv = slow.store.resourceVersion;
+    const blocker = await pool.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("LOCK TABLE cluster_journal IN EXCLUSIVE MODE");
+    const r = await api.send("POST", "/api/v1/namespaces/default/configmaps", cm("stuck"));
+    await blocker.query("COMMIT");
+    blocker.release();
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.body).message).toMatch(/statement timeout/);
+    expect(slow.store.resourceVersion).toBe(rv);
+    expect(slow.store.get("core/configmaps", "default", "stuck")).toBeUndefined();
+    await api.ok("POST", "/api/v1/namespaces/default/configmaps", cm("next"));
+    const saved = await (await replica(url)).load("slow", noopLogger);
+    const names = [
+      ...Object.values(saved!.state.objects).flat(),
+      ...saved!.entries.flatMap((e) => e.changes.map((c) => c.object)),
+    ].map((o) => o.metadata.name);
+    expect(names).toContain("next");
+    expect(names).not.toContain("stuck");
+  });
+
   it("commits the writes of many clusters together, compacts, and forgets a deleted cluster", async () => {
     const { url, pool } = await database();
     const state = await replica(url);

@@ -59,6 +59,11 @@ export interface GroupCommitStats {
 
 export interface PgClusterStateOptions {
   logger?: Logger;
+  /**
+   * How long a commit may take before the database cancels it (default 10 s): its writes then fail (503) instead of
+   * holding their requests while the database hangs.
+   */
+  timeoutMs?: number;
   /** Wait this long for more writes before a commit (default 0: the next turn of the event loop). */
   delayMs?: number;
   /** The most writes in one commit (default 2000). */
@@ -115,6 +120,27 @@ export class PgClusterState implements ClusterStateBackend {
     private readonly ownsPool = false,
   ) {
     this.log = opts.logger ?? noopLogger;
+  }
+
+  /** Connections whose statement timeout is set. */
+  private readonly timed = new WeakSet<PgClient>();
+
+  /**
+   * A connection for a commit. The server cancels a statement that runs past `timeoutMs`, so a commit that timed out
+   * fails for sure (a timeout only the client saw could still commit later, after the writes were undone).
+   */
+  private async connection(): Promise<PgClient> {
+    const c = await this.pool.connect();
+    if (!this.timed.has(c)) {
+      try {
+        await c.query(`SET statement_timeout = ${Math.max(1, Math.round(this.opts.timeoutMs ?? 10_000))}`);
+      } catch (err) {
+        c.release(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      }
+      this.timed.add(c);
+    }
+    return c;
   }
 
   async load(id: string, logger: Logger): Promise<SavedCluster | undefined> {
@@ -379,34 +405,33 @@ export class PgClusterState implements ClusterStateBackend {
     }
     const insertAppends = `INSERT INTO cluster_journal (cluster_id, resource_version, changes)
              SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])`;
-    if (!clear.size && !snaps.size && !dataplanes.size && !deletes.length && !renames.length) {
-      // Only journal rows (the usual batch): one statement is its own transaction, one round trip.
-      await this.pool.query(insertAppends, [appends.id, appends.rv, appends.text]);
-      return;
-    }
-    const c = await this.pool.connect();
+    const only = !clear.size && !snaps.size && !dataplanes.size && !deletes.length && !renames.length;
+    const c = await this.connection();
     let broken: Error | undefined;
     try {
-      await inTransaction(c, async () => {
-        if (clear.size)
-          await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [[...clear]]);
-        if (appends.id.length) await c.query(insertAppends, [appends.id, appends.rv, appends.text]);
-        if (snaps.size) await writeSnapshots(c, snaps);
-        if (dataplanes.size)
-          await c.query(
-            `UPDATE cluster_snapshots AS s SET dataplane = d.state, updated_at = now()
+      // Only journal rows (the usual batch): one statement is its own transaction, one round trip.
+      if (only) await c.query(insertAppends, [appends.id, appends.rv, appends.text]);
+      else
+        await inTransaction(c, async () => {
+          if (clear.size)
+            await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [[...clear]]);
+          if (appends.id.length) await c.query(insertAppends, [appends.id, appends.rv, appends.text]);
+          if (snaps.size) await writeSnapshots(c, snaps);
+          if (dataplanes.size)
+            await c.query(
+              `UPDATE cluster_snapshots AS s SET dataplane = d.state, updated_at = now()
              FROM unnest($1::text[], $2::text[]) AS d(id, state) WHERE s.cluster_id = d.id`,
-            [[...dataplanes.keys()], [...dataplanes.values()]],
-          );
-        if (deletes.length) {
-          await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [deletes]);
-          await c.query("DELETE FROM cluster_snapshots WHERE cluster_id = ANY($1::text[])", [deletes]);
-        }
-        for (const r of renames) {
-          await c.query("UPDATE cluster_journal SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
-          await c.query("UPDATE cluster_snapshots SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
-        }
-      });
+              [[...dataplanes.keys()], [...dataplanes.values()]],
+            );
+          if (deletes.length) {
+            await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [deletes]);
+            await c.query("DELETE FROM cluster_snapshots WHERE cluster_id = ANY($1::text[])", [deletes]);
+          }
+          for (const r of renames) {
+            await c.query("UPDATE cluster_journal SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
+            await c.query("UPDATE cluster_snapshots SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
+          }
+        });
     } catch (err) {
       // A connection that failed mid-transaction is not given back to the pool.
       if (!sqlState(err)) broken = err instanceof Error ? err : new Error(String(err));

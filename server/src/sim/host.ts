@@ -428,8 +428,10 @@ export class SimHost {
     this.byToken.delete(e.token);
     this.save();
     this.server.endStreams(e.handle);
-    await e.handle.close();
-    if (this.backend && this.factory === defaultFactory) await this.backend.delete(id);
+    const forget = !!this.backend && this.factory === defaultFactory;
+    // State about to be deleted is not compacted first.
+    await e.handle.close({ save: !forget });
+    if (forget) await this.backend?.delete(id);
   }
 
   /**
