@@ -10,7 +10,9 @@ import path from "node:path";
 import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
 import { startPostgres, startRedis, type PostgresServer, type RedisServer } from "../helpers/services.ts";
 import { FakeProvider, fakeLab } from "./web-doubles.ts";
-import { Learner, connected, nextEvent, type TestSocket } from "./web-client.ts";
+import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
+import { createClient } from "redis";
+import { applyBoardDiff, type BoardAttendee } from "../../server/src/instructor/wire.ts";
 
 const token = "teach-me";
 const auth = { Authorization: `Bearer ${token}` };
@@ -36,6 +38,7 @@ async function startReplica(name: string, database: string): Promise<WorkshopSer
     database,
     redis: redis.url,
     replica: name,
+    relayBeatMs: 500,
     buildWeb: false,
   });
   replicas.push({ server, provider, dir });
@@ -49,12 +52,51 @@ function track(s: TestSocket): TestSocket {
 
 let one: WorkshopServer;
 let two: WorkshopServer;
+let providerTwo: FakeProvider;
+
+/** An instructor's board on `server`, kept up to date from its snapshot and diffs. */
+async function board(server: WorkshopServer): Promise<{ rows: Map<string, BoardAttendee>; diffs: number[] }> {
+  const s = track(new Learner(server.url).socket({ instructor: token }));
+  const rows = new Map<string, BoardAttendee>();
+  const diffs: number[] = [];
+  s.on("board:diff", (d) => {
+    applyBoardDiff(rows, d);
+    diffs.push(Date.now());
+  });
+  const [snapshot] = await nextEvent(s, "board:snapshot");
+  for (const a of snapshot.attendees) rows.set(a.id, a);
+  return { rows, diffs };
+}
+
+async function until<T>(
+  get: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await get();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Passes stage 1 for a learner of replica two (its cluster solved, then checked). */
+async function passStageOne(l: Learner, id: string): Promise<void> {
+  const learner = (await two.workshop.learnerForId(id))!;
+  providerTwo.clusters.get(learner.clusterId)!.solved = true;
+  expect((await l.call("POST", "/api/stages/1/go")).status).toBe(200);
+  const r = await l.call("POST", "/api/stages/1/check");
+  expect(r.json.passed).toBe(true);
+}
 
 beforeAll(async () => {
   [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
   const db = postgres.createDatabase("events");
   one = await startReplica("one", db);
   two = await startReplica("two", db);
+  providerTwo = replicas[1]!.provider;
 }, 60_000);
 
 afterAll(async () => {
@@ -78,5 +120,199 @@ describe("events between replicas", () => {
     expect(r.status).toBe(200);
     const [m] = await got;
     expect(m).toMatchObject({ text: "look up", broadcast: true });
+  });
+
+  it("the board on one replica sees attendees who joined on the other come online and pass a stage, live", async () => {
+    const b = await board(one);
+    const bea = new Learner(two.url);
+    const id = (await bea.join("Bea")).learner.id as string;
+    await until(() => b.rows.get(id), "Bea on the board of replica one");
+    const page = track(bea.socket());
+    await connected(page);
+    await until(() => b.rows.get(id)?.online, "Bea online on the board of replica one");
+    const t0 = Date.now();
+    await passStageOne(bea, id);
+    await until(() => b.rows.get(id)?.cells[1]?.state === "passed", "Bea's pass on the board of replica one");
+    const took = Date.now() - t0;
+    expect(b.rows.get(id)!.currentStage).toBe(1);
+    page.close();
+    await until(() => b.rows.get(id)?.online === false, "Bea offline on the board of replica one");
+    console.log(
+      `board across replicas: a pass on replica two shown on replica one's board ${took} ms after the check began`,
+    );
+  });
+
+  it("a message to one attendee and the pause overlay reach their pages on the other replica, also pages that open later", async () => {
+    const cy = new Learner(two.url);
+    const id = (await cy.join("Cy")).learner.id as string;
+    const page = track(cy.socket());
+    await connected(page);
+    const msg = nextEvent(page, "room:message");
+    const r = await new Learner(one.url).call(
+      "POST",
+      `/api/instructor/attendees/${id}/message`,
+      { text: "hi Cy" },
+      auth,
+    );
+    expect(r.status).toBe(200);
+    expect((await msg)[0]).toMatchObject({ text: "hi Cy", broadcast: false });
+    const paused = nextEvent(page, "room:pause");
+    expect(
+      (
+        await new Learner(one.url).call(
+          "POST",
+          "/api/instructor/pause",
+          { paused: true, text: "eyes up" },
+          auth,
+        )
+      ).status,
+    ).toBe(200);
+    expect((await paused)[0]).toMatchObject({ paused: true, text: "eyes up" });
+    // A page that opens on replica two now is told too, once replica two has heard that the room is paused.
+    const p = await until(async () => {
+      const later = track(cy.socket());
+      const got = await nextEvent(later, "room:pause", 300).catch(() => undefined);
+      later.close();
+      return got?.[0];
+    }, "a page opened on replica two told of the pause");
+    expect(p).toMatchObject({ paused: true, text: "eyes up" });
+    const resumed = nextEvent(page, "room:pause");
+    expect(
+      (await new Learner(one.url).call("POST", "/api/instructor/pause", { paused: false }, auth)).status,
+    ).toBe(200);
+    expect((await resumed)[0]).toMatchObject({ paused: false });
+    // Once replica two has heard, a page that opens there is not paused.
+    await until(async () => {
+      const again = track(cy.socket());
+      const events: string[] = [];
+      again.onAny((e: string) => events.push(e));
+      await connected(again);
+      await new Promise((r) => setTimeout(r, 200));
+      again.close();
+      return !events.includes("room:pause");
+    }, "a page opened on replica two after the resume not paused");
+  });
+
+  it("the seat on one replica shows, read-only, the terminal of an attendee whose shell runs on the other", async () => {
+    const di = new Learner(two.url);
+    const id = (await di.join("Di")).learner.id as string;
+    const tab = track(di.socket());
+    const term = new TermWatcher(tab);
+    await connected(tab);
+    tab.emit("term:attach", { cols: 80, rows: 24 });
+    await term.waitFor(() => term.replays.length > 0, "the shell");
+    tab.emit("term:input", { data: "echo seat-$((6*7))\n" });
+    await term.waitText(/seat-42/);
+    const s = track(new Learner(one.url).socket({ instructor: token }));
+    await nextEvent(s, "board:snapshot");
+    let seen = "";
+    s.on("seat:term", (o) => (seen = o.replay ? o.data : seen + o.data));
+    s.emit("seat:watch", { attendeeId: id });
+    await until(() => /seat-42/.test(seen), "the attendee's earlier output on the seat");
+    tab.emit("term:input", { data: "echo live-$((7*8))\n" });
+    await until(() => /live-56/.test(seen), "the attendee's new output on the seat");
+  });
+
+  it("a second tab on the other replica takes the terminal: the first is told it is open elsewhere", async () => {
+    const ed = new Learner(two.url);
+    await ed.join("Ed");
+    const first = track(ed.socket());
+    const t1 = new TermWatcher(first);
+    await connected(first);
+    first.emit("term:attach", { cols: 80, rows: 24 });
+    await t1.waitFor(() => t1.replays.length > 0, "the first tab's shell");
+    const elsewhere = new Learner(one.url);
+    elsewhere.cookie = ed.cookie;
+    const second = track(elsewhere.socket());
+    const t2 = new TermWatcher(second);
+    await connected(second);
+    second.emit("term:attach", { cols: 80, rows: 24 });
+    await t2.waitFor(() => t2.replays.length > 0, "the second tab's shell");
+    await t1.waitFor(() => t1.replaced > 0, "the first tab told its terminal is open elsewhere");
+    // The first tab no longer types into anything.
+    first.emit("term:input", { data: "echo nope\n" });
+    await t1.waitFor(() => t1.errors.some((e) => e.code === "conflict"), "the first tab's input refused");
+    expect(t2.replaced).toBe(0);
+  });
+
+  it("Redis restarted mid-workshop: the board on one replica loses no update made on the other meanwhile", async () => {
+    const b = await board(one);
+    const fay = new Learner(two.url);
+    const fayId = (await fay.join("Fay")).learner.id as string;
+    const gus = new Learner(two.url);
+    const gusId = (await gus.join("Gus")).learner.id as string;
+    const gusPage = track(gus.socket());
+    await connected(gusPage);
+    await until(() => b.rows.get(fayId) && b.rows.get(gusId)?.online, "Fay and Gus (online) on the board");
+    // Redis goes away (SIGKILL) for two seconds; meanwhile, on replica two, Fay passes a stage, Gus closes his
+    // page and Hal joins. Nothing of it can travel between the replicas until Redis is back.
+    const restarting = redis.restart(2000);
+    await new Promise((r) => setTimeout(r, 100));
+    await passStageOne(fay, fayId);
+    gusPage.close();
+    const hal = new Learner(two.url);
+    const halId = (await hal.join("Hal")).learner.id as string;
+    await restarting;
+    const back = Date.now();
+    await until(
+      () =>
+        b.rows.get(fayId)?.cells[1]?.state === "passed" &&
+        b.rows.get(gusId)?.online === false &&
+        b.rows.get(halId),
+      "the board of replica one to show what happened on replica two while Redis was away",
+      20_000,
+    );
+    console.log(`Redis restart: replica one's board caught up ${Date.now() - back} ms after Redis was back`);
+    // The board is the database's truth: every attendee, stage and pass as the database has them.
+    const truth = await one.workshop.board();
+    for (const r of truth) {
+      const row = b.rows.get(r.learnerId)!;
+      expect(row, r.name).toBeDefined();
+      expect(row.currentStage, r.name).toBe(r.currentStage);
+      for (const st of r.stages)
+        expect(row.cells[st.index]!.state === "passed", `${r.name} ${st.index}`).toBe(st.status === "passed");
+    }
+    // And events flow again both ways.
+    const halPage = track(hal.socket());
+    await connected(halPage);
+    const got = nextEvent(halPage, "room:message");
+    expect(
+      (await new Learner(one.url).call("POST", "/api/instructor/broadcast", { text: "still here" }, auth))
+        .status,
+    ).toBe(200);
+    expect((await got)[0]).toMatchObject({ text: "still here" });
+    await until(() => b.rows.get(halId)?.online, "Hal online on the board after the restart");
+  });
+
+  it("events between servers lost outright (Redis refusing PUBLISH a while): the board still reaches the database's truth", async () => {
+    const b = await board(one);
+    const ivy = new Learner(two.url);
+    const ivyId = (await ivy.join("Ivy")).learner.id as string;
+    await until(() => b.rows.get(ivyId), "Ivy on the board");
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    try {
+      // Server-side events go over PUBLISH: refused, they are gone for good (room events, over the stream, are not).
+      await admin.sendCommand(["ACL", "SETUSER", "default", "-publish"]);
+      await passStageOne(ivy, ivyId);
+      const jo = new Learner(two.url);
+      const joId = (await jo.join("Jo")).learner.id as string;
+      await new Promise((r) => setTimeout(r, 700));
+      expect(b.rows.get(ivyId)!.cells[1]!.state).not.toBe("passed");
+      expect(b.rows.get(joId)).toBeUndefined();
+      await admin.sendCommand(["ACL", "SETUSER", "default", "+publish"]);
+      const back = Date.now();
+      // Replica two's next beat shows replica one the gap in its numbers: the board reads the database again.
+      await until(
+        () => b.rows.get(ivyId)?.cells[1]?.state === "passed" && b.rows.get(joId),
+        "the board to catch up after the lost events",
+      );
+      console.log(
+        `lost events: replica one's board caught up ${Date.now() - back} ms after PUBLISH worked again`,
+      );
+    } finally {
+      await admin.sendCommand(["ACL", "SETUSER", "default", "+publish"]).catch(() => undefined);
+      await admin.close();
+    }
   });
 });

@@ -30,7 +30,11 @@ import { defaultShellLimits, type ShellLimits } from "../terminal/limits.ts";
 import { defaultUidRange, overlapsHostUsers, parseUidRange } from "../terminal/uids.ts";
 import type { SandboxOptions } from "../terminal/manager.ts";
 import { FlowHub, type FlowSource } from "../realtime/flows.ts";
-import { attachRealtime, type LabServer } from "../realtime/socket.ts";
+import { attachRealtime, relayTransport, seatTransport, type LabServer } from "../realtime/socket.ts";
+import { Relay } from "../realtime/relay.ts";
+import { Peers } from "../realtime/peers.ts";
+import { Seats } from "../realtime/seat.ts";
+import { relayInstructors, type InstructorRelay } from "../instructor/relay.ts";
 import { apiRouter } from "./api.ts";
 import { errorHandler } from "./errors.ts";
 import { securityHeaders } from "./security.ts";
@@ -103,6 +107,8 @@ export interface WorkshopServerOptions {
    * pauses, messages, presence and the seat's terminal reach pages on every replica. Default: one process.
    */
   redis?: string;
+  /** How often this replica tells the others what it holds, with Redis (default 2 s). */
+  relayBeatMs?: number;
   flowSource?: (kubeconfig: string) => FlowSource;
   /**
    * Serves `/metrics` (Prometheus text format) to requests that carry this token as `Authorization: Bearer`; without
@@ -220,6 +226,20 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       },
     );
   }
+  // Between replicas (with Redis): what pages on the others hold, and what their attendees did.
+  const room: { io?: LabServer } = {};
+  const relay: Relay | undefined = redis
+    ? new Relay(
+        relayTransport(() => room.io),
+        {
+          replica,
+          beat: () => peers.beat(),
+          ...(opts.relayBeatMs ? { beatMs: opts.relayBeatMs } : {}),
+          logger: log.child({ component: "relay" }),
+        },
+      )
+    : undefined;
+  const peers: Peers = new Peers(relay);
   const store = database.sessions;
   const credential = InstructorCredential.open(opts.dataDir, opts.instructorToken);
   const resumeCodes = new ResumeCodes(readOrCreateSecretFile(serverSecretFile(opts.dataDir)));
@@ -284,7 +304,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const boardOf = (w: Workshop): BoardService => instructorOf(w).board;
   const consoleOf = (w: Workshop): InstructorConsole => instructorOf(w).console;
   // The socket server exists once the HTTP server does; consoles only send through it after that.
-  const room: { io?: LabServer } = {};
+  let instructorRelay: InstructorRelay | undefined;
   let listening = false;
   let closing: Promise<void> | undefined;
   /** A running workshop: its lab, its own pool of warm clusters, and the shared terminals and provider. */
@@ -337,10 +357,14 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       notify: {
         message: (id, m) =>
           void room.io?.to(id ? learnerRoom(id) : workshopRoom(record.id)).emit("room:message", m),
-        pause: (p) => void room.io?.to(workshopRoom(record.id)).emit("room:pause", p),
+        pause: (p) => {
+          room.io?.to(workshopRoom(record.id)).emit("room:pause", p);
+          instructorRelay?.paused(record.id, p);
+        },
       },
       ...(opts.stuck ? { rule: opts.stuck } : {}),
       ...(opts.now ? { now: opts.now } : {}),
+      ...(relay ? { onlineElsewhere: (id: string) => peers.onlineElsewhere(id) } : {}),
       logger: log,
     });
     await instructor.board.ready;
@@ -420,7 +444,14 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   app.use(errorHandler(log));
 
   const server = http.createServer(app);
+  const seats = new Seats({
+    terminals,
+    ...(relay ? { transport: seatTransport(() => room.io) } : {}),
+    logger: log.child({ component: "seat" }),
+  });
   const realtime = attachRealtime(server, {
+    peers,
+    seats,
     workshops,
     credential,
     terminals,
@@ -432,6 +463,22 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     ...(redis ? { adapter: redis.adapter } : {}),
   });
   room.io = realtime.io;
+  // Events other replicas send once this one listens must reach it: the adapter reads and listens first.
+  await redis?.settled();
+  if (relay) {
+    instructorRelay = relayInstructors({
+      relay,
+      peers,
+      workshops,
+      instructorOf: (id) => instructors.get(id),
+      logger: log.child({ component: "relay" }),
+    });
+    seats.start();
+    relay.start();
+    // This replica may have missed what the others said while it was away from Redis, or before it started.
+    redis?.onReconnect(() => relay.resync("reconnected to Redis"));
+    relay.resync("started");
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
@@ -469,6 +516,9 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         workshops.close();
         for (const b of instructors.values()) b.close();
         for (const p of pools) p.close();
+        relay?.close();
+        instructorRelay?.close();
+        seats.close();
         flows.close();
         terminals.close();
         const closed = realtime.close();

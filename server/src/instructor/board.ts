@@ -21,6 +21,8 @@ export interface BoardServiceOptions {
   now?: () => number;
   /** The attendee's last typing in the terminal, ms. */
   activity?: (attendeeId: string) => number | undefined;
+  /** True when the attendee has a page open on another replica (the workshop knows only this one's pages). */
+  onlineElsewhere?: (attendeeId: string) => boolean;
   /** How soon after an event its diff goes out (default 100 ms). */
   flushMs?: number;
   /** How often the board is re-evaluated for what time alone changes (default 5 s). */
@@ -48,7 +50,17 @@ export class BoardService {
   readonly ready: Promise<void>;
   private readonly log: Logger;
   private readonly onBoard = (): void => this.scheduleRefresh();
+  /** Checks that arrived while a resync read the history, folded again after it unless the history had them. */
+  private duringResync: { learnerId: string; outcome: CheckOutcome }[] | undefined;
+  /** Checks of attendees the board has not read from the database yet (they joined a moment ago). */
+  private unknownChecks: { learnerId: string; outcome: CheckOutcome }[] = [];
   private readonly onCheck = (...[id, r]: WorkshopEvents["check"]): void => {
+    this.duringResync?.push({ learnerId: id, outcome: r });
+    if (!this.model.knows(id)) {
+      if (this.unknownChecks.length < 10_000) this.unknownChecks.push({ learnerId: id, outcome: r });
+      this.scheduleRefresh();
+      return;
+    }
     this.model.recordCheck(id, r);
     this.scheduleFlush();
   };
@@ -116,7 +128,7 @@ export class BoardService {
           name: l.name,
           currentStage: l.currentStage,
           joinedAt: Date.parse(l.createdAt),
-          online: r?.online ?? false,
+          online: (r?.online ?? false) || (this.opts.onlineElsewhere?.(l.id) ?? false),
           ...(r?.problem ? { problem: r.problem } : {}),
         };
       }),
@@ -131,6 +143,51 @@ export class BoardService {
       };
     }
     for (const l of learners) this.model.setStageTimes(l.id, times.get(l.id) ?? []);
+    if (this.unknownChecks.length) {
+      const waiting = this.unknownChecks;
+      this.unknownChecks = [];
+      for (const c of waiting)
+        if (this.model.knows(c.learnerId)) this.model.recordCheck(c.learnerId, c.outcome);
+    }
+  }
+
+  /** Something of the board changed on another replica: read it again from the database (soon, once for many). */
+  changed(): void {
+    this.scheduleRefresh();
+  }
+
+  /** An attendee checked a stage on another replica. */
+  remoteCheck(learnerId: string, outcome: CheckOutcome): void {
+    this.onCheck(learnerId, outcome);
+  }
+
+  /**
+   * Reads everything again from the database: attendees, stages and the whole check history, which replaces what
+   * was folded from events (some may have been lost between replicas). Checks that arrive meanwhile are kept.
+   */
+  async resync(): Promise<void> {
+    if (this.closed) return;
+    const during: { learnerId: string; outcome: CheckOutcome }[] = [];
+    this.duringResync = during;
+    try {
+      const history = this.opts.store.checkHistory(this.opts.workshopId);
+      await this.refresh();
+      const checks = await history;
+      if (this.closed) return;
+      const seen = new Set<string>();
+      this.model.clearChecks();
+      for (const c of checks) {
+        const o = c.result as CheckOutcome;
+        seen.add(`${c.learnerId}/${o.stageIndex}/${o.at}`);
+        this.model.recordCheck(c.learnerId, o);
+      }
+      for (const c of during)
+        if (!seen.has(`${c.learnerId}/${c.outcome.stageIndex}/${c.outcome.at}`))
+          this.model.recordCheck(c.learnerId, c.outcome);
+    } finally {
+      if (this.duringResync === during) this.duringResync = undefined;
+    }
+    this.flush();
   }
 
   private scheduleRefresh(): void {

@@ -64,6 +64,26 @@ export class InstructorConsole {
     return this.pauseState;
   }
 
+  /** The pause overlay as another replica's instructor set it (its pages were told through the adapter). */
+  pausedElsewhere(p: RoomPause): void {
+    this.pauseState = p.paused ? p : undefined;
+  }
+
+  /** Reads the pause overlay again from the audit log: the last pause or resume that succeeded. */
+  async reloadPause(): Promise<void> {
+    for (const a of await this.opts.store.actions(this.opts.workshop.id)) {
+      if (a.action !== "room.pause" && a.action !== "room.resume") continue;
+      const d = (a.detail ?? {}) as { ok?: unknown; text?: unknown };
+      if (d.ok !== true) continue;
+      this.pauseState =
+        a.action === "room.pause"
+          ? { paused: true, ...(typeof d.text === "string" ? { text: d.text } : {}), at: a.at }
+          : undefined;
+      return;
+    }
+    this.pauseState = undefined;
+  }
+
   /** The attendee `id` of this workshop, or a 404 (an id of another workshop is unknown here). */
   async learner(id: unknown): Promise<Learner> {
     const l = typeof id === "string" ? await this.opts.workshop.learnerForId(id) : undefined;

@@ -22,6 +22,8 @@ export interface InstructorOptions {
   rule?: StuckRule;
   now?: () => number;
   client?: (kubeconfig: string) => ClusterClient;
+  /** True when the attendee has a page open on another replica. */
+  onlineElsewhere?: (attendeeId: string) => boolean;
   logger?: Logger;
 }
 
@@ -42,6 +44,7 @@ export function workshopInstructor(opts: InstructorOptions): WorkshopInstructor 
     ...(opts.rule ? { rule: opts.rule } : {}),
     now,
     activity: (id) => opts.terminals.get(id)?.lastActivity,
+    ...(opts.onlineElsewhere ? { onlineElsewhere: opts.onlineElsewhere } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
   const console = new InstructorConsole({

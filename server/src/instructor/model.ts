@@ -139,6 +139,21 @@ export class BoardModel {
     if (Number.isFinite(at)) f.active = Math.max(f.active, at);
   }
 
+  /** True when the attendee is on the board. */
+  knows(attendeeId: string): boolean {
+    return this.facts.has(attendeeId);
+  }
+
+  /** Forgets every check folded so far (before the whole history is folded again). */
+  clearChecks(): void {
+    for (const f of this.facts.values())
+      for (const s of f.stages) {
+        s.attempts = 0;
+        s.last = undefined;
+        s.failingSince = undefined;
+      }
+  }
+
   /** Records activity the model would not otherwise see (a page action), at the clock's now. */
   touch(attendeeId: string): void {
     const f = this.facts.get(attendeeId);

@@ -32,8 +32,9 @@ import { sameOrigin } from "../http/security.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { BoardService } from "../instructor/board.ts";
 import type { InstructorConsole } from "../instructor/console.ts";
-import type { TerminalWatcher } from "../terminal/session.ts";
-import type { SeatOutput } from "../instructor/wire.ts";
+import { Peers } from "./peers.ts";
+import { Seats, type SeatRequest, type SeatTransport } from "./seat.ts";
+import type { RelayEnvelope, RelayTransport } from "./relay.ts";
 
 /**
  * What a socket carries between its handshake and its handlers: plain data only, since with connection-state recovery
@@ -47,8 +48,15 @@ export interface SocketData {
   instructor?: InstructorScope;
 }
 
-type LabSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-export type LabServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+/** What replicas send each other (server-side events, through the adapter). */
+export interface InterServerEvents {
+  relay: (m: RelayEnvelope) => void;
+  "seat:watch": (req: SeatRequest, answer: (held: boolean) => void) => void;
+  "seat:unwatch": (watchId: string) => void;
+}
+
+type LabSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type LabServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export interface RealtimeOptions {
   workshops: Workshops;
@@ -62,6 +70,10 @@ export interface RealtimeOptions {
   boardOf(workshop: Workshop): BoardService;
   /** A workshop's instructor console: whom its instructor may watch, and the room's pause overlay. */
   consoleOf(workshop: Workshop): InstructorConsole;
+  /** What this replica knows of pages on the others (online attendees, terminals taken); default: none. */
+  peers?: Peers;
+  /** The seat's terminal, wherever the attendee's shell runs (default: this replica's terminals). */
+  seats?: Seats;
   /**
    * The adapter that carries room events to the other replicas (the Redis Streams adapter); without it, socket.io's
    * in-memory adapter: one process. With it, connection-state recovery is on: a page back within two minutes gets
@@ -98,6 +110,8 @@ const refuse = (message: string): Error =>
 export function attachRealtime(server: http.Server, opts: RealtimeOptions): Realtime {
   const { workshops, terminals, flows, logger } = opts;
   const makeSource = opts.flowSource ?? whiskerFlowSource;
+  const peers = opts.peers ?? new Peers();
+  const seats = opts.seats ?? new Seats({ terminals });
   const io: LabServer = new Server(server, {
     serveClient: false,
     maxHttpBufferSize: 128 * 1024,
@@ -235,14 +249,14 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
           const l = await opts.consoleOf(workshop).learner(attendeeId);
           if (socket.disconnected) return;
           stopWatching();
-          unwatchSeat = terminals.watch(
+          unwatchSeat = seats.watch(
             l.id,
-            seatWatcher(
-              l.id,
-              (out) => socket.emit("seat:term", out),
-              terminals,
-              (code) => socket.emit("seat:term-exit", { attendeeId: l.id, code }),
-            ),
+            {
+              output: (out) => socket.emit("seat:term", out),
+              exited: (code) => socket.emit("seat:term-exit", { attendeeId: l.id, code }),
+            },
+            (room) => void socket.join(room),
+            (room) => void socket.leave(room),
           );
         })().catch((err: unknown) => socket.emit("error", toWire(err).body));
       });
@@ -258,6 +272,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     for (const n of workshop.notices(learner.id)) socket.emit("server:notice", n);
     const paused = opts.consoleOf(workshop).paused;
     if (paused) socket.emit("room:pause", paused);
+    peers.page(workshop.id, learner.id, 1);
     workshop.setOnline(learner.id, 1);
     const fail = (err: unknown): void => {
       const { status, body } = toWire(err);
@@ -285,6 +300,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       replaced: () => socket.emit("term:replaced"),
       exited: (code) => socket.emit("term:exit", { code }),
     };
+    let unclaim = (): void => {};
     const attached = () => {
       const s = terminals.get(learner.id);
       return s && s.isAttached(client) ? s : undefined;
@@ -299,7 +315,15 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
         ...req,
         startDir: stageDir(fresh.currentStage),
       });
-      if (socket.disconnected) s.detach(client);
+      if (socket.disconnected) return s.detach(client);
+      // A tab on another replica that had the terminal lets go; a newer one there makes this one let go.
+      unclaim();
+      unclaim = peers.claim(learner.id, () => {
+        const cur = attached();
+        if (!cur) return;
+        cur.detach(client);
+        client.replaced();
+      });
     });
     on("term:input", (p) => {
       const { data } = parse(termInputSchema, p, "term:input");
@@ -339,8 +363,10 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
 
     socket.on("disconnect", () => {
       terminals.get(learner.id)?.detach(client);
+      unclaim();
       leaveFlows?.();
       leaveFlows = undefined;
+      peers.page(workshop.id, learner.id, -1);
       if (!closed) workshop.setOnline(learner.id, -1);
     });
   });
@@ -348,6 +374,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     io,
     close() {
       closed = true;
+      if (!opts.seats) seats.close();
       for (const off of unwatch.values()) off();
       unwatch.clear();
       workshops.off("added", onAdded);
@@ -357,55 +384,45 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
   };
 }
 
-/** Most output a watcher holds for a slow instructor's page before it keeps only the newest part. */
-const WATCH_BUFFER = 256 * 1024;
-
-/**
- * A read-only viewer for the instructor's socket: output is gathered for 50 ms and sent as one event; when the page
- * falls behind by more than `WATCH_BUFFER` characters, only the newest half is kept and sent as a fresh screen, so
- * a flooding shell costs the server bounded memory and never waits for the instructor.
- */
-function seatWatcher(
-  attendeeId: string,
-  send: (out: SeatOutput) => void,
-  terminals: TerminalManager,
-  exited: (code: number) => void,
-): TerminalWatcher {
-  let buf = "";
-  let end = 0;
-  let replay = false;
-  let timer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
-    timer = undefined;
-    if (!buf && !replay) return;
-    send({
-      attendeeId,
-      data: buf,
-      end,
-      ...(replay ? { replay: true } : {}),
-      live: terminals.get(attendeeId) !== undefined,
-    });
-    buf = "";
-    replay = false;
-  };
+/** The relay's way through a socket.io server that may not exist yet (`get` returns it once it does). */
+export function relayTransport(get: () => LabServer | undefined): RelayTransport {
   return {
-    output(data, at, isReplay) {
-      if (isReplay) {
-        buf = data;
-        replay = true;
-      } else buf += data;
-      end = at;
-      if (buf.length > WATCH_BUFFER) {
-        buf = buf.slice(-WATCH_BUFFER / 2);
-        replay = true;
-      }
-      if (isReplay) flush();
-      else timer ??= setTimeout(flush, 50);
+    serverSideEmit: (event, m) => get()?.serverSideEmit(event, m),
+    on: (event, fn) => get()?.on(event, fn),
+    off: (event, fn) => get()?.off(event, fn),
+  };
+}
+
+/** The seat's way through a socket.io server that may not exist yet. */
+export function seatTransport(get: () => LabServer | undefined): SeatTransport {
+  return {
+    ask(req, timeoutMs, done) {
+      const io = get();
+      if (!io) return done([]);
+      // The adapter waits for every replica's answer up to 5 s; a replica that does not answer sooner is not waited for.
+      let answered = false;
+      const give = (answers: unknown[]): void => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        done(answers);
+      };
+      const timer = setTimeout(() => give([]), timeoutMs);
+      io.serverSideEmit("seat:watch", req, (_err: Error | null, answers: boolean[]) => give(answers ?? []));
     },
-    exited(code) {
-      if (timer) clearTimeout(timer);
-      flush();
-      exited(code);
+    stop: (watchId) => void get()?.serverSideEmit("seat:unwatch", watchId),
+    serve(onAsk, onStop) {
+      const io = get();
+      io?.on("seat:watch", (req, answer) =>
+        onAsk(req, (held) => typeof answer === "function" && answer(held)),
+      );
+      io?.on("seat:unwatch", (watchId) => onStop(watchId));
+    },
+    toRoom(room, m) {
+      const io = get();
+      if (!io) return;
+      if ("output" in m) io.to(room).emit("seat:term", m.output);
+      else io.to(room).emit("seat:term-exit", m.exit);
     },
   };
 }

@@ -25,6 +25,11 @@ export interface RedisLink {
   onReconnect(fn: () => void): () => void;
   /** Resolves when Redis answers a PING. */
   ping(): Promise<void>;
+  /**
+   * Resolves once the adapter reads the stream and listens for server-side events (call it after the socket.io
+   * server exists, before the server listens): what other replicas send from then on reaches this one.
+   */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,6 +45,61 @@ export function redactUrl(url: string): string {
   } catch {
     return "redis://…";
   }
+}
+
+/** Commands the adapter sends without waiting for their answer: a failure of one is logged, not thrown. */
+const unawaited = new Set(["publish", "sPublish", "set", "subscribe", "sSubscribe"]);
+
+/**
+ * The client as the adapter gets it: commands the adapter fires and forgets (a server-side event's PUBLISH, a page's
+ * saved session, a subscription) cannot reject with no one listening when Redis goes away mid-command, which would
+ * end the process; the count of servers (PUBSUB NUMSUB) reads as "this one alone" while Redis is away, so a request
+ * to the other replicas answers at once, with nothing. Duplicates (the adapter's readers) are guarded the same way.
+ */
+/** What the adapter has started: its connections (stream reader, subscriber) and subscriptions. */
+interface Startup {
+  connections: Promise<unknown>[];
+  subscriptions: Promise<unknown>[];
+}
+
+function guarded(client: RedisClient, log: Logger, startup: Startup): RedisClient {
+  return new Proxy(client, {
+    get(target, prop) {
+      // The client's own getters and methods see the client itself (it keeps private fields).
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== "function") return v;
+      const fn = v as (...a: unknown[]) => unknown;
+      if (prop === "duplicate")
+        return (...a: unknown[]) => guarded(fn.apply(target, a) as RedisClient, log, startup);
+      if (prop === "connect" && target !== client)
+        return (...a: unknown[]) => {
+          const r = fn.apply(target, a);
+          startup.connections.push(Promise.resolve(r).catch(() => undefined));
+          return r;
+        };
+      if (typeof prop === "string" && unawaited.has(prop))
+        return (...a: unknown[]) => {
+          const r = fn.apply(target, a);
+          if (prop === "subscribe" || prop === "sSubscribe") startup.subscriptions.push(Promise.resolve(r));
+          return r instanceof Promise
+            ? r.catch((err: unknown) =>
+                log.debug("a Redis command of the adapter failed", {
+                  command: prop,
+                  error: err instanceof Error ? err.message : String(err),
+                }),
+              )
+            : r;
+        };
+      if (prop === "sendCommand")
+        return (...a: unknown[]) => {
+          const r = fn.apply(target, a);
+          const args = a[0];
+          const numsub = Array.isArray(args) && args[0] === "PUBSUB";
+          return numsub && r instanceof Promise ? r.catch(() => [args[2], "1"]) : r;
+        };
+      return fn.bind(target);
+    },
+  });
 }
 
 /** How long the first connection may take before the server gives up starting. */
@@ -96,7 +156,8 @@ export async function connectRedis(
       `cannot reach Redis at ${shownUrl}: ${lastError || (err instanceof Error ? err.message : String(err))}`,
     );
   }
-  const adapter = createAdapter(client, {
+  const startup: Startup = { connections: [], subscriptions: [] };
+  const adapter = createAdapter(guarded(client, log, startup), {
     streamName: opts.streamName ?? "egresslab:socket.io",
     channelPrefix: opts.streamName ?? "egresslab:socket.io",
     sessionKeyPrefix: `${opts.streamName ?? "egresslab:socket.io"}:session:`,
@@ -118,11 +179,31 @@ export async function connectRedis(
     async ping() {
       await client.ping();
     },
+    async settled() {
+      // The adapter makes a stream reader and a subscriber, and subscribes once its namespace exists.
+      const deadline = Date.now() + 10_000;
+      while ((startup.connections.length < 2 || !startup.subscriptions.length) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      await Promise.all([
+        ...startup.connections,
+        ...startup.subscriptions.map((p) => p.catch(() => undefined)),
+      ]);
+      // The reader's first XREAD (from "$", the stream's end) goes out just after it connects.
+      await new Promise((r) => setTimeout(r, 50));
+    },
     async close() {
       listeners.clear();
       ready = false;
-      if (client.isOpen) client.destroy();
-      await Promise.resolve();
+      if (!client.isOpen) return;
+      // Commands in flight (the pages' sessions saved as their sockets close) finish first; a Redis that is away
+      // is not waited for long.
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        client.close().then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), 2000))),
+      ]);
+      clearTimeout(timer);
+      if (!closed && client.isOpen) client.destroy();
     },
   };
 }
