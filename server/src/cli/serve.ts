@@ -99,7 +99,7 @@ export const serveOptionSpecs = {
     env: "EGRESSLAB_POOL",
     arg: "N",
     description:
-      "Clusters kept pre-warmed with --local (a workshop prepares one for every attendee --capacity admits)",
+      "Clusters kept pre-warmed with --local (a workshop prepares one for every attendee --capacity admits who has not joined yet); with --database, live replicas divide the warm clusters: each keeps its share, rounded up",
   },
   capacity: {
     type: "number",
@@ -107,7 +107,7 @@ export const serveOptionSpecs = {
     env: "EGRESSLAB_CAPACITY",
     arg: "N",
     description:
-      "Most attendees who can join (each gets a cluster, a home and a shell); joins beyond are refused",
+      "Most attendees who can join (each gets a cluster, a home and a shell); joins beyond are refused. With --database it counts the whole workshop, across replicas",
   },
   "trust-proxy": {
     type: "boolean",

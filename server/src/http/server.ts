@@ -21,6 +21,7 @@ import { ResumeCodes } from "../sessions/identity.ts";
 import { TerminalManager } from "../terminal/manager.ts";
 import { defaultScrollbackChars } from "../terminal/scrollback-store.ts";
 import { PgScrollback } from "../scale/pg-scrollback.ts";
+import { ReplicaRegistry } from "../scale/replicas.ts";
 import { SandboxUnavailable, type ShellMode } from "../terminal/sandbox.ts";
 import { setUpSandbox } from "../terminal/sandbox-setup.ts";
 import { pipeTo } from "../terminal/api-socket.ts";
@@ -244,8 +245,14 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   const credential = InstructorCredential.open(opts.dataDir, opts.instructorToken);
   const resumeCodes = new ResumeCodes(readOrCreateSecretFile(serverSecretFile(opts.dataDir)));
   let ws: WorkshopRecord;
+  // With a shared database, live replicas are counted: each keeps its share of the warm clusters.
+  let replicas: ReplicaRegistry | undefined;
   try {
     ws = await store.ensureWorkshop(opts.lab.summary.id, opts.joinCode);
+    if (database.pg)
+      replicas = await ReplicaRegistry.start(database.pg, replica, {
+        logger: log.child({ component: "replicas" }),
+      });
   } catch (err) {
     await redis?.close();
     await database.close();
@@ -317,6 +324,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       // A workshop gets a ready cluster for every attendee it expects; one person on their own machine does not.
       ...(!record.isDefault || (opts.capacity !== undefined && !opts.local) ? { capacity } : {}),
       joined: () => joined,
+      ...(replicas ? { replicas: () => replicas.live } : {}),
       labId: lab.summary.id,
       workshopId: record.id,
       adoptUnowned: record.isDefault,
@@ -492,6 +500,10 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
   });
   listening = true;
   for (const p of pools) void p.fill();
+  // A replica gone (or a new one) changes each one's share: the pools fill towards the new target.
+  replicas?.on("change", () => {
+    if (!closing) for (const p of pools) void p.fill();
+  });
   // Clusters made afresh because their saved state could not be read: their learners' stages are set up again.
   for (const w of workshops.all()) void w.rebuildClusters(rebuilt);
   const port = (server.address() as AddressInfo).port;
@@ -527,6 +539,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         await redis?.close();
         await scrollback?.close();
         await terminals.unmountHomes();
+        await replicas?.close();
         await opts.provider.close();
         await database.close();
       })();

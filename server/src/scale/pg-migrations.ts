@@ -146,4 +146,11 @@ export const pgMigrations: readonly string[] = [
   );
   CREATE INDEX kubeconfig_leases_replica ON kubeconfig_leases(replica);
   `,
+  // Live replicas: a heartbeat each, so work divided among them (the warm pool) follows them coming and going.
+  `
+  CREATE TABLE replicas (
+    name TEXT PRIMARY KEY,
+    seen_at TIMESTAMPTZ NOT NULL
+  );
+  `,
 ];

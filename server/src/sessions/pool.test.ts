@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { openDb } from "./db.ts";
 import { sqlitePoolRecords } from "./pool-records.ts";
-import { ClusterPool } from "./pool.ts";
+import { ClusterPool, replicaShare } from "./pool.ts";
 import type {
   AcquireOptions,
   ClusterConnection,
@@ -275,5 +275,54 @@ describe("ClusterPool", () => {
     });
     await p3.release("c");
     expect(order).toEqual(["clear b", "release b", "release c"]);
+  });
+});
+
+describe("the warm pool shared by replicas", () => {
+  it.each([
+    { total: 100, live: 1, share: 100 },
+    { total: 100, live: 3, share: 34 },
+    { total: 2, live: 3, share: 1 },
+    { total: 0, live: 2, share: 0 },
+    { total: -4, live: 2, share: 0 },
+    { total: 7, live: 0, share: 7 },
+  ])("gives each of $live replicas $share of $total", ({ total, live, share }) => {
+    expect(replicaShare(total, live)).toBe(share);
+  });
+
+  it("fills towards its share of the workshop's target, and towards a bigger one when a replica goes", async () => {
+    const provider = new CountingProvider();
+    let live = 3;
+    let joined = 0;
+    const pool = new ClusterPool(provider, sqlitePoolRecords(openDb(":memory:")), {
+      size: 2,
+      capacity: 30,
+      joined: () => joined,
+      replicas: () => live,
+      labId: "lab",
+    });
+    expect(pool.target).toBe(10);
+    await pool.fill();
+    expect(pool.available).toBe(10);
+    expect(provider.created.size).toBe(10);
+    // One of three replicas is gone: the two left cover the workshop between them.
+    live = 2;
+    expect(pool.target).toBe(15);
+    await pool.fill();
+    expect(pool.available).toBe(15);
+    // Attendees joined (on any replica): the remaining target is divided again.
+    joined = 24;
+    expect(pool.target).toBe(3);
+    pool.close();
+
+    const small = new ClusterPool(new CountingProvider(), sqlitePoolRecords(openDb(":memory:")), {
+      size: 5,
+      replicas: () => 2,
+      labId: "lab",
+    });
+    expect(small.target).toBe(3);
+    await small.fill();
+    expect(small.available).toBe(3);
+    small.close();
   });
 });

@@ -24,6 +24,11 @@ export interface PoolOptions {
   capacity?: number;
   /** How many learners have joined; with `capacity`, the pool keeps `capacity − joined` clusters ready. */
   joined?: () => number;
+  /**
+   * How many replicas share the workshop (live ones, this one included; default 1): each keeps its share of the
+   * target ready, the target divided among them and rounded up.
+   */
+  replicas?: () => number;
   /** The lab the clusters are prepared for; clusters left waiting for another lab are released. */
   labId: string;
   /**
@@ -95,6 +100,11 @@ export interface PoolRecords {
   unprepare(id: string): Promise<void>;
 }
 
+/** One replica's share of `total`: divided among `live` replicas, rounded up (so the shares cover it). */
+export function replicaShare(total: number, live: number): number {
+  return Math.ceil(Math.max(0, total) / Math.max(1, Math.floor(live)));
+}
+
 export const newSeed = (): number => randomInt(1, 2 ** 31 - 1);
 
 /** How often the console hears about a long fill. */
@@ -130,10 +140,11 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     return Boolean(this.provider.templates && this.opts.prepare && this.opts.variant);
   }
 
-  /** How many ready clusters the pool fills towards now. */
+  /** How many ready clusters the pool fills towards now (this replica's share). */
   get target(): number {
-    if (this.opts.capacity === undefined) return Math.max(0, this.opts.size);
-    return Math.max(0, this.opts.capacity - (this.opts.joined?.() ?? 0));
+    const total =
+      this.opts.capacity === undefined ? this.opts.size : this.opts.capacity - (this.opts.joined?.() ?? 0);
+    return replicaShare(total, this.opts.replicas?.() ?? 1);
   }
 
   /** How many clusters wait in the pool. */
