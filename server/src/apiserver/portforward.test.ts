@@ -334,6 +334,7 @@ describe("SPDY port-forward session with spdy-transport as the client", () => {
     await syn(c, 9, "error", 90, "other");
     await syn(c, 11, "data", 90, "other");
     await c.until((f) => f.type === "DATA" && f.id === 3 && (f.data?.length ?? 0) > 0);
+    await c.until((f) => f.type === "DATA" && f.id === 11 && (f.data?.length ?? 0) > 0);
     expect(pod.conns).toHaveLength(3);
     await framed((cb) => c.framer.rstFrame({ id: 3, code: "CANCEL" }, cb));
     await c.until((f) => f.type === "DATA" && f.id === 1 && f.fin === true);
