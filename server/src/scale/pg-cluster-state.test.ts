@@ -16,6 +16,7 @@ import { VirtualClock } from "../shared/clock.ts";
 import { noopLogger } from "../shared/logger.ts";
 import { openPg, type PgPool } from "./pg-db.ts";
 import { PgClusterState } from "./pg-cluster-state.ts";
+import { createSimProvider } from "../providers/sim/provider.ts";
 
 let postgres: PostgresServer;
 let dbs = 0;
@@ -415,6 +416,37 @@ describe("cluster state in Postgres", () => {
     );
     expect(names).toContain("committed");
     expect(names).not.toContain("late");
+  });
+
+  it("is where the sim provider keeps its clusters with a database: another replica's provider brings one back", async () => {
+    const { url, pool } = await database();
+    const first = await createSimProvider({ hostOptions: { database: url } });
+    const conn = await first.acquire({ id: "learner-1", seed: 3 });
+    const host = first.simHost as SimHost;
+    const c = host.getCluster("learner-1") as SimCluster;
+    const api = client(host, "learner-1", tokenOf(conn.kubeconfig));
+    await api.ok("POST", "/api/v1/namespaces/default/configmaps", cm("mine", { k: "v" }));
+    const rows = await pool.query(
+      "SELECT count(*) AS n FROM cluster_snapshots WHERE cluster_id = 'learner-1'",
+    );
+    expect(Number(rows.rows[0].n)).toBe(1);
+    const objects = objectsOf(c);
+    // The replica goes away without releasing the cluster; another one's provider acquires the same attendee.
+    await host.unloadCluster("learner-1", { save: false });
+    await first.close();
+    const second = await createSimProvider({ hostOptions: { database: url } });
+    cleanups.push(() => second.close());
+    await second.acquire({ id: "learner-1", seed: 3 });
+    const back = (second.simHost as SimHost).getCluster("learner-1") as SimCluster;
+    expect(back.store.get("core/configmaps", "default", "mine")?.data).toEqual({ k: "v" });
+    const mine = objects.get("core/configmaps default/mine");
+    expect(objectsOf(back).get("core/configmaps default/mine")).toBe(mine);
+    // Released for good: the state is gone from the database.
+    await second.release("learner-1");
+    const left = await pool.query(
+      "SELECT (SELECT count(*) FROM cluster_snapshots WHERE cluster_id = 'learner-1') + (SELECT count(*) FROM cluster_journal WHERE cluster_id = 'learner-1') AS n",
+    );
+    expect(Number(left.rows[0].n)).toBe(0);
   });
 
   it("refuses writes after the cluster closed", async () => {
