@@ -106,6 +106,8 @@ describe.skipIf(cannot !== undefined)(
       expect(line.split(" ")[5]).toMatch(/(^|,)nodev(,|$)/);
       expect(line.split(" ")[5]).not.toMatch(/noexec/);
       expect(statSync(p.image).size).toBe(16 * 1024 * 1024);
+      // Sparse: a new home costs the disk its metadata only.
+      expect(statSync(p.image).blocks * 512).toBeLessThan(1024 * 1024);
       expect(statSync(p.home).uid).toBe(owner.uid);
       expect(statSync(p.home).mode & 0o777).toBe(0o700);
       writeFileSync(path.join(p.home, "kept.txt"), "kept\n");

@@ -390,7 +390,9 @@ export class HomeFilesystems {
         "-m",
         "0",
         "-E",
-        `root_owner=${owner?.uid ?? 0}:${owner?.gid ?? 0}`,
+        // The file is new and sparse, so it reads as zeros already: nothing to zero or discard (about 0.4 MB on
+        // disk instead of 4 MB, and a faster join).
+        `root_owner=${owner?.uid ?? 0}:${owner?.gid ?? 0},lazy_itable_init=1,lazy_journal_init=1,nodiscard`,
         "-L",
         "home",
         tmp,
