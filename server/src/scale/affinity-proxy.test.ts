@@ -4,7 +4,7 @@
  * socket.io's long-polling plus its WebSocket upgrade all reach one replica.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, WebSocket } from "ws";
 import { Server as IoServer } from "socket.io";
@@ -46,6 +46,10 @@ async function fake(
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
+      if (req.url === "/slow") {
+        setTimeout(() => res.end(JSON.stringify({ name })), 800);
+        return;
+      }
       if (req.url === "/readyz") {
         res.writeHead(opts.ready?.() === false ? 503 : 200).end();
         return;
@@ -96,7 +100,12 @@ async function fake(
 
 async function proxyFor(
   backends: Fake[],
-  extra: { healthIntervalMs?: number; bodyLimit?: number; onRoute?: (e: RouteEvent) => void } = {},
+  extra: {
+    healthIntervalMs?: number;
+    bodyLimit?: number;
+    requestTimeoutMs?: number;
+    onRoute?: (e: RouteEvent) => void;
+  } = {},
 ): Promise<AffinityProxy> {
   const p = createAffinityProxy({
     backends: backends.map((b) => ({ name: b.name, url: b.url })),
@@ -260,6 +269,21 @@ describe("what a client sends", () => {
     );
     if (res instanceof Response) expect(res.status).toBe(413);
     expect(a.seen).toHaveLength(0);
+  });
+
+  it("cuts off a client that never finishes its request, but lets a slow answer take its time", async () => {
+    const a = await fake("a");
+    const p = await proxyFor([a], { requestTimeoutMs: 300 });
+    const sock = connect(Number(new URL(p.url).port), "127.0.0.1");
+    sock.write("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+    let answer = "";
+    sock.on("data", (c: Buffer) => (answer += c.toString()));
+    await new Promise((r) => sock.once("close", r));
+    expect(answer).toMatch(/^HTTP\/1.1 408/);
+    expect(a.seen).toHaveLength(0);
+    // An answer that takes longer than the request timeout (as a long-poll does) still arrives.
+    const slow = await get(p, undefined, {}, "/slow");
+    expect(slow.name).toBe("a");
   });
 
   it("rejects bad --backend values, every problem at once", () => {

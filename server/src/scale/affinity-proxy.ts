@@ -54,9 +54,14 @@ export interface AffinityProxyOptions {
   healthPath?: string;
   /** How often replicas are checked (default 1000 ms). */
   healthIntervalMs?: number;
+  /** How long a client may take to send a whole request (default 60 s); the answer is not timed. */
+  requestTimeoutMs?: number;
   /** Called for every request and upgrade sent to a replica (tests record where each learner went). */
   onRoute?: (e: RouteEvent) => void;
-  /** Largest request body kept for a retry on another replica; larger bodies are refused (default 1 MiB). */
+  /**
+   * Largest request body, kept whole for a retry on another replica; larger bodies are refused. Default 256 KiB: twice
+   * what a replica takes (socket.io's polling payloads are at most 128 KiB, the JSON API's bodies 32 KiB).
+   */
   bodyLimit?: number;
   logger?: Logger;
 }
@@ -131,7 +136,7 @@ export function createAffinityProxy(opts: AffinityProxyOptions): AffinityProxy {
   const log = opts.logger ?? noopLogger;
   const cookieName = opts.cookie ?? replicaCookie;
   const healthPath = opts.healthPath ?? "/readyz";
-  const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
+  const bodyLimit = opts.bodyLimit ?? 256 * 1024;
   const replicas: Replica[] = opts.backends.map((b) => {
     const u = new URL(b.url);
     return {
@@ -451,15 +456,23 @@ export function createAffinityProxy(opts: AffinityProxyOptions): AffinityProxy {
     up.end();
   };
 
-  const server = http.createServer(handleRequest);
+  // A request must arrive whole within a minute (the answer may take longer: long-polling holds it for half a
+  // minute, and upgraded sockets are not timed at all).
+  const requestTimeout = opts.requestTimeoutMs ?? 60_000;
+  const server = http.createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(30_000, requestTimeout),
+      connectionsCheckingInterval: Math.max(50, Math.min(5_000, requestTimeout / 4)),
+    },
+    handleRequest,
+  );
   server.on("upgrade", handleUpgrade);
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
-  // Long-polling holds requests for half a minute; terminals stay open for hours.
-  server.requestTimeout = 0;
-  server.headersTimeout = 30_000;
 
   let url = "";
   return {
