@@ -24,6 +24,8 @@ const externalValues = {
   persistence: { existingClaim: "egresslab-homes" },
 };
 
+const poolValues = { kubeconfigPool: { secretName: "attendee-clusters", edition: "enterprise" } };
+
 const render = (values: Record<string, unknown>): Rendered =>
   renderChart(chartDir, { release: "ws", namespace: NS, values });
 const find = (r: Rendered, kind: string, name?: string): any => {
@@ -144,6 +146,32 @@ describe("the chart, rendered", () => {
     expect(() => render({ ...base, replicaCount: 1 })).not.toThrow();
   });
 
+  it("serves a kubeconfig pool from a Secret every replica mounts read-only, with settings the server has", () => {
+    const r = render({ ...devValues, ...poolValues });
+    const c = container(r);
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({
+      EGRESSLAB_PROVIDER: "kubeconfig",
+      EGRESSLAB_KUBECONFIG_DIR: "/etc/egresslab/kubeconfig-pool",
+      EGRESSLAB_POOL_EDITION: "enterprise",
+    });
+    const known = new Set(Object.values(serveOptionSpecs).map((s) => (s as { env?: string }).env));
+    for (const e of c.env) expect(known, e.name).toContain(e.name);
+    expect(c.volumeMounts).toContainEqual({
+      name: "kubeconfig-pool",
+      mountPath: "/etc/egresslab/kubeconfig-pool",
+      readOnly: true,
+    });
+    expect(server(r).spec.template.spec.volumes).toContainEqual({
+      name: "kubeconfig-pool",
+      secret: { secretName: "attendee-clusters", defaultMode: 0o440 },
+    });
+    // Without a pool: simulated clusters, nothing mounted.
+    const sim = container(render(devValues));
+    expect(sim.env.some((e: any) => e.name === "EGRESSLAB_PROVIDER")).toBe(false);
+    expect(sim.volumeMounts.some((m: any) => m.name === "kubeconfig-pool")).toBe(false);
+  });
+
   it("uses an existing Secret and claim when given, with TLS on the ingress", () => {
     const r = render({ ...externalValues, auth: { existingSecret: "mine" } });
     expect(r.objects.some((o: any) => o.kind === "Secret")).toBe(false);
@@ -192,6 +220,7 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
       },
     ],
     ["external Postgres and Redis, TLS, a shared claim", externalValues],
+    ["a kubeconfig pool from a Secret", { ...externalValues, ...poolValues }],
     ["one replica on SQLite without an ingress", { ...base, replicaCount: 1, ingress: { enabled: false } }],
   ])("accepts every object (%s) and stores none", async (name, values) => {
     const r = render(values);
