@@ -142,6 +142,36 @@ describe("events between replicas", () => {
     );
   });
 
+  it("a check on one replica reaches the board on the other about as soon as the board on its own", async () => {
+    const [far, near] = [await board(one), await board(two)];
+    const kim = new Learner(two.url);
+    const id = (await kim.join("Kim")).learner.id as string;
+    expect((await kim.call("POST", "/api/stages/1/go")).status).toBe(200);
+    await until(() => far.rows.get(id) && near.rows.get(id), "Kim on both boards");
+    const lag: { far: number[]; near: number[] } = { far: [], near: [] };
+    for (let i = 1; i <= 15; i++) {
+      const t0 = Date.now();
+      const r = await kim.call("POST", "/api/stages/1/check");
+      expect(r.json.passed).toBe(false);
+      const seen: { far?: number; near?: number } = {};
+      await until(() => {
+        for (const side of ["far", "near"] as const)
+          if (
+            seen[side] === undefined &&
+            (side === "far" ? far : near).rows.get(id)?.cells[1]?.attempts === i
+          )
+            seen[side] = Date.now() - t0;
+        return seen.far !== undefined && seen.near !== undefined;
+      }, `check ${i} on both boards`);
+      lag.far.push(seen.far!);
+      lag.near.push(seen.near!);
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    console.log(
+      `board update latency (check request start → cell on the board), median of 15: other replica ${median(lag.far)} ms, same replica ${median(lag.near)} ms`,
+    );
+  });
+
   it("a message to one attendee and the pause overlay reach their pages on the other replica, also pages that open later", async () => {
     const cy = new Learner(two.url);
     const id = (await cy.join("Cy")).learner.id as string;
