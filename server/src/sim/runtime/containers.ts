@@ -1,0 +1,200 @@
+/**
+ * The container runtime under the kubelet (containerd's part): commands run in a pod's shell with its environment,
+ * files and network; the log each pod's image and traffic write; and port-forward connections to the pod's own
+ * ports. Commands still running when
+ * their pod goes are killed, as the kubelet kills its containers.
+ */
+import type { Duplex } from "node:stream";
+import { hostsFileFor, resolvConfFor } from "../../net/dns.ts";
+import type { PodLogs } from "../../net/logs.ts";
+import type { PodNet } from "../../net/podnet.ts";
+import { podSpec, podStatus } from "../../net/topology.ts";
+import type { Clock } from "../../shared/clock.ts";
+import { containerEnv } from "../../shell/environment.ts";
+import { PodFileSystem } from "../../shell/files.ts";
+import { execSession } from "../../shell/session.ts";
+import type { ShellEnv } from "../../shell/types.ts";
+import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
+import type { ExecIO, ExecRequest, PodRuntime } from "../types.ts";
+import { imageProfile } from "./images.ts";
+import { noListenerMessage } from "./port-forward.ts";
+import { podImage } from "./ports.ts";
+
+export interface ContainerDeps {
+  store: ObjectStore;
+  clock: Clock;
+  /** Every pod's log (the network writes access logs to it, traffic its reports). */
+  logs: PodLogs;
+  /** The cluster's upstream resolver, for pods whose DNS policy is `Default`. */
+  upstream: string;
+  /** The network as seen from inside the pod. */
+  podNet(pod: KubeObject): PodNet;
+  /** A connection to the pod's own `port` from inside its network namespace (no policy), or undefined if refused. */
+  openPort(pod: KubeObject, port: number): Duplex | undefined;
+}
+
+export interface Containers {
+  runtime: PodRuntime;
+  /** Stops watching pods. */
+  close(): void;
+}
+
+/** Starts the container runtime of one cluster. */
+export function startContainers(d: ContainerDeps): Containers {
+  const files = new Map<string, PodFileSystem>();
+  /** The commands running in each pod (by uid), ended when their pod goes. */
+  const execs = new Map<string, Set<AbortController>>();
+
+  const writeStartup = (pod: KubeObject, now: number): void => {
+    const ns = pod.metadata.namespace ?? "default";
+    if (d.logs.has(ns, pod.metadata.name) || podStatus(pod).phase !== "Running") return;
+    const started = Date.parse((pod.status as { startTime?: string } | undefined)?.startTime ?? "") || now;
+    for (const l of podImage(pod).startup(podStatus(pod).podIP ?? ""))
+      d.logs.write(ns, pod.metadata.name, started, l);
+  };
+
+  for (const p of d.store.list("core/pods")) writeStartup(p, d.clock.now());
+  const unsubscribe = d.store.subscribe((c) => {
+    if (c.key !== "core/pods") return;
+    const ns = c.object.metadata.namespace ?? "default";
+    if (c.type === "DELETED") {
+      for (const ac of execs.get(c.object.metadata.uid ?? "") ?? []) ac.abort(new Error("pod deleted"));
+      d.logs.forget(ns, c.object.metadata.name);
+      files.delete(`${ns}/${c.object.metadata.name}`);
+    } else writeStartup(c.object, d.clock.now());
+  });
+
+  const podOr404 = (ns: string, name: string): KubeObject => {
+    const p = d.store.get("core/pods", ns, name);
+    if (!p) throw new ApiError(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
+    return p;
+  };
+  const checkContainer = (pod: KubeObject, container: string | undefined): void => {
+    const names = (podSpec(pod).containers ?? []).map((c) => c.name);
+    if (container !== undefined && !names.includes(container))
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `container ${container} is not valid for pod ${pod.metadata.name}`,
+      );
+  };
+
+  const filesFor = (pod: KubeObject): PodFileSystem => {
+    const ns = pod.metadata.namespace ?? "default";
+    const k = `${ns}/${pod.metadata.name}`;
+    let f = files.get(k);
+    if (!f) {
+      const image = podSpec(pod).containers?.[0]?.image ?? "";
+      const sa = (pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? "default";
+      const fixed = (): Record<string, string> => {
+        const current = d.store.get("core/pods", ns, pod.metadata.name) ?? pod;
+        const rc = resolvConfFor(current, d.upstream);
+        const hostname = (podSpec(current).hostname ?? current.metadata.name) + "\n";
+        return {
+          "/etc/resolv.conf":
+            (rc.search.length ? `search ${rc.search.join(" ")}\n` : "") +
+            rc.nameservers.map((n) => `nameserver ${n}\n`).join("") +
+            (rc.ndots !== 1 ? `options ndots:${rc.ndots}\n` : ""),
+          "/etc/hosts": hostsFileFor(current),
+          "/etc/hostname": hostname,
+          "/etc/os-release": `PRETTY_NAME="${imageProfile(image).os}"\n`,
+          "/var/run/secrets/kubernetes.io/serviceaccount/namespace": ns,
+          "/var/run/secrets/kubernetes.io/serviceaccount/token": `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${ns}:${sa}` })).toString("base64url")}.c2ln`,
+          "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt":
+            "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+          "/proc/1/cmdline": image,
+        };
+      };
+      f = new PodFileSystem(fixed);
+      files.set(k, f);
+    }
+    return f;
+  };
+
+  /** A shell environment for one exec in a pod. */
+  const shellEnv = (pod: KubeObject, signal: AbortSignal, tty: boolean): ShellEnv => {
+    const vars = containerEnv(
+      pod,
+      d.store.list("core/services", pod.metadata.namespace),
+      d.store.get("core/services", "default", "kubernetes"),
+    );
+    const image = podImage(pod);
+    const env = new Map(Object.entries(vars));
+    env.set("PWD", "/");
+    return {
+      vars: env,
+      exported: new Set(env.keys()),
+      lastStatus: 0,
+      clock: d.clock,
+      signal,
+      net: d.podNet(pod),
+      files: filesFor(pod),
+      tools: new Set(image.tools),
+      image,
+      tty,
+    };
+  };
+
+  const runtime: PodRuntime = {
+    async exec(req: ExecRequest, io: ExecIO) {
+      const pod = podOr404(req.namespace, req.pod);
+      checkContainer(pod, req.container);
+      if (podStatus(pod).phase !== "Running" || !podStatus(pod).podIP)
+        throw new ApiError(
+          400,
+          "BadRequest",
+          `unable to upgrade connection: container not found ("${req.container ?? podSpec(pod).containers?.[0]?.name ?? ""}")`,
+        );
+      const uid = pod.metadata.uid ?? "";
+      const killed = new AbortController();
+      const running = execs.get(uid) ?? new Set();
+      execs.set(uid, running.add(killed));
+      const signal = AbortSignal.any([io.signal, killed.signal]);
+      try {
+        const code = await execSession(req, { ...io, signal }, shellEnv(pod, signal, req.tty));
+        // SIGKILL, as for a process whose container was stopped.
+        return killed.signal.aborted && !io.signal.aborted ? 137 : code;
+      } finally {
+        running.delete(killed);
+        if (!running.size) execs.delete(uid);
+      }
+    },
+    logs(ns, name, opts) {
+      const pod = podOr404(ns, name);
+      checkContainer(pod, opts.container);
+      if (opts.previous)
+        throw new ApiError(
+          400,
+          "BadRequest",
+          `previous terminated container "${opts.container ?? podSpec(pod).containers?.[0]?.name ?? ""}" in pod "${name}" not found`,
+        );
+      writeStartup(pod, d.clock.now());
+      return d.logs.read(ns, name, opts, d.clock.now());
+    },
+    followLogs(ns, name, opts, cb, onEnd) {
+      const pod = podOr404(ns, name);
+      checkContainer(pod, opts.container);
+      return d.logs.follow(ns, name, opts, cb, onEnd);
+    },
+    portForward(ns, name) {
+      const pod = podOr404(ns, name);
+      if (podStatus(pod).phase !== "Running" || !podStatus(pod).podIP)
+        throw new ApiError(
+          400,
+          "BadRequest",
+          `unable to upgrade connection: pod ${name} is not running (phase ${podStatus(pod).phase ?? "Pending"})`,
+        );
+      return async (port) => {
+        const current = d.store.get("core/pods", ns, name);
+        const conn = current && podStatus(current).podIP ? d.openPort(current, port) : undefined;
+        if (!conn) throw new Error(noListenerMessage(current ?? pod, port));
+        return conn;
+      };
+    },
+  };
+
+  return {
+    runtime,
+    close: unsubscribe,
+  };
+}
