@@ -180,9 +180,19 @@ export class LearnerApp {
     socket.on("connect", () => this.setConnection("live"));
     socket.on("disconnect", () => this.setConnection("reconnecting…"));
     socket.on("connect_error", (err) => {
-      const code = (err as Error & { data?: { code?: string } }).data?.code;
-      if (code === "unauthorized") window.location.reload();
+      const data = (err as Error & { data?: { code?: string; retryAfter?: number } }).data;
+      if (data?.code === "unauthorized") window.location.reload();
       this.setConnection("reconnecting…");
+      // Refused for now (another server still holds this learner's cluster, or the database is away): socket.io
+      // does not retry a refusal by itself. Asking for the session first lets the routing cookie point at the server
+      // that serves this learner.
+      if (data?.code === "unavailable") {
+        const wait = Math.min(10, Math.max(1, data.retryAfter ?? 2)) * 1000;
+        void api
+          .session()
+          .catch(() => undefined)
+          .finally(() => window.setTimeout(() => socket.connect(), wait));
+      }
     });
     socket.on("error", (e) => toast(e.message, "error"));
     socket.on("server:notice", (n) => toast(n.message, n.cleared ? "info" : "error"));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { labDir, serveCommand, serveOptionSpecs } from "./serve.ts";
+import { labDir, replicaProblems, serveCommand, serveOptionSpecs } from "./serve.ts";
 import { formatHelp, parseOptions } from "../config/options.ts";
 import { NotFoundError, ValidationError } from "../shared/errors.ts";
 
@@ -30,8 +30,28 @@ describe("egresslab serve options", () => {
     },
     { argv: ["--port", "6000"], env: { EGRESSLAB_PORT: "5000" }, want: { port: 6000 } },
     { argv: ["--provider", "kind"], env: {}, want: { provider: "kind" } },
+    {
+      argv: ["--replica", "web-0", "--advertise", "http://10.0.0.7:3000"],
+      env: {},
+      want: { replica: "web-0", advertise: "http://10.0.0.7:3000" },
+    },
+    {
+      argv: [],
+      env: { EGRESSLAB_REPLICA: "egresslab-7d9f-x2", EGRESSLAB_ADVERTISE: "http://10.1.2.3:3000" },
+      want: { replica: "egresslab-7d9f-x2", advertise: "http://10.1.2.3:3000" },
+    },
   ])("reads $argv with $env", ({ argv, env, want }) => {
     expect(parseOptions(serveOptionSpecs, argv, env)).toMatchObject(want);
+  });
+
+  it("checks the replica's name and address, every problem at once", () => {
+    expect(replicaProblems("egresslab-0", "https://egl-0.egl.svc:3000")).toEqual([]);
+    expect(replicaProblems(undefined, undefined)).toEqual([]);
+    for (const bad of ["", "-a", "a b", "a;Path=/", "x".repeat(64), "ünï"])
+      expect(replicaProblems(bad, undefined).map((p) => p.where)).toEqual(["--replica"]);
+    for (const bad of ["10.0.0.7:3000", "ftp://x", "http://u:p@x", "http://x/?a=1", "not a url"])
+      expect(replicaProblems(undefined, bad).map((p) => p.where)).toEqual(["--advertise"]);
+    expect(replicaProblems("a b", "x").map((p) => p.where)).toEqual(["--replica", "--advertise"]);
   });
 
   it("lists every bad option at once", () => {

@@ -9,7 +9,7 @@ import type { Command } from "./command.ts";
 import { untilStopSignal } from "./signals.ts";
 import { formatHelp, parseOptions, type OptionSpecs } from "../config/options.ts";
 import { createLogger, type LogLevel } from "../shared/logger.ts";
-import { NotFoundError, ValidationError } from "../shared/errors.ts";
+import { NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
 import { providerOptionSpecs, providerSettings, createProvider } from "../providers/select.ts";
 import { loadLab } from "../labs/index.ts";
 import * as grading from "../grading/index.ts";
@@ -130,6 +130,20 @@ export const serveOptionSpecs = {
     description:
       "Carry live events between replicas through this Redis (redis://…; socket.io's Redis Streams adapter): boards, broadcasts, presence; default one process",
   },
+  replica: {
+    type: "string",
+    env: "EGRESSLAB_REPLICA",
+    arg: "NAME",
+    description:
+      "This replica's name among several sharing --database (default: the host name and process id; the chart uses the pod's name)",
+  },
+  advertise: {
+    type: "string",
+    env: "EGRESSLAB_ADVERTISE",
+    arg: "URL",
+    description:
+      "How the proxy and the other replicas reach this one, e.g. http://10.0.0.7:3000 (default: the address it listens on)",
+  },
   "learner-uids": {
     type: "string",
     default: defaultUidRange,
@@ -191,6 +205,37 @@ export const serveOptionSpecs = {
   ...providerOptionSpecs,
 } as const satisfies OptionSpecs;
 
+/** What is wrong with `--replica` and `--advertise` (a replica's name travels in a cookie and in the database). */
+export function replicaProblems(replica: string | undefined, advertise: string | undefined): Problem[] {
+  const problems: Problem[] = [];
+  if (replica !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(replica))
+    problems.push({
+      where: "--replica",
+      message: `expects at most 63 letters, digits, '.', '_' and '-', starting with a letter or digit, got "${replica}"`,
+    });
+  if (advertise !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(advertise);
+    } catch {
+      u = undefined;
+    }
+    if (
+      !u ||
+      (u.protocol !== "http:" && u.protocol !== "https:") ||
+      u.username ||
+      u.password ||
+      u.search ||
+      u.hash
+    )
+      problems.push({
+        where: "--advertise",
+        message: `expects an http:// or https:// URL of this replica, e.g. http://10.0.0.7:3000, got "${advertise}"`,
+      });
+  }
+  return problems;
+}
+
 /** The lab directory for `--lab`: a path when it names a directory, else `labs/<id>` in the repository. */
 export function labDir(lab: string, cwd = process.cwd()): string {
   const asPath = path.resolve(cwd, lab);
@@ -218,6 +263,8 @@ export const serveCommand: Command = {
         throw new ValidationError([
           { where: `--${name}`, message: `expects a number of minutes above 0, got ${o[name]}` },
         ]);
+    const problems = replicaProblems(o.replica, o.advertise);
+    if (problems.length) throw new ValidationError(problems);
     if (!Number.isInteger(o.capacity) || o.capacity < 1)
       throw new ValidationError([
         { where: "--capacity", message: `expects a whole number of at least 1, got ${o.capacity}` },
@@ -236,6 +283,8 @@ export const serveCommand: Command = {
       ...providerSettings(o),
       dataDir,
       ...(o.database ? { database: o.database } : {}),
+      // Several replicas share the data directory: each serves only the clusters it holds the lease of.
+      ...(o.database ? { shared: true } : {}),
       logger: logger.child({ component: "provider" }),
       // Simulated clusters' journals and snapshots go to the same database, so another replica can rebuild them.
       ...(o.database ? { simHostOptions: { database: o.database } } : {}),
@@ -275,6 +324,8 @@ export const serveCommand: Command = {
         trustProxy: o["trust-proxy"],
         ...(o.database ? { database: o.database } : {}),
         ...(o.redis ? { redis: o.redis } : {}),
+        ...(o.replica ? { replica: o.replica } : {}),
+        ...(o.advertise ? { advertise: o.advertise.replace(/\/+$/, "") } : {}),
         stuck: { failingMs: o["stuck-failing"] * 60_000, idleMs: o["stuck-idle"] * 60_000 },
         ...(o["instructor-token"] ? { instructorToken: o["instructor-token"] } : {}),
         ...(o["metrics-token"] ? { metricsToken: o["metrics-token"] } : {}),

@@ -6,7 +6,7 @@ import type { Workshop } from "../sessions/workshop.ts";
 import type { Workshops } from "../sessions/workshops.ts";
 import type { Learner } from "../sessions/store.ts";
 import type { InstructorCredential } from "../sessions/credentials.ts";
-import { parseCookies, sessionCookie, sessionCookieHeader } from "./cookies.ts";
+import { parseCookies, replicaCookieHeader, sessionCookie, sessionCookieHeader } from "./cookies.ts";
 import { requireJson } from "./security.ts";
 import { RateLimiter } from "../sessions/rate-limit.ts";
 import { learnerOfCookie } from "./auth.ts";
@@ -24,6 +24,11 @@ export interface ApiOptions {
   boardUrl?: (token: string) => string;
   /** More instructor endpoints, mounted after authentication (see `instructor-api.ts`). */
   instructorRoutes?: (r: express.Router) => void;
+  /**
+   * The replica that serves a learner (several replicas): every learner's response carries it in the routing cookie,
+   * so the proxy sends the learner's next requests there.
+   */
+  servedBy?: (learner: Learner) => Promise<string>;
   logger?: Logger;
 }
 
@@ -49,9 +54,14 @@ export function apiRouter(opts: ApiOptions): express.Router {
     }),
   );
 
-  const session = async (req: Request): Promise<{ learner: Learner; workshop: Workshop }> => {
+  const route = async (req: Request, res: Response, learner: Learner): Promise<void> => {
+    if (opts.servedBy)
+      res.append("Set-Cookie", replicaCookieHeader(await opts.servedBy(learner), req.secure));
+  };
+  const session = async (req: Request, res: Response): Promise<{ learner: Learner; workshop: Workshop }> => {
     const s = await learnerOfCookie(workshops, req.headers.cookie);
     if (!s) throw new EgresslabError("unauthorized", "your session has ended; join again");
+    await route(req, res, s.learner);
     return s;
   };
   const limit = (limiter: RateLimiter, req: Request, res: Response, what: string): void => {
@@ -75,6 +85,7 @@ export function apiRouter(opts: ApiOptions): express.Router {
       const workshop = await workshops.forJoin(body.code);
       const { learner: l, token } = await workshop.join(body);
       res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));
+      await route(req, res, l);
       return workshop.state(l);
     }),
   );
@@ -97,11 +108,13 @@ export function apiRouter(opts: ApiOptions): express.Router {
           workshop,
         } = await workshops.resumeWithCode(body.resumeCode, req.ip ?? "?");
         res.setHeader("Set-Cookie", sessionCookieHeader(token, req.secure));
+        await route(req, res, l);
         return workshop.state(l);
       }
       const workshop = await workshops.forJoin(body.code);
       const r2 = await workshop.resumeByName(body);
       res.setHeader("Set-Cookie", sessionCookieHeader(r2.token, req.secure));
+      await route(req, res, r2.learner);
       return workshop.state(r2.learner);
     }),
   );
@@ -119,37 +132,37 @@ export function apiRouter(opts: ApiOptions): express.Router {
 
   r.get(
     "/session",
-    wrap(async (req) => {
-      const s = await session(req);
+    wrap(async (req, res) => {
+      const s = await session(req, res);
       return s.workshop.state(s.learner);
     }),
   );
   r.put(
     "/pin",
-    wrap(async (req) => {
-      const s = await session(req);
+    wrap(async (req, res) => {
+      const s = await session(req, res);
       await s.workshop.setPin(s.learner, (req.body as { pin?: unknown } | undefined)?.pin);
       return s.workshop.state(s.learner);
     }),
   );
   r.get(
     "/stages/:stage/guide",
-    wrap(async (req) => {
-      const s = await session(req);
+    wrap(async (req, res) => {
+      const s = await session(req, res);
       return s.workshop.guide(s.learner, req.params.stage);
     }),
   );
   r.post(
     "/stages/:stage/go",
-    wrap(async (req) => {
-      const s = await session(req);
+    wrap(async (req, res) => {
+      const s = await session(req, res);
       return s.workshop.goTo(s.learner, req.params.stage);
     }),
   );
   r.put(
     "/stages/:stage/answers",
-    wrap(async (req) => {
-      const s = await session(req);
+    wrap(async (req, res) => {
+      const s = await session(req, res);
       return s.workshop.saveAnswers(
         s.learner,
         req.params.stage,
@@ -159,8 +172,8 @@ export function apiRouter(opts: ApiOptions): express.Router {
   );
   r.post(
     "/stages/:stage/check",
-    wrap(async (req) => {
-      const s = await session(req);
+    wrap(async (req, res) => {
+      const s = await session(req, res);
       return s.workshop.check(
         s.learner,
         req.params.stage,
@@ -170,8 +183,8 @@ export function apiRouter(opts: ApiOptions): express.Router {
   );
   r.post(
     "/stages/:stage/reset",
-    wrap(async (req) => {
-      const s = await session(req);
+    wrap(async (req, res) => {
+      const s = await session(req, res);
       return s.workshop.reset(s.learner, req.params.stage);
     }),
   );

@@ -1,6 +1,23 @@
 /** The session cookie: httpOnly, SameSite=Lax, a random token that the database stores only as a hash. */
 export const sessionCookie = "egresslab_session";
 
+/**
+ * The replica that serves the learner (several replicas behind a proxy or an ingress with cookie affinity): set on
+ * every learner's response by the replica answering, naming itself or the replica that holds the learner's cluster.
+ */
+export const replicaCookie = "egresslab_replica";
+
+/** The `Set-Cookie` value naming `replica` (a session cookie: the routing is only good while the replicas run). */
+export function replicaCookieHeader(replica: string, secure: boolean): string {
+  return [
+    `${replicaCookie}=${encodeURIComponent(replica)}`,
+    "Path=/",
+    "HttpOnly",
+    "SameSite=Lax",
+    ...(secure ? ["Secure"] : []),
+  ].join("; ");
+}
+
 /** Parses a `Cookie` header into name → value (first occurrence wins). */
 export function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};

@@ -4,6 +4,8 @@ import { EgresslabError, ValidationError, type ErrorCode } from "../shared/error
 import type { WireError } from "../realtime/protocol.ts";
 import type { Logger } from "../shared/logger.ts";
 import { faultMessage, storageFault, storageHealth } from "../shared/storage.ts";
+import { HeldElsewhereError } from "../scale/leases.ts";
+import { replicaCookieHeader } from "./cookies.ts";
 
 const statusOf: Record<ErrorCode, number> = {
   invalid: 400,
@@ -41,6 +43,9 @@ export function toWire(err: unknown): { status: number; body: WireError } {
       code: t.code,
       message: t.message,
       ...(t instanceof ValidationError ? { problems: t.problems.map((p) => ({ ...p })) } : {}),
+      ...(t instanceof HeldElsewhereError
+        ? { replica: t.owner.replica, retryAfter: t.retryAfterSeconds }
+        : {}),
     },
   };
 }
@@ -55,13 +60,18 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       if (!res.headersSent) res.status(status).json({ error: body });
       return;
     }
-    if (status >= 500)
+    if (status >= 500 && !(err instanceof HeldElsewhereError))
       log.error("request failed", {
         method: req.method,
         path: req.path,
         error: err instanceof Error ? (err.stack ?? err.message) : String(err),
       });
     if (res.headersSent) return;
+    if (err instanceof HeldElsewhereError) {
+      // Routed here while another replica serves the learner: the cookie sends the next request there.
+      res.setHeader("Retry-After", String(err.retryAfterSeconds));
+      res.append("Set-Cookie", replicaCookieHeader(err.owner.replica, req.secure));
+    }
     res.status(status).json({ error: body });
   };
 }

@@ -12,10 +12,12 @@ import type { ClusterProvider } from "../providers/provider.ts";
 import type { LabRunner } from "../sessions/lab-runner.ts";
 import { openDatabase } from "../scale/database.ts";
 import { connectRedis, type RedisLink } from "../scale/redis.ts";
+import { MemoryLeases, PgLeases, type Leases } from "../scale/leases.ts";
+import { Ownership } from "../scale/ownership.ts";
 import { ClusterPool } from "../sessions/pool.ts";
 import { Workshop } from "../sessions/workshop.ts";
 import { Workshops } from "../sessions/workshops.ts";
-import type { WorkshopRecord } from "../sessions/store.ts";
+import type { Learner, WorkshopRecord } from "../sessions/store.ts";
 import { InstructorCredential, readOrCreateSecretFile, serverSecretFile } from "../sessions/credentials.ts";
 import { ResumeCodes } from "../sessions/identity.ts";
 import { TerminalManager } from "../terminal/manager.ts";
@@ -110,6 +112,10 @@ export interface WorkshopServerOptions {
   redis?: string;
   /** How often this replica tells the others what it holds, with Redis (default 2 s). */
   relayBeatMs?: number;
+  /** How the proxy and the other replicas reach this one (default: the address it listens on). */
+  advertise?: string;
+  /** How long a replica's lease on a learner's cluster lasts without renewal (Postgres only; default 5 s). */
+  leaseTtlMs?: number;
   flowSource?: (kubeconfig: string) => FlowSource;
   /**
    * Serves `/metrics` (Prometheus text format) to requests that carry this token as `Authorization: Bearer`; without
@@ -241,6 +247,18 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       )
     : undefined;
   const peers: Peers = new Peers(relay);
+  // Known once the server listens (acquires come after that).
+  let advertised = opts.advertise ?? "";
+  const leases: Leases = database.pg
+    ? new PgLeases({
+        pool: database.pg,
+        replica,
+        address: () => advertised,
+        ...(opts.leaseTtlMs !== undefined ? { ttlMs: opts.leaseTtlMs } : {}),
+        logger: log.child({ component: "leases" }),
+      })
+    : new MemoryLeases(replica);
+  const ownership = new Ownership(leases, log.child({ component: "ownership" }));
   const store = database.sessions;
   const credential = InstructorCredential.open(opts.dataDir, opts.instructorToken);
   const resumeCodes = new ResumeCodes(readOrCreateSecretFile(serverSecretFile(opts.dataDir)));
@@ -255,6 +273,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       });
   } catch (err) {
     await redis?.close();
+    await ownership.close();
     await database.close();
     throw err;
   }
@@ -337,7 +356,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     });
     pools.push(pool);
     if (record.isDefault) defaultPool = pool;
-    const w = new Workshop({
+    const w: Workshop = new Workshop({
       store,
       workshopId: record.id,
       lab,
@@ -348,7 +367,11 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       storage: opts.storage ?? storageHealth,
       resumeCodes,
       endShell: (id) => terminals.get(id)?.kill(),
-      releaseCluster: (id) => pool.release(id),
+      releaseCluster: async (id) => {
+        await pool.release(id);
+        await ownership.release(id);
+      },
+      ownCluster: (learner): Promise<void> => ownership.own(w, learner),
       logger: log,
     });
     // The pool fills towards the capacity minus those who joined: counted again when the board changes.
@@ -437,6 +460,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       workshops,
       credential,
       boardUrl: (token) => boardUrl(url, token),
+      ...(database.pg ? { servedBy: (learner: Learner) => ownership.servedBy(learner) } : {}),
       ...(opts.joinRate ? { joinRate: opts.joinRate } : {}),
       instructorRoutes: (r) => {
         seatRoutes(r, { workshops, consoleOf, resultsOf: (w) => instructorOf(w).results() });
@@ -466,6 +490,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     flows,
     boardOf: (w) => boardOf(w),
     consoleOf: (w) => consoleOf(w),
+    ...(database.pg ? { replica } : {}),
     logger: log,
     ...(opts.flowSource ? { flowSource: opts.flowSource } : {}),
     ...(redis ? { adapter: redis.adapter } : {}),
@@ -499,6 +524,10 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     server.listen(opts.port, opts.host, () => resolve());
   });
   listening = true;
+  if (!advertised) {
+    const at = ["0.0.0.0", "::"].includes(opts.host) ? hostname() : opts.host;
+    advertised = `http://${at.includes(":") ? `[${at}]` : at}:${(server.address() as AddressInfo).port}`;
+  }
   for (const p of pools) void p.fill();
   // A replica gone (or a new one) changes each one's share: the pools fill towards the new target.
   replicas?.on("change", () => {
@@ -541,6 +570,8 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         await terminals.unmountHomes();
         await replicas?.close();
         await opts.provider.close();
+        // The clusters are saved and closed: another replica may take them over at once.
+        await ownership.close();
         await database.close();
       })();
       return closing;

@@ -68,6 +68,12 @@ export interface ClusterProvider {
    * `id`, and to that cluster only. Providers without it are reached by piping to the kubeconfig's server address.
    */
   connectApi?(id: string, socket: Socket): void;
+  /**
+   * Stops serving the cluster for `id` in this process, keeping its saved state for the replica that serves it next
+   * (several replicas share the state); with `save: false` nothing more is written, as another replica may own that
+   * state already. A no-op for an id not served here.
+   */
+  unload?(id: string, opts: { save: boolean }): Promise<void>;
   /** Releases everything this provider holds open (servers, watchers); clusters persist where the provider persists. */
   close(): Promise<void>;
   /**

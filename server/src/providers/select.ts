@@ -165,6 +165,8 @@ export interface CreateProviderOptions extends ProviderSettings {
   simHostOptions?: Omit<SimHostOptions, "dataDir" | "logger">;
   /** kind: workloads for a profile on a real cluster (see KindProviderOptions). */
   profileManifests?: (profile: string) => Promise<string | undefined>;
+  /** sim: several replicas share `dataDir`, each serving the clusters it holds the lease of (see `SimHostOptions`). */
+  shared?: boolean;
 }
 
 /**
@@ -222,6 +224,7 @@ export async function createProvider(opts: CreateProviderOptions): Promise<Listi
       return createSimProvider({
         logger,
         dataDir,
+        ...(opts.shared ? { shared: true } : {}),
         ...(opts.simHost
           ? { host: opts.simHost }
           : { hostOptions: { ...opts.simHostOptions, dataDir, logger } }),

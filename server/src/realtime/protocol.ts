@@ -86,6 +86,10 @@ export interface WireError {
   code: string;
   message: string;
   problems?: { where?: string; line?: number; message: string }[];
+  /** The replica that serves this learner's cluster, when it is not the one that answered. */
+  replica?: string;
+  /** Seconds after which trying again may succeed (here, if that replica has gone). */
+  retryAfter?: number;
 }
 
 export interface CheckOutcome {
@@ -110,8 +114,11 @@ export interface BoardRow {
 
 /** A problem of the server, or of one learner's cluster, in plain words. */
 export interface ServerNotice {
-  /** `storage`: the server cannot save (its disk is full); `cluster`: the learner's cluster was made afresh. */
-  kind: "storage" | "cluster";
+  /**
+   * `storage`: the server cannot save (its disk is full); `cluster`: the learner's cluster was made afresh; `moved`:
+   * another replica serves the learner now (the page reconnects).
+   */
+  kind: "storage" | "cluster" | "moved";
   message: string;
 }
 

@@ -29,6 +29,8 @@ import { EgresslabError } from "../shared/errors.ts";
 import { toWire } from "../http/errors.ts";
 import { instructorScope, learnerOfCookie } from "../http/auth.ts";
 import { sameOrigin } from "../http/security.ts";
+import { parseCookies, replicaCookieHeader, sessionCookie } from "../http/cookies.ts";
+import { HeldElsewhereError } from "../scale/leases.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { BoardService } from "../instructor/board.ts";
 import type { InstructorConsole } from "../instructor/console.ts";
@@ -80,6 +82,8 @@ export interface RealtimeOptions {
    * the room events it missed.
    */
   adapter?: ServerOptions["adapter"];
+  /** This replica's name, for the routing cookie on learners' connections (several replicas). */
+  replica?: string;
 }
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown, what: string): z.infer<S> {
@@ -129,8 +133,29 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
 
   // An instructor socket is authorised by its token alone (never a cookie), for one workshop it may see; a learner
   // socket by its session cookie alone, for the learner's own workshop.
+  // A learner's connection names this replica in the routing cookie (the proxy keeps the learner here).
+  const replica = opts.replica;
+  if (replica)
+    io.engine.on(
+      "initial_headers",
+      (headers: Record<string, string | string[]>, req: http.IncomingMessage) => {
+        if (parseCookies(req.headers.cookie)[sessionCookie] === undefined) return;
+        const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
+        headers["set-cookie"] = replicaCookieHeader(replica, secure);
+      },
+    );
+
   io.use((socket, next) => {
     authorize(socket).then(next, (err: unknown) => {
+      if (err instanceof HeldElsewhereError) {
+        // Another replica serves this learner: the page goes there (or tries here again once it has gone).
+        next(
+          Object.assign(new Error(err.message), {
+            data: { code: err.code, replica: err.owner.replica, retryAfter: err.retryAfterSeconds },
+          }),
+        );
+        return;
+      }
       logger.error("could not authorise a socket", {
         error: err instanceof Error ? err.message : String(err),
       });
@@ -163,6 +188,8 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     }
     const s = await learnerOfCookie(workshops, socket.request.headers.cookie);
     if (!s) return refuse("your session has ended; join again");
+    // The learner's cluster and shell are served by one replica at a time: this one, from now on.
+    await s.workshop.serveHere(s.learner);
     socket.data.learner = s.learner;
     socket.data.workshopId = s.workshop.id;
     return undefined;
@@ -192,11 +219,24 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
     };
     const onRemoved: (...a: WorkshopEvents["removed"]) => void = (lid) =>
       io.in(learnerRoom(lid)).disconnectSockets(true);
+    // Another replica serves the learner now: their connections here close as a dropped connection does, so the
+    // page reconnects (through the proxy, to the replica that serves them).
+    const onMoved: (...a: WorkshopEvents["moved"]) => void = (lid) => {
+      for (const s of io.of("/").sockets.values())
+        if (s.data.learner?.id === lid) {
+          s.emit("server:notice", {
+            kind: "moved",
+            message: "Your terminal and cluster moved to another server; reconnecting…",
+          });
+          s.conn.close();
+        }
+    };
     workshop.on("pool", onPool);
     workshop.on("progress", onProgress);
     workshop.on("check", onCheck);
     workshop.on("notice", onNotice);
     workshop.on("removed", onRemoved);
+    workshop.on("moved", onMoved);
     unwatch.set(id, () => {
       if (poolTimer) clearTimeout(poolTimer);
       workshop.off("pool", onPool);
@@ -204,6 +244,7 @@ export function attachRealtime(server: http.Server, opts: RealtimeOptions): Real
       workshop.off("check", onCheck);
       workshop.off("notice", onNotice);
       workshop.off("removed", onRemoved);
+      workshop.off("moved", onMoved);
     });
   };
   for (const w of workshops.all()) watch(w);

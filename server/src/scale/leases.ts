@@ -87,8 +87,8 @@ export class MemoryLeases extends EventEmitter<LeaseEvents> implements Leases {
 export interface PgLeasesOptions {
   pool: PgPool;
   replica: string;
-  /** How other replicas and the proxy reach this one (`--advertise`). */
-  address: string;
+  /** How other replicas and the proxy reach this one (`--advertise`; a function when it is known only later). */
+  address: string | (() => string);
   /** How long a lease lasts without renewal; renewed every third of it. Default 5000 ms. */
   ttlMs?: number;
   logger?: Logger;
@@ -145,7 +145,7 @@ export class PgLeases extends EventEmitter<LeaseEvents> implements Leases {
          SET replica = EXCLUDED.replica, address = EXCLUDED.address, expires_at = EXCLUDED.expires_at
          WHERE leases.expires_at < now() OR leases.replica = EXCLUDED.replica
        RETURNING (SELECT replica FROM before) AS previous`,
-      [clusterId, this.replica, this.opts.address, this.ttlMs],
+      [clusterId, this.replica, this.address, this.ttlMs],
     );
     const row = r.rows[0];
     if (!row) {
@@ -178,6 +178,10 @@ export class PgLeases extends EventEmitter<LeaseEvents> implements Leases {
 
   holds(clusterId: string): boolean {
     return this.held.has(clusterId);
+  }
+
+  private get address(): string {
+    return typeof this.opts.address === "function" ? this.opts.address() : this.opts.address;
   }
 
   async owner(clusterId: string): Promise<LeaseOwner | undefined> {

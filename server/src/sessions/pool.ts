@@ -371,6 +371,12 @@ export class ClusterPool extends EventEmitter<PoolEvents> {
     this.report();
   }
 
+  /** Stops serving cluster `id` in this process, keeping its state for the replica that serves it next. */
+  async unload(id: string, opts: { save: boolean }): Promise<void> {
+    this.connections.delete(id);
+    await this.provider.unload?.(id, opts);
+  }
+
   /** Releases a learner's cluster for good; one the provider keeps (a pool's) is cleared first. */
   async release(id: string): Promise<void> {
     if (this.opts.clear && !this.provider.capabilities.canCreate) {

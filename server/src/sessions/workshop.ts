@@ -42,6 +42,8 @@ export interface WorkshopEvents {
   removed: [learnerId: string];
   /** The workshop opened, paused or ended. */
   state: [state: WorkshopState];
+  /** The learner's cluster and shell are no longer served by this replica: their pages must reconnect. */
+  moved: [learnerId: string];
 }
 
 /** `refused`: the attendee's input or the workshop's capacity; `failed`: the server could not admit them. */
@@ -78,6 +80,11 @@ export interface WorkshopOptions {
   endShell?(learnerId: string): void;
   /** Releases a cluster for good (when the workshop ends, or its learner is removed). */
   releaseCluster?(clusterId: string): Promise<void>;
+  /**
+   * Makes this replica the one that serves the learner's cluster and shell (takes its lease), before anything uses
+   * the cluster; rejects (`HeldElsewhereError`) while another live replica serves it. Default: always this one.
+   */
+  ownCluster?(learner: { id: string; clusterId: string }): Promise<void>;
   logger?: Logger;
 }
 
@@ -467,6 +474,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       ...(codes ? { resumeHash: codes.hash(codes.code(id, 0)) } : {}),
     });
     const learner = created.learner;
+    await this.opts.ownCluster?.(learner);
     await this.opts.store.markStarted(learner.id, 0);
     await this.writeHome(learner, conn);
     this.log.info("learner joined", { learner: learner.id, cluster: conn.id });
@@ -500,9 +508,29 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     return this.opts.store.learner(id);
   }
 
-  /** The learner's cluster connection (re-acquired after a restart). */
-  connection(learner: Learner): Promise<ClusterConnection> {
+  /**
+   * The learner's cluster connection (re-acquired after a restart). With several replicas this one takes the
+   * cluster's lease first; a cluster taken over from a replica that stopped is brought back from the shared state.
+   */
+  async connection(learner: Learner): Promise<ClusterConnection> {
+    await this.opts.ownCluster?.(learner);
     return this.opts.pool.connect(learner.clusterId);
+  }
+
+  /** Makes this replica the one serving the learner's cluster (see `ownCluster`), without using the cluster yet. */
+  async serveHere(learner: Learner): Promise<void> {
+    await this.opts.ownCluster?.(learner);
+  }
+
+  /**
+   * Stops serving the learner's cluster and shell here (another replica serves them now, or will): the shell ends,
+   * the cluster leaves this process's memory (with `save: false` writing nothing more: its state may be another
+   * replica's already) and the learner's pages are told to reconnect.
+   */
+  async stopServing(learner: { id: string; clusterId: string }, opts: { save: boolean }): Promise<void> {
+    this.opts.endShell?.(learner.id);
+    this.emit("moved", learner.id);
+    await this.opts.pool.unload(learner.clusterId, opts);
   }
 
   params(learner: Learner): LabParams {

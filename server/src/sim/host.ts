@@ -74,6 +74,13 @@ export interface SimHostOptions {
   database?: string;
   /** Keep the clusters' state here (not closed by the host); wins over `database` and `dataDir`. */
   clusterState?: ClusterStateBackend;
+  /**
+   * Several replicas share `dataDir`, each serving the clusters it holds the lease of: no cluster list is kept and
+   * none is brought back at start; `createCluster` brings a cluster back from its saved state when there is one. The
+   * CA is this process's own (kubeconfigs are written again when a cluster moves), and temp files are left alone (they
+   * may be another replica's writes in progress).
+   */
+  shared?: boolean;
 }
 
 export interface CreatedCluster {
@@ -126,6 +133,7 @@ export class SimHost {
     private readonly logger: Logger,
     private readonly dataDir: string | undefined,
     private readonly disk: DiskIO,
+    private readonly shared: boolean,
     /** Where failed writes are reported. */
     readonly storage: StorageHealth,
     /** Where the clusters' state is kept (none without a data directory or a database). */
@@ -141,13 +149,14 @@ export class SimHost {
     const logger = opts.logger ?? noopLogger;
     const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : undefined;
     const storage = opts.storage ?? storageHealth;
-    if (dataDir)
+    const shared = opts.shared === true;
+    if (dataDir && !shared)
       for (const dir of [dataDir, path.join(dataDir, "clusters")]) {
         const removed = removeTempFiles(dir);
         if (removed.length) logger.info("removed temp files an earlier run left behind", { dir, removed });
       }
-    const saved = dataDir ? readSaved(dataDir) : { clusters: [] };
-    const tls = loadOrCreateTls(dataDir);
+    const saved = dataDir && !shared ? readSaved(dataDir) : { clusters: [] };
+    const tls = loadOrCreateTls(shared ? undefined : dataDir);
     const byToken = new Map<string, Entry>();
     const server = createApiServer({
       tls,
@@ -202,6 +211,7 @@ export class SimHost {
       logger,
       dataDir,
       opts.disk ?? nodeDisk,
+      shared,
       storage,
       backend,
       ownsBackend,
@@ -467,7 +477,7 @@ export class SimHost {
 
   /** Writes host.json durably; throws (a `StorageError`) when the disk refuses. */
   private save(): void {
-    if (!this.dataDir) return;
+    if (!this.dataDir || this.shared) return;
     const data: SavedHost = {
       port: this.port,
       clusters: [

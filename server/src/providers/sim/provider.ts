@@ -26,7 +26,7 @@ export type SimHostApi = Pick<
   SimHost,
   "createCluster" | "deleteCluster" | "kubeconfig" | "clusterIds" | "getCluster" | "close"
 > &
-  Partial<Pick<SimHost, "captureImage" | "acceptConnection" | "rebuiltClusters">>;
+  Partial<Pick<SimHost, "captureImage" | "acceptConnection" | "rebuiltClusters" | "unloadCluster">>;
 
 export interface SimProviderOptions {
   /** A running host to use (not closed by `close()`); otherwise one is started with `hostOptions`. */
@@ -35,6 +35,12 @@ export interface SimProviderOptions {
   hostOptions?: SimHostOptions;
   /** Where the provider keeps its assignments (default: the host's data directory). */
   dataDir?: string;
+  /**
+   * Several replicas share the data directory: no assignments file (they would overwrite each other's; each
+   * attendee's cluster is named after its id), and the host this provider starts keeps no cluster list (see
+   * `SimHostOptions.shared`).
+   */
+  shared?: boolean;
   logger?: Logger;
 }
 
@@ -45,12 +51,12 @@ export async function createSimProvider(opts: SimProviderOptions = {}): Promise<
   const owned = !host;
   if (!host) {
     const { SimHost } = await import("../../sim/host.ts");
-    host = await SimHost.start({ logger, ...opts.hostOptions });
+    host = await SimHost.start({ logger, ...opts.hostOptions, ...(opts.shared ? { shared: true } : {}) });
   }
   return new SimProvider(
     host,
     owned,
-    opts.dataDir ?? opts.hostOptions?.dataDir,
+    opts.shared ? undefined : (opts.dataDir ?? opts.hostOptions?.dataDir),
     logger.child({ provider: "sim" }),
   );
 }
@@ -146,6 +152,15 @@ export class SimProvider implements ClusterProvider {
       return;
     }
     this.host.acceptConnection(socket, cluster);
+  }
+
+  async unload(id: string, opts: { save: boolean }): Promise<void> {
+    const cluster = this.state.assignments[id] ?? safeClusterId(id);
+    if (!this.host.unloadCluster || !this.host.getCluster(cluster)) return;
+    delete this.state.assignments[id];
+    if (opts.save) this.save();
+    await this.host.unloadCluster(cluster, opts);
+    this.log.info("stopped serving a simulated cluster here", { id, cluster, saved: opts.save });
   }
 
   async release(id: string): Promise<void> {
