@@ -243,7 +243,7 @@ describe("events between replicas", () => {
     await until(() => /live-56/.test(seen), "the attendee's new output on the seat");
   });
 
-  it("a second tab on the other replica takes the terminal: the first is told it is open elsewhere", async () => {
+  it("a second tab reaching the other replica is sent to the one that holds the terminal, where it takes it over", async () => {
     const ed = new Learner(two.url);
     await ed.join("Ed");
     const first = track(ed.socket());
@@ -251,9 +251,20 @@ describe("events between replicas", () => {
     await connected(first);
     first.emit("term:attach", { cols: 80, rows: 24 });
     await t1.waitFor(() => t1.replays.length > 0, "the first tab's shell");
+    // Ed's cluster and shell live on replica two (it holds their lease): replica one refuses the page and names two,
+    // where the routing cookie sends it.
     const elsewhere = new Learner(one.url);
     elsewhere.cookie = ed.cookie;
-    const second = track(elsewhere.socket());
+    const refused = track(elsewhere.socket());
+    const err = await new Promise<Error & { data?: { code?: string; replica?: string } }>((resolve) =>
+      refused.once("connect_error", resolve),
+    );
+    expect(err.data).toMatchObject({ code: "unavailable", replica: "two" });
+    const sent = await elsewhere.call("GET", "/api/session");
+    expect(sent.headers.getSetCookie().join("\n")).toMatch(/egresslab_replica=two;.*HttpOnly; SameSite=Lax/);
+    const there = new Learner(two.url);
+    there.cookie = ed.cookie;
+    const second = track(there.socket());
     const t2 = new TermWatcher(second);
     await connected(second);
     second.emit("term:attach", { cols: 80, rows: 24 });

@@ -32,8 +32,9 @@ export class Learner {
       },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
-    const set = res.headers.get("set-cookie");
-    if (set) this.cookie = set.split(";")[0]!;
+    // The session cookie (with several replicas a response also carries the routing cookie, which is not kept).
+    for (const set of res.headers.getSetCookie())
+      if (set.startsWith("egresslab_session=")) this.cookie = set.split(";")[0]!;
     const text = await res.text();
     return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
   }
