@@ -148,7 +148,7 @@ async function load(n: number): Promise<Figures> {
 const leasesLanded = (): boolean => existsSync(path.join(root, "server", "src", "scale", "leases.ts"));
 
 /** SIGKILL one of two replicas; the time until each of its attendees has a prompt and a cluster again elsewhere. */
-async function failover(): Promise<void> {
+export async function failover(): Promise<void> {
   if (!leasesLanded()) {
     process.stdout.write(
       "failover after SIGKILL: n/a — replicas do not hold learners under leases yet (server/src/scale/leases.ts), " +

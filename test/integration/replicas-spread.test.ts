@@ -3,13 +3,14 @@
  * affinity proxy, 100 joins through the proxy. Each attendee lands on one replica (the cookie names it) and every
  * later request of theirs — the API, the socket's long-polling and its upgrade — goes there; every replica gets a share;
  * each attendee's page opens its socket and gets its terminal, on its own replica (counted by asking each replica). The
- * instructor board on one replica lists every attendee.
+ * instructor board on one replica lists every attendee and sees them all online.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { io } from "socket.io-client";
 import { startReplicas, StickyLearner, type ReplicaSet } from "../helpers/replicas.ts";
 import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
 import type { RouteEvent } from "../../server/src/scale/affinity-proxy.ts";
+import { applyBoardDiff, type BoardAttendee } from "../../server/src/instructor/wire.ts";
 
 const attendees = 100;
 let set: ReplicaSet;
@@ -116,11 +117,18 @@ describe("100 attendees on three replicas", () => {
         expect(health.terminals, `terminals on ${name}`).toBe(per.get(name));
       }
 
-      // The instructor board, on one replica, lists every attendee (sessions are in the shared database).
+      // The instructor board, on one replica, lists every attendee and sees each of them online, wherever they are.
       const board = new Learner(set.replica(set.names[0]!).url).socket({ instructor: set.instructorToken });
       sockets.push(board);
+      const seen = new Map<string, BoardAttendee>();
+      board.on("board:diff", (d) => void applyBoardDiff(seen, d));
       const [snapshot] = await nextEvent(board, "board:snapshot", 30_000);
+      for (const a of snapshot.attendees) if (!seen.has(a.id)) seen.set(a.id, a);
       expect(new Set(snapshot.attendees.map((a) => a.id))).toEqual(new Set(joined.map((a) => a.id)));
+      const online = (): number => joined.filter((a) => seen.get(a.id)?.online).length;
+      const t0 = Date.now();
+      while (online() < attendees && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+      expect(online(), "attendees online on the board of one replica").toBe(attendees);
     },
   );
 });
