@@ -172,6 +172,34 @@ describe("events between replicas", () => {
     );
   });
 
+  it("a workshop created on one replica runs on the other at its first use: its join code, its instructor, its board", async () => {
+    const made = await new Learner(one.url).call(
+      "POST",
+      "/api/instructor/workshops",
+      { title: "Second room", lab: "test-lab", joinCode: "second-room", capacity: 5 },
+      auth,
+    );
+    expect(made.status).toBe(201);
+    const itsToken = made.json.instructorToken as string;
+    const workshopId = made.json.workshop.id as string;
+    expect(
+      (await new Learner(one.url).call("POST", `/api/instructor/workshops/${workshopId}/open`, {}, auth))
+        .status,
+    ).toBeLessThan(300);
+    const creatorBoard = track(new Learner(one.url).socket({ instructor: itsToken }));
+    const rows = new Map<string, BoardAttendee>();
+    creatorBoard.on("board:diff", (d) => applyBoardDiff(rows, d));
+    await nextEvent(creatorBoard, "board:snapshot");
+    const lu = new Learner(two.url);
+    const joined = await lu.join("Lu", "second-room");
+    const id = joined.learner.id as string;
+    expect((await two.workshop.learnerForId(id))!.workshopId).toBe(workshopId);
+    const s = track(new Learner(two.url).socket({ instructor: itsToken }));
+    const [snapshot] = await nextEvent(s, "board:snapshot");
+    expect(snapshot.attendees.map((a) => a.name)).toEqual(["Lu"]);
+    await until(() => rows.get(id), "Lu on the board of the replica that created the workshop");
+  });
+
   it("a message to one attendee and the pause overlay reach their pages on the other replica, also pages that open later", async () => {
     const cy = new Learner(two.url);
     const id = (await cy.join("Cy")).learner.id as string;

@@ -119,6 +119,36 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     }
   }
 
+  /** Workshops being started here because another replica created them (one start each). */
+  private readonly adopting = new Map<string, Promise<Workshop>>();
+
+  /**
+   * The running workshop of a stored one. A workshop another replica created (same database) is started here on its
+   * first use: its instructor, its join code and its attendees' sessions work on every replica.
+   */
+  private async runningOf(r: WorkshopRecord | undefined): Promise<Workshop | undefined> {
+    if (!r) return undefined;
+    const w = this.running.get(r.id);
+    if (w || r.state === "ended" || r.isDefault) return w;
+    let p = this.adopting.get(r.id);
+    if (!p) {
+      p = this.add(r).finally(() => this.adopting.delete(r.id));
+      this.adopting.set(r.id, p);
+    }
+    return p.catch((err: unknown) => {
+      this.log.error("could not start a workshop another replica created", {
+        workshop: r.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return undefined;
+    });
+  }
+
+  /** The running workshop `id`, started here first when another replica created it. */
+  private async runningById(id: string): Promise<Workshop | undefined> {
+    return this.running.get(id) ?? this.runningOf(await this.opts.store.workshopRecord(id));
+  }
+
   private async add(r: WorkshopRecord): Promise<Workshop> {
     const w = await this.opts.build(r);
     this.running.set(r.id, w);
@@ -170,7 +200,7 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     if (!token || token.length > 200) return undefined;
     if (isOwner(token)) return { actor: "owner" };
     const r = await this.opts.store.workshopByInstructorToken(token);
-    return r && this.running.has(r.id) ? { actor: "instructor", workshopId: r.id } : undefined;
+    return (await this.runningOf(r)) ? { actor: "instructor", workshopId: r!.id } : undefined;
   }
 
   /** The learner of a session token and their workshop. */
@@ -179,7 +209,7 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
   ): Promise<{ learner: Learner; workshop: Workshop } | undefined> {
     if (!token || token.length > 200) return undefined;
     const learner = await this.opts.store.learnerForToken(token);
-    const workshop = learner && this.running.get(learner.workshopId);
+    const workshop = learner && (await this.runningById(learner.workshopId));
     return learner && workshop ? { learner, workshop } : undefined;
   }
 
@@ -192,7 +222,7 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     const given = typeof code === "string" && code.trim() ? code.trim() : undefined;
     if (given === undefined || given.length > 200) return this.default;
     const r = await this.opts.store.workshopByJoinCode(given);
-    const w = r && this.running.get(r.id);
+    const w = await this.runningOf(r);
     if (w) return w;
     if (await this.default.needsJoinCode()) return this.default;
     const ended = await this.opts.store.workshopByJoinCode(given, true);
@@ -229,7 +259,7 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
         { where: "resume", message: "a resume code is 16 letters and digits, XXXX-XXXX-XXXX-XXXX" },
       ]);
     const learner = codes ? await this.opts.store.learnerByResumeHash(codes.hash(canonical)) : undefined;
-    const workshop = learner && this.running.get(learner.workshopId);
+    const workshop = learner && (await this.runningById(learner.workshopId));
     if (!learner || !workshop)
       throw new EgresslabError("unauthorized", "this resume code is not one of this server's attendees'");
     return { ...(await workshop.resume(learner, "code")), workshop };
