@@ -234,6 +234,24 @@ describe("scrollback in Postgres", () => {
     cut.close();
   });
 
+  it("starts a shell with an empty screen, and says why, when the database does not answer in time", async () => {
+    const { url } = await freshDb();
+    const target = new URL(url);
+    const cut = await cuttableProxy(Number(target.port));
+    target.port = String(cut.port);
+    const pool = await openPg(target.toString(), { max: 2 });
+    pools.push(pool);
+    const store = new PgScrollback(pool, { maxChars: 1000, readTimeoutMs: 300 });
+    await store.read("l-hang");
+    cut.hang();
+    await until(() => pool.totalCount === 0, "the driver to drop its cut connection");
+    const fresh = await store.read("l-hang");
+    expect(fresh).toMatchObject({ data: "", problem: expect.stringMatching(/could not be read/) });
+    // It gave up while the driver still waits for its connection (which times out much later).
+    expect(pool.totalCount).toBe(1);
+    cut.close();
+  });
+
   it("shows a page reconnecting to another replica's new shell what it had, through the terminal manager", async () => {
     const { url, pool } = await freshDb();
     const make = (p: PgPool, dir: string): { m: TerminalManager; store: PgScrollback } => {
@@ -260,7 +278,9 @@ describe("scrollback in Postgres", () => {
       );
       return r.rows[0]!.end === p.end;
     }, "the output to be saved");
-    // Replica A dies (its shell ends without a word); replica B starts a shell in the same home.
+    // Replica A dies: the page hears nothing more from it (a SIGKILL'd replica's shell says nothing either); replica
+    // B starts a shell in the same home.
+    a.m.get("l-x")!.detach(p);
     a.m.close();
     const b = make((await freshDb(url)).pool, "b");
     await b.m.prepare("l-x", spec);
@@ -281,11 +301,14 @@ describe("scrollback in Postgres", () => {
 /** A TCP proxy to `port` on loopback whose connections can be cut (and new ones refused) and restored. */
 async function cuttableProxy(
   port: number,
-): Promise<{ port: number; down(): void; up(): void; close(): void }> {
+): Promise<{ port: number; down(): void; hang(): void; up(): void; close(): void }> {
   let cut = false;
+  let hanging = false;
   const open = new Set<Socket>();
   const server: Server = createServer((client) => {
     if (cut) return void client.destroy();
+    // Accepted, never answered: a database behind a dead network path.
+    if (hanging) return void open.add(client.on("error", () => undefined));
     const upstream = createConnection({ host: "127.0.0.1", port });
     open.add(client).add(upstream);
     const end = (): void => {
@@ -309,8 +332,14 @@ async function cuttableProxy(
   return {
     port: addr.port,
     down,
+    hang() {
+      down();
+      cut = false;
+      hanging = true;
+    },
     up() {
       cut = false;
+      hanging = false;
     },
     close() {
       down();

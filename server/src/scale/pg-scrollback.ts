@@ -31,6 +31,8 @@ export interface PgScrollbackOptions {
   batchChars?: number;
   /** A statement that takes longer fails (and its output waits for the next try). */
   queryTimeoutMs?: number;
+  /** How long a starting shell waits for its earlier output before it starts with an empty screen (default 3 s). */
+  readTimeoutMs?: number;
   logger?: Logger;
   now?: () => number;
 }
@@ -118,7 +120,18 @@ export class PgScrollback implements ScrollbackStore {
         values: [learnerId],
         query_timeout: this.opts.queryTimeoutMs ?? 10_000,
       };
-      const r = await this.pool.query<{ start_offset: number; chars: number; data: Buffer }>(q);
+      // A shell waits for this before it starts: a database that does not answer soon costs the old screen, not the
+      // terminal (the pool's own connection timeout is longer).
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([
+        this.pool.query<{ start_offset: number; chars: number; data: Buffer }>(q),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("the database did not answer in time")),
+            this.opts.readTimeoutMs ?? 3000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
       rows = r.rows.map((row) => {
         const text = row.data.toString("utf8");
         // A chunk whose text does not span its offsets cannot be placed: it is left out (a gap).
