@@ -2,8 +2,8 @@
  * Events between `egresslab serve` processes: two replicas on one Postgres and Redis (`EGRESSLAB_REDIS`), the
  * instructor on one, attendees on the other (each talking to its replica directly). The board on r1 sees r2's
  * attendees come online and pass a stage they solved in their own terminal, live; Redis killed and started again
- * mid-workshop loses no board update; a broadcast from r1 reaches a page on r2; a second tab on r1 takes the
- * terminal from the tab on r2.
+ * mid-workshop loses no board update; a broadcast from r1 reaches a page on r2; a second tab reaching r1 is sent to
+ * r2, which holds the terminal, and takes it from the first tab there.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import path from "node:path";
@@ -134,14 +134,22 @@ describe("events between egresslab processes", () => {
   );
 
   it(
-    "a second tab on r1 takes the terminal of the attendee's tab on r2, which is told it is open elsewhere",
+    "a second tab reaching r1 is sent to r2, which holds the attendee's terminal, and takes it there: the first tab is told it is open elsewhere",
     { timeout: 120_000 },
     async () => {
       onTestFailed(() => void process.stderr.write(set.logs()));
       const dee = await attendee(r2, "Dee");
+      // Dee's cluster and shell live on r2 (it holds their lease): r1 refuses the page and names r2.
       const other = new Learner(r1);
       other.cookie = dee.l.cookie;
-      const tab = track(other.socket());
+      const refused = track(other.socket());
+      const err = await new Promise<Error & { data?: { code?: string; replica?: string } }>((resolve) =>
+        refused.once("connect_error", resolve),
+      );
+      expect(err.data).toMatchObject({ code: "unavailable", replica: "r2" });
+      const there = new Learner(r2);
+      there.cookie = dee.l.cookie;
+      const tab = track(there.socket());
       const t2 = new TermWatcher(tab);
       await connected(tab);
       tab.emit("term:attach", { cols: 120, rows: 30 });
