@@ -46,14 +46,16 @@ function streams(io: ExecIO, tty: boolean): Streams {
 /** All of stdin, or undefined when it is larger than `LIMITS.pipeChars`. */
 function readAllStdin(io: ExecIO): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const parts: string[] = [];
+    // Decoded once at the end: a character split between two messages stays whole.
+    const parts: Buffer[] = [];
     let n = 0;
+    const text = (): string => Buffer.concat(parts).toString("utf8");
     io.onStdin((d) => {
       n += d.length;
-      if (n <= LIMITS.pipeChars) parts.push(d.toString("utf8"));
+      if (n <= LIMITS.pipeChars) parts.push(Buffer.from(d));
     });
-    io.onStdinEnd(() => resolve(n <= LIMITS.pipeChars ? parts.join("") : undefined));
-    io.signal.addEventListener("abort", () => resolve(parts.join("")), { once: true });
+    io.onStdinEnd(() => resolve(n <= LIMITS.pipeChars ? text() : undefined));
+    io.signal.addEventListener("abort", () => resolve(text()), { once: true });
   });
 }
 

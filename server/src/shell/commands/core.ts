@@ -1,5 +1,6 @@
 /** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
 import { LIMITS, Pacer, setVar, ShellLimitError, spend, unsetVar } from "../budget.ts";
+import { tar } from "./tar.ts";
 import { runText, subshellEnv } from "../interp.ts";
 import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
 import type { CmdIO, ShellEnv, Tool } from "../types.ts";
@@ -558,6 +559,7 @@ export const coreCommands: Record<string, Tool> = {
     return seqLines(first, step, last, io, env);
   },
   sh: shTool,
+  tar,
   ash: shTool,
   bash: shTool,
 };

@@ -1,0 +1,72 @@
+/**
+ * `kubectl cp` against the simulated cluster: the real kubectl runs `test -d` and `tar -xmf - -C DIR` to copy in and
+ * `tar cf - PATH` to copy out, through exec; the pod's `tar` reads and writes its files.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
+
+let env: KubectlEnv;
+let k: Kubectl;
+let local: string;
+
+beforeAll(async () => {
+  env = await startKubectlEnv();
+  k = await env.cluster({ id: "cp" });
+  local = mkdtempSync(path.join(os.tmpdir(), "egresslab-cp-"));
+  const r = await k(["run", "box", "--image=busybox:1.36", "--", "sleep", "infinity"]);
+  expect(r.exitCode).toBe(0);
+  await k(["wait", "--for=condition=Ready", "pod/box", "--timeout=20s"]);
+});
+
+afterAll(async () => {
+  await env.close();
+  rmSync(local, { recursive: true, force: true });
+});
+
+describe("kubectl cp", () => {
+  it("copies a file into the pod and back out, unchanged", async () => {
+    // Large enough to arrive in several messages, with characters that straddle them.
+    const text = "server=10.0.0.1\nname=café ☕\n".repeat(20_000);
+    writeFileSync(path.join(local, "app.conf"), text);
+    const put = await k(["cp", path.join(local, "app.conf"), "box:/tmp/app.conf"], { timeout: 20_000 });
+    expect(put.stderr).toBe("");
+    expect(put.exitCode).toBe(0);
+    const cat = await k(["exec", "box", "--", "cat", "/tmp/app.conf"]);
+    // execa drops the output's final newline.
+    expect(cat.stdout + "\n").toBe(text);
+
+    const get = await k(["cp", "box:/tmp/app.conf", path.join(local, "back.conf")], { timeout: 20_000 });
+    expect(get.exitCode).toBe(0);
+    expect(readFileSync(path.join(local, "back.conf"), "utf8")).toBe(text);
+  });
+
+  it("copies a pod's file the pod wrote itself, and says so when it does not exist", async () => {
+    await k(["exec", "box", "--", "sh", "-c", "echo hello > /tmp/hello.txt"]);
+    const get = await k(["cp", "box:/tmp/hello.txt", path.join(local, "hello.txt")], { timeout: 20_000 });
+    expect(get.exitCode).toBe(0);
+    expect(readFileSync(path.join(local, "hello.txt"), "utf8")).toBe("hello\n");
+    const missing = await k(["cp", "box:/tmp/nope.txt", path.join(local, "nope.txt")], { timeout: 20_000 });
+    // kubectl passes the remote tar's complaint on, as it does from a real pod.
+    expect(missing.stdout + missing.stderr).toContain("tar: /tmp/nope.txt: No such file or directory");
+  });
+
+  it("a hostile archive cannot write outside the pod's files or past its limits", async () => {
+    const put = await k(["exec", "-i", "box", "--", "tar", "-xmf", "-", "-C", "/tmp"], {
+      input: "garbage that is not an archive".repeat(40),
+    });
+    expect(put.exitCode).not.toBe(0);
+    expect(put.stderr).toContain("tar:");
+    const proc = await k([
+      "exec",
+      "box",
+      "--",
+      "sh",
+      "-c",
+      "echo x > /tmp/a; tar cf /tmp/a.tar /tmp/a && tar xf /tmp/a.tar -C /proc",
+    ]);
+    expect(proc.stderr).toContain("can't open");
+  });
+});
