@@ -49,7 +49,39 @@ describe("the chart, rendered", () => {
 
   it("sets only settings the server has", () => {
     const known = new Set(Object.values(serveOptionSpecs).map((s) => (s as { env?: string }).env));
+    // The pod's IP, from the downward API, only to build EGRESSLAB_ADVERTISE.
+    known.add("POD_IP");
     for (const e of container(render(devValues)).env) expect(known, e.name).toContain(e.name);
+  });
+
+  it("names each replica after its pod and advertises the pod's address", () => {
+    const env = container(render(devValues)).env as any[];
+    const at = (name: string): number => env.findIndex((e) => e.name === name);
+    expect(env[at("EGRESSLAB_REPLICA")].valueFrom).toEqual({ fieldRef: { fieldPath: "metadata.name" } });
+    expect(env[at("POD_IP")].valueFrom).toEqual({ fieldRef: { fieldPath: "status.podIP" } });
+    // $(POD_IP) expands only when POD_IP comes before it.
+    expect(env[at("EGRESSLAB_ADVERTISE")].value).toBe("http://$(POD_IP):3000");
+    expect(at("POD_IP")).toBeLessThan(at("EGRESSLAB_ADVERTISE"));
+  });
+
+  it("mounts one ReadWriteMany volume for every replica's data (learners' homes), made by the chart or given", () => {
+    const made = render({
+      ...devValues,
+      persistence: { create: true, storageClassName: "nfs-client", size: "50Gi" },
+    });
+    const pvc = find(made, "PersistentVolumeClaim", "ws-egresslab-data");
+    expect(pvc.spec).toEqual({
+      accessModes: ["ReadWriteMany"],
+      storageClassName: "nfs-client",
+      resources: { requests: { storage: "50Gi" } },
+    });
+    const volume = (r: Rendered): any =>
+      server(r).spec.template.spec.volumes.find((v: any) => v.name === "data");
+    expect(volume(made).persistentVolumeClaim).toEqual({ claimName: "ws-egresslab-data" });
+    const given = render({ ...devValues, persistence: { existingClaim: "homes", create: true } });
+    expect(volume(given).persistentVolumeClaim).toEqual({ claimName: "homes" });
+    expect(given.objects.some((o: any) => o.kind === "PersistentVolumeClaim")).toBe(false);
+    expect(volume(render(devValues)).emptyDir).toBeDefined();
   });
 
   it("runs as non-root without privilege escalation, with what bubblewrap needs and nothing more", () => {
@@ -126,7 +158,7 @@ describe("the chart, rendered", () => {
       "postgres://egresslab:egresslab-dev@ws-egresslab-postgres:5432/egresslab",
     );
     expect(data["redis-url"]).toBe("redis://ws-egresslab-redis:6379");
-    for (const e of container(r).env.filter((x: any) => x.valueFrom)) {
+    for (const e of container(r).env.filter((x: any) => x.valueFrom?.secretKeyRef)) {
       const ref = e.valueFrom.secretKeyRef;
       expect(ref.name).toBe(secret.metadata.name);
       if (!ref.optional) expect(Object.keys(secret.data), e.name).toContain(ref.key);
@@ -156,6 +188,7 @@ describe("the chart, rendered", () => {
       EGRESSLAB_POOL_EDITION: "enterprise",
     });
     const known = new Set(Object.values(serveOptionSpecs).map((s) => (s as { env?: string }).env));
+    known.add("POD_IP");
     for (const e of c.env) expect(known, e.name).toContain(e.name);
     expect(c.volumeMounts).toContainEqual({
       name: "kubeconfig-pool",
