@@ -283,6 +283,8 @@ export const serveCommand: Command = {
       ...providerSettings(o),
       dataDir,
       ...(o.database ? { database: o.database } : {}),
+      // The kubeconfig pool's leases name the replica that renews them.
+      ...(o.replica ? { replica: o.replica } : {}),
       // Several replicas share the data directory: each serves only the clusters it holds the lease of.
       ...(o.database ? { shared: true } : {}),
       logger: logger.child({ component: "provider" }),
