@@ -62,7 +62,7 @@ interface Startup {
   subscriptions: Promise<unknown>[];
 }
 
-function guarded(client: RedisClient, log: Logger, startup: Startup): RedisClient {
+function guarded(client: RedisClient, log: Logger, startup: Startup, duplicate = false): RedisClient {
   return new Proxy(client, {
     get(target, prop) {
       // The client's own getters and methods see the client itself (it keeps private fields).
@@ -70,8 +70,8 @@ function guarded(client: RedisClient, log: Logger, startup: Startup): RedisClien
       if (typeof v !== "function") return v;
       const fn = v as (...a: unknown[]) => unknown;
       if (prop === "duplicate")
-        return (...a: unknown[]) => guarded(fn.apply(target, a) as RedisClient, log, startup);
-      if (prop === "connect" && target !== client)
+        return (...a: unknown[]) => guarded(fn.apply(target, a) as RedisClient, log, startup, true);
+      if (prop === "connect" && duplicate)
         return (...a: unknown[]) => {
           const r = fn.apply(target, a);
           startup.connections.push(Promise.resolve(r).catch(() => undefined));
