@@ -54,4 +54,23 @@ describe("learner uids", () => {
     expect(u.of("a").uid).toBe(5000);
     expect(() => u.of("c")).toThrow(/taken/);
   });
+
+  it("never gives two learners one uid when replicas share the learners' directory", () => {
+    const root = tmp();
+    const range = { first: 7000, last: 7002 };
+    const a = new LearnerUids(range, root);
+    const b = new LearnerUids(range, root);
+    const ada = a.of("ada").uid;
+    // b started before ada joined on a: it neither reuses ada's uid nor gives ada another.
+    const bob = b.of("bob").uid;
+    expect(bob).not.toBe(ada);
+    expect(b.of("ada").uid).toBe(ada);
+    expect(a.of("bob").uid).toBe(bob);
+    // A replica started later knows both; the last uid goes to one learner only.
+    const c = new LearnerUids(range, root);
+    expect([c.of("ada").uid, c.of("bob").uid]).toEqual([ada, bob]);
+    const cyd = c.of("cyd").uid;
+    expect([ada, bob]).not.toContain(cyd);
+    expect(() => a.of("dan")).toThrow(/taken/);
+  });
 });
