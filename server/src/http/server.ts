@@ -372,6 +372,7 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
         await ownership.release(id);
       },
       ownCluster: (learner): Promise<void> => ownership.own(w, learner),
+      servesCluster: (id) => leases.holds(id),
       logger: log,
     });
     // The pool fills towards the capacity minus those who joined: counted again when the board changes.

@@ -1,7 +1,8 @@
 /**
  * The instructor's side across replicas: each replica tells the others what its attendees did (a board changed, a
  * stage checked, the pause overlay), and folds in what they tell it, so the board on any replica shows every attendee
- * live. What arrives is only a hint to read the database again, except checks, which are folded as they come; when
+ * live, and each workshop's state (ended, opened, paused) reaches every replica. What arrives is only a hint to read
+ * the database again, except checks, which are folded as they come; when
  * the relay says something may be lost, every board reads attendees, stages and the whole check history again.
  */
 import type { Relay } from "../realtime/relay.ts";
@@ -66,14 +67,23 @@ export function relayInstructors(opts: InstructorRelayOptions): InstructorRelay 
     offs.get(w.id)?.();
     offs.delete(w.id);
   };
+  /** A workshop changed here: every replica reads it again (ends it, or tells its boards). */
+  const onChanged = (workshopId: string): void => relay.publish({ kind: "workshop", workshopId });
   workshops.on("added", onAdded);
   workshops.on("ended", onEnded);
+  workshops.on("changed", onChanged);
+  const refreshFailed = (err: unknown): void =>
+    log.warn("could not read a workshop again from the database", {
+      error: err instanceof Error ? err.message : String(err),
+    });
 
+  relay.on("workshop", (b) => void workshops.refresh(b.workshopId).catch(refreshFailed));
   relay.on("board", (b) => opts.instructorOf(b.workshopId)?.board.changed());
   relay.on("check", (b) => opts.instructorOf(b.workshopId)?.board.remoteCheck(b.learnerId, b.outcome));
   relay.on("pause", (b) => opts.instructorOf(b.workshopId)?.console.pausedElsewhere(b.pause));
   peers.onChange((workshopId) => opts.instructorOf(workshopId)?.board.changed());
   relay.onResync(() => {
+    void workshops.refreshAll().catch(refreshFailed);
     for (const w of workshops.all()) {
       const i = opts.instructorOf(w.id);
       if (!i) continue;
@@ -94,6 +104,7 @@ export function relayInstructors(opts: InstructorRelayOptions): InstructorRelay 
       offs.clear();
       workshops.off("added", onAdded);
       workshops.off("ended", onEnded);
+      workshops.off("changed", onChanged);
     },
   };
 }

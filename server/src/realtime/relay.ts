@@ -1,6 +1,6 @@
 /**
  * What replicas tell each other beyond room events, over the adapter's server-side events (`serverSideEmit`): a
- * board changed, an attendee checked, who is online where, the pause overlay, whose terminal a tab took.
+ * board changed, a workshop ended (or opened, paused, got a new instructor token), an attendee checked, who is online where, the pause overlay, whose terminal a tab took.
  *
  * Server-side events travel over Redis PUB/SUB and are lost while a replica is cut off from Redis (a Redis restart),
  * so nothing here is trusted to arrive. Each replica numbers what it sends (`seq`, per process `epoch`) and tells
@@ -36,6 +36,8 @@ const outcome = z.object({
 const bodySchema = z.discriminatedUnion("kind", [
   /** Something of a workshop's board changed (joins, stages, resumes): read it again from the database. */
   z.object({ kind: z.literal("board"), workshopId: id }),
+  /** A workshop's state or instructor token changed (ended, opened, paused): read it again from the database. */
+  z.object({ kind: z.literal("workshop"), workshopId: id }),
   /** An attendee checked a stage. */
   z.object({ kind: z.literal("check"), workshopId: id, learnerId: id, outcome }),
   /** An attendee's first page opened, or their last one closed, on the sender. */

@@ -137,6 +137,14 @@ export class PgSessionStore implements SessionStore {
     );
   }
 
+  async endWorkshop(id: string): Promise<boolean> {
+    const r = await this.pool.query(
+      "UPDATE workshop SET state = 'ended', ended_at = $1 WHERE id = $2 AND state <> 'ended' RETURNING id",
+      [this.iso(), id],
+    );
+    return r.rows.length > 0;
+  }
+
   async setInstructorToken(id: string, token: string): Promise<void> {
     await this.pool.query("UPDATE workshop SET instructor_token_hash = $1 WHERE id = $2", [
       hashToken(token),

@@ -71,7 +71,11 @@ describe.each(backends)("workshops, identity and the audit log on $name", ({ fre
     expect(await s.workshopByInstructorToken("teacher-token")).toBeUndefined();
     expect((await s.workshopByInstructorToken("new-token"))?.id).toBe(w.id);
     expect((await s.workshopRecords()).map((r) => r.id)).toEqual([def.id, w.id]);
-    await s.setWorkshopState(w.id, "ended");
+    // Ended once: a second end (another replica's, or the schedule's) ends nothing and says so.
+    expect(await s.endWorkshop(w.id)).toBe(true);
+    const endedAt = (await s.workshopRecord(w.id))?.endedAt;
+    expect(await s.endWorkshop(w.id)).toBe(false);
+    expect((await s.workshopRecord(w.id))?.endedAt).toBe(endedAt);
     expect((await s.workshopRecord(w.id))?.endedAt).toEqual(expect.any(String));
     expect(await s.workshopByJoinCode("tue-42")).toBeUndefined();
     expect((await s.workshopByJoinCode("tue-42", true))?.id).toBe(w.id);
@@ -306,7 +310,11 @@ describe.each(backends)("SessionStore on $name", ({ fresh }) => {
     await s.setInstructorToken(w.id, "tok-456");
     expect(await s.workshopByInstructorToken("tok-123")).toBeUndefined();
     expect((await s.workshopByInstructorToken("tok-456"))?.id).toBe(w.id);
-    await s.setWorkshopState(w.id, "ended");
+    // Ended once: a second end (another replica's, or the schedule's) ends nothing and says so.
+    expect(await s.endWorkshop(w.id)).toBe(true);
+    const endedAt = (await s.workshopRecord(w.id))?.endedAt;
+    expect(await s.endWorkshop(w.id)).toBe(false);
+    expect((await s.workshopRecord(w.id))?.endedAt).toBe(endedAt);
     expect(await s.workshopByJoinCode("friday-1")).toBeUndefined();
     expect((await s.workshopByJoinCode("friday-1", true))?.id).toBe(w.id);
     expect((await s.workshopRecord(w.id))?.endedAt).toEqual(expect.any(String));

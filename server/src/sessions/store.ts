@@ -241,6 +241,18 @@ export class SqliteSessionStore {
       .run(state, state, this.iso(), id);
   }
 
+  /**
+   * Ends a workshop unless it has ended already; true when this call ended it (the one caller of several, on any
+   * replica, that records the end).
+   */
+  endWorkshop(id: string): boolean {
+    return (
+      this.db
+        .prepare("UPDATE workshop SET state = 'ended', ended_at = ? WHERE id = ? AND state <> 'ended'")
+        .run(this.iso(), id).changes > 0
+    );
+  }
+
   setInstructorToken(id: string, token: string): void {
     this.db.prepare("UPDATE workshop SET instructor_token_hash = ? WHERE id = ?").run(hashToken(token), id);
   }

@@ -44,6 +44,8 @@ export interface WorkshopEvents {
   state: [state: WorkshopState];
   /** The learner's cluster and shell are no longer served by this replica: their pages must reconnect. */
   moved: [learnerId: string];
+  /** The workshop's state was changed here (opened, paused, ended): other replicas read it again. */
+  changed: [];
 }
 
 /** `refused`: the attendee's input or the workshop's capacity; `failed`: the server could not admit them. */
@@ -85,6 +87,8 @@ export interface WorkshopOptions {
    * the cluster; rejects (`HeldElsewhereError`) while another live replica serves it. Default: always this one.
    */
   ownCluster?(learner: { id: string; clusterId: string }): Promise<void>;
+  /** Whether this replica serves the cluster now (holds its lease); default: none, when another replica ended it. */
+  servesCluster?(clusterId: string): boolean;
   logger?: Logger;
 }
 
@@ -358,19 +362,51 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     if (now === state) return;
     await this.opts.store.setWorkshopState(this.opts.workshopId, state);
     this.log.info("workshop state changed", { workshop: this.opts.workshopId, from: now, to: state });
+    this.known = state;
+    this.emit("state", state);
+    this.emit("changed");
+    this.emit("board");
+  }
+
+  /** The state this replica last saw (set, or read again), so a change another replica made is told once. */
+  private known: WorkshopState | undefined;
+
+  /**
+   * Takes in the state as stored now, which another replica may have changed (opened, paused): told to this replica's
+   * listeners when it differs from what it last saw. An ended workshop is ended here with `end`.
+   */
+  stateElsewhere(state: WorkshopState): void {
+    if (state === "ended" || state === this.known) return;
+    const was = this.known;
+    this.known = state;
+    if (was === undefined) return;
+    this.log.info("workshop state changed on another replica", { workshop: this.id, from: was, to: state });
     this.emit("state", state);
     this.emit("board");
   }
 
+  /** The teardown of the end on this replica, once. */
+  private stopping: Promise<void> | undefined;
+
   /**
    * Ends the workshop: no more joins, every shell ended, every cluster (attendees' and pre-warmed) released, every
-   * session ended. Learners, progress, checks and answers are kept for the results.
+   * session ended. Learners, progress, checks and answers are kept for the results. Returns true when this call ended
+   * it in the database; when another replica (or an earlier call) did, only what this replica holds of it stops
+   * here: its shells, its warm clusters and the attendees' clusters it serves. The database decides which call ends
+   * it, so the end is recorded once whichever replicas run it.
    */
-  async end(): Promise<void> {
-    if ((await this.record()).state === "ended") return;
-    await this.opts.store.setWorkshopState(this.opts.workshopId, "ended");
+  async end(): Promise<boolean> {
+    const ended = await this.opts.store.endWorkshop(this.opts.workshopId);
+    if (ended) await this.opts.store.endSessionsOf(this.opts.workshopId);
+    this.known = "ended";
+    this.stopping ??= this.stopHere(ended);
+    await this.stopping;
+    if (ended) this.emit("changed");
+    return ended;
+  }
+
+  private async stopHere(all: boolean): Promise<void> {
     const learners = await this.opts.store.learners(this.opts.workshopId);
-    await this.opts.store.endSessionsOf(this.opts.workshopId);
     this.emit("state", "ended");
     for (const l of learners) this.emit("removed", l.id);
     await this.opts.pool.drain();
@@ -378,11 +414,14 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       learners.map((l) =>
         this.serial(l.id, async () => {
           this.opts.endShell?.(l.id);
-          await this.release(l.clusterId);
+          if (all || (this.opts.servesCluster?.(l.clusterId) ?? false)) await this.release(l.clusterId);
         }),
       ),
     );
-    this.log.info("workshop ended", { workshop: this.opts.workshopId, learners: learners.length });
+    this.log.info(all ? "workshop ended" : "workshop ended on another replica: stopped here", {
+      workshop: this.opts.workshopId,
+      learners: learners.length,
+    });
     this.emit("board");
   }
 

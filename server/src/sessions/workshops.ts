@@ -23,6 +23,8 @@ export interface WorkshopsEvents {
   added: [workshop: Workshop];
   /** A workshop ended: nothing more happens in it. */
   ended: [workshop: Workshop];
+  /** A workshop's state or instructor token was changed here: the other replicas read it again (`refresh`). */
+  changed: [workshopId: string];
 }
 
 export interface WorkshopsOptions {
@@ -85,9 +87,12 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     for (const w of this.all()) {
       try {
         const r = await w.record();
+        // Read on every replica every few seconds: a workshop another replica changed is taken in here even when the
+        // event about it was lost.
+        if (r.state === "ended") await this.endedElsewhere(w);
+        else w.stateElsewhere(r.state);
         if (r.state === "ended" || !r.endsAt || Date.parse(r.endsAt) > now) continue;
-        await this.end(w, "schedule");
-        ended.push(w.id);
+        if (await this.end(w, "schedule")) ended.push(w.id);
       } catch (err) {
         this.log.error("could not end a workshop at its end time", {
           workshop: w.id,
@@ -129,6 +134,10 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
   private async runningOf(r: WorkshopRecord | undefined): Promise<Workshop | undefined> {
     if (!r) return undefined;
     const w = this.running.get(r.id);
+    if (w && r.state === "ended" && !r.isDefault) {
+      await this.endedElsewhere(w);
+      return undefined;
+    }
     if (w || r.state === "ended" || r.isDefault) return w;
     let p = this.adopting.get(r.id);
     if (!p) {
@@ -146,11 +155,53 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
 
   /** The running workshop `id`, started here first when another replica created it. */
   private async runningById(id: string): Promise<Workshop | undefined> {
-    return this.running.get(id) ?? this.runningOf(await this.opts.store.workshopRecord(id));
+    return this.runningOf(await this.opts.store.workshopRecord(id));
+  }
+
+  /**
+   * Reads workshop `id` again from the database (another replica changed it): ended there, it ends here too (its
+   * shells, its warm clusters and the clusters this replica serves for it released, its pages disconnected); opened
+   * or paused, this replica's boards are told. A workshop not running here is left to start at its first use.
+   */
+  async refresh(id: string): Promise<void> {
+    const w = this.running.get(id);
+    if (!w) return;
+    const r = await this.opts.store.workshopRecord(id);
+    if (!r) return;
+    if (r.state === "ended") await this.endedElsewhere(w);
+    else w.stateElsewhere(r.state);
+  }
+
+  /** Reads every running workshop again (events from other replicas may have been lost). */
+  async refreshAll(): Promise<void> {
+    await Promise.all(
+      this.all().map((w) =>
+        this.refresh(w.id).catch((err: unknown) =>
+          this.log.warn("could not read a workshop again from the database", {
+            workshop: w.id,
+            error: err instanceof Error ? err.message : String(err),
+          }),
+        ),
+      ),
+    );
+  }
+
+  /** Stops here a workshop that ended in the database (by another replica, or the schedule there). */
+  private async endedElsewhere(w: Workshop): Promise<void> {
+    await w.end();
+    this.stopRunning(w);
+  }
+
+  private stopRunning(w: Workshop): void {
+    if (w.id === this.defaultId || this.running.get(w.id) !== w) return;
+    this.running.delete(w.id);
+    this.emit("ended", w);
   }
 
   private async add(r: WorkshopRecord): Promise<Workshop> {
     const w = await this.opts.build(r);
+    w.stateElsewhere(r.state);
+    w.on("changed", () => this.emit("changed", w.id));
     this.running.set(r.id, w);
     this.emit("added", w);
     return w;
@@ -320,17 +371,20 @@ export class Workshops extends EventEmitter<WorkshopsEvents> {
     const token = newToken();
     await this.opts.store.setInstructorToken(workshop.id, token);
     await this.record(actor, workshop.id, "workshop.rotate-token");
+    this.emit("changed", workshop.id);
     return token;
   }
 
-  /** Ends a workshop and stops running it (its results stay in the database). */
-  async end(workshop: Workshop, actor: Actor): Promise<void> {
-    await this.record(actor, workshop.id, "workshop.end");
-    await workshop.end();
-    if (workshop.id !== this.defaultId) {
-      this.running.delete(workshop.id);
-      this.emit("ended", workshop);
-    }
+  /**
+   * Ends a workshop and stops running it (its results stay in the database). Recorded in the audit log only when
+   * this call ended it (the database decides, so replicas ending it at its end time at once record it once); returns
+   * whether it did.
+   */
+  async end(workshop: Workshop, actor: Actor): Promise<boolean> {
+    const ended = await workshop.end();
+    if (ended) await this.record(actor, workshop.id, "workshop.end");
+    this.stopRunning(workshop);
+    return ended;
   }
 
   /** Appends to the audit log and the server's log. Every instructor action goes through here. */
