@@ -95,7 +95,7 @@ beforeAll(async () => {
   database = postgres.createDatabase("workshop_state");
   one = await startReplica("one");
   two = await startReplica("two");
-  const p = replicas[1]!.provider;
+  const p = replicas[1]!.provider as unknown as { release(id: string): Promise<void> };
   const release = p.release.bind(p);
   p.release = async (id: string) => {
     releasedOnTwo.push(id);

@@ -396,12 +396,19 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
    * it, so the end is recorded once whichever replicas run it.
    */
   async end(): Promise<boolean> {
+    if (this.stopping) {
+      await this.stopping;
+      return false;
+    }
     const ended = await this.opts.store.endWorkshop(this.opts.workshopId);
     if (ended) await this.opts.store.endSessionsOf(this.opts.workshopId);
     this.known = "ended";
-    this.stopping ??= this.stopHere(ended);
-    await this.stopping;
+    // The other replicas stop it while this one does.
     if (ended) this.emit("changed");
+    // Once; after a teardown of what this replica held, the call that ended it releases the rest.
+    if (ended || !this.stopping)
+      this.stopping = (this.stopping ?? Promise.resolve()).then(() => this.stopHere(ended));
+    await this.stopping;
     return ended;
   }
 
