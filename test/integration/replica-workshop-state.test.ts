@@ -225,6 +225,16 @@ describe("a workshop's state across replicas", () => {
     }
   });
 
+  it("an instructor's end and the schedule's at once on one replica: one ends it, recorded once", async () => {
+    const { id } = await create("twice-room");
+    const w = one.workshops.get(id)!;
+    const results = await Promise.all([one.workshops.end(w, "owner"), one.workshops.end(w, "schedule")]);
+    expect(results.sort()).toEqual([false, true]);
+    const ends = (await w.actions()).filter((a) => a.action === "workshop.end");
+    expect(ends).toHaveLength(1);
+    expect(one.workshops.get(id)).toBeUndefined();
+  });
+
   it("an end whose event never arrived is taken in at the next periodic read of the database", async () => {
     const { id } = await create("quiet-room");
     await two.workshops.forJoin("quiet-room");
