@@ -3,7 +3,8 @@
  * the default) against Postgres (group commit; `--database`), with Postgres durable (fsync on, synchronous_commit on).
  * A mutating API request over HTTPS, answered only once its change is committed: latency one at a time (p50/p95), then
  * 20 clusters each with a client writing back to back, where the group commit shares one Postgres transaction among
- * the writes that arrive together (writes/s, p50/p95, writes per commit).
+ * the writes that arrive together (writes/s, p50/p95, writes per commit). Postgres twice: unfenced (one process), and
+ * fenced (`replica` set, each cluster's lease held: every commit checks and locks the lease rows).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -92,27 +93,47 @@ export async function run(): Promise<void> {
     const fileMany = await concurrent(fileWriters, MS);
     await files.close();
 
-    const state = new PgClusterState(await openPg(postgres.createDatabase("bench"), { max: 4 }), {}, true);
-    const pg = await SimHost.start({ clusterState: state });
-    const pgWriters = await writers(pg, CLUSTERS);
-    await state.idle();
-    const pgOne = await sequential(pgWriters[0]!, N);
-    const before = { ...state.stats };
-    const pgMany = await concurrent(pgWriters, MS);
-    const commits = state.stats.commits - before.commits;
-    const appends = state.stats.appends - before.appends;
-    await pg.close();
-    await state.close();
+    /** The Postgres runs: one client, then every cluster's client; fenced, with each cluster's lease held. */
+    const postgresRun = async (db: string, fenced: boolean) => {
+      const url = postgres.createDatabase(db);
+      const state = new PgClusterState(
+        await openPg(url, { max: 4 }),
+        fenced ? { replica: "bench" } : {},
+        true,
+      );
+      if (fenced)
+        await state.pool.query(
+          `INSERT INTO leases (cluster_id, replica, address, expires_at)
+           SELECT 'bench-' || i, 'bench', '', now() + interval '1 hour' FROM generate_series(0, $1 - 1) AS i`,
+          [CLUSTERS],
+        );
+      const pg = await SimHost.start({ clusterState: state });
+      const pgWriters = await writers(pg, CLUSTERS);
+      await state.idle();
+      const one = await sequential(pgWriters[0]!, N);
+      const before = { ...state.stats };
+      const many = await concurrent(pgWriters, MS);
+      const commits = state.stats.commits - before.commits;
+      const appends = state.stats.appends - before.appends;
+      await pg.close();
+      await state.close();
+      return { one, many, commits, appends };
+    };
+    const unfenced = await postgresRun("bench", false);
+    const fenced = await postgresRun("bench_fenced", true);
 
     process.stdout.write(`create ConfigMap over HTTPS, answered once committed; one client, ${N} writes:\n`);
     process.stdout.write(`  files (journal + fdatasync):      ${fmt(fileOne)}\n`);
-    process.stdout.write(`  Postgres (durable commit):        ${fmt(pgOne)}\n`);
+    process.stdout.write(`  Postgres (durable commit):        ${fmt(unfenced.one)}\n`);
+    process.stdout.write(`  Postgres, fenced by the lease:    ${fmt(fenced.one)}\n`);
     process.stdout.write(`${CLUSTERS} clusters, a client each writing back to back for ${MS / 1000} s:\n`);
-    process.stdout.write(
-      `  files:    ${fileMany.perSecond.toFixed(0)} writes/s, ${fmt(fileMany.lat)}\n` +
-        `  Postgres: ${pgMany.perSecond.toFixed(0)} writes/s, ${fmt(pgMany.lat)}; ` +
-        `group commit: ${appends} journal rows in ${commits} commits (${(appends / Math.max(1, commits)).toFixed(1)} per commit)\n`,
-    );
+    type Run = typeof unfenced;
+    const line = (name: string, r: Run): string =>
+      `  ${name}: ${r.many.perSecond.toFixed(0)} writes/s, ${fmt(r.many.lat)}; ` +
+      `group commit: ${r.appends} journal rows in ${r.commits} commits (${(r.appends / Math.max(1, r.commits)).toFixed(1)} per commit)\n`;
+    process.stdout.write(`  files:    ${fileMany.perSecond.toFixed(0)} writes/s, ${fmt(fileMany.lat)}\n`);
+    process.stdout.write(line("Postgres", unfenced));
+    process.stdout.write(line("Postgres, fenced", fenced));
   } finally {
     postgres.stop();
     rmSync(dir, { recursive: true, force: true });

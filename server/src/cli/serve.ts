@@ -2,6 +2,7 @@
  * `egresslab serve`: the workshop server. Loads the lab, chooses the cluster provider, starts the web server and
  * prints where to open it; runs until interrupted.
  */
+import { hostname } from "node:os";
 import path from "node:path";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -289,7 +290,10 @@ export const serveCommand: Command = {
       ...(o.database ? { shared: true } : {}),
       logger: logger.child({ component: "provider" }),
       // Simulated clusters' journals and snapshots go to the same database, so another replica can rebuild them.
-      ...(o.database ? { simHostOptions: { database: o.database } } : {}),
+      // Written only while this replica holds the cluster's lease (the name the leases carry).
+      ...(o.database
+        ? { simHostOptions: { database: o.database, replica: o.replica ?? `${hostname()}-${process.pid}` } }
+        : {}),
     });
     const edition = sessionEdition(
       lab,

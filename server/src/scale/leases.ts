@@ -7,6 +7,10 @@
  * A replica that cannot renew in time (the database is unreachable, the renewal found a row gone) stops serving what it
  * lost at once: whoever takes the lease next must be the only writer. With SQLite (one process) leases are an
  * in-memory no-op: every acquire succeeds and nothing is ever lost.
+ *
+ * Each holding has a generation (a new number whenever the lease passes to a replica that did not hold it): the
+ * cluster state's commits (`pg-cluster-state.ts`) are fenced by it, so a replica that lost a lease without noticing yet
+ * (a long pause, renewals failing while its other connections work) cannot write over the new holder's state.
  */
 import { EventEmitter } from "node:events";
 import type { PgPool } from "./pg-db.ts";
@@ -142,7 +146,8 @@ export class PgLeases extends EventEmitter<LeaseEvents> implements Leases {
        INSERT INTO leases (cluster_id, replica, address, expires_at)
        VALUES ($1, $2, $3, now() + make_interval(secs => $4 / 1000.0))
        ON CONFLICT (cluster_id) DO UPDATE
-         SET replica = EXCLUDED.replica, address = EXCLUDED.address, expires_at = EXCLUDED.expires_at
+         SET replica = EXCLUDED.replica, address = EXCLUDED.address, expires_at = EXCLUDED.expires_at,
+           generation = CASE WHEN leases.replica = EXCLUDED.replica THEN leases.generation ELSE EXCLUDED.generation END
          WHERE leases.expires_at < now() OR leases.replica = EXCLUDED.replica
        RETURNING (SELECT replica FROM before) AS previous`,
       [clusterId, this.replica, this.address, this.ttlMs],

@@ -15,7 +15,8 @@ import { ApiError, type KubeObject } from "../store/types.ts";
 import { VirtualClock } from "../shared/clock.ts";
 import { noopLogger } from "../shared/logger.ts";
 import { openPg, type PgPool } from "./pg-db.ts";
-import { PgClusterState } from "./pg-cluster-state.ts";
+import { PgClusterState, type PgClusterStateOptions } from "./pg-cluster-state.ts";
+import { PgLeases } from "./leases.ts";
 import { createSimProvider } from "../providers/sim/provider.ts";
 
 let postgres: PostgresServer;
@@ -38,8 +39,8 @@ async function database(): Promise<{ url: string; pool: PgPool }> {
 }
 
 /** A replica's view of the database: its own connections and its own group commit. */
-async function replica(url: string): Promise<PgClusterState> {
-  const state = new PgClusterState(await openPg(url, { max: 4 }), {}, true);
+async function replica(url: string, opts: PgClusterStateOptions = {}): Promise<PgClusterState> {
+  const state = new PgClusterState(await openPg(url, { max: 4 }), opts, true);
   cleanups.push(() => state.close());
   return state;
 }
@@ -456,5 +457,165 @@ describe("cluster state in Postgres", () => {
     const writer = (c.store as any).journal;
     await c.close();
     expect(() => writer.append([], 99)).toThrow(ApiError);
+  });
+});
+
+describe("fencing: a cluster's state is written only by the replica holding its lease", () => {
+  /** A replica: its leases (renewed too rarely to matter here) and its cluster state, fenced by its name. */
+  async function fencedReplica(url: string, name: string) {
+    const pool = await openPg(url, { max: 2 });
+    const leases = new PgLeases({ pool, replica: name, address: `http://${name}.test`, ttlMs: 600_000 });
+    const state = await replica(url, { replica: name });
+    cleanups.push(async () => {
+      await leases.close().catch(() => undefined);
+      await pool.end();
+    });
+    return { leases, state };
+  }
+  /** The lease runs out in the database (its holder paused, or its renewals failed), without the holder knowing. */
+  const expire = (pool: PgPool, id: string) =>
+    pool.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE cluster_id = $1", [id]);
+  const journalNames = async (pool: PgPool, id: string): Promise<string[]> =>
+    (
+      await pool.query<{ changes: string }>("SELECT changes FROM cluster_journal WHERE cluster_id = $1", [id])
+    ).rows.map((r) => r.changes);
+  const names = (c: SimCluster) => c.store.list("core/configmaps", "default").map((o) => o.metadata.name);
+
+  it("answers 503 to the old holder's write once another replica took the cluster over, and saves none of it", async () => {
+    const { url, pool } = await database();
+    const a = await fencedReplica(url, "replica-a");
+    const b = await fencedReplica(url, "replica-b");
+    await a.leases.acquire("moving");
+    const ha = await host(a.state);
+    const created = await ha.createCluster({ id: "moving" });
+    const api = client(ha, "moving", tokenOf(created.kubeconfig));
+    await api.ok("POST", "/api/v1/namespaces/default/configmaps", cm("by-a"));
+    const ac = ha.getCluster("moving") as SimCluster;
+    const rvBefore = ac.store.resourceVersion;
+
+    // A's lease runs out unnoticed; B takes the cluster over and rebuilds it.
+    await expire(pool, "moving");
+    expect(await b.leases.acquire("moving")).toEqual({ takenFrom: "replica-a" });
+    const bc = await createSimCluster({ id: "moving", clusterState: b.state, dataplane: false, clock });
+    cleanups.push(() => bc.close());
+    expect(names(bc)).toContain("by-a");
+
+    // A still serves the cluster and its commit connection works: the write is refused and undone.
+    const late = await api.send("POST", "/api/v1/namespaces/default/configmaps", cm("late-by-a"));
+    expect(late.status).toBe(503);
+    expect(JSON.parse(late.body)).toMatchObject({ kind: "Status", code: 503, reason: "ServiceUnavailable" });
+    expect(JSON.parse(late.body).message).toMatch(/moved to another replica.*nothing was changed/);
+    expect(ac.store.resourceVersion).toBe(rvBefore);
+    expect(names(ac)).not.toContain("late-by-a");
+    // A writes nothing more for it, not even its snapshot on close.
+    const again = await api.send("POST", "/api/v1/namespaces/default/configmaps", cm("later-by-a"));
+    expect(again.status).toBe(503);
+    expect(JSON.parse(again.body).message).toMatch(/moved to another replica/);
+    const snapshotBefore = (await pool.query("SELECT * FROM cluster_snapshots WHERE cluster_id = 'moving'"))
+      .rows;
+
+    // B's writes succeed, at the resourceVersions A would have collided with.
+    bc.api.create(bc.api.findType("cm")!, "default", cm("by-b"));
+    await bc.committed();
+    bc.api.create(bc.api.findType("cm")!, "default", cm("by-b-2"));
+    await bc.committed();
+    await ha.unloadCluster("moving", { save: true }).catch(() => undefined);
+    await a.state.idle();
+    expect((await pool.query("SELECT * FROM cluster_snapshots WHERE cluster_id = 'moving'")).rows).toEqual(
+      snapshotBefore,
+    );
+    const journal = (await journalNames(pool, "moving")).join("\n");
+    expect(journal).not.toContain("late-by-a");
+    expect(journal).not.toContain("later-by-a");
+    expect(journal).toContain("by-b-2");
+    const rebuilt = await (await replica(url)).load("moving", noopLogger);
+    const saved = rebuilt!.entries.flatMap((e) => e.changes.map((ch) => ch.object.metadata.name));
+    expect(saved).toEqual(expect.arrayContaining(["by-b", "by-b-2"]));
+    expect(saved).not.toContain("late-by-a");
+  });
+
+  it("commits the healthy clusters of a commit that carries a fenced-off one", async () => {
+    const { url, pool } = await database();
+    const a = await fencedReplica(url, "replica-a");
+    const b = await fencedReplica(url, "replica-b");
+    for (const id of ["fenced-appends", "fenced-snapshot", "healthy"]) await a.leases.acquire(id);
+    const open = async (id: string) => {
+      const c = await createSimCluster({ id, clusterState: a.state, dataplane: false, clock });
+      cleanups.push(() => c.close({ save: false }));
+      c.api.create(c.api.findType("cm")!, "default", cm(`${id}-first`));
+      await c.committed();
+      return c;
+    };
+    const fencedOnes = { appends: await open("fenced-appends"), snapshot: await open("fenced-snapshot") };
+    const healthy = await open("healthy");
+    // A warm cluster no one was given yet has no lease: written as before.
+    const unleased = await open("unleased");
+    for (const id of ["fenced-appends", "fenced-snapshot"]) {
+      await expire(pool, id);
+      await b.leases.acquire(id);
+    }
+
+    // Journal rows only (one statement), then with a snapshot (a transaction): the same commit each time.
+    for (const round of ["appends", "snapshot"] as const) {
+      const fenced = fencedOnes[round];
+      const commitsBefore = a.state.stats.commits;
+      for (const c of [fenced, healthy, unleased])
+        c.api.create(c.api.findType("cm")!, "default", cm(`${c.id}-${round}`));
+      if (round === "snapshot") void ((healthy.store as any).journal.compact() as Promise<boolean>);
+      const [f, h, u] = await Promise.allSettled([fenced, healthy, unleased].map((c) => c.committed()));
+      expect(a.state.stats.commits - commitsBefore).toBe(1);
+      expect(f).toMatchObject({ status: "rejected", reason: { code: 503 } });
+      expect((f as PromiseRejectedResult).reason.message).toMatch(/moved to another replica/);
+      expect(h?.status).toBe("fulfilled");
+      expect(u?.status).toBe("fulfilled");
+      expect(names(fenced), round).not.toContain(`${fenced.id}-${round}`);
+      expect(names(fenced)).toContain(`${fenced.id}-first`);
+    }
+    await a.state.idle();
+    for (const id of ["fenced-appends", "fenced-snapshot"])
+      expect((await journalNames(pool, id)).join("\n")).not.toContain(`${id}-${id.split("-")[1]}`);
+    const other = await replica(url);
+    const saved = async (id: string) => {
+      const s = (await other.load(id, noopLogger))!;
+      return [
+        ...s.state.objects["core/configmaps"]!.map((o) => o.metadata.name),
+        ...s.entries.flatMap((e) => e.changes.map((ch) => ch.object.metadata.name)),
+      ];
+    };
+    expect(await saved("healthy")).toEqual(
+      expect.arrayContaining(["healthy-first", "healthy-appends", "healthy-snapshot"]),
+    );
+    expect(await saved("unleased")).toEqual(
+      expect.arrayContaining(["unleased-appends", "unleased-snapshot"]),
+    );
+    expect(await saved("fenced-appends")).not.toContain("fenced-appends-appends");
+    expect(await saved("fenced-snapshot")).not.toContain("fenced-snapshot-snapshot");
+  });
+
+  it("fences by the lease's generation: a replica that lost a cluster and took it back later does not write with the old writer", async () => {
+    const { url, pool } = await database();
+    const a = await fencedReplica(url, "replica-a");
+    const b = await fencedReplica(url, "replica-b");
+    await a.leases.acquire("aba");
+    const old = await createSimCluster({ id: "aba", clusterState: a.state, dataplane: false, clock });
+    cleanups.push(() => old.close({ save: false }));
+    old.api.create(old.api.findType("cm")!, "default", cm("first"));
+    await old.committed();
+    // B takes it over and gives it up (expired), then A takes it back: the row names A again.
+    await expire(pool, "aba");
+    await b.leases.acquire("aba");
+    await expire(pool, "aba");
+    expect(await a.leases.acquire("aba")).toEqual({ takenFrom: "replica-b" });
+    old.api.create(old.api.findType("cm")!, "default", cm("stale"));
+    await expect(old.committed()).rejects.toMatchObject({ code: 503 });
+    // A writer opened for the new holding (after loading the shared state) writes.
+    await a.state.idle();
+    const fresh = await createSimCluster({ id: "aba", clusterState: a.state, dataplane: false, clock });
+    cleanups.push(() => fresh.close({ save: false }));
+    fresh.api.create(fresh.api.findType("cm")!, "default", cm("current"));
+    await fresh.committed();
+    const joined = (await journalNames(pool, "aba")).join("\n");
+    expect(joined).toContain("current");
+    expect(joined).not.toContain("stale");
   });
 });

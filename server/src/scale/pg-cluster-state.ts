@@ -13,6 +13,16 @@
  * its journal, so a commit that reached the database although its answer did not is not replayed.
  *
  * Compaction replaces the snapshot row and deletes the journal rows it covers in the same transaction.
+ *
+ * Fencing (with `replica`, when several replicas share the database): a cluster's writes commit only while this replica
+ * holds the cluster's lease (`leases.ts`), unexpired by the database's clock and of the generation its writer first
+ * committed under; the check is in the same statement or transaction as the writes and locks the lease row (FOR
+ * SHARE), so a takeover's acquire waits for a commit in flight and the new holder's `load` sees it, or the commit
+ * sees the takeover. The generation, not only the replica's name, is what is compared: a replica that lost the lease
+ * and took it again later (A, then B, then A) must not let a writer from its first holding write. A fenced-off
+ * cluster's writes fail like a failed commit (503, undone) and its writer stops writing; the other clusters in the
+ * same commit are not affected. A cluster without a lease row (a warm cluster no one has been given yet, or no
+ * leases at all) is written as before, unless its writer had committed under a lease.
  */
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
@@ -68,6 +78,11 @@ export interface PgClusterStateOptions {
   delayMs?: number;
   /** The most writes in one commit (default 2000). */
   maxBatch?: number;
+  /**
+   * This replica's name in the `leases` table: when given, a cluster's writes commit only while this replica holds
+   * its lease (see fencing above). Without it nothing is checked (one process).
+   */
+  replica?: string;
 }
 
 /** Connects to `url` (migrating it) and keeps cluster state there; `close()` ends the connections. */
@@ -93,6 +108,37 @@ function sqlState(err: unknown): string | undefined {
 }
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** What a fenced-off cluster's writes are answered. */
+function moved(): ApiError {
+  return new ApiError(
+    503,
+    "ServiceUnavailable",
+    "the cluster moved to another replica, which serves it now; nothing was changed, reconnect to reach it",
+  );
+}
+
+/**
+ * Which of a commit's clusters this replica may write, locking their lease rows until the commit (`$1` the clusters,
+ * `$2` the generation each writer committed under or NULL, `$3` this replica): with a lease row, it must be this
+ * replica's, unexpired, and of the writer's generation; without one, the writer must never have committed under one.
+ * The rows are locked in the order of their ids, as the renewal's index scan updates them.
+ */
+const allowedClusters = `lease AS (
+    SELECT cluster_id, replica, generation, expires_at > now() AS live
+      FROM leases WHERE cluster_id = ANY($1::text[]) ORDER BY cluster_id FOR SHARE
+  ), allowed AS (
+    SELECT f.id, l.generation FROM unnest($1::text[], $2::bigint[]) AS f(id, epoch)
+      LEFT JOIN lease AS l ON l.cluster_id = f.id
+     WHERE CASE WHEN l.cluster_id IS NULL THEN f.epoch IS NULL
+                ELSE l.replica = $3 AND l.live AND (f.epoch IS NULL OR l.generation = f.epoch) END
+  )`;
+
+/** What a write of a batch found: the clusters fenced off (nothing of theirs written), each lease's generation. */
+interface Written {
+  fenced: Set<string>;
+  generations: Map<string, number>;
+}
 
 /** What a request whose change was not committed is answered. */
 function notSaved(err: unknown): ApiError {
@@ -321,8 +367,7 @@ export class PgClusterState implements ClusterStateBackend {
 
   private async commit(batch: Item[]): Promise<void> {
     try {
-      await this.write(batch);
-      this.settle(batch);
+      this.finish(batch, await this.write(batch));
       return;
     } catch (err) {
       const byCluster = new Map<string, Item[]>();
@@ -335,13 +380,47 @@ export class PgClusterState implements ClusterStateBackend {
       // Something in the batch itself: each cluster's part on its own, so the others still commit.
       for (const part of byCluster.values()) {
         try {
-          await this.write(part);
-          this.settle(part);
+          this.finish(part, await this.write(part));
         } catch (again) {
           this.fail(part, again);
         }
       }
     }
+  }
+
+  /** A batch's transaction committed: its writes are settled, except those of clusters fenced off. */
+  private finish(batch: Item[], written: Written): void {
+    for (const it of batch) {
+      const g = written.generations.get(it.id);
+      if (g !== undefined && it.writer) it.writer.generation ??= g;
+    }
+    if (!written.fenced.size) {
+      this.settle(batch);
+      return;
+    }
+    const fenced = batch.filter((it) => written.fenced.has(it.id));
+    const rest = batch.filter((it) => !written.fenced.has(it.id));
+    if (rest.length) this.settle(rest);
+    this.fenceOff(fenced);
+  }
+
+  /**
+   * Another replica holds the lease of these writes' clusters: they fail (the store undoes them), and so does every
+   * later queued write of their writers, which write nothing more.
+   */
+  private fenceOff(items: Item[]): void {
+    const ids = [...new Set(items.map((i) => i.id))];
+    this.log.warn("another replica holds the lease of a cluster: its changes here were refused and undone", {
+      clusters: ids,
+      writes: items.length,
+    });
+    const writers = new Set<PgStateWriter>();
+    for (const it of items) if (it.writer) writers.add(it.writer);
+    const later = this.queue.filter((it) => it.writer && writers.has(it.writer));
+    this.queue = this.queue.filter((it) => !(it.writer && writers.has(it.writer)));
+    for (const w of writers) w.fencedOff();
+    const e = moved();
+    for (const it of [...items, ...later]) it.reject(e);
   }
 
   private settle(batch: Item[]): void {
@@ -370,67 +449,63 @@ export class PgClusterState implements ClusterStateBackend {
     for (const it of [...batch, ...later]) it.reject(e);
   }
 
-  /** Writes one batch in one transaction. */
-  private async write(batch: Item[]): Promise<void> {
-    const clear = new Set<string>();
-    const appends = { id: [] as string[], rv: [] as number[], text: [] as string[] };
-    const snaps = new Map<string, { rv: number; text: string; fresh: boolean }>();
-    const dataplanes = new Map<string, string>();
-    const deletes: string[] = [];
-    const renames: { id: string; to: string }[] = [];
+  /** Writes one batch in one transaction (fenced: only the clusters whose lease this replica holds). */
+  private async write(batch: Item[]): Promise<Written> {
+    const me = this.opts.replica;
+    const written: Written = { fenced: new Set(), generations: new Map() };
+    const ids = [...new Set(batch.map((it) => it.id))];
+    const generationOf = new Map<string, number>();
     for (const it of batch) {
-      switch (it.kind) {
-        case "append":
-          appends.id.push(it.id);
-          appends.rv.push(it.rv);
-          appends.text.push(it.text);
-          break;
-        case "snapshot": {
-          if (it.clear) clear.add(it.id);
-          const fresh = it.fresh || (snaps.get(it.id)?.fresh ?? false);
-          snaps.set(it.id, { rv: it.rv, text: it.text, fresh });
-          if (it.fresh) dataplanes.delete(it.id);
-          break;
-        }
-        case "dataplane":
-          dataplanes.set(it.id, it.text);
-          break;
-        case "delete":
-          deletes.push(it.id);
-          break;
-        case "rename":
-          renames.push({ id: it.id, to: it.to });
-          break;
-      }
+      const g = it.writer?.generation;
+      if (g !== undefined && !generationOf.has(it.id)) generationOf.set(it.id, g);
     }
-    const insertAppends = `INSERT INTO cluster_journal (cluster_id, resource_version, changes)
-             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])`;
-    const only = !clear.size && !snaps.size && !dataplanes.size && !deletes.length && !renames.length;
+    const epochs = ids.map((id) => generationOf.get(id) ?? null);
+    /** Reads which clusters may be written from `rows` (those `allowed` returned). */
+    const judge = (rows: { id: string; generation: string | null }[]): Set<string> => {
+      const ok = new Set<string>();
+      for (const r of rows) {
+        ok.add(r.id);
+        if (r.generation !== null) written.generations.set(r.id, Number(r.generation));
+      }
+      for (const id of ids) if (!ok.has(id)) written.fenced.add(id);
+      return ok;
+    };
     const c = await this.connection();
     let broken: Error | undefined;
     try {
       // Only journal rows (the usual batch): one statement is its own transaction, one round trip.
-      if (only) await c.query(insertAppends, [appends.id, appends.rv, appends.text]);
-      else
+      if (batch.every((it) => it.kind === "append")) {
+        const a = appendArrays(batch);
+        if (!me) await c.query(insertAppends, [a.id, a.rv, a.text]);
+        else
+          judge(
+            (
+              await c.query<{ id: string; generation: string | null }>(
+                `WITH ${allowedClusters}, inserted AS (
+                   INSERT INTO cluster_journal (cluster_id, resource_version, changes)
+                   SELECT a.id, a.rv, a.text FROM unnest($4::text[], $5::bigint[], $6::text[]) AS a(id, rv, text)
+                    WHERE a.id IN (SELECT id FROM allowed)
+                 )
+                 SELECT id, generation FROM allowed`,
+                [ids, epochs, me, a.id, a.rv, a.text],
+              )
+            ).rows,
+          );
+      } else
         await inTransaction(c, async () => {
-          if (clear.size)
-            await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [[...clear]]);
-          if (appends.id.length) await c.query(insertAppends, [appends.id, appends.rv, appends.text]);
-          if (snaps.size) await writeSnapshots(c, snaps);
-          if (dataplanes.size)
-            await c.query(
-              `UPDATE cluster_snapshots AS s SET dataplane = d.state, updated_at = now()
-             FROM unnest($1::text[], $2::text[]) AS d(id, state) WHERE s.cluster_id = d.id`,
-              [[...dataplanes.keys()], [...dataplanes.values()]],
+          let items = batch;
+          if (me) {
+            const ok = judge(
+              (
+                await c.query<{ id: string; generation: string | null }>(
+                  `WITH ${allowedClusters} SELECT id, generation FROM allowed`,
+                  [ids, epochs, me],
+                )
+              ).rows,
             );
-          if (deletes.length) {
-            await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [deletes]);
-            await c.query("DELETE FROM cluster_snapshots WHERE cluster_id = ANY($1::text[])", [deletes]);
+            items = batch.filter((it) => ok.has(it.id));
           }
-          for (const r of renames) {
-            await c.query("UPDATE cluster_journal SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
-            await c.query("UPDATE cluster_snapshots SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
-          }
+          await writeItems(c, items);
         });
     } catch (err) {
       // A connection that failed mid-transaction is not given back to the pool.
@@ -439,6 +514,72 @@ export class PgClusterState implements ClusterStateBackend {
     } finally {
       c.release(broken);
     }
+    return written;
+  }
+}
+
+const insertAppends = `INSERT INTO cluster_journal (cluster_id, resource_version, changes)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])`;
+
+/** The journal rows of `items`, as the columns' arrays. */
+function appendArrays(items: Item[]): { id: string[]; rv: number[]; text: string[] } {
+  const out = { id: [] as string[], rv: [] as number[], text: [] as string[] };
+  for (const it of items)
+    if (it.kind === "append") {
+      out.id.push(it.id);
+      out.rv.push(it.rv);
+      out.text.push(it.text);
+    }
+  return out;
+}
+
+/** Every statement of `items`, inside the caller's transaction. */
+async function writeItems(c: PgClient, items: Item[]): Promise<void> {
+  const clear = new Set<string>();
+  const snaps = new Map<string, { rv: number; text: string; fresh: boolean }>();
+  const dataplanes = new Map<string, string>();
+  const deletes: string[] = [];
+  const renames: { id: string; to: string }[] = [];
+  for (const it of items) {
+    switch (it.kind) {
+      case "append":
+        break;
+      case "snapshot": {
+        if (it.clear) clear.add(it.id);
+        const fresh = it.fresh || (snaps.get(it.id)?.fresh ?? false);
+        snaps.set(it.id, { rv: it.rv, text: it.text, fresh });
+        if (it.fresh) dataplanes.delete(it.id);
+        break;
+      }
+      case "dataplane":
+        dataplanes.set(it.id, it.text);
+        break;
+      case "delete":
+        deletes.push(it.id);
+        break;
+      case "rename":
+        renames.push({ id: it.id, to: it.to });
+        break;
+    }
+  }
+  const appends = appendArrays(items);
+  if (clear.size)
+    await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [[...clear]]);
+  if (appends.id.length) await c.query(insertAppends, [appends.id, appends.rv, appends.text]);
+  if (snaps.size) await writeSnapshots(c, snaps);
+  if (dataplanes.size)
+    await c.query(
+      `UPDATE cluster_snapshots AS s SET dataplane = d.state, updated_at = now()
+       FROM unnest($1::text[], $2::text[]) AS d(id, state) WHERE s.cluster_id = d.id`,
+      [[...dataplanes.keys()], [...dataplanes.values()]],
+    );
+  if (deletes.length) {
+    await c.query("DELETE FROM cluster_journal WHERE cluster_id = ANY($1::text[])", [deletes]);
+    await c.query("DELETE FROM cluster_snapshots WHERE cluster_id = ANY($1::text[])", [deletes]);
+  }
+  for (const r of renames) {
+    await c.query("UPDATE cluster_journal SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
+    await c.query("UPDATE cluster_snapshots SET cluster_id = $2 WHERE cluster_id = $1", [r.id, r.to]);
   }
 }
 
@@ -479,6 +620,10 @@ class PgStateWriter implements ClusterStateWriter {
   /** The resourceVersion of each queued append, to know what a failure undoes. */
   private readonly queued = new Map<Promise<void>, number>();
   private closed = false;
+  /** Why appends are refused once closed (another replica took the cluster over, or it is shutting down). */
+  private closedBy: "close" | "fenced" = "close";
+  /** The generation of the lease this writer first committed under (fencing); undefined before, or without a lease. */
+  generation: number | undefined;
   private readonly outstanding = new Set<Promise<void>>();
 
   constructor(
@@ -495,7 +640,10 @@ class PgStateWriter implements ClusterStateWriter {
   }
 
   append(changes: readonly JournalChange[], resourceVersion: number): Promise<void> {
-    if (this.closed) throw new ApiError(503, "ServiceUnavailable", "the cluster is shutting down");
+    if (this.closed)
+      throw this.closedBy === "fenced"
+        ? moved()
+        : new ApiError(503, "ServiceUnavailable", "the cluster is shutting down");
     if (this.undoneAbove !== undefined) {
       if (resourceVersion > this.undoneAbove)
         throw notSaved(new Error("an earlier change it builds on was not saved"));
@@ -524,6 +672,7 @@ class PgStateWriter implements ClusterStateWriter {
 
   /** Queues `state` as the cluster's snapshot (after every write queued before it). */
   snapshot(state: ClusterState, how: { clear: boolean; fresh: boolean }): Promise<void> {
+    if (this.closedBy === "fenced") return Promise.reject(moved());
     this.bytes = 0;
     return this.track(
       this.backend.enqueue({
@@ -561,7 +710,15 @@ class PgStateWriter implements ClusterStateWriter {
     if (undone.length) this.undoneAbove = Math.max(this.undoneAbove ?? 0, ...undone);
   }
 
+  /** Another replica holds the cluster's lease: this writer writes nothing more (its queued writes are failed). */
+  fencedOff(): void {
+    this.failed();
+    this.closed = true;
+    this.closedBy = "fenced";
+  }
+
   saveDataplane(state: DataplaneState): Promise<void> {
+    if (this.closedBy === "fenced") return Promise.reject(moved());
     return this.track(
       this.backend.enqueue({ kind: "dataplane", id: this.id, text: JSON.stringify(state), writer: this }),
     );

@@ -153,4 +153,10 @@ export const pgMigrations: readonly string[] = [
     seen_at TIMESTAMPTZ NOT NULL
   );
   `,
+  // A lease's generation: a new number each time a cluster's lease passes to a replica that did not hold it, so a
+  // replica's write of cluster state can be fenced to the holding it started under.
+  `
+  CREATE SEQUENCE lease_generation;
+  ALTER TABLE leases ADD COLUMN generation BIGINT NOT NULL DEFAULT nextval('lease_generation');
+  `,
 ];

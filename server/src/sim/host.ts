@@ -72,6 +72,11 @@ export interface SimHostOptions {
    * replicas, instead of files in `dataDir`. The host opens it and closes it.
    */
   database?: string;
+  /**
+   * This replica's name in the database's `leases` (with `database`): a cluster's state is written only while this
+   * replica holds its lease (fencing, `scale/pg-cluster-state.ts`).
+   */
+  replica?: string;
   /** Keep the clusters' state here (not closed by the host); wins over `database` and `dataDir`. */
   clusterState?: ClusterStateBackend;
   /**
@@ -196,6 +201,7 @@ export class SimHost {
         const { openPgClusterState } = await import("../scale/pg-cluster-state.ts");
         backend = await openPgClusterState(opts.database, {
           logger: logger.child({ component: "cluster-state" }),
+          ...(opts.replica !== undefined ? { replica: opts.replica } : {}),
         });
       } catch (err) {
         await server.close();
