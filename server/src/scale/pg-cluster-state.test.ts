@@ -592,6 +592,45 @@ describe("fencing: a cluster's state is written only by the replica holding its 
     expect(await saved("fenced-snapshot")).not.toContain("fenced-snapshot-snapshot");
   });
 
+  it("refuses a commit that meets a takeover in flight: it waits for the takeover's transaction, then sees it", async () => {
+    const { url, pool } = await database();
+    const a = await fencedReplica(url, "replica-a");
+    await a.leases.acquire("race");
+    const c = await createSimCluster({ id: "race", clusterState: a.state, dataplane: false, clock });
+    cleanups.push(() => c.close({ save: false }));
+    c.api.create(c.api.findType("cm")!, "default", cm("before"));
+    await c.committed();
+    // Another replica's takeover, not committed yet (the lease ran out, as far as the database is concerned).
+    const takeover = await pool.connect();
+    try {
+      await takeover.query("BEGIN");
+      await takeover.query(
+        `UPDATE leases SET replica = 'replica-b', generation = nextval('lease_generation'),
+           expires_at = now() + interval '1 minute' WHERE cluster_id = 'race'`,
+      );
+      c.api.create(c.api.findType("cm")!, "default", cm("racing"));
+      const racing = c.committed();
+      racing.catch(() => undefined);
+      // A's commit is under way and waits for the lease row (without the lock it would read the old row and commit).
+      for (let waited = 0; ; waited += 20) {
+        const w = await pool.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%cluster_journal%'",
+        );
+        if (w.rows[0].n > 0) break;
+        if (waited > 20_000) throw new Error("the commit never waited for the lease row");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await takeover.query("COMMIT");
+      await expect(racing).rejects.toMatchObject({ code: 503 });
+    } finally {
+      takeover.release();
+    }
+    await a.state.idle();
+    const joined = (await journalNames(pool, "race")).join("\n");
+    expect(joined).toContain("before");
+    expect(joined).not.toContain("racing");
+  });
+
   it("fences by the lease's generation: a replica that lost a cluster and took it back later does not write with the old writer", async () => {
     const { url, pool } = await database();
     const a = await fencedReplica(url, "replica-a");
