@@ -259,6 +259,8 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
       })
     : new MemoryLeases(replica);
   const ownership = new Ownership(leases, log.child({ component: "ownership" }));
+  // A cluster's write refused because another replica holds its lease: the renewal finds it lost, and it stops here.
+  if (leases instanceof PgLeases) opts.provider.onMoved?.(() => void leases.renew());
   const store = database.sessions;
   const credential = InstructorCredential.open(opts.dataDir, opts.instructorToken);
   const resumeCodes = new ResumeCodes(readOrCreateSecretFile(serverSecretFile(opts.dataDir)));

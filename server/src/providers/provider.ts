@@ -81,4 +81,9 @@ export interface ClusterProvider {
    * so whoever owns them can set them up again; `reason` says which file and why.
    */
   rebuilt?(): { id: string; reason: string }[];
+  /**
+   * Calls `listener` with the id (as `acquire` was given it) of each cluster another replica took over, found when
+   * this process's write of its state was refused (several replicas sharing a database): it must stop serving it.
+   */
+  onMoved?(listener: (id: string) => void): void;
 }

@@ -492,6 +492,15 @@ describe("fencing: a cluster's state is written only by the replica holding its 
     await api.ok("POST", "/api/v1/namespaces/default/configmaps", cm("by-a"));
     const ac = ha.getCluster("moving") as SimCluster;
     const rvBefore = ac.store.resourceVersion;
+    // What the server does with the sim provider: a refused write renews the leases, which finds this one lost.
+    const provider = await createSimProvider({ host: ha });
+    const movedIds: string[] = [];
+    const lost: string[] = [];
+    provider.onMoved((id) => {
+      movedIds.push(id);
+      void a.leases.renew();
+    });
+    a.leases.on("lost", (id) => lost.push(id));
 
     // A's lease runs out unnoticed; B takes the cluster over and rebuilds it.
     await expire(pool, "moving");
@@ -507,6 +516,10 @@ describe("fencing: a cluster's state is written only by the replica holding its 
     expect(JSON.parse(late.body).message).toMatch(/moved to another replica.*nothing was changed/);
     expect(ac.store.resourceVersion).toBe(rvBefore);
     expect(names(ac)).not.toContain("late-by-a");
+    expect(movedIds).toEqual(["moving"]);
+    await a.leases.renew();
+    expect(lost).toEqual(["moving"]);
+    expect(a.leases.holds("moving")).toBe(false);
     // A writes nothing more for it, not even its snapshot on close.
     const again = await api.send("POST", "/api/v1/namespaces/default/configmaps", cm("later-by-a"));
     expect(again.status).toBe(503);

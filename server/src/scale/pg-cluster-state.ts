@@ -20,7 +20,8 @@
  * SHARE), so a takeover's acquire waits for a commit in flight and the new holder's `load` sees it, or the commit
  * sees the takeover. The generation, not only the replica's name, is what is compared: a replica that lost the lease
  * and took it again later (A, then B, then A) must not let a writer from its first holding write. A fenced-off
- * cluster's writes fail like a failed commit (503, undone) and its writer stops writing; the other clusters in the
+ * cluster's writes fail like a failed commit (503, undone), its writer stops writing and `onMoved` listeners are told
+ * (the server renews its leases at once, finds this one lost and stops serving the cluster); the other clusters in the
  * same commit are not affected. A cluster without a lease row (a warm cluster no one has been given yet, or no
  * leases at all) is written as before, unless its writer had committed under a lease.
  */
@@ -159,6 +160,7 @@ export class PgClusterState implements ClusterStateBackend {
   private readonly lastOf = new Map<string, Promise<void>>();
   private readonly log: Logger;
   private closed = false;
+  private readonly movedListeners: ((clusterId: string) => void)[] = [];
 
   constructor(
     readonly pool: PgPool,
@@ -272,6 +274,10 @@ export class PgClusterState implements ClusterStateBackend {
     const to = `${id}@quarantine-${new Date().toISOString()}`;
     await this.enqueue({ kind: "rename", id, to });
     return `the database (cluster id ${to})`;
+  }
+
+  onMoved(listener: (clusterId: string) => void): void {
+    this.movedListeners.push(listener);
   }
 
   /** Drops the queued writes of `writer` (not those being committed), rejecting them with `err`. */
@@ -421,6 +427,7 @@ export class PgClusterState implements ClusterStateBackend {
     for (const w of writers) w.fencedOff();
     const e = moved();
     for (const it of [...items, ...later]) it.reject(e);
+    for (const id of ids) for (const l of this.movedListeners) l(id);
   }
 
   private settle(batch: Item[]): void {

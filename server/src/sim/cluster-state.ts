@@ -67,4 +67,9 @@ export interface ClusterStateBackend {
   quarantine(id: string): Promise<string>;
   /** Stops: waits for what is being written and releases connections. */
   close(): Promise<void>;
+  /**
+   * Calls `listener` with each cluster whose writes were refused because another replica holds its lease (fencing,
+   * Postgres only): this replica must stop serving it.
+   */
+  onMoved?(listener: (clusterId: string) => void): void;
 }

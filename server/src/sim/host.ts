@@ -303,6 +303,11 @@ export class SimHost {
     this.byToken.set(c.token, entry);
   }
 
+  /** Calls `listener` with each cluster another replica took over, found when its writes were refused (fencing). */
+  onMoved(listener: (clusterId: string) => void): void {
+    this.backend?.onMoved?.(listener);
+  }
+
   /** Clusters made afresh at start because their saved state could not be read. */
   rebuiltClusters(): RebuiltCluster[] {
     return this.rebuilt.map((r) => ({ ...r }));

@@ -26,7 +26,9 @@ export type SimHostApi = Pick<
   SimHost,
   "createCluster" | "deleteCluster" | "kubeconfig" | "clusterIds" | "getCluster" | "close"
 > &
-  Partial<Pick<SimHost, "captureImage" | "acceptConnection" | "rebuiltClusters" | "unloadCluster">>;
+  Partial<
+    Pick<SimHost, "captureImage" | "acceptConnection" | "rebuiltClusters" | "unloadCluster" | "onMoved">
+  >;
 
 export interface SimProviderOptions {
   /** A running host to use (not closed by `close()`); otherwise one is started with `hostOptions`. */
@@ -107,6 +109,13 @@ export class SimProvider implements ClusterProvider {
         error: err instanceof Error ? err.message : String(err),
       });
     }
+  }
+
+  onMoved(listener: (id: string) => void): void {
+    this.host.onMoved?.((cluster) => {
+      const id = Object.entries(this.state.assignments).find(([, c]) => c === cluster)?.[0];
+      listener(id ?? cluster);
+    });
   }
 
   rebuilt(): { id: string; reason: string }[] {
