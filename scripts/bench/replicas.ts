@@ -189,7 +189,10 @@ export async function failover(): Promise<void> {
               promptAt = performance.now() - killedAt;
               s.emit("term:input", { data: "kubectl get configmap failover-probe -o name\r" });
               await w.waitText(/configmap\/failover-probe\s/, 30_000);
-              return { prompt: promptAt, cluster: performance.now() - killedAt, on: a.l.replica };
+              const cluster = performance.now() - killedAt;
+              // Where the learner is served now: the replica holding their lease names itself in the cookie.
+              await a.l.call("GET", "/api/session");
+              return { prompt: promptAt, cluster, on: a.l.replica };
             } finally {
               s.close();
             }
