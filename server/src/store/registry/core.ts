@@ -258,6 +258,26 @@ function ingressAddress(o: KubeObject): string {
 const intOrPercentText = (v: unknown): string =>
   typeof v === "number" || typeof v === "string" ? String(v) : "N/A";
 
+/** `GetAccessModesAsString`: the modes' short names, in upstream's fixed order, comma-separated. */
+function accessModesText(modes: unknown[]): string {
+  const short: [string, string][] = [
+    ["ReadWriteOnce", "RWO"],
+    ["ReadOnlyMany", "ROX"],
+    ["ReadWriteMany", "RWX"],
+    ["ReadWriteOncePod", "RWOP"],
+  ];
+  return short
+    .filter(([m]) => modes.includes(m))
+    .map(([, s]) => s)
+    .join(",");
+}
+
+/** `printPersistentVolumeClaim`: capacity and access modes come from the status once a volume is bound. */
+function pvcBound(o: KubeObject): boolean {
+  const v = field(o, "spec", "volumeName");
+  return typeof v === "string" && v !== "";
+}
+
 export function coreTypes(now: Now): ResourceType[] {
   const age = ageColumn(now);
   return [
@@ -488,6 +508,63 @@ export function coreTypes(now: Now): ResourceType[] {
           { description: "Data contains the configuration data." },
         ),
         age,
+      ],
+    }),
+    kind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "V1PersistentVolumeClaim", {
+      namespaced: true,
+      shortNames: ["pvc"],
+      subresources: ["status"],
+      columns: [
+        col(
+          "Status",
+          "string",
+          (o) => (o.metadata.deletionTimestamp ? "Terminating" : (field(o, "status", "phase") ?? "")),
+          { description: "Status of the persistent volume claim." },
+        ),
+        col("Volume", "string", (o) => field(o, "spec", "volumeName") ?? "", {
+          description: "volumeName is the binding reference to the PersistentVolume backing this claim.",
+        }),
+        col(
+          "Capacity",
+          "string",
+          (o) => (pvcBound(o) ? String(field(o, "status", "capacity", "storage") ?? "0") : ""),
+          {
+            description:
+              "Requests describes the minimum amount of compute resources required. If Requests is omitted for a container, it defaults to Limits if that is explicitly specified, otherwise to an implementation-defined value. Requests cannot exceed Limits. More info: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
+          },
+        ),
+        col(
+          "Access Modes",
+          "string",
+          (o) => (pvcBound(o) ? accessModesText(asArray(field(o, "status", "accessModes"))) : ""),
+          {
+            description:
+              "accessModes contains the desired access modes the volume should have. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1",
+          },
+        ),
+        col(
+          "StorageClass",
+          "string",
+          (o) =>
+            asRecord(o.metadata.annotations)["volume.beta.kubernetes.io/storage-class"] ??
+            field(o, "spec", "storageClassName") ??
+            "",
+          { description: "StorageClass of the pvc" },
+        ),
+        col(
+          "VolumeAttributesClass",
+          "string",
+          (o) => field(o, "spec", "volumeAttributesClassName") ?? "<unset>",
+          {
+            description: "VolumeAttributesClass of the pvc",
+          },
+        ),
+        age,
+        col("VolumeMode", "string", (o) => field(o, "spec", "volumeMode") ?? "<unset>", {
+          priority: 1,
+          description:
+            "volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec.",
+        }),
       ],
     }),
     kind("", "v1", "Secret", "secrets", "V1Secret", {

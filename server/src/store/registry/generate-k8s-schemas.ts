@@ -33,6 +33,7 @@ const roots = [
   "V1NetworkPolicy",
   "V1Ingress",
   "V1PodDisruptionBudget",
+  "V1PersistentVolumeClaim",
   "V1Scale",
 ];
 

@@ -85,6 +85,12 @@ const patchInfo: Record<string, PatchInfo> = {
     listType: "map",
     mapKeys: ["type"],
   },
+  "V1PersistentVolumeClaimStatus.conditions": {
+    strategy: "merge",
+    key: "type",
+    listType: "map",
+    mapKeys: ["type"],
+  },
   "V1ServiceAccount.secrets": { strategy: "merge", key: "name", listType: "map", mapKeys: ["name"] },
 };
 

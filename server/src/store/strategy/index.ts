@@ -6,6 +6,7 @@ import { resourceKey, type ResourceType } from "../types.ts";
 import { configMapStrategy, secretStrategy } from "./configmap.ts";
 import { ingressStrategy } from "./ingress.ts";
 import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
+import { persistentVolumeClaimStrategy } from "./persistentvolumeclaim.ts";
 import type { Strategy } from "./types.ts";
 import { podStrategy, serviceStrategy, workloadStrategy } from "./workloads.ts";
 
@@ -25,6 +26,7 @@ const BY_KEY: ReadonlyMap<string, Strategy> = new Map<string, Strategy>([
   ["apps/replicasets", workloadStrategy(false)],
   ["networking.k8s.io/ingresses", ingressStrategy],
   ["policy/poddisruptionbudgets", podDisruptionBudgetStrategy],
+  ["core/persistentvolumeclaims", persistentVolumeClaimStrategy],
 ]);
 
 const GENERATION: Strategy = { tracksGeneration: true };

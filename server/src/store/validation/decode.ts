@@ -62,6 +62,10 @@ function structOf(parentPath: string[], topKind: string): string {
   return last.charAt(0).toUpperCase() + last.slice(1).replace(/s$/, "");
 }
 
+/** `resource.ParseQuantity`'s syntax; a string that does not match fails JSON decoding with this message. */
+const QUANTITY_RE = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
+const QUANTITY_MESSAGE = `quantities must match the regular expression '${QUANTITY_RE.source}'`;
+
 /** Renders a path of segments (`spec`, `containers`, 0, `ports`) as `spec.containers[0].ports`. */
 function renderPath(segments: (string | number)[]): string {
   let out = "";
@@ -97,6 +101,8 @@ class Walker {
     if (s["x-kubernetes-preserve-unknown-fields"] && !s.properties) return;
     if (s["x-kubernetes-int-or-string"]) {
       if (typeof v !== "string" && typeof v !== "number") this.fail(v, s, struct, "integer-or-string");
+      else if (s.format === "quantity" && typeof v === "string" && !QUANTITY_RE.test(v.trim()))
+        this.out.typeError = QUANTITY_MESSAGE;
       return;
     }
     switch (s.type) {
