@@ -201,7 +201,11 @@ class Renderer {
     indent: (n, s) => indent(Number(n), show(s)),
     nindent: (n, s) => "\n" + indent(Number(n), show(s)),
     toYaml: (v) =>
-      isEmpty(v) && typeof v === "object" ? "{}" : stringify(v, { lineWidth: 0 }).replace(/\n$/, ""),
+      isEmpty(v) && typeof v === "object"
+        ? Array.isArray(v)
+          ? "[]"
+          : "{}"
+        : stringify(v, { lineWidth: 0 }).replace(/\n$/, ""),
     required: (msg, v) => {
       if (isEmpty(v) && v !== false && v !== 0) throw new Error(show(msg));
       return v;

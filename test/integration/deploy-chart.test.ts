@@ -255,6 +255,10 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
     ["external Postgres and Redis, TLS, a shared claim", externalValues],
     ["a kubeconfig pool from a Secret", { ...externalValues, ...poolValues }],
     ["one replica on SQLite without an ingress", { ...base, replicaCount: 1, ingress: { enabled: false } }],
+    [
+      "a ReadWriteMany claim the chart makes",
+      { ...devValues, persistence: { create: true, storageClassName: "nfs-client", size: "50Gi" } },
+    ],
   ])("accepts every object (%s) and stores none", async (name, values) => {
     const r = render(values);
     const res = await apply(r.yaml, name.replace(/\W+/g, "-"));
@@ -269,7 +273,7 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
       ).toBe(true);
     const left = await k([
       "get",
-      "deploy,svc,ing,pdb,secret,sa",
+      "deploy,svc,ing,pdb,pvc,secret,sa",
       "-n",
       NS,
       "-l",
@@ -306,6 +310,64 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
     expect(userns.stderr).toContain(
       'spec.template.spec.containers[0].securityContext.procMount: Invalid value: "Unmasked": `hostUsers` must be false to use `Unmasked`',
     );
+  });
+
+  it("refuses a claim as a real API server does: no access modes, a bad size, a changed access mode", async () => {
+    const made = { ...devValues, persistence: { create: true } };
+    const none = await apply(
+      render({ ...made, persistence: { create: true, accessModes: [] } }).yaml,
+      "pvc-none",
+    );
+    expect(none.exitCode).not.toBe(0);
+    expect(none.stderr).toContain(
+      'The PersistentVolumeClaim "ws-egresslab-data" is invalid: spec.accessModes: Required value: at least 1 access mode is required',
+    );
+    const odd = await apply(
+      render({ ...made, persistence: { create: true, accessModes: ["ReadWriteAll"] } }).yaml,
+      "pvc-odd",
+    );
+    expect(odd.stderr).toContain(
+      'spec.accessModes: Unsupported value: "ReadWriteAll": supported values: "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"',
+    );
+    const size = await apply(
+      render({ ...made, persistence: { create: true, size: "lots" } }).yaml,
+      "pvc-size",
+    );
+    expect(size.exitCode).not.toBe(0);
+    // Not a quantity: the decoder refuses it (400) before validation.
+    expect(size.stderr).toContain(
+      `Error from server (BadRequest): error when creating "${path.join(env.dir, "pvc-size.yaml")}": PersistentVolumeClaim in version "v1" cannot be handled as a PersistentVolumeClaim: quantities must match the regular expression`,
+    );
+    const zero = await apply(render({ ...made, persistence: { create: true, size: "0" } }).yaml, "pvc-zero");
+    expect(zero.stderr).toContain('spec.resources[storage]: Invalid value: "0": must be greater than zero');
+
+    // Created for real it stays Pending: nothing provisions a volume.
+    const claim = render(made).objects.find((o: any) => o.kind === "PersistentVolumeClaim");
+    const file = path.join(env.dir, "pvc-real.yaml");
+    writeFileSync(file, JSON.stringify(claim));
+    expect((await k(["apply", "-n", NS, "-f", file])).exitCode).toBe(0);
+    const table = await k(["get", "pvc", "-n", NS]);
+    expect(table.stdout.split("\n")[0]).toMatch(
+      /^NAME\s+STATUS\s+VOLUME\s+CAPACITY\s+ACCESS MODES\s+STORAGECLASS\s+VOLUMEATTRIBUTESCLASS\s+AGE$/,
+    );
+    expect(table.stdout).toMatch(/ws-egresslab-data\s+Pending\s+<unset>\s+\d+s/);
+    const rwo = await apply(
+      render({ ...made, persistence: { create: true, accessModes: ["ReadWriteOnce"] } }).yaml,
+      "pvc-rwo",
+    );
+    expect(rwo.exitCode).not.toBe(0);
+    expect(rwo.stderr).toContain(
+      'The PersistentVolumeClaim "ws-egresslab-data" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
+    );
+    // A bigger size is refused too while the claim is not bound.
+    const grow = await apply(
+      render({ ...made, persistence: { create: true, size: "40Gi" } }).yaml,
+      "pvc-grow",
+    );
+    expect(grow.stderr).toContain("spec is immutable after creation");
+    const live = await k(["get", "pvc/ws-egresslab-data", "-n", NS, "-o", "json"]);
+    expect(JSON.parse(live.stdout).spec.accessModes).toEqual(["ReadWriteMany"]);
+    expect((await k(["delete", "-n", NS, "-f", file])).exitCode).toBe(0);
   });
 
   it("dry-runs an upgrade of an installed release, client-side and server-side apply, and changes nothing", async () => {

@@ -90,6 +90,25 @@ describe("decodeKubeProtobuf", () => {
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).message).toMatch(msgRe);
   });
+  it("decodes a PersistentVolumeClaim's access modes and storage request", () => {
+    const requests = msg(bytesField(1, "storage"), bytesField(2, msg(bytesField(1, "20Gi"))));
+    const spec = msg(
+      bytesField(1, "ReadWriteMany"),
+      bytesField(2, msg(bytesField(2, requests))),
+      bytesField(5, "nfs-client"),
+    );
+    const pvc = msg(bytesField(1, msg(bytesField(1, "data"))), bytesField(2, spec));
+    expect(decodeKubeProtobuf(envelope("v1", "PersistentVolumeClaim", pvc))).toEqual({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "data" },
+      spec: {
+        accessModes: ["ReadWriteMany"],
+        resources: { requests: { storage: "20Gi" } },
+        storageClassName: "nfs-client",
+      },
+    });
+  });
   it("recognises the media type", () => {
     expect(isProtobuf("application/vnd.kubernetes.protobuf")).toBe(true);
     expect(isProtobuf("application/json")).toBe(false);
