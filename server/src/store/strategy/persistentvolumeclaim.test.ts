@@ -76,13 +76,26 @@ describe("PersistentVolumeClaim", () => {
     expect(e.message).toBe(
       `PersistentVolumeClaim in version "v1" cannot be handled as a PersistentVolumeClaim: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`,
     );
-    for (const ok of ["1Gi", "500M", "1.5e3", 1024])
+    for (const ok of ["1Gi", "500M", "1.5e3", " 2Ki ", "+3E", ".5Ti", 1024])
       expect(
         api.create(t("pvc"), "default", {
           ...pvc({ resources: { requests: { storage: ok } } }),
           metadata: { name: `q${String(ok).replace(/\W/g, "")}`.toLowerCase() },
         }).object.metadata.name,
       ).toBeTruthy();
+  });
+
+  it.each([
+    ["lots", "quantities must match the regular expression"],
+    ["1.2.3Gi", "quantities must match the regular expression"],
+    ["1Gi5", "unable to parse quantity's suffix"],
+    ["1e", "unable to parse quantity's suffix"],
+    ["10Gb", "quantities must match the regular expression"],
+  ])("refuses the storage request %j when decoding", (storage, message) => {
+    const { api, t } = testApi();
+    const e = apiError(() => api.create(t("pvc"), "default", pvc({ resources: { requests: { storage } } })));
+    expect(e.code).toBe(400);
+    expect(e.message).toContain(message);
   });
 
   it("keeps the spec immutable on update, a Pending claim's size included, and allows label changes", () => {

@@ -62,9 +62,51 @@ function structOf(parentPath: string[], topKind: string): string {
   return last.charAt(0).toUpperCase() + last.slice(1).replace(/s$/, "");
 }
 
-/** `resource.ParseQuantity`'s syntax; a string that does not match fails JSON decoding with this message. */
-const QUANTITY_RE = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
-const QUANTITY_MESSAGE = `quantities must match the regular expression '${QUANTITY_RE.source}'`;
+const QUANTITY_FORMAT_WRONG =
+  "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+const QUANTITY_SUFFIXES = new Set([
+  "",
+  "Ki",
+  "Mi",
+  "Gi",
+  "Ti",
+  "Pi",
+  "Ei",
+  "n",
+  "u",
+  "m",
+  "k",
+  "M",
+  "G",
+  "T",
+  "P",
+  "E",
+]);
+const DIGITS = /[0-9]/;
+
+/**
+ * `resource.ParseQuantity` as `Quantity.UnmarshalJSON` runs it: the error for a string that is not a quantity (its
+ * sign, digits, an optional fraction, then a suffix of SI/binary letters or a decimal exponent), else undefined.
+ */
+export function quantityError(raw: string): string | undefined {
+  const str = raw.trim();
+  if (str === "") return QUANTITY_FORMAT_WRONG;
+  const end = str.length;
+  let pos = str[0] === "+" || str[0] === "-" ? 1 : 0;
+  while (pos < end && DIGITS.test(str[pos]!)) pos++;
+  if (pos < end && str[pos] === ".") {
+    pos++;
+    while (pos < end && DIGITS.test(str[pos]!)) pos++;
+  }
+  const suffixStart = pos;
+  while (pos < end && "eEinumkKMGTP".includes(str[pos]!)) pos++;
+  if (pos < end && (str[pos] === "-" || str[pos] === "+")) pos++;
+  while (pos < end && DIGITS.test(str[pos]!)) pos++;
+  if (pos < end) return QUANTITY_FORMAT_WRONG;
+  const suffix = str.slice(suffixStart);
+  if (QUANTITY_SUFFIXES.has(suffix) || /^[eE][+-]?[0-9]+$/.test(suffix)) return undefined;
+  return "unable to parse quantity's suffix";
+}
 
 /** Renders a path of segments (`spec`, `containers`, 0, `ports`) as `spec.containers[0].ports`. */
 function renderPath(segments: (string | number)[]): string {
@@ -101,8 +143,10 @@ class Walker {
     if (s["x-kubernetes-preserve-unknown-fields"] && !s.properties) return;
     if (s["x-kubernetes-int-or-string"]) {
       if (typeof v !== "string" && typeof v !== "number") this.fail(v, s, struct, "integer-or-string");
-      else if (s.format === "quantity" && typeof v === "string" && !QUANTITY_RE.test(v.trim()))
-        this.out.typeError = QUANTITY_MESSAGE;
+      else if (s.format === "quantity" && typeof v === "string") {
+        const err = quantityError(v);
+        if (err) this.out.typeError = err;
+      }
       return;
     }
     switch (s.type) {
