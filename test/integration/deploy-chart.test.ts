@@ -351,6 +351,12 @@ describe("the chart, applied with --dry-run=server to a simulated cluster", () =
       /^NAME\s+STATUS\s+VOLUME\s+CAPACITY\s+ACCESS MODES\s+STORAGECLASS\s+VOLUMEATTRIBUTESCLASS\s+AGE$/,
     );
     expect(table.stdout).toMatch(/ws-egresslab-data\s+Pending\s+<unset>\s+\d+s/);
+    const wide = await k(["get", "pvc", "-n", NS, "-o", "wide"]);
+    expect(wide.stdout).toMatch(/VOLUMEATTRIBUTESCLASS\s+AGE\s+VOLUMEMODE\n/);
+    expect(wide.stdout).toMatch(/Pending\s+<unset>\s+\d+s\s+Filesystem/);
+    const explain = await k(["explain", "pvc.spec.accessModes"]);
+    expect(explain.exitCode).toBe(0);
+    expect(explain.stdout).toContain("KIND:       PersistentVolumeClaim");
     const rwo = await apply(
       render({ ...made, persistence: { create: true, accessModes: ["ReadWriteOnce"] } }).yaml,
       "pvc-rwo",

@@ -113,9 +113,25 @@ describe("PersistentVolumeClaim", () => {
         'PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
       );
     }
+    // The same size spelt another way is no change (quantities compare by value).
+    for (const storage of ["20480Mi", "21474836480", "0.01953125Ti"])
+      expect(
+        api.update(t("pvc"), "default", "data", {
+          ...(api.get(t("pvc"), "default", "data") as any),
+          spec: { ...cur.spec, resources: { requests: { storage } } },
+        }).object,
+      ).toBeTruthy();
+    const e = apiError(() =>
+      api.update(t("pvc"), "default", "data", {
+        ...(api.get(t("pvc"), "default", "data") as any),
+        spec: { ...cur.spec, resources: { requests: { storage: "20481Mi" } } },
+      }),
+    );
+    expect(e.message).toContain("spec is immutable after creation");
+    const fresh = api.get(t("pvc"), "default", "data") as any;
     const { object } = api.update(t("pvc"), "default", "data", {
-      ...cur,
-      metadata: { ...cur.metadata, labels: { tier: "homes" } },
+      ...fresh,
+      metadata: { ...fresh.metadata, labels: { tier: "homes" } },
       status: { phase: "Bound" },
     });
     expect(object.metadata.labels).toEqual({ tier: "homes" });

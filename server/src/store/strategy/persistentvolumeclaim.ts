@@ -62,6 +62,51 @@ function specDiff(old: JsonObject, next: JsonObject): string {
     .join("\n");
 }
 
+const BINARY: Record<string, number> = { Ki: 1, Mi: 2, Ti: 4, Gi: 3, Pi: 5, Ei: 6 };
+const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+
+/** A quantity as an exact fraction [numerator, denominator], or undefined when it does not parse. */
+function quantityValue(q: unknown): [bigint, bigint] | undefined {
+  if (typeof q === "number") return Number.isInteger(q) ? [BigInt(q), 1n] : quantityValue(String(q));
+  const m = /^([+-]?)([0-9]*)(?:\.([0-9]*))?([a-zA-Z]*)([+-]?[0-9]*)$/.exec(String(q).trim());
+  if (!m) return undefined;
+  const [, sign, whole, frac = "", letters, expDigits] = m;
+  let num = BigInt(`${sign}${whole || "0"}${frac}`);
+  let den = 10n ** BigInt(frac.length);
+  const suffix = `${letters}${expDigits}`;
+  let exp10 = 0;
+  if (letters! in BINARY && !expDigits) num *= 1024n ** BigInt(BINARY[letters!]!);
+  else if (letters! in DECIMAL && !expDigits) exp10 = DECIMAL[letters!]!;
+  else if (/^[eE][+-]?[0-9]+$/.test(suffix) && Math.abs(Number(suffix.slice(1))) <= 1000)
+    exp10 = Number(suffix.slice(1));
+  else return undefined;
+  if (exp10 >= 0) num *= 10n ** BigInt(exp10);
+  else den *= 10n ** BigInt(-exp10);
+  return [num, den];
+}
+
+/** `Semantic.DeepEqual` compares quantities by value: `1Gi` and `1024Mi` are the same request. */
+function sameQuantity(a: unknown, b: unknown): boolean {
+  const x = quantityValue(a);
+  const y = quantityValue(b);
+  return x !== undefined && y !== undefined && x[0] * y[1] === y[0] * x[1];
+}
+
+/** `next`'s resource lists with each quantity equal in value to `old`'s replaced by `old`'s spelling. */
+function alignQuantities(next: unknown, old: unknown): unknown {
+  if (next === null || typeof next !== "object" || old === null || typeof old !== "object") return next;
+  const out: JsonObject = { ...asObject(next) };
+  for (const list of ["requests", "limits"]) {
+    const n = asObject(out[list]);
+    const o = asObject(asObject(old)[list]);
+    if (out[list] === undefined) continue;
+    out[list] = Object.fromEntries(
+      Object.entries(n).map(([k, v]) => [k, k in o && sameQuantity(v, o[k]) ? o[k] : v]),
+    ) as JsonObject;
+  }
+  return out;
+}
+
 /** `ValidatePersistentVolumeClaimUpdate`. */
 export function validatePvcUpdate(next: KubeObject, old: KubeObject): FieldError[] {
   const oldSpec = { ...asObject(old.spec) };
@@ -72,6 +117,8 @@ export function validatePvcUpdate(next: KubeObject, old: KubeObject): FieldError
     const resources = asObject(newSpec.resources);
     newSpec.resources = { ...resources, requests: asObject(asObject(oldSpec.resources).requests) };
   }
+  if (newSpec.resources !== undefined)
+    newSpec.resources = alignQuantities(newSpec.resources, oldSpec.resources);
   for (const s of [oldSpec, newSpec]) for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
   if (isDeepStrictEqual(oldSpec, newSpec)) return [];
   return [
