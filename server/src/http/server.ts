@@ -14,6 +14,7 @@ import { openDatabase } from "../scale/database.ts";
 import { connectRedis, type RedisLink } from "../scale/redis.ts";
 import { MemoryLeases, PgLeases, type Leases } from "../scale/leases.ts";
 import { Ownership } from "../scale/ownership.ts";
+import { forwardToOwners } from "../scale/replica-forward.ts";
 import { ClusterPool } from "../sessions/pool.ts";
 import { Workshop } from "../sessions/workshop.ts";
 import { Workshops } from "../sessions/workshops.ts";
@@ -499,6 +500,17 @@ export async function startWorkshopServer(opts: WorkshopServerOptions): Promise<
     ...(redis ? { adapter: redis.adapter } : {}),
   });
   room.io = realtime.io;
+  // A learner's requests that land here while another replica serves them are passed on to it.
+  if (database.pg)
+    forwardToOwners(server, {
+      replica,
+      learnerForToken: async (t) => (await workshops.learnerForToken(t))?.learner,
+      learnerForId: (id) => workshop.learnerForId(id),
+      holds: (id) => leases.holds(id),
+      owner: (id) => leases.owner(id),
+      trustProxy: Boolean(opts.trustProxy),
+      logger: log.child({ component: "forward" }),
+    });
   // Events other replicas send once this one listens must reach it: the adapter reads and listens first.
   await redis?.settled();
   if (relay) {

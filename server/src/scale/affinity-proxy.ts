@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { parseCookies } from "../http/cookies.ts";
 import { ValidationError } from "../shared/errors.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
+import { passedRequestHeaders, passedResponseHeaders, refuseUpgrade, spliceUpgrade } from "./forward.ts";
 
 /** The cookie that names the replica a learner sticks to (replicas set it too; the ingress uses its own). */
 export const replicaCookie = "egresslab_replica";
@@ -108,18 +109,6 @@ interface Replica extends BackendStatus {
   /** The check in flight. */
   checking: Promise<void> | undefined;
 }
-
-const hopByHop = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
 
 /** Errors that mean the replica is not there (nothing of the request reached a program). */
 const refused = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
@@ -220,18 +209,12 @@ export function createAffinityProxy(opts: AffinityProxyOptions): AffinityProxy {
     req: http.IncomingMessage,
     keepUpgrade: boolean,
   ): Record<string, string | string[]> => {
-    const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue;
-      if (hopByHop.has(k) && !(keepUpgrade && (k === "connection" || k === "upgrade"))) continue;
-      out[k] = v;
-    }
+    const out = passedRequestHeaders(req, keepUpgrade);
     const from = req.socket.remoteAddress ?? "";
     const prior = req.headers["x-forwarded-for"];
     out["x-forwarded-for"] = [...(prior ? [String(prior)] : []), from].join(", ");
     out["x-forwarded-proto"] = "http";
     if (req.headers.host) out["x-forwarded-host"] = req.headers.host;
-    if (!keepUpgrade) out.connection = "close";
     return out;
   };
 
@@ -241,8 +224,7 @@ export function createAffinityProxy(opts: AffinityProxyOptions): AffinityProxy {
     requestCookie: string | undefined,
     headers: http.IncomingHttpHeaders,
   ): http.OutgoingHttpHeaders => {
-    const out: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined && !hopByHop.has(k)) out[k] = v;
+    const out = passedResponseHeaders(headers);
     const set = headers["set-cookie"] ?? [];
     const own = set.map((c) => parseCookies(c.split(";")[0])[cookieName]).find((v) => v !== undefined);
     if (own !== undefined) {
@@ -399,45 +381,22 @@ export function createAffinityProxy(opts: AffinityProxyOptions): AffinityProxy {
       headers: forwardedHeaders(req, true),
       agent: false,
     });
-    const head101 = (status: string, headers: http.OutgoingHttpHeaders): string =>
-      [
-        `HTTP/1.1 ${status}`,
-        ...Object.entries(headers).flatMap(([k, v]) =>
-          (Array.isArray(v) ? v : [v]).filter((x) => x !== undefined).map((x) => `${k}: ${String(x)}`),
-        ),
-        "",
-        "",
-      ].join("\r\n");
     let answered = false;
     up.on("upgrade", (upRes, upSocket, upHead) => {
       answered = true;
-      const headers = withCookie(r, req.headers.cookie, upRes.headers);
-      headers.connection = upRes.headers.connection ?? "Upgrade";
-      headers.upgrade = upRes.headers.upgrade ?? "websocket";
-      socket.write(
-        head101(`${upRes.statusCode ?? 101} ${upRes.statusMessage ?? "Switching Protocols"}`, headers),
+      spliceUpgrade(
+        socket,
+        upRes,
+        upSocket,
+        upHead,
+        withCookie(r, req.headers.cookie, upRes.headers),
+        finish,
       );
-      if (upHead.length) socket.write(upHead);
-      upSocket.on("error", () => socket.destroy());
-      upSocket.on("close", () => {
-        finish();
-        socket.destroy();
-      });
-      socket.on("close", () => {
-        finish();
-        upSocket.destroy();
-      });
-      upSocket.pipe(socket);
-      socket.pipe(upSocket);
     });
     up.on("response", (upRes) => {
       // The replica refused the upgrade: pass its answer on and close.
       answered = true;
-      const headers = withCookie(r, req.headers.cookie, upRes.headers);
-      headers.connection = "close";
-      socket.write(head101(`${upRes.statusCode ?? 502} ${upRes.statusMessage ?? ""}`, headers));
-      upRes.pipe(socket);
-      upRes.on("end", finish);
+      refuseUpgrade(socket, upRes, withCookie(r, req.headers.cookie, upRes.headers), finish);
     });
     up.on("error", (err: NodeJS.ErrnoException) => {
       finish();
