@@ -1,10 +1,13 @@
 /**
  * Events between replicas: two workshop servers in this process on one Postgres and one Redis (socket.io's Redis
  * Streams adapter), each with its own provider. Pages connect to either; what the instructor does on one reaches
- * attendees on the other, and the board on one sees attendees of the other live, also across a Redis restart.
+ * attendees on the other, and the board on one sees attendees of the other live, also across a Redis restart. A
+ * learner's requests and sockets that reach a replica other than the one serving them are forwarded there (as behind
+ * an ingress whose cookie affinity knows nothing of leases; no proxy in front here).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
@@ -12,16 +15,18 @@ import { startPostgres, startRedis, type PostgresServer, type RedisServer } from
 import { FakeProvider, fakeLab } from "./web-doubles.ts";
 import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
 import { createClient } from "redis";
+import { io } from "socket.io-client";
 import { applyBoardDiff, type BoardAttendee } from "../../server/src/instructor/wire.ts";
 
 const token = "teach-me";
+const forwarded = "X-Egresslab-Forwarded";
 const auth = { Authorization: `Bearer ${token}` };
 let postgres: PostgresServer;
 let redis: RedisServer;
 const replicas: { server: WorkshopServer; provider: FakeProvider; dir: string }[] = [];
 const sockets: TestSocket[] = [];
 
-async function startReplica(name: string, database: string): Promise<WorkshopServer> {
+async function startReplica(name: string, database: string, advertise?: string): Promise<WorkshopServer> {
   const dir = mkdtempSync(path.join(tmpdir(), `egl-${name}-`));
   const provider = new FakeProvider();
   const server = await startWorkshopServer({
@@ -29,7 +34,8 @@ async function startReplica(name: string, database: string): Promise<WorkshopSer
     host: "127.0.0.1",
     dataDir: dir,
     provider,
-    lab: fakeLab(provider),
+    // With solutions, so that an instructor can jump an attendee to a stage.
+    lab: { ...fakeLab(provider), solve: () => Promise.resolve() },
     local: true,
     idleTimeoutSeconds: 600,
     pool: 0,
@@ -40,6 +46,7 @@ async function startReplica(name: string, database: string): Promise<WorkshopSer
     replica: name,
     relayBeatMs: 500,
     buildWeb: false,
+    ...(advertise ? { advertise } : {}),
   });
   replicas.push({ server, provider, dir });
   return server;
@@ -50,8 +57,18 @@ function track(s: TestSocket): TestSocket {
   return s;
 }
 
+/** Opens the terminal on a page's socket (tracked) and waits for the shell. */
+async function terminal(socket: TestSocket, what: string): Promise<TermWatcher> {
+  const term = new TermWatcher(track(socket));
+  await connected(socket);
+  socket.emit("term:attach", { cols: 80, rows: 24 });
+  await term.waitFor(() => term.replays.length > 0, what);
+  return term;
+}
+
 let one: WorkshopServer;
 let two: WorkshopServer;
+let three: WorkshopServer;
 let providerTwo: FakeProvider;
 
 /** An instructor's board on `server`, kept up to date from its snapshot and diffs. */
@@ -91,12 +108,30 @@ async function passStageOne(l: Learner, id: string): Promise<void> {
   expect(r.json.passed).toBe(true);
 }
 
+/** A loopback port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** `l`'s requests sent to `base` instead of the replica it joined on. */
+function via(l: Learner, base: string): Learner {
+  const other = new Learner(base);
+  other.cookie = l.cookie;
+  return other;
+}
+
 beforeAll(async () => {
   [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
   const db = postgres.createDatabase("events");
   one = await startReplica("one", db);
   two = await startReplica("two", db);
   providerTwo = replicas[1]!.provider;
+  // Its lease names an address where nothing answers (a replica that is gone, its lease not expired yet).
+  three = await startReplica("three", db, `http://127.0.0.1:${await deadPort()}`);
 }, 60_000);
 
 afterAll(async () => {
@@ -254,11 +289,8 @@ describe("events between replicas", () => {
   it("the seat on one replica shows, read-only, the terminal of an attendee whose shell runs on the other", async () => {
     const di = new Learner(two.url);
     const id = (await di.join("Di")).learner.id as string;
-    const tab = track(di.socket());
-    const term = new TermWatcher(tab);
-    await connected(tab);
-    tab.emit("term:attach", { cols: 80, rows: 24 });
-    await term.waitFor(() => term.replays.length > 0, "the shell");
+    const tab = di.socket();
+    const term = await terminal(tab, "the shell");
     tab.emit("term:input", { data: "echo seat-$((6*7))\n" });
     await term.waitText(/seat-42/);
     const s = track(new Learner(one.url).socket({ instructor: token }));
@@ -271,32 +303,16 @@ describe("events between replicas", () => {
     await until(() => /live-56/.test(seen), "the attendee's new output on the seat");
   });
 
-  it("a second tab reaching the other replica is sent to the one that holds the terminal, where it takes it over", async () => {
+  it("a second tab reaching the other replica is forwarded to the one that holds the terminal, where it takes it over", async () => {
     const ed = new Learner(two.url);
     await ed.join("Ed");
-    const first = track(ed.socket());
-    const t1 = new TermWatcher(first);
-    await connected(first);
-    first.emit("term:attach", { cols: 80, rows: 24 });
-    await t1.waitFor(() => t1.replays.length > 0, "the first tab's shell");
-    // Ed's cluster and shell live on replica two (it holds their lease): replica one refuses the page and names two,
-    // where the routing cookie sends it.
-    const elsewhere = new Learner(one.url);
-    elsewhere.cookie = ed.cookie;
-    const refused = track(elsewhere.socket());
-    const err = await new Promise<Error & { data?: { code?: string; replica?: string } }>((resolve) =>
-      refused.once("connect_error", resolve),
-    );
-    expect(err.data).toMatchObject({ code: "unavailable", replica: "two" });
-    const sent = await elsewhere.call("GET", "/api/session");
-    expect(sent.headers.getSetCookie().join("\n")).toMatch(/egresslab_replica=two;.*HttpOnly; SameSite=Lax/);
-    const there = new Learner(two.url);
+    const first = ed.socket();
+    const t1 = await terminal(first, "the first tab's shell");
+    // Ed's cluster and shell live on replica two (it holds their lease): replica one passes the page on to two.
+    const there = new Learner(one.url);
     there.cookie = ed.cookie;
-    const second = track(there.socket());
-    const t2 = new TermWatcher(second);
-    await connected(second);
-    second.emit("term:attach", { cols: 80, rows: 24 });
-    await t2.waitFor(() => t2.replays.length > 0, "the second tab's shell");
+    const second = there.socket();
+    const t2 = await terminal(second, "the second tab's shell");
     await t1.waitFor(() => t1.replaced > 0, "the first tab told its terminal is open elsewhere");
     // The first tab no longer types into anything.
     first.emit("term:input", { data: "echo nope\n" });
@@ -383,5 +399,85 @@ describe("events between replicas", () => {
       await admin.sendCommand(["ACL", "SETUSER", "default", "+publish"]).catch(() => undefined);
       await admin.close();
     }
+  });
+});
+
+describe("a replica forwards a learner's requests to the replica that serves them", () => {
+  it("a learner served by two gets two's answers through one: their session and their terminal over socket.io", async () => {
+    const ada = new Learner(two.url);
+    const id = (await ada.join("Ida")).learner.id as string;
+    const home = new Learner(two.url);
+    home.cookie = ada.cookie;
+    const tab = home.socket();
+    const t1 = await terminal(tab, "the shell on two");
+    tab.emit("term:input", { data: "echo here-$((6*7))\n" });
+    await t1.waitText(/here-42/);
+
+    const r = await via(ada, one.url).call("GET", "/api/session");
+    expect(r.status).toBe(200);
+    expect(r.json.learner.id).toBe(id);
+    // The answer is two's: it names two as the learner's replica.
+    expect(r.headers.getSetCookie().some((c) => c.startsWith("egresslab_replica=two"))).toBe(true);
+
+    // A second browser (the WebSocket upgrade through one) reaches the same shell on two.
+    const second = via(ada, one.url).socket();
+    const t2 = await terminal(second, "the shell on two through one");
+    await t2.waitText(/here-42/);
+    second.emit("term:input", { data: "echo there-$((7*8))\n" });
+    await t2.waitText(/there-56/);
+  });
+
+  it("socket.io's long-polling through one reaches two as well", async () => {
+    const bo = new Learner(two.url);
+    await bo.join("Nell");
+    const s = io(one.url, {
+      transports: ["polling"],
+      forceNew: true,
+      reconnection: false,
+      extraHeaders: { Cookie: bo.cookie },
+    }) as TestSocket;
+    const term = await terminal(s, "the shell on two over polling");
+    s.emit("term:input", { data: "echo poll-$((5*5))\n" });
+    await term.waitText(/poll-25/);
+  });
+
+  it("an instructor's jump on one for a learner served by two succeeds", async () => {
+    const cy = new Learner(two.url);
+    const id = (await cy.join("Kit")).learner.id as string;
+    const jump = `/api/instructor/attendees/${id}/jump`;
+    // Answered by one itself (as a forwarded request is), the jump is refused: the cluster is two's.
+    const here = await new Learner(one.url).call("POST", jump, { stage: 1 }, { ...auth, [forwarded]: "two" });
+    expect(here.status).toBe(503);
+    expect(here.json.error).toMatchObject({ replica: "two" });
+    const r = await new Learner(one.url).call("POST", jump, { stage: 1 }, auth);
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ stage: 1 });
+    expect((await two.workshop.learnerForId(id))!.currentStage).toBe(1);
+  });
+
+  it("a forwarded request for a learner the replica does not serve is refused, not forwarded again", async () => {
+    const di = new Learner(two.url);
+    await di.join("Lu");
+    const r = await via(di, one.url).call(
+      "POST",
+      "/api/stages/0/check",
+      {},
+      {
+        [forwarded]: "two",
+      },
+    );
+    expect(r.status).toBe(503);
+    expect(r.json.error).toMatchObject({ code: "unavailable", replica: "two" });
+    expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("when the owner's address does not answer (its lease still live) the learner gets the clear 503", async () => {
+    const ed = new Learner(three.url);
+    await ed.join("Mo");
+    const r = await via(ed, one.url).call("POST", "/api/stages/0/check", {});
+    expect(r.status).toBe(503);
+    expect(r.json.error).toMatchObject({ code: "unavailable", replica: "three" });
+    expect(r.json.error.message).toMatch(/running on server three/);
+    expect(r.headers.getSetCookie().some((c) => c.startsWith("egresslab_replica=three"))).toBe(true);
   });
 });
