@@ -82,7 +82,7 @@ export function forwardToOwners(server: http.Server, opts: ReplicaForwardOptions
     }
     if (!learner || opts.holds(learner.clusterId)) return undefined;
     const owner = await opts.owner(learner.clusterId);
-    if (!owner || owner.replica === opts.replica || !owner.address) return undefined;
+    if (!owner || owner.replica === opts.replica || !URL.canParse(owner.address)) return undefined;
     return owner;
   };
 
@@ -195,18 +195,24 @@ export function forwardToOwners(server: http.Server, opts: ReplicaForwardOptions
     });
   };
 
+  const failed = (err: unknown): void =>
+    log.error("could not pass a request on", { error: err instanceof Error ? err.message : String(err) });
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    ownerOf(req).then(
-      (owner) => (owner ? forwardRequest(req, res, owner) : local(requestListeners, [req, res])),
-      () => local(requestListeners, [req, res]),
-    );
+    ownerOf(req)
+      .then(
+        (owner) => (owner ? forwardRequest(req, res, owner) : local(requestListeners, [req, res])),
+        () => local(requestListeners, [req, res]),
+      )
+      .catch(failed);
   });
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    ownerOf(req).then(
-      (owner) =>
-        owner ? forwardUpgrade(req, socket, head, owner) : local(upgradeListeners, [req, socket, head]),
-      () => local(upgradeListeners, [req, socket, head]),
-    );
+    ownerOf(req)
+      .then(
+        (owner) =>
+          owner ? forwardUpgrade(req, socket, head, owner) : local(upgradeListeners, [req, socket, head]),
+        () => local(upgradeListeners, [req, socket, head]),
+      )
+      .catch(failed);
   });
 }
