@@ -6,13 +6,10 @@
  * an ingress whose cookie affinity knows nothing of leases; no proxy in front here).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
-import { startPostgres, startRedis, type PostgresServer, type RedisServer } from "../helpers/services.ts";
-import { FakeProvider, fakeLab } from "./web-doubles.ts";
+import type { WorkshopServer } from "../../server/src/http/server.ts";
+import type { FakeProvider } from "./web-doubles.ts";
+import { InProcessReplicas, until } from "./replica-doubles.ts";
 import { Learner, TermWatcher, connected, nextEvent, type TestSocket } from "./web-client.ts";
 import { createClient } from "redis";
 import { io } from "socket.io-client";
@@ -21,41 +18,8 @@ import { applyBoardDiff, type BoardAttendee } from "../../server/src/instructor/
 const token = "teach-me";
 const forwarded = "X-Egresslab-Forwarded";
 const auth = { Authorization: `Bearer ${token}` };
-let postgres: PostgresServer;
-let redis: RedisServer;
-const replicas: { server: WorkshopServer; provider: FakeProvider; dir: string }[] = [];
-const sockets: TestSocket[] = [];
-
-async function startReplica(name: string, database: string, advertise?: string): Promise<WorkshopServer> {
-  const dir = mkdtempSync(path.join(tmpdir(), `egl-${name}-`));
-  const provider = new FakeProvider();
-  const server = await startWorkshopServer({
-    port: 0,
-    host: "127.0.0.1",
-    dataDir: dir,
-    provider,
-    // With solutions, so that an instructor can jump an attendee to a stage.
-    lab: { ...fakeLab(provider), solve: () => Promise.resolve() },
-    local: true,
-    idleTimeoutSeconds: 600,
-    pool: 0,
-    instructorToken: token,
-    checkRate: { burst: 50, perMinute: 600 },
-    database,
-    redis: redis.url,
-    replica: name,
-    relayBeatMs: 500,
-    buildWeb: false,
-    ...(advertise ? { advertise } : {}),
-  });
-  replicas.push({ server, provider, dir });
-  return server;
-}
-
-function track(s: TestSocket): TestSocket {
-  sockets.push(s);
-  return s;
-}
+let replicas: InProcessReplicas;
+const track = (s: TestSocket): TestSocket => replicas.track(s);
 
 /** Opens the terminal on a page's socket (tracked) and waits for the shell. */
 async function terminal(socket: TestSocket, what: string): Promise<TermWatcher> {
@@ -85,20 +49,6 @@ async function board(server: WorkshopServer): Promise<{ rows: Map<string, BoardA
   return { rows, diffs };
 }
 
-async function until<T>(
-  get: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  ms = 10_000,
-): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Passes stage 1 for a learner of replica two (its cluster solved, then checked). */
 async function passStageOne(l: Learner, id: string): Promise<void> {
   const learner = (await two.workshop.learnerForId(id))!;
@@ -125,23 +75,20 @@ function via(l: Learner, base: string): Learner {
 }
 
 beforeAll(async () => {
-  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  const db = postgres.createDatabase("events");
-  one = await startReplica("one", db);
-  two = await startReplica("two", db);
-  providerTwo = replicas[1]!.provider;
+  replicas = await InProcessReplicas.start(token);
+  const db = replicas.postgres.createDatabase("events");
+  one = (await replicas.add("one", db, { solve: true })).server;
+  const second = await replicas.add("two", db, { solve: true });
+  two = second.server;
+  providerTwo = second.provider;
   // Its lease names an address where nothing answers (a replica that is gone, its lease not expired yet).
-  three = await startReplica("three", db, `http://127.0.0.1:${await deadPort()}`);
+  three = (
+    await replicas.add("three", db, { solve: true, advertise: `http://127.0.0.1:${await deadPort()}` })
+  ).server;
 }, 60_000);
 
 afterAll(async () => {
-  for (const s of sockets) s.close();
-  for (const r of replicas) {
-    await r.server.close();
-    rmSync(r.dir, { recursive: true, force: true });
-  }
-  await redis?.stop();
-  postgres?.stop();
+  await replicas?.stop();
 });
 
 describe("events between replicas", () => {
@@ -331,7 +278,7 @@ describe("events between replicas", () => {
     await until(() => b.rows.get(fayId) && b.rows.get(gusId)?.online, "Fay and Gus (online) on the board");
     // Redis goes away (SIGKILL) for two seconds; meanwhile, on replica two, Fay passes a stage, Gus closes his
     // page and Hal joins. Nothing of it can travel between the replicas until Redis is back.
-    const restarting = redis.restart(2000);
+    const restarting = replicas.redis.restart(2000);
     await new Promise((r) => setTimeout(r, 100));
     await passStageOne(fay, fayId);
     gusPage.close();
@@ -374,7 +321,7 @@ describe("events between replicas", () => {
     const ivy = new Learner(two.url);
     const ivyId = (await ivy.join("Ivy")).learner.id as string;
     await until(() => b.rows.get(ivyId), "Ivy on the board");
-    const admin = createClient({ url: redis.url });
+    const admin = createClient({ url: replicas.redis.url });
     await admin.connect();
     try {
       // Server-side events go over PUBLISH: refused, they are gone for good (room events, over the stream, are not).

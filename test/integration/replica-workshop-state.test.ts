@@ -6,66 +6,17 @@
  * time, run by every replica, is recorded once, and an end whose event was lost is taken in at the next periodic read.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import pg from "pg";
-import { startWorkshopServer, type WorkshopServer } from "../../server/src/http/server.ts";
-import { startPostgres, startRedis, type PostgresServer, type RedisServer } from "../helpers/services.ts";
-import { FakeProvider, fakeLab } from "./web-doubles.ts";
+import type { WorkshopServer } from "../../server/src/http/server.ts";
+import { InProcessReplicas, until } from "./replica-doubles.ts";
 import { Learner, TermWatcher, connected, type TestSocket } from "./web-client.ts";
 import type { WorkshopState } from "../../server/src/sessions/store.ts";
 
 const token = "teach-me";
 const auth = { Authorization: `Bearer ${token}` };
-let postgres: PostgresServer;
-let redis: RedisServer;
+let replicas: InProcessReplicas;
 let database: string;
-const replicas: { server: WorkshopServer; provider: FakeProvider; dir: string }[] = [];
-const sockets: TestSocket[] = [];
-
-async function startReplica(name: string): Promise<WorkshopServer> {
-  const dir = mkdtempSync(path.join(tmpdir(), `egl-${name}-`));
-  const provider = new FakeProvider();
-  const server = await startWorkshopServer({
-    port: 0,
-    host: "127.0.0.1",
-    dataDir: dir,
-    provider,
-    lab: fakeLab(provider),
-    local: true,
-    idleTimeoutSeconds: 600,
-    pool: 0,
-    instructorToken: token,
-    checkRate: { burst: 50, perMinute: 600 },
-    database,
-    redis: redis.url,
-    replica: name,
-    relayBeatMs: 500,
-    buildWeb: false,
-  });
-  replicas.push({ server, provider, dir });
-  return server;
-}
-
-function track(s: TestSocket): TestSocket {
-  sockets.push(s);
-  return s;
-}
-
-async function until<T>(
-  get: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  ms = 10_000,
-): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const track = (s: TestSocket): TestSocket => replicas.track(s);
 
 let one: WorkshopServer;
 let two: WorkshopServer;
@@ -91,11 +42,12 @@ const act = async (server: WorkshopServer, id: string, action: string): Promise<
   (await new Learner(server.url).call("POST", `/api/instructor/workshops/${id}/${action}`, {}, auth)).status;
 
 beforeAll(async () => {
-  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  database = postgres.createDatabase("workshop_state");
-  one = await startReplica("one");
-  two = await startReplica("two");
-  const p = replicas[1]!.provider as unknown as { release(id: string): Promise<void> };
+  replicas = await InProcessReplicas.start(token);
+  database = replicas.postgres.createDatabase("workshop_state");
+  one = (await replicas.add("one", database)).server;
+  const second = await replicas.add("two", database);
+  two = second.server;
+  const p = second.provider as unknown as { release(id: string): Promise<void> };
   const release = p.release.bind(p);
   p.release = async (id: string) => {
     releasedOnTwo.push(id);
@@ -104,13 +56,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const s of sockets) s.close();
-  for (const r of replicas) {
-    await r.server.close();
-    rmSync(r.dir, { recursive: true, force: true });
-  }
-  await redis?.stop();
-  postgres?.stop();
+  await replicas?.stop();
 });
 
 describe("a workshop's state across replicas", () => {

@@ -207,3 +207,30 @@ describe("/readyz and /livez", () => {
     }
   });
 });
+
+describe("the server's storage monitor", () => {
+  it("lets go of a workshop once it has ended (ended workshops are not kept alive by it)", async () => {
+    const owner = new Learner(server.url);
+    const auth = { Authorization: "Bearer teach" };
+    const before = storage.listenerCount("recovered") + storage.listenerCount("problem");
+    const ids: string[] = [];
+    for (const code of ["storage-a", "storage-b", "storage-c"]) {
+      const made = await owner.call(
+        "POST",
+        "/api/instructor/workshops",
+        { title: code, lab: "test-lab", joinCode: code, capacity: 2 },
+        auth,
+      );
+      expect(made.status).toBe(201);
+      ids.push(made.json.workshop.id as string);
+      expect(
+        (await owner.call("POST", `/api/instructor/workshops/${ids.at(-1)}/open`, {}, auth)).status,
+      ).toBe(200);
+    }
+    const open = storage.listenerCount("recovered") + storage.listenerCount("problem");
+    expect(open).toBe(before + 6);
+    for (const id of ids)
+      expect((await owner.call("POST", `/api/instructor/workshops/${id}/end`, {}, auth)).status).toBe(200);
+    expect(storage.listenerCount("recovered") + storage.listenerCount("problem")).toBe(before);
+  });
+});

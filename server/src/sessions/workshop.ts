@@ -133,19 +133,22 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
   /** Names of joins in progress (lower case), so two joins with one name cannot both pass. */
   private readonly names = new Set<string>();
 
+  private readonly onStorageProblem = (p: StorageProblem): void => {
+    this.emit("notice", undefined, { kind: "storage", message: storageNotice(p) });
+  };
+  private readonly onStorageRecovered = (): void => {
+    this.emit("notice", undefined, {
+      kind: "storage",
+      message: "the server can save changes again",
+      cleared: true,
+    });
+  };
+
   constructor(private readonly opts: WorkshopOptions) {
     super();
     this.log = opts.logger ?? noopLogger;
-    opts.storage?.on("problem", (p: StorageProblem) =>
-      this.emit("notice", undefined, { kind: "storage", message: storageNotice(p) }),
-    );
-    opts.storage?.on("recovered", () =>
-      this.emit("notice", undefined, {
-        kind: "storage",
-        message: "the server can save changes again",
-        cleared: true,
-      }),
-    );
+    opts.storage?.on("problem", this.onStorageProblem);
+    opts.storage?.on("recovered", this.onStorageRecovered);
     this.checkLimiter = new RateLimiter(opts.checkRate?.burst ?? 5, opts.checkRate?.perMinute ?? 12);
     opts.pool.on("status", (s) => this.emit("pool", s));
   }
@@ -425,6 +428,9 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
         }),
       ),
     );
+    // An ended workshop has no pages to tell of the server's storage; the server's monitor outlives it.
+    this.opts.storage?.off("problem", this.onStorageProblem);
+    this.opts.storage?.off("recovered", this.onStorageRecovered);
     this.log.info(all ? "workshop ended" : "workshop ended on another replica: stopped here", {
       workshop: this.opts.workshopId,
       learners: learners.length,
