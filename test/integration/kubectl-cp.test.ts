@@ -70,3 +70,43 @@ describe("kubectl cp", () => {
     expect(proc.stderr).toContain("can't open");
   });
 });
+
+describe("images without tar or a shell", () => {
+  // containerd and runc's words, wrapped by the kubelet's NewInternalError; kubectl prints it after "error: ".
+  const notFound = (program: string): RegExp =>
+    new RegExp(
+      `^error: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "[0-9a-f]{64}": OCI runtime exec failed: exec failed: unable to start container process: exec: "${program}": executable file not found in \\$PATH: unknown$`,
+      "m",
+    );
+
+  const corednsPod = async (): Promise<string> => {
+    const r = await k(["get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "name"]);
+    expect(r.exitCode).toBe(0);
+    const name = r.stdout.split("\n")[0]?.replace(/^pod\//, "") ?? "";
+    expect(name).toMatch(/^coredns-/);
+    return name;
+  };
+
+  it("exec into CoreDNS (distroless) finds no shell, as on a real cluster", async () => {
+    const pod = await corednsPod();
+    const r = await k(["exec", "-n", "kube-system", pod, "--", "sh", "-c", "echo hi"]);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(notFound("sh"));
+    expect(r.exitCode).toBe(1);
+  });
+
+  it("kubectl cp into and out of CoreDNS fails because the image has no tar, and changes nothing", async () => {
+    const pod = await corednsPod();
+    writeFileSync(path.join(local, "x.bin"), Buffer.from([0, 1, 2, 255]));
+    const put = await k(["cp", path.join(local, "x.bin"), `kube-system/${pod}:/tmp/x.bin`], {
+      timeout: 20_000,
+    });
+    expect(put.exitCode).toBe(1);
+    expect(put.stderr).toMatch(notFound("tar"));
+    const get = await k(["cp", `kube-system/${pod}:/etc/resolv.conf`, path.join(local, "rc")], {
+      timeout: 20_000,
+    });
+    expect(get.exitCode).not.toBe(0);
+    expect(get.stderr).toMatch(notFound("tar"));
+  });
+});

@@ -176,7 +176,10 @@ for i in range(40):
     ws.run_forever()
     n += ws.returncode == i % 3 and ws.read_all().strip() == str(i)
 print("ok", n)
-print(stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["no-such-command"], stdout=True, stderr=True).strip())
+ws = stream(v1.connect_get_namespaced_pod_exec, "box", "py", command=["no-such-command"], stdout=True, stderr=True,
+            _preload_content=False)
+ws.run_forever()
+print(ws.read_channel(3))
 `,
     );
     expect(out).toContain("lines 60000 returncode 0");

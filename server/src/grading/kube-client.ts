@@ -174,6 +174,11 @@ export function createKubeClient(kubeconfig: string): ClusterClient {
         exec
           .exec(namespace, pod, container, command, out, err, null, false, (s) => {
             code = exitCode(s);
+            // The runtime could not start the program (not in the image): no exit code, the kubelet's error instead.
+            if (s.status === "Failure" && s.reason !== "NonZeroExitCode" && s.message) {
+              stderr += `${s.message}\n`;
+              code = 126;
+            }
           })
           .then(
             (socket) => {

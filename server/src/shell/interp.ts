@@ -191,12 +191,30 @@ export function expandWord(word: Word, env: ShellEnv): string[] {
   return fields;
 }
 
-function lookup(name: string, env: ShellEnv): Tool | undefined {
+/**
+ * The program `name` runs in this pod's image, or undefined when the image has none by that name: the userland's
+ * basics (none in a distroless image), the image's tools, and the programs it ships that the simulator cannot run
+ * (which say so).
+ */
+export function lookup(name: string, env: ShellEnv): Tool | undefined {
   const base = name.includes("/") ? name.slice(name.lastIndexOf("/") + 1) : name;
-  const core = coreCommands[base];
-  if (core) return core;
-  if (env.tools.has(base)) return netCommands[base];
+  if (env.image.userland === "none") return undefined;
+  if (Object.hasOwn(coreCommands, base)) return coreCommands[base];
+  if (base === "ash" && env.image.userland === "busybox") return coreCommands.sh;
+  if (env.tools.has(base) && Object.hasOwn(netCommands, base)) return netCommands[base];
+  if (env.image.unsupported?.includes(base)) return unsupported(base);
   return undefined;
+}
+
+/** A program the image ships that the simulator does not run: found, and it says so (126: cannot execute). */
+function unsupported(name: string): Tool {
+  return (_args, io) => {
+    io.err(
+      `${name}: cannot run inside a simulated pod: the simulator runs the pod's shell and network tools, not its ` +
+        `other programs${name === "kubectl" ? "; use kubectl in your own terminal" : ""}\n`,
+    );
+    return Promise.resolve(126);
+  };
 }
 
 /** Applies redirections in order; returns the resulting streams, or an exit status when one fails. */

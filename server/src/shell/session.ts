@@ -4,7 +4,7 @@
  */
 import type { ExecIO, ExecRequest } from "../sim/types.ts";
 import { Interrupted, LIMITS, ShellLimitError } from "./budget.ts";
-import { runArgv, runText } from "./interp.ts";
+import { lookup, runArgv, runText } from "./interp.ts";
 import { parseScript, ShellSyntaxError } from "./parse.ts";
 import type { CmdIO, ShellEnv } from "./types.ts";
 
@@ -72,10 +72,29 @@ async function guarded(run: () => Promise<number>, env: ShellEnv, s: Streams): P
   }
 }
 
-/** Runs one exec request in a pod whose shell environment is `env` (its `signal` must be the request's). */
+/**
+ * The program an exec asked for is not in the image: the container runtime could not start it, so there is no exit
+ * code (the kubelet reports the runtime's error instead).
+ */
+export class ExecNotFoundError extends Error {
+  constructor(readonly program: string) {
+    super(
+      program.includes("/")
+        ? `exec: "${program}": stat ${program}: no such file or directory`
+        : `exec: "${program}": executable file not found in $PATH`,
+    );
+    this.name = "ExecNotFoundError";
+  }
+}
+
+/**
+ * Runs one exec request in a pod whose shell environment is `env` (its `signal` must be the request's). Rejects with
+ * `ExecNotFoundError` when the image has no such program.
+ */
 export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): Promise<number> {
-  const s = streams(io, req.tty);
   const argv = req.command;
+  if (!lookup(argv[0] ?? "", env)) throw new ExecNotFoundError(argv[0] ?? "");
+  const s = streams(io, req.tty);
   const prog = baseName(argv[0] ?? "");
   if (SHELLS.has(prog) && (argv.length === 1 || (argv.length === 2 && /^-[il]+$/.test(argv[1]!)))) {
     if (req.tty && req.stdin) return interactive(io, env);
@@ -85,14 +104,7 @@ export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): 
   const stdin = req.stdin && !req.tty ? await readAllStdin(io) : "";
   if (stdin === undefined) return stdinTooLarge(s);
   const cmdIo: CmdIO = { stdin, out: s.out, err: s.err };
-  const status = await guarded(async () => (await runArgv(argv, env, cmdIo)) ?? -1, env, s);
-  if (status === -1) {
-    s.err(
-      `OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0] ?? ""}": executable file not found in $PATH: unknown\n`,
-    );
-    return 126;
-  }
-  return status;
+  return guarded(async () => (await runArgv(argv, env, cmdIo)) ?? 127, env, s);
 }
 
 /** True when `text` stops inside a command (an open quote, `if` without `fi`, a trailing `|`): more is to come. */

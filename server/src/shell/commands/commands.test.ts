@@ -7,6 +7,8 @@ beforeAll(() => {
   c = createTestCluster({ traffic: false });
   c.addPod({ name: "shoot", ip: "192.168.1.10", image: "nicolaka/netshoot:v0.13" });
   c.addPod({ name: "bb", ip: "192.168.1.11", image: "busybox:1.36" });
+  c.addPod({ name: "toolbox", ip: "192.168.1.12", image: "alpine/k8s:1.32.3" });
+  c.addPod({ name: "dns", ip: "192.168.1.13", image: "registry.k8s.io/coredns/coredns:v1.11.3" });
   c.addPod({
     name: "web",
     ip: "192.168.1.20",
@@ -114,9 +116,56 @@ describe("curl", () => {
   it("curl is missing from busybox: sh says not found, a direct exec fails like the runtime", async () => {
     const r = await sh("bb", "curl http://web");
     expect(r).toMatchObject({ code: 127, stderr: "sh: curl: not found\n" });
-    const d = await sh("bb", ["curl", "http://web"]);
-    expect(d.code).toBe(126);
-    expect(d.stderr).toContain('exec: "curl": executable file not found in $PATH');
+    await expect(sh("bb", ["curl", "http://web"])).rejects.toThrow(
+      /^Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "[0-9a-f]{64}": OCI runtime exec failed: exec failed: unable to start container process: exec: "curl": executable file not found in \$PATH: unknown$/,
+    );
+  });
+});
+
+describe("which programs an image has", () => {
+  it("the toolbox image (alpine/k8s) has bash, curl and tar, starts in /apps, and its kubectl says it cannot run", async () => {
+    const r = await sh("toolbox", [
+      "bash",
+      "-c",
+      "pwd; which bash curl tar; curl -s -o /dev/null -w '%{http_code}' http://web",
+    ]);
+    expect(r).toMatchObject({
+      code: 0,
+      stdout: "/apps\n/usr/bin/bash\n/usr/bin/curl\n/usr/bin/tar\n200",
+      stderr: "",
+    });
+    const k = await sh("toolbox", "kubectl get pods");
+    expect(k.code).toBe(126);
+    expect(k.stderr).toBe(
+      "kubectl: cannot run inside a simulated pod: the simulator runs the pod's shell and network tools, not its other programs; use kubectl in your own terminal\n",
+    );
+    const direct = await sh("toolbox", ["helm", "version"]);
+    expect(direct.code).toBe(126);
+    expect(direct.stderr).toMatch(/^helm: cannot run inside a simulated pod/);
+  });
+
+  it("busybox has neither bash nor curl; ash is busybox's own", async () => {
+    await expect(sh("bb", ["bash"])).rejects.toThrow(
+      /exec: "bash": executable file not found in \$PATH: unknown$/,
+    );
+    expect(await sh("bb", ["ash", "-c", "echo ok"])).toMatchObject({ code: 0, stdout: "ok\n" });
+    expect(await sh("web", ["bash", "-c", "echo ok"])).toMatchObject({ code: 0, stdout: "ok\n" });
+    await expect(sh("web", ["ash"])).rejects.toThrow(/exec: "ash": executable file not found/);
+  });
+
+  it("a distroless image (CoreDNS) has no program at all: not sh, not tar, not cat", async () => {
+    for (const argv of [
+      ["sh"],
+      ["sh", "-c", "echo hi"],
+      ["tar", "cf", "-", "/etc/resolv.conf"],
+      ["cat", "/etc/hosts"],
+    ])
+      await expect(sh("dns", argv)).rejects.toThrow(
+        new RegExp(`exec: "${argv[0]!}": executable file not found in \\$PATH: unknown$`),
+      );
+    await expect(sh("dns", ["/bin/sh"])).rejects.toThrow(
+      /unable to start container process: exec: "\/bin\/sh": stat \/bin\/sh: no such file or directory: unknown$/,
+    );
   });
 });
 

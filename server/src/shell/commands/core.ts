@@ -1,7 +1,6 @@
 /** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
 import { LIMITS, Pacer, setVar, ShellLimitError, spend, unsetVar } from "../budget.ts";
-import { tar } from "./tar.ts";
-import { runText, subshellEnv } from "../interp.ts";
+import { lookup, runText, subshellEnv } from "../interp.ts";
 import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
 import type { CmdIO, ShellEnv, Tool } from "../types.ts";
 
@@ -535,7 +534,7 @@ export const coreCommands: Record<string, Tool> = {
   which: (a, io, env) => {
     let status = 0;
     for (const n of a) {
-      if (coreCommands[n] || env.tools.has(n)) io.out(`/usr/bin/${n}\n`);
+      if (lookup(n, env)) io.out(`/usr/bin/${n}\n`);
       else status = 1;
     }
     return Promise.resolve(status);
@@ -559,9 +558,6 @@ export const coreCommands: Record<string, Tool> = {
     return seqLines(first, step, last, io, env);
   },
   sh: shTool,
-  tar,
-  ash: shTool,
-  bash: shTool,
 };
 
 /** Writes seq's numbers a chunk at a time, with an event-loop turn between chunks (at most 100,001 numbers). */
@@ -587,7 +583,7 @@ async function seqLines(
   return 0;
 }
 
-async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+export async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   const sub = subshellEnv(env);
   if (args[0] === "-c") {
     if (args[1] === undefined) {

@@ -1,9 +1,22 @@
-/** The network tools an image may ship, by name. */
+/** The programs an image may ship beyond the userland's basics (the image table's `tools`), by name. */
 import type { Tool } from "../types.ts";
+import { shTool } from "./core.ts";
 import { curl } from "./curl.ts";
 import { dig, getent, nslookup } from "./dnstools.ts";
 import { nc } from "./nc.ts";
 import { ping } from "./ping.ts";
+import { tar } from "./tar.ts";
 import { wget } from "./wget.ts";
 
-export const netCommands: Record<string, Tool> = { curl, wget, nslookup, dig, nc, getent, ping };
+export const netCommands: Record<string, Tool> = {
+  curl,
+  wget,
+  nslookup,
+  dig,
+  nc,
+  getent,
+  ping,
+  tar,
+  bash: shTool,
+  zsh: shTool,
+};

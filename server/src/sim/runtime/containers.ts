@@ -4,6 +4,7 @@
  * ports. Commands still running when
  * their pod goes are killed, as the kubelet kills its containers.
  */
+import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { hostsFileFor, resolvConfFor } from "../../net/dns.ts";
 import type { PodLogs } from "../../net/logs.ts";
@@ -12,7 +13,7 @@ import { podSpec, podStatus } from "../../net/topology.ts";
 import type { Clock } from "../../shared/clock.ts";
 import { containerEnv } from "../../shell/environment.ts";
 import { PodFileSystem } from "../../shell/files.ts";
-import { execSession } from "../../shell/session.ts";
+import { ExecNotFoundError, execSession } from "../../shell/session.ts";
 import type { ShellEnv } from "../../shell/types.ts";
 import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
 import type { ExecIO, ExecRequest, PodRuntime } from "../types.ts";
@@ -37,6 +38,17 @@ export interface Containers {
   runtime: PodRuntime;
   /** Stops watching pods. */
   close(): void;
+}
+
+/**
+ * The error the kubelet reports when the container runtime cannot start an exec's program (containerd and runc's
+ * words, wrapped by the kubelet's `NewInternalError`): kubectl prints it after `error: ` and exits 1.
+ */
+function execFailed(e: ExecNotFoundError): ApiError {
+  const cause = `error executing command in container: failed to exec in container: failed to start exec "${randomBytes(32).toString("hex")}": OCI runtime exec failed: exec failed: unable to start container process: ${e.message}: unknown`;
+  return new ApiError(500, "InternalError", `Internal error occurred: ${cause}`, {
+    causes: [{ message: cause }],
+  });
 }
 
 /** Starts the container runtime of one cluster. */
@@ -112,15 +124,22 @@ export function startContainers(d: ContainerDeps): Containers {
   };
 
   /** A shell environment for one exec in a pod. */
-  const shellEnv = (pod: KubeObject, signal: AbortSignal, tty: boolean): ShellEnv => {
+  const shellEnv = (
+    pod: KubeObject,
+    container: string | undefined,
+    signal: AbortSignal,
+    tty: boolean,
+  ): ShellEnv => {
     const vars = containerEnv(
       pod,
       d.store.list("core/services", pod.metadata.namespace),
       d.store.get("core/services", "default", "kubernetes"),
     );
-    const image = podImage(pod);
+    const spec = podSpec(pod).containers ?? [];
+    const c = spec.find((x) => x.name === container) ?? spec[0];
+    const image = c ? imageProfile(c.image ?? "") : podImage(pod);
     const env = new Map(Object.entries(vars));
-    env.set("PWD", "/");
+    env.set("PWD", image.workdir ?? "/");
     return {
       vars: env,
       exported: new Set(env.keys()),
@@ -151,9 +170,12 @@ export function startContainers(d: ContainerDeps): Containers {
       execs.set(uid, running.add(killed));
       const signal = AbortSignal.any([io.signal, killed.signal]);
       try {
-        const code = await execSession(req, { ...io, signal }, shellEnv(pod, signal, req.tty));
+        const code = await execSession(req, { ...io, signal }, shellEnv(pod, req.container, signal, req.tty));
         // SIGKILL, as for a process whose container was stopped.
         return killed.signal.aborted && !io.signal.aborted ? 137 : code;
+      } catch (e) {
+        if (e instanceof ExecNotFoundError) throw execFailed(e);
+        throw e;
       } finally {
         running.delete(killed);
         if (!running.size) execs.delete(uid);

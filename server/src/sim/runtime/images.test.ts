@@ -18,36 +18,71 @@ describe("imageProfile", () => {
     [
       "nicolaka/netshoot:v0.13",
       "Alpine Linux v3.22",
-      ["curl", "wget", "nslookup", "dig", "nc", "ping", "getent"],
+      ["curl", "wget", "nslookup", "dig", "nc", "ping", "getent", "tar", "bash"],
       "bind",
+      "busybox",
     ],
-    ["busybox:1.36", "BusyBox v1.36.1", ["wget", "nslookup", "nc", "ping"], "busybox"],
-    ["docker.io/library/nginx:1.27", "Debian GNU/Linux 12 (bookworm)", ["curl", "getent"], "bind"],
-    ["registry.k8s.io/coredns/coredns:v1.11.3", "Distroless", [], "bind"],
+    ["busybox:1.36", "BusyBox v1.36.1", ["wget", "nslookup", "nc", "ping", "tar"], "busybox", "busybox"],
+    [
+      "docker.io/library/nginx:1.27",
+      "Debian GNU/Linux 12 (bookworm)",
+      ["curl", "getent", "tar", "bash"],
+      "bind",
+      "gnu",
+    ],
+    // distroless/static and FROM scratch: no program at all, not even a shell or tar.
+    ["registry.k8s.io/coredns/coredns:v1.11.3", "Distroless", [], "bind", "none"],
+    ["quay.io/calico/whisker-backend:v3.32.1", "Alpine Linux v3.22", [], "busybox", "none"],
     [
       "curlimages/curl:8.10.1",
       "Alpine Linux v3.22",
-      ["curl", "wget", "nslookup", "nc", "ping", "getent"],
+      ["curl", "wget", "nslookup", "nc", "ping", "getent", "tar"],
+      "busybox",
+      "busybox",
+    ],
+    [
+      "alpine:3.22",
+      "Alpine Linux v3.22",
+      ["wget", "nslookup", "nc", "ping", "getent", "tar"],
+      "busybox",
+      "busybox",
+    ],
+    // The toolbox image: Alpine plus curl and bash (and jq and the clients, which the simulator does not run).
+    [
+      "alpine/k8s:1.32.3",
+      "Alpine Linux v3.22",
+      ["curl", "wget", "nslookup", "nc", "ping", "getent", "tar", "bash"],
+      "busybox",
       "busybox",
     ],
     // Not in the table: the common troubleshooting set, so labs keep working.
     [
       "example.com/shop/api:v1",
       "Alpine Linux v3.22",
-      ["curl", "wget", "nslookup", "nc", "ping", "getent"],
+      ["curl", "wget", "nslookup", "nc", "ping", "getent", "tar"],
+      "busybox",
       "busybox",
     ],
     [
       "quay.io/calico/whisker:v3.32.1",
       "Alpine Linux v3.22",
-      ["curl", "wget", "nslookup", "nc", "ping", "getent"],
+      ["curl", "wget", "nslookup", "nc", "ping", "getent", "tar"],
+      "busybox",
       "busybox",
     ],
-  ])("%s: %s, tools %j, %s nslookup", (image, os, tools, nslookup) => {
+  ])("%s: %s, tools %j, %s nslookup, %s userland", (image, os, tools, nslookup, userland) => {
     const p = imageProfile(image);
     expect(p.os).toBe(os);
     expect(p.tools).toEqual(tools);
     expect(p.nslookup).toBe(nslookup);
+    expect(p.userland).toBe(userland);
+  });
+
+  it("the toolbox image ships kubectl and helm, which the simulator does not run, and starts in /apps", () => {
+    const k8s = imageProfile("alpine/k8s:1.32.3");
+    expect(k8s.unsupported).toEqual(expect.arrayContaining(["kubectl", "helm", "yq", "jq"]));
+    expect(k8s.workdir).toBe("/apps");
+    expect(imageProfile("alpine:3.22").unsupported).toBeUndefined();
   });
 
   it("matches references case-insensitively, first entry wins", () => {

@@ -27,8 +27,24 @@ export interface ImagePort {
   serves: PortService;
 }
 
+/**
+ * The programs every image with a userland has (the shell builtins and the small utilities: `sh`, `cat`, `grep`,
+ * `base64`…), from busybox's applets or GNU coreutils; `none` for distroless and `FROM scratch` images, which have no
+ * program at all besides their entrypoint — not even a shell.
+ */
+export type Userland = "busybox" | "gnu" | "none";
+
 export interface ImageProfile {
+  /** The programs beyond the userland's basics that the simulator runs (`curl`, `tar`, `bash`, `jq`, …). */
   tools: string[];
+  userland: Userland;
+  /**
+   * Programs the image ships that the simulator cannot run inside a pod (`kubectl`, `helm` in the toolbox image):
+   * they are found, and fail saying so.
+   */
+  unsupported?: readonly string[];
+  /** The image's WORKDIR, where `kubectl exec` starts (default `/`). */
+  workdir?: string;
   nslookup: "busybox" | "bind";
   nc: "busybox" | "openbsd";
   /** busybox ping, or iputils (Debian, RHEL, netshoot). */
@@ -47,15 +63,16 @@ export interface ImageProfile {
 const BUSYBOX_PROMPT = (): string => "/ # ";
 const DEBIAN_PROMPT = (h: string): string => `root@${h}:/# `;
 const RHEL_PROMPT = (h: string): string => `[root@${h} /]# `;
+/** busybox's network applets, and its `tar`. */
 const NET_BUSYBOX = ["wget", "nslookup", "nc", "ping"];
-const BUSYBOX_FLAVOUR = { nslookup: "busybox", nc: "busybox", ping: "busybox" } as const;
-const GNU_FLAVOUR = { nslookup: "bind", nc: "openbsd", ping: "iputils" } as const;
+const BUSYBOX_FLAVOUR = { userland: "busybox", nslookup: "busybox", nc: "busybox", ping: "busybox" } as const;
+const GNU_FLAVOUR = { userland: "gnu", nslookup: "bind", nc: "openbsd", ping: "iputils" } as const;
 /** An image whose entrypoint serves nothing and logs nothing (a shell, `sleep`, the lab's own command). */
 const QUIET = { ports: [], http: "pod-name", startup: () => [] } as const;
 
 /** Images not in the table get the common troubleshooting set (busybox flavour) so labs keep working. */
 const DEFAULT: ImageProfile = {
-  tools: ["curl", ...NET_BUSYBOX, "getent"],
+  tools: ["curl", ...NET_BUSYBOX, "getent", "tar"],
   ...BUSYBOX_FLAVOUR,
   prompt: BUSYBOX_PROMPT,
   os: "Alpine Linux v3.22",
@@ -68,7 +85,7 @@ export const WHISKER_BACKEND_PORT = 3002;
 
 /** The official language images (python, node): Debian with curl and wget. */
 const LANGUAGE_RUNTIME: ImageProfile = {
-  tools: ["curl", "wget", "getent"],
+  tools: ["curl", "wget", "getent", "tar", "bash"],
   ...GNU_FLAVOUR,
   prompt: DEBIAN_PROMPT,
   os: "Debian GNU/Linux 12 (bookworm)",
@@ -84,7 +101,10 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: /(^|\/)whisker-backend(:|@|$)/,
     profile: {
+      // FROM scratch: the backend's binary and nothing else.
       ...DEFAULT,
+      tools: [],
+      userland: "none",
       ports: [{ port: WHISKER_BACKEND_PORT, protocol: "TCP", serves: "whisker-backend" }],
     },
   },
@@ -102,8 +122,11 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "netshoot",
     profile: {
-      tools: ["curl", "wget", "nslookup", "dig", "nc", "ping", "getent"],
+      tools: ["curl", "wget", "nslookup", "dig", "nc", "ping", "getent", "tar", "bash"],
+      unsupported: ["jq"],
       ...GNU_FLAVOUR,
+      // Alpine underneath, with bind-tools, openbsd netcat and iputils added.
+      userland: "busybox",
       prompt: (h) => `${h}:~# `,
       os: "Alpine Linux v3.22",
       ...QUIET,
@@ -112,7 +135,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "dnsutils",
     profile: {
-      tools: ["nslookup", "dig", "ping", "getent"],
+      tools: ["nslookup", "dig", "ping", "getent", "tar", "bash"],
       ...GNU_FLAVOUR,
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
@@ -122,7 +145,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "curlimages/curl",
     profile: {
-      tools: ["curl", ...NET_BUSYBOX, "getent"],
+      tools: ["curl", ...NET_BUSYBOX, "getent", "tar"],
       ...BUSYBOX_FLAVOUR,
       prompt: () => "~ $ ",
       os: "Alpine Linux v3.22",
@@ -132,7 +155,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "busybox",
     profile: {
-      tools: NET_BUSYBOX,
+      tools: [...NET_BUSYBOX, "tar"],
       ...BUSYBOX_FLAVOUR,
       prompt: BUSYBOX_PROMPT,
       os: "BusyBox v1.36.1",
@@ -140,9 +163,36 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
     },
   },
   {
+    // The learner's toolbox on real clusters (clusters/toolbox.yaml): Alpine with curl, bash, git, jq, yq, gettext
+    // and the Kubernetes clients (alpine-docker/k8s' Dockerfile). The clients talk to a real API server; inside a
+    // simulated pod they are found and say they cannot run.
+    match: /(^|\/)alpine\/k8s(:|@|$)/,
+    profile: {
+      tools: ["curl", ...NET_BUSYBOX, "getent", "tar", "bash"],
+      unsupported: [
+        "jq",
+        "kubectl",
+        "helm",
+        "kustomize",
+        "kubeseal",
+        "eksctl",
+        "aws",
+        "aws-iam-authenticator",
+        "yq",
+        "git",
+        "envsubst",
+      ],
+      workdir: "/apps",
+      ...BUSYBOX_FLAVOUR,
+      prompt: () => "/apps # ",
+      os: "Alpine Linux v3.22",
+      ...QUIET,
+    },
+  },
+  {
     match: "alpine",
     profile: {
-      tools: [...NET_BUSYBOX, "getent"],
+      tools: [...NET_BUSYBOX, "getent", "tar"],
       ...BUSYBOX_FLAVOUR,
       prompt: BUSYBOX_PROMPT,
       os: "Alpine Linux v3.22",
@@ -152,7 +202,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "nginx",
     profile: {
-      tools: ["curl", "getent"],
+      tools: ["curl", "getent", "tar", "bash"],
       ...GNU_FLAVOUR,
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
@@ -168,7 +218,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "centos",
     profile: {
-      tools: ["curl", "ping", "getent"],
+      tools: ["curl", "ping", "getent", "tar", "bash"],
       ...GNU_FLAVOUR,
       prompt: RHEL_PROMPT,
       os: "CentOS Stream 9",
@@ -178,7 +228,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "ubi",
     profile: {
-      tools: ["curl", "getent"],
+      tools: ["curl", "getent", "tar", "bash"],
       ...GNU_FLAVOUR,
       prompt: RHEL_PROMPT,
       os: "Red Hat Enterprise Linux 9",
@@ -188,7 +238,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "debian",
     profile: {
-      tools: ["getent"],
+      tools: ["getent", "tar", "bash"],
       ...GNU_FLAVOUR,
       prompt: DEBIAN_PROMPT,
       os: "Debian GNU/Linux 12 (bookworm)",
@@ -198,7 +248,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "ubuntu",
     profile: {
-      tools: ["getent"],
+      tools: ["getent", "tar", "bash"],
       ...GNU_FLAVOUR,
       prompt: DEBIAN_PROMPT,
       os: "Ubuntu 24.04.1 LTS",
@@ -216,8 +266,10 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "coredns",
     profile: {
+      // distroless/static: the coredns binary and nothing else, not even a shell.
       tools: [],
       ...GNU_FLAVOUR,
+      userland: "none",
       prompt: BUSYBOX_PROMPT,
       os: "Distroless",
       ports: [
