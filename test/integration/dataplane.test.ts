@@ -7,6 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTestCluster, type TestCluster } from "../../server/src/net/testkit.ts";
 import type { FlowRecord } from "../../server/src/net/flows.ts";
 import type { KubeObject } from "../../server/src/store/types.ts";
+import { defaultCatalogue } from "../../server/src/net/catalogue-file.ts";
+import { rotateInCorefile } from "../../server/src/net/corefile-block.ts";
+import { addressesAt, rotationCandidates, seedOf } from "../../server/src/net/rotation.ts";
+import { internetZones, patchCorefile } from "../../server/src/providers/kind/internet.ts";
 
 const gnp = (name: string, spec: Record<string, unknown>): KubeObject => ({
   apiVersion: "projectcalico.org/v3",
@@ -537,5 +541,86 @@ describe("background traffic", () => {
     expect(c.dataplane.runtime.logs("default", "payments-7c9d-aaaaa", { tailLines: 1 })).toMatch(
       /connection timed out/,
     );
+  });
+});
+
+describe("the lab's internet block in CoreDNS's Corefile (as on kind)", () => {
+  const catalogue = defaultCatalogue();
+  const stripe = catalogue.domains.find((d) => d.name === "api.stripe.com")!;
+  const candidates = rotationCandidates(catalogue);
+  const base = ".:53 {\n    errors\n    forward . /etc/resolv.conf\n    cache 30\n}\n";
+  const corefile = (text: string): KubeObject => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "coredns", namespace: "kube-system" },
+    data: { Corefile: text },
+  });
+  const withBlock = patchCorefile(base, internetZones(catalogue), "172.18.0.251");
+
+  it("answers a rotated domain from the hosts stanza, and the new address answers as that domain", async () => {
+    const ips = addressesAt(stripe, candidates, seedOf("some-cluster"), 1);
+    c.apply(corefile(withBlock));
+    // Without a rotation in the block, the names resolve as before.
+    const plain = await c.exec("default", "client", "nslookup api.stripe.com");
+    for (const ip of stripe.ips) expect(plain.stdout).toContain(`Address: ${ip}`);
+    c.apply(
+      corefile(rotateInCorefile(withBlock, { domain: "api.stripe.com", generation: 1, ips }, () => 60)),
+    );
+    const rotated = await c.exec("default", "client", "nslookup api.stripe.com");
+    for (const ip of ips) expect(rotated.stdout).toContain(`Address: ${ip}`);
+    for (const ip of stripe.ips) expect(rotated.stdout).not.toContain(ip);
+    // Other names of the lab's zones fall through to forward.
+    expect(
+      (await c.exec("default", "client", "dig +short api.twilio.com")).stdout.trim().split("\n"),
+    ).toEqual(catalogue.domains.find((d) => d.name === "api.twilio.com")!.ips);
+    const cmd = "curl -s -m 3 -o /dev/null -w '%{http_code}' https://api.stripe.com/v1/charges";
+    expect((await c.exec("default", "client", cmd)).stdout).toBe("200");
+    const direct = await c.exec(
+      "default",
+      "client",
+      `curl -sk -m 3 -H 'Host: api.stripe.com' https://${ips[0]}/v1/charges`,
+    );
+    expect(direct.stdout).toContain('"object":"list"');
+    // An address a rotation could give but the cluster's DNS does not name: nothing answers there.
+    const unnamed = candidates
+      .get("api.stripe.com")!
+      .flat()
+      .find((ip) => !ips.includes(ip))!;
+    const dropped = await c.exec(
+      "default",
+      "client",
+      `curl -sk -m 2 -o /dev/null -w '%{http_code}' https://${unnamed}/`,
+    );
+    expect(dropped.code).toBe(28);
+  });
+
+  it("an allowlist pinned to the inventory-day addresses stops working; one of the published ranges keeps working", async () => {
+    c.addPod({ name: "other", ip: "192.168.1.12", labels: { app: "other" } });
+    c.apply(DEFAULT_DENY);
+    c.apply(ALLOW_DNS);
+    const allow = (name: string, app: string, nets: string[]) =>
+      gnp(name, {
+        order: 20,
+        selector: `app == '${app}'`,
+        types: ["Egress"],
+        egress: [{ action: "Allow", protocol: "TCP", destination: { nets } }],
+      });
+    c.apply(
+      allow(
+        "pinned",
+        "client",
+        stripe.ips.map((ip) => `${ip}/32`),
+      ),
+    );
+    c.apply(allow("ranges", "other", stripe.rotate!.pool));
+    c.apply(corefile(withBlock));
+    const cmd = "curl -s -m 3 -o /dev/null -w '%{http_code}' https://api.stripe.com/v1/charges";
+    expect((await c.exec("default", "client", cmd)).stdout).toBe("200");
+    const ips = addressesAt(stripe, candidates, seedOf("another-cluster"), 1);
+    c.apply(
+      corefile(rotateInCorefile(withBlock, { domain: "api.stripe.com", generation: 1, ips }, () => 60)),
+    );
+    expect((await c.exec("default", "client", cmd)).stdout).toBe("000");
+    expect((await c.exec("default", "other", cmd)).stdout).toBe("200");
   });
 });

@@ -38,6 +38,11 @@ export interface ClusterClient {
     kind: string,
     opts?: { namespace?: string; labelSelector?: string },
   ): Promise<ClusterObject[]>;
+  /**
+   * Changes fields of one object with a JSON merge patch (RFC 7386) and resolves with the object as stored; a
+   * `metadata.resourceVersion` in the patch makes it fail with a conflict when the object changed meanwhile.
+   */
+  patch(ref: ObjectRef, patch: Record<string, unknown>): Promise<ClusterObject>;
   /** Deletes one object; resolves false when it did not exist. */
   delete(ref: ObjectRef): Promise<boolean>;
   /** Runs a command (no shell) in a pod's container and resolves with its exit code and output; never hangs past `timeoutMs`. */

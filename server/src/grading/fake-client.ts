@@ -3,6 +3,7 @@
  * gives (so a test decides what curl "sees" from the objects present), flows served from a list.
  */
 import { parseHit } from "../net/whisker.ts";
+import { EgresslabError } from "../shared/errors.ts";
 import {
   mergedKinds,
   type ClusterClient,
@@ -87,6 +88,31 @@ export class FakeClient implements ClusterClient {
         terms.every(([k, v]) => (o.metadata.labels as Record<string, string> | undefined)?.[k!] === v),
     );
   }
+  /** A merge patch; a Deployment's changed template is rolled out at once (as if its controller ran). */
+  async patch(ref: ObjectRef, patch: Record<string, unknown>): Promise<ClusterObject> {
+    this.calls.push(`patch ${ref.kind}/${ref.name}`);
+    const existing = this.objects.get(key(ref));
+    if (!existing) throw new EgresslabError("unavailable", `patching ${ref.kind} ${ref.name}: not found`);
+    const want = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    if (want !== undefined && want !== existing.metadata.resourceVersion)
+      throw new EgresslabError("conflict", `${ref.kind} ${ref.name} changed meanwhile`);
+    const o = mergePatch(existing, patch) as ClusterObject;
+    o.metadata.resourceVersion = String(Number(existing.metadata.resourceVersion ?? 0) + 1);
+    if (o.kind === "Deployment") {
+      const generation = Number(existing.metadata.generation ?? 1) + 1;
+      const replicas = Number((o.spec as { replicas?: number })?.replicas ?? 1);
+      o.metadata.generation = generation;
+      o.status = {
+        observedGeneration: generation,
+        replicas,
+        updatedReplicas: replicas,
+        readyReplicas: replicas,
+        availableReplicas: replicas,
+      };
+    }
+    this.objects.set(key(ref), o);
+    return o;
+  }
   async delete(ref: ObjectRef): Promise<boolean> {
     this.calls.push(`delete ${ref.kind}/${ref.name}`);
     return this.objects.delete(key(ref));
@@ -94,9 +120,18 @@ export class FakeClient implements ClusterClient {
   async exec(namespace: string, pod: string, container: string, command: string[]): Promise<ExecResult> {
     return this.execFn(this.all(), { namespace, pod, container }, command);
   }
-  async request(method: "GET" | "POST", path: string): Promise<{ status: number; body: string }> {
+  /** What a raw API call answers (default 200 `{}`). */
+  answer: (method: string, path: string, body: unknown) => { status: number; body: string } = () => ({
+    status: 200,
+    body: "{}",
+  });
+  async request(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: string }> {
     this.calls.push(`${method} ${path}`);
-    return { status: 200, body: "{}" };
+    return this.answer(method, path, body);
   }
   /** Whisker's `/whisker-backend/flows`: `flows` (flow-log fields) as Whisker's JSON, `filters.actions` applied. */
   async whisker(path: string): Promise<{ status: number; body: string }> {

@@ -140,6 +140,24 @@ export function createKubeClient(kubeconfig: string): ClusterClient {
         throw wrap(`listing ${kind}`, err);
       }
     },
+    async patch(ref, patch) {
+      const h = header(ref);
+      const meta = (patch.metadata ?? {}) as Record<string, unknown>;
+      try {
+        return (await objects.patch(
+          { ...patch, ...h, metadata: { ...meta, ...h.metadata } },
+          undefined,
+          undefined,
+          "egresslab",
+          undefined,
+          PatchStrategy.MergePatch,
+        )) as unknown as ClusterObject;
+      } catch (err) {
+        if (status(err) === 409)
+          throw new EgresslabError("conflict", `${ref.kind} ${ref.name} changed meanwhile`, { cause: err });
+        throw wrap(`patching ${ref.kind} ${ref.name}`, err);
+      }
+    },
     async delete(ref) {
       try {
         await objects.delete(header(ref), undefined, undefined, 0, undefined, "Background");

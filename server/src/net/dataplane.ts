@@ -12,6 +12,7 @@ import { ApiError } from "../store/types.ts";
 import { startTraffic } from "../traffic/generator.ts";
 import type { Catalogue } from "./catalogue.ts";
 import { defaultCatalogue } from "./catalogue-file.ts";
+import { ClusterHosts } from "./cluster-hosts.ts";
 import { Dns, resolvConfFor } from "./dns.ts";
 import { createPolicyEngine } from "./engine.ts";
 import { syncEngine } from "./engine-sync.ts";
@@ -93,7 +94,9 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     clock: ctx.clock,
     seed: ctx.seed,
   });
-  const dns = new Dns(net);
+  const hosts = new ClusterHosts(ctx.store);
+  internet.namedBy = (ip) => hosts.namesOn(ip);
+  const dns = new Dns(net, hosts);
   net.resolveFrom = (pod, name) => {
     const r = dns.resolve(pod, name, resolvConfFor(pod, catalogue.upstream)).result;
     return r.kind === "answer" ? r.ips : [];

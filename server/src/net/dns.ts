@@ -5,6 +5,7 @@
  */
 import type { KubeObject } from "../store/types.ts";
 import { isIp } from "../shared/ipv4.ts";
+import type { ClusterHosts } from "./cluster-hosts.ts";
 import type { Network } from "./network.ts";
 import { isDnsServer } from "../sim/runtime/ports.ts";
 import type { DnsLookup, ResolvConf } from "./podnet.ts";
@@ -68,7 +69,11 @@ function answerSize(qname: string, n: number): number {
 }
 
 export class Dns {
-  constructor(private readonly net: Network) {}
+  /** `hosts`: what the Corefile's lab-internet block answers itself (a rotated domain); none by default. */
+  constructor(
+    private readonly net: Network,
+    private readonly hosts?: Pick<ClusterHosts, "answer">,
+  ) {}
 
   private get d() {
     return this.net.d;
@@ -98,6 +103,9 @@ export class Dns {
       }
       return { kind: "nxdomain" };
     }
+    // The `hosts` stanza runs before `forward` and answers from CoreDNS itself; its `cache 30` caps the TTL.
+    const local = this.hosts?.answer(n);
+    if (local) return { kind: "answer", cnames: [], ips: local.ips, ttl: Math.min(local.ttl, CLUSTER_TTL) };
     return this.upstream(coredns, n);
   }
 

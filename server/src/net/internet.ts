@@ -5,9 +5,9 @@
 import { NotFoundError, ValidationError } from "../shared/errors.ts";
 import type { Catalogue, DomainEntry } from "./catalogue.ts";
 import { isReservedName } from "./catalogue.ts";
-import { cidrContains, formatIp, isPrivate, parseCidr, syntheticIp } from "../shared/ipv4.ts";
-import { fnv32a } from "../shared/hash.ts";
+import { cidrContains, isPrivate, parseCidr, syntheticIp } from "../shared/ipv4.ts";
 import type { HttpRequest, HttpResponse, Peer } from "./podnet.ts";
+import { addressesAt, rotationCandidates, type RotationCandidates } from "./rotation.ts";
 
 export type NameAnswer =
   | { kind: "answer"; name: string; cnames: string[]; ips: string[]; ttl: number; domains: string[] }
@@ -42,6 +42,16 @@ export class Internet {
   private readonly exact = new Map<string, DomainEntry>();
   private readonly wildcards: DomainEntry[] = [];
   private readonly startedAt: number;
+  /** Where rotations draw addresses from (`rotation.ts`), shared with the lab's internet on kind. */
+  readonly candidates: RotationCandidates;
+  /** Every address a rotating domain has had or can have: unused ones drop packets. */
+  private readonly rotating = new Set<string>();
+  /**
+   * The catalogue names the cluster's own DNS gives an address (the `hosts` of the lab's internet in its Corefile):
+   * such an address answers as that name when it is one a rotation of the name can give, as the lab's internet on
+   * kind does.
+   */
+  namedBy: (ip: string) => readonly string[] = () => [];
 
   /** `restore` (from `snapshot`) resumes the rotations and the schedule; domains no longer rotating are skipped. */
   constructor(
@@ -55,6 +65,10 @@ export class Internet {
       else this.exact.set(d.name, d);
     }
     this.wildcards.sort((a, b) => b.name.length - a.name.length);
+    this.candidates = rotationCandidates(catalogue);
+    for (const d of catalogue.domains)
+      if (d.rotate)
+        for (const ip of [...d.ips, ...(this.candidates.get(d.name)?.flat() ?? [])]) this.rotating.add(ip);
     this.startedAt = now - (restore?.elapsedMs ?? 0);
     for (const [name, n] of Object.entries(restore?.rotations ?? {}))
       if (this.exact.get(name)?.rotate && n > 0) this.manual.set(name, n);
@@ -75,16 +89,7 @@ export class Internet {
   addressesOf(d: DomainEntry, now: number): string[] {
     const gen = this.generation(d, now);
     if (gen === 0 || !d.rotate) return d.ips;
-    const count = Math.max(1, d.ips.length);
-    const out: string[] = [];
-    for (let i = 0; out.length < count && i < count * 8; i++) {
-      const pool = parseCidr(d.rotate.pool[(gen + i) % d.rotate.pool.length]!)!;
-      const size = 2 ** (32 - pool.bits);
-      const h = fnv32a(`${this.seed}/${d.name}/${gen}/${i}`);
-      const ip = formatIp((pool.base + (size > 2 ? 1 + (h % (size - 2)) : 0)) >>> 0);
-      if (!out.includes(ip) && !d.ips.includes(ip)) out.push(ip);
-    }
-    return out;
+    return addressesAt(d, this.candidates, this.seed, gen);
   }
 
   private generation(d: DomainEntry, now: number): number {
@@ -152,11 +157,20 @@ export class Internet {
     );
   }
 
-  /** Whether an address is one of the addresses some catalogue entry had before a rotation (now unassigned). */
-  private retired(ip: string, now: number): boolean {
-    return this.catalogue.domains.some(
-      (d) => d.rotate && d.ips.includes(ip) && !this.addressesOf(d, now).includes(ip),
-    );
+  /** The entries the cluster's DNS names on an address that a rotation of theirs can give. */
+  private namedOn(ip: string): DomainEntry[] {
+    if (!this.rotating.has(ip)) return [];
+    const out: DomainEntry[] = [];
+    for (const name of this.namedBy(ip)) {
+      const d = this.entry(name);
+      if (
+        d?.rotate &&
+        !out.includes(d) &&
+        (d.ips.includes(ip) || this.candidates.get(d.name)?.some((g) => g.includes(ip)))
+      )
+        out.push(d);
+    }
+    return out;
   }
 
   isResolver(ip: string): boolean {
@@ -169,10 +183,12 @@ export class Internet {
    */
   peer(ip: string, port: number, sourceIp: string, now: number): Peer | undefined {
     if (isPrivate(ip)) return undefined;
-    const entries = this.entriesOn(ip, now);
+    const current = this.entriesOn(ip, now);
+    const entries = [...current, ...this.namedOn(ip).filter((d) => !current.includes(d))];
     if (entries.length === 0) {
+      // An address a rotating domain had, or may have: nobody uses it now.
       if (
-        this.retired(ip, now) ||
+        this.rotating.has(ip) ||
         !(port === 80 || port === 443) ||
         DOCUMENTATION.some((c) => cidrContains(c, ip))
       )

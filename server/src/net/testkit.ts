@@ -19,6 +19,7 @@ const KEYS: Record<string, string> = {
   Service: "core/services",
   Endpoints: "core/endpoints",
   ServiceAccount: "core/serviceaccounts",
+  ConfigMap: "core/configmaps",
   Deployment: "apps/deployments",
   NetworkPolicy: "networking.k8s.io/networkpolicies",
   IPPool: "projectcalico.org/ippools",

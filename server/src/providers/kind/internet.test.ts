@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest";
 import forge from "node-forge";
 import { parseCatalogue } from "../../net/catalogue.ts";
 import { defaultCatalogue } from "../../net/catalogue-file.ts";
+import { readLabBlock, rotateInCorefile } from "../../net/corefile-block.ts";
+import { ROTATION_GROUPS, rotationCandidates } from "../../net/rotation.ts";
+import { inCidr } from "../../shared/ipv4.ts";
 import {
   corefileBegin,
   internetAddresses,
@@ -142,6 +145,26 @@ describe("patchCorefile", () => {
     expect(moved).toContain("forward . 172.18.0.9");
     expect(moved.startsWith(kindCorefile)).toBe(true);
   });
+
+  it("keeps the rotations made in the block when it is written again", () => {
+    const zones = internetZones(catalogue);
+    const once = patchCorefile(kindCorefile, zones, "172.18.0.5");
+    const rotated = rotateInCorefile(
+      once,
+      { domain: "shop-assets.s3.amazonaws.com", generation: 2, ips: ["52.216.3.4", "52.217.5.6"] },
+      () => 5,
+    );
+    expect(patchCorefile(rotated, zones, "172.18.0.5")).toBe(rotated);
+    const moved = patchCorefile(rotated, zones, "172.18.0.9");
+    expect(readLabBlock(moved)).toEqual({
+      zones: zones.map((z) => z.name),
+      forward: "172.18.0.9",
+      rotations: [
+        { domain: "shop-assets.s3.amazonaws.com", generation: 2, ips: ["52.216.3.4", "52.217.5.6"] },
+      ],
+      ttl: 5,
+    });
+  });
 });
 
 describe("routes and addresses", () => {
@@ -157,6 +180,47 @@ describe("routes and addresses", () => {
     expect(nodeRoutes(["198.51.100.66"], "172.18.0.250")).toBe(
       "route replace 198.51.100.66/32 via 172.18.0.250\n",
     );
+  });
+});
+
+describe("rotating domains", () => {
+  const rotating = parseCatalogue(
+    `
+resolvers: [8.8.8.8]
+upstream: 172.18.0.1
+domains:
+  api.stripe.com: {ips: [54.187.174.169, 54.187.205.235], ttl: 60, rotate: {every: 0s, pool: [54.187.0.0/16, 54.241.31.0/24]}}
+  api.twilio.com: {ips: [18.215.127.113], ttl: 60, rotate: {every: 0s, pool: [18.0.0.0/8]}}
+  ifconfig.me: {kind: echo, ips: [34.160.111.145], ttl: 300}
+`,
+    "rotating.yaml",
+  );
+
+  it("answers on every address a rotation can give, and routes each as one address, never a whole pool", () => {
+    const candidates = rotationCandidates(rotating);
+    const stripe = candidates.get("api.stripe.com")!.flat();
+    const twilio = candidates.get("api.twilio.com")!.flat();
+    expect(stripe).toHaveLength(ROTATION_GROUPS * 2);
+    expect(twilio).toHaveLength(ROTATION_GROUPS);
+    expect(stripe.every((ip) => inCidr(ip, "54.187.0.0/16") || inCidr(ip, "54.241.31.0/24"))).toBe(true);
+    expect(twilio.every((ip) => inCidr(ip, "18.0.0.0/8"))).toBe(true);
+    const addresses = internetAddresses(rotating);
+    expect(addresses).toEqual(
+      expect.arrayContaining([...stripe, ...twilio, "54.187.174.169", "34.160.111.145"]),
+    );
+    expect(new Set(addresses).size).toBe(addresses.length);
+    expect(addresses).toHaveLength(3 + 1 + stripe.length + twilio.length);
+    const routes = nodeRoutes(addresses, "172.18.0.250").trim().split("\n");
+    expect(routes).toHaveLength(addresses.length);
+    expect(routes.every((r) => /^route replace (\d+\.){3}\d+\/32 via 172\.18\.0\.250$/.test(r))).toBe(true);
+    // nginx answers each candidate as its own domain (on the address, not by a catch-all).
+    const conf = nginxConf(rotating);
+    const stripeServer = conf.split("server {").find((b) => b.includes("server_name api.stripe.com;"))!;
+    for (const ip of [...stripe, "54.187.174.169"]) {
+      expect(stripeServer).toContain(`    listen ${ip}:80;`);
+      expect(stripeServer).toContain(`    listen ${ip}:443 ssl;`);
+    }
+    expect(stripeServer).not.toContain(twilio[0]!);
   });
 });
 

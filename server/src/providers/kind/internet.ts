@@ -11,6 +11,10 @@
 import forge from "node-forge";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import type { Catalogue, DomainEntry } from "../../net/catalogue.ts";
+import { corefileBegin, corefileEnd, readLabBlock, withRotations } from "../../net/corefile-block.ts";
+import { rotationCandidates } from "../../net/rotation.ts";
+
+export { corefileBegin, corefileEnd } from "../../net/corefile-block.ts";
 
 /** A DNS zone the hermetic internet serves, with the catalogue entries inside it. */
 export interface InternetZone {
@@ -71,17 +75,15 @@ export function internetCorefile(zones: InternetZone[], dir = "/etc/coredns/zone
   return zones.map((z) => `${z.name}:53 {\n    file ${dir}/${z.name}.zone\n    errors\n}`).join("\n") + "\n";
 }
 
-export const corefileBegin = "# egresslab: the lab's internet (begin)";
-export const corefileEnd = "# egresslab: the lab's internet (end)";
-
 /**
  * The cluster's Corefile with a block that forwards the lab's zones to the DNS container at `dnsIp`, replacing the
- * block an earlier run added (so running it again changes nothing).
+ * block an earlier run added (so running it again changes nothing) and keeping the rotations made in it since.
  */
 export function patchCorefile(corefile: string, zones: InternetZone[], dnsIp: string): string {
   const start = corefile.indexOf(corefileBegin);
   const end = corefile.indexOf(corefileEnd);
   let base = corefile;
+  const earlier = readLabBlock(corefile);
   if (start >= 0 && end > start) {
     base = corefile.slice(0, start) + corefile.slice(end + corefileEnd.length).replace(/^\n/, "");
   }
@@ -94,13 +96,18 @@ export function patchCorefile(corefile: string, zones: InternetZone[], dnsIp: st
     "}",
     corefileEnd,
   ].join("\n");
-  return `${base.replace(/\n*$/, "\n")}${block}\n`;
+  const patched = `${base.replace(/\n*$/, "\n")}${block}\n`;
+  return earlier?.rotations.length ? withRotations(patched, earlier.rotations, earlier.ttl) : patched;
 }
 
-/** Every address the web container answers on (each is routed to it from every node). */
+/**
+ * Every address the web container answers on (each is routed to it from every node): the catalogue's, and every
+ * address a rotation can give a rotating domain (`net/rotation.ts`).
+ */
 export function internetAddresses(catalogue: Catalogue): string[] {
   const all = new Set<string>();
   for (const d of catalogue.domains) for (const ip of d.ips) all.add(ip);
+  for (const groups of rotationCandidates(catalogue).values()) for (const ip of groups.flat()) all.add(ip);
   return [...all].sort((a, b) => ipNumber(a) - ipNumber(b));
 }
 
@@ -125,8 +132,12 @@ function ngq(s: string): string {
   return `"${escaped}"`;
 }
 
-/** nginx's configuration: one server per catalogue domain on each of its addresses and ports. */
+/**
+ * nginx's configuration: one server per catalogue domain on each of its addresses and ports, and on every address a
+ * rotation can give it (old addresses keep answering after a rotation).
+ */
 export function nginxConf(catalogue: Catalogue): string {
+  const candidates = rotationCandidates(catalogue);
   const out = ['geo $dollar { default "$"; }', "server_names_hash_bucket_size 128;"];
   out.push(
     "server {",
@@ -140,7 +151,7 @@ export function nginxConf(catalogue: Catalogue): string {
   for (const d of catalogue.domains) {
     if (d.nxdomain || d.ips.length === 0) continue;
     const listens: string[] = [];
-    for (const ip of d.ips)
+    for (const ip of [...d.ips, ...(candidates.get(d.name)?.flat() ?? [])])
       for (const port of d.ports) listens.push(`    listen ${ip}:${port}${port === 443 ? " ssl" : ""};`);
     const headers = Object.entries(d.http.headers);
     const type = headers.find(([k]) => k.toLowerCase() === "content-type")?.[1] ?? "text/plain";
