@@ -18,15 +18,15 @@ import { createPolicyEngine } from "./engine.ts";
 import { syncEngine } from "./engine-sync.ts";
 import { FlowLog, parseFlowQuery } from "./flows.ts";
 import { Internet } from "./internet.ts";
-import { PodLogs } from "./logs.ts";
 import type { DataplaneState } from "./state.ts";
 import { Network } from "./network.ts";
 import { createPodNet } from "./pod-view.ts";
 import type { PodNet } from "./podnet.ts";
 import type { PolicyDecider } from "./policy.ts";
-import { podIp, podStatus, svcSpec, targetPortOn, Topology } from "./topology.ts";
+import { podIp, podSpec, podStatus, svcSpec, targetPortOn, Topology } from "./topology.ts";
 import { connectListener, peerListener } from "../sim/runtime/port-forward.ts";
 import { startContainers } from "../sim/runtime/containers.ts";
+import { ContainerLogs } from "../sim/runtime/logs.ts";
 import { whiskerListener, type WhiskerApi } from "./whisker-http.ts";
 
 export interface DataplaneContext {
@@ -47,17 +47,20 @@ export interface DataplaneContext {
   flowCapacity?: number;
   /** Generate the traffic workloads declare (`egresslab.io/traffic`); default true. */
   backgroundTraffic?: boolean;
-  /** A state from `Dataplane.snapshot()` (after a restart): rotations, schedule position and flow records. */
+  /** A state from `Dataplane.snapshot()` (after a restart): rotations, schedule position, flow records, logs. */
   restore?: DataplaneState;
   /**
-   * Called after a rotation, so the owner can save it. New flow records do not call it: every idle cluster records
-   * flows all the time, and the flow log is saved when the cluster closes (as Goldmane keeps flows in memory only).
+   * Called after a rotation and when a container's attempt begins or ends (a restart), so the owner can save them.
+   * New flow records and log lines do not call it: every idle cluster records flows and writes logs all the time,
+   * and they are saved when the cluster closes (as Goldmane keeps flows in memory only).
    */
   onChange?: () => void;
 }
 
 export interface Dataplane {
   runtime: PodRuntime;
+  /** Every container's log: the kubelet writes its main processes' output there and begins and ends attempts. */
+  logs: ContainerLogs;
   api: DataplaneApi;
   /** The network as seen from inside a pod (resolve, connect, ping), without a shell; undefined if no such pod. */
   podNet(namespace: string, name: string): PodNet | undefined;
@@ -76,7 +79,14 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
   const flows = new FlowLog(ctx.flowCapacity ?? 5000);
   if (ctx.restore) flows.restore(ctx.restore.flows);
   const onChange = ctx.onChange ?? (() => {});
-  const logs = new PodLogs();
+  const logs = new ContainerLogs({
+    defaultContainer: (ns, name) => {
+      const pod = ctx.store.get("core/pods", ns, name);
+      return pod ? podSpec(pod).containers?.[0]?.name : undefined;
+    },
+    onChange: () => onChange(),
+    ...(ctx.restore?.logs ? { restore: ctx.restore.logs } : {}),
+  });
   const whisker: WhiskerApi = {
     records: () => flows.snapshot(),
     watch: (cb) => flows.watch({ limit: 1 }, cb),
@@ -138,6 +148,7 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
 
   return {
     runtime: containers.runtime,
+    logs,
     podNet(namespace, name) {
       const pod = ctx.store.get("core/pods", namespace, name);
       return pod && podStatus(pod).podIP ? createPodNet(net, dns, pod) : undefined;
@@ -201,7 +212,12 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
         return r;
       },
     },
-    snapshot: () => ({ version: 1, internet: internet.snapshot(ctx.clock.now()), flows: flows.snapshot() }),
+    snapshot: () => ({
+      version: 1,
+      internet: internet.snapshot(ctx.clock.now()),
+      flows: flows.snapshot(),
+      logs: logs.snapshot(),
+    }),
     close() {
       stopTraffic();
       containers.close();

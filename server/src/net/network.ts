@@ -10,7 +10,7 @@ import type { Internet } from "./internet.ts";
 import { isIp, isPrivate } from "../shared/ipv4.ts";
 import { fnv32a } from "../shared/hash.ts";
 import { KUBERNETES_VERSION } from "../apiserver/version.ts";
-import type { PodLogs } from "./logs.ts";
+import type { ContainerLogs } from "../sim/runtime/logs.ts";
 import { whiskerPeer, type WhiskerApi } from "./whisker-http.ts";
 import { podListens, portService } from "../sim/runtime/ports.ts";
 import type { PolicyDecider, SideVerdict, Verdict } from "./policy.ts";
@@ -23,7 +23,7 @@ export interface NetworkDeps {
   internet: Internet;
   policy: PolicyDecider;
   flows: FlowLog;
-  logs: PodLogs;
+  logs: ContainerLogs;
   clock: Clock;
   seed: number;
   /** Goldmane's flows, for the Whisker pod's HTTP API. */

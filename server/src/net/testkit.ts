@@ -122,6 +122,17 @@ export function podObject(p: PodSpecInput): KubeObject {
       hostIP: NODES.find(([n]) => n === (p.node ?? "kind-worker"))?.[1] ?? "172.18.0.3",
       startTime: "2026-01-01T00:00:00Z",
       conditions: [{ type: "Ready", status: "True" }],
+      containerStatuses: [
+        {
+          name: "main",
+          containerID: `containerd://${ns}-${p.name}-main`,
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: "2026-01-01T00:00:00Z" } },
+          lastState: {},
+        },
+      ],
     },
   };
 }

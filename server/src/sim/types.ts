@@ -37,11 +37,17 @@ export interface ExecIO {
   signal: AbortSignal;
 }
 
+/** `PodLogOptions` as the API server decoded and validated them. */
 export interface LogOptions {
   container?: string;
   tailLines?: number;
   sinceSeconds?: number;
+  /** `sinceTime`, in milliseconds since the epoch. */
+  sinceTime?: number;
+  /** At most this many bytes (the last line may be cut). */
+  limitBytes?: number;
   timestamps?: boolean;
+  /** The last terminated attempt of the container instead of the current one. */
   previous?: boolean;
 }
 
@@ -58,11 +64,16 @@ export interface PodRuntime {
    * output streams until the pod is gone or the client leaves. Rejects like `exec`.
    */
   attach?(req: ExecRequest, io: ExecIO): Promise<number>;
-  /** What the pod's container has written, as `kubectl logs` shows it. Rejects with an `ApiError` like `exec`. */
+  /**
+   * What the pod's container has written, as `kubectl logs` shows it: the current attempt's log, or with `previous`
+   * the last terminated one's. Throws the API server's and the kubelet's `ApiError`s (404 no pod; 400 no such
+   * container, no container named in a pod of several, no previous attempt).
+   */
   logs(namespace: string, pod: string, opts: LogOptions): string;
   /**
    * Follows the log: calls `cb` with each new chunk until the returned function is called, and `onEnd` once when
-   * the log can grow no more (its pod is gone), as the kubelet ends a follow when the container stops.
+   * the log can grow no more (the attempt is not running or stops, its pod is gone, `limitBytes` is reached), as the
+   * kubelet ends a follow when the container stops.
    */
   followLogs?(
     namespace: string,

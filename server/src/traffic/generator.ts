@@ -5,7 +5,7 @@
  */
 import { timestamp } from "../shared/object.ts";
 import type { PodNet } from "../net/podnet.ts";
-import type { PodLogs } from "../net/logs.ts";
+import type { ContainerLogs } from "../sim/runtime/logs.ts";
 import { isIp } from "../shared/ipv4.ts";
 import { fnv32a } from "../shared/hash.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -19,7 +19,7 @@ export interface TrafficContext {
   clock: Clock;
   seed: number;
   logger: Logger;
-  logs: PodLogs;
+  logs: ContainerLogs;
   /** The network as seen from a pod. */
   podNet(pod: KubeObject): PodNet;
 }

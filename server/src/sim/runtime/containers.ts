@@ -7,7 +7,6 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { hostsFileFor, resolvConfFor } from "../../net/dns.ts";
-import type { PodLogs } from "../../net/logs.ts";
 import type { PodNet } from "../../net/podnet.ts";
 import { podSpec, podStatus } from "../../net/topology.ts";
 import type { Clock } from "../../shared/clock.ts";
@@ -18,14 +17,17 @@ import type { ShellEnv } from "../../shell/types.ts";
 import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
 import type { ExecIO, ExecRequest, PodRuntime } from "../types.ts";
 import { imageProfile } from "./images.ts";
+import { mainCommand, runsToCompletion } from "./lifecycle.ts";
+import { logAttempt, logContainer } from "./log-request.ts";
+import type { ContainerLogs } from "./logs.ts";
 import { noListenerMessage } from "./port-forward.ts";
 import { podImage } from "./ports.ts";
 
 export interface ContainerDeps {
   store: ObjectStore;
   clock: Clock;
-  /** Every pod's log (the network writes access logs to it, traffic its reports). */
-  logs: PodLogs;
+  /** Every container's log (the network writes access logs to it, traffic its reports). */
+  logs: ContainerLogs;
   /** The cluster's upstream resolver, for pods whose DNS policy is `Default`. */
   upstream: string;
   /** The network as seen from inside the pod. */
@@ -57,12 +59,20 @@ export function startContainers(d: ContainerDeps): Containers {
   /** The commands running in each pod (by uid), ended when their pod goes. */
   const execs = new Map<string, Set<AbortController>>();
 
+  /** The start-up lines of each container's image, once: not for a command of its own that runs to its end. */
   const writeStartup = (pod: KubeObject, now: number): void => {
     const ns = pod.metadata.namespace ?? "default";
-    if (d.logs.has(ns, pod.metadata.name) || podStatus(pod).phase !== "Running") return;
+    if (podStatus(pod).phase !== "Running") return;
     const started = Date.parse((pod.status as { startTime?: string } | undefined)?.startTime ?? "") || now;
-    for (const l of podImage(pod).startup(podStatus(pod).podIP ?? ""))
-      d.logs.write(ns, pod.metadata.name, started, l);
+    for (const c of podSpec(pod).containers ?? []) {
+      if (
+        d.logs.latest(ns, pod.metadata.name, c.name) !== undefined ||
+        runsToCompletion(mainCommand(c as { command?: unknown; args?: unknown }))
+      )
+        continue;
+      for (const l of imageProfile(c.image ?? "").startup(podStatus(pod).podIP ?? ""))
+        d.logs.write(ns, pod.metadata.name, started, l, c.name);
+    }
   };
 
   for (const p of d.store.list("core/pods")) writeStartup(p, d.clock.now());
@@ -183,20 +193,23 @@ export function startContainers(d: ContainerDeps): Containers {
     },
     logs(ns, name, opts) {
       const pod = podOr404(ns, name);
-      checkContainer(pod, opts.container);
-      if (opts.previous)
-        throw new ApiError(
-          400,
-          "BadRequest",
-          `previous terminated container "${opts.container ?? podSpec(pod).containers?.[0]?.name ?? ""}" in pod "${name}" not found`,
-        );
+      const container = logContainer(pod, opts.container);
+      // A pod no node runs yet has no log: the API server answers an empty one.
+      if (!podSpec(pod).nodeName) return "";
+      const { attempt } = logAttempt(pod, container, opts.previous === true);
       writeStartup(pod, d.clock.now());
-      return d.logs.read(ns, name, opts, d.clock.now());
+      return d.logs.read(ns, name, container, attempt, opts, d.clock.now());
     },
     followLogs(ns, name, opts, cb, onEnd) {
       const pod = podOr404(ns, name);
-      checkContainer(pod, opts.container);
-      return d.logs.follow(ns, name, opts, cb, onEnd);
+      const container = logContainer(pod, opts.container);
+      const at = podSpec(pod).nodeName ? logAttempt(pod, container, opts.previous === true) : undefined;
+      // A container that is not running writes no more: the kubelet ends the follow at the end of its log.
+      if (!at?.running) {
+        onEnd?.();
+        return () => {};
+      }
+      return d.logs.follow(ns, name, container, at.attempt, opts, cb, onEnd);
     },
     portForward(ns, name) {
       const pod = podOr404(ns, name);

@@ -81,7 +81,9 @@ describe("pods whose command ends", () => {
       state: { waiting: { reason: "CrashLoopBackOff" } },
     });
     expect(s.containerStatuses[0].state.waiting.message).toContain("back-off 20s");
-    expect(cl.runtime.logs("default", "crash", {})).toBe("once\nonce\n");
+    // Each run has its own log: the current one, and the last terminated one for --previous.
+    expect(cl.runtime.logs("default", "crash", {})).toBe("once\n");
+    expect(cl.runtime.logs("default", "crash", { previous: true })).toBe("once\n");
   });
 
   it("leaves containers with stdin to whoever attaches", async () => {

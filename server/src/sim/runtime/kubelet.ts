@@ -1,17 +1,18 @@
 /**
  * The simulator's kubelet: the `PodRuntime` the API server hands exec, attach, logs and port-forward to, and the
  * containers' main processes. A started container whose command ends on its own (`echo hi`, `sh -c 'exit 3'`) is
- * run once in the pod's shell, without stdin; what it prints becomes the pod's log and its exit code the container's
- * terminated state, per restartPolicy (Always: CrashLoopBackOff, then a restart on the cluster clock). A container
- * with stdin is run by whoever attaches (`kubectl run -i`), and its end is recorded the same way. Long-running
- * commands and image entrypoints keep running, untouched.
+ * run once in the pod's shell, without stdin; what it prints becomes the log of the container's attempt and its exit
+ * code the container's terminated state, per restartPolicy (Always: CrashLoopBackOff, then a restart on the cluster
+ * clock, whose output is the next attempt's log while the last one stays for `--previous`). A container with stdin
+ * is run by whoever attaches (`kubectl run -i`); what it prints is logged too, and its end is recorded the same way.
+ * Long-running commands and image entrypoints keep running, untouched.
  */
-import { PodLogs } from "../../net/logs.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
 import type { ExecIO, ExecRequest, PodRuntime } from "../types.ts";
-import { attachCommand, mainCommand, runsToCompletion } from "./lifecycle.ts";
+import { attachCommand, containerOf, mainCommand, runsToCompletion } from "./lifecycle.ts";
+import type { ContainerLogs } from "./logs.ts";
 import { recordExit, recordRestart, type PodWriter } from "./pod-status.ts";
 import { backoffMs } from "./status.ts";
 
@@ -25,6 +26,8 @@ export interface KubeletOptions {
    * write, and opens port-forward connections.
    */
   containers: PodRuntime;
+  /** Every container's log (the dataplane's): main processes' output goes there, attempt by attempt. */
+  logs: ContainerLogs;
   logger: Logger;
 }
 
@@ -47,11 +50,25 @@ interface ContainerStatus {
   state?: { running?: unknown; waiting?: { reason?: string } };
 }
 
+/** Splits output into lines for `line`; `flush` passes on a last line without its newline. */
+function lineWriter(line: (text: string) => void): { write(d: string | Uint8Array): void; flush(): void } {
+  let partial = "";
+  return {
+    write(d) {
+      const lines = (partial + (typeof d === "string" ? d : Buffer.from(d).toString("utf8"))).split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) line(l);
+    },
+    flush() {
+      if (partial) line(partial);
+      partial = "";
+    },
+  };
+}
+
 /** Starts the kubelet of one cluster: it watches pods and runs the main processes that end on their own. */
 export function startKubelet(o: KubeletOptions): Kubelet {
-  const logs = new PodLogs();
-  /** Pods whose log is their main process's output, by `ns/name`. */
-  const owned = new Set<string>();
+  const logs = o.logs;
   /** `uid/container/restartCount[/backoff]` already acted on. */
   const seen = new Set<string>();
   const aborts = new Map<string, AbortController>();
@@ -67,21 +84,18 @@ export function startKubelet(o: KubeletOptions): Kubelet {
   const run = async (
     pod: KubeObject,
     container: string,
+    attempt: number,
     argv: string[],
     signal: AbortSignal,
   ): Promise<void> => {
     const ns = pod.metadata.namespace ?? "default";
     const name = pod.metadata.name;
-    owned.add(`${ns}/${name}`);
-    let partial = "";
-    const write = (d: string | Uint8Array): void => {
-      const lines = (partial + (typeof d === "string" ? d : Buffer.from(d).toString("utf8"))).split("\n");
-      partial = lines.pop() ?? "";
-      for (const l of lines) logs.write(ns, name, o.clock.now(), l);
-    };
+    // From the beginning: a process run again for the same attempt (after a server restart) logs it anew.
+    logs.begin(ns, name, container, attempt, { fresh: true });
+    const out = lineWriter((l) => logs.write(ns, name, o.clock.now(), l, container));
     const io: ExecIO = {
-      stdout: write,
-      stderr: write,
+      stdout: out.write,
+      stderr: out.write,
       onStdin: () => {},
       onStdinEnd: (cb) => cb(),
       onResize: () => {},
@@ -91,9 +105,10 @@ export function startKubelet(o: KubeletOptions): Kubelet {
       { namespace: ns, pod: name, container, command: argv, tty: false, stdin: false },
       io,
     );
-    if (partial) logs.write(ns, name, o.clock.now(), partial);
+    out.flush();
     if (signal.aborted || closed) return;
     recordExit(o.api, pod, container, code, o.clock.now(), { backoff: true });
+    logs.end(ns, name, container, attempt);
   };
 
   const restartLater = async (pod: KubeObject, cs: ContainerStatus, signal: AbortSignal): Promise<void> => {
@@ -115,6 +130,11 @@ export function startKubelet(o: KubeletOptions): Kubelet {
     if (status.phase !== "Running" || pod.metadata.deletionTimestamp) return;
     const containers = ((pod.spec as { containers?: Container[] } | undefined)?.containers ??
       []) as Container[];
+    const ns = pod.metadata.namespace ?? "default";
+    // A container started again: its new attempt is the one its output now goes to, the last one its previous.
+    for (const cs of status.containerStatuses ?? [])
+      if (cs.state?.running && cs.name && (cs.restartCount ?? 0) > 0)
+        logs.begin(ns, pod.metadata.name, cs.name, cs.restartCount ?? 0);
     for (const c of containers) {
       if (c.stdin) continue;
       const argv = mainCommand(c);
@@ -130,7 +150,9 @@ export function startKubelet(o: KubeletOptions): Kubelet {
       settle(
         restarting ? "restart" : "run",
         Promise.resolve().then(() =>
-          restarting ? restartLater(pod, cs, signal) : run(pod, String(c.name), argv, signal),
+          restarting
+            ? restartLater(pod, cs, signal)
+            : run(pod, String(c.name), cs.restartCount ?? 0, argv, signal),
         ),
       );
     }
@@ -140,8 +162,6 @@ export function startKubelet(o: KubeletOptions): Kubelet {
     const k = `${pod.metadata.namespace ?? ""}/${pod.metadata.name}`;
     aborts.get(k)?.abort(new Error("pod deleted"));
     aborts.delete(k);
-    owned.delete(`${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`);
-    logs.forget(pod.metadata.namespace ?? "default", pod.metadata.name);
     const uid = `${pod.metadata.uid ?? ""}/`;
     for (const s of seen) if (s.startsWith(uid)) seen.delete(s);
   };
@@ -160,29 +180,50 @@ export function startKubelet(o: KubeletOptions): Kubelet {
       if (!pod)
         throw new ApiError(404, "NotFound", `pods "${req.pod}" not found`, { name: req.pod, kind: "pods" });
       const argv = attachCommand(pod, req.container);
-      if (!argv) return streamOutput(req, io);
-      const code = await base.exec({ ...req, command: argv }, io);
-      if (!closed) recordExit(o.api, pod, req.container, code, o.clock.now());
+      if (!argv) return streamOutput(req, io, pod);
+      // What the attached process prints is the container's output, so its log as well.
+      const container = String(containerOf(pod, req.container)?.name ?? "");
+      const attempt =
+        (pod.status as { containerStatuses?: ContainerStatus[] } | undefined)?.containerStatuses?.find(
+          (s) => s.name === container,
+        )?.restartCount ?? 0;
+      const ns = req.namespace;
+      logs.begin(ns, req.pod, container, attempt);
+      const out = lineWriter((l) => logs.write(ns, req.pod, o.clock.now(), l, container));
+      const code = await base.exec(
+        { ...req, command: argv },
+        {
+          ...io,
+          stdout: (d) => {
+            io.stdout(d);
+            out.write(d);
+          },
+          stderr: (d) => {
+            io.stderr(d);
+            out.write(d);
+          },
+        },
+      );
+      out.flush();
+      if (!closed) {
+        recordExit(o.api, pod, req.container, code, o.clock.now());
+        logs.end(ns, req.pod, container, attempt);
+      }
       return code;
     },
-    logs(ns, name, opts) {
-      const text = base.logs(ns, name, opts);
-      return owned.has(`${ns}/${name}`) ? logs.read(ns, name, opts, o.clock.now()) : text;
-    },
+    logs: (ns, name, opts) => base.logs(ns, name, opts),
     ...(base.followLogs
-      ? {
-          followLogs(ns, name, opts, cb, onEnd) {
-            if (owned.has(`${ns}/${name}`)) return logs.follow(ns, name, opts, cb, onEnd);
-            return base.followLogs!(ns, name, opts, cb, onEnd);
-          },
-        }
+      ? { followLogs: (ns, name, opts, cb, onEnd) => base.followLogs!(ns, name, opts, cb, onEnd) }
       : {}),
     ...(base.portForward ? { portForward: (ns: string, name: string) => base.portForward!(ns, name) } : {}),
   };
 
-  /** Attaching to a container without stdin: its log so far, then each new line until the pod goes or the client. */
-  const streamOutput = (req: ExecRequest, io: ExecIO): Promise<number> => {
-    const only = req.container ? { container: req.container } : {};
+  /**
+   * Attaching to a container without stdin: its log so far, then each new line until the container stops, the pod
+   * goes or the client leaves.
+   */
+  const streamOutput = (req: ExecRequest, io: ExecIO, pod: KubeObject): Promise<number> => {
+    const only = { container: String(containerOf(pod, req.container)?.name ?? "") };
     const text = runtime.logs(req.namespace, req.pod, only);
     if (text) io.stdout(text);
     return new Promise((resolve) => {
@@ -212,11 +253,11 @@ export function startKubelet(o: KubeletOptions): Kubelet {
 }
 
 /** `dp` whose runtime is the kubelet's over the dataplane's containers; closing it stops the kubelet first. */
-export function withKubelet<D extends { runtime: PodRuntime; close(): void }>(
+export function withKubelet<D extends { runtime: PodRuntime; logs: ContainerLogs; close(): void }>(
   dp: D,
-  o: Omit<KubeletOptions, "containers">,
+  o: Omit<KubeletOptions, "containers" | "logs">,
 ): D {
-  const kubelet = startKubelet({ ...o, containers: dp.runtime });
+  const kubelet = startKubelet({ ...o, containers: dp.runtime, logs: dp.logs });
   return {
     ...dp,
     runtime: kubelet.runtime,

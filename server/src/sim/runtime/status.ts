@@ -186,6 +186,11 @@ function setReady(status: Rec, ready: boolean, reason: string, now: number): voi
   }
 }
 
+/** A restarted container is a new container: its id, while `lastState.terminated` keeps the old one's. */
+function attemptId(pod: KubeObject, cs: ContainerStatus): string {
+  return `containerd://${hex64(`${pod.metadata.uid}/${String(cs.name)}/${cs.restartCount ?? 0}`)}`;
+}
+
 /**
  * The pod's status after its main process (in `container`, default the first) exited with `code`. A restart is
  * immediate unless `backoff` is set: then the container waits in CrashLoopBackOff until `statusAfterBackoff`.
@@ -226,7 +231,10 @@ export function statusAfterExit(
         };
         cs.ready = false;
         cs.started = false;
-      } else cs.state = { running: { startedAt: timestamp(now) } };
+      } else {
+        cs.state = { running: { startedAt: timestamp(now) } };
+        cs.containerID = attemptId(pod, cs);
+      }
     } else {
       cs.state = { terminated };
       cs.ready = false;
@@ -249,6 +257,7 @@ export function statusAfterBackoff(pod: KubeObject, container: string, now: numb
   const cs = statuses.find((s) => s.name === container);
   if (!cs?.state?.waiting) return status;
   cs.state = { running: { startedAt: timestamp(now) } };
+  cs.containerID = attemptId(pod, cs);
   cs.ready = true;
   cs.started = true;
   if (statuses.every((s) => s.ready)) setReady(status, true, "", now);
