@@ -14,9 +14,9 @@ import type { ClusterClient } from "../../server/src/grading/cluster.ts";
 import { loadLab, sessionParams, type Edition, type Lab } from "../../server/src/labs/index.ts";
 import type { LabParams } from "../../server/src/labs/api.ts";
 import type { ClusterConnection } from "../../server/src/providers/provider.ts";
-import { pipeTo } from "../../server/src/terminal/api-socket.ts";
+import { ApiSockets, pipeTo, sandboxKubeconfig } from "../../server/src/terminal/api-socket.ts";
 import { prepareHome } from "../../server/src/terminal/home.ts";
-import { shellLaunch } from "../../server/src/terminal/sandbox.ts";
+import { shellLaunch, writeIdentity } from "../../server/src/terminal/sandbox.ts";
 import { homeSyncScript } from "../../server/src/terminal/toolbox.ts";
 import { LearnerShell } from "./learner-shell.ts";
 
@@ -78,32 +78,39 @@ export interface Learner {
 }
 
 /**
- * The simulator's terminal: HOME prepared by `prepareHome` (kubeconfig, `.bashrc`, `~/bin/flows`, stage directories)
- * and bash started from the terminal's own local launch (`shellLaunch("local")`: program, arguments, environment,
- * directory), run directly rather than inside bubblewrap, in a network namespace of its own as the sandbox's is.
+ * The simulator's terminal in multi-user mode, as `TerminalManager` starts it in bwrap mode: HOME prepared by
+ * `prepareHome` with the sandbox's kubeconfig (`sandboxKubeconfig`: the API at 127.0.0.1:6443 inside), the learner's
+ * passwd and group (`writeIdentity`), the API socket (`ApiSockets`) handed to the provider's `connectApi`, and the
+ * sandbox's own launch (`shellLaunch("bwrap")`: bubblewrap, its network namespace and forwarder, its limits, the
+ * interactive bash) on pipes instead of a pty.
  */
 export async function simLearner(
   lab: Lab,
   edition: Edition,
   seed: number,
   conn: ClusterConnection,
-  connectApi?: (socket: Socket) => void,
+  connectApi: (socket: Socket) => void,
 ): Promise<Learner> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-guide-sim-"));
   const home = path.join(dir, "home");
-  prepareHome(home, { kubeconfig: conn.kubeconfig, clusterId: conn.id, dirs: stageDirs(lab), files: [] });
-  const launch = shellLaunch("local", {
-    home,
-    etcDir: path.join(dir, "etc"),
-    startDir: "stage-0",
-    hostPath,
+  const etcDir = path.join(dir, "etc");
+  prepareHome(home, {
+    kubeconfig: sandboxKubeconfig(conn.kubeconfig).kubeconfig,
+    clusterId: conn.id,
+    dirs: stageDirs(lab),
+    files: [],
   });
-  const api = apiAddress(conn.kubeconfig);
-  const shell = await LearnerShell.start({
-    launch,
-    apiPort: api.port,
-    connect: connectApi ?? ((s) => pipeTo(api.host, api.port, s)),
-  });
+  writeIdentity(etcDir);
+  const sockets = new ApiSockets((_id, s) => connectApi(s));
+  const socketDir = await sockets.open("learner");
+  const launch = shellLaunch("bwrap", { home, etcDir, startDir: "stage-0", hostPath, socketDir });
+  let shell: LearnerShell;
+  try {
+    shell = await LearnerShell.start({ launch });
+  } catch (err) {
+    sockets.closeAll();
+    throw err;
+  }
   return {
     lab,
     edition,
@@ -111,9 +118,10 @@ export async function simLearner(
     conn,
     client: createKubeClient(conn.kubeconfig),
     shell,
-    terminal: "the simulator's learner shell (bash on the host, same environment and home)",
+    terminal: "the simulator's sandboxed learner shell (bubblewrap, on pipes)",
     close() {
       shell.close();
+      sockets.closeAll();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -159,8 +167,7 @@ export async function toolboxLearner(
       },
       cwd: home,
     },
-    apiPort: api.port,
-    connect: (s) => pipeTo(api.host, api.port, s),
+    network: { apiPort: api.port, connect: (s) => pipeTo(api.host, api.port, s) },
   });
   return {
     lab,

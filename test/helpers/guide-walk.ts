@@ -16,6 +16,7 @@ import { renderGuide, renderStage, type Lab } from "../../server/src/labs/index.
 import type { Manifest } from "../../server/src/labs/model/types.ts";
 import { refOf, type ClusterClient, type ClusterObject } from "../../server/src/grading/cluster.ts";
 import { gradeStage, setupStage } from "../../server/src/grading/index.ts";
+import { rotateDomain } from "../../server/src/grading/rotation.ts";
 import type { ClusterConnection } from "../../server/src/providers/provider.ts";
 import type { CommandResult, LearnerShell } from "./learner-shell.ts";
 
@@ -131,6 +132,8 @@ export interface StageWalk {
   commands: CommandRecord[];
   /** Copy blocks (filled in by the learner), by their first line. */
   copied: string[];
+  /** Rotations the guide's rotate actions made: the domain, its addresses before and after. */
+  rotated: string[];
   /** Solution objects applied because the guide leaves writing them to the learner. */
   written: string[];
   checks: CheckResult[];
@@ -198,6 +201,7 @@ export async function walkStage(ctx: WalkContext, index: number): Promise<StageW
     stage: stage.id,
     commands: [],
     copied: [],
+    rotated: [],
     written: [],
     checks: [],
     problems: [],
@@ -263,6 +267,19 @@ export async function walkStage(ctx: WalkContext, index: number): Promise<StageW
       case "apply":
         await type(applyCommand(action.text));
         break;
+      case "rotate": {
+        // The page's Rotate button: the server rotates the domain in the learner's cluster, as its endpoint does.
+        const domain = action.text.trim();
+        try {
+          const r = await rotateDomain(ctx.client, domain);
+          walk.rotated.push(`${r.domain}: ${r.previous.join(",")} → ${r.ips.join(",")}`);
+        } catch (err) {
+          walk.problems.push(
+            `stage ${stage.id}: rotating ${domain} failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+        break;
+      }
       case "copy":
         walk.copied.push(action.text.split("\n")[0]!);
         break;
@@ -320,6 +337,7 @@ export function transcript(walks: readonly StageWalk[]): string {
               (c.known ? ` (known: ${c.known})` : ""),
           )
           .join("\n") +
+        (w.rotated.length ? `\nrotated: ${w.rotated.join("; ")}` : "") +
         (w.copied.length ? `\ncopy blocks (the learner fills them in): ${w.copied.join(" | ")}` : "") +
         (w.written.length ? `\nwritten by the learner (reference solution): ${w.written.join(", ")}` : "") +
         `\nchecks: ${w.checks.map((c) => `${c.id} ${c.passed ? "pass" : "FAIL"}`).join(", ") || "none"}`,

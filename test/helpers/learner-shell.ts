@@ -27,10 +27,16 @@ export interface CommandResult {
 
 export interface LearnerShellOptions {
   launch: ShellLaunch;
-  /** The port of the cluster's API on 127.0.0.1 (the kubeconfig's server), offered inside the shell's namespace. */
-  apiPort: number;
-  /** Hands a connection made inside the shell to that API to the cluster (a pipe, or the provider's `connectApi`). */
-  connect: (socket: Socket) => void;
+  /**
+   * Runs the launch in a network namespace of its own where only the cluster's API is reachable (a launch that makes
+   * its own, such as the sandbox's, goes without).
+   */
+  network?: {
+    /** The port of the cluster's API on 127.0.0.1 (the kubeconfig's server), offered inside the namespace. */
+    apiPort: number;
+    /** Hands a connection made inside the namespace to that API (a pipe, or the provider's `connectApi`). */
+    connect: (socket: Socket) => void;
+  };
 }
 
 function hostProgram(name: string): string {
@@ -84,31 +90,47 @@ export class LearnerShell {
   }
 
   static async start(o: LearnerShellOptions): Promise<LearnerShell> {
-    const sockets = new ApiSockets((_id, socket) => o.connect(socket));
-    const dir = await sockets.open("learner");
-    const unshare = hostProgram("unshare");
-    const asRoot = process.getuid?.() === 0;
-    const child = spawn(
-      unshare,
-      [
-        ...(asRoot ? ["--net"] : ["--user", "--map-root-user", "--net"]),
-        "--",
+    const sockets = new ApiSockets((_id, socket) => o.network?.connect(socket));
+    let child: ChildProcess;
+    if (o.network) {
+      const dir = await sockets.open("learner");
+      const asRoot = process.getuid?.() === 0;
+      child = spawn(
+        hostProgram("unshare"),
+        [
+          ...(asRoot ? ["--net"] : ["--user", "--map-root-user", "--net"]),
+          "--",
+          "/bin/bash",
+          "--norc",
+          "--noprofile",
+          "-c",
+          namespaceScript,
+          "learner-shell",
+          hostProgram("ip"),
+          hostProgram("socat"),
+          String(o.network.apiPort),
+          path.join(dir, "api.sock"),
+          o.launch.cwd,
+          o.launch.file,
+          ...o.launch.args,
+        ],
+        { env: o.launch.env, stdio: ["pipe", "pipe", "inherit"], detached: true },
+      );
+    } else {
+      child = spawn(
         "/bin/bash",
-        "--norc",
-        "--noprofile",
-        "-c",
-        namespaceScript,
-        "learner-shell",
-        hostProgram("ip"),
-        hostProgram("socat"),
-        String(o.apiPort),
-        path.join(dir, "api.sock"),
-        o.launch.cwd,
-        o.launch.file,
-        ...o.launch.args,
-      ],
-      { env: o.launch.env, stdio: ["pipe", "pipe", "inherit"], detached: true },
-    );
+        [
+          "--norc",
+          "--noprofile",
+          "-c",
+          'exec 2>&1; exec "$@"',
+          "learner-shell",
+          o.launch.file,
+          ...o.launch.args,
+        ],
+        { env: o.launch.env, cwd: o.launch.cwd, stdio: ["pipe", "pipe", "inherit"], detached: true },
+      );
+    }
     const shell = new LearnerShell(child, sockets);
     // The interactive shell's prompt would land in every command's output.
     const first = await shell.run("PS1= PS2=", 30_000);

@@ -1,9 +1,9 @@
 /**
  * Every command in the egress workshop's guide, and every check, works unchanged on the simulator (issue 12's "Done
  * when", first half): for each edition, one cluster from the sim provider and one learner who walks every stage in
- * order (test/helpers/guide-walk.ts), in the simulator terminal's shell: HOME as the terminal prepares it, bash from
- * the terminal's own local launch with the real kubectl 1.32, run directly rather than through bubblewrap, in a
- * network namespace of its own as the sandbox's.
+ * order (test/helpers/guide-walk.ts) in the simulator's multi-user terminal: HOME as the terminal prepares it, the
+ * sandbox's own launch (bubblewrap, its network namespace with only the learner's API socket, the real kubectl 1.32,
+ * curl, jq and the `flows` helper), on pipes rather than a pty (test/helpers/guide-learner.ts `simLearner`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSimProvider, type SimProvider } from "../../server/src/providers/sim/provider.ts";
