@@ -25,7 +25,7 @@ import {
   type Lab,
 } from "../../server/src/labs/index.ts";
 import { Toolboxes, toolboxNamespace } from "../../server/src/terminal/toolbox.ts";
-import { transcript, walkStage, type StageWalk } from "../helpers/guide-walk.ts";
+import { splitCommands, transcript, walkStage, type StageWalk } from "../helpers/guide-walk.ts";
 import {
   learnerWrites,
   loadWorkshop,
@@ -44,8 +44,35 @@ const learners: Learner[] = [];
 
 /** A path only the simulator serves: no real cluster has it, so a guide command or check using it cannot work there. */
 const simulatorOnly = /\/egresslab\/v1\//;
+/**
+ * Known not to work on a real cluster: stage 2 rotates Stripe with `kubectl create --raw /egresslab/v1/internet/rotate`
+ * and a check's `before: {post: …}`, which only the simulator serves. Their replacement (a guide `rotate` action and
+ * `before: {rotate: …}`, both through `rotateDomain`) is under way; this list then empties.
+ */
+const knownSimulatorOnly = [
+  "enterprise 02-dns-allowlists guide: kubectl create --raw /egresslab/v1/internet/rotate",
+  "enterprise 02-dns-allowlists check stripe-after-rotation",
+  "oss 02-dns-allowlists guide: kubectl create --raw /egresslab/v1/internet/rotate",
+  "oss 02-dns-allowlists check stripe-after-rotation",
+];
 const simulatorOnlyWhy =
-  "POST /egresslab/v1/internet/rotate exists only on the simulator (h12rot replaces it with a rotate action)";
+  "POST /egresslab/v1/internet/rotate exists only on the simulator (to be replaced by a rotate action)";
+
+/** Where the lab's guides and checks use a path only the simulator serves, for both editions. */
+function simulatorOnlyUses(lab: Lab): string[] {
+  const found: string[] = [];
+  for (const edition of ["enterprise", "oss"] as const) {
+    const params = sessionParams(lab, 1, edition);
+    for (const s of lab.stages) {
+      for (const a of renderGuide(lab, s.index, params).actions)
+        for (const c of a.kind === "run" ? splitCommands(a.text) : [a.text])
+          if (simulatorOnly.test(c)) found.push(`${edition} ${s.id} guide: ${c.trim().split(" -f ")[0]}`);
+      for (const c of renderStage(lab, s.index, params).checks)
+        if (simulatorOnly.test(JSON.stringify(c))) found.push(`${edition} ${s.id} check ${c.id}`);
+    }
+  }
+  return found;
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-guide-pool-"));
@@ -115,7 +142,11 @@ describe("the egress workshop's guide on a kubeconfig pool cluster", () => {
           await walkStage(
             {
               ...learner,
-              knownFailure: (command) => (simulatorOnly.test(command) ? simulatorOnlyWhy : undefined),
+              knownFailure: (command) =>
+                simulatorOnly.test(command) &&
+                knownSimulatorOnly.some((k) => k.endsWith(command.split(" -f ")[0]!))
+                  ? simulatorOnlyWhy
+                  : undefined,
             },
             s.index,
           ),
@@ -130,18 +161,8 @@ describe("the egress workshop's guide on a kubeconfig pool cluster", () => {
     600_000,
   );
 
-  // Known to fail until the stage-2 rotation is a guide action and a check option that work on every provider.
-  it.fails("no guide command and no check uses a path only the simulator serves", () => {
-    const found: string[] = [];
-    for (const edition of ["enterprise", "oss"] as const) {
-      const params = sessionParams(lab, 1, edition);
-      for (const s of lab.stages) {
-        for (const a of renderGuide(lab, s.index, params).actions)
-          if (simulatorOnly.test(a.text)) found.push(`${edition} ${s.id} guide: ${a.text.trim()}`);
-        for (const c of renderStage(lab, s.index, params).checks)
-          if (simulatorOnly.test(JSON.stringify(c))) found.push(`${edition} ${s.id} check ${c.id}`);
-      }
-    }
-    expect(found).toEqual([]);
+  it("uses no path only the simulator serves in a guide command or a check, but the known stage-2 rotation", () => {
+    const found = simulatorOnlyUses(lab);
+    expect(found.filter((f) => !knownSimulatorOnly.includes(f))).toEqual([]);
   });
 });
