@@ -263,6 +263,7 @@ function create(
       now: ctx.cluster.clock.now(),
     });
   }
+  ctx.admitCreate?.(t, obj);
   return ctx.cluster.api.create(t, ns, obj, opts);
 }
 
@@ -373,6 +374,7 @@ async function patch(
     });
     if (ns !== undefined) merged.metadata.namespace = ns;
     if (!live) {
+      ctx.admitCreate?.(t, merged);
       const out = cluster.api.create(t, ns, merged, opts);
       await whenCommitted(cluster);
       return sendJson(res, 201, out.object, { warnings: out.warnings });

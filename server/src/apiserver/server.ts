@@ -33,11 +33,17 @@ import { serveEgresslab } from "./flows.ts";
 import { acceptPortForward, createPortForwardServer } from "./portforward.ts";
 import { serveServiceProxy } from "./service-proxy.ts";
 import { createExecServer, execRequest, refuseUpgrade, runExec } from "./exec.ts";
+import { ANONYMOUS_USER, authenticateToken } from "./authn.ts";
+import { checkAuthorized, checkTier, isTieredPolicy, requestAttributes, tierOf } from "./authz.ts";
+import type { UserInfo } from "./rbac.ts";
+import { serveTokenRequest } from "./token-request.ts";
 
 export interface ApiServerOptions {
   tls: TlsMaterial;
   /** The cluster a bearer token belongs to, or undefined for an unknown token. */
   clusterForToken(token: string): SimClusterHandle | undefined;
+  /** The cluster with this id (where ServiceAccount tokens and anonymous requests are checked). */
+  clusterById?(id: string): SimClusterHandle | undefined;
   logger?: Logger;
   /** Open watches, log follows, exec/attach and port-forward streams one token may hold (default 100). */
   maxStreamsPerToken?: number;
@@ -133,6 +139,9 @@ function connectionAllows(socket: Socket, cluster: SimClusterHandle): boolean {
   return socket.remoteAddress !== undefined;
 }
 
+/** The resource key (`core/pods`) of a resource route. */
+const keyOf = (group: string, plural: string): string => `${group || "core"}/${plural}`;
+
 function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
@@ -170,6 +179,59 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   };
   const pfs = createPortForwardServer();
 
+  /**
+   * The cluster and user of a request: the cluster's admin token (user undefined: nothing is checked), a
+   * ServiceAccount token, or no credentials at all on a cluster's own URL (`system:anonymous`). 401 otherwise.
+   */
+  const identify = (
+    req: IncomingMessage,
+    clusterId: string | undefined,
+  ): { cluster: SimClusterHandle; user?: UserInfo } => {
+    const token = bearer(req);
+    let cluster = token ? opts.clusterForToken(token) : undefined;
+    let user: UserInfo | undefined;
+    if (!cluster && opts.clusterById) {
+      if (token) {
+        const sa = authenticateToken(token, opts.clusterById);
+        if (sa) ({ cluster, user } = sa);
+      } else if (req.headers.authorization === undefined && clusterId !== undefined) {
+        cluster = opts.clusterById(clusterId);
+        user = ANONYMOUS_USER;
+      }
+    }
+    if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
+    if (!connectionAllows(req.socket as Socket, cluster)) throw unauthorized();
+    return user ? { cluster, user } : { cluster };
+  };
+
+  /**
+   * RBAC (and Calico's tier check) for a request by someone other than the admin; throws the real 403. A policy's
+   * create is checked against its tier when its body is read (`admitCreate`).
+   */
+  const authorizeRequest = (
+    cluster: SimClusterHandle,
+    user: UserInfo,
+    method: string,
+    route: ReturnType<typeof parseRoute>,
+    path: string,
+    q: URLSearchParams,
+  ): RequestContext["admitCreate"] => {
+    const attrs = requestAttributes(user, method, route, path, q);
+    checkAuthorized(cluster.store, attrs);
+    if (!isTieredPolicy(attrs) || route.kind !== "resource") return undefined;
+    if (attrs.verb === "create")
+      return (_t, obj) =>
+        checkTier(cluster.store, { ...attrs, name: obj.metadata.name }, obj.metadata.name, tierOf(obj));
+    if (attrs.name !== undefined && ["get", "update", "patch", "delete"].includes(attrs.verb)) {
+      const existing = cluster.store.get(keyOf(route.group, route.plural), route.namespace, attrs.name);
+      if (existing) checkTier(cluster.store, attrs, attrs.name, tierOf(existing));
+      else if (attrs.verb === "update" || attrs.verb === "patch")
+        return (_t, obj) =>
+          checkTier(cluster.store, { ...attrs, verb: "create" }, obj.metadata.name, tierOf(obj));
+    }
+    return undefined;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
     const pathname = rawPath(req.url);
@@ -188,12 +250,21 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const route = parseRoute(path);
       if (route.kind === "version") return sendJson(res, 200, KUBERNETES_VERSION);
       if (route.kind === "health") return sendText(res, 200, healthText(path, url.searchParams));
-      const token = bearer(req);
-      const cluster = token ? opts.clusterForToken(token) : undefined;
-      if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
-      if (!connectionAllows(req.socket, cluster)) throw unauthorized();
+      const { cluster, user } = identify(req, clusterId);
+      const admitCreate = user
+        ? authorizeRequest(cluster, user, req.method ?? "GET", route, path, url.searchParams)
+        : undefined;
       if (isLongRunning(req.method, route, url.searchParams)) admitStream(cluster);
-      const ctx: RequestContext = { req, res, url, cluster, logger, onClose: (stop) => track(cluster, stop) };
+      const ctx: RequestContext = {
+        req,
+        res,
+        url,
+        cluster,
+        logger,
+        onClose: (stop) => track(cluster, stop),
+        ...(user ? { user } : {}),
+        ...(admitCreate ? { admitCreate } : {}),
+      };
       const types = [...cluster.api.types(), ...REVIEW_TYPES];
       const host = req.headers.host ?? "127.0.0.1";
       switch (route.kind) {
@@ -263,6 +334,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const serveResourceRoute = async (ctx: RequestContext, route: ResourceRoute): Promise<void> => {
     if (isReview(route)) return serveReview(ctx, route);
     const t = resolveType(ctx, route);
+    if (t.group === "" && t.plural === "serviceaccounts" && route.subresource === "token" && route.name)
+      return serveTokenRequest(ctx, route);
     if (t.group === "" && t.plural === "services" && route.subresource === "proxy" && route.name)
       return serveServiceProxy(ctx, route);
     if (t.group === "" && t.plural === "pods" && route.name && route.namespace !== undefined) {
@@ -289,12 +362,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     const pathname = rawPath(req.url);
     const url = requestUrl(req.url);
     try {
-      const token = bearer(req);
-      const cluster = token ? opts.clusterForToken(token) : undefined;
       const { clusterId, path } = splitClusterPrefix(pathname);
-      if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
-      if (!connectionAllows(req.socket as Socket, cluster)) throw unauthorized();
+      const { cluster, user } = identify(req, clusterId);
       const route = parseRoute(path);
+      // Authorized before upgrading: a WebSocket asks with GET (`get`), SPDY with POST (`create`).
+      if (user) authorizeRequest(cluster, user, req.method ?? "GET", route, path, url.searchParams);
       admitStream(cluster);
       if (
         route.kind !== "resource" ||

@@ -64,6 +64,8 @@ export interface SimClusterOptions {
    * edition and seed replace the options'. Saved state of the same id still wins.
    */
   image?: ClusterImage;
+  /** The API server's CA certificate (PEM), for the `ca.crt` of ServiceAccount token Secrets. */
+  apiCa?: string;
 }
 
 /** One simulated cluster. */
@@ -260,6 +262,8 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     seed,
     events: createEventRecorder(api, store, registry, clock),
     logger,
+    clusterId: opts.id,
+    ...(opts.apiCa !== undefined ? { apiCa: opts.apiCa } : {}),
   };
   api.addAdmission(serviceAllocator(store, random));
   const manager = new ControllerManager(store, createControllers(ctx), logger);

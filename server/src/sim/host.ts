@@ -42,6 +42,8 @@ export type ClusterFactory = (
     image?: ClusterImage;
     /** Where the cluster's state is kept (the host's backend). */
     clusterState?: ClusterStateBackend;
+    /** The API server's CA certificate (PEM). */
+    apiCa?: string;
   },
 ) => Promise<SimClusterHandle>;
 
@@ -119,11 +121,11 @@ const defaultFactory: ClusterFactory = (spec) =>
     ...(spec.storage ? { storage: spec.storage } : {}),
     ...(spec.image !== undefined ? { image: spec.image } : {}),
     ...(spec.clusterState ? { clusterState: spec.clusterState } : {}),
+    ...(spec.apiCa !== undefined ? { apiCa: spec.apiCa } : {}),
     logger: spec.logger,
   });
 
 export class SimHost {
-  private readonly clusters = new Map<string, Entry>();
   private readonly pending = new Set<string>();
   /** Clusters in host.json that could not be brought back (kept there, so the next start tries again). */
   private readonly missing = new Map<string, { spec: ClusterSpec; token: string }>();
@@ -132,6 +134,8 @@ export class SimHost {
 
   private constructor(
     private readonly byToken: Map<string, Entry>,
+    /** The clusters served, by id (shared with the API server, which finds a ServiceAccount token's cluster here). */
+    private readonly clusters: Map<string, Entry>,
     private readonly server: ApiServer,
     private readonly tls: TlsMaterial,
     private readonly factory: ClusterFactory,
@@ -163,10 +167,12 @@ export class SimHost {
     const saved = dataDir && !shared ? readSaved(dataDir) : { clusters: [] };
     const tls = loadOrCreateTls(shared ? undefined : dataDir);
     const byToken = new Map<string, Entry>();
+    const byId = new Map<string, Entry>();
     const server = createApiServer({
       tls,
       logger: logger.child({ component: "apiserver" }),
       clusterForToken: (token) => byToken.get(token)?.handle,
+      clusterById: (id) => byId.get(id)?.handle,
     });
     const bindHost = opts.host ?? "127.0.0.1";
     let port: number;
@@ -211,6 +217,7 @@ export class SimHost {
     backend ??= dataDir ? fileClusterState(dataDir, opts.disk ?? nodeDisk) : undefined;
     const host = new SimHost(
       byToken,
+      byId,
       server,
       tls,
       opts.clusterFactory ?? defaultFactory,
@@ -260,6 +267,7 @@ export class SimHost {
         ...(this.backend ? { clusterState: this.backend } : {}),
         disk: this.disk,
         storage: this.storage,
+        apiCa: this.tls.caCert,
         logger: this.clusterLogger(c.spec.id),
       });
     let handle: SimClusterHandle;
@@ -364,6 +372,7 @@ export class SimHost {
         ...(this.backend ? { clusterState: this.backend } : {}),
         disk: this.disk,
         storage: this.storage,
+        apiCa: this.tls.caCert,
         ...(opts.image ? { image: opts.image } : {}),
         logger: this.clusterLogger(id),
       });

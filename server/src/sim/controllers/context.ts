@@ -28,6 +28,10 @@ export interface ControllerContext {
   seed: number;
   events: EventRecorder;
   logger: Logger;
+  /** The cluster's id (what its ServiceAccount tokens are signed for); without it no tokens are issued. */
+  clusterId?: string;
+  /** The API server's CA certificate (PEM), written into ServiceAccount token Secrets. */
+  apiCa?: string;
 }
 
 /** A level-triggered controller, run synchronously after writes that touch what it watches. */

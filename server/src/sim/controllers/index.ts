@@ -9,6 +9,7 @@ import { endpointsController } from "./endpoints.ts";
 import { namespaceController } from "./namespaces.ts";
 import { podController } from "./pods.ts";
 import { replicaSetController } from "./replicasets.ts";
+import { tokenController } from "./tokens.ts";
 
 export { ControllerManager } from "./manager.ts";
 export { createEventRecorder, type EventRecorder } from "./events.ts";
@@ -25,6 +26,7 @@ export function createControllers(ctx: ControllerContext): Controller[] {
     daemonSetController(ctx),
     podController(ctx),
     endpointsController(ctx),
+    ...(ctx.clusterId !== undefined ? [tokenController(ctx, ctx.clusterId, ctx.apiCa)] : []),
   ];
   return ctx.registry.byKey("operator.tigera.io/egressgateways")
     ? list

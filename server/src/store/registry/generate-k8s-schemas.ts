@@ -35,6 +35,11 @@ const roots = [
   "V1PodDisruptionBudget",
   "V1PersistentVolumeClaim",
   "V1Scale",
+  "V1Role",
+  "V1ClusterRole",
+  "V1RoleBinding",
+  "V1ClusterRoleBinding",
+  "AuthenticationV1TokenRequest",
 ];
 
 const require = createRequire(import.meta.url);

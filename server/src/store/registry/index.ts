@@ -6,6 +6,7 @@ import { resourceKey, type ResourceKey, type ResourceType } from "../types.ts";
 import { calicoTypes, operatorTypes } from "./calico.ts";
 import type { Now } from "./columns.ts";
 import { coreTypes } from "./core.ts";
+import { rbacTypes } from "./rbac.ts";
 
 export interface Registry {
   /** Every served kind, in discovery order. */
@@ -19,7 +20,7 @@ export interface Registry {
 }
 
 export function createRegistry(edition: CalicoEdition, now: Now = Date.now): Registry {
-  const types = [...coreTypes(now), ...calicoTypes(edition, now), ...operatorTypes(now)];
+  const types = [...coreTypes(now), ...rbacTypes(now), ...calicoTypes(edition, now), ...operatorTypes(now)];
   const keyed = new Map<ResourceKey, ResourceType>();
   for (const t of types) if (!keyed.has(resourceKey(t))) keyed.set(resourceKey(t), t);
   return {

@@ -1,0 +1,307 @@
+/**
+ * Kubernetes RBAC over a cluster's stored Roles, ClusterRoles and bindings, as `plugin/pkg/auth/authorizer/rbac`
+ * evaluates them: ClusterRoleBindings first, then the RoleBindings of the request's namespace; the first rule that
+ * matches allows (`rbac/v1` evaluation helpers: verb, API group, resource, or `*` then the subresource, resource name,
+ * non-resource URL with a trailing `*`), and otherwise the answer is no opinion, with the bindings whose role could not
+ * be found as the reason. ClusterRoles with an `aggregationRule` are the union of the ClusterRoles their selectors match.
+ *
+ * The bootstrap policy a real cluster creates (`bootstrappolicy/policy.go`): `cluster-admin` for `system:masters`,
+ * discovery and self-review for every authenticated user, the version and health endpoints for everyone. They are
+ * built in here rather than stored; a stored object of the same name wins.
+ */
+import type { KubeObject, ObjectStore } from "../store/types.ts";
+import { fromLabelSelectorObject, matchesLabels } from "../store/selectors.ts";
+
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups: string[];
+  extra?: Record<string, string[]>;
+}
+
+/** What the authorizer is asked (`authorizer.Attributes`). */
+export interface Attributes {
+  user: UserInfo;
+  verb: string;
+  resourceRequest: boolean;
+  /** For a non-resource request. */
+  path?: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** `RBAC: allowed by …` when allowed; the errors met (roles not found) otherwise, or "". */
+  reason: string;
+}
+
+const role = (name: string, rules: PolicyRule[]): KubeObject => ({
+  apiVersion: "rbac.authorization.k8s.io/v1",
+  kind: "ClusterRole",
+  metadata: { name, labels: { "kubernetes.io/bootstrapping": "rbac-defaults" } },
+  rules,
+});
+const binding = (name: string, roleName: string, groups: string[]): KubeObject => ({
+  apiVersion: "rbac.authorization.k8s.io/v1",
+  kind: "ClusterRoleBinding",
+  metadata: { name, labels: { "kubernetes.io/bootstrapping": "rbac-defaults" } },
+  roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
+  subjects: groups.map((g) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: g })),
+});
+
+/** The bootstrap ClusterRoles this simulator keeps (upstream's, for the parts a workshop meets). */
+export const BOOTSTRAP_ROLES: readonly KubeObject[] = [
+  role("cluster-admin", [
+    { verbs: ["*"], apiGroups: ["*"], resources: ["*"] },
+    { verbs: ["*"], nonResourceURLs: ["*"] },
+  ]),
+  role("system:discovery", [
+    {
+      verbs: ["get"],
+      nonResourceURLs: [
+        "/api",
+        "/api/*",
+        "/apis",
+        "/apis/*",
+        "/healthz",
+        "/livez",
+        "/openapi",
+        "/openapi/*",
+        "/readyz",
+        "/version",
+        "/version/",
+      ],
+    },
+  ]),
+  role("system:basic-user", [
+    {
+      verbs: ["create"],
+      apiGroups: ["authorization.k8s.io"],
+      resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+    },
+    { verbs: ["create"], apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"] },
+  ]),
+  role("system:public-info-viewer", [
+    { verbs: ["get"], nonResourceURLs: ["/healthz", "/livez", "/readyz", "/version", "/version/"] },
+  ]),
+];
+
+export const BOOTSTRAP_BINDINGS: readonly KubeObject[] = [
+  binding("cluster-admin", "cluster-admin", ["system:masters"]),
+  binding("system:discovery", "system:discovery", ["system:authenticated"]),
+  binding("system:basic-user", "system:basic-user", ["system:authenticated"]),
+  binding("system:public-info-viewer", "system:public-info-viewer", [
+    "system:authenticated",
+    "system:unauthenticated",
+  ]),
+];
+
+const CRB = "rbac.authorization.k8s.io/clusterrolebindings";
+const CR = "rbac.authorization.k8s.io/clusterroles";
+const RB = "rbac.authorization.k8s.io/rolebindings";
+const R = "rbac.authorization.k8s.io/roles";
+
+type Rec = Record<string, unknown>;
+const rec = (v: unknown): Rec => (v && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
+const strs = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
+
+function rulesOf(o: KubeObject): PolicyRule[] {
+  const out: PolicyRule[] = [];
+  for (const r of Array.isArray(o.rules) ? o.rules : []) {
+    const x = rec(r);
+    const rule: PolicyRule = { verbs: strs(x.verbs) ?? [] };
+    for (const k of ["apiGroups", "resources", "resourceNames", "nonResourceURLs"] as const) {
+      const v = strs(x[k]);
+      if (v) rule[k] = v;
+    }
+    out.push(rule);
+  }
+  return out;
+}
+
+function clusterRole(store: ObjectStore, name: string): KubeObject | undefined {
+  return store.get(CR, undefined, name) ?? BOOTSTRAP_ROLES.find((r) => r.metadata.name === name);
+}
+
+/** A ClusterRole's rules: its own, or with an `aggregationRule` those of every ClusterRole its selectors match. */
+function clusterRoleRules(store: ObjectStore, o: KubeObject): PolicyRule[] {
+  const agg = rec(o.aggregationRule);
+  const selectors = Array.isArray(agg.clusterRoleSelectors) ? agg.clusterRoleSelectors : undefined;
+  if (!selectors) return rulesOf(o);
+  const parsedSelectors = selectors.map((s) => fromLabelSelectorObject(s));
+  const out: PolicyRule[] = [];
+  for (const other of store.list(CR)) {
+    if (other.metadata.name === o.metadata.name || rec(other).aggregationRule) continue;
+    if (parsedSelectors.some((s) => matchesLabels(s, other.metadata.labels))) out.push(...rulesOf(other));
+  }
+  return out;
+}
+
+const notFound = (kind: string, name: string): string =>
+  `${kind === "Role" ? "roles" : "clusterroles"}.rbac.authorization.k8s.io "${name}" not found`;
+
+/** The rules a binding grants, or the error its missing role gives. */
+function bindingRules(store: ObjectStore, b: KubeObject): { rules: PolicyRule[] } | { error: string } {
+  const ref = rec(b.roleRef);
+  const kind = String(ref.kind ?? "");
+  const name = String(ref.name ?? "");
+  if (kind === "Role") {
+    const r = store.get(R, b.metadata.namespace, name);
+    return r ? { rules: rulesOf(r) } : { error: notFound(kind, name) };
+  }
+  if (kind === "ClusterRole") {
+    const r = clusterRole(store, name);
+    return r ? { rules: clusterRoleRules(store, r) } : { error: notFound(kind, name) };
+  }
+  return { error: `unsupported role reference kind: "${kind}"` };
+}
+
+function subjectApplies(u: UserInfo, s: Rec, namespace: string): boolean {
+  const name = typeof s.name === "string" ? s.name : "";
+  switch (s.kind) {
+    case "User":
+      return u.username === name;
+    case "Group":
+      return u.groups.includes(name);
+    case "ServiceAccount": {
+      const ns = typeof s.namespace === "string" && s.namespace ? s.namespace : namespace;
+      return ns !== "" && u.username === `system:serviceaccount:${ns}:${name}`;
+    }
+    default:
+      return false;
+  }
+}
+
+function describeSubject(s: Rec, bindingNamespace: string): string {
+  const name = String(s.name ?? "");
+  if (s.kind === "ServiceAccount") {
+    const ns = typeof s.namespace === "string" && s.namespace ? s.namespace : bindingNamespace;
+    return `ServiceAccount "${name}/${ns}"`;
+  }
+  return `${String(s.kind)} "${name}"`;
+}
+
+const has = (list: string[] | undefined, v: string): boolean =>
+  !!list && (list.includes("*") || list.includes(v));
+
+function resourceMatches(rule: PolicyRule, combined: string, subresource: string | undefined): boolean {
+  for (const r of rule.resources ?? []) {
+    if (r === "*" || r === combined) return true;
+    if (subresource && r === `*/${subresource}`) return true;
+  }
+  return false;
+}
+
+function urlMatches(rule: PolicyRule, path: string): boolean {
+  for (const u of rule.nonResourceURLs ?? []) {
+    if (u === "*" || u === path) return true;
+    if (u.endsWith("*") && path.startsWith(u.slice(0, -1))) return true;
+  }
+  return false;
+}
+
+/** `RuleAllows`: whether one rule grants the request. */
+export function ruleAllows(a: Attributes, rule: PolicyRule): boolean {
+  if (!has(rule.verbs, a.verb)) return false;
+  if (!a.resourceRequest) return urlMatches(rule, a.path ?? "");
+  const combined = a.subresource ? `${a.resource ?? ""}/${a.subresource}` : (a.resource ?? "");
+  return (
+    has(rule.apiGroups, a.apiGroup ?? "") &&
+    resourceMatches(rule, combined, a.subresource) &&
+    (!rule.resourceNames?.length || rule.resourceNames.includes(a.name ?? ""))
+  );
+}
+
+/**
+ * Visits the rules that apply to `user` in `namespace` (every ClusterRoleBinding's, then the namespace's
+ * RoleBindings'), with a description of where each comes from; stops when `visit` returns false.
+ */
+export function visitRules(
+  store: ObjectStore,
+  user: UserInfo,
+  namespace: string | undefined,
+  visit: (source: string | undefined, rule: PolicyRule | undefined, error: string | undefined) => boolean,
+): void {
+  const stored = store.list(CRB);
+  const names = new Set(stored.map((b) => b.metadata.name));
+  const crbs = [...stored, ...BOOTSTRAP_BINDINGS.filter((b) => !names.has(b.metadata.name))];
+  for (const b of crbs) {
+    const subject = (Array.isArray(b.subjects) ? b.subjects : [])
+      .map(rec)
+      .find((s) => subjectApplies(user, s, ""));
+    if (!subject) continue;
+    const got = bindingRules(store, b);
+    if ("error" in got) {
+      if (!visit(undefined, undefined, got.error)) return;
+      continue;
+    }
+    const ref = rec(b.roleRef);
+    const source = `ClusterRoleBinding "${b.metadata.name}" of ${String(ref.kind)} "${String(ref.name)}" to ${describeSubject(subject, "")}`;
+    for (const rule of got.rules) if (!visit(source, rule, undefined)) return;
+  }
+  if (!namespace) return;
+  for (const b of store.list(RB, namespace)) {
+    const subject = (Array.isArray(b.subjects) ? b.subjects : [])
+      .map(rec)
+      .find((s) => subjectApplies(user, s, namespace));
+    if (!subject) continue;
+    const got = bindingRules(store, b);
+    if ("error" in got) {
+      if (!visit(undefined, undefined, got.error)) return;
+      continue;
+    }
+    const ref = rec(b.roleRef);
+    const source = `RoleBinding "${b.metadata.name}/${namespace}" of ${String(ref.kind)} "${String(ref.name)}" to ${describeSubject(subject, namespace)}`;
+    for (const rule of got.rules) if (!visit(source, rule, undefined)) return;
+  }
+}
+
+/** The RBAC authorizer's decision on one request. */
+export function authorize(store: ObjectStore, a: Attributes): Decision {
+  let allowedBy: string | undefined;
+  const errors: string[] = [];
+  visitRules(store, a.user, a.resourceRequest ? a.namespace : undefined, (source, rule, error) => {
+    if (error !== undefined) {
+      if (!errors.includes(error)) errors.push(error);
+      return true;
+    }
+    if (rule && ruleAllows(a, rule)) {
+      allowedBy = source;
+      return false;
+    }
+    return true;
+  });
+  if (allowedBy !== undefined) return { allowed: true, reason: `RBAC: allowed by ${allowedBy}` };
+  if (!errors.length) return { allowed: false, reason: "" };
+  return { allowed: false, reason: `RBAC: ${errors.length === 1 ? errors[0]! : `[${errors.join(", ")}]`}` };
+}
+
+/** Every rule that applies to `user` in `namespace`, for SelfSubjectRulesReview, and the errors met. */
+export function rulesFor(
+  store: ObjectStore,
+  user: UserInfo,
+  namespace: string,
+): { rules: PolicyRule[]; errors: string[] } {
+  const rules: PolicyRule[] = [];
+  const errors: string[] = [];
+  visitRules(store, user, namespace, (_source, rule, error) => {
+    if (error !== undefined) errors.push(error);
+    else if (rule) rules.push(rule);
+    return true;
+  });
+  return { rules, errors };
+}
