@@ -181,6 +181,58 @@ describe("container logs per run", () => {
     expect(logs(cl, "multi", { container: "b" })).not.toContain("from a");
     expect(() => cl.runtime.logs("default", "ghost", {})).toThrow(expect.objectContaining({ code: 404 }));
   });
+
+  it("lists init containers first, and reads a completed init container's log", async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 1));
+    const cl = (c = await createSimCluster({ id: "init", clock, seed: 1 }));
+    cl.api.create(pods(cl), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web" },
+      spec: {
+        initContainers: [{ name: "setup", image: "busybox", command: ["true"] }],
+        containers: [
+          { name: "web", image: "nginx:1.27" },
+          { name: "side", image: "busybox", command: ["sleep", "infinity"] },
+        ],
+      },
+    });
+    await settled();
+    const init = (cl.api.get(pods(cl), "default", "web").status as any).initContainerStatuses;
+    expect(init).toMatchObject([
+      { name: "setup", state: { terminated: { exitCode: 0, reason: "Completed" } } },
+    ]);
+    expect(() => logs(cl, "web")).toThrow(
+      "a container name must be specified for pod web, choose one of: [setup web side]",
+    );
+    expect(logs(cl, "web", { container: "setup" })).toBe("");
+    let ended = false;
+    cl.runtime.followLogs!(
+      "default",
+      "web",
+      { container: "setup" },
+      () => {},
+      () => (ended = true),
+    );
+    expect(ended).toBe(true);
+    expect(() => logs(cl, "web", { container: "setup", previous: true })).toThrow(
+      'previous terminated container "setup" in pod "web" not found',
+    );
+  });
+
+  it("answers an empty log for a pod no node runs yet", async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 1));
+    const cl = (c = await createSimCluster({ id: "pending", clock, seed: 1 }));
+    cl.api.create(pods(cl), "default", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "nowhere" },
+      spec: { nodeSelector: { "no-such": "node" }, containers: [{ name: "c", image: "busybox" }] },
+    });
+    await settled();
+    expect((cl.api.get(pods(cl), "default", "nowhere").spec as any).nodeName).toBeUndefined();
+    expect(logs(cl, "nowhere", { previous: true })).toBe("");
+  });
 });
 
 describe("container logs across a server restart", () => {

@@ -249,9 +249,7 @@ function limit(s: string, max: number | undefined): string {
 
 /** A line as `kubectl logs` prints it; with timestamps, the kubelet's RFC 3339 with nanoseconds (always 9 digits). */
 function format(l: Line, timestamps?: boolean): string {
-  return (
-    (timestamps ? new Date(l.t).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z") + " " : "") + l.text + "\n"
-  );
+  return (timestamps ? `${new Date(l.t).toISOString().slice(0, -1)}000000Z ` : "") + l.text + "\n";
 }
 
 /** Saved logs read tolerantly: malformed entries are skipped and counted. */

@@ -160,7 +160,33 @@ export function startedStatus(pod: KubeObject, hostIP: string, ip: string, now: 
           state: { running: { startedAt: now } },
         };
       }),
+    ...initStatuses(pod, now),
     qosClass: qosClass(spec),
+  };
+}
+
+/** Init containers of a started pod: each ran to completion before the containers started. */
+function initStatuses(pod: KubeObject, now: string): Rec {
+  const init = arr(rec(pod.spec).initContainers).map(rec);
+  if (!init.length) return {};
+  return {
+    initContainerStatuses: init.map((c) => {
+      const image = normalizeImage(String(c.image));
+      const containerID = `containerd://${hex64(`${pod.metadata.uid}/${String(c.name)}`)}`;
+      return {
+        containerID,
+        image,
+        imageID: `${image.replace(/:[^:/@]+$/, "")}@sha256:${hex64(image)}`,
+        lastState: {},
+        name: c.name,
+        ready: true,
+        restartCount: 0,
+        started: false,
+        state: {
+          terminated: { containerID, exitCode: 0, finishedAt: now, reason: "Completed", startedAt: now },
+        },
+      };
+    }),
   };
 }
 
