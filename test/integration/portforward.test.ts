@@ -6,6 +6,7 @@
  */
 import { PassThrough, Writable } from "node:stream";
 import { writeFileSync } from "node:fs";
+import https from "node:https";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { KubeConfig, PortForward } from "@kubernetes/client-node";
@@ -281,6 +282,102 @@ describe("kubectl port-forward", () => {
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain('pods "ghost" not found');
   });
+});
+
+/** A WebSocket port-forward upgrade sent by hand; resolves with the refusal's status, content type and body. */
+async function refusedUpgrade(
+  kc: Kubectl,
+  ns: string,
+  pod: string,
+): Promise<{ status: number; type: string; body: string }> {
+  const config = new KubeConfig();
+  config.loadFromString(kc.kubeconfig);
+  const server = new URL(config.getCurrentCluster()!.server);
+  const opts: https.RequestOptions = {
+    method: "GET",
+    host: server.hostname,
+    port: server.port,
+    path: `${server.pathname.replace(/\/$/, "")}/api/v1/namespaces/${ns}/pods/${pod}/portforward?ports=80`,
+    headers: {
+      Connection: "Upgrade",
+      Upgrade: "websocket",
+      "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Protocol": "v4.channel.k8s.io",
+    },
+  };
+  await config.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = https.request(opts);
+    req.on("upgrade", (_res, socket) => {
+      socket.destroy();
+      reject(new Error("the upgrade was accepted"));
+    });
+    req.on("response", (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("port-forward to a pod that is not running", () => {
+  it("kubectl refuses it itself; other clients get the API server's Status or the kubelet's plain answer", async () => {
+    const pods = `apiVersion: v1
+kind: Pod
+metadata: {name: nowhere, namespace: shop}
+spec:
+  nodeSelector: {egresslab.io/no-such-node: "true"}
+  containers: [{name: nginx, image: nginx:1.27}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: done, namespace: shop}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: busybox:1.36, command: ["true"]}]
+`;
+    expect((await k(["apply", "-f", "-"], { input: pods })).exitCode).toBe(0);
+    let phase = "";
+    for (let i = 0; i < 100 && phase !== "Succeeded"; i++) {
+      phase = (await k(["get", "pod", "-n", "shop", "done", "-o", "jsonpath={.status.phase}"])).stdout;
+      if (phase !== "Succeeded") await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(phase).toBe("Succeeded");
+
+    for (const [pod, status] of [
+      ["nowhere", "Pending"],
+      ["done", "Succeeded"],
+    ]) {
+      const r = await k(["port-forward", "-n", "shop", `pod/${pod}`, "0:80"], { timeout: 20_000 });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toBe(
+        `error: unable to forward port because pod is not running. Current status=${status}`,
+      );
+    }
+
+    // No node: the API server's PortForwardLocation.
+    const unscheduled = await refusedUpgrade(k, "shop", "nowhere");
+    expect(unscheduled.status).toBe(400);
+    expect(JSON.parse(unscheduled.body)).toMatchObject({
+      kind: "Status",
+      status: "Failure",
+      message: "pod nowhere does not have a host assigned",
+      reason: "BadRequest",
+      code: 400,
+    });
+    // Ended: the kubelet's runtime lists no running sandbox for it; the API server passes its answer on.
+    expect(await refusedUpgrade(k, "shop", "done")).toEqual({
+      status: 500,
+      type: "text/plain; charset=utf-8",
+      body: 'pod not found ("done_shop")',
+    });
+    await k(["delete", "pod", "-n", "shop", "nowhere", "done", "--wait=false"]);
+  }, 60_000);
 });
 
 describe("the workshop cluster", () => {

@@ -6,7 +6,7 @@
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ApiError } from "../store/types.ts";
-import type { ExecRequest, SimClusterHandle, TerminalSize } from "../sim/types.ts";
+import { KubeletError, type ExecRequest, type SimClusterHandle, type TerminalSize } from "../sim/types.ts";
 import type { Logger } from "../shared/logger.ts";
 import { boolParam } from "./options.ts";
 import { toApiError } from "./status.ts";
@@ -59,8 +59,19 @@ export function exitStatus(code: number, command: readonly string[]): Record<str
   };
 }
 
-/** Writes a plain HTTP error (a `Status`) on a socket whose upgrade we refuse. */
-export function refuseUpgrade(socket: Duplex, err: ApiError): void {
+/**
+ * Writes a plain HTTP error on a socket whose upgrade we refuse: a `Status`, or the kubelet's plain-text answer as the
+ * API server's upgrade proxy passes it through.
+ */
+export function refuseUpgrade(socket: Duplex, err: ApiError | KubeletError): void {
+  if (err instanceof KubeletError) {
+    const text = err.message;
+    socket.end(
+      `HTTP/1.1 ${err.code} ${err.code === 404 ? "Not Found" : "Internal Server Error"}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+    return;
+  }
   const body = JSON.stringify(err.toStatus());
   const reason =
     { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" }[err.code] ?? "Error";

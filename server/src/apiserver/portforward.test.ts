@@ -120,9 +120,9 @@ describe("SPDY port-forward session", () => {
     await c.until((f) => f.type === "syn_reply" && f.id === 3);
     c.send(dataFrames(3, Buffer.from("hello ")));
     c.send(dataFrames(3, Buffer.from("pod"), true));
-    const frames = await c.until((f) => f.type === "data" && f.id === 1 && f.fin);
+    const frames = await c.until((f) => f.type === "data" && f.id === 3 && f.fin);
     expect(dataOn(frames, 3)).toBe("hello pod");
-    expect(frames.some((f) => f.type === "data" && f.id === 3 && f.fin)).toBe(true);
+    expect(frames.some((f) => f.type === "data" && f.id === 1 && f.fin)).toBe(true);
     expect(dataOn(frames, 1)).toBe(""); // no error
     // Pings from the client (odd ids) are answered.
     c.send(pingFrame(7));

@@ -6,7 +6,7 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { SimClusterHandle } from "../sim/types.ts";
+import { KubeletError, type SimClusterHandle } from "../sim/types.ts";
 import { noopLogger, type Logger } from "../shared/logger.ts";
 import { ApiError } from "../store/types.ts";
 import type { TlsMaterial } from "./tls.ts";
@@ -414,7 +414,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         runExec(ws, cluster, execReq, logger, { attach: sub === "attach" });
       });
     } catch (err) {
-      refuseUpgrade(socket, toApiError(err));
+      refuseUpgrade(socket, err instanceof KubeletError ? err : toApiError(err));
     }
   };
 

@@ -24,10 +24,10 @@ import { createPodNet } from "./pod-view.ts";
 import type { PodNet } from "./podnet.ts";
 import type { PolicyDecider } from "./policy.ts";
 import { podIp, podSpec, podStatus, svcSpec, targetPortOn, Topology } from "./topology.ts";
-import { connectListener, peerListener } from "../sim/runtime/port-forward.ts";
 import { startContainers } from "../sim/runtime/containers.ts";
+import { podListeners } from "../sim/runtime/listeners.ts";
 import { ContainerLogs } from "../sim/runtime/logs.ts";
-import { whiskerListener, type WhiskerApi } from "./whisker-http.ts";
+import type { WhiskerApi } from "./whisker-http.ts";
 
 export interface DataplaneContext {
   clusterId: string;
@@ -93,8 +93,9 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     nowMs: () => ctx.clock.now(),
     domains: ctx.edition === "enterprise",
   };
+  const listeners = podListeners({ clock: ctx.clock, logs, whisker });
   const net = new Network({
-    whisker,
+    listeners,
     store: ctx.store,
     topo,
     internet,
@@ -124,14 +125,7 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     logs,
     upstream: catalogue.upstream,
     podNet: (pod) => createPodNet(net, dns, pod),
-    openPort(pod, port) {
-      const whiskerPort = whiskerListener(pod, port, whisker);
-      if (whiskerPort) return connectListener(whiskerPort);
-      const d = net.connect(pod, { dstIp: "127.0.0.1", dstPort: port, protocol: "TCP" });
-      return d.outcome.kind === "established"
-        ? connectListener(peerListener(d.outcome.peer, port))
-        : undefined;
-    },
+    listeners,
   });
 
   const stopTraffic =

@@ -11,10 +11,10 @@ import { isIp, isPrivate } from "../shared/ipv4.ts";
 import { fnv32a } from "../shared/hash.ts";
 import { KUBERNETES_VERSION } from "../apiserver/version.ts";
 import type { ContainerLogs } from "../sim/runtime/logs.ts";
-import { whiskerPeer, type WhiskerApi } from "./whisker-http.ts";
-import { podListens, portService } from "../sim/runtime/ports.ts";
+import { podListens } from "../sim/runtime/ports.ts";
+import type { PodListeners } from "../sim/runtime/listeners.ts";
 import type { PolicyDecider, SideVerdict, Verdict } from "./policy.ts";
-import type { ConnectOutcome, ConnectRequest, HttpRequest, HttpResponse, Peer, Protocol } from "./podnet.ts";
+import type { ConnectOutcome, ConnectRequest, HttpResponse, Peer, Protocol } from "./podnet.ts";
 import { podIp, podReady, podSpec, svcSpec, targetPortOn, type Topology } from "./topology.ts";
 
 export interface NetworkDeps {
@@ -26,8 +26,8 @@ export interface NetworkDeps {
   logs: ContainerLogs;
   clock: Clock;
   seed: number;
-  /** Goldmane's flows, for the Whisker pod's HTTP API. */
-  whisker?: WhiskerApi;
+  /** What answers on pods' ports (the pod runtime's). */
+  listeners: PodListeners;
 }
 
 /** Where a connection ended up after DNAT and routing. */
@@ -47,31 +47,6 @@ interface EndpointInfo {
   type: EndpointType;
   labels: string[];
 }
-
-const NGINX_PAGE = `<!DOCTYPE html>
-<html>
-<head>
-<title>Welcome to nginx!</title>
-<style>
-html { color-scheme: light dark; }
-body { width: 35em; margin: 0 auto;
-font-family: Tahoma, Verdana, Arial, sans-serif; }
-</style>
-</head>
-<body>
-<h1>Welcome to nginx!</h1>
-<p>If you see this page, the nginx web server is successfully installed and
-working. Further configuration is required.</p>
-
-<p>For online documentation and support please refer to
-<a href="http://nginx.org/">nginx.org</a>.<br/>
-Commercial support is available at
-<a href="http://nginx.com/">nginx.com</a>.</p>
-
-<p><em>Thank you for using nginx.</em></p>
-</body>
-</html>
-`;
 
 function aggregatedName(pod: KubeObject): string {
   return pod.metadata.generateName ? `${pod.metadata.generateName}*` : pod.metadata.name;
@@ -255,7 +230,7 @@ export class Network {
         return {
           outcome: {
             kind: "established",
-            peer: this.podPeer(pod, dstPort, dstIp === srcIp ? srcIp : "127.0.0.1"),
+            peer: this.d.listeners.peer(pod, dstPort, dstIp === srcIp ? srcIp : "127.0.0.1"),
             sourceIp: "127.0.0.1",
           },
           dstIp,
@@ -337,7 +312,11 @@ export class Network {
       if (!podListens(dstPod, dstPort, protocol)) return { ...base, outcome: { kind: "refused" } };
       return {
         ...base,
-        outcome: { kind: "established", peer: this.podPeer(dstPod, dstPort, srcIp), sourceIp: srcIp },
+        outcome: {
+          kind: "established",
+          peer: this.d.listeners.peer(dstPod, dstPort, srcIp),
+          sourceIp: srcIp,
+        },
       };
     }
     if (dstNode && protocol === "TCP" && topo.isApiServer(dstIp, dstPort))
@@ -421,52 +400,6 @@ export class Network {
       this.d.internet.isResolver(dstIp) ||
       Boolean(this.d.internet.peer(dstIp, 443, srcIp, now) ?? this.d.internet.peer(dstIp, 80, srcIp, now))
     );
-  }
-
-  /** What answers on a pod's port: the service the image table names (nginx's page, Whisker, a page naming the pod). */
-  private podPeer(pod: KubeObject, port: number, clientIp: string): Peer {
-    const service = portService(pod, port);
-    const whisker = this.d.whisker && whiskerPeer(service, this.d.whisker, pod.metadata.name);
-    if (whisker) return whisker;
-    const nginx = service === "nginx";
-    return {
-      description: pod.metadata.name,
-      speaksHttp: service !== "silent",
-      certificateValidFor: () => false,
-      http: (req: HttpRequest): HttpResponse => {
-        let status = 200;
-        let body = nginx ? NGINX_PAGE : `${pod.metadata.name}\n`;
-        if (nginx && req.path !== "/" && req.path !== "/index.html") {
-          status = 404;
-          body =
-            "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.27.3</center>\r\n</body>\r\n</html>\r\n";
-        }
-        if (nginx) {
-          const t = new Date(this.d.clock.now());
-          const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-          const p2 = (n: number): string => String(n).padStart(2, "0");
-          const stamp = `${p2(t.getUTCDate())}/${months[t.getUTCMonth()]}/${t.getUTCFullYear()}:${p2(t.getUTCHours())}:${p2(t.getUTCMinutes())}:${p2(t.getUTCSeconds())} +0000`;
-          const ua = req.headers["user-agent"] ?? req.headers["User-Agent"] ?? "-";
-          const size = req.method === "HEAD" ? 0 : Buffer.byteLength(body);
-          this.d.logs.write(
-            pod.metadata.namespace ?? "",
-            pod.metadata.name,
-            this.d.clock.now(),
-            `${clientIp} - - [${stamp}] "${req.method} ${req.path} HTTP/1.1" ${status} ${size} "-" "${ua}" "-"`,
-          );
-        }
-        return {
-          status,
-          reason: status === 200 ? "OK" : "Not Found",
-          headers: {
-            ...(nginx ? { server: "nginx/1.27.3" } : {}),
-            "content-type": nginx ? "text/html" : "text/plain; charset=utf-8",
-            "content-length": String(Buffer.byteLength(body)),
-          },
-          body,
-        };
-      },
-    };
   }
 }
 

@@ -83,9 +83,11 @@ export interface PodRuntime {
     onEnd?: () => void,
   ): () => void;
   /**
-   * `kubectl port-forward`: checks the pod can be forwarded to (throws an `ApiError`: 404 no such pod, 400 not
-   * running) and returns an opener of connections to its ports inside the pod's network namespace (no policy, as
-   * the kubelet's). The opener rejects with the kubelet's message when nothing listens on the port.
+   * `kubectl port-forward`: checks the pod can be forwarded to — an `ApiError` as the API server answers (404 no
+   * such pod or node, 400 no node assigned), a `KubeletError` as the kubelet answers (its runtime has no running
+   * sandbox for the pod: not started yet, or ended) — and returns an opener of connections to its ports inside the
+   * pod's network namespace (no policy, as the kubelet's). The opener rejects with the message the kubelet writes on
+   * the error stream (nothing listens on the port, the sandbox is gone).
    */
   portForward?(namespace: string, pod: string): (port: number) => Promise<Duplex>;
 }
@@ -132,4 +134,18 @@ export interface SimClusterHandle {
    * not be saved and was undone. Absent: changes are durable when made.
    */
   committed?(resourceVersion?: number): Promise<void>;
+}
+
+/**
+ * An answer of the kubelet that the API server's upgrade proxy passes through to the client as it is: a status and a
+ * plain-text body (`streaming.WriteError`), not a `Status` object.
+ */
+export class KubeletError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "KubeletError";
+  }
 }

@@ -1,11 +1,10 @@
 /**
  * The container runtime under the kubelet (containerd's part): commands run in a pod's shell with its environment,
  * files and network; the log each pod's image and traffic write; and port-forward connections to the pod's own
- * ports. Commands still running when
- * their pod goes are killed, as the kubelet kills its containers.
+ * listeners (`port-forward.ts`), inside its network namespace. Commands still running when their pod goes are killed,
+ * as the kubelet kills its containers.
  */
 import { randomBytes } from "node:crypto";
-import type { Duplex } from "node:stream";
 import { hostsFileFor, resolvConfFor } from "../../net/dns.ts";
 import type { PodNet } from "../../net/podnet.ts";
 import { podSpec, podStatus } from "../../net/topology.ts";
@@ -17,10 +16,11 @@ import type { ShellEnv } from "../../shell/types.ts";
 import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
 import type { ExecIO, ExecRequest, PodRuntime } from "../types.ts";
 import { imageProfile } from "./images.ts";
+import type { PodListeners } from "./listeners.ts";
 import { mainCommand, runsToCompletion } from "./lifecycle.ts";
 import { logAttempt, logContainer } from "./log-request.ts";
 import type { ContainerLogs } from "./logs.ts";
-import { noListenerMessage } from "./port-forward.ts";
+import { checkForwardable, dialInPod } from "./port-forward.ts";
 import { podImage } from "./ports.ts";
 
 export interface ContainerDeps {
@@ -32,8 +32,8 @@ export interface ContainerDeps {
   upstream: string;
   /** The network as seen from inside the pod. */
   podNet(pod: KubeObject): PodNet;
-  /** A connection to the pod's own `port` from inside its network namespace (no policy), or undefined if refused. */
-  openPort(pod: KubeObject, port: number): Duplex | undefined;
+  /** What answers on the pods' ports. */
+  listeners: PodListeners;
 }
 
 export interface Containers {
@@ -213,18 +213,11 @@ export function startContainers(d: ContainerDeps): Containers {
     },
     portForward(ns, name) {
       const pod = podOr404(ns, name);
-      if (podStatus(pod).phase !== "Running" || !podStatus(pod).podIP)
-        throw new ApiError(
-          400,
-          "BadRequest",
-          `unable to upgrade connection: pod ${name} is not running (phase ${podStatus(pod).phase ?? "Pending"})`,
+      checkForwardable(d.store, pod);
+      return (port) =>
+        new Promise((resolve) =>
+          resolve(dialInPod(pod, d.store.get("core/pods", ns, name), port, d.listeners)),
         );
-      return async (port) => {
-        const current = d.store.get("core/pods", ns, name);
-        const conn = current && podStatus(current).podIP ? d.openPort(current, port) : undefined;
-        if (!conn) throw new Error(noListenerMessage(current ?? pod, port));
-        return conn;
-      };
     },
   };
 
