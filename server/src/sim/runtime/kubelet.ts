@@ -12,7 +12,7 @@ import type { Logger } from "../../shared/logger.ts";
 import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
 import type { ExecIO, ExecRequest, PodRuntime } from "../types.ts";
 import { attachCommand, containerOf, mainCommand, runsToCompletion } from "./lifecycle.ts";
-import type { ContainerLogs } from "./logs.ts";
+import { lineSplitter, type ContainerLogs } from "./logs.ts";
 import { recordExit, recordRestart, type PodWriter } from "./pod-status.ts";
 import { backoffMs } from "./status.ts";
 
@@ -50,22 +50,6 @@ interface ContainerStatus {
   state?: { running?: unknown; waiting?: { reason?: string } };
 }
 
-/** Splits output into lines for `line`; `flush` passes on a last line without its newline. */
-function lineWriter(line: (text: string) => void): { write(d: string | Uint8Array): void; flush(): void } {
-  let partial = "";
-  return {
-    write(d) {
-      const lines = (partial + (typeof d === "string" ? d : Buffer.from(d).toString("utf8"))).split("\n");
-      partial = lines.pop() ?? "";
-      for (const l of lines) line(l);
-    },
-    flush() {
-      if (partial) line(partial);
-      partial = "";
-    },
-  };
-}
-
 /** Starts the kubelet of one cluster: it watches pods and runs the main processes that end on their own. */
 export function startKubelet(o: KubeletOptions): Kubelet {
   const logs = o.logs;
@@ -92,7 +76,7 @@ export function startKubelet(o: KubeletOptions): Kubelet {
     const name = pod.metadata.name;
     // From the beginning: a process run again for the same attempt (after a server restart) logs it anew.
     logs.begin(ns, name, container, attempt, { fresh: true });
-    const out = lineWriter((l) => logs.write(ns, name, o.clock.now(), l, container));
+    const out = lineSplitter((l, partial) => logs.write(ns, name, o.clock.now(), l, container, partial));
     const io: ExecIO = {
       stdout: out.write,
       stderr: out.write,
@@ -189,7 +173,7 @@ export function startKubelet(o: KubeletOptions): Kubelet {
         )?.restartCount ?? 0;
       const ns = req.namespace;
       logs.begin(ns, req.pod, container, attempt);
-      const out = lineWriter((l) => logs.write(ns, req.pod, o.clock.now(), l, container));
+      const out = lineSplitter((l, partial) => logs.write(ns, req.pod, o.clock.now(), l, container, partial));
       const code = await base.exec(
         { ...req, command: argv },
         {

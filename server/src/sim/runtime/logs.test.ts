@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../store/types.ts";
 import { logAttempt, logContainer } from "./log-request.ts";
-import { ContainerLogs, MAX_ATTEMPT_BYTES, parseSavedLogs } from "./logs.ts";
+import { ContainerLogs, lineSplitter, MAX_ATTEMPT_BYTES, MAX_LINE_BYTES, parseSavedLogs } from "./logs.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const store = () =>
@@ -70,6 +70,34 @@ describe("ContainerLogs", () => {
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_ATTEMPT_BYTES);
     expect(text.startsWith("037")).toBe(true);
     expect(text.endsWith(`099${line}\n`)).toBe(true);
+  });
+
+  it("splits a process's output into lines, a long one into parts printed back as one line", () => {
+    const l = store();
+    const out = lineSplitter((text, partial) => l.write("ns", "p", T0, text, "app", partial));
+    const e = Buffer.from("é");
+    out.write(Buffer.concat([Buffer.from("one\ntw"), e.subarray(0, 1)]));
+    out.write(Buffer.concat([e.subarray(1), Buffer.from("o\n")]));
+    const long = "y".repeat(MAX_LINE_BYTES * 2 + 10);
+    out.write(long);
+    out.write("\nlast without newline");
+    out.flush();
+    const saved = l.snapshot()[0]!.containers[0]!.attempts[0]!.lines;
+    expect(saved.map((x) => x.length)).toEqual([2, 2, 3, 3, 2, 2]);
+    expect(l.read("ns", "p", "app", 0, {}, T0)).toBe(`one\ntwéo\n${long}\nlast without newline\n`);
+    const stamped = l.read("ns", "p", "app", 0, { timestamps: true }, T0).split("\n");
+    expect(stamped[2]).toBe(`2026-01-01T00:00:00.000000000Z ${long}`);
+    const back = new ContainerLogs({
+      defaultContainer: () => "app",
+      restore: parseSavedLogs(l.snapshot()).logs,
+    });
+    expect(back.read("ns", "p", "app", 0, {}, T0)).toBe(l.read("ns", "p", "app", 0, {}, T0));
+
+    // Output that never ends a line holds no more than the cap, in the splitter or the log.
+    const flood = store();
+    const f = lineSplitter((text, partial) => flood.write("ns", "p", T0, text, "app", partial));
+    for (let i = 0; i < 300; i++) f.write("z".repeat(1024));
+    expect(Buffer.byteLength(flood.read("ns", "p", "app", 0, {}, T0))).toBeLessThanOrEqual(MAX_ATTEMPT_BYTES);
   });
 
   it("follows an attempt until it ends, a newer one begins, the pod goes or the byte limit is reached", () => {

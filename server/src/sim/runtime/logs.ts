@@ -16,6 +16,8 @@ export const MAX_ATTEMPT_BYTES = 64 * 1024;
 interface Line {
   t: number;
   text: string;
+  /** Part of a longer line: no newline follows it (containerd's partial record). */
+  partial?: boolean;
 }
 
 interface Follower {
@@ -37,7 +39,11 @@ type ContainerLog = Attempt[];
 export interface SavedPodLog {
   namespace: string;
   pod: string;
-  containers: { name: string; attempts: { n: number; lines: [t: number, text: string][] }[] }[];
+  /** Each line as `[t, text]`, or `[t, text, 1]` for a part of a longer line. */
+  containers: {
+    name: string;
+    attempts: { n: number; lines: ([t: number, text: string] | [t: number, text: string, partial: 1])[] }[];
+  }[];
 }
 
 export interface ContainerLogsOptions {
@@ -49,7 +55,44 @@ export interface ContainerLogsOptions {
   restore?: readonly SavedPodLog[];
 }
 
-const lineBytes = (l: Line): number => Buffer.byteLength(l.text) + 1;
+const lineBytes = (l: Line): number => Buffer.byteLength(l.text) + (l.partial ? 0 : 1);
+
+/** The longest line kept whole: longer ones are split into parts, as containerd's `max_container_log_line_size`. */
+export const MAX_LINE_BYTES = 16 * 1024;
+
+/**
+ * Splits a process's output into log lines for `emit`: at newlines, and into parts of at most `MAX_LINE_BYTES`
+ * (`partial`: the line goes on). `flush` passes on what is left without a newline as a whole line, as containerd
+ * writes the rest of a stream that ends.
+ */
+export function lineSplitter(emit: (text: string, partial: boolean) => void): {
+  write(d: string | Uint8Array): void;
+  flush(): void;
+} {
+  const decoder = new TextDecoder();
+  let rest = "";
+  const long = (line: string): string => {
+    let l = line;
+    while (Buffer.byteLength(l) > MAX_LINE_BYTES) {
+      const head = limit(l, MAX_LINE_BYTES);
+      emit(head, true);
+      l = l.slice(head.length);
+    }
+    return l;
+  };
+  return {
+    write(d) {
+      const lines = (rest + (typeof d === "string" ? d : decoder.decode(d, { stream: true }))).split("\n");
+      rest = long(lines.pop() ?? "");
+      for (const l of lines) emit(long(l), false);
+    },
+    flush() {
+      const last = long(rest + decoder.decode());
+      if (last) emit(last, false);
+      rest = "";
+    },
+  };
+}
 
 /** Every container's log of one cluster. */
 export class ContainerLogs {
@@ -60,7 +103,8 @@ export class ContainerLogs {
       for (const c of p.containers)
         for (const a of c.attempts) {
           const attempt = this.attempt(p.namespace, p.pod, c.name, a.n, true)!;
-          for (const [t, text] of a.lines) append(attempt, { t, text });
+          for (const [t, text, partial] of a.lines)
+            append(attempt, partial ? { t, text, partial: true } : { t, text });
         }
   }
 
@@ -130,12 +174,12 @@ export class ContainerLogs {
    * Appends a line (without its newline) to the container's current attempt; without a container, to the pod's
    * default one. A write for a pod that is gone is dropped.
    */
-  write(ns: string, pod: string, t: number, text: string, container?: string): void {
+  write(ns: string, pod: string, t: number, text: string, container?: string, partial = false): void {
     const name = container ?? this.o.defaultContainer(ns, pod);
     if (name === undefined) return;
     const n = this.latest(ns, pod, name) ?? 0;
     const a = this.attempt(ns, pod, name, n, true)!;
-    const line = { t, text };
+    const line: Line = partial ? { t, text, partial } : { t, text };
     append(a, line);
     for (const f of a.followers) f.write(line);
   }
@@ -149,7 +193,10 @@ export class ContainerLogs {
     if (opts.tailLines !== undefined) lines = opts.tailLines <= 0 ? [] : lines.slice(-opts.tailLines);
     const since = sinceMs(opts, now);
     if (since !== undefined) lines = lines.filter((l) => l.t >= since);
-    return limit(lines.map((l) => format(l, opts.timestamps)).join(""), opts.limitBytes);
+    return limit(
+      lines.map((l, i) => format(l, opts.timestamps && !lines[i - 1]?.partial)).join(""),
+      opts.limitBytes,
+    );
   }
 
   /**
@@ -171,9 +218,11 @@ export class ContainerLogs {
       return () => {};
     }
     let left = opts.limitBytes;
+    let afterPartial = a.lines.at(-1)?.partial === true;
     const f: Follower = {
       write: (line) => {
-        let chunk = format(line, opts.timestamps);
+        let chunk = format(line, opts.timestamps && !afterPartial);
+        afterPartial = line.partial === true;
         if (left !== undefined) {
           chunk = limit(chunk, left);
           left -= Buffer.byteLength(chunk);
@@ -206,7 +255,12 @@ export class ContainerLogs {
         pod: k.slice(slash + 1),
         containers: [...containers].map(([name, log]) => ({
           name,
-          attempts: log.map((a) => ({ n: a.n, lines: a.lines.map((l): [number, string] => [l.t, l.text]) })),
+          attempts: log.map((a) => ({
+            n: a.n,
+            lines: a.lines.map((l): [number, string] | [number, string, 1] =>
+              l.partial ? [l.t, l.text, 1] : [l.t, l.text],
+            ),
+          })),
         })),
       });
     }
@@ -247,9 +301,16 @@ function limit(s: string, max: number | undefined): string {
   return b.subarray(0, end).toString();
 }
 
-/** A line as `kubectl logs` prints it; with timestamps, the kubelet's RFC 3339 with nanoseconds (always 9 digits). */
+/**
+ * A line as `kubectl logs` prints it; with timestamps (not before the rest of a split line), the kubelet's RFC 3339
+ * with nanoseconds, always 9 digits.
+ */
 function format(l: Line, timestamps?: boolean): string {
-  return (timestamps ? `${new Date(l.t).toISOString().slice(0, -1)}000000Z ` : "") + l.text + "\n";
+  return (
+    (timestamps ? `${new Date(l.t).toISOString().slice(0, -1)}000000Z ` : "") +
+    l.text +
+    (l.partial ? "" : "\n")
+  );
 }
 
 /** Saved logs read tolerantly: malformed entries are skipped and counted. */
@@ -276,7 +337,10 @@ export function parseSavedLogs(raw: unknown): { logs: SavedPodLog[]; bad: number
               Array.isArray(a.lines) &&
               a.lines.every(
                 (l) =>
-                  Array.isArray(l) && l.length === 2 && Number.isFinite(l[0]) && typeof l[1] === "string",
+                  Array.isArray(l) &&
+                  (l.length === 2 || (l.length === 3 && l[2] === 1)) &&
+                  Number.isFinite(l[0]) &&
+                  typeof l[1] === "string",
               ),
           ),
       );
