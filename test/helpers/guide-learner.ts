@@ -50,7 +50,7 @@ export const learnerWrites: Record<Edition, Record<string, string[]>> = {
       "NetworkPolicy shop/allow-catalog-egress",
     ],
     "03-egress-gateway": [],
-    "04-detect-and-respond": ["GlobalNetworkPolicy quarantine"],
+    "04-detect-and-respond": [],
   },
   oss: {
     "00-map-exposure": [],
@@ -61,9 +61,33 @@ export const learnerWrites: Record<Edition, Record<string, string[]>> = {
       "NetworkPolicy shop/allow-catalog-egress",
     ],
     "03-egress-gateway": [],
-    "04-detect-and-respond": ["GlobalNetworkPolicy quarantine"],
+    "04-detect-and-respond": [],
   },
 };
+
+/**
+ * What a learner of the egress workshop writes into a copy block's placeholders: the workload they found (stage 0's
+ * and stage 4's answers) and its destinations. A block with none of them is not for the terminal (it runs elsewhere,
+ * such as `npm start` on the learner's own machine): undefined.
+ */
+export function fillPlaceholders(params: LabParams): (text: string) => string | undefined {
+  const values: Record<string, string | undefined> = {
+    "LEGITIMATE-DOMAIN": params["compromised.legit"],
+    NAMESPACE: params["compromised.ns"],
+    NAME: params["compromised.app"],
+    APP: params["compromised.app"],
+    DOMAIN: params.c2Domain,
+  };
+  const placeholder = /\b(LEGITIMATE-DOMAIN|NAMESPACE|NAME|APP|DOMAIN)\b/;
+  return (text) => {
+    if (!placeholder.test(text)) return undefined;
+    return text.replace(new RegExp(placeholder, "g"), (p) => {
+      const v = values[p];
+      if (v === undefined) throw new Error(`no value for the placeholder ${p}`);
+      return v;
+    });
+  };
+}
 
 export interface Learner {
   lab: Lab;
@@ -72,6 +96,8 @@ export interface Learner {
   conn: ClusterConnection;
   client: ClusterClient;
   shell: LearnerShell;
+  /** Fills in a copy block as the learner does (`fillPlaceholders`). */
+  fill: (text: string) => string | undefined;
   /** Which terminal the shell stands for, in the learner's terms. */
   terminal: string;
   close(): void;
@@ -115,6 +141,7 @@ export async function simLearner(
     lab,
     edition,
     params: sessionParams(lab, seed, edition),
+    fill: fillPlaceholders(sessionParams(lab, seed, edition)),
     conn,
     client: createKubeClient(conn.kubeconfig),
     shell,
@@ -173,6 +200,7 @@ export async function toolboxLearner(
     lab,
     edition,
     params: sessionParams(lab, seed, edition),
+    fill: fillPlaceholders(sessionParams(lab, seed, edition)),
     conn,
     client: createKubeClient(conn.kubeconfig),
     shell,

@@ -1,7 +1,7 @@
 /** How the guide walk reads a guide's blocks and "Expected:" lines and judges a command's result. */
 import { describe, expect, it } from "vitest";
 import { renderGuideText } from "../../server/src/labs/model/guide.ts";
-import { expectedAfter, judgeCommand, judgeOutput, splitCommands } from "./guide-walk.ts";
+import { expectedAfter, expectedBefore, judgeCommand, judgeOutput, splitCommands } from "./guide-walk.ts";
 
 describe("splitCommands", () => {
   it.each([
@@ -42,7 +42,11 @@ const guide = renderGuideText(
     "true",
     "```",
     "",
-    "Nothing expected here.",
+    "Nothing expected here. Then (expected: exit code 28, timed out):",
+    "",
+    "```copy",
+    'curl https://LEGITIMATE-DOMAIN/; echo "exit $?"',
+    "```",
   ].join("\n"),
   "s",
 );
@@ -65,6 +69,13 @@ describe("expectedAfter", () => {
     expect(second.values[1]!.match!.test("10.10.11.1")).toBe(false);
     expect(expectedAfter(guide, "s-3")).toBeUndefined();
   });
+
+  it("reads the exit code the paragraph right before a block expects", () => {
+    expect(expectedBefore(guide, "s-4")).toEqual([28]);
+    // The Expected: line before it belongs to the block before that.
+    expect(expectedBefore(guide, "s-3")).toEqual([]);
+    expect(expectedBefore(guide, "s-1")).toEqual([]);
+  });
 });
 
 describe("judging a command", () => {
@@ -79,6 +90,12 @@ describe("judging a command", () => {
       'printed "command not found"',
     ],
     ["kubectl's error:", { exitCode: 0, output: "error: unknown command\n" }, [], 'printed "error:"'],
+    [
+      "a log line that reports an error",
+      { exitCode: 0, output: "GET https://x/ error: timed out\n" },
+      [],
+      undefined,
+    ],
     [
       "an API error",
       { exitCode: 0, output: "Error from server (Forbidden): no\n" },

@@ -48,14 +48,20 @@ export function splitCommands(text: string): string[] {
   return out;
 }
 
-/** What kubectl, bash, curl and the API server print when something went wrong. */
-export const trouble = [
-  "command not found",
-  "error:",
-  "Error from server",
-  "unknown flag",
-  "the server could not find the requested resource",
-] as const;
+/**
+ * What kubectl, bash and the API server print when something went wrong. kubectl's own errors start a line
+ * (`error: …`); elsewhere in a line `error:` is what a program reports, such as a workload's log of its failed requests.
+ */
+export const trouble: readonly { text: string; found: RegExp }[] = [
+  { text: "command not found", found: /command not found/i },
+  { text: "error:", found: /^error:/im },
+  { text: "Error from server", found: /Error from server/i },
+  { text: "unknown flag", found: /unknown flag/i },
+  {
+    text: "the server could not find the requested resource",
+    found: /the server could not find the requested resource/i,
+  },
+];
 
 /** How one backtick span of an "Expected:" line is checked against the output. */
 export interface ExpectedValue {
@@ -117,6 +123,13 @@ export function expectedAfter(
   return { text, values, exitCodes };
 }
 
+/** The exit codes the paragraph right before an action names ("(expected: exit code 28, timed out)"). */
+export function expectedBefore(guide: RenderedGuide, actionId: string): number[] {
+  const at = guide.html.lastIndexOf("<div", guide.html.indexOf(`data-action-id="${actionId}"`));
+  const p = /<p>((?:(?!<p>)[\s\S])*)<\/p>\s*$/.exec(guide.html.slice(0, Math.max(0, at)));
+  return p ? [...p[1]!.matchAll(/expected: exit code (\d+)/gi)].map((m) => Number(m[1])) : [];
+}
+
 export interface CommandRecord {
   stage: string;
   command: string;
@@ -150,6 +163,11 @@ export interface WalkContext {
   shell: LearnerShell;
   /** A reason when a command is known not to work here (it is run and recorded, but not counted as a problem). */
   knownFailure?: (command: string) => string | undefined;
+  /**
+   * A copy block filled in as the learner fills it (its placeholders replaced with this session's values), or
+   * undefined for a block that is not for the terminal (nothing to fill in).
+   */
+  fill?: (text: string) => string | undefined;
   /** Seconds between typing a background command and the next one (a learner reads in between). */
   afterBackgroundMs?: number;
 }
@@ -163,8 +181,7 @@ export function judgeCommand(result: CommandResult, values: readonly ExpectedVal
   const failing = values.filter((v) => v.failure);
   if (failing.length && failing.every((v) => !v.match || v.match.test(result.output))) return undefined;
   if (result.exitCode !== 0) return `exited ${result.exitCode}`;
-  const out = result.output.toLowerCase();
-  for (const t of trouble) if (out.includes(t.toLowerCase())) return `printed "${t}"`;
+  for (const t of trouble) if (t.found.test(result.output)) return `printed "${t.text}"`;
   return undefined;
 }
 
@@ -280,9 +297,21 @@ export async function walkStage(ctx: WalkContext, index: number): Promise<StageW
         }
         break;
       }
-      case "copy":
-        walk.copied.push(action.text.split("\n")[0]!);
+      case "copy": {
+        // A template the learner fills in (the workload they found) and then runs or applies in the terminal.
+        const filled = ctx.fill?.(action.text);
+        if (filled === undefined) {
+          walk.copied.push(action.text.split("\n")[0]!);
+          break;
+        }
+        if (/^apiVersion:/m.test(filled) && /^kind:/m.test(filled)) {
+          await type(applyCommand(filled));
+          break;
+        }
+        const exitCodes = expectedBefore(guide, action.id);
+        for (const c of splitCommands(filled)) await type(c, [], exitCodes);
         break;
+      }
       case "check": {
         if (stage.guideOnly) {
           walk.problems.push(`stage ${stage.id}: a guide-only stage has a check action`);
