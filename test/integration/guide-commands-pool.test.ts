@@ -1,8 +1,9 @@
 /**
  * Every command in the egress workshop's guide, and every check, works unchanged on a kubeconfig pool cluster of the
  * same edition (issue 12's "Done when", second half). The pool holds two clusters, one per edition, each a simulated
- * cluster standing in as the real API: a fresh operator install of Calico (`bare`), nothing of the lab until the
- * stages' setup brings it, as a real pool cluster has. The kubeconfig provider leases them; the toolbox's objects are
+ * cluster standing in as the real API: a fresh operator install of Calico (`bare`) with the lab's internet in its
+ * CoreDNS, as `egresslab clusters create --provider kind` makes pool clusters, nothing of the lab until the stages'
+ * setup brings it. The kubeconfig provider leases them; the toolbox's objects are
  * created in each as the terminal does (`Toolboxes.prepare`: clusters/toolbox.yaml); the learner's shell is the
  * toolbox's (test/helpers/guide-learner.ts `toolboxLearner`): its HOME written by the toolbox's sync script, a login
  * bash, the real kubectl on the host, authenticated as the toolbox's ServiceAccount so that its RBAC applies to every
@@ -13,7 +14,9 @@ import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultCatalogue } from "../../server/src/net/catalogue-file.ts";
 import { createCmder } from "../../server/src/providers/cmd.ts";
+import { forwardClusterDns } from "../../server/src/providers/kind/internet-docker.ts";
 import {
   createKubeconfigProvider,
   type KubeconfigProvider,
@@ -83,6 +86,13 @@ beforeAll(async () => {
   for (const edition of ["enterprise", "oss"] as const) {
     const k = await env.cluster({ id: `pool-${edition}`, edition, profile: "bare" });
     standIns[edition] = k;
+    // A pool cluster made by `egresslab clusters create --provider kind`: the lab's internet block in its CoreDNS,
+    // through which a rotation goes (grading/rotation.ts), as on kind.
+    await forwardClusterDns(
+      { cmder: createCmder({ env: { HOME: dir } }), catalogue: defaultCatalogue(), onProgress: () => {} },
+      k.kubeconfigPath,
+      "172.18.0.251",
+    );
     // The pool says each cluster's edition in the kubeconfig's egresslab extension.
     const doc = parse(k.kubeconfig) as Record<string, unknown>;
     doc.extensions = [{ name: "egresslab", extension: { calicoEdition: edition } }];
