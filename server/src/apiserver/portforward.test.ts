@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import zlib from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { framed, spdyOracle, type ParsedFrame } from "../../../test/helpers/spdy-oracle.ts";
+import { createTestCluster, type TestCluster } from "../net/testkit.ts";
 import { noopLogger } from "../shared/logger.ts";
 import { ApiError } from "../store/types.ts";
 import { duplexPair } from "../sim/runtime/port-forward.ts";
@@ -372,4 +373,67 @@ describe("v4.channel.k8s.io ports", () => {
     expect(bad("ports=0")).toBe('port "0" must be > 0');
     expect(bad(`ports=${Array(17).fill(80).join(",")}`)).toMatch(/at most 16/);
   });
+});
+
+describe("a hostile client against a cluster's pod runtime", () => {
+  it("gets an answer or a clean refusal for each of 600 connections (1200 streams) and GOAWAY for a giant frame; only its own cluster's pod sees a request", async () => {
+    const mine = createTestCluster({ traffic: false });
+    const other = createTestCluster({ traffic: false });
+    try {
+      for (const tc of [mine, other])
+        tc.addPod({ name: "web", ip: "192.168.1.10", image: "nginx:1.27", ports: [{ containerPort: 80 }] });
+      const requests = (tc: TestCluster): number =>
+        tc.dataplane.runtime
+          .logs("default", "web", {})
+          .split("\n")
+          .filter((l) => l.startsWith("127.0.0.1 - - ")).length;
+      const open = mine.dataplane.runtime.portForward!("default", "web");
+      const c = spdyClient(open);
+      // 1200 streams; the 600 access-log lines stay within the 64 KiB nginx's log keeps.
+      const N = 600;
+      const GET = Buffer.from("GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n");
+      for (let i = 0; i < N; i++) {
+        await c.syn(4 * i + 1, { streamtype: "error", port: "80", requestid: String(i) });
+        await c.syn(4 * i + 3, { streamtype: "data", port: "80", requestid: String(i) });
+        c.send(dataFrames(4 * i + 3, GET, true));
+      }
+      const outcome = (frames: SpdyFrame[]) => {
+        const reset = new Set(frames.filter((f) => f.type === "rst_stream").map((f) => f.id));
+        let answered = 0;
+        let refused = 0;
+        for (let i = 0; i < N; i++) {
+          if (reset.has(4 * i + 1) || reset.has(4 * i + 3)) refused++;
+          else if (/^HTTP\/1\.1 200 OK\r\n[\s\S]*<\/html>\n$/.test(dataOn(frames, 4 * i + 3))) answered++;
+        }
+        return { answered, refused };
+      };
+      let o = outcome(await c.until(() => true));
+      for (let i = 0; i < 400 && o.answered + o.refused < N; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        o = outcome(await c.until(() => true));
+      }
+      expect(o.answered + o.refused).toBe(N);
+      expect(o.answered).toBeGreaterThanOrEqual(256);
+      expect(requests(mine)).toBe(o.answered);
+
+      // A frame header announcing 16 MiB: GOAWAY (protocol error), and the session ends.
+      c.send(Buffer.from([0, 0, 0, 3, 0, 0xff, 0xff, 0xff]));
+      await c.until((f) => f.type === "goaway");
+      await c.closed();
+
+      // The pod serves the next session as before; the other cluster's pod of the same name saw nothing.
+      const again = spdyClient(open);
+      await again.syn(1, { streamtype: "error", port: "80", requestid: "x" });
+      await again.syn(3, { streamtype: "data", port: "80", requestid: "x" });
+      again.send(dataFrames(3, GET, true));
+      const frames = await again.until((f) => f.type === "data" && f.id === 3 && f.fin);
+      expect(dataOn(frames, 3)).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      again.raw.destroy();
+      expect(requests(mine)).toBe(o.answered + 1);
+      expect(requests(other)).toBe(0);
+    } finally {
+      mine.close();
+      other.close();
+    }
+  }, 60_000);
 });

@@ -54,6 +54,31 @@ describe("port-forward into a pod", () => {
     expect(got).toBe((accepted + 1) * 64 * 1024);
   });
 
+  it("delivers what was written before a close to a reader that was paused, then ends it; an error closes at once", async () => {
+    const [a, b] = duplexPair();
+    b.pause();
+    a.write("first ");
+    a.write("second");
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    a.destroy();
+    expect(b.destroyed).toBe(false);
+    let got = "";
+    b.on("data", (d: Buffer) => (got += d.toString()));
+    const closed = new Promise((r) => b.once("close", r));
+    b.resume();
+    await closed;
+    expect(got).toBe("first second");
+
+    const [c, d] = duplexPair();
+    d.pause();
+    d.on("error", () => {});
+    c.write("lost");
+    await new Promise((r) => setImmediate(r));
+    c.destroy(new Error("reset"));
+    expect(d.destroyed).toBe(true);
+  });
+
   it("serves a simulated peer over HTTP/1.1: keep-alive, HEAD, bodies, oversized bodies", async () => {
     const two = await roundTrip(
       "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz",

@@ -60,9 +60,14 @@ export function duplexPair(): [Duplex, Duplex] {
         waiting.delete(self);
         const p = peer();
         if (!p.destroyed) {
-          // What was written before the close still arrives, as a socket's buffered bytes do.
+          // What was written before a close still arrives, as a socket's buffered bytes do: a reader that is
+          // behind reads it, then the end, then closes. An error (a reset) closes the peer at once.
           for (const c of pending.splice(0)) p.push(c);
-          p.destroy();
+          if (err || p.readableLength === 0 || p.readableEnded) p.destroy();
+          else {
+            p.push(null);
+            p.once("end", () => p.destroy());
+          }
         }
         cb(err);
       },
