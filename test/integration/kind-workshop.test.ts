@@ -15,7 +15,11 @@ import { environment } from "../../server/src/config/options.ts";
 import { createCmder } from "../../server/src/providers/cmd.ts";
 import { createKindProvider, type KindProvider } from "../../server/src/providers/kind/provider.ts";
 import type { ClusterConnection } from "../../server/src/providers/provider.ts";
-import { loadLab } from "../../server/src/labs/index.ts";
+import { loadLab, renderStage, type Lab } from "../../server/src/labs/index.ts";
+import { readLabBlock } from "../../server/src/net/corefile-block.ts";
+import { defaultCatalogue } from "../../server/src/net/catalogue-file.ts";
+import { rotationCandidates } from "../../server/src/net/rotation.ts";
+import { applyManifests, waitReady } from "../../server/src/grading/stage.ts";
 import * as grading from "../../server/src/grading/index.ts";
 import { labRunner, sessionEdition, type LabRunner } from "../../server/src/sessions/lab-runner.ts";
 import { TerminalManager } from "../../server/src/terminal/manager.ts";
@@ -38,6 +42,7 @@ let sim: Kubectl;
 let provider: KindProvider;
 let lab: LabRunner;
 let conn: ClusterConnection;
+let model: Lab;
 const steps: string[] = [];
 
 async function calls(): Promise<string[]> {
@@ -60,7 +65,7 @@ beforeAll(async () => {
     },
   });
   provider = await createKindProvider({ cmder, dataDir: path.join(dir, "data"), pollMs: 50 });
-  const model = await loadLab(path.join(root, "labs", "egress-workshop"));
+  model = await loadLab(path.join(root, "labs", "egress-workshop"));
   lab = labRunner(model, grading, sessionEdition(model, provider.capabilities.calicoEdition));
 }, 120_000);
 
@@ -224,6 +229,73 @@ describe("a workshop on kind (fake kind and docker, a simulated Calico Open Sour
     const stripe = await nc("api.stripe.com", "443");
     expect(stripe.stderr).toMatch(/timed out/);
     expect(stripe.exitCode).not.toBe(0);
+  });
+
+  it("rotates a provider through the lab's internet in CoreDNS: an allowlist pinned to its addresses fails, the published ranges pass", async () => {
+    const params = lab.params(7);
+    const client = grading.createKubeClient(conn.kubeconfig);
+    const corefile = async (): Promise<string> =>
+      (await sim(["-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}"]))
+        .stdout;
+    const stripe = defaultCatalogue().domains.find((d) => d.name === "api.stripe.com")!;
+    const candidates = rotationCandidates(defaultCatalogue()).get("api.stripe.com")!.flat();
+    await lab.setup(conn, 2, params);
+    // The guide's Rotate button: the server rotates through the cluster's CoreDNS, as on a real kind cluster.
+    if (!lab.rotate) throw new Error("the lab runner cannot rotate");
+    const restartedBefore = (
+      await sim([
+        "-n",
+        "kube-system",
+        "get",
+        "deployment",
+        "coredns",
+        "-o",
+        "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+      ])
+    ).stdout;
+    const rotated = await lab.rotate(conn, "api.stripe.com");
+    expect(rotated.previous).toEqual(stripe.ips);
+    expect(candidates).toEqual(expect.arrayContaining(rotated.ips));
+    expect(readLabBlock(await corefile())!.rotations).toEqual([
+      { domain: "api.stripe.com", generation: 1, ips: rotated.ips },
+    ]);
+    const generation = await sim([
+      "-n",
+      "kube-system",
+      "get",
+      "deployment",
+      "coredns",
+      "-o",
+      "jsonpath={.metadata.generation} {.status.observedGeneration} {.status.updatedReplicas} {.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+    ]);
+    const [gen, observed, updated, restartedAt] = generation.stdout.split(" ");
+    expect(observed).toBe(gen);
+    expect(Number(updated)).toBeGreaterThan(0);
+    expect(restartedAt).not.toBe(restartedBefore);
+    // The pods resolve the new addresses (the guide's next command).
+    const lookup = await sim(["exec", "-n", "shop", "deploy/checkout", "--", "nslookup", "api.stripe.com"]);
+    for (const ip of rotated.ips) expect(lookup.stdout).toContain(`Address: ${ip}`);
+    for (const ip of stripe.ips) expect(lookup.stdout).not.toContain(ip);
+
+    // The known mistake: network sets pinned to the inventory-day addresses. The check rotates again, and fails.
+    const stage = renderStage(model, 2, params);
+    const pinned = stage.wrong.find((w) => w.name === "pinned-addresses")!;
+    await applyManifests(client, pinned.manifests);
+    await waitReady(client, pinned.manifests, 60_000);
+    const wrong = await lab.grade(conn, 2, params, {});
+    const check = wrong.checks.find((c) => c.id === "stripe-after-rotation")!;
+    expect(check.passed).toBe(false);
+    const block = readLabBlock(await corefile())!;
+    expect(block.rotations[0]!.generation).toBe(2);
+    expect(check.seen).toContain(`after api.stripe.com rotated to ${block.rotations[0]!.ips.join(", ")}`);
+    expect(wrong.checks.filter((c) => !c.passed).map((c) => c.id)).toEqual(["stripe-after-rotation"]);
+
+    // The reference solution (the provider's published ranges) survives the next rotation.
+    if (!lab.solve) throw new Error("the lab runner has no reference solutions");
+    await lab.solve(conn, 2, params);
+    const right = await lab.grade(conn, 2, params, {});
+    expect(right.checks.filter((c) => !c.passed)).toEqual([]);
+    expect(readLabBlock(await corefile())!.rotations[0]!.generation).toBe(3);
   });
 
   it("deletes the cluster and its files", async () => {

@@ -20,9 +20,16 @@ export interface LearnerState {
 
 export interface Guide {
   html: string;
-  actions: { id: string; kind: "run" | "copy" | "apply" | "check"; text: string }[];
+  actions: { id: string; kind: "run" | "copy" | "apply" | "check" | "rotate"; text: string }[];
   answers: Record<string, string>;
   lastCheck?: CheckOutcome;
+}
+
+/** A guide's `rotate` action done: the domain's addresses before and after. */
+export interface Rotation {
+  domain: string;
+  previous: string[];
+  ips: string[];
 }
 
 export class ApiError extends Error {
@@ -69,4 +76,7 @@ export const api = {
   check: (i: number, answers: Record<string, string>) =>
     call<CheckOutcome>("POST", `/api/stages/${i}/check`, { answers }),
   reset: (i: number) => call<LearnerState>("POST", `/api/stages/${i}/reset`),
+  /** Performs a guide action the server does (`rotate`), by its id. */
+  action: (i: number, id: string) =>
+    call<Rotation>("POST", `/api/stages/${i}/actions/${encodeURIComponent(id)}`),
 };

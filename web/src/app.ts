@@ -357,6 +357,7 @@ export class LearnerApp {
       renderGuide(this.guideEl, g, {
         run: (t) => this.runInShell(t, i),
         check: () => void this.checks.runCheck(),
+        rotate: (id) => api.action(i, id),
       });
       this.checks.show(stage, g.answers, g.lastCheck);
     } catch (err) {

@@ -225,21 +225,70 @@ describe("runCheck (probe)", () => {
 });
 
 describe("runCheck (probe with a pre-step)", () => {
-  it("makes the API call before probing, and tolerates clusters without that API", async () => {
+  const check: ProbeCheck = {
+    id: "rotated",
+    title: "t",
+    hint: "h",
+    guard: false,
+    kind: "probe",
+    from: { namespace: "shop", selector: "app=checkout" },
+    to: { domain: "api.stripe.com", port: 443, protocol: "TCP" },
+    expect: { outcome: "allowed" },
+    before: { rotate: "api.stripe.com" },
+  };
+
+  it("rotates the domain before probing, and says what it rotated to", async () => {
     const c = new FakeClient(() => ({ code: 0, stdout: "ok\n200", stderr: "" }));
     await c.apply(pod("shop", "checkout-1", { app: "checkout" }));
-    const check: ProbeCheck = {
-      id: "rotated",
+    c.answer = (_m, path) =>
+      path === "/egresslab/v1/internet/rotate"
+        ? {
+            status: 200,
+            body: JSON.stringify({ domain: "api.stripe.com", previous: ["1.1.1.1"], ips: ["54.187.1.2"] }),
+          }
+        : { status: 404, body: "" };
+    const r = await runCheck(c, check, {});
+    expect(r.passed).toBe(true);
+    expect(r.seen).toMatch(/\(after api\.stripe\.com rotated to 54\.187\.1\.2\)$/);
+    const rotatedAt = c.calls.indexOf("POST /egresslab/v1/internet/rotate");
+    expect(rotatedAt).toBeGreaterThanOrEqual(0);
+  });
+
+  it("probes without rotating on a cluster with no lab internet, and fails when the rotation itself fails", async () => {
+    const c = new FakeClient(() => ({ code: 0, stdout: "ok\n200", stderr: "" }));
+    await c.apply(pod("shop", "checkout-1", { app: "checkout" }));
+    c.answer = () => ({ status: 404, body: "404 page not found" });
+    const r = await runCheck(c, check, {});
+    expect(r.passed).toBe(true);
+    expect(r.seen).toMatch(/api\.stripe\.com not rotated: no lab internet here/);
+    c.answer = () => ({ status: 500, body: JSON.stringify({ message: "boom" }) });
+    const failed = await runCheck(c, check, {});
+    expect(failed).toMatchObject({ passed: false, hint: "h" });
+    expect(failed.seen).toBe("could not rotate api.stripe.com: the cluster refused the rotation (500): boom");
+  });
+
+  it("is declared in checks.yaml as before: {rotate: <domain>}", () => {
+    const parsed = checkSchema.safeParse({
+      id: "x",
       title: "t",
       hint: "h",
-      guard: false,
       kind: "probe",
       from: { namespace: "shop", selector: "app=checkout" },
-      to: { domain: "api.stripe.com", port: 443, protocol: "TCP" },
-      expect: { outcome: "allowed" },
-      before: { path: "/egresslab/v1/internet/rotate", body: { domain: "api.stripe.com" } },
-    };
-    expect((await runCheck(c, check, {})).passed).toBe(true);
-    expect(c.calls).toContain("POST /egresslab/v1/internet/rotate");
+      to: { domain: "api.stripe.com", port: 443 },
+      expect: "allowed",
+      before: { rotate: "api.stripe.com" },
+    });
+    expect(parsed.success).toBe(true);
+    const old = checkSchema.safeParse({
+      id: "x",
+      title: "t",
+      hint: "h",
+      kind: "probe",
+      from: { namespace: "shop", selector: "app=checkout" },
+      to: { domain: "api.stripe.com", port: 443 },
+      expect: "allowed",
+      before: { post: "/egresslab/v1/internet/rotate", body: { domain: "api.stripe.com" } },
+    });
+    expect(old.success).toBe(false);
   });
 });

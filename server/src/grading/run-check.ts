@@ -11,6 +11,7 @@ import { withProbePod } from "./probe-keeper.ts";
 import { defaultFlowWaitMs, runFlowsCheck } from "./flows.ts";
 import { defaultConnectTimeoutMs, interpretProbe, judgeProbe, probeCommand } from "./probe.ts";
 import { runResourceCheck } from "./resource-check.ts";
+import { NoLabInternetError, rotateDomain, type RotateOptions } from "./rotation.ts";
 
 export interface PodChoice {
   name: string;
@@ -53,6 +54,8 @@ export interface CheckOptions {
   flowWaitMs?: number;
   /** How long a probe pod is kept after its last use for the next check (default 2 min, see probe-keeper.ts). */
   probeIdleMs?: number;
+  /** How a check's `before: {rotate}` rotates (catalogue, CoreDNS restart timeout). */
+  rotate?: RotateOptions;
 }
 
 async function runProbeCheck(client: ClusterClient, c: ProbeCheck, opts: CheckOptions): Promise<CheckResult> {
@@ -62,15 +65,25 @@ async function runProbeCheck(client: ClusterClient, c: ProbeCheck, opts: CheckOp
   if (typeof source === "string") return { ...base, passed: false, seen: source, hint: c.hint };
   // The probe runs in the grader's probe pod beside the workload (same identity to policy), so that its traffic is
   // never shown as the workload's own (probe-pod.ts); the pod is kept a while for the next check (probe-keeper.ts).
+  let note = "";
   const r = await withProbePod(
     client,
     source.object,
     source.container,
     async (pod) => {
       if (c.before) {
-        const b = await client.request("POST", c.before.path, c.before.body);
-        if (b.status >= 400 && b.status !== 404)
-          return { failed: `POST ${c.before.path} answered ${b.status}: ${b.body.slice(0, 160)}` };
+        try {
+          const rotated = await rotateDomain(client, c.before.rotate, opts.rotate);
+          note = ` (after ${rotated.domain} rotated to ${rotated.ips.join(", ")})`;
+        } catch (err) {
+          // A cluster without the lab's internet (a cloud cluster) cannot rotate a real provider: probe as it is.
+          if (err instanceof NoLabInternetError)
+            note = ` (${c.before.rotate} not rotated: no lab internet here)`;
+          else
+            return {
+              failed: `could not rotate ${c.before.rotate}: ${err instanceof Error ? err.message : String(err)}`,
+            };
+        }
       }
       return client.exec(
         c.from.namespace,
@@ -85,7 +98,7 @@ async function runProbeCheck(client: ClusterClient, c: ProbeCheck, opts: CheckOp
   if ("failed" in r) return { ...base, passed: false, seen: r.failed, hint: c.hint };
   const o = interpretProbe(c.to, r);
   const passed = judgeProbe(c.expect, o);
-  return { ...base, passed, seen: o.detail, ...(passed ? {} : { hint: c.hint }) };
+  return { ...base, passed, seen: o.detail + note, ...(passed ? {} : { hint: c.hint }) };
 }
 
 /**

@@ -11,6 +11,7 @@ import { mergedKinds, refOf, type ClusterClient, type ClusterObject } from "./cl
 import { createKubeClient } from "./kube-client.ts";
 import { deleteProbePods } from "./probe-keeper.ts";
 import { choosePod, rootCauseFirst, runChecks } from "./run-check.ts";
+import { rotateDomain, type RotateOptions, type RotationResult } from "./rotation.ts";
 
 export interface StageOptions {
   /** The client to use instead of one made from the connection's kubeconfig. */
@@ -192,6 +193,15 @@ export async function gradeStage(
  */
 export async function endGrading(conn: ClusterConnection, opts?: StageOptions): Promise<void> {
   await deleteProbePods(clientFor(conn, opts));
+}
+
+/** Makes the lab's internet rotate `domain` in the connection's cluster (a guide's `rotate` action). */
+export function rotateOn(
+  conn: ClusterConnection,
+  domain: string,
+  opts?: StageOptions & { rotate?: RotateOptions },
+): Promise<RotationResult> {
+  return rotateDomain(clientFor(conn, opts), domain, opts?.rotate);
 }
 
 /** Applies the stage's reference solution. */

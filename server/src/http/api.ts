@@ -181,6 +181,14 @@ export function apiRouter(opts: ApiOptions): express.Router {
       );
     }),
   );
+  // A guide action the server performs (`rotate`), named by its id in the stage's guide.
+  r.post(
+    "/stages/:stage/actions/:action",
+    wrap(async (req, res) => {
+      const s = await session(req, res);
+      return s.workshop.rotate(s.learner, req.params.stage, req.params.action);
+    }),
+  );
   r.post(
     "/stages/:stage/reset",
     wrap(async (req, res) => {

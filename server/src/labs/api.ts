@@ -49,9 +49,16 @@ export interface StageSummary {
 /** A fenced action in a guide: what the page does when the learner clicks it. */
 export interface GuideAction {
   id: string;
-  kind: "run" | "copy" | "apply" | "check";
-  /** The text: a command to type into the terminal, text to copy, YAML to apply. */
+  kind: "run" | "copy" | "apply" | "check" | "rotate";
+  /** The text: a command to type into the terminal, text to copy, YAML to apply, the domain to rotate. */
   text: string;
+}
+
+/** A rotation the learner asked for with a guide's `rotate` action: the domain's addresses before and after. */
+export interface RotationOutcome {
+  domain: string;
+  previous: string[];
+  ips: string[];
 }
 
 export interface RenderedGuide {

@@ -109,6 +109,38 @@ describe("loadLab", () => {
     );
   });
 
+  it("loads rotations only of domains the lab's internet rotates, in guides and in checks", async () => {
+    const rotating = {
+      ...good,
+      "s0/README.md": "# Rotate\n\n```rotate\napi.stripe.com\n```\n",
+      "s0/checks.yaml": good["s0/checks.yaml"].replace(
+        "expect: blocked",
+        "expect: blocked\n    before: {rotate: api.stripe.com}",
+      ),
+    };
+    const lab = await loadLab(write(path.join(root, "rotating"), rotating));
+    expect(renderStage(lab, 0, sessionParams(lab, 1)).checks[0]).toMatchObject({
+      before: { rotate: "api.stripe.com" },
+    });
+    const dir = write(path.join(root, "not-rotating"), {
+      ...rotating,
+      "s0/README.md": "# Rotate\n\n```rotate\napi.paypal.com\n```\n",
+      "s0/checks.yaml": rotating["s0/checks.yaml"].replace("api.stripe.com", "nowhere.example.org"),
+    });
+    const err = (await loadLab(dir).catch((e: unknown) => e)) as ValidationError;
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(
+      err.problems.map((p) => `${path.relative(dir, p.where ?? "")}:${p.line ?? ""}: ${p.message}`),
+    ).toEqual([
+      's0/README.md:3: rotate: "api.paypal.com" has fixed addresses (no rotate.pool in clusters/internet.yaml)',
+    ]);
+    write(dir, { "s0/README.md": rotating["s0/README.md"] });
+    const err2 = (await loadLab(dir).catch((e: unknown) => e)) as ValidationError;
+    expect(err2.problems.map((p) => `${path.relative(dir, p.where ?? "")}: ${p.message}`)).toEqual([
+      's0/checks.yaml: c2-blocked: before.rotate: "nowhere.example.org" is not a domain of the lab\'s internet (clusters/internet.yaml)',
+    ]);
+  });
+
   it("gives each edition its variant: files of <stage>/<edition>/ over the stage's, guide-only stages, wrong solutions per edition", async () => {
     const dir = write(path.join(root, "editions"), {
       ...good,

@@ -6,7 +6,8 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
 import type { LabSummary } from "./api.ts";
-import { guideProblems, guideTitle } from "./model/guide.ts";
+import { guideProblems, guideTitle, type GuideRules } from "./model/guide.ts";
+import { defaultCatalogue } from "../net/catalogue-file.ts";
 import { paramNames, paramVariants } from "./model/params.ts";
 import { durationMinutes, labFileSchema } from "./model/schema.ts";
 import { renderStage } from "./model/stage.ts";
@@ -279,6 +280,7 @@ export async function loadLab(dir: string): Promise<Lab> {
     stages,
   };
 
+  const rules = guideRules();
   const names = new Set([...paramNames(params), "edition"]);
   for (const spec of params)
     for (const c of spec.choices)
@@ -292,14 +294,22 @@ export async function loadLab(dir: string): Promise<Lab> {
   for (const s of stages)
     for (const files of [s, ...Object.values(s.variants ?? {})]) {
       for (const f of stageFiles(files)) problems.push(...unknownPlaceholders(f.text, names, f.path));
-      problems.push(...guideProblems(files.guide.text, files.guide.path));
+      problems.push(...guideProblems(files.guide.text, files.guide.path, rules));
     }
   if (!problems.length)
     for (const edition of editions)
       for (const variant of paramVariants(params))
         for (const s of stages) {
           try {
-            renderStage(lab, s.index, { ...variant, edition });
+            const r = renderStage(lab, s.index, { ...variant, edition });
+            for (const c of r.checks) {
+              const why = c.kind === "probe" && c.before ? rules.cannotRotate?.(c.before.rotate) : undefined;
+              if (why)
+                problems.push({
+                  where: (s.variants?.[edition] ?? s).checks.path,
+                  message: `${c.id}: before.rotate: ${why}`,
+                });
+            }
           } catch (err) {
             if (err instanceof ValidationError) problems.push(...err.problems);
             else throw err;
@@ -307,6 +317,19 @@ export async function loadLab(dir: string): Promise<Lab> {
         }
   if (problems.length) throw new ValidationError(dedupe(problems), `lab ${dir} has problems:\n`);
   return lab;
+}
+
+/** What guides and checks may rotate: the exact names of `clusters/internet.yaml` with `rotate`. */
+function guideRules(): GuideRules {
+  const catalogue = defaultCatalogue();
+  return {
+    cannotRotate(domain) {
+      const d = catalogue.domains.find((x) => x.name === domain.toLowerCase());
+      if (!d) return `"${domain}" is not a domain of the lab's internet (clusters/internet.yaml)`;
+      if (!d.rotate) return `"${domain}" has fixed addresses (no rotate.pool in clusters/internet.yaml)`;
+      return undefined;
+    },
+  };
 }
 
 /** Summaries of every lab under `root` (each subdirectory with a lab.yaml). Broken labs are skipped. */

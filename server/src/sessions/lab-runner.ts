@@ -3,7 +3,14 @@
  * `labRunner` builds one from a loaded lab and the grading functions (`labs/api.ts` names them).
  */
 import type { ClusterConnection } from "../providers/provider.ts";
-import type { LabParams, LabSummary, RenderedGuide, StageResult, StageSummary } from "../labs/api.ts";
+import type {
+  LabParams,
+  LabSummary,
+  RenderedGuide,
+  RotationOutcome,
+  StageResult,
+  StageSummary,
+} from "../labs/api.ts";
 import {
   renderGuide,
   renderStage,
@@ -44,6 +51,8 @@ export interface LabRunner {
   solve?(conn: ClusterConnection, stageIndex: number, params: LabParams): Promise<void>;
   /** Removes what grading left in the cluster (its probe pods), before a cluster that outlives the session is returned. */
   end?(conn: ClusterConnection): Promise<void>;
+  /** Makes the lab's internet rotate a domain's addresses in the cluster (a guide's `rotate` action). */
+  rotate?(conn: ClusterConnection, domain: string): Promise<RotationOutcome>;
   /** The stage's known wrong solutions: which checks each fails and why (the board names the mistakes with them). */
   mistakes?(stageIndex: number, params: LabParams): readonly KnownMistake[];
 }
@@ -66,6 +75,8 @@ export interface GradingFunctions {
   solveStage(conn: ClusterConnection, lab: Lab, stageIndex: number, params: LabParams): Promise<void>;
   /** Removes what grading left in the cluster. */
   endGrading?(conn: ClusterConnection): Promise<void>;
+  /** Rotates a domain's addresses through the cluster (grading/rotation.ts). */
+  rotateOn?(conn: ClusterConnection, domain: string): Promise<RotationOutcome>;
 }
 
 /**
@@ -108,6 +119,7 @@ export function labRunner(
   edition: Edition = lab.requirements.edition,
 ): LabRunner {
   const stages = perVariant((params) => stageSummaries(lab, params));
+  const rotateOn = grading.rotateOn?.bind(grading);
   const guides = lab.stages.map((_, i) => perVariant((params) => renderGuide(lab, i, params)));
   const mistakes = lab.stages.map((_, i) =>
     perVariant((params): KnownMistake[] =>
@@ -138,6 +150,7 @@ export function labRunner(
     reset: (conn, i, params) => grading.resetStage(conn, lab, i, params),
     solve: (conn, i, params) => grading.solveStage(conn, lab, i, params),
     end: (conn) => grading.endGrading?.(conn) ?? Promise.resolve(),
+    ...(rotateOn ? { rotate: (conn: ClusterConnection, domain: string) => rotateOn(conn, domain) } : {}),
     mistakes: (i, params) => mistakes[i]?.(params) ?? [],
   };
 }

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { ClusterConnection } from "../providers/provider.ts";
-import type { LabParams, RenderedGuide, StageSummary } from "../labs/api.ts";
+import type { LabParams, RenderedGuide, RotationOutcome, StageSummary } from "../labs/api.ts";
 import { EgresslabError, NotFoundError, ValidationError, type Problem } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import { noopLogger } from "../shared/logger.ts";
@@ -72,6 +72,8 @@ export interface WorkshopOptions {
   prepareHome(learnerId: string, spec: HomeSpec): void | Promise<void>;
   /** Checks per learner: `burst` at once, `perMinute` sustained. */
   checkRate?: { burst: number; perMinute: number };
+  /** Rotations (a guide's `rotate` action) per learner (default 3 at once, then 6 a minute). */
+  rotateRate?: { burst: number; perMinute: number };
   /** Most attendees this workshop takes (each costs a cluster, a home and a shell); default unbounded. */
   capacity?: number;
   /** The data directory's health: a fault is told to every page and the board once. */
@@ -120,6 +122,7 @@ export const stageDir = (index: number): string => `stage-${index}`;
 export class Workshop extends EventEmitter<WorkshopEvents> {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly checkLimiter: RateLimiter;
+  private readonly rotateLimiter: RateLimiter;
   /** PIN attempts per learner: 5 at once, then one a minute, whoever is guessing and from wherever. */
   private readonly pinLimiter = new RateLimiter(5, 1);
   /** PIN changes per learner: 3 at once, then one every 20 seconds. */
@@ -150,6 +153,7 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
     opts.storage?.on("problem", this.onStorageProblem);
     opts.storage?.on("recovered", this.onStorageRecovered);
     this.checkLimiter = new RateLimiter(opts.checkRate?.burst ?? 5, opts.checkRate?.perMinute ?? 12);
+    this.rotateLimiter = new RateLimiter(opts.rotateRate?.burst ?? 3, opts.rotateRate?.perMinute ?? 6);
     opts.pool.on("status", (s) => this.emit("pool", s));
   }
 
@@ -754,6 +758,46 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       () => this.emit("checkEnded", "error", took()),
     );
     return run;
+  }
+
+  /**
+   * Performs a guide's `rotate` action in the learner's own cluster: the domain is the one the action of that stage's
+   * guide names (never one the request gives). Rate-limited per learner; one at a time with the learner's checks.
+   */
+  rotate(learner: Learner, stage: unknown, actionId: unknown): Promise<RotationOutcome> {
+    const i = this.stageIndex(stage);
+    const action =
+      typeof actionId === "string"
+        ? this.opts.lab.guide(i, this.params(learner)).actions.find((a) => a.id === actionId)
+        : undefined;
+    if (!action)
+      return Promise.reject(new NotFoundError(`stage ${i}'s guide has no action ${String(actionId)}`));
+    if (action.kind !== "rotate")
+      return Promise.reject(
+        new EgresslabError("invalid", `action ${action.id} is a ${action.kind} action: the page performs it`),
+      );
+    const rotate = this.opts.lab.rotate;
+    if (!rotate)
+      return Promise.reject(new EgresslabError("unavailable", "this server cannot rotate addresses"));
+    const wait = this.rotateLimiter.take(learner.id);
+    if (wait > 0)
+      return Promise.reject(
+        new EgresslabError("rate-limited", `rotations are limited; try again in ${wait} s`),
+      );
+    return this.serial(learner.id, async () => {
+      const conn = await this.connection(learner);
+      try {
+        const r = await rotate.call(this.opts.lab, conn, action.text);
+        this.log.info("domain rotated", { learner: learner.id, stage: i, domain: r.domain, ips: r.ips });
+        return r;
+      } catch (err) {
+        if (err instanceof EgresslabError && err.code !== "internal")
+          throw new EgresslabError(err.code, `rotating ${action.text} failed: ${err.message}`, {
+            cause: err,
+          });
+        throw err;
+      }
+    });
   }
 
   /** Cleans the stage up and sets it up again; its pass (if any) is forgotten. */

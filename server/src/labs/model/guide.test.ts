@@ -77,3 +77,29 @@ describe("guideProblems", () => {
     expect(guideTitle(guide)).toBe("Lock it down");
   });
 });
+
+describe("rotate actions", () => {
+  const text =
+    "# Rotate\n\n```rotate\nAPI.Stripe.com\n```\n\n```rotate\napi.stripe.com api.twilio.com\n```\n\n```rotate\n```\n\n```rotate\napi.paypal.com\n```\n";
+
+  it("render as an action naming the domain, lower-cased", () => {
+    const r = renderGuideText("# R\n\n```rotate\nAPI.Stripe.com\n```\n", "02");
+    expect(r.actions).toEqual([{ id: "02-1", kind: "rotate", text: "api.stripe.com" }]);
+    expect(r.html).toContain('data-action-id="02-1" data-action-kind="rotate"');
+    expect(r.html).toContain('<code class="language-text">API.Stripe.com');
+  });
+
+  it("must name one domain the lab's internet rotates", () => {
+    const cannotRotate = (d: string) =>
+      d === "api.stripe.com"
+        ? undefined
+        : d === "api.paypal.com"
+          ? "fixed addresses"
+          : "not in the catalogue";
+    expect(guideProblems(text, "README.md", { cannotRotate }).map((p) => `${p.line}: ${p.message}`)).toEqual([
+      "7: rotate: a rotate block names one domain, such as api.stripe.com",
+      "11: an empty rotate block",
+      "14: rotate: fixed addresses",
+    ]);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * Guides: stage README.md files, rendered with markdown-it. Fenced blocks whose info string is an action (`run`, `copy`,
- * `apply`, `check`) become elements the page wires up; ordinary languages (`yaml`, `sh`, …) render as code; an info
+ * `apply`, `check`, `rotate`) become elements the page wires up; ordinary languages (`yaml`, `sh`, …) render as code; an info
  * string that looks like a mistyped action is a load-time error rather than a silent code block.
  */
 import MarkdownIt from "markdown-it";
@@ -9,7 +9,7 @@ import type { Problem } from "../../shared/errors.ts";
 import type { GuideAction, RenderedGuide } from "../api.ts";
 import { parseYaml } from "./yaml.ts";
 
-const actionKinds = ["run", "copy", "apply", "check"] as const;
+const actionKinds = ["run", "copy", "apply", "check", "rotate"] as const;
 type ActionKind = (typeof actionKinds)[number];
 
 /** Languages that are code, never actions, even when they are close to an action's name. */
@@ -104,7 +104,8 @@ md.renderer.rules.fence = (tokens, idx, options, env, self) => {
   const meta = t.meta as { actionId?: string; kind?: ActionKind } | null;
   if (!meta?.actionId || !meta.kind) return defaultFence(tokens, idx, options, env, self);
   const body = md.utils.escapeHtml(t.content);
-  const lang = meta.kind === "apply" ? "yaml" : meta.kind === "check" ? "text" : "sh";
+  const lang =
+    meta.kind === "apply" ? "yaml" : meta.kind === "check" || meta.kind === "rotate" ? "text" : "sh";
   return (
     `<div class="action action-${meta.kind}" data-action-id="${meta.actionId}" data-action-kind="${meta.kind}">` +
     (t.content.trim() ? `<pre><code class="language-${lang}">${body}</code></pre>` : "") +
@@ -116,8 +117,22 @@ function fences(text: string): Token[] {
   return md.parse(text, {}).filter((t) => t.type === "fence");
 }
 
-/** Problems in a guide: mistyped actions, `apply` blocks that are not YAML objects, a missing `# Title`. */
-export function guideProblems(text: string, file: string): Problem[] {
+export interface GuideRules {
+  /** Why a domain cannot be rotated by the lab's internet (not in its catalogue, fixed addresses), or undefined. */
+  cannotRotate?: (domain: string) => string | undefined;
+}
+
+/** The domain a `rotate` block names: its one line, or undefined when it holds anything else. */
+export function rotateDomainOf(body: string): string | undefined {
+  const words = body.trim().split(/\s+/);
+  return words.length === 1 && words[0] ? words[0].toLowerCase() : undefined;
+}
+
+/**
+ * Problems in a guide: mistyped actions, `apply` blocks that are not YAML objects, `rotate` blocks that do not name
+ * one domain the lab's internet rotates, a missing `# Title`.
+ */
+export function guideProblems(text: string, file: string, rules: GuideRules = {}): Problem[] {
   const problems: Problem[] = [];
   if (!guideTitle(text))
     problems.push({ where: file, line: 1, message: 'a guide starts with a "# Title" heading' });
@@ -136,6 +151,13 @@ export function guideProblems(text: string, file: string): Problem[] {
         problems.push({ where: file, line, message: "an apply block holds Kubernetes objects in YAML" });
     } else if ("action" in c && c.action !== "check" && !t.content.trim())
       problems.push({ where: file, line, message: `an empty ${c.action} block` });
+    else if ("action" in c && c.action === "rotate") {
+      const domain = rotateDomainOf(t.content);
+      const why = domain
+        ? rules.cannotRotate?.(domain)
+        : "a rotate block names one domain, such as api.stripe.com";
+      if (why) problems.push({ where: file, line, message: `rotate: ${why}` });
+    }
   }
   return problems;
 }
@@ -157,7 +179,11 @@ export function renderGuideText(text: string, idPrefix: string): RenderedGuide {
     if (!("action" in c)) continue;
     const id = `${idPrefix}-${actions.length + 1}`;
     t.meta = { actionId: id, kind: c.action };
-    actions.push({ id, kind: c.action, text: t.content });
+    actions.push({
+      id,
+      kind: c.action,
+      text: c.action === "rotate" ? t.content.trim().toLowerCase() : t.content,
+    });
   }
   return { html: md.renderer.render(tokens, md.options, {}), actions };
 }

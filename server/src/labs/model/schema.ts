@@ -170,7 +170,7 @@ export const checkSchema = z.discriminatedUnion(
       from: podRef,
       to: target,
       expect: probeExpect,
-      before: z.strictObject({ post: z.string().startsWith("/"), body: z.unknown().default({}) }).optional(),
+      before: z.strictObject({ rotate: nonEmpty }).optional(),
     }),
     z.strictObject({
       ...common,

@@ -115,7 +115,7 @@ function toCheck(c: CheckFile): Check {
           : "status" in e
             ? { outcome: "status" as const, status: e.status }
             : { outcome: "source-ip" as const, ...e.sourceIP };
-      const before = c.before ? { before: { path: c.before.post, body: c.before.body } } : {};
+      const before = c.before ? { before: { rotate: c.before.rotate } } : {};
       return { ...base, kind: "probe", from: c.from, to: c.to, expect, ...before };
     }
     case "resource":

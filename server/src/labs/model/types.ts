@@ -137,8 +137,11 @@ export interface CheckBase {
 
 export interface ProbeCheck extends CheckBase {
   kind: "probe";
-  /** An API call made just before the probe, e.g. rotating a domain's addresses; ignored where the API is absent. */
-  before?: { path: string; body: unknown };
+  /**
+   * What happens just before the probe: `rotate` makes the lab's internet rotate a catalogue domain's addresses
+   * (`grading/rotation.ts`); on a cluster with no lab internet the probe runs without it and says so.
+   */
+  before?: { rotate: string };
   from: PodRef;
   to: ProbeTarget;
   expect: ProbeExpectation;
