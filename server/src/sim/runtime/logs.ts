@@ -139,11 +139,6 @@ export class ContainerLogs {
     return a;
   }
 
-  /** Whether any container of the pod has a log yet. */
-  has(ns: string, pod: string): boolean {
-    return this.pods.has(`${ns}/${pod}`);
-  }
-
   /** The newest attempt of the container that has a log, or undefined. */
   latest(ns: string, pod: string, container: string): number | undefined {
     return this.pods.get(`${ns}/${pod}`)?.get(container)?.at(-1)?.n;
