@@ -138,13 +138,25 @@ describe("client-node against the simulated cluster", () => {
     }
   });
 
-  it("execs in a pod and reports the exit status", async () => {
+  it("execs in a pod and reports the exit status; an image without the program reports the runtime's error", async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    const pod = (
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: {
+        metadata: { name: "shell" },
+        spec: { containers: [{ name: "box", image: "busybox:1.36", command: ["sleep", "infinity"] }] },
+      },
+    });
+    let pod = await core.readNamespacedPod({ namespace: "default", name: "shell" });
+    for (let i = 0; i < 100 && pod.status?.phase !== "Running"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pod = await core.readNamespacedPod({ namespace: "default", name: "shell" });
+    }
+    const dns = (
       await core.listNamespacedPod({ namespace: "kube-system", labelSelector: "k8s-app=kube-dns" })
     ).items[0]!;
     const exec = new k8s.Exec(kc);
-    const run = (command: string[]): Promise<{ out: string; status: k8s.V1Status }> =>
+    const run = (command: string[], target = pod): Promise<{ out: string; status: k8s.V1Status }> =>
       new Promise((resolve, reject) => {
         const stdout = new PassThrough();
         const stderr = new PassThrough();
@@ -152,9 +164,9 @@ describe("client-node against the simulated cluster", () => {
         collect(stderr);
         exec
           .exec(
-            "kube-system",
-            pod.metadata!.name!,
-            "coredns",
+            target.metadata!.namespace!,
+            target.metadata!.name!,
+            target.spec!.containers[0]!.name,
             command,
             stdout,
             stderr,
@@ -173,5 +185,9 @@ describe("client-node against the simulated cluster", () => {
       reason: "NonZeroExitCode",
       details: { causes: [{ reason: "ExitCode", message: "3" }] },
     });
+    // CoreDNS is distroless: no shell to start.
+    const none = await run(["sh", "-c", "exit 3"], dns);
+    expect(none.status).toMatchObject({ status: "Failure", reason: "InternalError", code: 500 });
+    expect(none.status.message).toMatch(/exec: "sh": executable file not found in \$PATH: unknown$/);
   });
 });

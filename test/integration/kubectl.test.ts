@@ -129,23 +129,34 @@ describe("kubectl against a simulated cluster", () => {
     expect(sel.stderr).toMatch(/^Error from server \(BadRequest\): .*unable to parse requirement/);
   });
 
-  it("execs into a CoreDNS pod and passes exit codes through", async () => {
-    const pod = (
-      await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])
-    ).stdout.split("\n")[0]!;
-    expect(pod).toMatch(/^pod\/coredns-/);
-    const host = await k(["-n", "kube-system", "exec", pod, "--", "hostname"]);
+  /** A pod with a shell (CoreDNS, distroless, has none), made once. */
+  let shellPod: Promise<string> | undefined;
+  const withShell = (): Promise<string> =>
+    (shellPod ??= (async () => {
+      await k(["run", "shell", "--image=busybox:1.36", "--", "sleep", "infinity"]);
+      await k(["wait", "--for=condition=Ready", "pod/shell", "--timeout=20s"]);
+      return "pod/shell";
+    })());
+
+  it("execs into a pod and passes exit codes through; CoreDNS has no shell, as on a real cluster", async () => {
+    const pod = await withShell();
+    const host = await k(["exec", pod, "--", "hostname"]);
     expect(host.stdout.trim()).toBe(pod.slice("pod/".length));
-    const fail = await k(["-n", "kube-system", "exec", pod, "--", "sh", "-c", "exit 3"]);
+    const fail = await k(["exec", pod, "--", "sh", "-c", "exit 3"]);
     expect(fail.exitCode).toBe(3);
     expect(fail.stderr).toContain("command terminated with exit code 3");
+    const dns = (
+      await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])
+    ).stdout.split("\n")[0]!;
+    expect(dns).toMatch(/^pod\/coredns-/);
+    const none = await k(["-n", "kube-system", "exec", dns, "--", "sh", "-c", "exit 3"]);
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toContain('exec: "sh": executable file not found in $PATH: unknown');
   });
 
   it("runs an interactive shell with -it in a terminal, and exits with its code", async () => {
-    const pod = (
-      await k(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "name"])
-    ).stdout.split("\n")[0]!;
-    const term = pty.spawn("kubectl", ["-n", "kube-system", "exec", "-it", pod, "--", "sh"], {
+    const pod = await withShell();
+    const term = pty.spawn("kubectl", ["exec", "-it", pod, "--", "sh"], {
       cols: 100,
       rows: 30,
       cwd: env.dir,

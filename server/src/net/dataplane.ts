@@ -55,6 +55,11 @@ export interface DataplaneContext {
    * and they are saved when the cluster closes (as Goldmane keeps flows in memory only).
    */
   onChange?: () => void;
+  /**
+   * Called when a command changed a pod's files, before the exec reports its end; resolves once the state (with the
+   * files) is saved. Without it, pods' files are saved with the rest of the state (after a rotation, on close).
+   */
+  saveFiles?: () => Promise<void>;
 }
 
 export interface Dataplane {
@@ -126,6 +131,8 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     upstream: catalogue.upstream,
     podNet: (pod) => createPodNet(net, dns, pod),
     listeners,
+    ...(ctx.restore?.pods ? { restoreFiles: ctx.restore.pods } : {}),
+    filesChanged: () => ctx.saveFiles?.() ?? Promise.resolve(),
   });
 
   const stopTraffic =
@@ -206,12 +213,16 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
         return r;
       },
     },
-    snapshot: () => ({
-      version: 1,
-      internet: internet.snapshot(ctx.clock.now()),
-      flows: flows.snapshot(),
-      logs: logs.snapshot(),
-    }),
+    snapshot: () => {
+      const pods = containers.savedFiles();
+      return {
+        version: 1,
+        internet: internet.snapshot(ctx.clock.now()),
+        flows: flows.snapshot(),
+        logs: logs.snapshot(),
+        ...(Object.keys(pods).length ? { pods } : {}),
+      };
+    },
     close() {
       stopTraffic();
       containers.close();

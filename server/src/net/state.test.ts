@@ -100,4 +100,32 @@ describe("dataplane state", () => {
     expect(r.problems).toEqual(problems);
     expect(r.state.flows).toEqual([]);
   });
+
+  it("reads pods' files when there, none from a state saved before they were kept, and drops malformed ones", () => {
+    const base = { version: 1, internet: { elapsedMs: 0, rotations: {} }, flows: [] };
+    const old = parseDataplaneState(base);
+    expect(old.problems).toEqual([]);
+    expect(old.state.pods).toBeUndefined();
+    const bytes = Buffer.from([0, 1, 2, 253, 254, 255]).toString("base64");
+    const r = parseDataplaneState(
+      JSON.parse(
+        JSON.stringify({
+          ...base,
+          pods: {
+            "default/box": { uid: "u1", files: { "/tmp/x.bin": bytes } },
+            "default/bad": { uid: "u2", files: { "/tmp/y": "not base64!" } },
+            "default/worse": { files: {} },
+          },
+        }),
+      ),
+    );
+    expect(r.problems).toEqual(["pods: 2 pod(s) whose files are malformed start with none"]);
+    expect(r.state.pods).toEqual({ "default/box": { uid: "u1", files: { "/tmp/x.bin": bytes } } });
+    expect(Buffer.from(r.state.pods!["default/box"]!.files["/tmp/x.bin"]!, "base64")).toEqual(
+      Buffer.from([0, 1, 2, 253, 254, 255]),
+    );
+    expect(parseDataplaneState({ ...base, pods: [] }).problems).toEqual([
+      "pods: not a map; pods' files start empty",
+    ]);
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * What of a dataplane survives a server restart (`Dataplane.snapshot`, `DataplaneContext.restore`): the virtual
- * internet's rotations and schedule position, the flow log, and the containers' logs (current and previous attempt). Learned DNS addresses (the policy engine's domain
+ * internet's rotations and schedule position, the flow log, the containers' logs (current and previous attempt),
+ * and the files commands wrote in pods. Learned DNS addresses (the policy engine's domain
  * sets, `dest_domains` hints) are not kept: pods relearn them on their next lookup, as after a TTL expiry.
  */
 import { isFlowRecord, type FlowRecord } from "./flows.ts";
@@ -14,6 +15,32 @@ export interface DataplaneState {
   flows: FlowRecord[];
   /** The containers' logs (absent in states saved before they were kept). */
   logs?: SavedPodLog[];
+  /**
+   * The files commands wrote in each pod (its containers' writable layer), by `namespace/name`; absent in states
+   * saved before pods' files were kept, which restore with none.
+   */
+  pods?: Record<string, SavedPodFiles>;
+}
+
+/** One pod's written files: the pod's uid (a new pod of the same name starts empty) and each file's bytes. */
+export interface SavedPodFiles {
+  uid: string;
+  /** Path → the file's bytes in base64. */
+  files: Record<string, string>;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function isSavedPodFiles(v: unknown): v is SavedPodFiles {
+  if (!v || typeof v !== "object") return false;
+  const p = v as { uid?: unknown; files?: unknown };
+  return (
+    typeof p.uid === "string" &&
+    !!p.files &&
+    typeof p.files === "object" &&
+    !Array.isArray(p.files) &&
+    Object.entries(p.files).every(([k, f]) => k.startsWith("/") && typeof f === "string" && BASE64.test(f))
+  );
 }
 
 /**
@@ -27,7 +54,7 @@ export function parseDataplaneState(raw: unknown): { state: DataplaneState; prob
     problems.push("not a version 1 dataplane state");
     return { state, problems };
   }
-  const s = raw as { internet?: unknown; flows?: unknown; logs?: unknown };
+  const s = raw as { internet?: unknown; flows?: unknown; logs?: unknown; pods?: unknown };
   const inet = s.internet as { elapsedMs?: unknown; rotations?: unknown } | undefined;
   const rotations = inet?.rotations;
   if (
@@ -52,6 +79,17 @@ export function parseDataplaneState(raw: unknown): { state: DataplaneState; prob
     state.logs = logs;
     if (!Array.isArray(s.logs)) problems.push("logs: not a list; containers' logs start empty");
     else if (bad > 0) problems.push(`logs: ${bad} malformed pod log(s) skipped`);
+  }
+  if (s.pods !== undefined) {
+    if (s.pods && typeof s.pods === "object" && !Array.isArray(s.pods)) {
+      const pods: Record<string, SavedPodFiles> = {};
+      let bad = 0;
+      for (const [k, v] of Object.entries(s.pods))
+        if (isSavedPodFiles(v)) pods[k] = v;
+        else bad++;
+      state.pods = pods;
+      if (bad > 0) problems.push(`pods: ${bad} pod(s) whose files are malformed start with none`);
+    } else problems.push("pods: not a map; pods' files start empty");
   }
   return { state, problems };
 }

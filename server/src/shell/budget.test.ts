@@ -55,7 +55,7 @@ async function run(script: string, abortAfterTurns = Infinity): Promise<Run> {
   let status: Run["status"];
   try {
     status = await runText(script, shellEnv(ctl.signal), {
-      stdin: "",
+      stdin: Buffer.alloc(0),
       out: (s) => void (out += s),
       err: (s) => void (err += s),
     });
@@ -100,7 +100,7 @@ describe("the interpreter gives the event loop a turn", () => {
     setImmediate(tick);
     const loops = Array.from({ length: 20 }, () =>
       runText("while true; do echo x; done", shellEnv(ctl.signal), {
-        stdin: "",
+        stdin: Buffer.alloc(0),
         out: () => void writes++,
         err: () => {},
       }).catch((e: unknown) => {
@@ -226,7 +226,7 @@ describe("limits stop a command with a clear error", () => {
   it("a pipe stage that writes without end is stopped at LIMITS.pipeChars, as SIGPIPE would stop it", async () => {
     const r = await run("while true; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done | wc -c; echo status $?");
     expect(r.out).toBe(`${LIMITS.pipeChars}\nstatus 0\n`);
-    expect(r.err).toBe(`sh: output over ${LIMITS.pipeChars} characters into a pipe: stopped\n`);
+    expect(r.err).toBe(`sh: output over ${LIMITS.pipeChars} bytes into a pipe: stopped\n`);
   });
 
   it("so is a command substitution", async () => {
@@ -234,7 +234,7 @@ describe("limits stop a command with a clear error", () => {
       "x=$(while true; do echo yyyyyyyyyyyyyyyyyy; done); echo got; for w in $x; do :; done; echo $w",
     );
     expect(r.out).toMatch(/^got\ny+\n$/);
-    expect(r.err).toBe(`sh: output over ${LIMITS.pipeChars} characters into a pipe: stopped\n`);
+    expect(r.err).toBe(`sh: output over ${LIMITS.pipeChars} bytes into a pipe: stopped\n`);
   });
 
   it("a command line's output to the terminal is bounded", async () => {
@@ -265,7 +265,7 @@ describe("limits stop a command with a clear error", () => {
     expect(final).toBe(`sh: output over ${LIMITS.outputChars} characters: stopped\n`);
   });
 
-  it("stdin larger than a pipe is refused", async () => {
+  it("stdin larger than LIMITS.stdinBytes is refused", async () => {
     let err = "";
     const ctl = new AbortController();
     const data: ((d: Buffer) => void)[] = [];
@@ -284,10 +284,10 @@ describe("limits stop a command with a clear error", () => {
       shellEnv(ctl.signal),
     );
     const chunk = Buffer.alloc(64 * 1024, "a");
-    for (let i = 0; i < 20; i++) for (const cb of data) cb(chunk);
+    for (let i = 0; i <= LIMITS.stdinBytes / chunk.length; i++) for (const cb of data) cb(chunk);
     for (const cb of end) cb();
     expect(await p).toBe(1);
-    expect(err).toBe(`sh: standard input over ${LIMITS.pipeChars} bytes: not run\n`);
+    expect(err).toBe(`sh: standard input over ${LIMITS.stdinBytes} bytes: not run\n`);
   });
 });
 

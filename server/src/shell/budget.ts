@@ -44,6 +44,11 @@ export const LIMITS = {
   argChars: 2 * 1024 * 1024,
   /** What one pipe stage or command substitution may write before it is stopped, and the most stdin a command gets. */
   pipeChars: 1024 * 1024,
+  /**
+   * The most a `kubectl exec -i` command gets on stdin (bytes): what `kubectl cp` sends a pod's `tar`, a little more
+   * than one pod's files may hold.
+   */
+  stdinBytes: 9 * 1024 * 1024,
   /** What one command line (or `kubectl exec`) may write to the terminal in all before it is stopped. */
   outputChars: 16 * 1024 * 1024,
   /** Items (lines, arguments) a command handles between two event-loop turns. */

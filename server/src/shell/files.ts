@@ -1,14 +1,61 @@
-/** A pod's files: the ones the kubelet and the image provide (read from the cluster), plus what commands write. */
-import type { PodFiles } from "./types.ts";
+/**
+ * A pod's files: the ones the kubelet and the image provide (read from the cluster), plus what commands write. Files
+ * are bytes, as in a container: text is written as UTF-8 and comes back byte for byte, and so does anything else (a
+ * gzip, an image, random bytes). Space is bounded per file, per pod and across a cluster's pods (its `Disk`), and a
+ * write past a bound fails as a full filesystem does: `No space left on device`.
+ */
+import type { FileError, PodFiles } from "./types.ts";
 
-const MAX_BYTES = 1 << 20;
+/** The space of one cluster's pod filesystems (like a node's disk, shared by its containers' writable layers). */
+export interface Disk {
+  /** Bytes the pods' written files hold now. */
+  used: number;
+  /** Bytes they may hold in all. */
+  readonly capacity: number;
+}
 
-/** A writable overlay over fixed system files; bounded in total size. */
+export const FILE_LIMITS = {
+  /** One file. */
+  fileBytes: 4 * 1024 * 1024,
+  /** The files one pod writes. */
+  podBytes: 8 * 1024 * 1024,
+  /** The files all of one cluster's pods write. */
+  clusterBytes: 16 * 1024 * 1024,
+} as const;
+
+/** A new disk for one cluster's pods. */
+export function newDisk(capacity: number = FILE_LIMITS.clusterBytes): Disk {
+  return { used: 0, capacity };
+}
+
+/** A written file: a buffer that grows by doubling as it is appended to, and how much of it is the file. */
+interface Entry {
+  buf: Buffer;
+  size: number;
+}
+
+/** Directories every image has (beside those of the system files and what is written). */
+const DIRS = ["/tmp", "/root", "/bin", "/usr/bin", "/var/log", "/home", "/etc"];
+
+const toBytes = (data: string | Uint8Array): Buffer =>
+  typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.isBuffer(data) ? data : Buffer.from(data);
+
+/** A writable overlay over fixed system files; bounded in size (per file, per pod and on the cluster's disk). */
 export class PodFileSystem implements PodFiles {
-  private readonly written = new Map<string, string>();
+  private readonly written = new Map<string, Entry>();
   private bytes = 0;
+  private changes = 0;
 
-  constructor(private readonly system: () => Record<string, string>) {}
+  /**
+   * @param system the files the kubelet and the image provide (text), read when asked for
+   * @param disk the cluster's disk this pod's writes count against
+   * @param dirs more directories the image has (its WORKDIR)
+   */
+  constructor(
+    private readonly system: () => Record<string, string>,
+    private readonly disk: Disk = newDisk(),
+    private readonly dirs: readonly string[] = [],
+  ) {}
 
   private norm(path: string, cwd = "/"): string {
     const abs = path.startsWith("/") ? path : `${cwd.replace(/\/$/, "")}/${path}`;
@@ -21,21 +68,50 @@ export class PodFileSystem implements PodFiles {
     return "/" + out.join("/");
   }
 
-  read(path: string): string | undefined {
+  read(path: string): Buffer | undefined {
     const p = this.norm(path);
-    return this.written.get(p) ?? this.system()[p];
+    const e = this.written.get(p);
+    if (e) return e.buf.subarray(0, e.size);
+    const text = this.system()[p];
+    return text === undefined ? undefined : Buffer.from(text, "utf8");
   }
 
-  write(path: string, data: string, append = false): boolean {
+  write(path: string, data: string | Uint8Array, append = false): FileError | undefined {
     const p = this.norm(path);
-    if (p.startsWith("/proc") || p.startsWith("/sys") || this.list(p)) return false;
-    const prev = this.written.get(p) ?? (append ? (this.system()[p] ?? "") : "");
-    const next = append ? prev + data : data;
-    const delta = next.length - (this.written.get(p)?.length ?? 0);
-    if (this.bytes + delta > MAX_BYTES) return false;
+    if (p.startsWith("/proc") || p.startsWith("/sys")) return "Read-only file system";
+    if (this.list(p)) return "Is a directory";
+    const bytes = toBytes(data);
+    let old = this.written.get(p);
+    if (append && !old) {
+      const sys = this.system()[p];
+      if (sys !== undefined) {
+        const err = this.write(p, sys);
+        if (err) return err;
+        old = this.written.get(p);
+      }
+    }
+    const size = (append && old ? old.size : 0) + bytes.length;
+    const delta = size - (old?.size ?? 0);
+    if (
+      size > FILE_LIMITS.fileBytes ||
+      this.bytes + delta > FILE_LIMITS.podBytes ||
+      this.disk.used + delta > this.disk.capacity
+    )
+      return "No space left on device";
     this.bytes += delta;
-    this.written.set(p, next);
-    return true;
+    this.disk.used += delta;
+    this.changes++;
+    if (append && old) {
+      if (size > old.buf.length) {
+        // Doubling keeps a loop of small appends linear; a read's view of the old buffer stays as it was.
+        const grown = Buffer.alloc(Math.min(Math.max(size, old.buf.length * 2, 256), FILE_LIMITS.fileBytes));
+        old.buf.copy(grown, 0, 0, old.size);
+        old.buf = grown;
+      }
+      bytes.copy(old.buf, old.size);
+      old.size = size;
+    } else this.written.set(p, { buf: Buffer.from(bytes), size });
+    return undefined;
   }
 
   list(path: string): string[] | undefined {
@@ -45,16 +121,35 @@ export class PodFileSystem implements PodFiles {
     const all = [
       ...Object.keys(this.system()),
       ...this.written.keys(),
-      "/tmp/.keep",
-      "/root/.keep",
+      ...[...DIRS, ...this.dirs].map((d) => `${d}/.keep`),
       "/bin/sh",
       "/usr/bin/env",
-      "/var/log/.keep",
-      "/home/.keep",
     ];
     for (const f of all) if (f.startsWith(prefix)) names.add(f.slice(prefix.length).split("/")[0]!);
     if (names.size === 0) return undefined;
     names.delete(".keep");
     return [...names].sort();
+  }
+
+  /** Counts the writes: it changes whenever a file does. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** The files commands wrote, with their bytes (for saving the pod's state). */
+  files(): [string, Buffer][] {
+    return [...this.written.keys()].map((p) => [p, this.read(p)!]);
+  }
+
+  /** Puts back files saved with `files()` (counted against the limits; those past them are not restored). */
+  restore(files: Iterable<[string, Buffer]>): void {
+    for (const [p, data] of files) this.write(p, data);
+  }
+
+  /** Gives this pod's space back to the cluster's disk (the pod is gone). */
+  release(): void {
+    this.disk.used -= this.bytes;
+    this.bytes = 0;
+    this.written.clear();
   }
 }

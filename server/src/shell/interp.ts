@@ -15,9 +15,12 @@ import {
 import type { CmdIO, ShellEnv, Tool } from "./types.ts";
 
 export interface Streams {
-  out(s: string): void;
-  err(s: string): void;
+  out(s: string | Uint8Array): void;
+  err(s: string | Uint8Array): void;
 }
+
+/** No input. */
+export const NO_INPUT: Buffer = Buffer.alloc(0);
 
 export { Interrupted } from "./budget.ts";
 
@@ -88,27 +91,28 @@ export function subshellEnv(env: ShellEnv): ShellEnv {
  * A buffer for what a pipe stage or substitution writes, bounded by `LIMITS.pipeChars`: past it, the writer is
  * stopped with `overflow` (after the message on `err`), as a writer whose reader has gone is stopped by SIGPIPE.
  */
-function captured(err: (s: string) => void): {
-  out(s: string): void;
-  text(): string;
+function captured(err: (s: string | Uint8Array) => void): {
+  out(s: string | Uint8Array): void;
+  bytes(): Buffer;
   overflow: ShellLimitError;
 } {
-  const parts: string[] = [];
+  const parts: Buffer[] = [];
   let n = 0;
-  const overflow = new ShellLimitError(`output over ${LIMITS.pipeChars} characters into a pipe: stopped`);
+  const overflow = new ShellLimitError(`output over ${LIMITS.pipeChars} bytes into a pipe: stopped`);
   return {
     overflow,
     out(s) {
-      if (n + s.length > LIMITS.pipeChars) {
-        parts.push(s.slice(0, LIMITS.pipeChars - n));
+      const b = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
+      if (n + b.length > LIMITS.pipeChars) {
+        parts.push(b.subarray(0, LIMITS.pipeChars - n));
         n = LIMITS.pipeChars;
         err(`sh: ${overflow.message}\n`);
         throw overflow;
       }
-      n += s.length;
-      parts.push(s);
+      n += b.length;
+      parts.push(b);
     },
-    text: () => parts.join(""),
+    bytes: () => Buffer.concat(parts, n),
   };
 }
 
@@ -124,12 +128,16 @@ async function substitute(word: Word, env: ShellEnv, io: CmdIO): Promise<Word> {
     const sub = subshellEnv(env);
     const capture = captured(io.err);
     try {
-      env.lastStatus = await runText(p.script, sub, { stdin: "", out: capture.out, err: io.err });
+      env.lastStatus = await runText(p.script, sub, { stdin: NO_INPUT, out: capture.out, err: io.err });
     } catch (e) {
       if (e !== capture.overflow) throw e;
       env.lastStatus = 2;
     }
-    out.push({ kind: "val", text: checkWord(capture.text().replace(/\n+$/, "")), quoted: p.quoted });
+    out.push({
+      kind: "val",
+      text: checkWord(capture.bytes().toString("utf8").replace(/\n+$/, "")),
+      quoted: p.quoted,
+    });
   }
   return out;
 }
@@ -217,8 +225,17 @@ function unsupported(name: string): Tool {
   };
 }
 
-/** Applies redirections in order; returns the resulting streams, or an exit status when one fails. */
-function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO): CmdIO | number {
+/**
+ * A write through a redirection to a file failed (the filesystem is full): the command that wrote is stopped, as a
+ * write error stops it, after `<name>: write error: …` on its stderr.
+ */
+class RedirectWriteError extends Error {}
+
+/**
+ * Applies redirections in order; returns the resulting streams, or an exit status when one fails. `name` is the
+ * command's (it names a write error).
+ */
+function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO, name = "sh"): CmdIO | number {
   let out = io.out;
   let err = io.err;
   let stdin = io.stdin;
@@ -235,7 +252,7 @@ function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO): CmdIO | numb
       continue;
     }
     if (r.op === "<") {
-      const data = target === "/dev/null" ? "" : env.files.read(target);
+      const data = target === "/dev/null" ? NO_INPUT : env.files.read(target);
       if (data === undefined) {
         io.err(`sh: can't open '${target}': No such file or directory\n`);
         return 1;
@@ -243,16 +260,23 @@ function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO): CmdIO | numb
       stdin = data;
       continue;
     }
-    let sink: (s: string) => void;
+    let sink: (s: string | Uint8Array) => void;
     if (target === "/dev/null") sink = () => {};
     else if (target === "/dev/stderr") sink = io.err;
     else if (target === "/dev/stdout") sink = io.out;
     else {
-      if (!env.files.write(target, "", r.op === ">>")) {
-        io.err(`sh: can't create ${target}: Read-only file system\n`);
+      const opened = env.files.write(target, "", r.op === ">>");
+      if (opened) {
+        io.err(`sh: can't create ${target}: ${opened}\n`);
         return 1;
       }
-      sink = (s) => void env.files.write(target, s, true);
+      const errOut = err;
+      sink = (s) => {
+        const failed = env.files.write(target, s, true);
+        if (!failed) return;
+        errOut(`${name}: write error: ${failed}\n`);
+        throw new RedirectWriteError(failed);
+      };
     }
     if (r.fd === 2) err = sink;
     else out = sink;
@@ -265,7 +289,7 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
   const assigns: (readonly [string, string])[] = [];
   for (const a of cmd.assigns)
     assigns.push([a.name, checkWord((await expandAll([a.value], env, io0)).join(" "))] as const);
-  const io = redirect(cmd.redirects, env, io0);
+  const io = redirect(cmd.redirects, env, io0, argv[0]);
   if (typeof io === "number") return io;
   const { out, err, stdin } = io;
   if (argv.length === 0) {
@@ -282,6 +306,9 @@ async function runSimple(cmd: SimpleCommand, env: ShellEnv, io0: CmdIO): Promise
   for (const [k, v] of assigns) setVar(env.vars, k, v);
   try {
     return await tool(argv.slice(1), { stdin, out, err }, env);
+  } catch (e) {
+    if (e instanceof RedirectWriteError) return 1;
+    throw e;
   } finally {
     for (const [k, v] of saved)
       if (v === undefined) unsetVar(env.vars, k);
@@ -349,7 +376,7 @@ async function runPipeline(p: Pipeline, env: ShellEnv, io: CmdIO): Promise<numbe
       status = 141;
     }
     if (inPipe && last && stageEnv.exitCode !== undefined) status = stageEnv.exitCode;
-    stdin = buf ? buf.text() : "";
+    stdin = buf ? buf.bytes() : NO_INPUT;
   }
   return p.negate ? (status === 0 ? 1 : 0) : status;
 }

@@ -30,7 +30,11 @@ async function run(
 ): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = await runText(text, env(vars), { stdin: "", out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await runText(text, env(vars), {
+    stdin: Buffer.alloc(0),
+    out: (s) => (out += s),
+    err: (s) => (err += s),
+  });
   return { code, out, err };
 }
 
@@ -134,7 +138,7 @@ describe("interpreter", () => {
     const e = env();
     const clock = e.clock as VirtualClock;
     let done = false;
-    const p = runText("sleep 2; echo done", e, { stdin: "", out: () => {}, err: () => {} }).then(
+    const p = runText("sleep 2; echo done", e, { stdin: Buffer.alloc(0), out: () => {}, err: () => {} }).then(
       () => (done = true),
     );
     await new Promise<void>((r) => setImmediate(r));

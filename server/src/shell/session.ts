@@ -4,7 +4,7 @@
  */
 import type { ExecIO, ExecRequest } from "../sim/types.ts";
 import { Interrupted, LIMITS, ShellLimitError } from "./budget.ts";
-import { lookup, runArgv, runText } from "./interp.ts";
+import { lookup, NO_INPUT, runArgv, runText } from "./interp.ts";
 import { parseScript, ShellSyntaxError } from "./parse.ts";
 import type { CmdIO, ShellEnv } from "./types.ts";
 
@@ -26,11 +26,12 @@ interface Streams {
  * is bounded by `LIMITS.outputChars`: past it, writing throws a session-wide `ShellLimitError`.
  */
 function streams(io: ExecIO, tty: boolean): Streams {
-  const conv = (s: string): string => (tty ? s.replace(/\r?\n/g, "\r\n") : s);
+  const conv = (s: string | Uint8Array): string | Uint8Array =>
+    !tty ? s : typeof s === "string" ? s.replace(/\r?\n/g, "\r\n") : crlf(s);
   let n = 0;
   const bounded =
-    (write: (s: string) => void) =>
-    (s: string): void => {
+    (write: (s: string | Uint8Array) => void) =>
+    (s: string | Uint8Array): void => {
       n += s.length;
       if (n > LIMITS.outputChars)
         throw new ShellLimitError(`output over ${LIMITS.outputChars} characters: stopped`, "session");
@@ -43,19 +44,35 @@ function streams(io: ExecIO, tty: boolean): Streams {
   };
 }
 
-/** All of stdin, or undefined when it is larger than `LIMITS.pipeChars`. */
-function readAllStdin(io: ExecIO): Promise<string | undefined> {
+/** Bytes as a terminal (its `onlcr`) shows them: each line feed after a carriage return. */
+function crlf(b: Uint8Array): Uint8Array {
+  let lf = 0;
+  for (const c of b) if (c === 10) lf++;
+  if (lf === 0) return b;
+  const out = Buffer.allocUnsafe(b.length + lf);
+  let j = 0;
+  for (const c of b) {
+    if (c === 10) out[j++] = 13;
+    out[j++] = c;
+  }
+  return out;
+}
+
+/**
+ * All of stdin as bytes, or undefined when it is larger than `LIMITS.stdinBytes` (what is past the limit is not
+ * kept).
+ */
+function readAllStdin(io: ExecIO): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    // Decoded once at the end: a character split between two messages stays whole.
     const parts: Buffer[] = [];
     let n = 0;
-    const text = (): string => Buffer.concat(parts).toString("utf8");
+    const bytes = (): Buffer => Buffer.concat(parts);
     io.onStdin((d) => {
       n += d.length;
-      if (n <= LIMITS.pipeChars) parts.push(Buffer.from(d));
+      if (n <= LIMITS.stdinBytes) parts.push(Buffer.from(d));
     });
-    io.onStdinEnd(() => resolve(n <= LIMITS.pipeChars ? text() : undefined));
-    io.signal.addEventListener("abort", () => resolve(text()), { once: true });
+    io.onStdinEnd(() => resolve(n <= LIMITS.stdinBytes ? bytes() : undefined));
+    io.signal.addEventListener("abort", () => resolve(bytes()), { once: true });
   });
 }
 
@@ -99,9 +116,9 @@ export async function execSession(req: ExecRequest, io: ExecIO, env: ShellEnv): 
   if (SHELLS.has(prog) && (argv.length === 1 || (argv.length === 2 && /^-[il]+$/.test(argv[1]!)))) {
     if (req.tty && req.stdin) return interactive(io, env);
     if (req.stdin) return scriptFromStdin(io, env, s);
-    return guarded(() => runText("", env, { stdin: "", out: s.out, err: s.err }), env, s);
+    return guarded(() => runText("", env, { stdin: NO_INPUT, out: s.out, err: s.err }), env, s);
   }
-  const stdin = req.stdin && !req.tty ? await readAllStdin(io) : "";
+  const stdin = req.stdin && !req.tty ? await readAllStdin(io) : NO_INPUT;
   if (stdin === undefined) return stdinTooLarge(s);
   const cmdIo: CmdIO = { stdin, out: s.out, err: s.err };
   return guarded(async () => (await runArgv(argv, env, cmdIo)) ?? 127, env, s);
@@ -154,7 +171,11 @@ function scriptFromStdin(io: ExecIO, env: ShellEnv, s: Streams): Promise<number>
           if (cut === 0) break;
           const text = buf.slice(0, cut);
           buf = buf.slice(cut);
-          status = await guarded(() => runText(text, env, { stdin: "", out: s.out, err: s.err }), env, s);
+          status = await guarded(
+            () => runText(text, env, { stdin: NO_INPUT, out: s.out, err: s.err }),
+            env,
+            s,
+          );
           if (env.exitCode !== undefined) return finish(env.exitCode);
           if (env.signal.aborted) return finish(130);
         }
@@ -185,7 +206,7 @@ function scriptFromStdin(io: ExecIO, env: ShellEnv, s: Streams): Promise<number>
 }
 
 function stdinTooLarge(s: Streams): number {
-  s.final(`sh: standard input over ${LIMITS.pipeChars} bytes: not run\n`);
+  s.final(`sh: standard input over ${LIMITS.stdinBytes} bytes: not run\n`);
   return 1;
 }
 
@@ -226,7 +247,7 @@ function interactive(io: ExecIO, base: ShellEnv): Promise<number> {
       const env: ShellEnv = { ...base, signal: AbortSignal.any([io.signal, ctl.signal]) };
       const s = streams(io, true);
       try {
-        await runText(text, env, { stdin: "", out: s.out, err: s.err });
+        await runText(text, env, { stdin: NO_INPUT, out: s.out, err: s.err });
       } catch (e) {
         if (!(e instanceof Interrupted) && !env.signal.aborted)
           s.final(`sh: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -4,10 +4,11 @@ import type { PodNet } from "../net/podnet.ts";
 import type { ImageProfile } from "../sim/runtime/images.ts";
 
 export interface CmdIO {
-  /** Everything piped or redirected into the command (pipes are buffered: the previous stage has finished). */
-  stdin: string;
-  out(s: string): void;
-  err(s: string): void;
+  /** Everything piped or redirected into the command, as bytes (pipes are buffered: the previous stage has finished). */
+  stdin: Buffer;
+  /** Writes to stdout: text (as UTF-8) or bytes. */
+  out(s: string | Uint8Array): void;
+  err(s: string | Uint8Array): void;
 }
 
 /** The state shared by the commands of one shell session. */
@@ -32,11 +33,17 @@ export interface ShellEnv {
   tty: boolean;
 }
 
+/** Why a file could not be written, as the system's error text (`strerror`). */
+export type FileError = "Read-only file system" | "Is a directory" | "No space left on device";
+
 export interface PodFiles {
-  /** Contents of a file, or undefined if it does not exist. */
-  read(path: string): string | undefined;
-  /** Writes a file (bounded in size); false if the path is not writable. */
-  write(path: string, data: string, append?: boolean): boolean;
+  /** The bytes of a file, or undefined if it does not exist. */
+  read(path: string): Buffer | undefined;
+  /**
+   * Writes (or appends to) a file, text as UTF-8; bounded in size. Returns undefined, or why it could not (and then
+   * nothing changed).
+   */
+  write(path: string, data: string | Uint8Array, append?: boolean): FileError | undefined;
   /** Names in a directory, or undefined if it is not a directory. */
   list(path: string): string[] | undefined;
 }

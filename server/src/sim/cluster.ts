@@ -343,6 +343,12 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
           logger,
           restore,
           onChange: () => dpSaver?.touch(),
+          // What an exec wrote in a pod is saved before the exec reports its end.
+          saveFiles: async () => {
+            dpSaver?.touch();
+            dpSaver?.flush();
+            await dpSaved;
+          },
         });
   const dataplaneFailed = (err: unknown): void =>
     logger.error("saving dataplane state failed", {

@@ -104,26 +104,27 @@ async function sleep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> 
   return 0;
 }
 
-function readInputs(args: string[], io: CmdIO, env: ShellEnv, cmd: string): { text: string; status: number } {
-  if (args.length === 0 || (args.length === 1 && args[0] === "-")) return { text: io.stdin, status: 0 };
-  let text = "";
+/** The bytes of the command's input files (`-` or none: stdin), bounded by `LIMITS.pipeChars` in all. */
+function readInputs(args: string[], io: CmdIO, env: ShellEnv, cmd: string): { data: Buffer; status: number } {
+  if (args.length === 0 || (args.length === 1 && args[0] === "-")) return { data: io.stdin, status: 0 };
+  const parts: Buffer[] = [];
+  let n = 0;
   let status = 0;
   for (const f of args) {
-    if (f === "-") {
-      text += io.stdin;
-      continue;
-    }
-    const data = env.files.read(f);
+    const data = f === "-" ? io.stdin : env.files.read(f);
     if (data === undefined) {
       if (env.files.list(f)) io.err(`${cmd}: read error: Is a directory\n`);
       else io.err(`${cmd}: can't open '${f}': No such file or directory\n`);
       status = 1;
-    } else if (text.length + data.length > LIMITS.pipeChars) {
-      io.err(`${cmd}: input over ${LIMITS.pipeChars} characters: stopped\n`);
-      return { text, status: 1 };
-    } else text += data;
+    } else if (n + data.length > LIMITS.pipeChars) {
+      io.err(`${cmd}: input over ${LIMITS.pipeChars} bytes: stopped\n`);
+      return { data: Buffer.concat(parts, n), status: 1 };
+    } else {
+      parts.push(data);
+      n += data.length;
+    }
   }
-  return { text, status };
+  return { data: parts.length === 1 ? parts[0]! : Buffer.concat(parts, n), status };
 }
 
 function lines(text: string): string[] {
@@ -134,16 +135,17 @@ function lines(text: string): string[] {
 }
 
 async function cat(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
-  const { text, status } = readInputs(
+  const { data, status } = readInputs(
     args.filter((a) => a !== "-n" && a !== "-v"),
     io,
     env,
     "cat",
   );
   if (!args.includes("-n")) {
-    io.out(text);
+    io.out(data);
     return status;
   }
+  const text = data.toString("utf8");
   const pace = new Pacer(env.signal);
   const all = lines(text);
   const out: string[] = [];
@@ -210,7 +212,8 @@ async function grep(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
     io.err(`grep: bad regex '${patterns.join("\n")}': ${e.message}\n`);
     return 2;
   }
-  const { text, status } = readInputs(rest, io, env, "grep");
+  const { data, status } = readInputs(rest, io, env, "grep");
+  const text = data.toString("utf8");
   const invert = flags.has("v");
   const only = flags.has("o") && !invert;
   const number = flags.has("n");
@@ -302,7 +305,8 @@ function headTail(which: "head" | "tail"): Tool {
       io.err(`${which}: invalid number '${args.join(" ")}'\n`);
       return Promise.resolve(1);
     }
-    const { text, status } = readInputs(files, io, env, which);
+    const { data, status } = readInputs(files, io, env, which);
+    const text = data.toString("utf8");
     io.out(which === "head" ? headLines(text, n) : tailLines(text, n));
     return Promise.resolve(status);
   };
@@ -314,7 +318,8 @@ function wc(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
     .join("")
     .replace(/-/g, "");
   const files = args.filter((a) => !a.startsWith("-") || a === "-");
-  const { text, status } = readInputs(files, io, env, "wc");
+  const { data, status } = readInputs(files, io, env, "wc");
+  const text = data.toString("latin1");
   let l = 0;
   let w = 0;
   let inWord = false;
@@ -325,7 +330,7 @@ function wc(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
     if (!space && !inWord) w++;
     inWord = !space;
   }
-  const c = Buffer.byteLength(text);
+  const c = data.length;
   const parts = opts ? [...opts].map((o) => (o === "l" ? l : o === "w" ? w : c)) : [l, w, c];
   io.out(
     parts
@@ -593,12 +598,12 @@ export async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<
     return runText(args[1], sub, io);
   }
   if (args[0] !== undefined && !args[0].startsWith("-")) {
-    const text = env.files.read(args[0]);
-    if (text === undefined) {
+    const script = env.files.read(args[0]);
+    if (script === undefined) {
       io.err(`sh: can't open '${args[0]}': No such file or directory\n`);
       return 2;
     }
-    return runText(text, sub, io);
+    return runText(script.toString("utf8"), sub, io);
   }
-  return runText(io.stdin, sub, io);
+  return runText(io.stdin.toString("utf8"), sub, io);
 }

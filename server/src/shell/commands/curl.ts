@@ -414,7 +414,7 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
       if (!o.head) text += body;
       if (!o.silent && !env.tty && !o.verbose) io.err(progress(Buffer.byteLength(body)));
       if (o.output !== undefined) {
-        if (o.output !== "/dev/null" && !env.files.write(o.output, text)) {
+        if (o.output !== "/dev/null" && env.files.write(o.output, text)) {
           say(`curl: (23) Failure writing output to destination, passed ${text.length} returned 0\n`);
           return finish(23);
         }

@@ -117,7 +117,7 @@ export async function nc(args: string[], io: CmdIO, env: ShellEnv): Promise<numb
   }
   success();
   if (zero || res.kind !== "established") return 0;
-  const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]\r?\n([\s\S]*)$/.exec(io.stdin);
+  const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]\r?\n([\s\S]*)$/.exec(io.stdin.toString("utf8"));
   if (m && res.peer.speaksHttp) {
     const headers: Record<string, string> = {};
     for (const line of m[3]!.split(/\r?\n/)) {

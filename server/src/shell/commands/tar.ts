@@ -2,8 +2,11 @@
  * `tar` as busybox's (and so as `kubectl cp` drives it: `tar cf - PATH` to copy out, `tar -xmf - -C DIR` to copy in):
  * ustar archives of the pod's files on stdin/stdout or in a file, `c`/`x`/`t`, `v`, `-C DIR`; ownership and mode
  * options are accepted and have nothing to change. Extraction reads pax (`x`) and GNU long-name (`L`) headers for
- * names and skips other entry types. Files are text in the pod, so contents are UTF-8.
+ * names and skips other entry types. Contents are bytes, copied unchanged both ways. The messages are busybox tar's
+ * in busybox and Alpine images, GNU tar's in the others (Debian, RHEL). An archive is worked through an entry at a
+ * time, with event-loop turns between entries.
  */
+import { Pacer } from "../budget.ts";
 import type { CmdIO, ShellEnv } from "../types.ts";
 
 const BLOCK = 512;
@@ -94,20 +97,66 @@ function header(name: string, size: number, type: "0" | "5", mtime: number): Buf
   return h;
 }
 
-function create(o: Options, io: CmdIO, env: ShellEnv): { data: Buffer; status: number } {
+/** What each tar says (busybox's or GNU's). */
+interface Words {
+  missing(given: string): string;
+  leadingSlash: string;
+  /** A file it could not create (`why`: the system's error). */
+  cantOpen(name: string, why: string): string;
+  /** A file it could not write all of; busybox stops there, GNU goes on. */
+  cantWrite(name: string, why: string): string;
+  stopsOnWriteError: boolean;
+  notAnArchive: string;
+  shortRead: string;
+  /** Printed at the end when something failed (GNU), with the exit status. */
+  failed: { text: string; status: number };
+}
+
+const BUSYBOX: Words = {
+  missing: (g) => `tar: ${g}: No such file or directory\n`,
+  leadingSlash: "tar: removing leading '/' from member names\n",
+  cantOpen: (n, why) => `tar: can't open '${n}': ${why}\n`,
+  cantWrite: (_n, why) => `tar: write error: ${why}\n`,
+  stopsOnWriteError: true,
+  notAnArchive: "tar: invalid tar magic\n",
+  shortRead: "tar: short read\n",
+  failed: { text: "", status: 1 },
+};
+
+const GNU: Words = {
+  missing: (g) => `tar: ${g}: Cannot stat: No such file or directory\n`,
+  leadingSlash: "tar: Removing leading `/' from member names\n",
+  cantOpen: (n, why) => `tar: ${n}: Cannot open: ${why}\n`,
+  cantWrite: (n, why) => `tar: ${n}: Cannot write: ${why}\n`,
+  stopsOnWriteError: false,
+  notAnArchive: "tar: This does not look like a tar archive\n",
+  shortRead: "tar: Unexpected EOF in archive\ntar: Error is not recoverable: exiting now\n",
+  failed: { text: "tar: Exiting with failure status due to previous errors\n", status: 2 },
+};
+
+const wordsFor = (env: ShellEnv): Words => (env.image.userland === "gnu" ? GNU : BUSYBOX);
+
+async function create(
+  o: Options,
+  io: CmdIO,
+  env: ShellEnv,
+  w: Words,
+): Promise<{ data: Buffer; status: number }> {
   const parts: Buffer[] = [];
   let status = 0;
   let warned = false;
+  const pace = new Pacer(env.signal);
   const mtime = Math.floor(env.clock.now() / 1000);
   const cwd = env.vars.get("PWD") ?? "/";
-  const add = (path: string, name: string, given: string, depth: number): void => {
+  const add = async (path: string, name: string, given: string, depth: number): Promise<void> => {
+    await pace.tick();
     const children = env.files.list(path);
     if (children) {
       const h = header(name.replace(/\/*$/, "/"), 0, "5", mtime);
       if (h) parts.push(h);
       if (depth < 32)
         for (const c of children)
-          add(
+          await add(
             `${path.replace(/\/+$/, "")}/${c}`,
             `${name.replace(/\/+$/, "")}/${c}`,
             `${given.replace(/\/+$/, "")}/${c}`,
@@ -115,13 +164,12 @@ function create(o: Options, io: CmdIO, env: ShellEnv): { data: Buffer; status: n
           );
       return;
     }
-    const text = env.files.read(path);
-    if (text === undefined) {
-      io.err(`tar: ${given}: No such file or directory\n`);
+    const body = env.files.read(path);
+    if (body === undefined) {
+      io.err(w.missing(given));
       status = 1;
       return;
     }
-    const body = Buffer.from(text, "utf8");
     const h = header(name, body.length, "0", mtime);
     if (!h) {
       io.err(`tar: ${name}: name too long\n`);
@@ -132,20 +180,24 @@ function create(o: Options, io: CmdIO, env: ShellEnv): { data: Buffer; status: n
     parts.push(h, body, Buffer.alloc((BLOCK - (body.length % BLOCK)) % BLOCK));
   };
   if (!o.paths.length) {
-    io.err("tar: empty archive\n");
-    return { data: Buffer.alloc(0), status: 1 };
+    io.err(w === GNU ? "tar: Cowardly refusing to create an empty archive\n" : "tar: empty archive\n");
+    return { data: Buffer.alloc(0), status: w === GNU ? 2 : 1 };
   }
   for (const p of o.paths) {
     const path = join(o.dir ? join(cwd, o.dir) : cwd, p);
     let name = p;
     if (name.startsWith("/")) {
-      if (!warned) io.err("tar: removing leading '/' from member names\n");
+      if (!warned) io.err(w.leadingSlash);
       warned = true;
       name = name.replace(/^\/+/, "");
     }
-    add(path, name || ".", p, 0);
+    await add(path, name || ".", p, 0);
   }
   parts.push(Buffer.alloc(2 * BLOCK));
+  if (status && w.failed.text) {
+    io.err(w.failed.text);
+    status = w.failed.status;
+  }
   return { data: Buffer.concat(parts), status };
 }
 
@@ -155,19 +207,44 @@ const field = (b: Buffer, start: number, len: number): string => {
   return b.toString("utf8", start, end >= start && end < start + len ? end : start + len);
 };
 
-function extract(o: Options, data: Buffer, io: CmdIO, env: ShellEnv): number {
+/** Whether a header block's checksum is right (the unsigned sum, or the signed one old tars wrote). */
+function checksumOk(h: Buffer): boolean {
+  const want = parseInt(field(h, 148, 8).trim(), 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 32 : h[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return want === unsigned || want === signed;
+}
+
+async function extract(o: Options, data: Buffer, io: CmdIO, env: ShellEnv, w: Words): Promise<number> {
   const cwd = env.vars.get("PWD") ?? "/";
   const dir = o.dir ? join(cwd, o.dir) : cwd;
+  const pace = new Pacer(env.signal);
   let off = 0;
   let longName: string | undefined;
   let status = 0;
+  const fail = (): number => {
+    if (w.failed.text) io.err(w.failed.text);
+    return w.failed.status;
+  };
   while (off + BLOCK <= data.length) {
+    await pace.tick();
     const h = data.subarray(off, off + BLOCK);
     if (h.every((b) => b === 0)) break;
+    // busybox checks the magic, then the checksum; GNU tar says the same of both.
+    const ustar = field(h, 257, 6).startsWith("ustar");
+    if (!checksumOk(h) || (w === BUSYBOX && !ustar)) {
+      io.err(w === BUSYBOX && ustar ? "tar: invalid tar header checksum\n" : w.notAnArchive);
+      return fail();
+    }
     const size = parseInt(field(h, 124, 12).trim() || "0", 8);
     if (!Number.isFinite(size) || size < 0 || off + BLOCK + Math.ceil(size / BLOCK) * BLOCK > data.length) {
-      io.err("tar: short read\n");
-      return 1;
+      io.err(w.shortRead);
+      return w === GNU ? 2 : 1;
     }
     const type = String.fromCharCode(h[156] ?? 0);
     const body = data.subarray(off + BLOCK, off + BLOCK + size);
@@ -189,34 +266,56 @@ function extract(o: Options, data: Buffer, io: CmdIO, env: ShellEnv): number {
     longName = undefined;
     if (o.mode === "t" || o.verbose) io.out(`${name}\n`);
     if (o.mode === "t" || (type !== "0" && type !== "\0")) continue;
-    if (!env.files.write(join(dir, name), body.toString("utf8"))) {
-      io.err(`tar: can't open '${name}': Read-only file system\n`);
+    const path = join(dir, name);
+    // Created empty first, as open(2) would, then written: a full filesystem fails the write, not the open.
+    const opened = env.files.write(path, "");
+    if (opened && opened !== "No space left on device") {
+      io.err(w.cantOpen(name, opened));
+      status = 1;
+      continue;
+    }
+    const wrote = opened ?? env.files.write(path, body);
+    if (wrote) {
+      io.err(w.cantWrite(name, wrote));
+      if (w.stopsOnWriteError) return 1;
       status = 1;
     }
   }
-  return status;
+  return status ? fail() : 0;
 }
 
-export function tar(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+export async function tar(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
   const o = parseArgs(args);
+  const w = wordsFor(env);
   if (typeof o === "string" || !o.mode) {
+    if (w === GNU) {
+      io.err(
+        `tar: ${typeof o === "string" ? o : "You must specify one of the '-Acdtrux', '--delete' or '--test-label' options"}\n` +
+          "Try 'tar --help' or 'tar --usage' for more information.\n",
+      );
+      return 2;
+    }
     io.err(`tar: ${typeof o === "string" ? o : "need to specify one of -c, -x or -t"}\n`);
-    return Promise.resolve(1);
+    return 1;
   }
   const toStdio = o.archive === undefined || o.archive === "-";
+  const archivePath = join(env.vars.get("PWD") ?? "/", o.archive ?? "-");
   if (o.mode === "c") {
-    const { data, status } = create(o, io, env);
-    if (toStdio) io.out(data.toString("utf8"));
-    else if (!env.files.write(join(env.vars.get("PWD") ?? "/", o.archive!), data.toString("utf8"))) {
-      io.err(`tar: can't open '${o.archive!}': Read-only file system\n`);
-      return Promise.resolve(1);
+    const { data, status } = await create(o, io, env, w);
+    if (toStdio) io.out(data);
+    else {
+      const failed = env.files.write(archivePath, data);
+      if (failed) {
+        io.err(w.cantOpen(o.archive!, failed));
+        return w === GNU ? 2 : 1;
+      }
     }
-    return Promise.resolve(status);
+    return status;
   }
-  const text = toStdio ? io.stdin : env.files.read(join(env.vars.get("PWD") ?? "/", o.archive!));
-  if (text === undefined) {
-    io.err(`tar: can't open '${o.archive!}': No such file or directory\n`);
-    return Promise.resolve(1);
+  const data = toStdio ? io.stdin : env.files.read(archivePath);
+  if (data === undefined) {
+    io.err(w.cantOpen(o.archive!, "No such file or directory"));
+    return w === GNU ? 2 : 1;
   }
-  return Promise.resolve(extract(o, Buffer.from(text, "utf8"), io, env));
+  return extract(o, data, io, env, w);
 }

@@ -174,8 +174,13 @@ export async function wget(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
       io.out(resp.body);
       info(`-                    100% |********************************| ${bar}\nwritten to stdout\n`);
     } else {
-      if (target !== "/dev/null" && !env.files.write(target, resp.body)) {
-        io.err(`wget: can't open '${target}': Read-only file system\n`);
+      const failed = target === "/dev/null" ? undefined : env.files.write(target, resp.body);
+      if (failed) {
+        io.err(
+          failed === "No space left on device"
+            ? `wget: write error: ${failed}\n`
+            : `wget: can't open '${target}': ${failed}\n`,
+        );
         return 1;
       }
       info(

@@ -7,10 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { hostsFileFor, resolvConfFor } from "../../net/dns.ts";
 import type { PodNet } from "../../net/podnet.ts";
+import type { SavedPodFiles } from "../../net/state.ts";
 import { podSpec, podStatus } from "../../net/topology.ts";
 import type { Clock } from "../../shared/clock.ts";
 import { containerEnv } from "../../shell/environment.ts";
-import { PodFileSystem } from "../../shell/files.ts";
+import { newDisk, PodFileSystem } from "../../shell/files.ts";
 import { ExecNotFoundError, execSession } from "../../shell/session.ts";
 import type { ShellEnv } from "../../shell/types.ts";
 import { ApiError, type KubeObject, type ObjectStore } from "../../store/types.ts";
@@ -34,10 +35,19 @@ export interface ContainerDeps {
   podNet(pod: KubeObject): PodNet;
   /** What answers on the pods' ports. */
   listeners: PodListeners;
+  /** Pods' files saved by `Containers.savedFiles` (after a restart, or on another replica). */
+  restoreFiles?: Record<string, SavedPodFiles>;
+  /**
+   * Called when a command has changed a pod's files, before its exit status is reported; resolves once they are
+   * saved (what an exec reported done survives a restart).
+   */
+  filesChanged?(): Promise<void>;
 }
 
 export interface Containers {
   runtime: PodRuntime;
+  /** The files commands wrote in each pod that still exists, for saving (`ContainerDeps.restoreFiles`). */
+  savedFiles(): Record<string, SavedPodFiles>;
   /** Stops watching pods. */
   close(): void;
 }
@@ -56,6 +66,10 @@ function execFailed(e: ExecNotFoundError): ApiError {
 /** Starts the container runtime of one cluster. */
 export function startContainers(d: ContainerDeps): Containers {
   const files = new Map<string, PodFileSystem>();
+  /** The cluster's disk, shared by its pods' files. */
+  const disk = newDisk();
+  /** Each pod's files encoded for saving, kept until they change. */
+  const encoded = new WeakMap<PodFileSystem, { version: number; saved: SavedPodFiles }>();
   /** The commands running in each pod (by uid), ended when their pod goes. */
   const execs = new Map<string, Set<AbortController>>();
 
@@ -82,6 +96,7 @@ export function startContainers(d: ContainerDeps): Containers {
     if (c.type === "DELETED") {
       for (const ac of execs.get(c.object.metadata.uid ?? "") ?? []) ac.abort(new Error("pod deleted"));
       d.logs.forget(ns, c.object.metadata.name);
+      files.get(`${ns}/${c.object.metadata.name}`)?.release();
       files.delete(`${ns}/${c.object.metadata.name}`);
     } else writeStartup(c.object, d.clock.now());
   });
@@ -127,7 +142,7 @@ export function startContainers(d: ContainerDeps): Containers {
           "/proc/1/cmdline": image,
         };
       };
-      f = new PodFileSystem(fixed);
+      f = new PodFileSystem(fixed, disk, imageProfile(image).workdir ? [imageProfile(image).workdir!] : []);
       files.set(k, f);
     }
     return f;
@@ -164,6 +179,33 @@ export function startContainers(d: ContainerDeps): Containers {
     };
   };
 
+  // Pods' files from before a restart: each restored into its pod when that pod (the same uid) still exists.
+  for (const [k, saved] of Object.entries(d.restoreFiles ?? {})) {
+    const [ns = "", name = ""] = k.split("/");
+    const pod = d.store.get("core/pods", ns, name);
+    if (!pod || pod.metadata.uid !== saved.uid) continue;
+    filesFor(pod).restore(Object.entries(saved.files).map(([p, b64]) => [p, Buffer.from(b64, "base64")]));
+  }
+
+  const savedFiles = (): Record<string, SavedPodFiles> => {
+    const out: Record<string, SavedPodFiles> = {};
+    for (const [k, f] of files) {
+      if (f.version === 0) continue;
+      const [ns = "", name = ""] = k.split("/");
+      const uid = d.store.get("core/pods", ns, name)?.metadata.uid;
+      if (uid === undefined) continue;
+      let e = encoded.get(f);
+      if (e?.version !== f.version || e.saved.uid !== uid) {
+        const saved: SavedPodFiles = { uid, files: {} };
+        for (const [p, data] of f.files()) saved.files[p] = data.toString("base64");
+        e = { version: f.version, saved };
+        encoded.set(f, e);
+      }
+      if (Object.keys(e.saved.files).length) out[k] = e.saved;
+    }
+    return out;
+  };
+
   const runtime: PodRuntime = {
     async exec(req: ExecRequest, io: ExecIO) {
       const pod = podOr404(req.namespace, req.pod);
@@ -179,8 +221,11 @@ export function startContainers(d: ContainerDeps): Containers {
       const running = execs.get(uid) ?? new Set();
       execs.set(uid, running.add(killed));
       const signal = AbortSignal.any([io.signal, killed.signal]);
+      const fs = filesFor(pod);
+      const before = fs.version;
       try {
         const code = await execSession(req, { ...io, signal }, shellEnv(pod, req.container, signal, req.tty));
+        if (fs.version !== before) await d.filesChanged?.();
         // SIGKILL, as for a process whose container was stopped.
         return killed.signal.aborted && !io.signal.aborted ? 137 : code;
       } catch (e) {
@@ -223,6 +268,7 @@ export function startContainers(d: ContainerDeps): Containers {
 
   return {
     runtime,
+    savedFiles,
     close: unsubscribe,
   };
 }

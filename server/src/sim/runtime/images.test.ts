@@ -33,6 +33,8 @@ describe("imageProfile", () => {
     // distroless/static and FROM scratch: no program at all, not even a shell or tar.
     ["registry.k8s.io/coredns/coredns:v1.11.3", "Distroless", [], "bind", "none"],
     ["quay.io/calico/whisker-backend:v3.32.1", "Alpine Linux v3.22", [], "busybox", "none"],
+    ["quay.io/calico/goldmane:v3.32.1", "Distroless", [], "busybox", "none"],
+    ["registry.k8s.io/kube-apiserver:v1.32.2", "Distroless", [], "busybox", "none"],
     [
       "curlimages/curl:8.10.1",
       "Alpine Linux v3.22",

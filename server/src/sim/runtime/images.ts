@@ -109,6 +109,11 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
     },
   },
   {
+    // distroless/static (the control plane's images) and FROM scratch (Goldmane): no program besides the binary.
+    match: /(^|\/)(kube-apiserver|kube-controller-manager|kube-scheduler|goldmane)(:|@|$)/,
+    profile: { ...DEFAULT, tools: [], userland: "none", os: "Distroless" },
+  },
+  {
     match: "egress-gateway",
     profile: {
       ...DEFAULT,

@@ -1,0 +1,69 @@
+/** A pod's files: bytes kept as written, and the space limits a full filesystem reports. */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { FILE_LIMITS, newDisk, PodFileSystem } from "./files.ts";
+
+const system = () => ({ "/etc/hostname": "box\n" });
+
+describe("PodFileSystem", () => {
+  it("keeps bytes as written, text as UTF-8, and appends in order", () => {
+    const f = new PodFileSystem(system);
+    const bin = randomBytes(10_000);
+    expect(f.write("/tmp/a.bin", bin)).toBeUndefined();
+    expect(f.read("/tmp/a.bin")!.equals(bin)).toBe(true);
+    expect(f.write("/tmp/t", "café ☕\n")).toBeUndefined();
+    expect(f.read("/tmp/t")!.toString("utf8")).toBe("café ☕\n");
+    for (let i = 0; i < 1000; i++) f.write("/tmp/log", Buffer.from([i & 255]), true);
+    expect([...f.read("/tmp/log")!]).toEqual(Array.from({ length: 1000 }, (_, i) => i & 255));
+    // Appending to a system file starts from its contents.
+    f.write("/etc/hostname", "more\n", true);
+    expect(f.read("/etc/hostname")!.toString()).toBe("box\nmore\n");
+  });
+
+  it("a read is not changed by later writes", () => {
+    const f = new PodFileSystem(system);
+    f.write("/tmp/x", "one");
+    const before = f.read("/tmp/x")!;
+    f.write("/tmp/x", "two", true);
+    expect(before.toString()).toBe("one");
+    expect(f.read("/tmp/x")!.toString()).toBe("onetwo");
+  });
+
+  it("a file, a pod and a cluster's disk are bounded: past them, No space left on device and nothing changes", () => {
+    const disk = newDisk(FILE_LIMITS.podBytes + 1024);
+    const a = new PodFileSystem(system, disk);
+    const b = new PodFileSystem(system, disk);
+    expect(a.write("/tmp/big", Buffer.alloc(FILE_LIMITS.fileBytes + 1))).toBe("No space left on device");
+    expect(a.read("/tmp/big")).toBeUndefined();
+    expect(a.write("/tmp/1", Buffer.alloc(FILE_LIMITS.fileBytes))).toBeUndefined();
+    expect(a.write("/tmp/2", Buffer.alloc(FILE_LIMITS.fileBytes))).toBeUndefined();
+    expect(a.write("/tmp/3", "x")).toBe("No space left on device");
+    expect(a.write("/tmp/1", "x", true)).toBe("No space left on device");
+    expect(a.read("/tmp/1")!.length).toBe(FILE_LIMITS.fileBytes);
+    // The cluster's disk is shared: the other pod has 1 KiB left.
+    expect(b.write("/tmp/c", Buffer.alloc(2048))).toBe("No space left on device");
+    expect(b.write("/tmp/c", Buffer.alloc(1024))).toBeUndefined();
+    // Overwriting frees the old contents first; a deleted pod gives its space back.
+    expect(a.write("/tmp/1", "small")).toBeUndefined();
+    a.release();
+    expect(disk.used).toBe(1024);
+    expect(b.write("/tmp/d", Buffer.alloc(FILE_LIMITS.fileBytes))).toBeUndefined();
+  });
+
+  it("refuses /proc, /sys and directories with the system's words", () => {
+    const f = new PodFileSystem(system);
+    expect(f.write("/proc/x", "1")).toBe("Read-only file system");
+    expect(f.write("/tmp", "1")).toBe("Is a directory");
+    expect(new PodFileSystem(system, newDisk(), ["/apps"]).list("/apps")).toEqual([]);
+  });
+
+  it("saves and restores the written files, counted against the limits again", () => {
+    const f = new PodFileSystem(system);
+    const bin = randomBytes(1000);
+    f.write("/tmp/a", bin);
+    const g = new PodFileSystem(system);
+    g.restore(f.files());
+    expect(g.read("/tmp/a")!.equals(bin)).toBe(true);
+    expect(g.version).toBeGreaterThan(0);
+  });
+});
