@@ -219,6 +219,41 @@ describe("kubectl port-forward", () => {
     }
   }, 60_000);
 
+  it("forwards a Service's port to its pod's named target port, by number and by the Service port's name", async () => {
+    const api = `apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop, labels: {app: api}}
+spec:
+  containers:
+  - {name: app, image: registry.example/api:1, ports: [{name: http, containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{name: web, port: 80, targetPort: http}]
+`;
+    expect((await k(["apply", "-f", "-"], { input: api })).exitCode).toBe(0);
+    expect(
+      (await k(["wait", "-n", "shop", "--for=condition=Ready", "pod/api", "--timeout=30s"])).exitCode,
+    ).toBe(0);
+    try {
+      for (const remote of ["80", "web"]) {
+        const f = await portForward(k, ["-n", "shop", "svc/api", `0:${remote}`]);
+        try {
+          const r = await fetch(`http://127.0.0.1:${f.port}/`);
+          expect(r.status).toBe(200);
+          expect(await r.text()).toBe("api\n");
+        } finally {
+          await f.stop();
+        }
+      }
+    } finally {
+      await k(["delete", "-n", "shop", "svc/api", "pod/api", "--wait=false"]);
+    }
+  });
+
   it("puts the kubelet's error on the error stream when nothing listens on the port", async () => {
     const f = await portForward(k, ["-n", "shop", "pod/web", "0:81"]);
     try {

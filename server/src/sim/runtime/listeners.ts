@@ -12,11 +12,11 @@ import { whiskerListener, whiskerPeer, type WhiskerApi } from "../../net/whisker
 import type { Clock } from "../../shared/clock.ts";
 import type { KubeObject } from "../../store/types.ts";
 import { connectListener, peerListener } from "./port-forward.ts";
-import { portService } from "./ports.ts";
+import { portContainer, portService } from "./ports.ts";
 
 export interface ListenerDeps {
   clock: Clock;
-  /** Where nginx writes its access log. */
+  /** Where nginx writes its access log (the log of the container serving the port). */
   logs: ContainerLogs;
   /** Goldmane's flows, for the Whisker pod's HTTP API. */
   whisker?: WhiskerApi;
@@ -90,6 +90,7 @@ export function podListeners(d: ListenerDeps): PodListeners {
             pod.metadata.name,
             d.clock.now(),
             `${clientIp} - - [${stamp}] "${req.method} ${req.path} HTTP/1.1" ${status} ${size} "-" "${ua}" "-"`,
+            portContainer(pod, port),
           );
         }
         return {

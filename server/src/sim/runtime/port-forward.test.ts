@@ -73,6 +73,7 @@ describe("port-forward into a pod", () => {
     const [c, d] = duplexPair();
     d.pause();
     d.on("error", () => {});
+    c.on("error", () => {});
     c.write("lost");
     await new Promise((r) => setImmediate(r));
     c.destroy(new Error("reset"));
@@ -192,9 +193,21 @@ describe("PodRuntime.portForward: what the kubelet connects a forwarded stream t
       { name: "proxy", image: "nginx:1.27" },
       { name: "metrics", image: "registry.example/exporter:1", ports: [{ containerPort: 9102 }] },
     ];
+    (pod.status as { containerStatuses: unknown[] }).containerStatuses = ["app", "proxy", "metrics"].map(
+      (name) => ({
+        name,
+        ready: true,
+        restartCount: 0,
+        state: { running: { startedAt: "2026-01-01T00:00:00Z" } },
+      }),
+    );
     tc.apply(pod);
     const open = pf("sidecars");
     expect(await get(await open(80))).toContain("<title>Welcome to nginx!</title>");
+    // nginx's access log is the log of the container running it.
+    const log = (container: string) => tc.dataplane.runtime.logs("shop", "sidecars", { container });
+    expect(log("proxy")).toMatch(/^127\.0\.0\.1 - - \[.+\] "GET \/ HTTP\/1\.1" 200 615 /m);
+    expect(log("app")).not.toContain("127.0.0.1 - -");
     const metrics = await get(await open(9102));
     expect(metrics).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nsidecars\n$/);
     expect((await failure(() => open(8080))).message).toBe(noListenerMessage(pod, 8080));

@@ -43,3 +43,18 @@ export function portService(pod: KubeObject, port: number): PortService {
   }
   return NON_HTTP_PORTS.has(port) ? "silent" : podImage(pod).http;
 }
+
+/**
+ * The container whose process listens on the pod's TCP `port`: the first whose image serves it, else the first that
+ * declares it (undefined when none does). Its log is where that server writes (nginx's access log).
+ */
+export function portContainer(pod: KubeObject, port: number): string | undefined {
+  const containers = podSpec(pod).containers ?? [];
+  const byImage = containers.find((c) =>
+    imageProfile(c.image ?? "").ports.some((p) => p.port === port && p.protocol === "TCP"),
+  );
+  const declared = containers.find((c) =>
+    (c.ports ?? []).some((p) => p.containerPort === port && (p.protocol ?? "TCP") === "TCP"),
+  );
+  return (byImage ?? declared)?.name;
+}
