@@ -1,8 +1,8 @@
 /**
  * `kubectl logs` of a restarted container, as the real kubectl 1.32, client-node and Debian's python3-kubernetes see
- * it: the current run's log, `--previous` for the last terminated run, the other options with it, the API server's
- * and kubelet's errors to the character, and the same bytes after the server restarts from its saved state. The
- * cluster runs on a virtual clock, so restarts happen when the test moves it.
+ * it: the current run's log (followed until the container stops), `--previous` for the last terminated run, the other
+ * options with it, the API server's and kubelet's errors to the character, and the same bytes after the server
+ * restarts from its saved state. The cluster runs on a virtual clock, so restarts happen when the test moves it.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -184,6 +184,26 @@ except ApiException as e:
     );
   });
 
+  it("kubectl logs -f follows the running container and ends when it stops", async () => {
+    const proc = execa("kubectl", ["logs", "-n", "logs", "crash", "-f", "--timestamps"], {
+      env: { KUBECONFIG: k.kubeconfigPath, HOME: path.join(env.dir, "home"), PATH: process.env.PATH ?? "" },
+      extendEnv: false,
+      reject: false,
+      timeout: 30_000,
+    });
+    let out = "";
+    proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 200 && !out.includes("start"); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(out).toBe(`2026-01-01T00:00:40.000000000Z start ${at("00:00:40")}\n`);
+    // The second run fails at 1:10; the follow shows it and ends with the container.
+    await advance(30_000);
+    const r = await proc;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      `2026-01-01T00:00:40.000000000Z start ${at("00:00:40")}\n2026-01-01T00:01:10.000000000Z fail ${at("00:01:10")}`,
+    );
+  });
+
   it("come back byte for byte when the server restarts from its saved state", async () => {
     const before = {
       current: (await k(["logs", "-n", "logs", "crash", "--timestamps"])).stdout,
@@ -196,8 +216,9 @@ except ApiException as e:
       await settled();
       expect((await k(["logs", "-n", "logs", "crash", "--timestamps"])).stdout).toBe(before.current);
       expect((await k(["logs", "-n", "logs", "crash", "-p", "--timestamps"])).stdout).toBe(before.previous);
-      // The restarts go on from the saved state: the second run fails, and becomes the previous one.
-      await advance(30_000 + 20_000);
+      // The restarts go on from the saved state: after its 20s back-off the third run starts, the second is previous.
+      await advance(20_000);
+      expect((await k(["logs", "-n", "logs", "crash"])).stdout).toBe(`start ${at("00:01:30")}`);
       const previous = await k(["logs", "-n", "logs", "crash", "-p"]);
       expect(previous.stdout + "\n").toBe(`${RUN2}fail ${at("00:01:10")}\n`);
     } finally {
