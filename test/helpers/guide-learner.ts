@@ -89,6 +89,13 @@ export function fillPlaceholders(params: LabParams): (text: string) => string | 
   };
 }
 
+/** The copy blocks of each edition's guide that are not for the terminal (by their first line). */
+export const notForTheTerminal: Record<Edition, string[]> = {
+  enterprise: [],
+  // Stage 3 on Open Source: running the simulator on the learner's own machine.
+  oss: ["npm install && npm start"],
+};
+
 export interface Learner {
   lab: Lab;
   edition: Edition;

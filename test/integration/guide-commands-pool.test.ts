@@ -32,6 +32,7 @@ import { Toolboxes, toolboxNamespace } from "../../server/src/terminal/toolbox.t
 import { splitCommands, transcript, walkStage, type StageWalk } from "../helpers/guide-walk.ts";
 import {
   learnerWrites,
+  notForTheTerminal,
   loadWorkshop,
   stageDirs,
   toolboxLearner,
@@ -171,6 +172,8 @@ describe("the egress workshop's guide on a kubeconfig pool cluster", () => {
       ).toEqual([]);
       expect(walks.map((w) => w.stage)).toEqual(lab.stages.map((s) => s.id));
       expect(Object.fromEntries(walks.map((w) => [w.stage, w.written]))).toEqual(learnerWrites[edition]);
+      // Copy blocks not run: only those meant for another machine than the terminal.
+      expect(walks.flatMap((w) => w.copied)).toEqual(notForTheTerminal[edition]);
     },
     600_000,
   );

@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSimProvider, type SimProvider } from "../../server/src/providers/sim/provider.ts";
 import type { Edition, Lab } from "../../server/src/labs/index.ts";
 import { transcript, walkStage, type StageWalk } from "../helpers/guide-walk.ts";
-import { learnerWrites, loadWorkshop, simLearner, type Learner } from "../helpers/guide-learner.ts";
+import {
+  learnerWrites,
+  notForTheTerminal,
+  loadWorkshop,
+  simLearner,
+  type Learner,
+} from "../helpers/guide-learner.ts";
 
 let provider: SimProvider;
 let lab: Lab;
@@ -70,6 +76,8 @@ describe("the egress workshop's guide on the simulator", () => {
       // What the learner writes themselves ("Write the same for …", the quarantine's placeholders) and nothing more:
       // a guide that lost one of its apply blocks fails here rather than being made up for by the solution.
       expect(Object.fromEntries(walks.map((w) => [w.stage, w.written]))).toEqual(learnerWrites[edition]);
+      // Copy blocks not run: only those meant for another machine than the terminal.
+      expect(walks.flatMap((w) => w.copied)).toEqual(notForTheTerminal[edition]);
     },
     600_000,
   );
