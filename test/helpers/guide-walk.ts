@@ -15,8 +15,8 @@ import type { CheckResult, GuideAction, LabParams, RenderedGuide } from "../../s
 import { renderGuide, renderStage, type Lab } from "../../server/src/labs/index.ts";
 import type { Manifest } from "../../server/src/labs/model/types.ts";
 import { refOf, type ClusterClient, type ClusterObject } from "../../server/src/grading/cluster.ts";
-import { gradeStage, setupStage } from "../../server/src/grading/index.ts";
-import { rotateDomain } from "../../server/src/grading/rotation.ts";
+import { gradeStage, rotateOn, setupStage } from "../../server/src/grading/index.ts";
+import { rotateDomainOf } from "../../server/src/labs/model/guide.ts";
 import type { ClusterConnection } from "../../server/src/providers/provider.ts";
 import type { CommandResult, LearnerShell } from "./learner-shell.ts";
 
@@ -136,8 +136,6 @@ export interface CommandRecord {
   result: CommandResult;
   /** Why it does not work; absent when it does. */
   problem?: string;
-  /** A failure the caller expects (`knownFailure`), with its reason: not counted as a problem. */
-  known?: string;
 }
 
 export interface StageWalk {
@@ -161,8 +159,6 @@ export interface WalkContext {
   /** The server's client of the cluster (setup and grading), for finding what exists. */
   client: ClusterClient;
   shell: LearnerShell;
-  /** A reason when a command is known not to work here (it is run and recorded, but not counted as a problem). */
-  knownFailure?: (command: string) => string | undefined;
   /**
    * A copy block filled in as the learner fills it (its placeholders replaced with this session's values), or
    * undefined for a block that is not for the terminal (nothing to fill in).
@@ -225,7 +221,7 @@ export async function walkStage(ctx: WalkContext, index: number): Promise<StageW
   };
   const record = (r: CommandRecord): void => {
     walk.commands.push(r);
-    if (r.problem && !r.known)
+    if (r.problem)
       walk.problems.push(
         `stage ${stage.id}: \`${r.command}\` ${r.problem}; it printed:\n${r.result.output.trimEnd() || "(nothing)"}`,
       );
@@ -239,13 +235,11 @@ export async function walkStage(ctx: WalkContext, index: number): Promise<StageW
   ): Promise<CommandResult> => {
     const result = await shell.run(command);
     const problem = judgeCommand(result, failures) ?? judgeOutput(result.output, values, exitCodes);
-    const known = problem ? ctx.knownFailure?.(command) : undefined;
     record({
       stage: stage.id,
       command,
       result,
       ...(problem ? { problem } : {}),
-      ...(known ? { known } : {}),
     });
     if (/&\s*$/.test(command)) await sleep(ctx.afterBackgroundMs ?? 2000);
     return result;
@@ -285,14 +279,18 @@ export async function walkStage(ctx: WalkContext, index: number): Promise<StageW
         await type(applyCommand(action.text));
         break;
       case "rotate": {
-        // The page's Rotate button: the server rotates the domain in the learner's cluster, as its endpoint does.
-        const domain = action.text.trim();
+        // The page's Rotate button: the server rotates the action's domain in the learner's cluster
+        // (`Workshop.rotate` → the lab runner's `rotate` → grading's `rotateOn`).
+        const domain = rotateDomainOf(action.text);
         try {
-          const r = await rotateDomain(ctx.client, domain);
+          if (!domain) throw new Error(`the rotate block names no one domain: ${action.text.trim()}`);
+          const r = await rotateOn(conn, domain);
           walk.rotated.push(`${r.domain}: ${r.previous.join(",")} → ${r.ips.join(",")}`);
+          if (r.ips.join() === r.previous.join())
+            throw new Error(`${domain} kept its addresses ${r.ips.join(",")}`);
         } catch (err) {
           walk.problems.push(
-            `stage ${stage.id}: rotating ${domain} failed: ${err instanceof Error ? err.message : String(err)}`,
+            `stage ${stage.id}: rotating ${action.text.trim()} failed: ${err instanceof Error ? err.message : String(err)}`,
           );
         }
         break;
@@ -360,11 +358,7 @@ export function transcript(walks: readonly StageWalk[]): string {
       (w) =>
         `## ${w.stage}\n` +
         w.commands
-          .map(
-            (c) =>
-              `$ ${c.command}\n${c.result.output.trimEnd()}\n[exit ${c.result.exitCode}]` +
-              (c.known ? ` (known: ${c.known})` : ""),
-          )
+          .map((c) => `$ ${c.command}\n${c.result.output.trimEnd()}\n[exit ${c.result.exitCode}]`)
           .join("\n") +
         (w.rotated.length ? `\nrotated: ${w.rotated.join("; ")}` : "") +
         (w.copied.length ? `\ncopy blocks (the learner fills them in): ${w.copied.join(" | ")}` : "") +

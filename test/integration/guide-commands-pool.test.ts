@@ -49,19 +49,6 @@ const learners: Learner[] = [];
 
 /** A path only the simulator serves: no real cluster has it, so a guide command or check using it cannot work there. */
 const simulatorOnly = /\/egresslab\/v1\//;
-/**
- * Known not to work on a real cluster: stage 2 rotates Stripe with `kubectl create --raw /egresslab/v1/internet/rotate`
- * and a check's `before: {post: …}`, which only the simulator serves. Their replacement (a guide `rotate` action and
- * `before: {rotate: …}`, both through `rotateDomain`) is under way; this list then empties.
- */
-const knownSimulatorOnly = [
-  "enterprise 02-dns-allowlists guide: kubectl create --raw /egresslab/v1/internet/rotate",
-  "enterprise 02-dns-allowlists check stripe-after-rotation",
-  "oss 02-dns-allowlists guide: kubectl create --raw /egresslab/v1/internet/rotate",
-  "oss 02-dns-allowlists check stripe-after-rotation",
-];
-const simulatorOnlyWhy =
-  "POST /egresslab/v1/internet/rotate exists only on the simulator (to be replaced by a rotate action)";
 
 /** Where the lab's guides and checks use a path only the simulator serves, for both editions. */
 function simulatorOnlyUses(lab: Lab): string[] {
@@ -71,7 +58,7 @@ function simulatorOnlyUses(lab: Lab): string[] {
     for (const s of lab.stages) {
       for (const a of renderGuide(lab, s.index, params).actions)
         for (const c of a.kind === "run" ? splitCommands(a.text) : [a.text])
-          if (simulatorOnly.test(c)) found.push(`${edition} ${s.id} guide: ${c.trim().split(" -f ")[0]}`);
+          if (simulatorOnly.test(c)) found.push(`${edition} ${s.id} guide: ${c.trim()}`);
       for (const c of renderStage(lab, s.index, params).checks)
         if (simulatorOnly.test(JSON.stringify(c))) found.push(`${edition} ${s.id} check ${c.id}`);
     }
@@ -152,34 +139,35 @@ describe("the egress workshop's guide on a kubeconfig pool cluster", () => {
       );
       learners.push(learner);
       const walks: StageWalk[] = [];
-      for (const s of lab.stages)
-        walks.push(
-          await walkStage(
-            {
-              ...learner,
-              knownFailure: (command) =>
-                simulatorOnly.test(command) &&
-                knownSimulatorOnly.some((k) => k.endsWith(command.split(" -f ")[0]!))
-                  ? simulatorOnlyWhy
-                  : undefined,
-            },
-            s.index,
-          ),
-        );
+      for (const s of lab.stages) walks.push(await walkStage(learner, s.index));
       expect(
         walks.flatMap((w) => w.problems),
         transcript(walks),
       ).toEqual([]);
       expect(walks.map((w) => w.stage)).toEqual(lab.stages.map((s) => s.id));
       expect(Object.fromEntries(walks.map((w) => [w.stage, w.written]))).toEqual(learnerWrites[edition]);
+      // The guide's rotate action (stage 2) rotated Stripe, to addresses of its own.
+      expect(walks.flatMap((w) => w.rotated)).toEqual([
+        expect.stringMatching(/^api\.stripe\.com: \S+ → \S+$/),
+      ]);
+      // On this cluster a rotation goes through the lab's internet block in CoreDNS, as on kind.
+      const corefile = await standIns[edition]!([
+        "-n",
+        "kube-system",
+        "get",
+        "configmap",
+        "coredns",
+        "-o",
+        "jsonpath={.data.Corefile}",
+      ]);
+      expect(corefile.stdout).toMatch(/api\.stripe\.com rotated, generation \d+/);
       // Copy blocks not run: only those meant for another machine than the terminal.
       expect(walks.flatMap((w) => w.copied)).toEqual(notForTheTerminal[edition]);
     },
     600_000,
   );
 
-  it("uses no path only the simulator serves in a guide command or a check, but the known stage-2 rotation", () => {
-    const found = simulatorOnlyUses(lab);
-    expect(found.filter((f) => !knownSimulatorOnly.includes(f))).toEqual([]);
+  it("uses no path only the simulator serves in a guide command or a check", () => {
+    expect(simulatorOnlyUses(lab)).toEqual([]);
   });
 });

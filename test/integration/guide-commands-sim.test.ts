@@ -76,6 +76,10 @@ describe("the egress workshop's guide on the simulator", () => {
       // What the learner writes themselves ("Write the same for …", the quarantine's placeholders) and nothing more:
       // a guide that lost one of its apply blocks fails here rather than being made up for by the solution.
       expect(Object.fromEntries(walks.map((w) => [w.stage, w.written]))).toEqual(learnerWrites[edition]);
+      // The guide's rotate action (stage 2) rotated Stripe, to addresses of its own.
+      expect(walks.flatMap((w) => w.rotated)).toEqual([
+        expect.stringMatching(/^api\.stripe\.com: \S+ → \S+$/),
+      ]);
       // Copy blocks not run: only those meant for another machine than the terminal.
       expect(walks.flatMap((w) => w.copied)).toEqual(notForTheTerminal[edition]);
     },
