@@ -191,6 +191,27 @@ describe("ContainerLogs", () => {
     expect(bad.logs.map((p) => p.pod)).toEqual(["ok"]);
     const odd = new ContainerLogs({ defaultContainer: () => "__proto__", restore: bad.logs });
     expect(odd.read("ns", "ok", "__proto__", 0, {}, 0)).toBe("x\n");
+    // Attempts out of order: the older one is not kept; reading what is not there keeps nothing.
+    const shuffled = parseSavedLogs([
+      {
+        namespace: "ns",
+        pod: "s",
+        containers: [
+          {
+            name: "c",
+            attempts: [
+              { n: 3, lines: [[1, "three"]] },
+              { n: 1, lines: [[0, "one"]] },
+            ],
+          },
+        ],
+      },
+    ]);
+    const s2 = new ContainerLogs({ defaultContainer: () => "c", restore: shuffled.logs });
+    expect(s2.read("ns", "s", "c", 3, {}, 0)).toBe("three\n");
+    expect(s2.read("ns", "s", "c", 1, {}, 0)).toBe("");
+    expect(s2.read("ns", "other", "c", 0, {}, 0)).toBe("");
+    expect(s2.snapshot().map((x) => x.pod)).toEqual(["s"]);
   });
 });
 

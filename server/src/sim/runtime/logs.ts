@@ -102,7 +102,9 @@ export class ContainerLogs {
     for (const p of o.restore ?? [])
       for (const c of p.containers)
         for (const a of c.attempts) {
-          const attempt = this.attempt(p.namespace, p.pod, c.name, a.n, true)!;
+          // Saved oldest first; an attempt out of order is not kept.
+          const attempt = this.attempt(p.namespace, p.pod, c.name, a.n, true);
+          if (!attempt) continue;
           for (const [t, text, partial] of a.lines)
             append(attempt, partial ? { t, text, partial: true } : { t, text });
         }
@@ -128,9 +130,12 @@ export class ContainerLogs {
     n: number,
     create: boolean,
   ): Attempt | undefined {
-    const log = this.containerLog(ns, pod, container);
-    const found = log.find((a) => a.n === n);
+    const found = this.pods
+      .get(`${ns}/${pod}`)
+      ?.get(container)
+      ?.find((a) => a.n === n);
     if (found || !create) return found;
+    const log = this.containerLog(ns, pod, container);
     const latest = log.at(-1);
     if (latest && latest.n > n) return undefined;
     const a: Attempt = { n, lines: [], bytes: 0, followers: new Set() };
