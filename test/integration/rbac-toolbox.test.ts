@@ -395,6 +395,48 @@ type: kubernetes.io/service-account-token
     expect(await status(t, a.id)).toBe(401);
   });
 
+  it("gives a pod its ServiceAccount's token, bound to the pod: refused once the pod is gone", async () => {
+    const pod = `apiVersion: v1
+kind: Pod
+metadata: { name: reader, namespace: egresslab-toolbox }
+spec:
+  serviceAccountName: toolbox
+  terminationGracePeriodSeconds: 0
+  containers: [{ name: main, image: busybox:1.36, command: [sleep, infinity] }]
+`;
+    expect((await a(["apply", "-f", "-"], { input: pod })).exitCode).toBe(0);
+    const ready = await a([
+      "wait",
+      "-n",
+      "egresslab-toolbox",
+      "--for=condition=Ready",
+      "pod/reader",
+      "--timeout=30s",
+    ]);
+    expect(ready.exitCode, ready.stderr).toBe(0);
+    const read = await a([
+      "exec",
+      "-n",
+      "egresslab-toolbox",
+      "reader",
+      "--",
+      "cat",
+      "/var/run/secrets/kubernetes.io/serviceaccount/token",
+    ]);
+    expect(read.exitCode, read.stderr).toBe(0);
+    const podToken = read.stdout.trim();
+    const claims = JSON.parse(Buffer.from(podToken.split(".")[1]!, "base64url").toString()) as {
+      "kubernetes.io": { pod: { name: string }; serviceaccount: { name: string }; node?: { name: string } };
+    };
+    expect(claims["kubernetes.io"].pod.name).toBe("reader");
+    expect(claims["kubernetes.io"].serviceaccount.name).toBe("toolbox");
+    expect(claims["kubernetes.io"].node?.name).toMatch(/^egresslab-/);
+    expect(await status(podToken, a.id)).toBe(200);
+    expect(await status(podToken, a.id, "/api/v1/namespaces/default/secrets")).toBe(403);
+    expect((await a(["delete", "pod", "reader", "-n", "egresslab-toolbox", "--wait"])).exitCode).toBe(0);
+    expect(await status(podToken, a.id)).toBe(401);
+  });
+
   it("answers a request without credentials on a cluster's URL as system:anonymous", async () => {
     const r = await rawRequest(env.host.url, env.host.caCert, { path: `/clusters/${a.id}/api` });
     expect(r.status).toBe(403);
@@ -452,4 +494,36 @@ except ApiException as e:
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("a restarted server", () => {
+  it("keeps accepting the tokens a cluster issued (its key is part of the cluster's saved state)", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "egresslab-rbac-state-"));
+    try {
+      const first = await startKubectlEnv({ dataDir });
+      const k = await first.cluster({ id: "kept" });
+      expect((await k(["create", "serviceaccount", "robot", "-n", "default"])).exitCode).toBe(0);
+      const t = (await k(["create", "token", "robot", "-n", "default"])).stdout.trim();
+      const ca = first.host.caCert;
+      const ask = async (host: KubectlEnv) =>
+        (
+          await rawRequest(host.host.url, ca, {
+            path: "/clusters/kept/apis",
+            token: t,
+            headers: { Connection: "close" },
+          })
+        ).status;
+      expect(await ask(first)).toBe(200);
+      await first.close();
+      const second = await startKubectlEnv({ dataDir });
+      try {
+        expect(second.host.clusterIds()).toContain("kept");
+        expect(await ask(second)).toBe(200);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

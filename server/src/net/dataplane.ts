@@ -3,6 +3,7 @@
  * logs and background traffic, and the container runtime (`sim/runtime/containers.ts`) wired to them. `createDataplane` is called once per cluster by the cluster
  * composition (`sim/cluster.ts`).
  */
+import { projectedToken } from "../sim/tokens.ts";
 import type { ClusterApi, ObjectStore } from "../store/types.ts";
 import { resourceKey } from "../store/types.ts";
 import type { CalicoEdition, DataplaneApi, PodRuntime } from "../sim/types.ts";
@@ -133,6 +134,7 @@ export function createDataplane(ctx: DataplaneContext): Dataplane {
     listeners,
     ...(ctx.restore?.pods ? { restoreFiles: ctx.restore.pods } : {}),
     filesChanged: () => ctx.saveFiles?.() ?? Promise.resolve(),
+    serviceAccountToken: (pod) => projectedToken(ctx.api, ctx.store, ctx.clusterId, pod, ctx.clock.now()),
   });
 
   const stopTraffic =

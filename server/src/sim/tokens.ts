@@ -225,3 +225,59 @@ export function parseToken(
     },
   };
 }
+
+/** What the kubelet asks for (`expirationSeconds: 3607`), and what the API server gives a pod's token instead. */
+const PROJECTED_SECONDS = 3607;
+/** `--service-account-extend-token-expiration` (on by default): a pod's token lasts a year, `warnafter` its hour. */
+const EXTENDED_SECONDS = 365 * 24 * 60 * 60;
+
+/** The projected tokens handed out, per pod uid, until the kubelet would refresh them (80% of their hour). */
+const projected = new Map<string, { token: string; refreshAt: number; kid: string }>();
+
+/**
+ * The token the kubelet projects into a pod at `/var/run/secrets/kubernetes.io/serviceaccount/token`: for the pod's
+ * ServiceAccount, bound to the pod and its node, refreshed as the kubelet refreshes it. Undefined when the
+ * ServiceAccount does not exist (the pod could not have started on a real cluster) or no key can be made.
+ */
+export function projectedToken(
+  api: ClusterApi,
+  store: ObjectStore,
+  clusterId: string,
+  pod: KubeObject,
+  nowMs: number,
+): string | undefined {
+  const ns = pod.metadata.namespace ?? "default";
+  const spec = (pod.spec ?? {}) as { serviceAccountName?: unknown; nodeName?: unknown };
+  const saName =
+    typeof spec.serviceAccountName === "string" && spec.serviceAccountName
+      ? spec.serviceAccountName
+      : "default";
+  const sa = store.get("core/serviceaccounts", ns, saName);
+  const podUid = pod.metadata.uid;
+  if (!sa?.metadata.uid || !podUid) return undefined;
+  const now = Math.floor(nowMs / 1000);
+  const cached = projected.get(podUid);
+  const current = currentKey(store, clusterId);
+  if (cached && cached.refreshAt > now && current?.kid === cached.kid) return cached.token;
+  let key: SigningKey;
+  try {
+    key = current ?? ensureKey(api, store, clusterId);
+  } catch {
+    return undefined;
+  }
+  const nodeName = typeof spec.nodeName === "string" ? spec.nodeName : "";
+  const node = nodeName ? store.get("core/nodes", undefined, nodeName) : undefined;
+  const { token } = mintBoundToken(key, {
+    namespace: ns,
+    serviceAccount: { name: saName, uid: sa.metadata.uid },
+    audiences: [ISSUER],
+    issuedAt: now,
+    expirationSeconds: EXTENDED_SECONDS,
+    pod: { name: pod.metadata.name, uid: podUid },
+    ...(node?.metadata.uid ? { node: { name: nodeName, uid: node.metadata.uid } } : {}),
+    warnAfter: now + PROJECTED_SECONDS,
+  });
+  if (projected.size > 10_000) projected.clear();
+  projected.set(podUid, { token, refreshAt: now + Math.floor(PROJECTED_SECONDS * 0.8), kid: key.kid });
+  return token;
+}

@@ -42,6 +42,8 @@ export interface ContainerDeps {
    * saved (what an exec reported done survives a restart).
    */
   filesChanged?(): Promise<void>;
+  /** The ServiceAccount token the kubelet projects into the pod, if the cluster issues one. */
+  serviceAccountToken?(pod: KubeObject): string | undefined;
 }
 
 export interface Containers {
@@ -136,7 +138,9 @@ export function startContainers(d: ContainerDeps): Containers {
           "/etc/hostname": hostname,
           "/etc/os-release": `PRETTY_NAME="${imageProfile(image).os}"\n`,
           "/var/run/secrets/kubernetes.io/serviceaccount/namespace": ns,
-          "/var/run/secrets/kubernetes.io/serviceaccount/token": `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${ns}:${sa}` })).toString("base64url")}.c2ln`,
+          "/var/run/secrets/kubernetes.io/serviceaccount/token":
+            d.serviceAccountToken?.(current) ??
+            `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${ns}:${sa}` })).toString("base64url")}.c2ln`,
           "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt":
             "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
           "/proc/1/cmdline": image,
