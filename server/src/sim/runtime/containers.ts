@@ -138,9 +138,13 @@ export function startContainers(d: ContainerDeps): Containers {
           "/etc/hostname": hostname,
           "/etc/os-release": `PRETTY_NAME="${imageProfile(image).os}"\n`,
           "/var/run/secrets/kubernetes.io/serviceaccount/namespace": ns,
-          "/var/run/secrets/kubernetes.io/serviceaccount/token":
-            d.serviceAccountToken?.(current) ??
-            `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${ns}:${sa}` })).toString("base64url")}.c2ln`,
+          // Made when read (the first token of a cluster makes its signing key).
+          get "/var/run/secrets/kubernetes.io/serviceaccount/token"(): string {
+            return (
+              d.serviceAccountToken?.(current) ??
+              `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${ns}:${sa}` })).toString("base64url")}.c2ln`
+            );
+          },
           "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt":
             "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
           "/proc/1/cmdline": image,
