@@ -63,6 +63,11 @@ export const hostTools: readonly HostTool[] = [
     present: () => onPath("socat"),
   },
   {
+    apt: "iproute2",
+    why: "the guide walks give each learner shell a network namespace of its own and bring its loopback up (test/helpers/learner-shell.ts)",
+    present: () => ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].some((p) => existsSync(p)),
+  },
+  {
     apt: "python3",
     why: "the sandbox tests run a bounded fork bomb and memory hog with it inside a learner's shell",
     present: () => existsSync("/usr/bin/python3"),
