@@ -1,10 +1,12 @@
 /**
  * Walks a lab the way a learner does, on one cluster, carrying state from stage to stage: the stage's setup (as the
  * workshop starts it), then every action of its rendered guide in order — each `run` block's commands typed into the
- * learner's shell, each `apply` block applied through it as the page's Apply button types it — then, where the guide
- * leaves writing to the learner ("Write the same for …", a `copy` block with placeholders), the stage's reference
- * solution objects that the guide's own commands did not create, applied through the same shell, then the stage's
- * checks graded as the server grades them, with the reference answers.
+ * learner's shell, each `apply` block applied through it as the page's Apply button types it, each `rotate` performed
+ * as the server's Rotate endpoint does, each `copy` block with placeholders filled in as the learner fills it (the
+ * workload they found) and run or applied in the shell — and at its `check`: where the guide leaves writing to the
+ * learner ("Write the same for …"), the stage's reference solution objects that the guide's own commands did not
+ * create, applied through the same shell, then the stage's checks graded as the server grades them, with the
+ * reference answers.
  *
  * A command works when it exits 0 and prints none of the ways kubectl, bash and the API server say something went
  * wrong, unless the guide's "Expected:" line right after its block says so; the literal values in that line

@@ -4,11 +4,12 @@
  * output (stdout and stderr together, as a terminal shows them) and exit code returned. Background jobs (`kubectl
  * port-forward … &`), the working directory and shell variables carry over from one command to the next.
  *
- * The shell runs in a network namespace of its own, like the sandbox's (and like a toolbox pod), so that the fixed
- * ports guides use (Whisker's 8081) never meet another test's: only loopback, where a forwarder (socat) listens on the
- * cluster API's port and pipes to a unix socket whose connections go to that API (`ApiSockets` of the terminal).
- * It is a plain pipe, not a pty: no prompt, the echo of what is typed taken out, and commands cannot read the test's input (each
- * runs with stdin from /dev/null).
+ * With `network`, the shell runs in a network namespace of its own, like the sandbox's (and like a toolbox pod), so
+ * that the fixed ports guides use (Whisker's 8081) never meet another test's: only loopback, where a forwarder (socat)
+ * listens on the cluster API's port and pipes to a unix socket whose connections go to that API (`ApiSockets` of the
+ * terminal); the sandbox's own launch brings its namespace and forwarder itself. It is a plain pipe, not a pty: no
+ * prompt, the echo of what is typed taken out, and commands cannot read the test's input (each runs with stdin from
+ * /dev/null).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";

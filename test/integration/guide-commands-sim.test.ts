@@ -73,8 +73,8 @@ describe("the egress workshop's guide on the simulator", () => {
       // Every stage ran: its commands were typed, and the stages with checks passed all of them.
       expect(walks.map((w) => w.stage)).toEqual(lab.stages.map((s) => s.id));
       expect(walks.every((w) => w.commands.length > 1)).toBe(true);
-      // What the learner writes themselves ("Write the same for …", the quarantine's placeholders) and nothing more:
-      // a guide that lost one of its apply blocks fails here rather than being made up for by the solution.
+      // What the learner writes themselves from the reference solution ("Write the same for …") and nothing more: a
+      // guide that lost one of its apply blocks fails here rather than being made up for by the solution.
       expect(Object.fromEntries(walks.map((w) => [w.stage, w.written]))).toEqual(learnerWrites[edition]);
       // The guide's rotate action (stage 2) rotated Stripe, to addresses of its own.
       expect(walks.flatMap((w) => w.rotated)).toEqual([
