@@ -15,7 +15,7 @@ export interface GuideHandlers {
 }
 
 /** What the page shows under a `rotate` block once the rotation is done. */
-export function rotationText(r: Rotation): string {
+function rotationText(r: Rotation): string {
   return `${r.domain}: ${r.previous.join(", ") || "(none)"} → ${r.ips.join(", ")}`;
 }
 
