@@ -1,16 +1,20 @@
 /**
  * `kubectl port-forward` into the simulated cluster: time until kubectl prints its local port, and per-request latency
  * through it to Whisker's API — a new forwarded connection per request (a new SPDY stream pair each) and a kept-alive
- * one — over kubectl's WebSocket tunnel and over plain SPDY; requests per second over 16 parallel connections.
+ * one — over kubectl's WebSocket tunnel and over plain SPDY; requests per second over 16 parallel connections. Below the
+ * API server: 1000 connections opened at once through a cluster's `PodRuntime.portForward` to nginx, the time they
+ * take and the longest the event loop was held meanwhile.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import type { Duplex } from "node:stream";
 import { execa } from "execa";
 import { SimHost } from "../../server/src/sim/host.ts";
 import { environment } from "../../server/src/config/options.ts";
+import { createTestCluster } from "../../server/src/net/testkit.ts";
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,7 +34,43 @@ function get(port: number, p: string, agent: http.Agent | false): Promise<number
   });
 }
 
+/** One GET over a forwarded connection; resolves with the response's size once the pod closes it. */
+function exchange(conn: Duplex): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    conn.on("data", (d: Buffer) => (n += d.length));
+    conn.on("error", reject);
+    conn.on("end", () => conn.destroy());
+    conn.on("close", () => resolve(n));
+    conn.write("GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n");
+  });
+}
+
+async function runtimeForwards(): Promise<void> {
+  const tc = createTestCluster({ traffic: false });
+  try {
+    tc.addPod({ name: "web", ip: "192.168.1.10", image: "nginx:1.27", ports: [{ containerPort: 80 }] });
+    const open = tc.dataplane.runtime.portForward!("default", "web");
+    for (let round = 0; round < 3; round++) {
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      const t = performance.now();
+      const sizes = await Promise.all(Array.from({ length: 1000 }, async () => exchange(await open(80))));
+      const took = performance.now() - t;
+      h.disable();
+      if (sizes.some((n) => n < 600)) throw new Error("a forwarded request got no page");
+      if (round === 2)
+        console.log(
+          `PodRuntime.portForward: 1000 connections at once to nginx in ${ms(took)}; event loop held at most ${ms(h.max / 1e6)} (p99 ${ms(h.percentile(99) / 1e6)})`,
+        );
+    }
+  } finally {
+    tc.close();
+  }
+}
+
 export async function run(): Promise<void> {
+  await runtimeForwards();
   const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-bench-pf-"));
   const host = await SimHost.start({ port: 0 });
   try {
