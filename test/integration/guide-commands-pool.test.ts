@@ -138,6 +138,11 @@ describe("the egress workshop's guide on a kubeconfig pool cluster", () => {
         await toolboxKubeconfig(standIns[edition]!, conn.kubeconfig),
       );
       learners.push(learner);
+      // The shell is the toolbox's ServiceAccount, not the pool's administrator: Secrets are out of its reach.
+      const secrets = await learner.shell.run("kubectl get secrets -n default");
+      expect(secrets.output).toMatch(
+        /Error from server \(Forbidden\): .*"system:serviceaccount:egresslab-toolbox:toolbox" cannot list resource "secrets"/,
+      );
       const walks: StageWalk[] = [];
       for (const s of lab.stages) walks.push(await walkStage(learner, s.index));
       expect(
