@@ -169,6 +169,22 @@ describe("which programs an image has", () => {
   });
 });
 
+describe("base64", () => {
+  it("encodes bytes in lines of 76 (or one with -w 0) and decodes them back, byte for byte", async () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const hex = bytes.toString("base64");
+    const enc = await sh("bb", `echo ${hex} | base64 -d > /tmp/all.bin; base64 /tmp/all.bin`);
+    expect(enc.stdout).toBe(hex.match(/.{1,76}/g)!.join("\n") + "\n");
+    const one = await sh("bb", "base64 -w 0 /tmp/all.bin | base64 -d | wc -c");
+    expect(one.stdout.trim()).toBe("256");
+    expect(await sh("bb", "printf 'hi' | base64")).toMatchObject({ code: 0, stdout: "aGk=\n" });
+    expect(await sh("bb", "echo 'not*base64' | base64 -d")).toMatchObject({
+      code: 1,
+      stderr: "base64: invalid input\n",
+    });
+  });
+});
+
 describe("wget (busybox)", () => {
   it.each([
     ["wget -qO- http://web | grep -c nginx", 0, "6\n", ""],

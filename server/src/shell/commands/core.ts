@@ -563,7 +563,50 @@ export const coreCommands: Record<string, Tool> = {
     return seqLines(first, step, last, io, env);
   },
   sh: shTool,
+  base64,
 };
+
+/** `base64 [-d] [-w COLS] [FILE]`: bytes to base64 (lines of 76 by default, `-w 0` for one), or back with `-d`. */
+function base64(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  let decode = false;
+  let wrap = 76;
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "-d" || a === "--decode") decode = true;
+    else if (a === "-w" || /^-w\d+$/.test(a) || a.startsWith("--wrap=")) {
+      const v = a === "-w" ? args[++i] : a.startsWith("--wrap=") ? a.slice(7) : a.slice(2);
+      if (v === undefined || !/^\d+$/.test(v)) {
+        io.err(`base64: invalid wrap size: '${v ?? ""}'\n`);
+        return Promise.resolve(1);
+      }
+      wrap = Number(v);
+    } else if (a.startsWith("-") && a !== "-") {
+      io.err(`base64: unrecognized option '${a}'\n`);
+      return Promise.resolve(1);
+    } else files.push(a);
+  }
+  const { data, status } = readInputs(files.slice(0, 1), io, env, "base64");
+  if (status) return Promise.resolve(status);
+  if (decode) {
+    const text = data.toString("latin1").replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+      io.out(Buffer.from(text.replace(/[^A-Za-z0-9+/=].*$/s, ""), "base64"));
+      io.err("base64: invalid input\n");
+      return Promise.resolve(1);
+    }
+    io.out(Buffer.from(text, "base64"));
+    return ok;
+  }
+  const enc = data.toString("base64");
+  if (wrap === 0) io.out(enc + (enc ? "\n" : ""));
+  else {
+    const lines: string[] = [];
+    for (let i = 0; i < enc.length; i += wrap) lines.push(enc.slice(i, i + wrap));
+    io.out(lines.map((l) => l + "\n").join(""));
+  }
+  return ok;
+}
 
 /** Writes seq's numbers a chunk at a time, with an event-loop turn between chunks (at most 100,001 numbers). */
 async function seqLines(

@@ -3,6 +3,7 @@ import type { Tool } from "../types.ts";
 import { shTool } from "./core.ts";
 import { curl } from "./curl.ts";
 import { dig, getent, nslookup } from "./dnstools.ts";
+import { jq } from "./jq.ts";
 import { nc } from "./nc.ts";
 import { ping } from "./ping.ts";
 import { tar } from "./tar.ts";
@@ -17,6 +18,7 @@ export const netCommands: Record<string, Tool> = {
   getent,
   ping,
   tar,
+  jq,
   bash: shTool,
   zsh: shTool,
 };

@@ -127,8 +127,7 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     match: "netshoot",
     profile: {
-      tools: ["curl", "wget", "nslookup", "dig", "nc", "ping", "getent", "tar", "bash"],
-      unsupported: ["jq"],
+      tools: ["curl", "wget", "nslookup", "dig", "nc", "ping", "getent", "tar", "bash", "jq"],
       ...GNU_FLAVOUR,
       // Alpine underneath, with bind-tools, openbsd netcat and iputils added.
       userland: "busybox",
@@ -170,12 +169,11 @@ const TABLE: { match: string | RegExp; profile: ImageProfile }[] = [
   {
     // The learner's toolbox on real clusters (clusters/toolbox.yaml): Alpine with curl, bash, git, jq, yq, gettext
     // and the Kubernetes clients (alpine-docker/k8s' Dockerfile). The clients talk to a real API server; inside a
-    // simulated pod they are found and say they cannot run.
+    // simulated pod they are found and say they cannot run. jq is the pod shell's (`shell/commands/jq.ts`).
     match: /(^|\/)alpine\/k8s(:|@|$)/,
     profile: {
-      tools: ["curl", ...NET_BUSYBOX, "getent", "tar", "bash"],
+      tools: ["curl", ...NET_BUSYBOX, "getent", "tar", "bash", "jq"],
       unsupported: [
-        "jq",
         "kubectl",
         "helm",
         "kustomize",
