@@ -268,6 +268,54 @@ describe("the toolbox's token against the simulated API server", () => {
     expect(still.stdout.trim()).toBe("globalnetworkpolicy.projectcalico.org/egresslab-toolbox.api-and-dns");
   });
 
+  it("lists only the policies of the tiers a user may see, and refuses a list that names another tier", async () => {
+    const rbac = `apiVersion: v1
+kind: ServiceAccount
+metadata: { name: viewer, namespace: default }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: default-tier-viewer }
+rules:
+  - { apiGroups: [projectcalico.org], resources: [globalnetworkpolicies], verbs: [list] }
+  - { apiGroups: [projectcalico.org], resources: [tiers], resourceNames: [default], verbs: [get] }
+  - { apiGroups: [projectcalico.org], resources: [tier.globalnetworkpolicies], resourceNames: [default.*], verbs: [list] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: default-tier-viewer }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: default-tier-viewer }
+subjects: [{ kind: ServiceAccount, name: viewer, namespace: default }]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: { name: viewer-sees-this }
+spec: { selector: all(), types: [Egress] }
+`;
+    const applied = await a(["apply", "-f", "-"], { input: rbac });
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    const t = (await a(["create", "token", "viewer", "-n", "default"])).stdout.trim();
+    const list = async (query: string) =>
+      rawRequest(env.host.url, env.host.caCert, {
+        path: `/clusters/${a.id}/apis/projectcalico.org/v3/globalnetworkpolicies${query}`,
+        token: t,
+      });
+    const all = await list("");
+    expect(all.status, all.body).toBe(200);
+    const names = (JSON.parse(all.body) as { items: { metadata: { name: string } }[] }).items.map(
+      (i) => i.metadata.name,
+    );
+    expect(names).toContain("viewer-sees-this");
+    expect(names).not.toContain("egresslab-toolbox.api-and-dns");
+    const other = await list("?labelSelector=projectcalico.org%2Ftier%3Degresslab-toolbox");
+    expect(other.status).toBe(403);
+    expect((JSON.parse(other.body) as { message: string }).message).toBe(
+      'globalnetworkpolicies.projectcalico.org is forbidden: User "system:serviceaccount:default:viewer" cannot list globalnetworkpolicies.projectcalico.org in tier "egresslab-toolbox" (user cannot get tier)',
+    );
+    const asAdmin = await a(["get", "globalnetworkpolicies", "-o", "name"]);
+    expect(asAdmin.stdout).toContain("egresslab-toolbox.api-and-dns");
+  });
+
   // kubectl 1.32 asks with a WebSocket GET, and on a refused upgrade falls back to SPDY's POST: the 403 it shows is
   // the POST's, as on a real cluster.
   it("refuses exec and port-forward upgrades before upgrading, where no binding allows them", async () => {

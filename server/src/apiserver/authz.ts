@@ -10,6 +10,7 @@ import { ApiError, type KubeObject, type ObjectStore } from "../store/types.ts";
 import type { Route } from "./route.ts";
 import { authorize, type Attributes, type UserInfo } from "./rbac.ts";
 import { boolParam } from "./options.ts";
+import { parseLabelSelector } from "../store/selectors.ts";
 
 const VERBS: Record<string, string> = {
   GET: "get",
@@ -141,4 +142,47 @@ export function checkTier(store: ObjectStore, a: Attributes, policyName: string,
     : `User "${a.user.username}" cannot ${a.verb} ${resource} in tier "${tier}"`;
   if (!getTier) msg += " (user cannot get tier)";
   throw forbidden("projectcalico.org", a.resource ?? "", policyName, msg);
+}
+
+/** Whether `a`'s user passes Calico's tier check on `tier` (no policy name: a list or watch). */
+function tierAllowed(store: ObjectStore, a: Attributes, tier: string): boolean {
+  try {
+    checkTier(store, { ...a, name: undefined }, "", tier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A list or watch of a tiered policy kind (`util.EnsureTierSelector`): the tiers its label selector names
+ * (`projectcalico.org/tier`) must each pass the tier check (else the 403); without one, only the policies of the tiers
+ * the user passes it for are shown.
+ */
+export function tierFilter(
+  store: ObjectStore,
+  a: Attributes,
+  q: URLSearchParams,
+): ((o: KubeObject) => boolean) | undefined {
+  let named: string[] | undefined;
+  try {
+    for (const r of parseLabelSelector(q.get("labelSelector") ?? undefined))
+      if (r.key !== "projectcalico.org/tier") continue;
+      else if (r.op === "=") named = [r.value];
+      else if (r.op === "in") named = r.values;
+  } catch {
+    // An invalid selector is the list's own 400.
+    return undefined;
+  }
+  if (named) {
+    for (const tier of named) checkTier(store, { ...a, name: undefined }, "", tier);
+    return undefined;
+  }
+  const seen = new Map<string, boolean>();
+  return (o) => {
+    const tier = tierOf(o);
+    let ok = seen.get(tier);
+    if (ok === undefined) seen.set(tier, (ok = tierAllowed(store, a, tier)));
+    return ok;
+  };
 }

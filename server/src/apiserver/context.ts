@@ -17,4 +17,6 @@ export interface RequestContext {
   user?: UserInfo;
   /** Checks an object about to be created (Calico's tier check of a policy); throws the 403 to answer. */
   admitCreate?(t: ResourceType, obj: KubeObject): void;
+  /** Whether a listed or watched object may be shown (Calico's tiers the user may see); absent = all. */
+  visible?(obj: KubeObject): boolean;
 }

@@ -87,7 +87,8 @@ export async function serveResource(ctx: RequestContext, r: ResourceRoute, t: Re
       return;
     }
     const list = api.list(t, listOptions(q, ns));
-    const { items, cont, remaining } = paginate(list.items, list.resourceVersion, q);
+    const shown = ctx.visible ? list.items.filter((o) => ctx.visible!(o)) : list.items;
+    const { items, cont, remaining } = paginate(shown, list.resourceVersion, q);
     await whenCommitted(cluster, list.resourceVersion);
     if (table) {
       const body = toTable(t, items, { includeObject, resourceVersion: list.resourceVersion });

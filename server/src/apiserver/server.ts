@@ -34,7 +34,14 @@ import { acceptPortForward, createPortForwardServer } from "./portforward.ts";
 import { serveServiceProxy } from "./service-proxy.ts";
 import { createExecServer, execRequest, refuseUpgrade, runExec } from "./exec.ts";
 import { ANONYMOUS_USER, authenticateToken } from "./authn.ts";
-import { checkAuthorized, checkTier, isTieredPolicy, requestAttributes, tierOf } from "./authz.ts";
+import {
+  checkAuthorized,
+  checkTier,
+  isTieredPolicy,
+  requestAttributes,
+  tierFilter,
+  tierOf,
+} from "./authz.ts";
 import type { UserInfo } from "./rbac.ts";
 import { serveTokenRequest } from "./token-request.ts";
 
@@ -215,21 +222,29 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     route: ReturnType<typeof parseRoute>,
     path: string,
     q: URLSearchParams,
-  ): RequestContext["admitCreate"] => {
+  ): Pick<RequestContext, "admitCreate" | "visible"> => {
     const attrs = requestAttributes(user, method, route, path, q);
     checkAuthorized(cluster.store, attrs);
-    if (!isTieredPolicy(attrs) || route.kind !== "resource") return undefined;
+    if (!isTieredPolicy(attrs) || route.kind !== "resource") return {};
     if (attrs.verb === "create")
-      return (_t, obj) =>
-        checkTier(cluster.store, { ...attrs, name: obj.metadata.name }, obj.metadata.name, tierOf(obj));
+      return {
+        admitCreate: (_t, obj) =>
+          checkTier(cluster.store, { ...attrs, name: obj.metadata.name }, obj.metadata.name, tierOf(obj)),
+      };
+    if (attrs.verb === "list" || attrs.verb === "watch") {
+      const visible = tierFilter(cluster.store, attrs, q);
+      return visible ? { visible } : {};
+    }
     if (attrs.name !== undefined && ["get", "update", "patch", "delete"].includes(attrs.verb)) {
       const existing = cluster.store.get(keyOf(route.group, route.plural), route.namespace, attrs.name);
       if (existing) checkTier(cluster.store, attrs, attrs.name, tierOf(existing));
       else if (attrs.verb === "update" || attrs.verb === "patch")
-        return (_t, obj) =>
-          checkTier(cluster.store, { ...attrs, verb: "create" }, obj.metadata.name, tierOf(obj));
+        return {
+          admitCreate: (_t, obj) =>
+            checkTier(cluster.store, { ...attrs, verb: "create" }, obj.metadata.name, tierOf(obj)),
+        };
     }
-    return undefined;
+    return {};
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -251,9 +266,9 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (route.kind === "version") return sendJson(res, 200, KUBERNETES_VERSION);
       if (route.kind === "health") return sendText(res, 200, healthText(path, url.searchParams));
       const { cluster, user } = identify(req, clusterId);
-      const admitCreate = user
+      const hooks = user
         ? authorizeRequest(cluster, user, req.method ?? "GET", route, path, url.searchParams)
-        : undefined;
+        : {};
       if (isLongRunning(req.method, route, url.searchParams)) admitStream(cluster);
       const ctx: RequestContext = {
         req,
@@ -263,7 +278,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         logger,
         onClose: (stop) => track(cluster, stop),
         ...(user ? { user } : {}),
-        ...(admitCreate ? { admitCreate } : {}),
+        ...hooks,
       };
       const types = [...cluster.api.types(), ...REVIEW_TYPES];
       const host = req.headers.host ?? "127.0.0.1";

@@ -35,7 +35,7 @@ export function serveWatch(
   let lastRv = rvParam;
   if (fromRv === undefined || sendInitial) {
     const list = cluster.api.list(t, lo);
-    initial = list.items;
+    initial = ctx.visible ? list.items.filter((o) => ctx.visible!(o)) : list.items;
     if (fromRv === undefined) fromRv = list.resourceVersion;
     lastRv = list.resourceVersion;
   }
@@ -87,7 +87,7 @@ export function serveWatch(
       { ...lo, resourceVersion: fromRv },
       (e: WatchEvent) => {
         if (e.object.metadata.resourceVersion) lastRv = e.object.metadata.resourceVersion;
-        write(e);
+        if (!ctx.visible || ctx.visible(e.object)) write(e);
       },
       (err) => {
         write({ type: "ERROR", object: err.toStatus() });
