@@ -11,7 +11,7 @@
 import type { Catalogue, DomainEntry } from "../net/catalogue.ts";
 import { defaultCatalogue } from "../net/catalogue-file.ts";
 import { readLabBlock, rotateInCorefile } from "../net/corefile-block.ts";
-import { addressesAt, rotationCandidates, seedOf, type RotationCandidates } from "../net/rotation.ts";
+import { addressesAt, rotationCandidates, seedOf } from "../net/rotation.ts";
 import { EgresslabError, NotFoundError, ValidationError } from "../shared/errors.ts";
 import type { ClusterClient, ClusterObject, ObjectRef } from "./cluster.ts";
 
@@ -52,8 +52,6 @@ const deployment: ObjectRef = {
 };
 const simulatorPath = "/egresslab/v1/internet/rotate";
 
-const candidatesOf = new WeakMap<Catalogue, RotationCandidates>();
-
 /** The catalogue entry of a domain that can rotate, or a validation error saying why not. */
 export function rotatingDomain(catalogue: Catalogue, domain: string): DomainEntry {
   const name = domain.trim().toLowerCase().replace(/\.$/, "");
@@ -79,8 +77,7 @@ export async function rotateDomain(
     const corefile = (cm?.data as Record<string, unknown> | undefined)?.Corefile;
     const block = typeof corefile === "string" ? readLabBlock(corefile) : undefined;
     if (!cm || typeof corefile !== "string" || !block) return simulatorRotation(client, d);
-    let candidates = candidatesOf.get(catalogue);
-    if (!candidates) candidatesOf.set(catalogue, (candidates = rotationCandidates(catalogue)));
+    const candidates = rotationCandidates(catalogue);
     const ns = await client.get({ apiVersion: "v1", kind: "Namespace", name: "kube-system" });
     const seed = seedOf(String(ns?.metadata.uid ?? "kube-system"));
     const earlier = block.rotations.find((r) => r.domain === d.name);

@@ -19,11 +19,20 @@ export type RotationCandidates = ReadonlyMap<string, readonly (readonly string[]
 /** How many addresses one generation of a domain has. */
 const groupSize = (d: DomainEntry): number => Math.max(1, d.ips.length);
 
+const made = new WeakMap<Catalogue, RotationCandidates>();
+
 /**
  * The candidates of every domain with `rotate`, in catalogue order: distinct from every address the catalogue lists
  * and from each other, never a pool's network or broadcast address. A pool too small for all groups gives fewer.
+ * Made once per catalogue.
  */
 export function rotationCandidates(catalogue: Catalogue): RotationCandidates {
+  let c = made.get(catalogue);
+  if (!c) made.set(catalogue, (c = makeCandidates(catalogue)));
+  return c;
+}
+
+function makeCandidates(catalogue: Catalogue): RotationCandidates {
   const taken = new Set(catalogue.domains.flatMap((d) => d.ips));
   const out = new Map<string, string[][]>();
   for (const d of catalogue.domains) {
