@@ -2,13 +2,16 @@
  * The port-forward session as a hostile client meets it: a SPDY/3.1 upgrade driven frame by frame (header blocks
  * compressed as Go's framer does), against an echo listener and a port nothing listens on; garbage, invalid streams,
  * too many streams; many streams with large payloads, a client's RST_STREAM and GOAWAY through spdy-transport's
- * framer and parser; the `v4.channel.k8s.io` port query.
+ * framer and parser; the `v4.channel.k8s.io` port query. Hostile clients against a cluster's `PodRuntime.portForward`:
+ * a thousand SPDY streams and a giant frame, stray channels and an oversized WebSocket message.
  */
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import http, { type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import zlib from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { framed, spdyOracle, type ParsedFrame } from "../../../test/helpers/spdy-oracle.ts";
 import { createTestCluster, type TestCluster } from "../net/testkit.ts";
 import { noopLogger } from "../shared/logger.ts";
@@ -436,4 +439,76 @@ describe("a hostile client against a cluster's pod runtime", () => {
       other.close();
     }
   }, 60_000);
+});
+
+describe("a hostile v4.channel.k8s.io client against a cluster's pod runtime", () => {
+  it("has stray channels ignored and an oversized message closed with 1009; the pod keeps serving", async () => {
+    const tc = createTestCluster({ traffic: false });
+    tc.addPod({ name: "web", ip: "192.168.1.10", image: "nginx:1.27", ports: [{ containerPort: 80 }] });
+    const server = http.createServer();
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      acceptPortForward(
+        wss,
+        req,
+        socket,
+        head,
+        tc.dataplane.runtime.portForward!("default", "web"),
+        noopLogger,
+        () => () => {},
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/namespaces/default/pods/web/portforward?ports=80`;
+    const connect = async (): Promise<{ ws: WebSocket; got: () => Buffer[] }> => {
+      const ws = new WebSocket(url, ["v4.channel.k8s.io"]);
+      const got: Buffer[] = [];
+      ws.on("message", (d: Buffer) => got.push(d));
+      await new Promise((r, j) => ws.once("open", r).once("error", j));
+      return { ws, got: () => got };
+    };
+    try {
+      const a = await connect();
+      a.ws.send(Buffer.concat([Buffer.from([9]), Buffer.from("nowhere")])); // no such channel
+      a.ws.send(Buffer.concat([Buffer.from([1]), Buffer.from("to the error channel")])); // the client's error channel
+      a.ws.send(
+        Buffer.concat([
+          Buffer.from([0]),
+          Buffer.from("GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"),
+        ]),
+      );
+      const onData = () =>
+        Buffer.concat(
+          a
+            .got()
+            .filter((m) => m[0] === 0)
+            .map((m) => m.subarray(1)),
+        ).toString();
+      for (let i = 0; i < 200 && !onData().includes("</html>"); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      // The first message of each channel is its port (uint16, little-endian), then the response.
+      expect(onData().slice(0, 2)).toBe("P\u0000"); // 80
+      expect(onData().slice(2)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*<title>Welcome to nginx!<\/title>/);
+      a.ws.close();
+
+      const b = await connect();
+      const closed = new Promise<number>((r) => b.ws.once("close", (code: number) => r(code)));
+      b.ws.send(Buffer.alloc(5 << 20));
+      expect(await closed).toBe(1009);
+
+      const c = await connect();
+      c.ws.send(
+        Buffer.concat([
+          Buffer.from([0]),
+          Buffer.from("GET /x HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"),
+        ]),
+      );
+      for (let i = 0; i < 200 && !c.got().some((m) => m.includes("404 Not Found")); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(c.got().some((m) => m.includes("404 Not Found"))).toBe(true);
+      c.ws.close();
+    } finally {
+      server.close();
+      tc.close();
+    }
+  });
 });
