@@ -7,7 +7,7 @@
  * are refused; junk of any size is a quick 401.
  */
 import https from "node:https";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -542,6 +542,34 @@ except ApiException as e:
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("docs/real-clusters.md's seat function on a simulated cluster", () => {
+  it("writes a kubeconfig with a cluster-admin ServiceAccount's token from a token Secret, which works", async () => {
+    const docs = readFileSync(path.join(labDir, "..", "..", "docs", "real-clusters.md"), "utf8");
+    const block = /```sh\n(# seat NAME[^]*?)```/.exec(docs)?.[1];
+    expect(block).toBeDefined();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-seat-"));
+    try {
+      const r = await execa("bash", ["-c", `${block!}\nseat s1 "$1"`, "seat", a.kubeconfigPath], {
+        cwd: dir,
+        reject: false,
+        timeout: 60_000,
+        env: { HOME: path.join(dir, "home"), PATH: process.env.PATH ?? "" },
+      });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const seat = path.join(dir, "pool", "s1.yaml");
+      const who = await a(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], {
+        env: { KUBECONFIG: seat },
+      });
+      expect(who.stdout).toBe("system:serviceaccount:egresslab-admin:egresslab");
+      const tiers = await a(["get", "tiers", "-o", "name"], { env: { KUBECONFIG: seat } });
+      expect(tiers.exitCode, tiers.stderr).toBe(0);
+      expect(tiers.stdout).toContain("tier.projectcalico.org/default");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe("a restarted server", () => {
