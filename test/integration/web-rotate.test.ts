@@ -60,7 +60,10 @@ describe("the guide's rotate action", () => {
   it("refuses actions the stage does not declare, actions the page performs, and strangers", async () => {
     const unknown = await bob.call("POST", "/api/stages/2/actions/02-dns-allowlists-999");
     expect(unknown.status).toBe(404);
-    expect(unknown.json.error.message).toMatch(/has no action 02-dns-allowlists-999/);
+    expect(unknown.json.error.message).toBe('stage 2\'s guide has no action "02-dns-allowlists-999"');
+    const long = await bob.call("POST", `/api/stages/2/actions/${"x".repeat(5000)}`);
+    expect(long.status).toBe(404);
+    expect(long.json.error.message).toBe(`stage 2's guide has no action "${"x".repeat(64)}"`);
     const wrongStage = await bob.call("POST", `/api/stages/1/actions/${rotateId}`);
     expect(wrongStage.status).toBe(404);
     const run = await bob.call("POST", `/api/stages/2/actions/${runId}`);

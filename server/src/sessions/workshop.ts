@@ -771,7 +771,11 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
         ? this.opts.lab.guide(i, this.params(learner)).actions.find((a) => a.id === actionId)
         : undefined;
     if (!action)
-      return Promise.reject(new NotFoundError(`stage ${i}'s guide has no action ${String(actionId)}`));
+      return Promise.reject(
+        new NotFoundError(
+          `stage ${i}'s guide has no action ${JSON.stringify(String(actionId).slice(0, 64))}`,
+        ),
+      );
     if (action.kind !== "rotate")
       return Promise.reject(
         new EgresslabError("invalid", `action ${action.id} is a ${action.kind} action: the page performs it`),
