@@ -375,21 +375,33 @@ const show = (v: Json): string => {
   return s.length > 11 ? s.slice(0, 10) + "..." : s;
 };
 
-/** Counts one step of work (a node evaluated, a value produced); past the budget the filter is stopped. */
-function tick(budget: { steps: number }, n = 1): void {
-  budget.steps -= n;
-  if (budget.steps < 0) throw new JqError("the filter does too much work for the pod; stopped");
+/** Steps one stage of a filter may take for one value without a turn of the event loop (some tens of ms). */
+const STEPS_PER_STAGE = 40_000;
+
+/** Work done: `steps` left for the input, `chunk` done since the event loop last had a turn. */
+interface Budget {
+  steps: number;
+  chunk: number;
 }
 
-function* evaluate(n: Node, input: Json, budget: { steps: number }): Generator<Json> {
+/** Counts one step of work (a node evaluated, a value produced); past the budget the filter is stopped. */
+function tick(budget: Budget, n = 1): void {
+  budget.steps -= n;
+  budget.chunk += n;
+  if (budget.steps < 0 || budget.chunk > STEPS_PER_STAGE)
+    throw new JqError("the filter does too much work for the pod; stopped");
+}
+
+function evaluate(n: Node, input: Json, budget: Budget): Json[] {
+  const out: Json[] = [];
   tick(budget);
   switch (n.t) {
     case "id":
-      yield input;
-      return;
+      out.push(input);
+      return out;
     case "lit":
-      yield n.v;
-      return;
+      out.push(n.v);
+      return out;
     case "str": {
       let outs = [""];
       for (const p of n.parts) {
@@ -404,86 +416,86 @@ function* evaluate(n: Node, input: Json, budget: { steps: number }): Generator<J
           outs = next;
         }
       }
-      yield* outs;
-      return;
+      for (const x of outs) out.push(x);
+      return out;
     }
     case "field":
       for (const base of evaluate(n.of, input, budget))
         for (const key of evaluate(n.name, input, budget)) {
-          if (base === null) yield null;
+          if (base === null) out.push(null);
           else if (typeof key === "string" && typeof base === "object" && !Array.isArray(base))
-            yield base[key] ?? null;
+            out.push(base[key] ?? null);
           else if (typeof key === "number" && Array.isArray(base))
-            yield base[key < 0 ? base.length + Math.trunc(key) : Math.trunc(key)] ?? null;
+            out.push(base[key < 0 ? base.length + Math.trunc(key) : Math.trunc(key)] ?? null);
           else if (!n.opt)
             throw new JqError(
               `Cannot index ${typeOf(base)} with ${typeof key === "string" ? `"${key}"` : typeOf(key)}`,
             );
         }
-      return;
+      return out;
     case "iter":
       for (const base of evaluate(n.of, input, budget)) {
         if (Array.isArray(base) || (base !== null && typeof base === "object"))
           for (const v of Array.isArray(base) ? base : Object.values(base)) {
             tick(budget);
-            yield v;
+            out.push(v);
           }
         else if (!n.opt)
           throw new JqError(`Cannot iterate over ${typeOf(base)}${base === null ? "" : ` (${show(base)})`}`);
       }
-      return;
+      return out;
     case "slice":
       for (const base of evaluate(n.of, input, budget)) {
         const from = n.from ? [...evaluate(n.from, input, budget)][0] : null;
         const to = n.to ? [...evaluate(n.to, input, budget)][0] : null;
-        if (base === null) yield null;
+        if (base === null) out.push(null);
         else if (typeof base === "string" || Array.isArray(base))
-          yield base.slice(typeof from === "number" ? from : 0, typeof to === "number" ? to : undefined);
+          out.push(base.slice(typeof from === "number" ? from : 0, typeof to === "number" ? to : undefined));
         else throw new JqError(`Cannot index ${typeOf(base)} with object`);
       }
-      return;
+      return out;
     case "pipe":
-      for (const v of evaluate(n.a, input, budget)) yield* evaluate(n.b, v, budget);
-      return;
+      for (const v of evaluate(n.a, input, budget)) for (const x of evaluate(n.b, v, budget)) out.push(x);
+      return out;
     case "comma":
-      yield* evaluate(n.a, input, budget);
-      yield* evaluate(n.b, input, budget);
-      return;
+      for (const x of evaluate(n.a, input, budget)) out.push(x);
+      for (const x of evaluate(n.b, input, budget)) out.push(x);
+      return out;
     case "alt": {
       let any = false;
       try {
         for (const v of evaluate(n.a, input, budget))
           if (truthy(v)) {
             any = true;
-            yield v;
+            out.push(v);
           }
       } catch (e) {
-        if (!(e instanceof JqError) || budget.steps < 0) throw e;
+        if (!(e instanceof JqError) || budget.steps < 0 || budget.chunk > STEPS_PER_STAGE) throw e;
       }
-      if (!any) yield* evaluate(n.b, input, budget);
-      return;
+      if (!any) for (const x of evaluate(n.b, input, budget)) out.push(x);
+      return out;
     }
     case "and":
     case "or":
       for (const a of evaluate(n.a, input, budget)) {
-        if (n.t === "and" && !truthy(a)) yield false;
-        else if (n.t === "or" && truthy(a)) yield true;
-        else for (const b of evaluate(n.b, input, budget)) yield truthy(b);
+        if (n.t === "and" && !truthy(a)) out.push(false);
+        else if (n.t === "or" && truthy(a)) out.push(true);
+        else for (const b of evaluate(n.b, input, budget)) out.push(truthy(b));
       }
-      return;
+      return out;
     case "neg":
       for (const a of evaluate(n.a, input, budget)) {
         if (typeof a !== "number") throw new JqError(`${typeOf(a)} (${show(a)}) cannot be negated`);
-        yield -a;
+        out.push(-a);
       }
-      return;
+      return out;
     case "bin":
       for (const b of evaluate(n.b, input, budget))
-        for (const a of evaluate(n.a, input, budget)) yield binary(n.op, a, b);
-      return;
+        for (const a of evaluate(n.a, input, budget)) out.push(binary(n.op, a, b));
+      return out;
     case "arr":
-      yield n.of ? [...evaluate(n.of, input, budget)] : [];
-      return;
+      out.push(n.of ? [...evaluate(n.of, input, budget)] : []);
+      return out;
     case "obj": {
       let outs: { [k: string]: Json }[] = [{}];
       for (const e of n.entries) {
@@ -498,12 +510,12 @@ function* evaluate(n: Node, input: Json, budget: { steps: number }): Generator<J
           }
         outs = next;
       }
-      yield* outs;
-      return;
+      for (const x of outs) out.push(x);
+      return out;
     }
     case "call":
-      yield* call(n.name, n.args, input, budget);
-      return;
+      for (const x of call(n.name, n.args, input, budget)) out.push(x);
+      return out;
   }
 }
 
@@ -545,110 +557,116 @@ function binary(op: string, a: Json, b: Json): Json {
   throw new JqError(`${typeOf(a)} (${show(a)}) and ${typeOf(b)} (${show(b)}) cannot be ${verb}`);
 }
 
-function* call(name: string, args: Node[], input: Json, budget: { steps: number }): Generator<Json> {
-  const arg = (k: number): Json[] => [...evaluate(args[k]!, input, budget)];
-  const list = (): Json[] => {
-    if (Array.isArray(input)) return input;
-    if (input !== null && typeof input === "object") return Object.values(input);
-    throw new JqError(`Cannot iterate over ${typeOf(input)}`);
-  };
-  const by = (f: Node): [Json, Json][] => list().map((v) => [[...evaluate(f, v, budget)] as Json, v]);
+/** The values of an array or object (what a builtin that takes a list iterates). */
+function listOf(input: Json): Json[] {
+  if (Array.isArray(input)) return input;
+  if (input !== null && typeof input === "object") return Object.values(input);
+  throw new JqError(`Cannot iterate over ${typeOf(input)}`);
+}
+
+function call(name: string, args: Node[], input: Json, budget: Budget): Json[] {
+  const out: Json[] = [];
+  const arg = (k: number): Json[] => evaluate(args[k]!, input, budget);
+  const list = (): Json[] => listOf(input);
+  const by = (f: Node): [Json, Json][] => listOf(input).map((v) => [evaluate(f, v, budget), v]);
   switch (name) {
     case "empty":
-      return;
+      return out;
     case "not":
-      yield !truthy(input);
-      return;
+      out.push(!truthy(input));
+      return out;
     case "length":
-      if (input === null) yield 0;
+      if (input === null) out.push(0);
       else if (typeof input === "boolean") throw new JqError(`boolean (${String(input)}) has no length`);
-      else if (typeof input === "number") yield Math.abs(input);
-      else if (typeof input === "string") yield [...input].length;
-      else yield Array.isArray(input) ? input.length : Object.keys(input).length;
-      return;
+      else if (typeof input === "number") out.push(Math.abs(input));
+      else if (typeof input === "string") out.push([...input].length);
+      else out.push(Array.isArray(input) ? input.length : Object.keys(input).length);
+      return out;
     case "keys":
-      if (Array.isArray(input)) yield input.map((_, k) => k);
-      else if (input !== null && typeof input === "object") yield Object.keys(input).sort();
+      if (Array.isArray(input)) out.push(input.map((_, k) => k));
+      else if (input !== null && typeof input === "object") out.push(Object.keys(input).sort());
       else throw new JqError(`${typeOf(input)} (${show(input)}) has no keys`);
-      return;
+      return out;
     case "values":
-      if (input !== null) yield input;
-      return;
+      if (input !== null) out.push(input);
+      return out;
     case "sort":
-      yield [...list()].sort(compare);
-      return;
+      out.push([...list()].sort(compare));
+      return out;
     case "unique":
-      yield [...list()].sort(compare).filter((v, k, a) => k === 0 || compare(a[k - 1]!, v) !== 0);
-      return;
+      out.push([...list()].sort(compare).filter((v, k, a) => k === 0 || compare(a[k - 1]!, v) !== 0));
+      return out;
     case "reverse":
-      yield typeof input === "string" ? [...input].reverse().join("") : [...list()].reverse();
-      return;
+      out.push(typeof input === "string" ? [...input].reverse().join("") : [...list()].reverse());
+      return out;
     case "first":
       if (args.length) {
         for (const v of evaluate(args[0]!, input, budget)) {
-          yield v;
-          return;
+          out.push(v);
+          return out;
         }
-      } else yield list()[0] ?? null;
-      return;
+      } else out.push(list()[0] ?? null);
+      return out;
     case "last":
       if (args.length) {
         const all = arg(0);
-        if (all.length) yield all[all.length - 1]!;
-      } else yield list().at(-1) ?? null;
-      return;
+        if (all.length) out.push(all[all.length - 1]!);
+      } else out.push(list().at(-1) ?? null);
+      return out;
     case "min":
     case "max": {
       const s = [...list()].sort(compare);
-      yield (name === "min" ? s[0] : s.at(-1)) ?? null;
-      return;
+      out.push((name === "min" ? s[0] : s.at(-1)) ?? null);
+      return out;
     }
     case "any":
-      yield list().some(truthy);
-      return;
+      out.push(list().some(truthy));
+      return out;
     case "all":
-      yield list().every(truthy);
-      return;
+      out.push(list().every(truthy));
+      return out;
     case "add": {
       let acc: Json = null;
       for (const v of list()) acc = binary("+", acc, v);
-      yield acc;
-      return;
+      out.push(acc);
+      return out;
     }
     case "tostring":
-      yield typeof input === "string" ? input : JSON.stringify(input);
-      return;
+      out.push(typeof input === "string" ? input : JSON.stringify(input));
+      return out;
     case "tonumber": {
       const v = typeof input === "number" ? input : Number(input);
       if (typeof input !== "number" && (typeof input !== "string" || input.trim() === "" || Number.isNaN(v)))
         throw new JqError(`Cannot parse '${String(input)}' as JSON`);
-      yield v;
-      return;
+      out.push(v);
+      return out;
     }
     case "ascii_downcase":
     case "ascii_upcase":
       if (typeof input !== "string") throw new JqError(`${name} input must be a string`);
-      yield name === "ascii_downcase" ? input.toLowerCase() : input.toUpperCase();
-      return;
+      out.push(name === "ascii_downcase" ? input.toLowerCase() : input.toUpperCase());
+      return out;
     case "to_entries":
       if (input === null || typeof input !== "object" || Array.isArray(input))
         throw new JqError(`${typeOf(input)} (${show(input)}) has no keys`);
-      yield Object.entries(input).map(([key, value]) => ({ key, value }));
-      return;
+      out.push(Object.entries(input).map(([key, value]) => ({ key, value })));
+      return out;
     case "type":
-      yield typeOf(input);
-      return;
+      out.push(typeOf(input));
+      return out;
     case "select":
-      for (const c of evaluate(args[0]!, input, budget)) if (truthy(c)) yield input;
-      return;
+      for (const c of evaluate(args[0]!, input, budget)) if (truthy(c)) out.push(input);
+      return out;
     case "map":
-      yield list().flatMap((v) => [...evaluate(args[0]!, v, budget)]);
-      return;
+      out.push(list().flatMap((v) => [...evaluate(args[0]!, v, budget)]));
+      return out;
     case "sort_by":
-      yield by(args[0]!)
-        .sort((x, y) => compare(x[0], y[0]))
-        .map((x) => x[1]);
-      return;
+      out.push(
+        by(args[0]!)
+          .sort((x, y) => compare(x[0], y[0]))
+          .map((x) => x[1]),
+      );
+      return out;
     case "unique_by":
     case "group_by": {
       const sorted = by(args[0]!).sort((x, y) => compare(x[0], y[0]));
@@ -658,29 +676,29 @@ function* call(name: string, args: Node[], input: Json, budget: { steps: number 
         if (g && compare(g[0], k) === 0) g[1].push(v);
         else groups.push([k, [v]]);
       }
-      yield name === "group_by" ? groups.map((g) => g[1]) : groups.map((g) => g[1][0]!);
-      return;
+      out.push(name === "group_by" ? groups.map((g) => g[1]) : groups.map((g) => g[1][0]!));
+      return out;
     }
     case "index":
       for (const s of arg(0)) {
         if (typeof input === "string" && typeof s === "string") {
           const k = input.indexOf(s);
-          yield k < 0 ? null : k;
+          out.push(k < 0 ? null : k);
         } else if (Array.isArray(input)) {
           const k = input.findIndex((v) => compare(v, s) === 0);
-          yield k < 0 ? null : k;
-        } else if (input === null) yield null;
+          out.push(k < 0 ? null : k);
+        } else if (input === null) out.push(null);
         else throw new JqError(`Cannot determine the index of ${typeOf(s)} in ${typeOf(input)}`);
       }
-      return;
+      return out;
     case "has":
       for (const k of arg(0)) {
         if (typeof k === "string" && input !== null && typeof input === "object" && !Array.isArray(input))
-          yield Object.hasOwn(input, k);
-        else if (typeof k === "number" && Array.isArray(input)) yield k >= 0 && k < input.length;
+          out.push(Object.hasOwn(input, k));
+        else if (typeof k === "number" && Array.isArray(input)) out.push(k >= 0 && k < input.length);
         else throw new JqError(`Cannot check whether ${typeOf(input)} has a ${typeOf(k)} key`);
       }
-      return;
+      return out;
     case "test":
       for (const re of arg(0)) {
         if (typeof input !== "string" || typeof re !== "string")
@@ -692,43 +710,45 @@ function* call(name: string, args: Node[], input: Json, budget: { steps: number 
         } catch {
           throw new JqError(`${re} (at offset 0) is not a valid regex`);
         }
-        yield compiled.matcher(input).find();
+        out.push(compiled.matcher(input).find());
       }
-      return;
+      return out;
     case "join":
       for (const sep of arg(0)) {
         if (typeof sep !== "string") throw new JqError("join separator must be a string");
-        yield list()
-          .map((v) =>
-            v === null
-              ? ""
-              : typeof v === "string"
-                ? v
-                : typeOf(v) === "object" || Array.isArray(v)
-                  ? fail(v)
-                  : String(v),
-          )
-          .join(sep);
+        out.push(
+          list()
+            .map((v) =>
+              v === null
+                ? ""
+                : typeof v === "string"
+                  ? v
+                  : typeOf(v) === "object" || Array.isArray(v)
+                    ? fail(v)
+                    : String(v),
+            )
+            .join(sep),
+        );
       }
-      return;
+      return out;
     case "startswith":
     case "endswith":
       for (const s of arg(0)) {
         if (typeof input !== "string" || typeof s !== "string")
           throw new JqError(`${name}() requires string inputs`);
-        yield name === "startswith" ? input.startsWith(s) : input.endsWith(s);
+        out.push(name === "startswith" ? input.startsWith(s) : input.endsWith(s));
       }
-      return;
+      return out;
     case "contains":
-      for (const s of arg(0)) yield contains(input, s);
-      return;
+      for (const s of arg(0)) out.push(contains(input, s));
+      return out;
     case "split":
       for (const s of arg(0)) {
         if (typeof input !== "string" || typeof s !== "string")
           throw new JqError("split input and separator must be strings");
-        yield input.split(s);
+        out.push(input.split(s));
       }
-      return;
+      return out;
   }
   throw new JqError(`${name}/${args.length} is not defined`);
 }
@@ -754,6 +774,11 @@ function contains(a: Json, b: Json): boolean {
       `${typeOf(a)} (${show(a)}) and ${typeOf(b)} (${show(b)}) cannot have their containment checked`,
     );
   return compare(a, b) === 0;
+}
+
+/** A filter's pipe as its stages, in order (`a | b | c`). */
+function pipeStages(n: Node): Node[] {
+  return n.t === "pipe" ? [...pipeStages(n.a), ...pipeStages(n.b)] : [n];
 }
 
 /** The JSON values of a text, one after another (jq reads a stream of them). */
@@ -864,12 +889,27 @@ export async function jq(args: string[], io: CmdIO, env: ShellEnv): Promise<numb
   try {
     const inputs: Json[] = nullInput ? [null] : slurp ? [[...values(text)]] : [];
     const stream = nullInput || slurp ? inputs : values(text);
+    const stages = pipeStages(program);
     for (const input of stream) {
-      const budget = { steps: STEPS_PER_INPUT };
-      for (const v of evaluate(program, input, budget)) {
-        out(v);
-        last = v;
-      }
+      const budget: Budget = { steps: STEPS_PER_INPUT, chunk: 0 };
+      let paid = budget.steps;
+      // Stage by stage, value by value (`.items[] | select(…) | …` one flow at a time), with a turn of the event
+      // loop whenever a share of work has been done.
+      const through = async (k: number, v: Json): Promise<void> => {
+        if (k === stages.length) {
+          out(v);
+          last = v;
+          return;
+        }
+        budget.chunk = 0;
+        const vs = evaluate(stages[k]!, v, budget);
+        if (paid - budget.steps > 500) {
+          await spend((paid - budget.steps) / 5_000, env.signal);
+          paid = budget.steps;
+        }
+        for (const w of vs) await through(k + 1, w);
+      };
+      await through(0, input);
       await spend(1 / 16, env.signal);
     }
   } catch (e) {
