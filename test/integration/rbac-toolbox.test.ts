@@ -7,6 +7,7 @@
  * are refused; junk of any size is a quick 401.
  */
 import https from "node:https";
+import net from "node:net";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -485,17 +486,44 @@ spec:
     expect(await status(podToken, a.id)).toBe(401);
   });
 
-  it("answers a request without credentials on a cluster's URL as system:anonymous", async () => {
-    const r = await rawRequest(env.host.url, env.host.caCert, { path: `/clusters/${a.id}/api` });
-    expect(r.status).toBe(403);
-    expect(JSON.parse(r.body)).toMatchObject({
-      kind: "Status",
-      reason: "Forbidden",
-      message: 'forbidden: User "system:anonymous" cannot get path "/api"',
-    });
-    expect(
-      (await rawRequest(env.host.url, env.host.caCert, { path: `/clusters/${a.id}/version` })).status,
-    ).toBe(200);
+  it("answers a request without credentials as system:anonymous only on a connection bound to the cluster", async () => {
+    // On the shared port: 401, whether the cluster exists or not (no oracle of cluster ids).
+    for (const id of [a.id, "no-such-cluster"])
+      expect((await rawRequest(env.host.url, env.host.caCert, { path: `/clusters/${id}/api` })).status).toBe(
+        401,
+      );
+    // On a connection handed over for the cluster (a learner's own socket), as a real cluster answers anonymous.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-anon-"));
+    const socketPath = path.join(dir, "api.sock");
+    const server = net.createServer((c) => env.host.acceptConnection(c, a.id));
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    const viaSocket = (p: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        https
+          .get({ socketPath, path: p, ca: env.host.caCert, servername: "localhost", agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            );
+          })
+          .on("error", reject);
+      });
+    try {
+      const r = await viaSocket(`/clusters/${a.id}/api`);
+      expect(r.status, r.body).toBe(403);
+      expect(JSON.parse(r.body)).toMatchObject({
+        kind: "Status",
+        reason: "Forbidden",
+        message: 'forbidden: User "system:anonymous" cannot get path "/api"',
+      });
+      expect((await viaSocket("/api/v1/namespaces")).status).toBe(403);
+      expect((await viaSocket(`/clusters/${b.id}/api`)).status).toBe(401);
+      expect((await viaSocket(`/clusters/${a.id}/version`)).status).toBe(200);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -140,10 +140,15 @@ const boundTo = new WeakMap<object, string>();
  * connection. A connection with no peer address that cannot be matched to its binding is refused (fails closed).
  */
 function connectionAllows(socket: Socket, cluster: SimClusterHandle): boolean {
-  const raw = (socket as Socket & { _parent?: object })._parent ?? socket;
-  const bound = boundTo.get(raw);
+  const bound = boundCluster(socket);
   if (bound !== undefined) return bound === cluster.id;
   return socket.remoteAddress !== undefined;
+}
+
+/** The cluster a handed-over connection is bound to, if it is one. */
+function boundCluster(socket: Socket): string | undefined {
+  const raw = (socket as Socket & { _parent?: object })._parent ?? socket;
+  return boundTo.get(raw);
 }
 
 /** The resource key (`core/pods`) of a resource route. */
@@ -188,7 +193,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
 
   /**
    * The cluster and user of a request: the cluster's admin token (user undefined: nothing is checked), a
-   * ServiceAccount token, or no credentials at all on a cluster's own URL (`system:anonymous`). 401 otherwise.
+   * ServiceAccount token, or no credentials at all on a connection bound to a cluster (`system:anonymous`). 401
+   * otherwise.
    */
   const identify = (
     req: IncomingMessage,
@@ -201,9 +207,14 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (token) {
         const sa = authenticateToken(token, opts.clusterById);
         if (sa) ({ cluster, user } = sa);
-      } else if (req.headers.authorization === undefined && clusterId !== undefined) {
-        cluster = opts.clusterById(clusterId);
-        user = ANONYMOUS_USER;
+      } else if (req.headers.authorization === undefined) {
+        // Only on a connection handed over for one cluster (the learner's own socket): on the shared port an answer
+        // other than 401 would tell anyone which clusters exist.
+        const bound = boundCluster(req.socket as Socket);
+        if (bound !== undefined && (clusterId === undefined || clusterId === bound)) {
+          cluster = opts.clusterById(bound);
+          user = ANONYMOUS_USER;
+        }
       }
     }
     if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
