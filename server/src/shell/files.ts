@@ -23,6 +23,12 @@ export const FILE_LIMITS = {
   clusterBytes: 16 * 1024 * 1024,
 } as const;
 
+/** `path` as the shell means it: relative to the working directory (`$PWD`) unless absolute. */
+export function pathIn(env: { vars: ReadonlyMap<string, string> }, path: string): string {
+  if (path.startsWith("/") || path === "") return path;
+  return `${(env.vars.get("PWD") ?? "/").replace(/\/+$/, "")}/${path}`;
+}
+
 /** A new disk for one cluster's pods. */
 export function newDisk(capacity: number = FILE_LIMITS.clusterBytes): Disk {
   return { used: 0, capacity };

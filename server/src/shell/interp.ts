@@ -1,4 +1,5 @@
 /** Runs a parsed script: expansion, redirections, pipes (buffered), `&&`/`||`/`;`, `for`, subshells and `exit`. */
+import { pathIn } from "./files.ts";
 import { checkWord, LIMITS, setVar, ShellLimitError, step, unsetVar } from "./budget.ts";
 import { coreCommands } from "./commands/core.ts";
 import { netCommands } from "./commands/index.ts";
@@ -252,7 +253,7 @@ function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO, name = "sh"):
       continue;
     }
     if (r.op === "<") {
-      const data = target === "/dev/null" ? NO_INPUT : env.files.read(target);
+      const data = target === "/dev/null" ? NO_INPUT : env.files.read(pathIn(env, target));
       if (data === undefined) {
         io.err(`sh: can't open '${target}': No such file or directory\n`);
         return 1;
@@ -265,14 +266,14 @@ function redirect(redirects: Redirect[], env: ShellEnv, io: CmdIO, name = "sh"):
     else if (target === "/dev/stderr") sink = io.err;
     else if (target === "/dev/stdout") sink = io.out;
     else {
-      const opened = env.files.write(target, "", r.op === ">>");
+      const opened = env.files.write(pathIn(env, target), "", r.op === ">>");
       if (opened) {
         io.err(`sh: can't create ${target}: ${opened}\n`);
         return 1;
       }
       const errOut = err;
       sink = (s) => {
-        const failed = env.files.write(target, s, true);
+        const failed = env.files.write(pathIn(env, target), s, true);
         if (!failed) return;
         errOut(`${name}: write error: ${failed}\n`);
         throw new RedirectWriteError(failed);

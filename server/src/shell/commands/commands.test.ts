@@ -144,6 +144,14 @@ describe("which programs an image has", () => {
     expect(direct.stderr).toMatch(/^helm: cannot run inside a simulated pod/);
   });
 
+  it("relative paths are in the working directory: the toolbox's /apps, then where cd goes", async () => {
+    const r = await sh(
+      "toolbox",
+      "echo hi > note; cat /apps/note; cd /tmp && echo there > here && cat /tmp/here && test -f here && ls /apps",
+    );
+    expect(r).toMatchObject({ code: 0, stdout: "hi\nthere\nnote\n", stderr: "" });
+  });
+
   it("busybox has neither bash nor curl; ash is busybox's own", async () => {
     await expect(sh("bb", ["bash"])).rejects.toThrow(
       /exec: "bash": executable file not found in \$PATH: unknown$/,

@@ -1,4 +1,5 @@
 /** The shell builtins and the small utilities every pod has (busybox or coreutils flavour, same output). */
+import { pathIn } from "../files.ts";
 import { LIMITS, Pacer, setVar, ShellLimitError, spend, unsetVar } from "../budget.ts";
 import { lookup, runText, subshellEnv } from "../interp.ts";
 import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
@@ -111,9 +112,9 @@ function readInputs(args: string[], io: CmdIO, env: ShellEnv, cmd: string): { da
   let n = 0;
   let status = 0;
   for (const f of args) {
-    const data = f === "-" ? io.stdin : env.files.read(f);
+    const data = f === "-" ? io.stdin : env.files.read(pathIn(env, f));
     if (data === undefined) {
-      if (env.files.list(f)) io.err(`${cmd}: read error: Is a directory\n`);
+      if (env.files.list(pathIn(env, f))) io.err(`${cmd}: read error: Is a directory\n`);
       else io.err(`${cmd}: can't open '${f}': No such file or directory\n`);
       status = 1;
     } else if (n + data.length > LIMITS.pipeChars) {
@@ -366,8 +367,11 @@ function test(args: string[], env: ShellEnv): number {
       if (op === "-z") return v === "";
       if (op === "-n") return v !== "";
       if (op === "-e" || op === "-f")
-        return env.files.read(v) !== undefined || (op === "-e" && env.files.list(v) !== undefined);
-      if (op === "-d") return env.files.list(v) !== undefined;
+        return (
+          env.files.read(pathIn(env, v)) !== undefined ||
+          (op === "-e" && env.files.list(pathIn(env, v)) !== undefined)
+        );
+      if (op === "-d") return env.files.list(pathIn(env, v)) !== undefined;
       return false;
     }
     const [x, op, y] = a as [string, string, string];
@@ -471,9 +475,9 @@ export const coreCommands: Record<string, Tool> = {
     const paths = a.filter((x) => !x.startsWith("-"));
     let status = 0;
     for (const p of paths.length ? paths : [env.vars.get("PWD") ?? "/"]) {
-      const l = env.files.list(p);
+      const l = env.files.list(pathIn(env, p));
       if (l) io.out(l.join("\n") + (l.length ? "\n" : ""));
-      else if (env.files.read(p) !== undefined) io.out(p + "\n");
+      else if (env.files.read(pathIn(env, p)) !== undefined) io.out(p + "\n");
       else {
         io.err(`ls: ${p}: No such file or directory\n`);
         status = 1;
@@ -641,7 +645,7 @@ export async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<
     return runText(args[1], sub, io);
   }
   if (args[0] !== undefined && !args[0].startsWith("-")) {
-    const script = env.files.read(args[0]);
+    const script = env.files.read(pathIn(env, args[0]));
     if (script === undefined) {
       io.err(`sh: can't open '${args[0]}': No such file or directory\n`);
       return 2;

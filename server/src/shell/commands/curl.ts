@@ -1,4 +1,5 @@
 /** `curl` 8.x: the common flags, its error messages and exit codes (6 resolve, 7 connect, 28 timeout, 22 -f, 60 cert). */
+import { pathIn } from "../files.ts";
 import type { HttpRequest, HttpResponse } from "../../net/podnet.ts";
 import type { CmdIO, ShellEnv } from "../types.ts";
 import { DEFAULT_CONNECT_CAP_MS, parseUrl, resolveHost, seconds, wait } from "./common.ts";
@@ -414,7 +415,7 @@ export async function curl(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
       if (!o.head) text += body;
       if (!o.silent && !env.tty && !o.verbose) io.err(progress(Buffer.byteLength(body)));
       if (o.output !== undefined) {
-        if (o.output !== "/dev/null" && env.files.write(o.output, text)) {
+        if (o.output !== "/dev/null" && env.files.write(pathIn(env, o.output), text)) {
           say(`curl: (23) Failure writing output to destination, passed ${text.length} returned 0\n`);
           return finish(23);
         }

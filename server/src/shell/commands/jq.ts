@@ -6,6 +6,7 @@
  * `-e`. What it does not know (definitions, `reduce`, variables, paths) fails with a compile error that says so, never
  * a wrong answer. Work per input is bounded so a hostile filter cannot hold the event loop.
  */
+import { pathIn } from "../files.ts";
 import { RE2JS } from "re2js";
 import { spend } from "../budget.ts";
 import type { CmdIO, ShellEnv } from "../types.ts";
@@ -873,7 +874,7 @@ export async function jq(args: string[], io: CmdIO, env: ShellEnv): Promise<numb
   }
   let text = "";
   for (const f of files) {
-    const data = env.files.read(f);
+    const data = env.files.read(pathIn(env, f));
     if (data === undefined) {
       io.err(`jq: error: Could not open ${f}: No such file or directory\n`);
       return 2;

@@ -1,4 +1,5 @@
 /** BusyBox `wget` (1.36): -q, -O FILE/-O-, -T SEC/--timeout=SEC, --spider, -S, -U, --header; busybox messages. */
+import { pathIn } from "../files.ts";
 import type { CmdIO, ShellEnv } from "../types.ts";
 import { DEFAULT_CONNECT_CAP_MS, parseUrl, resolveHost, seconds, wait } from "./common.ts";
 
@@ -174,7 +175,7 @@ export async function wget(args: string[], io: CmdIO, env: ShellEnv): Promise<nu
       io.out(resp.body);
       info(`-                    100% |********************************| ${bar}\nwritten to stdout\n`);
     } else {
-      const failed = target === "/dev/null" ? undefined : env.files.write(target, resp.body);
+      const failed = target === "/dev/null" ? undefined : env.files.write(pathIn(env, target), resp.body);
       if (failed) {
         io.err(
           failed === "No space left on device"
