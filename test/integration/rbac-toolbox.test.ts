@@ -245,6 +245,27 @@ describe("the toolbox's token against the simulated API server", () => {
     expect(who.stdout).toBe("system:serviceaccount:egresslab-toolbox:toolbox");
   });
 
+  it("lets the admin impersonate the toolbox (kubectl --as), and refuses the toolbox impersonating anyone", async () => {
+    const as = ["--as=system:serviceaccount:egresslab-toolbox:toolbox"];
+    expect((await a(["auth", "can-i", "list", "secrets", "-n", "default", ...as])).stdout.trim()).toBe("no");
+    expect(
+      (await a(["auth", "can-i", "create", "pods", "--subresource=exec", "-n", "shop", ...as])).stdout.trim(),
+    ).toBe("yes");
+    const denied = await a(["get", "secrets", "-n", "default", ...as]);
+    expect(denied.stderr.trim()).toBe(
+      'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:egresslab-toolbox:toolbox" cannot list resource "secrets" in API group "" in the namespace "default"',
+    );
+    const who = await a(["auth", "whoami", "-o", "jsonpath={.status.userInfo.groups}", ...as]);
+    expect(who.stdout).toContain("system:serviceaccounts:egresslab-toolbox");
+    const escalate = await asToolbox(["get", "secrets", "-n", "default", "--as=kubernetes-admin"]);
+    expect(escalate.stderr.trim()).toBe(
+      'Error from server (Forbidden): users "kubernetes-admin" is forbidden: User "system:serviceaccount:egresslab-toolbox:toolbox" cannot impersonate resource "users" in API group "" at the cluster scope',
+    );
+    const masters = await asToolbox(["get", "secrets", "-A", "--as=x", "--as-group=system:masters"]);
+    expect(masters.exitCode).not.toBe(0);
+    expect(masters.stderr).toContain("cannot impersonate");
+  });
+
   it("applies a default-tier policy and is refused another tier's, with Calico's message", async () => {
     const policy = (name: string, tier?: string) =>
       JSON.stringify({

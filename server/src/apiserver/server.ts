@@ -44,6 +44,7 @@ import {
 } from "./authz.ts";
 import type { UserInfo } from "./rbac.ts";
 import { serveTokenRequest } from "./token-request.ts";
+import { impersonated } from "./impersonate.ts";
 
 export interface ApiServerOptions {
   tls: TlsMaterial;
@@ -219,6 +220,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     }
     if (!cluster || (clusterId !== undefined && clusterId !== cluster.id)) throw unauthorized();
     if (!connectionAllows(req.socket as Socket, cluster)) throw unauthorized();
+    const as = impersonated(req.headers, user, cluster.store);
+    if (as) user = as;
     return user ? { cluster, user } : { cluster };
   };
 
