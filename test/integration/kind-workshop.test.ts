@@ -150,7 +150,18 @@ describe("a workshop on kind (fake kind and docker, a simulated Calico Open Sour
         kubeconfig: conn.kubeconfig,
         dirs: ["stage-0", "stage-1"],
         files: [],
+        toolboxExecNamespaces: ["shop", "ops", "lab-extra"],
       });
+      // The toolbox may exec in the lab's namespaces (the lab's toolbox.execNamespaces), each with its RoleBinding.
+      const bindings = await sim([
+        "get",
+        "rolebindings",
+        "-A",
+        "--field-selector=metadata.name=egresslab-toolbox-exec",
+        "-o",
+        "jsonpath={.items[*].metadata.namespace}",
+      ]);
+      expect(bindings.stdout.split(" ").sort()).toEqual(["lab-extra", "ops", "shop"]);
       const pod = await sim([
         "-n",
         "egresslab-toolbox",

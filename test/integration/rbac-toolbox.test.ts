@@ -26,9 +26,10 @@ import {
   objectRequests,
   rbacAllows,
   show,
+  toolboxManifests,
+  WORKLOAD_NAMESPACES,
   type Req,
 } from "../../server/src/terminal/toolbox-rbac.cases.ts";
-import { toolboxManifestFile } from "../../server/src/terminal/toolbox.ts";
 import { currentKey, mintBoundToken, ISSUER } from "../../server/src/sim/tokens.ts";
 
 let env: KubectlEnv;
@@ -157,7 +158,7 @@ beforeAll(async () => {
   a = await env.cluster({ id: "rbac-a" });
   b = await env.cluster({ id: "rbac-b" });
   for (const k of [a, b]) {
-    const applied = await k(["apply", "--server-side", "-f", toolboxManifestFile]);
+    const applied = await k(["apply", "--server-side", "-f", "-"], { input: toolboxManifests });
     expect(applied.exitCode, applied.stderr).toBe(0);
   }
   const created = await a(["create", "token", "toolbox", "-n", "egresslab-toolbox"]);
@@ -188,6 +189,7 @@ describe("the toolbox's token against the simulated API server", () => {
 
   it("is allowed exactly what the YAML's evaluator allows: every guide command, every stage's object, every refusal", async () => {
     const lab = await loadLab(labDir);
+    expect(lab.toolbox?.execNamespaces).toEqual(WORKLOAD_NAMESPACES);
     const cases: (Req & { tier?: string })[] = [];
     for (const c of guideCommands()) {
       const entry = COMMANDS.find((e) => e.match.test(c.line));

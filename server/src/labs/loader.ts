@@ -276,6 +276,7 @@ export async function loadLab(dir: string): Promise<Lab> {
     durationMinutes: durationMinutes(m.duration),
     profile: m.profile,
     requirements: { edition: editions[0]!, editions, providers: m.requirements.providers },
+    ...(m.toolbox ? { toolbox: { execNamespaces: [...m.toolbox.execNamespaces] } } : {}),
     params,
     stages,
   };

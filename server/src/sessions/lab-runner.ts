@@ -25,6 +25,8 @@ export interface LabRunner {
   readonly summary: LabSummary;
   /** The cluster profile the lab runs on. */
   readonly profile: string;
+  /** The namespaces where the learner's toolbox may `kubectl exec` (on a real cluster), when the lab names them. */
+  readonly toolboxExecNamespaces?: readonly string[];
   readonly edition: "enterprise" | "oss";
   /** The per-session randomised values for a learner's seed. */
   params(seed: number): LabParams;
@@ -140,6 +142,7 @@ export function labRunner(
       stageCount: lab.stages.length,
     },
     profile: lab.profile,
+    ...(lab.toolbox ? { toolboxExecNamespaces: lab.toolbox.execNamespaces } : {}),
     edition,
     params: (seed) => sessionParams(lab, seed, edition),
     variant: (seed) => JSON.stringify(sessionParams(lab, seed, edition)),

@@ -605,6 +605,9 @@ export class Workshop extends EventEmitter<WorkshopEvents> {
       clusterId: conn.id,
       dirs: Array.from({ length: count }, (_, i) => stageDir(i)),
       files: [],
+      ...(this.opts.lab.toolboxExecNamespaces
+        ? { toolboxExecNamespaces: [...this.opts.lab.toolboxExecNamespaces] }
+        : {}),
     });
   }
 

@@ -43,6 +43,8 @@ export interface HomeSpec {
   clusterId?: string;
   /** kubectl's bash completion script, generated once per server, so a new shell need not run kubectl to get it. */
   completion?: string;
+  /** The lab's workload namespaces, where the toolbox (on a real cluster) may `kubectl exec`. */
+  toolboxExecNamespaces?: string[];
 }
 
 /** The host user that owns HOME and what is written in it (the learner's uid when the server runs as root). */

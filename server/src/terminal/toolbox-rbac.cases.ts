@@ -8,9 +8,9 @@
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { renderStage, sessionParams, type Lab } from "../labs/index.ts";
-import { toolboxManifestFile, toolboxNamespace } from "./toolbox.ts";
+import { toolboxManifestFile, toolboxManifestsFor, toolboxNamespace } from "./toolbox.ts";
 
 interface Rule {
   apiGroups?: string[];
@@ -34,7 +34,20 @@ export interface Req {
   name?: string;
 }
 
-export const docs = parseAllDocuments(readFileSync(toolboxManifestFile, "utf8"))
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const labDir = path.join(root, "labs", "egress-workshop");
+/** The namespaces of the lab's workloads (its `toolbox.execNamespaces`): where NAMESPACE in the guide may be. */
+export const WORKLOAD_NAMESPACES = (
+  parse(readFileSync(path.join(labDir, "lab.yaml"), "utf8")) as { toolbox: { execNamespaces: string[] } }
+).toolbox.execNamespaces;
+
+/** The toolbox's objects as the terminal applies them for this lab. */
+export const toolboxManifests = toolboxManifestsFor(
+  readFileSync(toolboxManifestFile, "utf8"),
+  WORKLOAD_NAMESPACES,
+);
+
+export const docs = parseAllDocuments(toolboxManifests)
   .map((d) => d.toJS() as Doc | null)
   .filter((d): d is Doc => !!d);
 
@@ -95,11 +108,6 @@ export function allows(q: Req & { tier?: string }): boolean {
     (rbacAllows({ ...pseudo, name: `${tier}.*` }) || rbacAllows({ ...pseudo, name: q.name }))
   );
 }
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-export const labDir = path.join(root, "labs", "egress-workshop");
-/** The namespaces of the lab's workloads: where the compromised workload (NAMESPACE in the guide) may be. */
-const WORKLOAD_NAMESPACES = ["shop", "ops"];
 
 const get = (group: string, resource: string, namespace?: string, name?: string): Req[] => [
   {

@@ -12,6 +12,7 @@ import {
   homeSyncScript,
   splitToolboxManifests,
   toolboxManifestFile,
+  toolboxManifestsFor,
 } from "./toolbox.ts";
 import { CommandError, type Cmder } from "../providers/cmd.ts";
 
@@ -223,5 +224,39 @@ describe("Toolboxes", () => {
       "apply --server-side --force-conflicts --field-manager=egresslab-toolbox -f - <apiVersion: rbac.authorization.k8s.io/v1",
     ]);
     expect(calls).toHaveLength(4);
+  });
+});
+
+describe("the toolbox's objects for a lab", () => {
+  it("binds exec in the lab's namespaces only, replacing the egress workshop's", () => {
+    const text = readFileSync(toolboxManifestFile, "utf8");
+    const objs = (t: string) =>
+      parseAllDocuments(t)
+        .map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string } } | null)
+        .filter((o): o is { kind: string; metadata: { name: string; namespace?: string } } => !!o);
+    const execIn = (t: string) =>
+      objs(t)
+        .filter((o) => o.kind === "RoleBinding" && o.metadata.name === "egresslab-toolbox-exec")
+        .map((o) => o.metadata.namespace);
+    expect(execIn(text)).toEqual(["shop", "ops"]);
+    expect(toolboxManifestsFor(text)).toBe(text);
+    const other = toolboxManifestsFor(text, ["alpha", "beta"]);
+    expect(execIn(other)).toEqual(["alpha", "beta"]);
+    const namespaces = objs(other)
+      .filter((o) => o.kind === "Namespace")
+      .map((o) => o.metadata.name);
+    expect(namespaces.sort()).toEqual(["alpha", "beta", "egresslab-toolbox"]);
+    // Everything else is kept: the ClusterRoles, the other Roles and bindings, the tier, the pod.
+    const rest = (t: string) =>
+      objs(t)
+        .filter(
+          (o) =>
+            !(
+              o.kind === "Namespace" ||
+              (o.kind === "RoleBinding" && o.metadata.name === "egresslab-toolbox-exec")
+            ),
+        )
+        .map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`);
+    expect(rest(other)).toEqual(rest(text).filter((x) => !x.startsWith("Namespace/")));
   });
 });

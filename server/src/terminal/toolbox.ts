@@ -46,6 +46,40 @@ export function splitToolboxManifests(text: string): { rbac: string; rest: strin
   return { rbac: rbac.join("---\n"), rest: rest.join("---\n") };
 }
 
+const EXEC_BINDING = "egresslab-toolbox-exec";
+
+/**
+ * The toolbox's objects for a lab: the exec RoleBindings (and the namespaces they are in) are the lab's
+ * `toolbox.execNamespaces`, replacing those clusters/toolbox.yaml names for the egress workshop; without a list the
+ * file's own are kept.
+ */
+export function toolboxManifestsFor(text: string, execNamespaces?: readonly string[]): string {
+  if (!execNamespaces?.length) return text;
+  const kept: string[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length)
+      throw new EgresslabError("invalid", `toolbox manifests: ${doc.errors[0]!.message}`);
+    const obj = doc.toJS() as { kind?: unknown; metadata?: { name?: unknown } } | null;
+    if (!obj) continue;
+    if (obj.kind === "RoleBinding" && obj.metadata?.name === EXEC_BINDING) continue;
+    if (obj.kind === "Namespace" && obj.metadata?.name !== toolboxNamespace) continue;
+    kept.push(stringify(obj));
+  }
+  for (const ns of execNamespaces) {
+    kept.push(stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
+    kept.push(
+      stringify({
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: EXEC_BINDING, namespace: ns, labels: { "app.kubernetes.io/part-of": "egresslab" } },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: EXEC_BINDING },
+        subjects: [{ kind: "ServiceAccount", name: "toolbox", namespace: toolboxNamespace }],
+      }),
+    );
+  }
+  return kept.join("---\n");
+}
+
 /** Where the terminal's login shell starts: the stage directory named in `~/.egresslab-stage` (see `setStartDir`). */
 export const bashProfile = `# egresslab: a login shell in the toolbox reads the learner's rc, then goes to the current stage's directory
 [ -r ~/.bashrc ] && . ~/.bashrc
@@ -103,7 +137,7 @@ export class Toolboxes {
    */
   async prepare(
     kubeconfigFile: string,
-    spec: Pick<HomeSpec, "dirs" | "files">,
+    spec: Pick<HomeSpec, "dirs" | "files" | "toolboxExecNamespaces">,
     onProgress: (step: string) => void = () => {},
   ): Promise<void> {
     const kubectl = (args: string[], what: string, input?: string, timeoutMs = 60_000) =>
@@ -115,7 +149,9 @@ export class Toolboxes {
         .catch((err: unknown) => {
           throw toolboxError(err, what);
         });
-    const { rbac, rest } = splitToolboxManifests(this.manifests);
+    const { rbac, rest } = splitToolboxManifests(
+      toolboxManifestsFor(this.manifests, spec.toolboxExecNamespaces),
+    );
     // Server-side apply: the same on every run, and Calico's kinds take no strategic merge patch.
     const apply = [
       "apply",

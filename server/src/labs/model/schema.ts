@@ -49,6 +49,14 @@ export const labFileSchema = z.strictObject({
   description: nonEmpty,
   duration,
   profile: name,
+  /** The learner's toolbox on a real cluster: the namespaces of the lab's workloads, where it may `kubectl exec`. */
+  toolbox: z
+    .strictObject({
+      execNamespaces: z
+        .array(name.max(63, "must be at most 63 characters"))
+        .min(1, "name at least one namespace"),
+    })
+    .optional(),
   requirements: z
     .strictObject({
       /** One edition (the lab runs only there)… */

@@ -42,6 +42,8 @@ export interface Lab {
   /** The cluster profile (`clusters/<profile>.yaml`). */
   profile: string;
   requirements: LabRequirements;
+  /** The learner's toolbox on a real cluster: the lab's workload namespaces, where it may `kubectl exec`. */
+  toolbox?: { execNamespaces: string[] };
   params: ParamSpec[];
   stages: StageSource[];
 }
