@@ -2,45 +2,21 @@
  * The guide's Rotate button in headless Chromium, on the real lab and the simulated cluster: it rotates the provider
  * in the learner's own cluster and shows the old and the new addresses under the block; a refusal is an error toast.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "vitest";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import type { WorkshopServer } from "../../server/src/http/server.ts";
 import { defaultCatalogue } from "../../server/src/net/catalogue-file.ts";
-import { launchBrowser } from "./browser.ts";
-import { LearnerPage } from "./learner-page.ts";
-import { startServer } from "./server.ts";
+import { browserSession } from "./session.ts";
 
 const labDir = path.resolve(import.meta.dirname, "..", "..", "labs", "egress-workshop");
 const stripe = defaultCatalogue().domains.find((d) => d.name === "api.stripe.com")!;
-let dataDir: string;
-let server: WorkshopServer;
-let browser: Browser;
-let page: Page;
-let lp: LearnerPage;
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), "egl-e2e-rotate-"));
-  server = await startServer({ labDir, dataDir });
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  lp = new LearnerPage(page);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const t = browserSession(labDir, "egl-e2e-rotate-");
 
 describe("the guide's Rotate button", () => {
   it("rotates Stripe's addresses and shows them before and after, then says when rotations are limited", async () => {
-    await page.goto(server.url);
-    await lp.join("Rotator");
-    await lp.goToStage(2);
-    const block = page.locator(".guide .action-rotate");
+    await t.page.goto(t.server.url);
+    await t.lp.join("Rotator");
+    await t.lp.goToStage(2);
+    const block = t.page.locator(".guide .action-rotate");
     expect(await block.count()).toBe(1);
     const button = block.locator("button[data-action=rotate]");
     expect(await button.innerText()).toBe("Rotate");
@@ -55,7 +31,7 @@ describe("the guide's Rotate button", () => {
     expect(m![1]!.split(", ")).toEqual(stripe.ips);
     const first = m![2]!.split(", ");
     expect(first).toHaveLength(stripe.ips.length);
-    await lp.screenshot("20-guide-rotated");
+    await t.lp.screenshot("20-guide-rotated");
     // Again: the result is replaced, the old addresses are the last ones.
     await button.click();
     await block.locator(".rotate-result", { hasText: `${first.join(", ")} →` }).waitFor();
@@ -64,7 +40,7 @@ describe("the guide's Rotate button", () => {
     await button.click();
     await block.locator("button[data-action=rotate]:not([disabled])").waitFor();
     await button.click();
-    const toast = page.locator(".toast-error", { hasText: /rotations are limited; try again in \d+ s/ });
+    const toast = t.page.locator(".toast-error", { hasText: /rotations are limited; try again in \d+ s/ });
     await toast.waitFor();
   });
 });
