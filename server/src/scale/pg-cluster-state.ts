@@ -30,7 +30,7 @@ import { noopLogger } from "../shared/logger.ts";
 import { EgresslabError, ValidationError } from "../shared/errors.ts";
 import { ApiError } from "../store/types.ts";
 import type { JournalChange } from "../store/object-store.ts";
-import { parseDataplaneState, type DataplaneState } from "../net/state.ts";
+import { dataplaneStateText, parseDataplaneState, type DataplaneState } from "../net/state.ts";
 import type {
   ClusterStateBackend,
   ClusterStateWriter,
@@ -727,7 +727,7 @@ class PgStateWriter implements ClusterStateWriter {
   saveDataplane(state: DataplaneState): Promise<void> {
     if (this.closedBy === "fenced") return Promise.reject(moved());
     return this.track(
-      this.backend.enqueue({ kind: "dataplane", id: this.id, text: JSON.stringify(state), writer: this }),
+      this.backend.enqueue({ kind: "dataplane", id: this.id, text: dataplaneStateText(state), writer: this }),
     );
   }
 

@@ -38,6 +38,8 @@ export function newDisk(capacity: number = FILE_LIMITS.clusterBytes): Disk {
 interface Entry {
   buf: Buffer;
   size: number;
+  /** The file's bytes in base64 while they are unchanged (for saving), dropped by every write to it. */
+  base64?: string;
 }
 
 /** Directories every image has (beside those of the system files and what is written). */
@@ -107,6 +109,7 @@ export class PodFileSystem implements PodFiles {
     this.bytes += delta;
     this.disk.used += delta;
     this.changes++;
+    if (old) old.base64 = undefined;
     if (append && old) {
       if (size > old.buf.length) {
         // Doubling keeps a loop of small appends linear; a read's view of the old buffer stays as it was.
@@ -145,6 +148,16 @@ export class PodFileSystem implements PodFiles {
   /** The files commands wrote, with their bytes (for saving the pod's state). */
   files(): [string, Buffer][] {
     return [...this.written.keys()].map((p) => [p, this.read(p)!]);
+  }
+
+  /**
+   * The files commands wrote, path → bytes in base64 (for saving the pod's state). Each file is encoded once per
+   * change: a file no write touched since the last call is not encoded again.
+   */
+  encodedFiles(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [p, e] of this.written) out[p] = e.base64 ??= e.buf.toString("base64", 0, e.size);
+    return out;
   }
 
   /** Puts back files saved with `files()` (counted against the limits; those past them are not restored). */

@@ -21,7 +21,7 @@ import {
   tunnelAddress,
 } from "./controllers/index.ts";
 import type { ControllerContext } from "./controllers/context.ts";
-import { DebouncedSaver, nodeDisk, type ClusterState, type DiskIO } from "./persistence.ts";
+import { CoalescingSaver, DebouncedSaver, nodeDisk, type ClusterState, type DiskIO } from "./persistence.ts";
 import type { ClusterStateBackend, ClusterStateWriter } from "./cluster-state.ts";
 import { fileClusterState } from "./file-cluster-state.ts";
 import { storageHealth, type StorageHealth } from "../shared/storage.ts";
@@ -329,6 +329,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
   // cluster, would keep the disk and the event loop busy with idle clusters).
   const restore = loaded ? loaded.dataplane : copied?.dataplane;
   let dpSaver: DebouncedSaver | undefined;
+  let dpSaves: CoalescingSaver | undefined;
   const dp =
     opts.dataplane === false
       ? undefined
@@ -344,10 +345,10 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
           restore,
           onChange: () => dpSaver?.touch(),
           // What an exec wrote in a pod is saved before the exec reports its end.
+          // Execs that end while a save runs share the next one.
           saveFiles: async () => {
-            dpSaver?.touch();
-            dpSaver?.flush();
-            await dpSaved;
+            dpSaver?.cancel();
+            await dpSaves?.request();
           },
         });
   const dataplaneFailed = (err: unknown): void =>
@@ -355,17 +356,13 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
       error: err instanceof Error ? err.message : String(err),
     });
   const writer = journal;
-  let dpSaved = Promise.resolve();
   if (dp && writer) {
-    dpSaver = new DebouncedSaver(
-      () => {
-        dpSaved = writer.saveDataplane(dp.snapshot()).catch(dataplaneFailed);
-      },
-      2000,
-      dataplaneFailed,
-    );
+    const saves = new CoalescingSaver(() => writer.saveDataplane(dp.snapshot()), dataplaneFailed);
+    dpSaves = saves;
+    dpSaver = new DebouncedSaver(() => void saves.request(), 2000, dataplaneFailed);
   }
   const dataplaneSaver = dpSaver;
+  const dataplaneSaves = dpSaves;
   const flush = {
     async flush(): Promise<void> {
       store.setJournal(undefined);
@@ -377,14 +374,14 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         });
       }
       // Always written on close: the rotation schedule's position moves without any event.
-      dataplaneSaver?.touch();
-      dataplaneSaver?.flush();
-      await dpSaved;
+      dataplaneSaver?.cancel();
+      await dataplaneSaves?.request();
     },
     abandon(): void {
       store.setJournal(undefined);
       writer?.abandon();
       dataplaneSaver?.cancel();
+      dataplaneSaves?.stop();
     },
   };
   const running = dp && withKubelet(dp, { store, api, clock, logger });

@@ -15,7 +15,7 @@ import {
   quarantineClusterState,
   readDataplaneState,
   readState,
-  writeDataplaneState,
+  writeDataplaneStateAsync,
   writeState,
   type DiskIO,
 } from "./persistence.ts";
@@ -36,6 +36,20 @@ function settled<T>(fn: () => T): Promise<T> {
 
 /** Cluster state in files under `dataDir`, written through `disk`. */
 export function fileClusterState(dataDir: string, disk: DiskIO = nodeDisk): ClusterStateBackend {
+  /**
+   * What is being written of each cluster off the event loop (its dataplane state): the next write, a delete or a
+   * quarantine of the same cluster waits for it, so none lands after them.
+   */
+  const writing = new Map<string, Promise<unknown>>();
+  const after = <T>(id: string, fn: () => T | Promise<T>): Promise<T> => {
+    const run = (writing.get(id) ?? Promise.resolve()).then(fn);
+    const done = run.catch(() => {});
+    writing.set(id, done);
+    void done.then(() => {
+      if (writing.get(id) === done) writing.delete(id);
+    });
+    return run;
+  };
   return {
     kind: "files",
     load: (id, logger) =>
@@ -87,7 +101,7 @@ export function fileClusterState(dataDir: string, disk: DiskIO = nodeDisk): Clus
         } else journal = ClusterJournal.open(opts, from.saved.journalBytes ?? journalSize(dataDir, id));
         const writer: ClusterStateWriter = {
           append: (changes, rv) => journal.append(changes, rv),
-          saveDataplane: (state) => settled(() => writeDataplaneState(dataDir, id, state, disk)),
+          saveDataplane: (state) => after(id, () => writeDataplaneStateAsync(dataDir, id, state, disk)),
           close: () => settled(() => journal.close()),
           abandon: () => {
             try {
@@ -101,8 +115,10 @@ export function fileClusterState(dataDir: string, disk: DiskIO = nodeDisk): Clus
         };
         return writer;
       }),
-    delete: (id) => settled(() => deleteSimClusterState(dataDir, id)),
-    quarantine: (id) => settled(() => quarantineClusterState(dataDir, id)),
-    close: () => Promise.resolve(),
+    delete: (id) => after(id, () => deleteSimClusterState(dataDir, id)),
+    quarantine: (id) => after(id, () => quarantineClusterState(dataDir, id)),
+    close: async () => {
+      await Promise.all(writing.values());
+    },
   };
 }

@@ -19,10 +19,16 @@ import {
   rmSync,
   writeSync,
 } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { EgresslabError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
-import { parseDataplaneState, type DataplaneState } from "../net/state.ts";
+import {
+  dataplaneStateBytes,
+  dataplaneStateText,
+  parseDataplaneState,
+  type DataplaneState,
+} from "../net/state.ts";
 import type { KubeObject, ResourceKey } from "../store/types.ts";
 import type { CalicoEdition } from "./types.ts";
 
@@ -40,6 +46,11 @@ export interface DiskIO {
    * failure the temp file is removed and the old file is untouched.
    */
   replaceFile(file: string, data: string, mode?: number): void;
+  /**
+   * `replaceFile` with the writing and syncing off the event loop, for files of megabytes (the dataplane state with
+   * pods' files); `data` is the file's bytes in pieces. Without it, `replaceFile` is used.
+   */
+  replaceFileAsync?(file: string, data: readonly Buffer[], mode?: number): Promise<void>;
 }
 
 function writeAll(fd: number, data: Buffer, position: number | null): void {
@@ -64,6 +75,9 @@ function syncDir(dir: string): void {
     if (fd !== undefined) closeSync(fd);
   }
 }
+
+/** Temp files of `replaceFileAsync` have names of their own (two writes may overlap). */
+let asyncTemps = 0;
 
 /** The real disk. */
 export const nodeDisk: DiskIO = {
@@ -99,6 +113,33 @@ export const nodeDisk: DiskIO = {
       renameSync(tmp, file);
     } catch (err) {
       rmSync(tmp, { force: true });
+      throw err;
+    }
+    syncDir(path.dirname(file));
+  },
+  async replaceFileAsync(file, data, mode = 0o600) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${++asyncTemps}.tmp`;
+    try {
+      const fh = await open(tmp, "w", mode);
+      try {
+        let bufs = data.filter((b) => b.length > 0);
+        while (bufs.length) {
+          const { bytesWritten } = await fh.writev(bufs);
+          if (bytesWritten <= 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+          let n = bytesWritten;
+          let i = 0;
+          while (i < bufs.length && n >= bufs[i]!.length) n -= bufs[i++]!.length;
+          bufs = bufs.slice(i);
+          if (n > 0) bufs[0] = bufs[0]!.subarray(n);
+        }
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true });
       throw err;
     }
     syncDir(path.dirname(file));
@@ -218,7 +259,21 @@ export function writeDataplaneState(
   state: DataplaneState,
   disk: DiskIO = nodeDisk,
 ): void {
-  disk.replaceFile(dataplaneStateFile(dataDir, id), JSON.stringify(state));
+  disk.replaceFile(dataplaneStateFile(dataDir, id), dataplaneStateText(state));
+}
+
+/**
+ * `writeDataplaneState` with the writing and syncing off the event loop when `disk` can (what stays on it is
+ * copying the pods' files' base64 into the pieces written).
+ */
+export async function writeDataplaneStateAsync(
+  dataDir: string,
+  id: string,
+  state: DataplaneState,
+  disk: DiskIO = nodeDisk,
+): Promise<void> {
+  if (!disk.replaceFileAsync) return writeDataplaneState(dataDir, id, state, disk);
+  await disk.replaceFileAsync(dataplaneStateFile(dataDir, id), dataplaneStateBytes(state));
 }
 
 export function journalFile(dataDir: string, id: string): string {
@@ -282,5 +337,41 @@ export class DebouncedSaver {
     } catch (err) {
       this.onError(err);
     }
+  }
+}
+
+/**
+ * Runs `save` for whoever asks, one save at a time: what is asked while a save runs is done by the next save (one
+ * waits at most, shared by everyone who asks meanwhile), which starts when the running one has ended and saves the
+ * state as it is then. `request()` resolves once a save that started after it was called has ended, so a change made
+ * before calling it is saved by then. A save that fails is reported to `onError` (and `request()` still resolves).
+ */
+export class CoalescingSaver {
+  private running: Promise<void> = Promise.resolve();
+  private pending: Promise<void> | undefined;
+  private stopped = false;
+  /** Saves started (for tests and figures). */
+  saves = 0;
+  constructor(
+    private readonly save: () => Promise<void>,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {}
+  request(): Promise<void> {
+    this.pending ??= this.running
+      // A turn of the event loop first, so that what ends in the same turn is saved once.
+      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(async () => {
+        this.pending = undefined;
+        if (this.stopped) return;
+        this.saves++;
+        const run = (async () => this.save())().catch(this.onError);
+        this.running = run;
+        await run;
+      });
+    return this.pending;
+  }
+  /** Saves nothing more (another process owns the state now); what waits resolves without saving. */
+  stop(): void {
+    this.stopped = true;
   }
 }

@@ -204,9 +204,7 @@ export function startContainers(d: ContainerDeps): Containers {
       if (uid === undefined) continue;
       let e = encoded.get(f);
       if (e?.version !== f.version || e.saved.uid !== uid) {
-        const saved: SavedPodFiles = { uid, files: {} };
-        for (const [p, data] of f.files()) saved.files[p] = data.toString("base64");
-        e = { version: f.version, saved };
+        e = { version: f.version, saved: { uid, files: f.encodedFiles() } };
         encoded.set(f, e);
       }
       if (Object.keys(e.saved.files).length) out[k] = e.saved;
