@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { parseCatalogue } from "./catalogue.ts";
 import { FlowLog, parseFlowQuery, type FlowEvent } from "./flows.ts";
 import { Internet } from "./internet.ts";
-import { parseDataplaneState } from "./state.ts";
+import {
+  dataplaneStateBytes,
+  dataplaneStateText,
+  parseDataplaneState,
+  type DataplaneState,
+} from "./state.ts";
 
 const cat = parseCatalogue(
   [
@@ -127,5 +132,37 @@ describe("dataplane state", () => {
     expect(parseDataplaneState({ ...base, pods: [] }).problems).toEqual([
       "pods: not a map; pods' files start empty",
     ]);
+  });
+
+  it("writes a state with pods' files as JSON.stringify does, in text and in bytes", () => {
+    const b64 = (b: Buffer) => b.toString("base64");
+    const states: DataplaneState[] = [
+      { version: 1, internet: { elapsedMs: 5, rotations: { "a.b": 2 } }, flows: [] },
+      { version: 1, internet: { elapsedMs: 0, rotations: {} }, flows: [], pods: {} },
+      {
+        version: 1,
+        internet: { elapsedMs: 1, rotations: {} },
+        flows: [],
+        logs: [],
+        pods: {
+          'default/q"uote': { uid: 'u"1\\', files: {} },
+          "shop/box": {
+            uid: "u2",
+            files: {
+              "/tmp/a.bin": b64(Buffer.from([0, 255, 34, 92, 10])),
+              '/tmp/we "ird"\\ná☕\n': b64(Buffer.from("x")),
+              "/tmp/empty": "",
+            },
+          },
+          "shop/other": { uid: "u3", files: { "/root/big": b64(Buffer.alloc(70_000, 7)) } },
+        },
+      },
+    ];
+    for (const state of states) {
+      const want = JSON.parse(JSON.stringify(state)) as unknown;
+      expect(JSON.parse(dataplaneStateText(state))).toEqual(want);
+      expect(JSON.parse(Buffer.concat(dataplaneStateBytes(state)).toString("utf8"))).toEqual(want);
+      expect(parseDataplaneState(JSON.parse(dataplaneStateText(state))).problems).toEqual([]);
+    }
   });
 });

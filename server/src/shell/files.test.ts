@@ -1,6 +1,6 @@
 /** A pod's files: bytes kept as written, and the space limits a full filesystem reports. */
 import { randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FILE_LIMITS, newDisk, PodFileSystem } from "./files.ts";
 
 const system = () => ({ "/etc/hostname": "box\n" });
@@ -65,5 +65,58 @@ describe("PodFileSystem", () => {
     g.restore(f.files());
     expect(g.read("/tmp/a")!.equals(bin)).toBe(true);
     expect(g.version).toBeGreaterThan(0);
+  });
+
+  it("encodes each file for saving once per change, never serving old bytes after any write", () => {
+    const f = new PodFileSystem(system);
+    const expected = () => Object.fromEntries(f.files().map(([p, b]) => [p, b.toString("base64")]));
+    const check = () => expect(f.encodedFiles()).toEqual(expected());
+    f.write("/tmp/a", "aaaa");
+    f.write("/tmp/b", randomBytes(3000));
+    check();
+    // Same size, other bytes: a cache keyed by size (or by the pod's files as a whole) would serve "aaaa".
+    f.write("/tmp/a", "bbbb");
+    check();
+    // An append that fits the buffer already allocated (the same buffer, written in place).
+    f.write("/tmp/a", "c", true);
+    check();
+    // Many small appends, each seen.
+    for (let i = 0; i < 300; i++) {
+      f.write("/tmp/log", Buffer.from([i & 255]), true);
+      if (i % 37 === 0) check();
+    }
+    check();
+    // Truncated to nothing, then appended to again.
+    f.write("/tmp/b", "");
+    check();
+    expect(f.encodedFiles()["/tmp/b"]).toBe("");
+    f.write("/tmp/b", "again", true);
+    check();
+    // A file written by a restore (another pod's saved files).
+    const g = new PodFileSystem(system);
+    g.write("/tmp/b", "stale");
+    g.encodedFiles();
+    g.restore(f.files());
+    expect(g.encodedFiles()).toEqual(expected());
+    // Gone with the pod.
+    f.release();
+    expect(f.encodedFiles()).toEqual({});
+  });
+
+  it("does not encode a file again that no write changed", () => {
+    const f = new PodFileSystem(system);
+    f.write("/tmp/big", randomBytes(100_000));
+    f.write("/tmp/small", "x");
+    f.encodedFiles();
+    const toString = vi.spyOn(Buffer.prototype, "toString");
+    try {
+      f.write("/tmp/small", "y", true);
+      const out = f.encodedFiles();
+      expect(Buffer.from(out["/tmp/small"]!, "base64").toString()).toBe("xy");
+      const encoded = toString.mock.calls.filter(([enc]) => enc === "base64");
+      expect(encoded).toHaveLength(1);
+    } finally {
+      toString.mockRestore();
+    }
   });
 });
