@@ -52,6 +52,10 @@ describe("a full disk (injected write failure)", () => {
         fail();
         nodeDisk.replaceFile(file, data, mode);
       },
+      async replaceFileAsync(file, data, mode) {
+        fail();
+        await nodeDisk.replaceFileAsync!(file, data, mode);
+      },
     };
     const health = new StorageHealth();
     const problems: string[] = [];

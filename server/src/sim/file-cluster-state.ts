@@ -42,7 +42,9 @@ export function fileClusterState(dataDir: string, disk: DiskIO = nodeDisk): Clus
    */
   const writing = new Map<string, Promise<unknown>>();
   const after = <T>(id: string, fn: () => T | Promise<T>): Promise<T> => {
-    const run = (writing.get(id) ?? Promise.resolve()).then(fn);
+    const before = writing.get(id);
+    // With nothing being written, `fn` runs at once.
+    const run = before ? before.then(fn) : settled(fn).then((v) => v);
     const done = run.catch(() => {});
     writing.set(id, done);
     void done.then(() => {

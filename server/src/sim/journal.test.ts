@@ -59,6 +59,10 @@ function fullableDisk(full: { on: boolean; code?: string }): DiskIO {
       fail();
       nodeDisk.replaceFile(file, data, mode);
     },
+    async replaceFileAsync(file, data, mode) {
+      fail();
+      await nodeDisk.replaceFileAsync!(file, data, mode);
+    },
   };
 }
 
