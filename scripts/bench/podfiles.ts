@@ -1,12 +1,14 @@
 /**
  * Pod file figures: `kubectl cp` in and out of a pod (the pod's `tar` reading and writing a 4 MiB binary file through
  * exec's streams), a pod's files in the saved dataplane state, and `jq` on a page of Whisker flows — each with the
- * longest the event loop was held meanwhile.
+ * longest the event loop was held meanwhile; and an exec that appends one byte in a saved cluster whose pods' files
+ * are at the cluster's cap (saved before the exec reports its end).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { dataplaneStateBytes } from "../../server/src/net/state.ts";
 import { createTestCluster } from "../../server/src/net/testkit.ts";
 import { createSimCluster } from "../../server/src/sim/cluster.ts";
 import type { ExecIO, PodRuntime } from "../../server/src/sim/types.ts";
@@ -151,8 +153,13 @@ export async function run(): Promise<void> {
     );
     const t = performance.now();
     const state = JSON.stringify(c.dataplane.snapshot());
+    const json = performance.now() - t;
+    const t2 = performance.now();
+    const pieces = dataplaneStateBytes(c.dataplane.snapshot());
+    const saved = performance.now() - t2;
+    if (!Buffer.concat(pieces).equals(Buffer.from(state))) throw new Error("saved bytes differ");
     console.log(
-      `dataplane state with that pod's files:      ${(state.length / 1024 / 1024).toFixed(1)} MiB, snapshot + JSON ${(performance.now() - t).toFixed(1)} ms`,
+      `dataplane state with that pod's files:      ${(state.length / 1024 / 1024).toFixed(1)} MiB, snapshot + JSON.stringify ${json.toFixed(1)} ms, snapshot + the pieces saved ${saved.toFixed(1)} ms`,
     );
 
     const flow = (i: number) => ({
