@@ -8,13 +8,22 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject, ObjectStore } from "../store/types.ts";
 import { ApiError } from "../store/types.ts";
-import { authorize, rulesFor, type Attributes, type UserInfo } from "./rbac.ts";
+import {
+  authorize,
+  BOOTSTRAP_BINDINGS,
+  BOOTSTRAP_ROLES,
+  rulesFor,
+  type Attributes,
+  type UserInfo,
+} from "./rbac.ts";
 import { checkAuthorized, checkTier, requestAttributes } from "./authz.ts";
 import { parseRoute } from "./route.ts";
 
 const G = "rbac.authorization.k8s.io";
 
-function storeOf(objects: KubeObject[]): ObjectStore {
+/** A store of `objects` and, unless told otherwise, the bootstrap policy a cluster is created with. */
+function storeOf(own: KubeObject[], bootstrap = true): ObjectStore {
+  const objects = bootstrap ? [...own, ...BOOTSTRAP_ROLES, ...BOOTSTRAP_BINDINGS] : own;
   const keyOf = (o: KubeObject): string => {
     const group = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0]! : "core";
     const plural = { Role: "roles", ClusterRole: "clusterroles", RoleBinding: "rolebindings" }[o.kind];

@@ -5,11 +5,12 @@
  * non-resource URL with a trailing `*`), and otherwise the answer is no opinion, with the bindings whose role could not
  * be found as the reason. ClusterRoles with an `aggregationRule` are the union of the ClusterRoles their selectors match.
  *
- * The bootstrap policy a real cluster creates (`bootstrappolicy/policy.go`): `cluster-admin` for `system:masters`,
- * discovery and self-review for every authenticated user, the version and health endpoints for everyone. They are
- * built in here rather than stored; a stored object of the same name wins.
+ * The bootstrap policy a real cluster stores (`bootstrappolicy/policy.go`): `cluster-admin` for `system:masters`,
+ * discovery and self-review for every authenticated user, the version and health endpoints for everyone. As the real
+ * server's `rbac/bootstrap-roles` post-start hook does, `reconcileBootstrapPolicy` creates the ones missing when a
+ * cluster is made or started again; from then on they are objects like any other, and evaluated only from storage.
  */
-import type { KubeObject, ObjectStore } from "../store/types.ts";
+import type { ClusterApi, KubeObject, ObjectStore } from "../store/types.ts";
 import { fromLabelSelectorObject, matchesLabels } from "../store/selectors.ts";
 
 export interface UserInfo {
@@ -48,16 +49,22 @@ export interface Decision {
   reason: string;
 }
 
+/** The metadata upstream gives every bootstrap object (`addClusterRoleLabel`, `reconciliation`'s autoupdate). */
+const bootstrapMeta = (name: string): KubeObject["metadata"] => ({
+  name,
+  labels: { "kubernetes.io/bootstrapping": "rbac-defaults" },
+  annotations: { "rbac.authorization.kubernetes.io/autoupdate": "true" },
+});
 const role = (name: string, rules: PolicyRule[]): KubeObject => ({
   apiVersion: "rbac.authorization.k8s.io/v1",
   kind: "ClusterRole",
-  metadata: { name, labels: { "kubernetes.io/bootstrapping": "rbac-defaults" } },
+  metadata: bootstrapMeta(name),
   rules,
 });
 const binding = (name: string, roleName: string, groups: string[]): KubeObject => ({
   apiVersion: "rbac.authorization.k8s.io/v1",
   kind: "ClusterRoleBinding",
-  metadata: { name, labels: { "kubernetes.io/bootstrapping": "rbac-defaults" } },
+  metadata: bootstrapMeta(name),
   roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
   subjects: groups.map((g) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: g })),
 });
@@ -134,7 +141,34 @@ function rulesOf(o: KubeObject): PolicyRule[] {
 }
 
 function clusterRole(store: ObjectStore, name: string): KubeObject | undefined {
-  return store.get(CR, undefined, name) ?? BOOTSTRAP_ROLES.find((r) => r.metadata.name === name);
+  return store.get(CR, undefined, name);
+}
+
+/**
+ * Creates the bootstrap ClusterRoles and ClusterRoleBindings that `store` lacks, as the real server's reconciliation
+ * does at every start (`EnsureRBACPolicy`): a deleted one comes back. One already stored is left as it is, whatever
+ * its `autoupdate` annotation, so its resourceVersion stays (upstream would only add rules it lacks; these roles'
+ * rules are those the simulator has always had). Returns how many objects it created.
+ */
+export function reconcileBootstrapPolicy(
+  api: Pick<ClusterApi, "findType" | "create">,
+  store: ObjectStore,
+): number {
+  let created = 0;
+  for (const [plural, objects] of [
+    ["clusterroles", BOOTSTRAP_ROLES],
+    ["clusterrolebindings", BOOTSTRAP_BINDINGS],
+  ] as const) {
+    const type = api.findType(plural, "rbac.authorization.k8s.io");
+    if (!type) continue;
+    const key = plural === "clusterroles" ? CR : CRB;
+    for (const o of objects) {
+      if (store.get(key, undefined, o.metadata.name)) continue;
+      api.create(type, undefined, structuredClone(o));
+      created++;
+    }
+  }
+  return created;
 }
 
 /** A ClusterRole's rules: its own, or with an `aggregationRule` those of every ClusterRole its selectors match. */
@@ -236,10 +270,7 @@ export function visitRules(
   namespace: string | undefined,
   visit: (source: string | undefined, rule: PolicyRule | undefined, error: string | undefined) => boolean,
 ): void {
-  const stored = store.list(CRB);
-  const names = new Set(stored.map((b) => b.metadata.name));
-  const crbs = [...stored, ...BOOTSTRAP_BINDINGS.filter((b) => !names.has(b.metadata.name))];
-  for (const b of crbs) {
+  for (const b of store.list(CRB)) {
     const subject = (Array.isArray(b.subjects) ? b.subjects : [])
       .map(rec)
       .find((s) => subjectApplies(user, s, ""));

@@ -31,6 +31,7 @@ import { fnv32a } from "../shared/hash.ts";
 import { randomUUID } from "node:crypto";
 import { loadProfile, profileForEdition, sortForCreation, type ClusterProfile } from "./profiles.ts";
 import type { CalicoEdition, DataplaneApi, PodRuntime, SimClusterHandle } from "./types.ts";
+import { reconcileBootstrapPolicy } from "../apiserver/rbac.ts";
 
 export { deleteSimClusterState } from "./persistence.ts";
 
@@ -266,6 +267,20 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
     ...(opts.apiCa !== undefined ? { apiCa: opts.apiCa } : {}),
   };
   api.addAdmission(serviceAllocator(store, random));
+  // The bootstrap RBAC objects are written through an API of their own with its own sequence of uids, so adding
+  // them moves no name or uid the cluster's other objects draw.
+  const bootstrapApi = new SimClusterApi({
+    store,
+    registry,
+    edition,
+    clock,
+    random: createRandom(seed ^ restoredRv ^ fnv32a("rbac-defaults")),
+    logger,
+  });
+  const reconcileRbac = (): void => {
+    const created = reconcileBootstrapPolicy(bootstrapApi, store);
+    if (created) logger.info("created the bootstrap RBAC objects the cluster lacked", { created });
+  };
   const manager = new ControllerManager(store, createControllers(ctx), logger);
   api.onSettle(() => manager.settle());
 
@@ -304,6 +319,15 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         error: err instanceof Error ? err.message : String(err),
       });
     }
+    // As a real API server's RBAC post-start hook: a cluster saved without them, or whose learner deleted one, gets
+    // them back.
+    try {
+      store.atomically(reconcileRbac);
+    } catch (err) {
+      logger.error("could not save the bootstrap RBAC objects after restoring the cluster", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   } else {
     if (copied) {
       // An image is captured between writes, when the controllers have converged: there is nothing to sync.
@@ -319,6 +343,7 @@ export async function createSimCluster(opts: SimClusterOptions): Promise<SimClus
         ctx.events.enabled = true;
       }
     }
+    reconcileRbac();
     if (backend) {
       journal = await backend.open(opts.id, { fresh: snapshot() }, writerOptions);
       store.setJournal(journal);

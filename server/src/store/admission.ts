@@ -25,6 +25,8 @@ export function nameRuleOf(t: ResourceType): NameRule {
   const key = resourceKey(t);
   if (key === "core/namespaces") return "label";
   if (key === "core/services") return "dns1035";
+  // `ValidateRBACName` is `path.IsValidPathSegmentName`: `system:discovery` is a valid ClusterRole name.
+  if (t.group === "rbac.authorization.k8s.io") return "path";
   return "subdomain";
 }
 
