@@ -119,4 +119,38 @@ describe("PodFileSystem", () => {
       toString.mockRestore();
     }
   });
+
+  it("makes, renames and removes: directories take a block, names are bounded, the kubelet's files stay", () => {
+    const disk = newDisk();
+    const f = new PodFileSystem(system, disk);
+    expect(f.mkdir("/tmp/d")).toBeUndefined();
+    expect(f.list("/tmp/d")).toEqual([]);
+    expect(f.mkdir("/tmp/d")).toBe("File exists");
+    expect(f.mkdir("/tmp/x/y")).toBe("No such file or directory");
+    expect(f.mkdir("/sys/z")).toBe("Read-only file system");
+    expect(disk.used).toBe(FILE_LIMITS.dirBytes);
+    f.write("/tmp/d/a", "abc");
+    expect(f.mkdir("/tmp/d/a/b")).toBe("Not a directory");
+    expect(f.remove("/tmp/d")).toBe("Directory not empty");
+    expect(f.rename("/tmp/d/a", "/tmp/b")).toBeUndefined();
+    expect(f.read("/tmp/b")!.toString()).toBe("abc");
+    expect(f.read("/tmp/d/a")).toBeUndefined();
+    expect(disk.used).toBe(FILE_LIMITS.dirBytes + 3);
+    expect(f.remove("/tmp/d")).toBeUndefined();
+    expect(f.remove("/tmp/b")).toBeUndefined();
+    expect(disk.used).toBe(0);
+    expect(f.remove("/tmp/b")).toBe("No such file or directory");
+    expect(f.remove("/etc/hostname")).toBe("Device or resource busy");
+    expect(f.remove("/tmp")).toBe("Device or resource busy");
+    expect(f.read("/etc/hostname")!.toString()).toBe("box\n");
+  });
+
+  it("empty files and directories are bounded in number, as inodes are", () => {
+    const f = new PodFileSystem(system);
+    for (let i = 0; i < FILE_LIMITS.podEntries; i++) expect(f.write(`/tmp/e${i}`, "")).toBeUndefined();
+    expect(f.write("/tmp/more", "")).toBe("No space left on device");
+    expect(f.mkdir("/tmp/dir")).toBe("No space left on device");
+    // Rewriting a file that exists needs no new one.
+    expect(f.write("/tmp/e0", "x")).toBeUndefined();
+  });
 });

@@ -4,7 +4,7 @@
  * gzip, an image, random bytes). Space is bounded per file, per pod and across a cluster's pods (its `Disk`), and a
  * write past a bound fails as a full filesystem does: `No space left on device`.
  */
-import type { FileError, PodFiles } from "./types.ts";
+import type { FileError, PathError, PodFiles } from "./types.ts";
 
 /** The space of one cluster's pod filesystems (like a node's disk, shared by its containers' writable layers). */
 export interface Disk {
@@ -21,6 +21,10 @@ export const FILE_LIMITS = {
   podBytes: 8 * 1024 * 1024,
   /** The files all of one cluster's pods write. */
   clusterBytes: 16 * 1024 * 1024,
+  /** Files and directories one pod writes (its inodes: past them a write fails as a full disk does). */
+  podEntries: 10_000,
+  /** The space a made directory takes (one block). */
+  dirBytes: 4096,
 } as const;
 
 /** `path` as the shell means it: relative to the working directory (`$PWD`) unless absolute. */
@@ -51,6 +55,13 @@ const toBytes = (data: string | Uint8Array): Buffer =>
 /** A writable overlay over fixed system files; bounded in size (per file, per pod and on the cluster's disk). */
 export class PodFileSystem implements PodFiles {
   private readonly written = new Map<string, Entry>();
+  /** Directories commands made (`mkdir`). */
+  private readonly made = new Set<string>();
+  /**
+   * The names in each directory that written files and made directories give it, with how many of those each name
+   * stands for: a listing reads its own directory's entry, not every file of the pod.
+   */
+  private readonly children = new Map<string, Map<string, number>>();
   private bytes = 0;
   private changes = 0;
 
@@ -101,6 +112,7 @@ export class PodFileSystem implements PodFiles {
     const size = (append && old ? old.size : 0) + bytes.length;
     const delta = size - (old?.size ?? 0);
     if (
+      (!old && this.written.size + this.made.size >= FILE_LIMITS.podEntries) ||
       size > FILE_LIMITS.fileBytes ||
       this.bytes + delta > FILE_LIMITS.podBytes ||
       this.disk.used + delta > this.disk.capacity
@@ -119,25 +131,128 @@ export class PodFileSystem implements PodFiles {
       }
       bytes.copy(old.buf, old.size);
       old.size = size;
-    } else this.written.set(p, { buf: Buffer.from(bytes), size });
+    } else {
+      if (!old) this.index(p, 1);
+      this.written.set(p, { buf: Buffer.from(bytes), size });
+    }
     return undefined;
+  }
+
+  /** Counts `p` (a written file or made directory) in the listing of each directory above it, or stops counting it. */
+  private index(p: string, by: 1 | -1): void {
+    let dir = p;
+    while (dir !== "/") {
+      const cut = dir.lastIndexOf("/");
+      const name = dir.slice(cut + 1);
+      dir = dir.slice(0, cut) || "/";
+      let names = this.children.get(dir);
+      if (!names) this.children.set(dir, (names = new Map()));
+      const n = (names.get(name) ?? 0) + by;
+      if (n > 0) names.set(name, n);
+      else names.delete(name);
+      if (names.size === 0) this.children.delete(dir);
+    }
+  }
+
+  isDir(path: string): boolean {
+    const p = this.norm(path);
+    if (p === "/" || this.made.has(p) || this.children.has(p)) return true;
+    const prefix = p + "/";
+    return (
+      Object.keys(this.system()).some((f) => f.startsWith(prefix)) ||
+      [...DIRS, ...this.dirs, "/bin", "/usr/bin"].some((d) => d === p || d.startsWith(prefix))
+    );
   }
 
   list(path: string): string[] | undefined {
     const p = this.norm(path);
     const prefix = p === "/" ? "/" : p + "/";
-    const names = new Set<string>();
-    const all = [
+    const names = new Set<string>(this.children.get(p)?.keys());
+    if (this.made.has(p)) names.add(".keep");
+    // The image's and the kubelet's files and directories: a few dozen.
+    const fixed = [
       ...Object.keys(this.system()),
-      ...this.written.keys(),
       ...[...DIRS, ...this.dirs].map((d) => `${d}/.keep`),
       "/bin/sh",
       "/usr/bin/env",
     ];
-    for (const f of all) if (f.startsWith(prefix)) names.add(f.slice(prefix.length).split("/")[0]!);
+    for (const f of fixed) if (f.startsWith(prefix)) names.add(f.slice(prefix.length).split("/")[0]!);
     if (names.size === 0) return undefined;
     names.delete(".keep");
     return [...names].sort();
+  }
+
+  private readOnly(p: string): boolean {
+    return p === "/proc" || p === "/sys" || p.startsWith("/proc/") || p.startsWith("/sys/");
+  }
+
+  mkdir(path: string): PathError | undefined {
+    const p = this.norm(path);
+    if (this.read(p) !== undefined || this.list(p)) return "File exists";
+    if (this.readOnly(p)) return "Read-only file system";
+    const parent = p.slice(0, p.lastIndexOf("/")) || "/";
+    if (!this.list(parent))
+      return this.read(parent) !== undefined ? "Not a directory" : "No such file or directory";
+    if (
+      this.written.size + this.made.size >= FILE_LIMITS.podEntries ||
+      this.bytes + FILE_LIMITS.dirBytes > FILE_LIMITS.podBytes ||
+      this.disk.used + FILE_LIMITS.dirBytes > this.disk.capacity
+    )
+      return "No space left on device";
+    this.made.add(p);
+    this.index(p, 1);
+    this.bytes += FILE_LIMITS.dirBytes;
+    this.disk.used += FILE_LIMITS.dirBytes;
+    this.changes++;
+    return undefined;
+  }
+
+  remove(path: string): PathError | undefined {
+    const p = this.norm(path);
+    const e = this.written.get(p);
+    if (e) {
+      this.written.delete(p);
+      this.index(p, -1);
+      this.bytes -= e.size;
+      this.disk.used -= e.size;
+      this.changes++;
+      return undefined;
+    }
+    const names = this.list(p);
+    if (names === undefined) {
+      if (this.read(p) === undefined) return "No such file or directory";
+      // What the kubelet mounts and the image's own files stay.
+      return this.readOnly(p) ? "Read-only file system" : "Device or resource busy";
+    }
+    if (names.length > 0) return "Directory not empty";
+    if (!this.made.has(p)) return this.readOnly(p) ? "Read-only file system" : "Device or resource busy";
+    this.made.delete(p);
+    this.index(p, -1);
+    this.bytes -= FILE_LIMITS.dirBytes;
+    this.disk.used -= FILE_LIMITS.dirBytes;
+    this.changes++;
+    return undefined;
+  }
+
+  rename(from: string, to: string): PathError | undefined {
+    const f = this.norm(from);
+    const t = this.norm(to);
+    const e = this.written.get(f);
+    if (!e) return this.read(f) === undefined ? "No such file or directory" : "Device or resource busy";
+    if (f === t) return undefined;
+    if (this.readOnly(t)) return "Read-only file system";
+    if (this.list(t)) return "Is a directory";
+    const old = this.written.get(t);
+    if (old) {
+      this.bytes -= old.size;
+      this.disk.used -= old.size;
+    }
+    this.written.delete(f);
+    this.index(f, -1);
+    if (!old) this.index(t, 1);
+    this.written.set(t, e);
+    this.changes++;
+    return undefined;
   }
 
   /** Counts the writes: it changes whenever a file does. */
@@ -170,5 +285,7 @@ export class PodFileSystem implements PodFiles {
     this.disk.used -= this.bytes;
     this.bytes = 0;
     this.written.clear();
+    this.made.clear();
+    this.children.clear();
   }
 }

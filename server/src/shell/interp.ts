@@ -342,7 +342,7 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
     case "while": {
       let status = 0;
       for (;;) {
-        const c = await runList(cmd.cond, env, io);
+        const c = await runCondition(cmd.cond, env, io);
         if (env.exitCode !== undefined || (c === 0) === cmd.until) break;
         status = await runList(cmd.body, env, io);
         if (env.exitCode !== undefined) break;
@@ -352,7 +352,7 @@ async function runCommand(cmd: Command, env: ShellEnv, io: CmdIO): Promise<numbe
     }
     case "if": {
       for (const b of cmd.branches) {
-        const c = await runList(b.cond, env, io);
+        const c = await runCondition(b.cond, env, io);
         if (env.exitCode !== undefined) return c;
         if (c === 0) return runList(b.body, env, io);
       }
@@ -382,17 +382,37 @@ async function runPipeline(p: Pipeline, env: ShellEnv, io: CmdIO): Promise<numbe
   return p.negate ? (status === 0 ? 1 : 0) : status;
 }
 
-/** Runs a list; stops early on `exit`. */
+/** Runs the condition of an `if` or a loop, where `set -e` does not apply. */
+async function runCondition(script: Script, env: ShellEnv, io: CmdIO): Promise<number> {
+  env.inCondition = (env.inCondition ?? 0) + 1;
+  try {
+    return await runList(script, env, io);
+  } finally {
+    env.inCondition--;
+  }
+}
+
+/**
+ * Runs a list; stops early on `exit`, and with `set -e` when the last pipeline of an and-or list fails (not one
+ * before a `&&` or `||`, not a `!` pipeline, not in a condition).
+ */
 export async function runList(script: Script, env: ShellEnv, io: CmdIO): Promise<number> {
   for (const ao of script) {
     let status = await runPipeline(ao.first, env, io);
+    let last = ao.rest.length === 0 ? ao.first : undefined;
     env.lastStatus = status;
     if (env.exitCode !== undefined) return env.exitCode;
-    for (const r of ao.rest) {
+    for (let i = 0; i < ao.rest.length; i++) {
+      const r = ao.rest[i]!;
       if ((r.op === "&&" && status !== 0) || (r.op === "||" && status === 0)) continue;
       status = await runPipeline(r.pipeline, env, io);
+      last = i === ao.rest.length - 1 ? r.pipeline : undefined;
       env.lastStatus = status;
       if (env.exitCode !== undefined) return env.exitCode;
+    }
+    if (status !== 0 && env.errexit && !env.inCondition && last && !last.negate) {
+      env.exitCode = status;
+      return status;
     }
   }
   return env.lastStatus;

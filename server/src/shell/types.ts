@@ -29,12 +29,25 @@ export interface ShellEnv {
   image: ImageProfile;
   /** How many shells (`sh -c`, scripts, `$( … )`) this one runs inside; bounded by `LIMITS.depth`. */
   depth?: number;
+  /** `set -e`: the shell exits when a command fails outside a condition. */
+  errexit?: boolean;
+  /** How many conditions (`if`, `while`, `until`) are being evaluated: `set -e` is off inside them. */
+  inCondition?: number;
   /** Whether the session has a terminal (`kubectl exec -t`): curl then shows no progress meter. */
   tty: boolean;
 }
 
 /** Why a file could not be written, as the system's error text (`strerror`). */
 export type FileError = "Read-only file system" | "Is a directory" | "No space left on device";
+
+/** Why a directory could not be made or a name removed or renamed (`strerror`). */
+export type PathError =
+  | FileError
+  | "File exists"
+  | "No such file or directory"
+  | "Not a directory"
+  | "Directory not empty"
+  | "Device or resource busy";
 
 export interface PodFiles {
   /** The bytes of a file, or undefined if it does not exist. */
@@ -46,6 +59,14 @@ export interface PodFiles {
   write(path: string, data: string | Uint8Array, append?: boolean): FileError | undefined;
   /** Names in a directory, or undefined if it is not a directory. */
   list(path: string): string[] | undefined;
+  /** Whether `path` is a directory (without listing it). */
+  isDir(path: string): boolean;
+  /** Makes one directory (its parent must exist). Returns undefined, or why it could not. */
+  mkdir(path: string): PathError | undefined;
+  /** Removes a file or an empty directory. Returns undefined, or why it could not. */
+  remove(path: string): PathError | undefined;
+  /** Renames a written file (its bytes move, no space is used). Returns undefined, or why it could not. */
+  rename(from: string, to: string): PathError | undefined;
 }
 
 /** A command: resolves with its exit status. */

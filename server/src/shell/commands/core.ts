@@ -4,6 +4,7 @@ import { LIMITS, Pacer, setVar, ShellLimitError, spend, unsetVar } from "../budg
 import { lookup, runText, subshellEnv } from "../interp.ts";
 import { compileLineRegex, RegexError, regexWork, type LineRegex } from "../regex.ts";
 import type { CmdIO, ShellEnv, Tool } from "../types.ts";
+import { fileCommands } from "./fileutils.ts";
 
 const ok = Promise.resolve(0);
 
@@ -473,9 +474,11 @@ export const coreCommands: Record<string, Tool> = {
   wc,
   ls: (a, io, env) => {
     const paths = a.filter((x) => !x.startsWith("-"));
+    // Names that start with a dot are shown with -a (or -A).
+    const all = a.some((x) => /^-[a-zA-Z]*[aA]/.test(x));
     let status = 0;
     for (const p of paths.length ? paths : [env.vars.get("PWD") ?? "/"]) {
-      const l = env.files.list(pathIn(env, p));
+      const l = env.files.list(pathIn(env, p))?.filter((n) => all || !n.startsWith("."));
       if (l) io.out(l.join("\n") + (l.length ? "\n" : ""));
       else if (env.files.read(pathIn(env, p)) !== undefined) io.out(p + "\n");
       else {
@@ -567,7 +570,9 @@ export const coreCommands: Record<string, Tool> = {
     return seqLines(first, step, last, io, env);
   },
   sh: shTool,
+  set,
   base64,
+  ...fileCommands,
 };
 
 /** `base64 [-d] [-w COLS] [FILE]`: bytes to base64 (lines of 76 by default, `-w 0` for one), or back with `-d`. */
@@ -635,8 +640,61 @@ async function seqLines(
   return 0;
 }
 
+/** The options `set -o`/`+o` knows (only `errexit` changes anything here). */
+const SET_OPTIONS: Record<string, string> = {
+  errexit: "e",
+  nounset: "u",
+  xtrace: "x",
+  noglob: "f",
+  verbose: "v",
+  noclobber: "C",
+  noexec: "n",
+  allexport: "a",
+  pipefail: "",
+};
+
+/** `set [-+euxfvCna] [-o OPTION]`: `-e` makes the shell exit on a failed command; the others are accepted. */
+function set(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
+  if (args.length === 0) {
+    io.out([...env.vars].map(([k, v]) => `${k}='${v.replace(/'/g, `'"'"'`)}'\n`).join(""));
+    return ok;
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--" || a === "-") {
+      if (i + 1 < args.length) {
+        io.err("sh: set: positional parameters are not supported in a simulated pod\n");
+        return Promise.resolve(2);
+      }
+      break;
+    }
+    const on = a.startsWith("-");
+    if (!on && !a.startsWith("+")) {
+      io.err("sh: set: positional parameters are not supported in a simulated pod\n");
+      return Promise.resolve(2);
+    }
+    for (const ch of a.slice(1)) {
+      if (ch === "o") {
+        const name = args[++i];
+        if (name === undefined || !Object.hasOwn(SET_OPTIONS, name)) {
+          io.err(`sh: set: illegal option -o ${name ?? ""}\n`);
+          return Promise.resolve(2);
+        }
+        if (name === "errexit") env.errexit = on;
+      } else if ("euxfvCna".includes(ch)) {
+        if (ch === "e") env.errexit = on;
+      } else {
+        io.err(`sh: set: illegal option ${on ? "-" : "+"}${ch}\n`);
+        return Promise.resolve(2);
+      }
+    }
+  }
+  return ok;
+}
+
 export async function shTool(args: string[], io: CmdIO, env: ShellEnv): Promise<number> {
-  const sub = subshellEnv(env);
+  // A new shell: its own options.
+  const sub = { ...subshellEnv(env), errexit: false, inCondition: 0 };
   if (args[0] === "-c") {
     if (args[1] === undefined) {
       io.err("sh: -c requires an argument\n");
