@@ -69,8 +69,8 @@ const binding = (name: string, roleName: string, groups: string[]): KubeObject =
   subjects: groups.map((g) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: g })),
 });
 
-/** The bootstrap ClusterRoles this simulator keeps (upstream's, for the parts a workshop meets). */
-export const BOOTSTRAP_ROLES: readonly KubeObject[] = [
+/** The bootstrap ClusterRoles of the system this simulator keeps (upstream's, for the parts a workshop meets). */
+const SYSTEM_ROLES: readonly KubeObject[] = [
   role("cluster-admin", [
     { verbs: ["*"], apiGroups: ["*"], resources: ["*"] },
     { verbs: ["*"], nonResourceURLs: ["*"] },
@@ -105,6 +105,186 @@ export const BOOTSTRAP_ROLES: readonly KubeObject[] = [
     { verbs: ["get"], nonResourceURLs: ["/healthz", "/livez", "/readyz", "/version", "/version/"] },
   ]),
 ];
+
+const AGG = "rbac.authorization.k8s.io/aggregate-to-";
+/** A user-facing role whose rules are those of the ClusterRoles labelled `aggregate-to-<to>` (`aggregationRule`). */
+const aggregated = (name: string, labels: Record<string, string>): KubeObject => {
+  const o = role(name, []);
+  o.metadata.labels = { ...o.metadata.labels, ...labels };
+  o.aggregationRule = { clusterRoleSelectors: [{ matchLabels: { [`${AGG}${name}`]: "true" } }] };
+  return o;
+};
+const into = (o: KubeObject, to: string): KubeObject => {
+  o.metadata.labels = { ...o.metadata.labels, [`${AGG}${to}`]: "true" };
+  return o;
+};
+const READ = ["get", "list", "watch"];
+const WRITE = ["create", "delete", "deletecollection", "patch", "update"];
+const rule = (apiGroups: string[], resources: string[], verbs: string[]): PolicyRule => ({
+  apiGroups,
+  resources,
+  verbs,
+});
+
+/**
+ * `admin`, `edit` and `view` and the roles they aggregate (upstream's `testdata/cluster-roles.yaml`): admin ⊇ edit ⊇
+ * view, since `edit` is labelled to aggregate into `admin` and `view` into `edit`.
+ */
+const USER_FACING: readonly KubeObject[] = [
+  aggregated("admin", {}),
+  aggregated("edit", { [`${AGG}admin`]: "true" }),
+  aggregated("view", { [`${AGG}edit`]: "true" }),
+  into(
+    role("system:aggregate-to-admin", [
+      rule(["authorization.k8s.io"], ["localsubjectaccessreviews"], ["create"]),
+      rule(["rbac.authorization.k8s.io"], ["rolebindings", "roles"], [...WRITE, ...READ].sort()),
+    ]),
+    "admin",
+  ),
+  into(
+    role("system:aggregate-to-edit", [
+      rule(
+        [""],
+        ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"],
+        READ,
+      ),
+      rule([""], ["serviceaccounts"], ["impersonate"]),
+      rule([""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"], WRITE),
+      rule([""], ["pods/eviction"], ["create"]),
+      rule(
+        [""],
+        [
+          "configmaps",
+          "events",
+          "persistentvolumeclaims",
+          "replicationcontrollers",
+          "replicationcontrollers/scale",
+          "secrets",
+          "serviceaccounts",
+          "services",
+          "services/proxy",
+        ],
+        WRITE,
+      ),
+      rule([""], ["serviceaccounts/token"], ["create"]),
+      rule(
+        ["apps"],
+        [
+          "daemonsets",
+          "deployments",
+          "deployments/rollback",
+          "deployments/scale",
+          "replicasets",
+          "replicasets/scale",
+          "statefulsets",
+          "statefulsets/scale",
+        ],
+        WRITE,
+      ),
+      rule(["autoscaling"], ["horizontalpodautoscalers"], WRITE),
+      rule(["batch"], ["cronjobs", "jobs"], WRITE),
+      rule(
+        ["extensions"],
+        [
+          "daemonsets",
+          "deployments",
+          "deployments/rollback",
+          "deployments/scale",
+          "ingresses",
+          "networkpolicies",
+          "replicasets",
+          "replicasets/scale",
+          "replicationcontrollers/scale",
+        ],
+        WRITE,
+      ),
+      rule(["policy"], ["poddisruptionbudgets"], WRITE),
+      rule(["networking.k8s.io"], ["ingresses", "networkpolicies"], WRITE),
+      rule(["coordination.k8s.io"], ["leases"], [...WRITE, ...READ].sort()),
+    ]),
+    "edit",
+  ),
+  into(
+    role("system:aggregate-to-view", [
+      rule(
+        [""],
+        [
+          "configmaps",
+          "endpoints",
+          "persistentvolumeclaims",
+          "persistentvolumeclaims/status",
+          "pods",
+          "replicationcontrollers",
+          "replicationcontrollers/scale",
+          "serviceaccounts",
+          "services",
+          "services/status",
+        ],
+        READ,
+      ),
+      rule(
+        [""],
+        [
+          "bindings",
+          "events",
+          "limitranges",
+          "namespaces/status",
+          "pods/log",
+          "pods/status",
+          "replicationcontrollers/status",
+          "resourcequotas",
+          "resourcequotas/status",
+        ],
+        READ,
+      ),
+      rule([""], ["namespaces"], READ),
+      rule(["discovery.k8s.io"], ["endpointslices"], READ),
+      rule(
+        ["apps"],
+        [
+          "controllerrevisions",
+          "daemonsets",
+          "daemonsets/status",
+          "deployments",
+          "deployments/scale",
+          "deployments/status",
+          "replicasets",
+          "replicasets/scale",
+          "replicasets/status",
+          "statefulsets",
+          "statefulsets/scale",
+          "statefulsets/status",
+        ],
+        READ,
+      ),
+      rule(["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"], READ),
+      rule(["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"], READ),
+      rule(
+        ["extensions"],
+        [
+          "daemonsets",
+          "daemonsets/status",
+          "deployments",
+          "deployments/scale",
+          "deployments/status",
+          "ingresses",
+          "ingresses/status",
+          "networkpolicies",
+          "replicasets",
+          "replicasets/scale",
+          "replicasets/status",
+          "replicationcontrollers/scale",
+        ],
+        READ,
+      ),
+      rule(["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"], READ),
+      rule(["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"], READ),
+    ]),
+    "view",
+  ),
+];
+
+export const BOOTSTRAP_ROLES: readonly KubeObject[] = [...SYSTEM_ROLES, ...USER_FACING];
 
 export const BOOTSTRAP_BINDINGS: readonly KubeObject[] = [
   binding("cluster-admin", "cluster-admin", ["system:masters"]),
@@ -171,16 +351,22 @@ export function reconcileBootstrapPolicy(
   return created;
 }
 
-/** A ClusterRole's rules: its own, or with an `aggregationRule` those of every ClusterRole its selectors match. */
-function clusterRoleRules(store: ObjectStore, o: KubeObject): PolicyRule[] {
+/**
+ * A ClusterRole's rules: its own, or with an `aggregationRule` those of every ClusterRole its selectors match — for a
+ * matched role that aggregates too, the rules it aggregates (the aggregation controller's fixed point: `admin` gets
+ * `edit`'s and so `view`'s).
+ */
+function clusterRoleRules(store: ObjectStore, o: KubeObject, seen = new Set<string>()): PolicyRule[] {
   const agg = rec(o.aggregationRule);
   const selectors = Array.isArray(agg.clusterRoleSelectors) ? agg.clusterRoleSelectors : undefined;
   if (!selectors) return rulesOf(o);
+  seen.add(o.metadata.name);
   const parsedSelectors = selectors.map((s) => fromLabelSelectorObject(s));
   const out: PolicyRule[] = [];
   for (const other of store.list(CR)) {
-    if (other.metadata.name === o.metadata.name || rec(other).aggregationRule) continue;
-    if (parsedSelectors.some((s) => matchesLabels(s, other.metadata.labels))) out.push(...rulesOf(other));
+    if (seen.has(other.metadata.name)) continue;
+    if (!parsedSelectors.some((s) => matchesLabels(s, other.metadata.labels))) continue;
+    out.push(...clusterRoleRules(store, other, seen));
   }
   return out;
 }

@@ -131,6 +131,94 @@ describe("the bootstrap RBAC policy", () => {
     await c.close();
   });
 
+  it("has admin ⊇ edit ⊇ view, aggregated from the system:aggregate-to-* roles, for a RoleBinding to use", async () => {
+    const c = await createSimCluster({ id: "boot-agg", clock: clock(), dataplane: false });
+    expect(c.store.get(CR, undefined, "view")).toMatchObject({
+      metadata: { labels: { "rbac.authorization.k8s.io/aggregate-to-edit": "true" } },
+      aggregationRule: {
+        clusterRoleSelectors: [{ matchLabels: { "rbac.authorization.k8s.io/aggregate-to-view": "true" } }],
+      },
+    });
+    const rb = c.api.findType("rolebindings", G)!;
+    const can = (verb: string, group: string, resource: string, subresource?: string) =>
+      authorize(c.store, {
+        user: sa,
+        verb,
+        resourceRequest: true,
+        apiGroup: group,
+        resource,
+        namespace: "default",
+        ...(subresource ? { subresource } : {}),
+      }).allowed;
+    const bind = (roleName: string) =>
+      c.api.create(rb, "default", {
+        apiVersion: `${G}/v1`,
+        kind: "RoleBinding",
+        metadata: { name: roleName },
+        roleRef: { apiGroup: G, kind: "ClusterRole", name: roleName },
+        subjects: [{ kind: "ServiceAccount", name: "app", namespace: "default" }],
+      });
+    const table = () => [
+      can("list", "", "pods"),
+      can("get", "", "pods", "log"),
+      can("get", "", "secrets"),
+      can("create", "apps", "deployments"),
+      can("create", "", "pods", "exec"),
+      can("create", "rbac.authorization.k8s.io", "rolebindings"),
+      can("delete", "", "nodes"),
+    ];
+    expect(table()).toEqual([false, false, false, false, false, false, false]);
+    bind("view");
+    expect(table()).toEqual([true, true, false, false, false, false, false]);
+    bind("edit");
+    expect(table()).toEqual([true, true, true, true, true, false, false]);
+    bind("admin");
+    expect(table()).toEqual([true, true, true, true, true, true, false]);
+    await c.close();
+  });
+
+  it("ends an aggregation cycle a learner makes (two roles that aggregate each other)", async () => {
+    const c = await createSimCluster({ id: "boot-cycle", clock: clock(), dataplane: false });
+    const cr = c.api.findType("clusterroles", G)!;
+    const loop = (name: string, other: string, rules?: unknown[]) =>
+      c.api.create(cr, undefined, {
+        apiVersion: `${G}/v1`,
+        kind: "ClusterRole",
+        metadata: { name, labels: { [`agg-${name}`]: "true" } },
+        ...(rules
+          ? { rules }
+          : { aggregationRule: { clusterRoleSelectors: [{ matchLabels: { [`agg-${other}`]: "true" } }] } }),
+      });
+    loop("a", "b");
+    loop("b", "a");
+    c.api.update(cr, undefined, "b", {
+      ...c.api.get(cr, undefined, "b"),
+      aggregationRule: {
+        clusterRoleSelectors: [{ matchLabels: { "agg-a": "true" } }, { matchLabels: { "agg-leaf": "true" } }],
+      },
+    });
+    loop("leaf", "", [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }]);
+    c.api.create(c.api.findType("clusterrolebindings", G)!, undefined, {
+      apiVersion: `${G}/v1`,
+      kind: "ClusterRoleBinding",
+      metadata: { name: "a" },
+      roleRef: { apiGroup: G, kind: "ClusterRole", name: "a" },
+      subjects: [{ kind: "ServiceAccount", name: "app", namespace: "default" }],
+    });
+    const get = (verb: string) =>
+      authorize(c.store, {
+        user: sa,
+        verb,
+        resourceRequest: true,
+        apiGroup: "",
+        resource: "pods",
+        namespace: "x",
+      });
+    expect(get("get").allowed).toBe(true);
+    expect(get("delete")).toEqual({ allowed: false, reason: "" });
+    await c.close();
+  });
+
   it("has names only as RBAC validates them (path segments): a colon is fine, a slash is not", async () => {
     const c = await createSimCluster({ id: "boot-names", clock: clock(), dataplane: false });
     const role = c.api.findType("clusterroles", G)!;
