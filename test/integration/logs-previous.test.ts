@@ -4,7 +4,7 @@
  * options with it, the API server's and kubelet's errors to the character, and the same bytes after the server
  * restarts from its saved state. The cluster runs on a virtual clock, so restarts happen when the test moves it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
@@ -14,6 +14,7 @@ import { VirtualClock } from "../../server/src/shared/clock.ts";
 import { createSimCluster } from "../../server/src/sim/cluster.ts";
 import type { ClusterFactory } from "../../server/src/sim/host.ts";
 import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
+import { runPython, type PythonRun } from "../helpers/python.ts";
 
 const clock = new VirtualClock(Date.UTC(2026, 0, 1));
 const factory: ClusterFactory = (spec) =>
@@ -64,22 +65,8 @@ async function advance(ms: number): Promise<void> {
   }
 }
 
-async function python(body: string): Promise<{ stdout: string; stderr: string; exitCode?: number }> {
-  const script = path.join(env.dir, "logs.py");
-  writeFileSync(
-    script,
-    `import json, sys
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
-config.load_kube_config(config_file=sys.argv[1])
-v1 = client.CoreV1Api()
-${body}`,
-  );
-  return execa("/usr/bin/python3", [script, k.kubeconfigPath], {
-    reject: false,
-    timeout: 30_000,
-    env: { HOME: path.join(env.dir, "home") },
-  });
+function python(body: string): Promise<PythonRun> {
+  return runPython(env.dir, "logs.py", body, k.kubeconfigPath);
 }
 
 beforeAll(async () => {

@@ -5,7 +5,6 @@
  * pod's listeners (nginx, Whisker) and bypass network policy, as the kubelet's do.
  */
 import { PassThrough, Writable } from "node:stream";
-import { writeFileSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -13,6 +12,7 @@ import { KubeConfig, PortForward } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { environment } from "../../server/src/config/options.ts";
 import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
+import { runPython } from "../helpers/python.ts";
 
 let env: KubectlEnv;
 let k: Kubectl;
@@ -494,15 +494,10 @@ describe("client libraries' port-forward (v4.channel.k8s.io)", () => {
     const pods = await k(["get", "pods", "-n", "calico-system", "-l", "k8s-app=whisker", "-o", "name"]);
     const pod = pods.stdout.trim().replace(/^pod\//, "");
     expect(pod).toMatch(/^whisker-/);
-    const script = path.join(env.dir, "pf.py");
-    writeFileSync(
-      script,
-      `import sys
-from kubernetes import client, config
-from kubernetes.stream import portforward
-config.load_kube_config(config_file=sys.argv[1])
-api = client.CoreV1Api()
-pf = portforward(api.connect_get_namespaced_pod_portforward, sys.argv[2], "calico-system", ports="8081")
+    const r = await runPython(
+      env.dir,
+      "pf.py",
+      `pf = portforward(v1.connect_get_namespaced_pod_portforward, sys.argv[2], "calico-system", ports="8081")
 s = pf.socket(8081)
 s.setblocking(True)
 s.sendall(b"GET /whisker-backend/flows?startTimeGte=-60 HTTP/1.1\\r\\nHost: whisker\\r\\nConnection: close\\r\\n\\r\\n")
@@ -518,12 +513,9 @@ err = pf.error(8081)
 if err:
     sys.stderr.write(err)
 `,
+      k.kubeconfigPath,
+      [pod],
     );
-    const r = await execa("/usr/bin/python3", [script, k.kubeconfigPath, pod], {
-      reject: false,
-      timeout: 30_000,
-      env: { HOME: path.join(env.dir, "home") },
-    });
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);

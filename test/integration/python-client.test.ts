@@ -3,11 +3,9 @@
  * (`watch=True`, `stdout=True`, `follow=True`), which the real server decodes as true. A watch streams events, exec
  * runs the command, a followed log streams.
  */
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubectlEnv, type Kubectl, type KubectlEnv } from "../helpers/kubectl.ts";
+import { runPython, type PythonRun } from "../helpers/python.ts";
 
 let env: KubectlEnv;
 let k: Kubectl;
@@ -28,25 +26,8 @@ spec:
   containers: [{name: main, image: busybox:1.36, command: [sleep, infinity]}]
 `;
 
-async function python(
-  name: string,
-  body: string,
-): Promise<{ stdout: string; stderr: string; exitCode?: number }> {
-  const script = path.join(env.dir, name);
-  writeFileSync(
-    script,
-    `import sys
-from kubernetes import client, config, watch
-from kubernetes.stream import stream
-config.load_kube_config(config_file=sys.argv[1])
-v1 = client.CoreV1Api()
-${body}`,
-  );
-  return execa("/usr/bin/python3", [script, k.kubeconfigPath], {
-    reject: false,
-    timeout: 30_000,
-    env: { HOME: path.join(env.dir, "home") },
-  });
+function python(name: string, body: string): Promise<PythonRun> {
+  return runPython(env.dir, name, body, k.kubeconfigPath);
 }
 
 beforeAll(async () => {

@@ -31,6 +31,7 @@ import {
   type Req,
 } from "../../server/src/terminal/toolbox-rbac.cases.ts";
 import { currentKey, mintBoundToken, ISSUER } from "../../server/src/sim/tokens.ts";
+import { runPython } from "../helpers/python.ts";
 
 let env: KubectlEnv;
 let a: Kubectl;
@@ -568,26 +569,17 @@ describe("other clients with a ServiceAccount token", () => {
   it("Debian's python3-kubernetes does too", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "egresslab-py-"));
     try {
-      const script = path.join(dir, "sa.py");
-      writeFileSync(
-        script,
-        `import sys
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
-config.load_kube_config(config_file=sys.argv[1])
-v1 = client.CoreV1Api()
-print("pods", len(v1.list_namespaced_pod("calico-system").items) > 0)
+      const r = await runPython(
+        dir,
+        "sa.py",
+        `print("pods", len(v1.list_namespaced_pod("calico-system").items) > 0)
 try:
     v1.list_namespaced_secret("default")
 except ApiException as e:
     print("secrets", e.status)
 `,
+        saConfig,
       );
-      const r = await execa("/usr/bin/python3", [script, saConfig], {
-        reject: false,
-        timeout: 30_000,
-        env: { HOME: dir },
-      });
       expect(r.stdout, r.stderr).toBe("pods True\nsecrets 403");
     } finally {
       rmSync(dir, { recursive: true, force: true });
