@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { checkSchema } from "../labs/model/schema.ts";
-import type { FlowsCheck, ProbeCheck, ResourceCheck } from "../labs/model/types.ts";
+import type { FlowsCheck, ProbeCheck, RenderedStage, ResourceCheck } from "../labs/model/types.ts";
+import { noopLogger } from "../shared/logger.ts";
 import { FakeClient, pod } from "./fake-client.ts";
 import { runFlowsCheck, withinWindow } from "./flows.ts";
 import { selectPath } from "./path.ts";
 import { meetsCondition, runResourceCheck } from "./resource-check.ts";
 import { runCheck } from "./run-check.ts";
+import { setupRendered } from "./stage.ts";
 
 const gnp = (name: string, spec: unknown) => ({
   apiVersion: "projectcalico.org/v3",
@@ -290,5 +292,24 @@ describe("runCheck (probe with a pre-step)", () => {
       before: { post: "/egresslab/v1/internet/rotate", body: { domain: "api.stripe.com" } },
     });
     expect(old.success).toBe(false);
+  });
+});
+
+describe("setup commands", () => {
+  const stage = (commands: RenderedStage["commands"]): RenderedStage =>
+    ({ id: "s", setup: [], commands }) as unknown as RenderedStage;
+
+  it("rotate: makes the provider rotate the domain through the cluster, and a refusal fails the setup", async () => {
+    const c = new FakeClient(() => ({ code: 0, stdout: "", stderr: "" }));
+    c.answer = (_m, path) =>
+      path === "/egresslab/v1/internet/rotate"
+        ? { status: 200, body: JSON.stringify({ domain: "api.twilio.com", previous: [], ips: ["18.1.2.3"] }) }
+        : { status: 404, body: "" };
+    await setupRendered(c, stage([{ kind: "rotate", domain: "api.twilio.com" }]), noopLogger);
+    expect(c.calls.filter((x) => x === "POST /egresslab/v1/internet/rotate")).toHaveLength(1);
+    c.answer = () => ({ status: 500, body: JSON.stringify({ message: "boom" }) });
+    await expect(
+      setupRendered(c, stage([{ kind: "rotate", domain: "api.twilio.com" }]), noopLogger),
+    ).rejects.toThrow(/the cluster refused the rotation \(500\): boom/);
   });
 });

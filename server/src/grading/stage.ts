@@ -79,6 +79,7 @@ async function runCommands(
 ): Promise<void> {
   for (const c of commands) {
     if (c.kind === "wait") await new Promise((r) => setTimeout(r, c.seconds * 1000));
+    else if (c.kind === "rotate") await rotateDomain(client, c.domain);
     else if (c.kind === "post") {
       const r = await client.request("POST", c.path, c.body);
       if (r.status >= 400)

@@ -134,10 +134,21 @@ describe("loadLab", () => {
     ).toEqual([
       's0/README.md:3: rotate: "api.paypal.com" has fixed addresses (no rotate.pool in clusters/internet.yaml)',
     ]);
-    write(dir, { "s0/README.md": rotating["s0/README.md"] });
+    write(dir, {
+      "s0/README.md": rotating["s0/README.md"],
+      "s0/setup/commands.yaml": "- rotate: api.twilio.com\n- rotate: github.com\n",
+    });
     const err2 = (await loadLab(dir).catch((e: unknown) => e)) as ValidationError;
     expect(err2.problems.map((p) => `${path.relative(dir, p.where ?? "")}: ${p.message}`)).toEqual([
+      's0/setup/commands.yaml: setup: rotate: "github.com" has fixed addresses (no rotate.pool in clusters/internet.yaml)',
       's0/checks.yaml: c2-blocked: before.rotate: "nowhere.example.org" is not a domain of the lab\'s internet (clusters/internet.yaml)',
+    ]);
+    write(dir, {
+      "s0/checks.yaml": rotating["s0/checks.yaml"],
+      "s0/setup/commands.yaml": "- rotate: API.Twilio.com\n",
+    });
+    expect(renderStage(await loadLab(dir), 0, sessionParams(lab, 1)).commands).toEqual([
+      { kind: "rotate", domain: "api.twilio.com" },
     ]);
   });
 

@@ -303,6 +303,14 @@ export async function loadLab(dir: string): Promise<Lab> {
         for (const s of stages) {
           try {
             const r = renderStage(lab, s.index, { ...variant, edition });
+            for (const c of r.commands) {
+              const why = c.kind === "rotate" ? rules.cannotRotate?.(c.domain) : undefined;
+              if (why)
+                problems.push({
+                  where: (s.variants?.[edition]?.commands ?? s.commands)?.path ?? "setup/commands.yaml",
+                  message: `setup: rotate: ${why}`,
+                });
+            }
             for (const c of r.checks) {
               const why = c.kind === "probe" && c.before ? rules.cannotRotate?.(c.before.rotate) : undefined;
               if (why)

@@ -254,6 +254,7 @@ export const answersFileSchema = z.record(z.string(), z.union([z.string(), z.arr
 export const commandsFileSchema = z.array(
   z.union([
     z.strictObject({ post: z.string().startsWith("/"), body: z.unknown().default({}) }),
+    z.strictObject({ rotate: z.string().min(1) }),
     z.strictObject({
       exec: z.strictObject({ from: podRef, command: z.array(z.string()).min(1) }),
       ignoreFailure: z.boolean().default(true),

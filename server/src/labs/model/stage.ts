@@ -149,6 +149,7 @@ function commands(file: SourceFile | undefined, params: LabParams, problems: Pro
   problems.push(...r.problems);
   return (r.value ?? []).map((c): SetupCommand => {
     if ("post" in c) return { kind: "post", path: c.post, body: c.body };
+    if ("rotate" in c) return { kind: "rotate", domain: c.rotate.toLowerCase() };
     if ("exec" in c)
       return { kind: "exec", from: c.exec.from, command: c.exec.command, ignoreFailure: c.ignoreFailure };
     return { kind: "wait", seconds: c.wait };

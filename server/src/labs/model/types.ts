@@ -198,9 +198,14 @@ export interface AnswerCheck extends CheckBase {
 
 export type Check = ProbeCheck | ResourceCheck | FlowsCheck | AnswerCheck;
 
-/** A step run at stage setup after the manifests: an API call, a command in pods, or a pause. */
+/**
+ * A step run at stage setup after the manifests: an API call (a path only the simulator serves works only there), a
+ * provider rotating a domain's addresses (on every provider, as a guide's `rotate` action), a command in pods, or a
+ * pause.
+ */
 export type SetupCommand =
   | { kind: "post"; path: string; body: unknown }
+  | { kind: "rotate"; domain: string }
   | { kind: "exec"; from: PodRef; command: string[]; ignoreFailure: boolean }
   | { kind: "wait"; seconds: number };
 
