@@ -50,7 +50,7 @@ const learners: Learner[] = [];
 /** A path only the simulator serves: no real cluster has it, so a guide command or check using it cannot work there. */
 const simulatorOnly = /\/egresslab\/v1\//;
 
-/** Where the lab's guides and checks use a path only the simulator serves, for both editions. */
+/** Where the lab's guides, checks and setup commands use a path only the simulator serves, for both editions. */
 function simulatorOnlyUses(lab: Lab): string[] {
   const found: string[] = [];
   for (const edition of ["enterprise", "oss"] as const) {
@@ -59,8 +59,12 @@ function simulatorOnlyUses(lab: Lab): string[] {
       for (const a of renderGuide(lab, s.index, params).actions)
         for (const c of a.kind === "run" ? splitCommands(a.text) : [a.text])
           if (simulatorOnly.test(c)) found.push(`${edition} ${s.id} guide: ${c.trim()}`);
-      for (const c of renderStage(lab, s.index, params).checks)
+      const stage = renderStage(lab, s.index, params);
+      for (const c of stage.checks)
         if (simulatorOnly.test(JSON.stringify(c))) found.push(`${edition} ${s.id} check ${c.id}`);
+      for (const c of stage.commands)
+        if (simulatorOnly.test(JSON.stringify(c)))
+          found.push(`${edition} ${s.id} setup ${JSON.stringify(c)}`);
     }
   }
   return found;
@@ -172,7 +176,7 @@ describe("the egress workshop's guide on a kubeconfig pool cluster", () => {
     600_000,
   );
 
-  it("uses no path only the simulator serves in a guide command or a check", () => {
+  it("uses no path only the simulator serves in a guide command, a check or a setup command", () => {
     expect(simulatorOnlyUses(lab)).toEqual([]);
   });
 });
