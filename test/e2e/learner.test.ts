@@ -12,7 +12,7 @@ const t = browserSession(path.join(import.meta.dirname, "fixtures", "mini-lab"),
   page.on("pageerror", (e) => console.error("page error:", e.message)),
 );
 
-describe("the learner's t.page", () => {
+describe("the learner's page", () => {
   it("joins and runs a guide action in the terminal", async () => {
     await t.page.goto(t.server.url);
     await t.page.waitForSelector("#join-name");
@@ -126,7 +126,7 @@ describe("the learner's t.page", () => {
     await board.close();
   });
 
-  it("keeps progress and cluster state across a t.server restart", async () => {
+  it("keeps progress and cluster state across a server restart", async () => {
     const port = t.server.port;
     await t.server.close();
     t.server = await startServer({ labDir: t.labDir, dataDir: t.dataDir, port });

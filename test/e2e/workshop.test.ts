@@ -15,7 +15,7 @@ describe("the egress workshop", () => {
     await t.page.goto(t.server.url);
     await t.lp.join("Newcomer");
     await t.lp.waitForTerminal(/learner@egresslab:~\/stage-0\$/);
-    // Stage 0 asks questions: the t.page shows a field for each.
+    // Stage 0 asks questions: the page shows a field for each.
     expect(await t.page.locator(".answers input").count()).toBeGreaterThan(0);
     await t.lp.screenshot("09-workshop-stage-0");
     // On a 1280×720 screen, a check's outcome shows where the learner looks: beside the Check button, and the
